@@ -1,0 +1,3 @@
+from sagaspec.cli import main
+
+main(prog_name="sagaspec")

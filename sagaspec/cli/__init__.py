@@ -1,0 +1,72 @@
+"""The ``sagaspec`` command line: a thin click group over the library.
+
+Each subcommand lives in its own module and is loaded lazily, so ``sagaspec --help`` stays
+fast and a broken optional dependency only affects its own command.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from sagaspec.errors import SagaspecError
+
+__all__ = ["main", "run_safely"]
+
+# name -> "module:attribute"; modules are imported only when the command is used.
+_COMMANDS: dict[str, str] = {
+    "schemas": "sagaspec.cli.schemas:schemas",
+    "validate": "sagaspec.cli.schemas:validate",
+    "lint": "sagaspec.cli.schemas:lint",
+    "check": "sagaspec.cli.check:check",
+    "conform": "sagaspec.cli.conform:conform",
+    "docs": "sagaspec.cli.docs:docs",
+    "monitor": "sagaspec.cli.monitor:monitor",
+    "faults": "sagaspec.cli.faults:faults",
+    "serve": "sagaspec.cli.serve:serve",
+}
+
+
+def _available(target: str) -> bool:
+    module = target.split(":", 1)[0]
+    return importlib.util.find_spec(module) is not None
+
+
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        names = set(super().list_commands(ctx))
+        names.update(n for n, t in _COMMANDS.items() if _available(t))
+        return sorted(names)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        cmd = super().get_command(ctx, name)
+        if cmd is not None or name not in _COMMANDS or not _available(_COMMANDS[name]):
+            return cmd
+        module, attr = _COMMANDS[name].split(":", 1)
+        return getattr(importlib.import_module(module), attr)
+
+    def invoke(self, ctx: click.Context):  # noqa: D401 - click API
+        try:
+            return super().invoke(ctx)
+        except SagaspecError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="sagaspec")
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """sagaspec: specify, model-check and conformance-test saga choreographies."""
+    ctx.ensure_object(dict)
+
+
+def run_safely(fn, *args, **kwargs):
+    """Call ``fn``; turn a :class:`SagaspecError` into a one-line message and exit code."""
+    try:
+        return fn(*args, **kwargs)
+    except SagaspecError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
