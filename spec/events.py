@@ -131,7 +131,7 @@ class EventEnvelope(_Strict):
     @property
     def amount_decimal(self) -> Decimal:
         """The ``amount`` field as an exact :class:`~decimal.Decimal`."""
-        return Decimal(getattr(self, "amount"))
+        return Decimal(self.amount)
 
 
 class OrderCreated(EventEnvelope):
