@@ -1,0 +1,88 @@
+"""Participants: the state machines a model is made of.
+
+A participant has frozen, hashable local state and reacts to the events it subscribes
+to. A reaction may branch nondeterministically (payment approved *or* declined): it
+returns every possible :class:`Outcome`, each a new local state plus the messages it
+publishes. Everything here is data plus pure functions, so the explorer can hash,
+compare, cache and replay states freely.
+
+This module is the contract shared by the explorer (``sagaspec.model``), the saga
+specification written with it, and the conformance oracle (``sagaspec.conformance``).
+
+>>> class Echo(Participant):
+...     name = "echo"
+...     subscribes = frozenset({"Ping"})
+...     def init(self):
+...         return 0
+...     def on_event(self, state, msg):
+...         return (Outcome("pong", state + 1, (Msg("Pong", msg.saga, self.name),)),)
+>>> p = Echo()
+>>> [(o.label, o.state, [m.type for m in o.publish]) for o in p.on_event(p.init(), Msg("Ping", 0, "x"))]
+[('pong', 1, ['Pong'])]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass
+
+__all__ = ["Msg", "Outcome", "Participant"]
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Msg:
+    """A message on the bus.
+
+    ``type`` is the event type (``"OrderCreated"``), ``saga`` the saga index (0-based;
+    symmetry reduction permutes it), ``src`` the publishing participant, and ``data`` any
+    extra hashable payload as sorted ``(key, value)`` pairs (usually empty: the model
+    abstracts amounts and ids away). Two equal ``Msg`` values are the same event: a
+    duplicate delivery, and the same idempotency key.
+    """
+
+    type: str
+    saga: int
+    src: str
+    data: tuple = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One possible result of a reaction: a label, the new local state, what is published."""
+
+    label: str
+    state: Hashable
+    publish: tuple[Msg, ...] = ()
+
+
+class Participant:
+    """Base class of a participant. Subclasses set ``name`` and ``subscribes``.
+
+    Methods must be pure functions of their arguments: no I/O, no randomness, no
+    mutation. Returned tuples must be in a deterministic order so traces replay.
+    """
+
+    name: str = ""
+    subscribes: frozenset[str] = frozenset()
+
+    def init(self) -> Hashable:
+        """The local state at the start."""
+        raise NotImplementedError
+
+    def on_event(self, state: Hashable, msg: Msg) -> tuple[Outcome, ...]:
+        """Every possible outcome of receiving ``msg`` in ``state`` (at least one)."""
+        raise NotImplementedError
+
+    def internal(self, state: Hashable) -> tuple[Outcome, ...]:
+        """Spontaneous actions enabled in ``state`` (e.g. the customer placing an order)."""
+        return ()
+
+    def restart(self, state: Hashable) -> Hashable:
+        """The local state after a crash and restart: volatile parts lost, durable kept.
+
+        The default keeps everything (all state durable).
+        """
+        return state
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
