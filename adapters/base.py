@@ -1,0 +1,163 @@
+"""The adapter protocol: how the conformance suite drives a system under test.
+
+Modelled on schemathesis' transports: the suite never talks to a service directly, only
+through an :class:`Adapter`. Only :meth:`Adapter.deliver` and :meth:`Adapter.collect`
+are required; the other hooks are optional and the suite reports the checks that need a
+missing hook as *skipped* (see :attr:`Adapter.capabilities`).
+
+Methods are ``async`` so broker clients (nats-py, aio-pika, redis.asyncio) fit naturally;
+a synchronous adapter subclasses :class:`SyncAdapter` and implements the ``*_sync``
+methods instead. The suite bridges both to hypothesis' synchronous rules with one event
+loop per run.
+
+Events cross the adapter as JSON-compatible ``dict`` objects in sagaspec's own
+vocabulary (see ``sagaspec.spec.events``); a mapping layer translates a service's own
+vocabulary. Messages that are not events at all are collected as :class:`RawMessage`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["World", "RawMessage", "Adapter", "SyncAdapter", "CAPABILITIES"]
+
+#: Optional hooks an adapter may provide.
+CAPABILITIES = ("setup", "crash", "reset", "deliver_raw")
+
+
+@dataclass(frozen=True)
+class World:
+    """What the system under test must look like before a test case.
+
+    ``stock`` maps sku -> units available. A payment is declined when the order's
+    ``userId`` is in ``declined_users`` or its amount exceeds ``decline_over`` (a decimal
+    string), so a test can choose the nondeterministic branch the model leaves open.
+    """
+
+    stock: dict[str, int] = field(default_factory=dict)
+    declined_users: frozenset[str] = frozenset()
+    decline_over: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "stock": dict(self.stock),
+            "declined_users": sorted(self.declined_users),
+            "decline_over": self.decline_over,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> World:
+        return cls(
+            stock={str(k): int(v) for k, v in (data.get("stock") or {}).items()},
+            declined_users=frozenset(data.get("declined_users") or ()),
+            decline_over=data.get("decline_over"),
+        )
+
+
+@dataclass(frozen=True)
+class RawMessage:
+    """Something the system under test published that is not (or not yet) an event."""
+
+    payload: bytes
+    source: str = ""
+    reason: str = ""
+
+
+class Adapter:
+    """Base class of every adapter. Override ``deliver`` and ``collect`` at least."""
+
+    #: Short name for reports, e.g. ``"inprocess"``, ``"http"``, ``"nats"``.
+    name: str = "adapter"
+
+    async def start(self) -> None:
+        """Connect / start the system under test. Called once per run."""
+
+    async def close(self) -> None:
+        """Release every resource. Called once per run, also after failures."""
+
+    async def deliver(self, event: dict[str, Any]) -> None:
+        """Hand one event to the system under test (as the bus would)."""
+        raise NotImplementedError
+
+    async def collect(self, timeout: float) -> list[dict[str, Any] | RawMessage]:
+        """Everything published since the last call, waiting at most ``timeout`` seconds
+        for the system to go quiet."""
+        raise NotImplementedError
+
+    # Optional hooks: leave them unimplemented and the suite skips what needs them.
+    async def deliver_raw(self, payload: bytes) -> None:
+        """Hand arbitrary bytes to the system under test (negative-input checks)."""
+        raise NotImplementedError
+
+    async def setup(self, world: World) -> None:
+        """Put the system's world (stock, payment rules) in the given state."""
+        raise NotImplementedError
+
+    async def crash(self, participant: str) -> None:
+        """Crash ``participant`` (volatile state lost) and restart it."""
+        raise NotImplementedError
+
+    async def reset(self) -> None:
+        """Forget everything between test cases (fresh saga ids are the fallback)."""
+        raise NotImplementedError
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        """The optional hooks this adapter actually implements."""
+        mine = type(self)
+        found = set()
+        for hook in CAPABILITIES:
+            impl = getattr(mine, hook, None)
+            sync = getattr(mine, f"{hook}_sync", None)
+            if impl is not getattr(Adapter, hook) and impl is not getattr(SyncAdapter, hook, None):
+                found.add(hook)
+            elif sync is not None and sync is not getattr(SyncAdapter, f"{hook}_sync", None):
+                found.add(hook)
+        return frozenset(found)
+
+
+class SyncAdapter(Adapter):
+    """Adapter for blocking code: implement ``deliver_sync``, ``collect_sync``, ..."""
+
+    def deliver_sync(self, event: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def collect_sync(self, timeout: float) -> list[dict[str, Any] | RawMessage]:
+        raise NotImplementedError
+
+    def deliver_raw_sync(self, payload: bytes) -> None:
+        raise NotImplementedError
+
+    def setup_sync(self, world: World) -> None:
+        raise NotImplementedError
+
+    def crash_sync(self, participant: str) -> None:
+        raise NotImplementedError
+
+    def reset_sync(self) -> None:
+        raise NotImplementedError
+
+    async def deliver(self, event: dict[str, Any]) -> None:
+        self.deliver_sync(event)
+
+    async def collect(self, timeout: float) -> list[dict[str, Any] | RawMessage]:
+        return self.collect_sync(timeout)
+
+    async def deliver_raw(self, payload: bytes) -> None:
+        self.deliver_raw_sync(payload)
+
+    async def setup(self, world: World) -> None:
+        self.setup_sync(world)
+
+    async def crash(self, participant: str) -> None:
+        self.crash_sync(participant)
+
+    async def reset(self) -> None:
+        self.reset_sync()
+
+
+def run_sync(coro: Any, loop: asyncio.AbstractEventLoop) -> Any:
+    """Run ``coro`` to completion on ``loop`` (the suite's one loop per run)."""
+    return loop.run_until_complete(coro)

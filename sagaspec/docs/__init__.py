@@ -1,0 +1,1 @@
+"""Documentation and report generation (schema docs, diagrams, AsyncAPI, HTML reports)."""
