@@ -24,7 +24,7 @@ from typing import Any
 __all__ = ["World", "RawMessage", "Adapter", "SyncAdapter", "CAPABILITIES"]
 
 #: Optional hooks an adapter may provide.
-CAPABILITIES = ("setup", "crash", "reset", "deliver_raw")
+CAPABILITIES = ("place_order", "setup", "crash", "reset", "deliver_raw")
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,15 @@ class Adapter:
         raise NotImplementedError
 
     # Optional hooks: leave them unimplemented and the suite skips what needs them.
+    async def place_order(self, order: dict[str, Any]) -> None:
+        """The customer places an order (the saga's external trigger).
+
+        ``order`` has ``orderId``, ``sagaId``, ``userId``, ``amount``, ``currency`` and
+        ``items`` as in ``OrderCreated``; the Order service is expected to publish
+        ``OrderCreated`` for it. Needed when the target is ``order`` or ``system``.
+        """
+        raise NotImplementedError
+
     async def deliver_raw(self, payload: bytes) -> None:
         """Hand arbitrary bytes to the system under test (negative-input checks)."""
         raise NotImplementedError
@@ -127,6 +136,9 @@ class SyncAdapter(Adapter):
     def collect_sync(self, timeout: float) -> list[dict[str, Any] | RawMessage]:
         raise NotImplementedError
 
+    def place_order_sync(self, order: dict[str, Any]) -> None:
+        raise NotImplementedError
+
     def deliver_raw_sync(self, payload: bytes) -> None:
         raise NotImplementedError
 
@@ -144,6 +156,9 @@ class SyncAdapter(Adapter):
 
     async def collect(self, timeout: float) -> list[dict[str, Any] | RawMessage]:
         return self.collect_sync(timeout)
+
+    async def place_order(self, order: dict[str, Any]) -> None:
+        self.place_order_sync(order)
 
     async def deliver_raw(self, payload: bytes) -> None:
         self.deliver_raw_sync(payload)
