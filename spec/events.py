@@ -137,7 +137,9 @@ class EventEnvelope(_Strict):
 class OrderCreated(EventEnvelope):
     """The customer placed an order; starts the saga (published by Order)."""
 
-    eventType: Literal["OrderCreated"] = "OrderCreated"
+    eventType: Literal["OrderCreated"] = Field(
+        default="OrderCreated", description="Determines the handler; always \"OrderCreated\"."
+    )
     userId: Identifier = Field(description="Customer who placed the order.", examples=["user-101"])
     amount: Money = Field(description="Total to charge.")
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$", description="ISO 4217 code.")
@@ -147,7 +149,9 @@ class OrderCreated(EventEnvelope):
 class PaymentProcessed(EventEnvelope):
     """Payment charged the customer (published by Payment)."""
 
-    eventType: Literal["PaymentProcessed"] = "PaymentProcessed"
+    eventType: Literal["PaymentProcessed"] = Field(
+        default="PaymentProcessed", description="Determines the handler; always \"PaymentProcessed\"."
+    )
     paymentId: Identifier = Field(description="Identifier of the charge.", examples=["pay-202"])
     amount: Money = Field(description="Amount charged.")
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$", description="ISO 4217 code.")
@@ -157,7 +161,9 @@ class PaymentProcessed(EventEnvelope):
 class PaymentFailed(EventEnvelope):
     """Payment was declined; nothing was charged (published by Payment)."""
 
-    eventType: Literal["PaymentFailed"] = "PaymentFailed"
+    eventType: Literal["PaymentFailed"] = Field(
+        default="PaymentFailed", description="Determines the handler; always \"PaymentFailed\"."
+    )
     paymentId: Identifier | None = Field(default=None, description="Attempt identifier, if any.")
     amount: Money = Field(description="Amount that could not be charged.")
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$", description="ISO 4217 code.")
@@ -168,7 +174,9 @@ class PaymentFailed(EventEnvelope):
 class PaymentRefunded(EventEnvelope):
     """Compensation of PaymentProcessed: the charge was refunded (published by Payment)."""
 
-    eventType: Literal["PaymentRefunded"] = "PaymentRefunded"
+    eventType: Literal["PaymentRefunded"] = Field(
+        default="PaymentRefunded", description="Determines the handler; always \"PaymentRefunded\"."
+    )
     paymentId: Identifier = Field(description="The refunded charge.")
     amount: Money = Field(description="Amount refunded; equals the charge.")
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$", description="ISO 4217 code.")
@@ -178,7 +186,9 @@ class PaymentRefunded(EventEnvelope):
 class InventoryReserved(EventEnvelope):
     """Stock was reserved for the order (published by Inventory)."""
 
-    eventType: Literal["InventoryReserved"] = "InventoryReserved"
+    eventType: Literal["InventoryReserved"] = Field(
+        default="InventoryReserved", description="Determines the handler; always \"InventoryReserved\"."
+    )
     reservationId: Identifier = Field(description="Identifier of the reservation.")
     items: list[LineItem] = Field(min_length=1, max_length=100, description="Reserved lines.")
 
@@ -186,14 +196,18 @@ class InventoryReserved(EventEnvelope):
 class InventoryReservationFailed(EventEnvelope):
     """Not enough stock; nothing was reserved (published by Inventory)."""
 
-    eventType: Literal["InventoryReservationFailed"] = "InventoryReservationFailed"
+    eventType: Literal["InventoryReservationFailed"] = Field(
+        default="InventoryReservationFailed", description="Determines the handler; always \"InventoryReservationFailed\"."
+    )
     reason: Reason
 
 
 class InventoryReleased(EventEnvelope):
     """Compensation of InventoryReserved: stock returned (published by Inventory)."""
 
-    eventType: Literal["InventoryReleased"] = "InventoryReleased"
+    eventType: Literal["InventoryReleased"] = Field(
+        default="InventoryReleased", description="Determines the handler; always \"InventoryReleased\"."
+    )
     reservationId: Identifier = Field(description="The released reservation.")
     items: list[LineItem] = Field(min_length=1, max_length=100, description="Released lines.")
     reason: Reason
@@ -202,7 +216,9 @@ class InventoryReleased(EventEnvelope):
 class OrderCompleted(EventEnvelope):
     """The order is paid and reserved: the saga succeeded (published by Order)."""
 
-    eventType: Literal["OrderCompleted"] = "OrderCompleted"
+    eventType: Literal["OrderCompleted"] = Field(
+        default="OrderCompleted", description="Determines the handler; always \"OrderCompleted\"."
+    )
     userId: Identifier = Field(description="Customer to notify.")
     paymentId: Identifier | None = Field(default=None, description="The charge, if known.")
     reservationId: Identifier | None = Field(default=None, description="The reservation, if known.")
@@ -211,14 +227,18 @@ class OrderCompleted(EventEnvelope):
 class OrderCancelled(EventEnvelope):
     """Compensation of OrderCreated: the saga failed and is being undone (published by Order)."""
 
-    eventType: Literal["OrderCancelled"] = "OrderCancelled"
+    eventType: Literal["OrderCancelled"] = Field(
+        default="OrderCancelled", description="Determines the handler; always \"OrderCancelled\"."
+    )
     reason: Reason
 
 
 class NotificationSent(EventEnvelope):
     """The confirmation email of seed section 8 was sent (published by Notification)."""
 
-    eventType: Literal["NotificationSent"] = "NotificationSent"
+    eventType: Literal["NotificationSent"] = Field(
+        default="NotificationSent", description="Determines the handler; always \"NotificationSent\"."
+    )
     userId: Identifier = Field(description="Recipient customer.")
     channel: Literal["email"] = Field(default="email", description="Delivery channel.")
     template: Literal["order-confirmation"] = Field(

@@ -1,0 +1,349 @@
+"""The event JSON Schemas as shipped, cached validators, and event validation.
+
+This is the wire-format authority: an event is valid when it validates against the
+committed schema of its ``eventType`` (package data under ``schemas/<draft>/``, generated
+from the pydantic models by :mod:`sagaspec.spec.schemagen`). Every valid event also
+parses with :func:`sagaspec.spec.events.parse_event`; the models are more lenient than the
+wire format (they accept, say, a missing ``schemaVersion``), never stricter.
+
+Validation returns :class:`Problem` values, one per defect, each with an RFC 6901 JSON
+pointer and a one-line message meant for people:
+
+>>> from sagaspec.spec.examples import examples_for
+>>> event = examples_for("OrderCreated")[0]
+>>> validate_event(event)
+[]
+>>> event["amount"] = 100.00
+>>> [str(p) for p in validate_event(event)]
+['/amount: expected a decimal string with exactly two fraction digits, like "100.00", got number 100.0']
+>>> [str(p) for p in validate_event({"eventType": "OrderShipped"})]  # doctest: +ELLIPSIS
+['/eventType: unknown eventType "OrderShipped"; expected one of OrderCreated, ...']
+
+Validators are built once per (event type, draft) and cached; validating an event costs
+one dictionary lookup plus the schema walk.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import resources
+from typing import Any
+
+import jsonschema
+from jsonschema.exceptions import ValidationError
+from sagaspec.spec.events import EVENT_TYPES
+from sagaspec.spec.schemagen import generate_schema, normalize_draft
+
+from sagaspec.errors import SchemaError, UsageError
+
+__all__ = [
+    "Problem",
+    "FORMAT_CHECKER",
+    "schema_for",
+    "all_schemas",
+    "validator_for",
+    "validate_event",
+    "is_valid_event",
+    "require_valid",
+    "json_pointer",
+    "describe_value",
+]
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One defect of an event: where (an RFC 6901 JSON pointer, ``""`` is the whole
+    event) and what, as a one-line message."""
+
+    pointer: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.pointer or '(event)'}: {self.message}"
+
+
+# --- formats ------------------------------------------------------------------------------
+
+_RFC3339 = re.compile(
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?"
+    r"(Z|[+-][0-9]{2}:[0-9]{2})$"
+)
+
+#: Format checker used by every sagaspec validator. Only ``date-time`` is asserted, with
+#: the same rules as the models: RFC 3339, a real calendar date, and a time zone.
+FORMAT_CHECKER = jsonschema.FormatChecker(formats=())
+
+
+@FORMAT_CHECKER.checks("date-time", raises=ValueError)
+def _is_datetime(value: object) -> bool:
+    if not isinstance(value, str):
+        return True  # format only constrains strings
+    if not _RFC3339.match(value):
+        return False  # the Timestamp pattern reports this one, with the same message
+    # Python < 3.12 reads at most 6 fraction digits; the extra precision is irrelevant.
+    text = re.sub(r"(\.[0-9]{6})[0-9]+", r"\1", value).replace("Z", "+00:00")
+    datetime.fromisoformat(text)  # ValueError names the bad part (day out of range...)
+    return True
+
+
+# --- schemas and validators ---------------------------------------------------------------
+
+
+def _check_type(event_type: str) -> None:
+    if event_type not in EVENT_TYPES:
+        raise UsageError(
+            f"unknown eventType {event_type!r}; expected one of {', '.join(EVENT_TYPES)}"
+        )
+
+
+@functools.cache
+def _shipped(event_type: str, draft: str) -> dict[str, Any]:
+    try:
+        text = (
+            resources.files("sagaspec.spec")
+            .joinpath("schemas", draft, f"{event_type}.json")
+            .read_text(encoding="utf-8")
+        )
+    except (FileNotFoundError, OSError):
+        # A source tree without the generated files still works: generate in memory.
+        return generate_schema(event_type, draft)
+    return json.loads(text)
+
+
+def schema_for(event_type: str, draft: str = "2020-12") -> dict[str, Any]:
+    """The shipped JSON Schema of ``event_type`` (a fresh copy).
+
+    ``draft`` is ``"2020-12"`` (default) or ``"07"``/``"draft-07"``.
+
+    >>> schema_for("OrderCreated")["$id"]
+    'https://sagaspec.dev/schemas/v1/OrderCreated.json'
+    """
+    _check_type(event_type)
+    return copy.deepcopy(_shipped(event_type, normalize_draft(draft)))
+
+
+def all_schemas(draft: str = "2020-12") -> dict[str, dict[str, Any]]:
+    """Every event's shipped schema, keyed by event type, in the seed's order."""
+    return {t: schema_for(t, draft) for t in EVENT_TYPES}
+
+
+@functools.cache
+def _validator(event_type: str, draft: str) -> jsonschema.protocols.Validator:
+    schema = _shipped(event_type, draft)
+    cls = jsonschema.Draft202012Validator if draft == "2020-12" else jsonschema.Draft7Validator
+    return cls(schema, format_checker=FORMAT_CHECKER)
+
+
+def validator_for(event_type: str, draft: str = "2020-12") -> jsonschema.protocols.Validator:
+    """A cached :mod:`jsonschema` validator of ``event_type`` (asserting ``date-time``)."""
+    _check_type(event_type)
+    return _validator(event_type, normalize_draft(draft))
+
+
+# --- messages -----------------------------------------------------------------------------
+
+#: What a value of each shared ``$defs`` type looks like, for messages.
+_FRIENDLY = {
+    "Identifier": "an identifier (1-128 letters, digits or . _ : -, starting with a letter or digit)",
+    "Money": 'a decimal string with exactly two fraction digits, like "100.00"',
+    "Timestamp": 'an RFC 3339 timestamp with a time zone, like "2024-01-15T10:00:00Z"',
+    "Currency": 'a three-letter ISO 4217 code, like "USD"',
+    "Reason": "a non-empty string of at most 500 characters",
+}
+
+_TYPE_NAMES = {
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "a boolean",
+    "array": "an array",
+    "object": "an object",
+    "null": "null",
+}
+
+
+def json_pointer(path: Any) -> str:
+    """RFC 6901 pointer of a path of keys and indexes.
+
+    >>> json_pointer(["items", 0, "a/b~c"])
+    '/items/0/a~1b~0c'
+    """
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
+
+
+def describe_value(value: Any, limit: int = 60) -> str:
+    """The JSON type and (shortened) JSON text of a value, e.g. ``number 100.0``.
+
+    >>> describe_value("x"), describe_value(None), describe_value(True)
+    ('string "x"', 'null', 'boolean true')
+    """
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        kind = "boolean"
+    elif isinstance(value, (int, float)):
+        kind = "number"
+    elif isinstance(value, str):
+        kind = "string"
+    elif isinstance(value, list):
+        kind = "array"
+    elif isinstance(value, dict):
+        kind = "object"
+    else:
+        kind = type(value).__name__
+    try:
+        text = json.dumps(value, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        text = repr(value)
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return f"{kind} {text}"
+
+
+def _short_json(value: Any) -> str:
+    return describe_value(value).split(" ", 1)[-1]
+
+
+def _expected_type(types: Any) -> str:
+    names = [types] if isinstance(types, str) else list(types)
+    return " or ".join(_TYPE_NAMES.get(t, t) for t in names)
+
+
+def _explain(error: ValidationError, event_type: str, version: Any) -> list[Problem]:
+    keyword = error.validator
+    where = json_pointer(error.absolute_path)
+    value = error.instance
+    title = error.schema.get("title") if isinstance(error.schema, dict) else None
+
+    if keyword == "required":
+        return [
+            Problem(f"{where}/{name}", f'missing required field "{name}"')
+            for name in error.validator_value
+            if isinstance(value, dict) and name not in value
+        ]
+    if keyword == "additionalProperties" and error.validator_value is False:
+        known = error.schema.get("properties", {})
+        owner = f"{event_type} v{version}" if title == event_type else (title or "this object")
+        return [
+            Problem(f"{where}/{json_pointer([k])[1:]}", f'unexpected field "{k}": {owner} has no such field')
+            for k in value
+            if k not in known
+        ]
+    if keyword in ("anyOf", "oneOf"):
+        # Nullable fields are anyOf [X, null]: explain why the value is not an X.
+        branches = error.validator_value
+        real = [i for i, b in enumerate(branches) if b != {"type": "null"}]
+        nullable = len(real) < len(branches)
+        sub = [e for e in (error.context or ()) if e.relative_schema_path[0] in real]
+        problems = [p for e in sub for p in _explain(e, event_type, version)]
+        if nullable:
+            problems = [Problem(p.pointer, p.message.replace(", got ", " or null, got ", 1))
+                        for p in problems]
+        return problems or [Problem(where, error.message)]
+    if title in _FRIENDLY and keyword in ("type", "pattern", "minLength", "maxLength", "format"):
+        message = f"expected {_FRIENDLY[title]}, got {describe_value(value)}"
+        if keyword == "format" and error.cause is not None:
+            message += f" ({error.cause})"
+        return [Problem(where, message)]
+    if keyword == "type":
+        return [Problem(where, f"expected {_expected_type(error.validator_value)}, got {describe_value(value)}")]
+    if keyword == "const":
+        if where == "/schemaVersion":
+            return [Problem(where, f"unsupported schemaVersion {_short_json(value)}; "
+                                   f"this sagaspec knows {event_type} version {error.validator_value}")]
+        expected = json.dumps(error.validator_value)
+        return [Problem(where, f"expected {expected}, got {describe_value(value)}")]
+    if keyword == "enum":
+        options = ", ".join(json.dumps(v) for v in error.validator_value)
+        return [Problem(where, f"expected one of {options}, got {describe_value(value)}")]
+    bounds = {
+        "minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<",
+    }
+    if keyword in bounds:
+        kind = "an integer" if error.schema.get("type") == "integer" else "a number"
+        return [Problem(where, f"expected {kind} {bounds[keyword]} {error.validator_value}, "
+                               f"got {describe_value(value)}")]
+    if keyword in ("minItems", "maxItems"):
+        side = "at least" if keyword == "minItems" else "at most"
+        n = error.validator_value
+        return [Problem(where, f"expected {side} {n} item{'s' if n != 1 else ''}, got {len(value)}")]
+    if keyword in ("minLength", "maxLength"):
+        side = "at least" if keyword == "minLength" else "at most"
+        return [Problem(where, f"expected {side} {error.validator_value} characters, "
+                               f"got {describe_value(value)}")]
+    if keyword == "pattern":
+        return [Problem(where, f"expected a string matching {error.validator_value}, "
+                               f"got {describe_value(value)}")]
+    return [Problem(where, error.message)]
+
+
+# --- validation ---------------------------------------------------------------------------
+
+_KEYWORD_RANK = {"required": 0, "additionalProperties": 0, "const": 1, "enum": 1, "format": 2}
+
+
+def validate_event(obj: Any, draft: str = "2020-12") -> list[Problem]:
+    """Every problem of one event against the schema of its ``eventType``; ``[]`` if valid.
+
+    Never raises for bad data: a non-object, a missing or unknown ``eventType`` are
+    problems too. Problems come in field order, at most one per JSON pointer.
+    """
+    draft = normalize_draft(draft)
+    if not isinstance(obj, dict):
+        return [Problem("", f"expected an event (a JSON object), got {describe_value(obj)}")]
+    if "eventType" not in obj:
+        return [Problem("/eventType", 'missing required field "eventType" '
+                                      f"(one of {', '.join(EVENT_TYPES)})")]
+    event_type = obj["eventType"]
+    if not isinstance(event_type, str):
+        return [Problem("/eventType", f"expected an event type name (a string), "
+                                      f"got {describe_value(event_type)}")]
+    if event_type not in EVENT_TYPES:
+        return [Problem("/eventType", f"unknown eventType {json.dumps(event_type)}; "
+                                      f"expected one of {', '.join(EVENT_TYPES)}")]
+    validator = _validator(event_type, draft)
+    version = validator.schema["properties"]["schemaVersion"].get("const")
+    # One problem per pointer: a value that is both mistyped and not the constant is
+    # explained once, by the most specific keyword.
+    best: dict[str, tuple[int, Problem]] = {}
+    for error in validator.iter_errors(obj):
+        rank_kw = _KEYWORD_RANK.get(error.validator, len(_KEYWORD_RANK))
+        for problem in _explain(error, event_type, version):
+            if problem.pointer not in best or rank_kw < best[problem.pointer][0]:
+                best[problem.pointer] = (rank_kw, problem)
+    problems = [p for _, p in best.values()]
+    order = {name: i for i, name in enumerate(validator.schema["properties"])}
+
+    def rank(p: Problem) -> tuple:
+        head = p.pointer.split("/")[1] if p.pointer else ""
+        return (order.get(head, len(order)), p.pointer, p.message)
+
+    return sorted(problems, key=rank)
+
+
+def is_valid_event(obj: Any, draft: str = "2020-12") -> bool:
+    """Whether ``obj`` is a valid event (faster than ``not validate_event(obj)``)."""
+    if not isinstance(obj, dict) or obj.get("eventType") not in EVENT_TYPES:
+        return False
+    return _validator(obj["eventType"], normalize_draft(draft)).is_valid(obj)
+
+
+def require_valid(obj: Any, *, what: str = "event") -> dict[str, Any]:
+    """Return ``obj`` if it is a valid event, else raise :class:`SchemaError` (one line).
+
+    >>> require_valid({"eventType": "OrderCreated"})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    sagaspec.errors.SchemaError: invalid event: /eventId: missing required field "eventId" (+7 more problems)
+    """
+    problems = validate_event(obj)
+    if not problems:
+        return obj
+    more = len(problems) - 1
+    suffix = f" (+{more} more problem{'s' if more > 1 else ''})" if more else ""
+    raise SchemaError(f"invalid {what}: {problems[0]}{suffix}")
