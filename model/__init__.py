@@ -1,1 +1,41 @@
-"""sagaspec.model."""
+"""sagaspec.model: participants as state machines, and an explicit-state model checker.
+
+Write participants (:class:`Participant`: frozen local state, pure handlers returning
+every possible :class:`Outcome`), put them with named :class:`Property` predicates in a
+:class:`System`, and :func:`explore` it exhaustively under a :class:`Config` (bus
+semantics, duplicate and crash budgets, idempotency, symmetry), or :func:`simulate`
+random walks when the bounds are too large. Counterexamples are :class:`Path` objects:
+shortest, shrunk, printable, replayable, exportable.
+"""
+
+from sagaspec.model.engine import Engine
+from sagaspec.model.explore import CheckResult, Stats, Violation, explore, simulate
+from sagaspec.model.participant import Msg, Outcome, Participant
+from sagaspec.model.path import Action, Path, Snapshot, Step, replay, shrink
+from sagaspec.model.properties import Property
+from sagaspec.model.system import Bounds, Config, System, load_system
+from sagaspec.model.view import View
+
+__all__ = [
+    "Action",
+    "Bounds",
+    "CheckResult",
+    "Config",
+    "Engine",
+    "Msg",
+    "Outcome",
+    "Participant",
+    "Path",
+    "Property",
+    "Snapshot",
+    "Stats",
+    "Step",
+    "System",
+    "View",
+    "Violation",
+    "explore",
+    "load_system",
+    "replay",
+    "shrink",
+    "simulate",
+]

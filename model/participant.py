@@ -84,5 +84,28 @@ class Participant:
         """
         return state
 
+    def permute(self, state: Hashable, perm: tuple[int, ...]) -> Hashable:
+        """``state`` with saga ``i`` renamed to saga ``perm[i]`` (optional hook).
+
+        Needed only for symmetry reduction (``Config(symmetry=True)``) over the
+        ``System.sagas`` interchangeable sagas. Must be a bijection on states that commutes
+        with the handlers: reacting to a renamed message in a renamed state gives the
+        renamed outcome. The explorer renames ``Msg.saga`` itself; ``Msg.data`` must not
+        mention saga indices. A participant that keeps one slot per saga:
+
+        >>> class Slots(Participant):
+        ...     def permute(self, state, perm):
+        ...         out = [None] * len(state)
+        ...         for i, v in enumerate(state):
+        ...             out[perm[i]] = v
+        ...         return tuple(out)
+        >>> Slots().permute(("paid", "new", "cancelled"), (2, 0, 1))
+        ('new', 'cancelled', 'paid')
+
+        The default raises :class:`NotImplementedError`, and the explorer then refuses
+        symmetry for this participant with a clear error.
+        """
+        raise NotImplementedError
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"

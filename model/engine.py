@@ -1,0 +1,607 @@
+"""The compiled transition system: interned states, memoized handlers, deterministic steps.
+
+:class:`Engine` turns a :class:`~sagaspec.model.system.System` and a
+:class:`~sagaspec.model.system.Config` into a fast successor function, in the spirit of
+stateright's ``Model`` (``init_states``/``actions``/``next_state``) and TLC's state store.
+
+Representation (why it is fast)
+-------------------------------
+Everything is interned to small ints once, so a global state is a flat tuple of ints
+``(pid_0, ..., pid_{n-1}, bus, duplicates_left)``:
+
+* ``pid_p`` numbers participant ``p``'s *whole* per-participant state: its local state,
+  its idempotency store (a bitmask over the deliveries it has processed) and its
+  remaining crash budget.
+* a *delivery* ``d`` is one in-flight copy's identity ``(dest, Msg)``; ``bus`` is the
+  sorted tuple of the deliveries in flight (a multiset) or, for FIFO, a sorted tuple of
+  ``(channel, queue)`` pairs.
+
+Handlers are pure, so their results are cached per ``(local state, delivery)`` and the
+moves of a participant per ``(pid, delivery)``: after warm-up a step is a dict lookup
+plus a tuple splice.
+
+Semantics of a step (documented in the README too)
+--------------------------------------------------
+``internal``
+    A participant's spontaneous action (:meth:`Participant.internal`).
+``deliver``
+    One in-flight copy of ``msg`` is delivered to ``participant`` and acknowledged: the
+    handler's new state, the idempotency store update and the publishes commit together.
+``duplicate``
+    Like ``deliver`` but a copy stays in flight (at-least-once redelivery); spends one
+    unit of the global duplicate budget.
+``drop``
+    With idempotency on, a copy of a message already in the participant's store is
+    acknowledged and dropped without calling the handler (label ``"ignored"``).
+``crash``
+    The participant crashes while idle and restarts: its local state becomes
+    ``restart(state)``; durable state, idempotency store and every unacknowledged
+    message are kept. Crashes that change nothing are not explored. Spends one unit of
+    that participant's crash budget.
+``crash-in-handler``
+    The handler ran and committed (new state, store update, publishes in the outbox),
+    then the participant crashed before acknowledging: the state is restarted, the
+    publishes still go out (the outbox relay sends them after restart), and the message
+    stays in flight to be redelivered (and dropped by the idempotency store, if on).
+``crash-before-publish``
+    Only with ``Config(outbox=False)``: as above, but the crash hits between the commit
+    and the publish, so the publishes are lost (the dual-write problem).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Hashable
+
+from sagaspec.model.participant import Msg, Outcome, Participant
+from sagaspec.model.system import Config, System
+
+from sagaspec.errors import ModelError, UsageError
+
+__all__ = ["Engine", "KIND_NAMES"]
+
+# Move kinds (codes used in the hot loop; names used in Actions and traces).
+INTERNAL, DELIVER, DUPLICATE, DROP, CRASH, CRASH_IN, CRASH_LOST = range(7)
+KIND_NAMES = (
+    "internal",
+    "deliver",
+    "duplicate",
+    "drop",
+    "crash",
+    "crash-in-handler",
+    "crash-before-publish",
+)
+KIND_CODES = {name: code for code, name in enumerate(KIND_NAMES)}
+
+# Deliveries are numbered below 2**SHIFT so (pid, delivery) packs into one int key.
+SHIFT = 24
+_DLIMIT = 1 << SHIFT
+
+
+def _describe(obj: object, limit: int = 200) -> str:
+    text = repr(obj)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class Engine:
+    """The transition system of one (system, config) pair. Not thread-safe; cheap to make.
+
+    Public methods work on *internal* states (tuples of ints, see the module docstring):
+    :meth:`initial`, :meth:`expand`, :meth:`canonical`, :meth:`fingerprint`, and the
+    decoders :meth:`local`, :meth:`in_flight`, :meth:`processed`, :meth:`is_quiescent`.
+    """
+
+    def __init__(self, system: System, config: Config | None = None) -> None:
+        config = config or Config()
+        if not isinstance(system, System):
+            raise UsageError(f"expected a System, got {type(system).__name__}")
+        if not isinstance(config, Config):
+            raise UsageError(f"expected a Config, got {type(config).__name__}")
+        self.system = system
+        self.config = config
+        self.parts: tuple[Participant, ...] = system.participants
+        self.n = n = len(self.parts)
+        self.names = tuple(p.name for p in self.parts)
+        self.pindex = {name: i for i, name in enumerate(self.names)}
+        self.idem = config.idempotency
+        self.fifo = config.bus == "fifo"
+        self.outbox = config.outbox
+        self.dup_budget = config.duplicates or 0
+        self.crash_budget = config.crashes
+        # Interning tables. lobj[p][lid] is a local state; pinfo[p][pid] = (lid, mask, crashes_left).
+        self.lobj: list[list[Hashable]] = [[] for _ in range(n)]
+        self._lid: list[dict] = [{} for _ in range(n)]
+        self.pinfo: list[list[tuple[int, int, int]]] = [[] for _ in range(n)]
+        self.plid: list[list[int]] = [[] for _ in range(n)]
+        self._pid: list[dict] = [{} for _ in range(n)]
+        self.msgs: list[Msg] = []
+        self._mid: dict[Msg, int] = {}
+        self.ddest: list[int] = []
+        self.dmid: list[int] = []
+        self.dchan: list[int] = []
+        self._did: dict[tuple[int, int], int] = {}
+        self.chans: list[tuple[str, int]] = []
+        self._chan: dict[tuple[str, int], int] = {}
+        self._subs: dict[str, tuple[int, ...]] = {}
+        # Memo tables of pure results.
+        self._handler: dict[int, tuple] = {}  # (lid << SHIFT | d) -> ((label, nlid, pubs), ...)
+        self._dmoves: dict[int, tuple] = {}  # (pid << SHIFT | d) -> moves
+        self._imoves: list[dict[int, tuple]] = [{} for _ in range(n)]  # pid -> moves
+        self._crash: list[dict[int, int]] = [{} for _ in range(n)]  # pid -> pid after crash, -1
+        self._restart: list[dict[int, int]] = [{} for _ in range(n)]  # lid -> lid
+        self._internal_out: list[dict[int, tuple]] = [{} for _ in range(n)]  # lid -> outs
+        # Symmetry.
+        self.symmetric = bool(config.symmetry)
+        self.perms: list[tuple[int, ...]] = []
+        if self.symmetric:
+            self._setup_symmetry()
+        self._init = self._initial_raw()
+
+    # ------------------------------------------------------------------ interning
+    def _intern_local(self, p: int, state: Hashable, what: str) -> int:
+        table = self._lid[p]
+        try:
+            lid = table.get(state)
+        except TypeError:
+            raise ModelError(
+                f"participant {self.names[p]!r}: {what} returned an unhashable state {_describe(state)}; "
+                "use frozen dataclasses, tuples and frozensets"
+            ) from None
+        if lid is None:
+            lid = len(self.lobj[p])
+            table[state] = lid
+            self.lobj[p].append(state)
+        return lid
+
+    def _intern_pid(self, p: int, lid: int, mask: int, crashes: int) -> int:
+        key = (lid, mask, crashes)
+        pid = self._pid[p].get(key)
+        if pid is None:
+            pid = len(self.pinfo[p])
+            self._pid[p][key] = pid
+            self.pinfo[p].append(key)
+            self.plid[p].append(lid)
+        return pid
+
+    def _intern_msg(self, msg: Msg) -> int:
+        mid = self._mid.get(msg)
+        if mid is None:
+            mid = len(self.msgs)
+            self._mid[msg] = mid
+            self.msgs.append(msg)
+        return mid
+
+    def _intern_delivery(self, dest: int, mid: int) -> int:
+        key = (dest, mid)
+        d = self._did.get(key)
+        if d is None:
+            d = len(self.ddest)
+            if d >= _DLIMIT:
+                raise ModelError(f"model has more than {_DLIMIT} distinct message deliveries")
+            self._did[key] = d
+            self.ddest.append(dest)
+            self.dmid.append(mid)
+            ckey = (self.msgs[mid].src, dest)
+            c = self._chan.get(ckey)
+            if c is None:
+                c = len(self.chans)
+                self._chan[ckey] = c
+                self.chans.append(ckey)
+            self.dchan.append(c)
+        return d
+
+    def subscribers(self, event_type: str) -> tuple[int, ...]:
+        subs = self._subs.get(event_type)
+        if subs is None:
+            subs = tuple(i for i, p in enumerate(self.parts) if event_type in p.subscribes)
+            self._subs[event_type] = subs
+        return subs
+
+    def delivery(self, dest: int, msg: Msg) -> int:
+        """The delivery number of ``msg`` to participant ``dest`` (interned on first use)."""
+        return self._intern_delivery(dest, self._intern_msg(msg))
+
+    def _publish(self, p: int, publish: object, what: str) -> tuple[int, ...]:
+        if not isinstance(publish, tuple):
+            raise ModelError(f"participant {self.names[p]!r}: {what} published {_describe(publish)}; expected a tuple of Msg")
+        out: list[int] = []
+        for msg in publish:
+            if not isinstance(msg, Msg):
+                raise ModelError(f"participant {self.names[p]!r}: {what} published {_describe(msg)}, not a Msg")
+            try:
+                mid = self._intern_msg(msg)
+            except TypeError:
+                raise ModelError(f"participant {self.names[p]!r}: {what} published an unhashable message {_describe(msg)}") from None
+            for dest in self.subscribers(msg.type):
+                out.append(self._intern_delivery(dest, mid))
+        return tuple(out)
+
+    def _outcomes(self, p: int, outs: object, what: str, *, allow_empty: bool) -> tuple:
+        if not isinstance(outs, tuple | list):
+            raise ModelError(f"participant {self.names[p]!r}: {what} returned {_describe(outs)}; expected a tuple of Outcome")
+        if not outs and not allow_empty:
+            raise ModelError(f"participant {self.names[p]!r}: {what} returned no outcome (at least one is required)")
+        result = []
+        labels: set[str] = set()
+        for o in outs:
+            if not isinstance(o, Outcome):
+                raise ModelError(f"participant {self.names[p]!r}: {what} returned {_describe(o)}, not an Outcome")
+            if not isinstance(o.label, str):
+                raise ModelError(f"participant {self.names[p]!r}: {what} returned an outcome whose label is not a string")
+            if o.label in labels:
+                raise ModelError(
+                    f"participant {self.names[p]!r}: {what} returned two outcomes labelled {o.label!r}; "
+                    "labels must be distinct so traces replay"
+                )
+            labels.add(o.label)
+            nlid = self._intern_local(p, o.state, what)
+            pubs = self._publish(p, o.publish, what)
+            result.append((o.label, nlid, pubs))
+        return tuple(result)
+
+    # ------------------------------------------------------------------ memoized moves
+    def _call(self, p: int, fn, *args):
+        try:
+            return fn(*args)
+        except ModelError:
+            raise
+        except Exception as exc:
+            part = self.parts[p]
+            call = f"{fn.__name__}({', '.join(_describe(a, 120) for a in args)})"
+            raise ModelError(
+                f"participant {part.name!r}: {call} raised {type(exc).__name__}: {exc}"
+            ) from exc
+
+    def _handler_outs(self, p: int, lid: int, d: int) -> tuple:
+        key = (lid << SHIFT) | d
+        outs = self._handler.get(key)
+        if outs is None:
+            local = self.lobj[p][lid]
+            msg = self.msgs[self.dmid[d]]
+            raw = self._call(p, self.parts[p].on_event, local, msg)
+            outs = self._outcomes(p, raw, f"on_event(..., {msg!r})", allow_empty=False)
+            self._handler[key] = outs
+        return outs
+
+    def _restart_lid(self, p: int, lid: int) -> int:
+        r = self._restart[p].get(lid)
+        if r is None:
+            raw = self._call(p, self.parts[p].restart, self.lobj[p][lid])
+            r = self._intern_local(p, raw, "restart()")
+            self._restart[p][lid] = r
+        return r
+
+    def _sort_pubs(self, pubs: tuple[int, ...]) -> tuple[int, ...]:
+        # FIFO keeps publish order (per channel); the unordered bus is a sorted multiset.
+        return pubs if self.fifo else tuple(sorted(pubs))
+
+    def delivery_moves(self, pid: int, d: int) -> tuple:
+        """Moves of delivering ``d`` to its participant in state ``pid``.
+
+        Each move is ``(kind, new_pid, publishes, keep, spend_dup, label)``: ``keep`` means
+        the delivered copy stays in flight, ``spend_dup`` that it costs one duplicate.
+        """
+        key = (pid << SHIFT) | d
+        moves = self._dmoves.get(key)
+        if moves is not None:
+            return moves
+        p = self.ddest[d]
+        lid, mask, crashes = self.pinfo[p][pid]
+        bit = 1 << d
+        if self.idem and mask & bit:
+            moves = ((DROP, pid, (), 0, 0, "ignored"),)
+        else:
+            out = []
+            nmask = mask | bit if self.idem else mask
+            for label, nlid, pubs in self._handler_outs(p, lid, d):
+                pubs = self._sort_pubs(pubs)
+                npid = self._intern_pid(p, nlid, nmask, crashes)
+                out.append((DELIVER, npid, pubs, 0, 0, label))
+                if self.dup_budget:
+                    out.append((DUPLICATE, npid, pubs, 1, 1, label))
+                if crashes:
+                    cpid = self._intern_pid(p, self._restart_lid(p, nlid), nmask, crashes - 1)
+                    out.append((CRASH_IN, cpid, pubs, 1, 0, label))
+                    if not self.outbox and pubs:
+                        out.append((CRASH_LOST, cpid, (), 1, 0, label))
+            moves = tuple(out)
+        self._dmoves[key] = moves
+        return moves
+
+    def internal_moves(self, p: int, pid: int) -> tuple:
+        """Internal moves of participant ``p`` in state ``pid`` (same shape as delivery moves)."""
+        moves = self._imoves[p].get(pid)
+        if moves is not None:
+            return moves
+        lid, mask, crashes = self.pinfo[p][pid]
+        outs = self._internal_out[p].get(lid)
+        if outs is None:
+            raw = self._call(p, self.parts[p].internal, self.lobj[p][lid])
+            outs = self._outcomes(p, raw, "internal()", allow_empty=True)
+            self._internal_out[p][lid] = outs
+        moves = tuple(
+            (INTERNAL, self._intern_pid(p, nlid, mask, crashes), self._sort_pubs(pubs), 0, 0, label)
+            for label, nlid, pubs in outs
+        )
+        self._imoves[p][pid] = moves
+        return moves
+
+    def crash_move(self, p: int, pid: int) -> int:
+        """The pid after an idle crash of ``p`` in ``pid``, or -1 if none (budget, no-op)."""
+        r = self._crash[p].get(pid)
+        if r is None:
+            lid, mask, crashes = self.pinfo[p][pid]
+            r = -1
+            if crashes:
+                rl = self._restart_lid(p, lid)
+                if rl != lid:
+                    r = self._intern_pid(p, rl, mask, crashes - 1)
+            self._crash[p][pid] = r
+        return r
+
+    # ------------------------------------------------------------------ states
+    def _initial_raw(self) -> tuple:
+        pids = []
+        for p, part in enumerate(self.parts):
+            local = self._call(p, part.init)
+            lid = self._intern_local(p, local, "init()")
+            pids.append(self._intern_pid(p, lid, 0, self.crash_budget))
+        return (*pids, (), self.dup_budget)
+
+    def initial(self, *, canonical: bool = True) -> tuple:
+        """The initial state (its canonical representative under symmetry)."""
+        return self.canonical(self._init) if canonical and self.symmetric else self._init
+
+    @staticmethod
+    def fingerprint(state: tuple) -> int:
+        """A 60-bit fingerprint of an internal state (TLC-style visited-set key).
+
+        States are tuples of ints, whose hash does not depend on PYTHONHASHSEED, so
+        fingerprints are reproducible across runs.
+        """
+        return hash(state) & 0x0FFF_FFFF_FFFF_FFFF
+
+    def _bus_add(self, bus: tuple, pubs: tuple) -> tuple:
+        if not pubs:
+            return bus
+        if not self.fifo:
+            return tuple(sorted(bus + pubs))
+        queues = dict(bus)
+        chan = self.dchan
+        for d in pubs:
+            c = chan[d]
+            queues[c] = queues.get(c, ()) + (d,)
+        return tuple(sorted(queues.items()))
+
+    def deliverable(self, bus: tuple) -> list[tuple[int, int, tuple]]:
+        """``(position, delivery, bus without that copy)`` for each distinct deliverable copy."""
+        out = []
+        if not self.fifo:
+            prev = -1
+            for i, d in enumerate(bus):
+                if d != prev:
+                    out.append((i, d, bus[:i] + bus[i + 1 :]))
+                    prev = d
+        else:
+            for i, (c, q) in enumerate(bus):
+                rest = bus[:i] + ((c, q[1:]),) + bus[i + 1 :] if len(q) > 1 else bus[:i] + bus[i + 1 :]
+                out.append((i, q[0], rest))
+        return out
+
+    def expand(self, state: tuple, *, actions: bool = False, canonical: bool = True):
+        """Successors of ``state`` in the deterministic action order.
+
+        Returns ``(successors, quiescent, descriptors)``: ``quiescent`` is true when nothing
+        is in flight and no internal action is enabled; ``descriptors`` (only with
+        ``actions=True``, else ``None``) holds ``(kind, participant, delivery, label)``
+        per successor. Order: internal actions by participant, then deliveries in bus
+        order (per outcome: deliver, duplicate, crash-in-handler, crash-before-publish),
+        then idle crashes by participant. With symmetry, successors are canonicalized
+        unless ``canonical=False``.
+        """
+        n = self.n
+        bus = state[n]
+        dups = state[n + 1]
+        succ: list[tuple] = []
+        descr: list | None = [] if actions else None
+        quiescent = not bus
+        add = self._bus_add
+        for p in range(n):
+            pid = state[p]
+            moves = self._imoves[p].get(pid)
+            if moves is None:
+                moves = self.internal_moves(p, pid)
+            if moves:
+                quiescent = False
+                head = state[:p]
+                tail = state[p + 1 : n]
+                for mv in moves:
+                    succ.append((*head, mv[1], *tail, add(bus, mv[2]), dups))
+                    if actions:
+                        descr.append((mv[0], p, -1, mv[5]))
+        if bus:
+            ddest = self.ddest
+            dmoves = self._dmoves
+            for _i, d, rest in self.deliverable(bus):
+                p = ddest[d]
+                pid = state[p]
+                moves = dmoves.get((pid << SHIFT) | d)
+                if moves is None:
+                    moves = self.delivery_moves(pid, d)
+                head = state[:p]
+                tail = state[p + 1 : n]
+                for kind, npid, pubs, keep, spend, label in moves:
+                    if spend:
+                        if not dups:
+                            continue
+                        succ.append((*head, npid, *tail, add(bus, pubs), dups - 1))
+                    else:
+                        succ.append((*head, npid, *tail, add(bus if keep else rest, pubs), dups))
+                    if actions:
+                        descr.append((kind, p, d, label))
+        if self.crash_budget:
+            for p in range(n):
+                cp = self._crash[p].get(state[p])
+                if cp is None:
+                    cp = self.crash_move(p, state[p])
+                if cp >= 0:
+                    succ.append((*state[:p], cp, *state[p + 1 :]))
+                    if actions:
+                        descr.append((CRASH, p, -1, "restart"))
+        if canonical and self.symmetric:
+            canon = self.canonical
+            succ = [canon(s) for s in succ]
+        return succ, quiescent, descr
+
+    # ------------------------------------------------------------------ decoding
+    def local(self, p: int, pid: int) -> Hashable:
+        """Participant ``p``'s local state in per-participant state ``pid``."""
+        return self.lobj[p][self.plid[p][pid]]
+
+    def crashes_left(self, p: int, pid: int) -> int:
+        return self.pinfo[p][pid][2]
+
+    def processed(self, p: int, pid: int) -> frozenset[Msg]:
+        """The messages in participant ``p``'s idempotency store."""
+        mask = self.pinfo[p][pid][1]
+        out = []
+        d = 0
+        while mask:
+            if mask & 1:
+                out.append(self.msgs[self.dmid[d]])
+            mask >>= 1
+            d += 1
+        return frozenset(out)
+
+    def bus_deliveries(self, bus: tuple) -> list[int]:
+        """Every in-flight copy (deliveries, with repeats), in bus order."""
+        if not self.fifo:
+            return list(bus)
+        return [d for _c, q in bus for d in q]
+
+    def in_flight(self, state: tuple) -> tuple[tuple[str, Msg], ...]:
+        """Every in-flight copy as ``(dest name, Msg)``."""
+        names, msgs, dmid, ddest = self.names, self.msgs, self.dmid, self.ddest
+        return tuple((names[ddest[d]], msgs[dmid[d]]) for d in self.bus_deliveries(state[self.n]))
+
+    def is_quiescent(self, state: tuple) -> bool:
+        """Nothing in flight and no internal action enabled."""
+        if state[self.n]:
+            return False
+        return not any(self.internal_moves(p, state[p]) for p in range(self.n))
+
+    def describe_move(self, descr: tuple) -> tuple[str, str, Msg | None, str]:
+        """``(kind, participant, msg, label)`` of an ``expand(..., actions=True)`` descriptor."""
+        kind, p, d, label = descr
+        return KIND_NAMES[kind], self.names[p], (self.msgs[self.dmid[d]] if d >= 0 else None), label
+
+    # ------------------------------------------------------------------ symmetry
+    def _setup_symmetry(self) -> None:
+        k = self.system.sagas
+        if k < 2:
+            raise UsageError(
+                f"symmetry needs a system with at least 2 interchangeable sagas (System.sagas is {k})"
+            )
+        if k > 6:
+            raise UsageError(f"symmetry supports at most 6 sagas ({k} given: {k}! permutations)")
+        for part in self.parts:
+            if type(part).permute is Participant.permute:
+                raise UsageError(
+                    f"symmetry: participant {part.name!r} does not implement permute(state, perm)"
+                )
+        # perm 0 is the identity, so an already-canonical state needs no work.
+        self.perms = list(itertools.permutations(range(k)))
+        self._pmsg: list[dict[int, int]] = [{} for _ in self.perms]
+        self._pdel: list[dict[int, int]] = [{} for _ in self.perms]
+        self._ppid: list[list[dict[int, int]]] = [[{} for _ in self.perms] for _ in self.parts]
+        self._best0: dict[int, tuple] = {}
+
+    def _perm_msg(self, k: int, mid: int) -> int:
+        r = self._pmsg[k].get(mid)
+        if r is None:
+            m = self.msgs[mid]
+            perm = self.perms[k]
+            if 0 <= m.saga < len(perm):
+                m = Msg(m.type, perm[m.saga], m.src, m.data)
+            r = self._intern_msg(m)
+            self._pmsg[k][mid] = r
+        return r
+
+    def _perm_delivery(self, k: int, d: int) -> int:
+        r = self._pdel[k].get(d)
+        if r is None:
+            r = self._intern_delivery(self.ddest[d], self._perm_msg(k, self.dmid[d]))
+            self._pdel[k][d] = r
+        return r
+
+    def _perm_pid(self, p: int, k: int, pid: int) -> int:
+        table = self._ppid[p][k]
+        r = table.get(pid)
+        if r is None:
+            lid, mask, crashes = self.pinfo[p][pid]
+            local = self.lobj[p][lid]
+            raw = self._call(p, self.parts[p].permute, local, self.perms[k])
+            nlid = self._intern_local(p, raw, "permute()")
+            nmask = 0
+            d = 0
+            while mask:
+                if mask & 1:
+                    nmask |= 1 << self._perm_delivery(k, d)
+                mask >>= 1
+                d += 1
+            r = self._intern_pid(p, nlid, nmask, crashes)
+            table[pid] = r
+        return r
+
+    def _perm_bus(self, k: int, bus: tuple) -> tuple:
+        pd = self._pdel[k]
+        if not self.fifo:
+            return tuple(sorted([pd[d] if d in pd else self._perm_delivery(k, d) for d in bus]))
+        out: dict[int, tuple] = {}
+        for _c, q in bus:
+            nq = tuple(self._perm_delivery(k, d) for d in q)
+            out[self.dchan[nq[0]]] = nq
+        return tuple(sorted(out.items()))
+
+    def permute_state(self, state: tuple, k: int) -> tuple:
+        """``state`` under permutation number ``k`` of the sagas."""
+        n = self.n
+        return (
+            *(self._perm_pid(p, k, state[p]) for p in range(n)),
+            self._perm_bus(k, state[n]),
+            state[n + 1],
+        )
+
+    def canonical(self, state: tuple) -> tuple:
+        """The orbit representative: the least ``permute_state(state, k)`` over all ``k``.
+
+        Lexicographic order lets us prune: permutations are compared participant by
+        participant and dropped as soon as they lose, so most states cost one lookup per
+        participant per surviving permutation.
+        """
+        n = self.n
+        best = self._best0.get(state[0])
+        if best is None:
+            vals = [self._perm_pid(0, k, state[0]) for k in range(len(self.perms))]
+            m = min(vals)
+            best = (m, tuple(k for k, v in enumerate(vals) if v == m))
+            self._best0[state[0]] = best
+        cands = best[1]
+        p = 1
+        while len(cands) > 1 and p < n:
+            ppid = self._ppid[p]
+            pid = state[p]
+            vals = []
+            for k in cands:
+                v = ppid[k].get(pid)
+                vals.append(self._perm_pid(p, k, pid) if v is None else v)
+            m = min(vals)
+            cands = tuple(k for k, v in zip(cands, vals, strict=True) if v == m)
+            p += 1
+        if len(cands) == 1:
+            k = cands[0]
+            if k == 0:
+                return state
+            return self.permute_state(state, k)
+        # Ties on every participant: the buses decide.
+        return min(self.permute_state(state, k) for k in cands)

@@ -1,0 +1,738 @@
+"""Exhaustive breadth-first exploration and random-walk simulation, with their results.
+
+:func:`explore` visits every reachable state once, breadth first, so the first violation
+found for each property is a *shortest* counterexample. Like TLC it keeps only a 60-bit
+fingerprint per visited state plus the parent's number and the action's number (compact
+``array`` columns); a trace is rebuilt by re-executing actions from the initial state.
+The frontier holds one BFS level of full states. The graph (for liveness under fairness
+and for export) is kept as CSR arrays only when needed, and turned into a networkx graph
+on demand by :meth:`CheckResult.graph`.
+
+:func:`simulate` runs seeded random walks for bounds too large to exhaust; its result
+says it is not exhaustive.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+import time
+from array import array
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sagaspec.model.engine import Engine
+from sagaspec.model.liveness import bottom_cycles, shortest_cycle, to_networkx
+from sagaspec.model.path import Path, shrink
+from sagaspec.model.properties import HELD, UNKNOWN, VACUOUS, VIOLATED, Property
+from sagaspec.model.system import Config, System
+from sagaspec.model.view import View
+
+from sagaspec.errors import ModelError, PropertyError, UsageError
+
+__all__ = ["Stats", "Violation", "CheckResult", "explore", "simulate"]
+
+#: Violation kinds.
+INVARIANT, STUCK, CYCLE = "invariant", "stuck", "cycle"
+
+
+@dataclass
+class Stats:
+    """Counters of a run (also passed, as a snapshot, to the progress callback)."""
+
+    states: int = 0
+    edges: int = 0
+    depth: int = 0
+    queue: int = 0
+    seconds: float = 0.0
+    states_per_s: float = 0.0
+    memory_bytes: int = 0
+    bytes_per_state: float = 0.0
+    collision_probability: float = 0.0
+    mode: str = "exhaustive"
+    walks: int = 0
+
+    def line(self) -> str:
+        """A one-line progress/summary text."""
+        extra = f" walks={self.walks}" if self.mode == "simulation" else ""
+        return (
+            f"states={self.states:,} edges={self.edges:,} depth={self.depth} queue={self.queue:,} "
+            f"{self.states_per_s:,.0f} states/s mem={self.memory_bytes / 1e6:,.1f}MB "
+            f"({self.bytes_per_state:,.0f} B/state) {self.seconds:.1f}s{extra}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Violation:
+    """A violated property with its shortest counterexample and the shrunk one.
+
+    ``kind`` is ``"invariant"`` (an ``always`` property false in a state), ``"stuck"``
+    (an ``eventually`` property false in a quiescent state: deadlock, stuck saga) or
+    ``"cycle"`` (an ``eventually`` property false everywhere on a cycle no run can leave;
+    the path is a lasso).
+    """
+
+    property: str
+    kind: str
+    path: Path
+    shrunk_path: Path
+    description: str = ""
+
+    @property
+    def message(self) -> str:
+        what = {
+            INVARIANT: "is false in a reachable state",
+            STUCK: "is false in a quiescent state (nothing in flight, nothing enabled)",
+            CYCLE: "never holds on a cycle that runs forever",
+        }[self.kind]
+        return f"{self.property} {what} after {len(self.path)} steps"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "property": self.property,
+            "kind": self.kind,
+            "message": self.message,
+            "description": self.description,
+            "length": len(self.path),
+            "shrunk_length": len(self.shrunk_path),
+            "path": self.path.to_dict(),
+            "shrunk_path": self.shrunk_path.to_dict(),
+        }
+
+
+@dataclass
+class CheckResult:
+    """The outcome of :func:`explore` or :func:`simulate`.
+
+    ``verdicts`` maps each property to ``"held"``, ``"violated"``, ``"vacuous"`` (a
+    ``sometimes`` property never held) or ``"unknown"`` (the run was cut short before it
+    could tell). ``complete`` is true only for an exhaustive run that visited every
+    reachable state within the bounds. ``ok`` is the exit-code verdict.
+    """
+
+    system: System
+    config: Config
+    stats: Stats
+    violations: list[Violation]
+    verdicts: dict[str, str]
+    complete: bool
+    exhaustive: bool = True
+    interrupted: bool = False
+    truncated: bool = False
+    witnesses: dict[str, Path] = field(default_factory=dict)
+    _search: Any = field(default=None, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        """No violation, no vacuous property (and, for exhaustive runs, complete)."""
+        if self.violations:
+            return False
+        if not self.exhaustive:
+            return True
+        return self.complete and all(v == HELD for v in self.verdicts.values())
+
+    def violation(self, prop: str) -> Violation | None:
+        for v in self.violations:
+            if v.property == prop:
+                return v
+        return None
+
+    def graph(self):
+        """The explored state graph as a networkx ``MultiDiGraph`` (built on demand).
+
+        Nodes are state numbers in BFS order (0 = initial); each edge has ``action``, the
+        index of the action in the source state's deterministic action order. If the run
+        did not keep the graph it is explored again with ``keep_graph=True``.
+        """
+        s = self._search
+        if s is None or not self.exhaustive:
+            raise UsageError("graph(): only an exhaustive explore() result has a state graph")
+        if s.offsets is None:
+            again = explore(self.system, self.config, keep_graph=True, max_states=s.max_states)
+            s = again._search
+        return to_networkx(len(s.offsets) - 1, s.offsets, s.targets)
+
+    def path_to(self, state: int) -> Path:
+        """The shortest path to explored state number ``state``."""
+        if self._search is None or not self.exhaustive:
+            raise UsageError("path_to(): only an exhaustive explore() result numbers its states")
+        return self._search.path_to(state)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "system": self.system.name,
+            "config": self.config.to_dict(),
+            "ok": self.ok,
+            "complete": self.complete,
+            "exhaustive": self.exhaustive,
+            "interrupted": self.interrupted,
+            "truncated": self.truncated,
+            "stats": self.stats.to_dict(),
+            "properties": [
+                {"name": p.name, "kind": p.kind, "verdict": self.verdicts[p.name], "description": p.description}
+                for p in self.system.properties
+            ],
+            "violations": [v.to_dict() for v in self.violations],
+            "witnesses": {k: p.to_dict() for k, p in self.witnesses.items()},
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+
+# --------------------------------------------------------------------------- properties
+class _Props:
+    """Property evaluation with a cache keyed by the combination of local states."""
+
+    def __init__(self, engine: Engine, props: tuple[Property, ...]) -> None:
+        self.engine = engine
+        self.props = props
+        self.view = View(engine, ())
+        self.memo: list[dict] = [{} for _ in props]
+        n = engine.n
+        plid = engine.plid
+        self._key = eval(  # a generated, unrolled key function: (lid_0, ..., lid_{n-1})
+            "lambda s: (" + "".join(f"L{p}[s[{p}]], " for p in range(n)) + ")",
+            {f"L{p}": plid[p] for p in range(n)},
+        )
+
+    def key(self, state: tuple) -> tuple:
+        return self._key(state)
+
+    def holds(self, k: int, state: tuple, key: tuple) -> bool:
+        memo = self.memo[k]
+        r = memo.get(key)
+        if r is not None:
+            return r
+        view = self.view
+        view._s = state
+        view._other = False
+        prop = self.props[k]
+        try:
+            r = prop.pred(view)
+        except (ModelError, PropertyError) as exc:
+            raise PropertyError(f"property {prop.name!r}: {exc}") from exc
+        except Exception as exc:
+            raise PropertyError(
+                f"property {prop.name!r} raised {type(exc).__name__}: {exc}"
+            ) from exc
+        if r is None:
+            raise PropertyError(f"property {prop.name!r} returned None; a predicate must return a bool")
+        r = bool(r)
+        if not view._other:
+            memo[key] = r
+        return r
+
+
+# --------------------------------------------------------------------------- the search
+class _Search:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        on_progress: Callable[[Stats], Any] | None,
+        stop_at_first: bool,
+        keep_graph: bool,
+        progress_interval: float,
+        max_states: int | None,
+    ) -> None:
+        self.engine = engine
+        self.system = engine.system
+        self.config = engine.config
+        self.on_progress = on_progress
+        self.stop_at_first = stop_at_first
+        self.keep_graph = keep_graph
+        self.interval = progress_interval
+        self.max_states = max_states
+        self.props = _Props(engine, self.system.properties)
+        self.parent = array("I")
+        self.act = array("H")
+        self.offsets: array | None = array("I") if keep_graph else None
+        self.targets: array | None = array("I") if keep_graph else None
+        self.edges = 0
+        self.depth = 0
+        self.peak_frontier = 0
+        self.frontier_bytes = 0
+        self.seen: Any = None
+        self.start = 0.0
+        self.found: dict[int, tuple[int, str]] = {}  # property -> (state, kind)
+        self.witness: dict[int, int] = {}  # sometimes property -> state
+        self.interrupted = False
+        self.truncated = False
+        self.stopped = False
+
+    # -- accounting
+    def stats(self, queue: int = 0) -> Stats:
+        n = len(self.parent)
+        secs = max(time.perf_counter() - self.start, 1e-9)
+        mem = self.memory()
+        return Stats(
+            states=n,
+            edges=self.edges,
+            depth=self.depth,
+            queue=queue,
+            seconds=round(secs, 3),
+            states_per_s=round(n / secs, 1),
+            memory_bytes=mem,
+            bytes_per_state=round(mem / n, 1) if n else 0.0,
+            collision_probability=n * n / 2.0**61,
+        )
+
+    def memory(self) -> int:
+        """Bytes held by the search: visited set, trace columns, graph, peak frontier.
+
+        The visited set is measured with ``sys.getsizeof`` plus 32 bytes per fingerprint
+        int (60-bit ints are 32-byte objects) and, when the graph is kept, 32 per index
+        value. The frontier is the peak level size times the measured size of a state.
+        Interning and memo tables are included by ``sys.getsizeof`` of each table plus
+        its entries' tuples.
+        """
+        n = len(self.parent)
+        total = sys.getsizeof(self.seen) + 32 * n
+        if self.keep_graph:
+            total += 32 * n
+        for arr in (self.parent, self.act, self.offsets, self.targets):
+            if arr is not None:
+                total += sys.getsizeof(arr)
+        total += self.peak_frontier * self.frontier_bytes + 8 * self.peak_frontier
+        total += self.tables_bytes()
+        return total
+
+    def tables_bytes(self) -> int:
+        e = self.engine
+        total = 0
+        for p in range(e.n):
+            total += sys.getsizeof(e._pid[p]) + sys.getsizeof(e.pinfo[p]) + sys.getsizeof(e.plid[p])
+            total += len(e.pinfo[p]) * (64 + 8)  # (lid, mask, crashes) tuples
+            total += sys.getsizeof(e._imoves[p]) + sys.getsizeof(e._crash[p])
+            total += sys.getsizeof(e._lid[p]) + sys.getsizeof(e.lobj[p])
+        total += sys.getsizeof(e._dmoves) + len(e._dmoves) * 120
+        total += sys.getsizeof(e._handler)
+        for memo in self.props.memo:
+            total += sys.getsizeof(memo) + len(memo) * 100
+        return total
+
+    def _progress(self, queue: int) -> None:
+        if self.on_progress is not None:
+            self.on_progress(self.stats(queue))
+
+    # -- properties
+    def _check(self, i: int, state: tuple, quiescent: bool | None) -> None:
+        props = self.props
+        key = props.key(state)
+        for k, prop in enumerate(props.props):
+            if k in self.found or k in self.witness:
+                continue
+            kind = prop.kind
+            if kind == "always":
+                if not props.holds(k, state, key):
+                    self.found[k] = (i, INVARIANT)
+                    if self.stop_at_first:
+                        self.stopped = True
+            elif kind == "sometimes":
+                if props.holds(k, state, key):
+                    self.witness[k] = i
+            elif quiescent:
+                if not props.holds(k, state, key):
+                    self.found[k] = (i, STUCK)
+                    if self.stop_at_first:
+                        self.stopped = True
+
+    # -- the BFS
+    def run(self) -> None:
+        e = self.engine
+        fp = e.fingerprint
+        expand = e.expand
+        keep = self.keep_graph
+        max_depth = self.config.max_depth
+        max_states = self.max_states
+        parent, act = self.parent, self.act
+        offsets, targets = self.offsets, self.targets
+        check = self._check
+        props_needed = bool(self.system.properties)
+        init = e.initial()
+        if keep:
+            seen: Any = {fp(init): 0}
+        else:
+            seen = {fp(init)}
+        self.seen = seen
+        parent.append(0)
+        act.append(0)
+        frontier = [init]
+        self.frontier_bytes = sys.getsizeof(init) + sys.getsizeof(init[e.n])
+        self.start = time.perf_counter()
+        last = self.start
+        i = 0
+        depth = 0
+        try:
+            while frontier:
+                self.depth = depth
+                nxt: list[tuple] = []
+                expand_level = max_depth is None or depth < max_depth
+                for s in frontier:
+                    if not expand_level:
+                        quiet = e.is_quiescent(s)
+                        if not quiet:
+                            self.truncated = True
+                        if props_needed:
+                            check(i, s, quiet)
+                        if keep:
+                            offsets.append(len(targets))
+                        i += 1
+                        continue
+                    succs, quiet, _ = expand(s)
+                    if props_needed:
+                        check(i, s, quiet)
+                        if self.stopped:
+                            break
+                    self.edges += len(succs)
+                    if keep:
+                        offsets.append(len(targets))
+                        for a, t in enumerate(succs):
+                            f = fp(t)
+                            j = seen.get(f)
+                            if j is None:
+                                j = len(parent)
+                                seen[f] = j
+                                parent.append(i)
+                                act.append(a)
+                                nxt.append(t)
+                            targets.append(j)
+                    else:
+                        for a, t in enumerate(succs):
+                            f = fp(t)
+                            if f not in seen:
+                                seen.add(f)
+                                parent.append(i)
+                                act.append(a)
+                                nxt.append(t)
+                    i += 1
+                    if not i & 1023:
+                        now = time.perf_counter()
+                        if now - last >= self.interval:
+                            last = now
+                            self.peak_frontier = max(self.peak_frontier, len(frontier) + len(nxt))
+                            self.depth = depth
+                            self._progress(len(parent) - i)
+                        if max_states is not None and len(parent) >= max_states:
+                            self.truncated = True
+                            self.stopped = True
+                            break
+                if self.stopped:
+                    break
+                self.peak_frontier = max(self.peak_frontier, len(frontier) + len(nxt))
+                if nxt:
+                    sample = nxt[len(nxt) // 2]
+                    self.frontier_bytes = max(
+                        self.frontier_bytes, sys.getsizeof(sample) + sys.getsizeof(sample[e.n])
+                    )
+                    depth += 1
+                frontier = nxt
+        except KeyboardInterrupt:
+            self.interrupted = True
+        if keep and not (self.interrupted or self.stopped):
+            offsets.append(len(targets))
+        self.depth = depth
+        self.expanded = i
+
+    # -- traces
+    def chain(self, idx: int) -> list[int]:
+        out = [idx]
+        parent = self.parent
+        while idx:
+            idx = parent[idx]
+            out.append(idx)
+        return out[::-1]
+
+    def canonical_states(self, idx: int) -> tuple[list[tuple], list[int]]:
+        e = self.engine
+        chain = self.chain(idx)
+        s = e.initial()
+        states = [s]
+        acts = []
+        for j in chain[1:]:
+            a = self.act[j]
+            succs = e.expand(s)[0]
+            s = succs[a]
+            states.append(s)
+            acts.append(a)
+        return states, acts
+
+    def concretize(self, states: list[tuple], acts: list[int], loop: int | None = None) -> Path:
+        """A real execution through the canonical ``states`` (action indices ``acts``)."""
+        e = self.engine
+        if not e.symmetric:
+            descr = []
+            for s, a in zip(states, acts, strict=False):
+                descr.append(e.expand(s, actions=True)[2][a])
+            return Path(e, states, descr, loop=loop)
+        c = e.initial(canonical=False)
+        raw = [c]
+        descr = []
+        targets = list(states[1:])
+        if loop is not None:
+            # The canonical cycle closes up to a renaming of the sagas; repeat it until
+            # the concrete execution returns to the very same state.
+            cycle = states[loop + 1:]
+            loop_raw_index = None
+        k = 0
+        while k < len(targets):
+            t = targets[k]
+            succs, _q, ds = e.expand(c, actions=True, canonical=False)
+            for succ, d0 in zip(succs, ds, strict=True):
+                if e.canonical(succ) == t:
+                    c, d = succ, d0
+                    break
+            else:  # pragma: no cover - guarded by construction
+                raise ModelError("internal error: trace does not re-execute")
+            raw.append(c)
+            descr.append(d)
+            k += 1
+            if loop is not None and k == len(targets):
+                if loop_raw_index is None:
+                    loop_raw_index = loop
+                if c == raw[loop_raw_index]:
+                    break
+                if len(raw) > (len(e.perms) + 1) * (len(states) + 1):
+                    raise ModelError("internal error: symmetric lasso does not close")
+                targets.extend(cycle)
+        return Path(e, raw, descr, loop=loop)
+
+    def path_to(self, idx: int) -> Path:
+        states, acts = self.canonical_states(idx)
+        return self.concretize(states, acts)
+
+    def lasso(self, members: list[int]) -> Path:
+        entry = members[0]
+        states, acts = self.canonical_states(entry)
+        loop = len(states) - 1
+        cycle = shortest_cycle(entry, set(members), self.offsets, self.targets)
+        e = self.engine
+        s = states[-1]
+        for _v, a in cycle:
+            s = e.expand(s)[0][a]
+            states.append(s)
+            acts.append(a)
+        return self.concretize(states, acts, loop=loop)
+
+    def state_of(self, idx: int) -> tuple:
+        return self.canonical_states(idx)[0][-1]
+
+
+def _liveness(search: _Search) -> None:
+    """Eventually-properties on bottom cycles (needs the complete graph)."""
+    props = search.props
+    pending = [k for k, p in enumerate(props.props) if p.kind == "eventually" and k not in search.found]
+    if not pending:
+        return
+    n = len(search.offsets) - 1
+    cycles = bottom_cycles(n, search.offsets, search.targets)
+    search.cycles = cycles
+    for k in pending:
+        for members in cycles:
+            held = False
+            for v in members:
+                s = search.state_of(v)
+                if props.holds(k, s, props.key(s)):
+                    held = True
+                    break
+            if not held:
+                search.found[k] = (members, CYCLE)
+                break
+
+
+def _result(search: _Search, *, exhaustive: bool = True) -> CheckResult:
+    system = search.system
+    engine = search.engine
+    violations = []
+    verdicts: dict[str, str] = {}
+    complete = not (search.interrupted or search.truncated or search.stopped)
+    witnesses = {}
+    for k, prop in enumerate(system.properties):
+        if k in search.found:
+            where, kind = search.found[k]
+            path = search.lasso(where) if kind == CYCLE else search.path_to(where)
+            small = shrink(engine, None, path, prop) if kind != CYCLE else path
+            violations.append(Violation(prop.name, kind, path, small, prop.description))
+            verdicts[prop.name] = VIOLATED
+        elif prop.kind == "sometimes":
+            if k in search.witness:
+                verdicts[prop.name] = HELD
+                witnesses[prop.name] = search.path_to(search.witness[k])
+            else:
+                verdicts[prop.name] = VACUOUS if complete else UNKNOWN
+        else:
+            verdicts[prop.name] = HELD if complete else UNKNOWN
+    stats = search.stats(queue=len(search.parent) - search.expanded)
+    return CheckResult(
+        system=system,
+        config=search.config,
+        stats=stats,
+        violations=violations,
+        verdicts=verdicts,
+        complete=complete,
+        exhaustive=exhaustive,
+        interrupted=search.interrupted,
+        truncated=search.truncated,
+        witnesses=witnesses,
+        _search=search,
+    )
+
+
+def explore(
+    system: System,
+    config: Config | None = None,
+    *,
+    on_progress: Callable[[Stats], Any] | None = None,
+    stop_at_first: bool = False,
+    keep_graph: bool | None = None,
+    progress_interval: float = 1.0,
+    max_states: int | None = None,
+) -> CheckResult:
+    """Explore every reachable state of ``system`` under ``config``, breadth first.
+
+    Parameters
+    ----------
+    on_progress
+        Called about every ``progress_interval`` seconds with a :class:`Stats` snapshot.
+        If it raises :class:`KeyboardInterrupt` (as Ctrl-C does anywhere in the search),
+        the search stops and a partial result (``complete=False``) is returned.
+    stop_at_first
+        Stop at the first violation of any property.
+    keep_graph
+        Keep the state graph (CSR arrays, 4 bytes per edge). ``None``: only when there
+        are ``eventually`` properties (fairness on cycles needs it).
+    max_states
+        Stop (incomplete) after this many distinct states.
+
+    The first violation of each property is a shortest path (BFS order; actions in the
+    engine's deterministic order), reported together with its shrunk form.
+    """
+    config = config or Config()
+    engine = Engine(system, config)
+    if keep_graph is None:
+        keep_graph = any(p.kind == "eventually" for p in system.properties)
+    search = _Search(
+        engine,
+        on_progress=on_progress,
+        stop_at_first=stop_at_first,
+        keep_graph=keep_graph,
+        progress_interval=progress_interval,
+        max_states=max_states,
+    )
+    search.run()
+    if keep_graph and not (search.interrupted or search.stopped or search.truncated):
+        _liveness(search)
+    return _result(search)
+
+
+def simulate(
+    system: System,
+    config: Config | None = None,
+    *,
+    walks: int = 1000,
+    depth: int = 200,
+    seed: int = 0,
+    on_progress: Callable[[Stats], Any] | None = None,
+    progress_interval: float = 1.0,
+    stop_at_first: bool = False,
+) -> CheckResult:
+    """Random walks: ``walks`` runs of at most ``depth`` steps from the initial state.
+
+    Each step picks an enabled action uniformly with a ``random.Random(seed)``, so a run
+    is reproducible. ``always`` properties are checked in every visited state,
+    ``eventually`` ones where a walk ends quiescent, ``sometimes`` ones anywhere.
+    Violations are shrunk. The result has ``exhaustive=False`` and ``complete=False``:
+    properties not violated are ``"unknown"`` (not proven), ``sometimes`` ones seen are
+    ``"held"``. Cycles are not analysed.
+    """
+    config = config or Config()
+    engine = Engine(system, config)
+    rng = random.Random(seed)
+    props = _Props(engine, system.properties)
+    found: dict[int, tuple[list, list, str]] = {}
+    witness: dict[int, tuple[list, list]] = {}
+    seen: set[int] = set()
+    fp = engine.fingerprint
+    start = time.perf_counter()
+    last = start
+    steps = 0
+    interrupted = False
+    walk = 0
+    max_len = 0
+
+    def snapshot() -> Stats:
+        secs = max(time.perf_counter() - start, 1e-9)
+        mem = sys.getsizeof(seen) + 32 * len(seen)
+        return Stats(
+            states=len(seen), edges=steps, depth=max_len, queue=0, seconds=round(secs, 3),
+            states_per_s=round(len(seen) / secs, 1), memory_bytes=mem,
+            bytes_per_state=round(mem / max(len(seen), 1), 1),
+            collision_probability=len(seen) ** 2 / 2.0**61, mode="simulation", walks=walk,
+        )
+
+    def check(states: list, descr: list, quiescent: bool) -> None:
+        s = states[-1]
+        key = props.key(s)
+        for k, prop in enumerate(props.props):
+            if k in found:
+                continue
+            if prop.kind == "always":
+                if not props.holds(k, s, key):
+                    found[k] = (list(states), list(descr), INVARIANT)
+            elif prop.kind == "sometimes":
+                if k not in witness and props.holds(k, s, key):
+                    witness[k] = (list(states), list(descr))
+            elif quiescent and not props.holds(k, s, key):
+                found[k] = (list(states), list(descr), STUCK)
+
+    try:
+        for walk in range(1, walks + 1):  # noqa: B007 - reported in stats
+            s = engine.initial(canonical=False)
+            states, descr = [s], []
+            seen.add(fp(s))
+            for _ in range(depth + 1):
+                succs, quiet, ds = engine.expand(s, actions=True, canonical=False)
+                check(states, descr, quiet)
+                if not succs or len(descr) >= depth or (stop_at_first and found):
+                    break
+                j = rng.randrange(len(succs))
+                s = succs[j]
+                states.append(s)
+                descr.append(ds[j])
+                seen.add(fp(s))
+                steps += 1
+            max_len = max(max_len, len(descr))
+            if stop_at_first and found:
+                break
+            now = time.perf_counter()
+            if on_progress is not None and now - last >= progress_interval:
+                last = now
+                on_progress(snapshot())
+    except KeyboardInterrupt:
+        interrupted = True
+    violations = []
+    verdicts = {}
+    witnesses = {}
+    for k, prop in enumerate(system.properties):
+        if k in found:
+            states, descr, kind = found[k]
+            path = Path(engine, states, descr)
+            violations.append(Violation(prop.name, kind, path, shrink(engine, None, path, prop), prop.description))
+            verdicts[prop.name] = VIOLATED
+        elif k in witness:
+            states, descr = witness[k]
+            witnesses[prop.name] = shrink(engine, None, Path(engine, states, descr), prop)
+            verdicts[prop.name] = HELD
+        else:
+            verdicts[prop.name] = UNKNOWN
+    return CheckResult(
+        system=system, config=config, stats=snapshot(), violations=violations,
+        verdicts=verdicts, complete=False, exhaustive=False, interrupted=interrupted,
+        witnesses=witnesses,
+    )

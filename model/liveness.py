@@ -1,0 +1,173 @@
+"""Cycle analysis of an explored state graph: strongly connected components, bottom cycles.
+
+The explorer stores the graph compactly as CSR arrays (``offsets[i]:offsets[i+1]`` index
+the successors of state ``i`` in ``targets``, in action order). Liveness under fairness
+needs the *bottom* strongly connected components (those no edge leaves) that contain a
+cycle. SciPy's C implementation is used when it is installed (millions of edges in well
+under a second); otherwise an iterative Tarjan in pure Python gives the same answer.
+:func:`to_networkx` converts the arrays for analysis and export.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+
+__all__ = ["strong_components", "bottom_cycles", "shortest_cycle", "to_networkx", "have_scipy"]
+
+
+def have_scipy() -> bool:
+    try:
+        import scipy.sparse.csgraph  # noqa: F401
+    except Exception:
+        return False
+    return True
+
+
+def _tarjan(n: int, offsets: Sequence[int], targets: Sequence[int]) -> tuple[int, list[int]]:
+    index = [-1] * n
+    low = [0] * n
+    onstack = bytearray(n)
+    comp = [-1] * n
+    stack: list[int] = []
+    counter = 0
+    ncomp = 0
+    for root in range(n):
+        if index[root] != -1:
+            continue
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        onstack[root] = 1
+        work = [[root, offsets[root]]]
+        while work:
+            frame = work[-1]
+            v, pos = frame
+            if pos < offsets[v + 1]:
+                w = targets[pos]
+                frame[1] = pos + 1
+                if index[w] == -1:
+                    index[w] = low[w] = counter
+                    counter += 1
+                    stack.append(w)
+                    onstack[w] = 1
+                    work.append([w, offsets[w]])
+                elif onstack[w] and index[w] < low[v]:
+                    low[v] = index[w]
+            else:
+                work.pop()
+                if work:
+                    u = work[-1][0]
+                    if low[v] < low[u]:
+                        low[u] = low[v]
+                if low[v] == index[v]:
+                    while True:
+                        w = stack.pop()
+                        onstack[w] = 0
+                        comp[w] = ncomp
+                        if w == v:
+                            break
+                    ncomp += 1
+    return ncomp, comp
+
+
+def strong_components(
+    n: int, offsets: Sequence[int], targets: Sequence[int], *, use_scipy: bool | None = None
+) -> tuple[int, list[int]]:
+    """``(count, label per state)`` of the strongly connected components."""
+    if use_scipy is None:
+        use_scipy = have_scipy() and n > 2000
+    if use_scipy:
+        import numpy as np
+        from scipy.sparse import csr_matrix
+        from scipy.sparse.csgraph import connected_components
+
+        indptr = np.frombuffer(offsets, dtype=np.uint32).astype(np.int64)[: n + 1]
+        indices = np.frombuffer(targets, dtype=np.uint32).astype(np.int64)[: indptr[-1]]
+        graph = csr_matrix((np.ones(len(indices), dtype=np.int8), indices, indptr), shape=(n, n))
+        count, labels = connected_components(graph, directed=True, connection="strong")
+        return int(count), labels.tolist()
+    return _tarjan(n, offsets, targets)
+
+
+def bottom_cycles(
+    n: int, offsets: Sequence[int], targets: Sequence[int], *, use_scipy: bool | None = None
+) -> list[list[int]]:
+    """Bottom SCCs that contain a cycle, each as a sorted list of states, by first state.
+
+    A bottom SCC has no edge leaving it; it contains a cycle when it has more than one
+    state or a self-loop. Terminal states (no successors) are not included: the explorer
+    checks them as quiescent states.
+    """
+    count, comp = strong_components(n, offsets, targets, use_scipy=use_scipy)
+    selfloop = set()
+    if count == n:
+        for v in range(n):
+            for k in range(offsets[v], offsets[v + 1]):
+                if targets[k] == v:
+                    selfloop.add(v)
+                    break
+        if not selfloop:
+            return []
+    size = [0] * count
+    for c in comp:
+        size[c] += 1
+    leaves = bytearray(count)
+    cyclic = bytearray(count)
+    for v in range(n):
+        cv = comp[v]
+        for k in range(offsets[v], offsets[v + 1]):
+            w = targets[k]
+            if comp[w] != cv:
+                leaves[cv] = 1
+            elif w == v:
+                cyclic[cv] = 1
+    members: dict[int, list[int]] = {}
+    for v in range(n):
+        c = comp[v]
+        if not leaves[c] and (size[c] > 1 or cyclic[c]):
+            members.setdefault(c, []).append(v)
+    return sorted(members.values(), key=lambda m: m[0])
+
+
+def shortest_cycle(
+    entry: int, members: set[int], offsets: Sequence[int], targets: Sequence[int]
+) -> list[tuple[int, int]]:
+    """The shortest cycle from ``entry`` back to it inside ``members``.
+
+    Returned as ``[(state, action index), ...]``: take action ``a`` in ``state`` each step.
+    """
+    prev: dict[int, tuple[int, int]] = {}
+    queue = deque([entry])
+    seen = {entry}
+    while queue:
+        v = queue.popleft()
+        base = offsets[v]
+        for k in range(base, offsets[v + 1]):
+            w = targets[k]
+            if w == entry:
+                steps = [(v, k - base)]
+                while v != entry:
+                    u, a = prev[v]
+                    steps.append((u, a))
+                    v = u
+                return steps[::-1]
+            if w in members and w not in seen:
+                seen.add(w)
+                prev[w] = (v, k - base)
+                queue.append(w)
+    raise ValueError(f"state {entry} is on no cycle")
+
+
+def to_networkx(n: int, offsets: Sequence[int], targets: Sequence[int]):
+    """A :class:`networkx.MultiDiGraph`: nodes are state numbers, edges carry ``action``."""
+    import networkx as nx
+
+    g = nx.MultiDiGraph()
+    g.add_nodes_from(range(n))
+    g.add_edges_from(
+        (v, targets[k], {"action": k - offsets[v]})
+        for v in range(n)
+        for k in range(offsets[v], offsets[v + 1])
+    )
+    return g
