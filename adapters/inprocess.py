@@ -1,0 +1,323 @@
+"""The in-process adapter: drive a Python object or callable directly, no transport.
+
+What it wraps (see :func:`as_target`):
+
+* a *target*: an object with ``deliver(event)`` and ``drain()`` (everything published
+  since the last drain), and any of ``place_order``, ``setup``, ``crash``, ``reset``,
+  ``deliver_raw`` it supports, listed in an optional ``capabilities`` attribute. The
+  reference :class:`~sagaspec.examples.system.ReferenceSystem` and
+  :class:`~sagaspec.examples.system.SingleService` are targets;
+* a *service object* with ``handle(message)`` and ``relay(publish)`` (the reference
+  service shape), wrapped as a lone participant;
+* a *callable* ``fn(event) -> iterable of published events`` (a pure-function service).
+  A coroutine function works too.
+
+Any method of the wrapped object may be ``async``; the adapter awaits what it returns.
+An exception raised by a wrapped service while handling a delivery is not an adapter
+failure but a finding: it is collected as a :class:`~sagaspec.adapters.base.RawMessage`
+with ``reason`` ``"consumer crashed: <Type>: <message>"``.
+
+Adapter string: ``inprocess:pkg.mod:factory[?key=value&...]``. The factory is called with
+those options (ints and ``true``/``false`` converted) plus ``participant``, ``design`` and
+``mutant`` when its signature accepts them, and returns an :class:`Adapter`, a target, a
+service object or a callable. ``inprocess:`` alone uses the reference services
+(:func:`sagaspec.examples.system.make_target`), e.g.
+``inprocess:?mutant=no-idempotency`` or ``inprocess:?design=seed``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qsl
+
+from sagaspec.adapters.base import CAPABILITIES, Adapter, RawMessage, World
+
+from sagaspec.errors import AdapterError, SagaspecError
+
+__all__ = [
+    "InProcessAdapter",
+    "ServiceTarget",
+    "CallableTarget",
+    "as_target",
+    "load_factory",
+    "from_spec",
+    "reference_adapter",
+    "DEFAULT_FACTORY",
+]
+
+#: The factory ``inprocess:`` uses when none is named.
+DEFAULT_FACTORY = "sagaspec.examples.system:make_target"
+
+
+async def _maybe_await(value: Any) -> Any:
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+def _crash_report(message: Any, source: str, exc: BaseException) -> RawMessage:
+    text = str(exc).strip().splitlines()
+    payload = message if isinstance(message, bytes) else repr(message).encode()
+    return RawMessage(payload, source, f"consumer crashed: {type(exc).__name__}: {text[0] if text else ''}"[:300])
+
+
+class ServiceTarget:
+    """A lone service object with ``handle(message)`` and ``relay(publish)``."""
+
+    def __init__(self, service: Any, name: str | None = None) -> None:
+        self.service = service
+        self.name = name or getattr(service, "name", "") or type(service).__name__
+        self._out: list[Any] = []
+        caps = {"deliver_raw"}
+        if hasattr(service, "place_order"):
+            caps.add("place_order")
+        if hasattr(service, "configure"):
+            caps.add("setup")
+        if hasattr(service, "restarted"):
+            caps.add("crash")
+        self.capabilities = frozenset(caps)
+
+    async def deliver(self, event: Any) -> None:
+        try:
+            await _maybe_await(self.service.handle(event))
+        except Exception as exc:
+            self._out.append(_crash_report(event, self.name, exc))
+            return
+        await _maybe_await(self.service.relay(self._out.append))
+
+    async def deliver_raw(self, payload: bytes) -> None:
+        await self.deliver(bytes(payload))
+
+    def drain(self) -> list[Any]:
+        out, self._out = self._out, []
+        return out
+
+    async def place_order(self, order: dict[str, Any]) -> None:
+        await _maybe_await(self.service.place_order(order))
+        await _maybe_await(self.service.relay(self._out.append))
+
+    async def setup(self, world: World) -> None:
+        await _maybe_await(self.service.configure(world))
+
+    async def crash(self, participant: str) -> None:
+        if participant != self.name:
+            raise AdapterError(f"cannot crash {participant!r}; this target runs {self.name!r}")
+        self.service = self.service.restarted()
+        await _maybe_await(self.service.relay(self._out.append))
+
+
+class CallableTarget:
+    """A pure-function service: ``fn(event)`` returns (or yields) what it publishes."""
+
+    capabilities = frozenset({"deliver_raw"})
+
+    def __init__(self, fn: Callable[[Any], Any], name: str | None = None) -> None:
+        self.fn = fn
+        self.name = name or getattr(fn, "__name__", "service")
+        self._out: list[Any] = []
+
+    async def deliver(self, event: Any) -> None:
+        try:
+            result = await _maybe_await(self.fn(event))
+            if result is None:
+                return
+            if isinstance(result, dict):
+                result = [result]
+            self._out.extend(result)
+        except Exception as exc:
+            self._out.append(_crash_report(event, self.name, exc))
+
+    async def deliver_raw(self, payload: bytes) -> None:
+        await self.deliver(bytes(payload))
+
+    def drain(self) -> list[Any]:
+        out, self._out = self._out, []
+        return out
+
+
+def as_target(obj: Any) -> Any:
+    """Turn a target, service object or callable into a target (see module docstring)."""
+    if hasattr(obj, "deliver") and hasattr(obj, "drain"):
+        return obj
+    if hasattr(obj, "handle") and hasattr(obj, "relay"):
+        return ServiceTarget(obj)
+    if callable(obj):
+        return CallableTarget(obj)
+    raise AdapterError(
+        f"cannot drive {type(obj).__name__} in-process: expected an Adapter, an object with "
+        "deliver()/drain(), a service with handle()/relay(), or a callable"
+    )
+
+
+def _target_capabilities(target: Any) -> frozenset[str]:
+    declared = getattr(target, "capabilities", None)
+    if declared is not None:
+        return frozenset(declared) & frozenset(CAPABILITIES)
+    return frozenset(h for h in CAPABILITIES if callable(getattr(target, h, None)))
+
+
+def _normalise(item: Any, source: str) -> dict[str, Any] | RawMessage:
+    if isinstance(item, (dict, RawMessage)):
+        return item
+    if isinstance(item, (bytes, bytearray, str)):
+        import json
+
+        raw = item.encode() if isinstance(item, str) else bytes(item)
+        try:
+            decoded = json.loads(raw)
+        except ValueError as exc:
+            return RawMessage(raw, source, f"not JSON: {exc}")
+        if isinstance(decoded, dict):
+            return decoded
+        return RawMessage(raw, source, f"not a JSON object but {type(decoded).__name__}")
+    return RawMessage(repr(item).encode(), source, f"not an event: a {type(item).__name__}")
+
+
+class InProcessAdapter(Adapter):
+    """Drive a target in the same process; every optional hook the target has."""
+
+    name = "inprocess"
+
+    def __init__(self, target: Any, *, label: str | None = None) -> None:
+        self.target = as_target(target)
+        self.label = label or repr(target)
+        self._caps = _target_capabilities(self.target)
+
+    def __repr__(self) -> str:
+        return f"<InProcessAdapter {self.label}>"
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        return self._caps
+
+    def _need(self, hook: str) -> Any:
+        if hook not in self._caps:
+            raise NotImplementedError(f"{self.label} does not support {hook}")
+        return getattr(self.target, hook)
+
+    async def deliver(self, event: dict[str, Any]) -> None:
+        await _maybe_await(self.target.deliver(event))
+
+    async def collect(self, timeout: float) -> list[dict[str, Any] | RawMessage]:
+        # The target runs synchronously inside deliver/place_order, so it is already quiet.
+        items = await _maybe_await(self.target.drain())
+        source = getattr(self.target, "name", "") or "inprocess"
+        return [_normalise(i, source) for i in items]
+
+    async def place_order(self, order: dict[str, Any]) -> None:
+        await _maybe_await(self._need("place_order")(order))
+
+    async def deliver_raw(self, payload: bytes) -> None:
+        await _maybe_await(self._need("deliver_raw")(bytes(payload)))
+
+    async def setup(self, world: World) -> None:
+        await _maybe_await(self._need("setup")(world))
+
+    async def crash(self, participant: str) -> None:
+        await _maybe_await(self._need("crash")(participant))
+
+    async def reset(self) -> None:
+        await _maybe_await(self._need("reset")())
+
+    async def close(self) -> None:
+        closer = getattr(self.target, "close", None)
+        if callable(closer):
+            await _maybe_await(closer())
+
+
+def _coerce(value: str) -> Any:
+    low = value.lower()
+    if low in ("true", "yes", "on"):
+        return True
+    if low in ("false", "no", "off"):
+        return False
+    if low in ("none", "null"):
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return value
+
+
+def load_factory(path: str) -> Callable[..., Any]:
+    """Import ``pkg.mod:attr`` (``attr`` may be dotted); one-line :class:`AdapterError`."""
+    module_name, sep, attr = path.partition(":")
+    if not sep or not module_name or not attr:
+        raise AdapterError(f"invalid in-process factory {path!r}; expected 'pkg.module:factory'")
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise AdapterError(f"cannot import {module_name!r} for adapter 'inprocess:{path}': {exc}") from None
+    except SagaspecError:
+        raise
+    except Exception as exc:  # the user's module failed while importing
+        raise AdapterError(f"importing {module_name!r} failed: {type(exc).__name__}: {exc}") from None
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise AdapterError(f"module {module_name!r} has no attribute {attr!r}") from None
+    return obj
+
+
+def _call_factory(factory: Any, label: str, kwargs: dict[str, Any]) -> Any:
+    if not callable(factory):
+        return factory  # an object given by name: use it as the target
+    try:
+        sig = inspect.signature(factory)
+    except (TypeError, ValueError):
+        sig = None
+    if sig is not None and not any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
+        accepted = {k: v for k, v in kwargs.items() if k in sig.parameters}
+        unknown = set(kwargs) - set(accepted) - {"participant", "design", "mutant"}
+        if unknown:
+            raise AdapterError(f"{label} does not accept option(s) {', '.join(sorted(unknown))}")
+        kwargs = accepted
+    try:
+        return factory(**kwargs)
+    except SagaspecError:
+        raise
+    except Exception as exc:
+        raise AdapterError(f"{label} failed: {type(exc).__name__}: {exc}") from None
+
+
+def from_spec(spec: str, **options: Any) -> Adapter:
+    """Build an in-process adapter from ``inprocess:pkg.mod:factory?k=v``.
+
+    ``options`` (``participant``, ``design``, ``mutant``, ...) are offered to the factory;
+    ``None`` values are left out so the factory's defaults apply.
+    """
+    rest = spec.split(":", 1)[1] if ":" in spec else ""
+    path, _, query = rest.partition("?")
+    path = path.strip() or DEFAULT_FACTORY
+    try:
+        pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))
+    except ValueError:
+        raise AdapterError(f"invalid options {query!r} in adapter {spec!r}; expected key=value&...") from None
+    kwargs = {k: v for k, v in options.items() if v is not None}
+    kwargs.update({k: _coerce(v) for k, v in pairs})
+    factory = load_factory(path)
+    made = _call_factory(factory, f"inprocess:{path}", kwargs)
+    if isinstance(made, Adapter):
+        return made
+    label = f"inprocess:{path}" + (f"?{query}" if query else "")
+    return InProcessAdapter(made, label=label)
+
+
+def reference_adapter(
+    participant: str = "system", design: str = "corrected", mutant: str | None = None, **kwargs: Any
+) -> InProcessAdapter:
+    """An in-process adapter over the reference services (optionally a mutant).
+
+    >>> reference_adapter("payment", mutant="no-idempotency").capabilities == frozenset(
+    ...     {"setup", "crash", "reset", "deliver_raw"})
+    True
+    """
+    from sagaspec.examples.system import make_target
+
+    target = make_target(participant, design, mutant, **kwargs)
+    label = f"reference {design}/{participant}" + (f" mutant={mutant}" if mutant else "")
+    return InProcessAdapter(target, label=label)

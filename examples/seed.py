@@ -1,0 +1,84 @@
+"""The ``seed`` design implemented faithfully, holes and all (seed section 6's table).
+
+These services do what the seed document says and nothing more, so the model checker's
+counterexamples for the seed design can be replayed against real code and fail the same
+way:
+
+* nobody subscribes to ``PaymentFailed``: a declined payment leaves the saga open and
+  a reservation held forever;
+* Payment refunds on ``InventoryReservationFailed`` whether or not it charged (section
+  4), so a declined payment plus short stock publishes a refund of nothing;
+* Inventory never releases a reservation (it subscribes only to ``OrderCreated``);
+* Order cancels only on ``InventoryReservationFailed``.
+
+Idempotency (section 7) is kept: the holes are in the choreography, not the consumer.
+"""
+
+from __future__ import annotations
+
+from sagaspec.examples.envelope import new_id
+from sagaspec.examples.service import ReferenceService
+from sagaspec.examples.services import (
+    InventoryService,
+    NotificationService,
+    OrderService,
+    PaymentService,
+)
+from sagaspec.examples.store import Tx
+from sagaspec.spec.events import EventEnvelope
+
+__all__ = [
+    "SeedOrderService",
+    "SeedPaymentService",
+    "SeedInventoryService",
+    "SeedNotificationService",
+    "SEED_SERVICES",
+]
+
+
+class SeedOrderService(OrderService):
+    """Section 6: subscribes to InventoryReserved, PaymentProcessed, InventoryReservationFailed."""
+
+    design = "seed"
+    subscribes = frozenset({"InventoryReserved", "PaymentProcessed", "InventoryReservationFailed"})
+
+
+class SeedPaymentService(PaymentService):
+    """Section 6: subscribes to OrderCreated and InventoryReservationFailed; refunds on the latter."""
+
+    design = "seed"
+    subscribes = frozenset({"OrderCreated", "InventoryReservationFailed"})
+
+    def on_InventoryReservationFailed(self, tx: Tx, event: EventEnvelope) -> None:
+        # Section 4: "PaymentService: Refund Payment" -- the seed never asks whether a
+        # charge exists, so neither does this service.
+        rec = self.load(tx, event)
+        charge = rec["charges"][-1] if rec["charges"] else None
+        refund = {
+            "paymentId": charge["paymentId"] if charge else new_id("pay"),
+            "amount": charge["amount"] if charge else (rec["amount"] or "0.00"),
+        }
+        rec["refunds"].append(refund)
+        self.emit(tx, event, "PaymentRefunded", paymentId=refund["paymentId"],
+                  amount=refund["amount"], currency=rec["currency"] or "USD",
+                  reason=f"inventory reservation failed: {event.reason}"[:500])
+        tx.put(f"order:{event.orderId}", rec)
+
+
+class SeedInventoryService(InventoryService):
+    """Section 6: subscribes to OrderCreated only, so it never releases anything."""
+
+    design = "seed"
+    subscribes = frozenset({"OrderCreated"})
+
+
+class SeedNotificationService(NotificationService):
+    design = "seed"
+
+
+#: participant name -> service class of the seed design.
+SEED_SERVICES: dict[str, type[ReferenceService]] = {
+    cls.name: cls
+    for cls in (SeedOrderService, SeedPaymentService, SeedInventoryService, SeedNotificationService)
+}
+

@@ -1,0 +1,423 @@
+"""Run the reference services in-process: the whole choreography, or one participant.
+
+Two *targets* with the same small surface (what the in-process adapter and
+``sagaspec serve`` drive):
+
+:class:`ReferenceSystem`
+    The four services of a design wired on an :class:`~sagaspec.examples.bus.InMemoryBus`.
+    ``place_order`` asks Order to create an order; ``deliver`` injects an event on the
+    bus (a duplicate, a stale event, a forged one) for every subscriber; the bus is
+    pumped until quiet before each call returns. ``drain`` returns every event the
+    services published since the last drain (injected events are not repeated).
+:class:`SingleService`
+    One participant alone: ``deliver`` hands the event to it, ``drain`` returns what it
+    published. Whoever drives it plays every other participant and the bus.
+
+Faults both support, as a broker and a process supervisor would produce them:
+
+``crash(participant)``
+    The participant's process is killed and restarted on the same store (volatile
+    state lost), and it is armed to be killed again at ``crash_point`` (default
+    ``before-commit``) of the next message it handles; that unacknowledged message is
+    then redelivered to the restarted process. A correct service shows no difference.
+A consumer that raises (a bug, not a simulated crash)
+    The exception is reported as a :class:`~sagaspec.adapters.base.RawMessage` with
+    ``source`` = the participant and ``reason`` starting ``"consumer crashed:"``; the
+    process is restarted and the poison message dropped (dead-lettered by the broker).
+
+>>> system = make_system()
+>>> system.setup({"stock": {"sku-1": 5}})
+>>> system.place_order({"sagaId": "saga-1", "orderId": "order-1", "userId": "alice",
+...     "amount": "20.00", "items": [{"sku": "sku-1", "quantity": 2, "unitPrice": "10.00"}]})
+>>> [e["eventType"] for e in system.drain()]  # doctest: +NORMALIZE_WHITESPACE
+['OrderCreated', 'PaymentProcessed', 'InventoryReserved', 'OrderCompleted',
+ 'NotificationSent']
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from sagaspec.adapters.base import RawMessage
+from sagaspec.examples.bus import InMemoryBus
+from sagaspec.examples.mutants import apply_mutant, get_mutant
+from sagaspec.examples.seed import SEED_SERVICES
+from sagaspec.examples.service import CRASH_POINTS, ReferenceService, SimulatedCrash
+from sagaspec.examples.services import CORRECTED_SERVICES
+from sagaspec.examples.store import MemoryStore, Store
+from sagaspec.spec.events import EVENT_MODELS
+
+from sagaspec.errors import AdapterError, UsageError
+
+__all__ = [
+    "PARTICIPANTS",
+    "ReferenceSystem",
+    "SingleService",
+    "service_classes",
+    "make_service",
+    "make_system",
+    "make_target",
+]
+
+#: The participants of both shipped designs, in the seed's order.
+PARTICIPANTS = ("order", "payment", "inventory", "notification")
+
+StoreFactory = Callable[[str], Store]
+
+_DESIGNS: dict[str, dict[str, type[ReferenceService]]] = {
+    "corrected": CORRECTED_SERVICES,
+    "seed": SEED_SERVICES,
+}
+
+
+def service_classes(design: str = "corrected", mutant: str | None = None) -> dict[str, type[ReferenceService]]:
+    """participant -> service class for ``design``, with ``mutant`` applied."""
+    try:
+        classes = _DESIGNS[design]
+    except KeyError:
+        raise UsageError(f"unknown design {design!r}; expected one of {', '.join(_DESIGNS)}") from None
+    if mutant:
+        get_mutant(mutant)  # one-line error for an unknown name
+    return apply_mutant(classes, mutant or None)
+
+
+def make_service(
+    participant: str,
+    *,
+    design: str = "corrected",
+    mutant: str | None = None,
+    store: Store | None = None,
+    world: Any = None,
+    publisher: Callable[[dict[str, Any]], None] | None = None,
+) -> ReferenceService:
+    """One reference service, e.g. for a broker consumer process.
+
+    >>> make_service("payment", mutant="refund-without-charge").name
+    'payment'
+    """
+    classes = service_classes(design, mutant)
+    if participant not in classes:
+        raise UsageError(f"unknown participant {participant!r}; expected one of {', '.join(classes)}")
+    svc = classes[participant](store if store is not None else MemoryStore(), publisher=publisher)
+    if world is not None:
+        svc.configure(world)
+    return svc
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]
+
+
+def _wire(event: Any) -> dict[str, Any] | RawMessage:
+    """What a subscriber would receive: a JSON round trip of the published object."""
+    try:
+        return json.loads(json.dumps(event, allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        return RawMessage(payload=repr(event).encode(), source="", reason=f"not JSON-serialisable: {exc}")
+
+
+def _as_bytes(message: Any) -> bytes:
+    if isinstance(message, (bytes, bytearray)):
+        return bytes(message)
+    if isinstance(message, str):
+        return message.encode()
+    try:
+        return json.dumps(message).encode()
+    except (TypeError, ValueError):
+        return repr(message).encode()
+
+
+class _Harness:
+    """What both targets share: building, restarting and running services."""
+
+    participants: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        design: str,
+        mutant: str | None,
+        world: Any,
+        store_factory: StoreFactory | None,
+        crash_point: str,
+    ) -> None:
+        if crash_point not in CRASH_POINTS:
+            raise UsageError(f"unknown crash point {crash_point!r}; expected one of {', '.join(CRASH_POINTS)}")
+        self.design = design
+        self.mutant = mutant or None
+        self.classes = service_classes(design, self.mutant)
+        self.crash_point = crash_point
+        self._initial_world = world
+        self._store_factory = store_factory or (lambda _name: MemoryStore())
+        self.services: dict[str, ReferenceService] = {}
+        self._out: list[dict[str, Any] | RawMessage] = []
+        #: every event published since the last reset (the observed history).
+        self.history: list[dict[str, Any]] = []
+        self.crashes = 0
+
+    # -- building ----------------------------------------------------------------------
+    def _build(self) -> None:
+        old = {id(svc.store): svc.store for svc in self.services.values()}
+        self.services = {}
+        for name in self.participants:
+            store = self._store_factory(name)
+            old.pop(id(store), None)  # a store handed in by the caller is reused, not closed
+            self.services[name] = self.classes[name](store, publisher=self._publisher(name))
+        for store in old.values():
+            store.close()
+        if self._initial_world is not None:
+            self.setup(self._initial_world)
+
+    def _publisher(self, name: str) -> Callable[[dict[str, Any]], None]:
+        return lambda event: self._published(name, event)
+
+    def _published(self, name: str, event: dict[str, Any]) -> None:
+        wire = _wire(event)
+        if isinstance(wire, RawMessage):
+            self._out.append(RawMessage(wire.payload, name, wire.reason))
+            return
+        self._out.append(wire)
+        self.history.append(wire)
+        self._route(name, wire)
+
+    def _route(self, name: str, event: dict[str, Any]) -> None:
+        """Hand a published event on (the system's bus); a lone service has none."""
+
+    def _report(self, message: Any, source: str, reason: str) -> None:
+        self._out.append(RawMessage(_as_bytes(message), source, reason))
+
+    def _restart(self, name: str) -> None:
+        self.crashes += 1
+        self.services[name] = self.services[name].restarted()
+
+    def _relay(self, name: str) -> None:
+        # A process killed after publishing but before marking sent re-publishes the same
+        # events when it comes back; bounded so a pathological service cannot loop.
+        for _ in range(4):
+            try:
+                self.services[name].relay()
+                return
+            except SimulatedCrash:
+                self._restart(name)
+            except Exception as exc:  # a bug in the service's relay path
+                self._report(b"", name, f"consumer crashed: {_one_line(exc)}")
+                self._restart(name)
+                return
+
+    def _handle(self, name: str, message: Any) -> bool:
+        """Handle one delivery; ``False`` if the process died before acknowledging it."""
+        try:
+            self.services[name].handle(message)
+        except SimulatedCrash:
+            self._restart(name)
+            return False
+        except Exception as exc:
+            self._report(message, name, f"consumer crashed: {_one_line(exc)}")
+            self._restart(name)
+            return True  # the broker gives up on a poison message: dropped
+        self._relay(name)
+        return True
+
+    # -- the target surface ----------------------------------------------------------
+    @property
+    def capabilities(self) -> frozenset[str]:
+        caps = {"setup", "crash", "reset", "deliver_raw"}
+        if "order" in self.services and hasattr(self.services["order"], "place_order"):
+            caps.add("place_order")
+        return frozenset(caps)
+
+    def drain(self) -> list[dict[str, Any] | RawMessage]:
+        """Everything published (and every crash report) since the last drain."""
+        out, self._out = self._out, []
+        return out
+
+    def setup(self, world: Any) -> None:
+        for svc in self.services.values():
+            svc.configure(world)
+
+    def place_order(self, order: dict[str, Any]) -> None:
+        if "order" not in self.services:
+            raise AdapterError(f"place_order needs the order participant; this target runs {', '.join(self.services)}")
+        self.services["order"].place_order(order)
+        self._relay("order")
+        self._settle()
+
+    def crash(self, participant: str) -> None:
+        if participant not in self.services:
+            raise AdapterError(
+                f"cannot crash {participant!r}; this target runs {', '.join(self.services)}"
+            )
+        self._restart(participant)
+        self.services[participant].arm_crash(self.crash_point)
+        self._relay(participant)  # a restarted process first flushes its outbox
+        self._settle()
+
+    def reset(self) -> None:
+        self._out = []
+        self.history = []
+        self._build()
+
+    def close(self) -> None:
+        for svc in self.services.values():
+            svc.store.close()
+
+    def service(self, name: str) -> ReferenceService:
+        return self.services[name]
+
+    def _settle(self) -> None:
+        """Run until quiet (the system pumps its bus; a lone service is always quiet)."""
+
+
+class ReferenceSystem(_Harness):
+    """Every participant of a design on one in-memory bus."""
+
+    participants = PARTICIPANTS
+
+    def __init__(
+        self,
+        design: str = "corrected",
+        mutant: str | None = None,
+        *,
+        world: Any = None,
+        store_factory: StoreFactory | None = None,
+        seed: int | None = None,
+        crash_point: str = "before-commit",
+        max_steps: int = 100_000,
+    ) -> None:
+        super().__init__(design, mutant, world, store_factory, crash_point)
+        self.seed = seed
+        self.max_steps = max_steps
+        self.bus = InMemoryBus(seed)
+        self._build()
+
+    def _build(self) -> None:
+        self.bus = InMemoryBus(self.seed)
+        super()._build()
+        for name, svc in self.services.items():
+            self.bus.subscribe(name, svc.subscribes)
+
+    def _restart(self, name: str) -> None:
+        super()._restart(name)
+        # A restarted consumer resubscribes with the same bindings.
+        self.bus.subscribe(name, self.services[name].subscribes)
+
+    def _route(self, name: str, event: dict[str, Any]) -> None:
+        self.bus.publish(event)
+
+    def deliver(self, event: Any) -> None:
+        """Inject ``event`` on the bus for every subscriber of its type, then run."""
+        message = _wire(event) if isinstance(event, dict) else event
+        if isinstance(message, RawMessage):
+            raise AdapterError(f"cannot deliver a non-JSON event: {message.reason}")
+        event_type = message.get("eventType") if isinstance(message, dict) else None
+        if not (isinstance(event_type, str) and event_type in EVENT_MODELS):
+            self.bus.publish_raw(message)  # unroutable: every consumer sees it
+        else:
+            self.bus.publish(message)
+        self._settle()
+
+    def deliver_raw(self, payload: bytes) -> None:
+        """Put arbitrary bytes on every consumer's queue, then run."""
+        self.bus.publish_raw(bytes(payload))
+        self._settle()
+
+    def _settle(self) -> None:
+        for _ in range(self.max_steps):
+            item = self.bus.next()
+            if item is None:
+                return
+            name, message = item
+            if not self._handle(name, message):
+                self.bus.requeue_front(name, message)  # unacknowledged: redelivered
+        pending = self.bus.pending()
+        self.bus.clear()
+        self._report(b"", "bus", f"bus did not go quiet after {self.max_steps} deliveries; "
+                                 f"dropped {pending} pending messages")
+
+    def __repr__(self) -> str:
+        m = f" mutant={self.mutant!r}" if self.mutant else ""
+        return f"<ReferenceSystem design={self.design!r}{m}>"
+
+
+class SingleService(_Harness):
+    """One participant alone; the caller plays the rest of the choreography."""
+
+    def __init__(
+        self,
+        participant: str,
+        design: str = "corrected",
+        mutant: str | None = None,
+        *,
+        world: Any = None,
+        store: Store | None = None,
+        store_factory: StoreFactory | None = None,
+        crash_point: str = "before-commit",
+    ) -> None:
+        if participant not in PARTICIPANTS:
+            raise UsageError(
+                f"unknown participant {participant!r}; expected one of {', '.join(PARTICIPANTS)} or system"
+            )
+        if store is not None:
+            def store_factory(_name: str, _store: Store = store) -> Store:
+                return _store
+        super().__init__(design, mutant, world, store_factory, crash_point)
+        self.participant = participant
+        self.participants = (participant,)
+        self._build()
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        caps = set(super().capabilities)
+        if self.participant != "order":
+            caps.discard("place_order")
+        return frozenset(caps)
+
+    def deliver(self, event: Any) -> None:
+        message = _wire(event) if isinstance(event, dict) else event
+        if isinstance(message, RawMessage):
+            raise AdapterError(f"cannot deliver a non-JSON event: {message.reason}")
+        # A crash before the acknowledgement means the broker redelivers; bounded.
+        for _ in range(4):
+            if self._handle(self.participant, message):
+                return
+
+    def deliver_raw(self, payload: bytes) -> None:
+        self.deliver(bytes(payload))
+
+    def __repr__(self) -> str:
+        m = f" mutant={self.mutant!r}" if self.mutant else ""
+        return f"<SingleService {self.participant!r} design={self.design!r}{m}>"
+
+
+def make_system(
+    design: str = "corrected",
+    mutant: str | None = None,
+    *,
+    world: Any = None,
+    store_factory: StoreFactory | None = None,
+    seed: int | None = None,
+    crash_point: str = "before-commit",
+) -> ReferenceSystem:
+    """The whole choreography of ``design`` (optionally mutated) on an in-memory bus."""
+    return ReferenceSystem(design, mutant, world=world, store_factory=store_factory,
+                           seed=seed, crash_point=crash_point)
+
+
+def make_target(
+    participant: str = "system",
+    design: str = "corrected",
+    mutant: str | None = None,
+    *,
+    world: Any = None,
+    store_factory: StoreFactory | None = None,
+    seed: int | None = None,
+    crash_point: str = "before-commit",
+) -> ReferenceSystem | SingleService:
+    """``participant="system"`` gives :func:`make_system`, a name gives :class:`SingleService`."""
+    if participant in (None, "", "system"):
+        return make_system(design, mutant, world=world, store_factory=store_factory,
+                           seed=seed, crash_point=crash_point)
+    return SingleService(participant, design, mutant, world=world,
+                         store_factory=store_factory, crash_point=crash_point)
