@@ -1,5 +1,16 @@
-"""The saga's specification: event models, JSON Schemas and choreography designs."""
+"""The saga's specification: event models, JSON Schemas, designs, CloudEvents and lint.
 
+Everything public is re-exported here; import from ``sagaspec.spec``.
+"""
+
+from sagaspec.spec.cloudevents import (
+    ce_type,
+    from_binary,
+    from_cloudevent,
+    source_for,
+    to_binary,
+    to_cloudevent,
+)
 from sagaspec.spec.designs import (
     CORRECTED,
     DESIGNS,
@@ -10,6 +21,7 @@ from sagaspec.spec.designs import (
     design_names,
     get_design,
 )
+from sagaspec.spec.eventfile import Record, check_records, parse_events, read_events
 from sagaspec.spec.events import (
     EVENT_MODELS,
     EVENT_TYPES,
@@ -31,8 +43,22 @@ from sagaspec.spec.events import (
     model_for,
     parse_event,
 )
+from sagaspec.spec.evolution import Change, diff_paths, diff_schema, diff_schema_sets, has_breaking
+from sagaspec.spec.examples import all_examples, examples_for, seed_examples
+from sagaspec.spec.lint import RULES, Finding, lint_design
+from sagaspec.spec.schemagen import generate_schema, schema_id
+from sagaspec.spec.schemas import (
+    Problem,
+    all_schemas,
+    is_valid_event,
+    require_valid,
+    schema_for,
+    validate_event,
+    validator_for,
+)
 
 __all__ = [
+    # designs
     "CORRECTED",
     "DESIGNS",
     "SEED",
@@ -41,6 +67,7 @@ __all__ = [
     "Service",
     "design_names",
     "get_design",
+    # event models
     "EVENT_MODELS",
     "EVENT_TYPES",
     "SCHEMA_VERSION",
@@ -60,4 +87,40 @@ __all__ = [
     "event_adapter",
     "model_for",
     "parse_event",
+    # schemas and validation
+    "Problem",
+    "all_schemas",
+    "generate_schema",
+    "is_valid_event",
+    "require_valid",
+    "schema_for",
+    "schema_id",
+    "validate_event",
+    "validator_for",
+    # examples
+    "all_examples",
+    "examples_for",
+    "seed_examples",
+    # event files
+    "Record",
+    "check_records",
+    "parse_events",
+    "read_events",
+    # CloudEvents
+    "ce_type",
+    "from_binary",
+    "from_cloudevent",
+    "source_for",
+    "to_binary",
+    "to_cloudevent",
+    # evolution
+    "Change",
+    "diff_paths",
+    "diff_schema",
+    "diff_schema_sets",
+    "has_breaking",
+    # lint
+    "RULES",
+    "Finding",
+    "lint_design",
 ]
