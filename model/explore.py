@@ -412,7 +412,7 @@ class _Search:
                                 act.append(a)
                                 nxt.append(t)
                     i += 1
-                    if not i & 1023:
+                    if not i & 255:
                         now = time.perf_counter()
                         if now - last >= self.interval:
                             last = now
@@ -426,6 +426,11 @@ class _Search:
                 if self.stopped:
                     break
                 self.peak_frontier = max(self.peak_frontier, len(frontier) + len(nxt))
+                now = time.perf_counter()
+                if now - last >= self.interval:
+                    last = now
+                    self.depth = depth
+                    self._progress(len(parent) - i)
                 if nxt:
                     sample = nxt[len(nxt) // 2]
                     self.frontier_bytes = max(
