@@ -30,13 +30,20 @@ from sagaspec.docs.document import (
 )
 from sagaspec.docs.svg import esc, slug
 
-__all__ = ["render_html", "html_file", "NavSection", "STYLESHEET"]
+__all__ = ["render_html", "html_file", "NavSection", "STYLESHEET", "stylesheet_text"]
 
 #: Site path of the stylesheet (copied from the package's assets).
 STYLESHEET = "assets/style.css"
 
 #: A navigation section: its title and (page id, link text) entries.
 NavSection = tuple[str, tuple[tuple[str, str], ...]]
+
+
+def stylesheet_text() -> str:
+    """The site's stylesheet (package data)."""
+    from importlib import resources
+
+    return resources.files("sagaspec.docs").joinpath("assets", "style.css").read_text("utf-8")
 
 
 def html_file(page_id: str) -> str:
@@ -137,13 +144,30 @@ def _nav(page: Page, nav: tuple[NavSection, ...]) -> str:
 
 
 def render_html(
-    page: Page, nav: tuple[NavSection, ...], site_title: str = "sagaspec", footer: str = ""
+    page: Page,
+    nav: tuple[NavSection, ...],
+    site_title: str = "sagaspec",
+    footer: str = "",
+    *,
+    inline_css: str | None = None,
+    home: bool = True,
 ) -> str:
-    """A complete HTML document for ``page`` with the site navigation ``nav``."""
+    """A complete HTML document for ``page`` with the site navigation ``nav``.
+
+    ``inline_css`` embeds the stylesheet instead of linking it (single-file reports);
+    ``home=False`` drops the link to the site's index from the header.
+    """
     body = "".join(_blocks(page.blocks, page))
     summary = f'<p class="summary">{esc(page.summary)}</p>' if page.summary else ""
-    home = relative(page.id, html_file("index"))
     foot = f"<footer>{esc(footer)}</footer>" if footer else ""
+    if inline_css is not None:
+        style = f"<style>{inline_css}</style>"
+    else:
+        style = f'<link rel="stylesheet" href="{esc(relative(page.id, STYLESHEET))}">'
+    brand = (
+        f'<a class="brand" href="{esc(relative(page.id, html_file("index")))}">{esc(site_title)}</a>'
+        if home else f'<span class="brand">{esc(site_title)}</span>'
+    )
     nav_html = f'<nav aria-label="site">{_nav(page, nav)}</nav>' if nav else ""
     return (
         "<!DOCTYPE html>\n"
@@ -151,9 +175,9 @@ def render_html(
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{esc(page.title)} · {esc(site_title)}</title>"
         '<link rel="icon" href="data:,">'
-        f'<link rel="stylesheet" href="{esc(relative(page.id, STYLESHEET))}">'
+        f"{style}"
         f'</head><body data-page="{esc(page.id)}">'
-        f'<header><a class="brand" href="{esc(home)}">{esc(site_title)}</a></header>'
+        f"<header>{brand}</header>"
         f'<div class="layout">{nav_html}<main><h1>{esc(page.title)}</h1>{summary}{body}</main></div>'
         f"{foot}</body></html>\n"
     )
