@@ -169,11 +169,12 @@ class FlowAnalysis:
 
 def _table_findings(d: Design) -> list[Finding]:
     out: list[Finding] = []
-    for e in d.events:
+    mentioned = [(e, s) for e in d.events for s in (*d.publishers(e), *d.subscribers(e))]
+    mentioned += [(e, r.service) for r in d.reactions for e in (*r.on, *(x for a in r.emits for x in a))]
+    for e, s in mentioned:
         if e not in EVENT_TYPES:
-            for s in (*d.publishers(e), *d.subscribers(e)):
-                out.append(Finding("unknown-event", e, s, f"{e} has no event schema; "
-                                   f"expected one of {', '.join(EVENT_TYPES)}"))
+            out.append(Finding("unknown-event", e, s, f"{e} has no event schema; "
+                               f"expected one of {', '.join(EVENT_TYPES)}"))
     for s in d.services:
         reactions = d.reactions_of(s.name)
         for e in s.subscribes:
