@@ -1,0 +1,477 @@
+"""The HTTP adapter and its wire contract (version 1).
+
+A service (or a thin test shim in front of it) that speaks this contract can be tested
+with ``sagaspec conform --adapter http://127.0.0.1:8080``; ``sagaspec serve`` hosts the
+reference services behind it. All bodies are UTF-8 JSON unless noted; the base URL may
+carry a path prefix (``http://host:port/saga``), every path below is relative to it.
+
+Required
+    ``POST /events``
+        Deliver one event, as the bus would. Body: the event as plain JSON, or a
+        CloudEvents 1.0 *structured* event (``Content-Type:
+        application/cloudevents+json``, the event in ``data``), or a CloudEvents *binary*
+        event (``ce-*`` headers, the event as the body). Answer ``2xx`` once the event is
+        handled (``202 {"status": "processed"|"duplicate"|"ignored"|"dead-lettered"}``).
+        Refusing an invalid message with ``4xx`` is fine; ``5xx`` or a dropped connection
+        means the consumer crashed and is reported as such.
+    ``GET /published?after=CURSOR&wait=SECONDS``
+        What the service published after ``CURSOR`` (an opaque string from the previous
+        answer; omit it for "from the start"), oldest first:
+        ``{"events": [...], "cursor": "...", "more": false}``. Optional
+        ``"errors": [{"source": "payment", "reason": "consumer crashed: ...",
+        "payload": "<base64>"}]`` reports crashes and anything published that was not a
+        JSON event. The server may hold the request up to ``wait`` seconds until there is
+        something new (long poll). ``more: true`` means call again at once.
+
+Optional (advertised in ``GET /health``; absent hooks make the suite skip their checks)
+    ``GET /health``
+        ``{"status": "ok", "contract": 1, "participant": "payment"|"system",
+        "capabilities": ["place_order", "setup", "crash", "reset", "deliver_raw",
+        "webhook"], "synchronous": true}``. ``synchronous`` promises that when a
+        ``POST`` returns, everything it caused has been published, so the adapter does
+        not wait for quiet. Without ``/health`` the adapter assumes only the two
+        required endpoints and an asynchronous service.
+    ``POST /orders``
+        The customer places an order (body: the order: ``sagaId``, ``orderId``,
+        ``userId``, ``amount``, ``currency``, ``items``); Order publishes ``OrderCreated``.
+    ``POST /world``
+        Set the world: ``{"stock": {"sku-1": 5}, "declined_users": ["mallory"],
+        "decline_over": "500.00"}``.
+    ``POST /crash/{participant}``
+        Kill and restart a participant (durable state kept, volatile state lost).
+    ``POST /reset``
+        Forget everything (cursors restart from the beginning).
+    ``POST /raw``
+        Deliver arbitrary bytes (``application/octet-stream``) as a message.
+    ``POST /subscriptions`` / ``DELETE /subscriptions``
+        Webhook mode: ``{"url": "http://127.0.0.1:PORT/hook"}`` asks the service to
+        ``POST`` every event it publishes, as a structured CloudEvent, to that URL
+        (``type`` ``sagaspec.error`` with ``data`` = an ``errors`` entry for crash
+        reports); ``DELETE`` stops it.
+
+Adapter strings: ``http://HOST:PORT[/prefix][?collect=poll|webhook&quiet=0.05&timeout=5]``.
+Query parameters configure the adapter and are not sent to the service. ``collect=webhook``
+makes the adapter host a receiver on a free loopback port and register it through
+``POST /subscriptions`` (or pass ``webhook_port=N`` to use a fixed port the service is
+configured to call). An unreachable server is reported, naming the URL, within
+``connect_timeout`` (3 s by default).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import threading
+import time
+from collections import deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
+
+import httpx
+from sagaspec.adapters.base import CAPABILITIES, Adapter, RawMessage, World
+from sagaspec.adapters.cloudevents import CONTENT_TYPE, is_structured, to_structured, unwrap
+
+from sagaspec.errors import AdapterError
+
+__all__ = ["HttpAdapter", "WebhookReceiver", "from_spec", "CONTRACT_VERSION"]
+
+CONTRACT_VERSION = 1
+
+
+def _excerpt(text: str, limit: int = 160) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+class WebhookReceiver:
+    """A loopback HTTP endpoint that collects what a service POSTs to it."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, path: str = "/hook") -> None:
+        self.path = path
+        self._items: deque[dict[str, Any] | RawMessage] = deque()
+        self._lock = threading.Lock()
+        self.last_arrival = 0.0
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server API
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                receiver._accept(body, dict(self.headers))
+                self.send_response(204)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer((host, port), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://{host}:{self._server.server_address[1]}{path}"
+        self._thread = threading.Thread(target=self._server.serve_forever, name="sagaspec-webhook",
+                                        daemon=True)
+        self._thread.start()
+
+    def _accept(self, body: bytes, headers: dict[str, str]) -> None:
+        try:
+            obj = json.loads(body)
+        except ValueError as exc:
+            item: dict[str, Any] | RawMessage = RawMessage(body, "webhook", f"not JSON: {exc}")
+        else:
+            if is_structured(obj) and obj.get("type") == "sagaspec.error":
+                data = obj.get("data") or {}
+                item = RawMessage(base64.b64decode(data.get("payload") or b""),
+                                  str(data.get("source", "")), str(data.get("reason", "")))
+            else:
+                inner = unwrap(obj)
+                item = inner if isinstance(inner, dict) else RawMessage(
+                    body, "webhook", f"not a JSON object but {type(inner).__name__}")
+        with self._lock:
+            self._items.append(item)
+            self.last_arrival = time.monotonic()
+
+    def take(self) -> list[dict[str, Any] | RawMessage]:
+        with self._lock:
+            out = list(self._items)
+            self._items.clear()
+            return out
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class HttpAdapter(Adapter):
+    """Drive a service through the HTTP wire contract (see the module docstring)."""
+
+    name = "http"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        participant: str | None = None,
+        collect: str = "poll",
+        quiet: float = 0.05,
+        connect_timeout: float = 3.0,
+        request_timeout: float = 30.0,
+        webhook_port: int = 0,
+    ) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise AdapterError(f"invalid HTTP adapter URL {url!r}; expected http://HOST:PORT[/prefix]")
+        if collect not in ("poll", "webhook"):
+            raise AdapterError(f"invalid collect mode {collect!r} for {url}; expected poll or webhook")
+        self.url = urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+        self.participant = participant
+        self.mode = collect
+        self.quiet = float(quiet)
+        self.connect_timeout = float(connect_timeout)
+        self.request_timeout = float(request_timeout)
+        self.webhook_port = int(webhook_port)
+        self._client: httpx.AsyncClient | None = None
+        self._client_loop: asyncio.AbstractEventLoop | None = None
+        self._health: dict[str, Any] | None = None
+        self._cursor: str | None = None
+        self._reports: list[RawMessage] = []
+        self._webhook: WebhookReceiver | None = None
+
+    def __repr__(self) -> str:
+        return f"<HttpAdapter {self.url} collect={self.mode}>"
+
+    # -- connection ----------------------------------------------------------------------
+    def _timeout(self) -> httpx.Timeout:
+        return httpx.Timeout(self.request_timeout, connect=self.connect_timeout)
+
+    def _client_for_loop(self) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._client_loop is not loop:
+            # A client's connection pool belongs to one event loop.
+            self._client = httpx.AsyncClient(timeout=self._timeout(), follow_redirects=False)
+            self._client_loop = loop
+        return self._client
+
+    def _unreachable(self, exc: Exception) -> AdapterError:
+        kind = type(exc).__name__
+        detail = str(exc) or kind
+        return AdapterError(f"cannot reach the service at {self.url}: {_excerpt(detail, 120)} ({kind})")
+
+    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        client = self._client_for_loop()
+        try:
+            return await client.request(method, self.url + path, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise self._unreachable(exc) from None
+        except httpx.TransportError as exc:
+            raise self._unreachable(exc) from None
+
+    def _parse_health(self, response: httpx.Response) -> dict[str, Any]:
+        if response.status_code == 404:
+            return {"capabilities": [], "synchronous": False}
+        if response.status_code >= 400:
+            raise AdapterError(f"GET {self.url}/health answered HTTP {response.status_code}: "
+                               f"{_excerpt(response.text)}")
+        try:
+            health = response.json()
+        except ValueError:
+            raise AdapterError(f"GET {self.url}/health did not answer JSON") from None
+        if not isinstance(health, dict):
+            raise AdapterError(f"GET {self.url}/health did not answer a JSON object")
+        served = health.get("participant")
+        if self.participant and served and self.participant != served:
+            raise AdapterError(
+                f"the service at {self.url} serves {served!r}, not {self.participant!r}"
+                f" (start it with --participant {self.participant})"
+            )
+        return health
+
+    def _health_blocking(self) -> dict[str, Any]:
+        if self._health is None:
+            try:
+                with httpx.Client(timeout=self._timeout()) as client:
+                    response = client.get(self.url + "/health")
+            except (httpx.TimeoutException, httpx.TransportError) as exc:
+                raise self._unreachable(exc) from None
+            self._health = self._parse_health(response)
+        return self._health
+
+    async def start(self) -> None:
+        response = await self._request("GET", "/health")
+        self._health = self._parse_health(response)
+        if self.mode == "webhook" and self._webhook is None:
+            self._webhook = WebhookReceiver(port=self.webhook_port)
+            if not self.webhook_port:
+                r = await self._request("POST", "/subscriptions", json={"url": self._webhook.url})
+                if r.status_code >= 400:
+                    raise AdapterError(f"the service at {self.url} refused the webhook subscription: "
+                                       f"HTTP {r.status_code} {_excerpt(r.text)}")
+        if self.mode == "poll":
+            await self._skip_history()
+
+    async def _skip_history(self) -> None:
+        # Start collecting from now: what the service published before the run is not ours.
+        while True:
+            page = await self._poll(wait=0.0)
+            if not page.get("more"):
+                return
+
+    async def close(self) -> None:
+        if self._webhook is not None:
+            if not self.webhook_port and self._client is not None:
+                try:
+                    await self._request("DELETE", "/subscriptions")
+                except AdapterError:
+                    pass
+            self._webhook.close()
+            self._webhook = None
+        if self._client is not None:
+            try:
+                await self._client.aclose()
+            except RuntimeError:  # the loop that owned it is gone
+                pass
+            self._client = None
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        declared = self._health_blocking().get("capabilities") or []
+        return frozenset(c for c in declared if c in CAPABILITIES)
+
+    @property
+    def synchronous(self) -> bool:
+        return bool(self._health_blocking().get("synchronous"))
+
+    # -- the protocol --------------------------------------------------------------------
+    async def deliver(self, event: dict[str, Any]) -> None:
+        if self._health is None:
+            await self.start()
+        try:
+            body = json.dumps(event, allow_nan=False).encode()
+        except (TypeError, ValueError) as exc:
+            raise AdapterError(f"cannot send a non-JSON event to {self.url}: {exc}") from None
+        r = await self._request("POST", "/events", content=body,
+                                headers={"Content-Type": "application/json"})
+        self._check_delivery(r, event)
+
+    def _check_delivery(self, r: httpx.Response, event: Any) -> None:
+        if r.status_code < 400:
+            return
+        text = f"HTTP {r.status_code}: {_excerpt(r.text)}"
+        payload = json.dumps(event, default=repr).encode() if not isinstance(event, bytes) else event
+        if r.status_code >= 500:
+            self._reports.append(RawMessage(payload, self.participant or "service", f"consumer crashed: {text}"))
+        elif self._valid(event):
+            self._reports.append(RawMessage(payload, self.participant or "service",
+                                            f"rejected a valid event: {text}"))
+        # A 4xx for an invalid message is a legitimate refusal.
+
+    @staticmethod
+    def _valid(event: Any) -> bool:
+        if not isinstance(event, dict):
+            return False
+        from sagaspec.spec.events import parse_event
+
+        try:
+            parse_event(event)
+        except Exception:
+            return False
+        return True
+
+    async def collect(self, timeout: float) -> list[dict[str, Any] | RawMessage]:
+        if self._health is None:
+            await self.start()
+        out: list[dict[str, Any] | RawMessage] = list(self._reports)
+        self._reports.clear()
+        if self.mode == "webhook":
+            out.extend(await self._collect_webhook(timeout))
+        else:
+            out.extend(await self._collect_poll(timeout))
+        return out
+
+    async def _collect_webhook(self, timeout: float) -> list[dict[str, Any] | RawMessage]:
+        assert self._webhook is not None
+        if self._health and self._health.get("synchronous"):
+            return self._webhook.take()
+        deadline = time.monotonic() + timeout
+        got: list[dict[str, Any] | RawMessage] = []
+        while True:
+            got.extend(self._webhook.take())
+            now = time.monotonic()
+            quiet_for = now - max(self._webhook.last_arrival, deadline - timeout)
+            if quiet_for >= self.quiet or now >= deadline:
+                got.extend(self._webhook.take())
+                return got
+            await asyncio.sleep(min(self.quiet / 4, max(0.0, deadline - now)))
+
+    async def _poll(self, wait: float) -> dict[str, Any]:
+        params: dict[str, str] = {"wait": f"{wait:.3f}"}
+        if self._cursor is not None:
+            params["after"] = self._cursor
+        r = await self._request("GET", "/published", params=params)
+        if r.status_code >= 400:
+            raise AdapterError(f"GET {self.url}/published answered HTTP {r.status_code}: {_excerpt(r.text)}")
+        try:
+            page = r.json()
+        except ValueError:
+            raise AdapterError(f"GET {self.url}/published did not answer JSON") from None
+        if not isinstance(page, dict) or not isinstance(page.get("events", []), list):
+            raise AdapterError(f"GET {self.url}/published answered no 'events' list")
+        if page.get("cursor") is not None:
+            self._cursor = str(page["cursor"])
+        return page
+
+    def _items(self, page: dict[str, Any]) -> list[dict[str, Any] | RawMessage]:
+        items: list[dict[str, Any] | RawMessage] = []
+        for e in page.get("events") or []:
+            if isinstance(e, dict):
+                items.append(unwrap(e) if is_structured(e) else e)
+            else:
+                items.append(RawMessage(json.dumps(e).encode(), self.participant or "service",
+                                        f"not a JSON object but {type(e).__name__}"))
+        for err in page.get("errors") or []:
+            err = err if isinstance(err, dict) else {"reason": str(err)}
+            try:
+                payload = base64.b64decode(err.get("payload") or b"")
+            except ValueError:
+                payload = str(err.get("payload")).encode()
+            items.append(RawMessage(payload, str(err.get("source") or ""), str(err.get("reason") or "")))
+        return items
+
+    async def _collect_poll(self, timeout: float) -> list[dict[str, Any] | RawMessage]:
+        synchronous = bool(self._health and self._health.get("synchronous"))
+        deadline = time.monotonic() + timeout
+        got: list[dict[str, Any] | RawMessage] = []
+        last_new = time.monotonic()
+        while True:
+            remaining = deadline - time.monotonic()
+            wait = 0.0 if synchronous else max(0.0, min(self.quiet, remaining))
+            page = await self._poll(wait)
+            new = self._items(page)
+            got.extend(new)
+            if page.get("more"):
+                continue
+            if synchronous:
+                return got
+            now = time.monotonic()
+            if new:
+                last_new = now
+            if now - last_new >= self.quiet or now >= deadline:
+                return got
+            if not new and wait == 0.0:
+                await asyncio.sleep(min(self.quiet / 4, max(0.0, deadline - now)))
+
+    # -- optional hooks ------------------------------------------------------------------
+    async def _hook(self, hook: str, path: str, **kwargs: Any) -> None:
+        if self._health is None:
+            await self.start()
+        if hook not in self.capabilities:
+            raise NotImplementedError(f"the service at {self.url} does not offer {hook}")
+        r = await self._request("POST", path, **kwargs)
+        if r.status_code >= 500 and hook == "deliver_raw":
+            self._reports.append(RawMessage(kwargs.get("content", b""), self.participant or "service",
+                                            f"consumer crashed: HTTP {r.status_code}: {_excerpt(r.text)}"))
+            return
+        if r.status_code >= 400 and hook != "deliver_raw":
+            raise AdapterError(f"POST {self.url}{path} answered HTTP {r.status_code}: {_excerpt(r.text)}")
+
+    async def place_order(self, order: dict[str, Any]) -> None:
+        await self._hook("place_order", "/orders", json=order)
+
+    async def deliver_raw(self, payload: bytes) -> None:
+        await self._hook("deliver_raw", "/raw", content=bytes(payload),
+                         headers={"Content-Type": "application/octet-stream"})
+
+    async def setup(self, world: World) -> None:
+        await self._hook("setup", "/world", json=world.to_json() if hasattr(world, "to_json") else world)
+
+    async def crash(self, participant: str) -> None:
+        await self._hook("crash", f"/crash/{participant}")
+
+    async def reset(self) -> None:
+        await self._hook("reset", "/reset")
+        self._cursor = None
+        self._reports.clear()
+        if self._webhook is not None:
+            self._webhook.take()
+
+
+def _float(value: Any, name: str, spec: str) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise AdapterError(f"invalid {name}={value!r} in adapter {spec!r}; expected a number") from None
+
+
+def from_spec(spec: str, **options: Any) -> HttpAdapter:
+    """``http://HOST:PORT[/prefix][?collect=webhook&quiet=S&timeout=S&webhook_port=N]``."""
+    parts = urlsplit(spec)
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    base = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+    if not parts.hostname:
+        raise AdapterError(f"invalid HTTP adapter URL {spec!r}; expected http://HOST:PORT")
+    try:
+        parts.port  # noqa: B018 - validates the port
+    except ValueError:
+        raise AdapterError(f"invalid port in adapter URL {spec!r}") from None
+    known = {"collect", "quiet", "timeout", "webhook_port"}
+    unknown = set(query) - known
+    if unknown:
+        raise AdapterError(f"unknown option(s) {', '.join(sorted(unknown))} in adapter {spec!r}; "
+                           f"expected {', '.join(sorted(known))}")
+    participant = options.get("participant")
+    return HttpAdapter(
+        base,
+        participant=participant if participant not in (None, "") else None,
+        collect=query.get("collect", options.get("collect", "poll")),
+        quiet=_float(query.get("quiet", options.get("quiet", 0.05)), "quiet", spec),
+        connect_timeout=_float(query.get("timeout", options.get("connect_timeout", 3.0)), "timeout", spec),
+        webhook_port=int(_float(query.get("webhook_port", 0), "webhook_port", spec)),
+    )
+
+
+def structured(event: dict[str, Any], source: str = "") -> tuple[bytes, dict[str, str]]:
+    """An event as a structured CloudEvent HTTP body and its headers (for services)."""
+    return json.dumps(to_structured(event, source)).encode(), {"Content-Type": CONTENT_TYPE}

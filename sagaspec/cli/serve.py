@@ -1,0 +1,131 @@
+"""``sagaspec serve``: the reference services behind the HTTP wire contract.
+
+Starts the reference implementation of a design (optionally a mutant), either the whole
+choreography on an in-memory bus (``--participant system``) or one participant, and
+serves it on loopback until Ctrl-C. ``--port 0`` picks a free port; the first line on
+stdout always names the URL, so scripts can read it.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from pathlib import Path
+
+import click
+
+from sagaspec.errors import InputError, UsageError
+
+__all__ = ["serve"]
+
+
+def _world(path: str | None) -> dict | None:
+    if path is None:
+        return None
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the world file: {exc.strerror}") from None
+    except ValueError as exc:
+        raise InputError(f"{path}: not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a JSON object with stock / declined_users / decline_over")
+    stock = data.get("stock", {})
+    if not isinstance(stock, dict) or not all(isinstance(v, int) and v >= 0 for v in stock.values()):
+        raise InputError(f"{path}: stock: expected an object of sku -> non-negative integer")
+    unknown = set(data) - {"stock", "declined_users", "decline_over"}
+    if unknown:
+        raise InputError(f"{path}: unknown field(s) {', '.join(sorted(unknown))}; "
+                         "expected stock, declined_users, decline_over")
+    return data
+
+
+def _store_factory(spec: str):
+    from sagaspec.examples.store import MemoryStore, SQLiteStore
+
+    if spec == "memory":
+        return lambda _name: MemoryStore()
+    kind, _, where = spec.partition(":")
+    if kind != "sqlite" or not where:
+        raise UsageError(f"invalid --store {spec!r}; expected 'memory' or 'sqlite:DIRECTORY'")
+    folder = Path(where)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--store {spec}: cannot create {folder}: {exc.strerror}") from None
+    return lambda name: SQLiteStore(str(folder / f"{name}.sqlite3"))
+
+
+@click.command()
+@click.option("--design", default="corrected", show_default=True,
+              type=click.Choice(["corrected", "seed"]), help="Which design the services implement.")
+@click.option("--mutant", default=None, metavar="NAME",
+              help="Serve a mutant of the reference services (see --list-mutants).")
+@click.option("--participant", default="system", show_default=True,
+              type=click.Choice(["system", "order", "payment", "inventory", "notification"]),
+              help="One participant alone, or the whole choreography on an in-memory bus.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Loopback address to bind (127.0.0.1, ::1 or localhost only).")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535),
+              help="TCP port; 0 picks a free one (printed on the first line).")
+@click.option("--world", "world_file", type=click.Path(dir_okay=False), default=None,
+              help="JSON file with the initial world: stock, declined_users, decline_over.")
+@click.option("--store", "store_spec", default="memory", show_default=True,
+              help="'memory' or 'sqlite:DIRECTORY' (one SQLite file per participant).")
+@click.option("--seed", type=int, default=None,
+              help="System only: deliver bus messages in a seeded random order (reordering).")
+@click.option("--crash-point", default="before-commit", show_default=True,
+              type=click.Choice(["before-commit", "after-commit", "after-publish"]),
+              help="Where POST /crash/{participant} kills the next handling.")
+@click.option("--webhook", "webhooks", multiple=True, metavar="URL",
+              help="POST every published event (structured CloudEvent) to URL; repeatable.")
+@click.option("--list-mutants", is_flag=True, help="List the mutants and exit.")
+@click.option("--log-requests", is_flag=True, help="Log every HTTP request to stderr.")
+def serve(design, mutant, participant, host, port, world_file, store_spec, seed, crash_point,
+          webhooks, list_mutants, log_requests):
+    """Serve the reference services over the HTTP wire contract (loopback only).
+
+    \b
+    Examples:
+      sagaspec serve --port 8080
+      sagaspec serve --participant payment --mutant refund-without-charge --port 0
+      sagaspec conform --adapter http://127.0.0.1:8080
+    """
+    from sagaspec.examples.mutants import MUTANTS, get_mutant
+
+    if list_mutants:
+        width = max(len(n) for n in MUTANTS)
+        for m in MUTANTS.values():
+            click.echo(f"{m.name:<{width}}  {m.summary}")
+        return
+    if mutant:
+        get_mutant(mutant)
+    from sagaspec.examples.httpserver import SagaHTTPServer
+    from sagaspec.examples.system import make_target
+
+    target = make_target(participant, design, mutant, world=_world(world_file),
+                         store_factory=_store_factory(store_spec), seed=seed, crash_point=crash_point)
+    for url in webhooks:
+        if not url.startswith(("http://127.0.0.1", "http://localhost", "http://[::1]")):
+            raise UsageError(f"--webhook {url}: only loopback URLs are allowed")
+    server = SagaHTTPServer(target, host=host, port=port, participant=participant, design=design,
+                            mutant=mutant, webhooks=tuple(webhooks), quiet_log=not log_requests)
+    label = f"design={design} participant={participant}" + (f" mutant={mutant}" if mutant else "")
+    click.echo(f"sagaspec serve: {label} listening on {server.url}", nl=True)
+    click.get_text_stream("stdout").flush()
+
+    stop = threading.Event()
+    previous = signal.getsignal(signal.SIGTERM)
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    server.start()
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        server.close()
+        click.echo(f"sagaspec serve: stopped after {server.delivered} deliveries, "
+                   f"{server.published} published events", err=True)

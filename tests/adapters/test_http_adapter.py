@@ -1,0 +1,157 @@
+"""The HTTP adapter against `sagaspec serve` in a subprocess on a free loopback port."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+from click.testing import CliRunner
+from sagaspec.adapters import RawMessage, World, load_adapter
+from sagaspec.adapters.cloudevents import CONTENT_TYPE, to_structured
+from sagaspec.adapters.http import HttpAdapter
+from sagaspec.examples.samples import sample_created, sample_order
+from sagaspec.spec.events import parse_event
+
+from sagaspec.cli import main
+from sagaspec.errors import AdapterError
+
+pytestmark = pytest.mark.timeout(60)
+
+WORLD = World(stock={"sku-1": 3}, declined_users=frozenset({"mallory"}))
+SAGA = ["OrderCreated", "PaymentProcessed", "InventoryReserved", "OrderCompleted", "NotificationSent"]
+
+
+def types(items):
+    return [i["eventType"] if isinstance(i, dict) else f"raw:{i.reason}" for i in items]
+
+
+def test_the_whole_system_over_http(served_system, run):
+    a = load_adapter(served_system.url, participant="system")
+    run(a.start())
+    assert a.capabilities == {"place_order", "setup", "crash", "reset", "deliver_raw"}
+    assert a.synchronous
+    run(a.reset())
+    run(a.setup(WORLD))
+    run(a.place_order(sample_order(1)))
+    out = run(a.collect(2.0))
+    assert types(out) == SAGA
+    for e in out:
+        parse_event(e)
+    run(a.deliver(out[1]))  # duplicate PaymentProcessed
+    run(a.deliver_raw(b"\xffgarbage"))
+    run(a.deliver({"eventType": "OrderCreated", "eventId": "x"}))  # schema-invalid
+    assert run(a.collect(2.0)) == []
+    run(a.place_order(sample_order(2, user="mallory")))
+    assert types(run(a.collect(2.0))) == ["OrderCreated", "PaymentFailed", "InventoryReserved",
+                                          "OrderCancelled", "InventoryReleased"]
+    run(a.close())
+
+
+def test_crash_over_http_is_invisible_for_the_reference(served_system, run):
+    a = HttpAdapter(served_system.url, participant="system")
+    run(a.reset())
+    run(a.setup(WORLD))
+    run(a.crash("payment"))
+    run(a.place_order(sample_order(1)))
+    assert sorted(types(run(a.collect(2.0)))) == sorted(SAGA)  # redelivery may reorder
+    with pytest.raises(AdapterError, match="HTTP 404.*cannot crash 'bank'"):
+        run(a.crash("bank"))
+    run(a.close())
+
+
+def test_webhook_mode_receives_the_same_events(served_system, run):
+    a = load_adapter(served_system.url + "?collect=webhook", participant="system")
+    run(a.start())
+    run(a.reset())
+    run(a.setup(WORLD))
+    run(a.place_order(sample_order(1)))
+    assert types(run(a.collect(2.0))) == SAGA
+    run(a.close())
+    # after close the subscription is gone: a plain poller still sees the events
+    b = HttpAdapter(served_system.url)
+    run(b.reset())
+    run(b.setup(WORLD))
+    run(b.place_order(sample_order(2)))
+    assert types(run(b.collect(2.0))) == SAGA
+    run(b.close())
+
+
+def test_cloudevents_structured_delivery(served_system, run):
+    a = HttpAdapter(served_system.url)
+    run(a.reset())
+    run(a.start())
+    with httpx.Client() as client:
+        r = client.post(served_system.url + "/world", json=WORLD.to_json())
+        assert r.status_code == 204
+        ce = to_structured(sample_created(7), "order")
+        r = client.post(served_system.url + "/events", json=ce, headers={"Content-Type": CONTENT_TYPE})
+        assert r.status_code == 202
+    # Payment and Inventory react; Order never placed saga 7, so it decides nothing.
+    assert sorted(types(run(a.collect(2.0)))) == ["InventoryReserved", "PaymentProcessed"]
+    run(a.close())
+
+
+def test_one_participant_and_a_crashing_mutant_over_http(run, serve_process):
+    served = serve_process("--participant", "inventory", "--mutant", "malformed-input-crashes-consumer")
+    try:
+        a = load_adapter(served.url, participant="inventory")
+        run(a.start())
+        assert "place_order" not in a.capabilities
+        run(a.setup(WORLD))
+        run(a.deliver(sample_created(1)))
+        assert types(run(a.collect(2.0))) == ["InventoryReserved"]
+        run(a.deliver_raw(b"{not json"))
+        out = run(a.collect(2.0))
+        assert len(out) == 1 and isinstance(out[0], RawMessage)
+        assert out[0].source == "inventory" and out[0].reason.startswith("consumer crashed: JSONDecodeError")
+        assert out[0].payload == b"{not json"
+        with pytest.raises(AdapterError, match="serves 'inventory', not 'payment'"):
+            run(load_adapter(served.url, participant="payment").start())
+        run(a.close())
+    finally:
+        served.stop()
+
+
+def test_unreachable_server_is_one_line_error_naming_the_url(run, unused_port):
+    url = f"http://127.0.0.1:{unused_port}"
+    a = load_adapter(url)
+    t0 = time.monotonic()
+    with pytest.raises(AdapterError) as info:
+        run(a.start())
+    assert time.monotonic() - t0 < 5
+    assert url in str(info.value) and "\n" not in str(info.value)
+    with pytest.raises(AdapterError, match="cannot reach the service at"):
+        _ = a.capabilities
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("http://", "invalid HTTP adapter URL"),
+    ("http://127.0.0.1:99999", "invalid port"),
+    ("http://127.0.0.1:8080?collect=carrier-pigeon", "invalid collect mode"),
+    ("http://127.0.0.1:8080?quiet=soon", "invalid quiet='soon'"),
+    ("http://127.0.0.1:8080?flavour=1", "unknown option(s) flavour"),
+])
+def test_bad_http_adapter_strings(spec, message):
+    with pytest.raises(AdapterError) as info:
+        load_adapter(spec)
+    assert message in str(info.value)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--mutant", "nope"], "error: unknown mutant 'nope'"),
+    (["--host", "0.0.0.0"], "error: refusing to listen on '0.0.0.0'"),
+    (["--store", "postgres:x"], "error: invalid --store 'postgres:x'"),
+    (["--world", "/nonexistent/world.json"], "error: /nonexistent/world.json: cannot read the world file"),
+])
+def test_serve_rejects_bad_options_in_one_line(args, message):
+    result = CliRunner().invoke(main, ["serve", "--port", "0", *args])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_serve_lists_mutants():
+    result = CliRunner().invoke(main, ["serve", "--list-mutants"])
+    assert result.exit_code == 0
+    assert "no-idempotency" in result.output and "wrong-sagaId-propagated" in result.output
