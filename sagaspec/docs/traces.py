@@ -146,9 +146,10 @@ def path_diagram(
                     f"step {i}: {who} publishes {m.type} (subscribers: {to})",
                 )
             )
-            if not subscribers(m.type):
+            if not subscribers(m.type) and (design is None or m.type not in design.terminal):
+                # A non-terminal event nobody consumes is a hole in the choreography.
                 items.append(
-                    Note((BUS,), f"nobody subscribes to {m.type}", "failure", step=i)
+                    Note((BUS,), f"nobody subscribes to {m.type}", "failure" if design else "info", step=i)
                 )
     if path.loop is not None:
         items.append(
