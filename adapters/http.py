@@ -9,8 +9,8 @@ Required
     ``POST /events``
         Deliver one event, as the bus would. Body: the event as plain JSON, or a
         CloudEvents 1.0 *structured* event (``Content-Type:
-        application/cloudevents+json``, the event in ``data``), or a CloudEvents *binary*
-        event (``ce-*`` headers, the event as the body). Answer ``2xx`` once the event is
+        application/cloudevents+json``), or a *binary* one (``ce-*`` headers, the data as
+        the body), both in the mapping of :mod:`sagaspec.spec.cloudevents`. Answer ``2xx`` once the event is
         handled (``202 {"status": "processed"|"duplicate"|"ignored"|"dead-lettered"}``).
         Refusing an invalid message with ``4xx`` is fine; ``5xx`` or a dropped connection
         means the consumer crashed and is reported as such.
@@ -46,10 +46,13 @@ Optional (advertised in ``GET /health``; absent hooks make the suite skip their 
     ``POST /subscriptions`` / ``DELETE /subscriptions``
         Webhook mode: ``{"url": "http://127.0.0.1:PORT/hook"}`` asks the service to
         ``POST`` every event it publishes, as a structured CloudEvent, to that URL
-        (``type`` ``sagaspec.error`` with ``data`` = an ``errors`` entry for crash
-        reports); ``DELETE`` stops it.
+        (plain JSON for something that is not a valid event; a CloudEvent of ``type``
+        ``dev.sagaspec.error`` with ``data`` = an ``errors`` entry for crash reports);
+        ``DELETE`` stops it.
 
-Adapter strings: ``http://HOST:PORT[/prefix][?collect=poll|webhook&quiet=0.05&timeout=5]``.
+Adapter strings: ``http://HOST:PORT[/prefix][?collect=poll|webhook&format=plain|structured|binary&quiet=0.05&timeout=3]``.
+``format`` is how ``POST /events`` bodies are sent (an invalid event always goes as plain
+JSON: it has no CloudEvents form).
 Query parameters configure the adapter and are not sent to the service. ``collect=webhook``
 makes the adapter host a receiver on a free loopback port and register it through
 ``POST /subscriptions`` (or pass ``webhook_port=N`` to use a fixed port the service is
@@ -71,11 +74,25 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import httpx
 from sagaspec.adapters.base import CAPABILITIES, Adapter, RawMessage, World
-from sagaspec.adapters.cloudevents import CONTENT_TYPE, is_structured, to_structured, unwrap
+from sagaspec.spec.cloudevents import (
+    STRUCTURED_CONTENT_TYPE,
+    from_binary,
+    from_cloudevent,
+    to_binary,
+    to_cloudevent,
+)
 
-from sagaspec.errors import AdapterError
+from sagaspec.errors import AdapterError, SchemaError
 
-__all__ = ["HttpAdapter", "WebhookReceiver", "from_spec", "CONTRACT_VERSION"]
+__all__ = [
+    "HttpAdapter",
+    "WebhookReceiver",
+    "decode_published",
+    "decode_item",
+    "from_spec",
+    "CONTRACT_VERSION",
+    "ERROR_TYPE",
+]
 
 CONTRACT_VERSION = 1
 
@@ -83,6 +100,54 @@ CONTRACT_VERSION = 1
 def _excerpt(text: str, limit: int = 160) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[:limit] + "..."
+
+
+#: CloudEvents type of a crash report pushed to a webhook (``data`` = an ``errors`` entry).
+ERROR_TYPE = "dev.sagaspec.error"
+
+
+def _is_ce(obj: Any) -> bool:
+    return isinstance(obj, dict) and "specversion" in obj
+
+
+def decode_published(body: bytes, headers: dict[str, str], source: str) -> dict[str, Any] | RawMessage:
+    """One published message as an event dict or a :class:`RawMessage` with the reason.
+
+    Accepts a plain JSON event, a structured CloudEvent (``sagaspec.spec.cloudevents``
+    mapping) or a binary CloudEvent (``ce-*`` headers). The event is *not* validated:
+    judging it is the oracle's job.
+    """
+    lower = {k.lower(): v for k, v in headers.items()}
+    if "ce-specversion" in lower:
+        try:
+            return from_binary(headers, body, validate=False)
+        except SchemaError as exc:
+            return RawMessage(body, source, str(exc))
+    try:
+        obj = json.loads(body)
+    except ValueError as exc:
+        return RawMessage(body, source, f"not JSON: {exc}")
+    return decode_item(obj, source, body)
+
+
+def decode_item(obj: Any, source: str, body: bytes | None = None) -> dict[str, Any] | RawMessage:
+    """A decoded JSON value as an event dict (unwrapping a CloudEvent) or a RawMessage."""
+    raw = body if body is not None else json.dumps(obj, default=repr).encode()
+    if _is_ce(obj):
+        if obj.get("type") == ERROR_TYPE:
+            data = obj.get("data") if isinstance(obj.get("data"), dict) else {}
+            try:
+                payload = base64.b64decode(data.get("payload") or b"")
+            except ValueError:
+                payload = b""
+            return RawMessage(payload, str(data.get("source", "")), str(data.get("reason", "")))
+        try:
+            return from_cloudevent(obj, validate=False)
+        except SchemaError as exc:
+            return RawMessage(raw, source, str(exc))
+    if isinstance(obj, dict):
+        return obj
+    return RawMessage(raw, source, f"not a JSON object but {type(obj).__name__}")
 
 
 class WebhookReceiver:
@@ -117,19 +182,7 @@ class WebhookReceiver:
         self._thread.start()
 
     def _accept(self, body: bytes, headers: dict[str, str]) -> None:
-        try:
-            obj = json.loads(body)
-        except ValueError as exc:
-            item: dict[str, Any] | RawMessage = RawMessage(body, "webhook", f"not JSON: {exc}")
-        else:
-            if is_structured(obj) and obj.get("type") == "sagaspec.error":
-                data = obj.get("data") or {}
-                item = RawMessage(base64.b64decode(data.get("payload") or b""),
-                                  str(data.get("source", "")), str(data.get("reason", "")))
-            else:
-                inner = unwrap(obj)
-                item = inner if isinstance(inner, dict) else RawMessage(
-                    body, "webhook", f"not a JSON object but {type(inner).__name__}")
+        item = decode_published(body, headers, "webhook")
         with self._lock:
             self._items.append(item)
             self.last_arrival = time.monotonic()
@@ -160,10 +213,13 @@ class HttpAdapter(Adapter):
         connect_timeout: float = 3.0,
         request_timeout: float = 30.0,
         webhook_port: int = 0,
+        deliver_format: str = "plain",
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise AdapterError(f"invalid HTTP adapter URL {url!r}; expected http://HOST:PORT[/prefix]")
+        if deliver_format not in ("plain", "structured", "binary"):
+            raise AdapterError(f"invalid format {deliver_format!r} for {url}; expected plain, structured or binary")
         if collect not in ("poll", "webhook"):
             raise AdapterError(f"invalid collect mode {collect!r} for {url}; expected poll or webhook")
         self.url = urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
@@ -173,6 +229,7 @@ class HttpAdapter(Adapter):
         self.connect_timeout = float(connect_timeout)
         self.request_timeout = float(request_timeout)
         self.webhook_port = int(webhook_port)
+        self.deliver_format = deliver_format
         self._client: httpx.AsyncClient | None = None
         self._client_loop: asyncio.AbstractEventLoop | None = None
         self._health: dict[str, Any] | None = None
@@ -288,13 +345,29 @@ class HttpAdapter(Adapter):
     async def deliver(self, event: dict[str, Any]) -> None:
         if self._health is None:
             await self.start()
+        body, headers = self._encode(event)
+        r = await self._request("POST", "/events", content=body, headers=headers)
+        self._check_delivery(r, event)
+
+    def _encode(self, event: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+        """The request body and headers of a delivery in the configured format.
+
+        An event that is not valid cannot be a CloudEvent of our mapping; it is sent as
+        plain JSON, which is what a broken producer would put on the wire.
+        """
+        if self.deliver_format != "plain":
+            try:
+                if self.deliver_format == "structured":
+                    ce = to_cloudevent(event, "/sagaspec/conformance")
+                    return json.dumps(ce).encode(), {"Content-Type": STRUCTURED_CONTENT_TYPE}
+                headers, body = to_binary(event, "/sagaspec/conformance")
+                return body, headers
+            except SchemaError:
+                pass
         try:
-            body = json.dumps(event, allow_nan=False).encode()
+            return json.dumps(event, allow_nan=False).encode(), {"Content-Type": "application/json"}
         except (TypeError, ValueError) as exc:
             raise AdapterError(f"cannot send a non-JSON event to {self.url}: {exc}") from None
-        r = await self._request("POST", "/events", content=body,
-                                headers={"Content-Type": "application/json"})
-        self._check_delivery(r, event)
 
     def _check_delivery(self, r: httpx.Response, event: Any) -> None:
         if r.status_code < 400:
@@ -364,13 +437,8 @@ class HttpAdapter(Adapter):
         return page
 
     def _items(self, page: dict[str, Any]) -> list[dict[str, Any] | RawMessage]:
-        items: list[dict[str, Any] | RawMessage] = []
-        for e in page.get("events") or []:
-            if isinstance(e, dict):
-                items.append(unwrap(e) if is_structured(e) else e)
-            else:
-                items.append(RawMessage(json.dumps(e).encode(), self.participant or "service",
-                                        f"not a JSON object but {type(e).__name__}"))
+        source = self.participant or "service"
+        items: list[dict[str, Any] | RawMessage] = [decode_item(e, source) for e in page.get("events") or []]
         for err in page.get("errors") or []:
             err = err if isinstance(err, dict) else {"reason": str(err)}
             try:
@@ -456,7 +524,7 @@ def from_spec(spec: str, **options: Any) -> HttpAdapter:
         parts.port  # noqa: B018 - validates the port
     except ValueError:
         raise AdapterError(f"invalid port in adapter URL {spec!r}") from None
-    known = {"collect", "quiet", "timeout", "webhook_port"}
+    known = {"collect", "format", "quiet", "timeout", "webhook_port"}
     unknown = set(query) - known
     if unknown:
         raise AdapterError(f"unknown option(s) {', '.join(sorted(unknown))} in adapter {spec!r}; "
@@ -469,9 +537,5 @@ def from_spec(spec: str, **options: Any) -> HttpAdapter:
         quiet=_float(query.get("quiet", options.get("quiet", 0.05)), "quiet", spec),
         connect_timeout=_float(query.get("timeout", options.get("connect_timeout", 3.0)), "timeout", spec),
         webhook_port=int(_float(query.get("webhook_port", 0), "webhook_port", spec)),
+        deliver_format=query.get("format", options.get("format", "plain")),
     )
-
-
-def structured(event: dict[str, Any], source: str = "") -> tuple[bytes, dict[str, str]]:
-    """An event as a structured CloudEvent HTTP body and its headers (for services)."""
-    return json.dumps(to_structured(event, source)).encode(), {"Content-Type": CONTENT_TYPE}

@@ -30,9 +30,14 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from sagaspec.adapters.base import RawMessage, World
-from sagaspec.adapters.cloudevents import CONTENT_TYPE, is_structured, to_structured, unwrap
+from sagaspec.spec.cloudevents import (
+    STRUCTURED_CONTENT_TYPE,
+    from_binary,
+    from_cloudevent,
+    to_cloudevent,
+)
 
-from sagaspec.errors import AdapterError, SagaspecError, UsageError
+from sagaspec.errors import AdapterError, SagaspecError, SchemaError, UsageError
 
 __all__ = ["SagaHTTPServer", "LOOPBACK_HOSTS"]
 
@@ -233,15 +238,28 @@ class SagaHTTPServer:
             raise _Reply(400, {"error": f"{what}: body is not JSON"}) from None
 
     def _deliver(self, h: BaseHTTPRequestHandler, body: bytes) -> None:
-        ctype = (h.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        # The transport unwraps CloudEvents; judging the event itself is the service's job,
+        # so anything that does not unwrap is handed over as the raw bytes it was.
+        if any(k.lower() == "ce-specversion" for k in h.headers):
+            try:
+                event = from_binary(dict(h.headers), body, validate=False)
+            except SchemaError:
+                self._run("deliver_raw", body)
+                return
+            self._run("deliver", event)
+            return
         try:
             obj = json.loads(body)
         except ValueError:
-            self._run("deliver_raw", body)  # the service, not the transport, judges garbage
+            self._run("deliver_raw", body)
             return
-        if ctype == CONTENT_TYPE or is_structured(obj):
-            obj = unwrap(obj)
-        # Binary mode (ce-* headers): the body already is the event.
+        ctype = (h.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if ctype == STRUCTURED_CONTENT_TYPE or (isinstance(obj, dict) and "specversion" in obj):
+            try:
+                obj = from_cloudevent(obj, validate=False)
+            except SchemaError:
+                self._run("deliver_raw", body)
+                return
         if isinstance(obj, dict):
             self._run("deliver", obj)
         else:
@@ -280,18 +298,26 @@ class SagaHTTPServer:
 
     def _push(self, entries: list[tuple[str, Any]]) -> None:
         import httpx
+        from sagaspec.adapters.http import ERROR_TYPE
 
         if self._webhook_client is None:
             self._webhook_client = httpx.Client(timeout=httpx.Timeout(5.0, connect=2.0))
-        source = self.participant
         for kind, item in entries:
-            ce = to_structured(item, source) if kind == "event" else {
-                "specversion": "1.0", "id": f"error-{time.monotonic_ns()}", "type": "sagaspec.error",
-                "source": f"/sagaspec/{source}", "data": item}
+            if kind == "error":
+                body: Any = {"specversion": "1.0", "id": f"error-{time.monotonic_ns()}",
+                             "type": ERROR_TYPE, "source": f"/sagaspec/{item['source'] or 'serve'}",
+                             "data": item}
+                ctype = STRUCTURED_CONTENT_TYPE
+            else:
+                try:
+                    body, ctype = to_cloudevent(item, design=self.design or "corrected"), STRUCTURED_CONTENT_TYPE
+                except SchemaError:
+                    # Not a valid event (a mutant's bug): push it as it is, plain JSON.
+                    body, ctype = item, "application/json"
+            data = json.dumps(body).encode()
             for url in list(self._webhooks):
                 try:
-                    self._webhook_client.post(url, content=json.dumps(ce).encode(),
-                                              headers={"Content-Type": CONTENT_TYPE})
+                    self._webhook_client.post(url, content=data, headers={"Content-Type": ctype})
                 except httpx.HTTPError as exc:
                     sys.stderr.write(f"sagaspec serve: webhook {url} failed: {exc}\n")
 

@@ -8,9 +8,9 @@ import httpx
 import pytest
 from click.testing import CliRunner
 from sagaspec.adapters import RawMessage, World, load_adapter
-from sagaspec.adapters.cloudevents import CONTENT_TYPE, to_structured
 from sagaspec.adapters.http import HttpAdapter
 from sagaspec.examples.samples import sample_created, sample_order
+from sagaspec.spec.cloudevents import STRUCTURED_CONTENT_TYPE, to_binary, to_cloudevent
 from sagaspec.spec.events import parse_event
 
 from sagaspec.cli import main
@@ -77,17 +77,35 @@ def test_webhook_mode_receives_the_same_events(served_system, run):
     run(b.close())
 
 
-def test_cloudevents_structured_delivery(served_system, run):
+def test_cloudevents_structured_and_binary_delivery(served_system, run):
     a = HttpAdapter(served_system.url)
     run(a.reset())
     run(a.start())
     with httpx.Client() as client:
         r = client.post(served_system.url + "/world", json=WORLD.to_json())
         assert r.status_code == 204
-        ce = to_structured(sample_created(7), "order")
-        r = client.post(served_system.url + "/events", json=ce, headers={"Content-Type": CONTENT_TYPE})
+        ce = to_cloudevent(sample_created(7))
+        r = client.post(served_system.url + "/events", json=ce,
+                        headers={"Content-Type": STRUCTURED_CONTENT_TYPE})
         assert r.status_code == 202
-    # Payment and Inventory react; Order never placed saga 7, so it decides nothing.
+        headers, body = to_binary(sample_created(8))
+        r = client.post(served_system.url + "/events", content=body, headers=headers)
+        assert r.status_code == 202
+    # Payment and Inventory react; Order never placed sagas 7/8, so it decides nothing.
+    out = run(a.collect(2.0))
+    assert sorted((e["sagaId"], e["eventType"]) for e in out) == [
+        ("saga-7", "InventoryReserved"), ("saga-7", "PaymentProcessed"),
+        ("saga-8", "InventoryReserved"), ("saga-8", "PaymentProcessed")]
+    run(a.close())
+
+
+@pytest.mark.parametrize("fmt", ["structured", "binary"])
+def test_the_adapter_can_deliver_cloudevents(served_system, run, fmt):
+    a = load_adapter(f"{served_system.url}?format={fmt}&collect=webhook")
+    run(a.reset())
+    run(a.setup(WORLD))
+    run(a.deliver(sample_created(1)))
+    run(a.deliver({"eventType": "OrderCreated"}))  # invalid: sent plain, dead-lettered
     assert sorted(types(run(a.collect(2.0)))) == ["InventoryReserved", "PaymentProcessed"]
     run(a.close())
 
