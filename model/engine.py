@@ -130,6 +130,17 @@ class Engine:
         self._crash: list[dict[int, int]] = [{} for _ in range(n)]  # pid -> pid after crash, -1
         self._restart: list[dict[int, int]] = [{} for _ in range(n)]  # lid -> lid
         self._internal_out: list[dict[int, tuple]] = [{} for _ in range(n)]  # lid -> outs
+        # builders[p](state, pid, bus, dups): state with participant p's pid, the bus and
+        # the duplicate budget replaced. Generated and unrolled: building the successor
+        # tuple is the hottest operation of the search.
+        self.builders = tuple(
+            eval(  # noqa: S307 - source built from integers only
+                "lambda s, x, b, d: ("
+                + "".join("x, " if q == p else f"s[{q}], " for q in range(n))
+                + "b, d)"
+            )
+            for p in range(n)
+        )
         # Symmetry.
         self.symmetric = bool(config.symmetry)
         self.perms: list[tuple[int, ...]] = []

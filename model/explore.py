@@ -34,6 +34,9 @@ from sagaspec.errors import ModelError, PropertyError, UsageError
 
 __all__ = ["Stats", "Violation", "CheckResult", "explore", "simulate"]
 
+#: Use the generic loop even where the inlined one applies (tests compare the two).
+_FORCE_GENERIC = False
+
 #: Violation kinds.
 INVARIANT, STUCK, CYCLE = "invariant", "stuck", "cycle"
 
@@ -47,6 +50,7 @@ class Stats:
     depth: int = 0
     queue: int = 0
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
     states_per_s: float = 0.0
     memory_bytes: int = 0
     bytes_per_state: float = 0.0
@@ -187,16 +191,31 @@ class CheckResult:
 
 # --------------------------------------------------------------------------- properties
 class _Props:
-    """Property evaluation with a cache keyed by the combination of local states."""
+    """Property evaluation, cached per combination of local states.
+
+    A predicate that reads only ``view[name]`` is a function of the participants' local
+    states, so its result is cached under the tuple of local-state numbers (most global
+    states share it with many others: they differ only in the bus). Reading anything else
+    (the bus, quiescence, stores, budgets) marks that evaluation *dynamic*: it is not
+    cached and the predicate is evaluated again in every state with the same locals.
+
+    For the search, :meth:`classify` folds all ``always`` and ``sometimes`` properties of
+    a locals-combination into one int: bit ``k`` set when property ``k`` needs attention
+    (an ``always`` one is false, a ``sometimes`` one is true), bit ``k + P`` when its
+    evaluation was dynamic. The hot loop then does one dict lookup and one ``&`` per state.
+    """
 
     def __init__(self, engine: Engine, props: tuple[Property, ...]) -> None:
         self.engine = engine
         self.props = props
+        self.count = len(props)
         self.view = View(engine, ())
         self.memo: list[dict] = [{} for _ in props]
+        self.classes: dict[tuple, int] = {}
+        self.safety = [k for k, p in enumerate(props) if p.kind in ("always", "sometimes")]
         n = engine.n
         plid = engine.plid
-        self._key = eval(  # a generated, unrolled key function: (lid_0, ..., lid_{n-1})
+        self._key = eval(  # noqa: S307 - a generated, unrolled key function: (lid_0, ..., lid_{n-1})
             "lambda s: (" + "".join(f"L{p}[s[{p}]], " for p in range(n)) + ")",
             {f"L{p}": plid[p] for p in range(n)},
         )
@@ -204,11 +223,8 @@ class _Props:
     def key(self, state: tuple) -> tuple:
         return self._key(state)
 
-    def holds(self, k: int, state: tuple, key: tuple) -> bool:
-        memo = self.memo[k]
-        r = memo.get(key)
-        if r is not None:
-            return r
+    def evaluate(self, k: int, state: tuple) -> tuple[bool, bool]:
+        """``(result, dynamic)`` of property ``k`` in ``state`` (no caching)."""
         view = self.view
         view._s = state
         view._other = False
@@ -223,10 +239,32 @@ class _Props:
             ) from exc
         if r is None:
             raise PropertyError(f"property {prop.name!r} returned None; a predicate must return a bool")
-        r = bool(r)
-        if not view._other:
+        return bool(r), view._other
+
+    def holds(self, k: int, state: tuple, key: tuple) -> bool:
+        memo = self.memo[k]
+        r = memo.get(key)
+        if r is not None:
+            return r
+        r, dynamic = self.evaluate(k, state)
+        if not dynamic:
             memo[key] = r
         return r
+
+    def classify(self, key: tuple, state: tuple) -> int:
+        bits = 0
+        count = self.count
+        props = self.props
+        for k in self.safety:
+            r, dynamic = self.evaluate(k, state)
+            if dynamic:
+                bits |= 1 << (k + count)
+            elif r != (props[k].kind == "always"):
+                bits |= 1 << k
+            if not dynamic:
+                self.memo[k][key] = r
+        self.classes[key] = bits
+        return bits
 
 
 # --------------------------------------------------------------------------- the search
@@ -256,20 +294,36 @@ class _Search:
         self.targets: array | None = array("I") if keep_graph else None
         self.edges = 0
         self.depth = 0
+        self.expanded = 0
         self.peak_frontier = 0
         self.frontier_bytes = 0
         self.seen: Any = None
         self.start = 0.0
-        self.found: dict[int, tuple[int, str]] = {}  # property -> (state, kind)
+        self.cpu_start = 0.0
+        self.found: dict[int, tuple[Any, str]] = {}  # property -> (state, kind)
         self.witness: dict[int, int] = {}  # sometimes property -> state
         self.interrupted = False
         self.truncated = False
         self.stopped = False
+        self.cycles: list[list[int]] = []
+        self._update_active()
+
+    def _update_active(self) -> None:
+        """Bits of the properties still worth evaluating (see :class:`_Props`)."""
+        count = self.props.count
+        live = [
+            k for k in self.props.safety if k not in self.found and k not in self.witness
+        ]
+        self.active = sum(1 << k for k in live) | sum(1 << (k + count) for k in live)
+        self.eventual = [
+            k for k, p in enumerate(self.props.props) if p.kind == "eventually" and k not in self.found
+        ]
 
     # -- accounting
     def stats(self, queue: int = 0) -> Stats:
         n = len(self.parent)
         secs = max(time.perf_counter() - self.start, 1e-9)
+        cpu = max(time.process_time() - self.cpu_start, 1e-9)
         mem = self.memory()
         return Stats(
             states=n,
@@ -277,6 +331,7 @@ class _Search:
             depth=self.depth,
             queue=queue,
             seconds=round(secs, 3),
+            cpu_seconds=round(cpu, 3),
             states_per_s=round(n / secs, 1),
             memory_bytes=mem,
             bytes_per_state=round(mem / n, 1) if n else 0.0,
@@ -284,13 +339,13 @@ class _Search:
         )
 
     def memory(self) -> int:
-        """Bytes held by the search: visited set, trace columns, graph, peak frontier.
+        """Bytes held by the search: visited set, trace columns, graph, frontier, tables.
 
-        The visited set is measured with ``sys.getsizeof`` plus 32 bytes per fingerprint
-        int (60-bit ints are 32-byte objects) and, when the graph is kept, 32 per index
-        value. The frontier is the peak level size times the measured size of a state.
-        Interning and memo tables are included by ``sys.getsizeof`` of each table plus
-        its entries' tuples.
+        The visited set is ``sys.getsizeof`` of the set/dict plus 32 bytes per fingerprint
+        (60-bit ints are 32-byte objects) and, when the graph is kept, 32 per state-number
+        value. The frontier is the peak number of queued states times the measured size
+        of a queued state. Interning and memo tables are estimated from their sizes.
+        ``bench/bench_check.py`` cross-checks this estimate with tracemalloc.
         """
         n = len(self.parent)
         total = sys.getsizeof(self.seen) + 32 * n
@@ -299,7 +354,7 @@ class _Search:
         for arr in (self.parent, self.act, self.offsets, self.targets):
             if arr is not None:
                 total += sys.getsizeof(arr)
-        total += self.peak_frontier * self.frontier_bytes + 8 * self.peak_frontier
+        total += self.peak_frontier * (self.frontier_bytes + 8)
         total += self.tables_bytes()
         return total
 
@@ -313,8 +368,11 @@ class _Search:
             total += sys.getsizeof(e._lid[p]) + sys.getsizeof(e.lobj[p])
         total += sys.getsizeof(e._dmoves) + len(e._dmoves) * 120
         total += sys.getsizeof(e._handler)
+        total += sys.getsizeof(self.props.classes) + len(self.props.classes) * 100
         for memo in self.props.memo:
-            total += sys.getsizeof(memo) + len(memo) * 100
+            total += sys.getsizeof(memo)
+        if e.symmetric:
+            total += sum(sys.getsizeof(t) for row in e._ppid for t in row) + sys.getsizeof(e._best0)
         return total
 
     def _progress(self, queue: int) -> None:
@@ -322,29 +380,266 @@ class _Search:
             self.on_progress(self.stats(queue))
 
     # -- properties
-    def _check(self, i: int, state: tuple, quiescent: bool | None) -> None:
+    def _attention(self, i: int, state: tuple, bits: int) -> None:
+        """Slow path: some live property needs a look in ``state`` (number ``i``)."""
         props = self.props
-        key = props.key(state)
-        for k, prop in enumerate(props.props):
+        count = props.count
+        changed = False
+        for k in props.safety:
             if k in self.found or k in self.witness:
                 continue
-            kind = prop.kind
-            if kind == "always":
-                if not props.holds(k, state, key):
-                    self.found[k] = (i, INVARIANT)
-                    if self.stop_at_first:
-                        self.stopped = True
-            elif kind == "sometimes":
-                if props.holds(k, state, key):
-                    self.witness[k] = i
-            elif quiescent:
-                if not props.holds(k, state, key):
-                    self.found[k] = (i, STUCK)
-                    if self.stop_at_first:
-                        self.stopped = True
+            if bits >> (k + count) & 1:
+                r = props.evaluate(k, state)[0]
+                hit = r != (props.props[k].kind == "always")
+            else:
+                hit = bool(bits >> k & 1)
+            if not hit:
+                continue
+            changed = True
+            if props.props[k].kind == "always":
+                self.found[k] = (i, INVARIANT)
+                if self.stop_at_first:
+                    self.stopped = True
+            else:
+                self.witness[k] = i
+        if changed:
+            self._update_active()
+
+    def _quiescent(self, i: int, state: tuple) -> None:
+        props = self.props
+        key = props.key(state)
+        changed = False
+        for k in self.eventual:
+            if not props.holds(k, state, key):
+                self.found[k] = (i, STUCK)
+                changed = True
+                if self.stop_at_first:
+                    self.stopped = True
+        if changed:
+            self._update_active()
+
+    def _check(self, i: int, state: tuple, quiescent: bool) -> None:
+        if self.active:
+            props = self.props
+            key = props.key(state)
+            bits = props.classes.get(key)
+            if bits is None:
+                bits = props.classify(key, state)
+            if bits & self.active:
+                self._attention(i, state, bits)
+        if quiescent and self.eventual:
+            self._quiescent(i, state)
 
     # -- the BFS
     def run(self) -> None:
+        if self.engine.fifo or _FORCE_GENERIC:
+            return self._run_generic()
+        return self._run_fast()
+
+    def _begin(self) -> tuple:
+        e = self.engine
+        init = e.initial()
+        f = e.fingerprint(init)
+        self.seen = {f: 0} if self.keep_graph else {f}
+        self.parent.append(0)
+        self.act.append(0)
+        self.frontier_bytes = sys.getsizeof(init) + sys.getsizeof(init[e.n])
+        self.start = time.perf_counter()
+        self.cpu_start = time.process_time()
+        return init
+
+    def _end_level(self, nxt: list) -> None:
+        if nxt:
+            sample = nxt[len(nxt) // 2]
+            self.frontier_bytes = max(
+                self.frontier_bytes, sys.getsizeof(sample) + sys.getsizeof(sample[self.engine.n])
+            )
+
+    def _run_fast(self) -> None:
+        """The BFS for unordered buses, with the successor function inlined.
+
+        Must enumerate successors in exactly the order of :meth:`Engine.expand` (traces
+        are rebuilt with it); ``tests/model/test_engine.py`` checks they agree.
+        """
+        e = self.engine
+        n = e.n
+        keep = self.keep_graph
+        max_depth = self.config.max_depth
+        max_states = self.max_states
+        parent, act = self.parent, self.act
+        offsets, targets = self.offsets, self.targets
+        props = self.props
+        keyf = props._key
+        classes = props.classes
+        classify = props.classify
+        builders = e.builders
+        imoves = e._imoves
+        internal_moves = e.internal_moves
+        dmoves = e._dmoves
+        delivery_moves = e.delivery_moves
+        ddest = e.ddest
+        crash_tab = e._crash
+        crash_move = e.crash_move
+        crashes = bool(e.crash_budget)
+        canon = e.canonical if e.symmetric else None
+        mask = 0x0FFF_FFFF_FFFF_FFFF
+        shift = 24
+        rng = range(n)
+        init = self._begin()
+        seen = self.seen
+        seen_get = seen.get if keep else None
+        seen_add = seen.add if not keep else None
+        frontier = [init]
+        last = self.start
+        i = 0
+        depth = 0
+        try:
+            while frontier:
+                self.depth = depth
+                nxt: list[tuple] = []
+                push = nxt.append
+                expand_level = max_depth is None or depth < max_depth
+                for s in frontier:
+                    bus = s[n]
+                    # -- properties (one dict lookup per state on the fast path)
+                    if self.active:
+                        key = keyf(s)
+                        bits = classes.get(key)
+                        if bits is None:
+                            bits = classify(key, s)
+                        if bits & self.active:
+                            self._attention(i, s, bits)
+                            if self.stopped:
+                                break
+                    if not expand_level:
+                        quiet = e.is_quiescent(s)
+                        if not quiet:
+                            self.truncated = True
+                        elif self.eventual:
+                            self._quiescent(i, s)
+                        if keep:
+                            offsets.append(len(targets))
+                        i += 1
+                        continue
+                    dups = s[n + 1]
+                    out: list[tuple] = []
+                    add = out.append
+                    # -- internal actions
+                    for p in rng:
+                        pid = s[p]
+                        moves = imoves[p].get(pid)
+                        if moves is None:
+                            moves = internal_moves(p, pid)
+                        if moves:
+                            b = builders[p]
+                            for mv in moves:
+                                pubs = mv[2]
+                                add(b(s, mv[1], tuple(sorted(bus + pubs)) if pubs else bus, dups))
+                    quiet = not out and not bus
+                    # -- deliveries
+                    if bus:
+                        prev = -1
+                        pos = -1
+                        for d in bus:
+                            pos += 1
+                            if d == prev:
+                                continue
+                            prev = d
+                            p = ddest[d]
+                            pid = s[p]
+                            moves = dmoves.get((pid << shift) | d)
+                            if moves is None:
+                                moves = delivery_moves(pid, d)
+                            b = builders[p]
+                            rest = None
+                            for _kind, npid, pubs, keep_copy, spend, _label in moves:
+                                if spend:
+                                    if not dups:
+                                        continue
+                                    add(b(s, npid, tuple(sorted(bus + pubs)) if pubs else bus, dups - 1))
+                                elif keep_copy:
+                                    add(b(s, npid, tuple(sorted(bus + pubs)) if pubs else bus, dups))
+                                else:
+                                    if rest is None:
+                                        rest = bus[:pos] + bus[pos + 1 :]
+                                    add(b(s, npid, tuple(sorted(rest + pubs)) if pubs else rest, dups))
+                    # -- idle crashes
+                    if crashes:
+                        for p in rng:
+                            pid = s[p]
+                            cp = crash_tab[p].get(pid)
+                            if cp is None:
+                                cp = crash_move(p, pid)
+                            if cp >= 0:
+                                add(builders[p](s, cp, bus, dups))
+                    if quiet and self.eventual:
+                        self._quiescent(i, s)
+                        if self.stopped:
+                            break
+                    if canon is not None:
+                        out = [canon(t) for t in out]
+                    self.edges += len(out)
+                    if keep:
+                        offsets.append(len(targets))
+                        a = 0
+                        for t in out:
+                            f = hash(t) & mask
+                            j = seen_get(f)
+                            if j is None:
+                                j = len(parent)
+                                seen[f] = j
+                                parent.append(i)
+                                act.append(a)
+                                push(t)
+                            targets.append(j)
+                            a += 1
+                    else:
+                        a = 0
+                        for t in out:
+                            f = hash(t) & mask
+                            if f not in seen:
+                                seen_add(f)
+                                parent.append(i)
+                                act.append(a)
+                                push(t)
+                            a += 1
+                    i += 1
+                    if not i & 1023:
+                        now = time.perf_counter()
+                        if now - last >= self.interval:
+                            last = now
+                            self.peak_frontier = max(self.peak_frontier, len(frontier) + len(nxt))
+                            self.expanded = i
+                            self._progress(len(parent) - i)
+                        if max_states is not None and len(parent) >= max_states:
+                            self.truncated = True
+                            self.stopped = True
+                            break
+                if self.stopped:
+                    break
+                self.peak_frontier = max(self.peak_frontier, len(frontier) + len(nxt))
+                self._end_level(nxt)
+                if nxt:
+                    depth += 1
+                frontier = nxt
+                now = time.perf_counter()
+                if now - last >= self.interval:
+                    last = now
+                    self.depth = depth
+                    self.expanded = i
+                    self._progress(len(parent) - i)
+        except KeyboardInterrupt:
+            self.interrupted = True
+        self._finish(i, depth)
+
+    def _finish(self, i: int, depth: int) -> None:
+        if self.keep_graph and not (self.interrupted or self.stopped):
+            self.offsets.append(len(self.targets))
+        self.depth = depth
+        self.expanded = i
+
+    def _run_generic(self) -> None:
+        """The BFS over :meth:`Engine.expand` (any bus; FIFO uses it)."""
         e = self.engine
         fp = e.fingerprint
         expand = e.expand
@@ -353,19 +648,9 @@ class _Search:
         max_states = self.max_states
         parent, act = self.parent, self.act
         offsets, targets = self.offsets, self.targets
-        check = self._check
-        props_needed = bool(self.system.properties)
-        init = e.initial()
-        if keep:
-            seen: Any = {fp(init): 0}
-        else:
-            seen = {fp(init)}
-        self.seen = seen
-        parent.append(0)
-        act.append(0)
+        init = self._begin()
+        seen = self.seen
         frontier = [init]
-        self.frontier_bytes = sys.getsizeof(init) + sys.getsizeof(init[e.n])
-        self.start = time.perf_counter()
         last = self.start
         i = 0
         depth = 0
@@ -379,17 +664,15 @@ class _Search:
                         quiet = e.is_quiescent(s)
                         if not quiet:
                             self.truncated = True
-                        if props_needed:
-                            check(i, s, quiet)
+                        self._check(i, s, quiet)
                         if keep:
                             offsets.append(len(targets))
                         i += 1
                         continue
                     succs, quiet, _ = expand(s)
-                    if props_needed:
-                        check(i, s, quiet)
-                        if self.stopped:
-                            break
+                    self._check(i, s, quiet)
+                    if self.stopped:
+                        break
                     self.edges += len(succs)
                     if keep:
                         offsets.append(len(targets))
@@ -417,7 +700,7 @@ class _Search:
                         if now - last >= self.interval:
                             last = now
                             self.peak_frontier = max(self.peak_frontier, len(frontier) + len(nxt))
-                            self.depth = depth
+                            self.expanded = i
                             self._progress(len(parent) - i)
                         if max_states is not None and len(parent) >= max_states:
                             self.truncated = True
@@ -426,24 +709,19 @@ class _Search:
                 if self.stopped:
                     break
                 self.peak_frontier = max(self.peak_frontier, len(frontier) + len(nxt))
+                self._end_level(nxt)
+                if nxt:
+                    depth += 1
+                frontier = nxt
                 now = time.perf_counter()
                 if now - last >= self.interval:
                     last = now
                     self.depth = depth
+                    self.expanded = i
                     self._progress(len(parent) - i)
-                if nxt:
-                    sample = nxt[len(nxt) // 2]
-                    self.frontier_bytes = max(
-                        self.frontier_bytes, sys.getsizeof(sample) + sys.getsizeof(sample[e.n])
-                    )
-                    depth += 1
-                frontier = nxt
         except KeyboardInterrupt:
             self.interrupted = True
-        if keep and not (self.interrupted or self.stopped):
-            offsets.append(len(targets))
-        self.depth = depth
-        self.expanded = i
+        self._finish(i, depth)
 
     # -- traces
     def chain(self, idx: int) -> list[int]:

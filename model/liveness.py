@@ -10,6 +10,7 @@ under a second); otherwise an iterative Tarjan in pure Python gives the same ans
 
 from __future__ import annotations
 
+from array import array
 from collections import deque
 from collections.abc import Sequence
 
@@ -71,6 +72,19 @@ def _tarjan(n: int, offsets: Sequence[int], targets: Sequence[int]) -> tuple[int
     return ncomp, comp
 
 
+def _csr(n: int, offsets: Sequence[int], targets: Sequence[int]):
+    import numpy as np
+
+    def as_int32(a, count):
+        if isinstance(a, array) and a.itemsize == 4:
+            return np.frombuffer(a, dtype=np.uint32)[:count].view(np.int32)
+        return np.asarray(a[:count], dtype=np.int32)
+
+    indptr = as_int32(offsets, n + 1)
+    indices = as_int32(targets, int(indptr[-1]) if n else 0)
+    return indptr, indices
+
+
 def strong_components(
     n: int, offsets: Sequence[int], targets: Sequence[int], *, use_scipy: bool | None = None
 ) -> tuple[int, list[int]]:
@@ -78,16 +92,20 @@ def strong_components(
     if use_scipy is None:
         use_scipy = have_scipy() and n > 2000
     if use_scipy:
-        import numpy as np
-        from scipy.sparse import csr_matrix
-        from scipy.sparse.csgraph import connected_components
-
-        indptr = np.frombuffer(offsets, dtype=np.uint32).astype(np.int64)[: n + 1]
-        indices = np.frombuffer(targets, dtype=np.uint32).astype(np.int64)[: indptr[-1]]
-        graph = csr_matrix((np.ones(len(indices), dtype=np.int8), indices, indptr), shape=(n, n))
-        count, labels = connected_components(graph, directed=True, connection="strong")
-        return int(count), labels.tolist()
+        count, labels = _scipy_components(n, offsets, targets)
+        return count, labels.tolist()
     return _tarjan(n, offsets, targets)
+
+
+def _scipy_components(n: int, offsets: Sequence[int], targets: Sequence[int]):
+    import numpy as np
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    indptr, indices = _csr(n, offsets, targets)
+    graph = csr_matrix((np.ones(len(indices), dtype=np.int8), indices, indptr), shape=(n, n))
+    count, labels = connected_components(graph, directed=True, connection="strong")
+    return int(count), labels
 
 
 def bottom_cycles(
@@ -99,7 +117,11 @@ def bottom_cycles(
     state or a self-loop. Terminal states (no successors) are not included: the explorer
     checks them as quiescent states.
     """
-    count, comp = strong_components(n, offsets, targets, use_scipy=use_scipy)
+    if use_scipy is None:
+        use_scipy = have_scipy() and n > 2000
+    if use_scipy:
+        return _bottom_cycles_numpy(n, offsets, targets)
+    count, comp = _tarjan(n, offsets, targets)
     selfloop = set()
     if count == n:
         for v in range(n):
@@ -127,6 +149,28 @@ def bottom_cycles(
         c = comp[v]
         if not leaves[c] and (size[c] > 1 or cyclic[c]):
             members.setdefault(c, []).append(v)
+    return sorted(members.values(), key=lambda m: m[0])
+
+
+def _bottom_cycles_numpy(n: int, offsets: Sequence[int], targets: Sequence[int]) -> list[list[int]]:
+    import numpy as np
+
+    count, labels = _scipy_components(n, offsets, targets)
+    indptr, indices = _csr(n, offsets, targets)
+    src = np.repeat(np.arange(n, dtype=np.int32), np.diff(indptr))
+    loops = src == indices
+    if count == n and not loops.any():
+        return []
+    ls, lt = labels[src], labels[indices]
+    leaves = np.zeros(count, dtype=bool)
+    leaves[ls[ls != lt]] = True
+    cyclic = np.bincount(labels, minlength=count) > 1
+    cyclic[ls[loops]] = True
+    bottom = cyclic & ~leaves
+    states = np.nonzero(bottom[labels])[0]
+    members: dict[int, list[int]] = {}
+    for v, c in zip(states.tolist(), labels[states].tolist(), strict=True):
+        members.setdefault(c, []).append(v)
     return sorted(members.values(), key=lambda m: m[0])
 
 

@@ -552,3 +552,28 @@ def test_load_system_from_module_and_file(tmp_path):
     bad.write_text("raise ImportError('broken dependency')\n")
     with pytest.raises(ModelError, match="importing .* failed: ImportError: broken dependency"):
         load_system(f"{bad}:X")
+
+
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        Config(crashes=1, duplicates=1),
+        Config(idempotency=False, duplicates=2, outbox=False, crashes=1),
+        Config(symmetry=True, crashes=1),
+        Config(max_depth=4),
+    ],
+    ids=["crash-dup", "no-idem-no-outbox", "symmetry", "depth"],
+)
+def test_inlined_search_loop_matches_engine_expand(cfg, monkeypatch):
+    """The hot loop inlines Engine.expand; traces are rebuilt with expand: same graph."""
+    import importlib
+
+    # (the package re-exports the function explore, which shadows the module attribute)
+    ex = importlib.import_module("sagaspec.model.explore")
+    system = _slot_model(2, broken=True)
+    fast = explore(system, cfg, keep_graph=True)._search
+    monkeypatch.setattr(ex, "_FORCE_GENERIC", True)
+    slow = explore(system, cfg, keep_graph=True)._search
+    assert fast.parent == slow.parent and fast.act == slow.act
+    assert fast.offsets == slow.offsets and fast.targets == slow.targets
+    assert fast.found == slow.found and fast.witness == slow.witness
