@@ -47,6 +47,7 @@ __all__ = [
     "schema_for",
     "all_schemas",
     "validator_for",
+    "raw_validator_for",
     "validate_event",
     "is_valid_event",
     "require_valid",
@@ -83,7 +84,7 @@ FORMAT_CHECKER = jsonschema.FormatChecker(formats=())
 def _is_datetime(value: object) -> bool:
     if not isinstance(value, str):
         return True  # format only constrains strings
-    if not _RFC3339.match(value):
+    if not _RFC3339.fullmatch(value):
         return False  # the Timestamp pattern reports this one, with the same message
     # Python < 3.12 reads at most 6 fraction digits; the extra precision is irrelevant.
     text = re.sub(r"(\.[0-9]{6})[0-9]+", r"\1", value).replace("Z", "+00:00")
@@ -132,15 +133,110 @@ def all_schemas(draft: str = "2020-12") -> dict[str, dict[str, Any]]:
     return {t: schema_for(t, draft) for t in EVENT_TYPES}
 
 
+def _ecma_regex(pattern: str) -> re.Pattern[str]:
+    """Compile a JSON Schema (ECMA-262) pattern for Python's :mod:`re`.
+
+    In ECMA-262 ``$`` matches only at the very end of the input; in Python it also
+    matches before a final newline, so ``"evt-1\\n"`` would pass ``^[a-z0-9-]+$``.
+    Every ``$`` outside a character class becomes ``\\Z``.
+
+    >>> bool(_ecma_regex("^[a-z]+$").search("abc\\n")), bool(re.search("^[a-z]+$", "abc\\n"))
+    (False, True)
+    """
+    return _ECMA_CACHE.get(pattern) or _ECMA_CACHE.setdefault(pattern, _translate(pattern))
+
+
+_ECMA_CACHE: dict[str, re.Pattern[str]] = {}
+
+
+def _translate(pattern: str) -> re.Pattern[str]:
+    out, i, in_class = [], 0, False
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+        elif c == "$":
+            c = r"\Z"
+        out.append(c)
+        i += 1
+    return re.compile("".join(out))
+
+
+def _pattern_keyword(validator: Any, pattern: str, instance: Any, schema: Any) -> Any:
+    if validator.is_type(instance, "string") and not _ecma_regex(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+#: jsonschema validator classes with ECMA-262 ``$`` semantics for ``pattern``.
+_CLASSES = {
+    "2020-12": jsonschema.validators.extend(
+        jsonschema.Draft202012Validator, {"pattern": _pattern_keyword}),
+    "draft-07": jsonschema.validators.extend(
+        jsonschema.Draft7Validator, {"pattern": _pattern_keyword}),
+}
+
+
+def _inline(node: Any, defs: dict[str, Any]) -> Any:
+    """Dereference local ``$ref``s (ours are never recursive) and flatten 1-item allOf.
+
+    Validation verdicts and messages are unchanged, and validating gets about twice as
+    fast: every ``$ref`` costs jsonschema a registry lookup per instance.
+    """
+    if isinstance(node, list):
+        return [_inline(n, defs) for n in node]
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in ("$defs", "definitions", "examples"):
+            continue
+        if key in ("default", "const", "enum", "required"):
+            out[key] = value
+        elif key == "properties":
+            out[key] = {name: _inline(sub, defs) for name, sub in value.items()}
+        else:
+            out[key] = _inline(value, defs)
+    if "$ref" in out:
+        target = _inline(defs[out.pop("$ref").rsplit("/", 1)[1]], defs)
+        clash = [k for k in out if k in target and k not in ("description", "title")]
+        if clash:
+            raise ValueError(f"cannot inline $ref next to {clash}")
+        out = {**target, **out}
+    if len(out.get("allOf", ())) == 1 and not set(out["allOf"][0]) & (set(out) - {"allOf"}):
+        only = out.pop("allOf")[0]
+        out = {**out, **only}
+    return out
+
+
 @functools.cache
 def _validator(event_type: str, draft: str) -> jsonschema.protocols.Validator:
-    schema = _shipped(event_type, draft)
-    cls = jsonschema.Draft202012Validator if draft == "2020-12" else jsonschema.Draft7Validator
-    return cls(schema, format_checker=FORMAT_CHECKER)
+    shipped = _shipped(event_type, draft)
+    defs = shipped.get("$defs") or shipped.get("definitions") or {}
+    return _CLASSES[draft](_inline(shipped, defs), format_checker=FORMAT_CHECKER)
+
+
+def raw_validator_for(event_type: str, draft: str = "2020-12") -> jsonschema.protocols.Validator:
+    """A validator of the shipped schema file as is (``$ref``s and all), uncached.
+
+    Same verdicts as :func:`validator_for`; meant for tests and for comparing engines.
+    """
+    _check_type(event_type)
+    draft = normalize_draft(draft)
+    return _CLASSES[draft](_shipped(event_type, draft), format_checker=FORMAT_CHECKER)
 
 
 def validator_for(event_type: str, draft: str = "2020-12") -> jsonschema.protocols.Validator:
-    """A cached :mod:`jsonschema` validator of ``event_type`` (asserting ``date-time``)."""
+    """The cached :mod:`jsonschema` validator of ``event_type``.
+
+    It validates the shipped schema with its ``$ref``s inlined (same verdicts, twice as
+    fast), asserts ``format: date-time``, and gives ``pattern`` its ECMA-262 meaning.
+    """
     _check_type(event_type)
     return _validator(event_type, normalize_draft(draft))
 

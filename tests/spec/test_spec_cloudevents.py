@@ -83,7 +83,7 @@ def test_models_are_accepted_and_null_envelope_fields_become_absent():
     assert parse_event(from_cloudevent(ce)) == model
 
 
-@settings(max_examples=60, deadline=None, database=None,
+@settings(max_examples=30, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(events())
 def test_generated_events_round_trip(event):
