@@ -65,13 +65,22 @@ def _crash_report(message: Any, source: str, exc: BaseException) -> RawMessage:
 
 
 class ServiceTarget:
-    """A lone service object with ``handle(message)`` and ``relay(publish)``."""
+    """A lone service object with ``handle(message)`` and ``relay(publish)``.
 
-    def __init__(self, service: Any, name: str | None = None) -> None:
+    Optional hooks follow what the object has: ``place_order`` (an Order service),
+    ``configure(world)`` (setup), ``restarted()`` (crash: a new instance on the same
+    store) and, when a ``factory`` of fresh services is given, reset.
+    """
+
+    def __init__(self, service: Any, name: str | None = None,
+                 factory: Callable[[], Any] | None = None) -> None:
         self.service = service
         self.name = name or getattr(service, "name", "") or type(service).__name__
+        self.factory = factory
         self._out: list[Any] = []
         caps = {"deliver_raw"}
+        if factory is not None:
+            caps.add("reset")
         if hasattr(service, "place_order"):
             caps.add("place_order")
         if hasattr(service, "configure"):
@@ -101,6 +110,13 @@ class ServiceTarget:
 
     async def setup(self, world: World) -> None:
         await _maybe_await(self.service.configure(world))
+
+    async def reset(self) -> None:
+        """A fresh service from ``factory`` (new store): everything forgotten."""
+        if self.factory is None:
+            raise NotImplementedError(f"{self.name}: reset needs a factory")
+        self.service = self.factory()
+        self._out = []
 
     async def crash(self, participant: str) -> None:
         if participant != self.name:

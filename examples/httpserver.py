@@ -1,8 +1,9 @@
 """Host a reference target behind the HTTP wire contract (``sagaspec serve``).
 
 The contract is documented in :mod:`sagaspec.adapters.http`. This server wraps any
-in-process target (:class:`~sagaspec.examples.system.ReferenceSystem` or
-:class:`~sagaspec.examples.system.SingleService`): each request runs the target under one
+in-process target (:class:`~sagaspec.examples.system.ReferenceSystem`,
+:class:`~sagaspec.examples.system.SingleService`, or a
+:class:`~sagaspec.adapters.inprocess.ServiceTarget` around another team's service): each request runs the target under one
 lock and, before answering, appends everything the target published to the log that
 ``GET /published`` serves and pushes it to registered webhooks, so the server is
 *synchronous* in the contract's sense.
@@ -20,7 +21,9 @@ True
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import inspect
 import json
 import sys
 import threading
@@ -85,6 +88,7 @@ class SagaHTTPServer:
         self._epoch = 0  # bumped by /reset so stale cursors are detected
         self._webhooks: list[str] = list(webhooks)
         self._webhook_client: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.delivered = 0
         self.published = 0
         server = self
@@ -140,6 +144,8 @@ class SagaHTTPServer:
         self._httpd.server_close()
         if self._webhook_client is not None:
             self._webhook_client.close()
+        if self._loop is not None:
+            self._loop.close()
         closer = getattr(self.target, "close", None)
         if callable(closer):
             closer()
@@ -271,7 +277,13 @@ class SagaHTTPServer:
             raise _Reply(404, {"error": f"this service ({self.participant}) does not offer {hook}"})
         with self._lock:
             try:
-                getattr(self.target, hook)(*args)
+                result = getattr(self.target, hook)(*args)
+                if inspect.isawaitable(result):
+                    # An async target (e.g. a wrapped async service): run it on the server's
+                    # private loop; calls are serialised by the lock, never concurrent.
+                    if self._loop is None:
+                        self._loop = asyncio.new_event_loop()
+                    self._loop.run_until_complete(result)
             except AdapterError as exc:
                 raise _Reply(404 if hook == "crash" else 400, {"error": str(exc)}) from None
             finally:
