@@ -60,7 +60,7 @@ def list_schemas() -> None:
 @click.argument("event")
 @_DRAFT
 def show(event: str, draft: str) -> None:
-    """Print the JSON Schema of EVENT (e.g. OrderCreated)."""
+    """Print the JSON Schema of EVENT, an event type such as OrderCreated."""
     click.echo(render(schema_for(event, _draft(draft))), nl=False)
 
 
