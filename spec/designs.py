@@ -76,8 +76,9 @@ class Design:
     terminal: frozenset[str]
     #: Events that report a failed step and must lead to compensation.
     failures: frozenset[str]
-    #: compensation event -> the forward event it undoes.
-    compensates: dict[str, str] = field(default_factory=dict)
+    #: compensation event -> the forward event it undoes. Left out of the hash (a dict is
+    #: unhashable), so a Design stays hashable and usable as a cache key.
+    compensates: dict[str, str] = field(default_factory=dict, hash=False)
     #: The saga's outcomes (exactly one per saga).
     outcomes: frozenset[str] = frozenset({"OrderCompleted", "OrderCancelled"})
 

@@ -151,3 +151,9 @@ def test_cli_lint_a_design_from_a_module(monkeypatch):
     assert result.exit_code == 1
     assert [line.split(":")[0] for line in result.stdout.splitlines()] == [
         "published-never-emitted", "compensation-missing"]
+
+
+def test_designs_are_hashable():
+    # Regression: the frozen Design hashed its `compensates` dict and raised TypeError.
+    assert len({SEED, CORRECTED, SEED}) == 2
+    assert hash(SEED) == hash(dataclasses.replace(SEED))
