@@ -29,7 +29,7 @@ def _differences(site_files: dict[str, str], folder: Path) -> list[str]:
                 current.splitlines(), text.splitlines(), f"{rel} (on disk)", f"{rel} (generated)",
                 n=0, lineterm="",
             )
-            first = [line for line in diff][:6]
+            first = [line if len(line) <= 160 else line[:157] + "..." for line in diff][:6]
             problems.append(f"differs: {rel}\n    " + "\n    ".join(first))
     on_disk = {
         p.relative_to(folder).as_posix()

@@ -23,6 +23,7 @@ True
 from __future__ import annotations
 
 import math
+import re
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -86,9 +87,8 @@ def _markers(prefix: str, tones: set[str]) -> str:
 
 def _mermaid_text(text: str) -> str:
     # Mermaid ends a message at ';' and starts comments/entities at '#'.
-    return (
-        str(text).replace("#", "#35;").replace(";", "#59;").replace("\n", "<br/>").strip()
-    )
+    codes = {"#": "#35;", ";": "#59;", "\n": "<br/>"}
+    return re.sub(r"[#;\n]", lambda m: codes[m.group()], str(text)).strip()
 
 
 def _mermaid_id(name: str) -> str:

@@ -365,8 +365,8 @@ def _index_page(d: Design, mv: ModelView | None, model_error: str, ver: _Verific
     blocks.append(BulletList((
         (Link("AsyncAPI 3.0 (YAML)", href="asyncapi.yaml"), ", ", Link("JSON", href="asyncapi.json"),
          ": channels, operations and messages (", Link("overview", page="asyncapi"), ")."),
-        ("JSON Schemas of every event: ", Link("draft 2020-12", href=DRAFT_DIRS["2020-12"] + "/"),
-         " and ", Link("draft-07", href=DRAFT_DIRS["draft-07"] + "/"), " (one file per event)."),
+        ("JSON Schema files of every event, draft 2020-12 and draft-07, under ", Code("schemas/"),
+         " and linked from each ", Link("event page", anchor="events"), "."),
     )))
     return Page("index", f"Order saga: {d.name}", tuple(blocks), section="overview", summary=d.title)
 

@@ -51,7 +51,7 @@ def text_width(text: str, size: float = 13.0) -> float:
 
 def esc(text: object) -> str:
     """Escape text for an SVG/HTML text node or attribute value."""
-    return escape(str(text), quote=True)
+    return escape(str(text), quote=True).replace("\n", "&#10;")
 
 
 def num(value: float) -> str:

@@ -1,0 +1,163 @@
+"""Every generated page renders in headless Chromium (Debian's package): no console
+errors, no failed or outgoing requests, every diagram present as SVG with the expected
+participants and messages. Screenshots land in artifacts/docs/ (gitignored)."""
+
+from __future__ import annotations
+
+import pytest
+from docs_browser import Chromium, find_or_install_chromium
+
+from sagaspec.docs.diagrams import SequenceDiagram, StateMachine
+from sagaspec.docs.diagrams import _merge_parallel as merge_parallel
+from sagaspec.docs.htmlpage import html_file
+from sagaspec.docs.reports import check_report_html
+from sagaspec.docs.traces import BUS, step_publishes
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
+
+PROBE = r"""
+(() => {
+  const diagrams = [...document.querySelectorAll('svg.ss-diagram')].map(svg => {
+    const r = svg.getBoundingClientRect();
+    const t = svg.querySelector('text');
+    return {
+      key: svg.dataset.diagram,
+      kind: svg.classList.contains('ss-sequence') ? 'sequence' : 'state',
+      width: r.width, height: r.height,
+      textWidth: t ? t.getBBox().width : 0,
+      participants: [...svg.querySelectorAll('[data-participant]')].map(e => e.dataset.participant),
+      messages: [...svg.querySelectorAll('g.ss-message')].map(e => [e.dataset.src, e.dataset.dst, e.dataset.label]),
+      states: [...svg.querySelectorAll('g.ss-state')].map(e => e.dataset.label),
+      edges: [...svg.querySelectorAll('g.ss-edge')].map(e => [e.dataset.src, e.dataset.dst]),
+    };
+  });
+  const header = document.querySelector('header');
+  return {
+    title: document.title,
+    headerColor: header ? getComputedStyle(header).backgroundColor : null,
+    scripts: document.scripts.length,
+    diagrams,
+  };
+})()
+"""
+
+HEADER = "rgb(15, 23, 42)"  # the stylesheet's header colour: proves the CSS loaded
+
+
+@pytest.fixture(scope="module")
+def browser():
+    binary = find_or_install_chromium()
+    with Chromium(binary) as chromium:
+        yield chromium
+
+
+def _expected(diagram):
+    if isinstance(diagram, SequenceDiagram):
+        return {
+            "kind": "sequence",
+            "participants": [p.id for p in diagram.lifelines],
+            "messages": [[m.src, m.dst, m.label] for m in diagram.messages],
+        }
+    assert isinstance(diagram, StateMachine)
+    return {
+        "kind": "state",
+        "states": [s.label for s in diagram.states],
+        "edges": [[e.src, e.dst] for e in merge_parallel(diagram.transitions)],
+    }
+
+
+def _check_page(result, figures, name):
+    assert result.problems == [], f"{name}: {result.problems}"
+    value = result.value
+    assert value["headerColor"] == HEADER, f"{name}: stylesheet not applied"
+    assert value["scripts"] == 0, f"{name}: pages must not need JavaScript"
+    rendered = {d["key"]: d for d in value["diagrams"]}
+    assert len(rendered) == len(value["diagrams"]), f"{name}: duplicate diagram keys"
+    assert set(rendered) == {f.diagram.key for f in figures}, name
+    for fig in figures:
+        got = rendered[fig.diagram.key]
+        assert got["width"] > 100 and got["height"] > 50, f"{name}: {fig.diagram.key} not laid out"
+        assert got["textWidth"] > 0, f"{name}: {fig.diagram.key} text not rendered"
+        want = _expected(fig.diagram)
+        for k, v in want.items():
+            assert got[k] == v, f"{name}: {fig.diagram.key}: {k}"
+    return rendered
+
+
+@pytest.mark.parametrize("design", ["corrected", "seed"])
+def test_every_page_renders_without_errors(browser, serve, design, request):
+    site, folder = request.getfixturevalue(f"{design}_site")
+    base = serve(folder)
+    from conftest import ARTIFACTS
+
+    seen_diagrams = 0
+    for page in site.pages:
+        shot = ARTIFACTS / design / (page.id.replace("/", "_") + ".png")
+        result = browser.load(base + html_file(page.id), PROBE, shot)
+        rendered = _check_page(result, page.figures(), f"{design}:{page.id}")
+        seen_diagrams += len(rendered)
+        assert shot.stat().st_size > 10_000
+    assert seen_diagrams >= 8
+
+
+def test_flow_diagrams_show_the_model_trace(browser, serve, corrected_site):
+    """Independent of the diagram objects: the rendered arrows are the model path."""
+    site, folder = corrected_site
+    from sagaspec.docs.flows import explore_one_saga
+
+    mv = explore_one_saga("corrected")
+    result = browser.load(serve(folder) + "flows.html", PROBE)
+    assert result.problems == []
+    rendered = {d["key"]: d for d in result.value["diagrams"]}
+    assert len(mv.flows) == 6
+    for flow in mv.flows:
+        got = rendered[f"flow-{flow.key}"]
+        assert set(got["participants"]) == {"order", "payment", "inventory", "notification", BUS}
+        publishes = [
+            m.type for i in range(1, len(flow.path) + 1) for m in step_publishes(flow.path, i)[0]
+        ]
+        into_bus = [label for _src, dst, label in got["messages"] if dst == BUS]
+        assert into_bus == publishes
+        deliveries = [(a.participant, a.msg.type) for a in flow.path.actions if a.msg is not None]
+        out_of_bus = [(dst, label) for src, dst, label in got["messages"] if src == BUS]
+        assert out_of_bus == deliveries
+    happy = rendered["flow-happy-path-order-completed"]
+    assert [label for _s, dst, label in happy["messages"] if dst == BUS] == [
+        "OrderCreated", "PaymentProcessed", "InventoryReserved", "OrderCompleted", "NotificationSent",
+    ]
+
+
+def test_check_report_renders(browser, serve, tmp_path):
+    from sagaspec.model.explore import explore
+    from sagaspec.model.saga import saga_system
+
+    result = explore(saga_system("seed", orders=1))
+    out = check_report_html(result, tmp_path / "check.html")
+    loaded = browser.load(serve(tmp_path) + "check.html", PROBE, tmp_path / "check.png")
+    assert loaded.problems == []
+    from conftest import ARTIFACTS
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "check-report-seed.png").write_bytes((tmp_path / "check.png").read_bytes())
+    assert loaded.value["headerColor"] == HEADER  # inlined stylesheet
+    keys = {d["key"]: d for d in loaded.value["diagrams"]}
+    for v in result.violations:
+        got = keys[f"check-{v.property}"]
+        wanted = [(a.participant, a.msg.type) for a in v.shrunk_path.actions if a.msg is not None]
+        assert [(dst, label) for src, dst, label in got["messages"] if src == BUS] == wanted
+    assert out.read_text().count("<svg") >= len(result.violations)
+
+
+def test_the_harness_sees_console_errors_and_missing_files(browser, serve, tmp_path):
+    """The checks above are not vacuous: a broken page is reported."""
+    (tmp_path / "bad.html").write_text(
+        '<!doctype html><html><head><link rel="icon" href="data:,">'
+        '<link rel="stylesheet" href="missing.css"></head><body>'
+        '<script>console.error("boom"); throw new Error("bad")</script></body></html>'
+    )
+    result = browser.load(serve(tmp_path) + "bad.html", PROBE)
+    text = "\n".join(result.problems)
+    assert "console.error: boom" in text
+    assert "exception" in text
+    assert "HTTP 404" in text and "missing.css" in text
+    assert result.value["scripts"] == 1 and result.value["diagrams"] == []
