@@ -95,6 +95,9 @@ class SagaHTTPServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body leave in separate writes; without TCP_NODELAY, Nagle plus
+            # delayed ACKs add ~40 ms to every keep-alive request.
+            disable_nagle_algorithm = True
 
             def do_GET(self) -> None:  # noqa: N802 - http.server API
                 server._dispatch(self, "GET")
