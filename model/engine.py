@@ -78,6 +78,22 @@ SHIFT = 24
 _DLIMIT = 1 << SHIFT
 
 
+_M64 = (1 << 64) - 1
+FP_MASK = (1 << 60) - 1
+
+
+def _mix(x: int) -> int:
+    """SplitMix64's finaliser: a well-spread 60-bit value for an integer."""
+    x = (x + 0x9E3779B97F4A7C15) & _M64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _M64
+    return (x ^ (x >> 31)) & FP_MASK
+
+
+#: Weight of one unit of the duplicate budget in the additive fingerprint.
+_DUP_WEIGHT = _mix(0xD0B1E)
+
+
 def _describe(obj: object, limit: int = 200) -> str:
     text = repr(obj)
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -113,6 +129,9 @@ class Engine:
         self._lid: list[dict] = [{} for _ in range(n)]
         self.pinfo: list[list[tuple[int, int, int]]] = [[] for _ in range(n)]
         self.plid: list[list[int]] = [[] for _ in range(n)]
+        # Additive fingerprint weights: pz[p][pid] per participant state, dz[d] per copy.
+        self.pz: list[list[int]] = [[] for _ in range(n)]
+        self.dz: list[int] = []
         self._pid: list[dict] = [{} for _ in range(n)]
         self.msgs: list[Msg] = []
         self._mid: dict[Msg, int] = {}
@@ -172,6 +191,7 @@ class Engine:
             self._pid[p][key] = pid
             self.pinfo[p].append(key)
             self.plid[p].append(lid)
+            self.pz[p].append(_mix((p << 40) ^ pid ^ 0x5A5A_0000_0000_0000))
         return pid
 
     def _intern_msg(self, msg: Msg) -> int:
@@ -192,6 +212,7 @@ class Engine:
             self._did[key] = d
             self.ddest.append(dest)
             self.dmid.append(mid)
+            self.dz.append(_mix(d ^ 0x3C3C_0000_0000_0000))
             ckey = (self.msgs[mid].src, dest)
             c = self._chan.get(ckey)
             if c is None:
@@ -289,8 +310,10 @@ class Engine:
     def delivery_moves(self, pid: int, d: int) -> tuple:
         """Moves of delivering ``d`` to its participant in state ``pid``.
 
-        Each move is ``(kind, new_pid, publishes, keep, spend_dup, label)``: ``keep`` means
-        the delivered copy stays in flight, ``spend_dup`` that it costs one duplicate.
+        Each move is ``(kind, new_pid, publishes, keep, spend_dup, label, delta)``:
+        ``keep`` means the delivered copy stays in flight, ``spend_dup`` that it costs one
+        duplicate, and ``delta`` is what the move adds to the additive fingerprint (see
+        :meth:`additive_fingerprint`), which depends on nothing else.
         """
         key = (pid << SHIFT) | d
         moves = self._dmoves.get(key)
@@ -299,22 +322,26 @@ class Engine:
         p = self.ddest[d]
         lid, mask, crashes = self.pinfo[p][pid]
         bit = 1 << d
+        pz, dz = self.pz[p], self.dz
+        here = pz[pid]
         if self.idem and mask & bit:
-            moves = ((DROP, pid, (), 0, 0, "ignored"),)
+            moves = ((DROP, pid, (), 0, 0, "ignored", -dz[d]),)
         else:
             out = []
             nmask = mask | bit if self.idem else mask
             for label, nlid, pubs in self._handler_outs(p, lid, d):
                 pubs = self._sort_pubs(pubs)
+                added = sum(dz[x] for x in pubs)
                 npid = self._intern_pid(p, nlid, nmask, crashes)
-                out.append((DELIVER, npid, pubs, 0, 0, label))
+                step = pz[npid] - here + added
+                out.append((DELIVER, npid, pubs, 0, 0, label, step - dz[d]))
                 if self.dup_budget:
-                    out.append((DUPLICATE, npid, pubs, 1, 1, label))
+                    out.append((DUPLICATE, npid, pubs, 1, 1, label, step - _DUP_WEIGHT))
                 if crashes:
                     cpid = self._intern_pid(p, self._restart_lid(p, nlid), nmask, crashes - 1)
-                    out.append((CRASH_IN, cpid, pubs, 1, 0, label))
+                    out.append((CRASH_IN, cpid, pubs, 1, 0, label, pz[cpid] - here + added))
                     if not self.outbox and pubs:
-                        out.append((CRASH_LOST, cpid, (), 1, 0, label))
+                        out.append((CRASH_LOST, cpid, (), 1, 0, label, pz[cpid] - here))
             moves = tuple(out)
         self._dmoves[key] = moves
         return moves
@@ -330,10 +357,13 @@ class Engine:
             raw = self._call(p, self.parts[p].internal, self.lobj[p][lid])
             outs = self._outcomes(p, raw, "internal()", allow_empty=True)
             self._internal_out[p][lid] = outs
-        moves = tuple(
-            (INTERNAL, self._intern_pid(p, nlid, mask, crashes), self._sort_pubs(pubs), 0, 0, label)
-            for label, nlid, pubs in outs
-        )
+        pz, dz = self.pz[p], self.dz
+        out = []
+        for label, nlid, pubs in outs:
+            npid = self._intern_pid(p, nlid, mask, crashes)
+            delta = pz[npid] - pz[pid] + sum(dz[x] for x in pubs)
+            out.append((INTERNAL, npid, self._sort_pubs(pubs), 0, 0, label, delta))
+        moves = tuple(out)
         self._imoves[p][pid] = moves
         return moves
 
@@ -371,6 +401,26 @@ class Engine:
         fingerprints are reproducible across runs.
         """
         return hash(state) & 0x0FFF_FFFF_FFFF_FFFF
+
+    def additive_fingerprint(self, state: tuple) -> int:
+        """The 60-bit fingerprint the inlined search uses (no symmetry, unordered bus).
+
+        ``sum(pz[p][pid_p]) + sum(dz[d] for each copy in flight) + dups * W`` modulo
+        2**60, with pseudo-random weights. A move changes one participant, removes or
+        keeps one copy, adds its publishes and maybe spends a duplicate, so the
+        successor's fingerprint is the parent's plus a constant stored in the move: the
+        search checks "seen?" before it builds the successor tuple (TLC-style
+        incremental fingerprinting). Two different states collide with probability about
+        2**-60 (a difference of random weights must vanish).
+        """
+        n = self.n
+        total = sum(self.pz[p][state[p]] for p in range(n))
+        total += sum(self.dz[d] for d in self.bus_deliveries(state[n]))
+        total += state[n + 1] * _DUP_WEIGHT
+        return total & FP_MASK
+
+    def crash_delta(self, p: int, pid: int, cpid: int) -> int:
+        return self.pz[p][cpid] - self.pz[p][pid]
 
     def _bus_add(self, bus: tuple, pubs: tuple) -> tuple:
         if not pubs:
@@ -441,7 +491,7 @@ class Engine:
                     moves = self.delivery_moves(pid, d)
                 head = state[:p]
                 tail = state[p + 1 : n]
-                for kind, npid, pubs, keep, spend, label in moves:
+                for kind, npid, pubs, keep, spend, label, _delta in moves:
                     if spend:
                         if not dups:
                             continue
@@ -522,10 +572,41 @@ class Engine:
                 )
         # perm 0 is the identity, so an already-canonical state needs no work.
         self.perms = list(itertools.permutations(range(k)))
+        count = len(self.perms)
+        self._P = count
+        self._full = (1 << count) - 1
+        self._single = {1 << j: j for j in range(count)}
         self._pmsg: list[dict[int, int]] = [{} for _ in self.perms]
-        self._pdel: list[dict[int, int]] = [{} for _ in self.perms]
         self._ppid: list[list[dict[int, int]]] = [[{} for _ in self.perms] for _ in self.parts]
-        self._best0: dict[int, tuple] = {}
+        # _prow[p][pid]: pid under every permutation; _narrow[p][pid << P | mask]: the
+        # subset of the permutations in mask that minimise participant p's pid. Both fill
+        # themselves on a miss (dict subclasses with __missing__), so the generated code
+        # below can index them directly.
+        self._prow = [_Lazy(lambda pid, p=p: self._make_row(p, pid)) for p in range(self.n)]
+        self._narrow = [_Lazy(lambda key, p=p: self._make_narrow(p, key)) for p in range(self.n)]
+        self._pdel = [_Lazy(lambda d, k=k: self._perm_delivery(k, d)) for k in range(count)]
+        n = self.n
+        env = {f"R{p}": self._prow[p] for p in range(n)}
+        env.update({f"N{p}": self._narrow[p] for p in range(n)})
+        env.update(PB=self._perm_bus, single=self._single, tie=self._tie)
+        self.permute_state = eval(  # noqa: S307 - generated from integers only
+            "lambda s, k: ("
+            + "".join(f"R{p}[s[{p}]][k], " for p in range(n))
+            + f"PB(k, s[{n}]), s[{n + 1}])",
+            env,
+        )
+        env["perm"] = self.permute_state
+        src = ["def canonical(s):", f"    m = {self._full}"]
+        for p in range(n):
+            src += [
+                f"    m = N{p}[(s[{p}] << {count}) | m]",
+                "    k = single.get(m)",
+                "    if k is not None:",
+                "        return s if k == 0 else perm(s, k)",
+            ]
+        src.append("    return tie(s, m)")
+        exec("\n".join(src), env)  # noqa: S102 - generated from integers only
+        self.canonical = env["canonical"]
 
     def _perm_msg(self, k: int, mid: int) -> int:
         r = self._pmsg[k].get(mid)
@@ -564,55 +645,46 @@ class Engine:
             table[pid] = r
         return r
 
+    def _make_row(self, p: int, pid: int) -> tuple[int, ...]:
+        row = tuple(self._perm_pid(p, k, pid) for k in range(self._P))
+        self._prow[p][pid] = row
+        return row
+
+    def _make_narrow(self, p: int, key: int) -> int:
+        pid, mask = key >> self._P, key & self._full
+        row = self._prow[p][pid]
+        ks = [k for k in range(self._P) if mask >> k & 1]
+        m = min(row[k] for k in ks)
+        r = 0
+        for k in ks:
+            if row[k] == m:
+                r |= 1 << k
+        self._narrow[p][key] = r
+        return r
+
+    def _tie(self, state: tuple, mask: int) -> tuple:
+        # Ties on every participant: the buses decide.
+        return min(self.permute_state(state, k) for k in range(self._P) if mask >> k & 1)
+
     def _perm_bus(self, k: int, bus: tuple) -> tuple:
         pd = self._pdel[k]
         if not self.fifo:
-            return tuple(sorted([pd[d] if d in pd else self._perm_delivery(k, d) for d in bus]))
+            return tuple(sorted([pd[d] for d in bus]))
         out: dict[int, tuple] = {}
         for _c, q in bus:
-            nq = tuple(self._perm_delivery(k, d) for d in q)
+            nq = tuple(pd[d] for d in q)
             out[self.dchan[nq[0]]] = nq
         return tuple(sorted(out.items()))
 
-    def permute_state(self, state: tuple, k: int) -> tuple:
-        """``state`` under permutation number ``k`` of the sagas."""
-        n = self.n
-        return (
-            *(self._perm_pid(p, k, state[p]) for p in range(n)),
-            self._perm_bus(k, state[n]),
-            state[n + 1],
-        )
 
-    def canonical(self, state: tuple) -> tuple:
-        """The orbit representative: the least ``permute_state(state, k)`` over all ``k``.
+class _Lazy(dict):
+    """A dict that computes a missing entry with ``make(key)`` (which stores it)."""
 
-        Lexicographic order lets us prune: permutations are compared participant by
-        participant and dropped as soon as they lose, so most states cost one lookup per
-        participant per surviving permutation.
-        """
-        n = self.n
-        best = self._best0.get(state[0])
-        if best is None:
-            vals = [self._perm_pid(0, k, state[0]) for k in range(len(self.perms))]
-            m = min(vals)
-            best = (m, tuple(k for k, v in enumerate(vals) if v == m))
-            self._best0[state[0]] = best
-        cands = best[1]
-        p = 1
-        while len(cands) > 1 and p < n:
-            ppid = self._ppid[p]
-            pid = state[p]
-            vals = []
-            for k in cands:
-                v = ppid[k].get(pid)
-                vals.append(self._perm_pid(p, k, pid) if v is None else v)
-            m = min(vals)
-            cands = tuple(k for k, v in zip(cands, vals, strict=True) if v == m)
-            p += 1
-        if len(cands) == 1:
-            k = cands[0]
-            if k == 0:
-                return state
-            return self.permute_state(state, k)
-        # Ties on every participant: the buses decide.
-        return min(self.permute_state(state, k) for k in cands)
+    __slots__ = ("make",)
+
+    def __init__(self, make) -> None:
+        super().__init__()
+        self.make = make
+
+    def __missing__(self, key):
+        return self.make(key)

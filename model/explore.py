@@ -349,12 +349,12 @@ class _Search:
         """
         n = len(self.parent)
         total = sys.getsizeof(self.seen) + 32 * n
-        if self.keep_graph:
+        if isinstance(self.seen, dict):
             total += 32 * n
         for arr in (self.parent, self.act, self.offsets, self.targets):
             if arr is not None:
                 total += sys.getsizeof(arr)
-        total += self.peak_frontier * (self.frontier_bytes + 8)
+        total += self.peak_frontier * (self.frontier_bytes + 8 + 40)
         total += self.tables_bytes()
         return total
 
@@ -372,7 +372,8 @@ class _Search:
         for memo in self.props.memo:
             total += sys.getsizeof(memo)
         if e.symmetric:
-            total += sum(sys.getsizeof(t) for row in e._ppid for t in row) + sys.getsizeof(e._best0)
+            total += sum(sys.getsizeof(t) for row in e._ppid for t in row)
+            total += sum(sys.getsizeof(t) + 100 * len(t) for t in (*e._prow, *e._narrow))
         return total
 
     def _progress(self, queue: int) -> None:
@@ -432,9 +433,12 @@ class _Search:
 
     # -- the BFS
     def run(self) -> None:
-        if self.engine.fifo or _FORCE_GENERIC:
+        e = self.engine
+        if e.fifo or _FORCE_GENERIC:
             return self._run_generic()
-        return self._run_fast()
+        if e.symmetric:
+            return self._run_fast()
+        return self._run_incremental()
 
     def _begin(self) -> tuple:
         e = self.engine
@@ -552,7 +556,7 @@ class _Search:
                                 moves = delivery_moves(pid, d)
                             b = builders[p]
                             rest = None
-                            for _kind, npid, pubs, keep_copy, spend, _label in moves:
+                            for _kind, npid, pubs, keep_copy, spend, _label, _delta in moves:
                                 if spend:
                                     if not dups:
                                         continue
@@ -630,6 +634,197 @@ class _Search:
                     self._progress(len(parent) - i)
         except KeyboardInterrupt:
             self.interrupted = True
+        self._finish(i, depth)
+
+    def _run_incremental(self) -> None:
+        """The BFS for unordered buses without symmetry: incremental fingerprints.
+
+        Each move stores the constant it adds to the additive fingerprint
+        (:meth:`Engine.additive_fingerprint`), so a successor's fingerprint is one
+        addition away and its tuple is only built when it is new (most edges lead to
+        states already seen). Enumerates successors in exactly the order of
+        :meth:`Engine.expand`; ``tests/model/test_engine.py`` checks the graphs agree.
+        """
+        e = self.engine
+        n = e.n
+        keep = self.keep_graph
+        max_depth = self.config.max_depth
+        max_states = self.max_states
+        parent, act = self.parent, self.act
+        targets = self.targets
+        offsets = self.offsets
+        props = self.props
+        keyf = props._key
+        classes = props.classes
+        classify = props.classify
+        builders = e.builders
+        imoves = e._imoves
+        internal_moves = e.internal_moves
+        dmoves = e._dmoves
+        delivery_moves = e.delivery_moves
+        ddest = e.ddest
+        pz = e.pz
+        crash_tab = e._crash
+        crash_move = e.crash_move
+        crashes = bool(e.crash_budget)
+        mask = 0x0FFF_FFFF_FFFF_FFFF
+        shift = 24
+        rng = range(n)
+        init = self._begin()
+        f0 = e.additive_fingerprint(init)
+        seen: dict[int, int] = {f0: 0}
+        self.seen = seen
+        seen_get = seen.get
+        frontier = [init]
+        ffps = [f0]
+        last = self.start
+        i = 0
+        depth = 0
+        edges = 0
+        try:
+            while frontier:
+                self.depth = depth
+                nxt: list[tuple] = []
+                nfps: list[int] = []
+                push = nxt.append
+                pushf = nfps.append
+                expand_level = max_depth is None or depth < max_depth
+                for s, fs in zip(frontier, ffps):  # noqa: B905 - same length by construction
+                    bus = s[n]
+                    if self.active:
+                        key = keyf(s)
+                        bits = classes.get(key)
+                        if bits is None:
+                            bits = classify(key, s)
+                        if bits & self.active:
+                            self._attention(i, s, bits)
+                            if self.stopped:
+                                break
+                    if not expand_level:
+                        quiet = e.is_quiescent(s)
+                        if not quiet:
+                            self.truncated = True
+                        elif self.eventual:
+                            self._quiescent(i, s)
+                        if keep:
+                            offsets.append(len(targets))
+                        i += 1
+                        continue
+                    if keep:
+                        offsets.append(len(targets))
+                    dups = s[n + 1]
+                    a = 0
+                    # -- internal actions
+                    for p in rng:
+                        pid = s[p]
+                        moves = imoves[p].get(pid)
+                        if moves is None:
+                            moves = internal_moves(p, pid)
+                        for mv in moves:
+                            f = (fs + mv[6]) & mask
+                            j = seen_get(f)
+                            if j is None:
+                                j = len(parent)
+                                seen[f] = j
+                                parent.append(i)
+                                act.append(a)
+                                pubs = mv[2]
+                                push(builders[p](s, mv[1], tuple(sorted(bus + pubs)) if pubs else bus, dups))
+                                pushf(f)
+                            if keep:
+                                targets.append(j)
+                            a += 1
+                    quiet = not a and not bus
+                    # -- deliveries
+                    if bus:
+                        prev = -1
+                        pos = -1
+                        for d in bus:
+                            pos += 1
+                            if d == prev:
+                                continue
+                            prev = d
+                            p = ddest[d]
+                            pid = s[p]
+                            moves = dmoves.get((pid << shift) | d)
+                            if moves is None:
+                                moves = delivery_moves(pid, d)
+                            for _kind, npid, pubs, keep_copy, spend, _label, delta in moves:
+                                if spend and not dups:
+                                    continue
+                                f = (fs + delta) & mask
+                                j = seen_get(f)
+                                if j is None:
+                                    j = len(parent)
+                                    seen[f] = j
+                                    parent.append(i)
+                                    act.append(a)
+                                    if keep_copy:
+                                        nb = tuple(sorted(bus + pubs)) if pubs else bus
+                                    else:
+                                        rest = bus[:pos] + bus[pos + 1 :]
+                                        nb = tuple(sorted(rest + pubs)) if pubs else rest
+                                    push(builders[p](s, npid, nb, dups - spend))
+                                    pushf(f)
+                                if keep:
+                                    targets.append(j)
+                                a += 1
+                    # -- idle crashes
+                    if crashes:
+                        for p in rng:
+                            pid = s[p]
+                            cp = crash_tab[p].get(pid)
+                            if cp is None:
+                                cp = crash_move(p, pid)
+                            if cp >= 0:
+                                f = (fs + pz[p][cp] - pz[p][pid]) & mask
+                                j = seen_get(f)
+                                if j is None:
+                                    j = len(parent)
+                                    seen[f] = j
+                                    parent.append(i)
+                                    act.append(a)
+                                    push(builders[p](s, cp, bus, dups))
+                                    pushf(f)
+                                if keep:
+                                    targets.append(j)
+                                a += 1
+                    edges += a
+                    if quiet and self.eventual:
+                        self._quiescent(i, s)
+                        if self.stopped:
+                            break
+                    i += 1
+                    if not i & 1023:
+                        now = time.perf_counter()
+                        if now - last >= self.interval:
+                            last = now
+                            self.edges = edges
+                            self.peak_frontier = max(self.peak_frontier, len(frontier) + len(nxt))
+                            self.expanded = i
+                            self._progress(len(parent) - i)
+                        if max_states is not None and len(parent) >= max_states:
+                            self.truncated = True
+                            self.stopped = True
+                            break
+                if self.stopped:
+                    break
+                self.peak_frontier = max(self.peak_frontier, len(frontier) + len(nxt))
+                self._end_level(nxt)
+                if nxt:
+                    depth += 1
+                frontier = nxt
+                ffps = nfps
+                now = time.perf_counter()
+                if now - last >= self.interval:
+                    last = now
+                    self.edges = edges
+                    self.depth = depth
+                    self.expanded = i
+                    self._progress(len(parent) - i)
+        except KeyboardInterrupt:
+            self.interrupted = True
+        self.edges = edges
         self._finish(i, depth)
 
     def _finish(self, i: int, depth: int) -> None:

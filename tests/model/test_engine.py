@@ -577,3 +577,13 @@ def test_inlined_search_loop_matches_engine_expand(cfg, monkeypatch):
     assert fast.parent == slow.parent and fast.act == slow.act
     assert fast.offsets == slow.offsets and fast.targets == slow.targets
     assert fast.found == slow.found and fast.witness == slow.witness
+
+
+def test_incremental_fingerprints_equal_fingerprints_from_scratch():
+    system = _slot_model(3, broken=True)
+    r = explore(system, Config(crashes=1, duplicates=1, idempotency=False))
+    search = r._search
+    engine = search.engine
+    for idx in range(0, r.stats.states, 97):
+        states, _acts = search.canonical_states(idx)
+        assert search.seen[engine.additive_fingerprint(states[-1])] == idx
