@@ -8,8 +8,8 @@ scheme             example                                         factory
 ``inprocess``      ``inprocess:pkg.mod:factory?mutant=no-idempotency``  ``sagaspec.adapters.inprocess:from_spec``
 ``http``/``https`` ``http://127.0.0.1:8080?collect=webhook``          ``sagaspec.adapters.http:from_spec``
 ``nats``           ``nats://127.0.0.1:4222``                           ``sagaspec.adapters.nats:from_spec``
-``amqp``/``amqps`` ``amqp://guest:guest@127.0.0.1:5672/``              ``sagaspec.adapters.amqp:from_spec``
-``redis``          ``redis://127.0.0.1:6379/0``                        ``sagaspec.adapters.redis:from_spec``
+``amqp``/``amqps`` ``amqp://guest:guest@127.0.0.1:5672/``              ``sagaspec.adapters.rabbitmq:from_spec``
+``redis``          ``redis://127.0.0.1:6379/0``                        ``sagaspec.adapters.redis_streams:from_spec``
 =================  ==============================================  =====================
 
 A factory is ``factory(spec: str, **options) -> Adapter``; ``options`` carries
@@ -53,10 +53,10 @@ _REGISTRY: dict[str, AdapterFactory | str] = {
     # Broker adapters (their own issue) live beside these; until their module exists
     # the scheme reports that it is not installed.
     "nats": "sagaspec.adapters.nats:from_spec",
-    "amqp": "sagaspec.adapters.amqp:from_spec",
-    "amqps": "sagaspec.adapters.amqp:from_spec",
-    "redis": "sagaspec.adapters.redis:from_spec",
-    "rediss": "sagaspec.adapters.redis:from_spec",
+    "amqp": "sagaspec.adapters.rabbitmq:from_spec",
+    "amqps": "sagaspec.adapters.rabbitmq:from_spec",
+    "redis": "sagaspec.adapters.redis_streams:from_spec",
+    "rediss": "sagaspec.adapters.redis_streams:from_spec",
 }
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)(?::|$)")

@@ -1,0 +1,831 @@
+"""What the three broker adapters share: configuration, the transport contract, the adapter.
+
+A *transport* is the thin layer that knows one broker client (nats-py, aio-pika,
+redis.asyncio): connect with a bounded timeout, check or declare the topology, publish
+with a broker confirmation, run a *competing* consumer with manual acknowledgement (what
+a service uses), run a *non-competing* observer (what the suite and the monitor use: it
+never steals a message from a service), and a small broadcast *control* channel the
+reference runners answer (ping, world set-up, place an order). Everything above it, the
+CloudEvents codec and the :class:`BrokerAdapter` the conformance suite drives, is written
+once here.
+
+Names are derived from one optional *namespace*, so concurrent runs never collide; every
+name can also be set explicitly (URL query parameters or constructor keywords):
+
+>>> c = BrokerConfig.from_url("nats://127.0.0.1:4222?ns=t1&mode=binary")
+>>> c.namespace, c.mode, c.client_url
+('t1', 'binary', 'nats://127.0.0.1:4222')
+>>> BrokerConfig.from_url("nats://127.0.0.1:4222?colour=red")
+Traceback (most recent call last):
+...
+sagaspec.errors.UsageError: unknown parameter 'colour' in adapter URL nats://127.0.0.1:4222?colour=red; expected one of ack_wait, control, create, db, mode, ns, settle, spawn, timeout, and for nats: stream, subject_prefix
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from sagaspec.adapters.base import Adapter, RawMessage, World
+
+from sagaspec.errors import AdapterError, BrokerUnavailable, UsageError
+
+__all__ = [
+    "BrokerConfig",
+    "Received",
+    "Transport",
+    "BrokerAdapter",
+    "adapter_factory",
+    "ORIGIN_HEADER",
+    "SERVICES",
+    "encode_event",
+    "decode_message",
+    "register_transport",
+    "transport_for",
+    "open_transport",
+    "redact",
+    "new_namespace",
+]
+
+log = logging.getLogger("sagaspec.brokers")
+
+#: Header (NATS, AMQP) or stream field (Redis) naming who published a message; the
+#: adapter drops its own deliveries from :meth:`BrokerAdapter.collect`.
+ORIGIN_HEADER = "sagaspec-origin"
+
+#: The four reference services, in start order (consumers first, the saga's trigger last).
+SERVICES = ("payment", "inventory", "notification", "order")
+
+_COMMON_PARAMS = {
+    "ns": "namespace prefixed to every stream / subject / exchange / queue / key",
+    "mode": "structured (CloudEvents JSON body, default) or binary (attributes in headers)",
+    "create": "1 to declare a missing stream / exchange instead of failing (default 0)",
+    "timeout": "seconds allowed to connect or to answer one broker call (default 3)",
+    "ack_wait": "seconds before an unacknowledged message is redelivered "
+                "(30, or 2 with spawn)",
+    "settle": "seconds of silence after which collect() counts the system quiet "
+              "(0.3, or 0.05 with spawn)",
+    "spawn": "reference services the adapter runs as processes: auto (the target), all, "
+             "or a comma list",
+    "db": "database of spawned services: postgresql://... or a directory for SQLite",
+    "control": "auto (default), on or off: use the reference runners' control channel",
+}
+
+_IDENT = re.compile(r"^[A-Za-z0-9_-]{1,48}$")
+
+
+def redact(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (for error messages and logs).
+
+    >>> redact("amqp://guest:secret@127.0.0.1:5672/")
+    'amqp://guest:***@127.0.0.1:5672/'
+    """
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def new_namespace(tag: str = "t") -> str:
+    """A fresh namespace for one test run: short, unique, valid on every broker."""
+    return f"{tag}{uuid.uuid4().hex[:10]}"
+
+
+@dataclass
+class BrokerConfig:
+    """Where the broker is and how its names are derived (see each transport for names)."""
+
+    scheme: str
+    client_url: str
+    namespace: str = ""
+    mode: str = "structured"
+    create: bool = False
+    timeout: float = 3.0
+    ack_wait: float | None = None
+    settle: float | None = None
+    spawn: tuple[str, ...] = ()
+    db: str | None = None
+    control: str = "auto"
+    #: Broker-specific naming parameters (validated by the transport class).
+    names: dict[str, str] = field(default_factory=dict)
+    #: The URL exactly as the user wrote it (password redacted), for messages.
+    display: str = ""
+
+    @classmethod
+    def from_url(cls, url: str, **overrides: Any) -> BrokerConfig:
+        """Parse an adapter URL; sagaspec's own query parameters are removed from it."""
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme not in _TRANSPORTS:
+            _load_builtin_transports()
+        transport = _TRANSPORTS.get(scheme)
+        specific = tuple(transport.NAME_PARAMS) if transport else ()
+        passthrough = transport.PASSTHROUGH_QUERY if transport else False
+        kept: list[tuple[str, str]] = []
+        values: dict[str, str] = {}
+        for key, value in parse_qsl(parts.query, keep_blank_values=True):
+            key_n = "ns" if key == "namespace" else key
+            if key_n in _COMMON_PARAMS or key_n in specific:
+                values[key_n] = value
+            elif passthrough:
+                kept.append((key, value))
+            else:
+                allowed = ", ".join(sorted(_COMMON_PARAMS))
+                extra = f", and for {transport.NAME}: {', '.join(specific)}" if transport else ""
+                raise UsageError(
+                    f"unknown parameter {key!r} in adapter URL {redact(url)}; "
+                    f"expected one of {allowed}{extra}"
+                )
+        client_url = urlunsplit(parts._replace(query=urlencode(kept)))
+        cfg = cls(scheme=scheme, client_url=client_url, display=redact(url))
+        for key, value in values.items():
+            cfg._set(key, value, url)
+        for key, value in overrides.items():
+            if value is None:
+                continue
+            if key in ("namespace",):
+                key = "ns"
+            if key in _COMMON_PARAMS:
+                cfg._set(key, value, url)
+            elif key in specific:
+                cfg.names[key] = str(value)
+            else:
+                raise UsageError(f"unknown broker option {key!r} for {scheme}://")
+        return cfg
+
+    def _set(self, key: str, value: Any, url: str) -> None:
+        where = f"in adapter URL {redact(url)}"
+        try:
+            if key == "ns":
+                value = str(value)
+                if value and not _IDENT.match(value):
+                    raise ValueError("letters, digits, '_' and '-' only (at most 48)")
+                self.namespace = value
+            elif key == "mode":
+                if value not in ("structured", "binary"):
+                    raise ValueError("structured or binary")
+                self.mode = value
+            elif key == "create":
+                self.create = _truthy(value)
+            elif key in ("timeout", "ack_wait", "settle"):
+                number = float(value)
+                if not number > 0:
+                    raise ValueError("a positive number of seconds")
+                setattr(self, key, number)
+            elif key == "spawn":
+                spawn = tuple(value) if isinstance(value, (list, tuple)) else tuple(
+                    s.strip() for s in str(value).split(",") if s.strip()
+                )
+                if spawn == ("all",):
+                    spawn = SERVICES
+                elif spawn in (("1",), ("auto",), ("true",), ("yes",)):
+                    spawn = ("auto",)
+                elif spawn in (("0",), ("false",), ("no",), ()):
+                    spawn = ()
+                unknown = [s for s in spawn if s not in SERVICES and s != "auto"]
+                if unknown:
+                    raise ValueError(f"auto, all or a comma list of {', '.join(SERVICES)}")
+                self.spawn = spawn
+            elif key == "db":
+                self.db = str(value) or None
+            elif key == "control":
+                if value not in ("auto", "on", "off"):
+                    raise ValueError("auto, on or off")
+                self.control = value
+            else:
+                self.names[key] = str(value)
+        except ValueError as exc:
+            raise UsageError(f"bad value {value!r} for {key!r} {where}: expected {exc}") from None
+
+    def query(self) -> str:
+        """sagaspec's parameters as a query string (to hand this config to a subprocess)."""
+        q: dict[str, str] = {}
+        if self.namespace:
+            q["ns"] = self.namespace
+        if self.mode != "structured":
+            q["mode"] = self.mode
+        q["timeout"] = f"{self.timeout:g}"
+        if self.ack_wait is not None:
+            q["ack_wait"] = f"{self.ack_wait:g}"
+        q.update(self.names)
+        return urlencode(q)
+
+    def url_for_child(self) -> str:
+        """The client URL plus sagaspec's naming parameters, for a spawned runner."""
+        parts = urlsplit(self.client_url)
+        query = "&".join(p for p in (parts.query, self.query()) if p)
+        return urlunsplit(parts._replace(query=query))
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("1 or 0")
+
+
+# --------------------------------------------------------------------------- codec
+
+
+def encode_event(
+    event: dict[str, Any], mode: str = "structured", *, source: str | None = None
+) -> tuple[bytes, dict[str, str]]:
+    """One saga event as (body, headers) in CloudEvents structured or binary mode.
+
+    Binary-mode attribute headers use the HTTP spelling (``ce-id``, ``ce-type``, ...);
+    each transport maps them to its broker's convention. An event that cannot be a
+    CloudEvent (it is schema-invalid: a negative test input, or a buggy service's
+    output) travels as its bare JSON, so the receiver sees, and judges, what was sent.
+    """
+    from sagaspec.spec import cloudevents as ce
+
+    from sagaspec.errors import SchemaError
+
+    try:
+        if mode == "binary":
+            headers, body = ce.to_binary(event, source=source)
+            return _as_bytes(body), {str(k).lower(): str(v) for k, v in headers.items()}
+        document = ce.to_cloudevent(event, source=source)
+    except (SchemaError, KeyError, TypeError, ValueError):
+        try:
+            body = json.dumps(event, separators=(",", ":")).encode()
+        except (TypeError, ValueError):
+            body = repr(event).encode()
+        return body, {"content-type": "application/json"}
+    return (
+        json.dumps(document, separators=(",", ":")).encode(),
+        {"content-type": "application/cloudevents+json"},
+    )
+
+
+def decode_message(body: bytes, headers: dict[str, str] | None) -> dict[str, Any] | RawMessage:
+    """A received message as a saga event dict, or a :class:`RawMessage` saying why not.
+
+    Accepts binary mode (``ce-*`` headers), structured mode (``specversion`` in the
+    body) and a bare event JSON object (a service that does not use CloudEvents). The
+    event itself is *not* schema-validated here: the receiver (a service, the suite's
+    oracle, the monitor) judges it and reports what is wrong with it.
+    """
+    from sagaspec.spec import cloudevents as ce
+
+    headers = {k.lower(): v for k, v in (headers or {}).items()}
+    try:
+        if "ce-specversion" in headers:
+            return ce.from_binary(headers, body, validate=False)
+        document = json.loads(body)
+    except Exception as exc:  # not JSON, or a binary event the codec rejects
+        return RawMessage(bytes(body), reason=f"not a CloudEvent or event JSON: {_short(exc)}")
+    if not isinstance(document, dict):
+        return RawMessage(bytes(body), reason=f"JSON {type(document).__name__}, not an object")
+    if "specversion" in document:
+        try:
+            return ce.from_cloudevent(document, validate=False)
+        except Exception as exc:
+            return RawMessage(bytes(body), reason=f"bad CloudEvent: {_short(exc)}")
+    if "eventType" in document:
+        return document
+    return RawMessage(bytes(body), reason="JSON object without specversion or eventType")
+
+
+def _as_bytes(body: Any) -> bytes:
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        return body.encode()
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:200]
+
+
+# --------------------------------------------------------------------------- transport
+
+
+@dataclass
+class Received:
+    """One message a consumer or observer received.
+
+    ``route`` is the subject / routing key / event type the broker delivered it under;
+    ``deliveries`` how often the broker has handed it out (1 on the first delivery, when
+    the broker says); ``ack`` and ``nak`` settle it (no-ops for observers).
+    """
+
+    body: bytes
+    headers: dict[str, str]
+    route: str
+    deliveries: int = 1
+    ack: Callable[[], Awaitable[None]] = field(default=None)  # type: ignore[assignment]
+    nak: Callable[[], Awaitable[None]] = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.ack is None:
+            self.ack = _noop
+        if self.nak is None:
+            self.nak = _noop
+
+
+async def _noop() -> None:
+    return None
+
+
+Handler = Callable[[Received], Awaitable[None]]
+
+
+class Transport:
+    """Contract of one broker client. Subclasses implement the ``async`` methods.
+
+    ``NAME_PARAMS`` maps each broker-specific naming parameter to its documentation;
+    ``names()`` resolves them against the namespace.
+    """
+
+    NAME: ClassVar[str] = "broker"
+    SCHEMES: ClassVar[tuple[str, ...]] = ()
+    NAME_PARAMS: ClassVar[dict[str, str]] = {}
+    PASSTHROUGH_QUERY: ClassVar[bool] = False
+    #: Whether :meth:`backlog` also counts messages a consumer holds unacknowledged.
+    EXACT_BACKLOG: ClassVar[bool] = True
+
+    def __init__(self, config: BrokerConfig) -> None:
+        self.config = config
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._closed = False
+
+    # -- lifecycle ------------------------------------------------------------------
+    async def connect(self) -> None:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+    async def ensure_topology(self, create: bool) -> None:
+        """Check the stream / exchange exists (declare it when ``create``)."""
+        raise NotImplementedError
+
+    async def destroy(self) -> None:
+        """Delete everything under this configuration's names (test clean-up)."""
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        """One line naming the broker and its stream / exchange, for humans."""
+        raise NotImplementedError
+
+    # -- messaging ------------------------------------------------------------------
+    async def publish(self, route: str, body: bytes, headers: dict[str, str]) -> None:
+        """Publish and wait for the broker's confirmation (raises on failure)."""
+        raise NotImplementedError
+
+    async def observe(self, handler: Handler, *, from_start: bool = False) -> None:
+        """Call ``handler`` for every message on the bus, without taking it from anyone."""
+        raise NotImplementedError
+
+    async def consume(self, group: str, routes: Iterable[str], handler: Handler) -> None:
+        """Compete in ``group`` for messages routed as ``routes``; ``handler`` must ack."""
+        raise NotImplementedError
+
+    async def backlog(self, group: str, routes: Iterable[str]) -> int | None:
+        """Messages of ``group`` not yet acknowledged (``None`` if unknown)."""
+        return None
+
+    async def control_send(self, message: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    async def control_listen(self, handler: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
+        raise NotImplementedError
+
+    # -- helpers for subclasses ------------------------------------------------------
+    def names(self) -> dict[str, str]:
+        raise NotImplementedError
+
+    def _spawn(self, coro: Awaitable[Any], name: str) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coro)
+        task.set_name(name)
+        self._tasks.append(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        if task.cancelled() or self._closed:
+            return
+        exc = task.exception()
+        if exc is not None:
+            log.error("%s: background task %s failed: %s", self.NAME, task.get_name(), exc)
+            self.failure = exc
+
+    failure: BaseException | None = None
+
+    async def _cancel_tasks(self) -> None:
+        self._closed = True
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(BaseException):
+                await task
+        self._tasks.clear()
+
+    async def _bounded(self, awaitable: Awaitable[Any], what: str) -> Any:
+        """Await a broker call for at most ``config.timeout`` seconds."""
+        try:
+            return await asyncio.wait_for(awaitable, self.config.timeout)
+        except TimeoutError:
+            raise BrokerUnavailable(
+                f"{self.NAME} at {self.config.display}: {what} timed out after "
+                f"{self.config.timeout:g}s"
+            ) from None
+
+    def unavailable(self, what: str, exc: BaseException | str, hint: str | None = None) -> BrokerUnavailable:
+        reason = exc if isinstance(exc, str) else _short(exc) or type(exc).__name__
+        return BrokerUnavailable(f"{self.NAME} at {self.config.display}: {what}: {reason}", hint=hint)
+
+
+_TRANSPORTS: dict[str, type[Transport]] = {}
+
+
+def register_transport(cls: type[Transport]) -> type[Transport]:
+    """Class decorator: make ``cls`` the transport of each of its URL schemes."""
+    for scheme in cls.SCHEMES:
+        _TRANSPORTS[scheme] = cls
+    return cls
+
+
+def _load_builtin_transports() -> None:
+    # Imported lazily so a missing optional client only breaks its own broker.
+    for module in ("nats", "rabbitmq", "redis_streams"):
+        with contextlib.suppress(ImportError):
+            __import__(f"sagaspec.adapters.{module}")
+
+
+def transport_for(scheme: str) -> type[Transport]:
+    """The transport class of a URL scheme (``nats``, ``amqp``, ``redis``, ...)."""
+    if scheme not in _TRANSPORTS:
+        _load_builtin_transports()
+    try:
+        return _TRANSPORTS[scheme]
+    except KeyError:
+        known = ", ".join(f"{s}://" for s in sorted(_TRANSPORTS))
+        raise UsageError(f"no broker transport for {scheme}://; expected one of {known}") from None
+
+
+def open_transport(url: str | BrokerConfig, **overrides: Any) -> Transport:
+    """A (not yet connected) transport for ``url``."""
+    if isinstance(url, BrokerConfig):
+        config = url
+    else:
+        scheme = urlsplit(url).scheme.lower()
+        transport_for(scheme)  # registers the class so its parameters parse
+        config = BrokerConfig.from_url(url, **overrides)
+    return transport_for(config.scheme)(config)
+
+
+# --------------------------------------------------------------------------- adapter
+
+
+class BrokerAdapter(Adapter):
+    """Drive a saga system that talks over a broker.
+
+    ``deliver`` publishes an event as the bus would; ``collect`` returns what the system
+    published since the last call (seen by a non-competing observer, minus the adapter's
+    own deliveries) once the system is quiet. When the reference runners are on the bus
+    (:mod:`sagaspec.examples.runner`) their control channel also gives ``place_order``
+    and ``setup``; with ``spawn=`` the adapter runs them itself as supervised processes,
+    ``crash`` SIGKILLs one and restarts it armed to die again at ``crash_point`` of its
+    next message (which the broker then redelivers), and quiet means every service's
+    consumer has nothing pending or unacknowledged.
+
+    Parameters
+    ----------
+    url
+        ``nats://...``, ``amqp://...`` or ``redis://...`` plus query parameters.
+    participant
+        The target (``system`` or a service): which services ``spawn=1`` starts and
+        where ``deliver_raw`` puts garbage.
+    design, mutant
+        What spawned services run.
+    **options
+        Any query parameter as a keyword (``namespace="t1"``, ``spawn="all"``, ...).
+    """
+
+    #: Where a restarted service dies again (as the in-process reference harness).
+    crash_point = "before-commit"
+    #: Longest wait of one ``collect`` for spawned services that are still busy.
+    quiet_max = 30.0
+
+    def __init__(
+        self,
+        url: str | BrokerConfig,
+        *,
+        participant: str | None = "system",
+        design: str | None = None,
+        mutant: str | None = None,
+        **options: Any,
+    ) -> None:
+        spawn = options.pop("spawn", None)
+        self.transport = open_transport(url, **options)
+        self.config = self.transport.config
+        self.participant = participant or "system"
+        self.design = design or "corrected"
+        self.mutant = mutant or None
+        if spawn is not None:
+            self.config._set("spawn", spawn, self.config.display)
+        if self.config.spawn == ("auto",):
+            self.config.spawn = SERVICES if self.participant == "system" else (self.participant,)
+        self._own_namespace = False
+        if self.config.spawn and not self.config.namespace:
+            # A run that starts its own services gets its own names, removed at close.
+            self.config.namespace = new_namespace("c")
+            self._own_namespace = True
+        if self.config.settle is None:
+            self.config.settle = 0.05 if self.config.spawn else 0.3
+        if self.config.ack_wait is None and self.config.spawn:
+            # Spawned services are killed on purpose: redeliver their messages quickly.
+            self.config.ack_wait = 2.0
+        self.name = self.transport.NAME
+        self.origin = f"sagaspec-{uuid.uuid4().hex[:12]}"
+        self._seen: list[dict[str, Any] | RawMessage] = []
+        self._last_arrival = 0.0
+        self._arrived: asyncio.Event | None = None
+        self._replies: dict[str, list[dict[str, Any]]] = {}
+        self._reply_event: asyncio.Event | None = None
+        self.responders: set[str] = set()
+        self.cluster: Any = None
+        self._started = False
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.transport.describe()}>"
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        caps = {"deliver_raw"}
+        if self.config.control != "off":
+            running = set(self.config.spawn) | self.responders
+            if running or self.config.control == "on":
+                caps.add("setup")
+            if "order" in running or (self.config.control == "on" and self.participant in ("order", "system")):
+                caps.add("place_order")
+        if self.config.spawn:
+            caps.add("crash")
+        return frozenset(caps)
+
+    # -- lifecycle --------------------------------------------------------------------
+    async def start(self) -> None:
+        if self._started:
+            return
+        self._arrived = asyncio.Event()
+        self._reply_event = asyncio.Event()
+        await self.transport.connect()
+        try:
+            await self.transport.ensure_topology(self.config.create or bool(self.config.spawn))
+            await self.transport.observe(self._on_message)
+            if self.config.control != "off":
+                await self.transport.control_listen(self._on_control)
+            if self.config.spawn:
+                from sagaspec.examples.cluster import Cluster
+
+                self.cluster = Cluster(self.config, self.config.spawn, db=self.config.db,
+                                       design=self.design, mutant=self.mutant)
+                await asyncio.to_thread(self.cluster.start_all)
+                await self.wait_ready(self.config.spawn, timeout=max(30.0, self.config.timeout))
+            elif self.config.control != "off":
+                await self.ping(wait=min(0.5, self.config.timeout))
+        except BaseException:
+            await self.close()
+            raise
+        self._started = True
+
+    async def close(self) -> None:
+        try:
+            if self.cluster is not None:
+                await asyncio.to_thread(self.cluster.stop_all)
+                await asyncio.to_thread(self.cluster.cleanup)
+                self.cluster = None
+            if self._own_namespace and self.transport.failure is None:
+                with contextlib.suppress(Exception):
+                    await self.transport.destroy()
+        finally:
+            await self.transport.close()
+            self._started = False
+
+    # -- required hooks ---------------------------------------------------------------
+    async def deliver(self, event: dict[str, Any]) -> None:
+        body, headers = encode_event(event, self.config.mode)
+        headers[ORIGIN_HEADER] = self.origin
+        route = event.get("eventType") if isinstance(event, dict) else None
+        await self.transport.publish(route if isinstance(route, str) and route else "unknown",
+                                     body, headers)
+
+    async def deliver_raw(self, payload: bytes) -> None:
+        """Publish ``payload`` as is where the target consumes (its first event type)."""
+        from sagaspec.examples.runner import subscriptions
+
+        if self.participant in SERVICES:
+            routes = sorted(subscriptions(self.participant, self.design, self.mutant),
+                            key=lambda t: t != "OrderCreated")
+            route = routes[0] if routes else "OrderCreated"
+        else:
+            route = "OrderCreated"
+        await self.transport.publish(route, bytes(payload), {ORIGIN_HEADER: self.origin})
+
+    async def collect(self, timeout: float) -> list[dict[str, Any] | RawMessage]:
+        """Wait until nothing arrived for ``settle`` seconds (and, with spawned services,
+        no consumer has a pending or unacknowledged message), then drain.
+
+        Waits at least one settle window and at most ``timeout``; with spawned services
+        it keeps waiting while one of them is demonstrably busy (at most ``quiet_max``),
+        since a broker's redelivery after a crash is slower than any test's timeout.
+        """
+        assert self._arrived is not None, "collect() before start()"
+        settle = float(self.config.settle or 0.05)
+        start = time.monotonic()
+        soft = start + max(timeout, settle)
+        hard = start + max(timeout, self.quiet_max) if self.cluster is not None else soft
+        while True:
+            now = time.monotonic()
+            quiet_for = now - max(self._last_arrival, start - settle)
+            if quiet_for >= settle:
+                idle = await self._services_idle()
+                if idle and time.monotonic() - max(self._last_arrival, start - settle) >= settle:
+                    break
+                if not idle and time.monotonic() >= hard:
+                    break
+                if idle and time.monotonic() >= soft:
+                    break
+                wait = settle
+            else:
+                if now >= soft and self.cluster is None:
+                    break
+                wait = settle - quiet_for
+            self._arrived.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._arrived.wait(), max(0.005, wait))
+        out, self._seen = self._seen, []
+        return out
+
+    async def _services_idle(self) -> bool:
+        if self.cluster is None:
+            return True
+        from sagaspec.examples.runner import subscriptions
+
+        self.cluster.check_alive()
+        for service in self.cluster.services:
+            if not self.cluster.alive(service) and self.cluster.procs[service].wanted:
+                return False  # restarting: its messages wait for it
+            backlog = await self.transport.backlog(
+                service, subscriptions(service, self.design, self.mutant)
+            )
+            if backlog:
+                return False
+        if not self.transport.EXACT_BACKLOG:
+            try:
+                replies = await self.control("status", {}, expect=set(self.cluster.services), timeout=2.0)
+            except AdapterError:
+                return False
+            if any(r.get("busy") for r in replies):
+                return False
+        return True
+
+    # -- optional hooks ---------------------------------------------------------------
+    async def place_order(self, order: dict[str, Any]) -> None:
+        await self.control("place_order", {"order": order, "to": ["order"]}, expect={"order"})
+
+    async def setup(self, world: World) -> None:
+        expect = set(self.cluster.services) if self.cluster else set(self.responders)
+        await self.control("setup", {"world": world.to_json()}, expect=expect or None)
+
+    async def crash(self, participant: str) -> None:
+        """SIGKILL ``participant``, restart it armed to die at ``crash_point`` of its next
+        message, and return once it answers again."""
+        if self.cluster is None or participant not in self.cluster.services:
+            raise AdapterError(
+                f"cannot crash {participant!r}: the adapter runs "
+                f"{', '.join(self.config.spawn) or 'no services'} (use spawn=...)"
+            )
+        await asyncio.to_thread(self.cluster.kill, participant)
+        await asyncio.to_thread(self.cluster.start, participant, crash_at=self.crash_point)
+        await self.wait_ready((participant,), timeout=30.0)
+
+    # -- control channel --------------------------------------------------------------
+    async def ping(self, wait: float = 0.5) -> set[str]:
+        """Services whose runner answers on the control channel within ``wait`` s."""
+        rid = uuid.uuid4().hex
+        self._replies[rid] = []
+        try:
+            await self.transport.control_send({"op": "ping", "id": rid, "from": self.origin})
+            await asyncio.sleep(wait)
+            found = {r.get("service", "") for r in self._replies.get(rid, [])} - {""}
+        finally:
+            self._replies.pop(rid, None)
+        self.responders |= found
+        return found
+
+    async def wait_ready(self, services: Iterable[str], timeout: float) -> None:
+        """Return once every one of ``services`` answers a ping (raise after ``timeout``)."""
+        wanted = set(services)
+        deadline = time.monotonic() + timeout
+        while True:
+            found = await self.ping(wait=0.15)
+            if wanted <= found:
+                return
+            if self.cluster is not None:
+                self.cluster.check_alive()
+            if time.monotonic() > deadline:
+                tail = ""
+                if self.cluster is not None:
+                    missing = sorted(wanted - found)
+                    tail = f"; last log line of {missing[0]}: {self.cluster.log_tail(missing[0], 1)}"
+                raise AdapterError(
+                    f"services {', '.join(sorted(wanted - found))} did not answer within "
+                    f"{timeout:g}s on {self.config.display}{tail}"
+                )
+
+    async def control(
+        self, op: str, payload: dict[str, Any], *, expect: set[str] | None,
+        timeout: float | None = None,
+    ) -> list[dict[str, Any]]:
+        """Send a control command and wait for an answer from every expected service."""
+        assert self._reply_event is not None, "control() before start()"
+        rid = uuid.uuid4().hex
+        self._replies[rid] = []
+        limit = timeout if timeout is not None else max(10.0, self.config.timeout)
+        deadline = time.monotonic() + limit
+        try:
+            await self.transport.control_send({"op": op, "id": rid, "from": self.origin, **payload})
+            while True:
+                replies = self._replies[rid]
+                got = {r.get("service") for r in replies}
+                errors = [r for r in replies if r.get("error")]
+                if errors:
+                    raise AdapterError(f"{errors[0].get('service')} refused {op}: {errors[0]['error']}")
+                if (expect and expect <= got) or (not expect and replies):
+                    return replies
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    missing = ", ".join(sorted((expect or {"any service"}) - got))
+                    raise AdapterError(
+                        f"no answer to {op} from {missing} within {limit:g}s on "
+                        f"{self.config.display} (are the reference runners running?)"
+                    )
+                self._reply_event.clear()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._reply_event.wait(), min(remaining, 0.25))
+        finally:
+            self._replies.pop(rid, None)
+
+    async def _on_control(self, message: dict[str, Any]) -> None:
+        op = message.get("op")
+        if op == "reply":
+            bucket = self._replies.get(str(message.get("id")))
+            if bucket is not None:
+                bucket.append(message)
+                assert self._reply_event is not None
+                self._reply_event.set()
+        elif op == "crashed":
+            # A service raised while handling a message: a finding, reported like the
+            # in-process adapter does.
+            try:
+                payload = base64.b64decode(str(message.get("payload") or ""))
+            except ValueError:
+                payload = b""
+            self._arrive(RawMessage(payload, str(message.get("service") or ""),
+                                    str(message.get("reason") or "consumer crashed")))
+
+    async def _on_message(self, msg: Received) -> None:
+        if msg.headers.get(ORIGIN_HEADER) == self.origin:
+            return
+        decoded = decode_message(msg.body, msg.headers)
+        if isinstance(decoded, RawMessage):
+            decoded = RawMessage(decoded.payload, source=msg.route, reason=decoded.reason)
+        self._arrive(decoded)
+
+    def _arrive(self, item: dict[str, Any] | RawMessage) -> None:
+        self._seen.append(item)
+        self._last_arrival = time.monotonic()
+        if self._arrived is not None:
+            self._arrived.set()
+
+
+def adapter_factory(cls: type[BrokerAdapter]) -> Callable[..., BrokerAdapter]:
+    """The ``from_spec(spec, participant=, design=, mutant=, **options)`` of a broker
+    adapter class, as :mod:`sagaspec.adapters.spec` calls it."""
+
+    def from_spec(spec: str, *, participant: str | None = "system", design: str | None = None,
+                  mutant: str | None = None, **options: Any) -> BrokerAdapter:
+        return cls(spec, participant=participant, design=design, mutant=mutant, **options)
+
+    from_spec.__doc__ = f"A :class:`{cls.__name__}` from an adapter string."
+    return from_spec

@@ -1,0 +1,322 @@
+"""NATS JetStream transport and adapter (nats-py).
+
+Topology (defaults; ``ns`` is the optional namespace of a run):
+
+=================  ==========================  =======================================
+what               default                     with ``?ns=t1``
+=================  ==========================  =======================================
+stream             ``SAGA``                    ``SAGA_t1``
+event subject      ``saga.<eventType>``        ``t1.saga.<eventType>``
+stream subjects    ``saga.>``                  ``t1.saga.>``
+service consumer   durable pull ``<service>_<eventType>``, explicit ack, ``ack_wait``
+observer           ephemeral ordered push consumer (no ack, steals nothing)
+control            core NATS subject ``_sagaspec.<stream>.control`` (not stored)
+=================  ==========================  =======================================
+
+Override with ``?stream=ORDERS&subject_prefix=shop.events``. Binary mode puts the
+CloudEvents attributes in NATS headers (``ce-id``, ``ce-type``, ...).
+
+nats-server 2.9 has no multi-subject consumer filter, hence one durable consumer per
+(service, event type); the runner serialises their handlers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from sagaspec.adapters.broker import (
+    BrokerAdapter,
+    BrokerConfig,
+    Handler,
+    Received,
+    Transport,
+    adapter_factory,
+    register_transport,
+)
+
+from sagaspec.errors import BrokerUnavailable
+
+__all__ = ["NatsTransport", "NatsAdapter", "from_spec"]
+
+_TOKEN = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def _token(route: str) -> str:
+    return _TOKEN.sub("_", route) or "_"
+
+
+def _headers(msg: Any) -> dict[str, str]:
+    # Nats-* headers are the server's and the client's bookkeeping, not the event's.
+    return {k: v for k, v in (msg.headers or {}).items() if not k.lower().startswith("nats-")}
+
+
+@register_transport
+class NatsTransport(Transport):
+    NAME = "nats"
+    SCHEMES = ("nats", "tls")
+    NAME_PARAMS = {
+        "stream": "JetStream stream name (default SAGA, or SAGA_<ns>)",
+        "subject_prefix": "events go to <subject_prefix>.<eventType> (default saga, or <ns>.saga)",
+    }
+
+    def __init__(self, config: BrokerConfig) -> None:
+        super().__init__(config)
+        self.nc: Any = None
+        self.js: Any = None
+        self._subs: list[Any] = []
+        self._errors: list[BaseException] = []
+        self._handler_lock = asyncio.Lock()
+
+    # -- names ---------------------------------------------------------------------
+    def names(self) -> dict[str, str]:
+        ns = self.config.namespace
+        stream = self.config.names.get("stream") or (f"SAGA_{ns}" if ns else "SAGA")
+        prefix = self.config.names.get("subject_prefix") or (f"{ns}.saga" if ns else "saga")
+        return {
+            "stream": stream,
+            "subject_prefix": prefix,
+            "subjects": f"{prefix}.>",
+            "control": f"_sagaspec.{stream}.control",
+        }
+
+    def subject(self, route: str) -> str:
+        return f"{self.names()['subject_prefix']}.{_token(route)}"
+
+    def describe(self) -> str:
+        n = self.names()
+        return f"NATS JetStream {self.config.display} stream {n['stream']} subjects {n['subjects']}"
+
+    # -- lifecycle -----------------------------------------------------------------
+    async def connect(self) -> None:
+        import nats
+        from nats.errors import Error as NatsError
+
+        async def on_error(exc: BaseException) -> None:
+            self._errors.append(exc)
+
+        try:
+            self.nc = await asyncio.wait_for(
+                nats.connect(
+                    servers=[self.config.client_url],
+                    connect_timeout=self.config.timeout,
+                    max_reconnect_attempts=1,
+                    reconnect_time_wait=0.2,
+                    allow_reconnect=True,
+                    error_cb=on_error,
+                    name="sagaspec",
+                ),
+                self.config.timeout + 1,
+            )
+        except (TimeoutError, OSError, NatsError) as exc:
+            cause = self._errors[-1] if self._errors else exc
+            text = str(cause) or type(cause).__name__
+            if "authorization" in text.lower() or "auth" in type(cause).__name__.lower():
+                raise self.unavailable("wrong credentials", "authorization violation",
+                                       hint="check user:password in the URL") from None
+            raise self.unavailable("cannot connect", cause,
+                                   hint="is nats-server running with -js?") from None
+        self.js = self.nc.jetstream(timeout=self.config.timeout)
+
+    async def close(self) -> None:
+        await self._cancel_tasks()
+        for sub in self._subs:
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(sub.unsubscribe(), 1.0)
+        self._subs.clear()
+        if self.nc is not None:
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(self.nc.close(), 2.0)
+            self.nc = None
+
+    async def ensure_topology(self, create: bool) -> None:
+        from nats.js.api import StorageType, StreamConfig
+        from nats.js.errors import NotFoundError, ServiceUnavailableError
+
+        n = self.names()
+        try:
+            info = await self._bounded(self.js.stream_info(n["stream"]), "stream_info")
+            subjects = set(info.config.subjects or ())
+            if n["subjects"] not in subjects and not any(
+                s.endswith(".>") and n["subjects"].startswith(s[:-1]) for s in subjects
+            ):
+                raise BrokerUnavailable(
+                    f"nats at {self.config.display}: stream {n['stream']} does not capture "
+                    f"{n['subjects']} (its subjects: {', '.join(sorted(subjects))})",
+                    hint="set ?subject_prefix= to match the stream",
+                )
+        except NotFoundError:
+            if not create:
+                raise BrokerUnavailable(
+                    f"nats at {self.config.display}: JetStream stream {n['stream']!r} not found",
+                    hint="start the services first, pass ?stream=NAME, or ?create=1 to declare it",
+                ) from None
+            try:
+                await self._bounded(
+                    self.js.add_stream(
+                        StreamConfig(
+                            name=n["stream"], subjects=[n["subjects"]], storage=StorageType.FILE
+                        )
+                    ),
+                    "add_stream",
+                )
+            except BrokerUnavailable:
+                raise
+            except Exception as exc:
+                # Another runner may have created it at the same moment.
+                with contextlib.suppress(NotFoundError):
+                    await self._bounded(self.js.stream_info(n["stream"]), "stream_info")
+                    return
+                raise self.unavailable(f"cannot create stream {n['stream']}", exc) from None
+        except ServiceUnavailableError:
+            raise BrokerUnavailable(
+                f"nats at {self.config.display}: JetStream is not enabled",
+                hint="start nats-server with -js",
+            ) from None
+        except BrokerUnavailable:
+            raise
+        except Exception as exc:
+            if "no responders" in str(exc).lower():
+                raise BrokerUnavailable(
+                    f"nats at {self.config.display}: JetStream is not enabled",
+                    hint="start nats-server with -js",
+                ) from None
+            raise self.unavailable("stream check failed", exc) from None
+
+    async def destroy(self) -> None:
+        with contextlib.suppress(Exception):
+            await self._bounded(self.js.delete_stream(self.names()["stream"]), "delete_stream")
+
+    # -- messaging -----------------------------------------------------------------
+    async def publish(self, route: str, body: bytes, headers: dict[str, str]) -> None:
+        try:
+            await self._bounded(
+                self.js.publish(self.subject(route), body, headers=headers or None,
+                                stream=self.names()["stream"]),
+                "publish",
+            )
+        except BrokerUnavailable:
+            raise
+        except Exception as exc:
+            raise self.unavailable(f"publish to {self.subject(route)} failed", exc) from None
+
+    async def observe(self, handler: Handler, *, from_start: bool = False) -> None:
+        from nats.js.api import ConsumerConfig, DeliverPolicy
+
+        n = self.names()
+        prefix_len = len(n["subject_prefix"]) + 1
+
+        async def on_msg(msg: Any) -> None:
+            await handler(Received(msg.data, _headers(msg), msg.subject[prefix_len:]))
+
+        policy = DeliverPolicy.ALL if from_start else DeliverPolicy.NEW
+        try:
+            sub = await self._bounded(
+                self.js.subscribe(
+                    n["subjects"], stream=n["stream"], ordered_consumer=True, cb=on_msg,
+                    config=ConsumerConfig(deliver_policy=policy),
+                ),
+                "observer subscribe",
+            )
+        except BrokerUnavailable:
+            raise
+        except Exception as exc:
+            raise self.unavailable("cannot create observer consumer", exc) from None
+        self._subs.append(sub)
+
+    def durable(self, group: str, route: str) -> str:
+        return f"{_token(group)}_{_token(route)}"
+
+    async def consume(self, group: str, routes: Iterable[str], handler: Handler) -> None:
+        from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+        n = self.names()
+        for route in routes:
+            config = ConsumerConfig(
+                ack_policy=AckPolicy.EXPLICIT,
+                ack_wait=self.config.ack_wait or 30.0,
+                deliver_policy=DeliverPolicy.ALL,
+                max_deliver=-1,
+                max_ack_pending=1000,
+            )
+            try:
+                sub = await self._bounded(
+                    self.js.pull_subscribe(
+                        self.subject(route), durable=self.durable(group, route),
+                        stream=n["stream"], config=config,
+                    ),
+                    "pull_subscribe",
+                )
+            except BrokerUnavailable:
+                raise
+            except Exception as exc:
+                raise self.unavailable(f"cannot create consumer {self.durable(group, route)}", exc) from None
+            self._subs.append(sub)
+            self._spawn(self._pull_loop(sub, route, handler), f"nats-pull-{group}-{route}")
+
+    async def _pull_loop(self, sub: Any, route: str, handler: Handler) -> None:
+        from nats.errors import TimeoutError as NatsTimeout
+
+        while True:
+            try:
+                msgs = await sub.fetch(8, timeout=1.0)
+            except (TimeoutError, NatsTimeout):
+                continue
+            for msg in msgs:
+                try:
+                    deliveries = msg.metadata.num_delivered
+                except Exception:
+                    deliveries = 1
+                received = Received(
+                    msg.data, _headers(msg), route, deliveries,
+                    ack=msg.ack, nak=msg.nak,
+                )
+                async with self._handler_lock:
+                    await handler(received)
+
+    async def backlog(self, group: str, routes: Iterable[str]) -> int | None:
+        from nats.js.errors import NotFoundError
+
+        total = 0
+        for route in routes:
+            try:
+                info = await self._bounded(
+                    self.js.consumer_info(self.names()["stream"], self.durable(group, route)),
+                    "consumer_info",
+                )
+            except NotFoundError:
+                continue
+            total += int(info.num_pending or 0) + int(info.num_ack_pending or 0)
+        return total
+
+    async def control_send(self, message: dict[str, Any]) -> None:
+        await self._bounded(
+            self.nc.publish(self.names()["control"], json.dumps(message).encode()), "control publish"
+        )
+        await self._bounded(self.nc.flush(), "flush")
+
+    async def control_listen(self, handler: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
+        async def on_msg(msg: Any) -> None:
+            with contextlib.suppress(ValueError):
+                data = json.loads(msg.data)
+                if isinstance(data, dict):
+                    await handler(data)
+
+        sub = await self._bounded(self.nc.subscribe(self.names()["control"], cb=on_msg), "subscribe")
+        self._subs.append(sub)
+        await self._bounded(self.nc.flush(), "flush")
+
+
+class NatsAdapter(BrokerAdapter):
+    """:class:`BrokerAdapter` over NATS JetStream: ``NatsAdapter("nats://127.0.0.1:4222")``."""
+
+    def __init__(self, url: str = "nats://127.0.0.1:4222", **options: Any) -> None:
+        super().__init__(url, **options)
+
+
+#: Factory of ``nats://`` adapter strings (see :mod:`sagaspec.adapters.spec`).
+from_spec = adapter_factory(NatsAdapter)

@@ -1,0 +1,253 @@
+"""Run, kill and restart reference services as OS processes (a tiny process supervisor).
+
+:class:`Cluster` starts one :mod:`sagaspec.examples.runner` process per service, each
+with its own log file, and, like systemd or Kubernetes would, restarts a process that
+exits on its own (a consumer crash, an armed crash point). :meth:`Cluster.kill` sends
+SIGKILL and keeps the service down until :meth:`Cluster.start`: that is how the fault
+runner and the broker adapter's ``crash`` hook kill services at random points.
+
+Everything of one cluster is isolated by the broker configuration's namespace: broker
+names, PostgreSQL schemas (``sagaspec_<ns>_<service>``) and the SQLite directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sagaspec.adapters.broker import SERVICES, BrokerConfig
+
+from sagaspec.errors import AdapterError, BrokerUnavailable
+
+__all__ = ["Cluster", "ServiceProcess"]
+
+# Exit statuses after which restarting cannot help (see sagaspec.examples.runner).
+_FATAL = {2: "usage error", 69: "broker or database unavailable"}
+
+
+@dataclass
+class ServiceProcess:
+    """One service's current process and its history."""
+
+    name: str
+    proc: subprocess.Popen[bytes] | None = None
+    #: ``False`` while deliberately killed (the supervisor leaves it down).
+    wanted: bool = False
+    starts: int = 0
+    kills: int = 0
+    exits: list[int] = field(default_factory=list)
+    log: Path | None = None
+
+
+class Cluster:
+    """The reference services of one run as supervised processes.
+
+    Parameters
+    ----------
+    config
+        Broker configuration (its namespace isolates the run).
+    services
+        Which services to run (default all four).
+    db
+        ``postgresql://...`` or ``None`` for SQLite files in the cluster's state directory.
+    mutant, design
+        Passed to every runner.
+    supervise
+        Restart a process that exits on its own (default ``True``).
+    """
+
+    def __init__(
+        self,
+        config: BrokerConfig | str,
+        services: tuple[str, ...] | list[str] = SERVICES,
+        *,
+        db: str | None = None,
+        design: str = "corrected",
+        mutant: str | None = None,
+        supervise: bool = True,
+        state_dir: str | Path | None = None,
+        restart_delay: float = 0.05,
+    ) -> None:
+        self.config = config if isinstance(config, BrokerConfig) else BrokerConfig.from_url(config)
+        unknown = [s for s in services if s not in SERVICES]
+        if unknown:
+            raise AdapterError(f"unknown service(s) {', '.join(unknown)}; expected {', '.join(SERVICES)}")
+        self.services = tuple(s for s in SERVICES if s in services)
+        self.db = db if db is not None else self.config.db
+        self.design = design
+        self.mutant = mutant
+        self.supervise = supervise
+        self.restart_delay = restart_delay
+        self._own_dir = state_dir is None
+        self.state_dir = Path(state_dir) if state_dir else Path(tempfile.mkdtemp(prefix="sagaspec-cluster-"))
+        self.procs = {s: ServiceProcess(s, log=self.state_dir / f"{s}.log") for s in self.services}
+        self._lock = threading.RLock()
+        self._stopping = threading.Event()
+        self._watcher: threading.Thread | None = None
+        self.restarts = 0
+
+    # -- commands ------------------------------------------------------------------------
+    def command(self, service: str, crash_at: str | None = None) -> list[str]:
+        cmd = [sys.executable, "-m", "sagaspec.examples.runner", "--service", service,
+               "--broker", self.config.url_for_child(), "--design", self.design]
+        if self.db:
+            cmd += ["--db", self.db]
+        else:
+            cmd += ["--db", str(self.state_dir / f"{service}.db")]
+        if self.mutant:
+            cmd += ["--mutant", self.mutant]
+        if crash_at:
+            cmd += ["--crash-at", crash_at]
+        return cmd
+
+    def start(self, service: str, *, crash_at: str | None = None) -> None:
+        """Start ``service`` (no-op if running); with ``crash_at`` it dies at that point."""
+        with self._lock:
+            sp = self.procs[service]
+            if sp.proc is not None and sp.proc.poll() is None:
+                return
+            assert sp.log is not None
+            logf = open(sp.log, "ab")  # noqa: SIM115 - handed to the child
+            try:
+                sp.proc = subprocess.Popen(
+                    self.command(service, crash_at), stdout=logf, stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL, env=self._env(), start_new_session=True,
+                )
+            finally:
+                logf.close()
+            sp.wanted = True
+            sp.starts += 1
+        self._ensure_watcher()
+
+    def start_all(self) -> None:
+        for s in self.services:
+            self.start(s)
+
+    def kill(self, service: str, sig: int = signal.SIGKILL) -> None:
+        """Kill ``service`` now (SIGKILL by default) and leave it down."""
+        with self._lock:
+            sp = self.procs[service]
+            sp.wanted = False
+            if sp.proc is not None and sp.proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    sp.proc.send_signal(sig)
+                sp.kills += 1
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    sp.proc.wait(timeout=5)
+
+    def restart(self, service: str, *, crash_at: str | None = None) -> None:
+        self.kill(service)
+        self.start(service, crash_at=crash_at)
+
+    def stop_all(self, timeout: float = 5.0) -> None:
+        """SIGTERM every process, SIGKILL what is still alive after ``timeout``."""
+        self._stopping.set()
+        with self._lock:
+            live = [sp for sp in self.procs.values() if sp.proc is not None and sp.proc.poll() is None]
+            for sp in live:
+                sp.wanted = False
+                with contextlib.suppress(ProcessLookupError):
+                    sp.proc.terminate()
+        deadline = time.monotonic() + timeout
+        for sp in live:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                sp.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            if sp.proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    sp.proc.kill()
+                sp.proc.wait(timeout=5)
+        if self._watcher is not None:
+            self._watcher.join(timeout=2)
+
+    def cleanup(self) -> None:
+        """Remove the state directory (if the cluster made it) and the PostgreSQL schemas."""
+        if self.db and self.config.namespace:
+            from sagaspec.examples.pgstore import drop_schemas, is_postgres_url
+
+            if is_postgres_url(self.db):
+                with contextlib.suppress(Exception):
+                    drop_schemas(self.db, f"sagaspec_{self.config.namespace.lower().replace('-', '_')}_")
+        if self._own_dir:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+
+    # -- observation ---------------------------------------------------------------------
+    def alive(self, service: str) -> bool:
+        sp = self.procs[service]
+        return sp.proc is not None and sp.proc.poll() is None
+
+    def pid(self, service: str) -> int | None:
+        sp = self.procs[service]
+        return sp.proc.pid if sp.proc is not None and sp.proc.poll() is None else None
+
+    def log_tail(self, service: str, lines: int = 5) -> str:
+        sp = self.procs[service]
+        try:
+            text = sp.log.read_text(errors="replace") if sp.log else ""
+        except OSError:
+            return ""
+        return "\n".join(text.strip().splitlines()[-lines:])
+
+    def check_alive(self) -> None:
+        """Raise if a service exited with a status a restart cannot fix (bad URL, no broker)."""
+        for sp in self.procs.values():
+            for code in sp.exits[-1:]:
+                if code in _FATAL:
+                    last = self.log_tail(sp.name, 1) or _FATAL[code]
+                    last = last.removeprefix("error: ")
+                    cls = BrokerUnavailable if code == 69 else AdapterError
+                    raise cls(f"service {sp.name} exited ({_FATAL[code]}): {last}")
+
+    # -- supervision -----------------------------------------------------------------------
+    def _env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        # The runner must import the same sagaspec as this process.
+        import sagaspec
+
+        root = str(Path(sagaspec.__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+        return env
+
+    def _ensure_watcher(self) -> None:
+        if not self.supervise or (self._watcher is not None and self._watcher.is_alive()):
+            return
+        self._stopping.clear()
+        self._watcher = threading.Thread(target=self._watch, name="sagaspec-supervisor", daemon=True)
+        self._watcher.start()
+
+    def _watch(self) -> None:
+        while not self._stopping.is_set():
+            with self._lock:
+                for sp in self.procs.values():
+                    if sp.proc is None or not sp.wanted:
+                        continue
+                    code = sp.proc.poll()
+                    if code is None:
+                        continue
+                    sp.exits.append(code)
+                    sp.proc = None
+                    if code in _FATAL:
+                        sp.wanted = False
+                        continue
+                    self.restarts += 1
+                    time.sleep(self.restart_delay)
+                    self.start(sp.name)
+            self._stopping.wait(0.05)
+
+    def __enter__(self) -> Cluster:
+        self.start_all()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop_all()
+        self.cleanup()

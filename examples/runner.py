@@ -1,0 +1,376 @@
+"""Run one reference service as a real OS process on a broker.
+
+::
+
+    python -m sagaspec.examples.runner --service payment --broker nats://127.0.0.1:4222
+    python -m sagaspec.examples.runner --service order --broker amqp://guest:guest@127.0.0.1:5672/ \\
+        --db postgresql://postgres@127.0.0.1:5432/test
+    python -m sagaspec.examples.runner --service inventory --broker redis://127.0.0.1:6379/0 \\
+        --db ./state/inventory.db --mutant no-idempotency
+
+The process consumes the service's event types from its own durable consumer (NATS
+durable pull consumer, RabbitMQ durable queue, Redis consumer group) and, for each
+message, in this order:
+
+1. ``service.handle(message)``: ONE store transaction records the ``eventId``, changes
+   the state and queues the outgoing events in the outbox (or dead-letters garbage);
+2. ``service.relay(publish)``: publishes the outbox with broker confirmation, then marks
+   the rows sent;
+3. acknowledges the message.
+
+A kill between any two steps loses nothing: before 1 commits, the broker redelivers and
+the work is redone; after 1 and before 3, the redelivery is a ``duplicate`` and the
+outbox (relayed at start-up too) still holds what was not yet sent; between publishing
+and marking sent, the same events (same ``eventId``) go out again and consumers
+deduplicate them.
+
+State lives in PostgreSQL (``--db postgresql://...``, schema ``sagaspec_<ns>_<service>``)
+or, by default, in an SQLite file (``--db PATH``, default
+``.sagaspec/state/<ns>/<service>.db``).
+
+The runner also answers a small control channel on the broker (ping, status, world
+set-up, ``place_order`` for the Order service, ``inspect`` of state keys): this is how
+the broker adapter, the fault runner and the soak test drive the reference services.
+A service that raises while handling a message (a bug, e.g. a mutant) reports
+``consumer crashed: ...`` on that channel, dead-letters the poison message and exits
+with status 70, as a crashing consumer would; its supervisor restarts it.
+
+Exit status: 0 after SIGTERM/SIGINT, 2 usage error, 69 broker or database unavailable,
+70 the service raised, 75 killed at an armed ``--crash-at`` point.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import logging
+import os
+import signal
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from sagaspec.adapters.broker import (
+    ORIGIN_HEADER,
+    SERVICES,
+    BrokerConfig,
+    Received,
+    decode_message,
+    encode_event,
+    open_transport,
+)
+
+from sagaspec.errors import BrokerUnavailable, SagaspecError, UsageError
+
+__all__ = [
+    "ServiceRunner",
+    "open_store",
+    "subscriptions",
+    "main",
+    "EXIT_UNAVAILABLE",
+    "EXIT_CONSUMER_BUG",
+    "EXIT_CRASH_POINT",
+]
+
+EXIT_UNAVAILABLE = 69
+EXIT_CONSUMER_BUG = 70
+EXIT_CRASH_POINT = 75
+
+log = logging.getLogger("sagaspec.runner")
+
+
+def subscriptions(service: str, design: str = "corrected", mutant: str | None = None) -> tuple[str, ...]:
+    """The event types ``service`` consumes (a mutant may subscribe to fewer).
+
+    >>> subscriptions("payment")
+    ('OrderCancelled', 'OrderCreated')
+    >>> subscriptions("inventory", mutant="no-release-after-payment-failure")
+    ('OrderCreated',)
+    """
+    from sagaspec.examples.system import service_classes
+
+    classes = service_classes(design, mutant)
+    if service not in classes:
+        raise UsageError(f"unknown service {service!r}; expected one of {', '.join(classes)}")
+    return tuple(sorted(classes[service].subscribes))
+
+
+def open_store(db: str | None, service: str, namespace: str = "", state_dir: str | None = None) -> Any:
+    """The store of ``service``: PostgreSQL for a ``postgresql://`` URL, else SQLite.
+
+    ``db`` may be a ``.db`` file, a directory (``<dir>/<service>.db``) or ``None``
+    (``<state_dir or .sagaspec/state>/<namespace or default>/<service>.db``).
+    """
+    from sagaspec.examples.pgstore import PostgresStore, is_postgres_url
+    from sagaspec.examples.store import SQLiteStore
+
+    if is_postgres_url(db):
+        return PostgresStore(db, PostgresStore.schema_name(service, namespace))
+    if db is None:
+        base = Path(state_dir or ".sagaspec/state") / (namespace or "default")
+        path = base / f"{service}.db"
+    else:
+        path = Path(db)
+        if path.is_dir() or db.endswith(("/", os.sep)):
+            path = path / f"{service}.db"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return SQLiteStore(str(path))
+    except Exception as exc:
+        raise BrokerUnavailable(f"sqlite database {path}: cannot open: {exc}") from None
+
+
+class ServiceRunner:
+    """One reference service consuming from a broker (see the module docstring)."""
+
+    def __init__(
+        self,
+        service: str,
+        broker: str | BrokerConfig,
+        *,
+        db: str | None = None,
+        design: str = "corrected",
+        mutant: str | None = None,
+        crash_at: str | None = None,
+        state_dir: str | None = None,
+        keep_going: bool = False,
+    ) -> None:
+        from sagaspec.examples.service import CRASH_POINTS
+
+        if service not in SERVICES:
+            raise UsageError(f"unknown service {service!r}; expected one of {', '.join(SERVICES)}")
+        if crash_at is not None and crash_at not in CRASH_POINTS:
+            raise UsageError(f"unknown crash point {crash_at!r}; expected one of {', '.join(CRASH_POINTS)}")
+        self.name = service
+        self.config = broker if isinstance(broker, BrokerConfig) else BrokerConfig.from_url(broker)
+        self.db = db
+        self.design = design
+        self.mutant = mutant or None
+        self.crash_at = crash_at
+        self.state_dir = state_dir
+        self.keep_going = keep_going
+        self.routes = subscriptions(service, design, self.mutant)
+        self.transport = open_transport(self.config)
+        self.service: Any = None
+        self.busy = 0
+        self.handled = 0
+        self.published = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        # One thread owns the store: handlers, relays and control commands serialise.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"store-{service}")
+
+    # -- start / stop ------------------------------------------------------------------
+    async def start(self) -> None:
+        from sagaspec.examples.system import make_service
+
+        self._loop = asyncio.get_running_loop()
+        await self.transport.connect()
+        await self.transport.ensure_topology(create=True)
+        store = await self._in_store(open_store, self.db, self.name, self.config.namespace, self.state_dir)
+        self.service = make_service(self.name, design=self.design, mutant=self.mutant, store=store,
+                                    publisher=self._publish_sync)
+        if self.crash_at:
+            self.service.arm_crash(self.crash_at)
+        # A previous life may have committed events it never published: send them first.
+        await self._relay()
+        await self.transport.control_listen(self._on_control)
+        await self.transport.consume(self.name, self.routes, self._on_message)
+        log.info("%s ready (pid %d) on %s, consuming %s", self.name, os.getpid(),
+                 self.transport.describe(), ", ".join(self.routes))
+
+    async def close(self) -> None:
+        await self.transport.close()
+        if self.service is not None:
+            with contextlib.suppress(Exception):
+                await self._in_store(self.service.store.close)
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    # -- the pipeline ------------------------------------------------------------------
+    async def _in_store(self, fn: Any, *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, fn, *args)
+
+    async def _publish(self, event: dict[str, Any]) -> None:
+        body, headers = encode_event(event, self.config.mode, source=f"/sagaspec/{self.name}")
+        headers[ORIGIN_HEADER] = f"service:{self.name}"
+        await self.transport.publish(str(event.get("eventType") or "unknown"), body, headers)
+        self.published += 1
+
+    def _publish_sync(self, event: dict[str, Any]) -> None:
+        """Publish from the store thread (relay, or a mutant publishing in its handler)."""
+        assert self._loop is not None
+        future = asyncio.run_coroutine_threadsafe(self._publish(event), self._loop)
+        future.result(timeout=self.config.timeout * 3)
+
+    async def _relay(self) -> None:
+        await self._in_store(self.service.relay, self._publish_sync)
+
+    async def _on_message(self, received: Received) -> None:
+        from sagaspec.examples.service import SimulatedCrash
+
+        self.busy += 1
+        try:
+            decoded = decode_message(received.body, received.headers)
+            message: Any = decoded if isinstance(decoded, dict) else received.body
+            try:
+                await self._in_store(self.service.handle, message)
+                await self._relay()
+            except SimulatedCrash as crash:
+                self._die(EXIT_CRASH_POINT, f"{self.name}: killed at armed crash point {crash.point}")
+            except SagaspecError:
+                raise
+            except Exception as exc:
+                await self._consumer_bug(received, message, exc)
+                return
+            await received.ack()
+            self.handled += 1
+        finally:
+            self.busy -= 1
+
+    async def _consumer_bug(self, received: Received, message: Any, exc: BaseException) -> None:
+        text = (str(exc).strip().splitlines() or [""])[0]
+        reason = f"consumer crashed: {type(exc).__name__}: {text}"[:300]
+        log.error("%s: %s", self.name, reason)
+        payload = received.body[:2000]
+        with contextlib.suppress(Exception):
+            await self.transport.control_send({
+                "op": "crashed", "service": self.name, "reason": reason,
+                "payload": base64.b64encode(payload).decode("ascii"), "route": received.route,
+            })
+        # The poison message would crash every restart: dead-letter it, then acknowledge.
+        with contextlib.suppress(Exception):
+            await self._in_store(self.service.dead_letter, message, reason)
+        with contextlib.suppress(Exception):
+            await received.ack()
+        if not self.keep_going:
+            self._die(EXIT_CONSUMER_BUG, f"{self.name}: exiting after a consumer crash")
+
+    def _die(self, code: int, why: str) -> None:
+        """Exit at once, like a killed process: no acknowledgement, no clean-up."""
+        log.warning("%s", why)
+        for handler in logging.getLogger().handlers:
+            with contextlib.suppress(Exception):
+                handler.flush()
+        os._exit(code)
+
+    # -- control channel ---------------------------------------------------------------
+    async def _reply(self, request: dict[str, Any], **fields: Any) -> None:
+        await self.transport.control_send(
+            {"op": "reply", "id": request.get("id"), "service": self.name, "pid": os.getpid(), **fields}
+        )
+
+    async def _on_control(self, msg: dict[str, Any]) -> None:
+        from sagaspec.examples.service import SimulatedCrash
+
+        op = msg.get("op")
+        to = msg.get("to")
+        if op in (None, "reply", "crashed") or (to and self.name not in to):
+            return
+        try:
+            if op == "ping":
+                await self._reply(msg, routes=list(self.routes), mutant=self.mutant)
+            elif op == "status":
+                await self._reply(msg, busy=self.busy, handled=self.handled, published=self.published)
+            elif op == "setup":
+                await self._in_store(self.service.configure, msg.get("world") or {})
+                await self._reply(msg)
+            elif op == "place_order":
+                if self.name != "order":
+                    return
+                result = await self._in_store(self.service.place_order, msg.get("order") or {})
+                await self._relay()
+                await self._reply(msg, result=result)
+            elif op == "inspect":
+                keys = [str(k) for k in (msg.get("keys") or [])]
+                values = await self._in_store(self._read_keys, keys)
+                await self._reply(msg, values=values)
+            else:
+                await self._reply(msg, error=f"unknown control op {op!r}")
+        except SimulatedCrash as crash:
+            self._die(EXIT_CRASH_POINT, f"{self.name}: killed at armed crash point {crash.point}")
+        except SagaspecError as exc:
+            await self._reply(msg, error=str(exc))
+        except Exception as exc:
+            await self._reply(msg, error=f"{type(exc).__name__}: {exc}")
+
+    def _read_keys(self, keys: list[str]) -> dict[str, Any]:
+        with self.service.store.transaction() as tx:
+            return {k: tx.get(k) for k in keys}
+
+
+async def _serve(runner: ServiceRunner) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await runner.start()
+        print(f"ready {runner.name} pid={os.getpid()}", flush=True)
+        while not stop.is_set():
+            failure = runner.transport.failure
+            if failure is not None:
+                if isinstance(failure, SagaspecError):
+                    raise failure
+                raise BrokerUnavailable(f"{runner.name}: consumer stopped: {type(failure).__name__}: {failure}")
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.5)
+        return 0
+    finally:
+        await runner.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m sagaspec.examples.runner",
+        description="Run one sagaspec reference service on a broker (NATS, RabbitMQ, Redis).",
+    )
+    parser.add_argument("--service", required=True, choices=SERVICES)
+    parser.add_argument("--broker", required=True,
+                        help="nats://HOST:PORT, amqp://USER:PASS@HOST:PORT/, redis://HOST:PORT/DB "
+                             "(query parameters: ns, mode, stream, exchange, ...)")
+    parser.add_argument("--db", default=None,
+                        help="postgresql://... or an SQLite file/directory (default: "
+                             ".sagaspec/state/<ns>/<service>.db)")
+    parser.add_argument("--namespace", default=None, help="isolate names (overrides ?ns=)")
+    parser.add_argument("--design", default="corrected", choices=("corrected", "seed"))
+    parser.add_argument("--mutant", default=None, help="run a shipped mutant instead of the reference")
+    parser.add_argument("--crash-at", default=None,
+                        help="die (exit 75) at this point of the first handling: before-commit, "
+                             "after-commit or after-publish")
+    parser.add_argument("--state-dir", default=None, help="base directory of default SQLite files")
+    parser.add_argument("--keep-going", action="store_true",
+                        help="after a consumer crash, dead-letter and continue instead of exiting")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format=f"%(asctime)s {args.service}[%(process)d] %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+    started = time.monotonic()
+    try:
+        config = BrokerConfig.from_url(args.broker, namespace=args.namespace)
+        runner = ServiceRunner(
+            args.service, config, db=args.db, design=args.design, mutant=args.mutant,
+            crash_at=args.crash_at, state_dir=args.state_dir, keep_going=args.keep_going,
+        )
+        return asyncio.run(_serve(runner))
+    except BrokerUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return EXIT_UNAVAILABLE
+    except SagaspecError as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        log.debug("%s ran %.1fs", args.service, time.monotonic() - started)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
