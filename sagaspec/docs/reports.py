@@ -14,31 +14,40 @@ The same blocks build the docs site's verification page (:func:`check_blocks`).
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any
 
+from sagaspec.docs.diagrams import Lifeline, Message, Note, SequenceDiagram
 from sagaspec.docs.document import (
     Badge,
     Block,
+    BulletList,
     Code,
+    CodeBlock,
     Details,
     Figure,
     Heading,
+    Inline,
     Page,
     Para,
     Table,
 )
 from sagaspec.docs.htmlpage import render_html, stylesheet_text
 from sagaspec.docs.svg import slug
-from sagaspec.docs.traces import path_diagram, step_changes
+from sagaspec.docs.traces import path_diagram, step_changes, tone_of
 from sagaspec.errors import InputError
 from sagaspec.spec.designs import DESIGNS, Design
 
 __all__ = [
     "check_blocks",
     "check_report_html",
+    "ConformRun",
     "conform_blocks",
     "conform_report_html",
+    "failure_diagram",
     "write_report",
 ]
 
@@ -247,25 +256,258 @@ def check_report_html(
 # -------------------------------------------------------------------------- conformance
 
 
-def _get(obj: Any, *names: str, default: Any = None) -> Any:
-    """First present attribute or key among ``names`` (run results may be objects or dicts)."""
-    for n in names:
-        if isinstance(obj, dict) and n in obj:
-            return obj[n]
-        if hasattr(obj, n):
-            return getattr(obj, n)
-    return default
+@dataclass
+class ConformRun:
+    """What a conformance report needs, gathered from the runner's engine events."""
+
+    started: Any = None
+    finished: Any = None
+    failures: list[Any] = field(default_factory=list)
+    examples: list[Any] = field(default_factory=list)
+
+    @classmethod
+    def from_events(cls, events: Iterable[Any]) -> ConformRun:
+        """Collect ``RunStarted``, ``ExampleFinished``, ``FailureShrunk``, ``RunFinished``."""
+        run = cls()
+        for ev in events:
+            kind = getattr(ev, "kind", None)
+            if kind == "started":
+                run.started = ev
+            elif kind == "example":
+                run.examples.append(ev)
+            elif kind == "failure":
+                run.failures.append(ev.failure)
+            elif kind == "finished":
+                run.finished = ev
+        return run
+
+    @classmethod
+    def of(cls, run_result: Any) -> ConformRun:
+        """A :class:`ConformRun` from events, a ``RunFinished`` or a ``ConformRun``."""
+        if isinstance(run_result, ConformRun):
+            return run_result
+        if getattr(run_result, "kind", None) == "finished":
+            return cls(finished=run_result)
+        if isinstance(run_result, Iterable) and not isinstance(run_result, str | bytes | dict):
+            return cls.from_events(run_result)
+        raise InputError(
+            "conform report: expected the run's engine events, a RunFinished or a ConformRun, "
+            f"got {type(run_result).__name__}"
+        )
 
 
-def conform_blocks(run: Any, *, level: int = 2) -> list[Block]:
-    """Report blocks for a conformance run result (see :func:`conform_report_html`)."""
-    from sagaspec.docs.conformview import conform_view
+def _step_ends(step: dict[str, Any], sut: str) -> tuple[str, str]:
+    op = step["op"]
+    if op in ("place", "crash", "invalid", "raw"):
+        return "suite", step.get("to") or sut
+    if op == "quiet":
+        return sut, sut
+    return step.get("src") or "suite", step.get("to") or sut
 
-    return conform_view(run, level=level)
+
+def failure_diagram(failure: Any, *, key: str, title: str = "") -> SequenceDiagram:
+    """The shrunk failing sequence of a conformance failure, SUT publishes included.
+
+    Lifelines: ``suite`` (customer, fault injector), the participants the suite played,
+    the service under test, and ``bus`` where it publishes. Hovering an arrow shows the
+    event's ``eventId``.
+    """
+    from sagaspec.conformance.diagram import lifelines
+
+    sut = failure.sut
+    steps = [s if isinstance(s, dict) else s.to_json() for s in failure.steps]
+    names = lifelines(steps, sut)
+    lanes = tuple(
+        Lifeline(n, f"{n} (under test)" if n == sut else ("Event bus" if n == "bus" else n),
+                 "bus" if n == "bus" else ("actor" if n == "suite" else "service"))
+        for n in names
+    )
+    design = DESIGNS.get(failure.design)
+    items: list[Any] = []
+    known = set(names)
+    for i, st in enumerate(steps, start=1):
+        op = st["op"]
+        a, b = _step_ends(st, sut)
+        a = a if a in known else "suite"
+        b = b if b in known else sut
+        m = st.get("msg") or {}
+        ev = st.get("event") or {}
+        if op in ("crash", "quiet"):
+            text = "CRASH and restart" if op == "crash" else "wait until quiet"
+            items.append(Note((b,), text, "fault" if op == "crash" else "info", step=i))
+        elif op == "place":
+            items.append(Message(a, b, f"place order {m.get('saga')}", "external", i,
+                                 f"step {i}: the customer places order {m.get('saga')}"))
+        elif op == "invalid":
+            items.append(Message(a, b, f"invalid {st.get('kind')}: {m.get('type')}[{m.get('saga')}]",
+                                 "fault", i, f"step {i}: an invalid event ({st.get('kind')})"))
+        elif op == "raw":
+            items.append(Message(a, b, f"raw bytes ({st.get('kind')})", "fault", i, f"step {i}"))
+        else:
+            label = f"{m.get('type')}[{m.get('saga')}]"
+            if op == "duplicate":
+                label += " (duplicate)"
+            items.append(Message(a, b, label, tone_of(str(m.get("type")), design), i,
+                                 f"step {i}: {op} {ev.get('eventId', '')}".strip(), op == "duplicate"))
+            if st.get("outcome") and b != sut:
+                items.append(Note((b,), str(st["outcome"]), "info", step=i))
+        for pub in st.get("published", ()):
+            items.append(Message(sut, "bus", str(pub.get("eventType")),
+                                 tone_of(str(pub.get("eventType")), design), i,
+                                 f"step {i}: {sut} publishes {pub.get('eventId', '')}".strip()))
+        for raw in st.get("raw_published", ()):
+            items.append(Note((sut,), f"not an event: {raw.get('reason')}", "failure", step=i))
+    return SequenceDiagram(title, lanes, tuple(items), id=key)
+
+
+def _exchanged_rows(failure: Any) -> list[tuple]:
+    sut = failure.sut
+    rows = []
+    for i, st in enumerate(failure.steps, start=1):
+        st = st if isinstance(st, dict) else st.to_json()
+        ev = st.get("event")
+        if st.get("to") == sut and ev:
+            rows.append((i, f"{st.get('src') or 'suite'} → {sut}", st["op"], ev))
+        for pub in st.get("published", ()):
+            rows.append((i, f"{sut} → bus", "publish", pub))
+    return rows
+
+
+def _summary_rows(run: ConformRun) -> list[tuple[str, Inline]]:
+    s, f = run.started, run.finished
+    rows: list[tuple[str, Inline]] = []
+    if s is not None:
+        rows += [
+            ("adapter", Code(str(s.adapter))),
+            ("service under test", Code(str(s.participant))),
+            ("design", Code(str(s.design))),
+            ("mode", str(s.mode)),
+            ("examples asked", f"{s.examples:,}"),
+            ("seed", "random" if s.seed is None else str(s.seed)),
+            ("adapter capabilities", ", ".join(s.capabilities) or "none"),
+        ]
+    if f is not None:
+        rows += [
+            ("examples run", f"{f.examples:,}"),
+            ("events exchanged", f"{f.events:,}"),
+            ("seconds", f"{f.seconds:.2f} (adapter {f.adapter_seconds:.2f}, oracle {f.oracle_seconds:.2f})"),
+        ]
+        if f.interrupted:
+            rows.append(("interrupted", "yes: partial result"))
+        if f.error:
+            rows.append(("error", f.error))
+    return rows
+
+
+def _coverage_blocks(coverage: Any, level: int) -> list[Block]:
+    blocks: list[Block] = [Heading(level, "Model-transition coverage", "coverage")]
+    if not coverage:
+        blocks.append(Para(("Not computed for this run.",)))
+        return blocks
+    cov = coverage if isinstance(coverage, dict) else getattr(coverage, "__dict__", {})
+    covered = cov.get("covered", cov.get("edges_covered"))
+    total = cov.get("total", cov.get("edges_total", cov.get("edges")))
+    if isinstance(covered, int) and isinstance(total, int) and total:
+        tone = "ok" if covered == total else "warn"
+        blocks.append(Para((Badge(f"{100 * covered / total:.1f}%", tone),
+                            f" {covered:,} of {total:,} model transitions exercised.")))
+    scalar = [(k, v) for k, v in cov.items() if not isinstance(v, list | dict | tuple)]
+    if scalar:
+        blocks.append(Table(("Measure", "Value"), tuple(((k.replace("_", " "),), (str(v),)) for k, v in scalar)))
+    for k, v in cov.items():
+        if isinstance(v, dict) and v:
+            blocks.append(Heading(level + 1, k.replace("_", " ").capitalize(), f"coverage-{slug(k)}"))
+            blocks.append(Table(("Item", "Value"), tuple(((Code(str(a)),), (json.dumps(b) if not isinstance(b, str) else b,)) for a, b in v.items())))
+        elif isinstance(v, list | tuple) and v:
+            blocks.append(Heading(level + 1, k.replace("_", " ").capitalize(), f"coverage-{slug(k)}"))
+            items = [(Code(x if isinstance(x, str) else json.dumps(x)),) for x in v[:200]]
+            if len(v) > 200:
+                items.append((f"... and {len(v) - 200} more",))
+            blocks.append(BulletList(tuple(items)))
+    return blocks
+
+
+def conform_blocks(run_result: Any, *, level: int = 2) -> list[Block]:
+    """Report blocks for a conformance run (see :func:`conform_report_html`)."""
+    run = ConformRun.of(run_result)
+    f = run.finished
+    blocks: list[Block] = []
+    if f is None:
+        verdict: tuple[Inline, ...] = (Badge("INCOMPLETE", "warn"), " the run did not finish.")
+    elif f.error:
+        verdict = (Badge("ERROR", "bad"), f" {f.error}")
+    elif f.failures:
+        verdict = (Badge("FAILED", "bad"), f" {len(f.failures)} check(s) failed: ", *_codes(f.failures), ".")
+    elif f.interrupted:
+        verdict = (Badge("INTERRUPTED", "warn"), " no failure in the examples that ran.")
+    else:
+        verdict = (Badge("PASSED", "ok"), f" every check passed on {f.examples:,} examples.")
+    blocks.append(Para(verdict))
+    blocks.append(Heading(level, "Summary", "summary"))
+    blocks.append(Table(("", "Value"), tuple(((k,), (v,)) for k, v in _summary_rows(run))))
+    if f is not None and f.checks:
+        skipped = getattr(run.started, "skipped", {}) or {}
+        blocks.append(Heading(level, "Checks", "checks"))
+        rows = []
+        for c in f.checks:
+            tone = {"passed": "ok", "failed": "bad", "skipped": "warn"}.get(c.status, "info")
+            reason = c.reason or skipped.get(c.name, "")
+            rows.append(((Code(c.name),), (Badge(c.status, tone),), (f"{c.runs:,}",), (reason,)))
+        blocks.append(Table(("Check", "Status", "Runs", "Reason"), tuple(rows)))
+    if f is not None and f.notes:
+        blocks.append(BulletList(tuple((n,) for n in f.notes)))
+    if run.failures:
+        blocks.append(Heading(level, "Failures", "failures"))
+    for k, fail in enumerate(run.failures, start=1):
+        key = f"failure-{k}-{slug(fail.check)}"
+        blocks.append(Heading(level + 1, f"{fail.check}" + (" (flaky)" if fail.flaky else ""), key))
+        blocks.append(Para((fail.message,)))
+        if fail.divergence:
+            blocks.append(Para(("Diverges from the model: ", fail.divergence)))
+        blocks.append(Figure(
+            failure_diagram(fail, key=key, title=f"{fail.check}: shrunk failing sequence"),
+            (f"{len(fail.steps)} steps, {fail.length} messages exchanged with {fail.sut}.",),
+        ))
+        rows = []
+        for step, route, op, event in _exchanged_rows(fail):
+            rows.append(((str(step),), (route,), (op,), (Code(str(event.get("eventType"))),),
+                         (Code(str(event.get("eventId", ""))),), (Code(str(event.get("sagaId", ""))),)))
+        blocks.append(Heading(level + 2, "Exchanged messages", f"{key}-messages"))
+        blocks.append(Table(("Step", "Route", "Op", "Event", "eventId", "sagaId"), tuple(rows)))
+        blocks.append(Details("Message payloads", tuple(
+            CodeBlock(f"// step {step}, {route}\n" + json.dumps(event, indent=2, ensure_ascii=False), "json")
+            for step, route, _op, event in _exchanged_rows(fail)
+        )))
+        if fail.world:
+            blocks.append(Para(("World: ", Code(json.dumps(fail.world, sort_keys=True)))))
+        if fail.reproduce:
+            blocks.append(Para(("Reproduce: ", Code(fail.reproduce))))
+        if fail.file:
+            blocks.append(Para(("Case file: ", Code(str(fail.file)))))
+    blocks.extend(_coverage_blocks(f.coverage if f is not None else None, level))
+    return blocks
+
+
+def _codes(names: Iterable[str]) -> list[Inline]:
+    out: list[Inline] = []
+    for i, n in enumerate(names):
+        if i:
+            out.append(", ")
+        out.append(Code(n))
+    return out
 
 
 def conform_report_html(run_result: Any, path: str | FsPath, *, title: str | None = None) -> FsPath:
-    """Write the HTML report of a conformance run to ``path`` (one file)."""
-    heading = title or "sagaspec conform: " + str(_get(run_result, "adapter", "target", "name", default="run"))
-    page = Page("conform-report", heading, tuple(conform_blocks(run_result)))
+    """Write the HTML report of a conformance run to ``path`` (one file).
+
+    ``run_result`` is the list of engine events of the run (what
+    :meth:`sagaspec.conformance.runner.Runner.execute` yields; a front end can collect
+    them as it prints), a :class:`ConformRun`, or just the final ``RunFinished`` (then
+    the report has the summary, checks and coverage but no failure diagrams).
+    """
+    run = ConformRun.of(run_result)
+    sut = getattr(run.started, "participant", None)
+    heading = title or "sagaspec conform" + (f": {sut}" if sut else "")
+    summary = f"adapter {run.started.adapter}" if run.started is not None else ""
+    page = Page("conform-report", heading, tuple(conform_blocks(run)), summary=summary)
     return write_report(page, path)

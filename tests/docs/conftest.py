@@ -55,3 +55,16 @@ def serve():
     for s in servers:
         s.shutdown()
         s.server_close()
+
+
+@pytest.fixture(scope="session")
+def mutant_run():
+    """Engine events of a short conformance run against a payment service without
+    idempotency (the suite must catch the double charge)."""
+    from sagaspec.conformance.runner import RunConfig, Runner
+
+    cfg = RunConfig(
+        adapter="inprocess:?participant=payment&mutant=no-idempotency", participant="payment",
+        examples=50, seed=1, failures_dir=None,
+    )
+    return list(Runner(cfg).execute())

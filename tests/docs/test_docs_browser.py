@@ -161,3 +161,23 @@ def test_the_harness_sees_console_errors_and_missing_files(browser, serve, tmp_p
     assert "exception" in text
     assert "HTTP 404" in text and "missing.css" in text
     assert result.value["scripts"] == 1 and result.value["diagrams"] == []
+
+
+def test_conform_report_renders(browser, serve, tmp_path, mutant_run):
+    from conftest import ARTIFACTS
+
+    from sagaspec.docs.reports import ConformRun, conform_report_html
+
+    conform_report_html(mutant_run, tmp_path / "conform.html")
+    shot = ARTIFACTS / "conform-report-mutant.png"
+    loaded = browser.load(serve(tmp_path) + "conform.html", PROBE, shot)
+    assert loaded.problems == []
+    assert loaded.value["headerColor"] == HEADER
+    failures = ConformRun.from_events(mutant_run).failures
+    rendered = [d for d in loaded.value["diagrams"] if d["key"].startswith("failure-")]
+    assert len(rendered) == len(failures)
+    for got, fail in zip(rendered, failures, strict=True):
+        assert got["width"] > 100 and got["textWidth"] > 0
+        assert got["participants"][-2:] == [fail.sut, BUS]
+        published = [p["eventType"] for st in fail.steps for p in st.get("published", ())]
+        assert [label for _s, dst, label in got["messages"] if dst == BUS] == published
