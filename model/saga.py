@@ -62,6 +62,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from sagaspec.model.participant import Msg, Outcome, Participant
 from sagaspec.model.system import System
@@ -76,6 +77,11 @@ __all__ = [
     "NOTIFICATION",
     "STEP_OF_EVENT",
     "Rule",
+    "OrderSlot",
+    "PaymentSlot",
+    "StockSlot",
+    "NotificationSlot",
+    "InventoryState",
     "SagaParticipant",
     "Order",
     "Payment",
@@ -86,6 +92,7 @@ __all__ = [
     "saga_models",
     "saga_variant",
     "saga_system",
+    "saga_system_from_meta",
     "default_stock",
     "CAP",
     "seed",
@@ -126,12 +133,60 @@ _JOIN = frozenset({"PaymentProcessed", "InventoryReserved"})
 #: Ghost counters stop here: 2 already says "more than once".
 CAP = 2
 
+
+
+class OrderSlot(NamedTuple):
+    """Order's record of one saga (``paid``/``reserved``: join memory; counts: ghost)."""
+
+    status: str  # idle | open | completed | cancelled
+    paid: int
+    reserved: int
+    completed: int
+    cancelled: int
+
+
+class PaymentSlot(NamedTuple):
+    """Payment's record of one saga (``charges``/``refunds``/``held``: ghost)."""
+
+    status: str  # none | charged | declined | refunded | cancelled
+    charges: int
+    refunds: int
+    held: int
+
+
+class StockSlot(NamedTuple):
+    """Inventory's record of one saga: units held for it, reservation/release counts."""
+
+    status: str  # none | reserved | failed | released | cancelled
+    held: int
+    reservations: int
+    releases: int
+
+
+class NotificationSlot(NamedTuple):
+    """Notification's record of one saga (``emails``: ghost)."""
+
+    status: str  # none | sent
+    emails: int
+
+
+class InventoryState(NamedTuple):
+    """Inventory's local state: free units and one slot per saga."""
+
+    free: int
+    slots: tuple[StockSlot, ...]
+
+
 _interned: dict[tuple, tuple] = {}
 
 
-def _slot(*fields) -> tuple:
-    """An interned slot tuple (equal slots share one object across all states)."""
-    return _interned.setdefault(fields, fields)
+def _slot(cls, *fields):
+    """An interned slot (equal slots share one object across all states)."""
+    key = (cls, fields)
+    slot = _interned.get(key)
+    if slot is None:
+        slot = _interned[key] = cls(*fields)
+    return slot
 
 
 def _inc(n: int) -> int:
@@ -280,7 +335,7 @@ class Order(SagaParticipant):
             self.emits |= {"OrderCreated"}
 
     def init(self):
-        return (_slot("idle", 0, 0, 0, 0),) * self.orders
+        return (_slot(OrderSlot, "idle", 0, 0, 0, 0),) * self.orders
 
     def internal(self, state):
         if not self.places:
@@ -291,7 +346,7 @@ class Order(SagaParticipant):
                 outs.append(
                     Outcome(
                         f"place order {i}",
-                        _put(state, i, _slot("open", paid, res, done, canc)),
+                        _put(state, i, _slot(OrderSlot, "open", paid, res, done, canc)),
                         (self._msg("OrderCreated", i),),
                     )
                 )
@@ -306,13 +361,13 @@ class Order(SagaParticipant):
             else:
                 res = 1
             if rule.guarded and status != "open":
-                return (Outcome(f"ignore (order {status})", _put(state, i, _slot(status, paid, res, done, canc))),)
+                return (Outcome(f"ignore (order {status})", _put(state, i, _slot(OrderSlot, status, paid, res, done, canc))),)
             if not (paid and res):
-                return (Outcome("wait (join)", _put(state, i, _slot(status, paid, res, done, canc))),)
+                return (Outcome("wait (join)", _put(state, i, _slot(OrderSlot, status, paid, res, done, canc))),)
             return (
                 Outcome(
                     "complete",
-                    _put(state, i, _slot("completed", paid, res, _inc(done), canc)),
+                    _put(state, i, _slot(OrderSlot, "completed", paid, res, _inc(done), canc)),
                     (self._msg("OrderCompleted", i),),
                 ),
             )
@@ -322,7 +377,7 @@ class Order(SagaParticipant):
             return (
                 Outcome(
                     "cancel",
-                    _put(state, i, _slot("cancelled", paid, res, done, _inc(canc))),
+                    _put(state, i, _slot(OrderSlot, "cancelled", paid, res, done, _inc(canc))),
                     (self._msg("OrderCancelled", i),),
                 ),
             )
@@ -331,7 +386,7 @@ class Order(SagaParticipant):
     def restart(self, state):
         if not self.volatile_join:
             return state
-        return tuple(_slot(st, 0, 0, done, canc) for st, _p, _r, done, canc in state)
+        return tuple(_slot(OrderSlot, st, 0, 0, done, canc) for st, _p, _r, done, canc in state)
 
 
 class Payment(SagaParticipant):
@@ -347,7 +402,7 @@ class Payment(SagaParticipant):
         self.declines = declines
 
     def init(self):
-        return (_slot("none", 0, 0, 0),) * self.orders
+        return (_slot(PaymentSlot, "none", 0, 0, 0),) * self.orders
 
     def react(self, state, rule, msg):
         i = msg.saga
@@ -360,7 +415,7 @@ class Payment(SagaParticipant):
                 outs.append(
                     Outcome(
                         "approve",
-                        _put(state, i, _slot("charged", _inc(charges), refunds, _inc(held))),
+                        _put(state, i, _slot(PaymentSlot, "charged", _inc(charges), refunds, _inc(held))),
                         (self._msg("PaymentProcessed", i),),
                     )
                 )
@@ -368,7 +423,7 @@ class Payment(SagaParticipant):
                 outs.append(
                     Outcome(
                         "decline",
-                        _put(state, i, _slot("declined", charges, refunds, held)),
+                        _put(state, i, _slot(PaymentSlot, "declined", charges, refunds, held)),
                         (self._msg("PaymentFailed", i),),
                     )
                 )
@@ -376,14 +431,14 @@ class Payment(SagaParticipant):
         if rule.step == "refund":
             if rule.guarded:
                 if status == "none":
-                    return (Outcome("remember cancellation", _put(state, i, _slot("cancelled", charges, refunds, held))),)
+                    return (Outcome("remember cancellation", _put(state, i, _slot(PaymentSlot, "cancelled", charges, refunds, held))),)
                 if status != "charged":
                     return self._ignore(state, f"payment {status}")
             label = "refund" if held else "refund (nothing charged)"
             return (
                 Outcome(
                     label,
-                    _put(state, i, _slot("refunded", charges, _inc(refunds), max(held - 1, 0))),
+                    _put(state, i, _slot(PaymentSlot, "refunded", charges, _inc(refunds), max(held - 1, 0))),
                     (self._msg("PaymentRefunded", i),),
                 ),
             )
@@ -406,7 +461,7 @@ class Inventory(SagaParticipant):
         self.units = units
 
     def init(self):
-        return (self.stock, (_slot("none", 0, 0, 0),) * self.orders)
+        return InventoryState(self.stock, (_slot(StockSlot, "none", 0, 0, 0),) * self.orders)
 
     def react(self, state, rule, msg):
         free, slots = state
@@ -416,42 +471,42 @@ class Inventory(SagaParticipant):
             if rule.guarded and status != "none":
                 return self._ignore(state, f"inventory {status}")
             if free >= self.units and "InventoryReserved" in rule.outcomes:
-                slot = _slot("reserved", held + self.units, _inc(reservations), releases)
+                slot = _slot(StockSlot, "reserved", held + self.units, _inc(reservations), releases)
                 return (
                     Outcome(
                         "reserve",
-                        (free - self.units, _put(slots, i, slot)),
+                        InventoryState(free - self.units, _put(slots, i, slot)),
                         (self._msg("InventoryReserved", i),),
                     ),
                 )
-            slot = _slot("failed", held, reservations, releases)
+            slot = _slot(StockSlot, "failed", held, reservations, releases)
             return (
                 Outcome(
                     "out of stock",
-                    (free, _put(slots, i, slot)),
+                    InventoryState(free, _put(slots, i, slot)),
                     (self._msg("InventoryReservationFailed", i),),
                 ),
             )
         if rule.step == "release":
             if rule.guarded:
                 if status == "none":
-                    slot = _slot("cancelled", held, reservations, releases)
-                    return (Outcome("remember cancellation", (free, _put(slots, i, slot))),)
+                    slot = _slot(StockSlot, "cancelled", held, reservations, releases)
+                    return (Outcome("remember cancellation", InventoryState(free, _put(slots, i, slot))),)
                 if status != "reserved":
                     return self._ignore(state, f"inventory {status}")
             label = "release" if held else "release (nothing reserved)"
-            slot = _slot("released", 0, reservations, _inc(releases))
+            slot = _slot(StockSlot, "released", 0, reservations, _inc(releases))
             return (
                 Outcome(
                     label,
-                    (free + held, _put(slots, i, slot)),
+                    InventoryState(free + held, _put(slots, i, slot)),
                     (self._msg("InventoryReleased", i),),
                 ),
             )
         raise DesignError(f"inventory cannot perform step {rule.step!r}")  # pragma: no cover
 
     def permute(self, state, perm):
-        return (state[0], _permute(state[1], perm))
+        return InventoryState(state.free, _permute(state.slots, perm))
 
 
 class Notification(SagaParticipant):
@@ -460,7 +515,7 @@ class Notification(SagaParticipant):
     name = NOTIFICATION
 
     def init(self):
-        return (_slot("none", 0),) * self.orders
+        return (_slot(NotificationSlot, "none", 0),) * self.orders
 
     def react(self, state, rule, msg):
         i = msg.saga
@@ -471,7 +526,7 @@ class Notification(SagaParticipant):
             return (
                 Outcome(
                     "email",
-                    _put(state, i, _slot("sent", _inc(emails))),
+                    _put(state, i, _slot(NotificationSlot, "sent", _inc(emails))),
                     (self._msg("NotificationSent", i),),
                 ),
             )
@@ -612,6 +667,25 @@ def saga_system(
             "volatile": sorted(vol),
         },
     )
+
+
+_META_KEYS = ("design", "orders", "stock", "units", "declines", "volatile")
+
+
+def saga_system_from_meta(meta: dict) -> System:
+    """Rebuild the system a saved trace was found on, from its ``System.meta``.
+
+    >>> s = saga_system("seed", orders=3, stock=1)
+    >>> saga_system_from_meta(s.meta).meta == s.meta
+    True
+    """
+    if not isinstance(meta, dict) or "design" not in meta:
+        raise UsageError("model metadata must be an object with at least 'design'")
+    unknown = sorted(set(meta) - set(_META_KEYS))
+    if unknown:
+        raise UsageError(f"unknown model metadata {', '.join(unknown)}; expected {', '.join(_META_KEYS)}")
+    kwargs = {k: meta[k] for k in _META_KEYS[1:] if k in meta}
+    return saga_system(meta["design"], **kwargs)
 
 
 def seed() -> System:

@@ -34,96 +34,90 @@ __all__ = ["saga_properties", "PROPERTY_NAMES"]
 
 O, P, I, N = "order", "payment", "inventory", "notification"  # noqa: E741 - participant names
 
-# Slot field positions (see sagaspec.model.saga).
-O_DONE, O_CANC = 3, 4
-P_CHARGES, P_REFUNDS, P_HELD = 1, 2, 3
-I_HELD, I_RES, I_REL = 1, 2, 3
-N_EMAILS = 1
+# Slots are NamedTuples (sagaspec.model.saga): attribute access keeps predicates readable;
+# the explorer caches results per combination of local states, so speed is not an issue.
 
 
 def _single_charge(v) -> bool:
-    return all(s[P_CHARGES] <= 1 for s in v[P])
+    return all(s.charges <= 1 for s in v[P])
 
 
 def _refund_needs_charge(v) -> bool:
-    return all(s[P_REFUNDS] <= s[P_CHARGES] for s in v[P])
+    return all(s.refunds <= s.charges for s in v[P])
 
 
 def _completed_paid_reserved(v) -> bool:
-    pay, inv = v[P], v[I][1]
+    pay, inv = v[P], v[I].slots
     return all(
-        not o[O_DONE] or (pay[i][P_HELD] >= 1 and inv[i][I_HELD] > 0)
-        for i, o in enumerate(v[O])
+        not o.completed or (pay[i].held >= 1 and inv[i].held > 0) for i, o in enumerate(v[O])
     )
 
 
 def _one_outcome(v) -> bool:
-    return all(o[O_DONE] + o[O_CANC] <= 1 for o in v[O])
+    return all(o.completed + o.cancelled <= 1 for o in v[O])
 
 
 def _stock_non_negative(v) -> bool:
-    free, slots = v[I]
-    return free >= 0 and all(s[I_HELD] >= 0 for s in slots)
+    inv = v[I]
+    return inv.free >= 0 and all(s.held >= 0 for s in inv.slots)
+
+
+def _single_email(v) -> bool:
+    return all(n.emails <= 1 for n in v[N])
 
 
 def _notify_only_completed(v) -> bool:
-    return all(
-        not n[N_EMAILS] or (o[O_DONE] and not o[O_CANC]) for o, n in zip(v[O], v[N], strict=True)
-    )
-
-
-def _saga_terminates(v) -> bool:
-    return all(o[O_DONE] or o[O_CANC] for o in v[O])
+    return all(not n.emails or _completed(o) for o, n in zip(v[O], v[N], strict=True))
 
 
 def _completed(o) -> bool:
-    return bool(o[O_DONE]) and not o[O_CANC]
+    return bool(o.completed) and not o.cancelled
+
+
+def _saga_terminates(v) -> bool:
+    return all(o.completed or o.cancelled for o in v[O])
 
 
 def _no_charge_left(v) -> bool:
     pay = v[P]
-    return all(_completed(o) or pay[i][P_HELD] == 0 for i, o in enumerate(v[O]))
+    return all(_completed(o) or pay[i].held == 0 for i, o in enumerate(v[O]))
 
 
 def _no_reservation_left(v) -> bool:
-    inv = v[I][1]
-    return all(_completed(o) or inv[i][I_HELD] == 0 for i, o in enumerate(v[O]))
-
-
-def _single_email(v) -> bool:
-    return all(n[N_EMAILS] <= 1 for n in v[N])
+    inv = v[I].slots
+    return all(_completed(o) or inv[i].held == 0 for i, o in enumerate(v[O]))
 
 
 def _some_order_completes(v) -> bool:
-    return any(o[O_DONE] for o in v[O])
+    return any(o.completed for o in v[O])
 
 
 def _some_order_cancelled(v) -> bool:
-    return any(o[O_CANC] for o in v[O])
+    return any(o.cancelled for o in v[O])
 
 
 def _some_compensation(v) -> bool:
-    return any(s[P_REFUNDS] for s in v[P]) or any(s[I_REL] for s in v[I][1])
+    return any(s.refunds for s in v[P]) or any(s.releases for s in v[I].slots)
 
 
 def saga_properties(*, orders: int, stock: int, units: int = 1) -> tuple[Property, ...]:
     """The order saga's named properties for these bounds (stock and units matter)."""
 
     def stock_conserved(v) -> bool:
-        free, slots = v[I]
-        return free + sum(s[I_HELD] for s in slots) == stock
+        inv = v[I]
+        return inv.free + sum(s.held for s in inv.slots) == stock
 
     def completed_exactly_once(v) -> bool:
-        pay, inv, note = v[P], v[I][1], v[N]
+        pay, inv, note = v[P], v[I].slots, v[N]
         for i, o in enumerate(v[O]):
             if _completed(o):
                 p, s = pay[i], inv[i]
                 if not (
-                    p[P_CHARGES] == 1
-                    and p[P_HELD] == 1
-                    and s[I_RES] == 1
-                    and s[I_HELD] == units
-                    and note[i][N_EMAILS] == 1
+                    p.charges == 1
+                    and p.held == 1
+                    and s.reservations == 1
+                    and s.held == units
+                    and note[i].emails == 1
                 ):
                     return False
         return True
