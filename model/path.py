@@ -276,6 +276,10 @@ class Path:
     def __len__(self) -> int:
         return len(self._descr)
 
+    def __iter__(self):
+        """``(action, state after it)`` for each step."""
+        return ((step.action, step.state) for step in self.steps)
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Path) and self.actions == other.actions and self.loop == other.loop
 

@@ -587,3 +587,57 @@ def test_incremental_fingerprints_equal_fingerprints_from_scratch():
     for idx in range(0, r.stats.states, 97):
         states, _acts = search.canonical_states(idx)
         assert search.seen[engine.additive_fingerprint(states[-1])] == idx
+
+
+class Loops(Participant):
+    """Per saga: idle -> trying <-> waiting, forever (no way out): a livelock per saga."""
+
+    name = "loops"
+
+    def __init__(self, n):
+        self.n = n
+
+    def init(self):
+        return (0,) * self.n
+
+    def internal(self, s):
+        out = []
+        for i, v in enumerate(s):
+            nxt = {0: 1, 1: 2, 2: 1}[v]
+            out.append(Outcome(f"step-{i}", s[:i] + (nxt,) + s[i + 1 :]))
+        return tuple(out)
+
+    def permute(self, s, perm):
+        out = [0] * self.n
+        for i, v in enumerate(s):
+            out[perm[i]] = v
+        return tuple(out)
+
+
+@pytest.mark.parametrize("symmetry", [False, True])
+def test_lasso_is_a_real_closed_cycle_also_under_symmetry(symmetry):
+    system = System((Loops(2),), (Property.eventually("never", lambda v: False),), sagas=2)
+    r = explore(system, Config(symmetry=symmetry))
+    v = r.violation("never")
+    assert v.kind == "cycle"
+    path = v.path
+    assert path.loop is not None and path.raw_state(-1) == path.raw_state(path.loop)
+    assert type(path).decode(system, Config(symmetry=symmetry), path.encode()) == path
+
+
+def test_view_reads_locals_bus_stores_and_budgets():
+    path = explore(
+        System((Burst(("A", "B", "A")), Recorder()), (Property.sometimes("two", lambda v: len(v["recorder"]) == 2),)),
+        Config(duplicates=1, crashes=1),
+    ).witnesses["two"]
+    first = path.view(1)  # after the burst: A, B, A in flight (A twice: the same event)
+    assert first["sender"] is True and "recorder" in first and "nobody" not in first
+    assert first.in_flight() == 3
+    assert first.in_flight("A") == 2 and first.in_flight("B", saga=0) == 1
+    assert first.in_flight(saga=1) == 0 and first.in_flight(dest="recorder") == 3
+    assert sorted(m.type for _d, m in first.messages) == ["A", "A", "B"]
+    assert not first.quiescent
+    assert first.duplicates_left == 1 and first.crashes_left("recorder") == 1
+    end = path.view(-1)
+    assert len(end.processed("recorder")) == 2
+    assert end.locals() == {"sender": True, "recorder": end["recorder"]}

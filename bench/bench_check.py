@@ -1,0 +1,195 @@
+"""Benchmark of the model checker on the order saga (and two-phase commit).
+
+Prints, for standard configurations: distinct states, edges, depth, wall and CPU
+seconds, states per second (wall and CPU: this machine is shared, and "one core" is
+what CPU time measures), the explorer's own bytes-per-state accounting, and the same
+run with and without symmetry reduction. ``--memory`` adds a tracemalloc run that
+measures the real Python heap per stored state to cross-check the accounting.
+
+Targets (issue 3): >= 100,000 distinct states/s on one core, < 300 bytes per stored
+state, ``corrected`` with 3 orders and duplicates verified in < 60 s. Nothing here
+asserts a timing; it prints numbers and ratios.
+
+Usage::
+
+    python bench/bench_check.py            # standard configurations (about 1-2 minutes)
+    python bench/bench_check.py --short    # a few seconds, for CI
+    python bench/bench_check.py --memory   # plus tracemalloc cross-check (slower)
+    python bench/bench_check.py --json     # machine-readable
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import resource
+import sys
+import time
+import tracemalloc
+
+from sagaspec.model import Config, Msg, Outcome, Participant, Property, System, explore
+from sagaspec.model.saga import saga_system
+
+
+def two_phase(rms: int) -> System:
+    """Two-phase commit, as in tests/model/test_twophase.py (kept here so bench runs alone)."""
+
+    class TM(Participant):
+        name = "tm"
+        subscribes = frozenset({"Prepared"})
+
+        def init(self):
+            return ("init", frozenset())
+
+        def on_event(self, state, msg):
+            return (Outcome("note", (state[0], state[1] | {msg.src})),)
+
+        def internal(self, state):
+            if state[0] != "init":
+                return ()
+            out = [Outcome("abort", ("aborted", state[1]), (Msg("Abort", 0, "tm"),))]
+            if len(state[1]) == rms:
+                out.insert(0, Outcome("commit", ("committed", state[1]), (Msg("Commit", 0, "tm"),)))
+            return tuple(out)
+
+    class RM(Participant):
+        subscribes = frozenset({"Commit", "Abort"})
+
+        def __init__(self, i):
+            self.name = f"rm{i}"
+
+        def init(self):
+            return "working"
+
+        def internal(self, state):
+            if state != "working":
+                return ()
+            return (Outcome("prepare", "prepared", (Msg("Prepared", 0, self.name),)), Outcome("abort", "aborted"))
+
+        def on_event(self, state, msg):
+            return (Outcome("obey", "committed" if msg.type == "Commit" else "aborted"),)
+
+    names = [f"rm{i}" for i in range(rms)]
+    return System(
+        (TM(), *(RM(i) for i in range(rms))),
+        (Property.always("consistent", lambda v: not (
+            {v[n] for n in names} >= {"committed", "aborted"})),),
+        name=f"two-phase-commit/{rms}",
+    )
+
+
+# name, system factory, config
+FULL = [
+    ("corrected 2 orders, dups", lambda: saga_system("corrected", orders=2), Config()),
+    ("corrected 2 orders, dups, 1 crash each", lambda: saga_system("corrected", orders=2), Config(crashes=1)),
+    ("corrected 3 orders, dups", lambda: saga_system("corrected", orders=3), Config()),
+    ("seed 2 orders, dups (finds violations)", lambda: saga_system("seed", orders=2), Config()),
+    ("seed 2 orders, no idempotency", lambda: saga_system("seed", orders=2), Config(idempotency=False)),
+    ("two-phase commit, 5 RMs, dups", lambda: two_phase(5), Config()),
+]
+SHORT = [
+    ("corrected 2 orders, dups", lambda: saga_system("corrected", orders=2), Config()),
+    ("seed 2 orders, dups (finds violations)", lambda: saga_system("seed", orders=2), Config()),
+]
+MEMORY = ("corrected 2 orders, dups, 1 crash each", lambda: saga_system("corrected", orders=2), Config(crashes=1))
+MEMORY_SHORT = ("corrected 2 orders, dups", lambda: saga_system("corrected", orders=2), Config())
+
+
+def run(name: str, factory, config: Config) -> dict:
+    system = factory()
+    gc.collect()
+    wall = time.perf_counter()
+    cpu = time.process_time()
+    result = explore(system, config)
+    wall = time.perf_counter() - wall
+    cpu = time.process_time() - cpu
+    st = result.stats
+    return {
+        "name": name,
+        "symmetry": config.symmetry,
+        "states": st.states,
+        "edges": st.edges,
+        "depth": st.depth,
+        "wall_s": round(wall, 2),
+        "cpu_s": round(cpu, 2),
+        "states_per_s_wall": round(st.states / wall),
+        "states_per_s_cpu": round(st.states / cpu),
+        "bytes_per_state": st.bytes_per_state,
+        "ok": result.ok,
+        "violated": sorted(v.property for v in result.violations),
+    }
+
+
+def traced(name: str, factory, config: Config) -> dict:
+    """The real Python heap per stored state, measured with tracemalloc."""
+    system = factory()
+    gc.collect()
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    result = explore(system, config)
+    current, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    n = result.stats.states
+    return {
+        "name": name,
+        "states": n,
+        "traced_peak_bytes_per_state": round((peak - base) / n, 1),
+        "accounted_bytes_per_state": result.stats.bytes_per_state,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--short", action="store_true", help="a few seconds (CI)")
+    ap.add_argument("--memory", action="store_true", help="add a tracemalloc cross-check")
+    ap.add_argument("--json", action="store_true", help="print JSON")
+    args = ap.parse_args(argv)
+    configs = SHORT if args.short else FULL
+    rows = []
+    for name, factory, config in configs:
+        for sym in (False, True):
+            cfg = Config(**{**config.to_dict(), "symmetry": sym})
+            rows.append(run(name, factory, cfg) if (sym is False or "two-phase" not in name) else None)
+    rows = [r for r in rows if r]
+    mem = None
+    if args.memory:
+        mem = traced(*(MEMORY_SHORT if args.short else MEMORY))
+    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if args.json:
+        print(json.dumps({"runs": rows, "memory": mem, "peak_rss_mb": round(peak_rss_mb, 1)}, indent=2))
+        return 0
+    head = f"{'configuration':42} {'sym':>3} {'states':>9} {'edges':>10} {'dep':>3} {'wall s':>7} {'cpu s':>6} {'st/s wall':>9} {'st/s cpu':>9} {'B/state':>7}  result"
+    print(head)
+    print("-" * len(head))
+    by_name: dict[str, dict[bool, dict]] = {}
+    for r in rows:
+        by_name.setdefault(r["name"], {})[r["symmetry"]] = r
+        verdict = "ok" if r["ok"] else "violations: " + ", ".join(r["violated"])
+        print(
+            f"{r['name']:42} {'on' if r['symmetry'] else 'off':>3} {r['states']:>9,} {r['edges']:>10,} {r['depth']:>3} "
+            f"{r['wall_s']:>7.2f} {r['cpu_s']:>6.2f} {r['states_per_s_wall']:>9,} {r['states_per_s_cpu']:>9,} "
+            f"{r['bytes_per_state']:>7.0f}  {verdict[:60]}"
+        )
+    print()
+    print("symmetry reduction (states without / with, time without / with):")
+    for name, pair in by_name.items():
+        if True in pair and False in pair:
+            a, b = pair[False], pair[True]
+            print(
+                f"  {name:42} {a['states'] / b['states']:5.2f}x fewer states, "
+                f"{a['cpu_s'] / max(b['cpu_s'], 1e-9):5.2f}x less CPU time"
+            )
+    if mem:
+        print()
+        print(
+            f"tracemalloc, {mem['name']}: {mem['states']:,} states, "
+            f"{mem['traced_peak_bytes_per_state']:.0f} B/state measured (peak heap) vs "
+            f"{mem['accounted_bytes_per_state']:.0f} B/state accounted by the explorer"
+        )
+    print(f"peak RSS of this process: {peak_rss_mb:,.0f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
