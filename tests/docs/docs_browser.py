@@ -12,6 +12,7 @@ a script, and takes a full-page screenshot.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import queue
@@ -40,6 +41,9 @@ FLAGS = (
     "--remote-debugging-address=127.0.0.1",
     "--remote-debugging-port=0",
 )
+
+#: Talks to 127.0.0.1 directly, whatever proxy the environment configures.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 INSTALL = ("apt-get", "install", "-y", "-q", "chromium", "fonts-dejavu-core")
 
@@ -71,6 +75,7 @@ class PageResult:
 class _Tab:
     def __init__(self, ws) -> None:
         self.ws = ws
+        self.stack: contextlib.ExitStack | None = None
         self.next_id = 0
         self.events: list[dict] = []
 
@@ -116,6 +121,7 @@ class Chromium:
         self.profile = tempfile.mkdtemp(prefix="sagaspec-chromium-")
         self.proc: subprocess.Popen | None = None
         self.port = 0
+        self._current: tuple[str, _Tab] | None = None
 
     def __enter__(self) -> Chromium:
         self.proc = subprocess.Popen(
@@ -148,6 +154,13 @@ class Chromium:
         raise RuntimeError("Chromium did not start:\n" + "".join(seen[-20:]))
 
     def __exit__(self, *exc) -> None:
+        if self._current is not None:
+            target, tab = self._current
+            self._current = None
+            try:
+                tab.stack.close()
+            finally:
+                self._close_tab(target)
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -159,34 +172,43 @@ class Chromium:
 
     def _new_tab(self) -> tuple[str, str]:
         req = urllib.request.Request(f"http://127.0.0.1:{self.port}/json/new?about:blank", method="PUT")
-        with urllib.request.urlopen(req, timeout=15) as resp:
+        with _DIRECT.open(req, timeout=15) as resp:
             info = json.load(resp)
         return info["id"], info["webSocketDebuggerUrl"]
 
     def _close_tab(self, target: str) -> None:
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{self.port}/json/close/{target}", timeout=10).close()
+            _DIRECT.open(f"http://127.0.0.1:{self.port}/json/close/{target}", timeout=10).close()
         except OSError:
             pass
 
+    def _tab(self) -> _Tab:
+        """The one page target all loads share (opening a target per page is slow)."""
+        if self._current is None:
+            target, ws_url = self._new_tab()
+            stack = contextlib.ExitStack()
+            ws = stack.enter_context(connect(ws_url, max_size=None, open_timeout=15, proxy=None))
+            tab = _Tab(ws)
+            tab.stack = stack
+            for domain in ("Page", "Runtime", "Log", "Network"):
+                tab.call(f"{domain}.enable")
+            tab.call("Emulation.setDeviceMetricsOverride",
+                     {"width": self.width, "height": self.height, "deviceScaleFactor": 1, "mobile": False})
+            self._current = (target, tab)
+        return self._current[1]
+
     def load(self, url: str, script: str, screenshot: Path | None = None, *,
-             timeout: float = 30, max_height: int = 12000) -> PageResult:
+             timeout: float = 30, max_height: int = 8000) -> PageResult:
         """Open ``url``, wait for ``load``, evaluate ``script`` (returns JSON), screenshot."""
-        target, ws_url = self._new_tab()
         result = PageResult(url)
-        try:
-            with connect(ws_url, max_size=None, open_timeout=15) as ws:
-                self._drive(_Tab(ws), url, script, screenshot, result, timeout, max_height)
-        finally:
-            self._close_tab(target)
+        self._drive(self._tab(), url, script, screenshot, result, timeout, max_height)
         return result
 
     def _drive(self, tab: _Tab, url: str, script: str, screenshot: Path | None,
                result: PageResult, timeout: float, max_height: int) -> None:
-        for domain in ("Page", "Runtime", "Log", "Network"):
-            tab.call(f"{domain}.enable")
-        tab.call("Emulation.setDeviceMetricsOverride",
-                 {"width": self.width, "height": self.height, "deviceScaleFactor": 1, "mobile": False})
+        tab.call("Page.navigate", {"url": "about:blank"})
+        tab.wait("Page.loadEventFired", timeout=timeout)
+        tab.events.clear()
         tab.call("Page.navigate", {"url": url})
         tab.wait("Page.loadEventFired", timeout=timeout)
         value = tab.call("Runtime.evaluate", {"expression": script, "returnByValue": True})
