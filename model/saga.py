@@ -541,13 +541,18 @@ class SagaVariant:
     """A named, checkable order saga: a design plus modelling choices.
 
     ``volatile`` names the services whose join memory is lost on a crash (only
-    ``"order"`` has one). ``description`` is shown by ``sagaspec check``.
+    ``"order"`` has one). ``assumes`` names the infrastructure guarantees the design
+    relies on (``"idempotency"``: consumers keep a durable store of processed events;
+    ``"outbox"``: state change and publishes commit together); ``sagaspec check`` says so
+    when a run switches one off, since violations found then are outside the design's
+    assumptions. ``description`` is shown by ``sagaspec check``.
     """
 
     name: str
     design: Design
     volatile: frozenset[str] = frozenset()
     description: str = ""
+    assumes: frozenset[str] = frozenset()
 
 
 SAGA_MODELS: dict[str, SagaVariant] = {
@@ -556,11 +561,16 @@ SAGA_MODELS: dict[str, SagaVariant] = {
         DESIGNS["seed"],
         volatile=frozenset({ORDER}),
         description=DESIGNS["seed"].title + "; Order's join memory is in memory",
+        # Section 7 asks for an event store for idempotency; the outbox is never mentioned.
+        assumes=frozenset({"idempotency"}),
     ),
     "corrected": SagaVariant(
         "corrected",
         DESIGNS["corrected"],
         description=DESIGNS["corrected"].title + "; all service records durable",
+        # The design text names the idempotency store; the model shows (--no-outbox
+        # --crashes 1) that it also needs a transactional outbox.
+        assumes=frozenset({"idempotency", "outbox"}),
     ),
 }
 

@@ -88,7 +88,7 @@ def select_properties(system: System, names: tuple[str, ...]) -> System:
 def _can_symmetry(system: System) -> str | None:
     """Why symmetry reduction cannot be used on ``system`` (None: it can)."""
     if system.sagas < 2:
-        return f"the model declares {system.sagas} interchangeable sagas"
+        return f"needs at least 2 interchangeable sagas, the model has {system.sagas}"
     for part in system.participants:
         if type(part).permute is Participant.permute:
             return f"participant {part.name!r} does not implement permute()"
@@ -132,6 +132,18 @@ def reproduce_command(opts: dict[str, Any], prop: str | None = None) -> str:
 
 def _indent(text: str, pad: str = "    ") -> str:
     return "\n".join(pad + line if line else line for line in text.splitlines())
+
+
+_ASSUMPTION_TEXT = {"idempotency": "idempotency store", "outbox": "transactional outbox"}
+
+
+def assumptions_off(design: str | None, config: Config) -> list[str]:
+    """The assumptions of ``design`` this run switches off (violations are then expected)."""
+    variant = SAGA_MODELS.get(design or "")
+    if variant is None:
+        return []
+    on = {"idempotency": config.idempotency, "outbox": config.outbox}
+    return [a for a in sorted(variant.assumes) if not on.get(a, True)]
 
 
 def _bounds_line(system: System, config: Config, symmetry_note: str) -> str:
@@ -241,6 +253,14 @@ def _render_text(
     if system.description:
         out.append(f"  {system.description}")
     out.append(_bounds_line(system, result.config, symmetry_note))
+    off = assumptions_off(opts.get("design"), result.config)
+    if off:
+        names = " and ".join(_ASSUMPTION_TEXT.get(a, a) for a in off)
+        out.append(
+            click.style("  note: ", fg="yellow", bold=True)
+            + f"this run switches off the {names} that design {opts['design']!r} assumes; "
+            "violations show why the design needs it"
+        )
     if result.exhaustive:
         scope = "complete" if result.complete else ("interrupted" if result.interrupted else "incomplete")
         how = f"exhaustive BFS, {scope}"
@@ -490,6 +510,7 @@ def run_check(**kw: Any) -> int:
         doc = result.to_dict()
         doc["model"] = {"target": kw["model"]} if kw["model"] else {"design": opts["design"], **opts["meta"]}
         doc["symmetry"] = symmetry_note
+        doc["assumptions_off"] = assumptions_off(opts.get("design"), config)
         doc["verdict"] = verdict
         doc["exit_code"] = code
         doc["command"] = reproduce_command(opts)
