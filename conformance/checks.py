@@ -1,0 +1,124 @@
+"""The suite's checks: names, what each one verifies, and the adapter hooks it needs.
+
+A check either passes, fails (a :class:`CheckFailed` raised inside a test case), or is
+*skipped* because the adapter lacks a hook it needs (see ``Adapter.capabilities``).
+The names are stable: reports, failure files and the mutant table use them.
+
+>>> CHECKS["single-charge"].summary
+'an order is charged at most once'
+>>> sorted(c.name for c in skipped_checks(frozenset(), "payment"))
+['crash-recovery', 'raw-input']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Check", "CHECKS", "CheckFailed", "fail", "skipped_checks", "check_names"]
+
+
+@dataclass(frozen=True)
+class Check:
+    """One named verification of the suite."""
+
+    name: str
+    summary: str
+    #: Adapter hooks without which the check cannot run (reported as skipped).
+    needs: tuple[str, ...] = ()
+    #: Model-checker property names this check corresponds to (for replay comparisons).
+    model_properties: tuple[str, ...] = ()
+
+
+_ALL = (
+    Check("schema", "every published event validates against its JSON Schema"),
+    Check("saga-consistency",
+          "published events carry a known sagaId with its orderId, amount and user, "
+          "a fresh eventId and a causationId from the same saga"),
+    Check("single-charge", "an order is charged at most once",
+          model_properties=("single-charge",)),
+    Check("refund-needs-charge", "a refund follows a charge of the same order and amount",
+          model_properties=("refund-needs-charge",)),
+    Check("completed-paid-reserved",
+          "an order completes only when paid and reserved, and stays so",
+          model_properties=("completed-paid-reserved",)),
+    Check("one-outcome", "a saga ends in at most one of OrderCompleted / OrderCancelled",
+          model_properties=("one-outcome",)),
+    Check("notify-only-completed",
+          "at most one email per order, and only for a completed order",
+          model_properties=("notify-only-completed",)),
+    Check("model", "what the service published is a behaviour the model allows"),
+    Check("saga-terminates", "every saga is completed or cancelled once the system is quiet",
+          model_properties=("saga-terminates",)),
+    Check("cancelled-compensated",
+          "once quiet, a cancelled order holds no charge and no reservation",
+          model_properties=("cancelled-compensated",)),
+    Check("completed-exactly-once",
+          "once quiet, a completed order has one charge, one reservation and one email",
+          model_properties=("completed-exactly-once",)),
+    Check("rejects-invalid-input",
+          "schema-invalid, unknown-type and garbage messages are rejected or dead-lettered "
+          "without a crash, a business effect or an invalid publication"),
+    Check("raw-input", "truncated and garbage bytes (not JSON objects) are rejected too",
+          needs=("deliver_raw",)),
+    Check("crash-recovery", "crashing and restarting the service loses no acknowledged event",
+          needs=("crash",)),
+    Check("no-crash", "the service handles every message without raising, and the adapter "
+                      "reaches it"),
+)
+
+#: Every check by name, in report order.
+CHECKS: dict[str, Check] = {c.name: c for c in _ALL}
+
+
+def check_names() -> tuple[str, ...]:
+    return tuple(CHECKS)
+
+
+def skipped_checks(capabilities: frozenset[str], participant: str) -> tuple[Check, ...]:
+    """The checks that cannot run with an adapter offering ``capabilities``."""
+    return tuple(c for c in _ALL if any(h not in capabilities for h in c.needs))
+
+
+class CheckFailed(AssertionError):
+    """Raised inside a test case when ``check`` is violated.
+
+    ``message`` is one sentence naming the event and what was expected; ``event`` is the
+    offending published event (if any); ``allowed`` what the model allowed instead.
+    Build one with :func:`fail`: each check gets its own subclass, so hypothesis shrinks
+    and reports distinct checks as distinct bugs instead of drifting between them.
+    """
+
+    check: str = "model"
+
+    def __init__(self, message: str, *, event: dict[str, Any] | None = None,
+                 allowed: tuple[str, ...] = ()) -> None:
+        super().__init__(f"[{self.check}] {message}")
+        self.message = message
+        self.event = event
+        self.allowed = tuple(allowed)
+
+    def __str__(self) -> str:
+        return f"[{self.check}] {self.message}"
+
+    def __reduce__(self):  # picklable despite the per-check subclasses
+        return (fail, (self.check, self.message), {"event": self.event, "allowed": self.allowed})
+
+
+_CLASSES: dict[str, type[CheckFailed]] = {}
+
+
+def fail(check: str, message: str, *, event: dict[str, Any] | None = None,
+         allowed: tuple[str, ...] = ()) -> CheckFailed:
+    """A :class:`CheckFailed` for ``check`` (raise it).
+
+    >>> e = fail("schema", "bad"); (e.check, str(e), isinstance(e, CheckFailed))
+    ('schema', '[schema] bad', True)
+    """
+    if check not in CHECKS:
+        raise KeyError(f"unknown check {check!r}")
+    cls = _CLASSES.get(check)
+    if cls is None:
+        cls = type(f"CheckFailed_{check.replace('-', '_')}", (CheckFailed,), {"check": check})
+        _CLASSES[check] = cls
+    return cls(message, event=event, allowed=allowed)

@@ -1,0 +1,383 @@
+"""Model coverage: which transitions of the model's state graph a run exercised.
+
+The graph is the model checker's: :class:`sagaspec.model.engine.Engine` over the suite's
+model (:func:`sagaspec.conformance.models.suite_model`, whose Inventory may run out of
+stock for any order) for the *coverage bounds*: ``orders`` concurrent orders, a
+``duplicates`` budget and a per-participant ``crashes`` budget. An edge is a state plus
+one enabled action (the engine's deterministic action order); its count equals
+``explore(...).stats.edges`` for the same system and config.
+
+Each test case is mapped onto the graph by following its recorded steps from the
+initial state: a step of a played participant is the move with its recorded outcome; a
+step of the service is the move whose outcome publishes what the service published
+(several candidates are followed at once when that is ambiguous); for the whole system,
+the service's internal deliveries are searched (each publication must be explained, and
+the bus must end empty since the suite waits for quiet after every step). A case that
+leaves the bounds (a second order when ``orders=1``, a second duplicate, an injected bad
+input, ...) counts the edges it covered up to there.
+
+``cover_edges`` is the mode that drives the service along paths covering every edge:
+greedy paths (shortest path to the first uncovered edge, then uncovered edges while
+there are some), each replayed as a test case with the world set up so the service
+takes the path's branches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter, deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sagaspec.model.engine import KIND_NAMES, Engine
+from sagaspec.model.participant import Msg
+from sagaspec.model.system import Config, System
+
+__all__ = ["CoverageGraph", "coverage_graph", "edge_coverage", "cover_edges", "map_case"]
+
+_BEAM = 256
+_CLOSURE_LIMIT = 20_000
+
+
+@dataclass
+class CoverageGraph:
+    """The reachable state graph of the coverage bounds (built once, by BFS)."""
+
+    engine: Engine
+    initial: tuple
+    # state -> list of (descriptor, successor)
+    adj: dict[tuple, list[tuple[tuple, tuple]]]
+    depth: dict[tuple, int]
+    bounds: dict[str, int]
+
+    @property
+    def edges(self) -> int:
+        return sum(len(v) for v in self.adj.values())
+
+    @property
+    def states(self) -> int:
+        return len(self.adj)
+
+
+_GRAPHS: dict[tuple, CoverageGraph] = {}
+
+
+def coverage_graph(design: str, orders: int = 1, duplicates: int = 1,
+                   crashes: int = 0) -> CoverageGraph:
+    """The coverage graph of ``design`` for the given bounds (cached per process)."""
+    key = (design, orders, duplicates, crashes)
+    got = _GRAPHS.get(key)
+    if got is not None:
+        return got
+    from sagaspec.conformance.models import suite_model
+
+    model = suite_model(design, orders)
+    system = System(participants=model.participants, name=f"conformance/{design}",
+                    sagas=orders)
+    engine = Engine(system, Config(duplicates=duplicates, crashes=crashes))
+    init = engine.initial(canonical=False)
+    adj: dict[tuple, list[tuple[tuple, tuple]]] = {}
+    depth = {init: 0}
+    queue = deque([init])
+    while queue:
+        s = queue.popleft()
+        succs, _q, descr = engine.expand(s, actions=True, canonical=False)
+        adj[s] = list(zip(descr, succs, strict=True))
+        for t in succs:
+            if t not in depth:
+                depth[t] = depth[s] + 1
+                queue.append(t)
+    graph = CoverageGraph(engine, init, adj, depth,
+                          {"orders": orders, "duplicates": duplicates, "crashes": crashes})
+    _GRAPHS[key] = graph
+    return graph
+
+
+# -- mapping a case onto the graph ---------------------------------------------------------
+def _msg(d: dict[str, Any]) -> Msg:
+    return Msg(d["type"], int(d["saga"]), d["src"])
+
+
+def _pub_key(events: Sequence[dict[str, Any]], sagas: dict[str, int]) -> Counter:
+    return Counter((e.get("eventType"), sagas.get(e.get("sagaId"), -1)) for e in events)
+
+
+def _labels(engine: Engine, state: tuple, p: int, msg: Msg, published: Counter) -> set[str]:
+    """Outcome labels of participant ``p`` for ``msg`` that publish exactly ``published``."""
+    part = engine.parts[p]
+    local = engine.local(p, state[p])
+    return {o.label for o in part.on_event(local, msg)
+            if Counter((m.type, m.saga) for m in o.publish) == published}
+
+
+def _processed(engine: Engine, state: tuple, p: int, msg: Msg) -> bool:
+    return msg in engine.processed(p, state[p])
+
+
+def map_case(graph: CoverageGraph, steps: Sequence[dict[str, Any]], participant: str,
+             sagas: dict[str, int]) -> tuple[set[tuple], bool]:
+    """Edges of ``graph`` a case exercised, and whether it stayed inside the bounds."""
+    e = graph.engine
+    sut = set(e.names) if participant == "system" else {participant}
+    beam: dict[tuple, frozenset] = {graph.initial: frozenset()}
+    # How many times each (msg, receiver) is delivered from here on (duplicate lookahead).
+    deliveries = []
+    for st in steps:
+        if st["op"] in ("deliver", "duplicate") and st.get("msg"):
+            to = participant if st.get("to") == participant else st.get("to")
+            deliveries.append((st["msg"]["type"], st["msg"]["saga"], st["msg"]["src"], to))
+    remaining = Counter(deliveries)
+    inside = True
+    for st in steps:
+        op = st["op"]
+        if op in ("invalid", "raw", "quiet"):
+            continue
+        if participant == "system":
+            beam, ok = _system_step(graph, beam, st, sagas)
+        else:
+            beam, ok = _single_step(graph, beam, st, participant, sut, sagas, remaining)
+        if not ok or not beam:
+            inside = False
+            break
+    if not beam:
+        return set(), False
+    # The first surviving explanation (deterministic: states are tuples of ints).
+    best = min(beam.items(), key=lambda kv: (len(kv[1]), kv[0]))
+    return set(best[1]), inside
+
+
+def _follow(graph: CoverageGraph, state: tuple, want) -> list[tuple[tuple, tuple]]:
+    return [(d, t) for d, t in graph.adj.get(state, ()) if want(d, t)]
+
+
+def _single_step(graph, beam, st, participant, sut, sagas, remaining):
+    e = graph.engine
+    op = st["op"]
+    out: dict[tuple, frozenset] = {}
+    if op == "place":
+        saga = st["msg"]["saga"]
+        p = e.pindex["order"]
+
+        def want(d, _t):
+            return d[0] == 0 and d[1] == p and d[3] == f"place order {saga}"
+    elif op == "crash":
+        name = st.get("kind") or st.get("to")
+        if name not in e.pindex:
+            return beam, False
+        p = e.pindex[name]
+
+        def want(d, _t):
+            return KIND_NAMES[d[0]] == "crash" and d[1] == p
+    elif op in ("deliver", "duplicate"):
+        to = participant if st.get("to") == participant else st.get("to")
+        if to not in e.pindex:
+            return beam, False
+        p = e.pindex[to]
+        msg = _msg(st["msg"])
+        key = (msg.type, msg.saga, msg.src, to)
+        remaining[key] -= 1
+        again = remaining[key] > 0
+        played_label = st.get("outcome")
+        published = _pub_key(st.get("published", ()), sagas) if to in sut else \
+            _pub_key(st.get("emitted", ()), sagas)
+        new_out: dict[tuple, frozenset] = {}
+        for s, edges in beam.items():
+            if _processed(e, s, p, msg):
+                kinds, labels = {"drop"}, None
+            else:
+                kinds = {"duplicate"} if again else {"deliver"}
+                labels = {played_label} if to not in sut and played_label else \
+                    _labels(e, s, p, msg, published)
+            for d, t in graph.adj.get(s, ()):
+                if d[1] != p or d[2] < 0 or KIND_NAMES[d[0]] not in kinds:
+                    continue
+                if e.msgs[e.dmid[d[2]]] != msg:
+                    continue
+                if labels is not None and d[3] not in labels:
+                    continue
+                new_out.setdefault(t, edges | {(s, d)})
+        return _trim(new_out), bool(new_out)
+    else:
+        return beam, True
+    for s, edges in beam.items():
+        for d, t in _follow(graph, s, want):
+            out.setdefault(t, edges | {(s, d)})
+    if op == "crash" and not out:
+        return beam, True  # a crash that changes nothing is not a model move
+    return _trim(out), bool(out)
+
+
+def _system_step(graph, beam, st, sagas):
+    """The visible step, then the system's own deliveries until quiet, explaining
+    exactly what it published."""
+    e = graph.engine
+    op = st["op"]
+    out: dict[tuple, frozenset] = {}
+    if op == "place":
+        p = e.pindex["order"]
+        saga = st["msg"]["saga"]
+        for s, edges in beam.items():
+            for d, t in _follow(graph, s, lambda d, _t: d[0] == 0 and d[1] == p
+                                and d[3] == f"place order {saga}"):
+                out.setdefault(t, edges | {(s, d)})
+    elif op == "crash":
+        name = st.get("kind")
+        p = e.pindex.get(name, -1)
+        for s, edges in beam.items():
+            nxt = _follow(graph, s, lambda d, _t: KIND_NAMES[d[0]] == "crash" and d[1] == p)
+            if not nxt:
+                out.setdefault(s, edges)
+            for d, t in nxt:
+                out.setdefault(t, edges | {(s, d)})
+    else:
+        return beam, False  # an injected duplicate is outside what the mapping follows
+    published = _pub_key(st.get("published", ()), sagas)
+    if op == "place":
+        published = published - Counter({("OrderCreated", st["msg"]["saga"]): 1})
+    done: dict[tuple, frozenset] = {}
+    frontier = [(s, edges, published) for s, edges in out.items()]
+    seen = 0
+    while frontier and seen < _CLOSURE_LIMIT:
+        nxt = []
+        for s, edges, left in frontier:
+            seen += 1
+            if not s[e.n] and not +left:
+                done.setdefault(s, edges)
+                continue
+            for d, t in graph.adj.get(s, ()):
+                kind = KIND_NAMES[d[0]]
+                if kind not in ("deliver", "drop"):
+                    continue
+                p = d[1]
+                msg = e.msgs[e.dmid[d[2]]]
+                pubs = Counter()
+                if kind == "deliver":
+                    for o in e.parts[p].on_event(e.local(p, s[p]), msg):
+                        if o.label == d[3]:
+                            pubs = Counter((m.type, m.saga) for m in o.publish)
+                            break
+                rest = left - pubs
+                if sum(rest.values()) != sum(left.values()) - sum(pubs.values()):
+                    continue  # publishes something the system did not publish
+                nxt.append((t, edges | {(s, d)}, rest))
+        frontier = nxt[:_BEAM * 8]
+    return _trim(done), bool(done)
+
+
+def _trim(beam: dict[tuple, frozenset]) -> dict[tuple, frozenset]:
+    if len(beam) <= _BEAM:
+        return beam
+    keep = sorted(beam.items(), key=lambda kv: (len(kv[1]), kv[0]))[:_BEAM]
+    return dict(keep)
+
+
+# -- reporting ---------------------------------------------------------------------------
+def edge_coverage(runner: Any, cases: Sequence[list[dict[str, Any]]]) -> dict[str, Any]:
+    """The share of the coverage graph's edges the run's cases exercised."""
+    c = runner.config
+    crashes = getattr(c, "cover_crashes", 0)
+    graph = coverage_graph(c.design, c.cover_orders, c.cover_duplicates, crashes)
+    covered: set[tuple] = set()
+    outside = 0
+    for steps, sagas in cases:
+        edges, inside = map_case(graph, steps, c.participant, sagas)
+        covered |= edges
+        outside += not inside
+    total = graph.edges
+    return {
+        "edges": total,
+        "covered": len(covered),
+        "share": round(len(covered) / total, 4) if total else 0.0,
+        "states": graph.states,
+        "bounds": dict(graph.bounds),
+        "cases": len(cases),
+        "cases_leaving_bounds": outside,
+    }
+
+
+# -- driving the service along every edge --------------------------------------------------
+def covering_paths(graph: CoverageGraph, max_len: int = 40) -> list[list[tuple[tuple, tuple]]]:
+    """Greedy paths from the initial state that together traverse every edge."""
+    parent: dict[tuple, tuple[tuple, tuple] | None] = {graph.initial: None}
+    queue = deque([graph.initial])
+    while queue:
+        s = queue.popleft()
+        for d, t in graph.adj[s]:
+            if t not in parent:
+                parent[t] = (s, d)
+                queue.append(t)
+
+    def shortest(to: tuple) -> list[tuple[tuple, tuple]]:
+        out = []
+        while parent[to] is not None:
+            s, d = parent[to]
+            out.append((s, d))
+            to = s
+        return out[::-1]
+
+    uncovered = {(s, i) for s, moves in graph.adj.items() for i in range(len(moves))}
+    order = sorted(uncovered, key=lambda x: (graph.depth[x[0]], x))
+    paths: list[list[tuple[tuple, tuple]]] = []
+    for u, i in order:
+        if (u, i) not in uncovered:
+            continue
+        path = shortest(u)
+        for s, d in path:
+            idx = next(k for k, (dd, _t) in enumerate(graph.adj[s]) if dd == d)
+            uncovered.discard((s, idx))
+        d, v = graph.adj[u][i]
+        uncovered.discard((u, i))
+        path.append((u, d))
+        while len(path) < max_len:
+            nxt = next(((k, dd, t) for k, (dd, t) in enumerate(graph.adj.get(v, ()))
+                        if (v, k) in uncovered), None)
+            if nxt is None:
+                break
+            k, dd, t = nxt
+            uncovered.discard((v, k))
+            path.append((v, dd))
+            v = t
+        paths.append(path)
+    return paths
+
+
+def cover_edges(runner: Any, loop: asyncio.AbstractEventLoop, adapter: Any,
+                caps: frozenset[str]) -> None:
+    """Run one replayed case per covering path (the ``--cover-edges`` mode)."""
+    import time
+
+    from sagaspec.conformance.cases import case_from_trace
+    from sagaspec.conformance.checks import CheckFailed
+    from sagaspec.conformance.choosers import ScriptChooser
+    from sagaspec.model.path import Path
+
+    c = runner.config
+    graph = coverage_graph(c.design, c.cover_orders, c.cover_duplicates,
+                           getattr(c, "cover_crashes", 0))
+    paths = covering_paths(graph)
+    runner.notes.append(f"cover-edges: {len(paths)} paths over {graph.edges} edges "
+                        f"({graph.states} states, bounds {graph.bounds})")
+    for n, path in enumerate(paths, start=1):
+        states = [graph.initial] + [next(t for d2, t in graph.adj[s] if d2 == d)
+                                    for s, d in path]
+        trace = Path(graph.engine, states, [d for _s, d in path]).to_dict()
+        trace["system"] = f"order-saga/{c.design}"
+        cf = case_from_trace(trace, participant=c.participant, design=c.design)
+        settings = runner._settings(caps)
+        settings.crash_played = True
+        settings.max_steps = len(cf.steps) + 1
+        settings.max_sagas = len(cf.sagas)
+        chooser = ScriptChooser(cf.steps, cf.sagas, cf.world if "setup" in caps else None)
+        t = time.perf_counter()
+        try:
+            case = runner.run_case(loop, adapter, caps, chooser, settings)
+        except CheckFailed as exc:
+            case = runner._current
+            runner.stats.examples += 1
+            runner._example(n, "cover", "failed", case, t, exc.check)
+            if exc.check not in runner.failures:
+                runner._report_failure(exc.check, case, exc, divergence=chooser.divergence)
+            continue
+        runner.stats.examples += 1
+        runner._example(n, "cover", "passed", case, t, None)

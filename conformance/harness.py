@@ -1,0 +1,558 @@
+"""One test case: the suite plays the model around the system under test.
+
+A :class:`Case` owns everything of one test case: its sagas (fresh ids), the world it
+set up, the state of every participant the suite *plays* (all but the target, or none
+when the target is the whole system), the bus of in-flight deliveries, the oracle and
+the observed history. Every decision (which in-flight message to deliver next, which
+outcome a played participant takes, which fault to inject, the free payload fields)
+is asked of a :class:`Chooser`: hypothesis draws them when generating, a recorded case
+answers them when replaying, a model path when covering edges. The case records what
+happened as :class:`Step` values, the replayable and printable form of a test case.
+
+Semantics
+---------
+* A message published by a played participant (or by the SUT) gets one in-flight copy
+  per *played* subscriber and, for single-participant targets, per subscribing SUT
+  participant; any in-flight copy may be delivered next (reordering, late and stale
+  events), a delivered one may be delivered again (a duplicate, same ``eventId``).
+* After every step that touches the SUT the suite collects what it published and checks
+  it: schema, saga consistency, the model's safety properties, then the model oracle;
+  with ``settle_each_step`` the SUT counts as quiet after each collect (the adapter's
+  ``collect`` waits for quiet), which finds missing reactions at the step that needed
+  them.
+* Each case has a scheduling policy: oldest in-flight message first (FIFO), or newest
+  first (LIFO: the fastest way to late, stale and overtaken events); hypothesis'
+  choices are offsets from the policy's end, so shrinking goes toward the policy.
+* At the end every in-flight message is delivered (in policy order), the SUT is collected
+  once more, and the quiet properties (``saga-terminates``, ``cancelled-compensated``,
+  ``completed-exactly-once``) and the oracle's quiescence are checked.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sagaspec.adapters.base import Adapter, RawMessage, World
+from sagaspec.conformance.checks import CheckFailed, fail
+from sagaspec.conformance.history import History, SagaInfo
+from sagaspec.conformance.models import SuiteModel
+from sagaspec.conformance.oracle import Oracle
+from sagaspec.conformance.payloads import (
+    NEGATIVE_KINDS,
+    RAW_KINDS,
+    Ids,
+    build_event,
+    negative_input,
+)
+from sagaspec.model.participant import Msg, Outcome
+
+__all__ = ["Case", "CaseSettings", "Step", "Act", "Chooser", "Delivery", "SYSTEM", "Scripted"]
+
+SYSTEM = "system"
+
+
+@dataclass
+class CaseSettings:
+    """What one run allows a test case to do (shared by every case of the run)."""
+
+    design: str = "corrected"
+    participant: str = "payment"
+    max_sagas: int = 2
+    max_steps: int = 16
+    collect_timeout: float = 0.2
+    settle_timeout: float = 0.5
+    settle_each_step: bool = True
+    capabilities: frozenset[str] = frozenset()
+    faults: bool = True
+    #: Replays of model traces may crash a played participant (its volatile state).
+    crash_played: bool = False
+
+    @property
+    def sut(self) -> tuple[str, ...]:
+        return ("order", "payment", "inventory", "notification") \
+            if self.participant == SYSTEM else (self.participant,)
+
+
+@dataclass
+class Delivery:
+    """One in-flight copy: ``msg`` (with its concrete ``event``) for participant ``to``."""
+
+    msg: Msg
+    event: dict[str, Any]
+    to: str
+
+
+@dataclass(frozen=True)
+class Act:
+    """An enabled action; ``key`` identifies it across runs (replay matches on it)."""
+
+    op: str  # place | deliver | duplicate | crash | invalid | raw
+    key: tuple
+    index: int = -1  # position in the in-flight / delivered list, for deliveries
+
+    def describe(self) -> str:
+        if self.op in ("deliver", "duplicate"):
+            t, saga, src, to = self.key
+            return f"{self.op} {t}[{saga}] {src}->{to}"
+        if self.op == "place":
+            return f"place order {self.key[0]}"
+        return f"{self.op} {self.key[0]}"
+
+
+@dataclass
+class Step:
+    """One recorded step of a test case (JSON-able; the unit of replay and diagrams).
+
+    ``op`` is ``place``, ``deliver``, ``duplicate``, ``crash``, ``invalid``, ``raw`` or
+    ``quiet`` (the final collect); ``src``/``to`` the lifelines; ``msg`` the model
+    message; ``outcome`` the label of a played participant's reaction; ``event`` the
+    concrete event handed over (or the raw payload, base64, for ``raw``); ``emitted``
+    what a played participant published; ``published`` what the SUT published after it.
+    """
+
+    op: str
+    src: str = ""
+    to: str = ""
+    msg: dict[str, Any] | None = None
+    outcome: str | None = None
+    event: dict[str, Any] | None = None
+    payload: str | None = None
+    kind: str | None = None
+    emitted: list[dict[str, Any]] = field(default_factory=list)
+    published: list[dict[str, Any]] = field(default_factory=list)
+    raw_published: list[dict[str, Any]] = field(default_factory=list)
+    phase: str = "case"
+
+    def to_json(self) -> dict[str, Any]:
+        out = {"op": self.op, "src": self.src, "to": self.to}
+        for k in ("msg", "outcome", "event", "payload", "kind"):
+            v = getattr(self, k)
+            if v is not None:
+                out[k] = v
+        for k in ("emitted", "published", "raw_published"):
+            if getattr(self, k):
+                out[k] = getattr(self, k)
+        if self.phase != "case":
+            out["phase"] = self.phase
+        return out
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Step:
+        return cls(op=d["op"], src=d.get("src", ""), to=d.get("to", ""), msg=d.get("msg"),
+                   outcome=d.get("outcome"), event=d.get("event"), payload=d.get("payload"),
+                   kind=d.get("kind"), emitted=list(d.get("emitted", ())),
+                   published=list(d.get("published", ())),
+                   raw_published=list(d.get("raw_published", ())),
+                   phase=d.get("phase", "case"))
+
+
+class Chooser(Protocol):
+    """Every decision of a test case (hypothesis, a recorded case, or a model path)."""
+
+    def begin(self, settings: CaseSettings, token: str) -> tuple[list[SagaInfo], World | None]: ...
+    def schedule(self, case: Case) -> str: ...
+    def more(self, case: Case) -> bool: ...
+    def action(self, case: Case, acts: Sequence[Act]) -> Act | None: ...
+    def outcome(self, case: Case, participant: str, msg: Msg,
+                outcomes: Sequence[Outcome]) -> Outcome: ...
+    def free(self, case: Case, event_type: str) -> dict[str, Any]: ...
+    def negative(self, case: Case, raw: bool) -> tuple[int, int, int]: ...
+
+
+class Scripted:
+    """Marker base of choosers that replay recorded steps (they place orders themselves)."""
+
+
+def _msg_json(m: Msg) -> dict[str, Any]:
+    return {"type": m.type, "saga": m.saga, "src": m.src}
+
+
+class Case:
+    """One test case against ``adapter`` (see the module docstring)."""
+
+    def __init__(self, settings: CaseSettings, model_for: Callable[[int], SuiteModel],
+                 adapter: Adapter, call: Callable[[Any], Any], chooser: Chooser,
+                 validate: Callable[[dict[str, Any]], list[Any]]) -> None:
+        self.s = settings
+        self.adapter = adapter
+        self.call = call
+        self.chooser = chooser
+        self.validate = validate
+        self.token = uuid.uuid4().hex[:8]
+        self.ids = Ids(self.token)
+        sagas, world = chooser.begin(settings, self.token)
+        self.sagas = sagas
+        self.world = world
+        self.model = model_for(len(sagas))
+        self.sut = settings.sut
+        self.played = tuple(p.name for p in self.model.participants if p.name not in self.sut)
+        self.states: dict[str, Any] = {n: self.model.participant(n).init() for n in self.played}
+        self.done: dict[str, set[Msg]] = {n: set() for n in self.played}
+        self.oracle = Oracle(self.model.participants, self.sut, triggers=self.model.triggers)
+        self.history = History(sagas)
+        self.inflight: list[Delivery] = []
+        self.delivered: list[Delivery] = []  # deliveries to the SUT (duplicate candidates)
+        self.delivered_played: list[Delivery] = []  # deliveries to played participants
+        self.observed: list[dict[str, Any]] = []  # SUT publications, distinct
+        self.placed: set[int] = set()
+        self.facts: dict[int, dict[str, str]] = {s.index: {} for s in sagas}
+        self.steps: list[Step] = []
+        self.crashes = 0
+        self.negatives = 0
+        self.events = 0  # messages exchanged with the SUT (throughput)
+        self.adapter_seconds = 0.0
+        self.oracle_seconds = 0.0  # schema, history and model checks of what was observed
+        self.by_saga = {s.sagaId: s for s in sagas}
+        #: Scheduling policy of this case: deliver the newest in-flight message first
+        #: (late, stale and overtaken events) instead of the oldest.
+        self.lifo = False
+        #: The SUT's lifeline in diagrams: the target participant, or "system".
+        self.label = settings.participant
+
+    # -- running ------------------------------------------------------------------------
+    def run(self) -> None:
+        """Play the whole case; raises :class:`CheckFailed` on the first violation."""
+        if self.world is not None and "setup" in self.s.capabilities:
+            self._adapter("setup", self.adapter.setup(self.world))
+        self.lifo = self.chooser.schedule(self) == "lifo"
+        n = 0
+        if not isinstance(self.chooser, Scripted):
+            # Every generated case places its first order: a case without one tests nothing.
+            self._place(0)
+        while n < self.s.max_steps and self.chooser.more(self):
+            acts = self.enabled()
+            if not acts:
+                break
+            act = self.chooser.action(self, acts)
+            if act is None:
+                break
+            self.perform(act)
+            n += 1
+        self.finish()
+
+    def finish(self) -> None:
+        """Deliver everything in flight, then check quiescence and the quiet properties."""
+        guard = 0
+        while self.inflight and guard < 500:
+            self._deliver(self.inflight[-1 if self.lifo else 0], phase="drain")
+            guard += 1
+        step = Step("quiet", src=self.label, to="suite", phase="drain")
+        self.steps.append(step)
+        self._collect(step, self.s.settle_timeout)
+        self.history.check_quiet()
+        self.oracle.quiet()
+
+    # -- actions ------------------------------------------------------------------------
+    def enabled(self) -> list[Act]:
+        """Enabled actions, most ordinary first (hypothesis shrinks toward index 0)."""
+        acts: list[Act] = []
+        order = range(len(self.inflight))
+        for i in (reversed(order) if self.lifo else order):
+            d = self.inflight[i]
+            acts.append(Act("deliver", (d.msg.type, d.msg.saga, d.msg.src, d.to), i))
+        nxt = next((s.index for s in self.sagas if s.index not in self.placed), None)
+        if nxt is not None:
+            acts.append(Act("place", (nxt,)))
+        if self.s.faults:
+            seen: set[tuple] = set()
+            for i, d in enumerate(self.delivered):
+                key = (d.msg.type, d.msg.saga, d.msg.src, d.to)
+                if key not in seen:
+                    seen.add(key)
+                    acts.append(Act("duplicate", key, i))
+            for i, d in enumerate(self.delivered_played):
+                key = (d.msg.type, d.msg.saga, d.msg.src, d.to)
+                if key not in seen:
+                    seen.add(key)
+                    acts.append(Act("duplicate", key, len(self.delivered) + i))
+            if "crash" in self.s.capabilities and self.crashes < 2:
+                for name in self.sut:
+                    acts.append(Act("crash", (name,)))
+            if self.s.crash_played:
+                for name in self.played:
+                    acts.append(Act("crash", (name,)))
+            if self.negatives < 2 and self.placed:
+                acts.append(Act("invalid", ("dict",)))
+                if "deliver_raw" in self.s.capabilities:
+                    acts.append(Act("raw", ("bytes",)))
+        return acts
+
+    def perform(self, act: Act) -> None:
+        if act.op == "deliver":
+            self._deliver(self.inflight[act.index])
+        elif act.op == "place":
+            self._place(act.key[0])
+        elif act.op == "duplicate":
+            n = len(self.delivered)
+            self._duplicate(self.delivered[act.index] if act.index < n
+                            else self.delivered_played[act.index - n])
+        elif act.op == "crash":
+            self._crash(act.key[0])
+        elif act.op in ("invalid", "raw"):
+            self._negative(act.op == "raw")
+        else:  # pragma: no cover - enabled() makes no other ops
+            raise ValueError(act.op)
+
+    # -- the customer ---------------------------------------------------------------------
+    def _place(self, i: int) -> None:
+        saga = self.sagas[i]
+        self.placed.add(i)
+        msg = Msg("OrderCreated", i, "order")
+        if "order" in self.sut:
+            step = Step("place", src="customer", to=self.label, msg=_msg_json(msg), event=saga.order())
+            self.steps.append(step)
+            self.oracle.trigger(msg)
+            self._adapter("place_order", self.adapter.place_order(saga.order()))
+            self.events += 1
+            self._collect(step, self.s.collect_timeout)
+            return
+        order = self.model.participant("order")
+        outs = [o for o in order.internal(self.states["order"])
+                if any(m.type == "OrderCreated" and m.saga == i for m in o.publish)]
+        step = Step("place", src="customer", to="order", msg=_msg_json(msg))
+        self.steps.append(step)
+        if not outs:  # the model cannot place it (should not happen)
+            return
+        out = self.chooser.outcome(self, "order", msg, outs)
+        step.outcome = out.label
+        self.states["order"] = out.state
+        self._publish_played(step, "order", out.publish, cause=None)
+
+    # -- deliveries -----------------------------------------------------------------------
+    def _deliver(self, d: Delivery, phase: str = "case") -> None:
+        self.inflight.remove(d)
+        if d.to in self.sut:
+            step = Step("deliver", src=d.msg.src, to=self.label, msg=_msg_json(d.msg), event=d.event,
+                        phase=phase)
+            self.steps.append(step)
+            self.delivered.append(d)
+            self._to_sut(step, d)
+            return
+        step = Step("deliver", src=d.msg.src, to=d.to, msg=_msg_json(d.msg),
+                    event={"eventId": d.event.get("eventId")}, phase=phase)
+        self.steps.append(step)
+        self.delivered_played.append(d)
+        self._played_receive(step, d)
+
+    def _duplicate(self, d: Delivery) -> None:
+        if d.to in self.played:
+            step = Step("duplicate", src=d.msg.src, to=d.to, msg=_msg_json(d.msg),
+                        event={"eventId": d.event.get("eventId")})
+            self.steps.append(step)
+            self._played_receive(step, d)
+            return
+        step = Step("duplicate", src=d.msg.src, to=self.label, msg=_msg_json(d.msg), event=d.event)
+        self.steps.append(step)
+        self._to_sut(step, d)
+
+    def _to_sut(self, step: Step, d: Delivery) -> None:
+        self.history.note_received(d.event)
+        # A single-participant target gets it for that participant; the system for all.
+        self.oracle.deliver(d.msg, d.to if self.s.participant != SYSTEM else None)
+        self._adapter("deliver", self.adapter.deliver(d.event))
+        self.events += 1
+        self._collect(step, self.s.collect_timeout)
+
+    def _played_receive(self, step: Step, d: Delivery) -> None:
+        name = d.to
+        if d.msg in self.done[name]:
+            step.outcome = "ignored (duplicate)"
+            return
+        self.done[name].add(d.msg)
+        p = self.model.participant(name)
+        outs = p.on_event(self.states[name], d.msg)
+        out = self.chooser.outcome(self, name, d.msg, outs)
+        step.outcome = out.label
+        self.states[name] = out.state
+        self._publish_played(step, name, out.publish, cause=d.event)
+
+    def _publish_played(self, step: Step, name: str, publish: Sequence[Msg],
+                        cause: dict[str, Any] | None) -> None:
+        for m in publish:
+            saga = self.sagas[m.saga]
+            free = self.chooser.free(self, m.type)
+            ev = build_event(m.type, saga, self.ids, cause=cause, facts=self.facts[m.saga],
+                             free=free)
+            step.emitted.append(ev)
+            self.history.add(ev, "suite")
+            self._fan_out(m, ev)
+
+    def _fan_out(self, m: Msg, ev: dict[str, Any]) -> None:
+        for sub in self.model.subscribers(m.type):
+            if sub in self.played or (self.s.participant != SYSTEM and sub in self.sut):
+                self.inflight.append(Delivery(m, ev, sub))
+
+    # -- faults ---------------------------------------------------------------------------
+    def _crash(self, name: str) -> None:
+        if name in self.played:
+            p = self.model.participant(name)
+            self.states[name] = p.restart(self.states[name])
+            self.steps.append(Step("crash", src="suite", to=name, kind=name))
+            return
+        self.crashes += 1
+        step = Step("crash", src="suite", to=self.label, kind=name)
+        self.steps.append(step)
+        self.oracle.crash(name)
+        self._adapter("crash", self.adapter.crash(name))
+        self._collect(step, self.s.collect_timeout)
+
+    def _negative(self, raw: bool) -> None:
+        self.negatives += 1
+        kind_i, saga_i, type_i = self.chooser.negative(self, raw)
+        kinds = RAW_KINDS if raw else NEGATIVE_KINDS
+        kind = kinds[kind_i % len(kinds)]
+        placed = sorted(self.placed)
+        saga = self.sagas[placed[saga_i % len(placed)]]
+        types = self.subscribed_types()
+        etype = types[type_i % len(types)]
+        template = build_event(etype, saga, self.ids, cause=None, facts=dict(self.facts[saga.index]),
+                               free={})
+        bad = negative_input(kind, template, self.ids)
+        if isinstance(bad, bytes):
+            step = Step("raw", src="suite", to=self.label, kind=kind,
+                        payload=base64.b64encode(bad).decode("ascii"),
+                        msg={"type": etype, "saga": saga.index, "src": "suite"})
+            self.steps.append(step)
+            call = self.adapter.deliver_raw(bad)
+        else:
+            step = Step("invalid", src="suite", to=self.label, kind=kind, event=bad,
+                        msg={"type": etype, "saga": saga.index, "src": "suite"})
+            self.steps.append(step)
+            call = self.adapter.deliver(bad)
+        what = f"a {kind} {etype} message for saga {saga.sagaId}"
+        try:
+            self._adapter("deliver_raw" if raw else "deliver", call)
+        except CheckFailed as exc:
+            raise fail("rejects-invalid-input",
+                       f"delivering {what} made the adapter fail: {exc.message}") from None
+        self.events += 1
+        try:
+            self._collect(step, self.s.collect_timeout)
+        except CheckFailed as exc:
+            if exc.check in ("model", "no-crash") or exc.check in _SAFETY:
+                raise fail("rejects-invalid-input",
+                           f"after {what}: {exc.message}", event=exc.event,
+                           allowed=exc.allowed) from None
+            raise
+
+    def subscribed_types(self) -> list[str]:
+        """Event types the SUT consumes (``OrderCreated`` first when it does)."""
+        subs = sorted({t for n in self.sut for t in self.model.participant(n).subscribes})
+        return sorted(subs, key=lambda t: t != "OrderCreated")
+
+    # -- the SUT's publications -----------------------------------------------------------
+    def _adapter(self, hook: str, coro: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return self.call(coro)
+        except CheckFailed:
+            raise
+        except NotImplementedError:
+            raise fail("no-crash", f"the adapter does not implement {hook}") from None
+        except Exception as exc:
+            raise fail("no-crash",
+                       f"adapter.{hook} raised {type(exc).__name__}: {exc}".strip()) from None
+        finally:
+            self.adapter_seconds += time.perf_counter() - t0
+
+    def _collect(self, step: Step, timeout: float) -> None:
+        items = self._adapter("collect", self.adapter.collect(timeout))
+        t0 = time.perf_counter()
+        try:
+            for item in items:
+                self._absorb(step, item)
+            if self.s.settle_each_step or step.op == "quiet":
+                self.oracle.quiet()
+        finally:
+            self.oracle_seconds += time.perf_counter() - t0
+
+    def exercised(self) -> set[str]:
+        """The checks this case gave a chance to fail (for the summary's counts)."""
+        out = {"no-crash", "model", "saga-terminates", "cancelled-compensated",
+               "completed-exactly-once"}
+        if self.observed:
+            out |= {"schema", "saga-consistency"}
+        types = {e.get("eventType") for e in self.observed}
+        if "PaymentProcessed" in types:
+            out.add("single-charge")
+        if "PaymentRefunded" in types:
+            out.add("refund-needs-charge")
+        if types & {"OrderCompleted", "PaymentRefunded", "InventoryReleased"}:
+            out.add("completed-paid-reserved")
+        if types & {"OrderCompleted", "OrderCancelled"}:
+            out.add("one-outcome")
+        if types & {"NotificationSent", "OrderCancelled"}:
+            out.add("notify-only-completed")
+        ops = {s.op for s in self.steps}
+        if "crash" in ops:
+            out.add("crash-recovery")
+        if "raw" in ops:
+            out.add("raw-input")
+        if "invalid" in ops or "raw" in ops:
+            out.add("rejects-invalid-input")
+        return out
+
+    def model_path(self) -> list[dict[str, Any]]:
+        """The case's steps as JSON (what coverage maps onto the model's state graph)."""
+        return [s.to_json() for s in self.steps]
+
+    def _absorb(self, step: Step, item: dict[str, Any] | RawMessage) -> None:
+        if isinstance(item, RawMessage):
+            text = item.payload[:120].decode("utf-8", "backslashreplace")
+            step.raw_published.append({"source": item.source, "reason": item.reason,
+                                       "payload": text})
+            if item.reason.startswith("consumer crashed"):
+                raise fail("no-crash", f"{item.source or 'the service'}: {item.reason}")
+            raise fail("schema", f"{item.source or 'the service'} published something that is "
+                                 f"not an event ({item.reason or 'unparseable'}): {text!r}")
+        self.events += 1
+        etype = item.get("eventType")
+        eid = item.get("eventId")
+        problems = self.validate(item)
+        if problems:
+            more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+            step.published.append(item)
+            raise fail("schema", f"{etype or 'event'} {eid} published by the service is invalid: "
+                                 f"{problems[0]}{more}", event=item)
+        previous = self.history.by_id.get(eid)
+        if previous is not None:
+            if previous.event != item:
+                step.published.append(item)
+                self.history.check_consistency(item, previous.event)
+            # The same event again (an outbox re-send): at-least-once delivery, allowed.
+            self.history.add(item, "sut")
+            step.published.append(item)
+            saga = self.by_saga[item["sagaId"]]
+            src = self.model.publisher(etype) or "?"
+            self._fan_out(Msg(etype, saga.index, src), item)
+            return
+        step.published.append(item)
+        self.history.check_consistency(item, None)
+        self.history.add(item, "sut")
+        self.history.check_safety(item)
+        saga = self.by_saga[item["sagaId"]]
+        src = self.model.publisher(etype)
+        if src is None or src not in self.sut:
+            raise fail("model", f"the service published {etype} {eid}, which only "
+                                f"{src or 'nobody'} publishes in design {self.s.design!r}",
+                       event=item)
+        msg = Msg(etype, saga.index, src)
+        self.oracle.observe(msg, event=item)
+        self.observed.append(item)
+        if etype == "PaymentProcessed" and item.get("paymentId"):
+            self.facts[saga.index]["paymentId"] = item["paymentId"]
+        if etype == "InventoryReserved" and item.get("reservationId"):
+            self.facts[saga.index]["reservationId"] = item["reservationId"]
+        self._fan_out(msg, item)
+        if self.s.participant == SYSTEM:
+            # The bus may deliver what the system published again: a duplicate candidate.
+            self.delivered.append(Delivery(msg, item, SYSTEM))
+
+
+_SAFETY = frozenset({"single-charge", "refund-needs-charge", "completed-paid-reserved",
+                     "one-outcome", "notify-only-completed", "saga-consistency"})

@@ -1,0 +1,407 @@
+"""Live property checking over a stream of saga events (the seed's "monitor event flow").
+
+:class:`SagaMonitor` is pure: feed it events (dicts as they travel, or
+:class:`~sagaspec.adapters.base.RawMessage` for what is not an event) with
+:meth:`~SagaMonitor.observe`, advance time with :meth:`~SagaMonitor.tick`, and it keeps
+one :class:`SagaView` per saga and returns :class:`Violation` values. No I/O, no clock
+of its own (``now`` is passed in), so the same engine judges a live broker
+(``sagaspec monitor``), the fault runner's history (:mod:`sagaspec.conformance.faults`)
+and a recorded NDJSON file.
+
+The properties are the model checker's, read on real events, with the conformance
+suite's check names:
+
+``schema``
+    every event validates against its JSON Schema (and is an event at all);
+``single-charge``
+    at most one ``PaymentProcessed`` per saga (copies with the same ``eventId``, i.e.
+    outbox re-sends, are one event);
+``refund-needs-charge``
+    a ``PaymentRefunded`` follows a charge of the same ``paymentId`` and amount, and
+    there are never more refunds than charges;
+``release-needs-reservation``
+    likewise for ``InventoryReleased`` and ``InventoryReserved`` (monitor only);
+``completed-paid-reserved``
+    ``OrderCompleted`` only while the order is charged and reserved, and it stays so;
+``one-outcome``
+    never both ``OrderCompleted`` and ``OrderCancelled`` (nor two of one);
+``notify-only-completed``
+    one email, and only for a completed order;
+``saga-terminates``
+    every saga settles (completed and notified, or cancelled and compensated) within
+    ``timeout`` seconds of its first event; flagged once per saga;
+``cancelled-compensated`` / ``completed-exactly-once``
+    checked by :meth:`SagaMonitor.final` once the system is quiet.
+
+A saga first seen without its ``OrderCreated`` (the monitor joined mid-flight) is
+*partial*: checks that need its beginning (refunds, releases, completion, emails) are not
+applied to it, the others are.
+
+>>> m = SagaMonitor(timeout=10)
+>>> def ev(t, i, **kw):
+...     return {"eventType": t, "eventId": i, "sagaId": "s1", "orderId": "o1", **kw}
+>>> m.observe(ev("OrderCreated", "e1"), now=0.0, validate=False)
+[]
+>>> m.observe(ev("PaymentRefunded", "e2", paymentId="p1", amount="5.00"), now=1.0, validate=False)[0].check
+'refund-needs-charge'
+>>> m.sagas["s1"].state
+'running'
+>>> [v.check for v in m.tick(now=11.0)]
+['saga-terminates']
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["Violation", "SagaView", "SagaMonitor", "MONITOR_CHECKS", "STATES"]
+
+#: Check name -> what it verifies (the suite's names plus ``release-needs-reservation``).
+MONITOR_CHECKS: dict[str, str] = {
+    "schema": "every event validates against its JSON Schema",
+    "single-charge": "an order is charged at most once",
+    "refund-needs-charge": "a refund follows a charge of the same order and amount",
+    "release-needs-reservation": "a release follows a reservation of the same order",
+    "completed-paid-reserved": "an order completes only when paid and reserved, and stays so",
+    "one-outcome": "a saga ends in at most one of OrderCompleted / OrderCancelled",
+    "notify-only-completed": "at most one email per order, and only for a completed order",
+    "saga-terminates": "every saga settles within the timeout",
+    "cancelled-compensated": "once quiet, a cancelled order holds no charge and no reservation",
+    "completed-exactly-once": "once quiet, a completed order has one charge, one reservation and one email",
+}
+
+#: Saga states, in the order a live table shows them.
+STATES = ("running", "completing", "compensating", "completed", "cancelled", "stuck")
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken property, as one NDJSON line."""
+
+    check: str
+    message: str
+    sagaId: str | None = None
+    orderId: str | None = None
+    eventId: str | None = None
+    eventType: str | None = None
+    at: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    def ndjson(self) -> str:
+        return json.dumps(self.to_json(), sort_keys=True)
+
+
+@dataclass
+class SagaView:
+    """What the monitor knows of one saga."""
+
+    sagaId: str
+    orderId: str | None = None
+    first_seen: float = 0.0
+    last_seen: float = 0.0
+    partial: bool = False
+    placed: bool = False
+    charges: dict[str, tuple[str, str]] = field(default_factory=dict)  # eventId -> (paymentId, amount)
+    refunds: dict[str, tuple[str, str]] = field(default_factory=dict)
+    declined: list[str] = field(default_factory=list)
+    reserved: dict[str, str] = field(default_factory=dict)  # eventId -> reservationId
+    released: dict[str, str] = field(default_factory=dict)
+    reservation_failed: list[str] = field(default_factory=list)
+    completed: list[str] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)
+    emails: list[str] = field(default_factory=list)
+    events: int = 0
+    settled_at: float | None = None
+    flagged_stuck: bool = False
+
+    @property
+    def held_charges(self) -> int:
+        return len(self.charges) - len(self.refunds)
+
+    @property
+    def held_reservations(self) -> int:
+        return len(self.reserved) - len(self.released)
+
+    @property
+    def state(self) -> str:
+        """``running`` (no outcome yet), ``completing`` (completed, email pending),
+        ``compensating`` (cancelled, a charge or reservation still held), ``completed``,
+        ``cancelled`` (both settled), or ``stuck`` (flagged by the timeout, unsettled)."""
+        if self.completed and not self.cancelled:
+            state = "completed" if self.emails else "completing"
+        elif self.cancelled:
+            state = "cancelled" if self.held_charges <= 0 and self.held_reservations <= 0 else "compensating"
+        else:
+            state = "running"
+        if state not in ("completed", "cancelled") and self.flagged_stuck:
+            return "stuck"
+        return state
+
+    @property
+    def terminal(self) -> bool:
+        return self.state in ("completed", "cancelled")
+
+
+class SagaMonitor:
+    """The property engine (see the module docstring).
+
+    Parameters
+    ----------
+    timeout
+        Seconds after its first event within which a saga must settle.
+    validate
+        ``validate(event) -> list of problems``; defaults to
+        :func:`sagaspec.spec.schemas.validate_event`.
+    """
+
+    def __init__(self, *, timeout: float = 30.0,
+                 validate: Callable[[dict[str, Any]], list[Any]] | None = None) -> None:
+        if validate is None:
+            from sagaspec.spec.schemas import validate_event as validate
+        self.timeout = timeout
+        self._validate = validate
+        self.sagas: dict[str, SagaView] = {}
+        self.violations: list[Violation] = []
+        self.seen_ids: set[str] = set()
+        self.events = 0
+        self.copies = 0
+        self.not_events = 0
+        self.by_type: Counter[str] = Counter()
+        self.now = 0.0
+
+    # -- feeding ------------------------------------------------------------------------
+    def observe(self, item: Any, *, now: float, validate: bool = True) -> list[Violation]:
+        """Account for one received message; returns the violations it reveals."""
+        self.now = max(self.now, now)
+        found: list[Violation] = []
+        if not isinstance(item, dict):
+            self.not_events += 1
+            reason = getattr(item, "reason", "") or "not a JSON object"
+            payload = getattr(item, "payload", item)
+            text = payload[:80].decode("utf-8", "backslashreplace") if isinstance(payload, bytes) else repr(payload)[:80]
+            return self._add(found, Violation("schema", f"a message that is not an event ({reason}): {text!r}", at=now))
+        etype = item.get("eventType")
+        eid = item.get("eventId")
+        sid = item.get("sagaId")
+        if isinstance(eid, str) and eid in self.seen_ids:
+            self.copies += 1  # an outbox re-send or a redelivery: the same event again
+            return found
+        if isinstance(eid, str):
+            self.seen_ids.add(eid)
+        self.events += 1
+        self.by_type[str(etype)] += 1
+        if validate:
+            problems = self._validate(item)
+            if problems:
+                more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+                self._add(found, Violation("schema", f"{etype} {eid} is invalid: {problems[0]}{more}",
+                                           sid if isinstance(sid, str) else None,
+                                           _str(item.get("orderId")), _str(eid), _str(etype), now))
+        if not isinstance(sid, str) or not sid:
+            return found
+        view = self.sagas.get(sid)
+        if view is None:
+            view = SagaView(sid, _str(item.get("orderId")), first_seen=now, last_seen=now,
+                            partial=etype != "OrderCreated")
+            self.sagas[sid] = view
+        view.last_seen = now
+        view.events += 1
+        if view.orderId is None:
+            view.orderId = _str(item.get("orderId"))
+        was_terminal = view.terminal
+        self._apply(view, item, found, now)
+        if view.terminal and not was_terminal:
+            view.settled_at = now
+        elif not view.terminal:
+            view.settled_at = None
+        return found
+
+    def tick(self, *, now: float) -> list[Violation]:
+        """Flag sagas that did not settle within ``timeout`` of their first event."""
+        self.now = max(self.now, now)
+        found: list[Violation] = []
+        for view in self.sagas.values():
+            if view.flagged_stuck or view.terminal or now - view.first_seen < self.timeout:
+                continue
+            view.flagged_stuck = True
+            self._add(found, Violation(
+                "saga-terminates",
+                f"order {view.orderId} (saga {view.sagaId}) is {view.state} "
+                f"{now - view.first_seen:.1f}s after its first event (timeout {self.timeout:g}s); "
+                f"seen: {self._history(view)}",
+                view.sagaId, view.orderId, at=now))
+        return found
+
+    def final(self, *, now: float) -> list[Violation]:
+        """The quiet properties, once nothing more is coming (end of a fault run)."""
+        self.now = max(self.now, now)
+        found: list[Violation] = []
+        for view in self.sagas.values():
+            order = f"order {view.orderId} (saga {view.sagaId})"
+            if not view.terminal:
+                if not view.flagged_stuck:
+                    view.flagged_stuck = True
+                    self._add(found, Violation(
+                        "saga-terminates", f"{order} is {view.state} once quiet; seen: {self._history(view)}",
+                        view.sagaId, view.orderId, at=now))
+                if view.cancelled and not view.completed:
+                    holds = []
+                    if view.held_charges > 0:
+                        holds.append(f"{view.held_charges} charge(s) never refunded")
+                    if view.held_reservations > 0:
+                        holds.append(f"{view.held_reservations} reservation(s) never released")
+                    self._add(found, Violation(
+                        "cancelled-compensated", f"{order} is cancelled but holds {' and '.join(holds)}",
+                        view.sagaId, view.orderId, at=now))
+                continue
+            if view.completed and not view.partial:
+                wrong = []
+                if len(view.charges) != 1 or view.held_charges != 1:
+                    wrong.append(f"{len(view.charges)} charge(s), {len(view.refunds)} refund(s)")
+                if len(view.reserved) != 1 or view.held_reservations != 1:
+                    wrong.append(f"{len(view.reserved)} reservation(s), {len(view.released)} release(s)")
+                if len(view.emails) != 1:
+                    wrong.append(f"{len(view.emails)} email(s)")
+                if wrong:
+                    self._add(found, Violation(
+                        "completed-exactly-once", f"{order} is completed with {'; '.join(wrong)}",
+                        view.sagaId, view.orderId, at=now))
+        return found
+
+    def feed(self, items: Iterable[tuple[float, Any]]) -> list[Violation]:
+        """Observe ``(time, item)`` pairs in order, ticking as time passes."""
+        found: list[Violation] = []
+        for now, item in items:
+            found += self.tick(now=now)
+            found += self.observe(item, now=now)
+        return found
+
+    # -- read side ----------------------------------------------------------------------
+    def states(self) -> Counter[str]:
+        """How many sagas are in each state."""
+        return Counter(v.state for v in self.sagas.values())
+
+    def violation_counts(self) -> Counter[str]:
+        return Counter(v.check for v in self.violations)
+
+    def summary(self) -> dict[str, Any]:
+        states = self.states()
+        return {
+            "sagas": len(self.sagas),
+            "events": self.events,
+            "copies": self.copies,
+            "not_events": self.not_events,
+            "states": {s: states.get(s, 0) for s in STATES},
+            "terminal": sum(1 for v in self.sagas.values() if v.terminal),
+            "partial": sum(1 for v in self.sagas.values() if v.partial),
+            "violations": dict(sorted(self.violation_counts().items())),
+            "double_charges": sum(1 for v in self.sagas.values() if len(v.charges) > 1),
+            "leaked_reservations": sum(
+                1 for v in self.sagas.values()
+                if v.cancelled and not v.completed and v.held_reservations > 0),
+            "by_type": dict(sorted(self.by_type.items())),
+        }
+
+    # -- the properties -----------------------------------------------------------------
+    def _add(self, found: list[Violation], v: Violation) -> list[Violation]:
+        found.append(v)
+        self.violations.append(v)
+        return found
+
+    def _apply(self, view: SagaView, e: dict[str, Any], found: list[Violation], now: float) -> None:
+        etype, eid = _str(e.get("eventType")), _str(e.get("eventId")) or f"#{self.events}"
+        order = f"order {view.orderId} (saga {view.sagaId})"
+
+        def flag(check: str, message: str) -> None:
+            self._add(found, Violation(check, message, view.sagaId, view.orderId, eid, etype, now))
+
+        if etype == "OrderCreated":
+            view.placed = True
+        elif etype == "PaymentProcessed":
+            view.charges[eid] = (_str(e.get("paymentId")) or "", _str(e.get("amount")) or "")
+            if len(view.charges) > 1:
+                flag("single-charge", f"{order} was charged {len(view.charges)} times: "
+                                      f"PaymentProcessed {', '.join(view.charges)}")
+        elif etype == "PaymentFailed":
+            view.declined.append(eid)
+        elif etype == "PaymentRefunded":
+            pid, amount = _str(e.get("paymentId")) or "", _str(e.get("amount")) or ""
+            view.refunds[eid] = (pid, amount)
+            if not view.partial:
+                charged = {p: a for p, a in view.charges.values()}
+                if not view.charges:
+                    flag("refund-needs-charge", f"PaymentRefunded {eid} refunds {order}, which was never charged")
+                elif pid not in charged:
+                    flag("refund-needs-charge", f"PaymentRefunded {eid} refunds paymentId {pid!r}, not a "
+                                                f"charge of {order} ({', '.join(charged)})")
+                elif charged[pid] != amount:
+                    flag("refund-needs-charge", f"PaymentRefunded {eid} refunds {amount} of a {charged[pid]} "
+                                                f"charge of {order}")
+                elif len(view.refunds) > len(view.charges):
+                    flag("refund-needs-charge", f"{order} was refunded {len(view.refunds)} times for "
+                                                f"{len(view.charges)} charge(s)")
+        elif etype == "InventoryReserved":
+            view.reserved[eid] = _str(e.get("reservationId")) or ""
+        elif etype == "InventoryReservationFailed":
+            view.reservation_failed.append(eid)
+        elif etype == "InventoryReleased":
+            rid = _str(e.get("reservationId")) or ""
+            view.released[eid] = rid
+            if not view.partial:
+                if not view.reserved:
+                    flag("release-needs-reservation", f"InventoryReleased {eid} releases stock of {order}, "
+                                                      "which reserved nothing")
+                elif rid not in view.reserved.values():
+                    flag("release-needs-reservation", f"InventoryReleased {eid} releases reservation {rid!r}, "
+                                                      f"not one of {order}")
+                elif len(view.released) > len(view.reserved):
+                    flag("release-needs-reservation", f"{order} was released {len(view.released)} times for "
+                                                      f"{len(view.reserved)} reservation(s)")
+        elif etype == "OrderCompleted":
+            view.completed.append(eid)
+        elif etype == "OrderCancelled":
+            view.cancelled.append(eid)
+        elif etype == "NotificationSent":
+            view.emails.append(eid)
+
+        if etype in ("OrderCompleted", "OrderCancelled") and len(view.completed) + len(view.cancelled) > 1:
+            outcomes = [*(f"OrderCompleted {x}" for x in view.completed),
+                        *(f"OrderCancelled {x}" for x in view.cancelled)]
+            flag("one-outcome", f"{order} has {len(outcomes)} outcomes: {', '.join(outcomes)}")
+        if view.partial:
+            return
+        if etype == "OrderCompleted" or (view.completed and etype in ("PaymentRefunded", "InventoryReleased")):
+            missing = []
+            if view.held_charges < 1:
+                missing.append("paid")
+            if view.held_reservations < 1:
+                missing.append("reserved")
+            if missing:
+                what = (f"OrderCompleted {eid} for {order}, which is not" if etype == "OrderCompleted"
+                        else f"{etype} {eid} leaves completed {order} not")
+                flag("completed-paid-reserved", f"{what} {' and not '.join(missing)}")
+        if etype == "NotificationSent" or (view.emails and etype == "OrderCancelled"):
+            if not view.completed or view.cancelled:
+                what = "not completed" if not view.completed else "cancelled"
+                flag("notify-only-completed", f"NotificationSent {view.emails[0]} for {order}, which is {what}")
+            elif etype == "NotificationSent" and len(view.emails) > 1:
+                flag("notify-only-completed", f"{order} got {len(view.emails)} emails: {', '.join(view.emails)}")
+
+    @staticmethod
+    def _history(view: SagaView) -> str:
+        parts = [(len(view.charges), "charge"), (len(view.refunds), "refund"), (len(view.declined), "decline"),
+                 (len(view.reserved), "reservation"), (len(view.released), "release"),
+                 (len(view.reservation_failed), "reservation failure"), (len(view.completed), "completion"),
+                 (len(view.cancelled), "cancellation"), (len(view.emails), "email")]
+        text = ", ".join(f"{n} {w}{'s' if n > 1 else ''}" for n, w in parts if n)
+        return text or ("the order only" if view.placed else "nothing")
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None

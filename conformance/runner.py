@@ -1,0 +1,498 @@
+"""The conformance engine: run the suite against an adapter and yield engine events.
+
+:class:`Runner` is front-end independent (the CLI and the pytest plugin both iterate
+:meth:`Runner.execute`). One run owns one adapter and one asyncio event loop, created
+and closed in the run's worker thread: hypothesis rules are synchronous, adapters are
+async, and every adapter call is ``loop.run_until_complete`` on that loop.
+
+Modes
+-----
+``generate`` (default)
+    hypothesis ``@given(st.data())`` drives :class:`~sagaspec.conformance.harness.Case`
+    with a :class:`~sagaspec.conformance.choosers.DrawChooser`; a failure is shrunk by
+    hypothesis, one minimal case per broken check, saved as a case file.
+``replay``
+    one case from a case file or a model checker trace
+    (:mod:`sagaspec.conformance.cases`).
+``cover-edges``
+    cases that follow model paths covering every edge of the model's state graph for
+    the coverage bounds (:mod:`sagaspec.conformance.coverage`).
+
+Ctrl-C (:meth:`Runner.stop`) stops at the next step and finishes with an honest partial
+:class:`~sagaspec.conformance.events.RunFinished` (``interrupted=True``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import random
+import shlex
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sagaspec.adapters.base import Adapter
+from sagaspec.conformance.cases import CaseFile, load_case
+from sagaspec.conformance.checks import CHECKS, CheckFailed, skipped_checks
+from sagaspec.conformance.choosers import DrawChooser, ScriptChooser
+from sagaspec.conformance.diagram import exchanged, mermaid_diagram, text_diagram
+from sagaspec.conformance.events import (
+    CheckSummary,
+    Event,
+    ExampleFinished,
+    Failure,
+    FailureFound,
+    FailureShrunk,
+    RunFinished,
+    RunStarted,
+)
+from sagaspec.conformance.harness import SYSTEM, Case, CaseSettings
+from sagaspec.conformance.models import suite_model
+
+from sagaspec.errors import AdapterError, SagaspecError, UsageError
+
+__all__ = ["RunConfig", "Runner", "run", "PARTICIPANTS"]
+
+PARTICIPANTS = ("order", "payment", "inventory", "notification", SYSTEM)
+
+
+@dataclass
+class RunConfig:
+    """Everything a run needs; front ends fill it from their options.
+
+    ``adapter`` is an adapter string (``inprocess:...``, ``http://...``), an
+    :class:`Adapter`, or a zero-argument callable returning one.
+    """
+
+    adapter: Any
+    participant: str = "payment"
+    design: str = "corrected"
+    examples: int = 100
+    seed: int | None = None
+    max_sagas: int = 2
+    max_steps: int = 16
+    collect_timeout: float = 0.2
+    settle_timeout: float = 0.5
+    settle_each_step: bool = True
+    faults: bool = True
+    reset: bool = True
+    shrink: bool = True
+    replay: str | Path | None = None
+    cover_edges: bool = False
+    coverage: bool = True
+    cover_orders: int = 1
+    cover_duplicates: int = 1
+    cover_crashes: int = 0
+    failures_dir: str | Path | None = ".sagaspec/failures"
+    mutant: str | None = None
+    mapping: Any = None
+    #: Extra text for "Reproduce with:" (how the front end was invoked).
+    command: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.participant not in PARTICIPANTS:
+            raise UsageError(f"unknown participant {self.participant!r}; expected one of "
+                             f"{', '.join(PARTICIPANTS)}")
+        from sagaspec.spec.designs import get_design
+
+        get_design(self.design)
+        if not isinstance(self.examples, int) or self.examples < 1:
+            raise UsageError(f"examples must be a positive integer, got {self.examples!r}")
+        if not 1 <= self.max_sagas <= 4:
+            raise UsageError(f"max_sagas must be from 1 to 4, got {self.max_sagas!r}")
+        if self.max_steps < 0:
+            raise UsageError(f"max_steps must be >= 0, got {self.max_steps!r}")
+
+    @property
+    def mode(self) -> str:
+        if self.replay is not None:
+            return "replay"
+        return "cover-edges" if self.cover_edges else "generate"
+
+    def adapter_text(self) -> str:
+        return self.adapter if isinstance(self.adapter, str) else repr(self.adapter)
+
+
+class _Interrupted(BaseException):  # noqa: N818 - control flow, not an error
+    """Raised in the worker to stop hypothesis at once (it does not catch BaseException)."""
+
+
+@dataclass
+class _Stats:
+    examples: int = 0
+    shrink_runs: int = 0
+    events: int = 0
+    adapter_seconds: float = 0.0
+    oracle_seconds: float = 0.0
+    runs: dict[str, int] = field(default_factory=dict)
+
+
+class Runner:
+    """One conformance run (see the module docstring)."""
+
+    def __init__(self, config: RunConfig) -> None:
+        self.config = config
+        self._q: queue.Queue[Event | BaseException | None] = queue.Queue()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._finished = False
+        self.seed = config.seed if config.seed is not None else random.getrandbits(32)
+
+    # -- public ---------------------------------------------------------------------------
+    def execute(self) -> Iterator[Event]:
+        """Start the run (once) and yield its events until :class:`RunFinished`."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._work, name="sagaspec-conform",
+                                            daemon=True)
+            self._thread.start()
+        yield from self._drain()
+
+    def stop(self) -> None:
+        """Ask the run to stop at the next step (Ctrl-C)."""
+        self._stop.set()
+
+    def remaining(self) -> Iterator[Event]:
+        """After :meth:`stop`: the events still to come, ending with RunFinished."""
+        yield from self._drain()
+
+    def _drain(self) -> Iterator[Event]:
+        while not self._finished:
+            try:
+                item = self._q.get(timeout=0.1)
+            except queue.Empty:
+                if self._thread is not None and not self._thread.is_alive() and self._q.empty():
+                    return
+                continue
+            if isinstance(item, BaseException):
+                self._finished = True
+                raise item
+            if isinstance(item, RunFinished):
+                self._finished = True
+            yield item
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    # -- the worker -----------------------------------------------------------------------
+    def _emit(self, event: Event) -> None:
+        self._q.put(event)
+
+    def _work(self) -> None:
+        loop = asyncio.new_event_loop()
+        adapter: Adapter | None = None
+        try:
+            adapter = self._make_adapter()
+            loop.run_until_complete(adapter.start())
+        except SagaspecError as exc:
+            self._close(loop, adapter)
+            self._q.put(exc)
+            return
+        except Exception as exc:  # an adapter's start failing in its own way
+            self._close(loop, adapter)
+            self._q.put(AdapterError(f"adapter {self.config.adapter_text()}: start failed: "
+                                     f"{type(exc).__name__}: {exc}"))
+            return
+        try:
+            self._run(loop, adapter)
+        except SagaspecError as exc:
+            self._q.put(exc)
+        except BaseException as exc:  # surface bugs in the consumer's thread
+            self._q.put(exc)
+        finally:
+            self._close(loop, adapter)
+
+    def _close(self, loop: asyncio.AbstractEventLoop, adapter: Adapter | None) -> None:
+        try:
+            if adapter is not None:
+                loop.run_until_complete(adapter.close())
+        except Exception:  # noqa: S110 - closing is best effort after a run
+            pass
+        try:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            loop.close()
+
+    def _make_adapter(self) -> Adapter:
+        a = self.config.adapter
+        if isinstance(a, Adapter):
+            return a
+        if isinstance(a, str):
+            from sagaspec.adapters.spec import load_adapter
+
+            return load_adapter(a, participant=self.config.participant, design=self.config.design,
+                                mutant=self.config.mutant, mapping=self.config.mapping)
+        if callable(a):
+            made = a()
+            if not isinstance(made, Adapter):
+                raise AdapterError(f"adapter factory returned {type(made).__name__}, not an Adapter")
+            return made
+        raise UsageError(f"adapter must be a string, an Adapter or a factory, got {type(a).__name__}")
+
+    def _settings(self, caps: frozenset[str]) -> CaseSettings:
+        c = self.config
+        return CaseSettings(
+            design=c.design, participant=c.participant, max_sagas=c.max_sagas,
+            max_steps=c.max_steps, collect_timeout=c.collect_timeout,
+            settle_timeout=c.settle_timeout, settle_each_step=c.settle_each_step,
+            capabilities=caps, faults=c.faults,
+        )
+
+    def _run(self, loop: asyncio.AbstractEventLoop, adapter: Adapter) -> None:
+        c = self.config
+        caps = frozenset(adapter.capabilities)
+        if c.participant in ("order", SYSTEM) and "place_order" not in caps:
+            raise UsageError(f"participant {c.participant!r} needs an adapter with place_order "
+                             f"(the customer's trigger); {c.adapter_text()} has "
+                             f"{', '.join(sorted(caps)) or 'no optional hooks'}")
+        skipped = {ch.name: f"the adapter has no {', '.join(h for h in ch.needs if h not in caps)}"
+                   for ch in skipped_checks(caps, c.participant)}
+        self.skipped = skipped
+        self._emit(RunStarted(
+            adapter=c.adapter_text(), participant=c.participant, design=c.design, mode=c.mode,
+            examples=c.examples if c.mode == "generate" else 1, seed=self.seed,
+            capabilities=sorted(caps), checks=[n for n in CHECKS if n not in skipped],
+            skipped=skipped,
+        ))
+        t0 = time.perf_counter()
+        self.stats = _Stats()
+        self.failures: dict[str, Failure] = {}
+        self.covered: list[list[Any]] = []
+        self.notes: list[str] = []
+        self._loop = loop
+        self._adapter_obj = adapter
+        self._caps = caps
+        interrupted = False
+        try:
+            if c.mode == "replay":
+                self._replay(loop, adapter, caps)
+            elif c.mode == "cover-edges":
+                from sagaspec.conformance.coverage import cover_edges
+
+                cover_edges(self, loop, adapter, caps)
+            else:
+                self._generate(loop, adapter, caps)
+        except _Interrupted:
+            interrupted = True
+        coverage = None
+        if c.coverage and self.covered and not interrupted:
+            try:
+                from sagaspec.conformance.coverage import edge_coverage
+
+                coverage = edge_coverage(self, self.covered)
+            except SagaspecError as exc:
+                self.notes.append(f"coverage not computed: {exc}")
+            except ImportError as exc:
+                self.notes.append(f"coverage not computed: {exc}")
+        checks = []
+        for name in CHECKS:
+            if name in skipped:
+                checks.append(CheckSummary(name, "skipped", 0, skipped[name]))
+            elif name in self.failures:
+                checks.append(CheckSummary(name, "failed", self.stats.runs.get(name, 0)))
+            else:
+                runs = self.stats.runs.get(name, 0)
+                checks.append(CheckSummary(name, "passed" if runs else "not-run", runs,
+                                           "" if runs else "no case gave it a chance to fail"))
+        self._emit(RunFinished(
+            examples=self.stats.examples, shrink_runs=self.stats.shrink_runs,
+            events=self.stats.events,
+            seconds=time.perf_counter() - t0, adapter_seconds=self.stats.adapter_seconds,
+            oracle_seconds=self.stats.oracle_seconds, failures=sorted(self.failures),
+            checks=checks, coverage=coverage, interrupted=interrupted, notes=self.notes,
+        ))
+
+    # -- one case -------------------------------------------------------------------------
+    def run_case(self, loop: asyncio.AbstractEventLoop, adapter: Adapter, caps: frozenset[str],
+                 chooser: Any, settings: CaseSettings | None = None) -> Case:
+        """Run one case (reset first when the adapter can); raises CheckFailed."""
+        if self._stop.is_set():
+            raise _Interrupted()
+        if self.config.reset and "reset" in caps:
+            loop.run_until_complete(adapter.reset())
+
+        def call(coro: Any) -> Any:
+            if self._stop.is_set():
+                coro.close()
+                raise _Interrupted()
+            return loop.run_until_complete(coro)
+
+        from sagaspec.spec.schemas import validate_event
+
+        case = Case(settings or self._settings(caps), self._model_for, adapter, call, chooser,
+                    validate_event)
+        self._current = case
+        try:
+            case.run()
+        finally:
+            self.stats.events += case.events
+            self.stats.adapter_seconds += case.adapter_seconds
+            self.stats.oracle_seconds += case.oracle_seconds
+            self.covered.append((case.model_path(), {s.sagaId: s.index for s in case.sagas}))
+        return case
+
+    def _model_for(self, sagas: int):
+        return suite_model(self.config.design, sagas)
+
+    # -- generate -------------------------------------------------------------------------
+    def _generate(self, loop: asyncio.AbstractEventLoop, adapter: Adapter,
+                  caps: frozenset[str]) -> None:
+        from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+        from hypothesis import seed as hseed
+        from hypothesis import strategies as st
+        from hypothesis.errors import Flaky
+
+        c = self.config
+        last: dict[str, tuple[Case, CheckFailed]] = {}
+        found: set[str] = set()
+        counter = {"n": 0}
+
+        @settings(max_examples=c.examples, deadline=None, database=None,
+                  phases=[Phase.generate, Phase.shrink] if c.shrink else [Phase.generate],
+                  suppress_health_check=list(HealthCheck), report_multiple_bugs=True,
+                  verbosity=Verbosity.quiet, print_blob=False, derandomize=False,
+                  stateful_step_count=c.max_steps)
+        @hseed(self.seed)
+        @given(st.data())
+        def conformance_case(data: Any) -> None:
+            counter["n"] += 1
+            phase = "shrink" if found else "generate"
+            t = time.perf_counter()
+            case = None
+            try:
+                case = self.run_case(loop, adapter, caps, DrawChooser(data))
+            except CheckFailed as exc:
+                case = self._current
+                last[exc.check] = (case, exc)
+                if exc.check not in found:
+                    found.add(exc.check)
+                    self._emit(FailureFound(exc.check, exc.message, len(case.steps)))
+                self._example(counter["n"], phase, "failed", case, t, exc.check)
+                raise
+            if phase == "generate":
+                self.stats.examples += 1
+            self._example(counter["n"], phase, "passed", case, t, None)
+
+        flaky = False
+        try:
+            conformance_case()
+        except CheckFailed:
+            pass
+        except BaseExceptionGroup as group:
+            others = [e for e in _leaves(group) if not isinstance(e, CheckFailed)]
+            if any(not isinstance(e, Flaky) for e in others):
+                raise
+            flaky = bool(others)
+        except Flaky:
+            flaky = True
+        if flaky:
+            self.notes.append("hypothesis reported the failure as flaky: the service did not "
+                              "fail again on the minimal case (timing-dependent behaviour?)")
+        for check, (case, exc) in last.items():
+            self._report_failure(check, case, exc, flaky=flaky)
+
+    def _example(self, n: int, phase: str, status: str, case: Case | None, t: float,
+                 check: str | None) -> None:
+        if phase == "generate" and status == "failed":
+            self.stats.examples += 1
+        if phase == "shrink":
+            self.stats.shrink_runs += 1
+        elif case is not None:
+            for name in case.exercised():
+                if name not in self.skipped:
+                    self.stats.runs[name] = self.stats.runs.get(name, 0) + 1
+        self._emit(ExampleFinished(
+            index=n, phase=phase, status=status, steps=len(case.steps) if case else 0,
+            events=case.events if case else 0, seconds=time.perf_counter() - t, check=check,
+        ))
+
+    # -- replay ---------------------------------------------------------------------------
+    def _replay(self, loop: asyncio.AbstractEventLoop, adapter: Adapter,
+                caps: frozenset[str]) -> None:
+        c = self.config
+        cf = load_case(c.replay, participant=c.participant, design=c.design)
+        settings = self._settings(caps)
+        settings.faults = True
+        settings.crash_played = True
+        settings.max_steps = max(len(cf.steps) + 1, settings.max_steps)
+        settings.max_sagas = max(len(cf.sagas), 1)
+        chooser = ScriptChooser(cf.steps, cf.sagas, cf.world if "setup" in caps else None)
+        t = time.perf_counter()
+        try:
+            case = self.run_case(loop, adapter, caps, chooser, settings)
+        except CheckFailed as exc:
+            case = self._current
+            self.stats.examples += 1
+            self._example(1, "replay", "failed", case, t, exc.check)
+            self._report_failure(exc.check, case, exc, replayed=cf, divergence=chooser.divergence)
+            return
+        self.stats.examples += 1
+        self._example(1, "replay", "passed", case, t, None)
+        if chooser.divergence:
+            self.notes.append(f"replay diverged: {chooser.divergence}")
+        expected = cf.check or cf.property
+        if expected:
+            self.notes.append(f"the recorded failure ({expected}) did not reproduce")
+
+    # -- failures -------------------------------------------------------------------------
+    def _report_failure(self, check: str, case: Case, exc: CheckFailed, *, flaky: bool = False,
+                        replayed: CaseFile | None = None, divergence: str | None = None) -> None:
+        c = self.config
+        steps = [s.to_json() for s in case.steps]
+        label = case.label
+        failure = Failure(
+            check=check, message=exc.message, steps=steps,
+            sagas=[s.to_json() for s in case.sagas],
+            world=case.world.to_json() if case.world is not None else None,
+            sut=label, design=c.design, seed=self.seed,
+            diagram=text_diagram(steps, label), mermaid=mermaid_diagram(steps, label),
+            exchanged=exchanged(steps, label), divergence=divergence, flaky=flaky,
+            event=exc.event,
+        )
+        path = None
+        if replayed is not None and c.replay is not None:
+            path = Path(c.replay)
+        elif c.failures_dir is not None:
+            cf = CaseFile(design=c.design, participant=c.participant, sagas=case.sagas,
+                          world=case.world, steps=case.steps, check=check,
+                          message=exc.message, seed=self.seed, adapter=c.adapter_text())
+            name = f"{c.design}-{c.participant}-{check}-{self.seed}.json"
+            path = cf.save(Path(c.failures_dir) / name)
+        if path is not None:
+            failure.file = str(path)
+            failure.reproduce = self.reproduce_command(path)
+        self.failures[check] = failure
+        self._emit(FailureShrunk(failure))
+
+    def reproduce_command(self, path: str | Path) -> str:
+        c = self.config
+        parts = ["sagaspec", "conform", "--adapter", c.adapter_text(),
+                 "--participant", c.participant, "--design", c.design]
+        if c.mutant:
+            parts += ["--mutant", c.mutant]
+        if c.mapping is not None and isinstance(c.mapping, (str, Path)):
+            parts += ["--mapping", str(c.mapping)]
+        parts += ["--replay", str(path)]
+        return " ".join(shlex.quote(p) for p in parts)
+
+
+def run(config: RunConfig, on_event: Callable[[Event], None] | None = None) -> RunFinished:
+    """Run to completion (for library use); returns the final :class:`RunFinished`."""
+    runner = Runner(config)
+    final: RunFinished | None = None
+    for ev in runner.execute():
+        if on_event is not None:
+            on_event(ev)
+        if isinstance(ev, RunFinished):
+            final = ev
+    assert final is not None
+    return final
+
+
+def _leaves(group: BaseExceptionGroup) -> list[BaseException]:
+    out: list[BaseException] = []
+    for e in group.exceptions:
+        out.extend(_leaves(e) if isinstance(e, BaseExceptionGroup) else [e])
+    return out

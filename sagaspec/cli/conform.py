@@ -1,0 +1,238 @@
+"""``sagaspec conform``: run the conformance suite against a service through an adapter.
+
+A thin front end over :class:`sagaspec.conformance.runner.Runner`: a live progress line
+(on a terminal), each failure with its shrunk sequence diagram, the messages exchanged,
+the property broken and a "Reproduce with:" line, a summary table, model coverage, and
+``--junit-xml`` / ``--ndjson`` reports. Exit 0 when every check passed, 1 on any
+failure, 2 on a usage or adapter error.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import click
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from sagaspec.conformance.events import (
+    ExampleFinished,
+    FailureFound,
+    FailureShrunk,
+    RunFinished,
+    RunStarted,
+)
+from sagaspec.conformance.reports import JunitReport, NdjsonReport, failure_text
+from sagaspec.conformance.runner import PARTICIPANTS, RunConfig, Runner
+
+__all__ = ["conform"]
+
+_STATUS_STYLE = {"passed": "green", "failed": "bold red", "skipped": "yellow",
+                 "not-run": "dim"}
+
+
+@click.command("conform")
+@click.option("--adapter", "adapter", default="inprocess:", show_default=True,
+              metavar="SPEC",
+              help="How to reach the service: inprocess:pkg.mod:factory[?k=v], "
+                   "http://127.0.0.1:8080, ... ('inprocess:' alone = the reference services).")
+@click.option("--participant", type=click.Choice(PARTICIPANTS), default="system",
+              show_default=True,
+              help="What the service implements: one participant (the suite plays the "
+                   "others and the bus) or the whole system (the suite plays the customer).")
+@click.option("--design", type=click.Choice(("corrected", "seed")), default="corrected",
+              show_default=True, help="The design the service claims to implement.")
+@click.option("--examples", "-n", type=click.IntRange(1), default=100, show_default=True,
+              help="Generated test cases (hypothesis max_examples).")
+@click.option("--seed", type=int, default=None, help="Hypothesis seed (printed when omitted).")
+@click.option("--replay", type=click.Path(dir_okay=False), default=None,
+              help="Replay one case file (a saved failure) or model checker trace.")
+@click.option("--cover-edges", is_flag=True,
+              help="Drive the service along paths covering every edge of the model graph.")
+@click.option("--junit-xml", type=click.Path(dir_okay=False), default=None,
+              help="Write a JUnit XML report (one test case per check).")
+@click.option("--ndjson", type=click.Path(dir_okay=False), default=None,
+              help="Write every engine event as one JSON line.")
+@click.option("--failures-dir", type=click.Path(file_okay=False), default=".sagaspec/failures",
+              show_default=True, help="Where failing cases are saved as replayable JSON.")
+@click.option("--mutant", default=None, help="Reference services only: run a named mutant.")
+@click.option("--mapping", type=click.Path(dir_okay=False), default=None,
+              help="Vocabulary mapping file (JSON/TOML) for a service with other event names.")
+@click.option("--max-sagas", type=click.IntRange(1, 4), default=2, show_default=True,
+              help="Concurrent sagas per test case.")
+@click.option("--max-steps", type=click.IntRange(0, 200), default=16, show_default=True,
+              help="Generated steps per test case (then everything in flight is delivered).")
+@click.option("--collect-timeout", type=float, default=0.2, show_default=True,
+              help="Seconds to wait for the service to go quiet after a step.")
+@click.option("--settle-timeout", type=float, default=0.5, show_default=True,
+              help="Seconds to wait for quiet at the end of a test case.")
+@click.option("--no-faults", is_flag=True, help="No duplicates, crashes or bad inputs.")
+@click.option("--no-shrink", is_flag=True, help="Report failures unshrunk (faster).")
+@click.option("--cover-orders", type=click.IntRange(1, 2), default=1, show_default=True,
+              help="Coverage bounds: orders in the model graph.")
+@click.option("--cover-duplicates", type=click.IntRange(0, 2), default=1, show_default=True,
+              help="Coverage bounds: duplicate budget.")
+@click.option("--cover-crashes", type=click.IntRange(0, 1), default=0, show_default=True,
+              help="Coverage bounds: crash budget per participant.")
+@click.option("--no-coverage", is_flag=True, help="Skip the model coverage report.")
+@click.option("--quiet", "-q", is_flag=True, help="Only failures and the final line.")
+def conform(adapter, participant, design, examples, seed, replay, cover_edges, junit_xml,
+            ndjson, failures_dir, mutant, mapping, max_sagas, max_steps, collect_timeout,
+            settle_timeout, no_faults, no_shrink, cover_orders, cover_duplicates,
+            cover_crashes, no_coverage, quiet):
+    """Test a service against the model: hypothesis-generated event sequences, the model
+    as the oracle, shrunk and replayable failures."""
+    if replay and cover_edges:
+        raise click.UsageError("--replay and --cover-edges are exclusive")
+    config = RunConfig(
+        adapter=adapter, participant=participant, design=design, examples=examples, seed=seed,
+        replay=replay, cover_edges=cover_edges, failures_dir=failures_dir, mutant=mutant,
+        mapping=mapping, max_sagas=max_sagas, max_steps=max_steps,
+        collect_timeout=collect_timeout, settle_timeout=settle_timeout, faults=not no_faults,
+        shrink=not no_shrink, coverage=not no_coverage, cover_orders=cover_orders,
+        cover_duplicates=cover_duplicates, cover_crashes=cover_crashes,
+    )
+    runner = Runner(config)
+    out = Console(highlight=False, soft_wrap=True)
+    err = Console(stderr=True, highlight=False)
+    reports = []
+    if ndjson:
+        reports.append(NdjsonReport(ndjson))
+    if junit_xml:
+        reports.append(JunitReport(junit_xml))
+    view = _View(out, err, quiet, examples)
+    final = None
+    try:
+        try:
+            for event in runner.execute():
+                final = _dispatch(event, view, reports) or final
+        except KeyboardInterrupt:
+            runner.stop()
+            err.print("\ninterrupted: finishing the current step...", style="yellow")
+            for event in runner.remaining():
+                final = _dispatch(event, view, reports) or final
+    finally:
+        view.clear()
+        for r in reports:
+            r.close()
+    if final is None:  # pragma: no cover - the runner always finishes
+        sys.exit(2)
+    if final.failures:
+        sys.exit(1)
+    sys.exit(130 if final.interrupted else 0)
+
+
+def _dispatch(event, view, reports):
+    for r in reports:
+        r.handle(event)
+    return view.handle(event)
+
+
+class _View:
+    """The terminal front end: progress line, failures, summary."""
+
+    def __init__(self, out: Console, err: Console, quiet: bool, examples: int) -> None:
+        self.out, self.err, self.quiet = out, err, quiet
+        self.live = err.is_terminal and not quiet
+        self.t0 = time.perf_counter()
+        self.examples = examples
+        self.generated = self.shrinks = self.events = 0
+        self.found: list[str] = []
+        self.started: RunStarted | None = None
+        self._last = 0.0
+
+    def clear(self) -> None:
+        if self.live:
+            self.err.file.write("\r\033[K")
+            self.err.file.flush()
+
+    def progress(self, force: bool = False) -> None:
+        now = time.perf_counter()
+        if not self.live or (not force and now - self._last < 0.1):
+            return
+        self._last = now
+        secs = max(now - self.t0, 1e-9)
+        text = (f"examples {self.generated}/{self.examples}  events {self.events}  "
+                f"{self.generated / secs:.1f} ex/s")
+        if self.found:
+            text += f"  failing: {', '.join(self.found)}  shrinking ({self.shrinks} tries)"
+        self.err.file.write("\r\033[K" + text[: self.err.width - 1])
+        self.err.file.flush()
+
+    def handle(self, event):
+        if isinstance(event, RunStarted):
+            self.started = event
+            self.examples = event.examples
+            if not self.quiet:
+                self.out.print(
+                    f"sagaspec conform: {event.adapter} as [bold]{event.participant}[/] of the "
+                    f"[bold]{event.design}[/] design, mode {event.mode}, seed {event.seed}")
+                self.out.print(f"adapter hooks: {', '.join(event.capabilities) or 'none'}")
+                for name, why in event.skipped.items():
+                    self.out.print(f"  skipped {name}: {why}", style="yellow")
+        elif isinstance(event, ExampleFinished):
+            self.events += event.events
+            if event.phase == "shrink":
+                self.shrinks += 1
+            else:
+                self.generated += 1
+            self.progress()
+        elif isinstance(event, FailureFound):
+            self.found.append(event.check)
+            self.clear()
+            if not self.quiet:
+                self.err.print(f"found a failure of [bold]{event.check}[/] after "
+                               f"{self.generated} examples; shrinking...", style="red")
+            self.progress(force=True)
+        elif isinstance(event, FailureShrunk):
+            self.clear()
+            f = event.failure
+            self.out.rule(Text(f"FAILED {f.check}", style="bold red"))
+            self.out.print(failure_text(f), markup=False)
+            self.out.print()
+        elif isinstance(event, RunFinished):
+            self.clear()
+            self.summary(event)
+            return event
+        return None
+
+    def summary(self, fin: RunFinished) -> None:
+        if not self.quiet:
+            table = Table(title="sagaspec conform", show_lines=False)
+            table.add_column("check", no_wrap=True)
+            table.add_column("status", no_wrap=True)
+            table.add_column("cases", justify="right", no_wrap=True)
+            table.add_column("what it checks", overflow="fold", ratio=1)
+            from sagaspec.conformance.checks import CHECKS
+
+            for c in fin.checks:
+                note = c.reason if c.status in ("skipped", "not-run") else CHECKS[c.name].summary
+                table.add_row(c.name, Text(c.status, style=_STATUS_STYLE.get(c.status, "")),
+                              str(c.runs), note)
+            self.out.print(table)
+            if fin.coverage:
+                cov = fin.coverage
+                b = cov["bounds"]
+                self.out.print(
+                    f"model coverage: {cov['covered']}/{cov['edges']} edges "
+                    f"({100 * cov['share']:.1f}%) of the model graph with {b['orders']} order(s), "
+                    f"{b['duplicates']} duplicate(s), {b['crashes']} crash(es) per participant; "
+                    f"{cov['cases_leaving_bounds']} of {cov['cases']} cases left those bounds")
+            for note in fin.notes:
+                self.out.print(f"note: {note}", style="yellow")
+        secs = max(fin.seconds, 1e-9)
+        per_event = 1000 / max(fin.events, 1)
+        shrink = f" (+{fin.shrink_runs} shrinking runs)" if fin.shrink_runs else ""
+        line = (f"{fin.examples} examples{shrink}, {fin.events} events in {fin.seconds:.1f}s "
+                f"({fin.examples / secs:.1f} examples/s, {fin.events / secs:.0f} events/s); "
+                f"per event: adapter {fin.adapter_seconds * per_event:.2f} ms, oracle "
+                f"{fin.oracle_seconds * per_event:.2f} ms")
+        self.out.print(line)
+        if fin.interrupted:
+            self.out.print("INTERRUPTED: partial result", style="bold yellow")
+        if fin.failures:
+            self.out.print(f"FAILED: {', '.join(fin.failures)}", style="bold red")
+        elif not fin.interrupted:
+            self.out.print("PASSED", style="bold green")
