@@ -549,20 +549,29 @@ class _StateLayout:
             if e.src != e.dst:
                 succ[e.src].append(e.dst)
         roots = [s.id for s in self.sm.states if s.initial] or [self.sm.states[0].id]
-        depth: dict[str, int] = {}
+        # Breadth-first discovery order; an edge against it is a back edge (a cycle),
+        # drawn around the right. Layers are longest paths over the forward edges, so
+        # no forward edge stays inside one layer.
+        seen: dict[str, int] = {}
         queue = deque()
         for r in roots:
-            depth[r] = 0
+            seen[r] = len(seen)
             queue.append(r)
         while queue:
             cur = queue.popleft()
             for nxt in succ[cur]:
-                if nxt not in depth:
-                    depth[nxt] = depth[cur] + 1
+                if nxt not in seen:
+                    seen[nxt] = len(seen)
                     queue.append(nxt)
-        last = max(depth.values(), default=0)
+        for s in self.sm.states:  # unreachable states keep their given order, last
+            seen.setdefault(s.id, len(seen))
+        depth = {k: 0 for k in seen}
+        for cur in sorted(seen, key=seen.get):
+            for nxt in succ[cur]:
+                if seen[nxt] > seen[cur]:
+                    depth[nxt] = max(depth[nxt], depth[cur] + 1)
         for s in self.sm.states:
-            self.nodes[s.id].layer = depth.get(s.id, last + 1)
+            self.nodes[s.id].layer = depth[s.id]
         count = max(n.layer for n in self.nodes.values()) + 1
         self.layers: list[list[str]] = [[] for _ in range(count)]
         for s in self.sm.states:
@@ -598,8 +607,17 @@ class _StateLayout:
             for layer in self.layers
         ]
         full = max(widths, default=0.0)
+        # A gap crossed by many labelled edges gets taller, so their labels fit.
+        crossing = [0] * len(self.layers)
+        tallest = [0.0] * len(self.layers)
+        for e in self.edges:
+            a, b = self.nodes[e.src].layer, self.nodes[e.dst].layer
+            if a < b:
+                crossing[a] += 1
+                lines = sum(len(wrap(part, self.EDGE_LABEL_W, 11)) for part in e.label.split("\n"))
+                tallest[a] = max(tallest[a], 13.0 * lines + 4)
         y = 0.0
-        for layer, lw in zip(self.layers, widths, strict=True):
+        for k, (layer, lw) in enumerate(zip(self.layers, widths, strict=True)):
             x = (full - lw) / 2
             h = max((self.nodes[n].h for n in layer), default=0.0)
             for n in layer:
@@ -607,7 +625,7 @@ class _StateLayout:
                 node.x = x + node.w / 2
                 node.y = y + (h - node.h) / 2
                 x += node.w + node.extra_right + self.NODE_GAP
-            y += h + self.LAYER_GAP
+            y += h + max(self.LAYER_GAP, tallest[k] + 44) + 18 * max(0, crossing[k] - 3)
 
     def render(self) -> str:
         sm = self.sm
@@ -647,7 +665,7 @@ class _StateLayout:
                 p0 = (src.x + src.w / 2, src.y + src.h * 0.3)
                 p3 = (src.x + src.w / 2, src.y + src.h * 0.7)
                 p1, p2 = (p0[0] + 36, p0[1] - 14), (p3[0] + 36, p3[1] + 14)
-                cands = (0.5,)
+                cands = (0.5, 0.0, 1.0)
             else:
                 # Back or same-layer edge: out of the source's right side, up the
                 # right margin, and into the target from above.
@@ -677,14 +695,24 @@ class _StateLayout:
             lw = max(text_width(t, 11) for t in text_lines) + 8
             lh = 13 * len(text_lines) + 4
             box = None
-            for t in cands:
-                cx, cy = _bezier((p0, p1, p2, p3), t)
-                if e.src == e.dst or e not in forward:
-                    cand = _Box(cx + 6, cy - lh / 2, lw, lh)
-                else:
-                    cand = _Box(cx - lw / 2, cy - lh / 2, lw, lh)
-                if not any(cand.overlaps(o) for o in occupied):
-                    box = cand
+            side = e.src == e.dst or e not in forward
+            # Along the edge first, then beside it (left/right of the curve).
+            shifts = (0.0,) if side else (0.0, lw / 2 + 6, -(lw / 2 + 6), lw + 10, -(lw + 10))
+            for shift in shifts:
+                for t in cands:
+                    cx, cy = _bezier((p0, p1, p2, p3), t)
+                    if e.src == e.dst:
+                        # Beside the loop: centred, then top- or bottom-aligned with it.
+                        top = {0.5: cy - lh / 2, 0.0: src.y, 1.0: src.y + src.h - lh}[t]
+                        cand = _Box(src.x + src.w / 2 + 34, top, lw, lh)
+                    elif side:
+                        cand = _Box(cx + 6, cy - lh / 2, lw, lh)
+                    else:
+                        cand = _Box(cx - lw / 2 + shift, cy - lh / 2, lw, lh)
+                    if not any(cand.overlaps(o) for o in occupied):
+                        box = cand
+                        break
+                if box is not None:
                     break
             if box is None:  # everything collides: stack below the last label
                 cx, cy = _bezier((p0, p1, p2, p3), 0.5)

@@ -150,7 +150,18 @@ class ModelView:
         ids = {s.label: s.id for s in states}
         edges = []
         seen = set()
+        # Self-loops with the same outcome ("ignore (order cancelled)") share one label.
+        loops: dict[tuple[str, str], list[str]] = {}
         for t in trans:
+            if t.src == t.dst and not t.publishes and t.trigger != "(internal)":
+                loops.setdefault((t.src, t.label), []).append(t.trigger)
+        for (status, label), triggers in loops.items():
+            tx = Transition(ids[status], ids[status], f"{label}: {', '.join(dict.fromkeys(triggers))}", "external")
+            seen.add((status, status, tx.label))
+            edges.append(tx)
+        for t in trans:
+            if t.src == t.dst and not t.publishes and t.trigger != "(internal)":
+                continue
             text = _edge_text(t)
             if (t.src, t.dst, text) in seen:
                 continue
@@ -174,7 +185,15 @@ def _all_published(path) -> tuple[str, ...]:
 
 
 def _edge_text(t: LocalTransition) -> str:
-    head = t.label if t.trigger == "(internal)" else f"{t.trigger}: {t.label}"
+    """``trigger / publishes``; the handler's outcome only where nothing else explains
+    the edge (a self-loop such as ``wait (join)`` or ``ignore (...)``, an internal step).
+    The transition table under the diagram has every outcome."""
+    if t.trigger == "(internal)":
+        head = t.label
+    elif t.src == t.dst and not t.publishes:
+        head = f"{t.trigger}: {t.label}"
+    else:
+        head = t.trigger
     return head + (f" / {', '.join(t.publishes)}" if t.publishes else "")
 
 
