@@ -4,7 +4,11 @@ Real services rarely publish ``OrderCreated`` with ``orderId``; they publish
 ``order.created`` with ``order_id``, amounts as numbers and no ``sagaId``. A
 :class:`Mapping` translates both ways and :class:`MappedAdapter` wraps any adapter with
 it: our events are translated to their vocabulary on ``deliver`` / ``place_order`` and
-theirs back to ours on ``collect``, so the conformance suite runs unchanged. A message
+theirs back to ours on ``collect``, so the conformance suite runs unchanged. A
+schema-invalid event is delivered only if its translation is still invalid when read
+back: an invalidity their vocabulary cannot express (a field they do not have, a number
+where we want a string) is not delivered at all (counted in ``unrepresentable``), since
+its translation would be a *valid* message to them. A message
 that cannot be translated (unknown type, no type field, a value that does not convert,
 not a JSON object) is collected as a :class:`~sagaspec.adapters.base.RawMessage` whose
 ``reason`` says why; nothing is dropped silently (``ignore_types`` drops named types on
@@ -470,6 +474,16 @@ def load_mapping(source: Mapping | dict[str, Any] | str | Path) -> Mapping:
     return Mapping(config, origin=str(path))
 
 
+def _valid(event: dict[str, Any]) -> bool:
+    from sagaspec.spec.events import parse_event
+
+    try:
+        parse_event(event)
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
 class MappedAdapter(Adapter):
     """Any adapter, seen through a :class:`Mapping` (ours on this side, theirs beyond)."""
 
@@ -483,6 +497,8 @@ class MappedAdapter(Adapter):
         self.sagas: dict[str, str] = {}
         #: messages of ``ignore_types`` dropped on purpose, by their type.
         self.ignored: dict[str, int] = {}
+        #: invalid events not delivered because their translation would be valid.
+        self.unrepresentable = 0
 
     def __repr__(self) -> str:
         return f"<MappedAdapter {self.mapping.name} over {self.inner!r}>"
@@ -503,10 +519,21 @@ class MappedAdapter(Adapter):
         await self.inner.close()
 
     async def deliver(self, event: dict[str, Any]) -> None:
-        if isinstance(event, dict):
+        if not isinstance(event, dict):
+            await self.inner.deliver(event)
+            return
+        theirs = self.mapping.to_theirs(event)
+        if _valid(event):
             self._remember(event)
-            event = self.mapping.to_theirs(event)
-        await self.inner.deliver(event)
+        else:
+            # An invalid event may have no invalid form in their vocabulary (a field they
+            # do not have, a number where we want a string). Delivering its translation
+            # would hand them a *valid* message; what cannot be said is not said.
+            back = self.mapping.to_ours(theirs, sagas=self.sagas)
+            if isinstance(back, dict) and _valid(back):
+                self.unrepresentable += 1
+                return
+        await self.inner.deliver(theirs)
 
     async def collect(self, timeout: float) -> list[dict[str, Any] | RawMessage]:
         out: list[dict[str, Any] | RawMessage] = []
@@ -544,4 +571,5 @@ class MappedAdapter(Adapter):
     async def reset(self) -> None:
         self.sagas.clear()
         self.ignored.clear()
+        self.unrepresentable = 0
         await self.inner.reset()

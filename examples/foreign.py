@@ -42,6 +42,17 @@ __all__ = ["LegacyPaymentService", "MAPPING_FILE", "make_adapter", "make_target"
 MAPPING_FILE = Path(__file__).with_name("foreign_payment.toml")
 
 
+_COMMON = {"type", "id", "order_id", "occurred_at", "caused_by"}
+_FIELDS = {
+    "order.created": _COMMON | {"customer_id", "total", "currency", "lines"},
+    "order.cancelled": _COMMON | {"reason"},
+}
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -101,17 +112,31 @@ class LegacyPaymentService:
         for key in ("type", "id", "order_id"):
             if not isinstance(message.get(key), str) or not message[key]:
                 return f"missing {key}"
+        allowed = _FIELDS.get(message["type"])
+        if allowed is None:
+            return message  # not for us: skipped by the caller
+        extra = sorted(set(message) - allowed)
+        if extra:
+            return f"unknown field {extra[0]}"  # the team validates strictly
+        if not _is_number(message.get("occurred_at")) or not isinstance(message.get("caused_by", ""), str):
+            return "bad occurred_at / caused_by"
         if message["type"] == "order.created":
             total = message.get("total")
-            if isinstance(total, bool) or not isinstance(total, (int, float)) or total < 0:
+            if not _is_number(total) or total < 0:
                 return "bad total"
             if not isinstance(message.get("customer_id"), str) or not message["customer_id"]:
                 return "missing customer_id"
+            if not isinstance(message.get("currency", "USD"), str):
+                return "bad currency"
             lines = message.get("lines")
             if not isinstance(lines, list) or not lines:
                 return "no lines"
-            if not isinstance(message.get("currency", "USD"), str):
-                return "bad currency"
+            for line in lines:
+                if not (isinstance(line, dict) and set(line) == {"product_id", "qty", "price"}
+                        and isinstance(line["product_id"], str) and line["product_id"]
+                        and isinstance(line["qty"], int) and not isinstance(line["qty"], bool)
+                        and line["qty"] >= 1 and _is_number(line["price"]) and line["price"] >= 0):
+                    return "bad line"
         if message["type"] == "order.cancelled" and not isinstance(message.get("reason", ""), str):
             return "bad reason"
         return message

@@ -186,3 +186,24 @@ def test_unmapped_publications_are_reported_not_dropped(run):
     assert out[0]["amount"] == "5.00" and out[0]["timestamp"] == "2023-11-14T22:13:20.000Z"
     assert isinstance(out[1], RawMessage) and "unmapped event type 'fraud.suspected'" in out[1].reason
     assert isinstance(out[2], RawMessage) and out[2].reason.startswith("not JSON")
+
+
+def test_invalid_events_are_delivered_only_if_still_invalid_in_their_vocabulary(run):
+    a = load_adapter("inprocess:sagaspec.examples.foreign:make_adapter", participant="payment")
+    legacy = a.inner.target.service
+    bad_version = {**sample_created(1), "schemaVersion": 99}  # they have no schemaVersion
+    bad_amount = {**sample_created(2), "amount": 10.0}  # a number is right in their vocabulary
+    run(a.deliver(bad_version))
+    run(a.deliver(bad_amount))
+    assert a.unrepresentable == 2 and legacy.store.pending_outbox() == []
+    no_order = {k: v for k, v in sample_created(3).items() if k != "orderId"}
+    extra = {**sample_created(4), "coupon": "FREE"}
+    run(a.deliver(no_order))
+    run(a.deliver(extra))
+    assert a.unrepresentable == 2  # these were delivered, and refused by the service
+    with legacy.store.transaction() as tx:
+        assert tx.get("rejected:count") == 2
+    assert run(a.collect(0.5)) == []
+    # an invalid event never teaches the adapter a sagaId
+    run(a.deliver({**sample_event("OrderCancelled", 5, reason="r"), "sagaId": 7}))
+    assert "order-5" not in a.sagas
