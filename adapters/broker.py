@@ -565,6 +565,10 @@ class BrokerAdapter(Adapter):
         self.responders: set[str] = set()
         self.cluster: Any = None
         self._started = False
+        #: Called with every observed item (event dict or RawMessage), e.g. a monitor.
+        self.listeners: list[Callable[[dict[str, Any] | RawMessage], None]] = []
+        #: Keep observed items for :meth:`collect` (off for long runs that only listen).
+        self.record = True
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.transport.describe()}>"
@@ -701,7 +705,19 @@ class BrokerAdapter(Adapter):
 
     # -- optional hooks ---------------------------------------------------------------
     async def place_order(self, order: dict[str, Any]) -> None:
-        await self.control("place_order", {"order": order, "to": ["order"]}, expect={"order"})
+        """Ask the Order runner to place ``order``; retried while Order is restarting
+        (placing is idempotent by ``sagaId``: a repeat answers ``duplicate``)."""
+        deadline = time.monotonic() + max(30.0, self.config.timeout)
+        while True:
+            try:
+                await self.control("place_order", {"order": order, "to": ["order"]},
+                                   expect={"order"}, timeout=min(5.0, max(2.0, self.config.timeout)))
+                return
+            except AdapterError as exc:
+                if "refused" in str(exc) or time.monotonic() > deadline:
+                    raise
+                if self.cluster is not None:
+                    self.cluster.check_alive()
 
     async def setup(self, world: World) -> None:
         expect = set(self.cluster.services) if self.cluster else set(self.responders)
@@ -718,6 +734,15 @@ class BrokerAdapter(Adapter):
         await asyncio.to_thread(self.cluster.kill, participant)
         await asyncio.to_thread(self.cluster.start, participant, crash_at=self.crash_point)
         await self.wait_ready((participant,), timeout=30.0)
+
+    async def inspect(self, service: str, keys: list[str], chunk: int = 200) -> dict[str, Any]:
+        """Read state keys of a running reference ``service`` (through its control channel)."""
+        values: dict[str, Any] = {}
+        for i in range(0, len(keys), chunk):
+            replies = await self.control("inspect", {"keys": keys[i:i + chunk], "to": [service]},
+                                         expect={service})
+            values.update(replies[0].get("values") or {})
+        return values
 
     # -- control channel --------------------------------------------------------------
     async def ping(self, wait: float = 0.5) -> set[str]:
@@ -813,7 +838,10 @@ class BrokerAdapter(Adapter):
         self._arrive(decoded)
 
     def _arrive(self, item: dict[str, Any] | RawMessage) -> None:
-        self._seen.append(item)
+        for listener in self.listeners:
+            listener(item)
+        if self.record:
+            self._seen.append(item)
         self._last_arrival = time.monotonic()
         if self._arrived is not None:
             self._arrived.set()

@@ -1,0 +1,207 @@
+"""``sagaspec monitor``: watch a running system's saga events on its broker and check them live.
+
+The monitor subscribes with its own non-competing consumer (it never takes a message from
+a service), decodes every message (CloudEvents structured or binary, or bare event JSON)
+and feeds :class:`~sagaspec.conformance.monitor.SagaMonitor`. Violations are written as
+NDJSON, one object per line (``--ndjson FILE``, default stdout); a live table of sagas by
+state is drawn on stderr when it is a terminal. Stop with ``--duration`` or Ctrl-C: a
+summary follows, and with ``--fail-on-violation`` the exit status is 1 if anything broke.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+import click
+
+from sagaspec.errors import UsageError
+
+__all__ = ["monitor", "run_monitor"]
+
+_BROKER_SCHEMES = ("nats", "tls", "amqp", "amqps", "redis", "rediss")
+
+
+class _Session:
+    """One monitoring session: transport, engine, outputs."""
+
+    def __init__(self, adapter: str, timeout: float, out: TextIO, from_start: bool) -> None:
+        from sagaspec.adapters.broker import open_transport
+        from sagaspec.conformance.monitor import SagaMonitor
+
+        scheme = adapter.split("://", 1)[0].lower() if "://" in adapter else ""
+        if scheme not in _BROKER_SCHEMES:
+            raise UsageError(
+                f"monitor needs a broker URL (nats://, amqp://, redis://), got {adapter!r}"
+            )
+        self.transport = open_transport(adapter)
+        self.engine = SagaMonitor(timeout=timeout)
+        self.out = out
+        self.from_start = from_start
+        self.started = time.monotonic()
+        self.last_event = 0.0
+        self.recent: list[Any] = []
+
+    def now(self) -> float:
+        return time.monotonic() - self.started
+
+    def emit(self, violations: list[Any]) -> None:
+        for v in violations:
+            self.out.write(v.ndjson() + "\n")
+            self.recent.append(v)
+        if violations:
+            self.out.flush()
+            del self.recent[:-8]
+
+    async def on_message(self, msg: Any) -> None:
+        from sagaspec.adapters.base import RawMessage
+        from sagaspec.adapters.broker import decode_message
+
+        item = decode_message(msg.body, msg.headers)
+        if isinstance(item, RawMessage):
+            item = RawMessage(item.payload, msg.route, item.reason)
+        self.last_event = self.now()
+        self.emit(self.engine.observe(item, now=self.last_event))
+
+    def table(self) -> Any:
+        from rich.table import Table
+
+        from sagaspec.conformance.monitor import STATES
+
+        states = self.engine.states()
+        t = Table(title=f"sagaspec monitor: {self.transport.describe()}", title_justify="left")
+        t.add_column("state")
+        t.add_column("sagas", justify="right")
+        for s in STATES:
+            t.add_row(s, str(states.get(s, 0)), style="red" if s == "stuck" and states.get(s) else None)
+        t.add_section()
+        t.add_row("events", str(self.engine.events))
+        t.add_row("violations", str(len(self.engine.violations)),
+                  style="bold red" if self.engine.violations else "green")
+        for v in self.recent[-5:]:
+            t.add_row(f"  {v.check}", (v.sagaId or "-")[:40], style="red")
+        t.caption = f"{self.now():.0f}s, timeout {self.engine.timeout:g}s; Ctrl-C to stop"
+        return t
+
+
+async def run_monitor(
+    adapter: str,
+    *,
+    timeout: float = 30.0,
+    duration: float | None = None,
+    out: TextIO = sys.stdout,
+    from_start: bool = False,
+    live: bool = False,
+    refresh: float = 0.5,
+    stop: asyncio.Event | None = None,
+) -> _Session:
+    """Monitor until ``duration`` elapses or ``stop`` is set; returns the session."""
+    session = _Session(adapter, timeout, out, from_start)
+    stop = stop or asyncio.Event()
+    await session.transport.connect()
+    live_ctx: Any = contextlib.nullcontext()
+    try:
+        await session.transport.ensure_topology(create=False)
+        await session.transport.observe(session.on_message, from_start=from_start)
+        session.started = time.monotonic()
+        if live:
+            from rich.console import Console
+            from rich.live import Live
+
+            live_ctx = Live(session.table(), console=Console(stderr=True),
+                            refresh_per_second=max(1, int(1 / refresh)), transient=False)
+        with live_ctx as view:
+            while not stop.is_set():
+                if duration is not None and session.now() >= duration:
+                    break
+                failure = session.transport.failure
+                if failure is not None:
+                    from sagaspec.errors import BrokerUnavailable, SagaspecError
+
+                    if isinstance(failure, SagaspecError):
+                        raise failure
+                    raise BrokerUnavailable(f"lost the broker: {type(failure).__name__}: {failure}")
+                session.emit(session.engine.tick(now=session.now()))
+                if view is not None:
+                    view.update(session.table())
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(stop.wait(), refresh)
+    finally:
+        await session.transport.close()
+    return session
+
+
+@click.command()
+@click.option("--adapter", "adapter", required=True, metavar="URL",
+              help="Broker of the running system: nats://HOST:PORT, amqp://USER:PASS@HOST:PORT/, "
+                   "redis://HOST:PORT/DB, with the same naming parameters as the adapters "
+                   "(?ns=, ?stream=, ?exchange=, ?subject_prefix=, ...).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True,
+              help="Flag a saga that has not settled this many seconds after its first event.")
+@click.option("--duration", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Stop after this many seconds (default: until Ctrl-C).")
+@click.option("--ndjson", "ndjson", type=click.Path(dir_okay=False, allow_dash=True), default="-",
+              show_default=True, help="Write violations here as NDJSON ('-' is stdout).")
+@click.option("--fail-on-violation", is_flag=True, help="Exit with status 1 if any violation was found.")
+@click.option("--from-start", is_flag=True,
+              help="Replay the stream from its beginning first (NATS, Redis; RabbitMQ keeps no history).")
+@click.option("--table/--no-table", default=None,
+              help="Live table of sagas by state on stderr (default: when stderr is a terminal).")
+@click.option("--summary-json", type=click.Path(dir_okay=False, allow_dash=True), default=None,
+              help="Also write the final summary as JSON to this file ('-' is stdout).")
+def monitor(adapter: str, timeout: float, duration: float | None, ndjson: str,
+            fail_on_violation: bool, from_start: bool, table: bool | None,
+            summary_json: str | None) -> None:
+    """Check a running saga system's events live: schema, no double charge, refund only
+    after a charge, completion only when paid and reserved, every saga settled in time."""
+    live = sys.stderr.isatty() if table is None else table
+    if ndjson == "-":
+        out: TextIO = sys.stdout
+        close = False
+    else:
+        try:
+            out = open(Path(ndjson), "w", encoding="utf-8")  # noqa: SIM115 - closed below
+        except OSError as exc:
+            raise UsageError(f"--ndjson {ndjson}: cannot write: {exc.strerror}") from None
+        close = True
+    stop_holder: dict[str, asyncio.Event] = {}
+
+    async def main() -> Any:
+        stop = asyncio.Event()
+        stop_holder["stop"] = stop
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
+        return await run_monitor(adapter, timeout=timeout, duration=duration, out=out,
+                                 from_start=from_start, live=live, stop=stop)
+
+    try:
+        session = asyncio.run(main())
+    finally:
+        if close:
+            out.close()
+    summary = session.engine.summary()
+    summary["seconds"] = round(session.now(), 3)
+    states = ", ".join(f"{n} {s}" for s, n in summary["states"].items() if n) or "none"
+    violations = ", ".join(f"{n} {c}" for c, n in summary["violations"].items()) or "none"
+    click.echo(
+        f"monitored {summary['seconds']:.1f}s on {session.transport.describe()}: "
+        f"{summary['sagas']} sagas ({states}), {summary['events']} events "
+        f"(+{summary['copies']} redelivered copies), violations: {violations}",
+        err=True,
+    )
+    if summary_json:
+        text = json.dumps(summary, indent=2, sort_keys=True)
+        if summary_json == "-":
+            click.echo(text)
+        else:
+            Path(summary_json).write_text(text + "\n", encoding="utf-8")
+    if fail_on_violation and session.engine.violations:
+        sys.exit(1)
