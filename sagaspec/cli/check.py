@@ -415,6 +415,7 @@ def _list_text() -> str:
 @click.option("--progress/--no-progress", default=None, help="Live progress line on stderr [default: when stderr is a terminal].")
 @click.option("--replay", "replay_file", type=click.Path(dir_okay=False), metavar="FILE", help="Re-execute a trace saved by --trace-out on its model and say whether it still violates its property.")
 @click.option("--list", "list_only", is_flag=True, help="List the shipped designs and the saga's properties.")
+@click.option("--report", "report", type=click.Path(dir_okay=False), metavar="FILE.html", help="Also write a self-contained HTML report: statistics, verdicts, each violation as an SVG sequence diagram with the state changes at each step.")
 @click.pass_context
 def check(ctx: click.Context, **kw: Any) -> None:
     """Model-check a saga design exhaustively within bounds and print a verdict.
@@ -505,6 +506,10 @@ def run_check(**kw: Any) -> int:
     finally:
         progress.clear()
     code, verdict = _verdict(result)
+    if kw.get("report"):
+        from sagaspec.docs.reports import check_report_html
+
+        click.echo(f"report: {check_report_html(result, kw['report'])}", err=True)
     saved = _save_traces(result, FsPath(kw["trace_out"]), opts) if kw["trace_out"] else {}
     if as_json:
         doc = result.to_dict()

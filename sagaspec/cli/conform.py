@@ -55,6 +55,9 @@ _STATUS_STYLE = {"passed": "green", "failed": "bold red", "skipped": "yellow",
               help="Write a JUnit XML report (one test case per check).")
 @click.option("--ndjson", type=click.Path(dir_okay=False), default=None,
               help="Write every engine event as one JSON line.")
+@click.option("--report", type=click.Path(dir_okay=False), default=None, metavar="FILE.html",
+              help="Write a self-contained HTML report: summary, checks, each failure's "
+                   "shrunk sequence as an SVG diagram with the exchanged messages, coverage.")
 @click.option("--failures-dir", type=click.Path(file_okay=False), default=".sagaspec/failures",
               show_default=True, help="Where failing cases are saved as replayable JSON.")
 @click.option("--mutant", default=None, help="Reference services only: run a named mutant.")
@@ -81,7 +84,7 @@ _STATUS_STYLE = {"passed": "green", "failed": "bold red", "skipped": "yellow",
 def conform(adapter, participant, design, examples, seed, replay, cover_edges, junit_xml,
             ndjson, failures_dir, mutant, mapping, max_sagas, max_steps, collect_timeout,
             settle_timeout, no_faults, no_shrink, cover_orders, cover_duplicates,
-            cover_crashes, no_coverage, quiet):
+            cover_crashes, no_coverage, quiet, report=None):
     """Test a service against the model: hypothesis-generated event sequences, the model
     as the oracle, shrunk and replayable failures."""
     if replay and cover_edges:
@@ -102,6 +105,10 @@ def conform(adapter, participant, design, examples, seed, replay, cover_edges, j
         reports.append(NdjsonReport(ndjson))
     if junit_xml:
         reports.append(JunitReport(junit_xml))
+    if report:
+        from sagaspec.docs.reports import HtmlConformReport
+
+        reports.append(HtmlConformReport(report))
     view = _View(out, err, quiet, examples)
     final = None
     try:

@@ -45,6 +45,7 @@ __all__ = [
     "check_blocks",
     "check_report_html",
     "ConformRun",
+    "HtmlConformReport",
     "conform_blocks",
     "conform_report_html",
     "failure_diagram",
@@ -511,3 +512,28 @@ def conform_report_html(run_result: Any, path: str | FsPath, *, title: str | Non
     summary = f"adapter {run.started.adapter}" if run.started is not None else ""
     page = Page("conform-report", heading, tuple(conform_blocks(run)), summary=summary)
     return write_report(page, path)
+
+
+class HtmlConformReport:
+    """An engine-event consumer (like the NDJSON and JUnit reports of ``sagaspec conform``):
+    feed it every event with :meth:`handle`, then :meth:`close` writes the HTML report.
+
+    The path is checked when the report is created, so a bad ``--report`` fails before
+    the run starts.
+    """
+
+    def __init__(self, path: str | FsPath) -> None:
+        self.path = FsPath(path)
+        if self.path.is_dir():
+            raise InputError(f"--report {self.path}: is a folder; expected an .html file path")
+        if not self.path.parent.exists() and str(self.path.parent) not in ("", "."):
+            raise InputError(f"--report {self.path}: folder {self.path.parent} does not exist")
+        self.events: list[Any] = []
+
+    def handle(self, event: Any) -> None:
+        self.events.append(event)
+
+    def close(self) -> FsPath | None:
+        if not self.events:
+            return None
+        return conform_report_html(self.events, self.path)

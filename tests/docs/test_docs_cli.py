@@ -62,3 +62,24 @@ def test_asyncapi_to_stdout_and_file(tmp_path):
     doc = json.loads((tmp_path / "a.json").read_text())
     assert doc["channels"]["OrderCreated"]["address"] == "orders.OrderCreated"
     assert doc["components"]["messages"]["OrderCreated"]["contentType"] == "application/cloudevents+json"
+
+
+def test_check_report_option(tmp_path):
+    out = tmp_path / "check.html"
+    r = CliRunner().invoke(main, ["check", "--design", "seed", "--orders", "1", "--report", str(out)])
+    assert r.exit_code == 1  # the seed design has violations
+    html = out.read_text()
+    assert "saga-terminates (stuck)" in html and "<svg" in html
+
+
+def test_conform_report_option(tmp_path):
+    out = tmp_path / "conform.html"
+    r = CliRunner().invoke(main, [
+        "conform", "--participant", "payment", "--mutant", "no-idempotency", "-n", "30",
+        "--seed", "1", "--quiet", "--failures-dir", str(tmp_path / "f"), "--report", str(out),
+    ])
+    assert r.exit_code == 1, r.output
+    html = out.read_text()
+    assert "single-charge" in html and 'data-diagram="failure-' in html
+    r = CliRunner().invoke(main, ["conform", "-n", "1", "--report", str(tmp_path / "no" / "x.html")])
+    assert r.exit_code == 2 and "does not exist" in r.output
