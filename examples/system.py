@@ -159,14 +159,14 @@ class _Harness:
 
     # -- building ----------------------------------------------------------------------
     def _build(self) -> None:
-        old = {id(svc.store): svc.store for svc in self.services.values()}
+        # Close the old stores first: a factory that reopens the same file must not race
+        # the old connection (SQLite removes its WAL when the last connection closes).
+        for svc in self.services.values():
+            svc.store.close()
         self.services = {}
         for name in self.participants:
             store = self._store_factory(name)
-            old.pop(id(store), None)  # a store handed in by the caller is reused, not closed
             self.services[name] = self.classes[name](store, publisher=self._publisher(name))
-        for store in old.values():
-            store.close()
         if self._initial_world is not None:
             self.setup(self._initial_world)
 
@@ -262,6 +262,7 @@ class _Harness:
     def close(self) -> None:
         for svc in self.services.values():
             svc.store.close()
+        self.services = {}
 
     def service(self, name: str) -> ReferenceService:
         return self.services[name]
@@ -359,6 +360,7 @@ class SingleService(_Harness):
             raise UsageError(
                 f"unknown participant {participant!r}; expected one of {', '.join(PARTICIPANTS)} or system"
             )
+        self._given_store = store
         if store is not None:
             def store_factory(_name: str, _store: Store = store) -> Store:
                 return _store
@@ -367,11 +369,19 @@ class SingleService(_Harness):
         self.participants = (participant,)
         self._build()
 
+    def _build(self) -> None:
+        if self._given_store is not None and self.services:
+            raise AdapterError("reset needs stores of its own; this service runs on a store "
+                               "handed in by the caller")
+        super()._build()
+
     @property
     def capabilities(self) -> frozenset[str]:
         caps = set(super().capabilities)
         if self.participant != "order":
             caps.discard("place_order")
+        if self._given_store is not None:
+            caps.discard("reset")  # it cannot forget a store it does not own
         return frozenset(caps)
 
     def deliver(self, event: Any) -> None:

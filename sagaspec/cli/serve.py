@@ -54,7 +54,17 @@ def _store_factory(spec: str):
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"--store {spec}: cannot create {folder}: {exc.strerror}") from None
-    return lambda name: SQLiteStore(str(folder / f"{name}.sqlite3"))
+    opened: set[str] = set()
+
+    def factory(name: str) -> SQLiteStore:
+        path = folder / f"{name}.sqlite3"
+        if name in opened:  # POST /reset: forget everything, durably
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+        opened.add(name)
+        return SQLiteStore(str(path))
+
+    return factory
 
 
 @click.command()

@@ -173,3 +173,33 @@ def test_serve_lists_mutants():
     result = CliRunner().invoke(main, ["serve", "--list-mutants"])
     assert result.exit_code == 0
     assert "no-idempotency" in result.output and "wrong-sagaId-propagated" in result.output
+
+
+def test_sqlite_store_survives_a_server_restart_and_reset_forgets(run, serve_process, tmp_path):
+    store = f"sqlite:{tmp_path}"
+    first = serve_process("--store", store, "--world", str(_world_file(tmp_path)))
+    try:
+        a = HttpAdapter(first.url)
+        run(a.place_order(sample_order(1)))
+        assert types(run(a.collect(2.0))) == SAGA
+        run(a.close())
+    finally:
+        first.stop()
+    second = serve_process("--store", store)
+    try:
+        b = HttpAdapter(second.url)
+        run(b.place_order(sample_order(1)))  # the durable Order store knows this saga
+        assert run(b.collect(2.0)) == []
+        run(b.reset())  # ...until reset wipes the files
+        run(b.setup(WORLD))
+        run(b.place_order(sample_order(1)))
+        assert types(run(b.collect(2.0))) == SAGA
+        run(b.close())
+    finally:
+        second.stop()
+
+
+def _world_file(tmp_path):
+    path = tmp_path / "world.json"
+    path.write_text('{"stock": {"sku-1": 3}}')
+    return path
