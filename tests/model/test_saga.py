@@ -7,8 +7,6 @@ import itertools
 from collections import deque
 
 import pytest
-
-from sagaspec.errors import DesignError, UsageError
 from sagaspec.model import Config, Engine, Msg
 from sagaspec.model.saga import (
     SAGA_MODELS,
@@ -21,6 +19,8 @@ from sagaspec.model.saga import (
 )
 from sagaspec.model.saga_properties import PROPERTY_NAMES
 from sagaspec.spec.designs import CORRECTED, SEED, Reaction, get_design
+
+from sagaspec.errors import DesignError, UsageError
 
 
 def reachable_locals(system, config=None, limit=200_000):
@@ -189,7 +189,7 @@ def test_permute_commutes_with_every_handler(name):
 def test_states_are_small_interned_tuples():
     system = saga_system("corrected", orders=2)
     locals_ = reachable_locals(system)
-    for name, states in locals_.items():
+    for states in locals_.values():
         for state in states:
             hash(state)
             assert isinstance(state, tuple)
