@@ -181,3 +181,45 @@ def test_conform_report_renders(browser, serve, tmp_path, mutant_run):
         assert got["participants"][-2:] == [fail.sut, BUS]
         published = [p["eventType"] for st in fail.steps for p in st.get("published", ())]
         assert [label for _s, dst, label in got["messages"] if dst == BUS] == published
+
+
+def test_every_mermaid_source_parses_with_mermaid(browser, serve, tmp_path, corrected_site, seed_site, mutant_run):
+    """The Markdown copy shows Mermaid (GitHub renders it): every source must parse with
+    the real Mermaid parser (vendored from npm, tests only; see tests/docs/data/README.md)."""
+    import json
+    import shutil
+    from pathlib import Path
+
+    from sagaspec.model.explore import explore
+    from sagaspec.model.saga import saga_system
+
+    from sagaspec.docs.reports import ConformRun, failure_diagram
+    from sagaspec.docs.traces import path_diagram
+
+    shutil.copy(Path(__file__).parent / "data" / "mermaid" / "mermaid.min.js", tmp_path / "mermaid.js")
+    (tmp_path / "parse.html").write_text(
+        '<!doctype html><html><head><link rel="icon" href="data:,">'
+        '<script src="mermaid.js"></script></head><body></body></html>'
+    )
+    sources = []
+    for site, _folder in (corrected_site, seed_site):
+        for page in site.pages:
+            sources += [(f"{site.design.name}:{f.diagram.key}", f.diagram.to_mermaid()) for f in page.figures()]
+    for v in explore(saga_system("seed", orders=2)).violations:
+        sources.append((v.property, path_diagram(v.shrunk_path, design=None).to_mermaid()))
+    for k, fail in enumerate(ConformRun.from_events(mutant_run).failures):
+        sources.append((f"failure-{k}", failure_diagram(fail, key=f"f{k}").to_mermaid()))
+    sources.append(("deliberately broken", "sequenceDiagram\n    a->>b: x; y"))
+    script = (
+        "(async () => { mermaid.initialize({startOnLoad: false}); const bad = [];"
+        f" for (const [k, t] of {json.dumps(sources)}) {{"
+        " try { await mermaid.parse(t); } catch (e) { bad.push(k + ': ' + String(e.message || e)); } }"
+        " return bad; })()"
+    )
+    result = browser.load(serve(tmp_path) + "parse.html", "1")
+    assert result.problems == []
+    tab = browser._tab()
+    value = tab.call("Runtime.evaluate", {"expression": script, "awaitPromise": True, "returnByValue": True},
+                     timeout=120)["result"]["value"]
+    assert len(value) == 1 and value[0].startswith("deliberately broken: Parse error"), value
+    assert len(sources) > 30
