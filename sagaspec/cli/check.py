@@ -158,7 +158,7 @@ def _bounds_line(system: System, config: Config, symmetry_note: str) -> str:
         )
     onoff = {True: "on", False: "off"}
     return (
-        f"  model:  {model}bus={config.bus} duplicates={config.duplicates} crashes={config.crashes} "
+        f"  {'model:  ' + model if model else 'bounds: '}bus={config.bus} duplicates={config.duplicates} crashes={config.crashes} "
         f"idempotency={onoff[config.idempotency]} outbox={onoff[config.outbox]} "
         f"symmetry={symmetry_note} max-depth={config.max_depth if config.max_depth is not None else 'none'}"
     )

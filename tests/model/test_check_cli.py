@@ -168,6 +168,7 @@ def test_user_model_file_and_a_property_that_raises(tmp_path):
     good = check("--model", f"{f}:GOOD")
     assert good.exit_code == 0, good.output
     assert "symmetry=off (needs at least 2 interchangeable sagas, the model has 0)" in good.stdout
+    assert "  bounds: bus=unordered-dup" in good.stdout
     bad = check("--model", f"{f}:BAD")
     assert bad.exit_code == 2
     assert bad.stderr.strip().splitlines() == [
@@ -225,6 +226,13 @@ def test_depth_bound_is_reported_as_incomplete():
     r = check("--max-depth", "4")
     assert r.exit_code == 0
     assert "incomplete" in r.stdout and "the run did not visit every reachable state" in r.stdout
+
+
+def test_first_stops_at_the_first_violation():
+    r = check("--design", "seed", "--first", "--json")
+    assert r.exit_code == 1
+    doc = json.loads(r.stdout)
+    assert len(doc["violations"]) == 1 and doc["complete"] is False
 
 
 def test_list():
