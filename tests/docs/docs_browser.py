@@ -48,7 +48,7 @@ _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 INSTALL = ("apt-get", "install", "-y", "-q", "chromium", "fonts-dejavu-core")
 
 
-def find_or_install_chromium(timeout: float = 900) -> str:
+def find_or_install_chromium(timeout: float = 480) -> str:
     """Path of Debian's chromium, installing the package first if it is missing."""
     for name in ("chromium", "chromium-browser"):
         path = shutil.which(name)
