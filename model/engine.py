@@ -160,6 +160,14 @@ class Engine:
             )
             for p in range(n)
         )
+        if not self.fifo:
+            self.additive_fingerprint = eval(  # noqa: S307 - generated from integers only
+                "lambda s: ("
+                + "".join(f"Z{p}[s[{p}]] + " for p in range(n))
+                + f"sum(map(DZ, s[{n}])) + s[{n + 1}] * W) & MASK",
+                {**{f"Z{p}": self.pz[p] for p in range(n)}, "DZ": self.dz.__getitem__,
+                 "W": _DUP_WEIGHT, "MASK": FP_MASK},
+            )
         # Symmetry.
         self.symmetric = bool(config.symmetry)
         self.perms: list[tuple[int, ...]] = []
@@ -415,7 +423,7 @@ class Engine:
         """
         n = self.n
         total = sum(self.pz[p][state[p]] for p in range(n))
-        total += sum(self.dz[d] for d in self.bus_deliveries(state[n]))
+        total += sum(map(self.dz.__getitem__, self.bus_deliveries(state[n])))
         total += state[n + 1] * _DUP_WEIGHT
         return total & FP_MASK
 
@@ -607,6 +615,25 @@ class Engine:
         src.append("    return tie(s, m)")
         exec("\n".join(src), env)  # noqa: S102 - generated from integers only
         self.canonical = env["canonical"]
+        # stays_canonical[p](s, x): is ``s`` with participant p's pid replaced by x its
+        # own canonical form, decided from the participant states alone? (False also
+        # when only the bus could decide.) Lets the search skip building successors.
+        checks = []
+        for q in range(n):
+            src = ["def stays(s, x):", f"    m = {self._full}"]
+            for p in range(n):
+                val = "x" if p == q else f"s[{p}]"
+                src += [
+                    f"    m = N{p}[({val} << {count}) | m]",
+                    "    if m == 1:",
+                    "        return True",
+                    "    if not m & (m - 1):",
+                    "        return False",
+                ]
+            src.append("    return False")
+            exec("\n".join(src), env)  # noqa: S102 - generated from integers only
+            checks.append(env.pop("stays"))
+        self.stays_canonical = tuple(checks)
 
     def _perm_msg(self, k: int, mid: int) -> int:
         r = self._pmsg[k].get(mid)

@@ -436,8 +436,6 @@ class _Search:
         e = self.engine
         if e.fifo or _FORCE_GENERIC:
             return self._run_generic()
-        if e.symmetric:
-            return self._run_fast()
         return self._run_incremental()
 
     def _begin(self) -> tuple:
@@ -459,190 +457,16 @@ class _Search:
                 self.frontier_bytes, sys.getsizeof(sample) + sys.getsizeof(sample[self.engine.n])
             )
 
-    def _run_fast(self) -> None:
-        """The BFS for unordered buses, with the successor function inlined.
-
-        Must enumerate successors in exactly the order of :meth:`Engine.expand` (traces
-        are rebuilt with it); ``tests/model/test_engine.py`` checks they agree.
-        """
-        e = self.engine
-        n = e.n
-        keep = self.keep_graph
-        max_depth = self.config.max_depth
-        max_states = self.max_states
-        parent, act = self.parent, self.act
-        offsets, targets = self.offsets, self.targets
-        props = self.props
-        keyf = props._key
-        classes = props.classes
-        classify = props.classify
-        builders = e.builders
-        imoves = e._imoves
-        internal_moves = e.internal_moves
-        dmoves = e._dmoves
-        delivery_moves = e.delivery_moves
-        ddest = e.ddest
-        crash_tab = e._crash
-        crash_move = e.crash_move
-        crashes = bool(e.crash_budget)
-        canon = e.canonical if e.symmetric else None
-        mask = 0x0FFF_FFFF_FFFF_FFFF
-        shift = 24
-        rng = range(n)
-        init = self._begin()
-        seen = self.seen
-        seen_get = seen.get if keep else None
-        seen_add = seen.add if not keep else None
-        frontier = [init]
-        last = self.start
-        i = 0
-        depth = 0
-        try:
-            while frontier:
-                self.depth = depth
-                nxt: list[tuple] = []
-                push = nxt.append
-                expand_level = max_depth is None or depth < max_depth
-                for s in frontier:
-                    bus = s[n]
-                    # -- properties (one dict lookup per state on the fast path)
-                    if self.active:
-                        key = keyf(s)
-                        bits = classes.get(key)
-                        if bits is None:
-                            bits = classify(key, s)
-                        if bits & self.active:
-                            self._attention(i, s, bits)
-                            if self.stopped:
-                                break
-                    if not expand_level:
-                        quiet = e.is_quiescent(s)
-                        if not quiet:
-                            self.truncated = True
-                        elif self.eventual:
-                            self._quiescent(i, s)
-                        if keep:
-                            offsets.append(len(targets))
-                        i += 1
-                        continue
-                    dups = s[n + 1]
-                    out: list[tuple] = []
-                    add = out.append
-                    # -- internal actions
-                    for p in rng:
-                        pid = s[p]
-                        moves = imoves[p].get(pid)
-                        if moves is None:
-                            moves = internal_moves(p, pid)
-                        if moves:
-                            b = builders[p]
-                            for mv in moves:
-                                pubs = mv[2]
-                                add(b(s, mv[1], tuple(sorted(bus + pubs)) if pubs else bus, dups))
-                    quiet = not out and not bus
-                    # -- deliveries
-                    if bus:
-                        prev = -1
-                        pos = -1
-                        for d in bus:
-                            pos += 1
-                            if d == prev:
-                                continue
-                            prev = d
-                            p = ddest[d]
-                            pid = s[p]
-                            moves = dmoves.get((pid << shift) | d)
-                            if moves is None:
-                                moves = delivery_moves(pid, d)
-                            b = builders[p]
-                            rest = None
-                            for _kind, npid, pubs, keep_copy, spend, _label, _delta in moves:
-                                if spend:
-                                    if not dups:
-                                        continue
-                                    add(b(s, npid, tuple(sorted(bus + pubs)) if pubs else bus, dups - 1))
-                                elif keep_copy:
-                                    add(b(s, npid, tuple(sorted(bus + pubs)) if pubs else bus, dups))
-                                else:
-                                    if rest is None:
-                                        rest = bus[:pos] + bus[pos + 1 :]
-                                    add(b(s, npid, tuple(sorted(rest + pubs)) if pubs else rest, dups))
-                    # -- idle crashes
-                    if crashes:
-                        for p in rng:
-                            pid = s[p]
-                            cp = crash_tab[p].get(pid)
-                            if cp is None:
-                                cp = crash_move(p, pid)
-                            if cp >= 0:
-                                add(builders[p](s, cp, bus, dups))
-                    if quiet and self.eventual:
-                        self._quiescent(i, s)
-                        if self.stopped:
-                            break
-                    if canon is not None:
-                        out = [canon(t) for t in out]
-                    self.edges += len(out)
-                    if keep:
-                        offsets.append(len(targets))
-                        a = 0
-                        for t in out:
-                            f = hash(t) & mask
-                            j = seen_get(f)
-                            if j is None:
-                                j = len(parent)
-                                seen[f] = j
-                                parent.append(i)
-                                act.append(a)
-                                push(t)
-                            targets.append(j)
-                            a += 1
-                    else:
-                        a = 0
-                        for t in out:
-                            f = hash(t) & mask
-                            if f not in seen:
-                                seen_add(f)
-                                parent.append(i)
-                                act.append(a)
-                                push(t)
-                            a += 1
-                    i += 1
-                    if not i & 1023:
-                        now = time.perf_counter()
-                        if now - last >= self.interval:
-                            last = now
-                            self.peak_frontier = max(self.peak_frontier, len(frontier) + len(nxt))
-                            self.expanded = i
-                            self._progress(len(parent) - i)
-                        if max_states is not None and len(parent) >= max_states:
-                            self.truncated = True
-                            self.stopped = True
-                            break
-                if self.stopped:
-                    break
-                self.peak_frontier = max(self.peak_frontier, len(frontier) + len(nxt))
-                self._end_level(nxt)
-                if nxt:
-                    depth += 1
-                frontier = nxt
-                now = time.perf_counter()
-                if now - last >= self.interval:
-                    last = now
-                    self.depth = depth
-                    self.expanded = i
-                    self._progress(len(parent) - i)
-        except KeyboardInterrupt:
-            self.interrupted = True
-        self._finish(i, depth)
-
     def _run_incremental(self) -> None:
-        """The BFS for unordered buses without symmetry: incremental fingerprints.
+        """The BFS for unordered buses: incremental fingerprints, successors built lazily.
 
         Each move stores the constant it adds to the additive fingerprint
         (:meth:`Engine.additive_fingerprint`), so a successor's fingerprint is one
         addition away and its tuple is only built when it is new (most edges lead to
-        states already seen). Enumerates successors in exactly the order of
+        states already seen). With symmetry, a generated check on the successor's
+        participant states tells whether it is already canonical (the common case: the
+        same shortcut applies); otherwise it is built, canonicalized and fingerprinted
+        from scratch. Enumerates successors in exactly the order of
         :meth:`Engine.expand`; ``tests/model/test_engine.py`` checks the graphs agree.
         """
         e = self.engine
@@ -667,11 +491,15 @@ class _Search:
         crash_tab = e._crash
         crash_move = e.crash_move
         crashes = bool(e.crash_budget)
+        sym = e.symmetric
+        canon = e.canonical if sym else None
+        ident = e.stays_canonical if sym else None
+        afp = e.additive_fingerprint
         mask = 0x0FFF_FFFF_FFFF_FFFF
         shift = 24
         rng = range(n)
         init = self._begin()
-        f0 = e.additive_fingerprint(init)
+        f0 = afp(init)
         seen: dict[int, int] = {f0: 0}
         self.seen = seen
         seen_get = seen.get
@@ -721,15 +549,24 @@ class _Search:
                         if moves is None:
                             moves = internal_moves(p, pid)
                         for mv in moves:
-                            f = (fs + mv[6]) & mask
+                            npid = mv[1]
+                            if sym and not ident[p](s, npid):
+                                pubs = mv[2]
+                                t = canon(builders[p](s, npid, tuple(sorted(bus + pubs)) if pubs else bus, dups))
+                                f = afp(t)
+                            else:
+                                t = None
+                                f = (fs + mv[6]) & mask
                             j = seen_get(f)
                             if j is None:
                                 j = len(parent)
                                 seen[f] = j
                                 parent.append(i)
                                 act.append(a)
-                                pubs = mv[2]
-                                push(builders[p](s, mv[1], tuple(sorted(bus + pubs)) if pubs else bus, dups))
+                                if t is None:
+                                    pubs = mv[2]
+                                    t = builders[p](s, npid, tuple(sorted(bus + pubs)) if pubs else bus, dups)
+                                push(t)
                                 pushf(f)
                             if keep:
                                 targets.append(j)
@@ -749,22 +586,37 @@ class _Search:
                             moves = dmoves.get((pid << shift) | d)
                             if moves is None:
                                 moves = delivery_moves(pid, d)
+                            rest = None
                             for _kind, npid, pubs, keep_copy, spend, _label, delta in moves:
                                 if spend and not dups:
                                     continue
-                                f = (fs + delta) & mask
+                                if sym and not ident[p](s, npid):
+                                    if keep_copy:
+                                        nb = tuple(sorted(bus + pubs)) if pubs else bus
+                                    else:
+                                        if rest is None:
+                                            rest = bus[:pos] + bus[pos + 1 :]
+                                        nb = tuple(sorted(rest + pubs)) if pubs else rest
+                                    t = canon(builders[p](s, npid, nb, dups - spend))
+                                    f = afp(t)
+                                else:
+                                    t = None
+                                    f = (fs + delta) & mask
                                 j = seen_get(f)
                                 if j is None:
                                     j = len(parent)
                                     seen[f] = j
                                     parent.append(i)
                                     act.append(a)
-                                    if keep_copy:
-                                        nb = tuple(sorted(bus + pubs)) if pubs else bus
-                                    else:
-                                        rest = bus[:pos] + bus[pos + 1 :]
-                                        nb = tuple(sorted(rest + pubs)) if pubs else rest
-                                    push(builders[p](s, npid, nb, dups - spend))
+                                    if t is None:
+                                        if keep_copy:
+                                            nb = tuple(sorted(bus + pubs)) if pubs else bus
+                                        else:
+                                            if rest is None:
+                                                rest = bus[:pos] + bus[pos + 1 :]
+                                            nb = tuple(sorted(rest + pubs)) if pubs else rest
+                                        t = builders[p](s, npid, nb, dups - spend)
+                                    push(t)
                                     pushf(f)
                                 if keep:
                                     targets.append(j)
@@ -776,19 +628,25 @@ class _Search:
                             cp = crash_tab[p].get(pid)
                             if cp is None:
                                 cp = crash_move(p, pid)
-                            if cp >= 0:
+                            if cp < 0:
+                                continue
+                            if sym and not ident[p](s, cp):
+                                t = canon(builders[p](s, cp, bus, dups))
+                                f = afp(t)
+                            else:
+                                t = None
                                 f = (fs + pz[p][cp] - pz[p][pid]) & mask
-                                j = seen_get(f)
-                                if j is None:
-                                    j = len(parent)
-                                    seen[f] = j
-                                    parent.append(i)
-                                    act.append(a)
-                                    push(builders[p](s, cp, bus, dups))
-                                    pushf(f)
-                                if keep:
-                                    targets.append(j)
-                                a += 1
+                            j = seen_get(f)
+                            if j is None:
+                                j = len(parent)
+                                seen[f] = j
+                                parent.append(i)
+                                act.append(a)
+                                push(builders[p](s, cp, bus, dups) if t is None else t)
+                                pushf(f)
+                            if keep:
+                                targets.append(j)
+                            a += 1
                     edges += a
                     if quiet and self.eventual:
                         self._quiescent(i, s)
