@@ -152,6 +152,13 @@ def case_from_trace(data: dict[str, Any], *, participant: str, design: str | Non
                 declined.add(sagas[pub["saga"]].userId)
             if pub.get("event") == "InventoryReserved":
                 reserved.add(pub["saga"])
+        # An event nobody subscribes to is not in "published" (it has no delivery), so
+        # the outcome labels of the order-saga model say it too.
+        if kind in ("deliver", "duplicate", "crash-in-handler") and st.get("event") == "OrderCreated":
+            if who == "payment" and st.get("outcome") == "decline":
+                declined.add(sagas[st["saga"]].userId)
+            if who == "inventory" and st.get("outcome") == "reserve":
+                reserved.add(st["saga"])
         if kind == "internal":
             if who == "order" and str(st.get("outcome", "")).startswith("place order"):
                 saga = int(str(st["outcome"]).rsplit(" ", 1)[1])
@@ -177,10 +184,9 @@ def case_from_trace(data: dict[str, Any], *, participant: str, design: str | Non
             if participant == SYSTEM:
                 # Deliveries inside the system are the system's own business; only a
                 # repeated one is something the suite can do (a duplicate from the bus).
-                key = (msg["type"], msg["saga"], msg["src"])
-                if key in delivered:
+                if key4 in delivered:
                     out.append(Step("duplicate", src=msg["src"], to=label, msg=msg))
-                delivered.add(key)
+                delivered.add(key4)
             else:
                 key = (msg["type"], msg["saga"], msg["src"], who)
                 op = "duplicate" if key in delivered else "deliver"

@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Hashable
 from dataclasses import dataclass
+from typing import Any
 
 from sagaspec.model.participant import Msg, Outcome, Participant
 from sagaspec.spec.designs import Design, get_design
@@ -28,11 +29,18 @@ __all__ = ["SuiteModel", "AnyStock", "suite_model"]
 _PLENTY = 10**6
 
 
+def _with_free(state: Any, free: int) -> Any:
+    """``state`` with ``free`` units (the model's ``InventoryState`` NamedTuple)."""
+    if hasattr(state, "_replace"):
+        return state._replace(free=free)
+    return (free, state[1])
+
+
 class AnyStock(Participant):
     """Wrap the model's Inventory so every reservation may succeed *or* run out of stock.
 
     Relies on the documented state layout of ``sagaspec.model.saga.Inventory``:
-    ``(free, slots)``. Free stock is pinned to a large constant, and each reaction is the
+    ``InventoryState(free, slots)``. Free stock is pinned to a large constant, and each reaction is the
     union of the inner reactions with plenty of stock and with none.
     """
 
@@ -43,16 +51,13 @@ class AnyStock(Participant):
         self.publishes = getattr(inner, "publishes", frozenset())
 
     def init(self) -> Hashable:
-        _free, slots = self.inner.init()
-        return (_PLENTY, slots)
+        return _with_free(self.inner.init(), _PLENTY)
 
     def on_event(self, state: Hashable, msg: Msg) -> tuple[Outcome, ...]:
-        _free, slots = state
         out: dict[tuple, Outcome] = {}
         for free in (_PLENTY, 0):
-            for o in self.inner.on_event((free, slots), msg):
-                _f, new_slots = o.state
-                norm = Outcome(o.label, (_PLENTY, new_slots), o.publish)
+            for o in self.inner.on_event(_with_free(state, free), msg):
+                norm = Outcome(o.label, _with_free(o.state, _PLENTY), o.publish)
                 out.setdefault((norm.state, norm.publish), norm)
         return tuple(out.values())
 

@@ -167,13 +167,19 @@ class Oracle:
         )
 
     def crash(self, name: str) -> None:
-        """``name`` crashed and restarted: volatile state lost at any point of its work."""
+        """``name`` crashed and restarted: volatile state lost at any point of its work.
+
+        A service may keep durable what the model calls volatile (the model's choice is
+        the pessimistic one a checker wants), so the state before the restart stays
+        possible too; the idempotency store is durable in both.
+        """
         i = self._index[name]
         p = self._sut_p[i]
         self.log.append(f"crashed {name}")
         out = set()
         # The crash may come before or after any pending work: close first.
         for c in self._closure(self.belief):
+            out.add(c)
             states = list(c.states)
             states[i] = p.restart(states[i])
             out.add(Config(tuple(states), c.pending, c.owed, c.done))

@@ -92,6 +92,9 @@ class RunConfig:
     mapping: Any = None
     #: Extra text for "Reproduce with:" (how the front end was invoked).
     command: str | None = None
+    #: Checks to switch off, e.g. the design properties when testing a service against
+    #: the ``seed`` design (which the model checker shows breaks them).
+    skip_checks: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.participant not in PARTICIPANTS:
@@ -106,6 +109,10 @@ class RunConfig:
             raise UsageError(f"max_sagas must be from 1 to 4, got {self.max_sagas!r}")
         if self.max_steps < 0:
             raise UsageError(f"max_steps must be >= 0, got {self.max_steps!r}")
+        unknown = [c for c in self.skip_checks if c not in CHECKS]
+        if unknown:
+            raise UsageError(f"unknown check(s) {', '.join(unknown)}; expected one of "
+                             f"{', '.join(CHECKS)}")
 
     @property
     def mode(self) -> str:
@@ -237,7 +244,7 @@ class Runner:
             design=c.design, participant=c.participant, max_sagas=c.max_sagas,
             max_steps=c.max_steps, collect_timeout=c.collect_timeout,
             settle_timeout=c.settle_timeout, settle_each_step=c.settle_each_step,
-            capabilities=caps, faults=c.faults,
+            capabilities=caps, faults=c.faults, skip=frozenset(c.skip_checks),
         )
 
     def _run(self, loop: asyncio.AbstractEventLoop, adapter: Adapter) -> None:
@@ -249,6 +256,7 @@ class Runner:
                              f"{', '.join(sorted(caps)) or 'no optional hooks'}")
         skipped = {ch.name: f"the adapter has no {', '.join(h for h in ch.needs if h not in caps)}"
                    for ch in skipped_checks(caps, c.participant)}
+        skipped.update({name: "switched off (--skip-check)" for name in c.skip_checks})
         self.skipped = skipped
         self._emit(RunStarted(
             adapter=c.adapter_text(), participant=c.participant, design=c.design, mode=c.mode,
@@ -418,6 +426,7 @@ class Runner:
         settings.crash_played = True
         settings.max_steps = max(len(cf.steps) + 1, settings.max_steps)
         settings.max_sagas = max(len(cf.sagas), 1)
+        settings.expect = cf.property or cf.check
         chooser = ScriptChooser(cf.steps, cf.sagas, cf.world if "setup" in caps else None)
         t = time.perf_counter()
         try:

@@ -80,11 +80,14 @@ _STATUS_STYLE = {"passed": "green", "failed": "bold red", "skipped": "yellow",
 @click.option("--cover-crashes", type=click.IntRange(0, 1), default=0, show_default=True,
               help="Coverage bounds: crash budget per participant.")
 @click.option("--no-coverage", is_flag=True, help="Skip the model coverage report.")
+@click.option("--skip-check", "skip_checks", multiple=True, metavar="CHECK",
+              help="Switch a check off (repeatable), e.g. the design properties when the "
+                   "service implements the seed design on purpose.")
 @click.option("--quiet", "-q", is_flag=True, help="Only failures and the final line.")
 def conform(adapter, participant, design, examples, seed, replay, cover_edges, junit_xml,
             ndjson, failures_dir, mutant, mapping, max_sagas, max_steps, collect_timeout,
             settle_timeout, no_faults, no_shrink, cover_orders, cover_duplicates,
-            cover_crashes, no_coverage, quiet, report=None):
+            cover_crashes, no_coverage, skip_checks, quiet, report=None):
     """Test a service against the model: hypothesis-generated event sequences, the model
     as the oracle, shrunk and replayable failures."""
     if replay and cover_edges:
@@ -96,6 +99,7 @@ def conform(adapter, participant, design, examples, seed, replay, cover_edges, j
         collect_timeout=collect_timeout, settle_timeout=settle_timeout, faults=not no_faults,
         shrink=not no_shrink, coverage=not no_coverage, cover_orders=cover_orders,
         cover_duplicates=cover_duplicates, cover_crashes=cover_crashes,
+        skip_checks=tuple(skip_checks),
     )
     runner = Runner(config)
     out = Console(highlight=False, soft_wrap=True)
