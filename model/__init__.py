@@ -6,6 +6,13 @@ every possible :class:`Outcome`), put them with named :class:`Property` predicat
 semantics, duplicate and crash budgets, idempotency, symmetry), or :func:`simulate`
 random walks when the bounds are too large. Counterexamples are :class:`Path` objects:
 shortest, shrunk, printable, replayable, exportable.
+
+The order saga of the seed document is one such model: :func:`saga_system` builds it
+for a design (``"seed"``, ``"corrected"``) and bounds.
+
+>>> r = explore(saga_system("corrected", orders=1))
+>>> r.ok, r.complete
+(True, True)
 """
 
 from sagaspec.model.engine import Engine
@@ -13,6 +20,8 @@ from sagaspec.model.explore import CheckResult, Stats, Violation, explore, simul
 from sagaspec.model.participant import Msg, Outcome, Participant
 from sagaspec.model.path import Action, Path, Snapshot, Step, replay, shrink
 from sagaspec.model.properties import Property
+from sagaspec.model.saga import SagaVariant, saga_models, saga_system, saga_variant
+from sagaspec.model.saga_properties import saga_properties
 from sagaspec.model.system import Bounds, Config, System, load_system
 from sagaspec.model.view import View
 
@@ -36,6 +45,11 @@ __all__ = [
     "explore",
     "load_system",
     "replay",
+    "saga_models",
+    "saga_properties",
+    "saga_system",
+    "saga_variant",
+    "SagaVariant",
     "shrink",
     "simulate",
 ]

@@ -641,3 +641,16 @@ def test_view_reads_locals_bus_stores_and_budgets():
     end = path.view(-1)
     assert len(end.processed("recorder")) == 2
     assert end.locals() == {"sender": True, "recorder": end["recorder"]}
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["__init__", "participant", "system", "properties", "engine", "view", "path", "explore", "liveness"],
+)
+def test_docstring_examples(module):
+    import doctest
+    import importlib
+
+    mod = importlib.import_module("sagaspec.model" if module == "__init__" else f"sagaspec.model.{module}")
+    failed, _tried = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
+    assert failed == 0
