@@ -857,7 +857,29 @@ class _Search:
         return self.concretize(states, acts, loop=loop)
 
     def state_of(self, idx: int) -> tuple:
-        return self.canonical_states(idx)[0][-1]
+        return self.states_of([idx])[idx]
+
+    def states_of(self, indices) -> dict[int, tuple]:
+        """The (canonical) states numbered ``indices``, re-executed along the BFS tree.
+
+        Shared ancestors are re-executed once (a cache of every state on the way), so
+        rebuilding a whole strongly connected component costs about one expansion per
+        distinct ancestor rather than one per state and depth.
+        """
+        e = self.engine
+        cache: dict[int, tuple] = {0: e.initial()}
+        parent, act = self.parent, self.act
+        for idx in sorted(indices):
+            chain = []
+            j = idx
+            while j not in cache:
+                chain.append(j)
+                j = parent[j]
+            s = cache[j]
+            for j in reversed(chain):
+                s = e.expand(s)[0][act[j]]
+                cache[j] = s
+        return {i: cache[i] for i in indices}
 
 
 def _liveness(search: _Search) -> None:
@@ -869,17 +891,14 @@ def _liveness(search: _Search) -> None:
     n = len(search.offsets) - 1
     cycles = bottom_cycles(n, search.offsets, search.targets)
     search.cycles = cycles
-    for k in pending:
-        for members in cycles:
-            held = False
-            for v in members:
-                s = search.state_of(v)
-                if props.holds(k, s, props.key(s)):
-                    held = True
-                    break
-            if not held:
+    for members in cycles:
+        pending = [k for k in pending if k not in search.found]
+        if not pending:
+            break
+        states = search.states_of(members)
+        for k in pending:
+            if not any(props.holds(k, s, props.key(s)) for s in states.values()):
                 search.found[k] = (members, CYCLE)
-                break
 
 
 def _result(search: _Search, *, exhaustive: bool = True) -> CheckResult:
@@ -963,7 +982,12 @@ def explore(
     )
     search.run()
     if keep_graph and not (search.interrupted or search.stopped or search.truncated):
-        _liveness(search)
+        try:
+            _liveness(search)
+        except KeyboardInterrupt:
+            # Interrupted while analysing cycles: what the search proved still stands,
+            # eventually-properties are then "unknown".
+            search.interrupted = True
     return _result(search)
 
 
