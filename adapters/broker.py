@@ -403,6 +403,9 @@ class Transport:
         """Messages of ``group`` not yet acknowledged (``None`` if unknown)."""
         return None
 
+    async def flush(self) -> None:
+        """Return once everything sent so far (acknowledgements included) reached the broker."""
+
     async def control_send(self, message: dict[str, Any]) -> None:
         raise NotImplementedError
 

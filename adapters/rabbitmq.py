@@ -99,7 +99,7 @@ class RabbitTransport(Transport):
         self._pub_channel: Any = None
         self._exchange: Any = None
         self._control_exchange: Any = None
-        self._channels: list[Any] = []
+        self._channels: list[tuple[Any, int | None]] = []
         self._handler_lock = asyncio.Lock()
 
     def names(self) -> dict[str, str]:
@@ -221,7 +221,7 @@ class RabbitTransport(Transport):
         channel = await self._bounded(self.conn.channel(), "open channel")
         if prefetch:
             await self._bounded(channel.set_qos(prefetch_count=prefetch), "set_qos")
-        self._channels.append(channel)
+        self._channels.append((channel, prefetch))
         return channel
 
     async def observe(self, handler: Handler, *, from_start: bool = False) -> None:
@@ -259,6 +259,13 @@ class RabbitTransport(Transport):
                 else:
                     async with self._handler_lock:
                         await handler(received)
+
+    async def flush(self) -> None:
+        # AMQP handles a channel's frames in order: a synchronous method's reply proves
+        # every earlier frame on it (basic.ack included) was processed.
+        for channel, prefetch in self._channels:
+            with contextlib.suppress(Exception):
+                await self._bounded(channel.set_qos(prefetch_count=prefetch or 0), "flush")
 
     async def backlog(self, group: str, routes: Iterable[str]) -> int | None:
         channel = await self._bounded(self.conn.channel(), "open channel")

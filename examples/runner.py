@@ -246,6 +246,7 @@ class ServiceRunner:
             await self._in_store(self.service.dead_letter, message, reason)
         with contextlib.suppress(Exception):
             await received.ack()
+            await self.transport.flush()
         if not self.keep_going:
             self._die(EXIT_CONSUMER_BUG, f"{self.name}: exiting after a consumer crash")
 
