@@ -276,7 +276,7 @@ class Engine:
             labels.add(o.label)
             nlid = self._intern_local(p, o.state, what)
             pubs = self._publish(p, o.publish, what)
-            result.append((o.label, nlid, pubs))
+            result.append((o.label, nlid, pubs, tuple(o.publish)))
         return tuple(result)
 
     # ------------------------------------------------------------------ memoized moves
@@ -337,7 +337,7 @@ class Engine:
         else:
             out = []
             nmask = mask | bit if self.idem else mask
-            for label, nlid, pubs in self._handler_outs(p, lid, d):
+            for label, nlid, pubs, _msgs in self._handler_outs(p, lid, d):
                 pubs = self._sort_pubs(pubs)
                 added = sum(dz[x] for x in pubs)
                 npid = self._intern_pid(p, nlid, nmask, crashes)
@@ -367,7 +367,7 @@ class Engine:
             self._internal_out[p][lid] = outs
         pz, dz = self.pz[p], self.dz
         out = []
-        for label, nlid, pubs in outs:
+        for label, nlid, pubs, _msgs in outs:
             npid = self._intern_pid(p, nlid, mask, crashes)
             delta = pz[npid] - pz[pid] + sum(dz[x] for x in pubs)
             out.append((INTERNAL, npid, self._sort_pubs(pubs), 0, 0, label, delta))
@@ -558,6 +558,26 @@ class Engine:
         if state[self.n]:
             return False
         return not any(self.internal_moves(p, state[p]) for p in range(self.n))
+
+    def published(self, state: tuple, descr: tuple) -> tuple[tuple[Msg, ...], tuple[Msg, ...]]:
+        """``(published, lost)`` messages of the move ``descr`` taken in ``state``.
+
+        Every message the handler published counts, including those nobody subscribes
+        to (they reach no one, which is often the bug). ``lost`` is non-empty only for
+        ``crash-before-publish``.
+        """
+        kind, p, d, label = descr
+        if kind in (CRASH, DROP):
+            return (), ()
+        lid = self.plid[p][state[p]]
+        if d < 0:
+            outs = self._internal_out[p].get(lid, ())
+        else:
+            outs = self._handler_outs(p, lid, d)
+        for out in outs:
+            if out[0] == label:
+                return ((), out[3]) if kind == CRASH_LOST else (out[3], ())
+        return (), ()
 
     def describe_move(self, descr: tuple) -> tuple[str, str, Msg | None, str]:
         """``(kind, participant, msg, label)`` of an ``expand(..., actions=True)`` descriptor."""

@@ -329,25 +329,7 @@ class Path:
 
     def _publishes(self, i: int) -> tuple[tuple[Msg, ...], tuple[Msg, ...]]:
         """(published, lost) by step ``i`` (1-based)."""
-        e = self._engine
-        kind, p, d, label = self._descr[i - 1]
-        s = self._raw[i - 1]
-        pid = s[p]
-        if KIND_NAMES[kind] == "crash":
-            return (), ()
-        if d < 0:
-            moves = e.internal_moves(p, pid)
-        else:
-            moves = e.delivery_moves(pid, d)
-        for mv in moves:
-            if mv[0] == kind and mv[5] == label:
-                msgs = _unique(e.msgs[e.dmid[x]] for x in mv[2])
-                if KIND_NAMES[kind] == "crash-before-publish":
-                    for mv2 in moves:
-                        if KIND_NAMES[mv2[0]] == "deliver" and mv2[5] == label:
-                            return (), _unique(e.msgs[e.dmid[x]] for x in mv2[2])
-                return msgs, ()
-        return (), ()
+        return self._engine.published(self._raw[i - 1], self._descr[i - 1])
 
     @property
     def steps(self) -> list[Step]:
@@ -429,6 +411,11 @@ class Path:
                     lines.append(f"    {src}-->>{who}: {_mm(text)} (ignored, already processed)")
                     continue
                 lines.append(f"    {src}->>{who}: {_mm(text + ' -> ' + a.label)}")
+                unheard = [m for m in step.published if not self.system.subscribers(m.type)]
+                if unheard:
+                    lines.append(
+                        f"    Note over {who}: publishes {_mm(', '.join(_short(m) for m in unheard))}, nobody subscribes"
+                    )
                 if a.kind == "duplicate":
                     lines.append(f"    Note over {src},{who}: duplicate, a copy stays in flight")
                 elif a.kind == "crash-in-handler":
@@ -480,6 +467,9 @@ class Path:
                     "crash-in-handler": f"{a.label}, CRASH before ack",
                     "crash-before-publish": f"{a.label}, CRASH, publishes lost",
                 }.get(a.kind, a.label)
+            unheard = [m for m in step.published if not self.system.subscribers(m.type)]
+            if unheard:
+                note += " [publishes " + ", ".join(_short(m) for m in unheard) + " -> nobody]"
             out.append(f"{i:>{num_w - 2}}  " + "".join(row).rstrip() + "   " + note)
         if self.loop is not None:
             out.append(" " * num_w + f"(then back to the state after step {self.loop}, forever)")
