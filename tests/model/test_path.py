@@ -221,3 +221,21 @@ def test_actions_are_ordered_and_printable():
     assert sorted([a, b, c]) == [b, c, a]
     assert str(a) == "b <- X(saga 1, from a): ok"
     assert Action("drop", "b", Msg("X", 1, "a"), "ignored").token() == "x,b,X,1,a,ignored"
+
+
+def test_a_message_nobody_subscribes_to_is_shown_as_published_to_nobody():
+    class Shout(Participant):
+        name = "shout"
+
+        def init(self):
+            return 0
+
+        def internal(self, state):
+            return () if state else (Outcome("shout", 1, (Msg("Echo", 0, "shout"),)),)
+
+    path = replay(System((Shout(),)), Config(), ["i,shout,,,,shout"])
+    assert path.steps[0].published == (Msg("Echo", 0, "shout"),)
+    assert "publishes Echo[0] -> nobody" in str(path)
+    assert path.to_dict()["steps"][0]["published"] == [{"event": "Echo", "saga": 0, "src": "shout", "to": []}]
+    assert "[publishes Echo[0] -> nobody]" in path.sequence()
+    assert path.final.quiescent and not path.final.in_flight
