@@ -969,6 +969,8 @@ def explore(
     engine's deterministic order), reported together with its shrunk form.
     """
     config = config or Config()
+    if max_states is not None and (not isinstance(max_states, int) or max_states < 1):
+        raise UsageError(f"explore: max_states must be a positive integer or None, got {max_states!r}")
     engine = Engine(system, config)
     if keep_graph is None:
         keep_graph = any(p.kind == "eventually" for p in system.properties)
@@ -994,10 +996,10 @@ def explore(
 def simulate(
     system: System,
     config: Config | None = None,
-    *,
     walks: int = 1000,
     depth: int = 200,
     seed: int = 0,
+    *,
     on_progress: Callable[[Stats], Any] | None = None,
     progress_interval: float = 1.0,
     stop_at_first: bool = False,
@@ -1012,6 +1014,9 @@ def simulate(
     ``"held"``. Cycles are not analysed.
     """
     config = config or Config()
+    for name, value, low in (("walks", walks, 1), ("depth", depth, 0)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            raise UsageError(f"simulate: {name} must be an integer >= {low}, got {value!r}")
     engine = Engine(system, config)
     rng = random.Random(seed)
     props = _Props(engine, system.properties)
