@@ -176,10 +176,7 @@ class RabbitTransport(Transport):
                 ),
                 "declare exchange",
             )
-            self._control_exchange = await self._bounded(
-                self._pub_channel.declare_exchange(n["control"], aio_pika.ExchangeType.FANOUT),
-                "declare control exchange",
-            )
+            await self._declare_control()
         except BrokerUnavailable:
             raise
         except Exception as exc:
@@ -210,6 +207,8 @@ class RabbitTransport(Transport):
             content_type=content_type,
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
         )
+        if self._exchange is None:
+            await self.ensure_topology(self.config.create)
         try:
             await self._bounded(self._exchange.publish(message, routing_key=route), "publish")
         except BrokerUnavailable:
@@ -285,12 +284,24 @@ class RabbitTransport(Transport):
     async def control_send(self, message: dict[str, Any]) -> None:
         import aio_pika
 
+        if self._control_exchange is None:
+            await self._declare_control()
         await self._bounded(
             self._control_exchange.publish(aio_pika.Message(json.dumps(message).encode()), routing_key=""),
             "control publish",
         )
 
+    async def _declare_control(self) -> None:
+        import aio_pika
+
+        self._control_exchange = await self._bounded(
+            self._pub_channel.declare_exchange(self.names()["control"], aio_pika.ExchangeType.FANOUT),
+            "declare control exchange",
+        )
+
     async def control_listen(self, handler: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
+        if self._control_exchange is None:
+            await self._declare_control()
         channel = await self._channel(prefetch=64)
         queue = await self._bounded(channel.declare_queue(exclusive=True, auto_delete=True), "declare queue")
         await self._bounded(queue.bind(self.names()["control"]), "bind")
