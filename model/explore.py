@@ -43,7 +43,18 @@ INVARIANT, STUCK, CYCLE = "invariant", "stuck", "cycle"
 
 @dataclass
 class Stats:
-    """Counters of a run (also passed, as a snapshot, to the progress callback)."""
+    """Counters of a run (also passed, as a snapshot, to the progress callback).
+
+    ``states``: distinct states stored (canonical ones under symmetry); ``edges``:
+    transitions generated (including those to states already seen); ``depth``: BFS
+    level reached (= length of the longest shortest path); ``queue``: states discovered
+    but not yet expanded; ``seconds``/``cpu_seconds``: wall and CPU time;
+    ``memory_bytes``/``bytes_per_state``: the search's own accounting of what it holds
+    (visited fingerprints, trace columns, graph, frontier, tables; cross-checked with
+    tracemalloc in ``bench/bench_check.py``); ``collision_probability``: the chance that
+    two distinct states shared a 60-bit fingerprint (about ``states**2 / 2**61``).
+    For :func:`simulate`, ``states`` counts distinct states visited and ``edges`` steps.
+    """
 
     states: int = 0
     edges: int = 0
