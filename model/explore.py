@@ -912,7 +912,7 @@ def _liveness(search: _Search) -> None:
                 search.found[k] = (members, CYCLE)
 
 
-def _result(search: _Search, *, exhaustive: bool = True) -> CheckResult:
+def _result(search: _Search, *, stats: Stats, exhaustive: bool = True) -> CheckResult:
     system = search.system
     engine = search.engine
     violations = []
@@ -934,7 +934,6 @@ def _result(search: _Search, *, exhaustive: bool = True) -> CheckResult:
                 verdicts[prop.name] = VACUOUS if complete else UNKNOWN
         else:
             verdicts[prop.name] = HELD if complete else UNKNOWN
-    stats = search.stats(queue=len(search.parent) - search.expanded)
     return CheckResult(
         system=system,
         config=search.config,
@@ -1001,7 +1000,8 @@ def explore(
             # Interrupted while analysing cycles: what the search proved still stands,
             # eventually-properties are then "unknown".
             search.interrupted = True
-    return _result(search)
+    # The statistics cover the search and the cycle analysis, not the trace rendering.
+    return _result(search, stats=search.stats(queue=len(search.parent) - search.expanded))
 
 
 def simulate(
