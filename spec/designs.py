@@ -199,7 +199,11 @@ CORRECTED = Design(
         "Payment and Inventory subscribe to OrderCancelled and undo their own step if they "
         "did it; if OrderCancelled overtakes OrderCreated they remember the cancellation and "
         "ignore the late OrderCreated. Every consumer keeps an idempotency store of "
-        "processed eventIds (seed section 7)."
+        "processed eventIds (seed section 7) and publishes through a transactional outbox: "
+        "the state change, the processed eventId and the outgoing events commit together, "
+        "so a crash between commit and publish cannot lose an event that the store would "
+        "then refuse to redo. Notification also remembers which orders it emailed, so one "
+        "completed order gets one email even without the store."
     ),
     services=(
         Service(
@@ -261,7 +265,10 @@ CORRECTED = Design(
             "inventory", ("OrderCancelled",), (("InventoryReleased",), ()),
             note="release only if reserved; otherwise remember the cancellation",
         ),
-        Reaction("notification", ("OrderCompleted",), (("NotificationSent",),)),
+        Reaction(
+            "notification", ("OrderCompleted",), (("NotificationSent",), ()),
+            note="one email per completed order; nothing for a repeat",
+        ),
     ),
     terminal=frozenset({"PaymentRefunded", "InventoryReleased", "NotificationSent"}),
     failures=frozenset({"PaymentFailed", "InventoryReservationFailed"}),

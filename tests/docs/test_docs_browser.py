@@ -4,6 +4,8 @@ participants and messages. Screenshots land in artifacts/docs/ (gitignored)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from docs_browser import Chromium, find_or_install_chromium
 
@@ -88,7 +90,7 @@ def _check_page(result, figures, name):
 def test_every_page_renders_without_errors(browser, serve, design, request):
     site, folder = request.getfixturevalue(f"{design}_site")
     base = serve(folder)
-    from conftest import ARTIFACTS
+    ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "docs"
 
     seen_diagrams = 0
     for page in site.pages:
@@ -135,7 +137,7 @@ def test_check_report_renders(browser, serve, tmp_path):
     out = check_report_html(result, tmp_path / "check.html")
     loaded = browser.load(serve(tmp_path) + "check.html", PROBE, tmp_path / "check.png")
     assert loaded.problems == []
-    from conftest import ARTIFACTS
+    ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "docs"
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "check-report-seed.png").write_bytes((tmp_path / "check.png").read_bytes())
@@ -164,7 +166,7 @@ def test_the_harness_sees_console_errors_and_missing_files(browser, serve, tmp_p
 
 
 def test_conform_report_renders(browser, serve, tmp_path, mutant_run):
-    from conftest import ARTIFACTS
+    ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "docs"
 
     from sagaspec.docs.reports import ConformRun, conform_report_html
 

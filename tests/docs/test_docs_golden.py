@@ -7,11 +7,14 @@ Regenerate after an intended change with:
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
-from conftest import REPO
 
 from sagaspec.cli.docs import _differences
 from sagaspec.docs.site import MANIFEST, REGENERATE_COMMAND
+
+REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -164,11 +164,31 @@ def test_corrected_passes_exhaustively(name):
 
 
 @pytest.mark.timeout(120)
-def test_corrected_relies_on_the_idempotency_store_for_single_emails():
-    """Notification's reaction is unguarded in the design: without the store, two emails."""
+def test_corrected_notification_guards_itself_without_the_store():
+    """The checker found that an unguarded Notification reaction emails twice for a
+    duplicate OrderCompleted when the idempotency store is off. The corrected design now
+    guards it (a ``()`` alternative: nothing for a repeat); without that fix this fails."""
     r = run("corrected-o2-no-idempotency")
-    assert r.verdicts["single-charge"] == "held"  # Payment is guarded by its own record
-    v = r.violation("single-email")
+    assert r.verdicts["single-email"] == "held"
+    assert r.verdicts["single-charge"] == "held"
+    assert not r.violations
+
+    # The same design with the old, unguarded reaction shows the hole.
+    from dataclasses import replace
+
+    from sagaspec.spec.designs import CORRECTED, Reaction
+
+    unguarded = replace(
+        CORRECTED,
+        name="corrected-unguarded-notification",
+        reactions=tuple(
+            Reaction("notification", ("OrderCompleted",), (("NotificationSent",),))
+            if r.service == "notification" else r
+            for r in CORRECTED.reactions
+        ),
+    )
+    bad = explore(saga_system(unguarded, orders=2), Config(symmetry=True, idempotency=False))
+    v = bad.violation("single-email")
     assert v is not None
     assert [a.kind for a in v.path.actions if a.participant == "notification"] == ["duplicate", "deliver"]
 
