@@ -64,10 +64,13 @@ class FaultPlan:
     concurrency: int = 16
     downtime: tuple[float, float] = (0.0, 0.6)
     crash_points: bool = True
+    #: Share of restarts armed to die at a crash point, and which points may be chosen.
+    armed_rate: float = 0.5
+    points: tuple[str, ...] = ("before-commit", "after-commit", "after-publish")
     settle_timeout: float = 60.0
     services: tuple[str, ...] = SERVICES
     stock_per_sku: int = 100_000
-    scarce_stock: int = -1  # default: about half the scarce orders fail
+    scarce_stock: int = -1  # default: most orders of the scarce sku fail
 
     def __post_init__(self) -> None:
         if self.sagas < 1:
@@ -77,6 +80,11 @@ class FaultPlan:
         unknown = [s for s in self.services if s not in SERVICES]
         if unknown:
             raise UsageError(f"unknown service(s) to kill: {', '.join(unknown)}; expected {', '.join(SERVICES)}")
+        from sagaspec.examples.service import CRASH_POINTS
+
+        bad = [x for x in self.points if x not in CRASH_POINTS]
+        if bad:
+            raise UsageError(f"unknown crash point(s) {', '.join(bad)}; expected {', '.join(CRASH_POINTS)}")
         if self.seed is None:
             self.seed = random.SystemRandom().randrange(2**32)
 
@@ -180,7 +188,9 @@ class FaultRunner:
     # -- building the workload -----------------------------------------------------------
     def _world(self) -> dict[str, Any]:
         p = self.plan
-        scarce = p.scarce_stock if p.scarce_stock >= 0 else max(1, round(p.sagas * p.short_rate))
+        # About a quarter of the orders of the scarce sku fit (two units each): the others
+        # fail their reservation, whatever the seed.
+        scarce = p.scarce_stock if p.scarce_stock >= 0 else max(2, int(p.sagas * p.short_rate * 0.5))
         stock = dict.fromkeys(SKUS, p.stock_per_sku)
         stock[SCARCE] = scarce
         return {"stock": stock, "declined_users": [f"declined-{i}" for i in range(8)], "decline_over": None}
@@ -286,12 +296,10 @@ class FaultRunner:
         await adapter.place_order(order)
 
     async def _kill_and_restart(self, adapter: Any, report: FaultReport) -> None:
-        from sagaspec.examples.service import CRASH_POINTS
-
         p = self.plan
         service = self.rng.choice(p.services)
         down = self.rng.uniform(*p.downtime)
-        armed = self.rng.choice(CRASH_POINTS) if p.crash_points and self.rng.random() < 0.5 else None
+        armed = self.rng.choice(p.points) if p.crash_points and self.rng.random() < p.armed_rate else None
         cluster = adapter.cluster
         if self._chaos is None:
             self._chaos = asyncio.Lock()

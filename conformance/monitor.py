@@ -229,10 +229,11 @@ class SagaMonitor:
         for view in self.sagas.values():
             if view.flagged_stuck or view.terminal or now - view.first_seen < self.timeout:
                 continue
+            state = view.state
             view.flagged_stuck = True
             self._add(found, Violation(
                 "saga-terminates",
-                f"order {view.orderId} (saga {view.sagaId}) is {view.state} "
+                f"order {view.orderId} (saga {view.sagaId}) is {state} "
                 f"{now - view.first_seen:.1f}s after its first event (timeout {self.timeout:g}s); "
                 f"seen: {self._history(view)}",
                 view.sagaId, view.orderId, at=now))
@@ -246,9 +247,10 @@ class SagaMonitor:
             order = f"order {view.orderId} (saga {view.sagaId})"
             if not view.terminal:
                 if not view.flagged_stuck:
+                    state = view.state
                     view.flagged_stuck = True
                     self._add(found, Violation(
-                        "saga-terminates", f"{order} is {view.state} once quiet; seen: {self._history(view)}",
+                        "saga-terminates", f"{order} is {state} once quiet; seen: {self._history(view)}",
                         view.sagaId, view.orderId, at=now))
                 if view.cancelled and not view.completed:
                     holds = []

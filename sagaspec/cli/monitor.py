@@ -100,6 +100,7 @@ async def run_monitor(
     live: bool = False,
     refresh: float = 0.5,
     stop: asyncio.Event | None = None,
+    announce: Any = None,
 ) -> _Session:
     """Monitor until ``duration`` elapses or ``stop`` is set; returns the session."""
     session = _Session(adapter, timeout, out, from_start)
@@ -110,6 +111,8 @@ async def run_monitor(
         await session.transport.ensure_topology(create=False)
         await session.transport.observe(session.on_message, from_start=from_start)
         session.started = time.monotonic()
+        if announce is not None:
+            announce(session)
         if live:
             from rich.console import Console
             from rich.live import Live
@@ -179,8 +182,13 @@ def monitor(adapter: str, timeout: float, duration: float | None, ndjson: str,
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, stop.set)
+        def announce(session: _Session) -> None:
+            where = "stdout" if ndjson == "-" else ndjson
+            click.echo(f"monitoring {session.transport.describe()} (saga timeout {timeout:g}s); "
+                       f"violations as NDJSON to {where}", err=True)
+
         return await run_monitor(adapter, timeout=timeout, duration=duration, out=out,
-                                 from_start=from_start, live=live, stop=stop)
+                                 from_start=from_start, live=live, stop=stop, announce=announce)
 
     try:
         session = asyncio.run(main())

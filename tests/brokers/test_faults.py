@@ -1,0 +1,64 @@
+"""Short soak in CI: real service processes killed with SIGKILL and restarted on each broker.
+
+The long run (>= 1,000 sagas) is ``bench/soak.py``; these keep the same checks at a size
+that fits the test budget, and show the fault runner catches a crash-safety bug."""
+
+from __future__ import annotations
+
+import pytest
+from brokerenv import PG_URL, URLS, require
+from click.testing import CliRunner
+from sagaspec.conformance.faults import run_faults
+
+from sagaspec.cli import main as cli
+
+pytestmark = [pytest.mark.brokers, pytest.mark.timeout(240)]
+
+_VAR = {"nats": "NATS_URL", "rabbitmq": "AMQP_URL", "redis": "REDIS_URL"}
+
+
+def _assert_all_held(report) -> None:
+    assert report.ok, "\n".join(report.lines())
+    assert report.placed == report.sagas == report.terminal and report.lost == 0
+    assert report.double_charges == 0 and report.leaked_reservations == 0 and report.stock_conserved
+    assert report.completed and report.declined and report.short_stock  # every path ran
+
+
+def test_short_soak_nats_on_postgres():
+    url = require(URLS["nats"], "NATS_URL")
+    report = run_faults(url, sagas=40, kills=4, seed=11, db=require(PG_URL, "PG_URL"))
+    _assert_all_held(report)
+    assert report.kills == 4
+
+
+@pytest.mark.parametrize("name", ["rabbitmq", "redis"])
+def test_short_soak(name):
+    report = run_faults(require(URLS[name], _VAR[name]), sagas=24, kills=2, seed=5)
+    _assert_all_held(report)
+    assert report.kills == 2
+
+
+@pytest.mark.parametrize("mutant", [None, "crash-loses-acked-event"])
+def test_fault_runner_catches_a_crash_safety_bug(mutant):
+    """Payment killed and restarted armed to die before its next commit: the reference
+    recovers (redelivery); the mutant, whose processed mark commits before the work,
+    loses that saga."""
+    url = require(URLS["nats"], "NATS_URL")
+    report = run_faults(url, sagas=10, kills=1, seed=3, mutant=mutant, services=("payment",),
+                        armed_rate=1.0, points=("before-commit",), settle_timeout=8)
+    assert report.armed_crashes == 1
+    if mutant is None:
+        assert report.ok, "\n".join(report.lines())
+    else:
+        assert not report.ok
+        assert report.lost >= 1 and report.violations.get("saga-terminates", 0) >= 1
+
+
+def test_cli_prints_the_figures():
+    url = require(URLS["redis"], "REDIS_URL")
+    result = CliRunner().invoke(cli, ["faults", "--adapter", url, "--sagas", "12", "--kills", "1",
+                                      "--seed", "2"])
+    assert result.exit_code == 0, result.output
+    for label in ("sagas", "terminal", "lost", "double charges", "leaked reservations",
+                  "stock conserved     yes", "kills", "result              OK"):
+        assert label in result.output
