@@ -131,19 +131,24 @@ class SagaHTTPServer:
         self.url = f"http://{shown}:{bound}"
         self.port = bound
         self._thread: threading.Thread | None = None
+        self._serving = False
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> SagaHTTPServer:
         """Serve in a background thread; returns ``self``."""
+        self._serving = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="sagaspec-serve", daemon=True)
         self._thread.start()
         return self
 
     def serve_forever(self) -> None:
+        self._serving = True
         self._httpd.serve_forever()
 
     def close(self) -> None:
-        self._httpd.shutdown()
+        if self._serving:  # shutdown() waits for a serve_forever loop: only if one runs
+            self._httpd.shutdown()
+            self._serving = False
         self._httpd.server_close()
         if self._webhook_client is not None:
             self._webhook_client.close()

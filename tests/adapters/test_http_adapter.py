@@ -203,3 +203,25 @@ def _world_file(tmp_path):
     path = tmp_path / "world.json"
     path.write_text('{"stock": {"sku-1": 3}}')
     return path
+
+
+def test_a_server_that_never_started_closes_at_once():
+    from sagaspec.examples.httpserver import SagaHTTPServer
+    from sagaspec.examples.system import make_target
+
+    SagaHTTPServer(make_target("payment"), port=0).close()  # used to wait forever
+
+
+@pytest.mark.timeout(120)
+def test_bench_adapters_short_form_runs(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "bench" / "bench_adapters.py"
+    done = subprocess.run([sys.executable, str(script), "--short", "--n", "30"],
+                          capture_output=True, text=True, timeout=110)
+    assert done.returncode == 0, done.stderr
+    for label in ("payment: deliver OrderCreated + collect", "bare round trip: GET /health",
+                  "payment, webhook mode", "in-process / HTTP, payment deliveries"):
+        assert label in done.stdout
