@@ -564,7 +564,7 @@ class BrokerAdapter(Adapter):
         self._last_arrival = 0.0
         self._arrived: asyncio.Event | None = None
         self._replies: dict[str, list[dict[str, Any]]] = {}
-        self._reply_event: asyncio.Event | None = None
+        self._reply_events: dict[str, asyncio.Event] = {}
         self.responders: set[str] = set()
         self.cluster: Any = None
         self._started = False
@@ -594,7 +594,6 @@ class BrokerAdapter(Adapter):
         if self._started:
             return
         self._arrived = asyncio.Event()
-        self._reply_event = asyncio.Event()
         await self.transport.connect()
         try:
             await self.transport.ensure_topology(self.config.create or bool(self.config.spawn))
@@ -786,9 +785,9 @@ class BrokerAdapter(Adapter):
         timeout: float | None = None,
     ) -> list[dict[str, Any]]:
         """Send a control command and wait for an answer from every expected service."""
-        assert self._reply_event is not None, "control() before start()"
         rid = uuid.uuid4().hex
         self._replies[rid] = []
+        event = self._reply_events[rid] = asyncio.Event()
         limit = timeout if timeout is not None else max(10.0, self.config.timeout)
         deadline = time.monotonic() + limit
         try:
@@ -808,20 +807,23 @@ class BrokerAdapter(Adapter):
                         f"no answer to {op} from {missing} within {limit:g}s on "
                         f"{self.config.display} (are the reference runners running?)"
                     )
-                self._reply_event.clear()
+                event.clear()
                 with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._reply_event.wait(), min(remaining, 0.25))
+                    await asyncio.wait_for(event.wait(), remaining)
         finally:
             self._replies.pop(rid, None)
+            self._reply_events.pop(rid, None)
 
     async def _on_control(self, message: dict[str, Any]) -> None:
         op = message.get("op")
         if op == "reply":
-            bucket = self._replies.get(str(message.get("id")))
+            rid = str(message.get("id"))
+            bucket = self._replies.get(rid)
             if bucket is not None:
                 bucket.append(message)
-                assert self._reply_event is not None
-                self._reply_event.set()
+                event = self._reply_events.get(rid)
+                if event is not None:
+                    event.set()
         elif op == "crashed":
             # A service raised while handling a message: a finding, reported like the
             # in-process adapter does.

@@ -273,22 +273,15 @@ class NatsTransport(Transport):
                     deliveries = 1
                 received = Received(
                     msg.data, _headers(msg), route, deliveries,
-                    ack=self._acker(msg), nak=msg.nak,
+                    ack=msg.ack, nak=msg.nak,
                 )
                 async with self._handler_lock:
                     await handler(received)
 
     async def flush(self) -> None:
+        # A PING/PONG round trip: every acknowledgement buffered before it reached the server.
         with contextlib.suppress(Exception):
             await self._bounded(self.nc.flush(), "flush")
-
-    def _acker(self, msg: Any) -> Callable[[], Awaitable[None]]:
-        # A double ack (AckAck): return only once the server has the acknowledgement, so
-        # a process that exits right after acknowledging cannot lose it in its buffer.
-        async def ack() -> None:
-            await msg.ack_sync(timeout=self.config.timeout)
-
-        return ack
 
     async def backlog(self, group: str, routes: Iterable[str]) -> int | None:
         from nats.js.errors import NotFoundError

@@ -159,6 +159,8 @@ class ServiceRunner:
         self.busy = 0
         self.handled = 0
         self.published = 0
+        #: Cumulative seconds spent per pipeline stage (reported by the ``status`` op).
+        self.timings = {"handle": 0.0, "relay": 0.0, "ack": 0.0}
         self._loop: asyncio.AbstractEventLoop | None = None
         # One thread owns the store: handlers, relays and control commands serialise.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"store-{service}")
@@ -217,8 +219,12 @@ class ServiceRunner:
             decoded = decode_message(received.body, received.headers)
             message: Any = decoded if isinstance(decoded, dict) else received.body
             try:
+                t0 = time.perf_counter()
                 await self._in_store(self.service.handle, message)
+                t1 = time.perf_counter()
                 await self._relay()
+                self.timings["handle"] += t1 - t0
+                self.timings["relay"] += time.perf_counter() - t1
             except SimulatedCrash as crash:
                 self._die(EXIT_CRASH_POINT, f"{self.name}: killed at armed crash point {crash.point}")
             except SagaspecError:
@@ -226,7 +232,9 @@ class ServiceRunner:
             except Exception as exc:
                 await self._consumer_bug(received, message, exc)
                 return
+            t2 = time.perf_counter()
             await received.ack()
+            self.timings["ack"] += time.perf_counter() - t2
             self.handled += 1
         finally:
             self.busy -= 1
@@ -275,7 +283,8 @@ class ServiceRunner:
             if op == "ping":
                 await self._reply(msg, routes=list(self.routes), mutant=self.mutant)
             elif op == "status":
-                await self._reply(msg, busy=self.busy, handled=self.handled, published=self.published)
+                await self._reply(msg, busy=self.busy, handled=self.handled, published=self.published,
+                                  seconds={k: round(v, 6) for k, v in self.timings.items()})
             elif op == "setup":
                 await self._in_store(self.service.configure, msg.get("world") or {})
                 await self._reply(msg)
