@@ -32,8 +32,8 @@ __all__ = ["DrawChooser", "ScriptChooser", "OPS"]
 
 #: Action kinds, most ordinary first (hypothesis shrinks toward the first).
 OPS = ("deliver", "place", "duplicate", "crash", "invalid", "raw")
-#: Half of the steps are deliveries; the rest place orders and inject faults.
-_WEIGHTED = (0, 0, 0, 0, 0, 1, 2, 3, 4, 5)
+#: 40% of the steps are deliveries, 20% duplicates; the rest place orders and inject faults.
+_WEIGHTED = (0, 0, 0, 0, 1, 2, 2, 3, 4, 5)
 
 
 class DrawChooser:
@@ -59,6 +59,9 @@ class DrawChooser:
 
     def more(self, case: Case) -> bool:
         return self.data.draw(st.integers(0, 9), label="continue") != 0
+
+    def late_duplicates(self, case: Case) -> int:
+        return self.data.draw(st.integers(0, 2), label="late duplicates")
 
     def action(self, case: Case, acts: Sequence[Act]) -> Act | None:
         # Draw from the fixed OPS tuple (a disabled op falls through to the next enabled
@@ -137,6 +140,9 @@ class ScriptChooser(Scripted):
 
     def schedule(self, case: Case) -> str:
         return "fifo"
+
+    def late_duplicates(self, case: Case) -> int:
+        return 0  # the recorded drain already holds them
 
     def more(self, case: Case) -> bool:
         return self.pos < len(self.steps) and self.divergence is None

@@ -160,6 +160,7 @@ class Chooser(Protocol):
 
     def begin(self, settings: CaseSettings, token: str) -> tuple[list[SagaInfo], World | None]: ...
     def schedule(self, case: Case) -> str: ...
+    def late_duplicates(self, case: Case) -> int: ...
     def more(self, case: Case) -> bool: ...
     def action(self, case: Case, acts: Sequence[Act]) -> Act | None: ...
     def outcome(self, case: Case, participant: str, msg: Msg,
@@ -242,10 +243,19 @@ class Case:
 
     def finish(self) -> None:
         """Deliver everything in flight, then check quiescence and the quiet properties."""
-        guard = 0
-        while self.inflight and guard < 500:
-            self._deliver(self.inflight[-1 if self.lifo else 0], phase="drain")
-            guard += 1
+        self._drain()
+        # Late duplicates: a message redelivered after its saga is over (the bus kept a
+        # copy). Only generated cases choose some; replays recorded them as steps.
+        for _ in range(self.chooser.late_duplicates(self) if self.s.faults else 0):
+            dups = [a for a in self.enabled() if a.op == "duplicate"]
+            if not dups:
+                break
+            act = self.chooser.action(self, dups)
+            if act is None:
+                break
+            self.perform(act)
+            self.steps[-1].phase = "drain"
+            self._drain()
         step = Step("quiet", src=self.label, to="suite", phase="drain")
         self.steps.append(step)
         self._collect(step, self.s.settle_timeout)
@@ -489,6 +499,12 @@ class Case:
                 self.oracle.quiet()
         finally:
             self.oracle_seconds += time.perf_counter() - t0
+
+    def _drain(self) -> None:
+        guard = 0
+        while self.inflight and guard < 500:
+            self._deliver(self.inflight[-1 if self.lifo else 0], phase="drain")
+            guard += 1
 
     def exercised(self) -> set[str]:
         """The checks this case gave a chance to fail (for the summary's counts)."""
