@@ -48,7 +48,7 @@ Optional (advertised in ``GET /health``; absent hooks make the suite skip their 
         ``POST`` every event it publishes, as a structured CloudEvent, to that URL
         (plain JSON for something that is not a valid event; a CloudEvent of ``type``
         ``dev.sagaspec.error`` with ``data`` = an ``errors`` entry for crash reports);
-        ``DELETE`` stops it.
+        ``DELETE`` with the same body stops it (without a body: every webhook).
 
 Adapter strings: ``http://HOST:PORT[/prefix][?collect=poll|webhook&format=plain|structured|binary&quiet=0.05&timeout=3]``.
 ``format`` is how ``POST /events`` bodies are sent (an invalid event always goes as plain
@@ -323,7 +323,7 @@ class HttpAdapter(Adapter):
         if self._webhook is not None:
             if not self.webhook_port and self._client is not None:
                 try:
-                    await self._request("DELETE", "/subscriptions")
+                    await self._request("DELETE", "/subscriptions", json={"url": self._webhook.url})
                 except AdapterError:
                     pass
             self._webhook.close()

@@ -239,8 +239,15 @@ class SagaHTTPServer:
                     self._webhooks.append(url)
             return 201, {"subscribed": url}
         if path == "/subscriptions" and method == "DELETE":
+            url = None
+            if body:
+                data = self._json(body, "subscription")
+                url = data.get("url") if isinstance(data, dict) else None
             with self._lock:
-                self._webhooks.clear()
+                if url is None:
+                    self._webhooks.clear()
+                elif url in self._webhooks:
+                    self._webhooks.remove(url)
             return 204, None
         raise _Reply(404, {"error": f"no route {method} {path}"})
 

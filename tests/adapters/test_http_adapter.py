@@ -65,9 +65,15 @@ def test_webhook_mode_receives_the_same_events(served_system, run):
     run(a.start())
     run(a.reset())
     run(a.setup(WORLD))
+    other = load_adapter(served_system.url + "?collect=webhook", participant="system")
+    run(other.start())
     run(a.place_order(sample_order(1)))
     assert types(run(a.collect(2.0))) == SAGA
-    run(a.close())
+    run(a.close())  # unsubscribes itself only
+    run(other.place_order(sample_order(3)))
+    # it saw saga 1 too (subscribed before), and still gets saga 3 after a left
+    assert types(run(other.collect(2.0))) == SAGA + SAGA
+    run(other.close())
     # after close the subscription is gone: a plain poller still sees the events
     b = HttpAdapter(served_system.url)
     run(b.reset())
