@@ -8,6 +8,7 @@ in-process wiring.
 
 from sagaspec.examples.bus import InMemoryBus
 from sagaspec.examples.mutants import MUTANTS, Mutant, apply_mutant, get_mutant, mutant_names
+from sagaspec.examples.samples import sample_created, sample_event, sample_order
 from sagaspec.examples.seed import SEED_SERVICES
 from sagaspec.examples.service import (
     CRASH_POINTS,
@@ -65,5 +66,8 @@ __all__ = [
     "make_system",
     "make_target",
     "mutant_names",
+    "sample_created",
+    "sample_event",
+    "sample_order",
     "service_classes",
 ]
