@@ -1052,20 +1052,30 @@ def simulate(
             collision_probability=len(seen) ** 2 / 2.0**61, mode="simulation", walks=walk,
         )
 
+    count = props.count
+
     def check(states: list, descr: list, quiescent: bool) -> None:
         s = states[-1]
         key = props.key(s)
-        for k, prop in enumerate(props.props):
-            if k in found:
-                continue
-            if prop.kind == "always":
-                if not props.holds(k, s, key):
+        bits = props.classes.get(key)
+        if bits is None:
+            bits = props.classify(key, s)
+        if bits:  # some always-property false or sometimes-property true, or dynamic
+            for k in props.safety:
+                if k in found or k in witness:
+                    continue
+                if bits >> (k + count) & 1:
+                    hit = props.evaluate(k, s)[0] != (props.props[k].kind == "always")
+                else:
+                    hit = bool(bits >> k & 1)
+                if hit and props.props[k].kind == "always":
                     found[k] = (list(states), list(descr), INVARIANT)
-            elif prop.kind == "sometimes":
-                if k not in witness and props.holds(k, s, key):
+                elif hit:
                     witness[k] = (list(states), list(descr))
-            elif quiescent and not props.holds(k, s, key):
-                found[k] = (list(states), list(descr), STUCK)
+        if quiescent:
+            for k, prop in enumerate(props.props):
+                if prop.kind == "eventually" and k not in found and not props.holds(k, s, key):
+                    found[k] = (list(states), list(descr), STUCK)
 
     try:
         for walk in range(1, walks + 1):  # noqa: B007 - reported in stats
