@@ -421,9 +421,12 @@ class Engine:
         incremental fingerprinting). Two different states collide with probability about
         2**-60 (a difference of random weights must vanish).
         """
+        if self.fifo:
+            # Order inside a channel matters on a FIFO bus and a sum cannot see it.
+            raise UsageError("additive fingerprints are for unordered buses; use fingerprint()")
         n = self.n
         total = sum(self.pz[p][state[p]] for p in range(n))
-        total += sum(map(self.dz.__getitem__, self.bus_deliveries(state[n])))
+        total += sum(map(self.dz.__getitem__, state[n]))
         total += state[n + 1] * _DUP_WEIGHT
         return total & FP_MASK
 
