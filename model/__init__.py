@@ -16,10 +16,11 @@ for a design (``"seed"``, ``"corrected"``) and bounds.
 """
 
 from sagaspec.model.engine import Engine
-from sagaspec.model.explore import CheckResult, Stats, Violation, explore, simulate
+from sagaspec.model.explore import explore, simulate
 from sagaspec.model.participant import Msg, Outcome, Participant
 from sagaspec.model.path import Action, Path, Snapshot, Step, replay, shrink
 from sagaspec.model.properties import Property
+from sagaspec.model.results import CheckResult, Stats, Violation
 from sagaspec.model.saga import SagaVariant, saga_models, saga_system, saga_variant
 from sagaspec.model.saga_properties import saga_properties
 from sagaspec.model.system import Bounds, Config, System, load_system

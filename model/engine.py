@@ -430,9 +430,6 @@ class Engine:
         total += state[n + 1] * _DUP_WEIGHT
         return total & FP_MASK
 
-    def crash_delta(self, p: int, pid: int, cpid: int) -> int:
-        return self.pz[p][cpid] - self.pz[p][pid]
-
     def _bus_add(self, bus: tuple, pubs: tuple) -> tuple:
         if not pubs:
             return bus

@@ -652,7 +652,7 @@ def test_view_reads_locals_bus_stores_and_budgets():
 
 @pytest.mark.parametrize(
     "module",
-    ["__init__", "participant", "system", "properties", "engine", "view", "path", "explore", "liveness"],
+    ["__init__", "participant", "system", "properties", "engine", "view", "path", "explore", "results", "liveness"],
 )
 def test_docstring_examples(module):
     import doctest
