@@ -4,9 +4,11 @@
 found for each property is a *shortest* counterexample. Like TLC it keeps only a 60-bit
 fingerprint per visited state plus the parent's number and the action's number (compact
 ``array`` columns); a trace is rebuilt by re-executing actions from the initial state.
-The frontier holds the current and the next BFS level of full states. The graph (for liveness under fairness
-and for export) is kept as CSR arrays only when needed, and turned into a networkx graph
-on demand by :meth:`CheckResult.graph` (results live in :mod:`sagaspec.model.results`).
+Fingerprints are computed incrementally (each move adds a constant), so a successor's
+tuple is built only when it is new. The frontier holds the current and the next BFS
+level. The graph (for liveness under fairness and for export) is kept as CSR arrays
+when needed and turned into a networkx graph on demand by
+:meth:`~sagaspec.model.results.CheckResult.graph`.
 
 :func:`simulate` runs seeded random walks for bounds too large to exhaust; its result
 says it is not exhaustive.
