@@ -285,9 +285,16 @@ class _Search:
     # -- the BFS
     def run(self) -> None:
         e = self.engine
-        if e.fifo or _FORCE_GENERIC:
-            return self._run_generic()
-        return self._run_incremental()
+        try:
+            if e.fifo or _FORCE_GENERIC:
+                return self._run_generic()
+            return self._run_incremental()
+        except OverflowError:
+            # The action column is 16-bit and the parent column 32-bit.
+            raise ModelError(
+                "model too large for the explorer: a state with more than 65,535 enabled "
+                "actions, or more than 4 billion states"
+            ) from None
 
     def _begin(self) -> tuple:
         e = self.engine
