@@ -759,6 +759,23 @@ def _liveness(search: _Search) -> None:
                 search.found[k] = (members, CYCLE)
 
 
+def _shrunk(engine: Engine, path: Path, prop: Property) -> Path:
+    """``shrink`` a counterexample; explain a property that does not replay."""
+    try:
+        return shrink(engine, None, path, prop)
+    except ModelError:
+        if engine.symmetric:
+            raise ModelError(
+                f"property {prop.name!r} is not symmetric in the sagas: a state violating it "
+                "under symmetry reduction does not violate it after renaming the sagas "
+                "(quantify over all sagas, or check without symmetry)"
+            ) from None
+        raise ModelError(
+            f"property {prop.name!r} gives different answers for the same state "
+            "(a predicate must be a pure function of the View)"
+        ) from None
+
+
 def _result(search: _Search, *, stats: Stats, exhaustive: bool = True) -> CheckResult:
     system = search.system
     engine = search.engine
@@ -770,7 +787,7 @@ def _result(search: _Search, *, stats: Stats, exhaustive: bool = True) -> CheckR
         if k in search.found:
             where, kind = search.found[k]
             path = search.lasso(where) if kind == CYCLE else search.path_to(where)
-            small = shrink(engine, None, path, prop) if kind != CYCLE else path
+            small = _shrunk(engine, path, prop) if kind != CYCLE else path
             violations.append(Violation(prop.name, kind, path, small, prop.description))
             verdicts[prop.name] = VIOLATED
         elif prop.kind == "sometimes":

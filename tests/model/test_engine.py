@@ -661,3 +661,15 @@ def test_docstring_examples(module):
     mod = importlib.import_module("sagaspec.model" if module == "__init__" else f"sagaspec.model.{module}")
     failed, _tried = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
     assert failed == 0
+
+
+def test_a_predicate_that_changes_its_mind_is_reported():
+    calls = []
+
+    def flaky(v):
+        calls.append(1)
+        return len(calls) > 1  # false only the first time: not a function of the state
+
+    system = System((Sender(), Counter()), (Property.always("flaky", flaky),))
+    with pytest.raises(ModelError, match="'flaky' gives different answers for the same state"):
+        explore(system)
