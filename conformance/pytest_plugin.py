@@ -13,7 +13,8 @@ override the module's arguments, so one module runs against any environment::
 
     pytest --sagaspec-adapter http://staging:8080 --sagaspec-examples 500
 
-Ini keys ``sagaspec_adapter``, ``sagaspec_examples``, ... give defaults below both.
+Ini keys ``sagaspec_adapter``, ``sagaspec_examples``, ... give defaults below both. The
+``sagaspec_conform`` fixture runs the suite from any test and returns the result.
 Checks the adapter cannot run (a missing hook) are listed as skipped in the terminal
 summary and in the test's ``user_properties`` (so they show in ``--junitxml``).
 """
@@ -24,7 +25,7 @@ from typing import Any
 
 import pytest
 
-__all__ = ["conformance_test"]
+__all__ = ["conformance_test", "sagaspec_conform"]
 
 #: option name -> (type, help). Each is --sagaspec-<name> and ini key sagaspec_<name>.
 _OPTIONS: dict[str, tuple[Any, str]] = {
@@ -132,6 +133,31 @@ def conformance_test(adapter: Any = None, participant: str | None = None,
     test.__doc__ = (f"sagaspec conformance suite against {adapter or 'the configured adapter'}"
                     f" ({participant or 'system'})")
     return test
+
+
+@pytest.fixture
+def sagaspec_conform(request: pytest.FixtureRequest):
+    """Run the suite from a test: ``sagaspec_conform(adapter=..., participant=...)``.
+
+    Returns the final ``RunFinished``; ``--sagaspec-*`` options override the arguments
+    as for :func:`conformance_test`. Failures are *returned* (``.failures``), not raised,
+    so a test can assert on them (e.g. that a known-bad build is caught).
+    """
+    from sagaspec.conformance.runner import RunConfig, run
+
+    def go(**kwargs: Any):
+        values = dict(kwargs)
+        for name in _OPTIONS:
+            key = name.replace("-", "_")
+            v = _option(request.config, name, kwargs.get(key))
+            if v is not None:
+                values[key] = v
+        values.setdefault("failures_dir", ".sagaspec/failures")
+        final = run(RunConfig(**values))
+        request.config.stash[_KEY].append((request.node.nodeid, final))
+        return final
+
+    return go
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

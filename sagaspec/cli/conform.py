@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from sagaspec.conformance.checks import CHECKS
 from sagaspec.conformance.events import (
     ExampleFinished,
     FailureFound,
@@ -33,7 +34,26 @@ _STATUS_STYLE = {"passed": "green", "failed": "bold red", "skipped": "yellow",
                  "not-run": "dim"}
 
 
-@click.command("conform")
+_HELP = """Test a service against the model: hypothesis-generated event sequences, the model
+as the oracle, shrunk and replayable failures.
+
+\b
+Examples:
+  sagaspec conform --participant payment        # the reference services, in-process
+  sagaspec conform --adapter http://127.0.0.1:8080 --participant system -n 500
+  sagaspec conform --adapter inprocess:my_pkg.testing:make_payment --participant payment
+  sagaspec conform --participant payment --replay .sagaspec/failures/FILE.json
+  sagaspec check --design seed --trace-out traces/
+  sagaspec conform --design seed --participant payment \\
+      --replay traces/order-saga-seed.refund-needs-charge.json
+  sagaspec conform --participant inventory --cover-edges
+
+Checks: """ + ", ".join(CHECKS) + """.
+
+Exit 0 when every check passed, 1 on a failure, 2 on a usage or adapter error."""
+
+
+@click.command("conform", help=_HELP)
 @click.option("--adapter", "adapter", default="inprocess:", show_default=True,
               metavar="SPEC",
               help="How to reach the service: inprocess:pkg.mod:factory[?k=v], "
@@ -88,8 +108,7 @@ def conform(adapter, participant, design, examples, seed, replay, cover_edges, j
             ndjson, failures_dir, mutant, mapping, max_sagas, max_steps, collect_timeout,
             settle_timeout, no_faults, no_shrink, cover_orders, cover_duplicates,
             cover_crashes, no_coverage, skip_checks, quiet, report=None):
-    """Test a service against the model: hypothesis-generated event sequences, the model
-    as the oracle, shrunk and replayable failures."""
+    """``sagaspec conform`` (see ``_HELP``)."""
     if replay and cover_edges:
         raise click.UsageError("--replay and --cover-edges are exclusive")
     config = RunConfig(

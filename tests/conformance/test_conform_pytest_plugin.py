@@ -81,3 +81,15 @@ test_x = conformance_test(participant="payment")
     result = pytester.runpytest()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*sagaspec: no adapter*"])
+
+
+@pytest.mark.timeout(120)
+def test_the_fixture_returns_the_result_to_assert_on(pytester):
+    pytester.makepyfile(test_gate="""
+def test_a_known_bad_build_is_caught(sagaspec_conform):
+    final = sagaspec_conform(adapter="inprocess:", participant="payment", examples=20, seed=3,
+                             mutant="invalid-event-published", coverage=False)
+    assert final.failures == ["schema"]
+""")
+    result = pytester.runpytest("--sagaspec-failures-dir", str(pytester.path / "f"))
+    result.assert_outcomes(passed=1)

@@ -53,3 +53,12 @@ def test_a_mutant_served_over_http_is_caught_and_replays(conform, serve, tmp_pat
     assert failure.length <= 2 and "/amount" in failure.message
     again = conform(adapter=server.url, participant="payment", replay=failure.file)
     assert again.final.failures == ["schema"]
+
+
+@pytest.mark.timeout(120)
+def test_a_service_in_its_own_vocabulary_passes_through_its_mapping(conform):
+    # examples/foreign.py speaks dotted types, snake_case and JSON-number money, and has
+    # no sagaId; its mapping file makes the suite run against it unchanged.
+    r = conform(adapter="inprocess:sagaspec.examples.foreign:make_adapter",
+                participant="payment", examples=25, seed=4)
+    assert r.final.failures == [], [f.message for f in r.failures.values()]
