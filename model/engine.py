@@ -635,25 +635,24 @@ class Engine:
         src.append("    return tie(s, m)")
         exec("\n".join(src), env)  # noqa: S102 - generated from integers only
         self.canonical = env["canonical"]
-        # stays_canonical[p](s, x): is ``s`` with participant p's pid replaced by x its
-        # own canonical form, decided from the participant states alone? (False also
-        # when only the bus could decide.) Lets the search skip building successors.
+        # renaming[p](s, x): the permutation that canonicalizes ``s`` with participant
+        # p's pid replaced by x, decided from the participant states alone: 0 (already
+        # canonical), k > 0, or -1 when only the bus can decide. Lets the search skip
+        # building most successors and the narrowing of canonical() for the others.
         checks = []
         for q in range(n):
-            src = ["def stays(s, x):", f"    m = {self._full}"]
+            src = ["def renaming(s, x):", f"    m = {self._full}"]
             for p in range(n):
                 val = "x" if p == q else f"s[{p}]"
                 src += [
                     f"    m = N{p}[({val} << {count}) | m]",
-                    "    if m == 1:",
-                    "        return True",
                     "    if not m & (m - 1):",
-                    "        return False",
+                    "        return single[m]",
                 ]
-            src.append("    return False")
+            src.append("    return -1")
             exec("\n".join(src), env)  # noqa: S102 - generated from integers only
-            checks.append(env.pop("stays"))
-        self.stays_canonical = tuple(checks)
+            checks.append(env.pop("renaming"))
+        self.renaming = tuple(checks)
 
     def _perm_msg(self, k: int, mid: int) -> int:
         r = self._pmsg[k].get(mid)

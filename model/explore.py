@@ -351,7 +351,8 @@ class _Search:
         crashes = bool(e.crash_budget)
         sym = e.symmetric
         canon = e.canonical if sym else None
-        ident = e.stays_canonical if sym else None
+        renaming = e.renaming if sym else None
+        perm = e.permute_state if sym else None
         afp = e.additive_fingerprint
         mask = 0x0FFF_FFFF_FFFF_FFFF
         shift = 24
@@ -408,9 +409,10 @@ class _Search:
                             moves = internal_moves(p, pid)
                         for mv in moves:
                             npid = mv[1]
-                            if sym and not ident[p](s, npid):
+                            if sym and (k := renaming[p](s, npid)):
                                 pubs = mv[2]
-                                t = canon(builders[p](s, npid, tuple(sorted(bus + pubs)) if pubs else bus, dups))
+                                t = builders[p](s, npid, tuple(sorted(bus + pubs)) if pubs else bus, dups)
+                                t = perm(t, k) if k > 0 else canon(t)
                                 f = afp(t)
                             else:
                                 t = None
@@ -448,14 +450,15 @@ class _Search:
                             for _kind, npid, pubs, keep_copy, spend, _label, delta in moves:
                                 if spend and not dups:
                                     continue
-                                if sym and not ident[p](s, npid):
+                                if sym and (k := renaming[p](s, npid)):
                                     if keep_copy:
                                         nb = tuple(sorted(bus + pubs)) if pubs else bus
                                     else:
                                         if rest is None:
                                             rest = bus[:pos] + bus[pos + 1 :]
                                         nb = tuple(sorted(rest + pubs)) if pubs else rest
-                                    t = canon(builders[p](s, npid, nb, dups - spend))
+                                    t = builders[p](s, npid, nb, dups - spend)
+                                    t = perm(t, k) if k > 0 else canon(t)
                                     f = afp(t)
                                 else:
                                     t = None
@@ -488,8 +491,9 @@ class _Search:
                                 cp = crash_move(p, pid)
                             if cp < 0:
                                 continue
-                            if sym and not ident[p](s, cp):
-                                t = canon(builders[p](s, cp, bus, dups))
+                            if sym and (k := renaming[p](s, cp)):
+                                t = builders[p](s, cp, bus, dups)
+                                t = perm(t, k) if k > 0 else canon(t)
                                 f = afp(t)
                             else:
                                 t = None
