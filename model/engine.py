@@ -18,7 +18,11 @@ Everything is interned to small ints once, so a global state is a flat tuple of 
 
 Handlers are pure, so their results are cached per ``(local state, delivery)`` and the
 moves of a participant per ``(pid, delivery)``: after warm-up a step is a dict lookup
-plus a tuple splice.
+plus a tuple splice. Each move also carries the constant it adds to the state's
+additive fingerprint (:meth:`Engine.additive_fingerprint`), so the search can test
+"seen?" before building anything. Symmetry reduction renames the sagas to the least
+renaming of the state (see :meth:`Engine.canonical`), with the comparisons memoized
+per participant state and the hot functions generated and unrolled per model.
 
 Semantics of a step (documented in the README too)
 --------------------------------------------------
