@@ -589,6 +589,17 @@ class Engine:
         return KIND_NAMES[kind], self.names[p], (self.msgs[self.dmid[d]] if d >= 0 else None), label
 
     # ------------------------------------------------------------------ symmetry
+    def canonical(self, state: tuple) -> tuple:
+        """The representative of ``state``'s orbit under renaming the sagas.
+
+        Without symmetry this is ``state`` itself. With symmetry the instance gets a
+        generated function (see :meth:`_setup_symmetry`) returning the least
+        ``permute_state(state, k)`` over all permutations ``k``: the candidates (a
+        bitmask) are narrowed participant by participant to those minimising its renamed
+        state, each step memoized per ``(pid, mask)``, and the bus decides only ties.
+        """
+        return state
+
     def _setup_symmetry(self) -> None:
         k = self.system.sagas
         if k < 2:
