@@ -75,6 +75,8 @@ class CaseSettings:
     expect: str | None = None
     #: Checks switched off (``--skip-check``): their violations are ignored.
     skip: frozenset[str] = frozenset()
+    #: Bound on the oracle's configurations (see :class:`~.oracle.Oracle`).
+    max_belief: int = 200_000
 
     @property
     def sut(self) -> tuple[str, ...]:
@@ -198,7 +200,8 @@ class Case:
         self.played = tuple(p.name for p in self.model.participants if p.name not in self.sut)
         self.states: dict[str, Any] = {n: self.model.participant(n).init() for n in self.played}
         self.done: dict[str, set[Msg]] = {n: set() for n in self.played}
-        self.oracle = Oracle(self.model.participants, self.sut, triggers=self.model.triggers)
+        self.oracle = Oracle(self.model.participants, self.sut, triggers=self.model.triggers,
+                             max_belief=settings.max_belief)
         self.history = History(sagas)
         self.inflight: list[Delivery] = []
         self.delivered: list[Delivery] = []  # deliveries to the SUT (duplicate candidates)

@@ -52,6 +52,7 @@ from sagaspec.conformance.events import (
 )
 from sagaspec.conformance.harness import SYSTEM, Case, CaseSettings
 from sagaspec.conformance.models import suite_model
+from sagaspec.conformance.oracle import BeliefTooLarge
 
 from sagaspec.errors import AdapterError, SagaspecError, UsageError
 
@@ -84,6 +85,8 @@ class RunConfig:
     #: Shrink and report every broken check separately (hypothesis' multiple bugs); off,
     #: only the first broken check is shrunk, which is about twice as fast.
     all_bugs: bool = True
+    #: Bound on the oracle's model configurations per step (an error beyond it).
+    max_belief: int = 200_000
     replay: str | Path | None = None
     cover_edges: bool = False
     coverage: bool = True
@@ -150,6 +153,7 @@ class Runner:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._finished = False
+        self._abort: SagaspecError | None = None
         self.seed = config.seed if config.seed is not None else random.getrandbits(32)
 
     # -- public ---------------------------------------------------------------------------
@@ -248,6 +252,7 @@ class Runner:
             max_steps=c.max_steps, collect_timeout=c.collect_timeout,
             settle_timeout=c.settle_timeout, settle_each_step=c.settle_each_step,
             capabilities=caps, faults=c.faults, skip=frozenset(c.skip_checks),
+            max_belief=c.max_belief,
         )
 
     def _run(self, loop: asyncio.AbstractEventLoop, adapter: Adapter) -> None:
@@ -287,6 +292,11 @@ class Runner:
                 self._generate(loop, adapter, caps)
         except _Interrupted:
             interrupted = True
+        if self._abort is not None:
+            raise self._abort
+        if "setup" not in caps:
+            self.notes.append("the adapter has no setup: the suite cannot choose declined "
+                              "payments or stock, so those branches are the service's choice")
         coverage = None
         if c.coverage and self.covered and not interrupted:
             try:
@@ -337,6 +347,12 @@ class Runner:
         self._current = case
         try:
             case.run()
+        except BeliefTooLarge as exc:
+            # Not the service's fault: stop the run with a clear error, do not shrink it.
+            self._abort = UsageError(f"the oracle's belief grew too large ({exc}); lower "
+                                     "--max-sagas or --max-steps")
+            self._stop.set()
+            raise _Interrupted() from None
         finally:
             self.stats.events += case.events
             self.stats.adapter_seconds += case.adapter_seconds

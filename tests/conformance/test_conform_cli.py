@@ -146,3 +146,14 @@ def test_stopping_a_run_gives_an_honest_partial_result():
     final = [e for e in runner.remaining() if isinstance(e, RunFinished)][0]
     assert final.interrupted
     assert 5 <= final.examples < 10_000
+
+
+def test_an_oracle_that_outgrows_its_bound_is_a_usage_error_not_a_failure():
+    from sagaspec.conformance import RunConfig, Runner
+
+    from sagaspec.errors import UsageError
+
+    runner = Runner(RunConfig(adapter="inprocess:", participant="system", examples=5, seed=1,
+                              failures_dir=None, coverage=False, max_belief=2))
+    with pytest.raises(UsageError, match="belief grew too large"):
+        list(runner.execute())
