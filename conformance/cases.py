@@ -27,7 +27,7 @@ from sagaspec.conformance.history import SagaInfo
 from sagaspec.errors import InputError
 
 __all__ = ["CASE_FORMAT", "TRACE_FORMAT", "CaseFile", "load_case", "case_from_trace",
-           "replay_sagas"]
+           "replay_sagas", "case_defaults"]
 
 CASE_FORMAT = "sagaspec.conformance/1"
 TRACE_FORMAT = "sagaspec.trace/1"
@@ -46,6 +46,7 @@ class CaseFile:
     message: str | None = None
     seed: int | None = None
     adapter: str | None = None
+    mutant: str | None = None
     source: str = "conformance"  # conformance | trace
     property: str | None = None  # the model property a trace violates
     extra: dict[str, Any] = field(default_factory=dict)
@@ -56,6 +57,7 @@ class CaseFile:
             "design": self.design,
             "participant": self.participant,
             "adapter": self.adapter,
+            "mutant": self.mutant,
             "check": self.check,
             "message": self.message,
             "seed": self.seed,
@@ -80,9 +82,7 @@ def replay_sagas(n: int) -> list[SagaInfo]:
             for i in range(n)]
 
 
-def load_case(path: str | Path, *, participant: str | None = None,
-              design: str | None = None) -> CaseFile:
-    """Read a case file or a model trace; :class:`InputError` names what is wrong."""
+def _read(path: Path) -> dict[str, Any]:
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -94,6 +94,24 @@ def load_case(path: str | Path, *, participant: str | None = None,
         raise InputError(f"{path}: not JSON: {exc.msg} at line {exc.lineno}") from None
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a JSON object ({CASE_FORMAT} or {TRACE_FORMAT})")
+    return data
+
+
+def case_defaults(path: str | Path) -> dict[str, Any]:
+    """What a replayed file says about how it was run: ``adapter``, ``participant``,
+    ``design``, ``mutant`` (each may be missing; a trace only knows its design)."""
+    data = _read(Path(path))
+    if data.get("format") == TRACE_FORMAT:
+        return {"design": _design_of(data)}
+    return {k: data.get(k) for k in ("adapter", "participant", "design", "mutant")
+            if data.get(k) is not None}
+
+
+def load_case(path: str | Path, *, participant: str | None = None,
+              design: str | None = None) -> CaseFile:
+    """Read a case file or a model trace; :class:`InputError` names what is wrong."""
+    path = Path(path)
+    data = _read(path)
     fmt = data.get("format")
     if fmt == TRACE_FORMAT:
         return case_from_trace(data, participant=participant or "system", design=design,
@@ -108,6 +126,7 @@ def load_case(path: str | Path, *, participant: str | None = None,
             design=design or data["design"], participant=participant or data["participant"],
             sagas=sagas, world=world, steps=steps, check=data.get("check"),
             message=data.get("message"), seed=data.get("seed"), adapter=data.get("adapter"),
+            mutant=data.get("mutant"),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError(f"{path}: malformed case file: missing or bad field {exc}") from None

@@ -514,7 +514,8 @@ class Runner:
         elif c.failures_dir is not None:
             cf = CaseFile(design=c.design, participant=c.participant, sagas=case.sagas,
                           world=case.world, steps=case.steps, check=check,
-                          message=exc.message, seed=self.seed, adapter=c.adapter_text())
+                          message=exc.message, seed=self.seed, adapter=c.adapter_text(),
+                          mutant=c.mutant)
             name = f"{c.design}-{c.participant}-{check}-{self.seed}.json"
             path = cf.save(Path(c.failures_dir) / name)
         if path is not None:

@@ -54,16 +54,17 @@ Exit 0 when every check passed, 1 on a failure, 2 on a usage or adapter error.""
 
 
 @click.command("conform", help=_HELP)
-@click.option("--adapter", "adapter", default="inprocess:", show_default=True,
-              metavar="SPEC",
+@click.option("--adapter", "adapter", default=None, metavar="SPEC",
               help="How to reach the service: inprocess:pkg.mod:factory[?k=v], "
-                   "http://127.0.0.1:8080, ... ('inprocess:' alone = the reference services).")
-@click.option("--participant", type=click.Choice(PARTICIPANTS), default="system",
-              show_default=True,
+                   "http://127.0.0.1:8080, ... ('inprocess:' alone = the reference services; "
+                   "the default, or the replayed case file's adapter).")
+@click.option("--participant", type=click.Choice(PARTICIPANTS), default=None,
               help="What the service implements: one participant (the suite plays the "
-                   "others and the bus) or the whole system (the suite plays the customer).")
-@click.option("--design", type=click.Choice(("corrected", "seed")), default="corrected",
-              show_default=True, help="The design the service claims to implement.")
+                   "others and the bus) or the whole system (the suite plays the customer). "
+                   "Default: system, or the replayed case file's.")
+@click.option("--design", type=click.Choice(("corrected", "seed")), default=None,
+              help="The design the service claims to implement. Default: corrected, or the "
+                   "replayed file's.")
 @click.option("--examples", "-n", type=click.IntRange(1), default=100, show_default=True,
               help="Generated test cases (hypothesis max_examples).")
 @click.option("--seed", type=int, default=None, help="Hypothesis seed (printed when omitted).")
@@ -111,6 +112,18 @@ def conform(adapter, participant, design, examples, seed, replay, cover_edges, j
     """``sagaspec conform`` (see ``_HELP``)."""
     if replay and cover_edges:
         raise click.UsageError("--replay and --cover-edges are exclusive")
+    if replay:
+        from sagaspec.conformance.cases import case_defaults
+
+        found = case_defaults(replay)
+        adapter = adapter or found.get("adapter")
+        participant = participant or found.get("participant")
+        design = design or found.get("design")
+        mutant = mutant if mutant is not None else found.get("mutant")
+    adapter = adapter or "inprocess:"
+    mutant = mutant or None  # --mutant "" overrides a replayed file's mutant with none
+    participant = participant or "system"
+    design = design or "corrected"
     config = RunConfig(
         adapter=adapter, participant=participant, design=design, examples=examples, seed=seed,
         replay=replay, cover_edges=cover_edges, failures_dir=failures_dir, mutant=mutant,

@@ -55,7 +55,11 @@ def test_failing_run_exits_1_and_prints_everything_needed(tmp_path):
     again = conform("--participant", "payment", "--mutant", "refund-without-charge",
                     "--replay", str(saved), "--failures-dir", str(tmp_path / "g"))
     assert again.exit_code == 1 and "FAILED refund-needs-charge" in again.output
-    fixed = conform("--participant", "payment", "--replay", str(saved), "--no-coverage")
+    # The case file remembers adapter, participant, design and mutant: --replay suffices.
+    alone = conform("--replay", str(saved), "--failures-dir", str(tmp_path / "h"))
+    assert alone.exit_code == 1 and "FAILED refund-needs-charge" in alone.output
+    fixed = conform("--participant", "payment", "--mutant", "", "--replay", str(saved),
+                    "--no-coverage")
     assert fixed.exit_code == 0 and "did not reproduce" in fixed.output
 
 
