@@ -74,7 +74,7 @@ _COMMON_PARAMS = {
     "ack_wait": "seconds before an unacknowledged message is redelivered "
                 "(30, or 2 with spawn)",
     "settle": "seconds of silence after which collect() counts the system quiet "
-              "(0.3, or 0.05 with spawn)",
+              "(0.3, or 0.03 with spawn)",
     "spawn": "reference services the adapter runs as processes: auto (the target), all, "
              "or a comma list",
     "db": "database of spawned services: postgresql://... or a directory for SQLite",
@@ -554,7 +554,7 @@ class BrokerAdapter(Adapter):
             self.config.namespace = new_namespace("c")
             self._own_namespace = True
         if self.config.settle is None:
-            self.config.settle = 0.05 if self.config.spawn else 0.3
+            self.config.settle = 0.03 if self.config.spawn else 0.3
         if self.config.ack_wait is None and self.config.spawn:
             # Spawned services are killed on purpose: redeliver their messages quickly.
             self.config.ack_wait = 2.0
@@ -648,37 +648,50 @@ class BrokerAdapter(Adapter):
         await self.transport.publish(route, bytes(payload), {ORIGIN_HEADER: self.origin})
 
     async def collect(self, timeout: float) -> list[dict[str, Any] | RawMessage]:
-        """Wait until nothing arrived for ``settle`` seconds (and, with spawned services,
-        no consumer has a pending or unacknowledged message), then drain.
+        """Wait until the system is quiet, then return what it published since the last call.
 
-        Waits at least one settle window and at most ``timeout``; with spawned services
-        it keeps waiting while one of them is demonstrably busy (at most ``quiet_max``),
-        since a broker's redelivery after a crash is slower than any test's timeout.
+        Quiet means nothing arrived for ``settle`` seconds and, with spawned services,
+        every service consumer has nothing pending or unacknowledged, twice in a row
+        ``settle`` apart (so an event relayed just before the last acknowledgement has
+        reached the observer). Without spawned services it waits at least one ``settle``
+        window and at most ``max(timeout, settle)``; with them it keeps waiting while a
+        service is demonstrably busy (at most ``quiet_max`` seconds): a broker's
+        redelivery after a crash is slower than any test step's timeout.
         """
         assert self._arrived is not None, "collect() before start()"
-        settle = float(self.config.settle or 0.05)
+        settle = float(self.config.settle or 0.03)
         start = time.monotonic()
         soft = start + max(timeout, settle)
         hard = start + max(timeout, self.quiet_max) if self.cluster is not None else soft
+        idle_since: float | None = None
         while True:
+            failure = self.transport.failure
+            if failure is not None:
+                raise failure if isinstance(failure, AdapterError) else BrokerUnavailable(
+                    f"{self.name} at {self.config.display}: lost the broker: "
+                    f"{type(failure).__name__}: {failure}")
             now = time.monotonic()
-            quiet_for = now - max(self._last_arrival, start - settle)
-            if quiet_for >= settle:
-                idle = await self._services_idle()
-                if idle and time.monotonic() - max(self._last_arrival, start - settle) >= settle:
+            if now >= hard:
+                break
+            # Without spawned services nothing tells us the system is still busy: give it
+            # at least one settle window from the call.
+            since = max(self._last_arrival, start if self.cluster is None else start - settle)
+            if now - since >= settle:
+                if self.cluster is None:
                     break
-                if not idle and time.monotonic() >= hard:
-                    break
-                if idle and time.monotonic() >= soft:
-                    break
+                if await self._services_idle():
+                    checked = time.monotonic()
+                    if idle_since is not None and self._last_arrival < idle_since:
+                        break
+                    idle_since = checked
+                else:
+                    idle_since = None
                 wait = settle
             else:
-                if now >= soft and self.cluster is None:
-                    break
-                wait = settle - quiet_for
+                wait = settle - (now - since)
             self._arrived.clear()
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._arrived.wait(), max(0.005, wait))
+                await asyncio.wait_for(self._arrived.wait(), max(0.005, min(wait, hard - now)))
         out, self._seen = self._seen, []
         return out
 

@@ -45,7 +45,7 @@ def test_fault_runner_catches_a_crash_safety_bug(mutant):
     loses that saga."""
     url = require(URLS["nats"], "NATS_URL")
     report = run_faults(url, sagas=10, kills=1, seed=3, mutant=mutant, services=("payment",),
-                        armed_rate=1.0, points=("before-commit",), settle_timeout=8)
+                        armed_rate=1.0, points=("before-commit",), settle_timeout=5)
     assert report.armed_crashes == 1
     if mutant is None:
         assert report.ok, "\n".join(report.lines())

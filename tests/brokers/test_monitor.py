@@ -149,11 +149,11 @@ def test_monitor_cli_on_reference_services_reports_no_violation(run, tmp_path):
         await adapter.start()
         try:
             await adapter.setup(World(stock={"sku-1": 3}, declined_users=frozenset({"mallory"})))
-            mon = _Monitor(f"{url}?ns={adapter.config.namespace}", tmp_path, "--duration", "6",
+            mon = _Monitor(f"{url}?ns={adapter.config.namespace}", tmp_path, "--duration", "4",
                            "--timeout", "20", "--fail-on-violation")
             for i, user in enumerate(["alice", "bob", "mallory", "carol", "dave"]):
                 await adapter.place_order(_order(i, user))  # dave: out of stock
-            await adapter.collect(5)
+            await adapter.collect(3)
             code, lines, summary, err = mon.result()
             assert (code, lines) == (0, []), err
             assert summary["sagas"] == 5 and summary["states"]["completed"] == 3
@@ -175,8 +175,8 @@ def test_monitor_cli_flags_double_charge_and_stuck_saga(run, tmp_path):
         await adapter.start()
         try:
             await adapter.setup(World(stock={"sku-1": 10}))
-            mon = _Monitor(f"{url}?ns={adapter.config.namespace}", tmp_path, "--duration", "7",
-                           "--timeout", "2", "--fail-on-violation")
+            mon = _Monitor(f"{url}?ns={adapter.config.namespace}", tmp_path, "--duration", "5",
+                           "--timeout", "1.5", "--fail-on-violation")
             await adapter.place_order(_order(1))
             created = next(e for e in await adapter.collect(3) if e["eventType"] == "OrderCreated")
             await adapter.deliver(created)  # a redelivery: without idempotency, a second charge
