@@ -92,6 +92,10 @@ Exit 0 when every check passed, 1 on a failure, 2 on a usage or adapter error.""
               help="Seconds to wait for the service to go quiet after a step.")
 @click.option("--settle-timeout", type=float, default=0.5, show_default=True,
               help="Seconds to wait for quiet at the end of a test case.")
+@click.option("--settle-each-step/--no-settle-each-step", default=True, show_default=True,
+              help="Treat the service as quiet after each collect (finds a missing reaction "
+                   "at the step that needed it); turn off for services that publish long "
+                   "after collect returns.")
 @click.option("--no-faults", is_flag=True, help="No duplicates, crashes or bad inputs.")
 @click.option("--no-shrink", is_flag=True, help="Report failures unshrunk (faster).")
 @click.option("--cover-orders", type=click.IntRange(1, 2), default=1, show_default=True,
@@ -107,7 +111,7 @@ Exit 0 when every check passed, 1 on a failure, 2 on a usage or adapter error.""
 @click.option("--quiet", "-q", is_flag=True, help="Only failures and the final line.")
 def conform(adapter, participant, design, examples, seed, replay, cover_edges, junit_xml,
             ndjson, failures_dir, mutant, mapping, max_sagas, max_steps, collect_timeout,
-            settle_timeout, no_faults, no_shrink, cover_orders, cover_duplicates,
+            settle_timeout, settle_each_step, no_faults, no_shrink, cover_orders, cover_duplicates,
             cover_crashes, no_coverage, skip_checks, quiet, report=None):
     """``sagaspec conform`` (see ``_HELP``)."""
     if replay and cover_edges:
@@ -128,7 +132,8 @@ def conform(adapter, participant, design, examples, seed, replay, cover_edges, j
         adapter=adapter, participant=participant, design=design, examples=examples, seed=seed,
         replay=replay, cover_edges=cover_edges, failures_dir=failures_dir, mutant=mutant,
         mapping=mapping, max_sagas=max_sagas, max_steps=max_steps,
-        collect_timeout=collect_timeout, settle_timeout=settle_timeout, faults=not no_faults,
+        collect_timeout=collect_timeout, settle_timeout=settle_timeout,
+        settle_each_step=settle_each_step, faults=not no_faults,
         shrink=not no_shrink, coverage=not no_coverage, cover_orders=cover_orders,
         cover_duplicates=cover_duplicates, cover_crashes=cover_crashes,
         skip_checks=tuple(skip_checks),

@@ -161,3 +161,12 @@ def test_an_oracle_that_outgrows_its_bound_is_a_usage_error_not_a_failure():
                               failures_dir=None, coverage=False, max_belief=2))
     with pytest.raises(UsageError, match="belief grew too large"):
         list(runner.execute())
+
+
+@pytest.mark.timeout(60)
+def test_without_settling_each_step_a_missing_reaction_is_found_at_the_end(tmp_path):
+    res = conform("--participant", "inventory", "--mutant", "no-release-after-payment-failure",
+                  "-n", "60", "--seed", "3", "--no-settle-each-step", "--no-coverage",
+                  "--failures-dir", str(tmp_path))
+    assert res.exit_code == 1
+    assert "still requires InventoryReleased" in res.output
