@@ -183,6 +183,9 @@ def monitor(adapter: str, timeout: float, duration: float | None, ndjson: str,
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, stop.set)
         def announce(session: _Session) -> None:
+            if from_start and session.transport.NAME == "rabbitmq":
+                click.echo("warning: RabbitMQ keeps no history for a new queue; --from-start "
+                           "sees only new events", err=True)
             where = "stdout" if ndjson == "-" else ndjson
             click.echo(f"monitoring {session.transport.describe()} (saga timeout {timeout:g}s); "
                        f"violations as NDJSON to {where}", err=True)

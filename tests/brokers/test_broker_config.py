@@ -133,3 +133,18 @@ def test_invalid_events_travel_bare_and_garbage_is_a_raw_message():
         assert isinstance(item, RawMessage) and why in item.reason
     bad_binary = decode_message(b"{}", {"ce-specversion": "1.0", "ce-type": "x"})
     assert isinstance(bad_binary, RawMessage)
+
+
+def test_names_can_be_given_as_constructor_arguments():
+    from sagaspec.adapters.nats import NatsAdapter
+    from sagaspec.adapters.rabbitmq import RabbitAdapter
+    from sagaspec.adapters.redis_streams import RedisAdapter
+
+    nats = NatsAdapter("nats://127.0.0.1:4222", stream="ORDERS", subject_prefix="shop.events", mode="binary")
+    assert nats.transport.names()["subjects"] == "shop.events.>" and nats.config.mode == "binary"
+    rabbit = RabbitAdapter(exchange="shop", queue_prefix="shop.q", namespace="t2")
+    assert (rabbit.transport.names()["exchange"], rabbit.transport.queue_name("order")) == ("shop", "shop.q.order")
+    redis = RedisAdapter(stream="shop:ev", streams="per-type")
+    assert redis.transport.stream_for("OrderCreated") == "shop:ev:OrderCreated"
+    with pytest.raises(UsageError, match="unknown broker option 'exchange'"):
+        NatsAdapter(exchange="x")
