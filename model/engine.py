@@ -667,6 +667,16 @@ class Engine:
             src.append("    return -1")
             exec("\n".join(src), env)  # noqa: S102 - generated from integers only
             checks.append(env.pop("renaming"))
+        # settled(s) for a canonical s: the first participant q such that s[0..q] alone
+        # already make the identity the only canonicalizing renaming (n if none). A move
+        # of a participant after q leaves those pids alone, so its successor is
+        # canonical as it is: the search then skips the renaming check.
+        src = ["def settled(s):", f"    m = {self._full}"]
+        for p in range(n):
+            src += [f"    m = N{p}[(s[{p}] << {count}) | m]", "    if m == 1:", f"        return {p}"]
+        src.append(f"    return {n}")
+        exec("\n".join(src), env)  # noqa: S102 - generated from integers only
+        self.settled = env.pop("settled")
         self.renaming = tuple(checks)
 
     def _perm_msg(self, k: int, mid: int) -> int:

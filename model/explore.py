@@ -353,6 +353,8 @@ class _Search:
         canon = e.canonical if sym else None
         renaming = e.renaming if sym else None
         perm = e.permute_state if sym else None
+        settled = e.settled if sym else None
+        q0 = -1  # moves of participants p <= q0 may need renaming (see Engine.settled)
         afp = e.additive_fingerprint
         mask = 0x0FFF_FFFF_FFFF_FFFF
         shift = 24
@@ -401,6 +403,8 @@ class _Search:
                         offsets.append(len(targets))
                     dups = s[n + 1]
                     a = 0
+                    if sym:
+                        q0 = settled(s)
                     # -- internal actions
                     for p in rng:
                         pid = s[p]
@@ -409,7 +413,7 @@ class _Search:
                             moves = internal_moves(p, pid)
                         for mv in moves:
                             npid = mv[1]
-                            if sym and (k := renaming[p](s, npid)):
+                            if p <= q0 and (k := renaming[p](s, npid)):
                                 pubs = mv[2]
                                 t = builders[p](s, npid, tuple(sorted(bus + pubs)) if pubs else bus, dups)
                                 t = perm(t, k) if k > 0 else canon(t)
@@ -450,7 +454,7 @@ class _Search:
                             for _kind, npid, pubs, keep_copy, spend, _label, delta in moves:
                                 if spend and not dups:
                                     continue
-                                if sym and (k := renaming[p](s, npid)):
+                                if p <= q0 and (k := renaming[p](s, npid)):
                                     if keep_copy:
                                         nb = tuple(sorted(bus + pubs)) if pubs else bus
                                     else:
@@ -491,7 +495,7 @@ class _Search:
                                 cp = crash_move(p, pid)
                             if cp < 0:
                                 continue
-                            if sym and (k := renaming[p](s, cp)):
+                            if p <= q0 and (k := renaming[p](s, cp)):
                                 t = builders[p](s, cp, bus, dups)
                                 t = perm(t, k) if k > 0 else canon(t)
                                 f = afp(t)
