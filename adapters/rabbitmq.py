@@ -100,6 +100,7 @@ class RabbitTransport(Transport):
         self._exchange: Any = None
         self._control_exchange: Any = None
         self._channels: list[tuple[Any, int | None]] = []
+        self._declared: set[str] = set()
         self._handler_lock = asyncio.Lock()
 
     def names(self) -> dict[str, str]:
@@ -187,9 +188,9 @@ class RabbitTransport(Transport):
         n = self.names()
         channel = await self._bounded(self.conn.channel(), "open channel")
         try:
-            for service in SERVICES:
+            for queue in sorted({self.queue_name(s) for s in SERVICES} | self._declared):
                 with contextlib.suppress(Exception):
-                    await self._bounded(channel.queue_delete(self.queue_name(service)), "queue_delete")
+                    await self._bounded(channel.queue_delete(queue), "queue_delete")
             for name in (n["exchange"], n["control"]):
                 with contextlib.suppress(Exception):
                     await self._bounded(channel.exchange_delete(name), "exchange_delete")
@@ -238,6 +239,7 @@ class RabbitTransport(Transport):
         queue = await self._bounded(
             channel.declare_queue(self.queue_name(group), durable=True), "declare queue"
         )
+        self._declared.add(self.queue_name(group))
         for route in routes:
             await self._bounded(queue.bind(self.names()["exchange"], routing_key=route), "bind")
         self._spawn(self._iterate(queue, handler, observer=False), f"rabbit-consume-{group}")

@@ -73,8 +73,8 @@ async def raw_round_trip(url: str, n: int) -> list[float]:
             if i >= 20:  # warm-up
                 out.append(time.perf_counter() - t0)
     finally:
+        await sub.destroy()  # the consumer knows the queue it declared
         await sub.close()
-        await pub.destroy()
         await pub.close()
     return out
 
