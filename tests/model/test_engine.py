@@ -673,3 +673,28 @@ def test_a_predicate_that_changes_its_mind_is_reported():
     system = System((Sender(), Counter()), (Property.always("flaky", flaky),))
     with pytest.raises(ModelError, match="'flaky' gives different answers for the same state"):
         explore(system)
+
+
+@pytest.mark.parametrize(
+    "design,orders,cfg",
+    [
+        ("corrected", 2, Config(symmetry=True)),
+        ("seed", 2, Config(symmetry=True, idempotency=False)),
+        ("corrected", 1, Config(outbox=False, crashes=1)),
+    ],
+    ids=["corrected-sym", "seed-sym-noidem", "corrected-crash-nooutbox"],
+)
+def test_inlined_search_loop_matches_engine_expand_on_the_order_saga(design, orders, cfg, monkeypatch):
+    import importlib
+
+    from sagaspec.model import saga_system
+
+    ex = importlib.import_module("sagaspec.model.explore")
+    system = saga_system(design, orders=orders)
+    fast = explore(system, cfg, keep_graph=True)._search
+    monkeypatch.setattr(ex, "_FORCE_GENERIC", True)
+    slow = explore(system, cfg, keep_graph=True)._search
+    assert len(fast.parent) > 1000
+    assert fast.parent == slow.parent and fast.act == slow.act
+    assert fast.offsets == slow.offsets and fast.targets == slow.targets
+    assert fast.found == slow.found and fast.witness == slow.witness
