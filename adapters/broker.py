@@ -553,6 +553,7 @@ class BrokerAdapter(Adapter):
             # A run that starts its own services gets its own names, removed at close.
             self.config.namespace = new_namespace("c")
             self._own_namespace = True
+        self._settle_default = self.config.settle is None
         if self.config.settle is None:
             self.config.settle = 0.03 if self.config.spawn else 0.3
         if self.config.ack_wait is None and self.config.spawn:
@@ -566,6 +567,7 @@ class BrokerAdapter(Adapter):
         self._replies: dict[str, list[dict[str, Any]]] = {}
         self._reply_events: dict[str, asyncio.Event] = {}
         self.responders: set[str] = set()
+        self._routes: dict[str, tuple[str, ...]] = {}
         self.cluster: Any = None
         self._started = False
         #: Called with every observed item (event dict or RawMessage), e.g. a monitor.
@@ -609,6 +611,8 @@ class BrokerAdapter(Adapter):
                 await self.wait_ready(self.config.spawn, timeout=max(30.0, self.config.timeout))
             elif self.config.control != "off":
                 await self.ping(wait=min(0.5, self.config.timeout))
+                if self._routes and self._settle_default:
+                    self.config.settle = 0.03  # their consumers say when they are done
         except BaseException:
             await self.close()
             raise
@@ -650,19 +654,20 @@ class BrokerAdapter(Adapter):
     async def collect(self, timeout: float) -> list[dict[str, Any] | RawMessage]:
         """Wait until the system is quiet, then return what it published since the last call.
 
-        Quiet means nothing arrived for ``settle`` seconds and, with spawned services,
-        every service consumer has nothing pending or unacknowledged, twice in a row
-        ``settle`` apart (so an event relayed just before the last acknowledgement has
-        reached the observer). Without spawned services it waits at least one ``settle``
-        window and at most ``max(timeout, settle)``; with them it keeps waiting while a
-        service is demonstrably busy (at most ``quiet_max`` seconds): a broker's
-        redelivery after a crash is slower than any test step's timeout.
+        Quiet means nothing arrived for ``settle`` seconds and every watched service
+        consumer (spawned services, or runners that answered a ping) has nothing pending
+        or unacknowledged, twice in a row ``settle`` apart (so an event relayed just
+        before the last acknowledgement has reached the observer); it keeps waiting while
+        a service is demonstrably busy (at most ``quiet_max`` seconds): a broker's
+        redelivery after a crash is slower than any test step's timeout. With nothing to
+        watch it waits at least one ``settle`` window and at most ``max(timeout, settle)``.
         """
         assert self._arrived is not None, "collect() before start()"
         settle = float(self.config.settle or 0.03)
         start = time.monotonic()
         soft = start + max(timeout, settle)
-        hard = start + max(timeout, self.quiet_max) if self.cluster is not None else soft
+        exact = bool(self.watched)  # consumers we can ask whether they are done
+        hard = start + max(timeout, self.quiet_max) if exact else soft
         idle_since: float | None = None
         while True:
             failure = self.transport.failure
@@ -673,11 +678,11 @@ class BrokerAdapter(Adapter):
             now = time.monotonic()
             if now >= hard:
                 break
-            # Without spawned services nothing tells us the system is still busy: give it
-            # at least one settle window from the call.
-            since = max(self._last_arrival, start if self.cluster is None else start - settle)
+            # With no consumer to ask (nothing spawned, no runner answered a ping) only
+            # silence tells: give the system at least one settle window from the call.
+            since = max(self._last_arrival, start if not exact else start - settle)
             if now - since >= settle:
-                if self.cluster is None:
+                if not exact:
                     break
                 if await self._services_idle():
                     checked = time.monotonic()
@@ -695,23 +700,31 @@ class BrokerAdapter(Adapter):
         out, self._seen = self._seen, []
         return out
 
-    async def _services_idle(self) -> bool:
-        if self.cluster is None:
-            return True
-        from sagaspec.examples.runner import subscriptions
+    @property
+    def watched(self) -> dict[str, tuple[str, ...]]:
+        """Services whose consumers tell when the system is quiet: the spawned ones, or
+        the runners that answered a ping (with the event types they consume)."""
+        if self.cluster is not None:
+            from sagaspec.examples.runner import subscriptions
 
-        self.cluster.check_alive()
-        for service in self.cluster.services:
-            if not self.cluster.alive(service) and self.cluster.procs[service].wanted:
-                return False  # restarting: its messages wait for it
-            backlog = await self.transport.backlog(
-                service, subscriptions(service, self.design, self.mutant)
-            )
-            if backlog:
+            return {s: subscriptions(s, self.design, self.mutant) for s in self.cluster.services}
+        return dict(self._routes)
+
+    async def _services_idle(self) -> bool:
+        watched = self.watched
+        if not watched:
+            return True
+        if self.cluster is not None:
+            self.cluster.check_alive()
+            for service in watched:
+                if not self.cluster.alive(service) and self.cluster.procs[service].wanted:
+                    return False  # restarting: its messages wait for it
+        for service, routes in watched.items():
+            if await self.transport.backlog(service, routes):
                 return False
         if not self.transport.EXACT_BACKLOG:
             try:
-                replies = await self.control("status", {}, expect=set(self.cluster.services), timeout=2.0)
+                replies = await self.control("status", {}, expect=set(watched), timeout=2.0)
             except AdapterError:
                 return False
             if any(r.get("busy") for r in replies):
@@ -767,7 +780,11 @@ class BrokerAdapter(Adapter):
         try:
             await self.transport.control_send({"op": "ping", "id": rid, "from": self.origin})
             await asyncio.sleep(wait)
-            found = {r.get("service", "") for r in self._replies.get(rid, [])} - {""}
+            replies = self._replies.get(rid, [])
+            found = {r.get("service", "") for r in replies} - {""}
+            for r in replies:
+                if r.get("service") and isinstance(r.get("routes"), list):
+                    self._routes[str(r["service"])] = tuple(str(x) for x in r["routes"])
         finally:
             self._replies.pop(rid, None)
         self.responders |= found

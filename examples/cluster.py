@@ -197,6 +197,28 @@ class Cluster:
             return ""
         return "\n".join(text.strip().splitlines()[-lines:])
 
+    def ready(self, service: str) -> bool:
+        """Whether the current process of ``service`` said it is consuming."""
+        pid = self.pid(service)
+        if pid is None:
+            return False
+        try:
+            return f"ready {service} pid={pid}" in self.procs[service].log.read_text(errors="replace")
+        except OSError:
+            return False
+
+    def wait_ready(self, services: tuple[str, ...] | list[str] | None = None, timeout: float = 60.0) -> None:
+        """Block until every one of ``services`` (default all) is consuming."""
+        wanted = list(services or self.services)
+        deadline = time.monotonic() + timeout
+        while not all(self.ready(s) for s in wanted):
+            self.check_alive()
+            if time.monotonic() > deadline:
+                late = [s for s in wanted if not self.ready(s)]
+                raise AdapterError(f"services {', '.join(late)} not ready within {timeout:g}s; "
+                                   f"last log line of {late[0]}: {self.log_tail(late[0], 1)}")
+            time.sleep(0.05)
+
     def check_alive(self) -> None:
         """Raise if a service exited with a status a restart cannot fix (bad URL, no broker)."""
         for sp in self.procs.values():
@@ -246,6 +268,12 @@ class Cluster:
 
     def __enter__(self) -> Cluster:
         self.start_all()
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.stop_all()
+            self.cleanup()
+            raise
         return self
 
     def __exit__(self, *exc: Any) -> None:

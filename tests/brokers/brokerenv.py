@@ -40,3 +40,20 @@ def require(url: str, var: str) -> str:
 
 
 _VARS = {"nats": "NATS_URL", "rabbitmq": "AMQP_URL", "redis": "REDIS_URL"}
+
+
+def destroy(url: str) -> None:
+    """Remove every broker name of ``url``'s namespace (streams, exchanges, queues, keys)."""
+    import asyncio
+
+    from sagaspec.adapters.broker import open_transport
+
+    async def go() -> None:
+        t = open_transport(url)
+        await t.connect()
+        try:
+            await t.destroy()
+        finally:
+            await t.close()
+
+    asyncio.run(go())

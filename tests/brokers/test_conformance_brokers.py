@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from brokerenv import URLS, require
+from brokerenv import URLS, destroy, require
 from mutant_cases import CASES, generate, replay, target
 from sagaspec.conformance.runner import RunConfig, run
 from sagaspec.examples.mutants import MUTANTS
@@ -61,3 +61,23 @@ def test_each_mutant_is_caught_over_nats(mutant, tmp_path):
     over_nats = replay(url + "?spawn=1", mutant, case, participant)
     assert over_nats, f"{mutant} was not caught over NATS (in-process: {inproc})"
     assert set(over_nats) & set(inproc), (over_nats, inproc)
+
+
+@pytest.mark.timeout(240)
+def test_suite_against_runners_started_elsewhere():
+    """The documented path: four runner processes already on the bus, the adapter only
+    observes and uses their control channel (no spawn, no crash hook)."""
+    from sagaspec.adapters.broker import BrokerConfig, new_namespace
+    from sagaspec.examples.cluster import Cluster
+
+    url = require(URLS["nats"], "NATS_URL") + f"?ns={new_namespace('ext')}"
+    try:
+        with Cluster(BrokerConfig.from_url(url)) as cluster:
+            final = run(RunConfig(adapter=url, participant="system", examples=3, seed=5,
+                                  failures_dir=None))
+            assert all(cluster.alive(s) for s in cluster.services)
+    finally:
+        destroy(url)
+    statuses = {c.name: c.status for c in final.checks}
+    assert final.failures == [] and final.examples >= 1, final
+    assert statuses["crash-recovery"] == "skipped" and statuses["saga-terminates"] == "passed"
