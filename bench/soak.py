@@ -6,7 +6,7 @@ mixed in, ``--kills`` SIGKILLs of a random service spread over the run (half of 
 restarts armed to die again at before-commit / after-commit / after-publish), and prints
 per broker: sagas, terminal, lost, double charges, leaked reservations, stock conserved,
 kills. Exit status 1 if any broker broke a property. Ctrl-C stops placing orders and
-prints the partial, honest figures. A short form runs in CI (``tests/brokers/test_faults.py``).
+prints the partial, honest figures. A short form runs in CI (``tests/brokers/test_broker_faults.py``).
 
     python bench/soak.py [--sagas 1000] [--kills 30] [--brokers nats,rabbitmq,redis] [--db postgresql://...]
 """

@@ -3,7 +3,7 @@
 ``python tests/brokers/mutant_cases.py`` regenerates ``tests/data/brokers/mutants/``: for
 each mutant the conformance suite runs in-process against the participant it breaks
 (``payment`` for the consumer-level mutants) until it fails, and the shrunk case file is
-kept. Replaying those files over a real broker (``test_conformance_brokers.py``) shows
+kept. Replaying those files over a real broker (``test_broker_conformance.py``) shows
 each mutant is still caught there, without paying for a hypothesis search over processes.
 """
 
