@@ -7,6 +7,7 @@ fast and a broken optional dependency only affects its own command.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 
 import click
