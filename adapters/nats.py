@@ -114,8 +114,10 @@ class NatsTransport(Transport):
             )
         except (TimeoutError, OSError, NatsError) as exc:
             cause = self._errors[-1] if self._errors else exc
-            text = str(cause) or type(cause).__name__
-            if "authorization" in text.lower() or "auth" in type(cause).__name__.lower():
+            # The server refuses the credentials, then resets the retry: any refusal counts.
+            refused = any("authorization" in str(e).lower() or "auth" in type(e).__name__.lower()
+                          for e in (*self._errors, exc))
+            if refused:
                 raise self.unavailable("wrong credentials", "authorization violation",
                                        hint="check user:password in the URL") from None
             raise self.unavailable("cannot connect", cause,
