@@ -65,3 +65,32 @@ def test_kill_at_each_point_loses_and_duplicates_nothing(run, name):
             await adapter.close()
 
     run(scenario())
+
+
+def test_a_poison_message_is_dead_lettered_once_not_redelivered_forever(run):
+    """A consumer that raises reports it, dead-letters and acknowledges the message and
+    exits; the acknowledgement must reach the broker before the exit, or the restarted
+    process gets the same poison message again and again."""
+    import asyncio
+
+    from sagaspec.adapters.base import RawMessage
+
+    url = require(URLS["nats"], "NATS_URL")
+    adapter = BrokerAdapter(url, spawn="payment", participant="payment",
+                            mutant="malformed-input-crashes-consumer")
+
+    async def scenario() -> None:
+        await adapter.start()
+        try:
+            await adapter.deliver_raw(b"{not json")
+            out = await adapter.collect(5.0)
+            assert [type(x) for x in out] == [RawMessage] and out[0].reason.startswith("consumer crashed")
+            await asyncio.sleep(adapter.config.ack_wait + 1.5)  # a lost ack would redeliver by now
+            await adapter.wait_ready(("payment",), timeout=30)
+            assert adapter.cluster.restarts == 1
+            assert await adapter.transport.backlog("payment", ["OrderCreated"]) == 0
+            assert await adapter.collect(0.5) == []
+        finally:
+            await adapter.close()
+
+    run(scenario())

@@ -83,6 +83,35 @@ def test_consumers_compete_observers_do_not_steal(run, broker, mode):
     run(scenario())
 
 
+def test_destroy_removes_every_name_of_the_namespace(run, broker):
+    from sagaspec.errors import BrokerUnavailable
+
+    url = _with(broker, ns=new_namespace("ds"))
+
+    async def scenario() -> None:
+        t = open_transport(url)
+        await t.connect()
+        await t.ensure_topology(create=True)
+
+        async def ignore(msg):
+            await msg.ack()
+
+        await t.consume("custom-group", ["OrderCreated"], ignore)
+        await t.destroy()
+        await t.close()
+        check = open_transport(url)
+        await check.connect()
+        try:
+            with pytest.raises(BrokerUnavailable, match="not found"):
+                await check.ensure_topology(create=False)
+            if check.NAME == "rabbitmq":  # its queues outlive the exchange unless deleted
+                assert await check.backlog("custom-group", ["OrderCreated"]) is None
+        finally:
+            await check.close()
+
+    run(scenario())
+
+
 def test_unacknowledged_messages_are_redelivered_and_counted(run, broker):
     url = _with(broker, ns=new_namespace("rd"), ack_wait="1")
 
