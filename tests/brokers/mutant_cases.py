@@ -9,6 +9,7 @@ each mutant is still caught there, without paying for a hypothesis search over p
 
 from __future__ import annotations
 
+import json
 import sys
 import tempfile
 from pathlib import Path
@@ -25,18 +26,26 @@ def target(mutant: str) -> str:
     return affects[0] if len(affects) == 1 else "payment"
 
 
-def generate(mutant: str, directory: Path, *, examples: int = 400, seed: int = 1) -> Path | None:
-    """Search in-process for a failing case of ``mutant``; the case file, or ``None``."""
-    with tempfile.TemporaryDirectory() as tmp:
-        final = run(RunConfig(adapter="inprocess:", participant=target(mutant), mutant=mutant,
-                              examples=examples, seed=seed, failures_dir=tmp))
-        files = sorted(Path(tmp).glob("*.json"))
-        if not final.failures or not files:
-            return None
-        directory.mkdir(parents=True, exist_ok=True)
-        out = directory / f"{mutant}.json"
-        out.write_text(files[0].read_text(encoding="utf-8"), encoding="utf-8")
-        return out
+def generate(mutant: str, directory: Path, *, examples: int = 400, seeds: tuple[int, ...] = (1, 2, 3)) -> Path | None:
+    """Search in-process for a failing case of ``mutant`` (its participant first, then the
+    whole system; a few seeds); the case file, or ``None``."""
+    for participant in dict.fromkeys((target(mutant), "system")):
+        for seed in seeds:
+            with tempfile.TemporaryDirectory() as tmp:
+                final = run(RunConfig(adapter="inprocess:", participant=participant, mutant=mutant,
+                                      examples=examples, seed=seed, failures_dir=tmp))
+                files = sorted(Path(tmp).glob("*.json"))
+                if final.failures and files:
+                    directory.mkdir(parents=True, exist_ok=True)
+                    out = directory / f"{mutant}.json"
+                    out.write_text(files[0].read_text(encoding="utf-8"), encoding="utf-8")
+                    return out
+    return None
+
+
+def case_participant(case: Path) -> str:
+    """The participant a case file was recorded against."""
+    return str(json.loads(case.read_text(encoding="utf-8")).get("participant") or "system")
 
 
 def replay(adapter: str, mutant: str | None, case: Path, participant: str) -> list[str]:
