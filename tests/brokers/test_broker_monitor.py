@@ -3,7 +3,9 @@ on a running system (reference services, then a mutant that double-charges)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import signal
 import subprocess
 import sys
 import threading
@@ -129,7 +131,10 @@ class _Monitor:
         reader.join(30)
         assert first and first[0].startswith("monitoring "), first
 
-    def result(self) -> tuple[int, list[dict], dict, str]:
+    def result(self, interrupt: bool = True) -> tuple[int, list[dict], dict, str]:
+        """Stop it like Ctrl-C does (it prints its summary) and read what it wrote."""
+        if interrupt:
+            self.proc.send_signal(signal.SIGINT)
         _, err = self.proc.communicate(timeout=60)
         lines = [json.loads(x) for x in self.ndjson.read_text().splitlines() if x.strip()]
         return self.proc.returncode, lines, json.loads(self.summary.read_text()), err
@@ -149,11 +154,12 @@ def test_monitor_cli_on_reference_services_reports_no_violation(run, tmp_path):
         await adapter.start()
         try:
             await adapter.setup(World(stock={"sku-1": 3}, declined_users=frozenset({"mallory"})))
-            mon = _Monitor(f"{url}?ns={adapter.config.namespace}", tmp_path, "--duration", "4",
-                           "--timeout", "20", "--fail-on-violation")
+            mon = _Monitor(f"{url}?ns={adapter.config.namespace}", tmp_path, "--duration", "120",
+                           "--timeout", "60", "--fail-on-violation")
             for i, user in enumerate(["alice", "bob", "mallory", "carol", "dave"]):
                 await adapter.place_order(_order(i, user))  # dave: out of stock
             await adapter.collect(3)
+            await asyncio.sleep(0.3)  # the monitor's own subscription catches up
             code, lines, summary, err = mon.result()
             assert (code, lines) == (0, []), err
             assert summary["sagas"] == 5 and summary["states"]["completed"] == 3
@@ -175,7 +181,7 @@ def test_monitor_cli_flags_double_charge_and_stuck_saga(run, tmp_path):
         await adapter.start()
         try:
             await adapter.setup(World(stock={"sku-1": 10}))
-            mon = _Monitor(f"{url}?ns={adapter.config.namespace}", tmp_path, "--duration", "5",
+            mon = _Monitor(f"{url}?ns={adapter.config.namespace}", tmp_path, "--duration", "120",
                            "--timeout", "1.5", "--fail-on-violation")
             await adapter.place_order(_order(1))
             created = next(e for e in await adapter.collect(3) if e["eventType"] == "OrderCreated")
@@ -183,6 +189,7 @@ def test_monitor_cli_flags_double_charge_and_stuck_saga(run, tmp_path):
             await adapter.collect(3)
             adapter.cluster.kill("inventory")  # and a saga that cannot finish
             await adapter.place_order(_order(2))
+            await asyncio.sleep(2.5)  # past the monitor's saga timeout
             code, lines, summary, err = mon.result()
             checks = {(v["check"], v.get("sagaId")) for v in lines}
             assert code == 1, err
