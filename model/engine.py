@@ -20,9 +20,12 @@ Handlers are pure, so their results are cached per ``(local state, delivery)`` a
 moves of a participant per ``(pid, delivery)``: after warm-up a step is a dict lookup
 plus a tuple splice. Each move also carries the constant it adds to the state's
 additive fingerprint (:meth:`Engine.additive_fingerprint`), so the search can test
-"seen?" before building anything. Symmetry reduction renames the sagas to the least
-renaming of the state (see :meth:`Engine.canonical`), with the comparisons memoized
-per participant state and the hot functions generated and unrolled per model.
+"seen?" before building anything. Symmetry reduction renames the sagas so that the
+participant states are the least (ties broken by fingerprint, see
+:meth:`Engine.canonical`), with the comparisons memoized per participant state and the
+hot functions generated and unrolled per model; moves also carry their fingerprint
+constant under every renaming, packed in one int (:meth:`Engine.fingerprint_vector`),
+so a successor that must be renamed is still tested for "seen?" without being built.
 
 Semantics of a step (documented in the README too)
 --------------------------------------------------
@@ -97,6 +100,29 @@ def _mix(x: int) -> int:
 #: Weight of one unit of the duplicate budget in the additive fingerprint.
 _DUP_WEIGHT = _mix(0xD0B1E)
 
+#: Bits per renaming in a packed fingerprint vector (:meth:`Engine.fingerprint_vector`):
+#: 60-bit lanes with room for sums of up to 2**(LANE - 60) terms before a carry.
+LANE = 72
+#: Packed vectors up to 4 sagas (24 renamings, 216 bytes per vector); beyond, the search
+#: builds and renames successors instead.
+MAX_VECTOR_PERMS = 24
+
+_no_vector = lambda *_a: 0  # noqa: E731 - moves carry vector 0 when vectors are off
+
+
+def _generate(name: str, src: str, env: dict | None = None):
+    """Compile generated source (built from integers only) under its own file name.
+
+    ``src`` is an expression (usually a lambda) or a ``def name(...)`` block; each gets a
+    distinct ``<sagaspec:name>`` file name so profiles and tracebacks tell them apart.
+    """
+    env = {} if env is None else env
+    filename = f"<sagaspec:{name}>"
+    if src.startswith("def "):
+        exec(compile(src, filename, "exec"), env)  # noqa: S102 - generated from integers only
+        return env.pop(src[4 : src.index("(")])
+    return eval(compile(src, filename, "eval"), env)  # noqa: S307 - generated from integers only
+
 
 def _describe(obj: object, limit: int = 200) -> str:
     text = repr(obj)
@@ -122,6 +148,10 @@ class Engine:
         self.parts: tuple[Participant, ...] = system.participants
         self.n = n = len(self.parts)
         self.names = tuple(p.name for p in self.parts)
+        # Participants that may have internal actions (the others inherit "none").
+        self.internal_parts = tuple(
+            p for p, part in enumerate(self.parts) if type(part).internal is not Participant.internal
+        )
         self.pindex = {name: i for i, name in enumerate(self.names)}
         self.idem = config.idempotency
         self.fifo = config.bus == "fifo"
@@ -149,6 +179,7 @@ class Engine:
         # Memo tables of pure results.
         self._handler: dict[int, tuple] = {}  # (lid << SHIFT | d) -> ((label, nlid, pubs), ...)
         self._dmoves: dict[int, tuple] = {}  # (pid << SHIFT | d) -> moves
+        self._dmoves0: dict[int, tuple] = {}  # the same without the duplicating moves
         self._imoves: list[dict[int, tuple]] = [{} for _ in range(n)]  # pid -> moves
         self._crash: list[dict[int, int]] = [{} for _ in range(n)]  # pid -> pid after crash, -1
         self._restart: list[dict[int, int]] = [{} for _ in range(n)]  # lid -> lid
@@ -157,15 +188,17 @@ class Engine:
         # the duplicate budget replaced. Generated and unrolled: building the successor
         # tuple is the hottest operation of the search.
         self.builders = tuple(
-            eval(  # noqa: S307 - source built from integers only
+            _generate(
+                f"build{p}",
                 "lambda s, x, b, d: ("
                 + "".join("x, " if q == p else f"s[{q}], " for q in range(n))
-                + "b, d)"
+                + "b, d)",
             )
             for p in range(n)
         )
         if not self.fifo:
-            self.additive_fingerprint = eval(  # noqa: S307 - generated from integers only
+            self.additive_fingerprint = _generate(
+                "additive_fingerprint",
                 "lambda s: ("
                 + "".join(f"Z{p}[s[{p}]] + " for p in range(n))
                 + f"sum(map(DZ, s[{n}])) + s[{n + 1}] * W) & MASK",
@@ -174,6 +207,7 @@ class Engine:
             )
         # Symmetry.
         self.symmetric = bool(config.symmetry)
+        self.vectors = False
         self.perms: list[tuple[int, ...]] = []
         if self.symmetric:
             self._setup_symmetry()
@@ -322,10 +356,12 @@ class Engine:
     def delivery_moves(self, pid: int, d: int) -> tuple:
         """Moves of delivering ``d`` to its participant in state ``pid``.
 
-        Each move is ``(kind, new_pid, publishes, keep, spend_dup, label, delta)``:
+        Each move is ``(kind, new_pid, publishes, keep, spend_dup, label, delta, vector)``:
         ``keep`` means the delivered copy stays in flight, ``spend_dup`` that it costs one
         duplicate, and ``delta`` is what the move adds to the additive fingerprint (see
-        :meth:`additive_fingerprint`), which depends on nothing else.
+        :meth:`additive_fingerprint`), which depends on nothing else. ``vector`` is the
+        same constant for every renaming of the sagas, packed (see
+        :meth:`fingerprint_vector`; 0 when vectors are off).
         """
         key = (pid << SHIFT) | d
         moves = self._dmoves.get(key)
@@ -336,8 +372,9 @@ class Engine:
         bit = 1 << d
         pz, dz = self.pz[p], self.dz
         here = pz[pid]
+        vec = self._move_vector if self.vectors else _no_vector
         if self.idem and mask & bit:
-            moves = ((DROP, pid, (), 0, 0, "ignored", -dz[d]),)
+            moves = ((DROP, pid, (), 0, 0, "ignored", -dz[d], vec(p, pid, pid, d, (), 0)),)
         else:
             out = []
             nmask = mask | bit if self.idem else mask
@@ -346,16 +383,30 @@ class Engine:
                 added = sum(dz[x] for x in pubs)
                 npid = self._intern_pid(p, nlid, nmask, crashes)
                 step = pz[npid] - here + added
-                out.append((DELIVER, npid, pubs, 0, 0, label, step - dz[d]))
+                out.append((DELIVER, npid, pubs, 0, 0, label, step - dz[d], vec(p, pid, npid, d, pubs, 0)))
                 if self.dup_budget:
-                    out.append((DUPLICATE, npid, pubs, 1, 1, label, step - _DUP_WEIGHT))
+                    out.append(
+                        (DUPLICATE, npid, pubs, 1, 1, label, step - _DUP_WEIGHT, vec(p, pid, npid, -1, pubs, 1))
+                    )
                 if crashes:
                     cpid = self._intern_pid(p, self._restart_lid(p, nlid), nmask, crashes - 1)
-                    out.append((CRASH_IN, cpid, pubs, 1, 0, label, pz[cpid] - here + added))
+                    out.append(
+                        (CRASH_IN, cpid, pubs, 1, 0, label, pz[cpid] - here + added, vec(p, pid, cpid, -1, pubs, 0))
+                    )
                     if not self.outbox and pubs:
-                        out.append((CRASH_LOST, cpid, (), 1, 0, label, pz[cpid] - here))
+                        out.append(
+                            (CRASH_LOST, cpid, (), 1, 0, label, pz[cpid] - here, vec(p, pid, cpid, -1, (), 0))
+                        )
             moves = tuple(out)
         self._dmoves[key] = moves
+        return moves
+
+    def delivery_moves_no_dup(self, pid: int, d: int) -> tuple:
+        """:meth:`delivery_moves` without the moves that spend a duplicate (budget spent)."""
+        key = (pid << SHIFT) | d
+        moves = self._dmoves0.get(key)
+        if moves is None:
+            moves = self._dmoves0[key] = tuple(mv for mv in self.delivery_moves(pid, d) if not mv[4])
         return moves
 
     def internal_moves(self, p: int, pid: int) -> tuple:
@@ -370,11 +421,13 @@ class Engine:
             outs = self._outcomes(p, raw, "internal()", allow_empty=True)
             self._internal_out[p][lid] = outs
         pz, dz = self.pz[p], self.dz
+        vec = self._move_vector if self.vectors else _no_vector
         out = []
         for label, nlid, pubs, _msgs in outs:
             npid = self._intern_pid(p, nlid, mask, crashes)
             delta = pz[npid] - pz[pid] + sum(dz[x] for x in pubs)
-            out.append((INTERNAL, npid, self._sort_pubs(pubs), 0, 0, label, delta))
+            pubs = self._sort_pubs(pubs)
+            out.append((INTERNAL, npid, pubs, 0, 0, label, delta, vec(p, pid, npid, -1, pubs, 0)))
         moves = tuple(out)
         self._imoves[p][pid] = moves
         return moves
@@ -503,7 +556,7 @@ class Engine:
                     moves = self.delivery_moves(pid, d)
                 head = state[:p]
                 tail = state[p + 1 : n]
-                for kind, npid, pubs, keep, spend, label, _delta in moves:
+                for kind, npid, pubs, keep, spend, label, _delta, _vec in moves:
                     if spend:
                         if not dups:
                             continue
@@ -593,12 +646,34 @@ class Engine:
         """The representative of ``state``'s orbit under renaming the sagas.
 
         Without symmetry this is ``state`` itself. With symmetry the instance gets a
-        generated function (see :meth:`_setup_symmetry`) returning the least
-        ``permute_state(state, k)`` over all permutations ``k``: the candidates (a
-        bitmask) are narrowed participant by participant to those minimising its renamed
-        state, each step memoized per ``(pid, mask)``, and the bus decides only ties.
+        generated function (see :meth:`_setup_symmetry`). Of the renamings ``k``, keep
+        those whose renamed participant states ``permute_state(state, k)[:n]`` are the
+        least, lexicographically by interned number: the candidates (a bitmask) are
+        narrowed participant by participant, each step memoized per ``(pid, mask)``.
+        Several renamings remain only when they fix the participant states and differ
+        in the bus; then, on an unordered bus, the one whose renamed state has the least
+        additive fingerprint wins (the search knows those fingerprints without building
+        the states, see :meth:`fingerprint_vector`), the least ``k`` among equal ones;
+        on a FIFO bus the least renamed state wins. So two states get the same
+        representative iff one is a renaming of the other (up to a 60-bit fingerprint
+        collision between renamings of one state, the visited set's own assumption).
         """
         return state
+
+    def fingerprint_vector(self, state: tuple) -> int:
+        """The additive fingerprints of every renaming of ``state``, packed in one int.
+
+        Lane ``k`` (bits ``LANE*k`` up) holds ``additive_fingerprint(permute_state(state,
+        k))``. Moves carry the same vector of constants (the last field of a move), so
+        the search gets the fingerprint of any renaming of a successor with one big-int
+        addition and a shift: it needs no successor tuple to test "seen?" even when the
+        successor must be renamed to become canonical. Only with symmetry on an
+        unordered bus and at most :data:`MAX_VECTOR_PERMS` renamings
+        (``Engine.vectors``); the search falls back to building and renaming otherwise.
+        """
+        if not self.vectors:
+            raise UsageError("fingerprint vectors need symmetry on an unordered bus (Engine.vectors)")
+        return self._fvec(state)
 
     def _setup_symmetry(self) -> None:
         k = self.system.sagas
@@ -619,8 +694,11 @@ class Engine:
         self._P = count
         self._full = (1 << count) - 1
         self._single = {1 << j: j for j in range(count)}
+        self._bits = _Lazy(lambda m: self._bits.setdefault(m, tuple(j for j in range(count) if m >> j & 1)))
         self._pmsg: list[dict[int, int]] = [{} for _ in self.perms]
         self._ppid: list[list[dict[int, int]]] = [[{} for _ in self.perms] for _ in self.parts]
+        self._plid: list[list[dict[int, int]]] = [[{} for _ in self.perms] for _ in self.parts]
+        self._pmask: list[dict[int, int]] = [{} for _ in self.perms]
         # _prow[p][pid]: pid under every permutation; _narrow[p][pid << P | mask]: the
         # subset of the permutations in mask that minimise participant p's pid. Both fill
         # themselves on a miss (dict subclasses with __missing__), so the generated code
@@ -631,8 +709,10 @@ class Engine:
         n = self.n
         env = {f"R{p}": self._prow[p] for p in range(n)}
         env.update({f"N{p}": self._narrow[p] for p in range(n)})
-        env.update(PB=self._perm_bus, single=self._single, tie=self._tie)
-        self.permute_state = eval(  # noqa: S307 - generated from integers only
+        env.update(PB=self._perm_bus, single=self._single)
+        env["tie"] = self._tie_lex if self.fifo else self._tie_fp
+        self.permute_state = _generate(
+            "permute_state",
             "lambda s, k: ("
             + "".join(f"R{p}[s[{p}]][k], " for p in range(n))
             + f"PB(k, s[{n}]), s[{n + 1}])",
@@ -648,36 +728,113 @@ class Engine:
                 "        return s if k == 0 else perm(s, k)",
             ]
         src.append("    return tie(s, m)")
-        exec("\n".join(src), env)  # noqa: S102 - generated from integers only
-        self.canonical = env["canonical"]
-        # renaming[p](s, x): the permutation that canonicalizes ``s`` with participant
-        # p's pid replaced by x, decided from the participant states alone: 0 (already
-        # canonical), k > 0, or -1 when only the bus can decide. Lets the search skip
-        # building most successors and the narrowing of canonical() for the others.
-        checks = []
+        self.canonical = _generate("canonical", "\n".join(src), env)
+        # settled(s) for a canonical s: ``(q, pre)`` where q is the first participant
+        # such that s[0..q] alone already make the identity the only canonicalizing
+        # renaming (n if none), and pre[p] for p <= q the candidates left by s[0..p-1]. A
+        # move of a participant after q leaves those pids alone, so its successor is
+        # canonical as it is: the search skips the check. For a move of p <= q to pid
+        # x, ``narrow[p][x << P | pre[p]]`` is the next step, and finish[p](s, m)
+        # continues with s[p+1:]. The result is the renaming that canonicalizes the
+        # successor, decided from the participant states alone: 0 (already canonical),
+        # k > 0, or -mask when the renamings in mask tie on them (the bus decides).
+        full = self._full
+        src = ["def settled(s):"]
+        masks = [str(full)]
+        for p in range(n):
+            src += [
+                f"    m{p + 1} = N{p}[(s[{p}] << {count}) | {masks[-1]}]",
+                f"    if m{p + 1} == 1:",
+                f"        return ({p}, ({', '.join(masks)},))",
+            ]
+            masks.append(f"m{p + 1}")
+        src.append(f"    return ({n}, ({', '.join(masks[:n])},))")
+        self.settled = _generate("settled", "\n".join(src), env)
+        finish = []
         for q in range(n):
-            src = ["def renaming(s, x):", f"    m = {self._full}"]
-            for p in range(n):
-                val = "x" if p == q else f"s[{p}]"
+            src = ["def finish(s, m):"]
+            for p in range(q + 1, n):
                 src += [
-                    f"    m = N{p}[({val} << {count}) | m]",
+                    f"    m = N{p}[(s[{p}] << {count}) | m]",
                     "    if not m & (m - 1):",
                     "        return single[m]",
                 ]
-            src.append("    return -1")
-            exec("\n".join(src), env)  # noqa: S102 - generated from integers only
-            checks.append(env.pop("renaming"))
-        # settled(s) for a canonical s: the first participant q such that s[0..q] alone
-        # already make the identity the only canonicalizing renaming (n if none). A move
-        # of a participant after q leaves those pids alone, so its successor is
-        # canonical as it is: the search then skips the renaming check.
-        src = ["def settled(s):", f"    m = {self._full}"]
-        for p in range(n):
-            src += [f"    m = N{p}[(s[{p}] << {count}) | m]", "    if m == 1:", f"        return {p}"]
-        src.append(f"    return {n}")
-        exec("\n".join(src), env)  # noqa: S102 - generated from integers only
-        self.settled = env.pop("settled")
-        self.renaming = tuple(checks)
+            src.append("    return -m")
+            finish.append(_generate(f"finish{q}", "\n".join(src), env))
+        self.finish = tuple(finish)
+        self.vectors = not self.fifo and count <= MAX_VECTOR_PERMS
+        if self.vectors:
+            self._setup_vectors()
+
+    def _setup_vectors(self) -> None:
+        """Generated helpers for :meth:`fingerprint_vector` (see there)."""
+        n, count = self.n, self._P
+        self.lanes = sum(FP_MASK << (LANE * k) for k in range(count))
+        self._dup_lanes = sum(_DUP_WEIGHT << (LANE * k) for k in range(count))
+        self._lane_ones = sum(1 << (LANE * k) for k in range(count))
+        # _pvec[p][pid], _dvec[d]: the packed weights of a pid / an in-flight copy under
+        # every renaming; _cvec[p][pid]: the vector of an idle crash.
+        self._pvec = [_Lazy(lambda pid, p=p: self._make_pvec(p, pid)) for p in range(n)]
+        self._dvec = _Lazy(self._make_dvec)
+        self._cvec: list[dict[int, int]] = [{} for _ in range(n)]
+        env = {f"V{p}": self._pvec[p] for p in range(n)}
+        env.update(DV=self._dvec.__getitem__, WW=self._dup_lanes, LANES=self.lanes)
+        # Lanes stay below 2**60 * terms: LANE bits leave room for 2**(LANE-60) terms.
+        self._fvec = _generate(
+            "fingerprint_vector",
+            "lambda s: ("
+            + "".join(f"V{p}[s[{p}]] + " for p in range(n))
+            + f"sum(map(DV, s[{n}])) + s[{n + 1}] * WW) & LANES",
+            env,
+        )
+        # tiebreak[mask](y): (least lane of y among the renamings in mask, its k).
+        self.tiebreak = _Lazy(self._make_tiebreak)
+
+    def _make_tiebreak(self, m: int):
+        terms = ", ".join(f"((y >> {LANE * k}) & {FP_MASK}, {k})" for k in self._bits[m])
+        fn = _generate(f"tiebreak{m}", f"lambda y: min({terms})")
+        self.tiebreak[m] = fn
+        return fn
+
+    def _pack(self, values) -> int:
+        return sum((v & FP_MASK) << (LANE * k) for k, v in enumerate(values))
+
+    def _make_pvec(self, p: int, pid: int) -> int:
+        pz = self.pz[p]
+        v = self._pack(pz[x] for x in self._prow[p][pid])
+        self._pvec[p][pid] = v
+        return v
+
+    def _make_dvec(self, d: int) -> int:
+        dz = self.dz
+        v = self._pack(dz[self._pdel[k][d]] for k in range(self._P))
+        self._dvec[d] = v
+        return v
+
+    def _move_vector(self, p: int, pid: int, npid: int, taken: int, pubs: tuple, spend: int) -> int:
+        """The vector a move adds (participant ``p``: ``pid`` -> ``npid``, copy ``taken``
+        leaves the bus unless -1, ``pubs`` join it, ``spend`` duplicates are spent)."""
+        neg = self._lane_neg
+        pvec, dvec = self._pvec[p], self._dvec
+        v = pvec[npid] + neg(pvec[pid])
+        for x in pubs:
+            v += dvec[x]
+        if taken >= 0:
+            v += neg(dvec[taken])
+        if spend:
+            v += neg(self._dup_lanes)
+        return v & self.lanes
+
+    def _lane_neg(self, v: int) -> int:
+        # Lane-wise -v modulo 2**60: (2**60 - 1 - v) + 1 in every lane, no borrows.
+        return self.lanes - v + self._lane_ones
+
+    def crash_vector(self, p: int, pid: int, cpid: int) -> int:
+        """The vector of an idle crash of ``p`` from ``pid`` to ``cpid``."""
+        v = self._cvec[p].get(pid)
+        if v is None:
+            v = self._cvec[p][pid] = self._move_vector(p, pid, cpid, -1, (), 0)
+        return v
 
     def _perm_msg(self, k: int, mid: int) -> int:
         r = self._pmsg[k].get(mid)
@@ -702,16 +859,25 @@ class Engine:
         r = table.get(pid)
         if r is None:
             lid, mask, crashes = self.pinfo[p][pid]
-            local = self.lobj[p][lid]
-            raw = self._call(p, self.parts[p].permute, local, self.perms[k])
-            nlid = self._intern_local(p, raw, "permute()")
-            nmask = 0
-            d = 0
-            while mask:
-                if mask & 1:
-                    nmask |= 1 << self._perm_delivery(k, d)
-                mask >>= 1
-                d += 1
+            # Many pids share a local state (they differ in the store or the budget):
+            # permute() runs once per (participant, local state, renaming).
+            lids = self._plid[p][k]
+            nlid = lids.get(lid)
+            if nlid is None:
+                raw = self._call(p, self.parts[p].permute, self.lobj[p][lid], self.perms[k])
+                nlid = lids[lid] = self._intern_local(p, raw, "permute()")
+            masks = self._pmask[k]
+            nmask = masks.get(mask)
+            if nmask is None:
+                nmask = 0
+                d = 0
+                rest = mask
+                while rest:
+                    if rest & 1:
+                        nmask |= 1 << self._perm_delivery(k, d)
+                    rest >>= 1
+                    d += 1
+                masks[mask] = nmask
             r = self._intern_pid(p, nlid, nmask, crashes)
             table[pid] = r
         return r
@@ -733,9 +899,24 @@ class Engine:
         self._narrow[p][key] = r
         return r
 
-    def _tie(self, state: tuple, mask: int) -> tuple:
-        # Ties on every participant: the buses decide.
-        return min(self.permute_state(state, k) for k in range(self._P) if mask >> k & 1)
+    def _tie_lex(self, state: tuple, mask: int) -> tuple:
+        # FIFO: ties on every participant, the least renamed state (so the bus) decides.
+        return min(self.permute_state(state, k) for k in self._bits[mask])
+
+    def _tie_fp(self, state: tuple, mask: int) -> tuple:
+        # Unordered bus: ties on every participant, the least fingerprint decides. The
+        # renamed participant states are the same for every k in mask, so only the
+        # renamed bus changes the sum.
+        n = self.n
+        ks = self._bits[mask]
+        k0 = ks[0]
+        common = state[n + 1] * _DUP_WEIGHT
+        for p in range(n):
+            common += self.pz[p][self._prow[p][state[p]][k0]]
+        bus = state[n]
+        dz, pdel = self.dz, self._pdel
+        _f, k = min(((common + sum([dz[pdel[k][d]] for d in bus])) & FP_MASK, k) for k in ks)
+        return state if k == 0 else self.permute_state(state, k)
 
     def _perm_bus(self, k: int, bus: tuple) -> tuple:
         pd = self._pdel[k]

@@ -23,7 +23,7 @@ from array import array
 from collections.abc import Callable
 from typing import Any
 
-from sagaspec.model.engine import Engine
+from sagaspec.model.engine import LANE, Engine, _generate
 from sagaspec.model.liveness import bottom_cycles, shortest_cycle
 from sagaspec.model.path import Path, shrink
 from sagaspec.model.properties import HELD, UNKNOWN, VACUOUS, VIOLATED, Property
@@ -66,7 +66,9 @@ class _Props:
         self.safety = [k for k, p in enumerate(props) if p.kind in ("always", "sometimes")]
         n = engine.n
         plid = engine.plid
-        self._key = eval(  # noqa: S307 - a generated, unrolled key function: (lid_0, ..., lid_{n-1})
+        # A generated, unrolled key function: (lid_0, ..., lid_{n-1}).
+        self._key = _generate(
+            "locals_key",
             "lambda s: (" + "".join(f"L{p}[s[{p}]], " for p in range(n)) + ")",
             {f"L{p}": plid[p] for p in range(n)},
         )
@@ -102,11 +104,19 @@ class _Props:
             memo[key] = r
         return r
 
-    def classify(self, key: tuple, state: tuple) -> int:
+    def classify(self, key: tuple, state: tuple, active: int = -1) -> int:
+        """The bits of ``state``'s locals combination ``key`` (cached), see the class doc.
+
+        Only properties with a bit in ``active`` are evaluated; the others get 0. The
+        search passes the properties still undecided, which only ever shrink, so a
+        cached 0 is never read for a property that matters.
+        """
         bits = 0
         count = self.count
         props = self.props
         for k in self.safety:
+            if not active >> k & 1:
+                continue
             r, dynamic = self.evaluate(k, state)
             if dynamic:
                 bits |= 1 << (k + count)
@@ -148,6 +158,7 @@ class _Search:
         self.expanded = 0
         self.peak_frontier = 0
         self.frontier_bytes = 0
+        self.vector_bytes = 0  # size of a frontier state's fingerprint vector, if any
         self.seen: Any = None
         self.start = 0.0
         self.cpu_start = 0.0
@@ -157,6 +168,9 @@ class _Search:
         self.truncated = False
         self.stopped = False
         self.cycles: list[list[int]] = []
+        # Every edge found so far goes from one BFS level to the next: the graph is
+        # then acyclic and the cycle analysis has nothing to find (see _liveness).
+        self.layered = True
         self._update_active()
 
     def _update_active(self) -> None:
@@ -205,7 +219,9 @@ class _Search:
         for arr in (self.parent, self.act, self.offsets, self.targets):
             if arr is not None:
                 total += sys.getsizeof(arr)
-        total += self.peak_frontier * (self.frontier_bytes + 8 + 40)
+        # Per queued state: the tuples, a list slot, and its fingerprint (a 32-byte int) or
+        # fingerprint vector in a parallel list.
+        total += self.peak_frontier * (self.frontier_bytes + 8 + 8 + (self.vector_bytes or 32))
         total += self.tables_bytes()
         return total
 
@@ -217,7 +233,7 @@ class _Search:
             total += len(e.pinfo[p]) * (64 + 8)  # (lid, mask, crashes) tuples
             total += sys.getsizeof(e._imoves[p]) + sys.getsizeof(e._crash[p])
             total += sys.getsizeof(e._lid[p]) + sys.getsizeof(e.lobj[p])
-        total += sys.getsizeof(e._dmoves) + len(e._dmoves) * 120
+        total += sys.getsizeof(e._dmoves) + len(e._dmoves) * 120 + sys.getsizeof(e._dmoves0)
         total += sys.getsizeof(e._handler)
         total += sys.getsizeof(self.props.classes) + len(self.props.classes) * 100
         for memo in self.props.memo:
@@ -225,6 +241,12 @@ class _Search:
         if e.symmetric:
             total += sum(sys.getsizeof(t) for row in e._ppid for t in row)
             total += sum(sys.getsizeof(t) + 100 * len(t) for t in (*e._prow, *e._narrow))
+        if e.vectors:
+            vec_size = max(self.vector_bytes, 32)
+            tables = (*e._pvec, e._dvec, *e._cvec)
+            total += sum(sys.getsizeof(t) + vec_size * len(t) for t in tables)
+            moves = sum(len(m) for m in e._dmoves.values()) + sum(len(m) for t in e._imoves for m in t.values())
+            total += moves * vec_size
         return total
 
     def _progress(self, queue: int) -> None:
@@ -276,7 +298,7 @@ class _Search:
             key = props.key(state)
             bits = props.classes.get(key)
             if bits is None:
-                bits = props.classify(key, state)
+                bits = props.classify(key, state, self.active)
             if bits & self.active:
                 self._attention(i, state, bits)
         if quiescent and self.eventual:
@@ -323,8 +345,11 @@ class _Search:
         addition away and its tuple is only built when it is new (most edges lead to
         states already seen). With symmetry, a generated check on the successor's
         participant states tells whether it is already canonical (the common case: the
-        same shortcut applies); otherwise it is built, canonicalized and fingerprinted
-        from scratch. Enumerates successors in exactly the order of
+        same shortcut applies) or which renaming makes it so; the frontier keeps each
+        state's :meth:`Engine.fingerprint_vector` (the fingerprints of all its
+        renamings) and moves carry vectors too, so even a successor that must be
+        renamed is tested for "seen?" with one addition and a shift, and built and
+        renamed only when it is new. Enumerates successors in exactly the order of
         :meth:`Engine.expand`; ``tests/model/test_engine.py`` checks the graphs agree.
         """
         e = self.engine
@@ -342,19 +367,36 @@ class _Search:
         builders = e.builders
         imoves = e._imoves
         internal_moves = e.internal_moves
-        dmoves = e._dmoves
-        delivery_moves = e.delivery_moves
+        iparts = e.internal_parts
+        dmoves_dup = e._dmoves
+        dmoves_nodup = e._dmoves0
+        moves_dup = e.delivery_moves
+        moves_nodup = e.delivery_moves_no_dup
         ddest = e.ddest
         pz = e.pz
         crash_tab = e._crash
         crash_move = e.crash_move
         crashes = bool(e.crash_budget)
         sym = e.symmetric
-        canon = e.canonical if sym else None
-        renaming = e.renaming if sym else None
-        perm = e.permute_state if sym else None
-        settled = e.settled if sym else None
+        vec = e.vectors
         q0 = -1  # moves of participants p <= q0 may need renaming (see Engine.settled)
+        if sym:
+            canon = e.canonical
+            perm = e.permute_state
+            settled = e.settled
+            narrow = e._narrow
+            single = e._single
+            finish = e.finish
+            nperms = len(e.perms)
+            full = (1 << nperms) - 1
+            narrow0 = narrow[0]
+            pre0 = (full,)
+        if vec:
+            fvec = e._fvec
+            tiebreak = e.tiebreak
+            lanes = e.lanes
+            crash_vector = e.crash_vector
+            lshift = tuple(LANE * k for k in range(nperms))
         afp = e.additive_fingerprint
         mask = 0x0FFF_FFFF_FFFF_FFFF
         shift = 24
@@ -365,11 +407,15 @@ class _Search:
         self.seen = seen
         seen_get = seen.get
         frontier = [init]
-        ffps = [f0]
+        # Per frontier state: its fingerprint, or with vectors its fingerprint vector
+        # (the fingerprint is lane 0).
+        ffps = [fvec(init) if vec else f0]
+        self.vector_bytes = sys.getsizeof(ffps[0]) if vec else 0
         last = self.start
         i = 0
         depth = 0
         edges = 0
+        layered = True
         try:
             while frontier:
                 self.depth = depth
@@ -377,14 +423,15 @@ class _Search:
                 nfps: list[int] = []
                 push = nxt.append
                 pushf = nfps.append
+                nstart = len(parent)  # states numbered below are at this depth or less
                 expand_level = max_depth is None or depth < max_depth
-                for s, fs in zip(frontier, ffps):  # noqa: B905 - same length by construction
+                for s, fx in zip(frontier, ffps):  # noqa: B905 - same length by construction
                     bus = s[n]
                     if self.active:
                         key = keyf(s)
                         bits = classes.get(key)
                         if bits is None:
-                            bits = classify(key, s)
+                            bits = classify(key, s, self.active)
                         if bits & self.active:
                             self._attention(i, s, bits)
                             if self.stopped:
@@ -404,44 +451,66 @@ class _Search:
                     dups = s[n + 1]
                     a = 0
                     if sym:
-                        q0 = settled(s)
+                        if narrow0[(s[0] << nperms) | full] == 1:
+                            q0, pre = 0, pre0  # the common case, without a call
+                        else:
+                            q0, pre = settled(s)
+                        fs = fx & mask if vec else fx
+                    else:
+                        fs = fx
                     # -- internal actions
-                    for p in rng:
+                    for p in iparts:
                         pid = s[p]
                         moves = imoves[p].get(pid)
                         if moves is None:
                             moves = internal_moves(p, pid)
                         for mv in moves:
                             npid = mv[1]
-                            if p <= q0 and (k := renaming[p](s, npid)):
+                            if p <= q0:
+                                m = narrow[p][(npid << nperms) | pre[p]]
+                                k = single[m] if not m & (m - 1) else finish[p](s, m)
+                            else:
+                                k = 0
+                            if not k:
+                                f = (fs + mv[6]) & mask
+                            elif vec:
+                                if k > 0:
+                                    f = ((fx + mv[7]) >> lshift[k]) & mask
+                                else:
+                                    f, k = tiebreak[-k](fx + mv[7])
+                            else:
                                 pubs = mv[2]
                                 t = builders[p](s, npid, tuple(sorted(bus + pubs)) if pubs else bus, dups)
-                                t = perm(t, k) if k > 0 else canon(t)
-                                f = afp(t)
-                            else:
-                                t = None
-                                f = (fs + mv[6]) & mask
+                                f = afp(perm(t, k) if k > 0 else canon(t))
                             j = seen_get(f)
                             if j is None:
                                 j = len(parent)
                                 seen[f] = j
                                 parent.append(i)
                                 act.append(a)
-                                if t is None:
-                                    pubs = mv[2]
-                                    t = builders[p](s, npid, tuple(sorted(bus + pubs)) if pubs else bus, dups)
+                                pubs = mv[2]
+                                t = builders[p](s, npid, tuple(sorted(bus + pubs)) if pubs else bus, dups)
+                                if k:
+                                    t = perm(t, k) if k > 0 else canon(t)
                                 push(t)
-                                pushf(f)
+                                if vec:
+                                    pushf(fvec(t) if k else (fx + mv[7]) & lanes)
+                                else:
+                                    pushf(f)
+                            elif j < nstart:
+                                layered = False
                             if keep:
                                 targets.append(j)
                             a += 1
                     quiet = not a and not bus
                     # -- deliveries
                     if bus:
+                        if dups:
+                            dmoves, delivery_moves = dmoves_dup, moves_dup
+                        else:
+                            dmoves, delivery_moves = dmoves_nodup, moves_nodup
                         prev = -1
-                        pos = -1
-                        for d in bus:
-                            pos += 1
+                        for pos, d in enumerate(bus):
                             if d == prev:
                                 continue
                             prev = d
@@ -451,10 +520,20 @@ class _Search:
                             if moves is None:
                                 moves = delivery_moves(pid, d)
                             rest = None
-                            for _kind, npid, pubs, keep_copy, spend, _label, delta in moves:
-                                if spend and not dups:
-                                    continue
-                                if p <= q0 and (k := renaming[p](s, npid)):
+                            for _kind, npid, pubs, keep_copy, spend, _label, delta, dv in moves:
+                                if p <= q0:
+                                    m = narrow[p][(npid << nperms) | pre[p]]
+                                    k = single[m] if not m & (m - 1) else finish[p](s, m)
+                                else:
+                                    k = 0
+                                if not k:
+                                    f = (fs + delta) & mask
+                                elif vec:
+                                    if k > 0:
+                                        f = ((fx + dv) >> lshift[k]) & mask
+                                    else:
+                                        f, k = tiebreak[-k](fx + dv)
+                                else:
                                     if keep_copy:
                                         nb = tuple(sorted(bus + pubs)) if pubs else bus
                                     else:
@@ -462,27 +541,29 @@ class _Search:
                                             rest = bus[:pos] + bus[pos + 1 :]
                                         nb = tuple(sorted(rest + pubs)) if pubs else rest
                                     t = builders[p](s, npid, nb, dups - spend)
-                                    t = perm(t, k) if k > 0 else canon(t)
-                                    f = afp(t)
-                                else:
-                                    t = None
-                                    f = (fs + delta) & mask
+                                    f = afp(perm(t, k) if k > 0 else canon(t))
                                 j = seen_get(f)
                                 if j is None:
                                     j = len(parent)
                                     seen[f] = j
                                     parent.append(i)
                                     act.append(a)
-                                    if t is None:
-                                        if keep_copy:
-                                            nb = tuple(sorted(bus + pubs)) if pubs else bus
-                                        else:
-                                            if rest is None:
-                                                rest = bus[:pos] + bus[pos + 1 :]
-                                            nb = tuple(sorted(rest + pubs)) if pubs else rest
-                                        t = builders[p](s, npid, nb, dups - spend)
+                                    if keep_copy:
+                                        nb = tuple(sorted(bus + pubs)) if pubs else bus
+                                    else:
+                                        if rest is None:
+                                            rest = bus[:pos] + bus[pos + 1 :]
+                                        nb = tuple(sorted(rest + pubs)) if pubs else rest
+                                    t = builders[p](s, npid, nb, dups - spend)
+                                    if k:
+                                        t = perm(t, k) if k > 0 else canon(t)
                                     push(t)
-                                    pushf(f)
+                                    if vec:
+                                        pushf(fvec(t) if k else (fx + dv) & lanes)
+                                    else:
+                                        pushf(f)
+                                elif j < nstart:
+                                    layered = False
                                 if keep:
                                     targets.append(j)
                                 a += 1
@@ -495,21 +576,37 @@ class _Search:
                                 cp = crash_move(p, pid)
                             if cp < 0:
                                 continue
-                            if p <= q0 and (k := renaming[p](s, cp)):
-                                t = builders[p](s, cp, bus, dups)
-                                t = perm(t, k) if k > 0 else canon(t)
-                                f = afp(t)
+                            if p <= q0:
+                                m = narrow[p][(cp << nperms) | pre[p]]
+                                k = single[m] if not m & (m - 1) else finish[p](s, m)
                             else:
-                                t = None
+                                k = 0
+                            if not k:
                                 f = (fs + pz[p][cp] - pz[p][pid]) & mask
+                            elif vec:
+                                if k > 0:
+                                    f = ((fx + crash_vector(p, pid, cp)) >> lshift[k]) & mask
+                                else:
+                                    f, k = tiebreak[-k](fx + crash_vector(p, pid, cp))
+                            else:
+                                t = builders[p](s, cp, bus, dups)
+                                f = afp(perm(t, k) if k > 0 else canon(t))
                             j = seen_get(f)
                             if j is None:
                                 j = len(parent)
                                 seen[f] = j
                                 parent.append(i)
                                 act.append(a)
-                                push(builders[p](s, cp, bus, dups) if t is None else t)
-                                pushf(f)
+                                t = builders[p](s, cp, bus, dups)
+                                if k:
+                                    t = perm(t, k) if k > 0 else canon(t)
+                                push(t)
+                                if vec:
+                                    pushf(fvec(t) if k else (fx + crash_vector(p, pid, cp)) & lanes)
+                                else:
+                                    pushf(f)
+                            elif j < nstart:
+                                layered = False
                             if keep:
                                 targets.append(j)
                             a += 1
@@ -535,6 +632,8 @@ class _Search:
                     break
                 self.peak_frontier = max(self.peak_frontier, len(frontier) + len(nxt))
                 self._end_level(nxt)
+                if vec and nfps:
+                    self.vector_bytes = max(self.vector_bytes, sys.getsizeof(nfps[len(nfps) // 2]))
                 if nxt:
                     depth += 1
                 frontier = nxt
@@ -549,6 +648,7 @@ class _Search:
         except KeyboardInterrupt:
             self.interrupted = True
         self.edges = edges
+        self.layered = layered
         self._finish(i, depth)
 
     def _finish(self, i: int, depth: int) -> None:
@@ -577,6 +677,7 @@ class _Search:
             while frontier:
                 self.depth = depth
                 nxt: list[tuple] = []
+                nstart = len(parent)  # states numbered below are at this depth or less
                 expand_level = max_depth is None or depth < max_depth
                 for s in frontier:
                     if not expand_level:
@@ -604,6 +705,8 @@ class _Search:
                                 parent.append(i)
                                 act.append(a)
                                 nxt.append(t)
+                            elif j < nstart:
+                                self.layered = False
                             targets.append(j)
                     else:
                         for a, t in enumerate(succs):
@@ -754,6 +857,10 @@ def _liveness(search: _Search) -> None:
     pending = [k for k, p in enumerate(props.props) if p.kind == "eventually" and k not in search.found]
     if not pending:
         return
+    if search.layered:
+        # Every edge leads from a BFS level to the next one, so no path returns to a
+        # state: no cycles (terminal states were checked as quiescent by the search).
+        return
     n = len(search.offsets) - 1
     cycles = bottom_cycles(n, search.offsets, search.targets)
     search.cycles = cycles
@@ -836,7 +943,8 @@ def explore(
     Parameters
     ----------
     on_progress
-        Called about every ``progress_interval`` seconds with a :class:`Stats` snapshot.
+        Called about every ``progress_interval`` seconds with a :class:`Stats` snapshot,
+        and once more when the search ends (so even a short search reports a line).
         If it raises :class:`KeyboardInterrupt` (as Ctrl-C does anywhere in the search),
         the search stops and a partial result (``complete=False``) is returned.
     stop_at_first
@@ -865,6 +973,11 @@ def explore(
         max_states=max_states,
     )
     search.run()
+    if on_progress is not None and not search.interrupted:
+        try:
+            search._progress(len(search.parent) - search.expanded)
+        except KeyboardInterrupt:
+            search.interrupted = True
     if keep_graph and not (search.interrupted or search.stopped or search.truncated):
         try:
             _liveness(search)
