@@ -179,7 +179,8 @@ class Engine:
         # Memo tables of pure results.
         self._handler: dict[int, tuple] = {}  # (lid << SHIFT | d) -> ((label, nlid, pubs), ...)
         self._dmoves: dict[int, tuple] = {}  # (pid << SHIFT | d) -> moves
-        self._dmoves0: dict[int, tuple] = {}  # the same without the duplicating moves
+        self._hot: dict[int, tuple] = {}  # the same, compact (see hot_moves)
+        self._hot0: dict[int, tuple] = {}  # the same without the duplicating moves
         self._imoves: list[dict[int, tuple]] = [{} for _ in range(n)]  # pid -> moves
         self._crash: list[dict[int, int]] = [{} for _ in range(n)]  # pid -> pid after crash, -1
         self._restart: list[dict[int, int]] = [{} for _ in range(n)]  # lid -> lid
@@ -401,12 +402,27 @@ class Engine:
         self._dmoves[key] = moves
         return moves
 
-    def delivery_moves_no_dup(self, pid: int, d: int) -> tuple:
-        """:meth:`delivery_moves` without the moves that spend a duplicate (budget spent)."""
+    def hot_moves(self, pid: int, d: int) -> tuple:
+        """:meth:`delivery_moves` as the search loop reads them (memoized in ``_hot``).
+
+        Each is ``(new_pid, publishes, keep, spend_dup, delta, vector)``: the fields the
+        search needs, so its inner loop unpacks less.
+        """
         key = (pid << SHIFT) | d
-        moves = self._dmoves0.get(key)
+        moves = self._hot.get(key)
         if moves is None:
-            moves = self._dmoves0[key] = tuple(mv for mv in self.delivery_moves(pid, d) if not mv[4])
+            moves = self._hot[key] = tuple(
+                (npid, pubs, keep, spend, delta, vec)
+                for _kind, npid, pubs, keep, spend, _label, delta, vec in self.delivery_moves(pid, d)
+            )
+        return moves
+
+    def hot_moves_no_dup(self, pid: int, d: int) -> tuple:
+        """:meth:`hot_moves` without the moves that spend a duplicate (budget spent)."""
+        key = (pid << SHIFT) | d
+        moves = self._hot0.get(key)
+        if moves is None:
+            moves = self._hot0[key] = tuple(mv for mv in self.hot_moves(pid, d) if not mv[3])
         return moves
 
     def internal_moves(self, p: int, pid: int) -> tuple:

@@ -233,7 +233,8 @@ class _Search:
             total += len(e.pinfo[p]) * (64 + 8)  # (lid, mask, crashes) tuples
             total += sys.getsizeof(e._imoves[p]) + sys.getsizeof(e._crash[p])
             total += sys.getsizeof(e._lid[p]) + sys.getsizeof(e.lobj[p])
-        total += sys.getsizeof(e._dmoves) + len(e._dmoves) * 120 + sys.getsizeof(e._dmoves0)
+        total += sys.getsizeof(e._dmoves) + len(e._dmoves) * 120
+        total += sys.getsizeof(e._hot) + sys.getsizeof(e._hot0) + len(e._hot) * 120
         total += sys.getsizeof(e._handler)
         total += sys.getsizeof(self.props.classes) + len(self.props.classes) * 100
         for memo in self.props.memo:
@@ -368,10 +369,10 @@ class _Search:
         imoves = e._imoves
         internal_moves = e.internal_moves
         iparts = e.internal_parts
-        dmoves_dup = e._dmoves
-        dmoves_nodup = e._dmoves0
-        moves_dup = e.delivery_moves
-        moves_nodup = e.delivery_moves_no_dup
+        dmoves_dup = e._hot
+        dmoves_nodup = e._hot0
+        moves_dup = e.hot_moves
+        moves_nodup = e.hot_moves_no_dup
         ddest = e.ddest
         pz = e.pz
         crash_tab = e._crash
@@ -425,15 +426,16 @@ class _Search:
                 pushf = nfps.append
                 nstart = len(parent)  # states numbered below are at this depth or less
                 expand_level = max_depth is None or depth < max_depth
+                active = self.active  # shrinks only in _attention and _quiescent
                 for s, fx in zip(frontier, ffps):  # noqa: B905 - same length by construction
                     bus = s[n]
-                    if self.active:
-                        key = keyf(s)
-                        bits = classes.get(key)
+                    if active:
+                        bits = classes.get(keyf(s))
                         if bits is None:
-                            bits = classify(key, s, self.active)
-                        if bits & self.active:
+                            bits = classify(keyf(s), s, active)
+                        if bits & active:
                             self._attention(i, s, bits)
+                            active = self.active
                             if self.stopped:
                                 break
                     if not expand_level:
@@ -442,6 +444,7 @@ class _Search:
                             self.truncated = True
                         elif self.eventual:
                             self._quiescent(i, s)
+                            active = self.active
                         if keep:
                             offsets.append(len(targets))
                         i += 1
@@ -519,8 +522,7 @@ class _Search:
                             moves = dmoves.get((pid << shift) | d)
                             if moves is None:
                                 moves = delivery_moves(pid, d)
-                            rest = None
-                            for _kind, npid, pubs, keep_copy, spend, _label, delta, dv in moves:
+                            for npid, pubs, keep_copy, spend, delta, dv in moves:
                                 if p <= q0:
                                     m = narrow[p][(npid << nperms) | pre[p]]
                                     k = single[m] if not m & (m - 1) else finish[p](s, m)
@@ -537,8 +539,7 @@ class _Search:
                                     if keep_copy:
                                         nb = tuple(sorted(bus + pubs)) if pubs else bus
                                     else:
-                                        if rest is None:
-                                            rest = bus[:pos] + bus[pos + 1 :]
+                                        rest = bus[:pos] + bus[pos + 1 :]
                                         nb = tuple(sorted(rest + pubs)) if pubs else rest
                                     t = builders[p](s, npid, nb, dups - spend)
                                     f = afp(perm(t, k) if k > 0 else canon(t))
@@ -551,8 +552,7 @@ class _Search:
                                     if keep_copy:
                                         nb = tuple(sorted(bus + pubs)) if pubs else bus
                                     else:
-                                        if rest is None:
-                                            rest = bus[:pos] + bus[pos + 1 :]
+                                        rest = bus[:pos] + bus[pos + 1 :]
                                         nb = tuple(sorted(rest + pubs)) if pubs else rest
                                     t = builders[p](s, npid, nb, dups - spend)
                                     if k:
@@ -613,6 +613,7 @@ class _Search:
                     edges += a
                     if quiet and self.eventual:
                         self._quiescent(i, s)
+                        active = self.active
                         if self.stopped:
                             break
                     i += 1
