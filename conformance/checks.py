@@ -7,7 +7,9 @@ The names are stable: reports, failure files and the mutant table use them.
 >>> CHECKS["single-charge"].summary
 'an order is charged at most once'
 >>> sorted(c.name for c in skipped_checks(frozenset(), "payment"))
-['crash-recovery', 'raw-input']
+['crash-recovery', 'payment-rules', 'raw-input']
+>>> CHECKS["stock"].applies("payment"), CHECKS["stock"].applies("system")
+(False, True)
 """
 
 from __future__ import annotations
@@ -28,6 +30,13 @@ class Check:
     needs: tuple[str, ...] = ()
     #: Model-checker property names this check corresponds to (for replay comparisons).
     model_properties: tuple[str, ...] = ()
+    #: Participants the check judges: it applies to a target containing one of them
+    #: (empty: every target).
+    participants: tuple[str, ...] = ()
+
+    def applies(self, target: str) -> bool:
+        """Whether the check can judge the target ``target`` (a participant or ``system``)."""
+        return not self.participants or target == "system" or target in self.participants
 
 
 _ALL = (
@@ -49,6 +58,14 @@ _ALL = (
     Check("notify-only-completed", "no email for an order that is not (only) completed",
           model_properties=("notify-only-completed",)),
     Check("model", "what the service published is a behaviour the model allows"),
+    Check("stock",
+          "with the world set up, Inventory reserves an order exactly when its items fit "
+          "the free stock (the world's, minus reservations, plus releases) and fails it "
+          "otherwise", needs=("setup",), participants=("inventory",)),
+    Check("payment-rules",
+          "with the world set up, Payment declines exactly the orders of declined users "
+          "or over the amount limit, and approves the others",
+          needs=("setup",), participants=("payment",)),
     Check("saga-terminates", "every saga is completed or cancelled once the system is quiet",
           model_properties=("saga-terminates",)),
     Check("no-charge-left",
@@ -80,8 +97,10 @@ def check_names() -> tuple[str, ...]:
 
 
 def skipped_checks(capabilities: frozenset[str], participant: str) -> tuple[Check, ...]:
-    """The checks that cannot run with an adapter offering ``capabilities``."""
-    return tuple(c for c in _ALL if any(h not in capabilities for h in c.needs))
+    """The checks that apply to ``participant`` but cannot run with an adapter offering
+    ``capabilities``."""
+    return tuple(c for c in _ALL if c.applies(participant)
+                 and any(h not in capabilities for h in c.needs))
 
 
 class CheckFailed(AssertionError):

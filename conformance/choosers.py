@@ -51,7 +51,8 @@ class DrawChooser:
             stock = {sku: d(st.integers(0, 6), label=f"stock {sku}") for sku in SKUS}
             declined = frozenset(s.userId for s in sagas
                                  if d(st.booleans(), label=f"decline {s.index}"))
-            world = World(stock=stock, declined_users=declined)
+            world = World(stock=stock, declined_users=declined,
+                          decline_over=_amount_limit(d, sagas))
         return sagas, world
 
     def schedule(self, case: Case) -> str:
@@ -93,6 +94,18 @@ class DrawChooser:
         return (d(st.integers(0, len(kinds) - 1), label="bad kind"),
                 d(st.integers(0, 3), label="bad saga"),
                 d(st.integers(0, 3), label="bad type"))
+
+
+def _amount_limit(draw: Any, sagas: Sequence[SagaInfo]) -> str | None:
+    """A payment amount limit (``World.decline_over``) for one case in three, set at a
+    saga's amount (that order passes) or a cent below it (that order is declined), so
+    both sides of the limit are exercised; none otherwise (shrinks to none)."""
+    if draw(st.integers(0, 2), label="amount limit") != 2:
+        return None
+    k = draw(st.integers(0, 2 * len(sagas) - 1), label="limit at")
+    cents = int(sagas[k % len(sagas)].amount.replace(".", ""))
+    cents -= k >= len(sagas)
+    return f"{cents // 100}.{cents % 100:02d}"
 
 
 def _matches(act: Act, step: Step) -> bool:

@@ -20,6 +20,10 @@ Semantics
   with ``settle_each_step`` the SUT counts as quiet after each collect (the adapter's
   ``collect`` waits for quiet), which finds missing reactions at the step that needed
   them.
+* When the adapter has ``setup``, each case sets the world up first (stock per sku, the
+  declined users, an amount limit) and the oracle judges the service's world-dependent
+  decisions exactly (:mod:`~sagaspec.conformance.world`: checks ``stock`` and
+  ``payment-rules``); without it they are the service's choice.
 * Each case has a scheduling policy: oldest in-flight message first (FIFO), or newest
   first (LIFO: the fastest way to late, stale and overtaken events); hypothesis'
   choices are offsets from the policy's end, so shrinking goes toward the policy.
@@ -38,7 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sagaspec.adapters.base import Adapter, RawMessage, World
-from sagaspec.conformance.checks import CheckFailed, fail
+from sagaspec.conformance.checks import CHECKS, CheckFailed, fail
 from sagaspec.conformance.history import History, SagaInfo
 from sagaspec.conformance.models import SuiteModel
 from sagaspec.conformance.oracle import Oracle
@@ -49,6 +53,7 @@ from sagaspec.conformance.payloads import (
     build_event,
     negative_input,
 )
+from sagaspec.conformance.world import PAYMENT_RULES, STOCK, judged_participants
 from sagaspec.model.participant import Msg, Outcome
 
 __all__ = ["Case", "CaseSettings", "Step", "Act", "Chooser", "Delivery", "SYSTEM", "Scripted"]
@@ -200,7 +205,13 @@ class Case:
         self.played = tuple(p.name for p in self.model.participants if p.name not in self.sut)
         self.states: dict[str, Any] = {n: self.model.participant(n).init() for n in self.played}
         self.done: dict[str, set[Msg]] = {n: set() for n in self.played}
-        self.oracle = Oracle(self.model.participants, self.sut, triggers=self.model.triggers,
+        #: The world decisions this case's oracle judges exactly (see :mod:`~.world`):
+        #: those of SUT participants, when the suite set the world up.
+        self.judged: frozenset[str] = self._judged()
+        parts = self.model.participants
+        if self.judged:
+            parts = judged_participants(self.model, self.world, sagas, judge=self.judged)
+        self.oracle = Oracle(parts, self.sut, triggers=self.model.triggers,
                              max_belief=settings.max_belief)
         self.history = History(sagas)
         self.inflight: list[Delivery] = []
@@ -222,6 +233,12 @@ class Case:
         self.lifo = False
         #: The SUT's lifeline in diagrams: the target participant, or "system".
         self.label = settings.participant
+
+    def _judged(self) -> frozenset[str]:
+        if self.world is None or "setup" not in self.s.capabilities or "model" in self.s.skip:
+            return frozenset()
+        return frozenset(name for name in (STOCK, PAYMENT_RULES)
+                         if name not in self.s.skip and CHECKS[name].applies(self.s.participant))
 
     # -- running ------------------------------------------------------------------------
     def run(self) -> None:
@@ -466,7 +483,7 @@ class Case:
         try:
             self._collect(step, self.s.collect_timeout)
         except CheckFailed as exc:
-            if exc.check in ("model", "no-crash") or exc.check in _SAFETY:
+            if exc.check in ("model", "no-crash", STOCK, PAYMENT_RULES) or exc.check in _SAFETY:
                 raise fail("rejects-invalid-input",
                            f"after {what}: {exc.message}", event=exc.event,
                            allowed=exc.allowed) from None
@@ -528,6 +545,10 @@ class Case:
             out.add("notify-only-completed")
         if "NotificationSent" in types:
             out.add("single-email")
+        if STOCK in self.judged and types & {"InventoryReserved", "InventoryReservationFailed"}:
+            out.add(STOCK)
+        if PAYMENT_RULES in self.judged and types & {"PaymentProcessed", "PaymentFailed"}:
+            out.add(PAYMENT_RULES)
         ops = {s.op for s in self.steps}
         if "crash" in ops:
             out.add("crash-recovery")

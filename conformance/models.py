@@ -3,10 +3,13 @@
 ``suite_model(design, sagas)`` returns the saga participants of ``design`` for a test case
 with ``sagas`` orders. One deliberate difference from ``sagaspec check``: the model
 checker decides a reservation from a bounded model stock, but a real Inventory service
-decides from *its* stock, which the suite only steers (``Adapter.setup``) and cannot
-always know. So the suite's Inventory may reserve or run out for any order
-(:class:`AnyStock`); the model judges everything else exactly, and both branches stay
-open wherever the model is nondeterministic.
+decides from *its* stock. So the suite's Inventory may reserve or run out for any order
+(:class:`AnyStock`), and Payment may approve or decline any: both branches stay open
+wherever the model is nondeterministic. That permissive model is what the suite *plays*
+and what coverage counts edges of; when the suite knows the service's world (the
+adapter has ``setup``), the oracle narrows it to the world's decisions
+(:mod:`sagaspec.conformance.world`), and only without a world does it judge with the
+permissive model (the run says so).
 
 >>> m = suite_model("corrected", 1)
 >>> [p.name for p in m.participants], m.publisher("PaymentRefunded")

@@ -24,8 +24,11 @@ Observing a publication keeps the configurations that can explain it (expanding 
 work, branching on every nondeterministic outcome) and consumes it from ``owed``; an
 empty belief is a violation, reported with what the model allowed instead. When the
 SUT is quiet, some configuration must have no pending work and nothing owed.
-Nondeterminism (a declined payment, stock enough or not) is therefore judged exactly:
-each branch whose publications match survives.
+Nondeterminism the model leaves open is therefore judged exactly: each branch whose
+publications match survives. Where the world decides a branch (stock, payment rules;
+:mod:`~sagaspec.conformance.world`), the participants passed in are the world-judged
+ones, and a publication only the world rules out is reported as their check (``stock``,
+``payment-rules``) rather than ``model``.
 
 Only the participant contract (``sagaspec.model.participant``) is used, so any model
 written with it can serve as an oracle.
@@ -207,6 +210,11 @@ class Oracle:
             frontier = nxt
         if not explained:
             allowed = self._allowed(seen)
+            judged = self._judged(seen, msg)
+            if judged is not None:
+                check, why = judged
+                raise fail(check, f"{why}; after {self._history()}", event=event,
+                           allowed=tuple(allowed))
             text = " or ".join(allowed) if allowed else "nothing more"
             raise fail(
                 "model",
@@ -259,6 +267,23 @@ class Oracle:
         for c in configs:
             found.update(describe_msg(m) for m in c.owed)
         return sorted(found)
+
+    def _judged(self, configs: Iterable[Config], observed: Msg) -> tuple[str, str] | None:
+        """``(check, reason)`` when a world-judged participant (``explain``, see
+        :mod:`~.world`) would have published ``observed`` but for the world's decision."""
+        found: set[tuple[str, str]] = set()
+        for c in configs:
+            for kind, msg, i in c.pending:
+                p = self._sut_p[i]
+                explain = getattr(p, "explain", None)
+                if kind != _DELIVER or explain is None or p.name != observed.src:
+                    continue
+                if self.idempotency and msg in c.done[i]:
+                    continue
+                why = explain(c.states[i], msg, observed)
+                if why is not None:
+                    found.add((p.check, why))
+        return min(found) if found else None
 
     def _react(self, i: int, state: Hashable, kind: int, msg: Msg) -> tuple:
         key = (i, state, kind, msg)

@@ -176,3 +176,5 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
                       f"{cov}; " + (f"FAILED {', '.join(failed)}" if failed else "all checks passed"))
         for s in skipped:
             tr.write_line(f"  skipped {s}")
+        for note in final.notes:  # e.g. decisions left to the service: a weaker check
+            tr.write_line(f"  note: {note}")

@@ -53,12 +53,15 @@ from sagaspec.conformance.events import (
 from sagaspec.conformance.harness import SYSTEM, Case, CaseSettings
 from sagaspec.conformance.models import suite_model
 from sagaspec.conformance.oracle import BeliefTooLarge
+from sagaspec.conformance.world import PAYMENT_RULES, STOCK
 
 from sagaspec.errors import AdapterError, SagaspecError, UsageError
 
 __all__ = ["RunConfig", "Runner", "run", "PARTICIPANTS"]
 
 PARTICIPANTS = ("order", "payment", "inventory", "notification", SYSTEM)
+#: Checks of the world's decisions (judged only when the suite set the world up).
+WORLD_CHECKS = (STOCK, PAYMENT_RULES)
 
 
 @dataclass
@@ -265,11 +268,19 @@ class Runner:
         skipped = {ch.name: f"the adapter has no {', '.join(h for h in ch.needs if h not in caps)}"
                    for ch in skipped_checks(caps, c.participant)}
         skipped.update({name: "switched off (--skip-check)" for name in c.skip_checks})
-        self.skipped = skipped
+        if "model" in c.skip_checks:
+            # The world's decisions are judged by the oracle: no oracle, no judgement.
+            skipped.update({name: "switched off with the model check" for name in WORLD_CHECKS
+                            if name not in skipped and CHECKS[name].applies(c.participant)})
+        # Checks of a participant the suite plays itself: nothing of the service to judge.
+        inapplicable = {name: f"the suite plays {', '.join(ch.participants)} (not under test)"
+                        for name, ch in CHECKS.items() if not ch.applies(c.participant)}
+        self.skipped = {**skipped, **inapplicable}
         self._emit(RunStarted(
             adapter=c.adapter_text(), participant=c.participant, design=c.design, mode=c.mode,
             examples=c.examples if c.mode == "generate" else 1, seed=self.seed,
-            capabilities=sorted(caps), checks=[n for n in CHECKS if n not in skipped],
+            capabilities=sorted(caps),
+            checks=[n for n in CHECKS if n not in skipped and n not in inapplicable],
             skipped=skipped,
         ))
         t0 = time.perf_counter()
@@ -277,6 +288,9 @@ class Runner:
         self.failures: dict[str, Failure] = {}
         self.covered: list[list[Any]] = []
         self.notes: list[str] = []
+        #: Per world check, cases whose oracle did not judge it (no world set up).
+        self.unjudged: dict[str, int] = {}
+        self.cases_run = 0
         self._loop = loop
         self._adapter_obj = adapter
         self._caps = caps
@@ -294,9 +308,7 @@ class Runner:
             interrupted = True
         if self._abort is not None:
             raise self._abort
-        if "setup" not in caps:
-            self.notes.append("the adapter has no setup: the suite cannot choose declined "
-                              "payments or stock, so those branches are the service's choice")
+        self.notes.extend(self._unjudged_notes(caps))
         coverage = None
         if c.coverage and self.covered and not interrupted:
             try:
@@ -311,6 +323,8 @@ class Runner:
         for name in CHECKS:
             if name in skipped:
                 checks.append(CheckSummary(name, "skipped", 0, skipped[name]))
+            elif name in inapplicable:
+                checks.append(CheckSummary(name, "not-run", 0, inapplicable[name]))
             elif name in self.failures:
                 checks.append(CheckSummary(name, "failed", self.stats.runs.get(name, 0)))
             else:
@@ -324,6 +338,27 @@ class Runner:
             oracle_seconds=self.stats.oracle_seconds, failures=sorted(self.failures),
             checks=checks, coverage=coverage, interrupted=interrupted, notes=self.notes,
         ))
+
+    def _unjudged_notes(self, caps: frozenset[str]) -> list[str]:
+        """Say plainly where the world's decisions were left to the service (weaker)."""
+        c = self.config
+        what = {"stock": ("stock not judged", "the oracle accepted InventoryReserved or "
+                          "InventoryReservationFailed for any order"),
+                "payment-rules": ("payment declines not judged", "the oracle accepted "
+                                  "PaymentProcessed or PaymentFailed for any order")}
+        notes = []
+        for name in WORLD_CHECKS:
+            if not CHECKS[name].applies(c.participant) or name in c.skip_checks or \
+                    "model" in c.skip_checks:
+                continue
+            head, weaker = what[name]
+            if "setup" not in caps:
+                notes.append(f"{head}: adapter has no setup hook, so {weaker} (a weaker check)")
+            elif self.unjudged.get(name):
+                n, total = self.unjudged[name], self.cases_run
+                notes.append(f"{head} in {n} of {total} case(s): no world was set up for "
+                             f"them (a case file without one), so {weaker} there")
+        return notes
 
     # -- one case -------------------------------------------------------------------------
     def run_case(self, loop: asyncio.AbstractEventLoop, adapter: Adapter, caps: frozenset[str],
@@ -354,6 +389,10 @@ class Runner:
             self._stop.set()
             raise _Interrupted() from None
         finally:
+            for name in WORLD_CHECKS:
+                if name not in case.judged and CHECKS[name].applies(self.config.participant):
+                    self.unjudged[name] = self.unjudged.get(name, 0) + 1
+            self.cases_run += 1
             self.stats.events += case.events
             self.stats.adapter_seconds += case.adapter_seconds
             self.stats.oracle_seconds += case.oracle_seconds
