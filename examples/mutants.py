@@ -2,15 +2,16 @@
 
 Each :class:`Mutant` replaces the class of one or more participants by a subclass that
 overrides one small method of the reference code (the bug a real team could ship). The
-conformance suite must catch every one; ``tests/examples/test_mutants.py`` shows each
-really behaves differently from the reference on a concrete scenario, so none is an
-accidentally equivalent mutant.
+conformance suite must catch every one (the world-decision mutants at the end only when
+it knows the world: their ``needs`` include ``setup``); ``tests/examples/test_mutants.py``
+shows each really behaves differently from the reference on a concrete scenario, so none
+is an accidentally equivalent mutant.
 
 Select one by name: ``make_system(mutant="no-idempotency")`` or
 ``sagaspec serve --mutant no-idempotency``.
 
->>> sorted(MUTANTS)[:3]
-['complete-before-payment', 'crash-loses-acked-event', 'double-cancel']
+>>> list(MUTANTS)[:3]
+['no-idempotency', 'refund-without-charge', 'complete-before-payment']
 >>> MUTANTS["no-idempotency"].affects
 ('order', 'payment', 'inventory', 'notification')
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from sagaspec.examples.envelope import new_id, outgoing
@@ -184,6 +186,82 @@ class LateReservationAfterCancel:
         return self.new_record(event)  # "INSERT OR REPLACE": the cancellation is gone
 
 
+# -- world-dependent decisions (stock, payment rules) ------------------------------------
+# Each of these publishes only events the model allows for *some* world, so only an
+# oracle that knows the world the suite set up (stock, declined users, amount limit) can
+# tell them from the reference.
+class NeverReserves:
+    """Looks each line up under the upper-cased sku, a key the stock table never uses."""
+
+    def on_OrderCreated(self, tx: Tx, event: EventEnvelope) -> None:
+        rec = self.record_for_new_order(tx, event)
+        if rec["cancelled"]:
+            return
+        items = [i.model_dump(mode="json") for i in event.items]
+        rec["items"] = items
+        stock = tx.get("stock") or {}
+        # Bug: "SKU-1" is never in a table keyed by "sku-1", so every order looks short.
+        line = items[0]
+        have = int(stock.get(line["sku"].upper(), 0))
+        reason = (f"insufficient stock for {line['sku']}: requested {line['quantity']}, "
+                  f"available {have}")
+        rec["failed"] = reason
+        self.emit(tx, event, "InventoryReservationFailed", reason=reason)
+        tx.put(f"order:{event.orderId}", rec)
+
+
+class Oversell:
+    """Reserves every order without an availability check; stock may go negative."""
+
+    def on_OrderCreated(self, tx: Tx, event: EventEnvelope) -> None:
+        rec = self.record_for_new_order(tx, event)
+        if rec["cancelled"]:
+            return
+        items = [i.model_dump(mode="json") for i in event.items]
+        rec["items"] = items
+        stock = tx.get("stock") or {}
+        for item in items:  # Bug: no "is there enough?" before taking the units
+            stock[item["sku"]] = int(stock.get(item["sku"], 0)) - item["quantity"]
+        tx.put("stock", stock)
+        rec["reservation"] = {"reservationId": new_id("res"), "items": items}
+        self.emit(tx, event, "InventoryReserved",
+                  reservationId=rec["reservation"]["reservationId"], items=items)
+        tx.put(f"order:{event.orderId}", rec)
+
+
+class ReleaseKeepsStock:
+    """Publishes InventoryReleased but never puts the units back on the shelf."""
+
+    def release(self, tx: Tx, event: EventEnvelope, rec: dict[str, Any],
+                reservation: dict[str, Any]) -> None:
+        rec["released"] = True
+        self.emit(tx, event, "InventoryReleased", reservationId=reservation["reservationId"],
+                  items=reservation["items"], reason=f"order cancelled: {event.reason}"[:500])
+
+
+class DeclineEverything:
+    """Reads a missing amount limit as 0.00, so every order is "over the limit"."""
+
+    def decline_reason(self, tx: Tx, event: EventEnvelope) -> str | None:
+        rules = tx.get("rules") or {}
+        if event.userId in (rules.get("declined_users") or ()):
+            return f"card of user {event.userId} declined"
+        limit = rules.get("decline_over") or "0.00"  # Bug: None means "no limit"
+        if Decimal(event.amount) > Decimal(limit):
+            return f"amount {event.amount} exceeds the limit {limit}"
+        return None
+
+
+class ChargesDeclinedUsers:
+    """Applies the amount limit but never consults the list of declined users."""
+
+    def decline_reason(self, tx: Tx, event: EventEnvelope) -> str | None:
+        limit = (tx.get("rules") or {}).get("decline_over")
+        if limit is not None and Decimal(event.amount) > Decimal(limit):
+            return f"amount {event.amount} exceeds the limit {limit}"
+        return None
+
+
 # -- Notification ----------------------------------------------------------------------
 class EmailPerDuplicate(NoIdempotency):
     """The mailer keeps no record: every delivery of OrderCompleted sends an email."""
@@ -248,6 +326,22 @@ _MUTANTS = (
            {"inventory": ReleaseWithoutReservation}, scenario="short stock, then OrderCancelled"),
     Mutant("late-reservation-after-cancel", "Inventory upserts on a late OrderCreated, reserving stock for a cancelled order",
            {"inventory": LateReservationAfterCancel}, scenario="OrderCancelled before OrderCreated"),
+    # Only judged when the suite knows the world (the adapter has ``setup``).
+    Mutant("never-reserves", "Inventory looks stock up under the wrong key and answers InventoryReservationFailed to every order",
+           {"inventory": NeverReserves}, needs=frozenset({"setup"}),
+           scenario="OrderCreated for 1 unit with 5 in stock"),
+    Mutant("oversell", "Inventory reserves every order without checking the free stock",
+           {"inventory": Oversell}, needs=frozenset({"setup"}),
+           scenario="OrderCreated for 3 units with 1 in stock"),
+    Mutant("release-keeps-stock", "Inventory publishes InventoryReleased but does not return the units to stock",
+           {"inventory": ReleaseKeepsStock}, needs=frozenset({"setup"}),
+           scenario="reserve, cancel, then an order that fits only with the units back"),
+    Mutant("decline-everything", "Payment reads a missing amount limit as 0.00 and declines every order",
+           {"payment": DeclineEverything}, needs=frozenset({"setup"}),
+           scenario="OrderCreated of a user the world does not decline"),
+    Mutant("charges-declined-users", "Payment checks only the amount limit and charges users the world declines",
+           {"payment": ChargesDeclinedUsers}, needs=frozenset({"setup"}),
+           scenario="OrderCreated of a user in declined_users"),
 )
 
 #: name -> :class:`Mutant`, in the order of the issue's list then the extras.

@@ -29,7 +29,17 @@ TABLE = {
     "publish-before-commit": ("payment", {"single-charge", "model", "refund-needs-charge"}),
     "release-without-reservation": ("inventory", {"model", "refund-needs-charge"}),
     "late-reservation-after-cancel": ("inventory", {"model", "no-reservation-left"}),
+    # Judged only because the suite knows the world it set up (see WORLD below).
+    "never-reserves": ("inventory", {"stock"}),
+    "oversell": ("inventory", {"stock"}),
+    "release-keeps-stock": ("inventory", {"stock"}),
+    "decline-everything": ("payment", {"payment-rules"}),
+    "charges-declined-users": ("payment", {"payment-rules"}),
 }
+
+#: The mutants only the world's decisions expose, and the check that judges them.
+WORLD = {name: next(iter(checks)) for name, (_p, checks) in TABLE.items()
+         if checks <= {"stock", "payment-rules"}}
 
 
 def test_the_table_covers_every_shipped_mutant():
@@ -39,7 +49,7 @@ def test_the_table_covers_every_shipped_mutant():
 
 #: Saved failures of these are replayed against the mutant and the reference too.
 REPLAYED = {"no-idempotency", "late-success-overwrites-cancellation", "crash-loses-acked-event",
-            "malformed-input-crashes-consumer"}
+            "malformed-input-crashes-consumer", "release-keeps-stock", "decline-everything"}
 
 
 @pytest.mark.timeout(120)
@@ -64,3 +74,32 @@ def test_mutant_is_caught_with_a_short_shrunk_sequence(conform, mutant):
         fixed = conform(participant=participant, replay=failure.file)
         assert fixed.final.failures == []
         assert any("did not reproduce" in n for n in fixed.final.notes)
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("mutant", sorted(WORLD))
+def test_world_mutants_pass_without_the_world_judgement(conform, mutant):
+    """Each world mutant is caught *only* by its world check: with that check switched
+    off (the oracle then allows either decision, as it must without a setup hook) the
+    same seeded run finds nothing, and says the decision was not judged."""
+    participant, _checks = TABLE[mutant]
+    check = WORLD[mutant]
+    r = conform(participant=participant, mutant=mutant, examples=60, seed=3, all_bugs=False,
+                skip_checks=(check,))
+    assert r.final.failures == [], [f.message for f in r.failures.values()]
+    status = {c.name: c for c in r.final.checks}
+    assert status[check].status == "skipped"
+
+
+@pytest.mark.timeout(120)
+def test_a_case_without_a_world_is_not_judged_and_the_run_says_so(conform, tmp_path):
+    r = conform(participant="inventory", mutant="oversell", examples=20, seed=3, all_bugs=False)
+    saved = json.loads(open(r.failures["stock"].file, encoding="utf-8").read())
+    assert saved["world"]["stock"]  # the world is part of the case file: it replays
+    saved["world"] = None
+    blind = tmp_path / "no-world.json"
+    blind.write_text(json.dumps(saved), encoding="utf-8")
+    again = conform(participant="inventory", mutant="oversell", replay=blind)
+    assert again.final.failures == []
+    assert any(n.startswith("stock not judged in 1 of 1 case(s): no world was set up")
+               for n in again.final.notes), again.final.notes

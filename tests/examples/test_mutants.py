@@ -118,6 +118,16 @@ def short_then_cancelled(t):
     return summary(t.drain()) + [f"stock={t.service('inventory').stock()['sku-2']}"]
 
 
+def created(t):
+    t.deliver(sample_created(1))
+    return summary(t.drain())
+
+
+def short_created(t):
+    t.deliver(sample_created(1, sku="sku-2", qty=3))
+    return summary(t.drain()) + [f"stock={t.service('inventory').stock()['sku-2']}"]
+
+
 SCENARIOS: dict[str, tuple[str, Callable, list[str], list[str]]] = {
     "no-idempotency": ("payment", dup_created, ["PaymentProcessed"],
                        ["PaymentProcessed", "PaymentProcessed"]),
@@ -147,6 +157,16 @@ SCENARIOS: dict[str, tuple[str, Callable, list[str], list[str]]] = {
                                     ["InventoryReservationFailed", "InventoryReleased", "stock=4"]),
     "late-reservation-after-cancel": ("inventory", cancel_overtakes_create, [],
                                       ["InventoryReserved"]),
+    "never-reserves": ("inventory", created, ["InventoryReserved"],
+                       ["InventoryReservationFailed"]),
+    "oversell": ("inventory", short_created, ["InventoryReservationFailed", "stock=1"],
+                 ["InventoryReserved", "stock=-2"]),
+    "release-keeps-stock": ("inventory", reserved_then_cancelled,
+                            ["InventoryReserved", "InventoryReleased", "stock=5"],
+                            ["InventoryReserved", "InventoryReleased", "stock=3"]),
+    "decline-everything": ("payment", created, ["PaymentProcessed"], ["PaymentFailed"]),
+    "charges-declined-users": ("payment", declined_then_cancelled, ["PaymentFailed"],
+                               ["PaymentProcessed", "PaymentRefunded"]),
 }
 
 
@@ -173,11 +193,14 @@ def test_mutant_differs_from_the_reference(name):
 @pytest.mark.parametrize("name", list(MUTANTS))
 def test_mutants_behave_like_the_reference_on_the_happy_path(name):
     """A mutant is a *subtle* bug: one plain saga shows nothing (except the schema bug,
-    which is in every payment event, and wrong-sagaId, which breaks the join)."""
+    which is in every payment event, wrong-sagaId, which breaks the join, and the two
+    world-decision bugs that refuse every order: a refusal is a legal outcome, only the
+    world says it is wrong)."""
     system = make_target("system", mutant=name, world=WORLD)
     system.place_order(sample_order(1))
     out = summary(system.drain())
-    if name in ("invalid-event-published", "wrong-sagaId-propagated"):
+    if name in ("invalid-event-published", "wrong-sagaId-propagated", "never-reserves",
+                "decline-everything"):
         assert "OrderCompleted" not in out  # Order cannot use what Payment published
     else:
         assert out == ["OrderCreated", "PaymentProcessed", "InventoryReserved",
