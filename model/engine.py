@@ -13,8 +13,10 @@ Everything is interned to small ints once, so a global state is a flat tuple of 
   its idempotency store (a bitmask over the deliveries it has processed) and its
   remaining crash budget.
 * a *delivery* ``d`` is one in-flight copy's identity ``(dest, Msg)``; ``bus`` is the
-  sorted tuple of the deliveries in flight (a multiset) or, for FIFO, a sorted tuple of
-  ``(channel, queue)`` pairs.
+  sorted tuple of the deliveries in flight (a multiset) or, for FIFO, the sorted tuple
+  of the non-empty channel queues, each interned to a *queue number*
+  ``channel << QBITS | index`` (so sorting orders them by channel) with memoized
+  head, pop and push (:meth:`Engine.queue`).
 
 Handlers are pure, so their results are cached per ``(local state, delivery)`` and the
 moves of a participant per ``(pid, delivery)``: after warm-up a step is a dict lookup
@@ -58,6 +60,7 @@ Semantics of a step (documented in the README too)
 from __future__ import annotations
 
 import itertools
+from bisect import bisect_left
 from collections.abc import Hashable
 
 from sagaspec.model.participant import Msg, Outcome, Participant
@@ -99,6 +102,10 @@ def _mix(x: int) -> int:
 
 #: Weight of one unit of the duplicate budget in the additive fingerprint.
 _DUP_WEIGHT = _mix(0xD0B1E)
+
+#: FIFO queue numbers are ``channel << QBITS | index``; index 0 is the empty queue.
+QBITS = 32
+_QLOW = (1 << QBITS) - 1
 
 #: Bits per renaming in a packed fingerprint vector (:meth:`Engine.fingerprint_vector`):
 #: 60-bit lanes with room for sums of up to 2**(LANE - 60) terms before a carry.
@@ -175,6 +182,12 @@ class Engine:
         self._did: dict[tuple[int, int], int] = {}
         self.chans: list[tuple[str, int]] = []
         self._chan: dict[tuple[str, int], int] = {}
+        # FIFO queues: _queues[c][index] is a queue of channel c (index 0: empty).
+        self._queues: list[list[tuple[int, ...]]] = []
+        self._qnum: dict[tuple[int, tuple[int, ...]], int] = {}
+        self.qhead = _Lazy(lambda q: self.qhead.setdefault(q, self.queue(q)[0]))
+        self.qpop = _Lazy(self._make_qpop)
+        self.qpush = _Lazy(self._make_qpush)
         self._subs: dict[str, tuple[int, ...]] = {}
         # Memo tables of pure results.
         self._handler: dict[int, tuple] = {}  # (lid << SHIFT | d) -> ((label, nlid, pubs), ...)
@@ -266,8 +279,46 @@ class Engine:
                 c = len(self.chans)
                 self._chan[ckey] = c
                 self.chans.append(ckey)
+                self._queues.append([()])
+                self._qnum[(c, ())] = c << QBITS
             self.dchan.append(c)
         return d
+
+    # ------------------------------------------------------------------ FIFO queues
+    def queue(self, q: int) -> tuple[int, ...]:
+        """The deliveries, oldest first, of FIFO queue number ``q``."""
+        return self._queues[q >> QBITS][q & _QLOW]
+
+    def _intern_queue(self, c: int, queue: tuple[int, ...]) -> int:
+        key = (c, queue)
+        q = self._qnum.get(key)
+        if q is None:
+            table = self._queues[c]
+            q = self._qnum[key] = (c << QBITS) | len(table)
+            table.append(queue)
+        return q
+
+    def _make_qpop(self, q: int) -> int:
+        r = self.qpop[q] = self._intern_queue(q >> QBITS, self.queue(q)[1:])
+        return r
+
+    def _make_qpush(self, key: int) -> int:
+        q, d = key >> SHIFT, key & (_DLIMIT - 1)
+        r = self.qpush[key] = self._intern_queue(q >> QBITS, (*self.queue(q), d))
+        return r
+
+    def fifo_add(self, bus: tuple, pubs: tuple) -> tuple:
+        """A FIFO bus with the deliveries ``pubs`` appended to their channels, in order."""
+        dchan, qpush = self.dchan, self.qpush
+        for d in pubs:
+            c = dchan[d]
+            empty = c << QBITS
+            i = bisect_left(bus, empty)
+            if i < len(bus) and bus[i] >> QBITS == c:
+                bus = (*bus[:i], qpush[(bus[i] << SHIFT) | d], *bus[i + 1 :])
+            else:
+                bus = (*bus[:i], qpush[(empty << SHIFT) | d], *bus[i:])
+        return bus
 
     def subscribers(self, event_type: str) -> tuple[int, ...]:
         subs = self._subs.get(event_type)
@@ -508,12 +559,7 @@ class Engine:
             return bus
         if not self.fifo:
             return tuple(sorted(bus + pubs))
-        queues = dict(bus)
-        chan = self.dchan
-        for d in pubs:
-            c = chan[d]
-            queues[c] = queues.get(c, ()) + (d,)
-        return tuple(sorted(queues.items()))
+        return self.fifo_add(bus, pubs)
 
     def deliverable(self, bus: tuple) -> list[tuple[int, int, tuple]]:
         """``(position, delivery, bus without that copy)`` for each distinct deliverable copy."""
@@ -525,9 +571,11 @@ class Engine:
                     out.append((i, d, bus[:i] + bus[i + 1 :]))
                     prev = d
         else:
-            for i, (c, q) in enumerate(bus):
-                rest = bus[:i] + ((c, q[1:]),) + bus[i + 1 :] if len(q) > 1 else bus[:i] + bus[i + 1 :]
-                out.append((i, q[0], rest))
+            head, pop = self.qhead, self.qpop
+            for i, q in enumerate(bus):
+                nq = pop[q]
+                rest = (*bus[:i], nq, *bus[i + 1 :]) if nq & _QLOW else bus[:i] + bus[i + 1 :]
+                out.append((i, head[q], rest))
         return out
 
     def expand(self, state: tuple, *, actions: bool = False, canonical: bool = True):
@@ -619,7 +667,7 @@ class Engine:
         """Every in-flight copy (deliveries, with repeats), in bus order."""
         if not self.fifo:
             return list(bus)
-        return [d for _c, q in bus for d in q]
+        return [d for q in bus for d in self.queue(q)]
 
     def in_flight(self, state: tuple) -> tuple[tuple[str, Msg], ...]:
         """Every in-flight copy as ``(dest name, Msg)``."""
@@ -670,9 +718,10 @@ class Engine:
         in the bus; then, on an unordered bus, the one whose renamed state has the least
         additive fingerprint wins (the search knows those fingerprints without building
         the states, see :meth:`fingerprint_vector`), the least ``k`` among equal ones;
-        on a FIFO bus the least renamed state wins. So two states get the same
-        representative iff one is a renaming of the other (up to a 60-bit fingerprint
-        collision between renamings of one state, the visited set's own assumption).
+        on a FIFO bus the least renamed bus (a tuple of interned queue numbers) wins.
+        So two states get the same representative iff one is a renaming of the other
+        (up to a 60-bit fingerprint collision between renamings of one state, the
+        visited set's own assumption). ``tie(state, mask)`` is that last step alone.
         """
         return state
 
@@ -722,11 +771,12 @@ class Engine:
         self._prow = [_Lazy(lambda pid, p=p: self._make_row(p, pid)) for p in range(self.n)]
         self._narrow = [_Lazy(lambda key, p=p: self._make_narrow(p, key)) for p in range(self.n)]
         self._pdel = [_Lazy(lambda d, k=k: self._perm_delivery(k, d)) for k in range(count)]
+        self._pqueue = [_Lazy(lambda q, k=k: self._perm_queue(k, q)) for k in range(count)]
         n = self.n
         env = {f"R{p}": self._prow[p] for p in range(n)}
         env.update({f"N{p}": self._narrow[p] for p in range(n)})
         env.update(PB=self._perm_bus, single=self._single)
-        env["tie"] = self._tie_lex if self.fifo else self._tie_fp
+        env["tie"] = self.tie = self._tie_lex if self.fifo else self._tie_fp
         self.permute_state = _generate(
             "permute_state",
             "lambda s, k: ("
@@ -916,8 +966,11 @@ class Engine:
         return r
 
     def _tie_lex(self, state: tuple, mask: int) -> tuple:
-        # FIFO: ties on every participant, the least renamed state (so the bus) decides.
-        return min(self.permute_state(state, k) for k in self._bits[mask])
+        # FIFO: ties on every participant, the least renamed bus (a tuple of queue
+        # numbers) decides; only the winner is renamed whole.
+        bus = state[self.n]
+        _b, k = min((self._perm_bus(k, bus), k) for k in self._bits[mask])
+        return state if k == 0 else self.permute_state(state, k)
 
     def _tie_fp(self, state: tuple, mask: int) -> tuple:
         # Unordered bus: ties on every participant, the least fingerprint decides. The
@@ -935,14 +988,17 @@ class Engine:
         return state if k == 0 else self.permute_state(state, k)
 
     def _perm_bus(self, k: int, bus: tuple) -> tuple:
-        pd = self._pdel[k]
         if not self.fifo:
+            pd = self._pdel[k]
             return tuple(sorted([pd[d] for d in bus]))
-        out: dict[int, tuple] = {}
-        for _c, q in bus:
-            nq = tuple(pd[d] for d in q)
-            out[self.dchan[nq[0]]] = nq
-        return tuple(sorted(out.items()))
+        pq = self._pqueue[k]
+        return tuple(sorted([pq[q] for q in bus]))
+
+    def _perm_queue(self, k: int, q: int) -> int:
+        # Renaming the sagas keeps a message's source and destination, so its channel.
+        pd = self._pdel[k]
+        r = self._pqueue[k][q] = self._intern_queue(q >> QBITS, tuple(pd[d] for d in self.queue(q)))
+        return r
 
 
 class _Lazy(dict):

@@ -23,7 +23,7 @@ from array import array
 from collections.abc import Callable
 from typing import Any
 
-from sagaspec.model.engine import LANE, Engine, _generate
+from sagaspec.model.engine import LANE, QBITS, Engine, _generate
 from sagaspec.model.liveness import bottom_cycles, shortest_cycle
 from sagaspec.model.path import Path, shrink
 from sagaspec.model.properties import HELD, UNKNOWN, VACUOUS, VIOLATED, Property
@@ -309,8 +309,10 @@ class _Search:
     def run(self) -> None:
         e = self.engine
         try:
-            if e.fifo or _FORCE_GENERIC:
+            if _FORCE_GENERIC:
                 return self._run_generic()
+            if e.fifo:
+                return self._run_fifo()
             return self._run_incremental()
         except OverflowError:
             # The action column is 16-bit and the parent column 32-bit.
@@ -639,6 +641,240 @@ class _Search:
                     depth += 1
                 frontier = nxt
                 ffps = nfps
+                now = time.perf_counter()
+                if now - last >= self.interval:
+                    last = now
+                    self.edges = edges
+                    self.depth = depth
+                    self.expanded = i
+                    self._progress(len(parent) - i)
+        except KeyboardInterrupt:
+            self.interrupted = True
+        self.edges = edges
+        self.layered = layered
+        self._finish(i, depth)
+
+    def _run_fifo(self) -> None:
+        """The BFS for the FIFO bus: :meth:`_run_incremental` with every successor built.
+
+        Order inside a channel matters, so fingerprints are hashes of the successor
+        tuples (:meth:`Engine.fingerprint`) rather than sums; the bus is a short tuple of
+        interned queue numbers with memoized pop and push, so building a successor is
+        cheap. Symmetry uses the same narrowing check as the unordered loop to rename
+        only the successors that need it. Enumerates successors in exactly the order of
+        :meth:`Engine.expand` (``tests/model/test_engine.py`` checks the graphs agree).
+        """
+        e = self.engine
+        n = e.n
+        keep = self.keep_graph
+        max_depth = self.config.max_depth
+        max_states = self.max_states
+        parent, act = self.parent, self.act
+        targets = self.targets
+        offsets = self.offsets
+        props = self.props
+        keyf = props._key
+        classes = props.classes
+        classify = props.classify
+        builders = e.builders
+        imoves = e._imoves
+        internal_moves = e.internal_moves
+        iparts = e.internal_parts
+        dmoves_dup = e._hot
+        dmoves_nodup = e._hot0
+        moves_dup = e.hot_moves
+        moves_nodup = e.hot_moves_no_dup
+        ddest = e.ddest
+        qhead, qpop = e.qhead, e.qpop
+        qlow = (1 << QBITS) - 1
+        add = e.fifo_add
+        crash_tab = e._crash
+        crash_move = e.crash_move
+        crashes = bool(e.crash_budget)
+        sym = e.symmetric
+        q0 = -1  # moves of participants p <= q0 may need renaming (see Engine.settled)
+        if sym:
+            tie = e.tie
+            perm = e.permute_state
+            settled = e.settled
+            narrow = e._narrow
+            single = e._single
+            finish = e.finish
+            nperms = len(e.perms)
+            full = (1 << nperms) - 1
+            narrow0 = narrow[0]
+            pre0 = (full,)
+        mask = 0x0FFF_FFFF_FFFF_FFFF
+        shift = 24
+        rng = range(n)
+        init = self._begin()
+        seen: dict[int, int] = {hash(init) & mask: 0}
+        self.seen = seen
+        seen_get = seen.get
+        frontier = [init]
+        last = self.start
+        i = 0
+        depth = 0
+        edges = 0
+        layered = True
+        try:
+            while frontier:
+                self.depth = depth
+                nxt: list[tuple] = []
+                push = nxt.append
+                nstart = len(parent)  # states numbered below are at this depth or less
+                expand_level = max_depth is None or depth < max_depth
+                active = self.active  # shrinks only in _attention and _quiescent
+                for s in frontier:
+                    bus = s[n]
+                    if active:
+                        bits = classes.get(keyf(s))
+                        if bits is None:
+                            bits = classify(keyf(s), s, active)
+                        if bits & active:
+                            self._attention(i, s, bits)
+                            active = self.active
+                            if self.stopped:
+                                break
+                    if not expand_level:
+                        quiet = e.is_quiescent(s)
+                        if not quiet:
+                            self.truncated = True
+                        elif self.eventual:
+                            self._quiescent(i, s)
+                            active = self.active
+                        if keep:
+                            offsets.append(len(targets))
+                        i += 1
+                        continue
+                    if keep:
+                        offsets.append(len(targets))
+                    dups = s[n + 1]
+                    a = 0
+                    if sym:
+                        if narrow0[(s[0] << nperms) | full] == 1:
+                            q0, pre = 0, pre0  # the common case, without a call
+                        else:
+                            q0, pre = settled(s)
+                    # -- internal actions
+                    for p in iparts:
+                        pid = s[p]
+                        moves = imoves[p].get(pid)
+                        if moves is None:
+                            moves = internal_moves(p, pid)
+                        for mv in moves:
+                            npid = mv[1]
+                            pubs = mv[2]
+                            t = builders[p](s, npid, add(bus, pubs) if pubs else bus, dups)
+                            if p <= q0:
+                                m = narrow[p][(npid << nperms) | pre[p]]
+                                k = single[m] if not m & (m - 1) else finish[p](s, m)
+                                if k:
+                                    t = perm(t, k) if k > 0 else tie(t, -k)
+                            f = hash(t) & mask
+                            j = seen_get(f)
+                            if j is None:
+                                j = len(parent)
+                                seen[f] = j
+                                parent.append(i)
+                                act.append(a)
+                                push(t)
+                            elif j < nstart:
+                                layered = False
+                            if keep:
+                                targets.append(j)
+                            a += 1
+                    quiet = not a and not bus
+                    # -- deliveries: the head of each channel, in channel order
+                    if bus:
+                        if dups:
+                            dmoves, delivery_moves = dmoves_dup, moves_dup
+                        else:
+                            dmoves, delivery_moves = dmoves_nodup, moves_nodup
+                        for pos, q in enumerate(bus):
+                            d = qhead[q]
+                            p = ddest[d]
+                            pid = s[p]
+                            moves = dmoves.get((pid << shift) | d)
+                            if moves is None:
+                                moves = delivery_moves(pid, d)
+                            nq = qpop[q]
+                            rest = (*bus[:pos], nq, *bus[pos + 1 :]) if nq & qlow else bus[:pos] + bus[pos + 1 :]
+                            for npid, pubs, keep_copy, spend, _delta, _dv in moves:
+                                nb = bus if keep_copy else rest
+                                t = builders[p](s, npid, add(nb, pubs) if pubs else nb, dups - spend)
+                                if p <= q0:
+                                    m = narrow[p][(npid << nperms) | pre[p]]
+                                    k = single[m] if not m & (m - 1) else finish[p](s, m)
+                                    if k:
+                                        t = perm(t, k) if k > 0 else tie(t, -k)
+                                f = hash(t) & mask
+                                j = seen_get(f)
+                                if j is None:
+                                    j = len(parent)
+                                    seen[f] = j
+                                    parent.append(i)
+                                    act.append(a)
+                                    push(t)
+                                elif j < nstart:
+                                    layered = False
+                                if keep:
+                                    targets.append(j)
+                                a += 1
+                    # -- idle crashes
+                    if crashes:
+                        for p in rng:
+                            pid = s[p]
+                            cp = crash_tab[p].get(pid)
+                            if cp is None:
+                                cp = crash_move(p, pid)
+                            if cp < 0:
+                                continue
+                            t = builders[p](s, cp, bus, dups)
+                            if p <= q0:
+                                m = narrow[p][(cp << nperms) | pre[p]]
+                                k = single[m] if not m & (m - 1) else finish[p](s, m)
+                                if k:
+                                    t = perm(t, k) if k > 0 else tie(t, -k)
+                            f = hash(t) & mask
+                            j = seen_get(f)
+                            if j is None:
+                                j = len(parent)
+                                seen[f] = j
+                                parent.append(i)
+                                act.append(a)
+                                push(t)
+                            elif j < nstart:
+                                layered = False
+                            if keep:
+                                targets.append(j)
+                            a += 1
+                    edges += a
+                    if quiet and self.eventual:
+                        self._quiescent(i, s)
+                        active = self.active
+                        if self.stopped:
+                            break
+                    i += 1
+                    if not i & 1023:
+                        now = time.perf_counter()
+                        if now - last >= self.interval:
+                            last = now
+                            self.edges = edges
+                            self.peak_frontier = max(self.peak_frontier, len(frontier) + len(nxt))
+                            self.expanded = i
+                            self._progress(len(parent) - i)
+                        if max_states is not None and len(parent) >= max_states:
+                            self.truncated = True
+                            self.stopped = True
+                            break
+                if self.stopped:
+                    break
+                self.peak_frontier = max(self.peak_frontier, len(frontier) + len(nxt))
+                self._end_level(nxt)
+                if nxt:
+                    depth += 1
+                frontier = nxt
                 now = time.perf_counter()
                 if now - last >= self.interval:
                     last = now

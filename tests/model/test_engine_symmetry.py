@@ -130,6 +130,38 @@ def test_inlined_loop_matches_engine_expand_with_six_renamings(monkeypatch):
     assert len(fast.parent) == 8195
 
 
+@pytest.mark.parametrize(
+    "design,orders,cfg,states",
+    [
+        ("corrected", 2, Config(bus="fifo", duplicates=1, crashes=1), 91_173),
+        ("corrected", 3, Config(bus="fifo", duplicates=1, symmetry=True), 15_604),
+        ("seed", 2, Config(bus="fifo", duplicates=1, idempotency=False, symmetry=True), None),
+        ("corrected", 1, Config(bus="fifo", duplicates=1, outbox=False, crashes=1, max_depth=6), None),
+    ],
+    ids=["corrected-o2-crash", "corrected-o3-sym", "seed-o2-sym-no-idem", "no-outbox-depth"],
+)
+def test_fifo_loop_matches_engine_expand(design, orders, cfg, states, monkeypatch):
+    fast = _same_graph(saga_system(design, orders=orders), cfg, monkeypatch)
+    assert len(fast.parent) > 100
+    if states is not None:
+        assert len(fast.parent) == states
+
+
+def test_fifo_queues_are_interned_per_channel_in_publish_order():
+    engine = Engine(saga_system("corrected", orders=2), Config(bus="fifo"))
+    a, b = (engine.delivery(1, Msg("OrderCreated", i, "order")) for i in (0, 1))
+    other = engine.delivery(2, Msg("OrderCreated", 0, "order"))  # inventory: another channel
+    bus = engine.fifo_add((), (b, a, other))
+    assert len(bus) == 2 and list(bus) == sorted(bus)
+    assert [engine.queue(q) for q in bus] == [(b, a), (other,)]
+    assert engine.bus_deliveries(bus) == [b, a, other]
+    [(_i, head, rest), (_j, head2, rest2)] = engine.deliverable(bus)
+    assert (head, head2) == (b, other)
+    assert engine.bus_deliveries(rest) == [a, other] and engine.bus_deliveries(rest2) == [b, a]
+    # the same queue contents get the same number, whatever the path to them
+    assert engine.fifo_add(rest, (b,)) == engine.fifo_add(engine.fifo_add((), (a, other)), (b,))
+
+
 # --------------------------------------------------------------------------- many sagas
 class Client(Participant):
     """Places each of ``n`` sagas once."""
