@@ -28,19 +28,49 @@ from sagaspec.conformance.payloads import (
 )
 from sagaspec.model.participant import Msg, Outcome
 
-__all__ = ["DrawChooser", "ScriptChooser", "OPS"]
+__all__ = ["DrawChooser", "ScriptChooser", "OPS", "PICKS"]
 
 #: Action kinds, most ordinary first (hypothesis shrinks toward the first).
 OPS = ("deliver", "place", "duplicate", "crash", "invalid", "raw")
 #: 40% of the steps are deliveries, 20% duplicates; the rest place orders and inject faults.
 _WEIGHTED = (0, 0, 0, 0, 1, 2, 2, 3, 4, 5)
+#: Range of the abstract "which one" draws, read modulo the candidates there are. Fixed,
+#: so the shape of a case's draws never depends on what the service published; large
+#: enough that a pick among a long in-flight list is still close to uniform.
+PICKS = 32
+#: Range of a played participant's outcome draw (a multiple of 2 and 3: the model's
+#: branching factors, so ``k % n`` stays uniform).
+OUTCOMES = 6
+#: Range of the bad-input kind draw (a multiple of both kind lists' lengths).
+BAD_KINDS = 12
 
 
 class DrawChooser:
-    """Every decision drawn from hypothesis ``data`` (see the module docstring)."""
+    """Every decision drawn from hypothesis ``data`` (see the module docstring).
+
+    The draws of a case depend only on earlier draws, never on what the service
+    published or in which order it arrived: hypothesis replays and shrinks a case by its
+    choice sequence and rejects one whose draws change shape on replay
+    (``FlakyStrategyDefinition``), which real, asynchronous services would otherwise
+    provoke. So every draw is *abstract* and interpreted against the current state:
+
+    * each step draws an op (from the fixed :data:`OPS` weighting) and a pick from
+      ``range(PICKS)``, read as ``pick % len(candidates)`` (0 = the policy's first
+      candidate: the oldest message under FIFO); the bad-input details are drawn when
+      the op drawn is a bad input, whether or not it ends up enabled; a step with
+      nothing enabled still makes its draws and does nothing;
+    * the played participants' outcomes are drawn up front, one per (participant,
+      message type, saga), read modulo the outcomes the model offers when the message
+      arrives (0 = the model's first outcome);
+    * the free payload fields are drawn up front, per (event type, saga), for the types
+      the played participants publish; drained and late deliveries use them too.
+    """
 
     def __init__(self, data: Any) -> None:
         self.data = data
+        self._outcomes: dict[tuple[str, str, int], int] = {}
+        self._free: dict[tuple[str, int], dict[str, Any]] = {}
+        self._bad: tuple[int, int, int] = (0, 0, 0)
 
     def begin(self, settings: CaseSettings, token: str) -> tuple[list[SagaInfo], World | None]:
         d = self.data.draw
@@ -53,7 +83,32 @@ class DrawChooser:
                                  if d(st.booleans(), label=f"decline {s.index}"))
             world = World(stock=stock, declined_users=declined,
                           decline_over=_amount_limit(d, sagas))
+        self._played_decisions(settings, k)
         return sagas, world
+
+    def _played_decisions(self, settings: CaseSettings, sagas: int) -> None:
+        """Draw what the played participants will decide, before anything happens."""
+        from sagaspec.conformance.models import suite_model
+
+        d = self.data.draw
+        model = suite_model(settings.design, sagas)
+        sut = settings.sut
+        played = [p for p in model.participants if p.name not in sut]
+        keys = []
+        for p in played:
+            types = sorted(p.subscribes)
+            # The customer's trigger: a played Order decides how it places an order.
+            types += sorted(t for t in model.triggers if model.publisher(t) == p.name)
+            keys += [(p.name, t) for t in types]
+        for i in range(sagas):
+            for name, t in keys:
+                self._outcomes[(name, t, i)] = d(st.integers(0, OUTCOMES - 1),
+                                                 label=f"{name} on {t}[{i}]")
+        free_types = sorted({t for p in played for t in getattr(p, "publishes", ())
+                             if t in FREE_FIELDS})
+        for i in range(sagas):
+            for t in free_types:
+                self._free[(t, i)] = d(free_fields(t), label=f"{t}[{i}] fields")
 
     def schedule(self, case: Case) -> str:
         return self.data.draw(st.sampled_from(("fifo", "lifo")), label="schedule")
@@ -65,35 +120,36 @@ class DrawChooser:
         return self.data.draw(st.integers(0, 2), label="late duplicates")
 
     def action(self, case: Case, acts: Sequence[Act]) -> Act | None:
+        """The step's act, or ``None`` when nothing is enabled (the draws are made anyway)."""
+        d = self.data.draw
         # Draw from the fixed OPS tuple (a disabled op falls through to the next enabled
         # one) so an op keeps its meaning while hypothesis deletes other steps.
+        i = _WEIGHTED[d(st.integers(0, len(_WEIGHTED) - 1), label="op")]
+        pick = d(st.integers(0, PICKS - 1), label="pick")
+        if OPS[i] in ("invalid", "raw"):
+            self._bad = (d(st.integers(0, BAD_KINDS - 1), label="bad kind"),
+                         d(st.integers(0, 3), label="bad saga"),
+                         d(st.integers(0, 3), label="bad type"))
+        else:
+            self._bad = (0, 0, 0)
         present = {a.op for a in acts}
-        i = _WEIGHTED[self.data.draw(st.integers(0, len(_WEIGHTED) - 1), label="op")]
+        if not present:
+            return None
         op = next(OPS[(i + k) % len(OPS)] for k in range(len(OPS))
                   if OPS[(i + k) % len(OPS)] in present)
         mine = [a for a in acts if a.op == op]
-        if len(mine) == 1:
-            return mine[0]
-        return mine[self.data.draw(st.integers(0, len(mine) - 1), label=op)]
+        return mine[pick % len(mine)]
 
     def outcome(self, case: Case, participant: str, msg: Msg,
                 outcomes: Sequence[Outcome]) -> Outcome:
-        if len(outcomes) == 1:
-            return outcomes[0]
-        i = self.data.draw(st.integers(0, len(outcomes) - 1), label=f"{participant} outcome")
-        return outcomes[i]
+        k = self._outcomes.get((participant, msg.type, msg.saga), 0)
+        return outcomes[k % len(outcomes)]
 
-    def free(self, case: Case, event_type: str) -> dict[str, Any]:
-        if event_type not in FREE_FIELDS:
-            return {}
-        return self.data.draw(free_fields(event_type), label=f"{event_type} fields")
+    def free(self, case: Case, event_type: str, saga: int) -> dict[str, Any]:
+        return dict(self._free.get((event_type, saga), {}))
 
     def negative(self, case: Case, raw: bool) -> tuple[int, int, int]:
-        kinds = RAW_KINDS if raw else NEGATIVE_KINDS
-        d = self.data.draw
-        return (d(st.integers(0, len(kinds) - 1), label="bad kind"),
-                d(st.integers(0, 3), label="bad saga"),
-                d(st.integers(0, 3), label="bad type"))
+        return self._bad
 
 
 def _amount_limit(draw: Any, sagas: Sequence[SagaInfo]) -> str | None:
@@ -185,7 +241,7 @@ class ScriptChooser(Scripted):
                 break
         return outcomes[0]
 
-    def free(self, case: Case, event_type: str) -> dict[str, Any]:
+    def free(self, case: Case, event_type: str, saga: int) -> dict[str, Any]:
         names = FREE_FIELDS.get(event_type, ())
         for i, ev in enumerate(self._emitted):
             if ev.get("eventType") == event_type:

@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sagaspec.adapters.base import Adapter, RawMessage, World
+from sagaspec.conformance.arrival import canonical_order
 from sagaspec.conformance.checks import CHECKS, CheckFailed, fail
 from sagaspec.conformance.history import History, SagaInfo
 from sagaspec.conformance.models import SuiteModel
@@ -172,7 +173,7 @@ class Chooser(Protocol):
     def action(self, case: Case, acts: Sequence[Act]) -> Act | None: ...
     def outcome(self, case: Case, participant: str, msg: Msg,
                 outcomes: Sequence[Outcome]) -> Outcome: ...
-    def free(self, case: Case, event_type: str) -> dict[str, Any]: ...
+    def free(self, case: Case, event_type: str, saga: int) -> dict[str, Any]: ...
     def negative(self, case: Case, raw: bool) -> tuple[int, int, int]: ...
 
 
@@ -250,15 +251,20 @@ class Case:
         if not isinstance(self.chooser, Scripted):
             # Every generated case places its first order: a case without one tests nothing.
             self._place(0)
+        scripted = isinstance(self.chooser, Scripted)
         while n < self.s.max_steps and self.chooser.more(self):
+            n += 1
             acts = self.enabled()
-            if not acts:
+            if not acts and scripted:
                 break
+            # A generated step draws its choices even when nothing is enabled: how many
+            # draws a case makes must not depend on what the service published.
             act = self.chooser.action(self, acts)
             if act is None:
-                break
+                if scripted:
+                    break
+                continue
             self.perform(act)
-            n += 1
         self.finish()
 
     def finish(self) -> None:
@@ -268,11 +274,9 @@ class Case:
         # copy). Only generated cases choose some; replays recorded them as steps.
         for _ in range(self.chooser.late_duplicates(self) if self.s.faults else 0):
             dups = [a for a in self.enabled() if a.op == "duplicate"]
-            if not dups:
-                break
-            act = self.chooser.action(self, dups)
+            act = self.chooser.action(self, dups)  # drawn even when there is none
             if act is None:
-                break
+                continue
             self.perform(act)
             self.steps[-1].phase = "drain"
             self._drain()
@@ -424,7 +428,7 @@ class Case:
                         cause: dict[str, Any] | None) -> None:
         for m in publish:
             saga = self.sagas[m.saga]
-            free = self.chooser.free(self, m.type)
+            free = self.chooser.free(self, m.type, m.saga)
             ev = build_event(m.type, saga, self.ids, cause=cause, facts=self.facts[m.saga],
                              free=free)
             step.emitted.append(ev)
@@ -513,7 +517,8 @@ class Case:
         items = self._adapter("collect", self.adapter.collect(timeout))
         t0 = time.perf_counter()
         try:
-            for item in items:
+            # Arrival order within one collect varies over a broker: judge a canonical one.
+            for item in canonical_order(items):
                 self._absorb(step, item)
             if (self.s.settle_each_step or step.op == "quiet") and "model" not in self.s.skip:
                 self.oracle.quiet()

@@ -408,7 +408,7 @@ class Runner:
         from hypothesis import HealthCheck, Phase, Verbosity, given, settings
         from hypothesis import seed as hseed
         from hypothesis import strategies as st
-        from hypothesis.errors import Flaky
+        from hypothesis.errors import Flaky, FlakyStrategyDefinition
 
         c = self.config
         last: dict[str, tuple[Case, CheckFailed]] = {}
@@ -442,21 +442,40 @@ class Runner:
             self._example(counter["n"], phase, "passed", case, t, None)
 
         flaky = False
+        inconsistent: BaseException | None = None
         try:
             conformance_case()
         except CheckFailed as exc:
             if not c.all_bugs:  # only the bug hypothesis shrank is minimal
                 last = {exc.check: last[exc.check]}
-        except BaseExceptionGroup as group:
+        except FlakyStrategyDefinition as exc:
+            inconsistent = exc
+        except BaseExceptionGroup as group:  # several bugs, or FlakyFailure (a group too)
             others = [e for e in _leaves(group) if not isinstance(e, CheckFailed)]
             if any(not isinstance(e, Flaky) for e in others):
                 raise
-            flaky = bool(others)
-        except Flaky:
+            inconsistent = next((e for e in others if isinstance(e, FlakyStrategyDefinition)),
+                                None)
+            flaky = _has_flaky_failure(group) or any(
+                isinstance(e, Flaky) and not isinstance(e, FlakyStrategyDefinition)
+                for e in others)
+        except Flaky:  # FlakyReplay and the like: a failure that did not come back
             flaky = True
+        if inconsistent is not None and last:
+            # The suite's draws depend only on earlier draws, so a case that took a
+            # different shape on the same choices ended early: the service failed
+            # (or not) differently when the same case ran again.
+            flaky = True
+        elif inconsistent is not None:
+            self.notes.append(
+                f"suite bug: hypothesis found the suite's data generation inconsistent after "
+                f"{self.stats.examples} of {c.examples} examples ({_first_line(inconsistent)}); "
+                f"the run stopped early. Please report it with --seed {self.seed}")
         if flaky:
             self.notes.append("hypothesis reported the failure as flaky: the service did not "
-                              "fail again on the minimal case (timing-dependent behaviour?)")
+                              "fail the same way when the same case ran again "
+                              "(nondeterministic behaviour: timing, or the order its outputs "
+                              "arrived in)")
         for check, (case, exc) in last.items():
             if c.shrink:
                 case, exc = self._minimize(loop, adapter, caps, case, exc)
@@ -586,6 +605,21 @@ def run(config: RunConfig, on_event: Callable[[Event], None] | None = None) -> R
             final = ev
     assert final is not None
     return final
+
+
+def _has_flaky_failure(group: BaseExceptionGroup) -> bool:
+    """Whether hypothesis' ``FlakyFailure`` (a failure that passed on replay) is in ``group``."""
+    from hypothesis.errors import FlakyFailure
+
+    if isinstance(group, FlakyFailure):
+        return True
+    return any(isinstance(e, BaseExceptionGroup) and _has_flaky_failure(e)
+               for e in group.exceptions)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
 def _leaves(group: BaseExceptionGroup) -> list[BaseException]:

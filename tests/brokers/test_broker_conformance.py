@@ -32,10 +32,10 @@ def test_reference_services_pass_the_suite(name):
                           failures_dir=None))
     statuses = {c.name: c.status for c in final.checks}
     assert final.failures == [], final
-    # Over a broker the services' concurrent outputs arrive in varying order; hypothesis
-    # may then stop generating early (FlakyStrategyDefinition, noted by the runner).
-    assert 1 <= final.examples <= 4 and not final.interrupted
-    assert final.examples == 4 or any("flaky" in n for n in final.notes), final.notes
+    # Over a broker the services' concurrent outputs arrive in varying order; the suite's
+    # draws do not depend on it, so every example asked for runs.
+    assert final.examples == 4 and not final.interrupted, (final.examples, final.notes)
+    assert not any("suite bug" in n or "flaky" in n for n in final.notes), final.notes
     assert statuses["crash-recovery"] == "passed" and statuses["raw-input"] == "passed"
     assert not {"skipped", "failed"} & set(statuses.values())
 
