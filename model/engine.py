@@ -775,13 +775,16 @@ class Engine:
         n = self.n
         env = {f"R{p}": self._prow[p] for p in range(n)}
         env.update({f"N{p}": self._narrow[p] for p in range(n)})
-        env.update(PB=self._perm_bus, single=self._single)
+        env.update(single=self._single)
         env["tie"] = self.tie = self._tie_lex if self.fifo else self._tie_fp
+        # The bus renamed by k: each delivery (unordered) or queue (FIFO) renamed through
+        # its lazily filled table, sorted again.
+        env["BT"] = self._pqueue if self.fifo else self._pdel
         self.permute_state = _generate(
             "permute_state",
             "lambda s, k: ("
             + "".join(f"R{p}[s[{p}]][k], " for p in range(n))
-            + f"PB(k, s[{n}]), s[{n + 1}])",
+            + f"tuple(sorted(map(BT[k].__getitem__, s[{n}]))), s[{n + 1}])",
             env,
         )
         env["perm"] = self.permute_state
@@ -988,11 +991,8 @@ class Engine:
         return state if k == 0 else self.permute_state(state, k)
 
     def _perm_bus(self, k: int, bus: tuple) -> tuple:
-        if not self.fifo:
-            pd = self._pdel[k]
-            return tuple(sorted([pd[d] for d in bus]))
-        pq = self._pqueue[k]
-        return tuple(sorted([pq[q] for q in bus]))
+        table = self._pqueue[k] if self.fifo else self._pdel[k]
+        return tuple(sorted(map(table.__getitem__, bus)))
 
     def _perm_queue(self, k: int, q: int) -> int:
         # Renaming the sagas keeps a message's source and destination, so its channel.

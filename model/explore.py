@@ -21,6 +21,7 @@ import sys
 import time
 from array import array
 from collections.abc import Callable
+from operator import itemgetter
 from typing import Any
 
 from sagaspec.model.engine import LANE, QBITS, Engine, _generate
@@ -41,14 +42,37 @@ _FORCE_GENERIC = False
 
 
 # --------------------------------------------------------------------------- properties
+class _ReadView(View):
+    """A :class:`View` that records which participants' local states a predicate reads."""
+
+    __slots__ = ("_read",)
+
+    def __init__(self, engine, state: tuple) -> None:
+        super().__init__(engine, state)
+        self._read = 0
+
+    def __getitem__(self, name: str):
+        p = self._index(name)
+        self._read |= 1 << p
+        return self._e.local(p, self._s[p])
+
+    def locals(self):
+        self._read |= (1 << self._e.n) - 1
+        return super().locals()
+
+
 class _Props:
-    """Property evaluation, cached per combination of local states.
+    """Property evaluation, cached per combination of the local states it reads.
 
     A predicate that reads only ``view[name]`` is a function of the participants' local
-    states, so its result is cached under the tuple of local-state numbers (most global
-    states share it with many others: they differ only in the bus). Reading anything else
-    (the bus, quiescence, stores, budgets) marks that evaluation *dynamic*: it is not
-    cached and the predicate is evaluated again in every state with the same locals.
+    states, so its result is cached: under the numbers of the local states of the
+    participants it has read so far (its *support*; ``single-charge`` reads only
+    Payment's, so it is evaluated once per Payment state, not once per combination). A
+    pure predicate reading the same values takes the same path and reads the same
+    participants, so the cache is exact; when an evaluation reads a participant outside
+    the support, the support grows and that property's cache starts afresh. Reading
+    anything else (the bus, quiescence, stores, budgets) marks that evaluation
+    *dynamic*: it is not cached and the predicate is evaluated again in every state.
 
     For the search, :meth:`classify` folds all ``always`` and ``sometimes`` properties of
     a locals-combination into one int: bit ``k`` set when property ``k`` needs attention
@@ -60,8 +84,10 @@ class _Props:
         self.engine = engine
         self.props = props
         self.count = len(props)
-        self.view = View(engine, ())
+        self.view = _ReadView(engine, ())
         self.memo: list[dict] = [{} for _ in props]
+        self.support = [0] * len(props)  # bitmask of participants property k reads
+        self._pick = [_pick_lids(0)] * len(props)
         self.classes: dict[tuple, int] = {}
         self.safety = [k for k, p in enumerate(props) if p.kind in ("always", "sometimes")]
         n = engine.n
@@ -81,6 +107,7 @@ class _Props:
         view = self.view
         view._s = state
         view._other = False
+        view._read = 0
         prop = self.props[k]
         try:
             r = prop.pred(view)
@@ -94,14 +121,22 @@ class _Props:
             raise PropertyError(f"property {prop.name!r} returned None; a predicate must return a bool")
         return bool(r), view._other
 
+    def _remember(self, k: int, key: tuple, r: bool) -> None:
+        """Cache a static result of property ``k`` (just evaluated) for locals ``key``."""
+        read = self.view._read
+        if read & ~self.support[k]:
+            self.support[k] |= read
+            self._pick[k] = _pick_lids(self.support[k])
+            self.memo[k] = {}
+        self.memo[k][self._pick[k](key)] = r
+
     def holds(self, k: int, state: tuple, key: tuple) -> bool:
-        memo = self.memo[k]
-        r = memo.get(key)
+        r = self.memo[k].get(self._pick[k](key))
         if r is not None:
             return r
         r, dynamic = self.evaluate(k, state)
         if not dynamic:
-            memo[key] = r
+            self._remember(k, key, r)
         return r
 
     def classify(self, key: tuple, state: tuple, active: int = -1) -> int:
@@ -114,18 +149,32 @@ class _Props:
         bits = 0
         count = self.count
         props = self.props
+        memo, pick = self.memo, self._pick
         for k in self.safety:
             if not active >> k & 1:
                 continue
-            r, dynamic = self.evaluate(k, state)
-            if dynamic:
-                bits |= 1 << (k + count)
-            elif r != (props[k].kind == "always"):
+            r = memo[k].get(pick[k](key))
+            if r is None:
+                r, dynamic = self.evaluate(k, state)
+                if dynamic:
+                    bits |= 1 << (k + count)
+                    continue
+                self._remember(k, key, r)
+            if r != (props[k].kind == "always"):
                 bits |= 1 << k
-            if not dynamic:
-                self.memo[k][key] = r
         self.classes[key] = bits
         return bits
+
+
+def _pick_lids(support: int):
+    """``key -> the local-state numbers of the participants in support`` (a tuple)."""
+    ps = [p for p in range(support.bit_length()) if support >> p & 1]
+    if not ps:
+        return lambda key: ()
+    if len(ps) == 1:
+        (p,) = ps
+        return lambda key: (key[p],)
+    return itemgetter(*ps)
 
 
 # --------------------------------------------------------------------------- the search
@@ -515,7 +564,7 @@ class _Search:
                         else:
                             dmoves, delivery_moves = dmoves_nodup, moves_nodup
                         prev = -1
-                        for pos, d in enumerate(bus):
+                        for d in bus:
                             if d == prev:
                                 continue
                             prev = d
@@ -524,12 +573,36 @@ class _Search:
                             moves = dmoves.get((pid << shift) | d)
                             if moves is None:
                                 moves = delivery_moves(pid, d)
+                            if p > q0:
+                                # The successors are canonical as they are (see settled).
+                                for npid, pubs, keep_copy, spend, delta, dv in moves:
+                                    f = (fs + delta) & mask
+                                    j = seen_get(f)
+                                    if j is None:
+                                        j = len(parent)
+                                        seen[f] = j
+                                        parent.append(i)
+                                        act.append(a)
+                                        if keep_copy:
+                                            nb = tuple(sorted(bus + pubs)) if pubs else bus
+                                        else:
+                                            pos = bus.index(d)
+                                            rest = bus[:pos] + bus[pos + 1 :]
+                                            nb = tuple(sorted(rest + pubs)) if pubs else rest
+                                        push(builders[p](s, npid, nb, dups - spend))
+                                        pushf((fx + dv) & lanes if vec else f)
+                                    elif j < nstart:
+                                        layered = False
+                                    if keep:
+                                        targets.append(j)
+                                    a += 1
+                                continue
                             for npid, pubs, keep_copy, spend, delta, dv in moves:
-                                if p <= q0:
-                                    m = narrow[p][(npid << nperms) | pre[p]]
-                                    k = single[m] if not m & (m - 1) else finish[p](s, m)
-                                else:
+                                m = narrow[p][(npid << nperms) | pre[p]]
+                                if m == 1:  # the identity alone: canonical as it is
                                     k = 0
+                                else:
+                                    k = single[m] if not m & (m - 1) else finish[p](s, m)
                                 if not k:
                                     f = (fs + delta) & mask
                                 elif vec:
@@ -541,6 +614,7 @@ class _Search:
                                     if keep_copy:
                                         nb = tuple(sorted(bus + pubs)) if pubs else bus
                                     else:
+                                        pos = bus.index(d)
                                         rest = bus[:pos] + bus[pos + 1 :]
                                         nb = tuple(sorted(rest + pubs)) if pubs else rest
                                     t = builders[p](s, npid, nb, dups - spend)
@@ -554,6 +628,7 @@ class _Search:
                                     if keep_copy:
                                         nb = tuple(sorted(bus + pubs)) if pubs else bus
                                     else:
+                                        pos = bus.index(d)
                                         rest = bus[:pos] + bus[pos + 1 :]
                                         nb = tuple(sorted(rest + pubs)) if pubs else rest
                                     t = builders[p](s, npid, nb, dups - spend)
