@@ -924,6 +924,8 @@ class Engine:
         return r
 
     def _perm_pid(self, p: int, k: int, pid: int) -> int:
+        if k == 0:  # the identity
+            return pid
         table = self._ppid[p][k]
         r = table.get(pid)
         if r is None:

@@ -16,6 +16,7 @@ says it is not exhaustive.
 
 from __future__ import annotations
 
+import gc
 import random
 import sys
 import time
@@ -357,6 +358,11 @@ class _Search:
     # -- the BFS
     def run(self) -> None:
         e = self.engine
+        # The search allocates millions of small acyclic tuples and ints that reference
+        # counting frees; cyclic collections would only rescan the growing frontier and
+        # memo tables (about 8% of the time on the 3-order saga). Paused, then restored.
+        collecting = gc.isenabled()
+        gc.disable()
         try:
             if _FORCE_GENERIC:
                 return self._run_generic()
@@ -369,6 +375,9 @@ class _Search:
                 "model too large for the explorer: a state with more than 65,535 enabled "
                 "actions, or more than 4 billion states"
             ) from None
+        finally:
+            if collecting:
+                gc.enable()
 
     def _begin(self) -> tuple:
         e = self.engine
