@@ -32,11 +32,15 @@ __all__ = ["DrawChooser", "ScriptChooser", "OPS", "PICKS"]
 
 #: Action kinds, most ordinary first (hypothesis shrinks toward the first).
 OPS = ("deliver", "place", "duplicate", "crash", "invalid", "raw")
-#: 40% of the steps are deliveries, 20% duplicates; the rest place orders and inject faults.
-_WEIGHTED = (0, 0, 0, 0, 1, 2, 2, 3, 4, 5)
-#: Range of the abstract "which one" draws, read modulo the candidates there are. Fixed,
-#: so the shape of a case's draws never depends on what the service published; large
-#: enough that a pick among a long in-flight list is still close to uniform.
+#: Weight of each op among the enabled ones: 40% of the steps are deliveries, 20%
+#: duplicates; the rest place orders and inject faults (when all are enabled).
+WEIGHTS = {"deliver": 4, "place": 1, "duplicate": 2, "crash": 1, "invalid": 1, "raw": 1}
+#: Range of the op draw, read by cumulative weight modulo the enabled ops' total weight
+#: (2520 = lcm(1..10): every possible total divides it, so the reading stays exact).
+OP_RANGE = 2520
+#: Range of the abstract "which one" draws, scaled to the candidates there are (see
+#: :func:`_scaled`). Fixed, so the shape of a case's draws never depends on what the
+#: service published.
 PICKS = 32
 #: Range of a played participant's outcome draw (a multiple of 2 and 3: the model's
 #: branching factors, so ``k % n`` stays uniform).
@@ -54,11 +58,11 @@ class DrawChooser:
     (``FlakyStrategyDefinition``), which real, asynchronous services would otherwise
     provoke. So every draw is *abstract* and interpreted against the current state:
 
-    * each step draws an op (from the fixed :data:`OPS` weighting) and a pick from
-      ``range(PICKS)``, read as ``pick % len(candidates)`` (0 = the policy's first
-      candidate: the oldest message under FIFO); the bad-input details are drawn when
-      the op drawn is a bad input, whether or not it ends up enabled; a step with
-      nothing enabled still makes its draws and does nothing;
+    * each step draws an op (read by :data:`WEIGHTS` over the enabled ops) and a pick from
+      ``range(PICKS)``, scaled to the candidates (0 = the policy's first
+      candidate: the oldest message under FIFO; see :func:`_scaled`); a bad input's
+      details are read from the same two draws; a step with nothing enabled still
+      makes its draws and does nothing;
     * the played participants' outcomes are drawn up front, one per (participant,
       message type, saga), read modulo the outcomes the model offers when the message
       arrives (0 = the model's first outcome);
@@ -122,23 +126,24 @@ class DrawChooser:
     def action(self, case: Case, acts: Sequence[Act]) -> Act | None:
         """The step's act, or ``None`` when nothing is enabled (the draws are made anyway)."""
         d = self.data.draw
-        # Draw from the fixed OPS tuple (a disabled op falls through to the next enabled
-        # one) so an op keeps its meaning while hypothesis deletes other steps.
-        i = _WEIGHTED[d(st.integers(0, len(_WEIGHTED) - 1), label="op")]
+        # The op is read over the *enabled* ops by weight: a fixed-range draw (its shape
+        # never depends on the service), but no weight is lost to a disabled op. A
+        # disabled op used to fall through to the next one in OPS, which doubled
+        # "invalid" once crashes ran out and "duplicate" once every order was placed,
+        # and starved the deliveries and duplicates that build multi-step scenarios.
+        u = d(st.integers(0, OP_RANGE - 1), label="op")
         pick = d(st.integers(0, PICKS - 1), label="pick")
-        if OPS[i] in ("invalid", "raw"):
-            self._bad = (d(st.integers(0, BAD_KINDS - 1), label="bad kind"),
-                         d(st.integers(0, 3), label="bad saga"),
-                         d(st.integers(0, 3), label="bad type"))
-        else:
-            self._bad = (0, 0, 0)
         present = {a.op for a in acts}
-        if not present:
+        live = [o for o in OPS if o in present]
+        op = _weighted(live, u)
+        # A bad input's details come from the same two draws (no draw of their own, so
+        # the step's shape does not depend on which op the enabled set made of ``u``):
+        # the kind from ``u`` above the weights, the saga and type from the pick.
+        self._bad = ((u // 10) % BAD_KINDS, pick % 4, (pick // 4) % 4)
+        if op is None:
             return None
-        op = next(OPS[(i + k) % len(OPS)] for k in range(len(OPS))
-                  if OPS[(i + k) % len(OPS)] in present)
         mine = [a for a in acts if a.op == op]
-        return mine[pick % len(mine)]
+        return mine[_scaled(pick, len(mine))]
 
     def outcome(self, case: Case, participant: str, msg: Msg,
                 outcomes: Sequence[Outcome]) -> Outcome:
@@ -150,6 +155,40 @@ class DrawChooser:
 
     def negative(self, case: Case, raw: bool) -> tuple[int, int, int]:
         return self._bad
+
+
+def _scaled(pick: int, n: int) -> int:
+    """Candidate ``pick`` (of ``range(PICKS)``) reads among ``n``: scaled, not modulo.
+
+    Scaling keeps hypothesis' lean toward small draws a lean toward the policy's first
+    candidates (the oldest message under FIFO), as a direct ``integers(0, n - 1)`` draw
+    had; ``pick % n`` spread it evenly and delivered young messages as often as old
+    ones, which broke up the causal chains multi-step scenarios need. Beyond
+    :data:`PICKS` candidates, modulo (every one stays reachable).
+
+    >>> [_scaled(p, 4) for p in (0, 7, 8, 31)], _scaled(40 % PICKS, 40)
+    ([0, 0, 1, 3], 8)
+    """
+    return pick * n // PICKS if n <= PICKS else pick % n
+
+
+def _weighted(live: Sequence[str], u: int) -> str | None:
+    """The op ``u`` selects among ``live`` by cumulative :data:`WEIGHTS` (0 -> the first).
+
+    >>> _weighted(["deliver", "place"], 0), _weighted(["deliver", "place"], 4)
+    ('deliver', 'place')
+    >>> _weighted([], 7) is None
+    True
+    """
+    total = sum(WEIGHTS[o] for o in live)
+    if not total:
+        return None
+    r = u % total
+    for o in live:
+        r -= WEIGHTS[o]
+        if r < 0:
+            return o
+    raise AssertionError("unreachable")
 
 
 def _amount_limit(draw: Any, sagas: Sequence[SagaInfo]) -> str | None:
