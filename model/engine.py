@@ -188,12 +188,18 @@ class Engine:
         self.qhead = _Lazy(lambda q: self.qhead.setdefault(q, self.queue(q)[0]))
         self.qpop = _Lazy(self._make_qpop)
         self.qpush = _Lazy(self._make_qpush)
+        # qz[q]: a queue's weight in the additive fingerprint (0 for an empty queue, which
+        # is never in a bus, so a queue emptied or created changes the sum by a weight).
+        self.qz = _Lazy(lambda q: self.qz.setdefault(q, _mix(q ^ 0x6B6B_0000_0000_0000) if q & _QLOW else 0))
         self._subs: dict[str, tuple[int, ...]] = {}
         # Memo tables of pure results.
         self._handler: dict[int, tuple] = {}  # (lid << SHIFT | d) -> ((label, nlid, pubs), ...)
         self._dmoves: dict[int, tuple] = {}  # (pid << SHIFT | d) -> moves
         self._hot: dict[int, tuple] = {}  # the same, compact (see hot_moves)
         self._hot0: dict[int, tuple] = {}  # the same without the duplicating moves
+        self._fhot: dict[int, tuple] = {}  # the same for the FIFO loop (see fifo_moves)
+        self._fhot0: dict[int, tuple] = {}
+        self._finternal: list[dict[int, tuple]] = [{} for _ in range(n)]
         self._imoves: list[dict[int, tuple]] = [{} for _ in range(n)]  # pid -> moves
         self._crash: list[dict[int, int]] = [{} for _ in range(n)]  # pid -> pid after crash, -1
         self._restart: list[dict[int, int]] = [{} for _ in range(n)]  # lid -> lid
@@ -210,15 +216,16 @@ class Engine:
             )
             for p in range(n)
         )
-        if not self.fifo:
-            self.additive_fingerprint = _generate(
-                "additive_fingerprint",
-                "lambda s: ("
-                + "".join(f"Z{p}[s[{p}]] + " for p in range(n))
-                + f"sum(map(DZ, s[{n}])) + s[{n + 1}] * W) & MASK",
-                {**{f"Z{p}": self.pz[p] for p in range(n)}, "DZ": self.dz.__getitem__,
-                 "W": _DUP_WEIGHT, "MASK": FP_MASK},
-            )
+        # The weights of the bus's items: in-flight copies, or FIFO queues.
+        self._bus_weights = self.qz.__getitem__ if self.fifo else self.dz.__getitem__
+        self.additive_fingerprint = _generate(
+            "additive_fingerprint",
+            "lambda s: ("
+            + "".join(f"Z{p}[s[{p}]] + " for p in range(n))
+            + f"sum(map(BZ, s[{n}])) + s[{n + 1}] * W) & MASK",
+            {**{f"Z{p}": self.pz[p] for p in range(n)}, "BZ": self._bus_weights,
+             "W": _DUP_WEIGHT, "MASK": FP_MASK},
+        )
         # Symmetry.
         self.symmetric = bool(config.symmetry)
         self.vectors = False
@@ -424,7 +431,8 @@ class Engine:
         bit = 1 << d
         pz, dz = self.pz[p], self.dz
         here = pz[pid]
-        vec = self._move_vector if self.vectors else _no_vector
+        # (FIFO moves carry their vectors in fifo_moves: the bus part depends on queues.)
+        vec = self._move_vector if self.vectors and not self.fifo else _no_vector
         if self.idem and mask & bit:
             moves = ((DROP, pid, (), 0, 0, "ignored", -dz[d], vec(p, pid, pid, d, (), 0)),)
         else:
@@ -476,6 +484,51 @@ class Engine:
             moves = self._hot0[key] = tuple(mv for mv in self.hot_moves(pid, d) if not mv[3])
         return moves
 
+    def fifo_moves(self, pid: int, d: int) -> tuple:
+        """:meth:`delivery_moves` as the FIFO search loop reads them (memoized).
+
+        Each is ``(new_pid, publishes, keep, spend_dup, delta, vector, plan)``: ``delta``
+        and ``vector`` cover the participant and the duplicate budget only (the bus part
+        depends on the queues), and ``plan`` groups the publishes by channel, in order,
+        as ``(channel << QBITS, channel << QBITS | QLOW, deliveries)``.
+        """
+        key = (pid << SHIFT) | d
+        moves = self._fhot.get(key)
+        if moves is None:
+            p = self.ddest[d]
+            moves = self._fhot[key] = tuple(
+                self._fifo_move(p, pid, npid, pubs, keep, spend)
+                for _kind, npid, pubs, keep, spend, _label, _delta, _vec in self.delivery_moves(pid, d)
+            )
+        return moves
+
+    def fifo_moves_no_dup(self, pid: int, d: int) -> tuple:
+        """:meth:`fifo_moves` without the moves that spend a duplicate (budget spent)."""
+        key = (pid << SHIFT) | d
+        moves = self._fhot0.get(key)
+        if moves is None:
+            moves = self._fhot0[key] = tuple(mv for mv in self.fifo_moves(pid, d) if not mv[3])
+        return moves
+
+    def fifo_internal_moves(self, p: int, pid: int) -> tuple:
+        """:meth:`internal_moves` in the shape of :meth:`fifo_moves` (memoized)."""
+        moves = self._finternal[p].get(pid)
+        if moves is None:
+            moves = self._finternal[p][pid] = tuple(
+                self._fifo_move(p, pid, mv[1], mv[2], 0, 0) for mv in self.internal_moves(p, pid)
+            )
+        return moves
+
+    def _fifo_move(self, p: int, pid: int, npid: int, pubs: tuple, keep: int, spend: int) -> tuple:
+        pz = self.pz[p]
+        delta = pz[npid] - pz[pid] - spend * _DUP_WEIGHT
+        vec = self._move_vector(p, pid, npid, -1, (), spend) if self.vectors else 0
+        groups: dict[int, list[int]] = {}
+        for x in pubs:
+            groups.setdefault(self.dchan[x] << QBITS, []).append(x)
+        plan = tuple((c0, c0 | _QLOW, tuple(xs)) for c0, xs in groups.items())
+        return (npid, pubs, keep, spend, delta, vec, plan)
+
     def internal_moves(self, p: int, pid: int) -> tuple:
         """Internal moves of participant ``p`` in state ``pid`` (same shape as delivery moves)."""
         moves = self._imoves[p].get(pid)
@@ -488,7 +541,7 @@ class Engine:
             outs = self._outcomes(p, raw, "internal()", allow_empty=True)
             self._internal_out[p][lid] = outs
         pz, dz = self.pz[p], self.dz
-        vec = self._move_vector if self.vectors else _no_vector
+        vec = self._move_vector if self.vectors and not self.fifo else _no_vector
         out = []
         for label, nlid, pubs, _msgs in outs:
             npid = self._intern_pid(p, nlid, mask, crashes)
@@ -535,22 +588,22 @@ class Engine:
         return hash(state) & 0x0FFF_FFFF_FFFF_FFFF
 
     def additive_fingerprint(self, state: tuple) -> int:
-        """The 60-bit fingerprint the inlined search uses (no symmetry, unordered bus).
+        """The 60-bit fingerprint the inlined searches use.
 
-        ``sum(pz[p][pid_p]) + sum(dz[d] for each copy in flight) + dups * W`` modulo
-        2**60, with pseudo-random weights. A move changes one participant, removes or
-        keeps one copy, adds its publishes and maybe spends a duplicate, so the
-        successor's fingerprint is the parent's plus a constant stored in the move: the
-        search checks "seen?" before it builds the successor tuple (TLC-style
+        ``sum(pz[p][pid_p]) + sum(weight of each bus item) + dups * W`` modulo 2**60, with
+        pseudo-random weights; a bus item is an in-flight copy (unordered bus) or a
+        whole channel queue (FIFO: the order inside a channel is in the queue's number).
+        A move changes one participant, removes or keeps one copy, adds its publishes
+        and maybe spends a duplicate. On the unordered bus the successor's fingerprint
+        is then the parent's plus a constant stored in the move; on FIFO, plus the
+        weight changes of the queues it pops and pushes (memoized per queue). Either way
+        the search checks "seen?" before it builds the successor tuple (TLC-style
         incremental fingerprinting). Two different states collide with probability about
         2**-60 (a difference of random weights must vanish).
         """
-        if self.fifo:
-            # Order inside a channel matters on a FIFO bus and a sum cannot see it.
-            raise UsageError("additive fingerprints are for unordered buses; use fingerprint()")
         n = self.n
         total = sum(self.pz[p][state[p]] for p in range(n))
-        total += sum(map(self.dz.__getitem__, state[n]))
+        total += sum(map(self._bus_weights, state[n]))
         total += state[n + 1] * _DUP_WEIGHT
         return total & FP_MASK
 
@@ -715,11 +768,9 @@ class Engine:
         least, lexicographically by interned number: the candidates (a bitmask) are
         narrowed participant by participant, each step memoized per ``(pid, mask)``.
         Several renamings remain only when they fix the participant states and differ
-        in the bus; then, on an unordered bus, the one whose renamed state has the least
-        additive fingerprint wins (the search knows those fingerprints without building
-        the states, see :meth:`fingerprint_vector`), the least ``k`` among equal ones;
-        on a FIFO bus the least renamed bus (a tuple of interned queue numbers) wins.
-        So two states get the same representative iff one is a renaming of the other
+        in the bus; then the one whose renamed state has the least additive fingerprint
+        wins (the search knows those fingerprints without building the states, see
+        :meth:`fingerprint_vector`), the least ``k`` among equal ones. So two states get the same representative iff one is a renaming of the other
         (up to a 60-bit fingerprint collision between renamings of one state, the
         visited set's own assumption). ``tie(state, mask)`` is that last step alone.
         """
@@ -732,12 +783,14 @@ class Engine:
         k))``. Moves carry the same vector of constants (the last field of a move), so
         the search gets the fingerprint of any renaming of a successor with one big-int
         addition and a shift: it needs no successor tuple to test "seen?" even when the
-        successor must be renamed to become canonical. Only with symmetry on an
-        unordered bus and at most :data:`MAX_VECTOR_PERMS` renamings
-        (``Engine.vectors``); the search falls back to building and renaming otherwise.
+        successor must be renamed to become canonical. Only with symmetry and at most
+        :data:`MAX_VECTOR_PERMS` renamings (``Engine.vectors``); the search falls back
+        to building and renaming otherwise.
         """
         if not self.vectors:
-            raise UsageError("fingerprint vectors need symmetry on an unordered bus (Engine.vectors)")
+            raise UsageError(
+                f"fingerprint vectors need symmetry and at most {MAX_VECTOR_PERMS} renamings (Engine.vectors)"
+            )
         return self._fvec(state)
 
     def _setup_symmetry(self) -> None:
@@ -776,7 +829,7 @@ class Engine:
         env = {f"R{p}": self._prow[p] for p in range(n)}
         env.update({f"N{p}": self._narrow[p] for p in range(n)})
         env.update(single=self._single)
-        env["tie"] = self.tie = self._tie_lex if self.fifo else self._tie_fp
+        env["tie"] = self.tie = self._tie_fp
         # The bus renamed by k: each delivery (unordered) or queue (FIFO) renamed through
         # its lazily filled table, sorted again.
         env["BT"] = self._pqueue if self.fifo else self._pdel
@@ -831,7 +884,7 @@ class Engine:
             src.append("    return -m")
             finish.append(_generate(f"finish{q}", "\n".join(src), env))
         self.finish = tuple(finish)
-        self.vectors = not self.fifo and count <= MAX_VECTOR_PERMS
+        self.vectors = count <= MAX_VECTOR_PERMS
         if self.vectors:
             self._setup_vectors()
 
@@ -845,9 +898,11 @@ class Engine:
         # every renaming; _cvec[p][pid]: the vector of an idle crash.
         self._pvec = [_Lazy(lambda pid, p=p: self._make_pvec(p, pid)) for p in range(n)]
         self._dvec = _Lazy(self._make_dvec)
+        self._qvec = _Lazy(self._make_qvec)
         self._cvec: list[dict[int, int]] = [{} for _ in range(n)]
         env = {f"V{p}": self._pvec[p] for p in range(n)}
-        env.update(DV=self._dvec.__getitem__, WW=self._dup_lanes, LANES=self.lanes)
+        bus_vec = self._qvec if self.fifo else self._dvec
+        env.update(DV=bus_vec.__getitem__, WW=self._dup_lanes, LANES=self.lanes)
         # Lanes stay below 2**60 * terms: LANE bits leave room for 2**(LANE-60) terms.
         self._fvec = _generate(
             "fingerprint_vector",
@@ -873,6 +928,16 @@ class Engine:
         v = self._pack(pz[x] for x in self._prow[p][pid])
         self._pvec[p][pid] = v
         return v
+
+    def _make_qvec(self, q: int) -> int:
+        qz = self.qz
+        v = self._pack(qz[self._pqueue[k][q]] for k in range(self._P)) if q & _QLOW else 0
+        self._qvec[q] = v
+        return v
+
+    def lane_delta(self, new: int, old: int) -> int:
+        """``new - old`` lane by lane (modulo 2**60 in every lane) for packed vectors."""
+        return (new + self.lanes - old + self._lane_ones) & self.lanes
 
     def _make_dvec(self, d: int) -> int:
         dz = self.dz
@@ -970,17 +1035,10 @@ class Engine:
         self._narrow[p][key] = r
         return r
 
-    def _tie_lex(self, state: tuple, mask: int) -> tuple:
-        # FIFO: ties on every participant, the least renamed bus (a tuple of queue
-        # numbers) decides; only the winner is renamed whole.
-        bus = state[self.n]
-        _b, k = min((self._perm_bus(k, bus), k) for k in self._bits[mask])
-        return state if k == 0 else self.permute_state(state, k)
-
     def _tie_fp(self, state: tuple, mask: int) -> tuple:
-        # Unordered bus: ties on every participant, the least fingerprint decides. The
-        # renamed participant states are the same for every k in mask, so only the
-        # renamed bus changes the sum.
+        # Ties on every participant: the least fingerprint decides. The renamed
+        # participant states are the same for every k in mask, so only the renamed bus
+        # changes the sum.
         n = self.n
         ks = self._bits[mask]
         k0 = ks[0]
@@ -988,8 +1046,9 @@ class Engine:
         for p in range(n):
             common += self.pz[p][self._prow[p][state[p]][k0]]
         bus = state[n]
-        dz, pdel = self.dz, self._pdel
-        _f, k = min(((common + sum([dz[pdel[k][d]] for d in bus])) & FP_MASK, k) for k in ks)
+        bz = self._bus_weights
+        tables = self._pqueue if self.fifo else self._pdel
+        _f, k = min(((common + sum(map(bz, map(tables[k].__getitem__, bus)))) & FP_MASK, k) for k in ks)
         return state if k == 0 else self.permute_state(state, k)
 
     def _perm_bus(self, k: int, bus: tuple) -> tuple:

@@ -4,11 +4,15 @@
 found for each property is a *shortest* counterexample. Like TLC it keeps only a 60-bit
 fingerprint per visited state plus the parent's number and the action's number (compact
 ``array`` columns); a trace is rebuilt by re-executing actions from the initial state.
-Fingerprints are computed incrementally (each move adds a constant), so a successor's
-tuple is built only when it is new. The frontier holds the current and the next BFS
-level. The graph (for liveness under fairness and for export) is kept as CSR arrays
+Fingerprints are computed incrementally (each move adds a constant, plus on a FIFO bus
+the weight changes of the queues it touches), so a successor's tuple is built only when
+it is new; under symmetry the frontier keeps every state's fingerprints under all
+renamings (:meth:`~sagaspec.model.engine.Engine.fingerprint_vector`), so a successor
+that must be renamed is not built either. The frontier holds the current and the next
+BFS level. The graph (for liveness under fairness and for export) is kept as CSR arrays
 when needed and turned into a networkx graph on demand by
-:meth:`~sagaspec.model.results.CheckResult.graph`.
+:meth:`~sagaspec.model.results.CheckResult.graph`; when every edge leads from one BFS
+level to the next the graph has no cycle and the cycle analysis is skipped.
 
 :func:`simulate` runs seeded random walks for bounds too large to exhaust; its result
 says it is not exhaustive.
@@ -21,6 +25,7 @@ import random
 import sys
 import time
 from array import array
+from bisect import bisect_left
 from collections.abc import Callable
 from operator import itemgetter
 from typing import Any
@@ -285,6 +290,8 @@ class _Search:
             total += sys.getsizeof(e._lid[p]) + sys.getsizeof(e.lobj[p])
         total += sys.getsizeof(e._dmoves) + len(e._dmoves) * 120
         total += sys.getsizeof(e._hot) + sys.getsizeof(e._hot0) + len(e._hot) * 120
+        total += sys.getsizeof(e._fhot) + sys.getsizeof(e._fhot0) + len(e._fhot) * 160
+        total += sum(sys.getsizeof(t) for t in (e._qnum, e.qhead, e.qpop, e.qpush, e.qz)) + 100 * len(e._qnum)
         total += sys.getsizeof(e._handler)
         total += sys.getsizeof(self.props.classes) + len(self.props.classes) * 100
         for memo in self.props.memo:
@@ -294,9 +301,10 @@ class _Search:
             total += sum(sys.getsizeof(t) + 100 * len(t) for t in (*e._prow, *e._narrow))
         if e.vectors:
             vec_size = max(self.vector_bytes, 32)
-            tables = (*e._pvec, e._dvec, *e._cvec)
+            tables = (*e._pvec, e._dvec, e._qvec, *e._cvec, getattr(self, "queue_changes", {}))
             total += sum(sys.getsizeof(t) + vec_size * len(t) for t in tables)
             moves = sum(len(m) for m in e._dmoves.values()) + sum(len(m) for t in e._imoves for m in t.values())
+            moves += sum(len(m) for m in e._fhot.values()) + sum(len(m) for t in e._finternal for m in t.values())
             total += moves * vec_size
         return total
 
@@ -739,14 +747,16 @@ class _Search:
         self._finish(i, depth)
 
     def _run_fifo(self) -> None:
-        """The BFS for the FIFO bus: :meth:`_run_incremental` with every successor built.
+        """The BFS for the FIFO bus: :meth:`_run_incremental` with queues as bus items.
 
-        Order inside a channel matters, so fingerprints are hashes of the successor
-        tuples (:meth:`Engine.fingerprint`) rather than sums; the bus is a short tuple of
-        interned queue numbers with memoized pop and push, so building a successor is
-        cheap. Symmetry uses the same narrowing check as the unordered loop to rename
-        only the successors that need it. Enumerates successors in exactly the order of
-        :meth:`Engine.expand` (``tests/model/test_engine.py`` checks the graphs agree).
+        The bus is a short sorted tuple of interned channel queues, and a queue's weight
+        is part of the additive fingerprint, so a successor's fingerprint is the
+        parent's plus the move's participant constant plus the weight changes of the
+        queue it pops and of the queues its publishes are appended to (found by
+        bisection, pushes memoized): still no successor tuple unless it is new. With
+        symmetry the same narrowing check and fingerprint vectors apply. Enumerates
+        successors in exactly the order of :meth:`Engine.expand`
+        (``tests/model/test_engine_symmetry.py`` checks the graphs agree).
         """
         e = self.engine
         n = e.n
@@ -761,24 +771,26 @@ class _Search:
         classes = props.classes
         classify = props.classify
         builders = e.builders
-        imoves = e._imoves
-        internal_moves = e.internal_moves
+        fimoves = e._finternal
+        internal_moves = e.fifo_internal_moves
         iparts = e.internal_parts
-        dmoves_dup = e._hot
-        dmoves_nodup = e._hot0
-        moves_dup = e.hot_moves
-        moves_nodup = e.hot_moves_no_dup
+        dmoves_dup = e._fhot
+        dmoves_nodup = e._fhot0
+        moves_dup = e.fifo_moves
+        moves_nodup = e.fifo_moves_no_dup
         ddest = e.ddest
-        qhead, qpop = e.qhead, e.qpop
+        qhead, qpop, qpush, qz = e.qhead, e.qpop, e.qpush, e.qz
         qlow = (1 << QBITS) - 1
         add = e.fifo_add
+        pz = e.pz
         crash_tab = e._crash
         crash_move = e.crash_move
         crashes = bool(e.crash_budget)
         sym = e.symmetric
+        vec = e.vectors
         q0 = -1  # moves of participants p <= q0 may need renaming (see Engine.settled)
         if sym:
-            tie = e.tie
+            canon = e.canonical
             perm = e.permute_state
             settled = e.settled
             narrow = e._narrow
@@ -788,14 +800,56 @@ class _Search:
             full = (1 << nperms) - 1
             narrow0 = narrow[0]
             pre0 = (full,)
+        afp = e.additive_fingerprint
         mask = 0x0FFF_FFFF_FFFF_FFFF
         shift = 24
         rng = range(n)
+        if vec:
+            fvec = e._fvec
+            tiebreak = e.tiebreak
+            lanes = e.lanes
+            crash_vector = e.crash_vector
+            lshift = tuple(LANE * k for k in range(nperms))
+            qvec = e._qvec
+            lane_delta = e.lane_delta
+            changes: dict[int, int] = {}  # (old << 48 | new queue) -> vector of the change
+            self.queue_changes = changes  # (for the memory accounting)
+
+            def bus_vector(bus: tuple, q: int, keep_copy: int, plan: tuple) -> int:
+                """The vector of the queue changes of popping q (unless kept or -1) and
+                appending the plan's publishes (the vector twin of the inline sums)."""
+                v = 0
+                qc0 = q & ~qlow
+                if q >= 0 and not keep_copy:
+                    key = (q << 48) | qpop[q]
+                    dv = changes.get(key)
+                    if dv is None:
+                        dv = changes[key] = lane_delta(qvec[qpop[q]], qvec[q])
+                    v += dv
+                for c0, cend, xs in plan:
+                    if c0 == qc0:
+                        cur = q if keep_copy else qpop[q]
+                    else:
+                        at = bisect_left(bus, c0)
+                        cur = bus[at] if at < len(bus) and bus[at] <= cend else c0
+                    new = cur
+                    for x in xs:
+                        new = qpush[(new << shift) | x]
+                    key = (cur << 48) | new
+                    dv = changes.get(key)
+                    if dv is None:
+                        dv = changes[key] = lane_delta(qvec[new], qvec[cur])
+                    v += dv
+                return v
+
         init = self._begin()
-        seen: dict[int, int] = {hash(init) & mask: 0}
+        f0 = afp(init)
+        seen: dict[int, int] = {f0: 0}
         self.seen = seen
         seen_get = seen.get
         frontier = [init]
+        ffps = [fvec(init) if vec else f0]
+        self.vector_bytes = sys.getsizeof(ffps[0]) if vec else 0
         last = self.start
         i = 0
         depth = 0
@@ -805,11 +859,13 @@ class _Search:
             while frontier:
                 self.depth = depth
                 nxt: list[tuple] = []
+                nfps: list[int] = []
                 push = nxt.append
+                pushf = nfps.append
                 nstart = len(parent)  # states numbered below are at this depth or less
                 expand_level = max_depth is None or depth < max_depth
                 active = self.active  # shrinks only in _attention and _quiescent
-                for s in frontier:
+                for s, fx in zip(frontier, ffps):  # noqa: B905 - same length by construction
                     bus = s[n]
                     if active:
                         bits = classes.get(keyf(s))
@@ -834,35 +890,63 @@ class _Search:
                     if keep:
                         offsets.append(len(targets))
                     dups = s[n + 1]
+                    nbus = len(bus)
                     a = 0
                     if sym:
                         if narrow0[(s[0] << nperms) | full] == 1:
                             q0, pre = 0, pre0  # the common case, without a call
                         else:
                             q0, pre = settled(s)
-                    # -- internal actions
+                        fs = fx & mask if vec else fx
+                    else:
+                        fs = fx
+                    # -- internal actions (publishes only: q = -1 pops nothing)
                     for p in iparts:
                         pid = s[p]
-                        moves = imoves[p].get(pid)
+                        moves = fimoves[p].get(pid)
                         if moves is None:
                             moves = internal_moves(p, pid)
-                        for mv in moves:
-                            npid = mv[1]
-                            pubs = mv[2]
-                            t = builders[p](s, npid, add(bus, pubs) if pubs else bus, dups)
+                        for npid, pubs, _keep, _spend, delta, dv, plan in moves:
+                            f = fs + delta
+                            for c0, cend, xs in plan:
+                                at = bisect_left(bus, c0)
+                                cur = bus[at] if at < nbus and bus[at] <= cend else c0
+                                new = cur
+                                for x in xs:
+                                    new = qpush[(new << shift) | x]
+                                f += qz[new] - qz[cur]
+                            f &= mask
+                            k = 0
                             if p <= q0:
                                 m = narrow[p][(npid << nperms) | pre[p]]
-                                k = single[m] if not m & (m - 1) else finish[p](s, m)
-                                if k:
-                                    t = perm(t, k) if k > 0 else tie(t, -k)
-                            f = hash(t) & mask
+                                if m != 1:
+                                    k = single[m] if not m & (m - 1) else finish[p](s, m)
+                            if k:
+                                if vec:
+                                    y = fx + dv + bus_vector(bus, -1, 0, plan)
+                                    if k > 0:
+                                        f = (y >> lshift[k]) & mask
+                                    else:
+                                        f, k = tiebreak[-k](y)
+                                else:
+                                    t = builders[p](s, npid, add(bus, pubs) if pubs else bus, dups)
+                                    f = afp(perm(t, k) if k > 0 else canon(t))
                             j = seen_get(f)
                             if j is None:
                                 j = len(parent)
                                 seen[f] = j
                                 parent.append(i)
                                 act.append(a)
+                                t = builders[p](s, npid, add(bus, pubs) if pubs else bus, dups)
+                                if k:
+                                    t = perm(t, k) if k > 0 else canon(t)
                                 push(t)
+                                if not vec:
+                                    pushf(f)
+                                elif k:
+                                    pushf(fvec(t))
+                                else:
+                                    pushf((fx + dv + bus_vector(bus, -1, 0, plan)) & lanes)
                             elif j < nstart:
                                 layered = False
                             if keep:
@@ -875,37 +959,76 @@ class _Search:
                             dmoves, delivery_moves = dmoves_dup, moves_dup
                         else:
                             dmoves, delivery_moves = dmoves_nodup, moves_nodup
-                        for pos, q in enumerate(bus):
+                        for q in bus:
                             d = qhead[q]
                             p = ddest[d]
                             pid = s[p]
                             moves = dmoves.get((pid << shift) | d)
                             if moves is None:
                                 moves = delivery_moves(pid, d)
+                            qc0 = q & ~qlow
                             nq = qpop[q]
-                            rest = (*bus[:pos], nq, *bus[pos + 1 :]) if nq & qlow else bus[:pos] + bus[pos + 1 :]
-                            for npid, pubs, keep_copy, spend, _delta, _dv in moves:
-                                nb = bus if keep_copy else rest
-                                t = builders[p](s, npid, add(nb, pubs) if pubs else nb, dups - spend)
+                            popped = qz[nq] - qz[q]
+                            for npid, pubs, keep_copy, spend, delta, dv, plan in moves:
+                                f = fs + delta if keep_copy else fs + delta + popped
+                                for c0, cend, xs in plan:
+                                    if c0 == qc0:
+                                        cur = q if keep_copy else nq
+                                    else:
+                                        at = bisect_left(bus, c0)
+                                        cur = bus[at] if at < nbus and bus[at] <= cend else c0
+                                    new = cur
+                                    for x in xs:
+                                        new = qpush[(new << shift) | x]
+                                    f += qz[new] - qz[cur]
+                                f &= mask
+                                k = 0
                                 if p <= q0:
                                     m = narrow[p][(npid << nperms) | pre[p]]
-                                    k = single[m] if not m & (m - 1) else finish[p](s, m)
-                                    if k:
-                                        t = perm(t, k) if k > 0 else tie(t, -k)
-                                f = hash(t) & mask
+                                    if m != 1:
+                                        k = single[m] if not m & (m - 1) else finish[p](s, m)
+                                if k:
+                                    if vec:
+                                        y = fx + dv + bus_vector(bus, q, keep_copy, plan)
+                                        if k > 0:
+                                            f = (y >> lshift[k]) & mask
+                                        else:
+                                            f, k = tiebreak[-k](y)
+                                    else:
+                                        if keep_copy:
+                                            nb = bus
+                                        else:
+                                            pos = bus.index(q)
+                                            nb = (*bus[:pos], nq, *bus[pos + 1 :]) if nq & qlow else bus[:pos] + bus[pos + 1 :]
+                                        t = builders[p](s, npid, add(nb, pubs) if pubs else nb, dups - spend)
+                                        f = afp(perm(t, k) if k > 0 else canon(t))
                                 j = seen_get(f)
                                 if j is None:
                                     j = len(parent)
                                     seen[f] = j
                                     parent.append(i)
                                     act.append(a)
+                                    if keep_copy:
+                                        nb = bus
+                                    else:
+                                        pos = bus.index(q)
+                                        nb = (*bus[:pos], nq, *bus[pos + 1 :]) if nq & qlow else bus[:pos] + bus[pos + 1 :]
+                                    t = builders[p](s, npid, add(nb, pubs) if pubs else nb, dups - spend)
+                                    if k:
+                                        t = perm(t, k) if k > 0 else canon(t)
                                     push(t)
+                                    if not vec:
+                                        pushf(f)
+                                    elif k:
+                                        pushf(fvec(t))
+                                    else:
+                                        pushf((fx + dv + bus_vector(bus, q, keep_copy, plan)) & lanes)
                                 elif j < nstart:
                                     layered = False
                                 if keep:
                                     targets.append(j)
                                 a += 1
-                    # -- idle crashes
+                    # -- idle crashes (the bus is unchanged)
                     if crashes:
                         for p in rng:
                             pid = s[p]
@@ -914,20 +1037,35 @@ class _Search:
                                 cp = crash_move(p, pid)
                             if cp < 0:
                                 continue
-                            t = builders[p](s, cp, bus, dups)
+                            k = 0
                             if p <= q0:
                                 m = narrow[p][(cp << nperms) | pre[p]]
-                                k = single[m] if not m & (m - 1) else finish[p](s, m)
-                                if k:
-                                    t = perm(t, k) if k > 0 else tie(t, -k)
-                            f = hash(t) & mask
+                                if m != 1:
+                                    k = single[m] if not m & (m - 1) else finish[p](s, m)
+                            if not k:
+                                f = (fs + pz[p][cp] - pz[p][pid]) & mask
+                            elif vec:
+                                if k > 0:
+                                    f = ((fx + crash_vector(p, pid, cp)) >> lshift[k]) & mask
+                                else:
+                                    f, k = tiebreak[-k](fx + crash_vector(p, pid, cp))
+                            else:
+                                t = builders[p](s, cp, bus, dups)
+                                f = afp(perm(t, k) if k > 0 else canon(t))
                             j = seen_get(f)
                             if j is None:
                                 j = len(parent)
                                 seen[f] = j
                                 parent.append(i)
                                 act.append(a)
+                                t = builders[p](s, cp, bus, dups)
+                                if k:
+                                    t = perm(t, k) if k > 0 else canon(t)
                                 push(t)
+                                if vec:
+                                    pushf(fvec(t) if k else (fx + crash_vector(p, pid, cp)) & lanes)
+                                else:
+                                    pushf(f)
                             elif j < nstart:
                                 layered = False
                             if keep:
@@ -956,9 +1094,12 @@ class _Search:
                     break
                 self.peak_frontier = max(self.peak_frontier, len(frontier) + len(nxt))
                 self._end_level(nxt)
+                if vec and nfps:
+                    self.vector_bytes = max(self.vector_bytes, sys.getsizeof(nfps[len(nfps) // 2]))
                 if nxt:
                     depth += 1
                 frontier = nxt
+                ffps = nfps
                 now = time.perf_counter()
                 if now - last >= self.interval:
                     last = now
