@@ -141,6 +141,7 @@ def traced(name: str, factory, config: Config) -> dict:
     n = result.stats.states
     return {
         "name": name,
+        "symmetry": config.symmetry,
         "states": n,
         "traced_peak_bytes_per_state": round((peak - base) / n, 1),
         "accounted_bytes_per_state": result.stats.bytes_per_state,
@@ -171,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(min(runs, key=lambda r: r["cpu_s"]))
     mem = None
     if args.memory:
-        mem = traced(*(MEMORY_SHORT if args.short else MEMORY))
+        name, factory, config = MEMORY_SHORT if args.short else MEMORY
+        mem = [traced(name, factory, Config(**{**config.to_dict(), "symmetry": sym})) for sym in (False, True)]
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if args.json:
         print(json.dumps({"runs": rows, "memory": mem, "peak_rss_mb": round(peak_rss_mb, 1)}, indent=2))
@@ -202,11 +204,12 @@ def main(argv: list[str] | None = None) -> int:
             )
     if mem:
         print()
-        print(
-            f"tracemalloc, {mem['name']}: {mem['states']:,} states, "
-            f"{mem['traced_peak_bytes_per_state']:.0f} B/state measured (peak heap) vs "
-            f"{mem['accounted_bytes_per_state']:.0f} B/state accounted by the explorer"
-        )
+        for m in mem:
+            print(
+                f"tracemalloc, {m['name']}, symmetry {'on' if m['symmetry'] else 'off'}: {m['states']:,} states, "
+                f"{m['traced_peak_bytes_per_state']:.0f} B/state measured (peak heap) vs "
+                f"{m['accounted_bytes_per_state']:.0f} B/state accounted by the explorer"
+            )
     print(f"peak RSS of this process: {peak_rss_mb:,.0f} MB")
     return 0
 

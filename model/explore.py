@@ -1120,7 +1120,7 @@ class _Search:
         self.expanded = i
 
     def _run_generic(self) -> None:
-        """The BFS over :meth:`Engine.expand` (any bus; FIFO uses it)."""
+        """The BFS over :meth:`Engine.expand`: the reference the inlined loops are tested against."""
         e = self.engine
         fp = e.fingerprint
         expand = e.expand
