@@ -754,7 +754,10 @@ class _Search:
         parent's plus the move's participant constant plus the weight changes of the
         queue it pops and of the queues its publishes are appended to (found by
         bisection, pushes memoized): still no successor tuple unless it is new. With
-        symmetry the same narrowing check and fingerprint vectors apply. Enumerates
+        symmetry the same narrowing check and fingerprint vectors apply; a state's
+        vector is computed from scratch, and only when one of its successors needs
+        renaming (cheaper here than carrying it: FIFO queue changes are not constants
+        of the move). Enumerates
         successors in exactly the order of :meth:`Engine.expand`
         (``tests/model/test_engine_symmetry.py`` checks the graphs agree).
         """
@@ -807,7 +810,6 @@ class _Search:
         if vec:
             fvec = e._fvec
             tiebreak = e.tiebreak
-            lanes = e.lanes
             crash_vector = e.crash_vector
             lshift = tuple(LANE * k for k in range(nperms))
             qvec = e._qvec
@@ -848,8 +850,7 @@ class _Search:
         self.seen = seen
         seen_get = seen.get
         frontier = [init]
-        ffps = [fvec(init) if vec else f0]
-        self.vector_bytes = sys.getsizeof(ffps[0]) if vec else 0
+        ffps = [f0]
         last = self.start
         i = 0
         depth = 0
@@ -865,7 +866,7 @@ class _Search:
                 nstart = len(parent)  # states numbered below are at this depth or less
                 expand_level = max_depth is None or depth < max_depth
                 active = self.active  # shrinks only in _attention and _quiescent
-                for s, fx in zip(frontier, ffps):  # noqa: B905 - same length by construction
+                for s, fs in zip(frontier, ffps):  # noqa: B905 - same length by construction
                     bus = s[n]
                     if active:
                         bits = classes.get(keyf(s))
@@ -897,9 +898,7 @@ class _Search:
                             q0, pre = 0, pre0  # the common case, without a call
                         else:
                             q0, pre = settled(s)
-                        fs = fx & mask if vec else fx
-                    else:
-                        fs = fx
+                        fx = None  # the state's fingerprint vector, when first needed
                     # -- internal actions (publishes only: q = -1 pops nothing)
                     for p in iparts:
                         pid = s[p]
@@ -923,6 +922,8 @@ class _Search:
                                     k = single[m] if not m & (m - 1) else finish[p](s, m)
                             if k:
                                 if vec:
+                                    if fx is None:
+                                        fx = fvec(s)
                                     y = fx + dv + bus_vector(bus, -1, 0, plan)
                                     if k > 0:
                                         f = (y >> lshift[k]) & mask
@@ -941,12 +942,7 @@ class _Search:
                                 if k:
                                     t = perm(t, k) if k > 0 else canon(t)
                                 push(t)
-                                if not vec:
-                                    pushf(f)
-                                elif k:
-                                    pushf(fvec(t))
-                                else:
-                                    pushf((fx + dv + bus_vector(bus, -1, 0, plan)) & lanes)
+                                pushf(f)
                             elif j < nstart:
                                 layered = False
                             if keep:
@@ -989,6 +985,8 @@ class _Search:
                                         k = single[m] if not m & (m - 1) else finish[p](s, m)
                                 if k:
                                     if vec:
+                                        if fx is None:
+                                            fx = fvec(s)
                                         y = fx + dv + bus_vector(bus, q, keep_copy, plan)
                                         if k > 0:
                                             f = (y >> lshift[k]) & mask
@@ -1017,12 +1015,7 @@ class _Search:
                                     if k:
                                         t = perm(t, k) if k > 0 else canon(t)
                                     push(t)
-                                    if not vec:
-                                        pushf(f)
-                                    elif k:
-                                        pushf(fvec(t))
-                                    else:
-                                        pushf((fx + dv + bus_vector(bus, q, keep_copy, plan)) & lanes)
+                                    pushf(f)
                                 elif j < nstart:
                                     layered = False
                                 if keep:
@@ -1045,6 +1038,8 @@ class _Search:
                             if not k:
                                 f = (fs + pz[p][cp] - pz[p][pid]) & mask
                             elif vec:
+                                if fx is None:
+                                    fx = fvec(s)
                                 if k > 0:
                                     f = ((fx + crash_vector(p, pid, cp)) >> lshift[k]) & mask
                                 else:
@@ -1062,10 +1057,7 @@ class _Search:
                                 if k:
                                     t = perm(t, k) if k > 0 else canon(t)
                                 push(t)
-                                if vec:
-                                    pushf(fvec(t) if k else (fx + crash_vector(p, pid, cp)) & lanes)
-                                else:
-                                    pushf(f)
+                                pushf(f)
                             elif j < nstart:
                                 layered = False
                             if keep:
@@ -1094,8 +1086,6 @@ class _Search:
                     break
                 self.peak_frontier = max(self.peak_frontier, len(frontier) + len(nxt))
                 self._end_level(nxt)
-                if vec and nfps:
-                    self.vector_bytes = max(self.vector_bytes, sys.getsizeof(nfps[len(nfps) // 2]))
                 if nxt:
                     depth += 1
                 frontier = nxt
