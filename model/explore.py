@@ -300,7 +300,7 @@ class _Search:
             total += sum(sys.getsizeof(t) for row in e._ppid for t in row)
             total += sum(sys.getsizeof(t) + 100 * len(t) for t in (*e._prow, *e._narrow))
         if e.vectors:
-            vec_size = max(self.vector_bytes, 32)
+            vec_size = sys.getsizeof(e.lanes)  # a vector with every lane in use
             tables = (*e._pvec, e._dvec, e._qvec, *e._cvec, getattr(self, "queue_changes", {}))
             total += sum(sys.getsizeof(t) + vec_size * len(t) for t in tables)
             moves = sum(len(m) for m in e._dmoves.values()) + sum(len(m) for t in e._imoves for m in t.values())
