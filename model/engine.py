@@ -770,9 +770,10 @@ class Engine:
         Several renamings remain only when they fix the participant states and differ
         in the bus; then the one whose renamed state has the least additive fingerprint
         wins (the search knows those fingerprints without building the states, see
-        :meth:`fingerprint_vector`), the least ``k`` among equal ones. So two states get the same representative iff one is a renaming of the other
-        (up to a 60-bit fingerprint collision between renamings of one state, the
-        visited set's own assumption). ``tie(state, mask)`` is that last step alone.
+        :meth:`fingerprint_vector`), the least ``k`` among equal ones. So two states
+        get the same representative iff one is a renaming of the other (up to a 60-bit
+        fingerprint collision between renamings of one state, the visited set's own
+        assumption). ``tie(state, mask)`` is that last step alone.
         """
         return state
 
@@ -1050,10 +1051,6 @@ class Engine:
         tables = self._pqueue if self.fifo else self._pdel
         _f, k = min(((common + sum(map(bz, map(tables[k].__getitem__, bus)))) & FP_MASK, k) for k in ks)
         return state if k == 0 else self.permute_state(state, k)
-
-    def _perm_bus(self, k: int, bus: tuple) -> tuple:
-        table = self._pqueue[k] if self.fifo else self._pdel[k]
-        return tuple(sorted(map(table.__getitem__, bus)))
 
     def _perm_queue(self, k: int, q: int) -> int:
         # Renaming the sagas keeps a message's source and destination, so its channel.
