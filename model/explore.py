@@ -220,6 +220,7 @@ class _Search:
         self.found: dict[int, tuple[Any, str]] = {}  # property -> (state, kind)
         self.witness: dict[int, int] = {}  # sometimes property -> state
         self.interrupted = False
+        self.out_of_memory = False
         self.truncated = False
         self.stopped = False
         self.cycles: list[list[int]] = []
@@ -711,6 +712,12 @@ class _Search:
                         if self.stopped:
                             break
                     i += 1
+                    # Checked after every expansion, so at most one expansion's new states
+                    # pass the bound (and _finish drops those).
+                    if max_states is not None and len(parent) >= max_states:
+                        self.truncated = True
+                        self.stopped = True
+                        break
                     if not i & 1023:
                         now = time.perf_counter()
                         if now - last >= self.interval:
@@ -719,10 +726,6 @@ class _Search:
                             self.peak_frontier = max(self.peak_frontier, len(frontier) + len(nxt))
                             self.expanded = i
                             self._progress(len(parent) - i)
-                        if max_states is not None and len(parent) >= max_states:
-                            self.truncated = True
-                            self.stopped = True
-                            break
                 if self.stopped:
                     break
                 self.peak_frontier = max(self.peak_frontier, len(frontier) + len(nxt))
@@ -740,8 +743,10 @@ class _Search:
                     self.depth = depth
                     self.expanded = i
                     self._progress(len(parent) - i)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, MemoryError) as exc:
+            # Out of memory stops the search like Ctrl-C: what it found so far stands.
             self.interrupted = True
+            self.out_of_memory = isinstance(exc, MemoryError)
         self.edges = edges
         self.layered = layered
         self._finish(i, depth)
@@ -1070,6 +1075,12 @@ class _Search:
                         if self.stopped:
                             break
                     i += 1
+                    # Checked after every expansion, so at most one expansion's new states
+                    # pass the bound (and _finish drops those).
+                    if max_states is not None and len(parent) >= max_states:
+                        self.truncated = True
+                        self.stopped = True
+                        break
                     if not i & 1023:
                         now = time.perf_counter()
                         if now - last >= self.interval:
@@ -1078,10 +1089,6 @@ class _Search:
                             self.peak_frontier = max(self.peak_frontier, len(frontier) + len(nxt))
                             self.expanded = i
                             self._progress(len(parent) - i)
-                        if max_states is not None and len(parent) >= max_states:
-                            self.truncated = True
-                            self.stopped = True
-                            break
                 if self.stopped:
                     break
                 self.peak_frontier = max(self.peak_frontier, len(frontier) + len(nxt))
@@ -1097,13 +1104,22 @@ class _Search:
                     self.depth = depth
                     self.expanded = i
                     self._progress(len(parent) - i)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, MemoryError) as exc:
+            # Out of memory stops the search like Ctrl-C: what it found so far stands.
             self.interrupted = True
+            self.out_of_memory = isinstance(exc, MemoryError)
         self.edges = edges
         self.layered = layered
         self._finish(i, depth)
 
     def _finish(self, i: int, depth: int) -> None:
+        keep = min(len(self.parent), len(self.act))  # a MemoryError may split an append
+        if self.max_states is not None:
+            # The state bound is a hard bound: drop the states the last expansion found
+            # beyond it (never expanded or checked; every expanded state is below it).
+            keep = min(keep, self.max_states)
+        del self.parent[keep:]
+        del self.act[keep:]
         if self.keep_graph and not (self.interrupted or self.stopped):
             self.offsets.append(len(self.targets))
         self.depth = depth
@@ -1169,6 +1185,12 @@ class _Search:
                                 act.append(a)
                                 nxt.append(t)
                     i += 1
+                    # Checked after every expansion, so at most one expansion's new states
+                    # pass the bound (and _finish drops those).
+                    if max_states is not None and len(parent) >= max_states:
+                        self.truncated = True
+                        self.stopped = True
+                        break
                     if not i & 255:
                         now = time.perf_counter()
                         if now - last >= self.interval:
@@ -1176,10 +1198,6 @@ class _Search:
                             self.peak_frontier = max(self.peak_frontier, len(frontier) + len(nxt))
                             self.expanded = i
                             self._progress(len(parent) - i)
-                        if max_states is not None and len(parent) >= max_states:
-                            self.truncated = True
-                            self.stopped = True
-                            break
                 if self.stopped:
                     break
                 self.peak_frontier = max(self.peak_frontier, len(frontier) + len(nxt))
@@ -1193,8 +1211,10 @@ class _Search:
                     self.depth = depth
                     self.expanded = i
                     self._progress(len(parent) - i)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, MemoryError) as exc:
+            # Out of memory stops the search like Ctrl-C: what it found so far stands.
             self.interrupted = True
+            self.out_of_memory = isinstance(exc, MemoryError)
         self._finish(i, depth)
 
     # -- traces
@@ -1375,6 +1395,7 @@ def _result(search: _Search, *, stats: Stats, exhaustive: bool = True) -> CheckR
         exhaustive=exhaustive,
         interrupted=search.interrupted,
         truncated=search.truncated,
+        out_of_memory=search.out_of_memory,
         witnesses=witnesses,
         _search=search,
     )

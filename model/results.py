@@ -111,7 +111,8 @@ class CheckResult:
     ``verdicts`` maps each property to ``"held"``, ``"violated"``, ``"vacuous"`` (a
     ``sometimes`` property never held) or ``"unknown"`` (the run was cut short before it
     could tell). ``complete`` is true only for an exhaustive run that visited every
-    reachable state within the bounds. ``ok`` is the exit-code verdict.
+    reachable state within the bounds. ``out_of_memory``: a MemoryError stopped the search
+    (like ``interrupted``, the result is partial). ``ok`` is the exit-code verdict.
     """
 
     system: System
@@ -123,6 +124,7 @@ class CheckResult:
     exhaustive: bool = True
     interrupted: bool = False
     truncated: bool = False
+    out_of_memory: bool = False
     witnesses: dict[str, Path] = field(default_factory=dict)
     _search: Any = field(default=None, repr=False)
 
@@ -173,6 +175,7 @@ class CheckResult:
             "exhaustive": self.exhaustive,
             "interrupted": self.interrupted,
             "truncated": self.truncated,
+            "out_of_memory": self.out_of_memory,
             "stats": self.stats.to_dict(),
             "properties": [
                 {"name": p.name, "kind": p.kind, "verdict": self.verdicts[p.name], "description": p.description}
