@@ -282,12 +282,24 @@ def decode_message(body: bytes, headers: dict[str, str] | None) -> dict[str, Any
     oracle, the monitor) judges it and reports what is wrong with it.
     """
     from sagaspec.spec import cloudevents as ce
+    from sagaspec.spec._jsonlimits import (
+        MESSAGE_LIMITS,
+        JSONLimitError,
+        check_depth,
+        check_size,
+        loads,
+    )
 
     headers = {k.lower(): v for k, v in (headers or {}).items()}
     try:
         if "ce-specversion" in headers:
+            # The codec parses the body itself: bound it first.
+            check_size(len(body), MESSAGE_LIMITS, "message")
+            check_depth(bytes(body).decode("utf-8", errors="replace"), MESSAGE_LIMITS)
             return ce.from_binary(headers, body, validate=False)
-        document = json.loads(body)
+        document = loads(body, MESSAGE_LIMITS)
+    except JSONLimitError as exc:
+        return RawMessage(bytes(body[:4096]), reason=f"refused: {exc}")
     except Exception as exc:  # not JSON, or a binary event the codec rejects
         return RawMessage(bytes(body), reason=f"not a CloudEvent or event JSON: {_short(exc)}")
     if not isinstance(document, dict):

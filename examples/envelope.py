@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
+from sagaspec.spec._jsonlimits import MESSAGE_LIMITS, JSONLimitError, loads
 from sagaspec.spec.events import EVENT_MODELS, SCHEMA_VERSION, EventEnvelope, parse_event
 
 __all__ = [
@@ -110,7 +111,9 @@ def decode(message: dict[str, Any] | str | bytes) -> EventEnvelope:
             raise InvalidMessage(f"not UTF-8 text: {exc.reason} at byte {exc.start}") from None
     if isinstance(message, str):
         try:
-            message = json.loads(message)
+            message = loads(message, MESSAGE_LIMITS)
+        except JSONLimitError as exc:
+            raise InvalidMessage(str(exc)) from None
         except ValueError as exc:
             raise InvalidMessage(f"not JSON: {exc}") from None
     if not isinstance(message, dict):

@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from sagaspec.errors import BrokerUnavailable, UsageError
@@ -97,7 +97,6 @@ class PostgresStore:
     """
 
     def __init__(self, url: str, schema: str = "sagaspec", *, connect_timeout: float = 3.0) -> None:
-        import psycopg
         from psycopg import sql
 
         if not _SCHEMA.match(schema):
@@ -107,18 +106,11 @@ class PostgresStore:
             )
         self.url = url
         self.schema = schema
+        self.connect_timeout = connect_timeout
+        self.reconnects = 0
         self._lock = threading.RLock()
-        try:
-            self._db = psycopg.connect(url, connect_timeout=max(1, int(connect_timeout)),
-                                       autocommit=True)
-        except psycopg.OperationalError as exc:
-            first = (str(exc).strip().splitlines() or ["unreachable"])[0].strip()
-            raise BrokerUnavailable(
-                f"postgresql at {_redact(url)}: cannot connect: {first}",
-                hint="is PostgreSQL running, and the user/database right?",
-            ) from None
+        self._db = self._connect()
         ident = sql.Identifier(schema)
-        self._db.execute(sql.SQL("SET search_path TO {}").format(ident))
         with self._lock, self._db.transaction():
             # Concurrent first starts of services race on CREATE SCHEMA; serialise them.
             self._db.execute("SELECT pg_advisory_xact_lock(hashtext('sagaspec-ddl'))")
@@ -133,6 +125,33 @@ class PostgresStore:
                 "created_at timestamptz NOT NULL DEFAULT now())"
             )
 
+    def _connect(self) -> Any:
+        import psycopg
+        from psycopg import sql
+
+        try:
+            db = psycopg.connect(self.url, connect_timeout=max(1, int(self.connect_timeout)),
+                                 autocommit=True)
+        except psycopg.OperationalError as exc:
+            first = (str(exc).strip().splitlines() or ["unreachable"])[0].strip()
+            raise BrokerUnavailable(
+                f"postgresql at {_redact(self.url)}: cannot connect: {first}",
+                hint="is PostgreSQL running, and the user/database right?",
+            ) from None
+        db.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
+        return db
+
+    def _conn(self) -> Any:
+        """The connection, opened again if the last one was lost (server restart,
+        ``pg_terminate_backend``): the failed call was a transient failure its caller
+        retries, the next one reconnects."""
+        if self._db.closed or self._db.broken:
+            with suppress(Exception):
+                self._db.close()
+            self._db = self._connect()
+            self.reconnects += 1
+        return self._db
+
     @staticmethod
     def schema_name(service: str, namespace: str = "") -> str:
         """The default schema of ``service`` in a run's ``namespace``."""
@@ -144,13 +163,15 @@ class PostgresStore:
 
     @contextmanager
     def transaction(self) -> Iterator[_PgTx]:
-        with self._lock, self._db.transaction(), self._db.cursor() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.schema,))
-            yield _PgTx(cur)
+        with self._lock:
+            db = self._conn()
+            with db.transaction(), db.cursor() as cur:
+                cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.schema,))
+                yield _PgTx(cur)
 
     def pending_outbox(self, limit: int = 100) -> list[tuple[int, dict[str, Any]]]:
         with self._lock:
-            rows = self._db.execute(
+            rows = self._conn().execute(
                 "SELECT id, event FROM outbox ORDER BY id LIMIT %s", (limit,)
             ).fetchall()
         return [(int(i), e) for i, e in rows]
@@ -159,12 +180,12 @@ class PostgresStore:
         if not ids:
             return
         with self._lock:
-            self._db.execute("DELETE FROM outbox WHERE id = ANY(%s)", (list(ids),))
+            self._conn().execute("DELETE FROM outbox WHERE id = ANY(%s)", (list(ids),))
 
     def keys(self, prefix: str = "") -> list[str]:
         """State keys starting with ``prefix`` (operators, soak checks)."""
         with self._lock:
-            rows = self._db.execute(
+            rows = self._conn().execute(
                 "SELECT key FROM kv WHERE starts_with(key, %s) ORDER BY key", (prefix,)
             ).fetchall()
         return [r[0] for r in rows]
@@ -174,7 +195,7 @@ class PostgresStore:
         from psycopg import sql
 
         with self._lock:
-            self._db.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(self.schema)))
+            self._conn().execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(self.schema)))
 
     def close(self) -> None:
         with self._lock:

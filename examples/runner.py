@@ -31,9 +31,17 @@ or, by default, in an SQLite file (``--db PATH``, default
 The runner also answers a small control channel on the broker (ping, status, world
 set-up, ``place_order`` for the Order service, ``inspect`` of state keys): this is how
 the broker adapter, the fault runner and the soak test drive the reference services.
-A service that raises while handling a message (a bug, e.g. a mutant) reports
-``consumer crashed: ...`` on that channel, dead-letters the poison message and exits
-with status 70, as a crashing consumer would; its supervisor restarts it.
+
+Failures are told apart (:mod:`sagaspec.examples.retry`). A *transient* one (lost
+database connection, lock timeout, serialisation failure, broker timeout) keeps the
+message unacknowledged and retries it with exponential backoff and jitter for at most
+``--retry-budget`` seconds; the stores reconnect by themselves. After the budget the
+runner exits 69 *without* acknowledging, and the broker redelivers the message to its
+next life. Any other failure is tried once more; if it repeats, the service raised on
+this message (a bug, e.g. a mutant): it reports ``consumer crashed: ...`` on the control
+channel, dead-letters the poison message (one log line naming its eventId, type and
+reason), acknowledges it and exits with status 70, as a crashing consumer would; its
+supervisor restarts it. A valid event is never acknowledged unprocessed.
 
 Exit status: 0 after SIGTERM/SIGINT, 2 usage error, 69 broker or database unavailable,
 70 the service raised, 75 killed at an armed ``--crash-at`` point.
@@ -63,6 +71,7 @@ from sagaspec.adapters.broker import (
     encode_event,
     open_transport,
 )
+from sagaspec.examples.retry import Backoff, describe, is_transient
 
 from sagaspec.errors import BrokerUnavailable, SagaspecError, UsageError
 
@@ -99,7 +108,8 @@ def subscriptions(service: str, design: str = "corrected", mutant: str | None = 
     return tuple(sorted(classes[service].subscribes))
 
 
-def open_store(db: str | None, service: str, namespace: str = "", state_dir: str | None = None) -> Any:
+def open_store(db: str | None, service: str, namespace: str = "", state_dir: str | None = None,
+               lock_timeout: float = 5.0) -> Any:
     """The store of ``service``: PostgreSQL for a ``postgresql://`` URL, else SQLite.
 
     ``db`` may be a ``.db`` file, a directory (``<dir>/<service>.db``) or ``None``
@@ -119,7 +129,7 @@ def open_store(db: str | None, service: str, namespace: str = "", state_dir: str
             path = path / f"{service}.db"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        return SQLiteStore(str(path))
+        return SQLiteStore(str(path), timeout=lock_timeout)
     except Exception as exc:
         raise BrokerUnavailable(f"sqlite database {path}: cannot open: {exc}") from None
 
@@ -138,6 +148,8 @@ class ServiceRunner:
         crash_at: str | None = None,
         state_dir: str | None = None,
         keep_going: bool = False,
+        backoff: Backoff | None = None,
+        lock_timeout: float = 5.0,
     ) -> None:
         from sagaspec.examples.service import CRASH_POINTS
 
@@ -153,6 +165,11 @@ class ServiceRunner:
         self.crash_at = crash_at
         self.state_dir = state_dir
         self.keep_going = keep_going
+        #: How transient failures are retried (see :mod:`sagaspec.examples.retry`).
+        self.backoff = backoff or Backoff()
+        self.lock_timeout = lock_timeout
+        self.retries = 0
+        self._outbox_dirty = False
         self.routes = subscriptions(service, design, self.mutant)
         self.transport = open_transport(self.config)
         self.service: Any = None
@@ -172,7 +189,8 @@ class ServiceRunner:
         self._loop = asyncio.get_running_loop()
         await self.transport.connect()
         await self.transport.ensure_topology(create=True)
-        store = await self._in_store(open_store, self.db, self.name, self.config.namespace, self.state_dir)
+        store = await self._in_store(open_store, self.db, self.name, self.config.namespace,
+                                     self.state_dir, self.lock_timeout)
         self.service = make_service(self.name, design=self.design, mutant=self.mutant, store=store,
                                     publisher=self._publish_sync)
         if self.crash_at:
@@ -209,28 +227,26 @@ class ServiceRunner:
         future.result(timeout=self.config.timeout * 3)
 
     async def _relay(self) -> None:
+        self._outbox_dirty = True  # until a relay finished: the serve loop retries it
         await self._in_store(self.service.relay, self._publish_sync)
+        self._outbox_dirty = False
+
+    async def relay_if_pending(self) -> None:
+        """Publish what a failed relay left in the outbox (after the broker came back)."""
+        if self._outbox_dirty and self.busy == 0:
+            try:
+                await self._relay()
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                log.info("%s: outbox not yet relayed: %s", self.name, describe(exc))
 
     async def _on_message(self, received: Received) -> None:
-        from sagaspec.examples.service import SimulatedCrash
-
         self.busy += 1
         try:
             decoded = decode_message(received.body, received.headers)
             message: Any = decoded if isinstance(decoded, dict) else received.body
-            try:
-                t0 = time.perf_counter()
-                await self._in_store(self.service.handle, message)
-                t1 = time.perf_counter()
-                await self._relay()
-                self.timings["handle"] += t1 - t0
-                self.timings["relay"] += time.perf_counter() - t1
-            except SimulatedCrash as crash:
-                self._die(EXIT_CRASH_POINT, f"{self.name}: killed at armed crash point {crash.point}")
-            except SagaspecError:
-                raise
-            except Exception as exc:
-                await self._consumer_bug(received, message, exc)
+            if not await self._process(received, message):
                 return
             t2 = time.perf_counter()
             await received.ack()
@@ -239,19 +255,70 @@ class ServiceRunner:
         finally:
             self.busy -= 1
 
+    async def _process(self, received: Received, message: Any) -> bool:
+        """Handle and relay ``message`` until it is done (``True``: acknowledge it).
+
+        A transient failure (see :mod:`sagaspec.examples.retry`) is retried with backoff
+        for at most ``backoff.budget`` seconds, then the runner gives up *without*
+        acknowledging (exit 69: the broker redelivers to its next life). Any other
+        failure is tried once more; if it repeats, the message is dead-lettered as a
+        consumer bug (``False``).
+        """
+        from sagaspec.examples.service import SimulatedCrash
+
+        started = time.monotonic()
+        attempt = 0
+        suspect: str | None = None
+        while True:
+            try:
+                t0 = time.perf_counter()
+                await self._in_store(self.service.handle, message)
+                t1 = time.perf_counter()
+                await self._relay()
+                self.timings["handle"] += t1 - t0
+                self.timings["relay"] += time.perf_counter() - t1
+                return True
+            except SimulatedCrash as crash:
+                self._die(EXIT_CRASH_POINT, f"{self.name}: killed at armed crash point {crash.point}")
+            except Exception as exc:
+                if not is_transient(exc):
+                    if suspect is None:
+                        suspect = describe(exc)
+                        log.warning("%s: %s on %s; trying once more to tell a bug from a "
+                                    "passing failure", self.name, suspect, received.route)
+                        await asyncio.sleep(self.backoff.delay(0))
+                        continue
+                    await self._consumer_bug(received, message, exc)
+                    return False
+                waited = time.monotonic() - started
+                if waited > self.backoff.budget:
+                    raise BrokerUnavailable(
+                        f"{self.name}: gave up after {waited:.0f}s of transient failures "
+                        f"(message left unacknowledged for redelivery): {describe(exc)}"
+                    ) from None
+                delay = self.backoff.delay(attempt)
+                attempt += 1
+                self.retries += 1
+                log.warning("%s: transient failure on %s, retry %d in %.2fs: %s",
+                            self.name, received.route, attempt, delay, describe(exc))
+                await asyncio.sleep(delay)
+
     async def _consumer_bug(self, received: Received, message: Any, exc: BaseException) -> None:
-        text = (str(exc).strip().splitlines() or [""])[0]
-        reason = f"consumer crashed: {type(exc).__name__}: {text}"[:300]
-        log.error("%s: %s", self.name, reason)
+        reason = f"consumer crashed: {describe(exc)}"[:300]
         payload = received.body[:2000]
         with contextlib.suppress(Exception):
             await self.transport.control_send({
                 "op": "crashed", "service": self.name, "reason": reason,
                 "payload": base64.b64encode(payload).decode("ascii"), "route": received.route,
             })
-        # The poison message would crash every restart: dead-letter it, then acknowledge.
-        with contextlib.suppress(Exception):
+        # The poison message would crash every restart: dead-letter it (that logs one
+        # line), then acknowledge. If the store cannot record it, it is not acknowledged.
+        try:
             await self._in_store(self.service.dead_letter, message, reason)
+        except Exception as dl_exc:
+            log.error("%s: cannot dead-letter (%s); leaving the message unacknowledged: %s",
+                      self.name, describe(dl_exc), reason)
+            self._die(EXIT_CONSUMER_BUG, f"{self.name}: exiting after a consumer crash")
         with contextlib.suppress(Exception):
             await received.ack()
             await self.transport.flush()
@@ -280,32 +347,53 @@ class ServiceRunner:
         if op in (None, "reply", "crashed") or (to and self.name not in to):
             return
         try:
-            if op == "ping":
-                await self._reply(msg, routes=list(self.routes), mutant=self.mutant)
-            elif op == "status":
-                await self._reply(msg, busy=self.busy, handled=self.handled, published=self.published,
-                                  seconds={k: round(v, 6) for k, v in self.timings.items()})
-            elif op == "setup":
-                await self._in_store(self.service.configure, msg.get("world") or {})
-                await self._reply(msg)
-            elif op == "place_order":
-                if self.name != "order":
-                    return
-                result = await self._in_store(self.service.place_order, msg.get("order") or {})
-                await self._relay()
-                await self._reply(msg, result=result)
-            elif op == "inspect":
-                keys = [str(k) for k in (msg.get("keys") or [])]
-                values = await self._in_store(self._read_keys, keys)
-                await self._reply(msg, values=values)
-            else:
-                await self._reply(msg, error=f"unknown control op {op!r}")
+            await self._control_op(op, msg)
         except SimulatedCrash as crash:
             self._die(EXIT_CRASH_POINT, f"{self.name}: killed at armed crash point {crash.point}")
-        except SagaspecError as exc:
-            await self._reply(msg, error=str(exc))
         except Exception as exc:
-            await self._reply(msg, error=f"{type(exc).__name__}: {exc}")
+            if is_transient(exc):
+                # No answer: the caller times out and asks again (its ops are idempotent).
+                log.warning("%s: control %s not done, store or broker unavailable: %s",
+                            self.name, op, describe(exc))
+            elif isinstance(exc, SagaspecError):
+                await self._reply(msg, error=str(exc))
+            else:
+                await self._reply(msg, error=describe(exc))
+
+    async def _store_call(self, fn: Any, *args: Any, budget: float = 5.0) -> Any:
+        """``fn(*args)`` on the store thread, transient failures retried for ``budget`` s."""
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            try:
+                return await self._in_store(fn, *args)
+            except Exception as exc:
+                if not is_transient(exc) or time.monotonic() - started > budget:
+                    raise
+                await asyncio.sleep(self.backoff.delay(attempt))
+                attempt += 1
+
+    async def _control_op(self, op: Any, msg: dict[str, Any]) -> None:
+        if op == "ping":
+            await self._reply(msg, routes=list(self.routes), mutant=self.mutant)
+        elif op == "status":
+            await self._reply(msg, busy=self.busy, handled=self.handled, published=self.published,
+                              seconds={k: round(v, 6) for k, v in self.timings.items()})
+        elif op == "setup":
+            await self._store_call(self.service.configure, msg.get("world") or {})
+            await self._reply(msg)
+        elif op == "place_order":
+            if self.name != "order":
+                return
+            result = await self._store_call(self.service.place_order, msg.get("order") or {})
+            await self._relay()
+            await self._reply(msg, result=result)
+        elif op == "inspect":
+            keys = [str(k) for k in (msg.get("keys") or [])]
+            values = await self._store_call(self._read_keys, keys)
+            await self._reply(msg, values=values)
+        else:
+            await self._reply(msg, error=f"unknown control op {op!r}")
 
     def _read_keys(self, keys: list[str]) -> dict[str, Any]:
         with self.service.store.transaction() as tx:
@@ -327,11 +415,22 @@ async def _serve(runner: ServiceRunner) -> int:
                 if isinstance(failure, SagaspecError):
                     raise failure
                 raise BrokerUnavailable(f"{runner.name}: consumer stopped: {type(failure).__name__}: {failure}")
+            await runner.relay_if_pending()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), 0.5)
         return 0
     finally:
         await runner.close()
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -355,6 +454,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state-dir", default=None, help="base directory of default SQLite files")
     parser.add_argument("--keep-going", action="store_true",
                         help="after a consumer crash, dead-letter and continue instead of exiting")
+    parser.add_argument("--retry-budget", type=_positive, default=60.0, metavar="SECONDS",
+                        help="how long one message's transient failures are retried before "
+                             "exiting 69 without acknowledging it (default 60)")
+    parser.add_argument("--lock-timeout", type=_positive, default=5.0, metavar="SECONDS",
+                        help="how long an SQLite write waits for another connection's lock "
+                             "before it counts as a transient failure (default 5)")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -368,6 +473,7 @@ def main(argv: list[str] | None = None) -> int:
         runner = ServiceRunner(
             args.service, config, db=args.db, design=args.design, mutant=args.mutant,
             crash_at=args.crash_at, state_dir=args.state_dir, keep_going=args.keep_going,
+            backoff=Backoff(budget=args.retry_budget), lock_timeout=args.lock_timeout,
         )
         return asyncio.run(_serve(runner))
     except BrokerUnavailable as exc:

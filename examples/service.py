@@ -1,4 +1,4 @@
-"""The idempotent consumer every reference service is built on (seed section 7).
+"""The idempotent consumer every reference service is built on (an idempotency store).
 
 A :class:`ReferenceService` is transport-independent: whoever runs it (the in-memory
 bus, ``sagaspec serve``, a broker consumer process) calls :meth:`~ReferenceService.handle`
@@ -33,6 +33,7 @@ Crash points
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
@@ -60,6 +61,24 @@ DEAD_LETTERED = "dead-lettered"
 CRASH_POINTS = ("before-commit", "after-commit", "after-publish")
 
 _DLQ_COUNT = "dead-letters:count"
+
+log = logging.getLogger("sagaspec.service")
+
+
+def _identity(message: Any) -> tuple[str, str]:
+    """The ``eventId`` and ``eventType`` of a refused message, ``-`` where it has none."""
+    from sagaspec.spec._jsonlimits import JSONLimitError, loads
+
+    data = message
+    if isinstance(message, (bytes, bytearray, memoryview, str)):
+        try:
+            data = loads(message)
+        except (JSONLimitError, ValueError):
+            data = None
+    if not isinstance(data, Mapping):
+        return "-", "-"
+    ident = [data.get("eventId", data.get("id")), data.get("eventType", data.get("type"))]
+    return tuple(str(x)[:80] if isinstance(x, (str, int)) else "-" for x in ident)  # type: ignore[return-value]
 
 
 class SimulatedCrash(BaseException):  # noqa: N818 - it is not an error, it is a kill
@@ -199,7 +218,11 @@ class ReferenceService:
         return fresh
 
     def dead_letter(self, message: Any, reason: str) -> None:
-        """Record a message the service refuses, with a one-line reason; no other effect."""
+        """Record a message the service refuses, with a one-line reason; no other effect.
+
+        Logs one line naming the message's eventId and type (when it has them) and why.
+        """
+        event_id, event_type = _identity(message)
         with self.store.transaction() as tx:
             n = int(tx.get(_DLQ_COUNT) or 0) + 1
             tx.put(_DLQ_COUNT, n)
@@ -207,6 +230,8 @@ class ReferenceService:
                 f"dead-letter:{n}",
                 {"reason": reason, "message": message_text(message), "at": now_rfc3339()},
             )
+        log.warning("%s dead-lettered eventId=%s type=%s: %s", self.name, event_id, event_type,
+                    " ".join(reason.split())[:300])
 
     def dead_letter_count(self) -> int:
         with self.store.transaction() as tx:

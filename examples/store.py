@@ -1,6 +1,6 @@
 """Durable state, idempotency store and outbox for the reference services.
 
-The seed's section 7 asks for an event store for idempotency. A reference service
+A saga participant needs an event store for idempotency. A reference service
 handles one event inside one :meth:`Store.transaction`: it checks and records the
 event's ``eventId``, changes its state and queues what it publishes in the *outbox*,
 all committed atomically. A relay then publishes the outbox and marks rows sent. A crash
@@ -28,7 +28,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any, Protocol
 
 __all__ = ["Tx", "Store", "MemoryStore", "SQLiteStore"]
@@ -155,12 +155,17 @@ class _SQLTx:
 
 
 class SQLiteStore:
-    """The embedded durable store: one SQLite file (or ``:memory:``) per service."""
+    """The embedded durable store: one SQLite file (or ``:memory:``) per service.
 
-    def __init__(self, path: str = ":memory:") -> None:
+    ``timeout`` is how long a write waits for another connection's lock before SQLite
+    raises "database is locked" (a transient failure its caller retries).
+    """
+
+    def __init__(self, path: str = ":memory:", *, timeout: float = 5.0) -> None:
         self.path = path
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db = sqlite3.connect(path, timeout=timeout, isolation_level=None,
+                                   check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL") if path != ":memory:" else None
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SQLITE_DDL)
@@ -172,10 +177,13 @@ class SQLiteStore:
             cur.execute("BEGIN IMMEDIATE")
             try:
                 yield _SQLTx(cur)
+                cur.execute("COMMIT")
             except BaseException:
-                cur.execute("ROLLBACK")
+                # Also after a failed COMMIT (locked): never leave a transaction open.
+                if self._db.in_transaction:
+                    with suppress(sqlite3.Error):
+                        cur.execute("ROLLBACK")
                 raise
-            cur.execute("COMMIT")
 
     def pending_outbox(self, limit: int = 100) -> list[tuple[int, dict[str, Any]]]:
         with self._lock:
