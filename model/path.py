@@ -188,6 +188,99 @@ def _msg_json(msg: Msg, to: Sequence[str] | None = None) -> dict[str, Any]:
     return out
 
 
+# --------------------------------------------------------------------------- readable text
+def _fields(value: Any) -> list[tuple[str, Any]] | None:
+    """``(name, value)`` of a record (dataclass or NamedTuple), else None."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return [(f.name, getattr(value, f.name)) for f in dataclasses.fields(value)]
+    if isinstance(value, tuple) and hasattr(value, "_fields"):
+        return [(name, getattr(value, name)) for name in value._fields]
+    return None
+
+
+def render_value(value: Any, *, nested: bool = False) -> str:
+    """A local-state value as people read it: records as ``field=value``, strings bare.
+
+    >>> from typing import NamedTuple
+    >>> class Slot(NamedTuple):
+    ...     status: str
+    ...     paid: int
+    >>> render_value(Slot("idle", 0)), render_value((Slot("open", 1),))
+    ('status=idle paid=0', '({status=open paid=1})')
+    """
+    if isinstance(value, enum.Enum):
+        value = value.value
+    if isinstance(value, str):
+        # Bare unless that would be ambiguous (empty, spaces, separators).
+        return value if value and value.isprintable() and not any(c in value for c in " ,=()[]{}") else repr(value)
+    fields = _fields(value)
+    if fields is not None:
+        text = " ".join(f"{k}={render_value(v, nested=True)}" for k, v in fields)
+        return f"{{{text}}}" if nested else text
+    if isinstance(value, frozenset | set):
+        return "{" + ", ".join(sorted(render_value(v, nested=True) for v in value)) + "}"
+    if isinstance(value, tuple | list):
+        inner = ", ".join(render_value(v, nested=True) for v in value)
+        return f"({inner}{',' if len(value) == 1 and isinstance(value, tuple) and not _fields(value[0]) else ''})"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{render_value(k, nested=True)}: {render_value(v, nested=True)}" for k, v in value.items()) + "}"
+    return repr(value)
+
+
+def render_state(where: str, value: Any) -> list[tuple[str, str]]:
+    """``(where, text)`` lines for one local state: a collection of records is one line each.
+
+    >>> from typing import NamedTuple
+    >>> class Slot(NamedTuple):
+    ...     status: str
+    >>> render_state("order", (Slot("idle"), Slot("open")))
+    [('order[0]', 'status=idle'), ('order[1]', 'status=open')]
+    """
+    fields = _fields(value)
+    if fields is not None:
+        flat = [(k, v) for k, v in fields if not _is_collection_of_records(v)]
+        deep = [(k, v) for k, v in fields if _is_collection_of_records(v)]
+        out = [(where, " ".join(f"{k}={render_value(v, nested=True)}" for k, v in flat))] if flat else []
+        for k, v in deep:
+            out += render_state(f"{where}.{k}", v)
+        return out
+    if _is_collection_of_records(value):
+        out = []
+        for i, item in enumerate(value):
+            out += render_state(f"{where}[{i}]", item)
+        return out
+    return [(where, render_value(value))]
+
+
+def _is_collection_of_records(value: Any) -> bool:
+    return (
+        isinstance(value, tuple | list)
+        and not hasattr(value, "_fields")
+        and bool(value)
+        and all(_fields(v) is not None for v in value)
+    )
+
+
+def render_change(before: Any, after: Any) -> str:
+    """``before -> after`` (or a set's ``+added -removed``, as :func:`state_changes` gives it)."""
+    if before is None and isinstance(after, str) and after[:1] in "+-":
+        return after
+    return f"{render_value(before, nested=True)} -> {render_value(after, nested=True)}"
+
+
+def grouped_changes(changes: Sequence[tuple[str, Any, Any]]) -> list[str]:
+    """Changes of one step, one text per record: ``payment[1]: status none -> charged, charges 0 -> 1``."""
+    groups: dict[str, list[str]] = {}
+    for where, before, after in changes:
+        head, dot, field = where.rpartition(".")
+        if not dot or "[" in field:
+            head, field = where, ""
+        groups.setdefault(head, []).append(
+            f"{field} {render_change(before, after)}" if field else render_change(before, after)
+        )
+    return [f"{head}: {', '.join(parts)}" for head, parts in groups.items()]
+
+
 # --------------------------------------------------------------------------- diffs
 def _diff(before: Any, after: Any, where: str, out: list[tuple[str, Any, Any]], depth: int = 0) -> None:
     if before == after:
@@ -210,8 +303,8 @@ def _diff(before: Any, after: Any, where: str, out: list[tuple[str, Any, Any]], 
                 _diff(before.get(k), after.get(k), f"{where}[{k!r}]", out, depth + 1)
             return
         if isinstance(before, frozenset | set):
-            added = sorted(map(repr, after - before))
-            removed = sorted(map(repr, before - after))
+            added = sorted(render_value(v, nested=True) for v in after - before)
+            removed = sorted(render_value(v, nested=True) for v in before - after)
             text = " ".join([*(f"+{a}" for a in added), *(f"-{r}" for r in removed)])
             out.append((where, None, text))
             return
@@ -351,7 +444,8 @@ class Path:
         init = self.initial
         lines.append("initial state:")
         for name, local in init.locals.items():
-            lines.append(f"  {name} = {local!r}")
+            for where, text in render_state(name, local):
+                lines.append(f"  {where} = {text}")
         prev = init
         width = len(str(len(self)))
         for i, step in enumerate(self.steps, start=1):
@@ -366,10 +460,7 @@ class Path:
             if step.lost:
                 lines.append(pad + "LOST (never published) " + ", ".join(_short(m) for m in step.lost))
             for where, before, after in state_changes(prev, step.state):
-                if before is None and isinstance(after, str) and after[:1] in "+-":
-                    lines.append(f"{pad}{where}: {after}")
-                else:
-                    lines.append(f"{pad}{where}: {before!r} -> {after!r}")
+                lines.append(f"{pad}{where}: {render_change(before, after)}")
             prev = step.state
         if self.loop is not None:
             lines.append(f"{' ' * width}  ... and back to the state after step {self.loop}: this cycle repeats forever")
@@ -426,8 +517,11 @@ class Path:
             lines.append(f"    Note over {_mm(names[0])}: loops back to the state after step {self.loop}")
         return "\n".join(lines) + "\n"
 
-    def sequence(self) -> str:
-        """A plain-text sequence diagram (lifelines as columns, one line per step)."""
+    def sequence(self, *, changes: bool = False) -> str:
+        """A plain-text sequence diagram (lifelines as columns, one line per step).
+
+        ``changes``: under each step, one line per changed record (only what changed).
+        """
         names = list(self._engine.names)
         extra = sorted({s.action.msg.src for s in self.steps if s.action.msg} - set(names))
         cols = names + extra
@@ -471,6 +565,10 @@ class Path:
             if unheard:
                 note += " [publishes " + ", ".join(_short(m) for m in unheard) + " -> nobody]"
             out.append(f"{i:>{num_w - 2}}  " + "".join(row).rstrip() + "   " + note)
+            if changes:
+                changed = grouped_changes(state_changes(self.snapshot(i - 1), step.state))
+                if changed:
+                    out.append(" " * num_w + "".join(blank()).rstrip() + "     " + "; ".join(changed))
         if self.loop is not None:
             out.append(" " * num_w + f"(then back to the state after step {self.loop}, forever)")
         return "\n".join(out) + "\n"
@@ -646,18 +744,25 @@ def replay(system: System | Engine, config: Config | None, actions: Sequence[Act
 
 # --------------------------------------------------------------------------- shrinking
 def violation_check(prop: Property) -> Callable[[View], bool]:
-    """A "this state violates ``prop``" test for :func:`shrink`."""
-    pred = prop.pred
+    """A "this state violates ``prop``" test for :func:`shrink` and trace replay.
+
+    ``at_rest``: quiescent and false. ``eventually``/``leads_to``: quiescent with the goal
+    false (for every saga, or some saga if per saga): what the last state of a stuck
+    counterexample shows (whether the goal held earlier on is a property of the run).
+    """
+    pred = prop.then if prop.kind == "leads-to" else prop.pred
 
     def evaluate(view: View) -> bool:
         try:
+            if prop.per_saga:
+                return all(pred(view, i) for i in range(view._e.system.sagas))
             return bool(pred(view))
         except Exception as exc:
             raise PropertyError(f"property {prop.name!r} raised {type(exc).__name__}: {exc}") from exc
 
     if prop.kind == "always":
         return lambda v: not evaluate(v)
-    if prop.kind == "eventually":
+    if prop.kind in ("at-rest", "eventually", "leads-to"):
         return lambda v: v.quiescent and not evaluate(v)
     return evaluate  # sometimes: a "witness" state
 
@@ -692,7 +797,7 @@ def shrink(
     """Drop every step the violation does not need.
 
     ``violated`` is the violated :class:`Property` (a state violates an ``always``
-    property where its predicate is false, an ``eventually`` one where it is quiescent
+    property where its predicate is false, an ``at_rest`` one where it is quiescent
     and false) or any ``View -> bool`` test. Chunks of steps, then single steps, are
     removed while the remaining actions still replay and still reach a violating state;
     the result ends at its first violating state. A lasso (cycle) is returned unchanged.

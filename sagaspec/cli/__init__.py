@@ -48,6 +48,26 @@ class _LazyGroup(click.Group):
         module, attr = _COMMANDS[name].split(":", 1)
         return getattr(importlib.import_module(module), attr)
 
+    def main(self, *args, standalone_mode: bool = True, **kwargs):  # noqa: D401 - click API
+        """Click's ``main``, with its usage errors as one line ``error: ...`` (exit 2)."""
+        try:
+            rv = super().main(*args, standalone_mode=False, **kwargs)
+            code = rv if isinstance(rv, int) else 0
+        except click.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx is not None else "sagaspec"
+            message = " ".join(exc.format_message().split())
+            click.echo(f"error: {message} (see {where} --help)", err=True)
+            code = exc.exit_code
+        except click.ClickException as exc:
+            click.echo(f"error: {' '.join(exc.format_message().split())}", err=True)
+            code = exc.exit_code
+        except click.Abort:
+            click.echo("error: aborted", err=True)
+            code = 1
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
     def invoke(self, ctx: click.Context):  # noqa: D401 - click API
         try:
             return super().invoke(ctx)

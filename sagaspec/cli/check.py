@@ -2,14 +2,19 @@
 
 With no arguments it checks the ``corrected`` order saga (2 orders, at-least-once bus
 with one duplicate) exhaustively and prints a verdict. Exit codes: 0 every property holds
-within the bounds, 1 a property is violated (or vacuous), 2 usage error, 130 interrupted
-(Ctrl-C) before any violation was found.
+within the bounds (the search visited every reachable state), 1 a property is violated
+(or vacuous), 2 usage error, 3 incomplete without a violation (a bound was hit:
+``--max-states``, ``--max-depth``, ``--max-memory``; out of memory; interrupted; or a
+``--simulate`` run, which proves nothing).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import os
+import re
 import shlex
 import sys
 import time
@@ -21,13 +26,18 @@ import click
 from sagaspec.errors import InputError, ModelError, UsageError
 from sagaspec.model import CheckResult, Config, Path, System, explore, load_system, simulate
 from sagaspec.model.participant import Participant
-from sagaspec.model.path import violation_check
+from sagaspec.model.path import ENCODING_PREFIX, render_state, violation_check
 from sagaspec.model.saga import SAGA_MODELS, saga_models, saga_system, saga_system_from_meta
 from sagaspec.model.system import BUSES
 
-__all__ = ["check", "build_system", "reproduce_command", "EXIT_OK", "EXIT_VIOLATION", "EXIT_INTERRUPTED"]
+__all__ = [
+    "check", "build_system", "reproduce_command",
+    "EXIT_OK", "EXIT_VIOLATION", "EXIT_USAGE", "EXIT_INCOMPLETE", "EXIT_INTERRUPTED",
+]
 
-EXIT_OK, EXIT_VIOLATION, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+#: Exit codes: holds, violated, usage error, incomplete (bound, memory, interrupt, simulation).
+EXIT_OK, EXIT_VIOLATION, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
+EXIT_INTERRUPTED = EXIT_INCOMPLETE  # an interrupted run is one kind of incomplete run
 
 DEFAULT_DESIGN = "corrected"
 DEFAULT_ORDERS = 2
@@ -57,7 +67,7 @@ def build_system(
             given.append("--no-decline")
         if given:
             raise UsageError(f"{', '.join(given)}: only with --design (the bounds of the shipped order saga), not with --model {model}")
-        system = load_system(model)
+        system = load_model(model)
     else:
         system = saga_system(
             design or DEFAULT_DESIGN,
@@ -69,9 +79,41 @@ def build_system(
     return select_properties(system, properties)
 
 
+@contextlib.contextmanager
+def _cwd_on_path():
+    """The current directory first on ``sys.path`` while importing, as ``python -m`` does."""
+    cwd = os.getcwd()
+    added = cwd not in sys.path and "" not in sys.path
+    if added:
+        sys.path.insert(0, cwd)
+    try:
+        yield cwd
+    finally:
+        if added:
+            with contextlib.suppress(ValueError):
+                sys.path.remove(cwd)
+
+
+def load_model(target: str) -> System:
+    """``load_system(target)``, importing from the current directory as ``python -m`` would."""
+    with _cwd_on_path() as cwd:
+        try:
+            return load_system(target)
+        except ModelError as exc:
+            if "cannot import" in exc.message and not target.partition(":")[0].endswith(".py"):
+                raise ModelError(
+                    f"{exc.message} (sagaspec imports models from the current directory "
+                    f"{cwd} and from installed packages: run it from the folder that holds "
+                    "the package, or give path/to/file.py:NAME)"
+                ) from None
+            raise
+
+
 def select_properties(system: System, names: tuple[str, ...]) -> System:
     """``system`` with only the named properties (comma-separated names allowed)."""
     wanted = [n.strip() for item in names for n in item.split(",") if n.strip()]
+    if names and not wanted:
+        raise UsageError(f"--property {','.join(names)!r} names no property; expected a name from --list")
     if not wanted:
         return system
     known = {p.name: p for p in system.properties}
@@ -98,8 +140,11 @@ def _can_symmetry(system: System) -> str | None:
 
 
 # --------------------------------------------------------------------------- rendering
-def reproduce_command(opts: dict[str, Any], prop: str | None = None) -> str:
-    """The ``sagaspec check`` command line that reruns these bounds (optionally one property)."""
+def reproduce_command(opts: dict[str, Any], prop: str | None = None, *, replay: str | None = None) -> str:
+    """The ``sagaspec check`` command line that reruns these bounds (optionally one property).
+
+    ``replay``: an encoded path (``ssp1:...``) to replay on these bounds instead of searching.
+    """
     args = ["sagaspec", "check"]
     if opts.get("model"):
         args += ["--model", opts["model"]]
@@ -123,6 +168,8 @@ def reproduce_command(opts: dict[str, Any], prop: str | None = None) -> str:
         args += ["--max-depth", str(cfg.max_depth)]
     if opts.get("no_symmetry"):
         args.append("--no-symmetry")
+    if replay:
+        return " ".join(shlex.quote(a) for a in [*args, "--replay", replay])
     if opts.get("walks"):
         args += ["--simulate", str(opts["walks"]), "--depth", str(opts["depth"]), "--seed", str(opts["seed"])]
     if prop:
@@ -168,13 +215,14 @@ _MARK = {"held": "ok", "violated": "FAIL", "vacuous": "VACUOUS", "unknown": "?"}
 _COLOR = {"held": "green", "violated": "red", "vacuous": "yellow", "unknown": "yellow"}
 
 
-def _verdict(result: CheckResult) -> tuple[int, str]:
-    """Exit code and the one-line verdict of a run."""
+def _verdict(result: CheckResult, *, max_states: int | None = None, memory_hit: str | None = None) -> tuple[int, str]:
+    """Exit code and the one-line verdict of a run (the bound that stopped it named)."""
     props = result.system.properties
     bad = [p for p in props if result.verdicts.get(p.name) == "violated"]
     vacuous = [p for p in props if result.verdicts.get(p.name) == "vacuous"]
     unknown = [p for p in props if result.verdicts.get(p.name) == "unknown"]
     n = len(props)
+    states = result.stats.states
     if bad or vacuous:
         parts = []
         if bad:
@@ -182,23 +230,40 @@ def _verdict(result: CheckResult) -> tuple[int, str]:
         if vacuous:
             parts.append(f"{len(vacuous)} VACUOUS ({', '.join(p.name for p in vacuous)})")
         return EXIT_VIOLATION, "; ".join(parts)
+    undecided = f"{len(unknown)} of {n} properties not decided"
+    if memory_hit:
+        return EXIT_INCOMPLETE, (
+            f"INCOMPLETE: stopped at the memory bound --max-memory {memory_hit} after {states:,} states; "
+            f"no violation found so far, {undecided} (partial result)"
+        )
+    if result.out_of_memory:
+        return EXIT_INCOMPLETE, (
+            f"INCOMPLETE: out of memory after {states:,} states; no violation found so far, "
+            f"{undecided} (partial result; bound the run with --max-memory or --max-states)"
+        )
     if result.interrupted:
-        return EXIT_INTERRUPTED, (
-            f"INTERRUPTED after {result.stats.states:,} states: no violation found so far, "
-            f"{len(unknown)} of {n} properties not decided (partial result)"
+        return EXIT_INCOMPLETE, (
+            f"INTERRUPTED after {states:,} states: no violation found so far, "
+            f"{undecided} (partial result)"
         )
     if not result.exhaustive:
-        return EXIT_OK, (
-            f"no violation found in {result.stats.walks:,} random walks "
-            f"(simulation: {len(unknown)} of {n} properties not proven)"
+        return EXIT_INCOMPLETE, (
+            f"INCOMPLETE: no violation found in {result.stats.walks:,} random walks; a simulation "
+            f"proves nothing ({undecided}; run without --simulate to decide them)"
+        )
+    if result.truncated and max_states is not None and states >= max_states:
+        return EXIT_INCOMPLETE, (
+            f"INCOMPLETE: stopped at the state bound --max-states {max_states:,} with states left "
+            f"to explore; no violation found so far, {undecided}"
+        )
+    if result.truncated:
+        return EXIT_INCOMPLETE, (
+            f"INCOMPLETE: the depth bound --max-depth {result.config.max_depth} left states "
+            f"unexplored; no violation found within it, {undecided}"
         )
     if not result.complete or unknown:
-        why = "depth bound" if result.truncated or result.config.max_depth is not None else "state bound"
-        return EXIT_OK, (
-            f"no violation found within the {why} ({n - len(unknown)} of {n} properties decided; "
-            "the run did not visit every reachable state)"
-        )
-    return EXIT_OK, f"all {n} properties hold within the bounds (exhaustive, {result.stats.states:,} states)"
+        return EXIT_INCOMPLETE, f"INCOMPLETE: no violation found, {undecided}"
+    return EXIT_OK, f"all {n} properties hold within the bounds (exhaustive, {states:,} states)"
 
 
 def _trace_name(system: System, prop: str, shrunk: bool = False) -> str:
@@ -238,6 +303,84 @@ def _save_traces(result: CheckResult, out_dir: FsPath, opts: dict[str, Any]) -> 
     return saved
 
 
+def _project(value: Any, k: int, sagas: int) -> Any:
+    """``value`` with only saga ``k``'s slot kept, where the local state has one slot per saga."""
+    def per_saga(v: Any) -> bool:
+        return isinstance(v, tuple) and not hasattr(v, "_fields") and len(v) == sagas
+
+    if per_saga(value):
+        return (value[k],)
+    if isinstance(value, tuple) and hasattr(value, "_fields"):
+        changed = {f: (getattr(value, f)[k],) for f in value._fields if per_saga(getattr(value, f))}
+        return value._replace(**changed) if changed else value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changed = {
+            f.name: (getattr(value, f.name)[k],)
+            for f in dataclasses.fields(value)
+            if per_saga(getattr(value, f.name))
+        }
+        return dataclasses.replace(value, **changed) if changed else value
+    return value
+
+
+class _SagaView:
+    """A property view of one saga: every per-saga local state cut to that saga's slot."""
+
+    def __init__(self, view: Any, k: int, sagas: int) -> None:
+        self._view, self._k, self._sagas = view, k, sagas
+
+    def __getitem__(self, name: str) -> Any:
+        return _project(self._view[name], self._k, self._sagas)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._view, name)
+
+
+def culprit_sagas(result: CheckResult, violation: Any) -> list[int]:
+    """The sagas a violation is about: those the property is false for, taken one at a time.
+
+    Empty when the property does not decompose by saga: an ``always`` property must hold
+    for every saga alone in the initial state, and some saga alone must fail at the end.
+    """
+    system = result.system
+    sagas = system.sagas
+    if sagas < 1 or violation.kind == "cycle":
+        return []
+    prop = system.property(violation.property)
+    path = violation.shrunk_path
+    try:
+        if prop.kind == "always" and not all(prop.pred(_SagaView(path.view(0), k, sagas)) for k in range(sagas)):
+            return []
+        end = path.view(-1)
+        return [k for k in range(sagas) if not prop.pred(_SagaView(end, k, sagas))]
+    except Exception:  # a predicate that does not read per-saga states this way
+        return []
+
+
+def _saga_state_lines(path: Path, k: int) -> list[str]:
+    """Saga ``k``'s slot in every participant at the end of ``path``, as readable fields."""
+    lines = []
+    for name, local in path.final.locals.items():
+        for where, text in render_state(name, local):
+            if where.endswith(f"[{k}]"):
+                lines.append(f"{where}: {text}")
+    return lines
+
+
+def _violation_head(v: Any, culprits: list[int]) -> str:
+    n = len(v.path)
+    who = ("saga " if len(culprits) == 1 else "sagas ") + ", ".join(map(str, culprits))
+    if not culprits:
+        return v.message
+    if v.kind == "stuck":
+        return (
+            f"{who} {'is' if len(culprits) == 1 else 'are'} stuck: {v.property} is false for "
+            f"{'it' if len(culprits) == 1 else 'them'} when nothing is in flight and nothing "
+            f"is enabled, after {n} steps"
+        )
+    return f"{v.property} is false for {who} after {n} steps"
+
+
 def _render_text(
     result: CheckResult,
     *,
@@ -247,6 +390,7 @@ def _render_text(
     saved: dict[str, list[str]],
     code: int,
     verdict: str,
+    verbose: bool = False,
 ) -> str:
     system, stats = result.system, result.stats
     out = [f"sagaspec check: {system.name}"]
@@ -266,11 +410,17 @@ def _render_text(
         how = f"exhaustive BFS, {scope}"
     else:
         how = f"simulation: {stats.walks:,} walks, not exhaustive"
-    out.append(
-        f"  explored {stats.states:,} states, {stats.edges:,} edges, depth {stats.depth} "
-        f"in {stats.seconds:.1f} s ({stats.states_per_s:,.0f} states/s, "
-        f"{stats.bytes_per_state:,.0f} B/state, {stats.memory_bytes / 1e6:,.1f} MB): {how}"
-    )
+    if verbose:
+        out.append(
+            f"  explored {stats.states:,} states, {stats.edges:,} edges, depth {stats.depth} "
+            f"in {stats.seconds:.1f} s ({stats.states_per_s:,.0f} states/s, "
+            f"{stats.bytes_per_state:,.0f} B/state, {stats.memory_bytes / 1e6:,.1f} MB): {how}"
+        )
+    else:
+        out.append(
+            f"  explored {stats.states:,} states, {stats.edges:,} edges, depth {stats.depth} "
+            f"in {stats.seconds:.1f} s: {how}"
+        )
     out.append("")
     out.append("Properties")
     width = max((len(p.name) for p in system.properties), default=0)
@@ -284,24 +434,40 @@ def _render_text(
         out.append("")
         head = f"Violation {n}/{len(result.violations)}: {v.property}"
         out.append(click.style(head, fg="red", bold=True) + (f" ({v.description})" if v.description else ""))
-        out.append(f"  {v.message}")
-        out.append(f"  Shortest trace ({len(v.path)} steps):")
-        out.append(_indent(v.path.format()))
+        culprits = culprit_sagas(result, v)
+        out.append(f"  {_violation_head(v, culprits)}")
         same = v.shrunk_path.actions == v.path.actions
-        if same:
-            out.append("  Shrunk trace: the shortest trace is already minimal (no step can be dropped).")
-        else:
-            out.append(f"  Shrunk trace ({len(v.shrunk_path)} steps, only the steps the violation needs):")
-            out.append(_indent(v.shrunk_path.format()))
         shown = v.shrunk_path
-        out.append("  Sequence diagram" + ("" if same else " (shrunk trace)") + ":")
-        out.append(_indent(shown.sequence().rstrip("\n")))
+        if verbose:
+            out.append(f"  Shortest trace ({len(v.path)} steps):")
+            out.append(_indent(v.path.format()))
+            if same:
+                out.append("  Shrunk trace: the shortest trace is already minimal (no step can be dropped).")
+            else:
+                out.append(f"  Shrunk trace ({len(v.shrunk_path)} steps, only the steps the violation needs):")
+                out.append(_indent(v.shrunk_path.format()))
+            out.append("  Sequence diagram" + ("" if same else " (shrunk trace)") + ":")
+            out.append(_indent(shown.sequence().rstrip("\n")))
+        else:
+            what = (
+                f"{len(shown)} steps, already minimal" if same
+                else f"{len(shown)} steps: the shortest trace ({len(v.path)} steps) shrunk to what the violation needs"
+            )
+            out.append(f"  Trace ({what}; under each step, what changed):")
+            out.append(_indent(shown.sequence(changes=True).rstrip("\n")))
+            for k in culprits:
+                lines = _saga_state_lines(shown, k)
+                if lines:
+                    out.append(f"  Saga {k} at the end:")
+                    out.extend(f"    {line}" for line in lines)
         if mermaid:
             out.append("  Mermaid:")
             out.append(_indent("```mermaid\n" + shown.mermaid() + "```"))
         for f in saved.get(v.property, ()):
             out.append(f"  Trace saved: {f}")
         out.append(f"  Reproduce with: {reproduce_command(opts, v.property)}")
+        if verbose:
+            out.append(f"  Replay this trace: {reproduce_command(opts, replay=shown.encode())}")
     vac = [p for p in system.properties if result.verdicts.get(p.name) == "vacuous"]
     for p in vac:
         out.append("")
@@ -309,6 +475,8 @@ def _render_text(
         out.append("  never holds in any reachable state: the model may not exercise what it should.")
         out.append(f"  Reproduce with: {reproduce_command(opts, p.name)}")
     out.append("")
+    if result.violations and not verbose:
+        out.append("(--verbose shows every trace in full: the initial state, each step's changes, the shortest and the shrunk trace)")
     color = "green" if code == EXIT_OK else ("red" if code == EXIT_VIOLATION else "yellow")
     out.append(click.style("Verdict: ", bold=True) + click.style(verdict, fg=color, bold=True))
     return "\n".join(out)
@@ -377,6 +545,59 @@ def replay_trace(file: str, opts: dict[str, Any]) -> tuple[int, str, dict[str, A
     return code, "\n".join(text), {"file": file, "steps": len(path), "property": prop_name, "reproduced": reached}
 
 
+def replay_token(token: str, system: System, config: Config, opts: dict[str, Any]) -> tuple[int, str, dict[str, Any]]:
+    """Re-execute an encoded path (``ssp1:...``) on the system and bounds of the command line.
+
+    Exit code 1 when the final state violates a property (the token reproduces a
+    violation), 0 when it violates none.
+    """
+    try:
+        path = Path.decode(system, config, token)
+    except InputError as exc:
+        raise InputError(
+            f"--replay: the encoded path does not replay on {system.name} with these bounds: {exc} "
+            "(give the --design/--orders/--bus... options of the run that printed it)"
+        ) from None
+    end = path.view(-1)
+    violated = [p.name for p in system.properties if p.kind != "sometimes" and violation_check(p)(end)]
+    text = [f"replayed {len(path)} steps of the encoded path on {system.name}"]
+    if violated:
+        text.append(f"the final state violates {', '.join(violated)}: reproduced")
+    else:
+        text.append("the final state violates no property")
+    text.append(_indent(path.format()))
+    data = {"encoded": token, "steps": len(path), "violated": violated, "reproduced": bool(violated)}
+    return (EXIT_VIOLATION if violated else EXIT_OK), "\n".join(text), data
+
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?\s*$", re.IGNORECASE)
+
+
+def parse_size(text: str) -> int:
+    """``"512MB"``, ``"2G"``, ``"1.5GiB"``, ``"100000"`` -> bytes (powers of 1024)."""
+    m = _SIZE.match(text)
+    if not m or float(m.group(1)) <= 0:
+        raise UsageError(f"--max-memory {text!r}: expected a size such as 512MB or 2GB")
+    scale = 1024 ** "_kmgt".index(m.group(2).lower() or "_")
+    return int(float(m.group(1)) * scale)
+
+
+def _resident_bytes() -> int:
+    """This process's resident memory (Linux /proc; peak RSS elsewhere)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        import resource
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak if sys.platform == "darwin" else peak * 1024
+
+
+class _MemoryBound(KeyboardInterrupt):
+    """Raised from the progress callback at --max-memory: the search stops as on Ctrl-C."""
+
+
 # --------------------------------------------------------------------------- command
 def _list_text() -> str:
     lines = ["Designs (--design):"]
@@ -392,33 +613,39 @@ def _list_text() -> str:
 @click.command("check")
 @click.option("--design", metavar="NAME", help=f"Shipped design to check: {', '.join(saga_models())} (default {DEFAULT_DESIGN}).")
 @click.option("--model", "model", metavar="pkg.module:NAME", help="Check your own System (or a zero-argument function returning one); also path/to/file.py:NAME.")
-@click.option("--orders", type=int, help=f"Concurrent orders (sagas) [default {DEFAULT_ORDERS}].")
+@click.option("--orders", type=int, help=f"Concurrent orders (sagas), 1 to 6 [default {DEFAULT_ORDERS}].")
 @click.option("--stock", type=int, help="Units in stock at the start [default: orders - 1, so some reservations fail].")
 @click.option("--units", type=int, help="Units each order reserves [default 1].")
 @click.option("--no-decline", is_flag=True, help="Payment never declines (drop the PaymentFailed branch).")
 @click.option("--bus", type=click.Choice(BUSES), default="unordered-dup", show_default=True, help="Delivery semantics: unordered with duplicates (at-least-once), unordered exactly-once, or per-channel FIFO.")
 @click.option("--duplicates", type=click.IntRange(min=0), help="Duplicate-delivery budget [default 1 for unordered-dup, else 0].")
 @click.option("--crashes", type=click.IntRange(min=0), default=0, show_default=True, help="Crash/restart budget per participant.")
-@click.option("--no-idempotency", is_flag=True, help="Switch the consumers' idempotency store off (seed section 7).")
+@click.option("--no-idempotency", is_flag=True, help="Switch the consumers' idempotency store off (each consumer then processes a redelivered event again).")
 @click.option("--no-outbox", is_flag=True, help="No transactional outbox: also explore crashes between commit and publish.")
 @click.option("--max-depth", type=click.IntRange(min=0), help="Do not explore deeper than this many steps.")
-@click.option("--max-states", type=click.IntRange(min=1), help="Stop after this many distinct states (incomplete run).")
+@click.option("--max-states", type=click.IntRange(min=1), help="Store at most this many distinct states; a run that hits it is incomplete (exit 3).")
+@click.option("--max-memory", metavar="SIZE", help="Stop cleanly when the process uses this much memory (e.g. 512MB, 2GB) and report the partial result (exit 3).")
 @click.option("--no-symmetry", is_flag=True, help="Do not reduce symmetric states (interchangeable orders).")
 @click.option("--simulate", "walks", type=click.IntRange(min=1), metavar="WALKS", help="Random walks instead of exhaustive search.")
 @click.option("--depth", type=click.IntRange(min=1), help="Steps per random walk (with --simulate) [default 200].")
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed (with --simulate).")
+@click.option("--seed", type=int, help="Random seed of --simulate [default 0].")
 @click.option("--property", "properties", multiple=True, metavar="NAME", help="Check only this property (repeatable, or comma-separated).")
 @click.option("--first", is_flag=True, help="Stop at the first violation found.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 @click.option("--trace-out", type=click.Path(file_okay=False), metavar="DIR", help="Save each counterexample as a JSON trace in DIR.")
 @click.option("--mermaid", is_flag=True, help="Also print each counterexample as a Mermaid sequence diagram.")
+@click.option("-v", "--verbose", is_flag=True, help="Print each counterexample in full: initial state, every change, the shortest and the shrunk trace, search statistics.")
 @click.option("--progress/--no-progress", default=None, help="Live progress line on stderr [default: when stderr is a terminal].")
-@click.option("--replay", "replay_file", type=click.Path(dir_okay=False), metavar="FILE", help="Re-execute a trace saved by --trace-out on its model and say whether it still violates its property.")
+@click.option("--replay", "replay_file", type=click.Path(dir_okay=False), metavar="FILE", help="Re-execute a trace saved by --trace-out on its model, or an encoded path (ssp1:..., as reports print it) on the design and bounds given, and say whether it still violates a property.")
 @click.option("--list", "list_only", is_flag=True, help="List the shipped designs and the saga's properties.")
 @click.option("--report", "report", type=click.Path(dir_okay=False), metavar="FILE.html", help="Also write a self-contained HTML report: statistics, verdicts, each violation as an SVG sequence diagram with the state changes at each step.")
 @click.pass_context
 def check(ctx: click.Context, **kw: Any) -> None:
     """Model-check a saga design exhaustively within bounds and print a verdict.
+
+    Exit codes: 0 every property holds (every reachable state visited), 1 a property is
+    violated or vacuous, 2 usage error, 3 incomplete: a bound was hit (--max-states,
+    --max-depth, --max-memory), out of memory, interrupted, or --simulate (no proof).
 
     \b
     Examples:
@@ -427,18 +654,48 @@ def check(ctx: click.Context, **kw: Any) -> None:
       sagaspec check --design seed --no-idempotency  # ... and the double charge
       sagaspec check --orders 2 --crashes 1          # crash/restart of each participant
       sagaspec check --orders 3 --trace-out traces/ --json
-      sagaspec check --model my_pkg.models:two_phase_commit
+      sagaspec check --model my_pkg.models:two_phase_commit   # imported from the current folder
     """
-    code = run_check(**kw)
+    given = {
+        name for name in kw
+        if ctx.get_parameter_source(name) not in (None, click.core.ParameterSource.DEFAULT)
+    }
+    code = run_check(_given=given, **kw)
     ctx.exit(code)
 
 
-def run_check(**kw: Any) -> int:
-    """The body of ``sagaspec check``; returns the exit code (usage errors raise)."""
+# Options that mean something only for a search (not for --list, not for a replay).
+_SEARCH_ONLY = ("max_states", "max_memory", "walks", "depth", "seed", "first", "trace_out", "mermaid", "report", "progress")
+_MODEL_OPTIONS = ("design", "model", "orders", "stock", "units", "no_decline", "bus", "duplicates", "crashes", "no_idempotency", "no_outbox")
+
+
+def _flag(name: str) -> str:
+    """The command-line spelling of option ``name`` (for one-line rejections)."""
+    for param in check.params:
+        if param.name == name:
+            return max(param.opts, key=len)
+    return name
+
+
+def run_check(_given: set[str] | frozenset[str] = frozenset(), **kw: Any) -> int:
+    """The body of ``sagaspec check``; returns the exit code (usage errors raise).
+
+    ``_given``: the options set on the command line (so an option that does not apply
+    is rejected instead of silently ignored).
+    """
     as_json = kw["as_json"]
     if kw["list_only"]:
+        extra = sorted(_flag(n) for n in _given - {"list_only"})
+        if extra:
+            raise UsageError(f"--list lists the designs and properties; it takes no other option (got {', '.join(extra)})")
         click.echo(_list_text())
         return EXIT_OK
+    if kw["seed"] is not None and kw["walks"] is None:
+        raise UsageError("--seed is the random seed of --simulate; exhaustive search is not random")
+    if kw["max_memory"] is not None and kw["walks"] is not None:
+        raise UsageError("--max-memory bounds exhaustive search; a --simulate run keeps one walk in memory")
+    max_memory = parse_size(kw["max_memory"]) if kw["max_memory"] is not None else None
+    kw["seed"] = 0 if kw["seed"] is None else kw["seed"]
     opts: dict[str, Any] = {
         "model": kw["model"],
         "design": None if kw["model"] else (kw["design"] or DEFAULT_DESIGN),
@@ -447,7 +704,24 @@ def run_check(**kw: Any) -> int:
         "depth": kw["depth"] or 200,
         "seed": kw["seed"],
     }
-    if kw["replay_file"]:
+    replaying = kw["replay_file"]
+    if replaying:
+        extra = sorted(_flag(n) for n in _given & set(_SEARCH_ONLY))
+        if extra:
+            raise UsageError(f"--replay re-executes one trace; {', '.join(extra)} only apply to a search")
+    if replaying and replaying.startswith(ENCODING_PREFIX):
+        token_system = build_system(
+            design=kw["design"], model=kw["model"], orders=kw["orders"], stock=kw["stock"],
+            units=kw["units"], declines=not kw["no_decline"], properties=kw["properties"],
+        )
+        token_config = Config(
+            bus=kw["bus"], duplicates=kw["duplicates"], crashes=kw["crashes"],
+            idempotency=not kw["no_idempotency"], outbox=not kw["no_outbox"],
+        )
+        code, text, data = replay_token(replaying, token_system, token_config, opts)
+        click.echo(json.dumps(data, indent=2) if as_json else text)
+        return code
+    if replaying:
         code, text, data = replay_trace(kw["replay_file"], opts)
         click.echo(json.dumps(data, indent=2) if as_json else text)
         return code
@@ -483,6 +757,14 @@ def run_check(**kw: Any) -> int:
     show = kw["progress"]
     tty = sys.stderr.isatty()
     progress = _Progress(tty if show is None else show, tty)
+    memory_hit: list[str] = []
+
+    def on_progress(stats) -> None:
+        progress(stats)
+        if max_memory is not None and _resident_bytes() >= max_memory:
+            memory_hit.append(kw["max_memory"])
+            raise _MemoryBound()
+
     started = time.perf_counter()
     try:
         if kw["walks"]:
@@ -492,20 +774,23 @@ def run_check(**kw: Any) -> int:
             )
         else:
             result = explore(
-                system, config, on_progress=progress, stop_at_first=kw["first"],
+                system, config, on_progress=on_progress, stop_at_first=kw["first"],
                 max_states=kw["max_states"],
+                # The memory bound is checked at each progress report: report often.
+                progress_interval=0.1 if max_memory is not None else 1.0,
             )
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, MemoryError) as exc:
         progress.clear()
+        what = "out of memory" if isinstance(exc, MemoryError) else "interrupted"
         click.echo(
-            f"interrupted after {time.perf_counter() - started:.1f} s, before a result could be "
+            f"{what} after {time.perf_counter() - started:.1f} s, before a result could be "
             "assembled (nothing checked to completion)",
             err=True,
         )
-        return EXIT_INTERRUPTED
+        return EXIT_INCOMPLETE
     finally:
         progress.clear()
-    code, verdict = _verdict(result)
+    code, verdict = _verdict(result, max_states=kw["max_states"], memory_hit=memory_hit[0] if memory_hit else None)
     if kw.get("report"):
         from sagaspec.docs.reports import check_report_html
 
@@ -526,7 +811,7 @@ def run_check(**kw: Any) -> int:
         click.echo(
             _render_text(
                 result, opts=opts, symmetry_note=symmetry_note, mermaid=kw["mermaid"],
-                saved=saved, code=code, verdict=verdict,
+                saved=saved, code=code, verdict=verdict, verbose=kw["verbose"],
             )
         )
     return code

@@ -35,7 +35,7 @@ def test_default_checks_corrected_and_passes():
 
 
 def test_seed_reports_each_hole_with_traces_and_reproduce_commands():
-    r = check("--design", "seed", "--mermaid")
+    r = check("--design", "seed", "--mermaid", "--verbose")
     assert r.exit_code == 1, r.output
     out = r.stdout
     for prop, length in [
@@ -126,7 +126,7 @@ def test_switching_off_an_assumption_is_noted():
     r = check("--orders", "1", "--crashes", "1", "--no-outbox", "--property", "saga-terminates")
     assert r.exit_code == 1
     assert "switches off the transactional outbox that design 'corrected' assumes" in r.stdout
-    assert "crash before publishing" in r.stdout
+    assert "CRASH, publishes lost" in r.stdout
     assert "symmetry=off (needs at least 2 interchangeable sagas, the model has 1)" in r.stdout
 
 
@@ -217,15 +217,88 @@ def test_simulation_mode_is_seeded_and_says_it_is_not_exhaustive():
         "--simulate 200 --depth 40 --seed 7 --property refund-needs-charge"
     )
     ok = check("--simulate", "100", "--depth", "40")
-    assert ok.exit_code == 0
+    assert ok.exit_code == 3  # a simulation without a violation proves nothing: incomplete
     assert "simulation: 100 walks, not exhaustive" in ok.stdout
-    assert "no violation found in 100 random walks" in ok.stdout
+    assert "INCOMPLETE: no violation found in 100 random walks" in ok.stdout
 
 
 def test_depth_bound_is_reported_as_incomplete():
     r = check("--max-depth", "4")
-    assert r.exit_code == 0
-    assert "incomplete" in r.stdout and "the run did not visit every reachable state" in r.stdout
+    assert r.exit_code == 3, r.output
+    assert "exhaustive BFS, incomplete" in r.stdout
+    assert "Verdict: INCOMPLETE: the depth bound --max-depth 4 left states unexplored" in r.stdout
+
+
+def test_depth_bound_zero_decides_nothing_and_is_not_a_pass():
+    r = check("--max-depth", "0", "--json")
+    assert r.exit_code == 3, r.output
+    doc = json.loads(r.stdout)
+    assert doc["exit_code"] == 3 and doc["ok"] is False and doc["complete"] is False
+    assert {p["verdict"] for p in doc["properties"]} == {"unknown"}
+    assert doc["verdict"].startswith("INCOMPLETE: the depth bound --max-depth 0")
+    assert "15 of 15 properties not decided" in doc["verdict"]
+
+
+def test_a_depth_bound_the_search_never_reaches_is_a_complete_run():
+    r = check("--max-depth", "100", "--property", "single-charge")
+    assert r.exit_code == 0, r.output
+    assert "Verdict: all 1 properties hold" in r.stdout
+
+
+def test_state_bound_is_respected_named_and_not_a_pass():
+    for extra in ((), ("--no-symmetry",), ("--bus", "fifo", "--orders", "3")):
+        r = check("--max-states", "1000", *extra, "--json")
+        assert r.exit_code == 3, (extra, r.output)
+        doc = json.loads(r.stdout)
+        assert doc["stats"]["states"] == 1000, extra
+        assert doc["verdict"].startswith("INCOMPLETE: stopped at the state bound --max-states 1,000"), doc["verdict"]
+    text = check("--max-states", "1000")
+    assert text.exit_code == 3
+    assert "explored 1,000 states" in text.stdout
+    assert "within the depth bound" not in text.stdout
+
+
+def test_a_state_bound_above_the_state_space_is_a_complete_run():
+    r = check("--max-states", "1000000", "--property", "single-charge")
+    assert r.exit_code == 0, r.output
+
+
+def test_memory_bound_stops_cleanly_with_the_partial_result():
+    r = check("--orders", "3", "--crashes", "1", "--max-memory", "1MB", "--property", "single-charge")
+    assert r.exit_code == 3, r.output
+    assert "Verdict: INCOMPLETE: stopped at the memory bound --max-memory 1MB after" in r.stdout
+    assert "?       always     single-charge" in r.stdout  # the partial result's verdict table
+    bad = check("--max-memory", "lots")
+    assert bad.exit_code == 2
+    assert bad.stderr.strip() == "error: --max-memory 'lots': expected a size such as 512MB or 2GB"
+
+
+def test_a_memory_error_is_the_same_clean_stop(monkeypatch):
+    import sagaspec.cli.check as cli_check
+
+    calls = []
+
+    def oom(self, stats):
+        calls.append(stats)
+        raise MemoryError
+
+    monkeypatch.setattr(cli_check._Progress, "__call__", oom)
+    r = check("--orders", "3", "--crashes", "1", "--progress", "--property", "single-charge", "--json")
+    assert calls, "the progress callback was never called"
+    assert r.exit_code == 3, r.output
+    doc = json.loads(r.stdout)
+    assert doc["out_of_memory"] is True and doc["complete"] is False
+    assert doc["verdict"].startswith("INCOMPLETE: out of memory after")
+    assert "Traceback" not in r.output
+
+
+def test_parse_size():
+    from sagaspec.cli.check import parse_size
+
+    assert parse_size("512MB") == 512 * 2**20
+    assert parse_size("2g") == 2 * 2**30
+    assert parse_size("1.5GiB") == int(1.5 * 2**30)
+    assert parse_size("100000") == 100000
 
 
 def test_first_stops_at_the_first_violation():
@@ -264,6 +337,129 @@ def test_ctrl_c_prints_an_honest_partial_result():
         seen += proc.stderr.read(1) or ""
     proc.send_signal(signal.SIGINT)
     out, _err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, out
+    assert proc.returncode == 3, out
     assert "interrupted" in out
     assert "Verdict: INTERRUPTED after" in out and "partial result" in out
+
+
+# --------------------------------------------------------------------------- compact output
+def test_default_output_is_compact_and_readable():
+    r = check("--design", "seed", "--property", "refund-needs-charge")
+    assert r.exit_code == 1
+    out = r.stdout
+    assert "Slot(" not in out and "'idle'" not in out  # no Python reprs
+    assert "refund-needs-charge is false for saga 1 after 5 steps" in out
+    # the sequence diagram with what changed under each step
+    assert "InventoryReservationFailed[1] -> payment: refund (nothing charged)" in out
+    assert "payment[1]: status none -> refunded, refunds 0 -> 1" in out
+    assert "Saga 1 at the end:" in out and "payment[1]: status=refunded charges=0 refunds=1" in out
+    assert "initial state:" not in out and "Shortest trace (" not in out
+    assert "--verbose shows every trace in full" in out
+    assert len(out.splitlines()) < 45, out
+    full = check("--design", "seed", "--property", "refund-needs-charge", "--verbose")
+    assert "initial state:" in full.stdout and "Slot(" not in full.stdout
+    assert "order[0] = status=idle paid=0 reserved=0 completed=0 cancelled=0" in full.stdout
+    assert "payment[1].status: none -> refunded" in full.stdout
+    assert len(full.stdout.splitlines()) > len(out.splitlines())
+
+
+def test_a_stuck_saga_is_named():
+    r = check("--design", "seed", "--property", "no-reservation-left")
+    assert r.exit_code == 1, r.output
+    assert "saga 0 is stuck: no-reservation-left is false for it when nothing is in flight" in r.stdout
+    assert "Saga 0 at the end:" in r.stdout
+    assert "inventory.slots[0]: status=reserved held=1" in r.stdout
+
+
+# --------------------------------------------------------------------------- encoded paths
+def test_the_encoded_path_replays_with_check_replay():
+    doc = json.loads(check("--design", "seed", "--property", "refund-needs-charge", "--json").stdout)
+    token = doc["violations"][0]["shrunk_path"]["encoded"]
+    assert token.startswith("ssp1:")
+    r = check("--design", "seed", "--replay", token)
+    assert r.exit_code == 1, r.output
+    assert "replayed 5 steps of the encoded path on order-saga/seed" in r.stdout
+    assert "violates refund-needs-charge" in r.stdout
+    verbose = check("--design", "seed", "--property", "refund-needs-charge", "--verbose")
+    line = next(x for x in verbose.stdout.splitlines() if "Replay this trace:" in x)
+    argv = shlex.split(line.split("Replay this trace: ", 1)[1])
+    again = check(*argv[2:])
+    assert again.exit_code == 1 and "reproduced" in again.stdout
+    # on a design where it is not enabled: one line naming the step
+    wrong = check("--design", "seed", "--orders", "1", "--replay", token)
+    assert wrong.exit_code == 2
+    (line,) = wrong.stderr.strip().splitlines()
+    assert line.startswith("error: --replay: the encoded path does not replay on order-saga/seed")
+    assert "step 2" in line
+
+
+# --------------------------------------------------------------------------- rejected options
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--seed", "3"], "error: --seed is the random seed of --simulate"),
+        (["--list", "--orders", "100"], "error: --list lists the designs and properties; it takes no other option (got --orders)"),
+        (["--property", ","], "error: --property ',' names no property"),
+        (["--replay", "ssp1:", "--max-states", "5"], "error: --replay re-executes one trace; --max-states only apply to a search"),
+        (["--simulate", "5", "--max-memory", "1GB"], "error: --max-memory bounds exhaustive search"),
+    ],
+)
+def test_options_that_do_not_apply_are_rejected(args, message):
+    r = check(*args)
+    assert r.exit_code == 2, r.output
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(message), lines
+
+
+def test_click_usage_errors_are_one_line():
+    for args in (["check", "--bus", "carrier-pigeon"], ["check", "--nope"], ["nope"], ["check", "--orders", "x"]):
+        r = CliRunner().invoke(main, args)
+        assert r.exit_code == 2, (args, r.output)
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), (args, lines)
+        assert "--help" in lines[0]
+
+
+def test_help_states_the_orders_range_and_the_exit_codes():
+    r = CliRunner().invoke(main, ["check", "--help"])
+    text = " ".join(r.stdout.split())
+    assert "Concurrent orders (sagas), 1 to 6" in text
+    assert "3 incomplete" in text
+
+
+# --------------------------------------------------------------------------- own models
+OWN_MODEL = """
+from sagaspec.model import Msg, Outcome, Participant, Property, System
+
+class Once(Participant):
+    name = "once"
+    subscribes = frozenset()
+    def init(self):
+        return 0
+    def internal(self, state):
+        return (Outcome("go", 1),) if state == 0 else ()
+
+def tiny():
+    return System((Once(),), (Property.always("small", lambda v: v["once"] <= 1),), name="tiny")
+"""
+
+
+def test_own_model_is_imported_from_the_current_directory(tmp_path):
+    pkg = tmp_path / "my_models"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "models.py").write_text(OWN_MODEL)
+    env = {k: v for k, v in __import__("os").environ.items() if k != "PYTHONPATH"}
+    run = subprocess.run(
+        [sys.executable, "-m", "sagaspec", "check", "--model", "my_models.models:tiny"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "Verdict: all 1 properties hold" in run.stdout
+    missing = subprocess.run(
+        [sys.executable, "-m", "sagaspec", "check", "--model", "not_here.models:tiny"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert missing.returncode == 2
+    (line,) = missing.stderr.strip().splitlines()
+    assert "cannot import 'not_here.models'" in line and f"from the current directory {tmp_path}" in line
