@@ -13,6 +13,7 @@ __all__ = [
     "InputError",
     "SchemaError",
     "DesignError",
+    "SpecError",
     "ModelError",
     "PropertyError",
     "AdapterError",
@@ -48,6 +49,10 @@ class SchemaError(InputError):
 
 class DesignError(SagaspecError):
     """An unknown or inconsistent choreography design."""
+
+
+class SpecError(InputError):
+    """A saga spec file is malformed; the message starts with ``FILE:LINE:COL``."""
 
 
 class ModelError(SagaspecError):

@@ -1,0 +1,432 @@
+"""The bridge from a saga spec to the explorer: participants and properties from data.
+
+:func:`spec_system` turns a loaded :class:`~sagaspec.spec.sagafile.SagaSpec` into an
+ordinary :class:`~sagaspec.model.system.System`, so symmetry, crashes, FIFO, liveness,
+shrinking and replay work as for a hand-written model.
+
+Local state of a compiled participant
+-------------------------------------
+One *slot* per saga, a named tuple of the participant's per-saga variables (field order as
+declared). A participant with shared variables has the state ``(shared..., slots)``, a
+named tuple too; otherwise its state is the tuple of slots. Slots are interned, so equal
+slots are one object across all states.
+
+Semantics of a reaction
+-----------------------
+On a message, the reaction for its type runs on the message's saga slot. Its enabled
+alternatives are those whose ``when`` holds (an ``otherwise`` alternative is enabled when
+no other is); each is one possible outcome, so several enabled alternatives are a
+nondeterministic choice (a world decision, or the bus's timing). Updates are evaluated
+together in the state before the step. A counter saturates at its maximum; any other
+value outside its variable's domain stops the run with the update's ``FILE:LINE:COL``.
+A join first records the arrival in its memory variable and waits (``wait (join)``)
+until every joined event has arrived. A subscribed event without a reaction, or a
+reaction with no enabled alternative, is consumed with no change (``ignore (...)``).
+Reaction results are memoized per (slot, shared values), so CEL is evaluated once per
+distinct situation, not once per explored state.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from collections.abc import Iterable
+
+from sagaspec.model.participant import Msg, Outcome, Participant
+from sagaspec.model.properties import Property
+from sagaspec.model.system import System
+from sagaspec.spec.sagafile import SagaSpec, SpecParticipant, SpecProperty, SpecReaction, Var
+
+from sagaspec.errors import ModelError, SpecError, UsageError
+
+__all__ = ["spec_system", "SpecParticipantModel", "spec_properties"]
+
+
+def _class_name(name: str, suffix: str) -> str:
+    return "".join(part.capitalize() for part in name.split("_")) + suffix
+
+
+class _Domain:
+    """A variable's resolved domain: checks and saturates values."""
+
+    __slots__ = ("var", "low", "high", "values")
+
+    def __init__(self, var: Var, params: dict) -> None:
+        self.var = var
+        self.values = var.values
+        self.low = var.low(params) if var.low is not None else None
+        self.high = var.high(params) if var.high is not None else None
+        if self.low is not None and self.high is not None and self.low > self.high:
+            raise ModelError(f"{var.where}: {var.name}: min {self.low} is above max {self.high}")
+
+    def initial(self, params: dict):
+        v = self.var
+        if v.initial is not None:
+            value = v.initial(params)
+        elif v.kind == "enum":
+            value = v.values[0]
+        elif v.kind == "bool":
+            value = False
+        else:
+            value = self.low if v.kind == "int" else 0
+        return self.check(value, v.where, "initial value")
+
+    def check(self, value, where: str, what: str):
+        v = self.var
+        if v.kind == "counter":
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ModelError(f"{where}: {what} of counter {v.name} is {value!r}; counters are 0 or more")
+            return value if value <= self.high else self.high
+        if v.kind == "int":
+            if isinstance(value, bool) or not isinstance(value, int) or not self.low <= value <= self.high:
+                raise ModelError(f"{where}: {what} of {v.name} is {value!r}, outside {self.low}..{self.high}")
+            return value
+        if v.kind == "bool":
+            if not isinstance(value, bool):
+                raise ModelError(f"{where}: {what} of {v.name} is {value!r}; expected true or false")
+            return value
+        if value not in v.values:
+            raise ModelError(f"{where}: {what} of {v.name} is {value!r}; expected one of {', '.join(v.values)}")
+        return value
+
+
+class SpecParticipantModel(Participant):
+    """A participant interpreted from its spec (see the module docstring)."""
+
+    def __init__(self, spec: SpecParticipant, sagas: int, params: dict, volatile: frozenset[str]) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.subscribes = frozenset(spec.subscribes)
+        self.publishes = frozenset(spec.publishes)
+        self.emits = frozenset(e for r in spec.reactions for a in r.alternatives for e in a.emit)
+        self.sagas = sagas
+        self.params = dict(params)
+        self.slot_cls = namedtuple(_class_name(spec.name, "Slot"), [v.name for v in spec.state])
+        self.slot_cls.__module__ = __name__
+        self.shared_names = tuple(v.name for v in spec.shared)
+        self.state_cls = None
+        if spec.shared:
+            self.state_cls = namedtuple(_class_name(spec.name, "State"), [*self.shared_names, "slots"])
+            self.state_cls.__module__ = __name__
+        self.domains = {v.name: _Domain(v, params) for v in (*spec.state, *spec.shared)}
+        self.index = {v.name: i for i, v in enumerate(spec.state)}
+        self.sindex = {n: i for i, n in enumerate(self.shared_names)}
+        self.by_event: dict[str, SpecReaction] = {}
+        for r in spec.reactions:
+            for ev in r.on:
+                self.by_event[ev] = r
+        self.triggers = tuple(r for r in spec.reactions if r.kind == "trigger")
+        self.volatile = tuple(i for i, v in enumerate(spec.state) if v.name in volatile)
+        self.svolatile = tuple(i for i, v in enumerate(spec.shared) if v.name in volatile)
+        self._interned: dict = {}
+        self._memo: dict = {}
+        init_slot = self._slot(tuple(self.domains[v.name].initial(params) for v in spec.state))
+        self._init_slot = init_slot
+        self._init_shared = tuple(self.domains[n].initial(params) for n in self.shared_names)
+
+    # -- state plumbing
+
+    def _slot(self, values: tuple):
+        s = self._interned.get(values)
+        if s is None:
+            s = self._interned[values] = self.slot_cls(*values)
+        return s
+
+    def _split(self, state):
+        if self.state_cls is None:
+            return (), state
+        return tuple(state[:-1]), state[-1]
+
+    def _join(self, shared: tuple, slots: tuple):
+        if self.state_cls is None:
+            return slots
+        return self.state_cls(*shared, slots)
+
+    def init(self):
+        return self._join(self._init_shared, (self._init_slot,) * self.sagas)
+
+    def permute(self, state, perm):
+        shared, slots = self._split(state)
+        out = list(slots)
+        for i, v in enumerate(slots):
+            out[perm[i]] = v
+        return self._join(shared, tuple(out))
+
+    def restart(self, state):
+        if not self.volatile and not self.svolatile:
+            return state
+        shared, slots = self._split(state)
+        init = self._init_slot
+        new_slots = []
+        for slot in slots:
+            values = list(slot)
+            for i in self.volatile:
+                values[i] = init[i]
+            new_slots.append(self._slot(tuple(values)))
+        shared = list(shared)
+        for i in self.svolatile:
+            shared[i] = self._init_shared[i]
+        return self._join(tuple(shared), tuple(new_slots))
+
+    # -- reactions
+
+    def _data(self, slot, shared: tuple) -> dict:
+        data = dict(self.params)
+        data.update(zip(self.slot_cls._fields, slot, strict=True))
+        data.update(zip(self.shared_names, shared, strict=True))
+        return data
+
+    def _run(self, reaction: SpecReaction, slot, shared: tuple) -> tuple:
+        """``((label, new slot, new shared, emits), ...)`` for ``reaction`` on ``slot``."""
+        key = (id(reaction), slot, shared)
+        hit = self._memo.get(key)
+        if hit is not None:
+            return hit
+        data = self._data(slot, shared)
+        enabled = []
+        fallback = None
+        for alt in reaction.alternatives:
+            if alt.otherwise:
+                fallback = alt
+                continue
+            if alt.when is None:
+                enabled.append(alt)
+                continue
+            ok = alt.when(data)
+            if not isinstance(ok, bool):  # pragma: no cover - the checker types guards bool
+                raise ModelError(f"{alt.when.where}: guard gave {ok!r}, not a bool")
+            if ok:
+                enabled.append(alt)
+        if not enabled and fallback is not None:
+            enabled.append(fallback)
+        outs = []
+        for alt in enabled:
+            new_values = list(slot)
+            new_shared = list(shared)
+            computed = [(var, expr(data), expr.where) for var, expr in alt.updates]
+            for var, value, where in computed:
+                value = self.domains[var].check(value, where, "update")
+                if var in self.index:
+                    new_values[self.index[var]] = value
+                else:
+                    new_shared[self.sindex[var]] = value
+            label = _label(alt.label, data)
+            outs.append((label, self._slot(tuple(new_values)), tuple(new_shared), alt.emit))
+        if not outs:
+            outs.append(("ignore (no alternative enabled)", slot, shared, ()))
+        result = tuple(outs)
+        self._memo[key] = result
+        return result
+
+    def _outcomes(self, results, state, i: int) -> tuple[Outcome, ...]:
+        shared, slots = self._split(state)
+        out = []
+        for label, new_slot, new_shared, emit in results:
+            if "{saga}" in label:
+                label = label.replace("{saga}", str(i))
+            new_slots = (*slots[:i], new_slot, *slots[i + 1 :])
+            out.append(
+                Outcome(label, self._join(new_shared, new_slots), tuple(Msg(e, i, self.name) for e in emit))
+            )
+        return tuple(out)
+
+    def on_event(self, state, msg: Msg):
+        reaction = self.by_event.get(msg.type)
+        if reaction is None:
+            return (Outcome("ignore (no reaction)", state),)
+        shared, slots = self._split(state)
+        i = msg.saga
+        slot = slots[i]
+        if reaction.kind == "join":
+            values = list(slot)
+            for ev, var in reaction.memory:
+                if ev == msg.type:
+                    values[self.index[var]] = True
+            slot = self._slot(tuple(values))
+            if not all(slot[self.index[var]] for _ev, var in reaction.memory):
+                new_slots = (*slots[:i], slot, *slots[i + 1 :])
+                return (Outcome("wait (join)", self._join(shared, new_slots)),)
+        return self._outcomes(self._run(reaction, slot, shared), self._join(shared, slots), i)
+
+    def internal(self, state):
+        if not self.triggers:
+            return ()
+        shared, slots = self._split(state)
+        out = []
+        for i, slot in enumerate(slots):
+            for reaction in self.triggers:
+                results = [r for r in self._run(reaction, slot, shared) if r[0] != "ignore (no alternative enabled)"]
+                out.extend(self._outcomes(results, state, i))
+        return tuple(out)
+
+
+def _label(template: str, data: dict) -> str:
+    if "{" not in template:
+        return template
+    out = template
+    for k, v in data.items():
+        token = "{" + k + "}"
+        if token in out:
+            out = out.replace(token, str(v).lower() if isinstance(v, bool) else str(v))
+    return out
+
+
+# ------------------------------------------------------------------------------ properties
+
+
+def spec_properties(spec: SagaSpec, parts: dict[str, SpecParticipantModel], params: dict) -> tuple[Property, ...]:
+    """The spec's properties as explorer :class:`Property` objects."""
+    return tuple(_property(p, parts, params) for p in spec.properties)
+
+
+def _refs(expr_refs: Iterable[str]) -> tuple[tuple[str, str], ...]:
+    out = []
+    for ref in sorted(expr_refs):
+        if "." in ref:
+            pname, _, var = ref.partition(".")
+            out.append((pname, var))
+    return tuple(out)
+
+
+def _per_saga(refs, parts, params, expr):
+    """``f(view) -> tuple of per-saga bools`` of ``expr`` (memoized per slot combination)."""
+    names = tuple(dict.fromkeys(p for p, _v in refs))
+    models = [parts[n] for n in names]
+    cache: dict = {}
+    getters = []
+    for pname, var in refs:
+        m = parts[pname]
+        if var in m.index:
+            getters.append((names.index(pname), m.index[var], False, f"{pname}.{var}"))
+        else:
+            getters.append((names.index(pname), m.sindex[var], True, f"{pname}.{var}"))
+
+    def evaluate(view, sagas: int):
+        locals_ = [view[n] for n in names]
+        split = [m._split(s) for m, s in zip(models, locals_, strict=True)]
+        out = []
+        for i in range(sagas):
+            key = tuple((sp[1][i], sp[0]) for sp in split)
+            hit = cache.get(key)
+            if hit is None:
+                data = dict(params)
+                for k, idx, shared, full in getters:
+                    sh, slots = split[k]
+                    data[full] = sh[idx] if shared else slots[i][idx]
+                hit = cache[key] = bool(expr(data))
+            out.append(hit)
+        return out
+
+    return evaluate
+
+
+def _over_all(refs, parts, params, expr):
+    names = tuple(dict.fromkeys(p for p, _v in refs))
+    models = [parts[n] for n in names]
+    cache: dict = {}
+
+    def evaluate(view) -> bool:
+        locals_ = tuple(view[n] for n in names)
+        hit = cache.get(locals_)
+        if hit is None:
+            data = dict(params)
+            split = {n: m._split(s) for n, m, s in zip(names, models, locals_, strict=True)}
+            for pname, var in refs:
+                m = parts[pname]
+                shared, slots = split[pname]
+                if var in m.index:
+                    data[f"{pname}.{var}"] = [s[m.index[var]] for s in slots]
+                else:
+                    data[f"{pname}.{var}"] = shared[m.sindex[var]]
+            hit = cache[locals_] = bool(expr(data))
+        return hit
+
+    return evaluate
+
+
+def _description(text: str, params: dict) -> str:
+    return _label(text, params)
+
+
+def _property(p: SpecProperty, parts, params) -> Property:
+    sagas = params["sagas"]
+    desc = _description(p.description, params)
+    for ref in (*p.expr.refs, *(p.target.refs if p.target is not None else ())):
+        pname = ref.partition(".")[0]
+        if "." in ref and pname not in parts:  # pragma: no cover - the loader checks names
+            raise SpecError(f"{p.where}: unknown participant {pname!r}")
+    if p.over == "all":
+        ev = _over_all(_refs(p.expr.refs), parts, params, p.expr)
+        pred = ev
+    elif p.kind == "leads_to":
+        src = _per_saga(_refs(p.expr.refs), parts, params, p.expr)
+        dst = _per_saga(_refs(p.target.refs), parts, params, p.target)
+        leads_to = getattr(Property, "leads_to", None)
+        if leads_to is None:  # pragma: no cover - the kernel always has it
+            raise SpecError(f"{p.where}: leads_to is not supported by this checker")
+        return leads_to(
+            p.name,
+            lambda view, i: src(view, sagas)[i],
+            lambda view, i: dst(view, sagas)[i],
+            desc,
+            per_saga=sagas,
+        )
+    else:
+        ev = _per_saga(_refs(p.expr.refs), parts, params, p.expr)
+        if p.kind == "sometimes":
+            def pred(view, ev=ev):
+                return any(ev(view, sagas))
+        else:
+            def pred(view, ev=ev):
+                return all(ev(view, sagas))
+    make = {
+        "always": Property.always,
+        "sometimes": Property.sometimes,
+        "at_rest": getattr(Property, "at_rest", None),
+        "eventually": Property.eventually,
+    }[p.kind]
+    if make is None:  # pragma: no cover - until the kernel names the at-rest kind
+        make = Property.eventually
+    return make(p.name, pred, desc)
+
+
+# ------------------------------------------------------------------------------ systems
+
+
+def spec_system(
+    spec: SagaSpec,
+    sagas: int | None = None,
+    *,
+    params: dict | None = None,
+    volatile: Iterable[str] | None = None,
+    name: str | None = None,
+    meta: dict | None = None,
+) -> System:
+    """``spec`` as a checkable :class:`System` with ``sagas`` interchangeable sagas.
+
+    ``params`` overrides the spec's params; ``volatile`` (participant names) makes those
+    participants' join memory volatile instead of what the spec declares.
+    """
+    sagas = spec.default_sagas if sagas is None else sagas
+    if isinstance(sagas, bool) or not isinstance(sagas, int) or not 1 <= sagas <= spec.max_sagas:
+        raise UsageError(f"sagas must be an integer from 1 to {spec.max_sagas}, got {sagas!r}")
+    values = spec.resolve_params(sagas, params)
+    if volatile is None:
+        vol = {p.name: frozenset(v.name for v in (*p.state, *p.shared) if v.volatile) for p in spec.participants}
+    else:
+        chosen = frozenset(volatile)
+        joins = {p.name: frozenset(var for r in p.reactions for _e, var in r.memory) for p in spec.participants}
+        unknown = sorted(chosen - {n for n, j in joins.items() if j})
+        if unknown:
+            has = ", ".join(n for n, j in joins.items() if j) or "none"
+            raise UsageError(f"volatile: only participants with join memory can lose it ({has}), got {', '.join(unknown)}")
+        vol = {p.name: (joins[p.name] if p.name in chosen else frozenset()) for p in spec.participants}
+    parts = {p.name: SpecParticipantModel(p, sagas, values, vol[p.name]) for p in spec.participants}
+    props = spec_properties(spec, parts, values)
+    return System(
+        participants=tuple(parts.values()),
+        properties=props,
+        name=name or spec.name,
+        sagas=sagas,
+        description=spec.title + (f"; {spec.summary}" if spec.summary else ""),
+        meta=meta if meta is not None else {"spec": spec.shipped or spec.source, "sagas": sagas, "params": {k: v for k, v in values.items() if k != "sagas"}},
+    )

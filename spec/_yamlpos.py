@@ -1,0 +1,128 @@
+"""Read YAML (or JSON) as plain data plus the line and column of every node.
+
+Spec files are data: this uses PyYAML's safe composer (no tags that build objects) and
+YAML 1.2 booleans (only ``true``/``false``), so ``on:``, ``yes`` and ``no`` stay strings.
+Positions let every later check report ``FILE:LINE:COL``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import yaml
+
+from sagaspec.errors import InputError
+
+__all__ = ["Pos", "Located", "load_located"]
+
+#: A spec file larger than this is refused before parsing (specs are hand-written).
+MAX_BYTES = 2_000_000
+#: Deeper nesting than this is refused (a hand-written spec nests a dozen levels).
+MAX_DEPTH = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Pos:
+    """1-based line and column of a node; ``quoted`` if it is a quoted scalar."""
+
+    line: int
+    col: int
+    quoted: bool = False
+
+
+class _Loader(yaml.SafeLoader):
+    """Safe loader with YAML 1.2 booleans."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:bool"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+for _first in "tTfF":
+    _Loader.yaml_implicit_resolvers.setdefault(_first, []).append(
+        ("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"))
+    )
+
+
+@dataclass(frozen=True)
+class Located:
+    """Plain data and the position of each node, keyed by its path (a tuple of keys)."""
+
+    data: object
+    positions: dict[tuple, Pos]
+    source: str
+
+    def pos(self, path: tuple) -> Pos:
+        """Position of ``path``, or of its closest ancestor that has one."""
+        path = tuple(path)
+        while path:
+            p = self.positions.get(path)
+            if p is not None:
+                return p
+            path = path[:-1]
+        return self.positions.get((), Pos(1, 1))
+
+    def where(self, path: tuple, offset: tuple[int, int] | None = None) -> str:
+        """``FILE:LINE:COL`` of ``path``; ``offset`` is (line, col) inside the scalar."""
+        p = self.pos(path)
+        line, col = p.line, p.col
+        if offset is not None:
+            dl, dc = offset
+            if dl <= 1:
+                col = col + (1 if p.quoted else 0) + dc - 1
+            else:
+                line, col = line + dl - 1, dc
+        return f"{self.source}:{line}:{col}"
+
+
+def load_located(text: str, source: str) -> Located:
+    """Parse ``text`` (YAML or JSON); :class:`InputError` as ``FILE:LINE:COL: ...``."""
+    if len(text) > MAX_BYTES:
+        raise InputError(f"{source}: larger than {MAX_BYTES} bytes; a spec file is hand-written text")
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
+        raise InputError(f"{where}: not valid YAML: {exc.problem or exc.context}") from None
+    except yaml.YAMLError as exc:
+        raise InputError(f"{source}: not valid YAML: {exc}") from None
+    if node is None:
+        raise InputError(f"{source}:1:1: empty file; expected a saga spec (a mapping)")
+    positions: dict[tuple, Pos] = {}
+    constructor = _Loader("")
+    data = _build(node, (), positions, constructor, source, 0, {})
+    return Located(data, positions, source)
+
+
+def _build(node, path, positions, constructor, source, depth, anchors):
+    if depth > MAX_DEPTH:
+        m = node.start_mark
+        raise InputError(f"{source}:{m.line + 1}:{m.column + 1}: nested deeper than {MAX_DEPTH} levels")
+    m = node.start_mark
+    quoted = isinstance(node, yaml.ScalarNode) and node.style in ("'", '"')
+    positions[path] = Pos(m.line + 1, m.column + 1, quoted)
+    if isinstance(node, yaml.MappingNode):
+        constructor.flatten_mapping(node)
+        out = {}
+        for knode, vnode in node.value:
+            key = constructor.construct_object(knode, deep=True)
+            if not isinstance(key, (str, int, bool)):
+                km = knode.start_mark
+                raise InputError(f"{source}:{km.line + 1}:{km.column + 1}: mapping keys must be plain strings")
+            key = str(key) if not isinstance(key, str) else key
+            if key in out:
+                km = knode.start_mark
+                raise InputError(f"{source}:{km.line + 1}:{km.column + 1}: duplicate key {key!r}")
+            out[key] = _build(vnode, (*path, key), positions, constructor, source, depth + 1, anchors)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [
+            _build(v, (*path, i), positions, constructor, source, depth + 1, anchors)
+            for i, v in enumerate(node.value)
+        ]
+    value = constructor.construct_object(node, deep=True)
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**18:
+        raise InputError(f"{source}:{m.line + 1}:{m.column + 1}: number too large (more than 18 digits)")
+    return value

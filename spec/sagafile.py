@@ -1,0 +1,776 @@
+"""The saga spec file: one YAML (or JSON) file that declares a whole saga as data.
+
+A spec declares the saga's **events** (payload fields as JSON Schema, a role, which event
+a compensation undoes, where each field's value comes from), its **participants** (state
+variables with finite domains, reactions with guarded alternatives written in CEL), its
+**properties** (``always``, ``at_rest``, ``eventually``, ``sometimes``, ``leads_to``),
+the **world** knobs that decide alternatives outside the services' control, and default
+**bounds**. The format itself is a JSON Schema (``spec schema``); every other check
+(names, types, domains) runs here, when the file is loaded, and reports
+``FILE:LINE:COL: what was expected``.
+
+:func:`load_spec` returns a :class:`SagaSpec`; :mod:`sagaspec.model.compile` turns it into
+participants and properties for the explorer, :meth:`SagaSpec.design` into the
+:class:`~sagaspec.spec.designs.Design` that lint and the docs read.
+
+>>> s = shipped_spec("corrected")
+>>> s.name, [p.name for p in s.participants], len(s.properties)
+('order-corrected', ['order', 'payment', 'inventory', 'notification'], 15)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+from sagaspec.spec._cel import CelEnv, Expr, Literal, scan
+from sagaspec.spec._yamlpos import Located, load_located
+from sagaspec.spec.designs import Design, Reaction, Service
+
+from sagaspec.errors import DesignError, InputError, SpecError
+
+__all__ = [
+    "FORMAT_SCHEMA",
+    "SHIPPED",
+    "Param",
+    "Var",
+    "Alternative",
+    "SpecReaction",
+    "SpecParticipant",
+    "SpecEvent",
+    "SpecField",
+    "SpecProperty",
+    "SagaSpec",
+    "load_spec",
+    "parse_spec",
+    "shipped_spec",
+    "shipped_names",
+    "resolve_spec",
+    "format_schema",
+]
+
+#: Shipped specs: short name -> file name in ``sagaspec/spec/sagas``.
+SHIPPED = {"seed": "order-seed.saga.yaml", "corrected": "order-corrected.saga.yaml"}
+
+ROLES = ("trigger", "step", "failure", "compensation", "outcome")
+KINDS = ("always", "at_rest", "eventually", "sometimes", "leads_to")
+_CEL_TYPE = {"enum": "string", "bool": "bool", "int": "int", "counter": "int"}
+
+
+@cache
+def format_schema() -> dict:
+    """The JSON Schema (2020-12) of the spec format."""
+    text = resources.files("sagaspec.spec").joinpath("data/saga-spec.schema.json").read_text()
+    return json.loads(text)
+
+
+FORMAT_SCHEMA = "saga-spec.schema.json"
+
+
+# ------------------------------------------------------------------------------ types
+
+
+@dataclass(frozen=True)
+class Param:
+    """A named bound of the model that a run may set (``--param stock=3``)."""
+
+    name: str
+    type: str  # int | bool
+    default: Expr | Literal
+    low: int | None = None
+    high: int | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Var:
+    """A state variable with a finite domain.
+
+    ``kind`` is ``enum`` (one of ``values``), ``bool``, ``int`` (``low``..``high``) or
+    ``counter`` (0..``high``, saturating: ``+ 1`` at the cap stays at the cap). ``shared``
+    variables have one copy for all sagas; the others one per saga. ``ghost`` variables
+    record what happened in the world (charges made); only properties should read them,
+    and a crash never loses them. ``volatile`` variables are lost on a crash.
+    """
+
+    name: str
+    kind: str
+    values: tuple[str, ...] = ()
+    low: Expr | Literal | None = None
+    high: Expr | Literal | None = None
+    initial: Expr | Literal | None = None
+    shared: bool = False
+    ghost: bool = False
+    volatile: bool = False
+    description: str = ""
+    where: str = ""
+
+    @property
+    def cel_type(self) -> str:
+        return _CEL_TYPE[self.kind]
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """One possible outcome of a reaction: guard, world decision, updates, emitted events."""
+
+    label: str
+    when: Expr | Literal | None
+    otherwise: bool
+    world: tuple[tuple[str, str], ...]
+    updates: tuple[tuple[str, Expr | Literal], ...]
+    emit: tuple[str, ...]
+    where: str
+
+
+@dataclass(frozen=True)
+class SpecReaction:
+    """What ``participant`` does on ``on`` (kind ``event``), on a join, or spontaneously.
+
+    For a ``join``, ``memory`` pairs each joined event with the boolean variable that
+    remembers its arrival; the alternatives run once all have arrived.
+    """
+
+    participant: str
+    kind: str  # event | join | trigger
+    on: tuple[str, ...]
+    memory: tuple[tuple[str, str], ...]
+    alternatives: tuple[Alternative, ...]
+    note: str
+    where: str
+
+    @property
+    def emits(self) -> tuple[tuple[str, ...], ...]:
+        """Alternative published event lists, deduplicated; ``()`` (nothing) last."""
+        seen: dict[tuple[str, ...], None] = {}
+        for a in self.alternatives:
+            seen.setdefault(a.emit, None)
+        out = [e for e in seen if e]
+        if () in seen:
+            out.append(())
+        return tuple(out)
+
+
+@dataclass(frozen=True)
+class SpecParticipant:
+    name: str
+    description: str
+    subscribes: tuple[str, ...]
+    publishes: tuple[str, ...]
+    state: tuple[Var, ...]
+    shared: tuple[Var, ...]
+    reactions: tuple[SpecReaction, ...]
+    where: str
+
+    def var(self, name: str) -> Var:
+        for v in (*self.state, *self.shared):
+            if v.name == name:
+                return v
+        raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class SpecField:
+    """A payload field: its JSON Schema, whether required, and where its value comes from."""
+
+    name: str
+    schema: dict
+    optional: bool
+    nullable: bool
+    source: str | None  # EVENT.FIELD | new | world.KNOB | sum(EVENT.LIST.FIELD) | None
+    where: str
+
+
+@dataclass(frozen=True)
+class SpecEvent:
+    name: str
+    role: str
+    version: int
+    undoes: str | None
+    terminal: bool
+    description: str
+    fields: tuple[SpecField, ...]
+
+
+@dataclass(frozen=True)
+class SpecProperty:
+    """A named property. ``over`` is ``saga`` (about one saga, quantified) or ``all``."""
+
+    name: str
+    kind: str
+    expr: Expr | Literal
+    over: str
+    description: str
+    target: Expr | Literal | None = None  # leads_to: the `to` expression
+    where: str = ""
+
+
+@dataclass(frozen=True)
+class SagaSpec:
+    """A loaded, checked saga spec."""
+
+    name: str
+    title: str
+    summary: str
+    description: str
+    assumes: frozenset[str]
+    params: tuple[Param, ...]
+    bounds: dict
+    world: dict[str, tuple[str, ...]]
+    types: dict
+    common: tuple[SpecField, ...]
+    events: tuple[SpecEvent, ...]
+    participants: tuple[SpecParticipant, ...]
+    properties: tuple[SpecProperty, ...]
+    source: str
+    #: The shipped short name (``seed``), or ``None`` for a user's file.
+    shipped: str | None = None
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.source))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SagaSpec) and (self.name, self.source) == (other.name, other.source)
+
+    def participant(self, name: str) -> SpecParticipant:
+        for p in self.participants:
+            if p.name == name:
+                return p
+        known = ", ".join(p.name for p in self.participants)
+        raise DesignError(f"spec {self.name!r} has no participant {name!r}; expected one of {known}")
+
+    def event(self, name: str) -> SpecEvent:
+        for e in self.events:
+            if e.name == name:
+                return e
+        raise DesignError(f"spec {self.name!r} has no event {name!r}")
+
+    @property
+    def event_names(self) -> tuple[str, ...]:
+        return tuple(e.name for e in self.events)
+
+    def resolve_params(self, sagas: int, overrides: dict | None = None) -> dict:
+        """Every param's value for ``sagas`` sagas, defaults evaluated in order."""
+        overrides = dict(overrides or {})
+        unknown = sorted(set(overrides) - {p.name for p in self.params})
+        if unknown:
+            known = ", ".join(p.name for p in self.params) or "none"
+            raise InputError(f"spec {self.name!r}: unknown param {', '.join(unknown)}; expected one of {known}")
+        values: dict = {"sagas": sagas}
+        for p in self.params:
+            if p.name in overrides and overrides[p.name] is not None:
+                v = overrides[p.name]
+            else:
+                v = p.default(values)
+            if p.type == "bool":
+                if not isinstance(v, bool):
+                    raise InputError(f"param {p.name} must be true or false, got {v!r}")
+            else:
+                if not isinstance(v, int) or isinstance(v, bool):
+                    raise InputError(f"param {p.name} must be an integer, got {v!r}")
+                if (p.low is not None and v < p.low) or (p.high is not None and v > p.high):
+                    raise InputError(f"param {p.name} must be an integer from {p.low} to {p.high}, got {v!r}")
+            values[p.name] = v
+        return values
+
+    def design(self) -> Design:
+        """The choreography table (services, reactions, roles) that lint and docs read."""
+        return _design_of(self)
+
+    @property
+    def default_sagas(self) -> int:
+        return int(self.bounds.get("sagas", 2))
+
+    @property
+    def max_sagas(self) -> int:
+        return int(self.bounds.get("max_sagas", 6))
+
+
+@cache
+def _design_of(spec: SagaSpec) -> Design:
+    services = tuple(
+        Service(p.name, p.subscribes, p.publishes, p.description) for p in spec.participants
+    )
+    reactions = tuple(
+        Reaction(
+            r.participant,
+            () if r.kind == "trigger" else r.on,
+            r.emits,
+            join=r.kind == "join",
+            note=r.note,
+        )
+        for p in spec.participants
+        for r in p.reactions
+    )
+    roles = {e.name: e.role for e in spec.events}
+    return Design(
+        name=spec.shipped or spec.name,
+        title=spec.title or spec.name,
+        description=spec.description,
+        services=services,
+        reactions=reactions,
+        terminal=frozenset(e.name for e in spec.events if e.terminal),
+        failures=frozenset(n for n, r in roles.items() if r == "failure"),
+        compensates={e.name: e.undoes for e in spec.events if e.undoes},
+        outcomes=frozenset(n for n, r in roles.items() if r == "outcome"),
+    )
+
+
+# ------------------------------------------------------------------------------ loading
+
+
+def shipped_names() -> tuple[str, ...]:
+    return tuple(SHIPPED)
+
+
+@cache
+def shipped_spec(name: str) -> SagaSpec:
+    """A spec shipped in the package, by short name (``seed``, ``corrected``)."""
+    try:
+        filename = SHIPPED[name]
+    except KeyError:
+        raise DesignError(f"unknown design {name!r}; expected one of {', '.join(SHIPPED)} or a spec file") from None
+    text = resources.files("sagaspec.spec").joinpath(f"sagas/{filename}").read_text()
+    return parse_spec(text, f"sagas/{filename}", shipped=name)
+
+
+def resolve_spec(ref: str) -> SagaSpec:
+    """A shipped name or a path to a spec file."""
+    if ref in SHIPPED:
+        return shipped_spec(ref)
+    path = Path(ref)
+    if path.suffix in (".yaml", ".yml", ".json") or path.exists():
+        return load_spec(path)
+    raise DesignError(
+        f"unknown design {ref!r}; expected one of {', '.join(SHIPPED)} or a spec file (.saga.yaml)"
+    )
+
+
+def load_spec(path: str | Path) -> SagaSpec:
+    """Read and check a spec file; :class:`SpecError` names ``FILE:LINE:COL``."""
+    path = Path(path)
+    try:
+        if path.is_dir():
+            raise InputError(f"{path}: is a folder; expected a spec file")
+        with open(path, "rb") as fh:
+            raw = fh.read(2_000_001)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    return parse_spec(text, str(path))
+
+
+def parse_spec(text: str, source: str = "<spec>", *, shipped: str | None = None) -> SagaSpec:
+    """Parse and check spec text (YAML or JSON)."""
+    located = load_located(text, source)
+    return _Builder(located, shipped).build()
+
+
+# ------------------------------------------------------------------------------ builder
+
+
+def _schema_errors(located: Located) -> None:
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(format_schema())
+    errors = sorted(validator.iter_errors(located.data), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    if not errors:
+        return
+    err = _deepest(errors[0])
+    path = tuple(err.absolute_path)
+    field = "/".join(str(p) for p in path) or "(top level)"
+    raise SpecError(f"{located.where(path)}: {field}: {_schema_message(err)}")
+
+
+def _deepest(err):
+    # oneOf/anyOf errors: the most specific sub-error says what is wrong.
+    while err.context:
+        err = max(err.context, key=lambda e: len(e.absolute_path))
+    return err
+
+
+def _schema_message(err) -> str:
+    v = err.validator
+    if v == "additionalProperties":
+        extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+        allowed = ", ".join(err.schema.get("properties", {}))
+        return f"unknown key {', '.join(map(repr, extra))}; expected one of {allowed}"
+    if v == "required":
+        return err.message.replace("is a required property", "is required")
+    if v == "oneOf" and isinstance(err.instance, dict):
+        return "expected exactly one of " + ", ".join(
+            k for s in err.schema["oneOf"] for k in s.get("required", [])
+        )
+    if v == "pattern":
+        return f"{err.instance!r} does not match {err.schema['pattern']}"
+    return err.message
+
+
+class _Builder:
+    def __init__(self, located: Located, shipped: str | None) -> None:
+        self.loc = located
+        self.d = located.data
+        self.shipped = shipped
+
+    def where_of(self, path):
+        def where(offset):
+            return self.loc.where(path, offset)
+
+        return where
+
+    def fail(self, path, message: str):
+        raise SpecError(f"{self.loc.where(path)}: {message}")
+
+    # -- expressions
+
+    def expr(self, env: CelEnv, value, path, want: str | None):
+        if isinstance(value, bool):
+            if want not in (None, "bool"):
+                self.fail(path, f"{value!r} is a bool; expected {want}")
+            return Literal(value, self.loc.where(path))
+        if isinstance(value, int):
+            if want not in (None, "int"):
+                self.fail(path, f"{value!r} is an int; expected {want}")
+            return Literal(value, self.loc.where(path))
+        if not isinstance(value, str) or not value.strip():
+            self.fail(path, "expected a CEL expression")
+        return env.compile(value, self.where_of(path), want)
+
+    def check_strings(self, value, path, enums: dict[str, tuple[str, ...]]) -> None:
+        """String literals of an expression must be values of an enum it reads."""
+        if not isinstance(value, str):
+            return
+        strings, names = scan(value)
+        if not strings:
+            return
+        allowed = set()
+        for n in names:
+            for k, vals in enums.items():
+                if n == k or n.startswith(k + "."):
+                    allowed.update(vals)
+        if not allowed:
+            return
+        for s in strings:
+            if s not in allowed:
+                self.fail(path, f"{s!r} is not a value of any enum variable this expression reads ({', '.join(sorted(allowed))})")
+
+    # -- sections
+
+    def build(self) -> SagaSpec:
+        _schema_errors(self.loc)
+        d = self.d
+        params = self.params()
+        self.param_names = {p.name for p in params}
+        world = {k: tuple(v["values"]) for k, v in (d.get("world") or {}).items()}
+        self.world = world
+        types = d.get("types") or {}
+        self.types = types
+        events = self.events()
+        self.event_names = [e.name for e in events]
+        participants = self.participants(params)
+        props = self.properties(participants, params)
+        self.check_provenance(events, participants)
+        bounds = dict(d.get("bounds") or {})
+        if bounds.get("sagas", 1) > bounds.get("max_sagas", 6):
+            self.fail(("bounds", "sagas"), "sagas is larger than max_sagas")
+        return SagaSpec(
+            name=d["saga"],
+            title=d.get("title", ""),
+            summary=d.get("summary", ""),
+            description=d.get("description", ""),
+            assumes=frozenset(d.get("assumes") or ()),
+            params=params,
+            bounds=bounds,
+            world=world,
+            types=types,
+            common=tuple(self.fields(d.get("common") or {}, ("common",))),
+            events=events,
+            participants=participants,
+            properties=props,
+            source=self.loc.source,
+            shipped=self.shipped,
+        )
+
+    def params(self) -> tuple[Param, ...]:
+        out = []
+        names = {"sagas": "int"}
+        for name, p in (self.d.get("params") or {}).items():
+            path = ("params", name)
+            if name == "sagas":
+                self.fail(path, "'sagas' is built in (the number of sagas); choose another name")
+            env = CelEnv(names)
+            default = self.expr(env, p["default"], (*path, "default"), p["type"])
+            out.append(Param(name, p["type"], default, p.get("min"), p.get("max"), p.get("description", "")))
+            names[name] = p["type"]
+        self.param_env = names
+        return tuple(out)
+
+    def events(self) -> tuple[SpecEvent, ...]:
+        out = []
+        evs = self.d["events"]
+        for name, e in evs.items():
+            path = ("events", name)
+            undoes = e.get("undoes")
+            if undoes is not None and undoes not in evs:
+                self.fail((*path, "undoes"), f"unknown event {undoes!r}; expected one of {', '.join(evs)}")
+            if e["role"] == "compensation" and undoes is None:
+                self.fail(path, "a compensation must say which event it undoes (undoes: EVENT)")
+            out.append(
+                SpecEvent(
+                    name,
+                    e["role"],
+                    int(e.get("version", 1)),
+                    undoes,
+                    bool(e.get("terminal", False)),
+                    e.get("description", ""),
+                    tuple(self.fields(e.get("fields") or {}, (*path, "fields"))),
+                )
+            )
+        return tuple(out)
+
+    def fields(self, fields: dict, path) -> list[SpecField]:
+        out = []
+        for fname, f in fields.items():
+            schema = {k: v for k, v in f.items() if k not in ("optional", "nullable", "from")}
+            self.check_refs(schema, (*path, fname))
+            out.append(
+                SpecField(
+                    fname,
+                    schema,
+                    bool(f.get("optional", False)),
+                    bool(f.get("nullable", False)),
+                    f.get("from"),
+                    self.loc.where((*path, fname)),
+                )
+            )
+        return out
+
+    def check_refs(self, schema, path) -> None:
+        if isinstance(schema, dict):
+            ref = schema.get("$ref")
+            if ref is not None:
+                if not (isinstance(ref, str) and ref.startswith("#/types/") and ref[8:] in self.types):
+                    known = ", ".join(self.types) or "none declared"
+                    self.fail((*path, "$ref"), f"unknown type reference {ref!r}; expected '#/types/NAME' ({known})")
+            for k, v in schema.items():
+                self.check_refs(v, (*path, k))
+        elif isinstance(schema, list):
+            for i, v in enumerate(schema):
+                self.check_refs(v, (*path, i))
+
+    def var(self, name: str, v: dict, path, shared: bool) -> Var:
+        kind = v["type"]
+        env = CelEnv(self.param_env)
+        low = high = None
+        if kind == "int":
+            low = self.expr(env, v["min"], (*path, "min"), "int")
+            high = self.expr(env, v["max"], (*path, "max"), "int")
+        elif kind == "counter":
+            high = self.expr(env, v["max"], (*path, "max"), "int")
+            low = Literal(0)
+        elif "min" in v or "max" in v:
+            self.fail(path, f"min/max apply to int and counter variables, not {kind}")
+        values = tuple(v.get("values") or ())
+        if kind != "enum" and values:
+            self.fail((*path, "values"), "values apply to enum variables only")
+        initial = None
+        if "initial" in v:
+            init = v["initial"]
+            if kind == "enum":
+                if init not in values:
+                    self.fail((*path, "initial"), f"{init!r} is not one of {', '.join(values)}")
+                initial = Literal(init)
+            else:
+                initial = self.expr(env, init, (*path, "initial"), _CEL_TYPE[kind])
+        if v.get("ghost") and v.get("volatile"):
+            self.fail(path, "a ghost variable records what happened in the world; it cannot be volatile")
+        if name in self.param_names or name == "sagas":
+            self.fail(path, f"variable {name!r} has the name of a param")
+        return Var(
+            name, kind, values, low, high, initial, shared, bool(v.get("ghost")),
+            bool(v.get("volatile")), v.get("description", ""), self.loc.where(path),
+        )
+
+    def participants(self, params) -> tuple[SpecParticipant, ...]:
+        out = []
+        for pname, p in self.d["participants"].items():
+            ppath = ("participants", pname)
+            state = tuple(self.var(n, v, (*ppath, "state", n), False) for n, v in (p.get("state") or {}).items())
+            shared = tuple(self.var(n, v, (*ppath, "shared", n), True) for n, v in (p.get("shared") or {}).items())
+            dup = {v.name for v in state} & {v.name for v in shared}
+            if dup:
+                self.fail(ppath, f"variable {sorted(dup)[0]!r} is declared both per saga and shared")
+            allvars = {v.name: v for v in (*state, *shared)}
+            names = dict(self.param_env)
+            names.update({n: v.cel_type for n, v in allvars.items()})
+            env = CelEnv(names)
+            enums = {n: v.values for n, v in allvars.items() if v.kind == "enum"}
+            reactions = []
+            seen_on: dict[str, tuple] = {}
+            for i, r in enumerate(p.get("reactions") or ()):
+                rpath = (*ppath, "reactions", i)
+                reaction = self.reaction(pname, r, rpath, env, allvars, enums)
+                for ev in reaction.on:
+                    if ev in seen_on:
+                        self.fail(rpath, f"{pname} already reacts to {ev} (at {self.loc.where(seen_on[ev])}); merge the alternatives into one reaction")
+                    seen_on[ev] = rpath
+                reactions.append(reaction)
+            subs = p.get("subscribes")
+            if subs is None:
+                subs = tuple(dict.fromkeys(e for r in reactions for e in r.on))
+            else:
+                for i, ev in enumerate(subs):
+                    self.known_event(ev, (*ppath, "subscribes", i))
+                for r in reactions:
+                    for ev in r.on:
+                        if ev not in subs:
+                            raise SpecError(f"{r.where}: {pname} reacts to {ev} but does not subscribe to it (subscribes: {', '.join(subs)})")
+            emitted = tuple(dict.fromkeys(e for r in reactions for a in r.alternatives for e in a.emit))
+            pubs = p.get("publishes")
+            if pubs is None:
+                pubs = emitted
+            else:
+                for i, ev in enumerate(pubs):
+                    self.known_event(ev, (*ppath, "publishes", i))
+                for r in reactions:
+                    for a in r.alternatives:
+                        for ev in a.emit:
+                            if ev not in pubs:
+                                raise SpecError(f"{a.where}: {pname} emits {ev} but does not publish it (publishes: {', '.join(pubs)})")
+            out.append(
+                SpecParticipant(
+                    pname, p.get("description", ""), tuple(subs), tuple(pubs), state, shared,
+                    tuple(reactions), self.loc.where(ppath),
+                )
+            )
+        return tuple(out)
+
+    def known_event(self, ev: str, path) -> None:
+        if ev not in self.event_names:
+            self.fail(path, f"unknown event {ev!r}; expected one of {', '.join(self.event_names)}")
+
+    def reaction(self, pname, r, rpath, env, allvars, enums) -> SpecReaction:
+        memory: tuple = ()
+        if "trigger" in r:
+            if r["trigger"] is not True:
+                self.fail((*rpath, "trigger"), "trigger: true is the only value")
+            kind, on = "trigger", ()
+        elif "join" in r:
+            kind = "join"
+            on = tuple(r["join"])
+            for ev, var in r["join"].items():
+                self.known_event(ev, (*rpath, "join", ev))
+                v = allvars.get(var)
+                if v is None or v.kind != "bool" or v.shared:
+                    self.fail((*rpath, "join", ev), f"{var!r} must be a per-saga bool variable of {pname} (it remembers that {ev} arrived)")
+            memory = tuple(r["join"].items())
+        else:
+            kind = "event"
+            on = (r["on"],) if isinstance(r["on"], str) else tuple(r["on"])
+            for i, ev in enumerate(on):
+                self.known_event(ev, (*rpath, "on") if isinstance(r["on"], str) else (*rpath, "on", i))
+        alts = []
+        otherwise = 0
+        for j, a in enumerate(r["alternatives"]):
+            apath = (*rpath, "alternatives", j)
+            when = None
+            if "when" in a:
+                self.check_strings(a["when"], (*apath, "when"), enums)
+                when = self.expr(env, a["when"], (*apath, "when"), "bool")
+            if a.get("otherwise"):
+                otherwise += 1
+                if when is not None:
+                    self.fail(apath, "an 'otherwise' alternative has no 'when'")
+            world = []
+            for knob, value in (a.get("world") or {}).items():
+                if knob not in self.world:
+                    self.fail((*apath, "world", knob), f"unknown world knob {knob!r}; expected one of {', '.join(self.world) or 'none declared (top-level world:)'}")
+                if value not in self.world[knob]:
+                    self.fail((*apath, "world", knob), f"{value!r} is not a value of world knob {knob} ({', '.join(self.world[knob])})")
+                world.append((knob, value))
+            updates = []
+            for var, value in (a.get("set") or {}).items():
+                upath = (*apath, "set", var)
+                v = allvars.get(var)
+                if v is None:
+                    self.fail(upath, f"{pname} has no variable {var!r}; expected one of {', '.join(allvars) or 'none'}")
+                if v.kind == "enum" and isinstance(value, str) and value in v.values:
+                    updates.append((var, Literal(value, self.loc.where(upath))))
+                    continue
+                if v.kind == "enum" and isinstance(value, str) and value.isidentifier() and value not in env.names:
+                    self.fail(upath, f"{value!r} is not a value of {var} ({', '.join(v.values)})")
+                self.check_strings(value, upath, {var: v.values} if v.kind == "enum" else enums)
+                updates.append((var, self.expr(env, value, upath, v.cel_type)))
+            emit = tuple(a.get("emit") or ())
+            for k, ev in enumerate(emit):
+                self.known_event(ev, (*apath, "emit", k))
+            alts.append(
+                Alternative(a["label"], when, bool(a.get("otherwise")), tuple(world), tuple(updates), emit, self.loc.where(apath))
+            )
+        if otherwise > 1:
+            self.fail(rpath, "at most one alternative may be 'otherwise'")
+        return SpecReaction(pname, kind, on, memory, tuple(alts), r.get("note", ""), self.loc.where(rpath))
+
+    def properties(self, participants, params) -> tuple[SpecProperty, ...]:
+        per_saga = dict(self.param_env)
+        lists = dict(self.param_env)
+        enums = {}
+        for p in participants:
+            for v in p.state:
+                per_saga[f"{p.name}.{v.name}"] = v.cel_type
+                lists[f"{p.name}.{v.name}"] = f"list<{v.cel_type}>"
+                if v.kind == "enum":
+                    enums[f"{p.name}.{v.name}"] = v.values
+            for v in p.shared:
+                per_saga[f"{p.name}.{v.name}"] = v.cel_type
+                lists[f"{p.name}.{v.name}"] = v.cel_type
+                if v.kind == "enum":
+                    enums[f"{p.name}.{v.name}"] = v.values
+        env_saga, env_all = CelEnv(per_saga), CelEnv(lists)
+        out = []
+        for name, p in (self.d.get("properties") or {}).items():
+            path = ("properties", name)
+            kind = next(k for k in KINDS if k in p)
+            over = p.get("over", "saga")
+            env = env_saga if over == "saga" else env_all
+            if kind == "leads_to":
+                if over != "saga":
+                    self.fail((*path, "over"), "leads_to is about one saga: over must be 'saga'")
+                src = p[kind]
+                for k in ("from", "to"):
+                    self.check_strings(src[k], (*path, kind, k), enums)
+                expr = self.expr(env, src["from"], (*path, kind, "from"), "bool")
+                target = self.expr(env, src["to"], (*path, kind, "to"), "bool")
+            else:
+                self.check_strings(p[kind], (*path, kind), enums)
+                expr = self.expr(env, p[kind], (*path, kind), "bool")
+                target = None
+            out.append(SpecProperty(name, kind, expr, over, p.get("description", ""), target, self.loc.where(path)))
+        return tuple(out)
+
+    def check_provenance(self, events, participants) -> None:
+        fields = {e.name: {f.name for f in e.fields} | {f.name for f in self.fields(self.d.get("common") or {}, ("common",))} for e in events}
+        for e in events:
+            for f in e.fields:
+                src = f.source
+                if src is None or src == "new":
+                    continue
+                path = ("events", e.name, "fields", f.name, "from")
+                if src.startswith("world."):
+                    if src[6:] not in self.world:
+                        self.fail(path, f"unknown world knob {src[6:]!r}")
+                    continue
+                body = src[4:-1] if src.startswith("sum(") and src.endswith(")") else src
+                ev, _, rest = body.partition(".")
+                fname = rest.split(".")[0]
+                if ev not in fields:
+                    self.fail(path, f"unknown event {ev!r} in {src!r}; expected EVENT.FIELD, new, world.KNOB or sum(EVENT.LIST.FIELD)")
+                if fname not in fields[ev]:
+                    self.fail(path, f"event {ev} has no field {fname!r} (fields: {', '.join(sorted(fields[ev]))})")
+
