@@ -68,7 +68,7 @@ from sagaspec.model.system import Config, System
 
 from sagaspec.errors import ModelError, UsageError
 
-__all__ = ["Engine", "KIND_NAMES"]
+__all__ = ["Engine", "KIND_NAMES", "FAULTS"]
 
 # Move kinds (codes used in the hot loop; names used in Actions and traces).
 INTERNAL, DELIVER, DUPLICATE, DROP, CRASH, CRASH_IN, CRASH_LOST = range(7)
@@ -82,6 +82,8 @@ KIND_NAMES = (
     "crash-before-publish",
 )
 KIND_CODES = {name: code for code, name in enumerate(KIND_NAMES)}
+#: Move kinds that are faults: possible within their budget, never obliged by fairness.
+FAULTS = frozenset({DUPLICATE, CRASH, CRASH_IN, CRASH_LOST})
 
 # Deliveries are numbered below 2**SHIFT so (pid, delivery) packs into one int key.
 SHIFT = 24

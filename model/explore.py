@@ -20,6 +20,7 @@ says it is not exhaustive.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import random
 import sys
@@ -30,10 +31,10 @@ from collections.abc import Callable
 from operator import itemgetter
 from typing import Any
 
-from sagaspec.model.engine import LANE, QBITS, Engine, _generate
-from sagaspec.model.liveness import bottom_cycles, shortest_cycle
+from sagaspec.model.engine import FAULTS, LANE, QBITS, Engine, _generate
+from sagaspec.model.liveness import bottom_cycles, fair_cycle, fair_tour, shortest_cycle
 from sagaspec.model.path import Path, shrink
-from sagaspec.model.properties import HELD, UNKNOWN, VACUOUS, VIOLATED, Property
+from sagaspec.model.properties import FAIR_KINDS, HELD, UNKNOWN, VACUOUS, VIOLATED, Property
 from sagaspec.model.results import CYCLE, INVARIANT, STUCK, CheckResult, Stats, Violation
 from sagaspec.model.system import Config, System
 from sagaspec.model.view import View
@@ -237,7 +238,7 @@ class _Search:
         ]
         self.active = sum(1 << k for k in live) | sum(1 << (k + count) for k in live)
         self.eventual = [
-            k for k, p in enumerate(self.props.props) if p.kind == "eventually" and k not in self.found
+            k for k, p in enumerate(self.props.props) if p.kind == "at-rest" and k not in self.found
         ]
 
     # -- accounting
@@ -1323,10 +1324,26 @@ class _Search:
         return {i: cache[i] for i in indices}
 
 
+def _fault_edges(search: _Search, exits: list[tuple[int, int]]) -> set[int]:
+    """Positions of the fault edges among ``exits`` (``(state, edge position)`` pairs)."""
+    e = search.engine
+    by_state: dict[int, list[int]] = {}
+    for v, k in exits:
+        by_state.setdefault(v, []).append(k)
+    states = search.states_of(by_state)
+    offsets = search.offsets
+    out = set()
+    for v, ks in by_state.items():
+        descr = e.expand(states[v], actions=True)[2]
+        base = offsets[v]
+        out.update(k for k in ks if descr[k - base][0] in FAULTS)
+    return out
+
+
 def _liveness(search: _Search) -> None:
-    """Eventually-properties on bottom cycles (needs the complete graph)."""
+    """``at_rest`` properties on bottom cycles (needs the complete graph)."""
     props = search.props
-    pending = [k for k, p in enumerate(props.props) if p.kind == "eventually" and k not in search.found]
+    pending = [k for k, p in enumerate(props.props) if p.kind == "at-rest" and k not in search.found]
     if not pending:
         return
     if search.layered:
@@ -1334,7 +1351,7 @@ def _liveness(search: _Search) -> None:
         # state: no cycles (terminal states were checked as quiescent by the search).
         return
     n = len(search.offsets) - 1
-    cycles = bottom_cycles(n, search.offsets, search.targets)
+    cycles = bottom_cycles(n, search.offsets, search.targets, faults=lambda exits: _fault_edges(search, exits))
     search.cycles = cycles
     for members in cycles:
         pending = [k for k in pending if k not in search.found]
@@ -1344,6 +1361,185 @@ def _liveness(search: _Search) -> None:
         for k in pending:
             if not any(props.holds(k, s, props.key(s)) for s in states.values()):
                 search.found[k] = (members, CYCLE)
+
+
+class _Route:
+    """A counterexample as graph steps from the initial state: ``[(state, action index)]``,
+    with ``loop`` the step the last state returns to (a lasso) or ``None``."""
+
+    __slots__ = ("steps", "loop", "saga")
+
+    def __init__(self, steps: list[tuple[int, int]], loop: int | None, saga: int | None) -> None:
+        self.steps = steps
+        self.loop = loop
+        self.saga = saga
+
+
+class _Labelled:
+    """Every state of a complete search, its quiescence, and each edge's fairness action.
+
+    Built with one :meth:`Engine.expand` per state, in BFS order (a state's children are
+    numbered consecutively, so each is one successor of its parent's expansion). An
+    edge's action is ``("i", participant, label)`` for an internal step, ``("d",
+    delivery)`` for handling an in-flight message (any outcome, or dropping it), and
+    ``None`` for a fault.
+    """
+
+    def __init__(self, search: _Search) -> None:
+        e = search.engine
+        parent, act = search.parent, search.act
+        self.offsets, self.targets = search.offsets, search.targets
+        n = len(parent)
+        self.n = n
+        states: list[Any] = [None] * n
+        states[0] = e.initial()
+        actions: list[Any] = [None] * len(self.targets)
+        quiet = bytearray(n)
+        names: dict[tuple, tuple] = {}
+        offsets = self.offsets
+        j = 1
+        for i in range(n):
+            succs, q, ds = e.expand(states[i], actions=True)
+            quiet[i] = q
+            base = offsets[i]
+            for a, (kind, p, d, label) in enumerate(ds):
+                if kind in FAULTS:
+                    continue
+                key = ("i", p, label) if d < 0 else ("d", d)
+                actions[base + a] = names.setdefault(key, key)
+            while j < n and parent[j] == i:
+                states[j] = succs[act[j]]
+                j += 1
+        self.states, self.actions, self.quiet = states, actions, quiet
+        self._enabled: dict[int, frozenset] = {}
+
+    def enabled(self, v: int) -> frozenset:
+        r = self._enabled.get(v)
+        if r is None:
+            acts = self.actions
+            r = self._enabled[v] = frozenset(
+                a for a in acts[self.offsets[v] : self.offsets[v + 1]] if a is not None
+            )
+        return r
+
+
+def _predicate(engine: Engine, prop: Property, fn: Callable, saga: int | None) -> Callable[[tuple], bool]:
+    """``state -> fn`` holds there, for ``saga`` if not None; errors name the property."""
+    view = View(engine, ())
+    what = prop.name if saga is None else f"{prop.name} (saga {saga})"
+
+    def holds(state: tuple) -> bool:
+        view._s = state
+        try:
+            r = fn(view) if saga is None else fn(view, saga)
+        except (ModelError, PropertyError) as exc:
+            raise PropertyError(f"property {what!r}: {exc}") from exc
+        except Exception as exc:
+            raise PropertyError(f"property {what!r} raised {type(exc).__name__}: {exc}") from exc
+        if r is None:
+            raise PropertyError(f"property {what!r} returned None; a predicate must return a bool")
+        return bool(r)
+
+    return holds
+
+
+def _fair_violation(search: _Search, g: _Labelled, prop: Property, saga: int | None, strong: bool) -> _Route | None:
+    """A fair run violating ``prop`` (``eventually`` or ``leads-to``) for ``saga``, or None.
+
+    ``eventually p`` is ``init ~> p``. For ``p ~> q``: from every ``p``-and-not-``q``
+    state (the seeds), the states reachable through not-``q`` states (faults included:
+    they are possible) form the region; a quiescent state in it, or a fair cycle
+    (:func:`fair_cycle`) among its non-fault edges, is a run on which ``q`` never comes.
+    """
+    states, offsets, targets = g.states, g.offsets, g.targets
+    n = g.n
+    if prop.kind == "eventually":
+        q = _predicate(search.engine, prop, prop.pred, saga)
+        seeds = [0] if not q(states[0]) else []
+    else:
+        p = _predicate(search.engine, prop, prop.pred, saga)
+        q = _predicate(search.engine, prop, prop.then, saga)
+        seeds = [v for v in range(n) if p(states[v]) and not q(states[v])]
+    if not seeds:
+        return None
+    prev: dict[int, tuple[int, int] | None] = dict.fromkeys(seeds)
+    order = list(seeds)
+    qcache: dict[int, bool] = {}
+    pos = 0
+    while pos < len(order):
+        v = order[pos]
+        pos += 1
+        for k in range(offsets[v], offsets[v + 1]):
+            w = targets[k]
+            if w in prev:
+                continue
+            r = qcache.get(w)
+            if r is None:
+                r = qcache[w] = q(states[w])
+            if not r:
+                prev[w] = (v, k)
+                order.append(w)
+
+    def route_to(v: int) -> list[tuple[int, int]]:
+        tail = []
+        while prev[v] is not None:
+            u, k = prev[v]
+            tail.append((u, k - offsets[u]))
+            v = u
+        chain = search.chain(v)
+        head = [(u, search.act[w]) for u, w in zip(chain, chain[1:], strict=False)]
+        return head + tail[::-1]
+
+    for v in order:
+        if g.quiet[v]:
+            return _Route(route_to(v), None, saga)
+    region = set(order)
+    edges = []
+    actions = g.actions
+    for v in order:
+        for k in range(offsets[v], offsets[v + 1]):
+            a = actions[k]
+            if a is not None and targets[k] in region:
+                edges.append((v, targets[k], a, k))
+    found = fair_cycle(order, edges, g.enabled, strong=strong)
+    if found is None:
+        return None
+    members, required = found
+    inside = set(members)
+    rank = {v: i for i, v in enumerate(order)}
+    entry = min(members, key=rank.__getitem__)
+    inner = [e for e in edges if e[0] in inside and e[1] in inside]
+    tour = fair_tour(entry, members, inner, required)
+    prefix = route_to(entry)
+    return _Route(prefix + [(u, k - offsets[u]) for u, _w, _a, k in tour], len(prefix), saga)
+
+
+def _fair_liveness(search: _Search) -> None:
+    """``eventually`` and ``leads_to`` properties over fair runs (needs the complete graph)."""
+    props = search.props.props
+    pending = [k for k, p in enumerate(props) if p.kind in FAIR_KINDS and k not in search.found]
+    if not pending:
+        return
+    g = _Labelled(search)
+    strong = search.config.fairness == "strong"
+    for k in pending:
+        prop = props[k]
+        for saga in range(search.system.sagas) if prop.per_saga else (None,):
+            route = _fair_violation(search, g, prop, saga, strong)
+            if route is not None:
+                search.found[k] = (route, STUCK if route.loop is None else CYCLE)
+                break
+
+
+def _route_path(search: _Search, route: _Route) -> Path:
+    e = search.engine
+    s = e.initial()
+    states, acts = [s], []
+    for _v, a in route.steps:
+        s = e.expand(s)[0][a]
+        states.append(s)
+        acts.append(a)
+    return search.concretize(states, acts, loop=route.loop)
 
 
 def _shrunk(engine: Engine, path: Path, prop: Property) -> Path:
@@ -1363,7 +1559,7 @@ def _shrunk(engine: Engine, path: Path, prop: Property) -> Path:
         ) from None
 
 
-def _result(search: _Search, *, stats: Stats, exhaustive: bool = True) -> CheckResult:
+def _result(search: _Search, *, stats: Stats, exhaustive: bool = True, notes: tuple[str, ...] = ()) -> CheckResult:
     system = search.system
     engine = search.engine
     violations = []
@@ -1373,9 +1569,15 @@ def _result(search: _Search, *, stats: Stats, exhaustive: bool = True) -> CheckR
     for k, prop in enumerate(system.properties):
         if k in search.found:
             where, kind = search.found[k]
-            path = search.lasso(where) if kind == CYCLE else search.path_to(where)
-            small = _shrunk(engine, path, prop) if kind != CYCLE else path
-            violations.append(Violation(prop.name, kind, path, small, prop.description))
+            saga = None
+            if isinstance(where, _Route):
+                # A run that never meets the goal: shrinking could let it meet it, so no.
+                path = small = _route_path(search, where)
+                saga = where.saga
+            else:
+                path = search.lasso(where) if kind == CYCLE else search.path_to(where)
+                small = _shrunk(engine, path, prop) if kind != CYCLE else path
+            violations.append(Violation(prop.name, kind, path, small, prop.description, prop.kind, saga))
             verdicts[prop.name] = VIOLATED
         elif prop.kind == "sometimes":
             if k in search.witness:
@@ -1397,8 +1599,10 @@ def _result(search: _Search, *, stats: Stats, exhaustive: bool = True) -> CheckR
         truncated=search.truncated,
         out_of_memory=search.out_of_memory,
         witnesses=witnesses,
+        notes=list(notes),
         _search=search,
     )
+
 
 
 def explore(
@@ -1424,7 +1628,8 @@ def explore(
         Stop at the first violation of any property.
     keep_graph
         Keep the state graph (CSR arrays, 4 bytes per edge). ``None``: only when there
-        are ``eventually`` properties (fairness on cycles needs it).
+        are ``at_rest``, ``eventually`` or ``leads_to`` properties (cycles need it;
+        ``False`` is then refused rather than leave them unchecked).
     max_states
         Stop (incomplete) after this many distinct states.
 
@@ -1434,9 +1639,25 @@ def explore(
     config = config or Config()
     if max_states is not None and (not isinstance(max_states, int) or max_states < 1):
         raise UsageError(f"explore: max_states must be a positive integer or None, got {max_states!r}")
+    notes: list[str] = []
+    fair = [p.name for p in system.properties if p.kind in FAIR_KINDS]
+    if fair and config.symmetry:
+        # Fairness is about actions of particular sagas, which a renaming of the sagas
+        # mixes up on the reduced graph (TLC has the same limit): check the full graph.
+        config = dataclasses.replace(config, symmetry=False)
+        notes.append(
+            f"symmetry reduction is off: {', '.join(fair)} (eventually/leads-to) are checked "
+            "over fair runs of the unreduced state graph"
+        )
+    for p in system.properties:
+        if p.per_saga and system.sagas < 1:
+            raise ModelError(f"property {p.name!r} is per saga, but system {system.name!r} declares no sagas (System(sagas=N))")
     engine = Engine(system, config)
+    cyclic = any(p.kind in ("at-rest", *FAIR_KINDS) for p in system.properties)
     if keep_graph is None:
-        keep_graph = any(p.kind == "eventually" for p in system.properties)
+        keep_graph = cyclic
+    elif cyclic and not keep_graph:
+        raise UsageError("explore: keep_graph=False would leave at_rest/eventually/leads_to properties unchecked")
     search = _Search(
         engine,
         on_progress=on_progress,
@@ -1454,12 +1675,13 @@ def explore(
     if keep_graph and not (search.interrupted or search.stopped or search.truncated):
         try:
             _liveness(search)
+            _fair_liveness(search)
         except KeyboardInterrupt:
             # Interrupted while analysing cycles: what the search proved still stands,
-            # eventually-properties are then "unknown".
+            # liveness properties not yet decided are then "unknown".
             search.interrupted = True
     # The statistics cover the search and the cycle analysis, not the trace rendering.
-    return _result(search, stats=search.stats(queue=len(search.parent) - search.expanded))
+    return _result(search, stats=search.stats(queue=len(search.parent) - search.expanded), notes=tuple(notes))
 
 
 def simulate(
@@ -1477,7 +1699,8 @@ def simulate(
 
     Each step picks an enabled action uniformly with a ``random.Random(seed)``, so a run
     is reproducible. ``always`` properties are checked in every visited state,
-    ``eventually`` ones where a walk ends quiescent, ``sometimes`` ones anywhere.
+    ``at_rest`` ones where a walk ends quiescent, ``eventually`` and ``leads_to`` ones on
+    a walk that ends quiescent without meeting the goal, ``sometimes`` ones anywhere.
     Violations are shrunk. The result has ``exhaustive=False`` and ``complete=False``:
     properties not violated are ``"unknown"`` (not proven), ``sometimes`` ones seen are
     ``"held"``. Cycles are not analysed.
@@ -1511,6 +1734,21 @@ def simulate(
         )
 
     count = props.count
+    saga_of: dict[int, int | None] = {}
+
+    def _walk_violates(prop: Property, saga: int | None, states: list) -> bool:
+        """The walk ended quiescent: did the goal never hold (after the last trigger)?"""
+        goal = _predicate(engine, prop, prop.then if prop.kind == "leads-to" else prop.pred, saga)
+        if prop.kind == "eventually":
+            return not any(goal(t) for t in states)
+        trigger = _predicate(engine, prop, prop.pred, saga)
+        pending = False
+        for t in states:
+            if goal(t):
+                pending = False
+            elif trigger(t):
+                pending = True
+        return pending
 
     def check(states: list, descr: list, quiescent: bool) -> None:
         s = states[-1]
@@ -1532,8 +1770,16 @@ def simulate(
                     witness[k] = (list(states), list(descr))
         if quiescent:
             for k, prop in enumerate(props.props):
-                if prop.kind == "eventually" and k not in found and not props.holds(k, s, key):
+                if k in found:
+                    continue
+                if prop.kind == "at-rest" and not props.holds(k, s, key):
                     found[k] = (list(states), list(descr), STUCK)
+                elif prop.kind in FAIR_KINDS:
+                    for saga in range(system.sagas) if prop.per_saga else (None,):
+                        if _walk_violates(prop, saga, states):
+                            found[k] = (list(states), list(descr), STUCK)
+                            saga_of[k] = saga
+                            break
 
     try:
         for walk in range(1, walks + 1):  # noqa: B007 - reported in stats
@@ -1567,7 +1813,9 @@ def simulate(
         if k in found:
             states, descr, kind = found[k]
             path = Path(engine, states, descr)
-            violations.append(Violation(prop.name, kind, path, shrink(engine, None, path, prop), prop.description))
+            fair = prop.kind in FAIR_KINDS  # (a shrunk walk might meet the goal)
+            small = path if fair else shrink(engine, None, path, prop)
+            violations.append(Violation(prop.name, kind, path, small, prop.description, prop.kind, saga_of.get(k)))
             verdicts[prop.name] = VIOLATED
         elif k in witness:
             states, descr = witness[k]

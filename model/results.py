@@ -71,9 +71,14 @@ class Violation:
     """A violated property with its shortest counterexample and the shrunk one.
 
     ``kind`` is ``"invariant"`` (an ``always`` property false in a state), ``"stuck"``
-    (an ``eventually`` property false in a quiescent state: deadlock, stuck saga) or
-    ``"cycle"`` (an ``eventually`` property false everywhere on a cycle no run can leave;
-    the path is a lasso).
+    (a run that ends in a quiescent state, nothing in flight and nothing enabled, where
+    an ``at_rest`` property is false, or without ever meeting the goal of an
+    ``eventually``/``leads_to`` property) or ``"cycle"`` (a lasso: a cycle no non-fault
+    step leaves on which an ``at_rest`` property never holds, or a fair cycle that never
+    meets the goal). ``property_kind`` is the property's kind, ``saga`` the saga a
+    per-saga property fails for. The counterexamples of ``eventually`` and ``leads_to``
+    properties are not shrunk (a shorter run might meet the goal): ``shrunk_path`` is
+    ``path``.
     """
 
     property: str
@@ -81,20 +86,32 @@ class Violation:
     path: Path
     shrunk_path: Path
     description: str = ""
+    property_kind: str = ""
+    saga: int | None = None
 
     @property
     def message(self) -> str:
-        what = {
-            INVARIANT: "is false in a reachable state",
-            STUCK: "is false in a quiescent state (nothing in flight, nothing enabled)",
-            CYCLE: "never holds on a cycle that runs forever",
-        }[self.kind]
-        return f"{self.property} {what} after {len(self.path)} steps"
+        if self.property_kind in ("eventually", "leads-to"):
+            goal = "the goal" if self.property_kind == "eventually" else "after the trigger, the goal"
+            what = {
+                STUCK: f"fails: {goal} never holds on a run that ends quiescent",
+                CYCLE: f"fails: {goal} never holds on a fair cycle that runs forever",
+            }[self.kind]
+        else:
+            what = {
+                INVARIANT: "is false in a reachable state",
+                STUCK: "is false in a quiescent state (nothing in flight, nothing enabled)",
+                CYCLE: "never holds on a cycle that runs forever",
+            }[self.kind]
+        who = "" if self.saga is None else f" for saga {self.saga}"
+        return f"{self.property}{who} {what} after {len(self.path)} steps"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "property": self.property,
             "kind": self.kind,
+            "property_kind": self.property_kind,
+            "saga": self.saga,
             "message": self.message,
             "description": self.description,
             "length": len(self.path),
@@ -126,6 +143,7 @@ class CheckResult:
     truncated: bool = False
     out_of_memory: bool = False
     witnesses: dict[str, Path] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
     _search: Any = field(default=None, repr=False)
 
     @property
@@ -183,6 +201,7 @@ class CheckResult:
             ],
             "violations": [v.to_dict() for v in self.violations],
             "witnesses": {k: p.to_dict() for k, p in self.witnesses.items()},
+            "notes": list(self.notes),
         }
 
     def to_json(self, indent: int | None = 2) -> str:

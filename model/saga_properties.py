@@ -1,4 +1,4 @@
-"""The order saga's properties: what must always, eventually and sometimes hold.
+"""The order saga's properties: what must always hold, hold at rest, and sometimes hold.
 
 Every predicate quantifies over all sagas (so it is symmetric, as symmetry reduction
 needs) and reads only participants' local states (so the explorer caches its result per
@@ -13,7 +13,8 @@ combination of local states). Slot layouts are documented in :mod:`sagaspec.mode
     ``stock-conserved``          free + reserved == initial stock
     ``single-email``             never two confirmation emails for one order
     ``notify-only-completed``    no email for an order that is not (only) completed
-``eventually`` (at quiescence: nothing in flight, no order left to place)
+``at_rest`` (wherever a run comes to rest: quiescence, nothing in flight and no order left
+to place, or a cycle no non-fault step leaves)
     ``saga-terminates``          every saga published OrderCompleted or OrderCancelled
     ``no-charge-left``           only a completed order still holds a charge (so a cancelled
                                  or stuck one holds none)
@@ -145,22 +146,22 @@ def saga_properties(*, orders: int, stock: int, units: int = 1) -> tuple[Propert
             _notify_only_completed,
             "no notification for an order that is not completed",
         ),
-        Property.eventually(
+        Property.at_rest(
             "saga-terminates",
             _saga_terminates,
             "every saga ends with OrderCompleted or OrderCancelled",
         ),
-        Property.eventually(
+        Property.at_rest(
             "no-charge-left",
             _no_charge_left,
             "an order that is not completed (cancelled or stuck) ends holding no charge",
         ),
-        Property.eventually(
+        Property.at_rest(
             "no-reservation-left",
             _no_reservation_left,
             "an order that is not completed (cancelled or stuck) ends holding no reserved stock",
         ),
-        Property.eventually(
+        Property.at_rest(
             "completed-exactly-once",
             completed_exactly_once,
             "a completed order ends with exactly one charge, one reservation and one email",

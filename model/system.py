@@ -28,10 +28,13 @@ from sagaspec.model.properties import Property
 
 from sagaspec.errors import ModelError, UsageError
 
-__all__ = ["BUSES", "Config", "Bounds", "System", "load_system"]
+__all__ = ["BUSES", "FAIRNESS", "Config", "Bounds", "System", "load_system"]
 
 #: Bus semantics a run can choose.
 BUSES = ("unordered-dup", "unordered", "fifo")
+
+#: Fairness a run can assume for ``eventually`` and ``leads_to`` properties.
+FAIRNESS = ("weak", "strong")
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,12 @@ class Config:
     symmetry
         Symmetry reduction over the system's interchangeable sagas (needs
         :meth:`Participant.permute` on every participant and symmetric properties).
+    fairness
+        ``"weak"`` (default) or ``"strong"``: the fairness ``eventually`` and
+        ``leads_to`` properties assume, as TLA+'s WF/SF over every action (an action is
+        one participant handling one message, or one labelled internal step). Weak: an
+        action enabled forever from some point on is eventually taken. Strong: an action
+        enabled again and again is eventually taken. Faults are never obliged.
     """
 
     bus: str = "unordered-dup"
@@ -76,8 +85,11 @@ class Config:
     outbox: bool = True
     max_depth: int | None = None
     symmetry: bool = False
+    fairness: str = "weak"
 
     def __post_init__(self) -> None:
+        if self.fairness not in FAIRNESS:
+            raise UsageError(f"unknown fairness {self.fairness!r}; expected one of {', '.join(FAIRNESS)}")
         if self.bus not in BUSES:
             raise UsageError(f"unknown bus {self.bus!r}; expected one of {', '.join(BUSES)}")
         dups = self.duplicates
@@ -106,6 +118,7 @@ class Config:
             "outbox": self.outbox,
             "max_depth": self.max_depth,
             "symmetry": self.symmetry,
+            "fairness": self.fairness,
         }
 
     @classmethod

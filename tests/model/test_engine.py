@@ -235,7 +235,7 @@ class Sink(Participant):
 def test_without_outbox_a_crash_loses_the_publish_and_the_saga_is_stuck():
     system = System(
         (Sender(), Relay(), Sink()),
-        (Property.eventually("done", lambda v: v["sink"]),),
+        (Property.at_rest("done", lambda v: v["sink"]),),
     )
     assert explore(system, Config(bus="unordered", crashes=1, outbox=True)).ok
     r = explore(system, Config(bus="unordered", crashes=1, outbox=False))
@@ -268,7 +268,7 @@ class Retry(Participant):
 
 
 @pytest.mark.parametrize("use_scipy", [False, True])
-def test_eventually_on_a_trap_cycle_is_a_lasso(use_scipy, monkeypatch):
+def test_at_rest_on_a_trap_cycle_is_a_lasso(use_scipy, monkeypatch):
     import importlib
 
     import sagaspec.model.liveness as liveness
@@ -278,13 +278,13 @@ def test_eventually_on_a_trap_cycle_is_a_lasso(use_scipy, monkeypatch):
     ex = importlib.import_module("sagaspec.model.explore")
     calls = []
 
-    def forced(n, offsets, targets, use_scipy=None):
+    def forced(n, offsets, targets, use_scipy=None, faults=None):
         calls.append(n)
-        return liveness.bottom_cycles(n, offsets, targets, use_scipy=use_scipy_flag)
+        return liveness.bottom_cycles(n, offsets, targets, use_scipy=use_scipy_flag, faults=faults)
 
     use_scipy_flag = use_scipy
     monkeypatch.setattr(ex, "bottom_cycles", forced)
-    prop = Property.eventually("done", lambda v: v["retry"] == "done")
+    prop = Property.at_rest("done", lambda v: v["retry"] == "done")
     trap = explore(System((Retry(exit=False),), (prop,)))
     v = trap.violation("done")
     assert v.kind == "cycle"
@@ -402,7 +402,7 @@ def _slot_model(n: int, broken: bool):
 
     props = (
         Property.always("once", lambda v: all(x in (0, 1, 9) for x in v["worker"])),
-        Property.eventually("all-done", lambda v: all(x for x in v["worker"])),
+        Property.at_rest("all-done", lambda v: all(x for x in v["worker"])),
         Property.sometimes("some-failed", lambda v: 9 in v["worker"]),
     )
     return System((Client(), Worker()), props, name=f"slots{n}", sagas=n)
@@ -623,7 +623,7 @@ class Loops(Participant):
 
 @pytest.mark.parametrize("symmetry", [False, True])
 def test_lasso_is_a_real_closed_cycle_also_under_symmetry(symmetry):
-    system = System((Loops(2),), (Property.eventually("never", lambda v: False),), sagas=2)
+    system = System((Loops(2),), (Property.at_rest("never", lambda v: False),), sagas=2)
     r = explore(system, Config(symmetry=symmetry))
     v = r.violation("never")
     assert v.kind == "cycle"
