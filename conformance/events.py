@@ -110,7 +110,7 @@ class FailureShrunk(Event):
 @dataclass
 class CheckSummary:
     name: str
-    status: str  # passed | failed | skipped | not-run
+    status: str  # passed | failed | skipped | not-run | not-applicable
     runs: int = 0
     reason: str = ""
 
@@ -132,6 +132,8 @@ class RunFinished(Event):
     interrupted: bool = False
     error: str | None = None
     notes: list[str] = field(default_factory=list)
+    #: A replay that could not follow its recorded case: why (the run is inconclusive).
+    diverged: str | None = None
 
     @property
     def ok(self) -> bool:

@@ -106,7 +106,7 @@ class Oracle:
         Event types only published on an external trigger (the customer placing an
         order): their internal outcomes happen only via :meth:`trigger`.
     idempotency
-        Model the idempotency store (seed section 7), as the model checker does by default.
+        Model the consumers' idempotency store of processed eventIds, as the model checker does by default.
     max_belief
         Bound on configurations explored per step (:class:`BeliefTooLarge` beyond).
     """

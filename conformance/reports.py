@@ -97,7 +97,7 @@ class JunitReport:
             elif summ is not None and summ.status == "skipped":
                 n_skip += 1
                 ET.SubElement(case, "skipped", message=summ.reason or "skipped")
-            elif summ is not None and summ.status == "not-run":
+            elif summ is not None and summ.status in ("not-run", "not-applicable"):
                 n_skip += 1
                 ET.SubElement(case, "skipped", message=summ.reason or "not exercised")
             ET.SubElement(case, "system-out").text = check.summary

@@ -273,7 +273,8 @@ class Runner:
             skipped.update({name: "switched off with the model check" for name in WORLD_CHECKS
                             if name not in skipped and CHECKS[name].applies(c.participant)})
         # Checks of a participant the suite plays itself: nothing of the service to judge.
-        inapplicable = {name: f"the suite plays {', '.join(ch.participants)} (not under test)"
+        inapplicable = {name: f"not applicable: it judges {', '.join(ch.participants)}, which the "
+                              "suite plays itself (not under test)"
                         for name, ch in CHECKS.items() if not ch.applies(c.participant)}
         self.skipped = {**skipped, **inapplicable}
         self._emit(RunStarted(
@@ -288,6 +289,8 @@ class Runner:
         self.failures: dict[str, Failure] = {}
         self.covered: list[list[Any]] = []
         self.notes: list[str] = []
+        #: A replay that could not follow its recorded case (inconclusive): why.
+        self.diverged: str | None = None
         #: Per world check, cases whose oracle did not judge it (no world set up).
         self.unjudged: dict[str, int] = {}
         self.cases_run = 0
@@ -324,7 +327,7 @@ class Runner:
             if name in skipped:
                 checks.append(CheckSummary(name, "skipped", 0, skipped[name]))
             elif name in inapplicable:
-                checks.append(CheckSummary(name, "not-run", 0, inapplicable[name]))
+                checks.append(CheckSummary(name, "not-applicable", 0, inapplicable[name]))
             elif name in self.failures:
                 checks.append(CheckSummary(name, "failed", self.stats.runs.get(name, 0)))
             else:
@@ -337,6 +340,7 @@ class Runner:
             seconds=time.perf_counter() - t0, adapter_seconds=self.stats.adapter_seconds,
             oracle_seconds=self.stats.oracle_seconds, failures=sorted(self.failures),
             checks=checks, coverage=coverage, interrupted=interrupted, notes=self.notes,
+            diverged=self.diverged,
         ))
 
     def _unjudged_notes(self, caps: frozenset[str]) -> list[str]:
@@ -546,6 +550,7 @@ class Runner:
         self.stats.examples += 1
         self._example(1, "replay", "passed", case, t, None)
         if chooser.divergence:
+            self.diverged = chooser.divergence
             self.notes.append(f"replay diverged: {chooser.divergence}")
         expected = cf.check or cf.property
         if expected:

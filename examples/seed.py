@@ -1,4 +1,4 @@
-"""The ``seed`` design implemented faithfully, holes and all (seed section 6's table).
+"""The ``seed`` design implemented faithfully, holes and all (the seed's subscription table).
 
 These services do what the seed document says and nothing more, so the model checker's
 counterexamples for the seed design can be replayed against real code and fail the same
@@ -6,12 +6,13 @@ way:
 
 * nobody subscribes to ``PaymentFailed``: a declined payment leaves the saga open and
   a reservation held forever;
-* Payment refunds on ``InventoryReservationFailed`` whether or not it charged (section
-  4), so a declined payment plus short stock publishes a refund of nothing;
+* Payment refunds on ``InventoryReservationFailed`` whether or not it charged (the
+  seed's compensation rule), so a declined payment plus short stock publishes a refund of nothing;
 * Inventory never releases a reservation (it subscribes only to ``OrderCreated``);
 * Order cancels only on ``InventoryReservationFailed``.
 
-Idempotency (section 7) is kept: the holes are in the choreography, not the consumer.
+Idempotency (a store of processed eventIds) is kept: the holes are in the choreography,
+not the consumer.
 """
 
 from __future__ import annotations
@@ -37,20 +38,20 @@ __all__ = [
 
 
 class SeedOrderService(OrderService):
-    """Section 6: subscribes to InventoryReserved, PaymentProcessed, InventoryReservationFailed."""
+    """Subscribes to InventoryReserved, PaymentProcessed, InventoryReservationFailed (the seed's table)."""
 
     design = "seed"
     subscribes = frozenset({"InventoryReserved", "PaymentProcessed", "InventoryReservationFailed"})
 
 
 class SeedPaymentService(PaymentService):
-    """Section 6: subscribes to OrderCreated and InventoryReservationFailed; refunds on the latter."""
+    """Subscribes to OrderCreated and InventoryReservationFailed; refunds on the latter."""
 
     design = "seed"
     subscribes = frozenset({"OrderCreated", "InventoryReservationFailed"})
 
     def on_InventoryReservationFailed(self, tx: Tx, event: EventEnvelope) -> None:
-        # Section 4: "PaymentService: Refund Payment" -- the seed never asks whether a
+        # The seed's compensation: "PaymentService: Refund Payment" -- it never asks whether a
         # charge exists, so neither does this service.
         rec = self.load(tx, event)
         charge = rec["charges"][-1] if rec["charges"] else None
@@ -66,7 +67,7 @@ class SeedPaymentService(PaymentService):
 
 
 class SeedInventoryService(InventoryService):
-    """Section 6: subscribes to OrderCreated only, so it never releases anything."""
+    """Subscribes to OrderCreated only (the seed's table), so it never releases anything."""
 
     design = "seed"
     subscribes = frozenset({"OrderCreated"})

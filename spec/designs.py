@@ -1,11 +1,11 @@
 """Choreography designs as data: who publishes, who subscribes, and who reacts how.
 
-A :class:`Design` is the machine-readable form of the seed's section 6 table plus the
-flows of sections 2, 4 and 8. Two designs ship:
+A :class:`Design` is the machine-readable form of the seed document's subscription table
+plus its flows (success, compensation, notification). Two designs ship:
 
 ``seed``
     Exactly the seed document, holes and all. The seed disagrees with itself in places;
-    where it does, the table of section 6 wins and the choice is noted on the reaction.
+    where it does, its subscription table wins and the choice is noted on the reaction.
 ``corrected``
     Our recommended design: the Order service is the single place that decides a saga's
     outcome, every failure leads to ``OrderCancelled``, and each service compensates its
@@ -129,11 +129,11 @@ SEED = Design(
     name="seed",
     title="The seed document's design, holes and all",
     description=(
-        "Order, Payment and Inventory exactly as the table of section 6, plus the "
-        "Notification service of section 8. Payment and Inventory react to OrderCreated in "
-        "parallel (sections 1, 2, 6; section 3's sequence diagram shows Inventory after "
-        "Payment instead, and the table wins). Compensation follows section 4: on "
-        "InventoryReservationFailed, Payment refunds and Order cancels."
+        "Order, Payment and Inventory exactly as the seed's subscription table, plus its "
+        "Notification service. Payment and Inventory react to OrderCreated in parallel "
+        "(as the seed's overview, flow and table say; its sequence diagram shows Inventory "
+        "after Payment instead, and the table wins). Compensation follows the seed's rule: "
+        "on InventoryReservationFailed, Payment refunds and Order cancels."
     ),
     services=(
         Service(
@@ -158,7 +158,7 @@ SEED = Design(
             "notification",
             subscribes=("OrderCompleted",),
             publishes=("NotificationSent",),
-            description="Sends the confirmation email (section 8).",
+            description="Sends the order confirmation email.",
         ),
     ),
     reactions=(
@@ -178,11 +178,11 @@ SEED = Design(
         ),
         Reaction(
             "order", ("InventoryReservationFailed",), (("OrderCancelled",),),
-            note="section 4: cancel on reservation failure",
+            note="the seed's compensation: cancel on reservation failure",
         ),
         Reaction(
             "payment", ("InventoryReservationFailed",), (("PaymentRefunded",),),
-            note="section 4: refund on reservation failure (whether or not it charged)",
+            note="the seed's compensation: refund on reservation failure (whether or not it charged)",
         ),
         Reaction("notification", ("OrderCompleted",), (("NotificationSent",),)),
     ),
@@ -199,7 +199,7 @@ CORRECTED = Design(
         "Payment and Inventory subscribe to OrderCancelled and undo their own step if they "
         "did it; if OrderCancelled overtakes OrderCreated they remember the cancellation and "
         "ignore the late OrderCreated. Every consumer keeps an idempotency store of "
-        "processed eventIds (seed section 7) and publishes through a transactional outbox: "
+        "processed eventIds (as the seed asks) and publishes through a transactional outbox: "
         "the state change, the processed eventId and the outgoing events commit together, "
         "so a crash between commit and publish cannot lose an event that the store would "
         "then refuse to redo. Notification also remembers which orders it emailed, so one "

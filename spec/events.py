@@ -1,6 +1,6 @@
 """One pydantic model per saga event, and the discriminated union of all of them.
 
-The envelope is exactly the seed's section 5 (``eventId``, ``eventType``, ``sagaId``,
+The envelope is exactly the seed document's (``eventId``, ``eventType``, ``sagaId``,
 ``timestamp``, ``orderId``) plus what its best practices ask for: ``schemaVersion``
 (event versioning) and the optional ``causationId`` / ``correlationId``.
 
@@ -97,7 +97,7 @@ class LineItem(_Strict):
 
 
 class EventEnvelope(_Strict):
-    """Fields every saga event carries (seed section 5 plus versioning and tracing)."""
+    """Fields every saga event carries: the pattern's envelope plus versioning and tracing."""
 
     eventId: Identifier = Field(
         description="Unique identifier of this event; the idempotency key of consumers.",
@@ -234,7 +234,7 @@ class OrderCancelled(EventEnvelope):
 
 
 class NotificationSent(EventEnvelope):
-    """The confirmation email of seed section 8 was sent (published by Notification)."""
+    """The order confirmation email was sent (published by Notification)."""
 
     eventType: Literal["NotificationSent"] = Field(
         default="NotificationSent", description="Determines the handler; always \"NotificationSent\"."

@@ -1,7 +1,7 @@
 """Valid example events, one story per saga outcome, for schemas, docs and tests.
 
-The first example of ``OrderCreated`` and of ``PaymentProcessed`` are the seed's section 5
-events, completed with what the seed leaves out: ``schemaVersion``, the ``items`` the
+The first example of ``OrderCreated`` and of ``PaymentProcessed`` are the seed document's
+example events, completed with what the seed leaves out: ``schemaVersion``, the ``items`` the
 seed elides as ``[...]``, and money as a decimal string (the seed's ``100.00`` JSON
 number is exactly what the schema forbids, see :data:`sagaspec.spec.events.Money`).
 The other events continue the same two stories: saga ``saga-456`` completes, saga
@@ -29,7 +29,7 @@ __all__ = ["examples_for", "all_examples", "seed_examples"]
 _ITEMS = [{"sku": "sku-1", "quantity": 2, "unitPrice": "50.00"}]
 
 _EXAMPLES: dict[str, list[dict[str, Any]]] = {
-    # --- seed section 5, completed -------------------------------------------------------
+    # --- the seed document's example events, completed -----------------------------------
     "OrderCreated": [
         {
             "eventId": "evt-123",

@@ -4,7 +4,8 @@ A thin front end over :class:`sagaspec.conformance.runner.Runner`: a live progre
 (on a terminal), each failure with its shrunk sequence diagram, the messages exchanged,
 the property broken and a "Reproduce with:" line, a summary table, model coverage, and
 ``--junit-xml`` / ``--ndjson`` reports. Exit 0 when every check passed, 1 on any
-failure, 2 on a usage or adapter error.
+failure, 2 on a usage or adapter error, 3 when the run is incomplete without a failure
+(interrupted, or a replay that could not follow its recorded case).
 """
 
 from __future__ import annotations
@@ -31,7 +32,10 @@ from sagaspec.conformance.runner import PARTICIPANTS, RunConfig, Runner
 __all__ = ["conform"]
 
 _STATUS_STYLE = {"passed": "green", "failed": "bold red", "skipped": "yellow",
-                 "not-run": "dim"}
+                 "not-run": "dim", "not-applicable": "dim"}
+
+#: Exit codes, as ``sagaspec check``: passed, failed, usage/adapter error, incomplete.
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
 
 
 _HELP = """Test a service against the model: hypothesis-generated event sequences, the model
@@ -50,7 +54,9 @@ Examples:
 
 Checks: """ + ", ".join(CHECKS) + """.
 
-Exit 0 when every check passed, 1 on a failure, 2 on a usage or adapter error."""
+Exit 0 when every check passed, 1 on a failure, 2 on a usage or adapter error, 3 when
+the run is incomplete without a failure (interrupted, or a replay that diverged from its
+recorded case, so it neither reproduces nor clears the failure)."""
 
 
 @click.command("conform", help=_HELP)
@@ -150,7 +156,8 @@ def conform(adapter, participant, design, examples, seed, replay, cover_edges, j
         from sagaspec.docs.reports import HtmlConformReport
 
         reports.append(HtmlConformReport(report))
-    view = _View(out, err, quiet, examples)
+    target = f"{adapter} as {participant} of the {design} design" + (f", mutant {mutant}" if mutant else "")
+    view = _View(out, err, quiet, examples, target)
     final = None
     try:
         try:
@@ -166,10 +173,10 @@ def conform(adapter, participant, design, examples, seed, replay, cover_edges, j
         for r in reports:
             r.close()
     if final is None:  # pragma: no cover - the runner always finishes
-        sys.exit(2)
+        sys.exit(EXIT_USAGE)
     if final.failures:
-        sys.exit(1)
-    sys.exit(130 if final.interrupted else 0)
+        sys.exit(EXIT_FAILED)
+    sys.exit(EXIT_INCOMPLETE if final.interrupted or final.diverged else EXIT_OK)
 
 
 def _dispatch(event, view, reports):
@@ -181,8 +188,9 @@ def _dispatch(event, view, reports):
 class _View:
     """The terminal front end: progress line, failures, summary."""
 
-    def __init__(self, out: Console, err: Console, quiet: bool, examples: int) -> None:
+    def __init__(self, out: Console, err: Console, quiet: bool, examples: int, target: str) -> None:
         self.out, self.err, self.quiet = out, err, quiet
+        self.target = target
         self.live = err.is_terminal and not quiet
         self.t0 = time.perf_counter()
         self.examples = examples
@@ -214,9 +222,8 @@ class _View:
             self.started = event
             self.examples = event.examples
             if not self.quiet:
-                self.out.print(
-                    f"sagaspec conform: {event.adapter} as [bold]{event.participant}[/] of the "
-                    f"[bold]{event.design}[/] design, mode {event.mode}, seed {event.seed}")
+                self.out.print(f"sagaspec conform: {self.target}, mode {event.mode}, seed {event.seed}",
+                               markup=False)
                 self.out.print(f"adapter hooks: {', '.join(event.capabilities) or 'none'}")
                 for name, why in event.skipped.items():
                     self.out.print(f"  skipped {name}: {why}", style="yellow")
@@ -256,7 +263,8 @@ class _View:
             from sagaspec.conformance.checks import CHECKS
 
             for c in fin.checks:
-                note = c.reason if c.status in ("skipped", "not-run") else CHECKS[c.name].summary
+                note = (c.reason if c.status in ("skipped", "not-run", "not-applicable")
+                        else CHECKS[c.name].summary)
                 table.add_row(c.name, Text(c.status, style=_STATUS_STYLE.get(c.status, "")),
                               str(c.runs), note)
             self.out.print(table)
@@ -268,6 +276,13 @@ class _View:
                     f"({100 * cov['share']:.1f}%) of the model graph with {b['orders']} order(s), "
                     f"{b['duplicates']} duplicate(s), {b['crashes']} crash(es) per participant; "
                     f"{cov['cases_leaving_bounds']} of {cov['cases']} cases left those bounds")
+                self.out.print(
+                    "  (the share of the model's transitions, within those bounds, that some case "
+                    "drove the service through; a case with more orders, duplicates or crashes "
+                    "than the bounds is not counted. Random cases walk few of them: "
+                    "--cover-edges drives the service along paths that cover every edge, "
+                    "--cover-orders/--cover-duplicates/--cover-crashes set the bounds)",
+                    style="dim")
             for note in fin.notes:
                 self.out.print(f"note: {note}", style="yellow")
         secs = max(fin.seconds, 1e-9)
@@ -278,9 +293,14 @@ class _View:
                 f"per event: adapter {fin.adapter_seconds * per_event:.2f} ms, oracle "
                 f"{fin.oracle_seconds * per_event:.2f} ms")
         self.out.print(line)
+        target = self.target
         if fin.interrupted:
             self.out.print("INTERRUPTED: partial result", style="bold yellow")
         if fin.failures:
-            self.out.print(f"FAILED: {', '.join(fin.failures)}", style="bold red")
+            self.out.print(f"FAILED: {target}: {', '.join(fin.failures)}", style="bold red")
+        elif fin.diverged:
+            self.out.print(
+                "INCOMPLETE: the replay diverged from its recorded case (see the note above); "
+                "it neither reproduces nor clears the recorded failure", style="bold yellow")
         elif not fin.interrupted:
-            self.out.print("PASSED", style="bold green")
+            self.out.print(f"PASSED: {target}", style="bold green")

@@ -109,6 +109,9 @@ def serve(design, mutant, participant, host, port, world_file, store_spec, seed,
         for m in MUTANTS.values():
             click.echo(f"{m.name:<{width}}  {m.summary}")
         return
+    if seed is not None and participant != "system":
+        raise UsageError(f"--seed orders the deliveries of the in-memory bus of --participant system; "
+                         f"{participant} alone has no bus to reorder")
     if mutant:
         get_mutant(mutant)
     from sagaspec.examples.httpserver import SagaHTTPServer

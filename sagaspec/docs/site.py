@@ -439,7 +439,7 @@ def _event_page(d: Design, event: str, mv: ModelView | None, flows_index: dict[s
     envelope = [f for f in fields if f.name in ENVELOPE]
     business = [f for f in fields if f.name not in ENVELOPE]
     blocks.append(Heading(3, "Envelope fields", "envelope"))
-    blocks.append(Para(("Shared by every saga event (seed section 5, plus versioning and tracing).",)))
+    blocks.append(Para(("Shared by every saga event: the envelope of the pattern (eventId, eventType, sagaId, timestamp, orderId), plus versioning and tracing.",)))
     blocks.append(_field_table(envelope, link_types=names))
     blocks.append(Heading(3, "Business fields", "business"))
     blocks.append(_field_table(business, link_types=names) if business else Para(("None.",)))

@@ -1,7 +1,7 @@
 """Model executions (:class:`sagaspec.model.path.Path`) as sequence diagrams and diffs.
 
-A path's steps become arrows through an *event bus* lifeline, as in the seed's
-section 3: a service publishes to the bus in the step whose handler produced the event,
+A path's steps become arrows through an *event bus* lifeline, as in the pattern's
+usual sequence diagram: a service publishes to the bus in the step whose handler produced the event,
 and the bus delivers it in a later step, so reordering, duplicates and crashes are
 visible where they happen. Every arrow carries the number of the model step it belongs
 to. The same conversion serves the docs' flows and the ``check`` report.
@@ -53,7 +53,7 @@ def _title(name: str) -> str:
 
 
 def lifelines_for(names: Iterable[str], bus: bool = True) -> tuple[Lifeline, ...]:
-    """The first participant, then the bus, then the others (the seed's section 3 order)."""
+    """The first participant, then the bus, then the others (the usual sequence-diagram order)."""
     names = list(names)
     lanes = [Lifeline(n, _title(n)) for n in names]
     if bus and lanes:
