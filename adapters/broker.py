@@ -378,6 +378,9 @@ class Transport:
         self.config = config
         self._tasks: list[asyncio.Task[Any]] = []
         self._closed = False
+        # The observer's progress (see sync_observer): comparable and as the broker writes it.
+        self._observed: dict[str, tuple[int, int]] = {}
+        self._observed_text: dict[str, int | str] = {}
 
     # -- lifecycle ------------------------------------------------------------------
     async def connect(self) -> None:
@@ -410,6 +413,38 @@ class Transport:
     async def consume(self, group: str, routes: Iterable[str], handler: Handler) -> None:
         """Compete in ``group`` for messages routed as ``routes``; ``handler`` must ack."""
         raise NotImplementedError
+
+    async def sync_observer(self, timeout: float | None = None, poll: float = 0.02) -> dict[str, int | str] | None:
+        """Wait until the observer's handler has returned from every message the broker
+        had accepted on the bus when this was called (the monitor's start and stop
+        handshake). Returns :meth:`observer_position` once there, or ``None`` if
+        ``timeout`` seconds passed first; raises the observer's failure if it died."""
+        target = await self._observer_target()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while any(self._observed.get(k, (0, 0)) < mark for k, mark in target.items()):
+            if self.failure is not None:
+                failure = self.failure
+                raise failure if isinstance(failure, AdapterError) else self.unavailable("the observer stopped", failure)
+            if deadline is not None and time.monotonic() >= deadline:
+                return None
+            await asyncio.sleep(poll)
+        return self.observer_position()
+
+    def observer_position(self) -> dict[str, int | str]:
+        """Per stream (or queue) observed, the position of the last message the observer's
+        handler returned from, as the broker writes it: NATS stream sequence, Redis entry
+        id, RabbitMQ count of messages handled."""
+        return dict(self._observed_text)
+
+    async def _observer_target(self) -> dict[str, tuple[int, int]]:
+        """Per observed stream, the comparable position of its newest message now."""
+        raise NotImplementedError
+
+    def _mark_observed(self, stream: str, key: tuple[int, int], text: int | str) -> None:
+        """Record that the observer's handler returned from the message at ``key``."""
+        if stream not in self._observed or key > self._observed[stream]:
+            self._observed[stream] = key
+            self._observed_text[stream] = text
 
     async def backlog(self, group: str, routes: Iterable[str]) -> int | None:
         """Messages of ``group`` not yet acknowledged (``None`` if unknown)."""

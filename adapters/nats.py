@@ -214,13 +214,22 @@ class NatsTransport(Transport):
 
         async def on_msg(msg: Any) -> None:
             await handler(Received(msg.data, _headers(msg), msg.subject[prefix_len:]))
+            with contextlib.suppress(Exception):  # no metadata: not a JetStream delivery
+                seq = int(msg.metadata.sequence.stream)
+                self._mark_observed(n["stream"], (seq, 0), seq)
 
-        policy = DeliverPolicy.ALL if from_start else DeliverPolicy.NEW
+        if from_start:
+            config = ConsumerConfig(deliver_policy=DeliverPolicy.ALL)
+        else:
+            # Start right after the newest message now, and count it as seen: "new" is
+            # then an exact sequence, so the stop handshake knows where the observer began.
+            head = (await self._observer_target()).get(n["stream"], (0, 0))[0]
+            self._mark_observed(n["stream"], (head, 0), head)
+            config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=head + 1)
         try:
             sub = await self._bounded(
                 self.js.subscribe(
-                    n["subjects"], stream=n["stream"], ordered_consumer=True, cb=on_msg,
-                    config=ConsumerConfig(deliver_policy=policy),
+                    n["subjects"], stream=n["stream"], ordered_consumer=True, cb=on_msg, config=config,
                 ),
                 "observer subscribe",
             )
@@ -229,6 +238,21 @@ class NatsTransport(Transport):
         except Exception as exc:
             raise self.unavailable("cannot create observer consumer", exc) from None
         self._subs.append(sub)
+
+    async def _observer_target(self) -> dict[str, tuple[int, int]]:
+        # The newest message on the observed subjects (the stream may hold others too).
+        from nats.js.errors import NotFoundError
+
+        n = self.names()
+        try:
+            last = await self._bounded(self.js.get_last_msg(n["stream"], n["subjects"]), "get_last_msg")
+        except NotFoundError:
+            return {}
+        except BrokerUnavailable:
+            raise
+        except Exception as exc:
+            raise self.unavailable("cannot read the stream's last sequence", exc) from None
+        return {n["stream"]: (int(last.seq), 0)}
 
     def durable(self, group: str, route: str) -> str:
         return f"{_token(group)}_{_token(route)}"

@@ -51,6 +51,8 @@ for _name in ("aiormq.connection", "aio_pika.robust_connection"):
         logging.getLogger(_name).setLevel(logging.CRITICAL)
 
 _CE_PREFIXES = ("cloudEvents_", "cloudEvents:")
+#: Header of the observer's own catch-up markers (never an event; see sync_observer).
+_MARKER = "sagaspec-observer-marker"
 
 
 def _to_amqp_headers(headers: dict[str, str]) -> tuple[dict[str, Any], str | None]:
@@ -102,6 +104,9 @@ class RabbitTransport(Transport):
         self._channels: list[tuple[Any, int | None]] = []
         self._declared: set[str] = set()
         self._handler_lock = asyncio.Lock()
+        self._observer_queue: tuple[Any, str] | None = None
+        self._markers = 0
+        self._handled = 0
 
     def names(self) -> dict[str, str]:
         ns = self.config.namespace
@@ -230,7 +235,21 @@ class RabbitTransport(Transport):
         channel = await self._channel(prefetch=256)
         queue = await self._bounded(channel.declare_queue(exclusive=True, auto_delete=True), "declare queue")
         await self._bounded(queue.bind(self.names()["exchange"], routing_key="#"), "bind")
+        self._observer_queue = (channel, queue.name)
         self._spawn(self._iterate(queue, handler, observer=True), "rabbit-observer")
+
+    async def _observer_target(self) -> dict[str, tuple[int, int]]:
+        # No sequence to read: send a marker through the observer's own (exclusive) queue.
+        # A queue is FIFO, so once the marker is handled, so is everything routed before it.
+        import aio_pika
+
+        if self._observer_queue is None:
+            return {}
+        channel, name = self._observer_queue
+        self._markers += 1
+        marker = aio_pika.Message(b"", headers={_MARKER: self._markers})
+        await self._bounded(channel.default_exchange.publish(marker, routing_key=name), "publish marker")
+        return {name: (self._markers, 0)}
 
     async def consume(self, group: str, routes: Iterable[str], handler: Handler) -> None:
         # Prefetch 1: a message is either in the queue (counted) or being handled (the
@@ -247,6 +266,9 @@ class RabbitTransport(Transport):
     async def _iterate(self, queue: Any, handler: Handler, *, observer: bool) -> None:
         async with queue.iterator(no_ack=observer) as messages:
             async for message in messages:
+                if observer and message.headers and _MARKER in message.headers:
+                    self._mark_observed(queue.name, (int(message.headers[_MARKER]), 0), self._handled)
+                    continue
                 received = Received(
                     message.body,
                     _from_amqp_headers(message.headers, message.content_type),
@@ -257,6 +279,7 @@ class RabbitTransport(Transport):
                 )
                 if observer:
                     await handler(received)
+                    self._handled += 1
                 else:
                     async with self._handler_lock:
                         await handler(received)

@@ -47,6 +47,12 @@ __all__ = ["RedisTransport", "RedisAdapter", "from_spec"]
 _BLOCK_MS = 1000
 
 
+def _entry_key(entry_id: str) -> tuple[int, int]:
+    """A stream entry id ``"<milliseconds>-<sequence>"`` as a comparable pair."""
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
 def _fields_from_headers(route: str, body: bytes, headers: dict[str, str]) -> dict[str, Any]:
     fields: dict[str, Any] = {"route": route}
     for key, value in headers.items():
@@ -201,7 +207,18 @@ class RedisTransport(Transport):
                     info = await self._bounded(self.client.xinfo_stream(s), "XINFO")
                     last = info.get("last-generated-id") or info.get(b"last-generated-id")
                     positions[s] = last.decode() if isinstance(last, bytes) else str(last or "0-0")
+                # What the observer skips counts as seen (see sync_observer).
+                self._mark_observed(s, _entry_key(positions[s]), positions[s])
         self._spawn(self._observe_loop(positions, handler), "redis-observer")
+
+    async def _observer_target(self) -> dict[str, tuple[int, int]]:
+        target: dict[str, tuple[int, int]] = {}
+        for s in self._all_streams():
+            last = await self._bounded(self.client.xrevrange(s, count=1), "XREVRANGE")
+            if last:
+                entry_id = last[0][0]
+                target[s] = _entry_key(entry_id.decode() if isinstance(entry_id, bytes) else entry_id)
+        return target
 
     async def _observe_loop(self, positions: dict[str, str], handler: Handler) -> None:
         while True:
@@ -217,10 +234,11 @@ class RedisTransport(Transport):
                     positions[stream] = entry_id
                     entries.append((entry_id, stream, fields))
             # Merge several streams by entry id (millisecond time, then sequence).
-            entries.sort(key=lambda e: tuple(int(p) for p in e[0].split("-")))
-            for _, _, fields in entries:
+            entries.sort(key=lambda e: _entry_key(e[0]))
+            for entry_id, stream, fields in entries:
                 route, body, headers = _headers_from_fields(fields)
                 await handler(Received(body, headers, route))
+                self._mark_observed(stream, _entry_key(entry_id), entry_id)
 
     def consumer_name(self, group: str) -> str:
         return f"{group}-{self.config.names.get('consumer', '1')}"

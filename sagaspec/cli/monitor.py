@@ -6,6 +6,13 @@ and feeds :class:`~sagaspec.conformance.monitor.SagaMonitor`. Violations are wri
 NDJSON, one object per line (``--ndjson FILE``, default stdout); a live table of sagas by
 state is drawn on stderr when it is a terminal. Stop with ``--duration`` or Ctrl-C: a
 summary follows, and with ``--fail-on-violation`` the exit status is 1 if anything broke.
+
+Start and stop are handshakes, not pauses. Once the monitor has read everything that was
+on the bus when it subscribed, it writes one JSON line to stderr,
+``{"monitor": "caught-up", "sequence": {STREAM: POSITION}, ...}``; on stop (Ctrl-C,
+SIGTERM, ``--duration``) it first reads everything the broker had accepted until then,
+writes ``{"monitor": "drained", "complete": true, ...}`` and only then closes. A drain
+that does not finish within ``--drain-timeout`` makes the run incomplete (exit status 3).
 """
 
 from __future__ import annotations
@@ -47,6 +54,38 @@ class _Session:
         self.started = time.monotonic()
         self.last_event = 0.0
         self.recent: list[Any] = []
+        #: Stream position per stream once caught up at the start, and once drained at
+        #: the stop (see :func:`run_monitor`); ``complete`` is false if the drain timed out.
+        self.caught_up: dict[str, int | str] | None = None
+        self.caught_up_at: float | None = None
+        self.drained: dict[str, int | str] | None = None
+        self.complete = False
+
+    def reached(self, position: dict[str, int | str] | None, callback: Any) -> None:
+        """Record the catch-up handshake and tell the caller."""
+        self.caught_up = position
+        self.caught_up_at = self.now()
+        if callback is not None:
+            callback(self)
+
+    def check_transport(self) -> None:
+        """Raise what broke the broker connection, if anything did."""
+        failure = self.transport.failure
+        if failure is not None:
+            from sagaspec.errors import BrokerUnavailable, SagaspecError
+
+            if isinstance(failure, SagaspecError):
+                raise failure
+            raise BrokerUnavailable(f"lost the broker: {type(failure).__name__}: {failure}")
+
+    def status(self, state: str) -> str:
+        """One machine-readable status line: ``{"monitor": state, "sequence": ..., ...}``."""
+        position = self.caught_up if state == "caught-up" else self.drained
+        line = {"monitor": state, "sequence": position, "events": self.engine.events,
+                "seconds": round(self.now(), 3)}
+        if state != "caught-up":
+            line["complete"] = self.complete
+        return json.dumps(line)
 
     def now(self) -> float:
         return time.monotonic() - self.started
@@ -101,18 +140,31 @@ async def run_monitor(
     refresh: float = 0.5,
     stop: asyncio.Event | None = None,
     announce: Any = None,
+    on_caught_up: Any = None,
+    drain_timeout: float = 10.0,
 ) -> _Session:
-    """Monitor until ``duration`` elapses or ``stop`` is set; returns the session."""
+    """Monitor until ``duration`` elapses or ``stop`` is set; returns the session.
+
+    The start and stop are a handshake with the broker, not a pause: once the observer
+    has handled every message that was on the bus when it subscribed (all of the history
+    with ``from_start``), ``session.caught_up`` holds the stream position it reached and
+    ``on_caught_up(session)`` is called. On stop it first drains: it handles every message
+    the broker had accepted at the stop before closing (``session.drained``, or ``None``
+    and ``session.complete`` false if ``drain_timeout`` seconds were not enough).
+    """
     session = _Session(adapter, timeout, out, from_start)
     stop = stop or asyncio.Event()
     await session.transport.connect()
     live_ctx: Any = contextlib.nullcontext()
+    catching_up: asyncio.Future[Any] | None = None
+    stopped = asyncio.ensure_future(stop.wait())
     try:
         await session.transport.ensure_topology(create=False)
         await session.transport.observe(session.on_message, from_start=from_start)
         session.started = time.monotonic()
         if announce is not None:
             announce(session)
+        catching_up = asyncio.ensure_future(session.transport.sync_observer())
         if live:
             from rich.console import Console
             from rich.live import Live
@@ -121,21 +173,32 @@ async def run_monitor(
                             refresh_per_second=max(1, int(1 / refresh)), transient=False)
         with live_ctx as view:
             while not stop.is_set():
+                if catching_up is not None and catching_up.done():
+                    session.reached(catching_up.result(), on_caught_up)  # raises what broke it
+                    catching_up = None
                 if duration is not None and session.now() >= duration:
                     break
-                failure = session.transport.failure
-                if failure is not None:
-                    from sagaspec.errors import BrokerUnavailable, SagaspecError
-
-                    if isinstance(failure, SagaspecError):
-                        raise failure
-                    raise BrokerUnavailable(f"lost the broker: {type(failure).__name__}: {failure}")
+                session.check_transport()
                 session.emit(session.engine.tick(now=session.now()))
                 if view is not None:
                     view.update(session.table())
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(stop.wait(), refresh)
+                wait = refresh if duration is None else max(0.0, min(refresh, duration - session.now()))
+                await asyncio.wait([f for f in (stopped, catching_up) if f is not None], timeout=wait,
+                                   return_when=asyncio.FIRST_COMPLETED)
+            if catching_up is not None and catching_up.done():
+                session.reached(catching_up.result(), on_caught_up)
+            elif catching_up is not None:
+                catching_up.cancel()
+            # The stop handshake: everything the broker accepted before now is handled.
+            session.drained = await session.transport.sync_observer(timeout=drain_timeout)
+            session.complete = session.drained is not None
+            session.emit(session.engine.tick(now=session.now()))
+            if view is not None:
+                view.update(session.table())
     finally:
+        for f in (stopped, catching_up):
+            if f is not None and not f.done():
+                f.cancel()
         await session.transport.close()
     return session
 
@@ -158,9 +221,12 @@ async def run_monitor(
               help="Live table of sagas by state on stderr (default: when stderr is a terminal).")
 @click.option("--summary-json", type=click.Path(dir_okay=False, allow_dash=True), default=None,
               help="Also write the final summary as JSON to this file ('-' is stdout).")
+@click.option("--drain-timeout", type=click.FloatRange(min=0), default=10.0, show_default=True,
+              help="On stop, seconds allowed to handle what was already on the bus; if not "
+                   "enough, the run is incomplete (exit status 3).")
 def monitor(adapter: str, timeout: float, duration: float | None, ndjson: str,
             fail_on_violation: bool, from_start: bool, table: bool | None,
-            summary_json: str | None) -> None:
+            summary_json: str | None, drain_timeout: float) -> None:
     """Check a running saga system's events live: schema, no double charge, refund only
     after a charge, completion only when paid and reserved, every saga settled in time."""
     live = sys.stderr.isatty() if table is None else table
@@ -190,16 +256,24 @@ def monitor(adapter: str, timeout: float, duration: float | None, ndjson: str,
             click.echo(f"monitoring {session.transport.describe()} (saga timeout {timeout:g}s); "
                        f"violations as NDJSON to {where}", err=True)
 
+        def caught_up(session: _Session) -> None:
+            click.echo(session.status("caught-up"), err=True)
+
         return await run_monitor(adapter, timeout=timeout, duration=duration, out=out,
-                                 from_start=from_start, live=live, stop=stop, announce=announce)
+                                 from_start=from_start, live=live, stop=stop, announce=announce,
+                                 on_caught_up=caught_up, drain_timeout=drain_timeout)
 
     try:
         session = asyncio.run(main())
     finally:
         if close:
             out.close()
+    click.echo(session.status("drained"), err=True)
     summary = session.engine.summary()
     summary["seconds"] = round(session.now(), 3)
+    summary["caught_up"] = session.caught_up
+    summary["drained"] = session.drained
+    summary["complete"] = session.complete
     states = ", ".join(f"{n} {s}" for s, n in summary["states"].items() if n) or "none"
     violations = ", ".join(f"{n} {c}" for c, n in summary["violations"].items()) or "none"
     click.echo(
@@ -214,5 +288,10 @@ def monitor(adapter: str, timeout: float, duration: float | None, ndjson: str,
             click.echo(text)
         else:
             Path(summary_json).write_text(text + "\n", encoding="utf-8")
+    if not session.complete:
+        click.echo(f"incomplete: events still unread on the bus after the {drain_timeout:g}s "
+                   "drain (raise --drain-timeout); the verdict covers only what was read", err=True)
     if fail_on_violation and session.engine.violations:
         sys.exit(1)
+    if not session.complete:
+        sys.exit(3)
