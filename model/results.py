@@ -91,20 +91,22 @@ class Violation:
 
     @property
     def message(self) -> str:
+        n = len(self.path)
+        who = "" if self.saga is None else f" for saga {self.saga}"
         if self.property_kind in ("eventually", "leads-to"):
-            goal = "the goal" if self.property_kind == "eventually" else "after the trigger, the goal"
+            start = "a run" if self.property_kind == "eventually" else "after its trigger, a run"
             what = {
-                STUCK: f"fails: {goal} never holds on a run that ends quiescent",
-                CYCLE: f"fails: {goal} never holds on a fair cycle that runs forever",
+                STUCK: f"ends quiescent after {n} steps without the goal ever holding",
+                CYCLE: f"enters a fair cycle that repeats forever without the goal ever holding (a lasso of {n} steps)",
             }[self.kind]
+            return f"{self.property}{who} fails: {start} {what}"
         else:
             what = {
                 INVARIANT: "is false in a reachable state",
                 STUCK: "is false in a quiescent state (nothing in flight, nothing enabled)",
                 CYCLE: "never holds on a cycle that runs forever",
             }[self.kind]
-        who = "" if self.saga is None else f" for saga {self.saga}"
-        return f"{self.property}{who} {what} after {len(self.path)} steps"
+        return f"{self.property}{who} {what} after {n} steps"
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -27,8 +27,9 @@ from sagaspec.errors import InputError, ModelError, UsageError
 from sagaspec.model import CheckResult, Config, Path, System, explore, load_system, simulate
 from sagaspec.model.participant import Participant
 from sagaspec.model.path import ENCODING_PREFIX, render_state, violation_check
+from sagaspec.model.properties import FAIR_KINDS
 from sagaspec.model.saga import SAGA_MODELS, saga_models, saga_system, saga_system_from_meta
-from sagaspec.model.system import BUSES
+from sagaspec.model.system import BUSES, FAIRNESS
 
 __all__ = [
     "check", "build_system", "reproduce_command",
@@ -168,6 +169,8 @@ def reproduce_command(opts: dict[str, Any], prop: str | None = None, *, replay: 
         args += ["--max-depth", str(cfg.max_depth)]
     if opts.get("no_symmetry"):
         args.append("--no-symmetry")
+    if cfg.fairness != "weak":
+        args += ["--fairness", cfg.fairness]
     if replay:
         return " ".join(shlex.quote(a) for a in [*args, "--replay", replay])
     if opts.get("walks"):
@@ -208,6 +211,7 @@ def _bounds_line(system: System, config: Config, symmetry_note: str) -> str:
         f"  {'model:  ' + model if model else 'bounds: '}bus={config.bus} duplicates={config.duplicates} crashes={config.crashes} "
         f"idempotency={onoff[config.idempotency]} outbox={onoff[config.outbox]} "
         f"symmetry={symmetry_note} max-depth={config.max_depth if config.max_depth is not None else 'none'}"
+        + (f" fairness={config.fairness}" if any(p.kind in FAIR_KINDS for p in system.properties) else "")
     )
 
 
@@ -405,6 +409,8 @@ def _render_text(
             + f"this run switches off the {names} that design {opts['design']!r} assumes; "
             "violations show why the design needs it"
         )
+    for note in result.notes:
+        out.append(click.style("  note: ", fg="yellow", bold=True) + note)
     if result.exhaustive:
         scope = "complete" if result.complete else ("interrupted" if result.interrupted else "incomplete")
         how = f"exhaustive BFS, {scope}"
@@ -626,6 +632,7 @@ def _list_text() -> str:
 @click.option("--max-states", type=click.IntRange(min=1), help="Store at most this many distinct states; a run that hits it is incomplete (exit 3).")
 @click.option("--max-memory", metavar="SIZE", help="Stop cleanly when the process uses this much memory (e.g. 512MB, 2GB) and report the partial result (exit 3).")
 @click.option("--no-symmetry", is_flag=True, help="Do not reduce symmetric states (interchangeable orders).")
+@click.option("--fairness", type=click.Choice(FAIRNESS), default="weak", show_default=True, help="Fairness of eventually/leads-to properties, as TLA+'s WF/SF over actions (a participant handling one message, or one labelled internal step).")
 @click.option("--simulate", "walks", type=click.IntRange(min=1), metavar="WALKS", help="Random walks instead of exhaustive search.")
 @click.option("--depth", type=click.IntRange(min=1), help="Steps per random walk (with --simulate) [default 200].")
 @click.option("--seed", type=int, help="Random seed of --simulate [default 0].")
@@ -752,6 +759,7 @@ def run_check(_given: set[str] | frozenset[str] = frozenset(), **kw: Any) -> int
         outbox=not kw["no_outbox"],
         max_depth=kw["max_depth"],
         symmetry=symmetry,
+        fairness=kw["fairness"],
     )
     opts["config"] = config
     show = kw["progress"]
