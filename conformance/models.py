@@ -106,7 +106,8 @@ class SuiteModel:
 @functools.lru_cache(maxsize=32)
 def suite_model(design: str | Design, sagas: int) -> SuiteModel:
     """The suite's model of ``design`` for ``sagas`` concurrent orders."""
-    from sagaspec.model.saga import Inventory, saga_system
+    from sagaspec.model._handwritten import Inventory
+    from sagaspec.model._handwritten import handwritten_system as saga_system
 
     d = get_design(design) if isinstance(design, str) else design
     system = saga_system(d.name if d.name in ("seed", "corrected") else d, orders=sagas)

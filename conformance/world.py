@@ -315,7 +315,7 @@ def judged_participants(model: Any, world: World, sagas: Sequence[SagaInfo], *,
     permissive :class:`~sagaspec.conformance.models.AnyStock`) and Payment are wrapped.
     """
     from sagaspec.conformance.models import AnyStock
-    from sagaspec.model.saga import Payment
+    from sagaspec.model._handwritten import Payment
 
     out: list[Participant] = []
     for p in model.participants:

@@ -378,6 +378,8 @@ def _property(p: SpecProperty, parts, params) -> Property:
         else:
             def pred(view, ev=ev):
                 return all(ev(view, sagas))
+        # Front ends name the sagas a violation is about: the truth per saga.
+        pred.by_saga = lambda view, ev=ev: ev(view, sagas)
     make = {
         "always": Property.always,
         "sometimes": Property.sometimes,

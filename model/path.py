@@ -210,6 +210,8 @@ def render_value(value: Any, *, nested: bool = False) -> str:
     """
     if isinstance(value, enum.Enum):
         value = value.value
+    if isinstance(value, bool):  # as spec files write them
+        return "true" if value else "false"
     if isinstance(value, str):
         # Bare unless that would be ambiguous (empty, spaces, separators).
         return value if value and value.isprintable() and not any(c in value for c in " ,=()[]{}") else repr(value)

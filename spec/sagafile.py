@@ -267,12 +267,12 @@ class SagaSpec:
                 v = p.default(values)
             if p.type == "bool":
                 if not isinstance(v, bool):
-                    raise InputError(f"param {p.name} must be true or false, got {v!r}")
+                    raise InputError(f"{p.name} must be true or false, got {v!r}")
             else:
                 if not isinstance(v, int) or isinstance(v, bool):
-                    raise InputError(f"param {p.name} must be an integer, got {v!r}")
+                    raise InputError(f"{p.name} must be an integer, got {v!r}")
                 if (p.low is not None and v < p.low) or (p.high is not None and v > p.high):
-                    raise InputError(f"param {p.name} must be an integer from {p.low} to {p.high}, got {v!r}")
+                    raise InputError(f"{p.name} must be an integer from {p.low} to {p.high}, got {v!r}")
             values[p.name] = v
         return values
 

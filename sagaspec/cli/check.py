@@ -23,12 +23,12 @@ from typing import Any
 
 import click
 
-from sagaspec.errors import InputError, ModelError, UsageError
+from sagaspec.errors import InputError, ModelError, SagaspecError, UsageError
 from sagaspec.model import CheckResult, Config, Path, System, explore, load_system, simulate
 from sagaspec.model.participant import Participant
 from sagaspec.model.path import ENCODING_PREFIX, render_state, violation_check
 from sagaspec.model.properties import FAIR_KINDS
-from sagaspec.model.saga import SAGA_MODELS, saga_models, saga_system, saga_system_from_meta
+from sagaspec.model.saga import SAGA_MODELS, saga_models, saga_system, saga_system_from_meta, saga_variant
 from sagaspec.model.system import BUSES, FAIRNESS
 
 __all__ = [
@@ -54,10 +54,16 @@ def build_system(
     units: int | None,
     declines: bool,
     properties: tuple[str, ...] = (),
+    params: tuple[str, ...] = (),
 ) -> System:
-    """The system ``sagaspec check`` runs, restricted to ``properties`` if any are named."""
+    """The system ``sagaspec check`` runs, restricted to ``properties`` if any are named.
+
+    ``design`` is a shipped design name or a spec file; ``params`` are ``NAME=VALUE``
+    settings of the spec's params (``--stock``, ``--units`` and ``--no-decline`` are
+    shorthands for the params of those names).
+    """
     if design and model:
-        raise UsageError("use either --design or --model, not both")
+        raise UsageError("use either --design/--spec or --model, not both")
     if model:
         given = [
             flag
@@ -66,18 +72,50 @@ def build_system(
         ]
         if not declines:
             given.append("--no-decline")
+        if params:
+            given.append("--param")
         if given:
-            raise UsageError(f"{', '.join(given)}: only with --design (the bounds of the shipped order saga), not with --model {model}")
+            raise UsageError(f"{', '.join(given)}: only with --design/--spec (the bounds of a saga spec), not with --model {model}")
         system = load_model(model)
     else:
-        system = saga_system(
-            design or DEFAULT_DESIGN,
-            orders=DEFAULT_ORDERS if orders is None else orders,
-            stock=stock,
-            units=1 if units is None else units,
-            declines=declines,
-        )
+        variant = saga_variant(design or DEFAULT_DESIGN)
+        values = parse_params(params, variant.spec)
+        for flag, name, value in (("--stock", "stock", stock), ("--units", "units", units), ("--no-decline", "declines", None if declines else False)):
+            if value is None:
+                continue
+            if name not in {p.name for p in variant.spec.params}:
+                raise UsageError(f"{flag}: design {variant.name} has no param {name!r} ({_param_list(variant.spec)})")
+            values[name] = value
+        system = saga_system(variant, orders=orders, **values)
     return select_properties(system, properties)
+
+
+def _param_list(spec) -> str:
+    return "params: " + (", ".join(p.name for p in spec.params) or "none")
+
+
+def parse_params(items: tuple[str, ...], spec) -> dict[str, Any]:
+    """``("stock=3", "declines=false")`` -> typed values of the spec's params."""
+    kinds = {p.name: p.type for p in spec.params}
+    out: dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise UsageError(f"--param {item!r}: expected NAME=VALUE")
+        if name not in kinds:
+            raise UsageError(f"--param {name}: design {spec.shipped or spec.name} has no such param ({_param_list(spec)})")
+        text = text.strip()
+        if kinds[name] == "bool":
+            if text.lower() not in ("true", "false"):
+                raise UsageError(f"--param {name}: expected true or false, got {text!r}")
+            out[name] = text.lower() == "true"
+        else:
+            try:
+                out[name] = int(text)
+            except ValueError:
+                raise UsageError(f"--param {name}: expected an integer, got {text!r}") from None
+    return out
 
 
 @contextlib.contextmanager
@@ -153,12 +191,16 @@ def reproduce_command(opts: dict[str, Any], prop: str | None = None, *, replay: 
         meta = opts.get("meta") or {}
         args += ["--design", opts.get("design") or DEFAULT_DESIGN]
         args += ["--orders", str(meta.get("orders", DEFAULT_ORDERS))]
-        if "stock" in meta:
-            args += ["--stock", str(meta["stock"])]
-        if meta.get("units", 1) != 1:
-            args += ["--units", str(meta["units"])]
-        if meta.get("declines") is False:
+        params = meta.get("params") or {}
+        if "stock" in params:
+            args += ["--stock", str(params["stock"])]
+        if params.get("units", 1) != 1:
+            args += ["--units", str(params["units"])]
+        if params.get("declines") is False:
             args.append("--no-decline")
+        for name, value in params.items():
+            if name not in ("stock", "units", "declines"):
+                args += ["--param", f"{name}={str(value).lower() if isinstance(value, bool) else value}"]
     cfg: Config = opts["config"]
     args += ["--bus", cfg.bus, "--duplicates", str(cfg.duplicates), "--crashes", str(cfg.crashes)]
     if not cfg.idempotency:
@@ -189,7 +231,10 @@ _ASSUMPTION_TEXT = {"idempotency": "idempotency store", "outbox": "transactional
 
 def assumptions_off(design: str | None, config: Config) -> list[str]:
     """The assumptions of ``design`` this run switches off (violations are then expected)."""
-    variant = SAGA_MODELS.get(design or "")
+    try:
+        variant = saga_variant(design) if design else None
+    except SagaspecError:
+        variant = None
     if variant is None:
         return []
     on = {"idempotency": config.idempotency, "outbox": config.outbox}
@@ -200,9 +245,12 @@ def _bounds_line(system: System, config: Config, symmetry_note: str) -> str:
     meta = system.meta or {}
     model = ""
     if "orders" in meta:
+        values = " ".join(
+            f"{k}={('yes' if v else 'no') if isinstance(v, bool) else v}"
+            for k, v in (meta.get("params") or {}).items()
+        )
         model = (
-            f"orders={meta['orders']} stock={meta['stock']} units={meta['units']} "
-            f"declines={'yes' if meta.get('declines', True) else 'no'}"
+            f"orders={meta['orders']}" + (f" {values}" if values else "")
             + (f" volatile={','.join(meta['volatile'])}" if meta.get("volatile") else "")
             + "\n  bounds: "
         )
@@ -352,6 +400,11 @@ def culprit_sagas(result: CheckResult, violation: Any) -> list[int]:
         return []
     prop = system.property(violation.property)
     path = violation.shrunk_path
+    by_saga = getattr(prop.pred, "by_saga", None)
+    if by_saga is not None:  # a spec property knows its truth per saga
+        if prop.kind == "always" and not all(by_saga(path.view(0))):
+            return []
+        return [k for k, ok in enumerate(by_saga(path.view(-1))) if not ok]
     try:
         if prop.kind == "always" and not all(prop.pred(_SagaView(path.view(0), k, sagas)) for k in range(sagas)):
             return []
@@ -610,16 +663,17 @@ def _list_text() -> str:
     for name, variant in SAGA_MODELS.items():
         lines.append(f"  {name:<10} {variant.description}")
     lines.append("")
-    lines.append("Properties of the order saga (--property):")
+    lines.append(f"Properties of the {DEFAULT_DESIGN} design (--property; a spec file lists its own):")
     for p in saga_system(DEFAULT_DESIGN).properties:
         lines.append(f"  {p.kind:<10} {p.name:<24} {p.description}")
     return "\n".join(lines)
 
 
 @click.command("check")
-@click.option("--design", metavar="NAME", help=f"Shipped design to check: {', '.join(saga_models())} (default {DEFAULT_DESIGN}).")
+@click.option("--design", "--spec", "design", metavar="NAME|FILE", help=f"Design to check: a shipped one ({', '.join(saga_models())}; default {DEFAULT_DESIGN}) or a saga spec file (.saga.yaml).")
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="Set a param of the saga spec (repeatable), e.g. --param stock=3.")
 @click.option("--model", "model", metavar="pkg.module:NAME", help="Check your own System (or a zero-argument function returning one); also path/to/file.py:NAME.")
-@click.option("--orders", type=int, help=f"Concurrent orders (sagas), 1 to 6 [default {DEFAULT_ORDERS}].")
+@click.option("--orders", "--sagas", "orders", type=int, help=f"Concurrent sagas, 1 to 6 [default: the spec's bounds.sagas, {DEFAULT_ORDERS} for the shipped designs].")
 @click.option("--stock", type=int, help="Units in stock at the start [default: orders - 1, so some reservations fail].")
 @click.option("--units", type=int, help="Units each order reserves [default 1].")
 @click.option("--no-decline", is_flag=True, help="Payment never declines (drop the PaymentFailed branch).")
@@ -673,7 +727,7 @@ def check(ctx: click.Context, **kw: Any) -> None:
 
 # Options that mean something only for a search (not for --list, not for a replay).
 _SEARCH_ONLY = ("max_states", "max_memory", "walks", "depth", "seed", "first", "trace_out", "mermaid", "report", "progress")
-_MODEL_OPTIONS = ("design", "model", "orders", "stock", "units", "no_decline", "bus", "duplicates", "crashes", "no_idempotency", "no_outbox")
+_MODEL_OPTIONS = ("design", "model", "orders", "stock", "units", "no_decline", "params", "bus", "duplicates", "crashes", "no_idempotency", "no_outbox")
 
 
 def _flag(name: str) -> str:
@@ -720,6 +774,7 @@ def run_check(_given: set[str] | frozenset[str] = frozenset(), **kw: Any) -> int
         token_system = build_system(
             design=kw["design"], model=kw["model"], orders=kw["orders"], stock=kw["stock"],
             units=kw["units"], declines=not kw["no_decline"], properties=kw["properties"],
+            params=kw["params"],
         )
         token_config = Config(
             bus=kw["bus"], duplicates=kw["duplicates"], crashes=kw["crashes"],
@@ -740,6 +795,7 @@ def run_check(_given: set[str] | frozenset[str] = frozenset(), **kw: Any) -> int
         units=kw["units"],
         declines=not kw["no_decline"],
         properties=kw["properties"],
+        params=kw["params"],
     )
     if not system.properties:
         raise UsageError(f"{system.name} has no properties to check")

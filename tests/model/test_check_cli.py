@@ -28,7 +28,7 @@ def test_default_checks_corrected_and_passes():
     r = check()
     assert r.exit_code == 0, r.output
     assert "sagaspec check: order-saga/corrected" in r.stdout
-    assert "orders=2 stock=1" in r.stdout and "symmetry=on" in r.stdout
+    assert "orders=2 units=1 stock=1" in r.stdout and "symmetry=on" in r.stdout
     assert "exhaustive BFS, complete" in r.stdout
     assert "Verdict: all 15 properties hold within the bounds (exhaustive" in r.stdout
     assert "FAIL" not in r.stdout
@@ -184,7 +184,7 @@ def test_user_model_file_and_a_property_that_raises(tmp_path):
         (["--model", "no_such_pkg.mod:X"], "error: model 'no_such_pkg.mod:X': cannot import 'no_such_pkg.mod'"),
         (["--model", "sagaspec.model.saga:NOPE"], "error: model 'sagaspec.model.saga:NOPE': module 'sagaspec.model.saga' has no attribute 'NOPE'"),
         (["--property", "bogus"], "error: unknown property 'bogus' in order-saga/corrected; expected one of single-charge"),
-        (["--design", "seed", "--model", "x:y"], "error: use either --design or --model, not both"),
+        (["--design", "seed", "--model", "x:y"], "error: use either --design/--spec or --model, not both"),
         (["--model", "sagaspec.model.saga:seed", "--orders", "3"], "error: --orders: only with --design"),
         (["--depth", "5"], "error: --depth is the walk length of --simulate"),
         (["--orders", "9"], "error: orders must be an integer from 1 to 6, got 9"),
@@ -358,7 +358,7 @@ def test_default_output_is_compact_and_readable():
     assert len(out.splitlines()) < 45, out
     full = check("--design", "seed", "--property", "refund-needs-charge", "--verbose")
     assert "initial state:" in full.stdout and "Slot(" not in full.stdout
-    assert "order[0] = status=idle paid=0 reserved=0 completed=0 cancelled=0" in full.stdout
+    assert "order[0] = status=idle paid=false reserved=false completed=0 cancelled=0" in full.stdout
     assert "payment[1].status: none -> refunded" in full.stdout
     assert len(full.stdout.splitlines()) > len(out.splitlines())
 
@@ -423,7 +423,7 @@ def test_click_usage_errors_are_one_line():
 def test_help_states_the_orders_range_and_the_exit_codes():
     r = CliRunner().invoke(main, ["check", "--help"])
     text = " ".join(r.stdout.split())
-    assert "Concurrent orders (sagas), 1 to 6" in text
+    assert "Concurrent sagas, 1 to 6" in text
     assert "3 incomplete" in text
 
 

@@ -1,4 +1,4 @@
-"""The order saga's participants follow their design: wiring, reactions, restart, symmetry."""
+"""The order saga, compiled from its spec files, follows its design: wiring, reactions, restart, symmetry."""
 
 from __future__ import annotations
 
@@ -8,19 +8,17 @@ from collections import deque
 
 import pytest
 from sagaspec.model import Config, Engine, Msg
+from sagaspec.model.compile import SpecParticipantModel
 from sagaspec.model.saga import (
     SAGA_MODELS,
-    Inventory,
-    Order,
-    Payment,
     saga_system,
     saga_system_from_meta,
     saga_variant,
 )
-from sagaspec.model.saga_properties import PROPERTY_NAMES
-from sagaspec.spec.designs import CORRECTED, SEED, Reaction, get_design
+from sagaspec.spec.designs import get_design
+from sagaspec.spec.sagafile import parse_spec, shipped_spec
 
-from sagaspec.errors import DesignError, UsageError
+from sagaspec.errors import DesignError, InputError, UsageError
 
 
 def reachable_locals(system, config=None, limit=200_000):
@@ -85,9 +83,9 @@ def test_seed_has_its_holes_in_the_wiring():
     assert "InventoryReleased" not in seed.participant("inventory").emits
     assert corrected.subscribers("PaymentFailed") == ("order",)
     assert "InventoryReleased" in corrected.participant("inventory").emits
-    # Seed reactions are naive, corrected ones guarded.
-    assert not any(r.guarded for r in seed.participant("payment").rules.values())
-    assert all(r.guarded for r in corrected.participant("payment").rules.values())
+    # Seed reactions are naive (always publish), corrected ones guarded (may publish nothing).
+    assert not any(() in r.emits for r in get_design("seed").reactions_of("payment"))
+    assert all(() in r.emits for r in get_design("corrected").reactions_of("payment"))
 
 
 def test_naive_seed_payment_refunds_without_a_charge_and_charges_after_a_refund():
@@ -137,13 +135,13 @@ def test_units_per_order():
 def test_restart_loses_only_volatile_join_memory_and_never_ghost_counters():
     seed_order = saga_system("seed", orders=1).participant("order")
     corr_order = saga_system("corrected", orders=1).participant("order")
-    assert isinstance(seed_order, Order) and seed_order.volatile_join
+    assert isinstance(seed_order, SpecParticipantModel)
     s = seed_order.init()
     (placed,) = seed_order.internal(s)
     (paid,) = seed_order.on_event(placed.state, Msg("PaymentProcessed", 0, "payment"))
-    assert paid.state[0].paid == 1
+    assert paid.state[0].paid
     after = seed_order.restart(paid.state)
-    assert after[0].paid == 0 and after[0].status == "open"
+    assert not after[0].paid and after[0].status == "open"
     assert corr_order.restart(paid.state) == paid.state
     # Ghost counters (what happened in the world) survive a crash.
     done = paid.state[0]._replace(completed=1, cancelled=1)
@@ -156,9 +154,11 @@ def test_restart_loses_only_volatile_join_memory_and_never_ghost_counters():
 
 
 def test_volatile_override():
-    system = saga_system("corrected", orders=1, volatile=["order"])
-    assert system.participant("order").volatile_join
-    with pytest.raises(UsageError, match="only 'order'"):
+    order = saga_system("corrected", orders=1, volatile=["order"]).participant("order")
+    (placed,) = order.internal(order.init())
+    (paid,) = order.on_event(placed.state, Msg("PaymentProcessed", 0, "payment"))
+    assert paid.state[0].paid and not order.restart(paid.state)[0].paid
+    with pytest.raises(UsageError, match=r"only participants with join memory can lose it \(order\)"):
         saga_system("corrected", volatile=["payment"])
 
 
@@ -201,8 +201,8 @@ def test_states_are_small_interned_tuples():
 
 def test_registry_and_unknown_design():
     assert set(SAGA_MODELS) == {"seed", "corrected"}
-    assert saga_variant("seed").design is SEED
-    assert saga_variant("corrected").design is CORRECTED
+    for name in ("seed", "corrected"):
+        assert saga_variant(name).design == shipped_spec(name).design()
     with pytest.raises(DesignError, match="unknown design 'nope'; expected one of seed, corrected"):
         saga_system("nope")
 
@@ -218,43 +218,28 @@ def test_registry_and_unknown_design():
     ],
 )
 def test_bad_bounds_are_usage_errors(kwargs, match):
-    with pytest.raises(UsageError, match=match):
+    with pytest.raises((UsageError, InputError), match=match):
         saga_system("corrected", **kwargs)
 
 
-def test_uninterpretable_designs_are_rejected_naming_the_reaction():
-    bad_owner = dataclasses.replace(
-        CORRECTED,
-        name="bad",
-        reactions=(*CORRECTED.reactions, Reaction("order", ("PaymentFailed",), (("PaymentRefunded",),))),
-    )
-    with pytest.raises(DesignError, match="'order' cannot perform step 'refund'"):
-        saga_system(bad_owner)
-    twice = dataclasses.replace(
-        CORRECTED,
-        name="twice",
-        reactions=(*CORRECTED.reactions, Reaction("payment", ("OrderCreated",), (("PaymentProcessed",),))),
-    )
-    with pytest.raises(DesignError, match="two reactions to OrderCreated"):
-        saga_system(twice)
-    unknown = dataclasses.replace(
-        CORRECTED, name="unk", reactions=(Reaction("order", (), (("OrderShipped",),)),)
-    )
-    with pytest.raises(DesignError, match="OrderShipped"):
-        saga_system(unknown)
-
-
-def test_a_custom_design_is_interpreted_from_its_data():
+def test_a_changed_spec_is_interpreted_from_its_data():
     """Guard the seed's refund and it stops refunding what it never charged."""
-    reactions = tuple(
-        dataclasses.replace(r, emits=(*r.emits, ()))
-        if r.service == "payment" and r.on == ("InventoryReservationFailed",)
-        else r
-        for r in SEED.reactions
-    )
-    system = saga_system(dataclasses.replace(SEED, name="seed-guarded-refund", reactions=reactions))
+    text = shipped_spec("seed").source
+    from importlib import resources
+
+    text = resources.files("sagaspec.spec").joinpath(text).read_text()
+    old = """      - on: InventoryReservationFailed
+        note: refund on reservation failure (whether or not it charged)
+        alternatives:
+"""
+    assert old in text
+    guarded = old + """          - label: remember cancellation
+            when: status == 'none'
+            set: {status: cancelled}
+"""
+    text = text.replace(old, guarded).replace("when: held == 0", "when: held == 0 && status != 'none'")
+    system = saga_system(parse_spec(text, "seed-guarded-refund.saga.yaml"))
     pay = system.participant("payment")
-    assert isinstance(pay, Payment)
     (o,) = pay.on_event(pay.init(), Msg("InventoryReservationFailed", 0, "inventory"))
     assert o.label == "remember cancellation" and o.publish == ()
 
@@ -262,8 +247,8 @@ def test_a_custom_design_is_interpreted_from_its_data():
 def test_meta_round_trip_and_properties_attached():
     system = saga_system("seed", orders=3, stock=1, declines=False)
     assert saga_system_from_meta(system.meta).meta == system.meta
-    assert tuple(p.name for p in system.properties) == PROPERTY_NAMES
+    assert tuple(p.name for p in system.properties) == tuple(p.name for p in shipped_spec("seed").properties)
     assert system.sagas == 3
-    assert isinstance(system.participant("inventory"), Inventory)
+    assert system.participant("inventory").init().free == 1
     with pytest.raises(UsageError, match="unknown model metadata"):
         saga_system_from_meta({"design": "seed", "bogus": 1})

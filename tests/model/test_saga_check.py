@@ -174,19 +174,18 @@ def test_corrected_notification_guards_itself_without_the_store():
     assert not r.violations
 
     # The same design with the old, unguarded reaction shows the hole.
-    from dataclasses import replace
+    from importlib import resources
 
-    from sagaspec.spec.designs import CORRECTED, Reaction
+    from sagaspec.spec.sagafile import parse_spec
 
-    unguarded = replace(
-        CORRECTED,
-        name="corrected-unguarded-notification",
-        reactions=tuple(
-            Reaction("notification", ("OrderCompleted",), (("NotificationSent",),))
-            if r.service == "notification" else r
-            for r in CORRECTED.reactions
-        ),
-    )
+    text = resources.files("sagaspec.spec").joinpath("sagas/order-corrected.saga.yaml").read_text()
+    guard = """          - label: ignore (already sent)
+            when: status != 'none'
+          - label: email
+            when: status == 'none'
+"""
+    assert guard in text
+    unguarded = parse_spec(text.replace(guard, "          - label: email\n"), "corrected-unguarded-notification")
     bad = explore(saga_system(unguarded, orders=2), Config(symmetry=True, idempotency=False))
     v = bad.violation("single-email")
     assert v is not None
