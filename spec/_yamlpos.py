@@ -35,10 +35,15 @@ class _Loader(yaml.SafeLoader):
     """Safe loader with YAML 1.2 booleans."""
 
 
+# Dates stay strings too (a JSON Schema example "2024-01-15" is text, not a date object).
 _Loader.yaml_implicit_resolvers = {
-    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:bool"]
+    k: [(tag, rx) for tag, rx in v if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:timestamp")]
     for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+#: The only tags a spec may use: plain JSON data.
+_TAGS = frozenset(
+    f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq", "merge")
+)
 for _first in "tTfF":
     _Loader.yaml_implicit_resolvers.setdefault(_first, []).append(
         ("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"))
@@ -101,6 +106,11 @@ def _build(node, path, positions, constructor, source, depth, anchors):
         m = node.start_mark
         raise InputError(f"{source}:{m.line + 1}:{m.column + 1}: nested deeper than {MAX_DEPTH} levels")
     m = node.start_mark
+    if node.tag not in _TAGS:
+        raise InputError(
+            f"{source}:{m.line + 1}:{m.column + 1}: tag {node.tag!r} is not allowed; "
+            "a spec is plain data (strings, numbers, booleans, null, lists, mappings)"
+        )
     quoted = isinstance(node, yaml.ScalarNode) and node.style in ("'", '"')
     positions[path] = Pos(m.line + 1, m.column + 1, quoted)
     if isinstance(node, yaml.MappingNode):

@@ -27,6 +27,8 @@ _COMMANDS: dict[str, str] = {
     "monitor": "sagaspec.cli.monitor:monitor",
     "faults": "sagaspec.cli.faults:faults",
     "serve": "sagaspec.cli.serve:serve",
+    "spec": "sagaspec.cli.spec:spec",
+    "init": "sagaspec.cli.spec:init",
 }
 
 

@@ -250,7 +250,7 @@ def _bounds_line(system: System, config: Config, symmetry_note: str) -> str:
             for k, v in (meta.get("params") or {}).items()
         )
         model = (
-            f"orders={meta['orders']}" + (f" {values}" if values else "")
+            f"sagas={meta['orders']}" + (f" {values}" if values else "")
             + (f" volatile={','.join(meta['volatile'])}" if meta.get("volatile") else "")
             + "\n  bounds: "
         )

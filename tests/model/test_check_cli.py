@@ -28,7 +28,7 @@ def test_default_checks_corrected_and_passes():
     r = check()
     assert r.exit_code == 0, r.output
     assert "sagaspec check: order-saga/corrected" in r.stdout
-    assert "orders=2 units=1 stock=1" in r.stdout and "symmetry=on" in r.stdout
+    assert "sagas=2 units=1 stock=1" in r.stdout and "symmetry=on" in r.stdout
     assert "exhaustive BFS, complete" in r.stdout
     assert "Verdict: all 15 properties hold within the bounds (exhaustive" in r.stdout
     assert "FAIL" not in r.stdout

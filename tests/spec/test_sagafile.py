@@ -1,0 +1,229 @@
+"""The saga spec file: loading, load-time errors with FILE:LINE:COL, and the CLI around it."""
+
+from __future__ import annotations
+
+import json
+import re
+from importlib import resources
+
+import jsonschema
+import pytest
+from click.testing import CliRunner
+from sagaspec.model import Config, Msg, explore
+from sagaspec.model.compile import spec_system
+from sagaspec.spec.sagafile import format_schema, load_spec, parse_spec, shipped_spec
+
+from sagaspec.cli import main
+from sagaspec.errors import InputError, ModelError, SpecError
+
+STARTER = resources.files("sagaspec.spec").joinpath("data/starter.saga.yaml").read_text().replace("__NAME__", "t")
+
+
+def spec_text(**replace: str) -> str:
+    text = STARTER
+    for old, new in replace.items():
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    return text
+
+
+def error_of(text: str, source: str = "t.saga.yaml") -> str:
+    with pytest.raises(SpecError) as info:
+        parse_spec(text, source)
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+def line_of(text: str, needle: str) -> int:
+    """1-based line of the first line containing ``needle``."""
+    for i, line in enumerate(text.splitlines(), 1):
+        if needle in line:
+            return i
+    raise AssertionError(needle)
+
+
+def test_the_format_schema_is_a_valid_2020_12_schema_and_the_shipped_specs_follow_it():
+    jsonschema.Draft202012Validator.check_schema(format_schema())
+    assert format_schema()["$schema"].endswith("2020-12/schema")
+    for name in ("seed", "corrected"):
+        spec = shipped_spec(name)
+        assert spec.shipped == name and len(spec.events) == 10 and len(spec.properties) == 15
+
+
+def test_the_starter_loads_and_checks_clean():
+    spec = parse_spec(STARTER, "t.saga.yaml")
+    assert [p.name for p in spec.participants] == ["app", "reserver", "processor"]
+    result = explore(spec_system(spec), Config(symmetry=True, crashes=1))
+    assert result.exhaustive and not result.violations
+    assert set(result.verdicts.values()) == {"held"}
+
+
+def test_yaml_1_1_booleans_are_strings_so_on_is_a_key():
+    # YAML 1.1 reads `on:` as the boolean true; the loader must not.
+    spec = parse_spec(STARTER, "t.saga.yaml")
+    assert spec.participant("reserver").reactions[0].on == ("Requested",)
+
+
+def test_a_yaml_syntax_error_names_file_line_and_column():
+    text = STARTER.replace("saga: t\n", "saga: [t\n", 1)
+    message = str(pytest.raises(InputError, parse_spec, text, "t.saga.yaml").value)
+    assert re.match(r"t\.saga\.yaml:\d+:\d+: not valid YAML", message)
+
+
+def test_an_unknown_key_is_reported_where_it_is():
+    text = spec_text(**{"      - on: Processed\n": "      - on: Processed\n        colour: red\n"})
+    message = error_of(text)
+    assert message.startswith(f"t.saga.yaml:{line_of(text, 'on: Processed')}:")
+    assert "unknown key 'colour'" in message
+
+
+def test_an_unknown_variable_in_a_guard_points_into_the_expression():
+    text = spec_text(**{"when: status == 'idle'": "when: stauts == 'idle'"})
+    line = line_of(text, "stauts")
+    col = text.splitlines()[line - 1].index("stauts") + 1
+    message = error_of(text)
+    assert message.startswith(f"t.saga.yaml:{line}:{col}: undeclared reference to 'stauts'"), message
+
+
+def test_a_reaction_cannot_read_another_participants_state():
+    text = spec_text(**{"when: status == 'idle'": "when: reserver.status == 'none'"})
+    assert "undeclared reference to 'reserver" in error_of(text)
+
+
+def test_type_errors_are_found_at_load():
+    text = spec_text(**{"set: {status: open}": "set: {status: open, outcomes: outcomes + 'x'}"})
+    assert "no matching overload for '_+_' applied to '(int, string)'" in error_of(text)
+    text = spec_text(**{"when: status == 'idle'": "when: outcomes + 1"})
+    assert "is of type int; expected bool" in error_of(text)
+
+
+def test_enum_typos_are_found_at_load():
+    text = spec_text(**{"set: {status: open}": "set: {status: opn}"})
+    assert "'opn' is not a value of status (idle, open, completed, cancelled)" in error_of(text)
+    text = spec_text(**{"when: status == 'idle'": "when: status == 'idel'"})
+    assert "'idel' is not a value of any enum variable this expression reads" in error_of(text)
+    text = spec_text(**{"at_rest: app.status == 'completed'": "at_rest: app.status == 'complete'"})
+    assert "'complete' is not a value" in error_of(text)
+
+
+def test_unknown_events_variables_and_world_knobs():
+    text = spec_text(**{"emit: [Requested]": "emit: [Requestd]"})
+    assert "unknown event 'Requestd'" in error_of(text)
+    text = spec_text(**{"set: {status: open}": "set: {state: open}"})
+    assert "app has no variable 'state'" in error_of(text)
+    text = spec_text(**{"world: {processing: fails}": "world: {processing: explodes}"})
+    assert "'explodes' is not a value of world knob processing (succeeds, fails)" in error_of(text)
+    text = spec_text(**{"from: Reserved.reservationId": "from: Reserved.reservationID"})
+    assert "event Reserved has no field 'reservationID'" in error_of(text)
+
+
+def test_emitting_what_a_declared_publishes_list_lacks():
+    text = spec_text(**{"  app:\n    state:": "  app:\n    publishes: [Requested, Completed]\n    state:"})
+    message = error_of(text)
+    assert "app emits Cancelled but does not publish it" in message
+    assert message.startswith(f"t.saga.yaml:{line_of(text, 'label: cancel')}:")
+
+
+def test_two_reactions_to_one_event_are_rejected():
+    text = spec_text(**{"      - on: ProcessingFailed": "      - on: Processed"})
+    assert "app already reacts to Processed" in error_of(text)
+
+
+def test_a_duplicate_key_is_an_error_not_a_silent_overwrite():
+    text = spec_text(**{"saga: t\n": "saga: t\nsaga: u\n"})
+    assert "duplicate key 'saga'" in str(pytest.raises(InputError, parse_spec, text, "t.saga.yaml").value)
+
+
+def test_a_spec_file_is_data_python_tags_are_refused(tmp_path):
+    marker = tmp_path / "ran"
+    text = STARTER.replace(
+        "title:", f"x: !!python/object/apply:os.system ['touch {marker}']\ntitle:", 1
+    )
+    with pytest.raises(InputError, match=rf"t\.saga\.yaml:{line_of(text, 'os.system')}:4: tag 'tag:yaml.org,2002:python/object/apply:os.system' is not allowed"):
+        parse_spec(text, "t.saga.yaml")
+    assert not marker.exists()
+
+
+def test_deep_nesting_and_huge_files_are_refused_with_one_line():
+    deep = "saga: t\nx: " + "[" * 200 + "]" * 200 + "\n"
+    assert "nested deeper than" in str(pytest.raises(InputError, parse_spec, deep, "d.yaml").value)
+    assert "larger than" in str(pytest.raises(InputError, parse_spec, "#" * 3_000_000, "h.yaml").value)
+
+
+def test_an_update_outside_its_domain_names_the_update():
+    text = spec_text(**{"set: {status: reserved, held: true}": "set: {status: reserved, held: true}"})
+    text = text.replace("      outcomes: {type: counter, max: 2, ghost: true, description: outcomes published}",
+                        "      outcomes: {type: int, min: 0, max: 0, description: outcomes published}")
+    system = spec_system(parse_spec(text, "t.saga.yaml"), 1)
+    app = system.participant("app")
+    (placed,) = app.internal(app.init())
+    with pytest.raises(ModelError, match=r"t\.saga\.yaml:\d+:\d+: update of outcomes is 1, outside 0\.\.0"):
+        app.on_event(placed.state, Msg("Processed", 0, "processor"))
+
+
+def test_counters_saturate_and_ghosts_survive_a_crash():
+    spec = parse_spec(STARTER, "t.saga.yaml")
+    app = spec_system(spec, 1).participant("app")
+    state = app.init()
+    (placed,) = app.internal(state)
+    (done,) = app.on_event(placed.state, Msg("Processed", 0, "processor"))
+    assert done.state[0].outcomes == 1 and done.publish[0].type == "Completed"
+    assert app.restart(done.state) == done.state
+
+
+def test_load_spec_reads_files_and_reports_unreadable_ones(tmp_path):
+    path = tmp_path / "t.saga.yaml"
+    path.write_text(STARTER)
+    assert load_spec(path).name == "t"
+    assert "cannot read" in str(pytest.raises(InputError, load_spec, tmp_path / "nope.yaml").value)
+    path.write_bytes(b"\xff\xfe")
+    assert "not UTF-8" in str(pytest.raises(InputError, load_spec, path).value)
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def test_spec_schema_prints_the_format_schema():
+    r = CliRunner().invoke(main, ["spec", "schema"])
+    assert r.exit_code == 0
+    assert json.loads(r.stdout)["title"].startswith("sagaspec saga specification")
+    p = CliRunner().invoke(main, ["spec", "schema", "--path"])
+    assert p.exit_code == 0 and p.stdout.strip().endswith("saga-spec.schema.json")
+
+
+def test_spec_validate_and_init(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    r = runner.invoke(main, ["init", "travel"])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "travel.saga.yaml").exists()
+    again = runner.invoke(main, ["init", "travel"])
+    assert again.exit_code == 2 and "exists" in again.stderr
+    bad_name = runner.invoke(main, ["init", "Bad Name"])
+    assert bad_name.exit_code == 2 and "expected lower-case letters" in bad_name.stderr
+    ok = runner.invoke(main, ["spec", "validate", "travel.saga.yaml"])
+    assert ok.exit_code == 0 and "valid saga spec 'travel'" in ok.stdout
+    checked = runner.invoke(main, ["check", "--design", "travel.saga.yaml"])
+    assert checked.exit_code == 0, checked.output
+    assert "all 6 properties hold" in checked.stdout
+    text = (tmp_path / "travel.saga.yaml").read_text().replace("emit: [Released]", "emit: [Relesed]")
+    (tmp_path / "broken.saga.yaml").write_text(text)
+    bad = runner.invoke(main, ["spec", "validate", "broken.saga.yaml"])
+    assert bad.exit_code == 2
+    (line,) = bad.stderr.strip().splitlines()
+    assert re.match(r"error: broken\.saga\.yaml:\d+:\d+: unknown event 'Relesed'", line), line
+
+
+def test_check_takes_a_spec_file_and_its_params(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "t.saga.yaml").write_text(STARTER)
+    runner = CliRunner()
+    r = runner.invoke(main, ["check", "--spec", "t.saga.yaml", "--sagas", "1"])
+    assert r.exit_code == 0, r.output
+    bad = runner.invoke(main, ["check", "--spec", "t.saga.yaml", "--stock", "1"])
+    assert bad.exit_code == 2 and "has no param 'stock'" in bad.stderr
+    p = runner.invoke(main, ["check", "--design", "corrected", "--param", "stock=0", "--property", "some-order-completes"])
+    assert p.exit_code == 1 and "VACUOUS" in p.stdout  # no stock: no order can complete
+    wrong = runner.invoke(main, ["check", "--param", "stock=lots"])
+    assert wrong.exit_code == 2 and "--param stock: expected an integer" in wrong.stderr
