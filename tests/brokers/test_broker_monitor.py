@@ -124,21 +124,29 @@ class _Monitor:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "sagaspec", "monitor", "--adapter", url, "--ndjson", str(self.ndjson),
              "--summary-json", str(self.summary), "--no-table", *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         )
         self.err: list[str] = []
         caught_up = threading.Event()
 
         def read() -> None:  # stderr, line by line, until the process closes it
-            for line in self.proc.stderr:
-                self.err.append(line)
-                if line.startswith('{"monitor": "caught-up"'):
-                    caught_up.set()
+            with self.proc.stderr:
+                for line in self.proc.stderr:
+                    self.err.append(line)
+                    if line.startswith('{"monitor": "caught-up"'):
+                        caught_up.set()
 
         self.reader = threading.Thread(target=read, daemon=True)
         self.reader.start()
         assert caught_up.wait(60), "".join(self.err)
         self.caught_up = _status(self.err, "caught-up")
+
+    def kill(self) -> None:
+        """End it if a failed test left it running."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self.reader.join(10)
 
     def result(self, interrupt: bool = True) -> tuple[int, list[dict], dict, str]:
         """Stop it like Ctrl-C does (it drains, then prints its summary) and read what it wrote."""
@@ -170,6 +178,7 @@ def test_monitor_cli_on_reference_services_reports_no_violation(run, tmp_path):
     adapter = BrokerAdapter(url, spawn="all")
 
     async def scenario() -> None:
+        mon = None
         await adapter.start()
         try:
             # Mallory (declined) buys another sku: her reservation, held until it is released,
@@ -202,6 +211,8 @@ def test_monitor_cli_on_reference_services_reports_no_violation(run, tmp_path):
             assert summary["states"]["cancelled"] == 2 and summary["violations"] == {}
             assert "5 sagas" in err
         finally:
+            if mon is not None:
+                mon.kill()
             await adapter.close()
 
     run(scenario())
@@ -214,6 +225,7 @@ def test_monitor_cli_flags_double_charge_and_stuck_saga(run, tmp_path):
     adapter = BrokerAdapter(url, spawn="all", mutant="no-idempotency")
 
     async def scenario() -> None:
+        mon = None
         await adapter.start()
         try:
             await adapter.setup(World(stock={"sku-1": 10}))
@@ -232,6 +244,8 @@ def test_monitor_cli_flags_double_charge_and_stuck_saga(run, tmp_path):
             assert ("single-charge", "saga-1") in checks and ("saga-terminates", "saga-2") in checks
             assert summary["double_charges"] == 1
         finally:
+            if mon is not None:
+                mon.kill()
             await adapter.close()
 
     run(scenario())
