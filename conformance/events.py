@@ -44,6 +44,8 @@ class RunStarted(Event):
     capabilities: list[str]
     checks: list[str]
     skipped: dict[str, str] = field(default_factory=dict)
+    #: The named mutant of the reference services under test, if any.
+    mutant: str | None = None
 
 
 @dataclass

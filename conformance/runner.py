@@ -282,7 +282,7 @@ class Runner:
             examples=c.examples if c.mode == "generate" else 1, seed=self.seed,
             capabilities=sorted(caps),
             checks=[n for n in CHECKS if n not in skipped and n not in inapplicable],
-            skipped=skipped,
+            skipped=skipped, mutant=c.mutant,
         ))
         t0 = time.perf_counter()
         self.stats = _Stats()

@@ -159,7 +159,9 @@ async def run_monitor(
     catching_up: asyncio.Future[Any] | None = None
     stopped = asyncio.ensure_future(stop.wait())
     try:
-        await session.transport.ensure_topology(create=False)
+        # ?create=1 declares a missing stream / exchange, as for the adapters (the error
+        # for a missing one suggests it), so the monitor can start before the services.
+        await session.transport.ensure_topology(create=session.transport.config.create)
         await session.transport.observe(session.on_message, from_start=from_start)
         session.started = time.monotonic()
         if announce is not None:

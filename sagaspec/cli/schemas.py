@@ -180,7 +180,7 @@ def _load_design(name: str) -> Design:
 
 
 @click.command("lint")
-@click.option("--design", "design_name", required=True, metavar="NAME",
+@click.option("--design", "design_name", default="corrected", show_default=True, metavar="NAME",
               help=f"A shipped design ({', '.join(design_names())}) or module:attribute.")
 @_FORMAT
 def lint(design_name: str, fmt: str) -> None:

@@ -84,6 +84,12 @@ def _ordered_events(design: Design) -> list[str]:
     ]
 
 
+def _sentence(text: str) -> str:
+    """``text`` as a sentence: first letter upper-cased (names keep their case), full stop."""
+    text = text.strip()
+    return (text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")) if text else text
+
+
 def _first_line(text: str | None) -> str:
     return (text or "").strip().split("\n")[0].strip()
 
@@ -343,7 +349,7 @@ def asyncapi_document(
                 "messages": [{"$ref": f"#/channels/{event}/messages/{event}"}],
                 "title": f"{service.name} consumes {event}",
                 "summary": (
-                    "; ".join(outcomes).capitalize() + "." if outcomes
+                    _sentence("; ".join(outcomes)) if outcomes
                     else "Subscribed, but no reaction is defined (the event is ignored)."
                 ),
                 "tags": [{"name": service.name}],

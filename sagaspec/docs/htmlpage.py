@@ -12,6 +12,8 @@ True
 
 from __future__ import annotations
 
+import re
+
 from sagaspec.docs.document import (
     Badge,
     BulletList,
@@ -130,6 +132,15 @@ def _blocks(blocks, page: Page) -> list[str]:
     return out
 
 
+def _word_breaks(text: str) -> str:
+    """Escaped ``text`` that may wrap only between the words of a CamelCase name.
+
+    >>> _word_breaks("InventoryReservationFailed")
+    'Inventory<wbr>Reservation<wbr>Failed'
+    """
+    return "<wbr>".join(esc(part) for part in re.split(r"(?<=[a-z0-9])(?=[A-Z])", text))
+
+
 def _nav(page: Page, nav: tuple[NavSection, ...]) -> str:
     parts = []
     for title, entries in nav:
@@ -137,7 +148,7 @@ def _nav(page: Page, nav: tuple[NavSection, ...]) -> str:
         for pid, text in entries:
             current = ' aria-current="page" class="current"' if pid == page.id else ""
             items.append(
-                f'<li><a href="{esc(relative(page.id, html_file(pid)))}"{current}>{esc(text)}</a></li>'
+                f'<li><a href="{esc(relative(page.id, html_file(pid)))}"{current}>{_word_breaks(text)}</a></li>'
             )
         parts.append(f"<h2>{esc(title)}</h2><ul>{''.join(items)}</ul>")
     return "".join(parts)

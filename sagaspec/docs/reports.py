@@ -64,6 +64,23 @@ def _fmt_int(n: Any) -> str:
     return f"{n:,}" if isinstance(n, int) else str(n)
 
 
+def setting_text(value: Any) -> str:
+    """A bound or setting as people read it: yes/no, none, ``k=v`` lists (never a Python repr).
+
+    >>> setting_text(True), setting_text(None), setting_text([]), setting_text({"stock": 1, "declines": False})
+    ('yes', 'none', 'none', 'stock=1, declines=no')
+    """
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if value is None or value == "" or (isinstance(value, list | tuple | dict) and not value):
+        return "none"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={setting_text(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return ", ".join(setting_text(v) for v in value)
+    return str(value)
+
+
 def bounds_rows(result: Any) -> list[tuple[str, str]]:
     """(setting, value) rows: the system's own bounds, then the run's configuration."""
     rows = [("system", result.system.name)]
@@ -71,12 +88,23 @@ def bounds_rows(result: Any) -> list[tuple[str, str]]:
     for k, v in meta.items():
         if k == "design":
             continue
-        rows.append((k, ", ".join(map(str, v)) if isinstance(v, list | tuple) else str(v)))
+        rows.append((k, setting_text(v)))
     if "orders" not in meta:
         rows.append(("sagas", str(result.system.sagas)))
     for k, v in result.config.to_dict().items():
-        rows.append((k.replace("_", " "), "none" if v is None else str(v)))
+        rows.append((k.replace("_", " "), setting_text(v)))
     return rows
+
+
+def replay_command(result: Any, token: str) -> str:
+    """The ``sagaspec check ... --replay ssp1:...`` command that re-executes ``token``."""
+    meta = getattr(result.system, "meta", None) or {}
+    if "design" not in meta:
+        return f"sagaspec check --model MODULE:NAME --replay {token}  (with this run's --bus and budgets)"
+    from sagaspec.cli.check import reproduce_command
+
+    opts = {"design": meta["design"], "meta": meta, "config": result.config, "model": None}
+    return reproduce_command(opts, replay=token)
 
 
 def _verdict_line(result: Any) -> tuple:
@@ -98,7 +126,8 @@ def _verdict_line(result: Any) -> tuple:
             Badge("INCOMPLETE", "warn"),
             " the run stopped before visiting every state"
             + (" (interrupted)" if result.interrupted else "")
-            + (" (state limit)" if result.truncated else "") + ".",
+            + (" (out of memory)" if getattr(result, "out_of_memory", False) else "")
+            + (" (a depth or state bound cut the search)" if result.truncated else "") + ".",
         )
     if result.ok:
         return (Badge("ALL HOLD", "ok"), f" all {len(props)} properties hold within these bounds (exhaustive).")
@@ -124,26 +153,6 @@ def check_blocks(
     s = result.stats
     h = level
     blocks: list[Block] = [Para(_verdict_line(result))]
-    blocks.append(Heading(h, "Bounds", f"{key}-bounds"))
-    blocks.append(Table(("Setting", "Value"), tuple(((k,), (Code(v),)) for k, v in bounds_rows(result))))
-    blocks.append(Heading(h, "Statistics", f"{key}-statistics"))
-    stats = [
-        ("mode", s.mode),
-        ("distinct states", _fmt_int(s.states)),
-        ("edges", _fmt_int(s.edges)),
-        ("depth", _fmt_int(s.depth)),
-        ("complete", "yes" if result.complete else "no"),
-    ]
-    if s.mode == "simulation":
-        stats.append(("walks", _fmt_int(s.walks)))
-    if timing:
-        stats += [
-            ("seconds", f"{s.seconds:.2f}"),
-            ("states/s", f"{s.states_per_s:,.0f}"),
-            ("memory", f"{s.memory_bytes / 1e6:,.1f} MB"),
-            ("bytes per state", f"{s.bytes_per_state:,.0f}"),
-        ]
-    blocks.append(Table(("Statistic", "Value"), tuple(((k,), (v,)) for k, v in stats)))
     blocks.append(Heading(h, "Properties", f"{key}-properties"))
     rows = []
     for p in result.system.properties:
@@ -172,7 +181,7 @@ def check_blocks(
             )
         )
         blocks.extend(_diff_blocks(shown, h + 2, vkey))
-        blocks.append(Para(("Replay it: ", Code(shown.encode()))))
+        blocks.append(Para(("Replay it: ", Code(replay_command(result, shown.encode())))))
     if witnesses and getattr(result, "witnesses", None):
         blocks.append(Heading(h, "Witnesses", f"{key}-witnesses"))
         blocks.append(
@@ -186,6 +195,27 @@ def check_blocks(
                     (Figure(path_diagram(wpath, title=f"witness: {name}", design=design, key=wkey)),),
                 )
             )
+    # The verdict and the violations come first; the bounds and statistics behind them.
+    blocks.append(Heading(h, "Bounds", f"{key}-bounds"))
+    blocks.append(Table(("Setting", "Value"), tuple(((k,), (Code(v),)) for k, v in bounds_rows(result))))
+    blocks.append(Heading(h, "Statistics", f"{key}-statistics"))
+    stats = [
+        ("mode", s.mode),
+        ("distinct states", _fmt_int(s.states)),
+        ("edges", _fmt_int(s.edges)),
+        ("depth", _fmt_int(s.depth)),
+        ("complete", "yes" if result.complete else "no"),
+    ]
+    if s.mode == "simulation":
+        stats.append(("walks", _fmt_int(s.walks)))
+    if timing:
+        stats += [
+            ("seconds", f"{s.seconds:.2f}"),
+            ("states/s", f"{s.states_per_s:,.0f}"),
+            ("memory", f"{s.memory_bytes / 1e6:,.1f} MB"),
+            ("bytes per state", f"{s.bytes_per_state:,.0f}"),
+        ]
+    blocks.append(Table(("Statistic", "Value"), tuple(((k,), (v,)) for k, v in stats)))
     return blocks
 
 
@@ -382,6 +412,7 @@ def _summary_rows(run: ConformRun) -> list[tuple[str, Inline]]:
             ("adapter", Code(str(s.adapter))),
             ("service under test", Code(str(s.participant))),
             ("design", Code(str(s.design))),
+            ("mutant", Code(s.mutant) if getattr(s, "mutant", None) else "none (the service as given)"),
             ("mode", str(s.mode)),
             ("examples asked", f"{s.examples:,}"),
             ("seed", "random" if s.seed is None else str(s.seed)),
@@ -428,21 +459,34 @@ def _coverage_blocks(coverage: Any, level: int) -> list[Block]:
     return blocks
 
 
+def _target_text(started: Any) -> str:
+    """What was tested, in words: ``payment of the corrected design (mutant X) via inprocess:``."""
+    if started is None:
+        return "the service"
+    mutant = getattr(started, "mutant", None)
+    return (f"{started.participant} of the {started.design} design"
+            + (f" (mutant {mutant})" if mutant else "") + f" via {started.adapter}")
+
+
 def conform_blocks(run_result: Any, *, level: int = 2) -> list[Block]:
     """Report blocks for a conformance run (see :func:`conform_report_html`)."""
     run = ConformRun.of(run_result)
     f = run.finished
     blocks: list[Block] = []
+    target = _target_text(run.started)
     if f is None:
-        verdict: tuple[Inline, ...] = (Badge("INCOMPLETE", "warn"), " the run did not finish.")
+        verdict: tuple[Inline, ...] = (Badge("INCOMPLETE", "warn"), f" {target}: the run did not finish.")
     elif f.error:
-        verdict = (Badge("ERROR", "bad"), f" {f.error}")
+        verdict = (Badge("ERROR", "bad"), f" {target}: {f.error}")
     elif f.failures:
-        verdict = (Badge("FAILED", "bad"), f" {len(f.failures)} check(s) failed: ", *_codes(f.failures), ".")
+        verdict = (Badge("FAILED", "bad"), f" {target}: {len(f.failures)} check(s) failed: ", *_codes(f.failures), ".")
     elif f.interrupted:
-        verdict = (Badge("INTERRUPTED", "warn"), " no failure in the examples that ran.")
+        verdict = (Badge("INTERRUPTED", "warn"), f" {target}: no failure in the examples that ran.")
+    elif getattr(f, "diverged", None):
+        verdict = (Badge("INCOMPLETE", "warn"), f" {target}: the replay diverged from its recorded case "
+                   f"({f.diverged}); it neither reproduces nor clears the recorded failure.")
     else:
-        verdict = (Badge("PASSED", "ok"), f" every check passed on {f.examples:,} examples.")
+        verdict = (Badge("PASSED", "ok"), f" {target}: every check passed on {f.examples:,} examples.")
     blocks.append(Para(verdict))
     blocks.append(Heading(level, "Summary", "summary"))
     blocks.append(Table(("", "Value"), tuple(((k,), (v,)) for k, v in _summary_rows(run))))

@@ -578,6 +578,14 @@ def _verification_page(d: Design, ver: _Verification | None) -> Page:
         Code("sagaspec check"), " explores larger ones). Each counterexample is the shortest "
         "path to a violating state, shrunk to the steps that matter.",
     )))
+    blocks.append(Para((
+        "Why the state counts differ from ", Code("sagaspec check"), "'s: these runs number "
+        "every order (symmetry reduction off, so each counterexample names real orders), while ",
+        Code("sagaspec check"), " treats interchangeable orders as one by default (symmetry on: "
+        "a state and its copies with the orders renamed count once). Both explore the same "
+        "behaviours and reach the same verdicts; ", Code("sagaspec check --no-symmetry"),
+        " gives the counts shown here.",
+    )))
     for k, (run, result) in enumerate(ver.runs, start=1):
         blocks.append(Heading(2, f"Run {k}: {run.title}", f"run-{k}"))
         blocks.extend(check_blocks(result, design=d, level=3, timing=False, key=f"run-{k}", witnesses=False))

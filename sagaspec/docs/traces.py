@@ -194,5 +194,7 @@ def step_changes(path: Any) -> list[DiffRow]:
 
 
 def _short(value: Any, limit: int = 120) -> str:
-    text = value if isinstance(value, str) else repr(value)
+    from sagaspec.model.path import render_value
+
+    text = value if isinstance(value, str) else render_value(value, nested=True)
     return text if len(text) <= limit else text[: limit - 1] + "…"

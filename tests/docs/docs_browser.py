@@ -1,7 +1,8 @@
 """A small headless-Chromium driver over the DevTools protocol (for the docs tests).
 
-Chromium comes from Debian's package (``apt-get install chromium``), never from a test
-tool's browser download. The driver starts it with a fresh profile and
+Chromium comes from Debian's package (``apt-get install chromium fonts-dejavu-core``,
+which ``.ci/run`` does), never from a test tool's browser download, and never from the
+tests themselves: a test does not install system packages. The driver starts it with a fresh profile and
 ``--remote-debugging-port=0``, reads the port from its ``DevTools listening on`` line,
 opens one page target per URL through ``/json/new`` and talks CDP over a websocket
 (``websockets``' synchronous client). For every page it collects console errors,
@@ -14,7 +15,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import os
 import queue
 import shutil
 import subprocess
@@ -45,23 +45,17 @@ FLAGS = (
 #: Talks to 127.0.0.1 directly, whatever proxy the environment configures.
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
-INSTALL = ("apt-get", "install", "-y", "-q", "chromium", "fonts-dejavu-core")
+#: How to get the browser (what .ci/run does); shown when it is missing.
+INSTALL_HINT = "apt-get install chromium fonts-dejavu-core (as .ci/run does)"
 
 
-def find_or_install_chromium(timeout: float = 480) -> str:
-    """Path of Debian's chromium, installing the package first if it is missing."""
+def find_chromium() -> str | None:
+    """Path of Debian's chromium, or None when it is not installed."""
     for name in ("chromium", "chromium-browser"):
         path = shutil.which(name)
         if path:
             return path
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(("apt-get", "update", "-q"), check=True, timeout=timeout, env=env,
-                   stdout=subprocess.DEVNULL)
-    subprocess.run(INSTALL, check=True, timeout=timeout, env=env, stdout=subprocess.DEVNULL)
-    path = shutil.which("chromium")
-    if not path:
-        raise RuntimeError("apt-get installed chromium but it is not on PATH")
-    return path
+    return None
 
 
 @dataclass
@@ -136,7 +130,8 @@ class Chromium:
             for line in self.proc.stderr:
                 lines.put(line)
 
-        threading.Thread(target=pump, daemon=True).start()
+        self._pump = threading.Thread(target=pump, daemon=True)
+        self._pump.start()
         deadline = time.monotonic() + 60
         seen = []
         while time.monotonic() < deadline:
@@ -168,6 +163,11 @@ class Chromium:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
+        if self.proc is not None and self.proc.stderr is not None:
+            # The pump thread ends at the pipe's EOF (the process is gone); then close it,
+            # or the pipe is left for the garbage collector (a ResourceWarning).
+            self._pump.join(timeout=10)
+            self.proc.stderr.close()
         shutil.rmtree(self.profile, ignore_errors=True)
 
     def _new_tab(self) -> tuple[str, str]:

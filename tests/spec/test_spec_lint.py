@@ -135,8 +135,8 @@ def test_cli_lint_errors():
     unknown = run("lint", "--design", "nope")
     assert unknown.exit_code == 2
     assert unknown.stderr == "error: unknown design 'nope'; expected one of seed, corrected\n"
-    missing = run("lint")
-    assert missing.exit_code == 2 and "Missing option '--design'" in missing.output
+    default = run("lint")  # like every other command, the design defaults to corrected
+    assert default.exit_code == 0 and default.stderr == "design corrected: clean\n"
     not_design = run("lint", "--design", "json:dumps")
     assert not_design.exit_code == 2 and "not a sagaspec Design" in not_design.stderr
     no_module = run("lint", "--design", "no_such_module_xyz:D")
