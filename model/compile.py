@@ -357,18 +357,21 @@ def _property(p: SpecProperty, parts, params) -> Property:
     if p.over == "all":
         ev = _over_all(_refs(p.expr.refs), parts, params, p.expr)
         pred = ev
-    elif p.kind == "leads_to":
+    elif p.kind in ("leads_to", "eventually"):
+        # About each saga on its own: saga i eventually meets the target (after p, for
+        # leads_to), not "all sagas at one moment".
         src = _per_saga(_refs(p.expr.refs), parts, params, p.expr)
+        if p.kind == "eventually":
+            return Property.eventually(
+                p.name, lambda view, i: src(view, sagas)[i], desc, per_saga=True
+            )
         dst = _per_saga(_refs(p.target.refs), parts, params, p.target)
-        leads_to = getattr(Property, "leads_to", None)
-        if leads_to is None:  # pragma: no cover - the kernel always has it
-            raise SpecError(f"{p.where}: leads_to is not supported by this checker")
-        return leads_to(
+        return Property.leads_to(
             p.name,
             lambda view, i: src(view, sagas)[i],
             lambda view, i: dst(view, sagas)[i],
             desc,
-            per_saga=sagas,
+            per_saga=True,
         )
     else:
         ev = _per_saga(_refs(p.expr.refs), parts, params, p.expr)
@@ -380,14 +383,7 @@ def _property(p: SpecProperty, parts, params) -> Property:
                 return all(ev(view, sagas))
         # Front ends name the sagas a violation is about: the truth per saga.
         pred.by_saga = lambda view, ev=ev: ev(view, sagas)
-    make = {
-        "always": Property.always,
-        "sometimes": Property.sometimes,
-        "at_rest": getattr(Property, "at_rest", None),
-        "eventually": Property.eventually,
-    }[p.kind]
-    if make is None:  # pragma: no cover - until the kernel names the at-rest kind
-        make = Property.eventually
+    make = {"always": Property.always, "sometimes": Property.sometimes, "at_rest": Property.at_rest}[p.kind]
     return make(p.name, pred, desc)
 
 

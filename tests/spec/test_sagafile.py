@@ -227,3 +227,22 @@ def test_check_takes_a_spec_file_and_its_params(tmp_path, monkeypatch):
     assert p.exit_code == 1 and "VACUOUS" in p.stdout  # no stock: no order can complete
     wrong = runner.invoke(main, ["check", "--param", "stock=lots"])
     assert wrong.exit_code == 2 and "--param stock: expected an integer" in wrong.stderr
+
+
+def test_eventually_and_leads_to_are_per_saga_and_fail_when_a_saga_is_stuck():
+    props = """properties:
+  requested-leads-to-outcome:
+    leads_to: {from: "app.status == 'open'", to: "app.status == 'completed' || app.status == 'cancelled'"}
+  ends-eventually:
+    eventually: app.status == 'completed' || app.status == 'cancelled'
+"""
+    text = spec_text(**{"properties:\n": props})
+    good = explore(spec_system(parse_spec(text, "t.saga.yaml")), Config(symmetry=True, crashes=1))
+    assert good.verdicts["requested-leads-to-outcome"] == good.verdicts["ends-eventually"] == "held"
+    # The processor swallows failures: a failed saga never gets an outcome.
+    stuck = text.replace("emit: [ProcessingFailed]}", "}")
+    bad = explore(spec_system(parse_spec(stuck, "t.saga.yaml")), Config(symmetry=True))
+    found = {v.property: (v.kind, len(v.path)) for v in bad.violations}
+    assert found["requested-leads-to-outcome"] == ("stuck", 6)
+    assert found["ends-eventually"] == ("stuck", 6)
+    assert bad.verdicts["some-saga-is-cancelled"] == "vacuous"
