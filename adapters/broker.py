@@ -18,7 +18,7 @@ name can also be set explicitly (URL query parameters or constructor keywords):
 >>> BrokerConfig.from_url("nats://127.0.0.1:4222?colour=red")
 Traceback (most recent call last):
 ...
-sagaspec.errors.UsageError: unknown parameter 'colour' in adapter URL nats://127.0.0.1:4222?colour=red; expected one of ack_wait, control, create, db, mode, ns, settle, spawn, timeout, and for nats: stream, subject_prefix
+sagaspec.errors.UsageError: unknown parameter 'colour' in adapter URL nats://127.0.0.1:4222?colour=red; expected one of ack_wait, control, create, db, mode, ns, reconnect, settle, spawn, timeout, and for nats: stream, subject_prefix
 """
 
 from __future__ import annotations
@@ -79,6 +79,8 @@ _COMMON_PARAMS = {
              "or a comma list",
     "db": "database of spawned services: postgresql://... or a directory for SQLite",
     "control": "auto (default), on or off: use the reference runners' control channel",
+    "reconnect": "seconds a lost connection is retried with backoff before the client gives "
+                 "up (default 60; a service then exits 69 and its supervisor restarts it)",
 }
 
 _IDENT = re.compile(r"^[A-Za-z0-9_-]{1,48}$")
@@ -117,6 +119,7 @@ class BrokerConfig:
     spawn: tuple[str, ...] = ()
     db: str | None = None
     control: str = "auto"
+    reconnect: float = 60.0
     #: Broker-specific naming parameters (validated by the transport class).
     names: dict[str, str] = field(default_factory=dict)
     #: The URL exactly as the user wrote it (password redacted), for messages.
@@ -178,7 +181,7 @@ class BrokerConfig:
                 self.mode = value
             elif key == "create":
                 self.create = _truthy(value)
-            elif key in ("timeout", "ack_wait", "settle"):
+            elif key in ("timeout", "ack_wait", "settle", "reconnect"):
                 number = float(value)
                 if not number > 0:
                     raise ValueError("a positive number of seconds")
@@ -218,6 +221,8 @@ class BrokerConfig:
         q["timeout"] = f"{self.timeout:g}"
         if self.ack_wait is not None:
             q["ack_wait"] = f"{self.ack_wait:g}"
+        if self.reconnect != 60.0:
+            q["reconnect"] = f"{self.reconnect:g}"
         q.update(self.names)
         return urlencode(q)
 
@@ -479,6 +484,32 @@ class Transport:
             self.failure = exc
 
     failure: BaseException | None = None
+
+    async def _ride_out(self, outage: dict[str, float], exc: BaseException, what: str) -> None:
+        """One failed round of a background loop: wait with backoff and jitter, or raise
+        once the connection has been lost for ``config.reconnect`` seconds (a service
+        then exits 69 and its supervisor restarts it, see examples/cluster).
+
+        ``outage`` is the loop's own record (``since``, ``attempt``); :meth:`_recovered`
+        clears it after a successful round.
+        """
+        from sagaspec.examples.retry import Backoff
+
+        now = time.monotonic()
+        since = outage.setdefault("since", now)
+        attempt = int(outage.get("attempt", 0))
+        if now - since > self.config.reconnect:
+            raise self.unavailable(f"{what}: lost the connection for {now - since:.0f}s", exc)
+        if attempt == 0:
+            log.warning("%s: %s failed, reconnecting: %s", self.NAME, what, _short(exc))
+        outage["attempt"] = attempt + 1
+        await asyncio.sleep(Backoff(base=0.1, cap=2.0).delay(attempt))
+
+    @staticmethod
+    def _recovered(outage: dict[str, float], what: str) -> None:
+        if outage:
+            log.warning("%s: back after %.1fs", what, time.monotonic() - outage.get("since", 0.0))
+            outage.clear()
 
     async def _cancel_tasks(self) -> None:
         self._closed = True

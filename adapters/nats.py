@@ -122,6 +122,10 @@ class NatsTransport(Transport):
                                        hint="check user:password in the URL") from None
             raise self.unavailable("cannot connect", cause,
                                    hint="is nats-server running with -js?") from None
+        # Connected once: from now on a lost connection is retried in the client (its
+        # subscriptions are restored), for about config.reconnect seconds.
+        self.nc.options["max_reconnect_attempts"] = max(1, int(self.config.reconnect / 0.5))
+        self.nc.options["reconnect_time_wait"] = 0.5
         self.js = self.nc.jetstream(timeout=self.config.timeout)
 
     async def close(self) -> None:
@@ -285,13 +289,22 @@ class NatsTransport(Transport):
             self._spawn(self._pull_loop(sub, route, handler), f"nats-pull-{group}-{route}")
 
     async def _pull_loop(self, sub: Any, route: str, handler: Handler) -> None:
+        from nats.errors import Error as NatsError
         from nats.errors import TimeoutError as NatsTimeout
 
+        outage: dict[str, float] = {}
+        what = f"fetch {self.subject(route)}"
         while True:
             try:
                 msgs = await sub.fetch(8, timeout=1.0)
             except (TimeoutError, NatsTimeout):
+                if not self.nc.is_connected:
+                    await self._ride_out(outage, ConnectionError("disconnected"), what)
                 continue
+            except (NatsError, OSError) as exc:
+                await self._ride_out(outage, exc, what)
+                continue
+            self._recovered(outage, what)
             for msg in msgs:
                 try:
                     deliveries = msg.metadata.num_delivered
@@ -304,10 +317,22 @@ class NatsTransport(Transport):
                 async with self._handler_lock:
                     await handler(received)
 
+    async def _flush(self) -> None:
+        """``nc.flush()`` bounded by ``config.timeout``, without cancelling its PING.
+
+        nats-py cancels the PING's future when ``flush`` times out, and a PONG arriving
+        after that raises ``InvalidStateError`` in the client's read loop, which then
+        dies silently (seen when the server is paused). The flush runs shielded with a
+        long inner timeout; only the wait for it is bounded.
+        """
+        task = asyncio.ensure_future(self.nc.flush(timeout=120))
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        await self._bounded(asyncio.shield(task), "flush")
+
     async def flush(self) -> None:
         # A PING/PONG round trip: every acknowledgement buffered before it reached the server.
         with contextlib.suppress(Exception):
-            await self._bounded(self.nc.flush(), "flush")
+            await self._flush()
 
     async def backlog(self, group: str, routes: Iterable[str]) -> int | None:
         from nats.js.errors import NotFoundError
@@ -328,7 +353,7 @@ class NatsTransport(Transport):
         await self._bounded(
             self.nc.publish(self.names()["control"], json.dumps(message).encode()), "control publish"
         )
-        await self._bounded(self.nc.flush(), "flush")
+        await self._flush()
 
     async def control_listen(self, handler: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
         async def on_msg(msg: Any) -> None:
@@ -339,7 +364,7 @@ class NatsTransport(Transport):
 
         sub = await self._bounded(self.nc.subscribe(self.names()["control"], cb=on_msg), "subscribe")
         self._subs.append(sub)
-        await self._bounded(self.nc.flush(), "flush")
+        await self._flush()
 
 
 class NatsAdapter(BrokerAdapter):

@@ -221,11 +221,17 @@ class RedisTransport(Transport):
         return target
 
     async def _observe_loop(self, positions: dict[str, str], handler: Handler) -> None:
+        outage: dict[str, float] = {}
         while True:
-            reply = await asyncio.wait_for(
-                self.client.xread(positions, count=256, block=_BLOCK_MS),
-                _BLOCK_MS / 1000 + self.config.timeout,
-            )
+            try:
+                reply = await asyncio.wait_for(
+                    self.client.xread(positions, count=256, block=_BLOCK_MS),
+                    _BLOCK_MS / 1000 + self.config.timeout,
+                )
+            except (ConnectionError, TimeoutError, OSError, _redis_error()) as exc:
+                await self._ride_out(outage, exc, "XREAD (observer)")
+                continue  # from the last position seen: nothing is skipped
+            self._recovered(outage, "XREAD (observer)")
             entries: list[tuple[str, str, dict[bytes, bytes]]] = []
             for stream, items in reply or ():
                 stream = stream.decode() if isinstance(stream, bytes) else stream
@@ -262,32 +268,48 @@ class RedisTransport(Transport):
         # acknowledged), read from its pending list by id; then new entries with ">".
         pending = {s: "0-0" for s in streams}
         last_claim = time.monotonic()
+        outage: dict[str, float] = {}
         while True:
-            if pending:
-                reply = await self._bounded(
-                    self.client.xreadgroup(group, consumer, dict(pending), count=16), "XREADGROUP"
-                )
-                advanced: set[str] = set()
-                for stream, items in reply or ():
-                    stream = stream.decode() if isinstance(stream, bytes) else stream
-                    for entry_id, fields in items:
-                        advanced.add(stream)
-                        pending[stream] = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-                        await self._dispatch(group, stream, entry_id, fields, routes, handler, redelivered=True)
-                pending = {s: p for s, p in pending.items() if s in advanced}
+            try:
+                pending, last_claim = await self._consume_round(
+                    group, consumer, streams, routes, handler, pending, last_claim)
+            except _HandlerFailed as failed:
+                raise failed.__cause__ from None  # the service's own verdict, not an outage
+            except (ConnectionError, TimeoutError, OSError, BrokerUnavailable, _redis_error()) as exc:
+                await self._ride_out(outage, exc, f"XREADGROUP {group}")
+                # Back on a new connection: re-read this consumer's pending entries first.
+                pending = {s: "0-0" for s in streams}
                 continue
-            reply = await asyncio.wait_for(
-                self.client.xreadgroup(group, consumer, {s: ">" for s in streams}, count=16, block=_BLOCK_MS),
-                _BLOCK_MS / 1000 + self.config.timeout,
+            self._recovered(outage, f"XREADGROUP {group}")
+
+    async def _consume_round(self, group: str, consumer: str, streams: list[str], routes: set[str],
+                             handler: Handler, pending: dict[str, str],
+                             last_claim: float) -> tuple[dict[str, str], float]:
+        if pending:
+            reply = await self._bounded(
+                self.client.xreadgroup(group, consumer, dict(pending), count=16), "XREADGROUP"
             )
+            advanced: set[str] = set()
             for stream, items in reply or ():
                 stream = stream.decode() if isinstance(stream, bytes) else stream
                 for entry_id, fields in items:
-                    await self._dispatch(group, stream, entry_id, fields, routes, handler, redelivered=False)
-            now = time.monotonic()
-            if now - last_claim > max(0.5, (self.config.ack_wait or 30.0) / 2):
-                last_claim = now
-                await self._claim_stale(group, consumer, streams, routes, handler)
+                    advanced.add(stream)
+                    pending[stream] = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+                    await self._dispatch(group, stream, entry_id, fields, routes, handler, redelivered=True)
+            return {s: p for s, p in pending.items() if s in advanced}, last_claim
+        reply = await asyncio.wait_for(
+            self.client.xreadgroup(group, consumer, {s: ">" for s in streams}, count=16, block=_BLOCK_MS),
+            _BLOCK_MS / 1000 + self.config.timeout,
+        )
+        for stream, items in reply or ():
+            stream = stream.decode() if isinstance(stream, bytes) else stream
+            for entry_id, fields in items:
+                await self._dispatch(group, stream, entry_id, fields, routes, handler, redelivered=False)
+        now = time.monotonic()
+        if now - last_claim > max(0.5, (self.config.ack_wait or 30.0) / 2):
+            last_claim = now
+            await self._claim_stale(group, consumer, streams, routes, handler)
+        return pending, last_claim
 
     async def _claim_stale(self, group: str, consumer: str, streams: list[str], routes: set[str],
                            handler: Handler) -> None:
@@ -318,7 +340,10 @@ class RedisTransport(Transport):
             return
         received = Received(body, headers, route, 2 if redelivered else 1, ack=ack, nak=_nak)
         async with self._handler_lock:
-            await handler(received)
+            try:
+                await handler(received)
+            except Exception as exc:
+                raise _HandlerFailed() from exc
 
     async def backlog(self, group: str, routes: Iterable[str]) -> int | None:
         total = 0
@@ -337,7 +362,13 @@ class RedisTransport(Transport):
         return total
 
     async def control_send(self, message: dict[str, Any]) -> None:
-        await self._bounded(self.client.publish(self.names()["control"], json.dumps(message)), "PUBLISH")
+        try:
+            await self._bounded(self.client.publish(self.names()["control"], json.dumps(message)),
+                                "PUBLISH")
+        except BrokerUnavailable:
+            raise
+        except Exception as exc:  # connection lost: the caller's retry decides
+            raise self.unavailable("control PUBLISH failed", exc) from None
 
     async def control_listen(self, handler: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
         ps = self.client.pubsub(ignore_subscribe_messages=True)
@@ -345,8 +376,15 @@ class RedisTransport(Transport):
         await self._bounded(ps.subscribe(self.names()["control"]), "SUBSCRIBE")
 
         async def loop() -> None:
+            outage: dict[str, float] = {}
             while True:
-                msg = await ps.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                try:
+                    # The client reconnects and subscribes again on the next call.
+                    msg = await ps.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                except (ConnectionError, TimeoutError, OSError, _redis_error()) as exc:
+                    await self._ride_out(outage, exc, "control SUBSCRIBE")
+                    continue
+                self._recovered(outage, "control SUBSCRIBE")
                 if not msg or msg.get("type") != "message":
                     continue
                 with contextlib.suppress(ValueError):
@@ -355,6 +393,16 @@ class RedisTransport(Transport):
                         await handler(data)
 
         self._spawn(loop(), "redis-control")
+
+
+class _HandlerFailed(Exception):
+    """The consumer's handler raised (its ``__cause__``): not a connection problem."""
+
+
+def _redis_error() -> type[Exception]:
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    return RedisConnectionError
 
 
 async def _nak() -> None:

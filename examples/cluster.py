@@ -6,6 +6,12 @@ exits on its own (a consumer crash, an armed crash point). :meth:`Cluster.kill` 
 SIGKILL and keeps the service down until :meth:`Cluster.start`: that is how the fault
 runner and the broker adapter's ``crash`` hook kill services at random points.
 
+A service that exits 69 (broker or database unavailable) after it was once ready lost
+its broker or database: it is restarted with exponential backoff and jitter until it
+is ready again, and the supervisor gives up only when it stays down for
+``give_up_after`` seconds; :meth:`Cluster.check_alive` then reports it. Exit 2 (usage
+error), and 69 before the first ready (a wrong URL, no such server), are reported at once.
+
 Everything of one cluster is isolated by the broker configuration's namespace: broker
 names, PostgreSQL schemas (``sagaspec_<ns>_<service>``) and the SQLite directory.
 """
@@ -13,6 +19,7 @@ names, PostgreSQL schemas (``sagaspec_<ns>_<service>``) and the SQLite directory
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import signal
@@ -26,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from sagaspec.adapters.broker import SERVICES, BrokerConfig
+from sagaspec.examples.retry import Backoff
 
 from sagaspec.errors import AdapterError, BrokerUnavailable
 
@@ -33,6 +41,8 @@ __all__ = ["Cluster", "ServiceProcess"]
 
 # Exit statuses after which restarting cannot help (see sagaspec.examples.runner).
 _FATAL = {2: "usage error", 69: "broker or database unavailable"}
+
+log = logging.getLogger("sagaspec.cluster")
 
 
 @dataclass
@@ -47,6 +57,15 @@ class ServiceProcess:
     kills: int = 0
     exits: list[int] = field(default_factory=list)
     log: Path | None = None
+    #: Whether a process of this service ever said it is consuming.
+    was_ready: bool = False
+    #: Since when it has been down and restarting after losing its broker or database.
+    down_since: float | None = None
+    #: Restarts in the current outage (the backoff exponent), and when the next is due.
+    attempts: int = 0
+    next_start: float = 0.0
+    #: Why the supervisor gave up on it (reported by :meth:`Cluster.check_alive`).
+    gave_up: str | None = None
 
 
 class Cluster:
@@ -77,6 +96,8 @@ class Cluster:
         supervise: bool = True,
         state_dir: str | Path | None = None,
         restart_delay: float = 0.05,
+        restart_backoff: Backoff | None = None,
+        give_up_after: float = 120.0,
     ) -> None:
         self.config = config if isinstance(config, BrokerConfig) else BrokerConfig.from_url(config)
         unknown = [s for s in services if s not in SERVICES]
@@ -88,8 +109,11 @@ class Cluster:
         self.mutant = mutant
         self.supervise = supervise
         self.restart_delay = restart_delay
+        self.restart_backoff = restart_backoff or Backoff(base=0.2, cap=5.0, jitter=0.5)
+        self.give_up_after = give_up_after
         self._own_dir = state_dir is None
         self.state_dir = Path(state_dir) if state_dir else Path(tempfile.mkdtemp(prefix="sagaspec-cluster-"))
+        self.state_dir.mkdir(parents=True, exist_ok=True)
         self.procs = {s: ServiceProcess(s, log=self.state_dir / f"{s}.log") for s in self.services}
         self._lock = threading.RLock()
         self._stopping = threading.Event()
@@ -220,8 +244,15 @@ class Cluster:
             time.sleep(0.05)
 
     def check_alive(self) -> None:
-        """Raise if a service exited with a status a restart cannot fix (bad URL, no broker)."""
-        for sp in self.procs.values():
+        """Raise if a service exited with a status a restart cannot fix (bad URL, no broker),
+        or stayed down past ``give_up_after`` seconds of restarts."""
+        with self._lock:  # the watcher records an exit and its verdict together
+            procs = list(self.procs.values())
+        for sp in procs:
+            if sp.gave_up is not None:
+                raise BrokerUnavailable(f"service {sp.name} {sp.gave_up}")
+            if sp.wanted:
+                continue  # running, or restarting after an outage: not fatal (yet)
             for code in sp.exits[-1:]:
                 if code in _FATAL:
                     last = self.log_tail(sp.name, 1) or _FATAL[code]
@@ -247,17 +278,36 @@ class Cluster:
         self._watcher = threading.Thread(target=self._watch, name="sagaspec-supervisor", daemon=True)
         self._watcher.start()
 
+    def _said_ready(self, sp: ServiceProcess, pid: int) -> bool:
+        try:
+            return f"ready {sp.name} pid={pid}" in sp.log.read_text(errors="replace")  # type: ignore[union-attr]
+        except OSError:
+            return False
+
     def _watch(self) -> None:
         while not self._stopping.is_set():
             with self._lock:
+                now = time.monotonic()
                 for sp in self.procs.values():
-                    if sp.proc is None or not sp.wanted:
+                    if not sp.wanted:
+                        continue
+                    if sp.proc is None:
+                        if sp.down_since is not None and now >= sp.next_start:
+                            self.restarts += 1
+                            self.start(sp.name)
                         continue
                     code = sp.proc.poll()
                     if code is None:
+                        if sp.down_since is not None and self._said_ready(sp, sp.proc.pid):
+                            sp.down_since, sp.attempts, sp.was_ready = None, 0, True
                         continue
+                    if not sp.was_ready and self._said_ready(sp, sp.proc.pid):
+                        sp.was_ready = True
                     sp.exits.append(code)
                     sp.proc = None
+                    if code == 69 and sp.was_ready:
+                        self._schedule_restart(sp, now)
+                        continue
                     if code in _FATAL:
                         sp.wanted = False
                         continue
@@ -265,6 +315,23 @@ class Cluster:
                     time.sleep(self.restart_delay)
                     self.start(sp.name)
             self._stopping.wait(0.05)
+
+    def _schedule_restart(self, sp: ServiceProcess, now: float) -> None:
+        """Lost its broker or database: restart with backoff, give up after a bound."""
+        if sp.down_since is None:
+            sp.down_since = now
+        down = now - sp.down_since
+        if down > self.give_up_after:
+            sp.wanted = False
+            sp.gave_up = (f"gave up after {down:.0f}s of restarts ({sp.attempts} attempts): "
+                          f"{self.log_tail(sp.name, 1).removeprefix('error: ')}")
+            log.error("supervisor: %s %s", sp.name, sp.gave_up)
+            return
+        delay = self.restart_backoff.delay(sp.attempts)
+        sp.attempts += 1
+        sp.next_start = now + delay
+        log.warning("supervisor: %s lost its broker or database (exit 69); restart %d in %.1fs",
+                    sp.name, sp.attempts, delay)
 
     def __enter__(self) -> Cluster:
         self.start_all()

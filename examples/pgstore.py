@@ -131,7 +131,7 @@ class PostgresStore:
 
         try:
             db = psycopg.connect(self.url, connect_timeout=max(1, int(self.connect_timeout)),
-                                 autocommit=True)
+                                 autocommit=True, application_name=self.application_name(self.schema))
         except psycopg.OperationalError as exc:
             first = (str(exc).strip().splitlines() or ["unreachable"])[0].strip()
             raise BrokerUnavailable(
@@ -151,6 +151,12 @@ class PostgresStore:
             self._db = self._connect()
             self.reconnects += 1
         return self._db
+
+    @staticmethod
+    def application_name(schema: str) -> str:
+        """The ``application_name`` of a store's sessions (``pg_stat_activity`` shows whose
+        they are; the nemesis terminates only its own run's)."""
+        return f"sagaspec {schema}"[:63]
 
     @staticmethod
     def schema_name(service: str, namespace: str = "") -> str:

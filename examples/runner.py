@@ -249,11 +249,26 @@ class ServiceRunner:
             if not await self._process(received, message):
                 return
             t2 = time.perf_counter()
-            await received.ack()
+            await self._ack(received)
             self.timings["ack"] += time.perf_counter() - t2
             self.handled += 1
         finally:
             self.busy -= 1
+
+    async def _ack(self, received: Received) -> None:
+        """Acknowledge, retrying a broker that does not answer (the work is committed: a
+        redelivery after giving up is only a ``duplicate``)."""
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            try:
+                await received.ack()
+                return
+            except Exception as exc:
+                if not is_transient(exc) or time.monotonic() - started > self.backoff.budget:
+                    raise
+                await asyncio.sleep(self.backoff.delay(attempt))
+                attempt += 1
 
     async def _process(self, received: Received, message: Any) -> bool:
         """Handle and relay ``message`` until it is done (``True``: acknowledge it).

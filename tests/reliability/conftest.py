@@ -1,18 +1,11 @@
-"""Fixtures of the reliability tests: the shared brokers' URLs (read-only: these tests
-never stop them) and throwaway servers of their own (see ``throwaway``)."""
+"""Fixtures of the reliability tests (see ``relenv`` for the shared servers)."""
 
 from __future__ import annotations
 
 import asyncio
-import sys
-from pathlib import Path
 
 import pytest
-
-# One definition of where the shared brokers are: the broker tests' own module.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "brokers"))
-
-from brokerenv import PG_URL, URLS, require  # noqa: E402
+from relenv import PG_URL, URLS, require
 
 
 @pytest.fixture

@@ -6,11 +6,11 @@ import logging
 import sqlite3
 
 import pytest
-
-from sagaspec.errors import BrokerUnavailable
 from sagaspec.examples.retry import Backoff, is_transient
 from sagaspec.examples.samples import sample_created
 from sagaspec.examples.system import make_service
+
+from sagaspec.errors import BrokerUnavailable
 
 
 def test_transient_and_deterministic_failures_are_told_apart():

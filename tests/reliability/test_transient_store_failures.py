@@ -15,7 +15,8 @@ import sqlite3
 import time
 
 import pytest
-from sagaspec.adapters.broker import decode_message, encode_event, new_namespace, open_transport
+from relenv import namespace
+from sagaspec.adapters.broker import decode_message, encode_event, open_transport
 from sagaspec.examples.retry import Backoff
 from sagaspec.examples.runner import ServiceRunner
 from sagaspec.examples.samples import sample_created
@@ -67,7 +68,7 @@ def _answers(seen: list[dict], event: dict) -> list[dict]:
 
 
 def test_sqlite_locked_by_another_connection_then_released(run, nats_url, tmp_path):
-    url = f"{nats_url}?ns={new_namespace('lock')}&create=1"
+    url = f"{nats_url}?ns={namespace('lock')}&create=1"
     db = str(tmp_path / "payment.db")
 
     async def scenario(runner, observer, seen):
@@ -92,7 +93,7 @@ def test_sqlite_locked_by_another_connection_then_released(run, nats_url, tmp_pa
 def test_postgres_session_terminated_reconnects(run, nats_url, pg_url):
     import psycopg
 
-    ns = new_namespace("pgterm")
+    ns = namespace("pgterm")
     url = f"{nats_url}?ns={ns}&create=1"
 
     async def scenario(runner, observer, seen):
