@@ -203,6 +203,8 @@ class Engine:
         self._fhot0: dict[int, tuple] = {}
         self._finternal: list[dict[int, tuple]] = [{} for _ in range(n)]
         self._imoves: list[dict[int, tuple]] = [{} for _ in range(n)]  # pid -> moves
+        # Internal steps that change nothing (self-loops): (participant, label, local state).
+        self.noops: list[tuple[int, str, int]] = []
         self._crash: list[dict[int, int]] = [{} for _ in range(n)]  # pid -> pid after crash, -1
         self._restart: list[dict[int, int]] = [{} for _ in range(n)]  # lid -> lid
         self._internal_out: list[dict[int, tuple]] = [{} for _ in range(n)]  # lid -> outs
@@ -550,6 +552,8 @@ class Engine:
             delta = pz[npid] - pz[pid] + sum(dz[x] for x in pubs)
             pubs = self._sort_pubs(pubs)
             out.append((INTERNAL, npid, pubs, 0, 0, label, delta, vec(p, pid, npid, -1, pubs, 0)))
+            if npid == pid and not pubs:
+                self.noops.append((p, label, lid))
         moves = tuple(out)
         self._imoves[p][pid] = moves
         return moves
@@ -754,6 +758,22 @@ class Engine:
             if out[0] == label:
                 return ((), out[3]) if kind == CRASH_LOST else (out[3], ())
         return (), ()
+
+    def noop_warning(self) -> str | None:
+        """One line about the internal steps that change nothing, or None if there are none.
+
+        Such a step is a self-loop: harmless for safety, but a run may take it forever, so
+        it usually means a handler forgot to change its state or to publish.
+        """
+        if not self.noops:
+            return None
+        p, label, lid = self.noops[0]
+        more = len(self.noops) - 1
+        return (
+            f"participant {self.names[p]!r}: internal step {label!r} changes nothing in local state "
+            f"{_describe(self.lobj[p][lid])} (a self-loop: the run can repeat it forever)"
+            + (f"; {more} more such step{'s' if more > 1 else ''}" if more else "")
+        )
 
     def describe_move(self, descr: tuple) -> tuple[str, str, Msg | None, str]:
         """``(kind, participant, msg, label)`` of an ``expand(..., actions=True)`` descriptor."""

@@ -36,7 +36,7 @@ from sagaspec.model.liveness import bottom_cycles, fair_cycle, fair_tour, shorte
 from sagaspec.model.path import Path, shrink
 from sagaspec.model.properties import FAIR_KINDS, HELD, UNKNOWN, VACUOUS, VIOLATED, Property
 from sagaspec.model.results import CYCLE, INVARIANT, STUCK, CheckResult, Stats, Violation
-from sagaspec.model.system import Config, System
+from sagaspec.model.system import Config, System, settle_symmetry
 from sagaspec.model.view import View
 
 from sagaspec.errors import ModelError, PropertyError, UsageError
@@ -1600,6 +1600,7 @@ def _result(search: _Search, *, stats: Stats, exhaustive: bool = True, notes: tu
         out_of_memory=search.out_of_memory,
         witnesses=witnesses,
         notes=list(notes),
+        warnings=[w for w in (engine.noop_warning(),) if w],
         _search=search,
     )
 
@@ -1639,6 +1640,7 @@ def explore(
     config = config or Config()
     if max_states is not None and (not isinstance(max_states, int) or max_states < 1):
         raise UsageError(f"explore: max_states must be a positive integer or None, got {max_states!r}")
+    config = settle_symmetry(system, config)
     notes: list[str] = []
     fair = [p.name for p in system.properties if p.kind in FAIR_KINDS]
     if fair and config.symmetry:
@@ -1709,6 +1711,7 @@ def simulate(
     for name, value, low in (("walks", walks, 1), ("depth", depth, 0)):
         if not isinstance(value, int) or isinstance(value, bool) or value < low:
             raise UsageError(f"simulate: {name} must be an integer >= {low}, got {value!r}")
+    config = settle_symmetry(system, config)
     engine = Engine(system, config)
     rng = random.Random(seed)
     props = _Props(engine, system.properties)
@@ -1826,5 +1829,5 @@ def simulate(
     return CheckResult(
         system=system, config=config, stats=snapshot(), violations=violations,
         verdicts=verdicts, complete=False, exhaustive=False, interrupted=interrupted,
-        witnesses=witnesses,
+        witnesses=witnesses, warnings=[w for w in (engine.noop_warning(),) if w],
     )

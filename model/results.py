@@ -132,6 +132,10 @@ class CheckResult:
     could tell). ``complete`` is true only for an exhaustive run that visited every
     reachable state within the bounds. ``out_of_memory``: a MemoryError stopped the search
     (like ``interrupted``, the result is partial). ``ok`` is the exit-code verdict.
+    ``notes`` say how the run differs from what was asked (symmetry switched off for
+    fairness); ``warnings`` point at likely model mistakes (an internal step that
+    changes nothing), each reported once. A system without properties just counts
+    its states: ``ok`` then says the count is complete.
     """
 
     system: System
@@ -146,6 +150,7 @@ class CheckResult:
     out_of_memory: bool = False
     witnesses: dict[str, Path] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     _search: Any = field(default=None, repr=False)
 
     @property
@@ -204,6 +209,7 @@ class CheckResult:
             "violations": [v.to_dict() for v in self.violations],
             "witnesses": {k: p.to_dict() for k, p in self.witnesses.items()},
             "notes": list(self.notes),
+            "warnings": list(self.warnings),
         }
 
     def to_json(self, indent: int | None = 2) -> str:

@@ -16,6 +16,7 @@ sagaspec.errors.UsageError: bus 'unordered' delivers exactly once: duplicates mu
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import importlib.util
 import sys
@@ -28,7 +29,7 @@ from sagaspec.model.properties import Property
 
 from sagaspec.errors import ModelError, UsageError
 
-__all__ = ["BUSES", "FAIRNESS", "Config", "Bounds", "System", "load_system"]
+__all__ = ["BUSES", "FAIRNESS", "Config", "symmetry_blocker", "settle_symmetry", "Bounds", "System", "load_system"]
 
 #: Bus semantics a run can choose.
 BUSES = ("unordered-dup", "unordered", "fifo")
@@ -40,6 +41,12 @@ FAIRNESS = ("weak", "strong")
 @dataclass(frozen=True)
 class Config:
     """The environment of one model-checking run (all fields are bounds or switches).
+
+    The defaults are saga-oriented, and ``sagaspec check`` has the same ones (this class
+    is their one definition): an at-least-once bus with one duplicate delivery, each
+    consumer's idempotency store on, the transactional outbox on, symmetry reduction
+    whenever the model allows it. A model written as TLA+ or Stateright users write them
+    usually wants ``Config(bus="unordered", idempotency=False)``.
 
     Parameters
     ----------
@@ -70,6 +77,10 @@ class Config:
     symmetry
         Symmetry reduction over the system's interchangeable sagas (needs
         :meth:`Participant.permute` on every participant and symmetric properties).
+        ``None`` (default): on when the system allows it (:func:`symmetry_blocker`),
+        as ``sagaspec check`` does; ``True`` insists (an error if it cannot), ``False``
+        turns it off. :func:`~sagaspec.model.explore.explore` and ``simulate`` settle
+        ``None`` and report the settled value in ``CheckResult.config``.
     fairness
         ``"weak"`` (default) or ``"strong"``: the fairness ``eventually`` and
         ``leads_to`` properties assume, as TLA+'s WF/SF over every action (an action is
@@ -84,10 +95,12 @@ class Config:
     idempotency: bool = True
     outbox: bool = True
     max_depth: int | None = None
-    symmetry: bool = False
+    symmetry: bool | None = None
     fairness: str = "weak"
 
     def __post_init__(self) -> None:
+        if self.symmetry not in (None, True, False):
+            raise UsageError(f"symmetry must be true, false or None (when the model allows), got {self.symmetry!r}")
         if self.fairness not in FAIRNESS:
             raise UsageError(f"unknown fairness {self.fairness!r}; expected one of {', '.join(FAIRNESS)}")
         if self.bus not in BUSES:
@@ -197,6 +210,25 @@ class System:
                 return prop
         known = ", ".join(p.name for p in self.properties) or "none"
         raise ModelError(f"system {self.name!r} has no property {name!r}; expected one of {known}")
+
+
+def symmetry_blocker(system: System) -> str | None:
+    """Why symmetry reduction cannot be used on ``system`` (``None``: it can)."""
+    if system.sagas < 2:
+        return f"needs at least 2 interchangeable sagas, the model has {system.sagas}"
+    for part in system.participants:
+        if type(part).permute is Participant.permute:
+            return f"participant {part.name!r} does not implement permute()"
+    if system.sagas > 6:
+        return f"{system.sagas} sagas is too many permutations"
+    return None
+
+
+def settle_symmetry(system: System, config: Config) -> Config:
+    """``config`` with ``symmetry=None`` replaced by whether ``system`` allows it."""
+    if config.symmetry is not None:
+        return config
+    return dataclasses.replace(config, symmetry=symmetry_blocker(system) is None)
 
 
 def load_system(target: str) -> System:

@@ -25,11 +25,10 @@ import click
 
 from sagaspec.errors import InputError, ModelError, SagaspecError, UsageError
 from sagaspec.model import CheckResult, Config, Path, System, explore, load_system, simulate
-from sagaspec.model.participant import Participant
 from sagaspec.model.path import ENCODING_PREFIX, render_state, violation_check
 from sagaspec.model.properties import FAIR_KINDS
 from sagaspec.model.saga import SAGA_MODELS, saga_models, saga_system, saga_system_from_meta, saga_variant
-from sagaspec.model.system import BUSES, FAIRNESS
+from sagaspec.model.system import BUSES, FAIRNESS, symmetry_blocker
 
 __all__ = [
     "check", "build_system", "reproduce_command",
@@ -167,15 +166,9 @@ def select_properties(system: System, names: tuple[str, ...]) -> System:
 
 
 def _can_symmetry(system: System) -> str | None:
-    """Why symmetry reduction cannot be used on ``system`` (None: it can)."""
-    if system.sagas < 2:
-        return f"needs at least 2 interchangeable sagas, the model has {system.sagas}"
-    for part in system.participants:
-        if type(part).permute is Participant.permute:
-            return f"participant {part.name!r} does not implement permute()"
-    if system.sagas > 6:
-        return f"{system.sagas} sagas is too many permutations"
-    return None
+    """Why symmetry reduction cannot be used on ``system`` (None: it can); the same rule
+    as ``Config(symmetry=None)``, the default of both."""
+    return symmetry_blocker(system)
 
 
 # --------------------------------------------------------------------------- rendering
@@ -315,6 +308,8 @@ def _verdict(result: CheckResult, *, max_states: int | None = None, memory_hit: 
         )
     if not result.complete or unknown:
         return EXIT_INCOMPLETE, f"INCOMPLETE: no violation found, {undecided}"
+    if not n:
+        return EXIT_OK, f"no properties to check: {states:,} reachable states counted (exhaustive)"
     return EXIT_OK, f"all {n} properties hold within the bounds (exhaustive, {states:,} states)"
 
 
@@ -327,12 +322,7 @@ def _trace_document(path: Path, *, prop: str, kind: str, opts: dict[str, Any]) -
     doc = path.to_dict()
     doc["property"] = prop
     doc["violation"] = kind
-    if opts.get("model"):
-        from sagaspec.cli._replay import model_reference
-
-        doc["model"] = model_reference(opts["model"])  # replays from any folder
-    else:
-        doc["model"] = dict(opts.get("meta") or {})
+    doc["model"] = {"target": opts["model"]} if opts.get("model") else dict(opts.get("meta") or {})
     doc["reproduce"] = reproduce_command(opts, prop)
     return doc
 
@@ -469,6 +459,8 @@ def _render_text(
         )
     for note in result.notes:
         out.append(click.style("  note: ", fg="yellow", bold=True) + note)
+    for warning in result.warnings:
+        out.append(click.style("  warning: ", fg="yellow", bold=True) + warning)
     if result.exhaustive:
         scope = "complete" if result.complete else ("interrupted" if result.interrupted else "incomplete")
         how = f"exhaustive BFS, {scope}"
@@ -487,6 +479,8 @@ def _render_text(
         )
     out.append("")
     out.append("Properties")
+    if not system.properties:
+        out.append("  none: this run only counts the reachable states")
     width = max((len(p.name) for p in system.properties), default=0)
     for p in system.properties:
         verdict_p = result.verdicts.get(p.name, "unknown")
@@ -575,18 +569,20 @@ class _Progress:
 
 
 # --------------------------------------------------------------------------- replay
-def replay_trace(file: str, opts: dict[str, Any], kw: dict[str, Any] | None = None,
-                 given: set[str] | frozenset[str] = frozenset()) -> tuple[int, str, dict[str, Any]]:
-    """Re-execute a saved trace; does it still reach the violation?
-
-    The trace is data: see :mod:`sagaspec.cli._replay` for which model it runs on.
-    """
-    from sagaspec.cli._replay import read_trace, replay_system
-
-    data = read_trace(file)
-    system = replay_system(file, data, kw or {}, given, build=build_system, load=load_model,
-                           from_meta=saga_system_from_meta,
-                           say=lambda line: click.echo(line, err=True))
+def replay_trace(file: str, opts: dict[str, Any]) -> tuple[int, str, dict[str, Any]]:
+    """Re-execute a saved trace on its model; does it still reach the violation?"""
+    try:
+        data = json.loads(FsPath(file).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"--replay {file}: cannot read: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"--replay {file}: not JSON: {exc.msg} at line {exc.lineno}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"--replay {file}: expected a JSON object")
+    model = data.get("model")
+    if not isinstance(model, dict):
+        raise InputError(f"--replay {file}: no 'model' object (was it saved by sagaspec check --trace-out?)")
+    system = load_system(model["target"]) if "target" in model else saga_system_from_meta(model)
     path = Path.from_json(system, None, data)
     prop_name = data.get("property")
     text = [f"replayed {len(path)} steps of {file} on {system.name}"]
@@ -701,7 +697,6 @@ def _list_text() -> str:
 @click.option("-v", "--verbose", is_flag=True, help="Print each counterexample in full: initial state, every change, the shortest and the shrunk trace, search statistics.")
 @click.option("--progress/--no-progress", default=None, help="Live progress line on stderr [default: when stderr is a terminal].")
 @click.option("--replay", "replay_file", type=click.Path(dir_okay=False), metavar="FILE", help="Re-execute a trace saved by --trace-out on its model, or an encoded path (ssp1:..., as reports print it) on the design and bounds given, and say whether it still violates a property.")
-@click.option("--trust-file", is_flag=True, help="With --replay FILE: import the Python model the trace names (a trace is data: without this, a Python model is imported only when --model names the same target).")
 @click.option("--list", "list_only", is_flag=True, help="List the shipped designs and the saga's properties.")
 @click.option("--report", "report", type=click.Path(dir_okay=False), metavar="FILE.html", help="Also write a self-contained HTML report: statistics, verdicts, each violation as an SVG sequence diagram with the state changes at each step.")
 @click.pass_context
@@ -770,8 +765,6 @@ def run_check(_given: set[str] | frozenset[str] = frozenset(), **kw: Any) -> int
         "seed": kw["seed"],
     }
     replaying = kw["replay_file"]
-    if kw.get("trust_file") and not (replaying and not replaying.startswith(ENCODING_PREFIX)):
-        raise UsageError("--trust-file applies only to --replay FILE (a saved trace)")
     if replaying:
         extra = sorted(_flag(n) for n in _given & set(_SEARCH_ONLY))
         if extra:
@@ -790,7 +783,7 @@ def run_check(_given: set[str] | frozenset[str] = frozenset(), **kw: Any) -> int
         click.echo(json.dumps(data, indent=2) if as_json else text)
         return code
     if replaying:
-        code, text, data = replay_trace(kw["replay_file"], opts, kw, _given)
+        code, text, data = replay_trace(kw["replay_file"], opts)
         click.echo(json.dumps(data, indent=2) if as_json else text)
         return code
     system = build_system(
@@ -803,8 +796,6 @@ def run_check(_given: set[str] | frozenset[str] = frozenset(), **kw: Any) -> int
         properties=kw["properties"],
         params=kw["params"],
     )
-    if not system.properties:
-        raise UsageError(f"{system.name} has no properties to check")
     opts["meta"] = dict(system.meta or {})
     why_not = _can_symmetry(system)
     symmetry = not kw["no_symmetry"] and why_not is None

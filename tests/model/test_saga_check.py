@@ -31,7 +31,7 @@ REGEN = os.environ.get("SAGASPEC_REGEN_GOLDEN") == "1"
 # name -> (saga_system kwargs, Config kwargs)
 RUNS: dict[str, tuple[dict, dict]] = {
     "seed-o2": ({"design": "seed", "orders": 2}, {"symmetry": True}),
-    "seed-o2-nosym": ({"design": "seed", "orders": 2}, {}),
+    "seed-o2-nosym": ({"design": "seed", "orders": 2}, {"symmetry": False}),
     "seed-o2-no-idempotency": ({"design": "seed", "orders": 2}, {"symmetry": True, "idempotency": False}),
     "seed-o2-fifo": ({"design": "seed", "orders": 2}, {"symmetry": True, "bus": "fifo"}),
     "seed-o1-crash-volatile-join": (
@@ -39,7 +39,7 @@ RUNS: dict[str, tuple[dict, dict]] = {
         {"crashes": 1},
     ),
     "corrected-o2": ({"design": "corrected", "orders": 2}, {"symmetry": True}),
-    "corrected-o2-nosym": ({"design": "corrected", "orders": 2}, {}),
+    "corrected-o2-nosym": ({"design": "corrected", "orders": 2}, {"symmetry": False}),
     "corrected-o2-fifo-dup": ({"design": "corrected", "orders": 2}, {"symmetry": True, "bus": "fifo", "duplicates": 1}),
     "corrected-o2-dup-crash1": ({"design": "corrected", "orders": 2}, {"symmetry": True, "crashes": 1}),
     "corrected-o3-dup": ({"design": "corrected", "orders": 3}, {"symmetry": True}),
