@@ -5,6 +5,7 @@ trace."""
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 
 import pytest
@@ -155,3 +156,84 @@ def test_cli_check_names_the_violated_property_and_exits_1():
     ok = CliRunner().invoke(main, ["check", "--design", str(_path("travel", buggy=False))])
     assert ok.exit_code == 0, ok.output
     assert "Verdict: all 14 properties hold" in ok.stdout
+
+
+# ------------------------------------------------------------------------------ README
+
+_BLOCK = re.compile(r"^```(\w+)\n(.*?)^```$", re.S | re.M)
+_COPY = re.compile(r"Copy `(examples/sagas/[\w.-]+)` over your `([\w.-]+)`")
+
+
+def _readme_section() -> str:
+    text = README.read_text(encoding="utf-8")
+    start = text.index("\n## Write your own saga\n")
+    end = text.find("\n## ", start + 1)
+    return text[start:] if end == -1 else text[start:end]
+
+
+def _reading_order(section: str):
+    """``("prose", text)`` and ``(language, body)`` of each fenced block, in reading order."""
+    pos = 0
+    for m in _BLOCK.finditer(section):
+        yield "prose", section[pos : m.start()]
+        yield m.group(1), m.group(2)
+        pos = m.end()
+    yield "prose", section[pos:]
+
+
+def _apply_diff(path: Path, diff: str) -> None:
+    lines = diff.splitlines(keepends=True)
+    before = "".join(line[1:] for line in lines if not line.startswith("+"))
+    after = "".join(line[1:] for line in lines if not line.startswith("-"))
+    text = path.read_text(encoding="utf-8")
+    assert text.count(before) == 1, f"the README's diff does not apply to {path.name}:\n{before}"
+    path.write_text(text.replace(before, after), encoding="utf-8")
+
+
+def test_readme_write_your_own_saga_runs_verbatim(tmp_path, monkeypatch, capsys):
+    """Walk the README section as a reader does, in a fresh folder: run every ``$``
+    command verbatim (exit status as its ``# exit N`` comment says, else 0) and find each
+    output line it shows in the real output; copy the file the prose says to copy; find
+    every YAML excerpt in the example file; apply the diff; run the Python snippet."""
+    monkeypatch.chdir(tmp_path)
+    example = _path("travel", buggy=True).read_text(encoding="utf-8")
+    exits, output, copied = [], "", []
+    for kind, body in _reading_order(_readme_section()):
+        if kind == "prose":
+            for src, dst in _COPY.findall(" ".join(body.split())):
+                (tmp_path / dst).write_text((ROOT / src).read_text(encoding="utf-8"), encoding="utf-8")
+                copied.append(src)
+        elif kind == "console":
+            for line in body.splitlines():
+                if line.startswith("$ "):
+                    argv = shlex.split(line[2:], comments=True)
+                    assert argv[0] == "sagaspec", line
+                    want = re.search(r"#.*\bexit (\d+)", line)
+                    r = CliRunner().invoke(main, argv[1:])
+                    assert r.exit_code == (int(want.group(1)) if want else 0), (line, r.output)
+                    exits.append(r.exit_code)
+                    output = {out.rstrip() for out in r.output.splitlines()}
+                elif line.strip():
+                    assert line.rstrip() in output, f"the README shows a line the command does not print:\n{line}"
+        elif kind == "yaml":
+            assert body in example, f"the README's excerpt is not in the example file:\n{body}"
+        elif kind == "diff":
+            _apply_diff(tmp_path / "travel.saga.yaml", body)
+        elif kind == "python":
+            exec(compile(body, "README.md", "exec"), {})
+            shown = re.search(r"print\(.*\)\s+#\s*(.+)$", body, re.M).group(1)
+            assert capsys.readouterr().out.strip() == shown
+        else:
+            raise AssertionError(f"no rule for a {kind!r} block in the README section")
+    # init, validate, check the starter, check the buggy copy, check the fix
+    assert exits == [0, 0, 0, 1, 0]
+    assert copied == ["examples/sagas/travel-buggy.saga.yaml"]
+    # the README's fix is the real one: the result is the shipped correct example
+    assert _data(tmp_path / "travel.saga.yaml") == _data(_path("travel", buggy=False))
+
+
+def test_readme_table_of_examples_matches_the_checker():
+    rows = re.findall(r"^\| `([\w-]+)` \|.*\| `([\w-]+)`, (\d+) steps \|$", _readme_section(), re.M)
+    assert {name: (prop, int(steps)) for name, prop, steps in rows} == {
+        name: (prop, steps) for name, (prop, steps, _) in BUGS.items()
+    }
