@@ -8,6 +8,7 @@ seeded, so the result is reproducible; the README's table was produced by this t
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from sagaspec.examples.mutants import MUTANTS
@@ -79,7 +80,7 @@ def test_mutant_is_caught_with_a_short_shrunk_sequence(conform, mutant):
     assert failure.diagram and failure.mermaid.startswith("sequenceDiagram")
     assert failure.reproduce and f"--mutant {mutant}" in failure.reproduce
     assert f"--replay {failure.file}" in failure.reproduce
-    saved = json.loads(open(failure.file, encoding="utf-8").read())
+    saved = json.loads(Path(failure.file).read_text(encoding="utf-8"))
     assert saved["check"] == failure.check and saved["format"] == "sagaspec.conformance/1"
     if mutant in REPLAYED:
         again = conform(participant=participant, mutant=mutant, replay=failure.file)
@@ -137,7 +138,7 @@ def test_world_mutants_pass_without_the_world_judgement(conform, mutant):
 @pytest.mark.timeout(120)
 def test_a_case_without_a_world_is_not_judged_and_the_run_says_so(conform, tmp_path):
     r = conform(participant="inventory", mutant="oversell", examples=20, seed=3, all_bugs=False)
-    saved = json.loads(open(r.failures["stock"].file, encoding="utf-8").read())
+    saved = json.loads(Path(r.failures["stock"].file).read_text(encoding="utf-8"))
     assert saved["world"]["stock"]  # the world is part of the case file: it replays
     saved["world"] = None
     blind = tmp_path / "no-world.json"
