@@ -202,11 +202,13 @@ def read_events(path: str | Path) -> list[Record]:
     return parse_events(text, name)
 
 
-def check_records(records: Iterable[Record], draft: str = "2020-12") -> Iterator[tuple[Record, Problem]]:
-    """Every problem of every record: JSON errors and schema problems, in file order."""
+def check_records(records: Iterable[Record], draft: str = "2020-12", spec=None) -> Iterator[tuple[Record, Problem]]:
+    """Every problem of every record: JSON errors and schema problems, in file order.
+
+    ``spec`` is the saga the events belong to (default: the shipped order saga)."""
     for record in records:
         if record.error is not None:
             yield record, Problem("", record.error)
             continue
-        for problem in validate_event(record.value, draft):
+        for problem in validate_event(record.value, draft, spec):
             yield record, problem

@@ -16,6 +16,9 @@ compensated by some chain of reactions that starts at the failure. This is an
 over-approximation of the behaviours; the model checker (``sagaspec check``) explores the
 real interleavings.
 
+Any saga spec is linted the same way (:func:`lint_spec`): the rules read only the
+design's table and reactions and the spec's list of events, never an event's name.
+
 >>> from sagaspec.spec.designs import get_design
 >>> [f.rule for f in lint_design(get_design("corrected"))]
 []
@@ -25,17 +28,21 @@ real interleavings.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from sagaspec.spec.designs import Design, Reaction
-from sagaspec.spec.events import EVENT_TYPES
 
-__all__ = ["Finding", "RULES", "lint_design", "FlowAnalysis"]
+if TYPE_CHECKING:
+    from sagaspec.spec.sagafile import SagaSpec
+
+__all__ = ["Finding", "RULES", "lint_design", "lint_spec", "FlowAnalysis"]
 
 #: Rule id -> what it reports. The order is the report order.
 RULES: dict[str, str] = {
-    "unknown-event": "the design names an event that has no schema",
+    "unknown-event": "the design names an event that the saga does not declare",
     "subscribed-not-published": "a service subscribes to an event that no service publishes",
     "published-not-consumed": "an event is published, nobody subscribes, and it is not terminal",
     "published-never-emitted": "the table says a service publishes an event, but none of its "
@@ -48,6 +55,10 @@ RULES: dict[str, str] = {
     "compensation of a forward step that may already have happened",
     "compensation-unguarded": "a reaction always publishes a compensation although the step it "
     "undoes need not have happened",
+    "compensation-never-triggered": "a compensation that no reaction which can ever run publishes",
+    "join-never-completes": "a join waits for an event that is never published, or for two "
+    "events that never both happen in one saga",
+    "reaction-unreachable": "a reaction to events of which none is ever published",
 }
 
 
@@ -167,14 +178,14 @@ class FlowAnalysis:
         return frozenset(reached - {event})
 
 
-def _table_findings(d: Design) -> list[Finding]:
+def _table_findings(d: Design, events: Sequence[str]) -> list[Finding]:
     out: list[Finding] = []
     mentioned = [(e, s) for e in d.events for s in (*d.publishers(e), *d.subscribers(e))]
     mentioned += [(e, r.service) for r in d.reactions for e in (*r.on, *(x for a in r.emits for x in a))]
     for e, s in mentioned:
-        if e not in EVENT_TYPES:
-            out.append(Finding("unknown-event", e, s, f"{e} has no event schema; "
-                               f"expected one of {', '.join(EVENT_TYPES)}"))
+        if e not in events:
+            out.append(Finding("unknown-event", e, s, f"{e} is not an event of the saga; "
+                               f"expected one of {', '.join(events)}"))
     for s in d.services:
         reactions = d.reactions_of(s.name)
         for e in s.subscribes:
@@ -207,13 +218,13 @@ def _table_findings(d: Design) -> list[Finding]:
     return out
 
 
-def _flow_findings(d: Design) -> list[Finding]:
+def _flow_findings(d: Design, rank) -> list[Finding]:
     flow = FlowAnalysis(d)
     out: list[Finding] = []
     undoers: dict[str, list[str]] = {}
     for comp, step in d.compensates.items():
         undoers.setdefault(step, []).append(comp)
-    for failure in sorted(d.failures, key=_event_rank):
+    for failure in sorted(d.failures, key=rank):
         if failure not in flow.producible:
             continue
         publisher = ", ".join(d.publishers(failure)) or "nobody"
@@ -224,7 +235,7 @@ def _flow_findings(d: Design) -> list[Finding]:
                                f"{failure} reports a failed step, but no service reacts to it "
                                f"({why})"))
         reached = flow.leads_to(failure)
-        for step in sorted(undoers, key=_event_rank):
+        for step in sorted(undoers, key=rank):
             if not flow.may_precede(step, failure):
                 continue
             if any(c in reached for c in undoers[step]):
@@ -247,17 +258,72 @@ def _flow_findings(d: Design) -> list[Finding]:
                                f"{r.service} always publishes {comp} on {trigger}, but "
                                f"{step} need not have happened then (outcomes: "
                                f"{_alternatives(r)}); publish {comp} only if {step} did"))
+    out.extend(_reach_findings(d, flow, rank))
     return out
 
 
-def _event_rank(event: str) -> tuple[int, str]:
-    return (EVENT_TYPES.index(event) if event in EVENT_TYPES else len(EVENT_TYPES), event)
+def _reach_findings(d: Design, flow: FlowAnalysis, rank) -> list[Finding]:
+    """Parts of the design that no run gets to: reactions, joins, compensations."""
+    out: list[Finding] = []
+    for comp in sorted(d.compensates, key=rank):
+        if comp in flow.producible:
+            continue
+        emitters = d.emitters(comp)
+        owner = ", ".join(d.publishers(comp)) or ", ".join(dict.fromkeys(r.service for r in emitters)) or "nobody"
+        if emitters:
+            waits = "; ".join(" + ".join(r.on) for r in emitters)
+            out.append(Finding("compensation-never-triggered", comp, owner,
+                               f"{comp} undoes {d.compensates[comp]}, but the reactions that publish "
+                               f"it (on {waits}) can never run: what they wait for is never published"))
+        elif not d.publishers(comp):
+            out.append(Finding("compensation-never-triggered", comp, owner,
+                               f"{comp} undoes {d.compensates[comp]}, but no service publishes it"))
+    for r in d.reactions:
+        if not r.on:
+            continue
+        missing = [e for e in r.on if e not in flow.producible]
+        if r.join and len(r.on) > 1:
+            clash = next(((a, b) for i, a in enumerate(r.on) for b in r.on[i + 1:]
+                          if a in flow.producible and b in flow.producible and flow.exclusive(a, b)), None)
+            if missing:
+                out.append(Finding("join-never-completes", missing[0], r.service,
+                                   f"{r.service} waits for {' + '.join(r.on)}, but "
+                                   f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} "
+                                   "never published"))
+            elif clash:
+                out.append(Finding("join-never-completes", clash[0], r.service,
+                                   f"{r.service} waits for {' + '.join(r.on)}, but {clash[0]} and "
+                                   f"{clash[1]} never both happen in one saga"))
+            continue
+        if len(missing) == len(r.on) and any(d.publishers(e) for e in r.on):
+            # (an event nobody publishes at all is reported as subscribed-not-published)
+            out.append(Finding("reaction-unreachable", r.on[0], r.service,
+                               f"{r.service} reacts to {' or '.join(r.on)}, but no run publishes "
+                               f"{'it' if len(r.on) == 1 else 'any of them'}: the reaction never runs"))
+    return out
 
 
-def lint_design(design: Design) -> list[Finding]:
-    """Every finding of every rule on ``design``, in :data:`RULES` then event order."""
-    findings = _table_findings(design) + _flow_findings(design)
+def lint_design(design: Design, events: Sequence[str] | None = None) -> list[Finding]:
+    """Every finding of every rule on ``design``, in :data:`RULES` then event order.
+
+    ``events`` are the saga's declared events (default: those of the shipped order saga).
+    """
+    if events is None:
+        from sagaspec.spec.sagafile import shipped_spec
+
+        events = shipped_spec("corrected").event_names
+    order = {e: i for i, e in enumerate(events)}
+
+    def rank(event: str) -> tuple[int, str]:
+        return (order.get(event, len(order)), event)
+
+    findings = _table_findings(design, events) + _flow_findings(design, rank)
     rule_rank = {r: i for i, r in enumerate(RULES)}
     unique = dict.fromkeys(findings)
     # Stable sort: within one rule and event, findings keep the causal order they were found in.
-    return sorted(unique, key=lambda f: (rule_rank[f.rule], _event_rank(f.event)))
+    return sorted(unique, key=lambda f: (rule_rank[f.rule], rank(f.event)))
+
+
+def lint_spec(spec: SagaSpec) -> list[Finding]:
+    """Every finding on a saga spec's design (its events are the catalogue)."""
+    return lint_design(spec.design(), spec.event_names)

@@ -32,12 +32,15 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonschema
 from jsonschema.exceptions import ValidationError
 from sagaspec.spec.events import EVENT_TYPES
 from sagaspec.spec.schemagen import generate_schema, normalize_draft
+
+if TYPE_CHECKING:
+    from sagaspec.spec.sagafile import SagaSpec
 
 from sagaspec.errors import SchemaError, UsageError
 
@@ -95,11 +98,62 @@ def _is_datetime(value: object) -> bool:
 # --- schemas and validators ---------------------------------------------------------------
 
 
-def _check_type(event_type: str) -> None:
-    if event_type not in EVENT_TYPES:
+_SPEC_KEYS: dict[int, tuple[Any, str]] = {}
+
+
+def _own_spec(spec: SagaSpec | str | None) -> SagaSpec | None:
+    """The spec whose generated schemas apply, or ``None`` for the committed files.
+
+    The shipped order specs (``seed``, ``corrected``) keep the committed files: the
+    generated schemas accept and reject exactly the same events (a test checks it).
+    """
+    if spec is None:
+        return None
+    if isinstance(spec, str):
+        from sagaspec.spec.sagafile import resolve_spec
+
+        spec = resolve_spec(spec)
+    return None if spec.shipped else spec
+
+
+def _event_types(spec: SagaSpec | None) -> tuple[str, ...]:
+    return EVENT_TYPES if spec is None else spec.event_names
+
+
+def _spec_key(spec: SagaSpec) -> str:
+    from sagaspec.spec.specschemas import content_key
+
+    held = _SPEC_KEYS.get(id(spec))
+    if held is None or held[0] is not spec:
+        held = _SPEC_KEYS[id(spec)] = (spec, content_key(spec))
+    return held[1]
+
+
+def _check_type(event_type: str, spec: SagaSpec | None = None) -> None:
+    known = _event_types(spec)
+    if event_type not in known:
         raise UsageError(
-            f"unknown eventType {event_type!r}; expected one of {', '.join(EVENT_TYPES)}"
+            f"unknown eventType {event_type!r}; expected one of {', '.join(known)}"
         )
+
+
+def _schema(event_type: str, draft: str, spec: SagaSpec | None) -> dict[str, Any]:
+    """The schema validators use (not a copy: never mutate it)."""
+    if spec is None:
+        return _shipped(event_type, draft)
+    return _generated(_spec_key(spec), event_type, draft)
+
+
+_GENERATED: dict[tuple[str, str, str], dict[str, Any]] = {}
+
+
+def _generated(key: str, event_type: str, draft: str) -> dict[str, Any]:
+    from sagaspec.spec.specschemas import spec_for_key, spec_schema
+
+    found = _GENERATED.get((key, event_type, draft))
+    if found is None:
+        found = _GENERATED[(key, event_type, draft)] = spec_schema(spec_for_key(key), event_type, draft)
+    return found
 
 
 @functools.cache
@@ -116,21 +170,25 @@ def _shipped(event_type: str, draft: str) -> dict[str, Any]:
     return json.loads(text)
 
 
-def schema_for(event_type: str, draft: str = "2020-12") -> dict[str, Any]:
-    """The shipped JSON Schema of ``event_type`` (a fresh copy).
+def schema_for(event_type: str, draft: str = "2020-12", spec: SagaSpec | str | None = None) -> dict[str, Any]:
+    """The JSON Schema of ``event_type`` (a fresh copy).
 
-    ``draft`` is ``"2020-12"`` (default) or ``"07"``/``"draft-07"``.
+    ``draft`` is ``"2020-12"`` (default) or ``"07"``/``"draft-07"``. ``spec`` is the saga
+    (a :class:`~sagaspec.spec.sagafile.SagaSpec`, a shipped name or a spec file); the
+    default is the shipped order saga, whose schemas are the committed files.
 
     >>> schema_for("OrderCreated")["$id"]
     'https://sagaspec.dev/schemas/v1/OrderCreated.json'
     """
-    _check_type(event_type)
-    return copy.deepcopy(_shipped(event_type, normalize_draft(draft)))
+    own = _own_spec(spec)
+    _check_type(event_type, own)
+    return copy.deepcopy(_schema(event_type, normalize_draft(draft), own))
 
 
-def all_schemas(draft: str = "2020-12") -> dict[str, dict[str, Any]]:
-    """Every event's shipped schema, keyed by event type, in the seed's order."""
-    return {t: schema_for(t, draft) for t in EVENT_TYPES}
+def all_schemas(draft: str = "2020-12", spec: SagaSpec | str | None = None) -> dict[str, dict[str, Any]]:
+    """Every event's schema, keyed by event type, in the spec's order."""
+    own = _own_spec(spec)
+    return {t: schema_for(t, draft, own) for t in _event_types(own)}
 
 
 def _ecma_regex(pattern: str) -> re.Pattern[str]:
@@ -214,31 +272,37 @@ def _inline(node: Any, defs: dict[str, Any]) -> Any:
     return out
 
 
-@functools.cache
-def _validator(event_type: str, draft: str) -> jsonschema.protocols.Validator:
-    shipped = _shipped(event_type, draft)
-    defs = shipped.get("$defs") or shipped.get("definitions") or {}
-    return _CLASSES[draft](_inline(shipped, defs), format_checker=FORMAT_CHECKER)
+def _validator(event_type: str, draft: str, spec: SagaSpec | None = None) -> jsonschema.protocols.Validator:
+    return _cached_validator(event_type, draft, None if spec is None else _spec_key(spec))
 
 
-def raw_validator_for(event_type: str, draft: str = "2020-12") -> jsonschema.protocols.Validator:
-    """A validator of the shipped schema file as is (``$ref``s and all), uncached.
+@functools.lru_cache(maxsize=1024)
+def _cached_validator(event_type: str, draft: str, key: str | None) -> jsonschema.protocols.Validator:
+    schema = _shipped(event_type, draft) if key is None else _generated(key, event_type, draft)
+    defs = schema.get("$defs") or schema.get("definitions") or {}
+    return _CLASSES[draft](_inline(schema, defs), format_checker=FORMAT_CHECKER)
+
+
+def raw_validator_for(event_type: str, draft: str = "2020-12", spec: SagaSpec | str | None = None) -> jsonschema.protocols.Validator:
+    """A validator of the schema as is (``$ref``s and all), uncached.
 
     Same verdicts as :func:`validator_for`; meant for tests and for comparing engines.
     """
-    _check_type(event_type)
+    own = _own_spec(spec)
+    _check_type(event_type, own)
     draft = normalize_draft(draft)
-    return _CLASSES[draft](_shipped(event_type, draft), format_checker=FORMAT_CHECKER)
+    return _CLASSES[draft](_schema(event_type, draft, own), format_checker=FORMAT_CHECKER)
 
 
-def validator_for(event_type: str, draft: str = "2020-12") -> jsonschema.protocols.Validator:
+def validator_for(event_type: str, draft: str = "2020-12", spec: SagaSpec | str | None = None) -> jsonschema.protocols.Validator:
     """The cached :mod:`jsonschema` validator of ``event_type``.
 
     It validates the shipped schema with its ``$ref``s inlined (same verdicts, twice as
     fast), asserts ``format: date-time``, and gives ``pattern`` its ECMA-262 meaning.
     """
-    _check_type(event_type)
-    return _validator(event_type, normalize_draft(draft))
+    own = _own_spec(spec)
+    _check_type(event_type, own)
+    return _validator(event_type, normalize_draft(draft), own)
 
 
 # --- messages -----------------------------------------------------------------------------
@@ -383,26 +447,29 @@ def _explain(error: ValidationError, event_type: str, version: Any) -> list[Prob
 _KEYWORD_RANK = {"required": 0, "additionalProperties": 0, "const": 1, "enum": 1, "format": 2}
 
 
-def validate_event(obj: Any, draft: str = "2020-12") -> list[Problem]:
+def validate_event(obj: Any, draft: str = "2020-12", spec: SagaSpec | str | None = None) -> list[Problem]:
     """Every problem of one event against the schema of its ``eventType``; ``[]`` if valid.
 
-    Never raises for bad data: a non-object, a missing or unknown ``eventType`` are
-    problems too. Problems come in field order, at most one per JSON pointer.
+    ``spec`` is the saga whose events these are (default: the shipped order saga). Never
+    raises for bad data: a non-object, a missing or unknown ``eventType`` are problems
+    too. Problems come in field order, at most one per JSON pointer.
     """
     draft = normalize_draft(draft)
+    own = _own_spec(spec)
+    known = _event_types(own)
     if not isinstance(obj, dict):
         return [Problem("", f"expected an event (a JSON object), got {describe_value(obj)}")]
     if "eventType" not in obj:
         return [Problem("/eventType", 'missing required field "eventType" '
-                                      f"(one of {', '.join(EVENT_TYPES)})")]
+                                      f"(one of {', '.join(known)})")]
     event_type = obj["eventType"]
     if not isinstance(event_type, str):
         return [Problem("/eventType", f"expected an event type name (a string), "
                                       f"got {describe_value(event_type)}")]
-    if event_type not in EVENT_TYPES:
+    if event_type not in known:
         return [Problem("/eventType", f"unknown eventType {json.dumps(event_type)}; "
-                                      f"expected one of {', '.join(EVENT_TYPES)}")]
-    validator = _validator(event_type, draft)
+                                      f"expected one of {', '.join(known)}")]
+    validator = _validator(event_type, draft, own)
     version = validator.schema["properties"]["schemaVersion"].get("const")
     # One problem per pointer: a value that is both mistyped and not the constant is
     # explained once, by the most specific keyword.
@@ -422,14 +489,15 @@ def validate_event(obj: Any, draft: str = "2020-12") -> list[Problem]:
     return sorted(problems, key=rank)
 
 
-def is_valid_event(obj: Any, draft: str = "2020-12") -> bool:
+def is_valid_event(obj: Any, draft: str = "2020-12", spec: SagaSpec | str | None = None) -> bool:
     """Whether ``obj`` is a valid event (faster than ``not validate_event(obj)``)."""
-    if not isinstance(obj, dict) or obj.get("eventType") not in EVENT_TYPES:
+    own = _own_spec(spec)
+    if not isinstance(obj, dict) or obj.get("eventType") not in _event_types(own):
         return False
-    return _validator(obj["eventType"], normalize_draft(draft)).is_valid(obj)
+    return _validator(obj["eventType"], normalize_draft(draft), own).is_valid(obj)
 
 
-def require_valid(obj: Any, *, what: str = "event") -> dict[str, Any]:
+def require_valid(obj: Any, *, what: str = "event", spec: SagaSpec | str | None = None) -> dict[str, Any]:
     """Return ``obj`` if it is a valid event, else raise :class:`SchemaError` (one line).
 
     >>> require_valid({"eventType": "OrderCreated"})  # doctest: +ELLIPSIS
@@ -437,7 +505,7 @@ def require_valid(obj: Any, *, what: str = "event") -> dict[str, Any]:
     ...
     sagaspec.errors.SchemaError: invalid event: /eventId: missing required field "eventId" (+7 more problems)
     """
-    problems = validate_event(obj)
+    problems = validate_event(obj, spec=spec)
     if not problems:
         return obj
     more = len(problems) - 1
