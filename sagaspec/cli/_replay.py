@@ -33,6 +33,8 @@ def read_trace(file: str) -> dict[str, Any]:
     """The JSON object of trace ``file``, read within the file limits; one-line errors."""
     try:
         data = loads(read_limited(file, FILE_LIMITS), FILE_LIMITS)
+    except FileNotFoundError:
+        raise InputError(f"--replay {file}: cannot read: no such file") from None
     except OSError as exc:
         raise InputError(f"--replay {file}: cannot read: {exc.strerror or exc}") from None
     except JSONLimitError as exc:

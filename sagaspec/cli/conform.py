@@ -59,6 +59,46 @@ the run is incomplete without a failure (interrupted, or a replay that diverged 
 recorded case, so it neither reproduces nor clears the failure)."""
 
 
+def _is_reference(adapter: str) -> bool:
+    """Whether ``adapter`` is the shipped reference services (nothing a file can name)."""
+    return adapter.split("?", 1)[0] == "inprocess:"
+
+
+def _replay_settings(replay: str, adapter: str | None, participant: str | None,
+                     design: str | None, mutant: str | None, trust_file: bool) -> tuple:
+    """Adapter, participant, design and mutant of a replay: the command line's, else the
+    case file's; an adapter the file names is used only when it is the reference
+    services, the same as the command line's, or with ``--trust-file`` (said first)."""
+    from sagaspec.cli._replay import read_trace
+    from sagaspec.conformance.cases import case_defaults
+
+    read_trace(replay)  # within the file limits, one-line errors, before anything else
+    found = case_defaults(replay)
+    named = found.get("adapter")
+    if adapter is None and isinstance(named, str) and named:
+        if not _is_reference(named):
+            if not trust_file:
+                raise click.UsageError(
+                    f"--replay {replay}: the case file names the adapter {named}; a case file "
+                    f"is data, so sagaspec uses it only if you name it: add --adapter {named} "
+                    "(or --trust-file)")
+            click.echo(f"using the adapter {named} named by {replay} (--trust-file)", err=True)
+        adapter = named
+    elif adapter is not None and isinstance(named, str) and named and named != adapter:
+        click.echo(f"replaying on --adapter {adapter} (the case file names {named}, not used)",
+                   err=True)
+    for flag, given, recorded in (("--participant", participant, found.get("participant")),
+                                  ("--design", design, found.get("design")),
+                                  ("--mutant", mutant, found.get("mutant"))):
+        if given is not None and recorded is not None and given != recorded:
+            click.echo(f"replaying with {flag} {given or '(none)'} (the case file: {recorded})",
+                       err=True)
+    participant = participant or found.get("participant")
+    design = design or found.get("design")
+    mutant = mutant if mutant is not None else found.get("mutant")
+    return adapter, participant, design, mutant
+
+
 @click.command("conform", help=_HELP)
 @click.option("--adapter", "adapter", default=None, metavar="SPEC",
               help="How to reach the service: inprocess:pkg.mod:factory[?k=v], "
@@ -76,6 +116,10 @@ recorded case, so it neither reproduces nor clears the failure)."""
 @click.option("--seed", type=int, default=None, help="Hypothesis seed (printed when omitted).")
 @click.option("--replay", type=click.Path(dir_okay=False), default=None,
               help="Replay one case file (a saved failure) or model checker trace.")
+@click.option("--trust-file", is_flag=True,
+              help="With --replay: use the adapter the case file names even if it imports "
+                   "code (a case file is data: otherwise only the reference services, or an "
+                   "adapter the command line names).")
 @click.option("--cover-edges", is_flag=True,
               help="Drive the service along paths covering every edge of the model graph.")
 @click.option("--junit-xml", type=click.Path(dir_okay=False), default=None,
@@ -118,18 +162,15 @@ recorded case, so it neither reproduces nor clears the failure)."""
 def conform(adapter, participant, design, examples, seed, replay, cover_edges, junit_xml,
             ndjson, failures_dir, mutant, mapping, max_sagas, max_steps, collect_timeout,
             settle_timeout, settle_each_step, no_faults, no_shrink, cover_orders, cover_duplicates,
-            cover_crashes, no_coverage, skip_checks, quiet, report=None):
+            cover_crashes, no_coverage, skip_checks, quiet, trust_file=False, report=None):
     """``sagaspec conform`` (see ``_HELP``)."""
     if replay and cover_edges:
         raise click.UsageError("--replay and --cover-edges are exclusive")
     if replay:
-        from sagaspec.conformance.cases import case_defaults
-
-        found = case_defaults(replay)
-        adapter = adapter or found.get("adapter")
-        participant = participant or found.get("participant")
-        design = design or found.get("design")
-        mutant = mutant if mutant is not None else found.get("mutant")
+        adapter, participant, design, mutant = _replay_settings(
+            replay, adapter, participant, design, mutant, trust_file)
+    elif trust_file:
+        raise click.UsageError("--trust-file applies only to --replay FILE")
     adapter = adapter or "inprocess:"
     mutant = mutant or None  # --mutant "" overrides a replayed file's mutant with none
     participant = participant or "system"

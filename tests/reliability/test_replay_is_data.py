@@ -108,3 +108,51 @@ def test_options_the_trace_contradicts_are_applied_or_rejected(tmp_path):
     assert rejected.returncode == 2 and len(lines) == 1 and "--bus cannot change them" in lines[0]
     no_file = sagaspec("check", "--trust-file", cwd=tmp_path)
     assert no_file.returncode == 2 and "--trust-file applies only to --replay FILE" in no_file.stderr
+
+
+def _evil_case(tmp_path: Path) -> Path:
+    (tmp_path / "evil").mkdir()
+    (tmp_path / "evil" / "__init__.py").write_text("")
+    (tmp_path / "evil" / "mod.py").write_text(
+        "from pathlib import Path\nPath('IMPORTED').write_text('ran')\n"
+        "def factory(**kw):\n    raise RuntimeError('the evil factory ran')\n")
+    case = tmp_path / "case.json"
+    case.write_text(json.dumps({"format": "sagaspec.conformance/1", "participant": "payment",
+                                "design": "corrected", "adapter": "inprocess:evil.mod:factory",
+                                "sagas": [], "steps": []}))
+    return case
+
+
+def test_conform_replay_does_not_use_an_adapter_the_case_file_names(tmp_path):
+    case = _evil_case(tmp_path)
+    r = sagaspec("conform", "--replay", str(case), cwd=tmp_path)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1 and "Traceback" not in r.stderr
+    assert "the case file names the adapter inprocess:evil.mod:factory" in lines[0]
+    assert "--adapter inprocess:evil.mod:factory" in lines[0] and "--trust-file" in lines[0]
+    assert not (tmp_path / "IMPORTED").exists()
+
+
+def test_conform_replay_with_trust_file_says_what_it_uses_first(tmp_path):
+    case = _evil_case(tmp_path)
+    r = sagaspec("conform", "--replay", str(case), "--trust-file", cwd=tmp_path)
+    assert r.stderr.splitlines()[0] == (
+        f"using the adapter inprocess:evil.mod:factory named by {case} (--trust-file)")
+    assert (tmp_path / "IMPORTED").exists()
+
+
+def test_hostile_replay_files_get_one_line_errors(tmp_path):
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    huge_int = tmp_path / "int.json"
+    huge_int.write_text('{"model": {"design": "seed", "orders": ' + "9" * 5000 + "}}")
+    for args, fragment in [
+        (["check", "--replay", str(deep)], "nested deeper than 64 levels (limit max_depth=64)"),
+        (["conform", "--replay", str(deep)], "nested deeper than 64 levels (limit max_depth=64)"),
+        (["check", "--replay", str(huge_int)], "number of 5000 characters (limit max_number=100)"),
+        (["check", "--replay", "/dev/zero"], "limit max_bytes="),
+    ]:
+        r = sagaspec(*args, cwd=tmp_path)
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode == 2 and len(lines) == 1, (args, r.stderr[-2000:])
+        assert lines[0].startswith("error: --replay ") and fragment in lines[0], lines[0]
