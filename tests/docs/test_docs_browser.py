@@ -231,3 +231,51 @@ def test_every_mermaid_source_parses_with_mermaid(browser, serve, tmp_path, corr
                      timeout=120)["result"]["value"]
     assert len(value) == 1 and value[0].startswith("deliberately broken: Parse error"), value
     assert len(sources) > 30
+
+
+LAYOUT = r"""
+(() => {
+  const lines = node => {  // how many line boxes a text node is laid out on
+    const range = document.createRange();
+    range.selectNodeContents(node);
+    return new Set([...range.getClientRects()].map(r => Math.round(r.top))).size;
+  };
+  const texts = el => {
+    const out = [];
+    const walk = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+    while (walk.nextNode()) if (walk.currentNode.textContent.trim()) out.push(walk.currentNode);
+    return out;
+  };
+  const split = [];
+  for (const a of document.querySelectorAll('nav li a'))
+    for (const t of texts(a)) if (lines(t) > 1) split.push(t.textContent);
+  for (const c of document.querySelectorAll('td code'))
+    if (!/\s/.test(c.textContent) && lines(c.firstChild) > 1) split.push(c.textContent);
+  const main = document.querySelector('main').getBoundingClientRect();
+  const overflowing = [...document.querySelectorAll('p code')]
+    .filter(c => c.getBoundingClientRect().right > main.right + 1).map(c => c.textContent.slice(0, 60));
+  const wbr = document.querySelectorAll('nav li a wbr').length;
+  return {split, overflowing, wbr};
+})()
+"""
+
+
+def test_names_are_not_split_mid_word_and_long_commands_stay_on_the_page(browser, serve, corrected_site, tmp_path):
+    """The sidebar breaks CamelCase event names only between words, table cells keep event
+    names whole, and a report's long replay command wraps inside the page."""
+    site, folder = corrected_site
+    base = serve(folder)
+    for page in ("services/payment", "events/InventoryReservationFailed"):
+        got = browser.load(base + html_file(page), LAYOUT)
+        assert got.problems == []
+        assert got.value["split"] == [], page
+        assert got.value["wbr"] > 0
+    from sagaspec.model.explore import explore
+    from sagaspec.model.saga import saga_system
+
+    check_report_html(explore(saga_system("seed", orders=2)), tmp_path / "check.html")
+    shot = tmp_path / "check.png"
+    report = browser.load(serve(tmp_path) + "check.html", LAYOUT, shot)
+    assert report.problems == []
+    assert report.value["overflowing"] == []
+    assert shot.stat().st_size > 10_000
