@@ -488,6 +488,7 @@ def _render_text(
         extra = f"  [{v.kind}, shortest trace {len(v.path)} steps]" if v else ""
         mark = click.style(f"{_MARK[verdict_p]:<7}", fg=_COLOR[verdict_p], bold=verdict_p != "held")
         out.append(f"  {mark} {p.kind:<10} {p.name:<{width}}  {p.description}{extra}")
+    printed: dict[str, int] = {}  # encoded trace -> the violation that printed it
     for n, v in enumerate(result.violations, start=1):
         out.append("")
         head = f"Violation {n}/{len(result.violations)}: {v.property}"
@@ -506,7 +507,10 @@ def _render_text(
                 out.append(_indent(v.shrunk_path.format()))
             out.append("  Sequence diagram" + ("" if same else " (shrunk trace)") + ":")
             out.append(_indent(shown.sequence().rstrip("\n")))
+        elif shown.encode() in printed:
+            out.append(f"  Trace: the same {len(shown)} steps as violation {printed[shown.encode()]} above.")
         else:
+            printed[shown.encode()] = n
             what = (
                 f"{len(shown)} steps, already minimal" if same
                 else f"{len(shown)} steps: the shortest trace ({len(v.path)} steps) shrunk to what the violation needs"

@@ -463,3 +463,10 @@ def test_own_model_is_imported_from_the_current_directory(tmp_path):
     assert missing.returncode == 2
     (line,) = missing.stderr.strip().splitlines()
     assert "cannot import 'not_here.models'" in line and f"from the current directory {tmp_path}" in line
+
+
+def test_a_trace_shared_by_two_violations_is_printed_once():
+    r = check("--design", "seed")
+    assert r.exit_code == 1
+    assert r.stdout.count("Trace: the same 9 steps as violation 2 above.") == 1
+    assert len(r.stdout.splitlines()) < 120  # was 229 lines of reprs
