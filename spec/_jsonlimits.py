@@ -38,6 +38,7 @@ __all__ = [
     "check_depth",
     "check_size",
     "decoder",
+    "number_hook",
     "read_limited",
     "read_stream_limited",
 ]
@@ -87,11 +88,14 @@ def check_depth(text: str, limits: JSONLimits) -> None:
             depth -= 1
 
 
-def _number_hook(limits: JSONLimits, convert: Any) -> Any:
+def number_hook(limits: JSONLimits, convert: Any, error: type[Exception] = JSONLimitError) -> Any:
+    """A ``parse_int``/``parse_float`` hook refusing numbers longer than ``max_number``
+    (raising ``error``) before ``convert`` sees them."""
+
     def parse(text: str) -> Any:
         if len(text) > limits.max_number:
-            raise JSONLimitError(f"JSON number of {len(text)} characters "
-                                 f"(limit max_number={limits.max_number})")
+            raise error(f"JSON number of {len(text)} characters "
+                        f"(limit max_number={limits.max_number})")
         return convert(text)
 
     return parse
@@ -99,8 +103,8 @@ def _number_hook(limits: JSONLimits, convert: Any) -> Any:
 
 def decoder(limits: JSONLimits = MESSAGE_LIMITS, **kw: Any) -> json.JSONDecoder:
     """A :class:`json.JSONDecoder` that refuses over-long numbers (depth: :func:`check_depth`)."""
-    return json.JSONDecoder(parse_int=_number_hook(limits, int),
-                            parse_float=_number_hook(limits, float), **kw)
+    return json.JSONDecoder(parse_int=number_hook(limits, int),
+                            parse_float=number_hook(limits, float), **kw)
 
 
 def loads(data: str | bytes | bytearray | memoryview, limits: JSONLimits = MESSAGE_LIMITS,
@@ -114,7 +118,7 @@ def loads(data: str | bytes | bytearray | memoryview, limits: JSONLimits = MESSA
 
 
 def read_stream_limited(stream: BinaryIO, limits: JSONLimits = FILE_LIMITS,
-                        what: str = "<stdin>") -> bytes:
+                        what: str = "input") -> bytes:
     """At most ``max_bytes`` of ``stream``; stops reading there (``/dev/zero`` ends)."""
     data = stream.read(limits.max_bytes + 1)
     check_size(len(data), limits, what)
@@ -128,6 +132,6 @@ def read_limited(path: str | Path, limits: JSONLimits = FILE_LIMITS) -> bytes:
     """
     name = str(path)
     if name == "-":
-        return read_stream_limited(sys.stdin.buffer, limits, "<stdin>")
+        return read_stream_limited(sys.stdin.buffer, limits, "standard input")
     with open(path, "rb") as f:
-        return read_stream_limited(f, limits, name)
+        return read_stream_limited(f, limits, "file")

@@ -22,6 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sagaspec.spec._jsonlimits import (
+    FILE_LIMITS,
+    JSONLimitError,
+    check_depth,
+    number_hook,
+    read_limited,
+    read_stream_limited,
+)
 from sagaspec.spec.schemas import Problem, validate_event
 
 from sagaspec.errors import InputError
@@ -55,11 +63,17 @@ class _NotJSON(ValueError):
     pass
 
 
+class _OverLimit(_NotJSON):
+    """A value beyond a limit of :mod:`sagaspec.spec._jsonlimits` (the message names it)."""
+
+
 def _reject_constant(name: str) -> Any:
     raise _NotJSON(f"{name} is not valid JSON")
 
 
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant,
+                            parse_int=number_hook(FILE_LIMITS, int, _OverLimit),
+                            parse_float=number_hook(FILE_LIMITS, float, _OverLimit))
 
 
 class _Positions:
@@ -78,6 +92,8 @@ def _skip_ws(text: str, pos: int) -> int:
 
 
 def _json_error(exc: ValueError) -> str:
+    if isinstance(exc, _OverLimit):
+        return str(exc)
     if isinstance(exc, json.JSONDecodeError):
         return f"invalid JSON: {exc.msg} (column {exc.colno})"
     return f"invalid JSON: {exc}"
@@ -167,9 +183,14 @@ def _stream(text: str, start: int, source: str, at: _Positions) -> list[Record]:
 
 
 def parse_events(text: str, source: str = "<text>") -> list[Record]:
-    """Every value of an event text (object, array of objects, or NDJSON), with positions."""
+    """Every value of an event text (object, array of objects, or NDJSON), with positions.
+
+    Raises :class:`~sagaspec.spec._jsonlimits.JSONLimitError` for brackets nested deeper
+    than the file limit (before parsing: deep nesting would exhaust the recursion limit).
+    """
     if text.startswith("\ufeff"):
         text = text[1:]
+    check_depth(text, FILE_LIMITS)
     at = _Positions(text)
     start = _skip_ws(text, 0)
     if start >= len(text):
@@ -185,11 +206,14 @@ def read_events(path: str | Path) -> list[Record]:
     Raises :class:`~sagaspec.errors.InputError` when the file cannot be read at all.
     """
     name = str(path)
-    if name == STDIN:
-        return parse_events(sys.stdin.read(), "<stdin>")
-    p = Path(path)
     try:
-        data = p.read_bytes()
+        if name == STDIN:
+            name = "<stdin>"
+            data = read_stream_limited(sys.stdin.buffer, FILE_LIMITS, "standard input")
+        else:
+            data = read_limited(Path(path), FILE_LIMITS)
+    except JSONLimitError as exc:
+        raise InputError(f"{name}: {exc}") from None
     except IsADirectoryError:
         raise InputError(f"{name}: is a folder, expected an event file") from None
     except OSError as exc:
@@ -199,7 +223,10 @@ def read_events(path: str | Path) -> list[Record]:
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         return [Record(name, line, 1, 0, error=f"not UTF-8 text (byte {exc.start})")]
-    return parse_events(text, name)
+    try:
+        return parse_events(text, name)
+    except JSONLimitError as exc:
+        raise InputError(f"{name}: {exc}") from None
 
 
 def check_records(records: Iterable[Record], draft: str = "2020-12", spec=None) -> Iterator[tuple[Record, Problem]]:
