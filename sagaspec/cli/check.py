@@ -868,6 +868,7 @@ def run_check(_given: set[str] | frozenset[str] = frozenset(), **kw: Any) -> int
         doc["assumptions_off"] = assumptions_off(opts.get("design"), config)
         doc["verdict"] = verdict
         doc["exit_code"] = code
+        doc["ok"] = code == EXIT_OK  # a simulation or a cut-short run is never "ok"
         doc["command"] = reproduce_command(opts)
         doc["reproduce"] = {v.property: reproduce_command(opts, v.property) for v in result.violations}
         doc["traces"] = saved

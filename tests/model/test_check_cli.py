@@ -218,6 +218,8 @@ def test_simulation_mode_is_seeded_and_says_it_is_not_exhaustive():
     )
     ok = check("--simulate", "100", "--depth", "40")
     assert ok.exit_code == 3  # a simulation without a violation proves nothing: incomplete
+    as_json = json.loads(check("--simulate", "100", "--depth", "40", "--json").stdout)
+    assert as_json["exit_code"] == 3 and as_json["ok"] is False
     assert "simulation: 100 walks, not exhaustive" in ok.stdout
     assert "INCOMPLETE: no violation found in 100 random walks" in ok.stdout
 
