@@ -34,7 +34,7 @@ from collections.abc import Iterable
 from sagaspec.model.participant import Msg, Outcome, Participant
 from sagaspec.model.properties import Property
 from sagaspec.model.system import System
-from sagaspec.spec.sagafile import SagaSpec, SpecParticipant, SpecProperty, SpecReaction, Var
+from sagaspec.spec.sagafile import Alternative, SagaSpec, SpecParticipant, SpecProperty, SpecReaction, Var
 
 from sagaspec.errors import ModelError, SpecError, UsageError
 
@@ -176,7 +176,8 @@ class SpecParticipantModel(Participant):
         return data
 
     def _run(self, reaction: SpecReaction, slot, shared: tuple) -> tuple:
-        """``((label, new slot, new shared, emits), ...)`` for ``reaction`` on ``slot``."""
+        """``((label, new slot, new shared, emits, alternative), ...)`` for ``reaction`` on
+        ``slot`` (alternative ``None``: none was enabled)."""
         key = (id(reaction), slot, shared)
         hit = self._memo.get(key)
         if hit is not None:
@@ -210,9 +211,9 @@ class SpecParticipantModel(Participant):
                 else:
                     new_shared[self.sindex[var]] = value
             label = _label(alt.label, data)
-            outs.append((label, self._slot(tuple(new_values)), tuple(new_shared), alt.emit))
+            outs.append((label, self._slot(tuple(new_values)), tuple(new_shared), alt.emit, alt))
         if not outs:
-            outs.append(("ignore (no alternative enabled)", slot, shared, ()))
+            outs.append(("ignore (no alternative enabled)", slot, shared, (), None))
         result = tuple(outs)
         self._memo[key] = result
         return result
@@ -220,7 +221,7 @@ class SpecParticipantModel(Participant):
     def _outcomes(self, results, state, i: int) -> tuple[Outcome, ...]:
         shared, slots = self._split(state)
         out = []
-        for label, new_slot, new_shared, emit in results:
+        for label, new_slot, new_shared, emit, _alt in results:
             if "{saga}" in label:
                 label = label.replace("{saga}", str(i))
             new_slots = (*slots[:i], new_slot, *slots[i + 1 :])
@@ -230,9 +231,22 @@ class SpecParticipantModel(Participant):
         return tuple(out)
 
     def on_event(self, state, msg: Msg):
+        return self._react(state, msg)[0]
+
+    def choices(self, state, msg: Msg) -> tuple[tuple[Alternative | None, Outcome], ...]:
+        """:meth:`on_event`'s outcomes, each with the spec alternative it comes from.
+
+        The alternative is ``None`` when none ran: no reaction to ``msg``, a join still
+        waiting, or no alternative enabled. Lets a caller read a decision as data
+        (``alternative.world``, ``alternative.emit``) instead of from the label.
+        """
+        outcomes, alts = self._react(state, msg)
+        return tuple(zip(alts, outcomes, strict=True))
+
+    def _react(self, state, msg: Msg) -> tuple[tuple[Outcome, ...], tuple]:
         reaction = self.by_event.get(msg.type)
         if reaction is None:
-            return (Outcome("ignore (no reaction)", state),)
+            return (Outcome("ignore (no reaction)", state),), (None,)
         shared, slots = self._split(state)
         i = msg.saga
         slot = slots[i]
@@ -244,8 +258,9 @@ class SpecParticipantModel(Participant):
             slot = self._slot(tuple(values))
             if not all(slot[self.index[var]] for _ev, var in reaction.memory):
                 new_slots = (*slots[:i], slot, *slots[i + 1 :])
-                return (Outcome("wait (join)", self._join(shared, new_slots)),)
-        return self._outcomes(self._run(reaction, slot, shared), self._join(shared, slots), i)
+                return (Outcome("wait (join)", self._join(shared, new_slots)),), (None,)
+        results = self._run(reaction, slot, shared)
+        return self._outcomes(results, self._join(shared, slots), i), tuple(r[4] for r in results)
 
     def internal(self, state):
         if not self.triggers:
@@ -254,7 +269,7 @@ class SpecParticipantModel(Participant):
         out = []
         for i, slot in enumerate(slots):
             for reaction in self.triggers:
-                results = [r for r in self._run(reaction, slot, shared) if r[0] != "ignore (no alternative enabled)"]
+                results = [r for r in self._run(reaction, slot, shared) if r[4] is not None]
                 out.extend(self._outcomes(results, state, i))
         return tuple(out)
 
