@@ -38,7 +38,7 @@ from sagaspec.spec.sagafile import Alternative, SagaSpec, SpecParticipant, SpecP
 
 from sagaspec.errors import ModelError, SpecError, UsageError
 
-__all__ = ["spec_system", "SpecParticipantModel", "spec_properties"]
+__all__ = ["spec_system", "SpecParticipantModel", "SpecTriggerModel", "spec_properties"]
 
 
 def _class_name(name: str, suffix: str) -> str:
@@ -262,9 +262,14 @@ class SpecParticipantModel(Participant):
         results = self._run(reaction, slot, shared)
         return self._outcomes(results, self._join(shared, slots), i), tuple(r[4] for r in results)
 
+class SpecTriggerModel(SpecParticipantModel):
+    """A spec participant with spontaneous reactions (``trigger: true``).
+
+    A separate class because the explorer skips participants whose class does not
+    override :meth:`Participant.internal`, which saves a lookup per state for the rest.
+    """
+
     def internal(self, state):
-        if not self.triggers:
-            return ()
         shared, slots = self._split(state)
         out = []
         for i, slot in enumerate(slots):
@@ -303,31 +308,45 @@ def _refs(expr_refs: Iterable[str]) -> tuple[tuple[str, str], ...]:
 
 
 def _per_saga(refs, parts, params, expr):
-    """``f(view) -> tuple of per-saga bools`` of ``expr`` (memoized per slot combination)."""
+    """``f(view, sagas) -> list of per-saga bools`` of ``expr``.
+
+    Memoized per combination of the saga's slots (and the shared values read), so the
+    expression runs once per distinct situation of one saga, whatever the others do.
+    """
     names = tuple(dict.fromkeys(p for p, _v in refs))
-    models = [parts[n] for n in names]
+    models = tuple(parts[n] for n in names)
+    with_shared = tuple(
+        k for k, n in enumerate(names) if any(p == n and v not in parts[n].index for p, v in refs)
+    )
+    has_state_cls = tuple(m.state_cls is not None for m in models)
     cache: dict = {}
     getters = []
     for pname, var in refs:
         m = parts[pname]
+        k = names.index(pname)
         if var in m.index:
-            getters.append((names.index(pname), m.index[var], False, f"{pname}.{var}"))
+            getters.append((k, m.index[var], False, f"{pname}.{var}"))
         else:
-            getters.append((names.index(pname), m.sindex[var], True, f"{pname}.{var}"))
+            getters.append((k, m.sindex[var], True, f"{pname}.{var}"))
+
+    def compute(row, shared):
+        data = dict(params)
+        for k, idx, is_shared, full in getters:
+            data[full] = shared[k][idx] if is_shared else row[k][idx]
+        return bool(expr(data))
 
     def evaluate(view, sagas: int):
-        locals_ = [view[n] for n in names]
-        split = [m._split(s) for m, s in zip(models, locals_, strict=True)]
+        locs = [view[n] for n in names]
+        slots = [s[-1] if cls else s for s, cls in zip(locs, has_state_cls, strict=True)]
+        shared = {k: locs[k] for k in with_shared}
+        skey = tuple(locs[k][:-1] for k in with_shared)
         out = []
-        for i in range(sagas):
-            key = tuple((sp[1][i], sp[0]) for sp in split)
-            hit = cache.get(key)
+        get = cache.get
+        for row in zip(*slots, strict=True):
+            key = (row, skey)
+            hit = get(key)
             if hit is None:
-                data = dict(params)
-                for k, idx, shared, full in getters:
-                    sh, slots = split[k]
-                    data[full] = sh[idx] if shared else slots[i][idx]
-                hit = cache[key] = bool(expr(data))
+                hit = cache[key] = compute(row, shared)
             out.append(hit)
         return out
 
@@ -433,7 +452,12 @@ def spec_system(
             has = ", ".join(n for n, j in joins.items() if j) or "none"
             raise UsageError(f"volatile: only participants with join memory can lose it ({has}), got {', '.join(unknown)}")
         vol = {p.name: (joins[p.name] if p.name in chosen else frozenset()) for p in spec.participants}
-    parts = {p.name: SpecParticipantModel(p, sagas, values, vol[p.name]) for p in spec.participants}
+    parts = {
+        p.name: (SpecTriggerModel if any(r.kind == "trigger" for r in p.reactions) else SpecParticipantModel)(
+            p, sagas, values, vol[p.name]
+        )
+        for p in spec.participants
+    }
     props = spec_properties(spec, parts, values)
     return System(
         participants=tuple(parts.values()),

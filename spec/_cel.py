@@ -13,6 +13,7 @@ a property), so a reaction cannot read another service's state.
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass, field
 
@@ -65,14 +66,27 @@ class Literal:
 
 @dataclass(frozen=True)
 class Expr:
-    """A compiled CEL expression, its source text and location, and the names it reads."""
+    """A compiled CEL expression, its source text and location, and the names it reads.
+
+    ``fast`` is the same expression as a Python function, when it is in the simple subset
+    that :func:`python_form` translates (comparisons, ``&&``, ``||``, ``!``, ``+ - *``,
+    names, literals); the model's hot path calls it instead of the CEL runtime, and a
+    differential test keeps the two equal.
+    """
 
     text: str
     where: str
     program: object = field(repr=False, compare=False)
     refs: frozenset[str] = frozenset()
+    fast: object = field(default=None, repr=False, compare=False)
 
     def __call__(self, data: dict) -> object:
+        if self.fast is not None:
+            return self.fast(data)
+        return self.cel(data)
+
+    def cel(self, data: dict) -> object:
+        """Evaluate with the CEL runtime (the reference semantics)."""
         try:
             result = self.program.eval(data=data)
         except Exception as exc:  # the runtime reports evaluation errors as exceptions
@@ -127,7 +141,7 @@ class CelEnv:
             raise SpecError(f"{where(None)}: `{text}` is of type {got}; expected {want}")
         _strings, names = scan(text)
         refs = frozenset(_resolve(n, self.names) for n in names) - {None}
-        return Expr(text, where(None), program, refs)
+        return Expr(text, where(None), program, refs, python_form(text, self.names))
 
 
 def _sum(values) -> int:
@@ -151,3 +165,95 @@ def _located(message: str, where, text: str) -> str:
     line, col, what = int(m.group(1)), int(m.group(2)), m.group(3)
     what = what.replace(" (in container '')", "")
     return f"{where((line, col))}: {what} in `{text}`"
+
+
+# ------------------------------------------------------------------------------ fast path
+
+_PY_TOKEN = re.compile(
+    r"""\s*(?:(?P<str>'[^'\\\n]*'|"[^"\\\n]*")"""
+    r"""|(?P<num>\d+)(?![.\w])"""
+    r"""|(?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)(?!\s*\()"""
+    r"""|(?P<op>&&|\|\||==|!=|<=|>=|[<>+\-*()!]))"""
+)
+_ALLOWED_NODES = (
+    ast.Expression, ast.Lambda, ast.arguments, ast.arg, ast.BoolOp, ast.And, ast.Or,
+    ast.UnaryOp, ast.Not, ast.USub, ast.Compare, ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt,
+    ast.GtE, ast.BinOp, ast.Add, ast.Sub, ast.Mult, ast.Subscript, ast.Name, ast.Constant,
+    ast.Load,
+)
+
+
+def python_form(text: str, names: dict[str, str]):
+    """``text`` as a Python function of a data dict, or ``None`` outside the simple subset.
+
+    The translation is token by token from a whitelist (declared names, integer and
+    plain string literals, the operators above), then the Python syntax tree is checked
+    against a whitelist of node types before it is compiled: no call, attribute or
+    builtin can appear. Division, ``?:``, macros and functions stay with the CEL runtime.
+    """
+    out: list[str] = []
+    closers: list[int] = []  # paren depth at which a `(not ...)` group closes
+    depth = 0
+    pending_not = 0
+    pos = 0
+    while pos < len(text):
+        m = _PY_TOKEN.match(text, pos)
+        if not m or m.end() == pos:
+            if not text[pos:].strip():
+                break
+            return None
+        pos = m.end()
+        kind = m.lastgroup
+        tok = m.group(kind)
+        if kind == "op" and tok == "!":
+            out.append("(not ")
+            pending_not += 1
+            continue
+        if kind == "str":
+            piece = tok
+        elif kind == "num":
+            piece = tok
+        elif kind == "name":
+            if tok in ("true", "false"):
+                piece = "True" if tok == "true" else "False"
+            elif tok in names and names[tok] in ("bool", "int", "string"):
+                piece = f"_v[{tok!r}]"
+            else:
+                return None
+        else:
+            piece = {"&&": " and ", "||": " or "}.get(tok, f" {tok} ")
+        if tok == "(" and kind == "op":
+            depth += 1
+            if pending_not:
+                closers.extend([depth] * pending_not)
+                pending_not = 0
+            out.append("(")
+            continue
+        if tok == ")" and kind == "op":
+            out.append(")")
+            while closers and closers[-1] == depth:
+                closers.pop()
+                out.append(")")
+            depth -= 1
+            continue
+        out.append(piece)
+        if pending_not and kind in ("str", "num", "name"):
+            out.append(")" * pending_not)
+            pending_not = 0
+    if pending_not or closers or depth:
+        return None
+    source = "lambda _v: (" + "".join(out) + ")"
+    try:
+        tree = ast.parse(source, mode="eval")
+    except SyntaxError:
+        return None
+    for node in ast.walk(tree):
+        if not isinstance(node, _ALLOWED_NODES):
+            return None
+        if isinstance(node, ast.Name) and node.id != "_v":
+            return None
+        if isinstance(node, ast.Compare) and len(node.ops) > 1:
+            return None  # CEL compares left to right, Python chains: keep CEL's reading
+        if isinstance(node, ast.Constant) and not isinstance(node.value, (int, str)):
+            return None
+    return eval(compile(tree, "<cel>", "eval"), {"__builtins__": {}})  # noqa: S307 - whitelisted tree

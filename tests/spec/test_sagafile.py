@@ -246,3 +246,54 @@ def test_eventually_and_leads_to_are_per_saga_and_fail_when_a_saga_is_stuck():
     assert found["requested-leads-to-outcome"] == ("stuck", 6)
     assert found["ends-eventually"] == ("stuck", 6)
     assert bad.verdicts["some-saga-is-cancelled"] == "vacuous"
+
+
+def _expressions(spec):
+    for p in spec.participants:
+        for r in p.reactions:
+            for a in r.alternatives:
+                if a.when is not None:
+                    yield p, a.when
+                for _var, e in a.updates:
+                    yield p, e
+    for prop in spec.properties:
+        yield None, prop.expr
+        if prop.target is not None:
+            yield None, prop.target
+
+
+def test_the_python_fast_path_equals_the_cel_runtime_on_every_shipped_expression():
+    """Differential: each expression's fast form and CEL agree on every reachable input."""
+    import random
+
+    from sagaspec.spec._cel import Expr
+
+    rng = random.Random(7)
+    specs = [shipped_spec("seed"), shipped_spec("corrected"), parse_spec(STARTER, "t.saga.yaml")]
+    compared = fast = 0
+    for spec in specs:
+        system = spec_system(spec, 2)
+        params = system.participants[0].params
+        for part, expr in _expressions(spec):
+            if not isinstance(expr, Expr):
+                continue
+            compared += 1
+            if expr.fast is None:
+                continue
+            fast += 1
+            for _ in range(200):
+                data = dict(params)
+                for p in spec.participants:
+                    for v in (*p.state, *p.shared):
+                        if v.kind == "enum":
+                            value = rng.choice(v.values)
+                        elif v.kind == "bool":
+                            value = rng.random() < 0.5
+                        else:
+                            value = rng.randint(0, 3)
+                        if part is None:
+                            data[f"{p.name}.{v.name}"] = value
+                        elif p is part:
+                            data[v.name] = value
+                assert expr.fast(data) == expr.cel(data), (expr.text, data)
+    assert compared > 100 and fast / compared > 0.9, (fast, compared)

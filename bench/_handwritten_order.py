@@ -1,4 +1,10 @@
-"""The order saga's hand-written participants (being retired: the order saga is now data).
+"""A frozen copy of the order saga's hand-written model, the baseline of bench_spec_port.py.
+
+Before the order saga became two spec files it was these classes; this copy is kept
+only so the benchmark can run the old and the new model side by side in one run.
+Nothing in the package imports it.
+
+Former docstring: the order saga's hand-written participants.
 
 The checker, the docs and the CLI build the order saga from its spec files
 (``spec/sagas/order-*.saga.yaml``, see :mod:`sagaspec.model.saga`). These classes remain
@@ -70,6 +76,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from sagaspec.model.participant import Msg, Outcome, Participant
+from sagaspec.model.properties import Property
 from sagaspec.model.system import System
 from sagaspec.spec.designs import DESIGNS, Design
 
@@ -538,6 +545,156 @@ class Notification(SagaParticipant):
         raise DesignError(f"notification cannot perform step {rule.step!r}")  # pragma: no cover
 
 
+# ---------------------------------------------------------------------------- properties
+
+
+
+O, P, I, N = "order", "payment", "inventory", "notification"  # noqa: E741 - participant names
+
+# Slots are NamedTuples (sagaspec.model.saga): attribute access keeps predicates readable;
+# the explorer caches results per combination of local states, so speed is not an issue.
+
+
+def _single_charge(v) -> bool:
+    return all(s.charges <= 1 for s in v[P])
+
+
+def _refund_needs_charge(v) -> bool:
+    return all(s.refunds <= s.charges for s in v[P])
+
+
+def _completed_paid_reserved(v) -> bool:
+    pay, inv = v[P], v[I].slots
+    return all(
+        not o.completed or (pay[i].held >= 1 and inv[i].held > 0) for i, o in enumerate(v[O])
+    )
+
+
+def _one_outcome(v) -> bool:
+    return all(o.completed + o.cancelled <= 1 for o in v[O])
+
+
+def _stock_non_negative(v) -> bool:
+    inv = v[I]
+    return inv.free >= 0 and all(s.held >= 0 for s in inv.slots)
+
+
+def _single_email(v) -> bool:
+    return all(n.emails <= 1 for n in v[N])
+
+
+def _notify_only_completed(v) -> bool:
+    return all(not n.emails or _completed(o) for o, n in zip(v[O], v[N], strict=True))
+
+
+def _completed(o) -> bool:
+    return bool(o.completed) and not o.cancelled
+
+
+def _saga_terminates(v) -> bool:
+    return all(o.completed or o.cancelled for o in v[O])
+
+
+def _no_charge_left(v) -> bool:
+    pay = v[P]
+    return all(_completed(o) or pay[i].held == 0 for i, o in enumerate(v[O]))
+
+
+def _no_reservation_left(v) -> bool:
+    inv = v[I].slots
+    return all(_completed(o) or inv[i].held == 0 for i, o in enumerate(v[O]))
+
+
+def _some_order_completes(v) -> bool:
+    return any(o.completed for o in v[O])
+
+
+def _some_order_cancelled(v) -> bool:
+    return any(o.cancelled for o in v[O])
+
+
+def _some_compensation(v) -> bool:
+    return any(s.refunds for s in v[P]) or any(s.releases for s in v[I].slots)
+
+
+def saga_properties(*, orders: int, stock: int, units: int = 1) -> tuple[Property, ...]:
+    """The order saga's named properties for these bounds (stock and units matter)."""
+
+    def stock_conserved(v) -> bool:
+        inv = v[I]
+        return inv.free + sum(s.held for s in inv.slots) == stock
+
+    def completed_exactly_once(v) -> bool:
+        pay, inv, note = v[P], v[I].slots, v[N]
+        for i, o in enumerate(v[O]):
+            if _completed(o):
+                p, s = pay[i], inv[i]
+                if not (
+                    p.charges == 1
+                    and p.held == 1
+                    and s.reservations == 1
+                    and s.held == units
+                    and note[i].emails == 1
+                ):
+                    return False
+        return True
+
+    return (
+        Property.always("single-charge", _single_charge, "never charged twice for one order"),
+        Property.always(
+            "refund-needs-charge", _refund_needs_charge, "no refund without a charge"
+        ),
+        Property.always(
+            "completed-paid-reserved",
+            _completed_paid_reserved,
+            "an order is completed only while paid and reserved",
+        ),
+        Property.always(
+            "one-outcome", _one_outcome, "at most one terminal outcome (completed/cancelled) per saga"
+        ),
+        Property.always("stock-non-negative", _stock_non_negative, "stock never negative"),
+        Property.always(
+            "stock-conserved", stock_conserved, f"free + reserved stock always equals {stock}"
+        ),
+        Property.always("single-email", _single_email, "never two emails for one order"),
+        Property.always(
+            "notify-only-completed",
+            _notify_only_completed,
+            "no notification for an order that is not completed",
+        ),
+        Property.at_rest(
+            "saga-terminates",
+            _saga_terminates,
+            "every saga ends with OrderCompleted or OrderCancelled",
+        ),
+        Property.at_rest(
+            "no-charge-left",
+            _no_charge_left,
+            "an order that is not completed (cancelled or stuck) ends holding no charge",
+        ),
+        Property.at_rest(
+            "no-reservation-left",
+            _no_reservation_left,
+            "an order that is not completed (cancelled or stuck) ends holding no reserved stock",
+        ),
+        Property.at_rest(
+            "completed-exactly-once",
+            completed_exactly_once,
+            "a completed order ends with exactly one charge, one reservation and one email",
+        ),
+        Property.sometimes(
+            "some-order-completes", _some_order_completes, "some order does complete"
+        ),
+        Property.sometimes(
+            "some-order-cancelled", _some_order_cancelled, "some order is cancelled"
+        ),
+        Property.sometimes(
+            "some-compensation-runs", _some_compensation, "some refund or release runs"
+        ),
+    )
+
+
+
 # ---------------------------------------------------------------------------- registry
 
 
@@ -665,7 +822,7 @@ def handwritten_system(
         Notification(d, rules[NOTIFICATION], orders),
     )
     if properties is None:
-        from sagaspec.model.saga_properties import saga_properties as properties
+        properties = saga_properties
     props = properties(orders=orders, stock=stock, units=units)
     return System(
         participants=parts,
