@@ -25,7 +25,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _handwritten_order as old  # noqa: E402
-
 from sagaspec.model import Config, explore  # noqa: E402
 from sagaspec.model.saga import saga_system  # noqa: E402
 
@@ -72,9 +71,9 @@ def main() -> int:
         for _ in range(max(1, args.repeat)):
             for kind in ("old", "new"):
                 if kind == "old":
-                    factory = lambda: old.handwritten_system(design, orders=sagas)  # noqa: E731
+                    factory = lambda d=design, n=sagas: old.handwritten_system(d, orders=n)  # noqa: E731
                 else:
-                    factory = lambda: saga_system(design, orders=sagas)  # noqa: E731
+                    factory = lambda d=design, n=sagas: saga_system(d, orders=n)  # noqa: E731
                 result, cpu = timed(factory, config)
                 results[kind] = result
                 best[kind] = min(best[kind], cpu)

@@ -34,7 +34,14 @@ from collections.abc import Iterable
 from sagaspec.model.participant import Msg, Outcome, Participant
 from sagaspec.model.properties import Property
 from sagaspec.model.system import System
-from sagaspec.spec.sagafile import Alternative, SagaSpec, SpecParticipant, SpecProperty, SpecReaction, Var
+from sagaspec.spec.sagafile import (
+    Alternative,
+    SagaSpec,
+    SpecParticipant,
+    SpecProperty,
+    SpecReaction,
+    Var,
+)
 
 from sagaspec.errors import ModelError, SpecError, UsageError
 
