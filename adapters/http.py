@@ -50,14 +50,16 @@ Optional (advertised in ``GET /health``; absent hooks make the suite skip their 
         ``dev.sagaspec.error`` with ``data`` = an ``errors`` entry for crash reports);
         ``DELETE`` with the same body stops it (without a body: every webhook).
 
-Adapter strings: ``http://HOST:PORT[/prefix][?collect=poll|webhook&format=plain|structured|binary&quiet=0.05&timeout=3]``.
+Adapter strings: ``http://HOST:PORT[/prefix][?collect=poll|webhook&format=plain|structured|binary&quiet=0.05&timeout=3&token=T]``.
 ``format`` is how ``POST /events`` bodies are sent (an invalid event always goes as plain
 JSON: it has no CloudEvents form).
 Query parameters configure the adapter and are not sent to the service. ``collect=webhook``
 makes the adapter host a receiver on a free loopback port and register it through
 ``POST /subscriptions`` (or pass ``webhook_port=N`` to use a fixed port the service is
 configured to call). An unreachable server is reported, naming the URL, within
-``connect_timeout`` (3 s by default).
+``connect_timeout`` (3 s by default). ``token=T`` is sent as ``Authorization: Bearer T``;
+without it, a loopback URL uses ``$SAGASPEC_SERVE_TOKEN`` or the token ``sagaspec serve``
+saved for that port.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 import threading
 import time
 from collections import deque
@@ -217,6 +220,7 @@ class HttpAdapter(Adapter):
         request_timeout: float = 30.0,
         webhook_port: int = 0,
         deliver_format: str = "plain",
+        token: str | None = None,
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -233,6 +237,13 @@ class HttpAdapter(Adapter):
         self.request_timeout = float(request_timeout)
         self.webhook_port = int(webhook_port)
         self.deliver_format = deliver_format
+        # The token `sagaspec serve` requires on POST/DELETE: given, or the one the server
+        # on this loopback port saved for its user.
+        if token is None and parts.hostname in ("127.0.0.1", "localhost", "::1") and parts.port:
+            from sagaspec.examples.httpserver import read_token
+
+            token = os.environ.get("SAGASPEC_SERVE_TOKEN") or read_token(parts.port)
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._client: httpx.AsyncClient | None = None
         self._client_loop: asyncio.AbstractEventLoop | None = None
         self._health: dict[str, Any] | None = None
@@ -251,7 +262,8 @@ class HttpAdapter(Adapter):
         loop = asyncio.get_running_loop()
         if self._client is None or self._client_loop is not loop:
             # A client's connection pool belongs to one event loop.
-            self._client = httpx.AsyncClient(timeout=self._timeout(), follow_redirects=False)
+            self._client = httpx.AsyncClient(timeout=self._timeout(), follow_redirects=False,
+                                             headers=self._headers)
             self._client_loop = loop
         return self._client
 
@@ -292,7 +304,7 @@ class HttpAdapter(Adapter):
     def _health_blocking(self) -> dict[str, Any]:
         if self._health is None:
             try:
-                with httpx.Client(timeout=self._timeout()) as client:
+                with httpx.Client(timeout=self._timeout(), headers=self._headers) as client:
                     response = client.get(self.url + "/health")
             except (httpx.TimeoutException, httpx.TransportError) as exc:
                 raise self._unreachable(exc) from None
@@ -527,7 +539,7 @@ def from_spec(spec: str, **options: Any) -> HttpAdapter:
         parts.port  # noqa: B018 - validates the port
     except ValueError:
         raise AdapterError(f"invalid port in adapter URL {spec!r}") from None
-    known = {"collect", "format", "quiet", "timeout", "webhook_port"}
+    known = {"collect", "format", "quiet", "timeout", "webhook_port", "token"}
     unknown = set(query) - known
     if unknown:
         raise AdapterError(f"unknown option(s) {', '.join(sorted(unknown))} in adapter {spec!r}; "
@@ -541,4 +553,5 @@ def from_spec(spec: str, **options: Any) -> HttpAdapter:
         connect_timeout=_float(query.get("timeout", options.get("connect_timeout", 3.0)), "timeout", spec),
         webhook_port=int(_float(query.get("webhook_port", 0), "webhook_port", spec)),
         deliver_format=query.get("format", options.get("format", "plain")),
+        token=query.get("token") or None,
     )

@@ -12,6 +12,20 @@ Built on the standard library's :class:`~http.server.ThreadingHTTPServer` (HTTP/
 keep-alive): no extra dependency, and the services are synchronous anyway. It binds to
 loopback only.
 
+Hardening, since any local program or web page can reach a loopback port:
+
+* a per-run *token* (``token="auto"``: a fresh random one) is required on every
+  ``POST`` and ``DELETE`` as ``Authorization: Bearer TOKEN``; it is saved, readable by
+  the current user only, in :func:`token_path` so the HTTP adapter finds it;
+* the ``Host`` header must name a loopback host (no DNS rebinding) and an ``Origin``
+  header, when a browser sends one, this server itself (no cross-site requests);
+* a body larger than the message limit is refused before it is read (413), a request
+  body must arrive within :data:`READ_TIMEOUT` seconds, JSON bodies are parsed within
+  the limits of :mod:`sagaspec.spec._jsonlimits`;
+* webhooks must be plain ``http://`` loopback URLs without user info, and are delivered
+  by one thread per subscriber from a bounded queue with a timeout, so a slow
+  subscriber stalls nobody; the listen backlog is :data:`BACKLOG`.
+
 >>> from sagaspec.examples.system import make_target
 >>> server = SagaHTTPServer(make_target("payment"), port=0).start()
 >>> server.url.startswith("http://127.0.0.1:")
@@ -23,16 +37,22 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hmac
 import inspect
 import json
+import os
+import queue
+import secrets
 import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from sagaspec.adapters.base import RawMessage, World
+from sagaspec.spec._jsonlimits import MESSAGE_LIMITS, JSONLimitError, check_depth, loads
 from sagaspec.spec.cloudevents import (
     STRUCTURED_CONTENT_TYPE,
     from_binary,
@@ -42,9 +62,62 @@ from sagaspec.spec.cloudevents import (
 
 from sagaspec.errors import AdapterError, SagaspecError, SchemaError, UsageError
 
-__all__ = ["SagaHTTPServer", "LOOPBACK_HOSTS"]
+__all__ = ["SagaHTTPServer", "LOOPBACK_HOSTS", "check_webhook", "token_path", "read_token"]
 
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+
+#: Seconds a client has to send a request's headers and body.
+READ_TIMEOUT = 10.0
+#: Listen backlog (the standard library's default is 5).
+BACKLOG = 128
+#: Events waiting for one webhook subscriber before new ones are dropped (and said so).
+WEBHOOK_QUEUE = 1000
+#: Seconds one webhook delivery may take.
+WEBHOOK_TIMEOUT = 2.0
+
+
+def token_path(port: int) -> Path:
+    """Where the server on loopback ``port`` keeps its token (current user only)."""
+    base = os.environ.get("XDG_RUNTIME_DIR") or str(Path.home() / ".cache")
+    return Path(base) / "sagaspec" / "serve" / f"{int(port)}.token"
+
+
+def read_token(port: int) -> str | None:
+    """The token of the server on loopback ``port``, if one saved it."""
+    try:
+        return token_path(port).read_text(encoding="ascii").strip() or None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def check_webhook(url: Any) -> str:
+    """``url`` if it is a plain ``http://`` loopback URL, else :class:`UsageError`.
+
+    Parsed, not prefix-matched: ``http://127.0.0.1@127.0.0.2/`` is a URL of host
+    127.0.0.2 with user info and is refused.
+
+    >>> check_webhook("http://127.0.0.1:9000/hook")
+    'http://127.0.0.1:9000/hook'
+    >>> check_webhook("http://127.0.0.1@127.0.0.2/")
+    Traceback (most recent call last):
+    ...
+    sagaspec.errors.UsageError: webhook 'http://127.0.0.1@127.0.0.2/': user info is not allowed; expected http://127.0.0.1:PORT/PATH (loopback only)
+    """
+    expected = "expected http://127.0.0.1:PORT/PATH (loopback only)"
+    if not isinstance(url, str) or len(url) > 2000:
+        raise UsageError(f"webhook: {expected}")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - validates the port
+    except ValueError:
+        raise UsageError(f"webhook {url!r}: not a URL; {expected}") from None
+    if parts.scheme != "http":
+        raise UsageError(f"webhook {url!r}: scheme {parts.scheme or '(none)'!r}; {expected}")
+    if "@" in parts.netloc:
+        raise UsageError(f"webhook {url!r}: user info is not allowed; {expected}")
+    if parts.hostname not in LOOPBACK_HOSTS:
+        raise UsageError(f"webhook {url!r}: host {parts.hostname!r} is not loopback; {expected}")
+    return url
 
 #: Most items ``GET /published`` returns at once (``more: true`` beyond).
 PAGE_SIZE = 1000
@@ -73,6 +146,8 @@ class SagaHTTPServer:
         mutant: str | None = None,
         webhooks: tuple[str, ...] = (),
         quiet_log: bool = True,
+        token: str | None = "auto",
+        read_timeout: float = READ_TIMEOUT,
     ) -> None:
         if host not in LOOPBACK_HOSTS:
             raise UsageError(f"refusing to listen on {host!r}: sagaspec serve binds to loopback only "
@@ -86,8 +161,11 @@ class SagaHTTPServer:
         self._cond = threading.Condition()
         self._log: list[tuple[str, Any]] = []  # ("event", dict) | ("error", dict)
         self._epoch = 0  # bumped by /reset so stale cursors are detected
-        self._webhooks: list[str] = list(webhooks)
-        self._webhook_client: Any = None
+        self._webhooks: list[str] = [check_webhook(u) for u in webhooks]
+        self._senders: dict[str, _WebhookSender] = {}
+        #: ``Authorization: Bearer`` token required on POST and DELETE (None: no auth).
+        self.token = secrets.token_urlsafe(24) if token == "auto" else token
+        self.token_file: Path | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.delivered = 0
         self.published = 0
@@ -95,6 +173,8 @@ class SagaHTTPServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # A socket timeout on reads: a client that stops sending is dropped.
+            timeout = read_timeout
             # Headers and body leave in separate writes; without TCP_NODELAY, Nagle plus
             # delayed ACKs add ~40 ms to every keep-alive request.
             disable_nagle_algorithm = True
@@ -117,12 +197,12 @@ class SagaHTTPServer:
             if family_host == "::1":
                 import socket
 
-                class V6Server(ThreadingHTTPServer):
+                class V6Server(_Server):
                     address_family = socket.AF_INET6
 
                 self._httpd: ThreadingHTTPServer = V6Server((family_host, port), Handler)
             else:
-                self._httpd = ThreadingHTTPServer((family_host, port), Handler)
+                self._httpd = _Server((family_host, port), Handler)
         except OSError as exc:
             raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
         self._httpd.daemon_threads = True
@@ -130,6 +210,11 @@ class SagaHTTPServer:
         shown = f"[{family_host}]" if ":" in family_host else family_host
         self.url = f"http://{shown}:{bound}"
         self.port = bound
+        self._hosts = {f"{h}:{bound}" for h in ("127.0.0.1", "localhost", "[::1]")} | {
+            "127.0.0.1", "localhost", "[::1]"}
+        self._origins = {f"http://{h}" for h in self._hosts}
+        if self.token is not None:
+            self._save_token()
         self._thread: threading.Thread | None = None
         self._serving = False
 
@@ -145,13 +230,30 @@ class SagaHTTPServer:
         self._serving = True
         self._httpd.serve_forever()
 
+    def _save_token(self) -> None:
+        path = token_path(self.port)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="ascii") as f:
+                f.write(self.token or "")
+            self.token_file = path
+        except OSError as exc:  # the token is printed anyway: clients can pass it
+            sys.stderr.write(f"sagaspec serve: cannot save the token in {path}: {exc.strerror}\n")
+
     def close(self) -> None:
         if self._serving:  # shutdown() waits for a serve_forever loop: only if one runs
             self._httpd.shutdown()
             self._serving = False
         self._httpd.server_close()
-        if self._webhook_client is not None:
-            self._webhook_client.close()
+        for sender in self._senders.values():
+            sender.close()
+        if self.token_file is not None:
+            try:
+                if self.token_file.read_text(encoding="ascii") == self.token:
+                    self.token_file.unlink()
+            except OSError:
+                pass
         if self._loop is not None:
             self._loop.close()
         closer = getattr(self.target, "close", None)
@@ -172,11 +274,48 @@ class SagaHTTPServer:
         }
 
     # -- request handling ------------------------------------------------------------------
+    def _refuse(self, h: BaseHTTPRequestHandler, method: str) -> tuple[int, str] | None:
+        """Why a request is refused before its body is read (status, message), or None."""
+        host = (h.headers.get("Host") or "").strip().lower()
+        if host and host not in self._hosts:
+            return 403, f"Host {host!r} is not this loopback server"
+        origin = (h.headers.get("Origin") or "").strip().lower()
+        if origin and origin not in self._origins:
+            return 403, f"Origin {origin!r} is not allowed (cross-site request)"
+        if method in ("POST", "DELETE") and self.token is not None:
+            given = h.headers.get("Authorization") or ""
+            scheme, _, value = given.partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(),
+                                                                      self.token.encode()):
+                return 401, ("missing or wrong token: send 'Authorization: Bearer TOKEN' "
+                             "(printed by sagaspec serve at start)")
+        if "chunked" in (h.headers.get("Transfer-Encoding") or "").lower():
+            return 411, "chunked bodies are not accepted: send Content-Length"
+        text = (h.headers.get("Content-Length") or "0").strip()
+        if not text.isdigit():
+            return 400, f"Content-Length {text[:40]!r}: expected a non-negative integer"
+        if int(text) > MESSAGE_LIMITS.max_bytes:
+            return 413, (f"body of {int(text):,} bytes is larger than {MESSAGE_LIMITS.max_bytes:,} "
+                         f"(limit max_bytes={MESSAGE_LIMITS.max_bytes})")
+        return None
+
     def _dispatch(self, h: BaseHTTPRequestHandler, method: str) -> None:
         parts = urlsplit(h.path)
         path = parts.path.rstrip("/") or "/"
-        length = int(h.headers.get("Content-Length") or 0)
-        body = h.rfile.read(length) if length else b""
+        refused = self._refuse(h, method)
+        if refused is not None:
+            h.close_connection = True  # the body, if any, is never read
+            self._answer(h, refused[0], {"error": refused[1]})
+            return
+        length = int((h.headers.get("Content-Length") or "0").strip())
+        try:
+            body = h.rfile.read(length) if length else b""
+        except TimeoutError:
+            h.close_connection = True
+            return
+        if len(body) < length:  # the client went away mid-body
+            h.close_connection = True
+            return
         try:
             status, payload = self._route(method, path, dict(parse_qsl(parts.query)), h, body)
         except _Reply as reply:
@@ -185,8 +324,16 @@ class SagaHTTPServer:
             status, payload = 400, {"error": str(exc)}
         except Exception as exc:  # a bug in the server or a target hook: 500, keep serving
             status, payload = 500, {"error": f"{type(exc).__name__}: {exc}"}
+        self._answer(h, status, payload)
+
+    @staticmethod
+    def _answer(h: BaseHTTPRequestHandler, status: int, payload: Any) -> None:
         data = b"" if payload is None else json.dumps(payload).encode()
         h.send_response(status)
+        if status == 401:
+            h.send_header("WWW-Authenticate", "Bearer")
+        if h.close_connection:
+            h.send_header("Connection", "close")
         if data:
             h.send_header("Content-Type", "application/json")
         h.send_header("Content-Length", str(len(data)))
@@ -232,8 +379,10 @@ class SagaHTTPServer:
         if path == "/subscriptions" and method == "POST":
             data = self._json(body, "subscription")
             url = data.get("url") if isinstance(data, dict) else None
-            if not isinstance(url, str) or urlsplit(url).hostname not in LOOPBACK_HOSTS:
-                raise _Reply(400, {"error": "subscription: expected {\"url\": \"http://127.0.0.1:PORT/...\"}"})
+            try:
+                check_webhook(url)
+            except UsageError as exc:
+                raise _Reply(400, {"error": f"subscription: {exc}"}) from None
             with self._lock:
                 if url not in self._webhooks:
                     self._webhooks.append(url)
@@ -254,7 +403,9 @@ class SagaHTTPServer:
     @staticmethod
     def _json(body: bytes, what: str) -> Any:
         try:
-            return json.loads(body)
+            return loads(body, MESSAGE_LIMITS)
+        except JSONLimitError as exc:
+            raise _Reply(400, {"error": f"{what}: {exc}"}) from None
         except ValueError:
             raise _Reply(400, {"error": f"{what}: body is not JSON"}) from None
 
@@ -263,15 +414,16 @@ class SagaHTTPServer:
         # so anything that does not unwrap is handed over as the raw bytes it was.
         if any(k.lower() == "ce-specversion" for k in h.headers):
             try:
+                check_depth(body.decode("utf-8", errors="replace"), MESSAGE_LIMITS)
                 event = from_binary(dict(h.headers), body, validate=False)
-            except SchemaError:
+            except (SchemaError, JSONLimitError):
                 self._run("deliver_raw", body)
                 return
             self._run("deliver", event)
             return
         try:
-            obj = json.loads(body)
-        except ValueError:
+            obj = loads(body, MESSAGE_LIMITS)
+        except ValueError:  # not JSON or beyond a limit: the service judges the bytes
             self._run("deliver_raw", body)
             return
         ctype = (h.headers.get("Content-Type") or "").split(";")[0].strip().lower()
@@ -324,11 +476,8 @@ class SagaHTTPServer:
             self._push(entries)
 
     def _push(self, entries: list[tuple[str, Any]]) -> None:
-        import httpx
         from sagaspec.adapters.http import ERROR_TYPE
 
-        if self._webhook_client is None:
-            self._webhook_client = httpx.Client(timeout=httpx.Timeout(5.0, connect=2.0))
         for kind, item in entries:
             if kind == "error":
                 body: Any = {"specversion": "1.0", "id": f"error-{time.monotonic_ns()}",
@@ -343,10 +492,18 @@ class SagaHTTPServer:
                     body, ctype = item, "application/json"
             data = json.dumps(body).encode()
             for url in list(self._webhooks):
-                try:
-                    self._webhook_client.post(url, content=data, headers={"Content-Type": ctype})
-                except httpx.HTTPError as exc:
-                    sys.stderr.write(f"sagaspec serve: webhook {url} failed: {exc}\n")
+                sender = self._senders.get(url)
+                if sender is None:
+                    sender = self._senders[url] = _WebhookSender(url)
+                sender.send(data, ctype)
+        # Synchronous, as /health promises: answer once subscribers have the events. A
+        # subscriber that misses the timeout is waited for no more until it catches up.
+        for url in list(self._webhooks):
+            sender = self._senders.get(url)
+            if sender is not None and not sender.lagging and not sender.wait_idle(WEBHOOK_TIMEOUT):
+                sender.lagging = True
+                sys.stderr.write(f"sagaspec serve: webhook {url} did not answer within "
+                                 f"{WEBHOOK_TIMEOUT:g}s; delivering to it in the background\n")
 
     def _published(self, query: dict[str, str]) -> dict[str, Any]:
         after = query.get("after")
@@ -379,3 +536,69 @@ class SagaHTTPServer:
             "cursor": cursor,
             "more": more,
         }
+
+
+class _Server(ThreadingHTTPServer):
+    request_queue_size = BACKLOG
+
+
+class _WebhookSender:
+    """Delivers to one webhook from a bounded queue, in its own thread, each POST bounded
+    by :data:`WEBHOOK_TIMEOUT`: a slow or dead subscriber delays only itself."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.queue: queue.Queue[tuple[bytes, str] | None] = queue.Queue(maxsize=WEBHOOK_QUEUE)
+        self.dropped = 0
+        self.sent = 0
+        #: Behind: requests no longer wait for it (cleared once its queue is empty).
+        self.lagging = False
+        self._pending = 0
+        self._idle = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name=f"webhook {url}", daemon=True)
+        self._thread.start()
+
+    def send(self, data: bytes, ctype: str) -> None:
+        try:
+            with self._idle:
+                self.queue.put_nowait((data, ctype))
+                self._pending += 1
+        except queue.Full:
+            self.dropped += 1
+            if self.dropped == 1 or self.dropped % 100 == 0:
+                sys.stderr.write(f"sagaspec serve: webhook {self.url} is not keeping up: "
+                                 f"{self.dropped} event(s) dropped (queue of {WEBHOOK_QUEUE})\n")
+
+    def _run(self) -> None:
+        import httpx
+
+        with httpx.Client(timeout=httpx.Timeout(WEBHOOK_TIMEOUT, connect=1.0),
+                          follow_redirects=False) as client:
+            while True:
+                item = self.queue.get()
+                if item is None:
+                    return
+                data, ctype = item
+                try:
+                    client.post(self.url, content=data, headers={"Content-Type": ctype})
+                    self.sent += 1
+                except httpx.HTTPError as exc:
+                    sys.stderr.write(f"sagaspec serve: webhook {self.url} failed: "
+                                     f"{type(exc).__name__}: {exc}\n")
+                with self._idle:
+                    self._pending -= 1
+                    if self._pending == 0:
+                        self.lagging = False
+                        self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until everything queued so far was delivered (False after ``timeout``)."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+
+    def close(self) -> None:
+        try:
+            self.queue.put_nowait(None)
+        except queue.Full:
+            pass  # a daemon thread: it ends with the process
+        self._thread.join(timeout=WEBHOOK_TIMEOUT + 1)

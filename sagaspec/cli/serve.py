@@ -3,12 +3,12 @@
 Starts the reference implementation of a design (optionally a mutant), either the whole
 choreography on an in-memory bus (``--participant system``) or one participant, and
 serves it on loopback until Ctrl-C. ``--port 0`` picks a free port; the first line on
-stdout always names the URL, so scripts can read it.
+stdout always names the URL, so scripts can read it, the second the run's token (required
+on every POST and DELETE; ``--no-auth`` switches that off, for tests).
 """
 
 from __future__ import annotations
 
-import json
 import signal
 import threading
 from pathlib import Path
@@ -23,12 +23,16 @@ __all__ = ["serve"]
 def _world(path: str | None) -> dict | None:
     if path is None:
         return None
+    from sagaspec.spec._jsonlimits import MESSAGE_LIMITS, JSONLimitError, loads, read_limited
+
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = loads(read_limited(path, MESSAGE_LIMITS), MESSAGE_LIMITS)
     except OSError as exc:
         raise InputError(f"{path}: cannot read the world file: {exc.strerror}") from None
+    except JSONLimitError as exc:
+        raise InputError(f"{path}: {exc}") from None
     except ValueError as exc:
-        raise InputError(f"{path}: not JSON: {exc}") from None
+        raise InputError(f"{path}: not JSON: {' '.join(str(exc).split())[:200]}") from None
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a JSON object with stock / declined_users / decline_over")
     stock = data.get("stock", {})
@@ -90,17 +94,20 @@ def _store_factory(spec: str):
               help="Where POST /crash/{participant} kills the next handling.")
 @click.option("--webhook", "webhooks", multiple=True, metavar="URL",
               help="POST every published event (structured CloudEvent) to URL; repeatable.")
+@click.option("--no-auth", is_flag=True,
+              help="Accept POST and DELETE without the run's token (tests only: any local "
+                   "program could then drive the services).")
 @click.option("--list-mutants", is_flag=True, help="List the mutants and exit.")
 @click.option("--log-requests", is_flag=True, help="Log every HTTP request to stderr.")
 def serve(design, mutant, participant, host, port, world_file, store_spec, seed, crash_point,
-          webhooks, list_mutants, log_requests):
+          webhooks, list_mutants, log_requests, no_auth=False):
     """Serve the reference services over the HTTP wire contract (loopback only).
 
     \b
     Examples:
       sagaspec serve --port 8080
       sagaspec serve --participant payment --mutant refund-without-charge --port 0
-      sagaspec conform --adapter http://127.0.0.1:8080
+      sagaspec conform --adapter http://127.0.0.1:8080     # finds the token serve saved
     """
     from sagaspec.examples.mutants import MUTANTS, get_mutant
 
@@ -119,13 +126,24 @@ def serve(design, mutant, participant, host, port, world_file, store_spec, seed,
 
     target = make_target(participant, design, mutant, world=_world(world_file),
                          store_factory=_store_factory(store_spec), seed=seed, crash_point=crash_point)
+    from sagaspec.examples.httpserver import check_webhook
+
     for url in webhooks:
-        if not url.startswith(("http://127.0.0.1", "http://localhost", "http://[::1]")):
-            raise UsageError(f"--webhook {url}: only loopback URLs are allowed")
+        try:
+            check_webhook(url)
+        except UsageError as exc:
+            raise UsageError(f"--{exc}") from None
     server = SagaHTTPServer(target, host=host, port=port, participant=participant, design=design,
-                            mutant=mutant, webhooks=tuple(webhooks), quiet_log=not log_requests)
+                            mutant=mutant, webhooks=tuple(webhooks), quiet_log=not log_requests,
+                            token=None if no_auth else "auto")
     label = f"design={design} participant={participant}" + (f" mutant={mutant}" if mutant else "")
     click.echo(f"sagaspec serve: {label} listening on {server.url}", nl=True)
+    if server.token is None:
+        click.echo("sagaspec serve: --no-auth: POST and DELETE need no token")
+    else:
+        saved = f"; saved in {server.token_file}" if server.token_file else ""
+        click.echo(f"sagaspec serve: token {server.token} (send 'Authorization: Bearer TOKEN' on "
+                   f"POST and DELETE{saved}, where sagaspec conform finds it)")
     click.get_text_stream("stdout").flush()
 
     stop = threading.Event()

@@ -87,7 +87,12 @@ def test_cloudevents_structured_and_binary_delivery(served_system, run):
     a = HttpAdapter(served_system.url)
     run(a.reset())
     run(a.start())
-    with httpx.Client() as client:
+    from urllib.parse import urlsplit
+
+    from sagaspec.examples.httpserver import read_token
+
+    token = read_token(urlsplit(served_system.url).port)  # what `sagaspec serve` saved
+    with httpx.Client(headers={"Authorization": f"Bearer {token}"}) as client:
         r = client.post(served_system.url + "/world", json=WORLD.to_json())
         assert r.status_code == 204
         ce = to_cloudevent(sample_created(7))
