@@ -96,6 +96,14 @@ def test_buggy_version_violates_the_named_property_with_its_shortest_trace(name)
     assert not result.ok
 
 
+def test_shop_holds_under_a_crash_of_each_participant():
+    """Every shop service keeps its records durably, so one crash/restart of each
+    participant (redelivering what it had not acknowledged) breaks no property."""
+    system = saga_system(str(_path("shop", buggy=False)))
+    result = explore(system, Config(crashes=1, symmetry=True))
+    assert result.complete and result.ok, result.verdicts
+
+
 def test_travel_trace_shows_the_cancellation_overtaking_the_request():
     _spec, result = _check(_path("travel", buggy=True))
     hotel = [a for a in result.violation("no-booking-left").path.actions if a.participant == "hotel"]
@@ -225,8 +233,8 @@ def test_readme_write_your_own_saga_runs_verbatim(tmp_path, monkeypatch, capsys)
             assert capsys.readouterr().out.strip() == shown
         else:
             raise AssertionError(f"no rule for a {kind!r} block in the README section")
-    # init, validate, check the starter, check the buggy copy, check the fix
-    assert exits == [0, 0, 0, 1, 0]
+    # the schema's path; init, validate, check the starter; the buggy copy; the fix
+    assert exits == [0, 0, 0, 0, 1, 0]
     assert copied == ["examples/sagas/travel-buggy.saga.yaml"]
     # the README's fix is the real one: the result is the shipped correct example
     assert _data(tmp_path / "travel.saga.yaml") == _data(_path("travel", buggy=False))
