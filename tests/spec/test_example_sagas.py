@@ -233,8 +233,9 @@ def test_readme_write_your_own_saga_runs_verbatim(tmp_path, monkeypatch, capsys)
             assert capsys.readouterr().out.strip() == shown
         else:
             raise AssertionError(f"no rule for a {kind!r} block in the README section")
-    # the schema's path; init, validate, check the starter; the buggy copy; the fix
-    assert exits == [0, 0, 0, 0, 1, 0]
+    # the schema's path; init, validate, check the starter; check and lint the buggy
+    # copy; check the fix
+    assert exits == [0, 0, 0, 0, 1, 0, 0]
     assert copied == ["examples/sagas/travel-buggy.saga.yaml"]
     # the README's fix is the real one: the result is the shipped correct example
     assert _data(tmp_path / "travel.saga.yaml") == _data(_path("travel", buggy=False))
