@@ -44,9 +44,9 @@ BUGS = {
     ),
     # Two orders, an at-rest property, so both sagas must settle. Saga 0 in 8 steps:
     # place, charge, reserve, join, complete, carrier refuses, Order ignores
-    # ShippingFailed (its guard wants an open order), the confirmation email. Saga 1 in 7:
-    # place, out of stock, cancel, and OrderCancelled to payment, inventory and
-    # notification, OrderCreated to payment. 8 + 7 = 15.
+    # ShippingFailed (its guard wants an open order), the confirmation email. Saga 1 needs
+    # 7 to settle, e.g. place, decline, cancel, OrderCancelled reaching payment, inventory
+    # and notification, the late OrderCreated reaching inventory. 8 + 7 = 15.
     "order-shipping": (
         "failed-shipment-undone",
         15,
