@@ -697,17 +697,42 @@ class BrokerAdapter(Adapter):
         self._started = True
 
     async def close(self) -> None:
+        """Stop spawned services, remove their files and this run's broker names, close.
+
+        Runs to the end even when the task is cancelled meanwhile (a second Ctrl-C): the
+        rest of the clean-up then finishes, and the cancellation is raised after it.
+        """
+        cancelled = False
+
+        async def step(fn: Callable[[], Awaitable[Any]], sync: Callable[[], Any] | None = None) -> None:
+            nonlocal cancelled
+            try:
+                await fn()
+            except asyncio.CancelledError:
+                cancelled = True
+                if sync is not None:
+                    sync()  # finish it blocking: nothing else runs any more
+                else:
+                    with contextlib.suppress(BaseException):
+                        await asyncio.wait_for(fn(), self.config.timeout)
+            except Exception:
+                if sync is None:
+                    return
+                raise
+
+        cluster = self.cluster
         try:
-            if self.cluster is not None:
-                await asyncio.to_thread(self.cluster.stop_all)
-                await asyncio.to_thread(self.cluster.cleanup)
+            if cluster is not None:
+                await step(lambda: asyncio.to_thread(cluster.stop_all), cluster.stop_all)
+                await step(lambda: asyncio.to_thread(cluster.cleanup), cluster.cleanup)
                 self.cluster = None
             if self._own_namespace and self.transport.failure is None:
-                with contextlib.suppress(Exception):
-                    await self.transport.destroy()
+                await step(self.transport.destroy)
         finally:
-            await self.transport.close()
+            await step(self.transport.close)
             self._started = False
+        if cancelled:
+            raise asyncio.CancelledError
 
     # -- required hooks ---------------------------------------------------------------
     async def deliver(self, event: dict[str, Any]) -> None:

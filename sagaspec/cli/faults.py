@@ -4,15 +4,24 @@ Starts the four reference services as processes on the broker (fresh names, remo
 afterwards), places ``--sagas`` orders with declined payments and short stock mixed in,
 SIGKILLs a random service ``--kills`` times during the run and restarts it, then prints:
 sagas, terminal, lost, double charges, leaked reservations, stock conserved, kills. Exit
-status 1 if any property broke. Ctrl-C stops placing orders and reports a partial result.
+status 0 when every property held, 1 if one broke, 2 on a usage error, 3 when the run was
+interrupted. The first Ctrl-C or SIGTERM stops placing orders and reports a partial
+result; a second one stops at once. Either way the service processes, the broker names
+and the temporary folder of the run are removed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import signal
 import sys
+from pathlib import Path
 
 import click
+
+from sagaspec.errors import UsageError
 
 __all__ = ["faults"]
 
@@ -25,8 +34,10 @@ __all__ = ["faults"]
 @click.option("--kills", type=click.IntRange(min=0), default=5, show_default=True,
               help="How many times a random service is SIGKILLed and restarted.")
 @click.option("--seed", type=int, default=None, help="Seed of the workload and the kills.")
-@click.option("--db", default=None, metavar="URL",
-              help="postgresql://... for the services' stores (default: SQLite files).")
+@click.option("--db", default=None, metavar="URL|DIR",
+              help="The services' stores: postgresql://... (one schema per service) or a "
+                   "directory (one SQLite file per service). Default: SQLite files in a "
+                   "temporary folder.")
 @click.option("--mutant", default=None, help="Run a shipped mutant instead of the reference services.")
 @click.option("--kill", "kill_services", default="payment,inventory,order,notification", show_default=True,
               help="Comma list of services that may be killed.")
@@ -46,6 +57,7 @@ def faults(broker: str, sagas: int, kills: int, seed: int | None, db: str | None
     nothing is charged twice, no stock leaks."""
     from sagaspec.conformance.faults import FaultPlan, FaultRunner
 
+    db = _check_db(db)
     plan = FaultPlan(
         sagas=sagas, kills=kills, seed=seed, decline_rate=decline_rate, short_rate=short_rate,
         concurrency=concurrency, settle_timeout=settle_timeout, crash_points=not no_crash_points,
@@ -59,13 +71,70 @@ def faults(broker: str, sagas: int, kills: int, seed: int | None, db: str | None
         click.echo(("\r" + line.ljust(100)) if tty else line, err=True, nl=not tty)
 
     runner = FaultRunner(broker, plan, db=db, mutant=mutant, progress=progress)
-    report = runner.run()
+    report = asyncio.run(_run(runner))
     if tty:
         click.echo("", err=True)
+    if report is None:
+        click.echo("interrupted: stopped at once; service processes, broker names and "
+                   "temporary files removed", err=True)
+        sys.exit(3)
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2, sort_keys=True))
     else:
         for line in report.lines():
             click.echo(line)
+    if report.interrupted:
+        sys.exit(3)
     if not report.ok:
         sys.exit(1)
+
+
+async def _run(runner):
+    """The run, with SIGINT and SIGTERM: the first stops placing orders (a partial
+    report), the second cancels the run; the runner's clean-up runs in both cases."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(runner.run_async())
+    await asyncio.sleep(0)  # let the run install its own handlers first: these replace them
+    signals = []
+
+    def on_signal() -> None:
+        signals.append(1)
+        if len(signals) == 1:
+            runner.stop()
+        else:
+            task.cancel()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+    try:
+        report = await task
+    except asyncio.CancelledError:
+        return None
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    if signals:
+        report.interrupted = True
+    return report
+
+
+def _check_db(db: str | None) -> str | None:
+    """``--db`` as the runners take it; one line naming what is wrong otherwise."""
+    from sagaspec.examples.pgstore import is_postgres_url
+
+    if db is None or is_postgres_url(db):
+        return db
+    if "://" in db:
+        scheme = db.split("://", 1)[0]
+        raise UsageError(f"--db {db}: unknown database scheme {scheme!r}; expected "
+                         "postgresql://USER@HOST:PORT/DB or a directory for SQLite files")
+    path = Path(db)
+    if path.exists() and not path.is_dir() or path.suffix in (".db", ".sqlite", ".sqlite3"):
+        raise UsageError(f"--db {db}: one SQLite file would be shared by every service (each "
+                         "needs its own database); give a directory, one file per service is "
+                         "made in it, or postgresql://...")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--db {db}: cannot create the directory: {exc.strerror}") from None
+    return str(path.resolve()) + os.sep
