@@ -494,6 +494,13 @@ class _Box:
     w: float
     h: float
 
+    def crossed_by(self, points, pad: float = 3.0) -> bool:
+        """Whether a line through ``points`` (dense samples) passes through the box."""
+        return any(
+            self.x - pad <= x <= self.x + self.w + pad and self.y - pad <= y <= self.y + self.h + pad
+            for x, y in points
+        )
+
     def overlaps(self, other: _Box, pad: float = 2.0) -> bool:
         return not (
             self.x + self.w + pad <= other.x or other.x + other.w + pad <= self.x
@@ -649,6 +656,8 @@ class _StateLayout:
         for group in (*outs.values(), *ins.values()):
             group.sort(key=lambda e: (self.nodes[e.dst].x, self.nodes[e.src].x))
         bulge = 0
+        # Every edge's geometry first, so a label can stay off the other edges' lines.
+        shapes: list[tuple] = []
         for e in self.edges:
             src, dst = self.nodes[e.src], self.nodes[e.dst]
             stroke, _ = _tone(e.tone)
@@ -691,6 +700,14 @@ class _StateLayout:
                 )
                 # Label candidates along the vertical run in the right margin.
                 p0, p1, p2, p3 = (reach, p0[1]), (reach, p0[1]), (reach, top), (reach, top)
+            if e in forward or e.src == e.dst:
+                line = [_bezier((p0, p1, p2, p3), k / 32) for k in range(33)]
+            else:
+                line = _polyline(((src.x + src.w / 2, src.y + src.h / 2), (reach, src.y + src.h / 2),
+                                  (reach, top), (dst.x + dst.w / 4, top), (dst.x + dst.w / 4, dst.y)))
+            shapes.append((e, src, stroke, marker, d, (p0, p1, p2, p3), cands, line))
+        for index, (e, src, stroke, marker, d, (p0, p1, p2, p3), cands, _line) in enumerate(shapes):
+            others = [pt for j, shape in enumerate(shapes) if j != index for pt in shape[7]]
             text_lines = [ln for part in e.label.split("\n") for ln in wrap(part, self.EDGE_LABEL_W, 11)]
             lw = max(text_width(t, 11) for t in text_lines) + 8
             lh = 13 * len(text_lines) + 4
@@ -709,11 +726,44 @@ class _StateLayout:
                         cand = _Box(cx + 6, cy - lh / 2, lw, lh)
                     else:
                         cand = _Box(cx - lw / 2 + shift, cy - lh / 2, lw, lh)
-                    if not any(cand.overlaps(o) for o in occupied):
+                    if not any(cand.overlaps(o) for o in occupied) and not cand.crossed_by(others):
                         box = cand
                         break
                 if box is not None:
                     break
+            if box is None and e.src != e.dst:
+                # A wider search along and beside the line, still off the other lines: along
+                # a curve and to either side of it, or further right of a margin run.
+                wide = [k / 20 for k in range(2, 19)]
+                if side:
+                    offsets = [(6.0 + dx, 0.0) for dx in range(0, 280, 14)]
+                else:
+                    offsets = [(f * (lw / 2 + 6) - lw / 2, 0.0) for f in (0, 1, -1, 2, -2, 3, -3)]
+                for ox, _oy in offsets:
+                    for t in wide:
+                        cx, cy = _bezier((p0, p1, p2, p3), t)
+                        cand = _Box(cx + ox, cy - lh / 2, lw, lh)
+                        if not any(cand.overlaps(o) for o in occupied) and not cand.crossed_by(others):
+                            box = cand
+                            break
+                    if box is not None:
+                        break
+            if box is None:  # no place off the other lines: at least off the other labels
+                for shift in shifts:
+                    for t in cands:
+                        cx, cy = _bezier((p0, p1, p2, p3), t)
+                        if e.src == e.dst:
+                            top = {0.5: cy - lh / 2, 0.0: src.y, 1.0: src.y + src.h - lh}[t]
+                            cand = _Box(src.x + src.w / 2 + 34, top, lw, lh)
+                        elif side:
+                            cand = _Box(cx + 6, cy - lh / 2, lw, lh)
+                        else:
+                            cand = _Box(cx - lw / 2 + shift, cy - lh / 2, lw, lh)
+                        if not any(cand.overlaps(o) for o in occupied):
+                            box = cand
+                            break
+                    if box is not None:
+                        break
             if box is None:  # everything collides: stack below the last label
                 cx, cy = _bezier((p0, p1, p2, p3), 0.5)
                 box = _Box(cx - lw / 2, cy - lh / 2, lw, lh)
@@ -726,13 +776,16 @@ class _StateLayout:
                 f'<path d="{d}" fill="none" stroke="{stroke}" stroke-width="1.5" {marker}/></g>'
             )
             texts = "".join(
+                # Inline style: the stylesheet's text fill would win over a fill attribute,
+                # and the colour is what ties a label to its edge.
                 f'<text class="ss-edge-label" x="{num(box.x + lw / 2)}" '
-                f'y="{num(box.y + 13 * (k + 1))}" text-anchor="middle" fill="{stroke}">'
+                f'y="{num(box.y + 13 * (k + 1))}" text-anchor="middle" style="fill:{stroke}">'
                 f"{esc(t)}</text>"
                 for k, t in enumerate(text_lines)
             )
             labels.append(
-                f'<g aria-hidden="true"><rect x="{num(box.x)}" y="{num(box.y)}" width="{num(lw)}" '
+                f'<g class="ss-label-box" data-edge="{esc(e.src)}->{esc(e.dst)}" '
+                f'aria-hidden="true"><rect x="{num(box.x)}" y="{num(box.y)}" width="{num(lw)}" '
                 f'height="{num(lh)}" fill="#ffffff" fill-opacity="0.92"/>{texts}</g>'
             )
         nodes_svg = []
@@ -782,6 +835,15 @@ class _StateLayout:
             f'<g transform="translate({num(dx)},{num(dy)})">'
             f"{''.join(parts)}{''.join(nodes_svg)}{''.join(labels)}</g></svg>"
         )
+
+
+def _polyline(corners, step: float = 4.0) -> list[tuple[float, float]]:
+    """Points every ``step`` pixels along the straight segments through ``corners``."""
+    out = [corners[0]]
+    for (x0, y0), (x1, y1) in zip(corners, corners[1:], strict=False):
+        n = max(1, int(math.hypot(x1 - x0, y1 - y0) / step))
+        out += [(x0 + (x1 - x0) * k / n, y0 + (y1 - y0) * k / n) for k in range(1, n + 1)]
+    return out
 
 
 def _bezier(points, t: float) -> tuple[float, float]:

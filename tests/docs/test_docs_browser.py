@@ -279,3 +279,45 @@ def test_names_are_not_split_mid_word_and_long_commands_stay_on_the_page(browser
     assert report.problems == []
     assert report.value["overflowing"] == []
     assert shot.stat().st_size > 10_000
+
+
+CROSSINGS = r"""
+(() => {
+  const out = [];
+  for (const svg of document.querySelectorAll('svg.ss-statemachine')) {
+    const edges = [...svg.querySelectorAll('g.ss-edge')].map(g => ({
+      key: g.dataset.src + '->' + g.dataset.dst, path: g.querySelector('path')}));
+    for (const box of svg.querySelectorAll('g.ss-label-box')) {
+      const r = box.querySelector('rect').getBBox();
+      const own = box.dataset.edge;
+      for (const e of edges) {
+        if (e.key === own) continue;
+        const len = e.path.getTotalLength();
+        for (let k = 0; k <= 200; k++) {
+          const p = e.path.getPointAtLength(len * k / 200);
+          if (p.x > r.x + 1 && p.x < r.x + r.width - 1 && p.y > r.y + 1 && p.y < r.y + r.height - 1) {
+            out.push(svg.dataset.diagram + ': edge ' + e.key + ' crosses the label of ' + own);
+            break;
+          }
+        }
+      }
+    }
+  }
+  return {crossings: out, machines: document.querySelectorAll('svg.ss-statemachine').length,
+          labels: document.querySelectorAll('g.ss-label-box').length};
+})()
+"""
+
+
+@pytest.mark.parametrize("design", ["corrected", "seed"])
+def test_state_machine_edges_do_not_cross_other_edges_labels(browser, serve, design, request):
+    site, folder = request.getfixturevalue(f"{design}_site")
+    base = serve(folder)
+    labels = 0
+    for service in ("order", "payment", "inventory", "notification"):
+        got = browser.load(base + html_file(f"services/{service}"), CROSSINGS)
+        assert got.problems == []
+        assert got.value["machines"] == 1, service
+        assert got.value["crossings"] == [], (design, service)
+        labels += got.value["labels"]
+    assert labels >= 10
