@@ -166,7 +166,7 @@ def test_lint_finds_the_shops_hole_and_not_the_two_others():
     assert "StockReleased" in shop.stdout
     for name in ("travel", "order-shipping"):
         r = CliRunner().invoke(main, ["lint", "--design", str(_path(name, buggy=True))])
-        assert r.exit_code == 0 and "clean" in r.stdout, r.output
+        assert r.exit_code == 0 and "clean" in r.output, r.output
 
 
 def test_cli_check_names_the_violated_property_and_exits_1():
