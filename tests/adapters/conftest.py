@@ -50,7 +50,11 @@ class Served:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        return self.proc.stderr.read() if self.proc.stderr else ""
+        err = self.proc.stderr.read() if self.proc.stderr else ""
+        for pipe in (self.proc.stdout, self.proc.stderr):
+            if pipe is not None:
+                pipe.close()  # or the pipes are left to the garbage collector (ResourceWarning)
+        return err
 
 
 @pytest.fixture
