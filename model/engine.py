@@ -60,9 +60,11 @@ Semantics of a step (documented in the README too)
 from __future__ import annotations
 
 import itertools
+import math
 from bisect import bisect_left
 from collections.abc import Hashable
 
+from sagaspec.model._sorted_symmetry import SortedCanon, sorted_layout_ok
 from sagaspec.model.participant import Msg, Outcome, Participant
 from sagaspec.model.system import Config, System
 
@@ -115,6 +117,10 @@ LANE = 72
 #: Packed vectors up to 4 sagas (24 renamings, 216 bytes per vector); beyond, the search
 #: builds and renames successors instead.
 MAX_VECTOR_PERMS = 24
+#: From this many renamings on (5 sagas: 120), sort the sagas by signature instead of
+#: trying every renaming, when the participants' states allow it
+#: (:mod:`sagaspec.model._sorted_symmetry`); the search then builds every successor.
+SORTED_MIN_PERMS = MAX_VECTOR_PERMS + 1
 
 _no_vector = lambda *_a: 0  # noqa: E731 - moves carry vector 0 when vectors are off
 
@@ -234,9 +240,16 @@ class Engine:
         self.symmetric = bool(config.symmetry)
         self.vectors = False
         self.perms: list[tuple[int, ...]] = []
-        if self.symmetric:
-            self._setup_symmetry()
+        self.renamings = 1  # how many renamings of the sagas there are (n!)
+        self.sorted = None  # the sorted canonical form, when it applies (see _sorted_symmetry)
         self._init = self._initial_raw()
+        if self.symmetric:
+            self._check_symmetry()
+            if self.renamings >= SORTED_MIN_PERMS and sorted_layout_ok(self):
+                self.sorted = SortedCanon(self)
+                self.canonical = self.sorted.canonical
+            else:
+                self._setup_symmetry()
 
     # ------------------------------------------------------------------ interning
     def _intern_local(self, p: int, state: Hashable, what: str) -> int:
@@ -816,19 +829,27 @@ class Engine:
             )
         return self._fvec(state)
 
-    def _setup_symmetry(self) -> None:
+    def _check_symmetry(self) -> None:
         k = self.system.sagas
         if k < 2:
             raise UsageError(
                 f"symmetry needs a system with at least 2 interchangeable sagas (System.sagas is {k})"
             )
-        if k > 6:
-            raise UsageError(f"symmetry supports at most 6 sagas ({k} given: {k}! permutations)")
         for part in self.parts:
             if type(part).permute is Participant.permute:
                 raise UsageError(
                     f"symmetry: participant {part.name!r} does not implement permute(state, perm)"
                 )
+        self.renamings = math.factorial(k)
+
+    def _setup_symmetry(self) -> None:
+        """The general canonical form: the least of all ``n!`` renamings (see :meth:`canonical`)."""
+        k = self.system.sagas
+        if k > 6:
+            raise UsageError(
+                f"symmetry over {k} sagas ({k}! renamings) needs the sorted canonical form: an "
+                "unordered bus and participant states made of per-saga slots plus shared values"
+            )
         # perm 0 is the identity, so an already-canonical state needs no work.
         self.perms = list(itertools.permutations(range(k)))
         count = len(self.perms)

@@ -298,7 +298,9 @@ class _Search:
         total += sys.getsizeof(self.props.classes) + len(self.props.classes) * 100
         for memo in self.props.memo:
             total += sys.getsizeof(memo)
-        if e.symmetric:
+        if e.sorted is not None:
+            total += e.sorted.tables_bytes()
+        elif e.symmetric:
             total += sum(sys.getsizeof(t) for row in e._ppid for t in row)
             total += sum(sys.getsizeof(t) + 100 * len(t) for t in (*e._prow, *e._narrow))
         if e.vectors:
@@ -374,7 +376,9 @@ class _Search:
         collecting = gc.isenabled()
         gc.disable()
         try:
-            if _FORCE_GENERIC:
+            if _FORCE_GENERIC or e.sorted is not None:
+                # (Sorted symmetry: every successor is built and renamed into signature
+                # order, which the generic loop does through Engine.expand.)
                 return self._run_generic()
             if e.fifo:
                 return self._run_fifo()
@@ -1276,7 +1280,7 @@ class _Search:
                     loop_raw_index = loop
                 if c == raw[loop_raw_index]:
                     break
-                if len(raw) > (len(e.perms) + 1) * (len(states) + 1):
+                if len(raw) > (e.renamings + 1) * (len(states) + 1):
                     raise ModelError("internal error: symmetric lasso does not close")
                 targets.extend(cycle)
         return Path(e, raw, descr, loop=loop)

@@ -220,7 +220,12 @@ def symmetry_blocker(system: System) -> str | None:
         if type(part).permute is Participant.permute:
             return f"participant {part.name!r} does not implement permute()"
     if system.sagas > 6:
-        return f"{system.sagas} sagas is too many permutations"
+        # Beyond 6 sagas only the sorted canonical form (per-saga slots) is offered.
+        from sagaspec.model._sorted_symmetry import layout_blocker
+
+        why = layout_blocker(system.participants, system.sagas)
+        if why:
+            return f"{system.sagas} sagas need per-saga slots: {why}"
     return None
 
 
