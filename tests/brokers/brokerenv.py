@@ -4,6 +4,11 @@ A broker that is down is a *failure* with a message saying how to start it, neve
 silent skip: these tests are the evidence that the adapters work on real brokers.
 Point them elsewhere with ``SAGASPEC_NATS_URL``, ``SAGASPEC_AMQP_URL``,
 ``SAGASPEC_REDIS_URL`` and ``SAGASPEC_PG_URL``.
+
+The suite runs on several pytest-xdist workers at once, all on the same servers: every
+broker name a test makes (streams, subjects, exchanges, queues, keys, PostgreSQL
+schemas) comes from a namespace that starts with its worker's tag (:func:`namespace`),
+so two workers never see each other's messages.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import socket
 from urllib.parse import urlsplit
 
 import pytest
+from sagaspec.adapters.broker import new_namespace
 
 URLS = {
     "nats": os.environ.get("SAGASPEC_NATS_URL", "nats://127.0.0.1:4222"),
@@ -40,6 +46,15 @@ def require(url: str, var: str) -> str:
 
 
 _VARS = {"nats": "NATS_URL", "rabbitmq": "AMQP_URL", "redis": "REDIS_URL"}
+
+#: This test process's tag: the pytest-xdist worker id (``gw0``, ``gw1``, ...), or ``main``.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+_mint = new_namespace
+
+
+def namespace(tag: str = "t") -> str:
+    """A fresh broker namespace of this worker: ``<tag>_<worker>_<random>``."""
+    return _mint(f"{tag}_{WORKER}_")
 
 
 def destroy(url: str) -> None:

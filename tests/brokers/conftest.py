@@ -6,7 +6,22 @@ import asyncio
 import socket
 
 import pytest
-from brokerenv import _VARS, BROKERS, PG_URL, URLS, require
+import sagaspec.adapters.broker as _broker
+from brokerenv import _VARS, BROKERS, PG_URL, URLS, WORKER, namespace, require
+
+# Every namespace minted in this worker, by the tests and by the library's own defaults
+# (an adapter that spawns services, the fault runner), carries the worker's tag. Done at
+# import, before the test modules bind ``new_namespace``, so no name escapes it.
+_broker.new_namespace = namespace
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _namespaces_are_per_worker():
+    """Fail loudly if the per-worker namespaces were not installed."""
+    from sagaspec.adapters.broker import BrokerAdapter
+
+    adapter = BrokerAdapter(URLS["nats"], spawn="all")  # names only: nothing is started
+    assert adapter.config.namespace.startswith(f"c_{WORKER}_"), adapter.config.namespace
 
 
 @pytest.fixture(params=BROKERS)

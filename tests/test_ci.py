@@ -1,0 +1,31 @@
+"""CI runs exactly the README's test command, and that command runs the suite in parallel
+with its slowest tests listed (the options live in pyproject.toml, not in the command)."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _readme_test_command() -> str:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    commands = [line for block in re.findall(r"```sh\n(.*?)```", text, re.S)
+                for line in block.splitlines() if "python -m pytest" in line and "&&" in line]
+    assert len(commands) == 1, commands
+    return commands[0].strip()
+
+
+def test_ci_runs_the_readme_test_command_verbatim():
+    script = (ROOT / ".ci" / "run").read_text(encoding="utf-8").rstrip().splitlines()
+    assert script[-1] == _readme_test_command()
+
+
+def test_the_suite_runs_on_parallel_workers_and_shows_its_slowest_tests():
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    addopts = config["tool"]["pytest"]["ini_options"]["addopts"].split()
+    assert addopts[addopts.index("-n") + 1] == "auto" and "--durations=15" in addopts
+    dev = config["project"]["optional-dependencies"]["dev"]
+    assert any(d.startswith("pytest-xdist") for d in dev)
