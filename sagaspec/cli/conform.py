@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from sagaspec.cli._types import Finite
 from sagaspec.conformance.checks import CHECKS
 from sagaspec.conformance.events import (
     ExampleFinished,
@@ -70,9 +71,13 @@ def _replay_settings(replay: str, adapter: str | None, participant: str | None,
     case file's; an adapter the file names is used only when it is the reference
     services, the same as the command line's, or with ``--trust-file`` (said first)."""
     from sagaspec.cli._replay import read_trace
-    from sagaspec.conformance.cases import case_defaults
+    from sagaspec.conformance.cases import CASE_FORMAT, TRACE_FORMAT, case_defaults
 
-    read_trace(replay)  # within the file limits, one-line errors, before anything else
+    data = read_trace(replay)  # within the file limits, one-line errors, before anything else
+    if data.get("format") not in (CASE_FORMAT, TRACE_FORMAT):
+        raise click.UsageError(f"--replay {replay}: format {str(data.get('format'))[:80]!r} is "
+                               f"neither {CASE_FORMAT!r} (a saved failure) nor {TRACE_FORMAT!r} "
+                               "(a model checker trace)")
     found = case_defaults(replay)
     named = found.get("adapter")
     if adapter is None and isinstance(named, str) and named:
@@ -138,9 +143,9 @@ def _replay_settings(replay: str, adapter: str | None, participant: str | None,
               help="Concurrent sagas per test case.")
 @click.option("--max-steps", type=click.IntRange(0, 200), default=16, show_default=True,
               help="Generated steps per test case (then everything in flight is delivered).")
-@click.option("--collect-timeout", type=float, default=0.2, show_default=True,
+@click.option("--collect-timeout", type=Finite(0, 3600), default=0.2, show_default=True,
               help="Seconds to wait for the service to go quiet after a step.")
-@click.option("--settle-timeout", type=float, default=0.5, show_default=True,
+@click.option("--settle-timeout", type=Finite(0, 3600), default=0.5, show_default=True,
               help="Seconds to wait for quiet at the end of a test case.")
 @click.option("--settle-each-step/--no-settle-each-step", default=True, show_default=True,
               help="Treat the service as quiet after each collect (finds a missing reaction "

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import click
 
+from sagaspec.cli._types import Finite
 from sagaspec.errors import UsageError
 
 __all__ = ["faults"]
@@ -41,11 +42,11 @@ __all__ = ["faults"]
 @click.option("--mutant", default=None, help="Run a shipped mutant instead of the reference services.")
 @click.option("--kill", "kill_services", default="payment,inventory,order,notification", show_default=True,
               help="Comma list of services that may be killed.")
-@click.option("--decline-rate", type=click.FloatRange(0, 1), default=0.2, show_default=True)
-@click.option("--short-rate", type=click.FloatRange(0, 1), default=0.25, show_default=True)
+@click.option("--decline-rate", type=Finite(0, 1), default=0.2, show_default=True)
+@click.option("--short-rate", type=Finite(0, 1), default=0.25, show_default=True)
 @click.option("--concurrency", type=click.IntRange(min=1), default=16, show_default=True,
               help="Sagas in flight at most.")
-@click.option("--settle-timeout", type=click.FloatRange(min=1), default=60.0, show_default=True,
+@click.option("--settle-timeout", type=Finite(1, 86400), default=60.0, show_default=True,
               help="Every saga must be terminal this many seconds after the last restart.")
 @click.option("--no-crash-points", is_flag=True,
               help="Never arm a restarted service to die at before-commit/after-commit/after-publish.")
