@@ -1,26 +1,34 @@
-"""Judging the world's decisions: stock and payment rules, when the suite knows the world.
+"""Judging the world's decisions, when the suite knows the world.
 
-The suite's model (:func:`~sagaspec.conformance.models.suite_model`) leaves two decisions
-open, because in general they depend on a world the suite cannot see: whether Inventory
-reserves an order or runs out of stock, and whether Payment approves or declines it.
-When the adapter has ``setup`` and the suite set the world for a test case
+The suite's model (:func:`~sagaspec.conformance.models.suite_model`) leaves two kinds of
+decision open, because in general they depend on a world the suite cannot see, and both
+are read from the spec, not from participant names:
+
+* a participant whose guards read a **shared variable** (a stock level): which
+  alternative its guard picks depends on the service's real resources;
+* an alternative decided by a **world knob** (``world: {knob: value}`` in the spec).
+
+When the adapter has ``setup`` and the suite set the world up for a test case
 (:class:`~sagaspec.adapters.base.World`), both are *determined*:
 
 * **stock** (:class:`WorldInventory`): free units per sku start at ``World.stock``; an
-  order whose items all fit the free units must be reserved (``InventoryReserved``),
-  one that does not fit must fail (``InventoryReservationFailed``); a reservation takes
-  the order's items from stock and a release gives them back. The free units are part
-  of each model configuration of the oracle, so they follow whatever order the service
-  processed its deliveries in, and every reservation or release it publishes moves
-  them. A sku the world does not list is *unknown*: an order with such a line may go
-  either way as long as its listed skus fit (it must fail when one of them is short).
-* **payment rules** (:class:`WorldPayment`): an order is declined exactly when its user
-  is in ``World.declined_users`` or its amount exceeds ``World.decline_over``.
+  order whose items all fit the free units must take the alternatives the model takes
+  with its shared variables plentiful, one that does not fit those it takes with them
+  exhausted. What an outcome moves the shared variable by (a reservation takes, a
+  release gives back) moves the order's units of each sku. The free units are part of
+  each model configuration of the oracle, so they follow whatever order the service
+  processed its deliveries in. A sku the world does not list is *unknown*: an order with
+  such a line may go either way as long as its listed skus fit (it must fail when one of
+  them is short).
+* **world knobs** (:class:`WorldPayment`): the world's payment rules decline an order
+  exactly when its user is in ``World.declined_users`` or its amount exceeds
+  ``World.decline_over``; a declined order takes the knob's value whose alternative
+  emits a ``failure`` event (by the spec's event roles), an approved one the other.
 
 Both wrap the model's own participants and only *narrow* their nondeterministic
 choices, so the design's guards and compensations are still the model's. When the
-service publishes the branch the world rules out, :meth:`~Judge.explain` says why, and
-the oracle reports it as the ``stock`` or ``payment-rules`` check instead of a bare
+service publishes what the world rules out, :meth:`~Judge.explain` says why, and the
+oracle reports it as the ``stock`` or ``payment-rules`` check instead of a bare
 ``model`` failure.
 
 >>> from sagaspec.conformance.history import SagaInfo
@@ -37,6 +45,10 @@ the oracle reports it as the ``stock`` or ``payment-rules`` check instead of a b
 >>> s1 = inv.on_event(s0, Msg("OrderCreated", 0, "order"))[0].state
 >>> s1.free, [o.label for o in inv.on_event(s1, Msg("OrderCreated", 1, "order"))]
 ((1,), ['out of stock'])
+>>> pay = next(p for p in judged_participants(suite_model("corrected", 2),
+...     World(declined_users=frozenset({"u1"})), sagas) if p.name == "payment")
+>>> [[o.label for o in pay.on_event(pay.init(), Msg("OrderCreated", i, "order"))] for i in (0, 1)]
+[['approve'], ['decline']]
 """
 
 from __future__ import annotations
@@ -47,6 +59,14 @@ from typing import Any, NamedTuple
 
 from sagaspec.adapters.base import World
 from sagaspec.conformance.history import SagaInfo
+from sagaspec.conformance.models import (
+    _PLENTY,
+    AnyStock,
+    pin,
+    shared_values,
+    world_alternatives,
+)
+from sagaspec.model.compile import SpecParticipantModel
 from sagaspec.model.participant import Msg, Outcome, Participant
 
 from sagaspec.errors import UsageError
@@ -58,32 +78,13 @@ __all__ = ["Judge", "WorldInventory", "WorldPayment", "StockState", "judged_part
 STOCK = "stock"
 PAYMENT_RULES = "payment-rules"
 
-#: Free units the inner model Inventory sees when an order must be reserved.
-_PLENTY = 10**6
-
-_RESERVE_OUTCOMES = ("InventoryReserved", "InventoryReservationFailed")
-_CHARGE_OUTCOMES = ("PaymentProcessed", "PaymentFailed")
-
-
-def _with_free(state: Any, free: int) -> Any:
-    """``state`` of the model Inventory (``InventoryState(free, slots)``) with ``free``."""
-    if hasattr(state, "_replace"):
-        return state._replace(free=free)
-    return (free, state[1])
-
-
-def _held(state: Any, saga: int) -> int:
-    """Units the model Inventory holds for ``saga`` (``StockSlot.held``)."""
-    slot = state[1][saga]
-    return slot.held if hasattr(slot, "held") else slot[1]
-
-
-def _publishes(outcome: Outcome, types: Sequence[str]) -> bool:
-    return any(m.type in types for m in outcome.publish)
-
 
 def _same(a: Msg, b: Msg) -> bool:
     return a.type == b.type and a.saga == b.saga and a.src == b.src
+
+
+def _types(outcomes: Sequence[Outcome]) -> list[str]:
+    return sorted({m.type for o in outcomes for m in o.publish})
 
 
 class Judge(Participant):
@@ -101,21 +102,22 @@ class Judge(Participant):
 
 
 class StockState(NamedTuple):
-    """:class:`WorldInventory`'s state: the model Inventory's and the free units per sku
-    (``None`` for a sku the world does not list)."""
+    """:class:`WorldInventory`'s state: the model participant's (shared variables pinned
+    at their minimum) and the free units per sku (``None`` for a sku the world does not
+    list)."""
 
     inner: Any
     free: tuple[int | None, ...]
 
 
 class WorldInventory(Judge):
-    """The model's Inventory with stock per sku from the world (see the module docstring).
+    """A participant whose shared-variable guards are decided by the world's stock.
 
     Parameters
     ----------
     inner
-        The model Inventory (``sagaspec.model.saga.Inventory``; its documented state is
-        ``InventoryState(free, slots)`` with ``slot.held`` units per saga).
+        The compiled participant (the :class:`~sagaspec.conformance.models.AnyStock`
+        one's widened model: its state is ``(shared..., slots)``).
     sagas
         The test case's sagas, by index: their ``items`` are what each order reserves.
     stock
@@ -124,13 +126,12 @@ class WorldInventory(Judge):
 
     check = STOCK
 
-    def __init__(self, inner: Participant, sagas: Sequence[SagaInfo],
+    def __init__(self, inner: SpecParticipantModel, sagas: Sequence[SagaInfo],
                  stock: Mapping[str, int]) -> None:
         self.inner = inner
         self.name = inner.name
         self.subscribes = inner.subscribes
         self.publishes = getattr(inner, "publishes", frozenset())
-        self.units = max(int(getattr(inner, "units", 1)), 1)
         skus = sorted(set(stock) | {str(i["sku"]) for s in sagas for i in s.items})
         self.skus: tuple[str, ...] = tuple(skus)
         self.start: tuple[int | None, ...] = tuple(
@@ -142,9 +143,22 @@ class WorldInventory(Judge):
             for item in s.items:
                 need[str(item["sku"])] += int(item["quantity"])
             self.need[s.index] = tuple(need[k] for k in skus)
+        self.unit = self._unit()
+
+    def _unit(self) -> int:
+        """Model units one reservation takes: the smallest move of the shared variables
+        by any reaction from the initial state (1 when nothing moves them)."""
+        init = pin(self.inner, self.inner.init(), _PLENTY)
+        moves = {abs(self._delta(init, o.state))
+                 for event in sorted(self.subscribes)
+                 for o in self.inner.on_event(init, Msg(event, 0, ""))}
+        return min((m for m in moves if m), default=1)
+
+    def _delta(self, before: Hashable, after: Hashable) -> int:
+        return sum(shared_values(self.inner, after)) - sum(shared_values(self.inner, before))
 
     def init(self) -> StockState:
-        return StockState(_with_free(self.inner.init(), 0), self.start)
+        return StockState(pin(self.inner, self.inner.init(), None), self.start)
 
     def fits(self, free: Sequence[int | None], saga: int) -> bool | None:
         """``True``: the order must be reserved; ``False``: it must fail; ``None``: a line
@@ -162,32 +176,36 @@ class WorldInventory(Judge):
                 return False
         return None if unknown else True
 
-    def _inner_outcomes(self, state: StockState, msg: Msg, free: int) -> tuple[Outcome, ...]:
-        return tuple(self.inner.on_event(_with_free(state.inner, free), msg))
+    def _inner_outcomes(self, state: StockState, msg: Msg, plenty: bool) -> tuple[Outcome, ...]:
+        pinned = pin(self.inner, state.inner, _PLENTY if plenty else None)
+        return tuple(self.inner.on_event(pinned, msg))
 
-    def _moved(self, state: StockState, msg: Msg, o: Outcome) -> Outcome:
-        """``o`` of the inner model with the free units moved by what it reserved/released."""
-        new_inner = _with_free(o.state, 0)
+    def _moved(self, state: StockState, msg: Msg, o: Outcome, plenty: bool) -> Outcome:
+        """``o`` of the inner model with the free units moved by what it took or gave back."""
+        before = pin(self.inner, state.inner, _PLENTY if plenty else None)
         free = state.free
-        if msg.saga in self.need:
-            delta = _held(new_inner, msg.saga) - _held(state.inner, msg.saga)
-            if delta:
-                times = delta // self.units  # reservations taken (or given back if < 0)
-                free = tuple(None if have is None else have - times * n
-                             for have, n in zip(free, self.need[msg.saga], strict=True))
-        return Outcome(o.label, StockState(new_inner, free), o.publish)
+        delta = self._delta(before, o.state)
+        if delta and msg.saga in self.need:
+            times = -delta // self.unit  # reservations taken (given back if < 0)
+            free = tuple(None if have is None else have - times * n
+                         for have, n in zip(free, self.need[msg.saga], strict=True))
+        return Outcome(o.label, StockState(pin(self.inner, o.state, None), free), o.publish)
+
+    def _chosen(self, state: StockState, msg: Msg) -> list[tuple[Outcome, bool]]:
+        plenty = self._inner_outcomes(state, msg, True)
+        none = self._inner_outcomes(state, msg, False)
+        if [(o.label, o.publish) for o in plenty] == [(o.label, o.publish) for o in none]:
+            return [(o, True) for o in plenty]  # not a stock decision (a release, an ignore)
+        fits = self.fits(state.free, msg.saga)
+        out = [(o, True) for o in plenty] if fits is not False else []
+        if fits is not True:
+            out += [(o, False) for o in none]
+        return out
 
     def on_event(self, state: StockState, msg: Msg) -> tuple[Outcome, ...]:
-        plenty = self._inner_outcomes(state, msg, _PLENTY)
-        none = self._inner_outcomes(state, msg, 0)
-        if [(o.label, o.publish) for o in plenty] == [(o.label, o.publish) for o in none]:
-            chosen = plenty  # not a stock decision (a release, an ignored event ...)
-        else:
-            fits = self.fits(state.free, msg.saga)
-            chosen = plenty if fits else none if fits is False else plenty + none
         out: dict[tuple, Outcome] = {}
-        for o in chosen:
-            moved = self._moved(state, msg, o)
+        for o, plenty in self._chosen(state, msg):
+            moved = self._moved(state, msg, o, plenty)
             out.setdefault((moved.state, moved.publish), moved)
         return tuple(out.values())
 
@@ -195,7 +213,7 @@ class WorldInventory(Judge):
         return ()
 
     def restart(self, state: StockState) -> StockState:
-        # Stock is business data: durable, as the model keeps Inventory's whole state.
+        # Stock is business data: durable, as the model keeps the shared variables.
         return StockState(self.inner.restart(state.inner), state.free)
 
     def describe_free(self, free: Sequence[int | None]) -> str:
@@ -203,11 +221,9 @@ class WorldInventory(Judge):
                          for k, v in zip(self.skus, free, strict=True))
 
     def explain(self, state: StockState, msg: Msg, observed: Msg) -> str | None:
-        if observed.type not in _RESERVE_OUTCOMES:
-            return None
-        unjudged = self._inner_outcomes(state, msg, _PLENTY) + \
-            self._inner_outcomes(state, msg, 0)
-        if not any(_same(m, observed) for o in unjudged for m in o.publish):
+        plenty = self._inner_outcomes(state, msg, True)
+        none = self._inner_outcomes(state, msg, False)
+        if not any(_same(m, observed) for o in plenty + none for m in o.publish):
             return None
         if any(_same(m, observed) for o in self.on_event(state, msg) for m in o.publish):
             return None
@@ -218,9 +234,9 @@ class WorldInventory(Judge):
         need = ", ".join(f"{n} x {k}" for k, n in zip(self.skus, self.need[msg.saga],
                                                        strict=True) if n)
         world = self.describe_free(self.start)
-        verdict = ("fit the free stock, so it must be reserved (InventoryReserved)" if fits
-                   else "do not fit the free stock, so it must fail "
-                        "(InventoryReservationFailed)")
+        expected = " or ".join(_types(plenty if fits else none)) or "nothing"
+        verdict = (f"fit the free stock, so it must be reserved ({expected})" if fits
+                   else f"do not fit the free stock, so it must fail ({expected})")
         return (f"{self.name} published {observed.type} for order {saga.orderId} "
                 f"(saga {saga.sagaId}), but its items ({need}) {verdict}: free now "
                 f"{self.describe_free(state.free)} (the world set up {world}; each "
@@ -249,11 +265,18 @@ def declines(world: World, saga: SagaInfo) -> bool:
 
 
 class WorldPayment(Judge):
-    """The model's Payment with approve/decline decided by the world's rules."""
+    """A participant whose world-knob alternatives are decided by the world's rules.
+
+    ``inner`` is a compiled participant with alternatives carrying ``world: {knob:
+    value}``; each saga's knob values follow the world's payment rules (see the module
+    docstring). Where both a matching and a contradicting alternative are enabled, the
+    contradicting ones are dropped; elsewhere the model's outcomes stand.
+    """
 
     check = PAYMENT_RULES
 
-    def __init__(self, inner: Participant, sagas: Sequence[SagaInfo], world: World) -> None:
+    def __init__(self, inner: SpecParticipantModel, sagas: Sequence[SagaInfo], world: World,
+                 failures: frozenset[str]) -> None:
         self.inner = inner
         self.name = inner.name
         self.subscribes = inner.subscribes
@@ -261,20 +284,39 @@ class WorldPayment(Judge):
         self.world = world
         self.sagas = {s.index: s for s in sagas}
         self.declined = {s.index: declines(world, s) for s in sagas}
+        # knob -> (value of a declined order, value of an approved one), from the spec:
+        # the value whose alternative emits a failure event is the declining one.
+        knobs: dict[str, dict[bool, str]] = {}
+        for alt in world_alternatives(inner):
+            failing = any(e in failures for e in alt.emit)
+            for knob, value in alt.world:
+                knobs.setdefault(knob, {}).setdefault(failing, value)
+        self.knobs = {k: v for k, v in knobs.items() if len(v) == 2}
+        self.expected = {
+            i: frozenset((k, v[d]) for k, v in self.knobs.items())
+            for i, d in self.declined.items()
+        }
 
     def init(self) -> Hashable:
         return self.inner.init()
 
-    def _decide(self, outcomes: tuple[Outcome, ...], saga: int) -> tuple[Outcome, ...]:
-        approve = [o for o in outcomes if _publishes(o, ("PaymentProcessed",))]
-        decline = [o for o in outcomes if _publishes(o, ("PaymentFailed",))]
-        if not approve or not decline or saga not in self.declined:
-            return outcomes  # not a decision the world makes here
-        drop = approve if self.declined[saga] else decline
-        return tuple(o for o in outcomes if o not in drop)
+    def _decide(self, state: Hashable, msg: Msg) -> tuple[tuple[Outcome, ...], tuple[Outcome, ...]]:
+        """``(all outcomes, those the world allows)`` of the reaction to ``msg``."""
+        pairs = self.inner.choices(state, msg)
+        outcomes = tuple(o for _a, o in pairs)
+        want = self.expected.get(msg.saga)
+        if want is None:
+            return outcomes, outcomes
+        decided = [(a, o) for a, o in pairs if a is not None and
+                   any(k in self.knobs for k, _v in a.world)]
+        agree = [o for a, o in decided if set(a.world) & want]
+        disagree = [o for a, o in decided if not set(a.world) & want]
+        if not agree or not disagree:
+            return outcomes, outcomes  # not a decision the world makes here
+        return outcomes, tuple(o for o in outcomes if not any(o is d for d in disagree))
 
     def on_event(self, state: Hashable, msg: Msg) -> tuple[Outcome, ...]:
-        return self._decide(tuple(self.inner.on_event(state, msg)), msg.saga)
+        return self._decide(state, msg)[1]
 
     def internal(self, state: Hashable) -> tuple[Outcome, ...]:
         return tuple(self.inner.internal(state))
@@ -283,12 +325,9 @@ class WorldPayment(Judge):
         return self.inner.restart(state)
 
     def explain(self, state: Hashable, msg: Msg, observed: Msg) -> str | None:
-        if observed.type not in _CHARGE_OUTCOMES:
-            return None
-        unjudged = tuple(self.inner.on_event(state, msg))
+        unjudged, judged = self._decide(state, msg)
         if not any(_same(m, observed) for o in unjudged for m in o.publish):
             return None
-        judged = self._decide(unjudged, msg.saga)
         if any(_same(m, observed) for o in judged for m in o.publish):
             return None
         saga = self.sagas[msg.saga]
@@ -300,7 +339,7 @@ class WorldPayment(Judge):
                      "the world sets no amount limit (decline_over)" if limit is None else
                      f"amount {saga.amount} is {'' if over else 'not '}over decline_over "
                      f"{limit}"))
-        expected = "PaymentFailed" if self.declined[msg.saga] else "PaymentProcessed"
+        expected = " or ".join(_types(judged)) or "nothing"
         verb = "declined" if self.declined[msg.saga] else "approved"
         return (f"{self.name} published {observed.type} for order {saga.orderId} "
                 f"(saga {saga.sagaId}), but {rules}, so it must be {verb} ({expected})")
@@ -311,18 +350,18 @@ def judged_participants(model: Any, world: World, sagas: Sequence[SagaInfo], *,
                         ) -> tuple[Participant, ...]:
     """``model``'s participants with the decisions named in ``judge`` made by ``world``.
 
-    ``model`` is a :class:`~sagaspec.conformance.models.SuiteModel`; its Inventory (the
-    permissive :class:`~sagaspec.conformance.models.AnyStock`) and Payment are wrapped.
+    ``model`` is a :class:`~sagaspec.conformance.models.SuiteModel`: its permissive
+    participants (:class:`~sagaspec.conformance.models.AnyStock`, guards on shared
+    variables) are judged by the world's stock, and those with world-knob alternatives
+    by the world's payment rules.
     """
-    from sagaspec.conformance.models import AnyStock
-    from sagaspec.model._handwritten import Payment
-
+    failures = model.design.failures
     out: list[Participant] = []
     for p in model.participants:
         if STOCK in judge and isinstance(p, AnyStock):
             out.append(WorldInventory(p.inner, sagas, world.stock))
-        elif PAYMENT_RULES in judge and isinstance(p, Payment):
-            out.append(WorldPayment(p, sagas, world))
+        elif PAYMENT_RULES in judge and world_alternatives(p):
+            out.append(WorldPayment(p, sagas, world, failures))
         else:
             out.append(p)
     return tuple(out)

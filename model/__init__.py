@@ -22,7 +22,6 @@ from sagaspec.model.path import Action, Path, Snapshot, Step, replay, shrink
 from sagaspec.model.properties import Property
 from sagaspec.model.results import CheckResult, Stats, Violation
 from sagaspec.model.saga import SagaVariant, saga_models, saga_system, saga_variant
-from sagaspec.model.saga_properties import saga_properties
 from sagaspec.model.system import Bounds, Config, System, load_system
 from sagaspec.model.view import View
 
@@ -47,7 +46,6 @@ __all__ = [
     "load_system",
     "replay",
     "saga_models",
-    "saga_properties",
     "saga_system",
     "saga_variant",
     "SagaVariant",
