@@ -143,6 +143,8 @@ def _fault_runner_class() -> type:
             self.server = server
             self.pause, self.down, self.lock = pause, down, lock
             self.injected = 0
+            #: What the fault hit (sessions terminated, lock windows with work waiting, ...).
+            self.hits = 0
 
         async def _kill_one(self, adapter: Any, cluster: Any, service: str, down: float,
                             armed: str | None, report: Any) -> None:
@@ -150,8 +152,11 @@ def _fault_runner_class() -> type:
                 await super()._kill_one(adapter, cluster, service, down, armed, report)
                 self.injected += 1
                 return
+            before = await self._retries(adapter, service) if self.fault == "sqlite-lock" else 0
             await asyncio.to_thread(self._inject, cluster, service)
             self.injected += 1
+            if self.fault == "sqlite-lock":  # handlings that met the lock and were retried
+                self.hits += max(0, await self._retries(adapter, service) - before)
             report.kills_by_service[self.fault] = report.kills_by_service.get(self.fault, 0) + 1
             # Back when every service answers again (each may have been restarted).
             deadline = time.monotonic() + 120
@@ -163,6 +168,15 @@ def _fault_runner_class() -> type:
                     if time.monotonic() > deadline:
                         raise
             self._last_restart = time.monotonic()
+
+        @staticmethod
+        async def _retries(adapter: Any, service: str) -> int:
+            try:
+                replies = await adapter.control("status", {"to": [service]}, expect={service},
+                                                timeout=10.0)
+            except AdapterError:
+                return 0
+            return int(replies[0].get("retries") or 0)
 
         def _inject(self, cluster: Any, service: str) -> None:
             if self.fault == "broker-pause":
@@ -176,7 +190,7 @@ def _fault_runner_class() -> type:
                 time.sleep(self.down)
                 self.server.start()
             elif self.fault == "db-terminate":
-                _terminate_sessions(str(self.db), cluster.config.namespace)
+                self.hits += _terminate_sessions(str(self.db), cluster.config.namespace)
             elif self.fault == "sqlite-lock":
                 locker = sqlite3.connect(str(cluster.state_dir / f"{service}.db"), timeout=30,
                                          isolation_level=None)
@@ -207,7 +221,7 @@ def _terminate_sessions(url: str, namespace: str) -> int:
 
 def run_nemesis(fault: str, broker: str = "nats", *, workdir: str | Path, sagas: int = 40,
                 faults: int = 2, seed: int | None = None, pg_url: str | None = None,
-                pause: float = 6.0, down: float = 3.0, lock: float = 4.0,
+                pause: float = 6.0, down: float = 3.0, lock: float = 8.0,
                 settle_timeout: float = 90.0) -> Any:
     """Run the workload on a throwaway ``broker`` (nats or redis) with ``faults``
     injections of ``fault``; returns the fault runner's report (``.ok``, ``.lines()``)."""
@@ -226,7 +240,9 @@ def run_nemesis(fault: str, broker: str = "nats", *, workdir: str | Path, sagas:
         runner = _fault_runner_class()(server.url + "?timeout=2", plan, fault=fault, server=server,
                                        db=db, pause=pause, down=down, lock=lock)
         report = runner.run()
-        report.notes.append(f"{runner.injected} x {fault} on a throwaway {broker} server")
+        hit = {"db-terminate": f" ({runner.hits} PostgreSQL sessions terminated)",
+               "sqlite-lock": f" ({runner.hits} transient failures retried)"}.get(fault, "")
+        report.notes.append(f"{runner.injected} x {fault} on a throwaway {broker} server{hit}")
         return report
     finally:
         server.stop()

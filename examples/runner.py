@@ -393,6 +393,7 @@ class ServiceRunner:
             await self._reply(msg, routes=list(self.routes), mutant=self.mutant)
         elif op == "status":
             await self._reply(msg, busy=self.busy, handled=self.handled, published=self.published,
+                              retries=self.retries,
                               seconds={k: round(v, 6) for k, v in self.timings.items()})
         elif op == "setup":
             await self._store_call(self.service.configure, msg.get("world") or {})

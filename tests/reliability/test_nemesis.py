@@ -32,3 +32,5 @@ def test_recovers_without_an_operator(broker, fault, tmp_path, request):
     assert report.placed == report.terminal == 16 and report.lost == 0
     assert report.double_charges == 0 and report.leaked_reservations == 0 and report.stock_conserved
     assert report.kills_by_service == {fault: 1}  # the fault was injected
+    if fault == "db-terminate":  # every service's own session, and no one else's
+        assert "(4 PostgreSQL sessions terminated)" in report.notes[-1]
