@@ -125,8 +125,8 @@ def _as_dict(event: Mapping[str, Any] | EventEnvelope) -> dict[str, Any]:
     return dict(event)
 
 
-def _require_event(event: dict[str, Any]) -> None:
-    problems = validate_event(event)
+def _require_event(event: dict[str, Any], spec: Any = None) -> None:
+    problems = validate_event(event, spec=spec)
     if problems:
         label = str(event.get("eventType", "event"))
         if isinstance(event.get("eventId"), str):
@@ -140,30 +140,44 @@ def to_cloudevent(
     source: str | None = None,
     *,
     design: str = "corrected",
+    spec: Any = None,
 ) -> dict[str, Any]:
     """A structured-mode CloudEvent (a JSON-ready dict) of a valid saga event.
 
-    ``source`` defaults to the publishing service of the event in ``design``.
+    ``source`` defaults to the publishing service of the event in ``design``. ``spec``
+    (a :class:`~sagaspec.spec.sagafile.SagaSpec`) maps an event of another saga: its first
+    common field is the ``subject``, ``dataschema`` its generated schema's ``$id``.
     """
     data = _as_dict(event)
-    _require_event(data)
+    _require_event(data, spec)
     event_type = data["eventType"]
     version = data["schemaVersion"]
+    own = spec is not None and spec.shipped is None
+    subject_field = (spec.common[0].name if spec.common else None) if own else "orderId"
+    if own:
+        from sagaspec.spec.specschemas import spec_schema_id
+
+        dataschema = spec_schema_id(spec, event_type)
+        if source is None:
+            publishers = spec.design().publishers(event_type)
+            source = SOURCE_PREFIX + (publishers[0] if len(publishers) == 1 else "saga")
+    else:
+        dataschema = schema_id(event_type, "2020-12", version)
     ce: dict[str, Any] = {
         "specversion": SPECVERSION,
         "id": data["eventId"],
         "source": source if source is not None else source_for(event_type, design),
         "type": ce_type(event_type, version),
         "time": data["timestamp"],
-        "subject": data["orderId"],
-        "dataschema": schema_id(event_type, "2020-12", version),
-        "datacontenttype": JSON_CONTENT_TYPE,
-        "sagaid": data["sagaId"],
     }
+    if subject_field is not None and data.get(subject_field) is not None:
+        ce["subject"] = data[subject_field]
+    ce.update({"dataschema": dataschema, "datacontenttype": JSON_CONTENT_TYPE, "sagaid": data["sagaId"]})
     for field in ("correlationId", "causationId"):
         if data.get(field) is not None:
             ce[_ATTRIBUTES[field]] = data[field]
-    ce["data"] = {k: v for k, v in data.items() if k not in _ENVELOPE}
+    envelope = (set(_ENVELOPE) - {"orderId"}) | {subject_field} if own else set(_ENVELOPE)
+    ce["data"] = {k: v for k, v in data.items() if k not in envelope}
     return ce
 
 
@@ -293,13 +307,14 @@ def to_binary(
     *,
     design: str = "corrected",
     prefix: str = "ce-",
+    spec: Any = None,
 ) -> tuple[dict[str, str], bytes]:
     """Binary-mode CloudEvent: ``(headers, body)`` for a broker message or HTTP request.
 
     Headers are ``<prefix><attribute>`` plus ``content-type``; the body is the compact
     UTF-8 JSON of the data.
     """
-    ce = to_cloudevent(event, source, design=design)
+    ce = to_cloudevent(event, source, design=design, spec=spec)
     data = ce.pop("data")
     headers = {"content-type": ce.pop("datacontenttype")}
     headers.update({f"{prefix}{name}": _encode_header(str(value)) for name, value in ce.items()})

@@ -48,6 +48,7 @@ __all__ = [
     "spec_schemas",
     "spec_schema_id",
     "spec_examples",
+    "envelope_type_name",
     "write_spec_schemas",
     "drifted_spec_files",
 ]
@@ -106,6 +107,12 @@ def _core(schema: Any) -> Any:
     if isinstance(schema, list):
         return [_core(v) for v in schema]
     return schema
+
+
+def envelope_type_name(spec: SagaSpec, name: str) -> str:
+    """The ``$defs`` name of the envelope's ``Identifier`` or ``Timestamp`` type in the
+    schemas of ``spec`` (``Envelope<Name>`` when the spec means something else by it)."""
+    return _Builder(spec).envelope_names[name]
 
 
 def spec_schema_id(spec: SagaSpec, event: str, draft: str = "2020-12") -> str:

@@ -40,9 +40,18 @@ def _differences(site_files: dict[str, str], folder: Path) -> list[str]:
     return problems
 
 
+def _saga(design: str):
+    """The saga to document: a shipped design name or a spec file, loaded and checked."""
+    from sagaspec.docs.sagadoc import doc_saga
+
+    saga = doc_saga(design)
+    saga.check()
+    return saga
+
+
 @click.group(invoke_without_command=True)
-@click.option("--design", "design", default="corrected", show_default=True, metavar="NAME",
-              help="Shipped design to document (seed or corrected).")
+@click.option("--design", "--spec", "design", default="corrected", show_default=True, metavar="NAME|FILE",
+              help="Saga to document: a shipped design (seed or corrected) or a saga spec file (.saga.yaml).")
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               help="Folder to write the site into (HTML and Markdown side by side).")
 @click.option("--no-model", is_flag=True, help="Skip flows and state machines (no model exploration).")
@@ -63,6 +72,7 @@ def docs(ctx: click.Context, design: str, out: Path | None, no_model: bool, no_v
     \b
     sagaspec docs --design corrected --out site
     sagaspec docs --design corrected --out docs --diff    # is docs/ up to date?
+    sagaspec docs --design travel.saga.yaml --out site    # any saga spec
     sagaspec docs asyncapi --design seed > asyncapi.yaml
     """
     if ctx.invoked_subcommand is not None:
@@ -71,7 +81,7 @@ def docs(ctx: click.Context, design: str, out: Path | None, no_model: bool, no_v
         raise click.UsageError("--out DIR is required (or use a subcommand, e.g. 'asyncapi')")
     from sagaspec.docs.site import build_site
 
-    site = build_site(design, model=not no_model, verify=not no_verify)
+    site = build_site(_saga(design), model=not no_model, verify=not no_verify)
     if diff:
         problems = _differences(site.rendered(), out)
         if problems:
@@ -93,8 +103,8 @@ def docs(ctx: click.Context, design: str, out: Path | None, no_model: bool, no_v
 
 
 @docs.command("asyncapi")
-@click.option("--design", "design", default="corrected", show_default=True, metavar="NAME",
-              help="Shipped design to describe.")
+@click.option("--design", "--spec", "design", default="corrected", show_default=True, metavar="NAME|FILE",
+              help="Saga to describe: a shipped design (seed or corrected) or a saga spec file.")
 @click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
 @click.option("--content-mode", type=click.Choice(["binary", "structured"]), default="binary",
               show_default=True, help="CloudEvents content mode the messages use.")
@@ -106,7 +116,7 @@ def asyncapi(design: str, fmt: str, content_mode: str, address_prefix: str, out:
     """Print the AsyncAPI 3.0 document of a design."""
     from sagaspec.docs.asyncapi import asyncapi_document, to_json, to_yaml
 
-    doc = asyncapi_document(design, content_mode=content_mode, address_prefix=address_prefix)
+    doc = asyncapi_document(_saga(design), content_mode=content_mode, address_prefix=address_prefix)
     text = to_yaml(doc) if fmt == "yaml" else to_json(doc)
     if out is None:
         sys.stdout.write(text)

@@ -34,11 +34,12 @@ import copy
 import json
 from typing import Any
 
+from sagaspec.docs.sagadoc import DocSaga, doc_saga
 from sagaspec.errors import DesignError, UsageError
 from sagaspec.spec import cloudevents as ce
 from sagaspec.spec.designs import Design, get_design
-from sagaspec.spec.events import EVENT_TYPES, SCHEMA_VERSION, EventEnvelope, model_for
-from sagaspec.spec.schemas import schema_for
+from sagaspec.spec.events import EVENT_TYPES, SCHEMA_VERSION, EventEnvelope
+from sagaspec.spec.sagafile import SagaSpec
 
 __all__ = [
     "ASYNCAPI_VERSION",
@@ -109,12 +110,13 @@ def _rewrite_refs(node: Any, old: str, new: str) -> Any:
 # -- schemas ----------------------------------------------------------------------------
 
 
-def _bundle_schemas(events: list[str]) -> dict[str, Any]:
+def _bundle_schemas(saga: DocSaga, events: list[str]) -> dict[str, Any]:
     """Full and data-only draft-07 schemas of ``events`` plus their shared definitions."""
     bundled: dict[str, Any] = {}
     shared: dict[str, Any] = {}
+    envelope = saga.envelope
     for event in events:
-        schema = schema_for(event, "draft-07")
+        schema = saga.schema(event, "draft-07")
         defs = schema.pop("definitions", {})
         schema_id = schema.pop("$id", None)
         schema.pop("$schema", None)
@@ -125,17 +127,17 @@ def _bundle_schemas(events: list[str]) -> dict[str, Any]:
             "title": f"{event} data",
             "description": (
                 f"The business fields of {event}: its schema without the envelope fields "
-                f"({', '.join(ENVELOPE_FIELDS)}), which travel as CloudEvents attributes."
+                f"({', '.join(envelope)}), which travel as CloudEvents attributes."
             ),
             "type": "object",
             "properties": {
-                k: v for k, v in schema["properties"].items() if k not in ENVELOPE_FIELDS
+                k: v for k, v in schema["properties"].items() if k not in envelope
             },
-            "required": [r for r in schema.get("required", []) if r not in ENVELOPE_FIELDS],
+            "required": [r for r in schema.get("required", []) if r not in envelope],
             "additionalProperties": False,
         }
         examples = [
-            {k: v for k, v in ex.items() if k not in ENVELOPE_FIELDS}
+            {k: v for k, v in ex.items() if k not in envelope}
             for ex in schema.get("examples", [])
         ]
         if examples:
@@ -144,7 +146,7 @@ def _bundle_schemas(events: list[str]) -> dict[str, Any]:
         bundled[f"{event}Data"] = data
         for name, body in defs.items():
             body = _rewrite_refs(body, "#/definitions/", _REF)
-            if name in bundled or name in EVENT_TYPES:
+            if name in bundled or name in saga.spec.event_names:
                 raise DesignError(f"schema definition {name!r} of {event} clashes with an event schema")
             if name in shared and shared[name] != body:
                 raise DesignError(f"schema definition {name!r} differs between events; cannot bundle")
@@ -152,11 +154,11 @@ def _bundle_schemas(events: list[str]) -> dict[str, Any]:
     return {**bundled, **dict(sorted(shared.items()))}
 
 
-def _attributes_schema(design: Design, event: str, prefix: str) -> dict[str, Any]:
+def _attributes_schema(saga: DocSaga, event: str, prefix: str) -> dict[str, Any]:
     """Schema of the CloudEvents attributes of ``event`` (as headers or JSON members)."""
-    version = SCHEMA_VERSION
-    sources = [ce.SOURCE_PREFIX + s for s in design.publishers(event)]
-    ident = {"$ref": _REF + "Identifier"}
+    version = saga.spec.event(event).version
+    sources = [ce.SOURCE_PREFIX + s for s in saga.design.publishers(event)]
+    ident = {"$ref": _REF + saga.identifier_type()}
 
     def described(schema: dict[str, Any], text: str) -> dict[str, Any]:
         # draft-07 ignores siblings of $ref, so a described reference goes through allOf.
@@ -175,10 +177,10 @@ def _attributes_schema(design: Design, event: str, prefix: str) -> dict[str, Any
             {"type": "string", "const": ce.ce_type(event, version)},
             "`dev.sagaspec.<eventType>.v<schemaVersion>`.",
         ),
-        "time": described({"$ref": _REF + "Timestamp"}, "The event's `timestamp` (RFC 3339)."),
-        "subject": described(ident, "The event's `orderId`."),
+        "time": described({"$ref": _REF + saga.timestamp_type()}, "The event's `timestamp` (RFC 3339)."),
+        "subject": described(ident if not saga.own else {"type": "string"}, f"The event's `{saga.subject}`."),
         "dataschema": described(
-            {"type": "string", "const": schema_for(event)["$id"]},
+            {"type": "string", "const": saga.schema(event)["$id"]},
             "`$id` of the event's JSON Schema (draft 2020-12).",
         ),
         "sagaid": described(ident, "Extension: the event's `sagaId`."),
@@ -186,6 +188,9 @@ def _attributes_schema(design: Design, event: str, prefix: str) -> dict[str, Any
         "causationid": described(ident, "Extension: the event's `causationId`, when set."),
     }
     required = ["specversion", "id", "source", "type", "time", "subject", "dataschema", "sagaid"]
+    if saga.subject is None:  # a saga without common fields: events carry no subject
+        del props["subject"]
+        required.remove("subject")
     return {
         "type": "object",
         "properties": {prefix + k: v for k, v in props.items()},
@@ -193,8 +198,8 @@ def _attributes_schema(design: Design, event: str, prefix: str) -> dict[str, Any
     }
 
 
-def _headers_schema(design: Design, event: str) -> dict[str, Any]:
-    schema = _attributes_schema(design, event, "ce-")
+def _headers_schema(saga: DocSaga, event: str) -> dict[str, Any]:
+    schema = _attributes_schema(saga, event, "ce-")
     schema["properties"] = {
         "content-type": {
             "type": "string",
@@ -211,8 +216,8 @@ def _headers_schema(design: Design, event: str) -> dict[str, Any]:
     return schema
 
 
-def _structured_schema(design: Design, event: str) -> dict[str, Any]:
-    schema = _attributes_schema(design, event, "")
+def _structured_schema(saga: DocSaga, event: str) -> dict[str, Any]:
+    schema = _attributes_schema(saga, event, "")
     schema["properties"]["datacontenttype"] = {
         "type": "string", "const": ce.JSON_CONTENT_TYPE, "description": "Content type of `data`.",
     }
@@ -230,7 +235,7 @@ def _structured_schema(design: Design, event: str) -> dict[str, Any]:
 
 
 def asyncapi_document(
-    design: Design | str,
+    design: Design | SagaSpec | DocSaga | str,
     *,
     content_mode: str = "binary",
     address_prefix: str = "saga.",
@@ -240,28 +245,28 @@ def asyncapi_document(
     Parameters
     ----------
     design
-        A :class:`~sagaspec.spec.designs.Design` or the name of a shipped one.
+        A shipped design name, a saga spec file or :class:`~sagaspec.spec.sagafile.SagaSpec`,
+        or a :class:`~sagaspec.spec.designs.Design` of the order saga.
     content_mode
         ``"binary"`` (attributes as ``ce-*`` headers, payload = data) or ``"structured"``
         (payload = the whole CloudEvent).
     address_prefix
         Prefix of every channel address (``saga.`` gives ``saga.OrderCreated``).
     """
-    d = _design(design)
+    saga = doc_saga(design)
+    d = saga.design
     if content_mode not in CONTENT_MODES:
         raise UsageError(
             f"unknown content mode {content_mode!r}; expected one of {', '.join(CONTENT_MODES)}"
         )
-    events = _ordered_events(d)
-    unknown = [e for e in events if e not in EVENT_TYPES]
-    if unknown:
-        raise DesignError(f"design {d.name!r} mentions events without a schema: {', '.join(unknown)}")
+    saga.check()
+    events = saga.events
     binary = content_mode == "binary"
 
     channels: dict[str, Any] = {}
     messages: dict[str, Any] = {}
     for event in events:
-        doc = (model_for(event).__doc__ or "").strip()
+        doc = saga.doc(event)
         publishers, subscribers = d.publishers(event), d.subscribers(event)
         role = []
         if event in d.failures:
@@ -285,24 +290,25 @@ def asyncapi_document(
             "messages": {event: {"$ref": f"#/components/messages/{event}"}},
         }
         examples = []
-        for k, ex in enumerate(event_examples(event)):
+        for k, ex in enumerate(saga.examples(event)):
             source = ce.SOURCE_PREFIX + (publishers[0] if publishers else "unknown")
             if binary:
-                headers, body = ce.to_binary(ex, source)
+                headers, body = saga.binary(ex, source)
                 example = {"headers": headers, "payload": json.loads(body)}
             else:
-                example = {"payload": ce.to_cloudevent(ex, source)}
+                example = {"payload": saga.cloudevent(ex, source)}
+            about = f", {saga.noun} {ex[saga.subject]}" if saga.subject in ex else ""
             examples.append(
-                {"name": f"{event}-{k + 1}", "summary": f"saga {ex['sagaId']}, order {ex['orderId']}", **example}
+                {"name": f"{event}-{k + 1}", "summary": f"saga {ex['sagaId']}{about}", **example}
             )
-        payload = {"$ref": f"{_REF}{event}Data"} if binary else _structured_schema(d, event)
+        payload = {"$ref": f"{_REF}{event}Data"} if binary else _structured_schema(saga, event)
         message: dict[str, Any] = {
             "name": event,
             "title": event,
             "summary": _first_line(doc),
             "description": (
                 desc + f"\n\nThe full event (envelope and data) validates against "
-                f"`{schema_for(event)['$id']}` (components/schemas/{event})."
+                f"`{saga.schema(event)['$id']}` (components/schemas/{event})."
             ),
             "contentType": ce.JSON_CONTENT_TYPE if binary else ce.STRUCTURED_CONTENT_TYPE,
             "correlationId": {"$ref": "#/components/correlationIds/sagaId"},
@@ -311,7 +317,7 @@ def asyncapi_document(
             "x-sagaspec-event-schema": {"$ref": f"{_REF}{event}"},
         }
         if binary:
-            message["headers"] = {"schemaFormat": DRAFT07_FORMAT, "schema": _headers_schema(d, event)}
+            message["headers"] = {"schemaFormat": DRAFT07_FORMAT, "schema": _headers_schema(saga, event)}
         if examples:
             message["examples"] = examples
         messages[event] = message
@@ -360,7 +366,7 @@ def asyncapi_document(
     return {
         "asyncapi": ASYNCAPI_VERSION,
         "info": {
-            "title": f"Order saga choreography ({d.name})",
+            "title": f"{saga.title_noun} saga choreography ({d.name})",
             "version": f"{SCHEMA_VERSION}.0.0",
             "description": (
                 f"{d.title}.\n\n{d.description}\n\nEvents travel as CloudEvents 1.0 in "
@@ -372,7 +378,7 @@ def asyncapi_document(
         "channels": channels,
         "operations": operations,
         "components": {
-            "schemas": _bundle_schemas(events),
+            "schemas": _bundle_schemas(saga, events),
             "messages": messages,
             "correlationIds": {
                 "sagaId": {

@@ -25,9 +25,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sagaspec.docs.diagrams import SequenceDiagram, State, StateMachine, Transition
+from sagaspec.docs.sagadoc import DocSaga, doc_saga
 from sagaspec.docs.svg import slug
 from sagaspec.docs.traces import path_diagram, step_publishes, tone_of
-from sagaspec.spec.designs import Design, get_design
+from sagaspec.spec.designs import Design
+from sagaspec.spec.sagafile import SagaSpec
 
 __all__ = [
     "Flow",
@@ -69,9 +71,10 @@ class Flow:
     failures: tuple[str, ...]
     compensations: tuple[str, ...]
     overtakes: tuple[str, ...]
-    stock: int
+    stock: int | None  # None: the saga has no stock param
     path: Any = field(compare=False, repr=False)
     diagram: SequenceDiagram = field(compare=False, repr=False)
+    noun: str = "saga"  # what one saga is about ("order")
 
     @property
     def reordered(self) -> bool:
@@ -85,7 +88,7 @@ class Flow:
     def summary(self) -> str:
         parts = []
         if self.kind == "happy":
-            parts.append("Every step succeeds and the order completes.")
+            parts.append(f"Every step succeeds and the {self.noun} completes.")
         elif self.kind == "compensation":
             parts.append(
                 f"{' and '.join(self.failures) or 'A failure'} leads to {self.outcome or 'no outcome'}"
@@ -99,7 +102,8 @@ class Flow:
             )
         if self.overtakes:
             parts.append("Needs reordering: " + "; ".join(self.overtakes) + ".")
-        parts.append(f"Stock at the start: {self.stock}.")
+        if self.stock is not None:
+            parts.append(f"Stock at the start: {self.stock}.")
         return " ".join(parts)
 
 
@@ -231,9 +235,9 @@ def _overtakes(path) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def _flow_title(kind, outcome, failures, compensations, overtakes) -> str:
+def _flow_title(kind, outcome, failures, compensations, overtakes, noun="saga") -> str:
     if kind == "happy":
-        title = "Happy path: order completed"
+        title = f"Happy path: {noun} completed"
     elif kind == "compensation":
         title = " + ".join(failures) if failures else "Cancelled"
         title += f" → {outcome}" if outcome else ""
@@ -246,9 +250,11 @@ def _flow_title(kind, outcome, failures, compensations, overtakes) -> str:
     return title
 
 
-def explore_one_saga(design: Design | str, *, units: int = 1) -> ModelView:
-    """Explore one saga of ``design`` (stock ``units`` and ``0``) and collect flows/machines.
+def explore_one_saga(design: Design | SagaSpec | DocSaga | str, *, units: int = 1) -> ModelView:
+    """Explore one saga of ``design`` and collect flows/machines.
 
+    ``design`` is a shipped name, a spec file or spec, or a shipped Design. A saga with
+    ``stock`` and ``units`` params is explored twice, with stock ``units`` and ``0``.
     Raises :class:`~sagaspec.errors.DesignError` when the model cannot interpret the design.
     """
     from sagaspec.model.engine import Engine
@@ -256,7 +262,8 @@ def explore_one_saga(design: Design | str, *, units: int = 1) -> ModelView:
     from sagaspec.model.saga import saga_system
     from sagaspec.model.system import Config
 
-    d = get_design(design) if isinstance(design, str) else design
+    saga = doc_saga(design)
+    d = saga.design
     config = Config(bus="unordered")
     flows: dict[tuple, Flow] = {}
     trans: dict[str, dict[tuple, LocalTransition]] = {}
@@ -272,9 +279,9 @@ def explore_one_saga(design: Design | str, *, units: int = 1) -> ModelView:
             bucket.append(local)
         return status
 
-    for stock in (units, 0):
-        system = saga_system(d if d.name not in ("seed", "corrected") else d.name,
-                             orders=1, stock=stock, units=units)
+    for stock in (units, 0) if saga.has_stock else (None,):
+        params = {"stock": stock, "units": units} if stock is not None else {}
+        system = saga_system(saga.model_ref, orders=1, **params)
         engine = Engine(system, config)
         names = engine.names
         init = engine.initial()
@@ -326,16 +333,17 @@ def explore_one_saga(design: Design | str, *, units: int = 1) -> ModelView:
             )
             if outcome is None:
                 kind = "stuck"
-            elif failures or outcome != "OrderCompleted":
+            elif failures or outcome in d.compensates:  # an outcome that undoes the trigger
                 kind = "compensation"
             else:
                 kind = "happy"
             overtakes = tuple(_overtakes(path))
-            title = _flow_title(kind, outcome, failures, compensations, overtakes)
+            title = _flow_title(kind, outcome, failures, compensations, overtakes, saga.noun)
             flows[signature] = Flow(
                 key="", title=title, kind=kind, outcome=outcome, failures=failures,
                 compensations=compensations, overtakes=overtakes, stock=stock, path=path,
                 diagram=None,  # filled below, once keys are unique
+                noun=saga.noun,
             )
     rank = {"happy": 0, "compensation": 1, "stuck": 2}
     ordered = sorted(
@@ -355,7 +363,7 @@ def explore_one_saga(design: Design | str, *, units: int = 1) -> ModelView:
         diagram = path_diagram(f.path, title=title, design=d, key=f"flow-{key}")
         out.append(
             Flow(key, title, f.kind, f.outcome, f.failures, f.compensations, f.overtakes,
-                 f.stock, f.path, diagram)
+                 f.stock, f.path, diagram, f.noun)
         )
     return ModelView(
         design=d,

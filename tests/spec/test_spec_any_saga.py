@@ -115,7 +115,7 @@ participants:
       - trigger: true
         note: a guest asks for a room
         alternatives:
-          - {label: request, when: "status == 'idle'", set: {status: open}, emit: [BookingRequested]}
+          - {label: "request {saga}", when: "status == 'idle'", set: {status: open}, emit: [BookingRequested]}
       - join: {RoomHeld: held, CardCharged: paid}
         note: confirm once held and paid
         alternatives:
