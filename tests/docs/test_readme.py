@@ -121,6 +121,12 @@ RUN_IN_FOLDER = {
     "sagaspec init travel": 0,
     "sagaspec spec validate travel.saga.yaml": 0,
     "sagaspec check --design travel.saga.yaml": 0,
+    # schemas, validate, docs and AsyncAPI of a saga spec: the starter spec of `init`
+    "sagaspec schemas list --design travel.saga.yaml           # the events of your own saga": 0,
+    "sagaspec schemas export travel-schemas --design travel.saga.yaml --draft 07": 0,
+    "echo '{\"eventType\": \"OrderCreated\"}' | sagaspec validate --design travel.saga.yaml -   # exit 1": 1,
+    "sagaspec docs --design travel.saga.yaml --out travel-site    # then open travel-site/index.html": 0,
+    "sagaspec docs asyncapi --design travel.saga.yaml > travel-asyncapi.yaml": 0,
 }
 
 # Run by this file through bash (a block that needs a shell: a background server).
