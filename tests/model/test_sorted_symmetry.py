@@ -150,3 +150,18 @@ def test_more_than_six_sagas_without_per_saga_slots_is_a_clear_error():
         explore(system, Config(bus="unordered", symmetry=True))
     # Up to 6 sagas such a model gets the general form.
     assert explore(System((Tangled(4),), sagas=4), Config(bus="unordered", symmetry=True)).ok
+
+
+def test_the_readme_bench_command_compares_the_two_forms(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    command = "python bench/bench_check.py --sagas 3 --sagas 5 --max-states 10000"
+    assert f"$ {command}" in (repo / "README.md").read_text(encoding="utf-8")
+    out = subprocess.run(
+        [sys.executable, *command.split()[1:]], cwd=repo, capture_output=True, text=True, timeout=170, check=True
+    ).stdout
+    assert "3 sagas: sorted form" in out and "(same states)" in out
+    assert "5 sagas: sorted form" in out and "(bounded runs)" in out
