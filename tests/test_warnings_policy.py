@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -23,10 +24,13 @@ def test_a_warning_fails_the_test_that_raises_it(tmp_path):
         "def test_quiet():\n"
         "    pass\n"
     )
+    # A plain run of the project's configuration (not as an xdist worker of this one).
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "PYTHONWARNINGS"))}
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-c", str(ROOT / "pyproject.toml"), "--rootdir", str(tmp_path),
-         "-o", "addopts=", "-p", "no:cacheprovider", "-q", str(tmp_path / "test_warns.py")],
-        capture_output=True, text=True, timeout=100, cwd=tmp_path,
+         "-o", "addopts=", "-p", "no:cacheprovider", "-p", "no:benchmark", "-p", "no:xdist",
+         "-q", str(tmp_path / "test_warns.py")],
+        capture_output=True, text=True, timeout=100, cwd=tmp_path, env=env,
     )
     assert run.returncode == 1, run.stdout[-1500:]
     assert "2 failed, 1 passed" in run.stdout
