@@ -135,7 +135,7 @@ RUN_AS_SCRIPT = {
 }
 
 # Not run verbatim by any test yet (each needs files, services or packages the README
-# does not create in a fresh folder); the closing note of issue 13 lists them.
+# does not create in a fresh folder): the list of what is left to run verbatim.
 NOT_YET_RUN = {
     "python -m pip install .",  # .ci/run installs the package (never from a test)
     "python -m pip install . && sagaspec check",
