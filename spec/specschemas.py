@@ -98,6 +98,7 @@ ENVELOPE: tuple[tuple[str, str, str, bool], ...] = (
     ("correlationId", "Identifier", "Identifier shared by a whole business conversation.", False),
 )
 _HEAD, _TAIL = ENVELOPE[:5], ENVELOPE[5:]
+_JSON_TYPE = {str: "string", bool: "boolean", int: "integer", float: "number"}
 _ANNOTATIONS = ("title", "description", "examples", "default", "$comment")
 
 
@@ -175,6 +176,11 @@ class _Builder:
                 out[key] = {k: self.rewrite(v) for k, v in value.items()}
             else:
                 out[key] = self.rewrite(value)
+        if "const" in out and "type" not in out and "$ref" not in out:
+            # Say the const's JSON type too: readers (and the docs' field tables) see it.
+            kind = _JSON_TYPE.get(type(out["const"]))
+            if kind:
+                out["type"] = kind
         return out
 
     def field(self, f: SpecField) -> dict[str, Any]:
