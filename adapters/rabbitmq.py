@@ -283,6 +283,10 @@ class RabbitTransport(Transport):
                 else:
                     async with self._handler_lock:
                         await handler(received)
+        if not self._closed:
+            # The iterator ends when the broker closes the channel or connection: say so
+            # (a runner exits 69 and its supervisor restarts it) instead of idling forever.
+            raise self.unavailable(f"consumer of {queue.name} stopped", "the broker closed the channel")
 
     async def flush(self) -> None:
         # AMQP handles a channel's frames in order: a synchronous method's reply proves

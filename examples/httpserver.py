@@ -508,9 +508,13 @@ class SagaHTTPServer:
     def _published(self, query: dict[str, str]) -> dict[str, Any]:
         after = query.get("after")
         try:
-            wait = min(MAX_WAIT, max(0.0, float(query.get("wait", "0") or 0)))
+            asked = float(query.get("wait", "0") or 0)
         except ValueError:
-            raise _Reply(400, {"error": "wait: expected seconds"}) from None
+            asked = float("nan")
+        if not 0 <= asked < float("inf"):  # NaN, negative or infinite
+            raise _Reply(400, {"error": f"wait: expected seconds (0 to {MAX_WAIT:g}; more waits "
+                                        f"{MAX_WAIT:g})"})
+        wait = min(MAX_WAIT, asked)
         start = 0
         if after:
             epoch, _, index = after.partition(":")
