@@ -32,18 +32,17 @@ __all__ = [
 #: Id of the event-bus lifeline.
 BUS = "bus"
 
-_SUCCESS = frozenset({"OrderCompleted", "NotificationSent"})
-
-
 def tone_of(event: str, design: Design | None = None) -> str:
-    """Colour role of ``event`` in ``design`` (``forward`` without a design)."""
+    """Colour role of ``event`` in ``design`` (``forward`` without a design): failures,
+    compensations, then outcomes and the terminal events that follow a success (a
+    confirmation sent after the saga completed)."""
     if design is None:
         return "forward"
     if event in design.failures:
         return "failure"
     if event in design.compensates:
         return "compensation"
-    if event in design.outcomes or event in _SUCCESS:
+    if event in design.outcomes or event in design.terminal:
         return "outcome"
     return "forward"
 

@@ -277,3 +277,34 @@ def test_docs_asyncapi_cli_on_a_spec_file(official, rental_file, tmp_path):
     out = tmp_path / "a.yaml"
     assert run("docs", "asyncapi", "--design", rental_file, "--out", out).exit_code == 0
     assert yaml.safe_load(out.read_text(encoding="utf-8")) == asyncapi_document(str(rental_file))
+
+
+def test_event_tones_come_from_the_roles(rental_file):
+    from sagaspec.docs.traces import tone_of
+
+    design = load_spec(rental_file).design()
+    tones = {e: tone_of(e, design) for e in design.events}
+    assert tones == {
+        "RentalRequested": "forward", "CarReserved": "forward", "NoCarLeft": "failure",
+        "CarReleased": "compensation", "RentalConfirmed": "outcome", "RentalCancelled": "compensation",
+    }
+
+
+def test_docs_code_names_no_event_of_the_order_saga():
+    # An event name in the docs' code would make other sagas second-class: every event's
+    # role comes from the spec. (Docstrings may use the order saga as their example.)
+    import ast
+
+    for path in (ROOT / "sagaspec" / "docs").glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstrings = {
+            id(node.body[0].value) for node in ast.walk(tree)
+            if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef))
+            and node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)
+        }
+        named = [
+            node.value for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+            and re.search(r"\b(Order|Payment|Inventory|Notification)[A-Z]\w*|\borderId\b", node.value)
+        ]
+        assert named == [], (path.name, named)
