@@ -214,7 +214,7 @@ class Case:
             parts = judged_participants(self.model, self.world, sagas, judge=self.judged)
         self.oracle = Oracle(parts, self.sut, triggers=self.model.triggers,
                              max_belief=settings.max_belief)
-        self.history = History(sagas)
+        self.history = History(sagas, self.model)
         self.inflight: list[Delivery] = []
         self.delivered: list[Delivery] = []  # deliveries to the SUT (duplicate candidates)
         self.delivered_played: list[Delivery] = []  # deliveries to played participants

@@ -1,15 +1,27 @@
-"""The observed history of a test case and the end-to-end properties checked on it.
+"""The observed history of a test case, judged by the spec's own properties.
 
 The history holds every distinct event (by ``eventId``) that crossed the bus in a test
 case, whoever published it: the suite playing the other participants, or the system
-under test. The properties are the model's, read on real events: they need no model
-state, so they also judge a service against a design the model finds broken (the
-``seed`` design fails them, which is the point).
+under test. It judges them with the saga spec's properties, the very definitions
+``sagaspec check`` explores, with the same names, evaluated on a :class:`HistoryModel`:
+the spec's variables of every participant as the *observed events* drive them. So the
+properties need no model of what the service decided internally, and they also judge a
+service against a design the model finds broken (the ``seed`` design fails them, which
+is the point), or what the model does not allow at all (a second charge).
 
-Safety properties are checked after every publication by the SUT; the *quiet*
-properties once the whole system (bus and SUT) is quiet at the end of a test case.
+* ``always`` properties are checked after every publication by the system under test;
+* ``at_rest`` and ``eventually`` properties once the whole system (bus and service) is
+  quiet at the end of a test case, for every saga that was started;
+* ``sometimes`` properties say the model is not vacuous, not one run; ``leads_to`` needs
+  the fair runs the checker explores: neither is a check of one test case.
 
->>> h = History([SagaInfo(0, "saga-1", "order-1", "user-1", "10.00")])
+A property that reads a *shared* variable the suite cannot see (a service's stock) is
+not judged here: the ``stock`` check judges those decisions when the world is set up.
+The events' fields are checked against the spec's provenance (``from: EVENT.FIELD``)
+by :meth:`History.check_consistency`.
+
+>>> from sagaspec.conformance.models import suite_model
+>>> h = History([SagaInfo(0, "saga-1", "order-1", "user-1", "10.00")], suite_model("corrected", 1))
 >>> ev = {"eventType": "PaymentProcessed", "eventId": "e1", "sagaId": "saga-1",
 ...       "orderId": "order-1", "paymentId": "p1", "amount": "10.00"}
 >>> h.add(ev, "sut")
@@ -21,18 +33,24 @@ True
 ...     h.check_safety(dict(ev, eventId="e2"))
 ... except Exception as exc:
 ...     print(exc)
-[single-charge] order order-1 (saga saga-1) was charged twice: PaymentProcessed e1 then e2
+[single-charge] order order-1 (saga saga-1): never charged twice for one order, broken by PaymentProcessed e2: payment.charges <= 1 is false with payment.charges = 2 (events: PaymentProcessed e1, PaymentProcessed e2)
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from sagaspec.conformance.checks import CheckFailed, fail
+from sagaspec.model.compile import SpecParticipantModel
+from sagaspec.model.properties import Property
+from sagaspec.model.saga import saga_system
+from sagaspec.spec.sagafile import Alternative, SagaSpec, SpecProperty
 
-__all__ = ["SagaInfo", "History", "Entry"]
+from sagaspec.errors import ModelError
+
+__all__ = ["SagaInfo", "History", "HistoryModel", "Entry"]
 
 
 @dataclass(frozen=True)
@@ -73,48 +91,156 @@ class Entry:
     copies: int = 1
 
 
-@dataclass
-class _SagaFacts:
-    charges: list[str] = field(default_factory=list)
-    refunds: list[str] = field(default_factory=list)
-    reserved: list[str] = field(default_factory=list)
-    released: list[str] = field(default_factory=list)
-    completed: list[str] = field(default_factory=list)
-    cancelled: list[str] = field(default_factory=list)
-    emails: list[str] = field(default_factory=list)
-    payment_ids: dict[str, str] = field(default_factory=dict)  # paymentId -> amount
-    placed: bool = False
-    # Charges / reservations still held, in the model's sense: a refund (release) that
-    # comes before any charge (reservation) compensates nothing.
-    charge_held: int = 0
-    stock_held: int = 0
+class HistoryModel:
+    """The spec's variables of every participant, driven by observed events.
 
+    An event published by participant P for saga i applies the updates of the
+    alternative of P that emits it: the one whose guard holds in the current state, or,
+    when none does (the service did something the design does not allow, such as a
+    second charge), the first whose updates stay in their variables' domains; an event no
+    alternative can explain leaves the state as it is. Reactions that publish nothing
+    are invisible to the suite and change nothing here. Participants whose guards read
+    shared variables keep them pinned to "plenty" (the service's stock is its own).
 
-_BY_TYPE = {
-    "PaymentProcessed": "charges", "PaymentRefunded": "refunds",
-    "InventoryReserved": "reserved", "InventoryReleased": "released",
-    "OrderCompleted": "completed", "OrderCancelled": "cancelled",
-    "NotificationSent": "emails",
-}
+    Parameters
+    ----------
+    model
+        The suite's model (:class:`~sagaspec.conformance.models.SuiteModel`).
+    """
+
+    def __init__(self, model: Any) -> None:
+        from sagaspec.conformance.models import _PLENTY, AnyStock, pin
+
+        self.sagas = model.sagas
+        self.spec: SagaSpec = model.spec
+        system = saga_system(self.spec, orders=model.sagas)
+        self.parts: dict[str, SpecParticipantModel] = {}
+        self._pinned: set[str] = set()
+        hidden: set[str] = set()
+        for p in model.participants:
+            inner = p.inner if isinstance(p, AnyStock) else p
+            if not isinstance(inner, SpecParticipantModel):
+                raise TypeError(f"participant {p.name!r} is not compiled from a spec")
+            self.parts[p.name] = inner
+            if isinstance(p, AnyStock):
+                self._pinned.add(p.name)
+                hidden |= {f"{p.name}.{v}" for v in inner.shared_names}
+        self._pin = lambda name, state: pin(self.parts[name], state, _PLENTY)
+        self.states: dict[str, Hashable] = {
+            n: (self._pin(n, m.init()) if n in self._pinned else m.init())
+            for n, m in self.parts.items()}
+        self.publisher = {e: n for n, m in self.parts.items() for e in m.spec.publishes}
+        # event -> the alternatives of its publisher that emit it (first emitted event).
+        self.emitters: dict[str, tuple[Alternative, ...]] = {}
+        for m in self.parts.values():
+            for r in m.spec.reactions:
+                for alt in r.alternatives:
+                    if alt.emit:
+                        self.emitters.setdefault(alt.emit[0], ())
+                        self.emitters[alt.emit[0]] += (alt,)
+        defs = {p.name: p for p in self.spec.properties}
+        compiled = {p.name: p for p in system.properties}
+        self.properties: list[tuple[SpecProperty, Property]] = []
+        #: Spec properties not judged on a history, with why (for the docs and reports).
+        self.not_judged: dict[str, str] = {}
+        for name, sp in defs.items():
+            refs = set(sp.expr.refs) | (set(sp.target.refs) if sp.target is not None else set())
+            if refs & hidden:
+                self.not_judged[name] = ("reads " + ", ".join(sorted(refs & hidden)) +
+                                         ", which only the service knows")
+            elif sp.kind in ("sometimes", "leads_to"):
+                self.not_judged[name] = f"a {sp.kind} property is about the model's runs"
+            else:
+                self.properties.append((sp, compiled[name]))
+
+    def view(self) -> dict[str, Hashable]:
+        return self.states
+
+    def apply(self, event_type: str, saga: int) -> None:
+        """Account for ``event_type`` published for saga index ``saga``."""
+        name = self.publisher.get(event_type)
+        if name is None or not 0 <= saga < self.sagas:
+            return
+        m = self.parts[name]
+        state = self.states[name]
+        shared, slots = (tuple(state[:-1]), state[-1]) if m.state_cls is not None else ((), state)
+        slot = slots[saga]
+        data = dict(m.params)
+        data.update(zip(m.slot_cls._fields, slot, strict=True))
+        data.update(zip(m.shared_names, shared, strict=True))
+        alts = self.emitters.get(event_type, ())
+        enabled = [a for a in alts if a.otherwise or a.when is None or a.when(data) is True]
+        for alt in (*enabled, *(a for a in alts if a not in enabled)):
+            try:
+                values = {var: m.domains[var].check(expr(data), expr.where, "update")
+                          for var, expr in alt.updates}
+            except ModelError:
+                continue  # not this alternative: its updates leave their domains
+            new_slot = slot._replace(**{k: v for k, v in values.items() if k in m.index})
+            new_slots = (*slots[:saga], new_slot, *slots[saga + 1:])
+            if m.state_cls is None:
+                new = new_slots
+            else:
+                new_shared = [values.get(n, v) for n, v in zip(m.shared_names, shared, strict=True)]
+                new = m.state_cls(*new_shared, new_slots)
+            self.states[name] = self._pin(name, new) if name in self._pinned else new
+            return
+
+    def truth(self, prop: Property) -> list[bool] | bool:
+        """Per-saga truth of ``prop`` now (one bool for a property over all sagas)."""
+        by_saga = getattr(prop.pred, "by_saga", None)
+        if by_saga is not None:
+            return list(by_saga(self.states))
+        return bool(prop.pred(self.states))
+
+    def values(self, sp: SpecProperty, saga: int | None) -> str:
+        """``payment.charges = 2, ...``: the variables ``sp`` reads, for messages."""
+        out = []
+        refs = set(sp.expr.refs) | (set(sp.target.refs) if sp.target is not None else set())
+        for ref in sorted(r for r in refs if "." in r):
+            pname, _, var = ref.partition(".")
+            m = self.parts.get(pname)
+            if m is None:
+                continue
+            state = self.states[pname]
+            shared, slots = (tuple(state[:-1]), state[-1]) if m.state_cls is not None else ((), state)
+            if var in m.index:
+                v = [s[m.index[var]] for s in slots] if saga is None else slots[saga][m.index[var]]
+            else:
+                v = shared[m.sindex[var]]
+            out.append(f"{ref} = {v}")
+        return ", ".join(out)
 
 
 class History:
-    """Distinct events of a test case, in order of observation, with per-saga facts."""
+    """Distinct events of a test case, in order of observation, judged by the spec.
 
-    def __init__(self, sagas: Iterable[SagaInfo]) -> None:
+    ``model`` is the suite's model of the test case
+    (:class:`~sagaspec.conformance.models.SuiteModel`): its spec gives the properties,
+    the events' provenance and the trigger events that start a saga.
+    """
+
+    def __init__(self, sagas: Iterable[SagaInfo], model: Any) -> None:
         self.sagas: dict[str, SagaInfo] = {s.sagaId: s for s in sagas}
         self.entries: list[Entry] = []
         self.by_id: dict[str, Entry] = {}
-        self._facts: dict[str, _SagaFacts] = {s: _SagaFacts() for s in self.sagas}
         #: eventIds the SUT received (valid causes of its publications).
         self.received: dict[str, str] = {}
+        self.spec: SagaSpec = model.spec
+        self.triggers: frozenset[str] = frozenset(model.triggers)
+        self.state = HistoryModel(model)
+        #: sagaIds whose trigger event was seen (the sagas the quiet properties judge).
+        self.started: set[str] = set()
+        #: sagaId -> distinct events of that saga, in order (for messages).
+        self.events: dict[str, list[dict[str, Any]]] = {s: [] for s in self.sagas}
+        #: (property, sagaId or None) already reported: each violation is raised once.
+        self._reported: set[tuple[str, str | None]] = set()
+        self._sources = {e.name: {f.name: f.source for f in e.fields} for e in self.spec.events}
+        self._common = tuple(f.name for f in self.spec.common)
 
     def add_saga(self, saga: SagaInfo) -> None:
         self.sagas[saga.sagaId] = saga
-        self._facts.setdefault(saga.sagaId, _SagaFacts())
-
-    def facts(self, saga_id: str) -> _SagaFacts:
-        return self._facts[saga_id]
+        self.events.setdefault(saga.sagaId, [])
 
     def add(self, event: dict[str, Any], origin: str) -> bool:
         """Record ``event``; ``False`` if it is a copy of an event already recorded."""
@@ -126,23 +252,15 @@ class History:
         self.entries.append(entry)
         if isinstance(eid, str):
             self.by_id[eid] = entry
-        facts = self._facts.get(event.get("sagaId"))
-        if facts is not None:
-            kind = _BY_TYPE.get(event.get("eventType"))
-            if kind is not None:
-                getattr(facts, kind).append(eid)
-            if event.get("eventType") == "OrderCreated":
-                facts.placed = True
+        sid = event.get("sagaId")
+        saga = self.sagas.get(sid) if isinstance(sid, str) else None
+        if saga is not None:
             etype = event.get("eventType")
-            if etype == "PaymentProcessed":
-                facts.payment_ids[str(event.get("paymentId"))] = str(event.get("amount"))
-                facts.charge_held += 1
-            elif etype == "PaymentRefunded":
-                facts.charge_held = max(facts.charge_held - 1, 0)
-            elif etype == "InventoryReserved":
-                facts.stock_held += 1
-            elif etype == "InventoryReleased":
-                facts.stock_held = max(facts.stock_held - 1, 0)
+            self.events[sid].append(entry.event)
+            if etype in self.triggers:
+                self.started.add(sid)
+            if isinstance(etype, str):
+                self.state.apply(etype, saga.index)
         return True
 
     def note_received(self, event: dict[str, Any]) -> None:
@@ -152,11 +270,12 @@ class History:
 
     # -- checks on one SUT publication ------------------------------------------------
     def check_consistency(self, event: dict[str, Any], previous: dict[str, Any] | None) -> None:
-        """``saga_consistency``: ids and business facts agree with the saga."""
+        """``saga-consistency``: a known saga, fresh eventId, a cause of the same saga, and
+        every field the spec says is copied (``from:``) equal to where it comes from."""
         eid, etype, sid = event.get("eventId"), event.get("eventType"), event.get("sagaId")
         if previous is not None and previous != event:
             raise fail("saga-consistency",
-                       f"{etype} reuses eventId {eid} of an earlier, different "
+                       f"{etype} {eid} reuses eventId {eid} of an earlier, different "
                        f"{previous.get('eventType')} event", event=event)
         saga = self.sagas.get(sid)
         if saga is None:
@@ -164,22 +283,39 @@ class History:
             raise fail("saga-consistency",
                        f"{etype} {eid} carries sagaId {sid!r}, which belongs to no saga of this "
                        f"test case (known: {known})", event=event)
-        if event.get("orderId") != saga.orderId:
-            raise fail("saga-consistency",
-                       f"{etype} {eid} of saga {sid} carries orderId {event.get('orderId')!r}, "
-                       f"expected {saga.orderId!r}", event=event)
-        if etype in ("PaymentProcessed", "PaymentFailed", "OrderCreated") and \
-                event.get("amount") != saga.amount:
-            raise fail("saga-consistency",
-                       f"{etype} {eid} of order {saga.orderId} has amount {event.get('amount')!r}, "
-                       f"expected {saga.amount!r}", event=event)
-        if etype in ("OrderCreated", "OrderCompleted", "NotificationSent") and \
-                event.get("userId") != saga.userId:
-            raise fail("saga-consistency",
-                       f"{etype} {eid} of order {saga.orderId} is for user {event.get('userId')!r}, "
-                       f"expected {saga.userId!r}", event=event)
+        start = saga.order()
+        what = f"{etype} {eid} of saga {sid}"
+        for name in self._common:
+            if name in start and event.get(name) != start[name]:
+                raise fail("saga-consistency",
+                           f"{what} carries {name} {event.get(name)!r}, expected "
+                           f"{start[name]!r}", event=event)
+        if etype in self.triggers:  # the saga's start: what the customer asked for
+            for fname in self._sources.get(str(etype), {}):
+                if event.get(fname) is not None and start.get(fname) is not None and \
+                        event.get(fname) != start[fname]:
+                    raise fail("saga-consistency",
+                               f"{what} has {fname} {event.get(fname)!r}, expected "
+                               f"{start[fname]!r}", event=event)
+        for fname, source in self._sources.get(str(etype), {}).items():
+            value = event.get(fname)
+            if value is None or not source or source.count(".") != 1 or "(" in source:
+                continue  # optional, nullable, or not copied from another event
+            origin, _, ofield = source.partition(".")
+            if origin in self.triggers:
+                seen = [start[ofield]] if start.get(ofield) is not None else []
+            else:
+                # Copied from an earlier event of the saga: one of those seen. None seen
+                # yet is the properties' business (a refund without a charge).
+                seen = [e.get(ofield) for e in self.events.get(sid, ())
+                        if e.get("eventType") == origin and e.get(ofield) is not None]
+            if seen and value not in seen:
+                listed = " or ".join(repr(v) for v in seen)
+                raise fail("saga-consistency",
+                           f"{what} has {fname} {value!r}, expected {listed} (its {source})",
+                           event=event)
         cause = event.get("causationId")
-        if cause is not None and etype != "OrderCreated":
+        if cause is not None and etype not in self.triggers:
             cause_saga = self.received.get(cause)
             if cause_saga is None and cause in self.by_id:
                 cause_saga = str(self.by_id[cause].event.get("sagaId"))
@@ -192,114 +328,66 @@ class History:
                            f"{etype} {eid} claims saga {sid} but was caused by {cause!r} of saga "
                            f"{cause_saga}", event=event)
 
+    def _violation(self, sp: SpecProperty, prop: Property, sid: str | None,
+                   after: str, event: dict[str, Any] | None = None) -> CheckFailed:
+        if sid is None:
+            who = "the test case"
+            values = self.state.values(sp, None)
+            events: list[dict[str, Any]] = [e.event for e in self.entries]
+        else:
+            saga = self.sagas[sid]
+            who = f"order {saga.orderId} (saga {sid})"
+            values = self.state.values(sp, saga.index)
+            events = self.events.get(sid, [])
+        parts = {r.partition(".")[0] for r in sp.expr.refs if "." in r}
+        mine = [f"{e.get('eventType')} {e.get('eventId')}" for e in events
+                if self.state.publisher.get(str(e.get("eventType"))) in parts]
+        text = getattr(sp.expr, "text", str(sp.expr))
+        return fail(sp.name, f"{who}: {prop.description or sp.description}, {after}: {text} is "
+                             f"false with {values} (events: {', '.join(mine) or 'none'})",
+                    event=event)
+
+    def _broken(self, kinds: tuple[str, ...], only: Iterable[str] | None = None
+                ) -> list[tuple[SpecProperty, Property, str | None]]:
+        """Properties of ``kinds`` false now, per saga (sagas in ``only``, if given)."""
+        out = []
+        by_index = {s.index: sid for sid, s in self.sagas.items()}
+        wanted = None if only is None else set(only)
+        for sp, prop in self.state.properties:
+            if sp.kind not in kinds:
+                continue
+            truth = self.state.truth(prop)
+            if isinstance(truth, bool):
+                if not truth:
+                    out.append((sp, prop, None))
+                continue
+            for i, ok in enumerate(truth):
+                sid = by_index.get(i)
+                if not ok and sid is not None and (wanted is None or sid in wanted):
+                    out.append((sp, prop, sid))
+        return out
+
     def check_safety(self, event: dict[str, Any]) -> None:
-        """The model's safety properties, after ``event`` was recorded."""
-        sid = event.get("sagaId")
-        facts = self._facts.get(sid)
-        if facts is None:
-            return
-        saga = self.sagas[sid]
-        etype, eid = event.get("eventType"), event.get("eventId")
-        order = f"order {saga.orderId} (saga {sid})"
-        if etype == "PaymentProcessed" and len(facts.charges) > 1:
-            raise fail("single-charge",
-                       f"{order} was charged twice: PaymentProcessed "
-                       f"{' then '.join(facts.charges)}", event=event)
-        if etype == "PaymentRefunded":
-            pid = event.get("paymentId")
-            if not facts.charges:
-                raise fail("refund-needs-charge",
-                           f"PaymentRefunded {eid} refunds {order}, which was never charged",
-                           event=event)
-            if len(facts.refunds) > len(facts.charges):
-                raise fail("refund-needs-charge",
-                           f"{order} was refunded {len(facts.refunds)} times for "
-                           f"{len(facts.charges)} charge(s)", event=event)
-            if pid not in facts.payment_ids:
-                raise fail("refund-needs-charge",
-                           f"PaymentRefunded {eid} refunds paymentId {pid!r}, not a charge of "
-                           f"{order} (charges: {', '.join(facts.payment_ids) or 'none'})",
-                           event=event)
-            if facts.payment_ids[pid] != event.get("amount"):
-                raise fail("refund-needs-charge",
-                           f"PaymentRefunded {eid} refunds {event.get('amount')} of a "
-                           f"{facts.payment_ids[pid]} charge of {order}", event=event)
-        if etype == "OrderCompleted" or (facts.completed and etype in (
-                "PaymentRefunded", "InventoryReleased")):
-            missing = []
-            if facts.charge_held < 1:
-                missing.append("paid")
-            if facts.stock_held < 1:
-                missing.append("reserved")
-            if missing:
-                what = (f"OrderCompleted {eid} for {order}, which is not"
-                        if etype == "OrderCompleted" else
-                        f"{etype} {eid} leaves completed {order} not")
-                raise fail("completed-paid-reserved",
-                           f"{what} {' and not '.join(missing)}", event=event)
-        if etype in ("OrderCompleted", "OrderCancelled") and \
-                len(facts.completed) + len(facts.cancelled) > 1:
-            outcomes = [*(f"OrderCompleted {e}" for e in facts.completed),
-                        *(f"OrderCancelled {e}" for e in facts.cancelled)]
-            raise fail("one-outcome",
-                       f"{order} has {len(outcomes)} outcomes: {', '.join(outcomes)}", event=event)
-        if facts.emails and (etype == "NotificationSent" or etype == "OrderCancelled"):
-            if len(facts.emails) > 1:
-                raise fail("single-email",
-                           f"{order} got {len(facts.emails)} emails: {', '.join(facts.emails)}",
-                           event=event)
-            if not facts.completed or facts.cancelled:
-                what = "not completed" if not facts.completed else "cancelled"
-                raise fail("notify-only-completed",
-                           f"NotificationSent {facts.emails[0]} for {order}, which is {what}",
-                           event=event)
+        """The spec's ``always`` properties, after ``event`` was recorded.
+
+        Each violation is raised once (a later event does not report it again).
+        """
+        after = f"broken by {event.get('eventType')} {event.get('eventId')}"
+        for sp, prop, sid in self._broken(("always",)):
+            if (sp.name, sid) in self._reported:
+                continue
+            self._reported.add((sp.name, sid))
+            raise self._violation(sp, prop, sid, after, event)
 
     # -- checks once everything is quiet --------------------------------------------
     def check_quiet(self, prefer: str | None = None, skip: frozenset[str] = frozenset()) -> None:
-        """The eventual properties, once the bus and the service are quiet.
-
-        ``saga-terminates``, ``no-charge-left``, ``no-reservation-left`` and
-        ``completed-exactly-once`` for every placed saga. Every violation is collected;
-        the first (or ``prefer``, when violated: a replayed model trace names the
-        property it expects) is raised, naming the others.
+        """The spec's ``at_rest`` and ``eventually`` properties, once the bus and the
+        service are quiet, for every started saga. Every violation is collected; the
+        first (or ``prefer``, when violated: a replayed model trace names the property it
+        expects) is raised, naming the others.
         """
-        found: list[CheckFailed] = []
-        for sid, facts in self._facts.items():
-            if not facts.placed:
-                continue
-            order = f"order {self.sagas[sid].orderId} (saga {sid})"
-            charge, held = facts.charge_held, facts.stock_held
-            done = bool(facts.completed) and not facts.cancelled
-            if not facts.completed and not facts.cancelled:
-                seen = ", ".join(f"{len(v)} {k}" for k, v in vars(facts).items()
-                                 if isinstance(v, list) and v) or "nothing"
-                found.append(fail("saga-terminates",
-                                  f"{order} is neither completed nor cancelled although the "
-                                  f"system is quiet (its history: {seen})"))
-            state = "cancelled" if facts.cancelled else "not completed"
-            if charge > 0 and not done:
-                found.append(fail("no-charge-left",
-                                  f"{order} is {state} but still holds a charge "
-                                  f"(PaymentProcessed {', '.join(facts.charges)} never refunded) "
-                                  "once quiet"))
-            if held > 0 and not done:
-                found.append(fail("no-reservation-left",
-                                  f"{order} is {state} but still holds reserved stock "
-                                  f"(InventoryReserved {', '.join(facts.reserved)} never "
-                                  "released) once quiet"))
-            if done:
-                wrong = []
-                if len(facts.charges) != 1 or charge != 1:
-                    wrong.append(f"{len(facts.charges)} charge(s), {len(facts.refunds)} refund(s)")
-                if len(facts.reserved) != 1 or held != 1:
-                    wrong.append(f"{len(facts.reserved)} reservation(s), "
-                                 f"{len(facts.released)} release(s)")
-                if len(facts.emails) != 1:
-                    wrong.append(f"{len(facts.emails)} email(s)")
-                if wrong:
-                    found.append(fail("completed-exactly-once",
-                                      f"{order} is completed with {'; '.join(wrong)} once quiet "
-                                      "(expected one charge, one reservation and one email)"))
+        found = [self._violation(sp, prop, sid, "once quiet")
+                 for sp, prop, sid in self._broken(("at_rest", "eventually"), self.started)]
         found = [f for f in found if f.check not in skip]
         if not found:
             return

@@ -128,6 +128,8 @@ class SuiteModel:
     design: Design
     sagas: int
     participants: tuple[Participant, ...]
+    #: The loaded spec the participants are compiled from (properties, provenance).
+    spec: SagaSpec | None = None
 
     def participant(self, name: str) -> Participant:
         for p in self.participants:
@@ -158,4 +160,4 @@ def suite_model(design: str | Path | SagaSpec | Design, sagas: int) -> SuiteMode
     variant = saga_variant(ref if isinstance(ref, SagaSpec) else str(ref))
     system = saga_system(variant, orders=sagas)
     parts = tuple(AnyStock(p) if reads_shared(p) else p for p in system.participants)
-    return SuiteModel(variant.design, sagas, parts)
+    return SuiteModel(variant.design, sagas, parts, variant.spec)

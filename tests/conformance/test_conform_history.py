@@ -1,10 +1,11 @@
-"""End-to-end properties read on observed events (named as the model checker's)."""
+"""The spec's properties read on observed events (the model checker's names and definitions)."""
 
 from __future__ import annotations
 
 import pytest
 from sagaspec.conformance.checks import CheckFailed
 from sagaspec.conformance.history import History, SagaInfo
+from sagaspec.conformance.models import suite_model
 
 S0 = SagaInfo(0, "saga-0", "order-0", "user-0", "10.00")
 S1 = SagaInfo(1, "saga-1", "order-1", "user-1", "20.00")
@@ -24,8 +25,12 @@ def ev(etype: str, saga: SagaInfo = S0, **fields) -> dict:
     return base
 
 
+def history(sagas) -> History:
+    return History(sagas, suite_model("corrected", len(sagas)))
+
+
 def play(*events, sagas=(S0, S1)) -> History:
-    h = History(sagas)
+    h = history(sagas)
     for e in events:
         h.check_consistency(e, h.by_id[e["eventId"]].event if e["eventId"] in h.by_id else None)
         h.add(e, "sut")
@@ -48,8 +53,14 @@ def test_a_clean_completed_saga_satisfies_every_property():
 def test_safety_properties():
     assert check_of(lambda: play(ev("PaymentProcessed"), ev("PaymentProcessed"))) == "single-charge"
     assert check_of(lambda: play(ev("PaymentRefunded"))) == "refund-needs-charge"
+    # A refund of another amount or another charge: the spec says both are copied from
+    # the charge (from: PaymentProcessed.amount / .paymentId).
     assert check_of(lambda: play(ev("PaymentProcessed"),
-                                 ev("PaymentRefunded", amount="1.00"))) == "refund-needs-charge"
+                                 ev("PaymentRefunded", amount="1.00"))) == "saga-consistency"
+    assert check_of(lambda: play(ev("PaymentProcessed"),
+                                 ev("PaymentRefunded", paymentId="pay-2"))) == "saga-consistency"
+    assert check_of(lambda: play(ev("PaymentProcessed"), ev("PaymentRefunded"),
+                                 ev("PaymentRefunded"))) == "refund-needs-charge"
     assert check_of(lambda: play(ev("InventoryReserved"),
                                  ev("OrderCompleted"))) == "completed-paid-reserved"
     assert check_of(lambda: play(ev("PaymentProcessed"), ev("InventoryReserved"),
@@ -70,7 +81,7 @@ def test_saga_consistency():
     assert check_of(lambda: play(first, dict(first, amount="10.00", paymentId="other"))) \
         == "saga-consistency"
     other = ev("OrderCreated", S1)
-    h = History((S0, S1))
+    h = history((S0, S1))
     h.note_received(other)
     with pytest.raises(CheckFailed, match="was caused by"):
         h.check_consistency(ev("PaymentProcessed", causationId=other["eventId"]), None)
@@ -80,7 +91,7 @@ def test_saga_consistency():
 
 def test_quiet_properties_read_held_charges_in_the_models_sense():
     # A refund that comes before the charge compensates nothing (the seed's hole).
-    h = History((S0,))
+    h = history((S0,))
     for e in (ev("OrderCreated"), ev("InventoryReservationFailed"), ev("OrderCancelled"),
               ev("PaymentRefunded"), ev("PaymentProcessed")):
         h.add(e, "sut")  # no safety checks: the refund alone breaks refund-needs-charge
@@ -98,5 +109,32 @@ def test_quiet_properties_read_held_charges_in_the_models_sense():
     stuck.check_quiet(skip=frozenset({"saga-terminates", "no-reservation-left"}))
     short = play(ev("OrderCreated"), ev("PaymentProcessed"), ev("InventoryReserved"),
                  ev("OrderCompleted"))
-    with pytest.raises(CheckFailed, match="0 email"):
+    with pytest.raises(CheckFailed, match="notification.emails = 0") as err:
         short.check_quiet()
+    assert err.value.check == "completed-exactly-once"
+
+
+def test_the_checks_are_the_specs_properties_with_the_checkers_names():
+    h = history((S0,))
+    judged = {sp.name for sp, _p in h.state.properties}
+    assert judged == {"single-charge", "refund-needs-charge", "completed-paid-reserved",
+                      "one-outcome", "single-email", "notify-only-completed",
+                      "saga-terminates", "no-charge-left", "no-reservation-left",
+                      "completed-exactly-once"}
+    # The stock is the service's own: properties reading it are left to the stock check.
+    assert set(h.state.not_judged) == {"stock-non-negative", "stock-conserved",
+                                       "some-order-completes", "some-order-cancelled",
+                                       "some-compensation-runs"}
+    assert {p.name for p in h.spec.properties} == judged | set(h.state.not_judged)
+
+
+def test_a_violation_is_reported_once():
+    h = history((S0,))
+    first, second, third = ev("PaymentProcessed"), ev("PaymentProcessed"), ev("PaymentFailed")
+    h.add(first, "sut")
+    h.check_safety(first)
+    h.add(second, "sut")
+    with pytest.raises(CheckFailed, match="payment.charges = 2"):
+        h.check_safety(second)
+    h.add(third, "sut")
+    h.check_safety(third)  # still two charges, already reported
