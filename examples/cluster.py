@@ -66,6 +66,8 @@ class ServiceProcess:
     next_start: float = 0.0
     #: Why the supervisor gave up on it (reported by :meth:`Cluster.check_alive`).
     gave_up: str | None = None
+    #: The exit status a restart cannot fix, when the supervisor stopped on it.
+    fatal: int | None = None
 
 
 class Cluster:
@@ -150,6 +152,7 @@ class Cluster:
             finally:
                 logf.close()
             sp.wanted = True
+            sp.fatal = sp.gave_up = None
             sp.starts += 1
         self._ensure_watcher()
 
@@ -251,14 +254,12 @@ class Cluster:
         for sp in procs:
             if sp.gave_up is not None:
                 raise BrokerUnavailable(f"service {sp.name} {sp.gave_up}")
-            if sp.wanted:
-                continue  # running, or restarting after an outage: not fatal (yet)
-            for code in sp.exits[-1:]:
-                if code in _FATAL:
-                    last = self.log_tail(sp.name, 1) or _FATAL[code]
-                    last = last.removeprefix("error: ")
-                    cls = BrokerUnavailable if code == 69 else AdapterError
-                    raise cls(f"service {sp.name} exited ({_FATAL[code]}): {last}")
+            code = sp.fatal  # not an old exit the service recovered from, nor a kill()
+            if code is not None:
+                last = self.log_tail(sp.name, 1) or _FATAL[code]
+                last = last.removeprefix("error: ")
+                cls = BrokerUnavailable if code == 69 else AdapterError
+                raise cls(f"service {sp.name} exited ({_FATAL[code]}): {last}")
 
     # -- supervision -----------------------------------------------------------------------
     def _env(self) -> dict[str, str]:
@@ -310,6 +311,7 @@ class Cluster:
                         continue
                     if code in _FATAL:
                         sp.wanted = False
+                        sp.fatal = code
                         continue
                     self.restarts += 1
                     time.sleep(self.restart_delay)

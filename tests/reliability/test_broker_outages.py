@@ -129,6 +129,9 @@ def test_supervisor_restarts_services_that_lost_the_broker(tmp_path):
         after = _place_and_settle(url, [sample_order(n, prefix="b-") for n in (1, 2)])
         assert [after.sagas[f"b-saga-{n}"].state for n in (1, 2)] == ["completed", "completed"]
         assert after.violations == []
+        # A deliberate kill after the recovery is not mistaken for the old exit 69.
+        cluster.kill("payment")
+        cluster.check_alive()
     finally:
         cluster.stop_all()
         cluster.cleanup()
