@@ -442,3 +442,35 @@ def test_parse_events_then_validate_by_spec(booking):
     text = json.dumps(spec_examples(booking, "CardCharged")[0])
     (record,) = parse_events(text, "x.json")
     assert validate_event(record.value, spec=booking) == []
+
+
+BROKEN_SPEC = """\
+saga: x
+format: 1
+events:
+  A: {role: trigger}
+participants:
+  p:
+    reactions:
+      - on: Nope
+        alternatives: [{label: a}]
+"""
+
+
+@pytest.mark.parametrize("args", [
+    ["lint", "--design", "{spec}"],
+    ["schemas", "list", "--spec", "{spec}"],
+    ["schemas", "show", "A", "--design", "{spec}"],
+    ["schemas", "export", "{out}", "--design", "{spec}"],
+    ["validate", "--design", "{spec}", "{spec}"],
+    ["docs", "--design", "{spec}", "--out", "{out}"],
+    ["docs", "asyncapi", "--design", "{spec}"],
+])
+def test_a_broken_spec_is_one_line_naming_file_line_and_column(args, tmp_path):
+    spec = tmp_path / "bad.saga.yaml"
+    spec.write_text(BROKEN_SPEC, encoding="utf-8")
+    out = tmp_path / "out"
+    result = run(*[a.format(spec=spec, out=out) for a in args])
+    assert result.exit_code == 2
+    assert result.stderr == f"error: {spec}:8:13: unknown event 'Nope'; expected one of A\n"
+    assert result.stdout == "" and not out.exists()
