@@ -322,7 +322,12 @@ def _trace_document(path: Path, *, prop: str, kind: str, opts: dict[str, Any]) -
     doc = path.to_dict()
     doc["property"] = prop
     doc["violation"] = kind
-    doc["model"] = {"target": opts["model"]} if opts.get("model") else dict(opts.get("meta") or {})
+    if opts.get("model"):
+        from sagaspec.cli._replay import model_reference
+
+        doc["model"] = model_reference(opts["model"])  # replays from any folder
+    else:
+        doc["model"] = dict(opts.get("meta") or {})
     doc["reproduce"] = reproduce_command(opts, prop)
     return doc
 
@@ -573,20 +578,18 @@ class _Progress:
 
 
 # --------------------------------------------------------------------------- replay
-def replay_trace(file: str, opts: dict[str, Any]) -> tuple[int, str, dict[str, Any]]:
-    """Re-execute a saved trace on its model; does it still reach the violation?"""
-    try:
-        data = json.loads(FsPath(file).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(f"--replay {file}: cannot read: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"--replay {file}: not JSON: {exc.msg} at line {exc.lineno}") from None
-    if not isinstance(data, dict):
-        raise InputError(f"--replay {file}: expected a JSON object")
-    model = data.get("model")
-    if not isinstance(model, dict):
-        raise InputError(f"--replay {file}: no 'model' object (was it saved by sagaspec check --trace-out?)")
-    system = load_system(model["target"]) if "target" in model else saga_system_from_meta(model)
+def replay_trace(file: str, opts: dict[str, Any], kw: dict[str, Any] | None = None,
+                 given: set[str] | frozenset[str] = frozenset()) -> tuple[int, str, dict[str, Any]]:
+    """Re-execute a saved trace; does it still reach the violation?
+
+    The trace is data: see :mod:`sagaspec.cli._replay` for which model it runs on.
+    """
+    from sagaspec.cli._replay import read_trace, replay_system
+
+    data = read_trace(file)
+    system = replay_system(file, data, kw or {}, given, build=build_system, load=load_model,
+                           from_meta=saga_system_from_meta,
+                           say=lambda line: click.echo(line, err=True))
     path = Path.from_json(system, None, data)
     prop_name = data.get("property")
     text = [f"replayed {len(path)} steps of {file} on {system.name}"]
@@ -701,6 +704,7 @@ def _list_text() -> str:
 @click.option("-v", "--verbose", is_flag=True, help="Print each counterexample in full: initial state, every change, the shortest and the shrunk trace, search statistics.")
 @click.option("--progress/--no-progress", default=None, help="Live progress line on stderr [default: when stderr is a terminal].")
 @click.option("--replay", "replay_file", type=click.Path(dir_okay=False), metavar="FILE", help="Re-execute a trace saved by --trace-out on its model, or an encoded path (ssp1:..., as reports print it) on the design and bounds given, and say whether it still violates a property.")
+@click.option("--trust-file", is_flag=True, help="With --replay FILE: import the Python model the trace names (a trace is data: without this, a Python model is imported only when --model names the same target).")
 @click.option("--list", "list_only", is_flag=True, help="List the shipped designs and the saga's properties.")
 @click.option("--report", "report", type=click.Path(dir_okay=False), metavar="FILE.html", help="Also write a self-contained HTML report: statistics, verdicts, each violation as an SVG sequence diagram with the state changes at each step.")
 @click.pass_context
@@ -769,6 +773,8 @@ def run_check(_given: set[str] | frozenset[str] = frozenset(), **kw: Any) -> int
         "seed": kw["seed"],
     }
     replaying = kw["replay_file"]
+    if kw.get("trust_file") and not (replaying and not replaying.startswith(ENCODING_PREFIX)):
+        raise UsageError("--trust-file applies only to --replay FILE (a saved trace)")
     if replaying:
         extra = sorted(_flag(n) for n in _given & set(_SEARCH_ONLY))
         if extra:
@@ -787,7 +793,7 @@ def run_check(_given: set[str] | frozenset[str] = frozenset(), **kw: Any) -> int
         click.echo(json.dumps(data, indent=2) if as_json else text)
         return code
     if replaying:
-        code, text, data = replay_trace(kw["replay_file"], opts)
+        code, text, data = replay_trace(kw["replay_file"], opts, kw, _given)
         click.echo(json.dumps(data, indent=2) if as_json else text)
         return code
     system = build_system(
