@@ -474,3 +474,20 @@ def test_a_broken_spec_is_one_line_naming_file_line_and_column(args, tmp_path):
     assert result.exit_code == 2
     assert result.stderr == f"error: {spec}:8:13: unknown event 'Nope'; expected one of A\n"
     assert result.stdout == "" and not out.exists()
+
+
+_KEYWORDS = set(jsonschema.Draft202012Validator.VALIDATORS) | {
+    "$ref", "$comment", "title", "description", "examples", "default", "deprecated", "readOnly",
+    "writeOnly", "$defs", "contentMediaType", "contentEncoding",
+}
+
+
+@pytest.mark.parametrize("ref", SPECS, ids=lambda r: Path(r).name)
+def test_every_field_schema_uses_json_schema_keywords_only(ref, tmp_path):
+    # Regression: `description: The charge, if known.` in a YAML flow mapping is two keys,
+    # the second ('if known.': null) a junk keyword that ended up in the generated schema.
+    spec = _any_spec(ref, tmp_path)
+    for owner, schema in [*(("types." + n, s) for n, s in spec.types.items()),
+                          *((f"{e.name}.{f.name}", f.schema) for e in spec.events for f in e.fields),
+                          *((f"common.{f.name}", f.schema) for f in spec.common)]:
+        assert set(schema) <= _KEYWORDS, (owner, sorted(set(schema) - _KEYWORDS))
