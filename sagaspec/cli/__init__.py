@@ -29,6 +29,7 @@ _COMMANDS: dict[str, str] = {
     "serve": "sagaspec.cli.serve:serve",
     "spec": "sagaspec.cli.spec:spec",
     "init": "sagaspec.cli.spec:init",
+    "mutate": "sagaspec.cli.mutate:mutate",
 }
 
 
