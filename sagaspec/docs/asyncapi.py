@@ -366,7 +366,7 @@ def asyncapi_document(
     return {
         "asyncapi": ASYNCAPI_VERSION,
         "info": {
-            "title": f"{saga.title_noun} saga choreography ({d.name})",
+            "title": f"{saga.saga_title} choreography ({d.name})",
             "version": f"{SCHEMA_VERSION}.0.0",
             "description": (
                 f"{d.title}.\n\n{d.description}\n\nEvents travel as CloudEvents 1.0 in "

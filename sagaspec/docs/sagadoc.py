@@ -138,6 +138,11 @@ class DocSaga:
     def title_noun(self) -> str:
         return self.noun[:1].upper() + self.noun[1:]
 
+    @property
+    def saga_title(self) -> str:
+        """``Order saga``; plain ``Saga`` when the events name no subject."""
+        return f"{self.title_noun} saga" if self.subject else "Saga"
+
     def identifier_type(self) -> str:
         """Name of the envelope's identifier type in the bundled schemas."""
         return envelope_type_name(self.spec, "Identifier")

@@ -370,7 +370,7 @@ def _index_page(saga: DocSaga | Design | str, mv: ModelView | None, model_error:
         ("JSON Schema files of every event, draft 2020-12 and draft-07, under ", Code("schemas/"),
          " and linked from each ", Link("event page", anchor="events"), "."),
     )))
-    return Page("index", f"{saga.title_noun} saga: {d.name}", tuple(blocks), section="overview", summary=d.title)
+    return Page("index", f"{saga.saga_title}: {d.name}", tuple(blocks), section="overview", summary=d.title)
 
 
 def _field_table(rows, *, link_types: set[str]) -> Table:

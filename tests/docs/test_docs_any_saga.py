@@ -308,3 +308,21 @@ def test_docs_code_names_no_event_of_the_order_saga():
             and re.search(r"\b(Order|Payment|Inventory|Notification)[A-Z]\w*|\borderId\b", node.value)
         ]
         assert named == [], (path.name, named)
+
+
+def test_a_saga_without_common_fields(official, tmp_path):
+    path = tmp_path / "bare.saga.yaml"
+    path.write_text(RENTAL.replace('common:\n  rentalRef: {$ref: "#/types/Ref", description: The rental.}\n', ""),
+                    encoding="utf-8")
+    spec = load_spec(path)
+    assert spec.common == ()
+    for mode in ("binary", "structured"):
+        doc = asyncapi_document(str(path), content_mode=mode)
+        assert [e.message for e in official.iter_errors(doc)] == []
+    headers = asyncapi_document(str(path))["components"]["messages"]["CarReserved"]["headers"]["schema"]
+    assert "ce-subject" not in headers["properties"] and "ce-subject" not in headers["required"]
+    site = build_site(str(path), verify=False)
+    page = site.rendered()["events/CarReserved.md"]
+    assert "Example 1: saga `saga-1`." in page and "| `subject` |" not in page
+    assert site.rendered()["README.md"].startswith("# Saga: rental\n")
+    assert asyncapi_document(str(path))["info"]["title"] == "Saga choreography (rental)"
