@@ -13,6 +13,9 @@ fault               what happens
 ``db-terminate``    PostgreSQL terminates the services' own sessions of this run
 ``sqlite-lock``     another connection holds a service's SQLite file locked for ``lock`` s
 ``service-kill``    a service is killed (SIGKILL) and started again (the fault runner's)
+``poison``          poison messages of every kind are published where orders go (not
+                    JSON, binary, deep nesting, a 5,000-digit number, a JSON array,
+                    schema-invalid events): each consumer must dead-letter every one
 ==================  ==================================================================
 
 Recovery must need no operator: broker clients reconnect, services that exit on a lost
@@ -40,7 +43,20 @@ from sagaspec.errors import AdapterError, UsageError
 
 __all__ = ["FAULTS", "ThrowawayServer", "run_nemesis"]
 
-FAULTS = ("broker-pause", "broker-restart", "db-terminate", "sqlite-lock", "service-kill")
+FAULTS = ("broker-pause", "broker-restart", "db-terminate", "sqlite-lock", "service-kill", "poison")
+
+#: One of each kind of poison message (all published on the OrderCreated route).
+POISON = (
+    b"this is not JSON",
+    bytes(range(256)),
+    b"[" * 100_000 + b"]" * 100_000,
+    b'{"eventType": "OrderCreated", "eventId": "evt-poison-int", "amount": ' + b"9" * 5000 + b"}",
+    b'[{"eventType": "OrderCreated"}]',
+    b'{"eventType": "OrderCreated", "eventId": "evt-poison-invalid"}',
+    b'{"eventType": "NoSuchEvent", "eventId": "evt-poison-type"}',
+)
+#: Services that consume OrderCreated, so each must dead-letter every poison message.
+_POISONED = ("payment", "inventory")
 
 
 def free_port() -> int:
@@ -152,6 +168,14 @@ def _fault_runner_class() -> type:
                 await super()._kill_one(adapter, cluster, service, down, armed, report)
                 self.injected += 1
                 return
+            if self.fault == "poison":
+                for payload in POISON:
+                    await adapter.deliver_raw(payload)
+                self.injected += 1
+                self.hits += len(POISON)
+                report.kills_by_service["poison"] = report.kills_by_service.get("poison", 0) + 1
+                self._last_restart = time.monotonic()
+                return
             before = await self._retries(adapter, service) if self.fault == "sqlite-lock" else 0
             await asyncio.to_thread(self._inject, cluster, service)
             self.injected += 1
@@ -168,6 +192,18 @@ def _fault_runner_class() -> type:
                     if time.monotonic() > deadline:
                         raise
             self._last_restart = time.monotonic()
+
+        async def _judge(self, adapter: Any, engine: Any, placed: list[str], world: dict[str, Any],
+                         report: Any) -> None:
+            await super()._judge(adapter, engine, placed, world, report)
+            if self.fault != "poison":
+                return
+            for service in _POISONED:  # every poison message dead-lettered, by each consumer
+                values = await adapter.inspect(service, ["dead-letters:count"])
+                got = int(values.get("dead-letters:count") or 0)
+                if got != self.hits:
+                    report.violations[f"poison-dead-lettered-{service}"] = self.hits - got
+                report.notes.append(f"{service} dead-lettered {got} of {self.hits} poison messages")
 
         @staticmethod
         async def _retries(adapter: Any, service: str) -> int:
@@ -241,6 +277,7 @@ def run_nemesis(fault: str, broker: str = "nats", *, workdir: str | Path, sagas:
                                        db=db, pause=pause, down=down, lock=lock)
         report = runner.run()
         hit = {"db-terminate": f" ({runner.hits} PostgreSQL sessions terminated)",
+               "poison": f" ({runner.hits} poison messages)",
                "sqlite-lock": f" ({runner.hits} transient failures retried)"}.get(fault, "")
         report.notes.append(f"{runner.injected} x {fault} on a throwaway {broker} server{hit}")
         return report

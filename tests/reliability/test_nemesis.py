@@ -23,6 +23,7 @@ pytestmark = [pytest.mark.brokers, pytest.mark.timeout(240)]
     ("redis", "broker-restart"),
     ("nats", "sqlite-lock"),
     ("nats", "db-terminate"),
+    ("redis", "poison"),
 ])
 def test_recovers_without_an_operator(broker, fault, tmp_path, request):
     pg_url = request.getfixturevalue("pg_url") if fault == "db-terminate" else None
@@ -34,3 +35,6 @@ def test_recovers_without_an_operator(broker, fault, tmp_path, request):
     assert report.kills_by_service == {fault: 1}  # the fault was injected
     if fault == "db-terminate":  # every service's own session, and no one else's
         assert "(4 PostgreSQL sessions terminated)" in report.notes[-1]
+    if fault == "poison":  # each consumer of OrderCreated dead-lettered every one
+        assert report.notes[:2] == ["payment dead-lettered 7 of 7 poison messages",
+                                    "inventory dead-lettered 7 of 7 poison messages"]
