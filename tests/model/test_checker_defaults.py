@@ -8,10 +8,10 @@ import textwrap
 
 import pytest
 from click.testing import CliRunner
-
-from sagaspec.cli import main
 from sagaspec.model import Config, Outcome, Participant, System, explore, saga_system, simulate
 from sagaspec.model.system import symmetry_blocker
+
+from sagaspec.cli import main
 
 pytestmark = pytest.mark.timeout(120)
 
