@@ -20,24 +20,12 @@ not judged here: the ``stock`` check judges those decisions when the world is se
 The events' fields are checked against the spec's provenance (``from: EVENT.FIELD``)
 by :meth:`History.check_consistency`.
 
->>> from sagaspec.conformance.models import suite_model
->>> h = History([SagaInfo(0, "saga-1", "order-1", "user-1", "10.00")], suite_model("corrected", 1))
->>> ev = {"eventType": "PaymentProcessed", "eventId": "e1", "sagaId": "saga-1",
-...       "orderId": "order-1", "paymentId": "p1", "amount": "10.00"}
->>> h.add(ev, "sut")
-True
->>> h.check_safety(ev)
->>> h.add(dict(ev, eventId="e2"), "sut")
-True
->>> try:
-...     h.check_safety(dict(ev, eventId="e2"))
-... except Exception as exc:
-...     print(exc)
-[single-charge] order order-1 (saga saga-1): never charged twice for one order, broken by PaymentProcessed e2: payment.charges <= 1 is false with payment.charges = 2 (events: PaymentProcessed e1, PaymentProcessed e2)
+Examples on the order saga are in ``tests/conformance/test_conform_history.py``.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -50,7 +38,7 @@ from sagaspec.spec.sagafile import Alternative, SagaSpec, SpecProperty
 
 from sagaspec.errors import ModelError
 
-__all__ = ["SagaInfo", "History", "HistoryModel", "Entry"]
+__all__ = ["SagaInfo", "History", "HistoryModel", "Entry", "provenance"]
 
 
 @dataclass(frozen=True)
@@ -91,6 +79,45 @@ class Entry:
     copies: int = 1
 
 
+def provenance(spec: SagaSpec, event: dict[str, Any], earlier: Iterable[dict[str, Any]],
+               start: dict[str, Any] | None, triggers: Iterable[str]) -> str | None:
+    """Why ``event``'s fields contradict where the spec says they come from, or ``None``.
+
+    A field declared ``from: EVENT.FIELD`` must equal ``FIELD`` of the saga's start
+    (``start``: the trigger's payload) when ``EVENT`` is a trigger, else of one of the
+    ``earlier`` events of the saga of type ``EVENT`` (none seen yet: nothing to compare;
+    a refund without a charge is the properties' business). A trigger event itself must
+    carry the start's values.
+    """
+    etype = event.get("eventType")
+    triggers = frozenset(triggers)
+    try:
+        fields = spec.event(str(etype)).fields
+    except Exception:  # noqa: BLE001 - an unknown type is the schema check's business
+        return None
+    start = start or {}
+    if etype in triggers:
+        for f in fields:
+            have, want = event.get(f.name), start.get(f.name)
+            if have is not None and want is not None and have != want:
+                return f"has {f.name} {have!r}, expected {want!r}"
+    earlier = list(earlier)
+    for f in fields:
+        value, source = event.get(f.name), f.source
+        if value is None or not source or source.count(".") != 1 or "(" in source:
+            continue  # optional, nullable, or not copied from another event
+        origin, _, ofield = source.partition(".")
+        if origin in triggers and start.get(ofield) is not None:
+            seen = [start[ofield]]
+        else:
+            seen = [e.get(ofield) for e in earlier
+                    if e.get("eventType") == origin and e.get(ofield) is not None]
+        if seen and value not in seen:
+            listed = " or ".join(repr(v) for v in seen)
+            return f"has {f.name} {value!r}, expected {listed} (its {source})"
+    return None
+
+
 class HistoryModel:
     """The spec's variables of every participant, driven by observed events.
 
@@ -113,6 +140,8 @@ class HistoryModel:
 
         self.sagas = model.sagas
         self.spec: SagaSpec = model.spec
+        #: Events that start a saga (the customer's trigger).
+        self.triggers: frozenset[str] = frozenset(model.triggers)
         system = saga_system(self.spec, orders=model.sagas)
         self.parts: dict[str, SpecParticipantModel] = {}
         self._pinned: set[str] = set()
@@ -126,9 +155,10 @@ class HistoryModel:
                 self._pinned.add(p.name)
                 hidden |= {f"{p.name}.{v}" for v in inner.shared_names}
         self._pin = lambda name, state: pin(self.parts[name], state, _PLENTY)
-        self.states: dict[str, Hashable] = {
+        self._initial: dict[str, Hashable] = {
             n: (self._pin(n, m.init()) if n in self._pinned else m.init())
             for n, m in self.parts.items()}
+        self.states: dict[str, Hashable] = dict(self._initial)
         self.publisher = {e: n for n, m in self.parts.items() for e in m.spec.publishes}
         # event -> the alternatives of its publisher that emit it (first emitted event).
         self.emitters: dict[str, tuple[Alternative, ...]] = {}
@@ -153,8 +183,26 @@ class HistoryModel:
             else:
                 self.properties.append((sp, compiled[name]))
 
-    def view(self) -> dict[str, Hashable]:
-        return self.states
+    def fresh(self) -> HistoryModel:
+        """A copy at the initial states (sharing the compiled spec, which is immutable)."""
+        other = copy.copy(self)
+        other.states = dict(self._initial)
+        return other
+
+    def broken(self, kinds: tuple[str, ...]) -> list[tuple[SpecProperty, Property, int | None]]:
+        """Properties of ``kinds`` false now: ``(spec property, property, saga index)``;
+        the index is ``None`` for a property over all sagas."""
+        out = []
+        for sp, prop in self.properties:
+            if sp.kind not in kinds:
+                continue
+            truth = self.truth(prop)
+            if isinstance(truth, bool):
+                if not truth:
+                    out.append((sp, prop, None))
+                continue
+            out.extend((sp, prop, i) for i, ok in enumerate(truth) if not ok)
+        return out
 
     def apply(self, event_type: str, saga: int) -> None:
         """Account for ``event_type`` published for saga index ``saga``."""
@@ -290,30 +338,10 @@ class History:
                 raise fail("saga-consistency",
                            f"{what} carries {name} {event.get(name)!r}, expected "
                            f"{start[name]!r}", event=event)
-        if etype in self.triggers:  # the saga's start: what the customer asked for
-            for fname in self._sources.get(str(etype), {}):
-                if event.get(fname) is not None and start.get(fname) is not None and \
-                        event.get(fname) != start[fname]:
-                    raise fail("saga-consistency",
-                               f"{what} has {fname} {event.get(fname)!r}, expected "
-                               f"{start[fname]!r}", event=event)
-        for fname, source in self._sources.get(str(etype), {}).items():
-            value = event.get(fname)
-            if value is None or not source or source.count(".") != 1 or "(" in source:
-                continue  # optional, nullable, or not copied from another event
-            origin, _, ofield = source.partition(".")
-            if origin in self.triggers:
-                seen = [start[ofield]] if start.get(ofield) is not None else []
-            else:
-                # Copied from an earlier event of the saga: one of those seen. None seen
-                # yet is the properties' business (a refund without a charge).
-                seen = [e.get(ofield) for e in self.events.get(sid, ())
-                        if e.get("eventType") == origin and e.get(ofield) is not None]
-            if seen and value not in seen:
-                listed = " or ".join(repr(v) for v in seen)
-                raise fail("saga-consistency",
-                           f"{what} has {fname} {value!r}, expected {listed} (its {source})",
-                           event=event)
+        problem = provenance(self.spec, event, self.events.get(sid, ()), start,
+                             self.triggers)
+        if problem is not None:
+            raise fail("saga-consistency", f"{what} {problem}", event=event)
         cause = event.get("causationId")
         if cause is not None and etype not in self.triggers:
             cause_saga = self.received.get(cause)
@@ -350,21 +378,14 @@ class History:
     def _broken(self, kinds: tuple[str, ...], only: Iterable[str] | None = None
                 ) -> list[tuple[SpecProperty, Property, str | None]]:
         """Properties of ``kinds`` false now, per saga (sagas in ``only``, if given)."""
-        out = []
         by_index = {s.index: sid for sid, s in self.sagas.items()}
         wanted = None if only is None else set(only)
-        for sp, prop in self.state.properties:
-            if sp.kind not in kinds:
+        out = []
+        for sp, prop, i in self.state.broken(kinds):
+            sid = None if i is None else by_index.get(i)
+            if i is not None and (sid is None or (wanted is not None and sid not in wanted)):
                 continue
-            truth = self.state.truth(prop)
-            if isinstance(truth, bool):
-                if not truth:
-                    out.append((sp, prop, None))
-                continue
-            for i, ok in enumerate(truth):
-                sid = by_index.get(i)
-                if not ok and sid is not None and (wanted is None or sid in wanted):
-                    out.append((sp, prop, sid))
+            out.append((sp, prop, sid))
         return out
 
     def check_safety(self, event: dict[str, Any]) -> None:

@@ -12,13 +12,8 @@ model is nondeterministic). That permissive model is what the suite *plays* and 
 coverage counts edges of; when the suite knows the service's world (the adapter has
 ``setup``), the oracle narrows it to the world's decisions
 (:mod:`sagaspec.conformance.world`), and only without a world does it judge with the
-permissive model (the run says so).
-
->>> m = suite_model("corrected", 1)
->>> [p.name for p in m.participants], m.publisher("PaymentRefunded")
-(['order', 'payment', 'inventory', 'notification'], 'payment')
->>> [p.name for p in m.participants if isinstance(p, AnyStock)]
-['inventory']
+permissive model (the run says so). Examples on the order saga are in
+``tests/conformance/test_conform_models.py``.
 """
 
 from __future__ import annotations
@@ -147,7 +142,7 @@ class SuiteModel:
 
     @property
     def triggers(self) -> frozenset[str]:
-        """Event types published only on the customer's trigger (``OrderCreated``)."""
+        """Event types published only on the customer's trigger (a spontaneous reaction)."""
         return frozenset(e for r in self.design.reactions if not r.on for alt in r.emits
                          for e in alt)
 

@@ -8,34 +8,28 @@ of its own (``now`` is passed in), so the same engine judges a live broker
 (``sagaspec monitor``), the fault runner's history (:mod:`sagaspec.conformance.faults`)
 and a recorded NDJSON file.
 
-The properties are the model checker's, read on real events, with the conformance
-suite's check names:
+The properties are the saga spec's own (the same definitions and names as ``sagaspec
+check`` and ``sagaspec conform``), evaluated per saga on a
+:class:`~sagaspec.conformance.history.HistoryModel` that the saga's events drive, plus
+what only a live stream can say:
 
 ``schema``
     every event validates against its JSON Schema (and is an event at all);
-``single-charge``
-    at most one ``PaymentProcessed`` per saga (copies with the same ``eventId``, i.e.
-    outbox re-sends, are one event);
-``refund-needs-charge``
-    a ``PaymentRefunded`` follows a charge of the same ``paymentId`` and amount, and
-    there are never more refunds than charges;
-``release-needs-reservation``
-    likewise for ``InventoryReleased`` and ``InventoryReserved`` (monitor only);
-``completed-paid-reserved``
-    ``OrderCompleted`` only while the order is charged and reserved, and it stays so;
-``one-outcome``
-    never both ``OrderCompleted`` and ``OrderCancelled`` (nor two of one);
-``notify-only-completed``
-    one email, and only for a completed order;
+``saga-consistency``
+    every field the spec says is copied from an earlier event (``from: EVENT.FIELD``)
+    equals it (a refund of the charge's amount and paymentId);
+the spec's ``always`` properties
+    after every event of the saga (copies with the same ``eventId``, i.e. outbox
+    re-sends, are one event); each violation is reported once;
 ``saga-terminates``
     every saga settles (completed and notified, or cancelled and compensated) within
     ``timeout`` seconds of its first event; flagged once per saga;
-``cancelled-compensated`` / ``completed-exactly-once``
+the spec's ``at_rest`` properties
     checked by :meth:`SagaMonitor.final` once the system is quiet.
 
 A saga first seen without its ``OrderCreated`` (the monitor joined mid-flight) is
-*partial*: checks that need its beginning (refunds, releases, completion, emails) are not
-applied to it, the others are.
+*partial*: the spec's properties read the saga from its beginning, so they are not
+applied to it; its events are still validated and it must still settle in time.
 
 >>> m = SagaMonitor(timeout=10)
 >>> def ev(t, i, **kw):
@@ -58,21 +52,31 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["Violation", "SagaView", "SagaMonitor", "MONITOR_CHECKS", "STATES"]
+__all__ = ["Violation", "SagaView", "SagaMonitor", "MONITOR_CHECKS", "STATES", "monitor_checks"]
 
-#: Check name -> what it verifies (the suite's names plus ``release-needs-reservation``).
-MONITOR_CHECKS: dict[str, str] = {
-    "schema": "every event validates against its JSON Schema",
-    "single-charge": "an order is charged at most once",
-    "refund-needs-charge": "a refund follows a charge of the same order and amount",
-    "release-needs-reservation": "a release follows a reservation of the same order",
-    "completed-paid-reserved": "an order completes only when paid and reserved, and stays so",
-    "one-outcome": "a saga ends in at most one of OrderCompleted / OrderCancelled",
-    "notify-only-completed": "at most one email per order, and only for a completed order",
-    "saga-terminates": "every saga settles within the timeout",
-    "cancelled-compensated": "once quiet, a cancelled order holds no charge and no reservation",
-    "completed-exactly-once": "once quiet, a completed order has one charge, one reservation and one email",
-}
+def _model(design: str) -> Any:
+    from sagaspec.conformance.history import HistoryModel
+    from sagaspec.conformance.models import suite_model
+
+    return HistoryModel(suite_model(design, 1))
+
+
+def monitor_checks(design: str = "corrected") -> dict[str, str]:
+    """Check name -> what it verifies: the spec's judged properties plus the stream's own."""
+    model = _model(design)
+    checks = {"schema": "every event validates against its JSON Schema",
+              "saga-consistency": "every field copied from an earlier event of the saga "
+                                  "equals it"}
+    checks.update((sp.name, sp.description) for sp, _p in model.properties
+                  if sp.kind == "always")
+    checks["saga-terminates"] = "every saga settles within the timeout"
+    checks.update((sp.name, f"once quiet: {sp.description}") for sp, _p in model.properties
+                  if sp.kind != "always" and sp.name != "saga-terminates")
+    return checks
+
+
+#: Check name -> what it verifies, for the shipped corrected design.
+MONITOR_CHECKS: dict[str, str] = monitor_checks()
 
 #: Saga states, in the order a live table shows them.
 STATES = ("running", "completing", "compensating", "completed", "cancelled", "stuck")
@@ -158,12 +162,20 @@ class SagaMonitor:
     validate
         ``validate(event) -> list of problems``; defaults to
         :func:`sagaspec.spec.schemas.validate_event`.
+    design
+        The shipped design name or spec file whose properties judge the stream.
     """
 
     def __init__(self, *, timeout: float = 30.0,
-                 validate: Callable[[dict[str, Any]], list[Any]] | None = None) -> None:
+                 validate: Callable[[dict[str, Any]], list[Any]] | None = None,
+                 design: str = "corrected") -> None:
         if validate is None:
             from sagaspec.spec.schemas import validate_event as validate
+        #: One saga's spec model (properties, provenance), copied fresh for each saga.
+        self._template = _model(design)
+        self._models: dict[str, Any] = {}
+        self._events: dict[str, list[dict[str, Any]]] = {}
+        self._reported: set[tuple[str, str]] = set()
         self.timeout = timeout
         self._validate = validate
         self.sagas: dict[str, SagaView] = {}
@@ -231,6 +243,7 @@ class SagaMonitor:
                 continue
             state = view.state
             view.flagged_stuck = True
+            self._reported.add(("saga-terminates", view.sagaId))
             self._add(found, Violation(
                 "saga-terminates",
                 f"order {view.orderId} (saga {view.sagaId}) is {state} "
@@ -240,41 +253,39 @@ class SagaMonitor:
         return found
 
     def final(self, *, now: float) -> list[Violation]:
-        """The quiet properties, once nothing more is coming (end of a fault run)."""
+        """The quiet properties, once nothing more is coming (end of a fault run): every
+        saga settled, and the spec's ``at_rest`` properties of every saga seen from its
+        start (each violation reported once)."""
         self.now = max(self.now, now)
         found: list[Violation] = []
         for view in self.sagas.values():
             order = f"order {view.orderId} (saga {view.sagaId})"
-            if not view.terminal:
-                if not view.flagged_stuck:
-                    state = view.state
-                    view.flagged_stuck = True
-                    self._add(found, Violation(
-                        "saga-terminates", f"{order} is {state} once quiet; seen: {self._history(view)}",
-                        view.sagaId, view.orderId, at=now))
-                if view.cancelled and not view.completed:
-                    holds = []
-                    if view.held_charges > 0:
-                        holds.append(f"{view.held_charges} charge(s) never refunded")
-                    if view.held_reservations > 0:
-                        holds.append(f"{view.held_reservations} reservation(s) never released")
-                    self._add(found, Violation(
-                        "cancelled-compensated", f"{order} is cancelled but holds {' and '.join(holds)}",
-                        view.sagaId, view.orderId, at=now))
+            if not view.terminal and not view.flagged_stuck:
+                state = view.state
+                view.flagged_stuck = True
+                self._reported.add(("saga-terminates", view.sagaId))
+                self._add(found, Violation(
+                    "saga-terminates", f"{order} is {state} once quiet; seen: {self._history(view)}",
+                    view.sagaId, view.orderId, at=now))
+            model = self._models.get(view.sagaId)
+            if view.partial or model is None:
                 continue
-            if view.completed and not view.partial:
-                wrong = []
-                if len(view.charges) != 1 or view.held_charges != 1:
-                    wrong.append(f"{len(view.charges)} charge(s), {len(view.refunds)} refund(s)")
-                if len(view.reserved) != 1 or view.held_reservations != 1:
-                    wrong.append(f"{len(view.reserved)} reservation(s), {len(view.released)} release(s)")
-                if len(view.emails) != 1:
-                    wrong.append(f"{len(view.emails)} email(s)")
-                if wrong:
-                    self._add(found, Violation(
-                        "completed-exactly-once", f"{order} is completed with {'; '.join(wrong)}",
-                        view.sagaId, view.orderId, at=now))
+            for sp, _prop, _i in model.broken(("at_rest", "eventually")):
+                if (sp.name, view.sagaId) in self._reported:
+                    continue
+                self._reported.add((sp.name, view.sagaId))
+                self._add(found, Violation(
+                    sp.name, self._explain(view, model, sp, "once quiet"),
+                    view.sagaId, view.orderId, at=now))
         return found
+
+    def _explain(self, view: SagaView, model: Any, sp: Any, after: str) -> str:
+        parts = {r.partition(".")[0] for r in sp.expr.refs if "." in r}
+        mine = [f"{e.get('eventType')} {e.get('eventId')}" for e in self._events.get(view.sagaId, ())
+                if model.publisher.get(str(e.get("eventType"))) in parts]
+        text = getattr(sp.expr, "text", str(sp.expr))
+        return (f"order {view.orderId} (saga {view.sagaId}): {sp.description}, {after}: {text} "
+                f"is false with {model.values(sp, 0)} (events: {', '.join(mine) or 'none'})")
 
     def feed(self, items: Iterable[tuple[float, Any]]) -> list[Violation]:
         """Observe ``(time, item)`` pairs in order, ticking as time passes."""
@@ -318,53 +329,25 @@ class SagaMonitor:
 
     def _apply(self, view: SagaView, e: dict[str, Any], found: list[Violation], now: float) -> None:
         etype, eid = _str(e.get("eventType")), _str(e.get("eventId")) or f"#{self.events}"
-        order = f"order {view.orderId} (saga {view.sagaId})"
 
         def flag(check: str, message: str) -> None:
             self._add(found, Violation(check, message, view.sagaId, view.orderId, eid, etype, now))
 
+        # What the live table and the summary show (not properties: those follow).
         if etype == "OrderCreated":
             view.placed = True
         elif etype == "PaymentProcessed":
             view.charges[eid] = (_str(e.get("paymentId")) or "", _str(e.get("amount")) or "")
-            if len(view.charges) > 1:
-                flag("single-charge", f"{order} was charged {len(view.charges)} times: "
-                                      f"PaymentProcessed {', '.join(view.charges)}")
         elif etype == "PaymentFailed":
             view.declined.append(eid)
         elif etype == "PaymentRefunded":
-            pid, amount = _str(e.get("paymentId")) or "", _str(e.get("amount")) or ""
-            view.refunds[eid] = (pid, amount)
-            if not view.partial:
-                charged = {p: a for p, a in view.charges.values()}
-                if not view.charges:
-                    flag("refund-needs-charge", f"PaymentRefunded {eid} refunds {order}, which was never charged")
-                elif pid not in charged:
-                    flag("refund-needs-charge", f"PaymentRefunded {eid} refunds paymentId {pid!r}, not a "
-                                                f"charge of {order} ({', '.join(charged)})")
-                elif charged[pid] != amount:
-                    flag("refund-needs-charge", f"PaymentRefunded {eid} refunds {amount} of a {charged[pid]} "
-                                                f"charge of {order}")
-                elif len(view.refunds) > len(view.charges):
-                    flag("refund-needs-charge", f"{order} was refunded {len(view.refunds)} times for "
-                                                f"{len(view.charges)} charge(s)")
+            view.refunds[eid] = (_str(e.get("paymentId")) or "", _str(e.get("amount")) or "")
         elif etype == "InventoryReserved":
             view.reserved[eid] = _str(e.get("reservationId")) or ""
         elif etype == "InventoryReservationFailed":
             view.reservation_failed.append(eid)
         elif etype == "InventoryReleased":
-            rid = _str(e.get("reservationId")) or ""
-            view.released[eid] = rid
-            if not view.partial:
-                if not view.reserved:
-                    flag("release-needs-reservation", f"InventoryReleased {eid} releases stock of {order}, "
-                                                      "which reserved nothing")
-                elif rid not in view.reserved.values():
-                    flag("release-needs-reservation", f"InventoryReleased {eid} releases reservation {rid!r}, "
-                                                      f"not one of {order}")
-                elif len(view.released) > len(view.reserved):
-                    flag("release-needs-reservation", f"{order} was released {len(view.released)} times for "
-                                                      f"{len(view.reserved)} reservation(s)")
+            view.released[eid] = _str(e.get("reservationId")) or ""
         elif etype == "OrderCompleted":
             view.completed.append(eid)
         elif etype == "OrderCancelled":
@@ -372,28 +355,29 @@ class SagaMonitor:
         elif etype == "NotificationSent":
             view.emails.append(eid)
 
-        if etype in ("OrderCompleted", "OrderCancelled") and len(view.completed) + len(view.cancelled) > 1:
-            outcomes = [*(f"OrderCompleted {x}" for x in view.completed),
-                        *(f"OrderCancelled {x}" for x in view.cancelled)]
-            flag("one-outcome", f"{order} has {len(outcomes)} outcomes: {', '.join(outcomes)}")
+        # The spec's properties, on this saga's spec model (a saga is index 0 of its own).
+        from sagaspec.conformance.history import provenance
+
+        earlier = self._events.setdefault(view.sagaId, [])
+        model = self._models.get(view.sagaId)
+        if model is None:
+            model = self._models[view.sagaId] = self._template.fresh()
+        if not view.partial and isinstance(etype, str):
+            start = next((x for x in earlier if x.get("eventType") in model.triggers), None)
+            problem = provenance(model.spec, e, earlier, start, model.triggers)
+            if problem is not None:
+                flag("saga-consistency", f"{etype} {eid} of order {view.orderId} (saga "
+                                         f"{view.sagaId}) {problem}")
+        earlier.append(e)
+        if isinstance(etype, str):
+            model.apply(etype, 0)
         if view.partial:
             return
-        if etype == "OrderCompleted" or (view.completed and etype in ("PaymentRefunded", "InventoryReleased")):
-            missing = []
-            if view.held_charges < 1:
-                missing.append("paid")
-            if view.held_reservations < 1:
-                missing.append("reserved")
-            if missing:
-                what = (f"OrderCompleted {eid} for {order}, which is not" if etype == "OrderCompleted"
-                        else f"{etype} {eid} leaves completed {order} not")
-                flag("completed-paid-reserved", f"{what} {' and not '.join(missing)}")
-        if etype == "NotificationSent" or (view.emails and etype == "OrderCancelled"):
-            if not view.completed or view.cancelled:
-                what = "not completed" if not view.completed else "cancelled"
-                flag("notify-only-completed", f"NotificationSent {view.emails[0]} for {order}, which is {what}")
-            elif etype == "NotificationSent" and len(view.emails) > 1:
-                flag("notify-only-completed", f"{order} got {len(view.emails)} emails: {', '.join(view.emails)}")
+        for sp, _prop, _i in model.broken(("always",)):
+            if (sp.name, view.sagaId) in self._reported:
+                continue
+            self._reported.add((sp.name, view.sagaId))
+            flag(sp.name, self._explain(view, model, sp, f"broken by {etype} {eid}"))
 
     @staticmethod
     def _history(view: SagaView) -> str:

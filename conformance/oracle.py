@@ -66,7 +66,7 @@ class Config:
 
 
 def describe_msg(m: Msg) -> str:
-    """``PaymentProcessed[saga 0] from payment`` (for messages in reports)."""
+    """``Type[saga 0] from participant`` (for messages in reports)."""
     return f"{m.type}[saga {m.saga}] from {m.src}"
 
 
@@ -112,7 +112,7 @@ class Oracle:
     """
 
     def __init__(self, participants: Sequence[Participant], sut: Iterable[str], *,
-                 triggers: Iterable[str] = ("OrderCreated",), idempotency: bool = True,
+                 triggers: Iterable[str], idempotency: bool = True,
                  max_belief: int = 200_000) -> None:
         self.participants = {p.name: p for p in participants}
         self.sut: tuple[str, ...] = tuple(sut)

@@ -31,24 +31,7 @@ service publishes what the world rules out, :meth:`~Judge.explain` says why, and
 oracle reports it as the ``stock`` or ``payment-rules`` check instead of a bare
 ``model`` failure.
 
->>> from sagaspec.conformance.history import SagaInfo
->>> from sagaspec.conformance.models import suite_model
->>> from sagaspec.adapters.base import World
->>> line = {"sku": "sku-1", "quantity": 2, "unitPrice": "1.00"}
->>> sagas = [SagaInfo(i, f"s{i}", f"o{i}", f"u{i}", "2.00", items=(line,)) for i in range(2)]
->>> parts = judged_participants(suite_model("corrected", 2), World(stock={"sku-1": 3}), sagas)
->>> inv = next(p for p in parts if p.name == "inventory")
->>> from sagaspec.model.participant import Msg
->>> s0 = inv.init()
->>> [o.label for o in inv.on_event(s0, Msg("OrderCreated", 0, "order"))]
-['reserve']
->>> s1 = inv.on_event(s0, Msg("OrderCreated", 0, "order"))[0].state
->>> s1.free, [o.label for o in inv.on_event(s1, Msg("OrderCreated", 1, "order"))]
-((1,), ['out of stock'])
->>> pay = next(p for p in judged_participants(suite_model("corrected", 2),
-...     World(declined_users=frozenset({"u1"})), sagas) if p.name == "payment")
->>> [[o.label for o in pay.on_event(pay.init(), Msg("OrderCreated", i, "order"))] for i in (0, 1)]
-[['approve'], ['decline']]
+Examples on the order saga are in ``tests/conformance/test_conform_world.py``.
 """
 
 from __future__ import annotations

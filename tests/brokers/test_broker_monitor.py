@@ -39,6 +39,7 @@ def _saga(sid: str = "s1") -> dict[str, dict]:
         "completed": ev("OrderCompleted", userId="u1", paymentId="pay-1", reservationId="res-1"),
         "cancelled": ev("OrderCancelled", reason="declined"),
         "refunded": ev("PaymentRefunded", paymentId="pay-1", amount="10.00", reason="r"),
+        "refunded2": ev("PaymentRefunded", paymentId="pay-1", amount="10.00", reason="again"),
         "refunded_wrong": ev("PaymentRefunded", paymentId="pay-1", amount="9.00", reason="r"),
         "released": ev("InventoryReleased", reservationId="res-1", items=ITEMS, reason="r"),
         "email": ev("NotificationSent", userId="u1"),
@@ -65,19 +66,33 @@ def test_happy_and_compensated_sagas_settle_without_violations():
     assert m.final(now=100) == [] and m.summary()["terminal"] == 2
 
 
+# The spec's properties, with the names `sagaspec check` and `conform` use, plus the
+# spec's field provenance (a refund copies the charge's amount) as saga-consistency.
 @pytest.mark.parametrize("names, check", [
     (("created", "charged", "charged2"), "single-charge"),
     (("created", "refunded"), "refund-needs-charge"),
-    (("created", "charged", "refunded_wrong"), "refund-needs-charge"),
-    (("created", "released"), "release-needs-reservation"),
+    (("created", "charged", "refunded", "refunded2"), "refund-needs-charge"),
+    (("created", "charged", "refunded_wrong"), "saga-consistency"),
     (("created", "reserved", "completed"), "completed-paid-reserved"),
     (("created", "charged", "reserved", "completed", "refunded"), "completed-paid-reserved"),
     (("created", "declined", "cancelled", "completed"), "one-outcome"),
     (("created", "email"), "notify-only-completed"),
-    (("created", "charged", "reserved", "completed", "email", "email2"), "notify-only-completed"),
+    (("created", "charged", "reserved", "completed", "email", "email2"), "single-email"),
 ])
 def test_each_property_is_flagged(names, check):
     assert check in _checks(*names)
+
+
+def test_the_monitors_checks_are_the_specs_properties():
+    from sagaspec.conformance.monitor import MONITOR_CHECKS
+    from sagaspec.spec.sagafile import shipped_spec
+
+    spec = {p.name: p for p in shipped_spec("corrected").properties}
+    judged = set(MONITOR_CHECKS) - {"schema", "saga-consistency"}
+    assert judged <= set(spec)  # no property of the monitor's own
+    assert {n for n, p in spec.items() if p.kind == "always"} - judged == \
+        {"stock-non-negative", "stock-conserved"}  # the stock is the services' own
+    assert MONITOR_CHECKS["single-email"] == spec["single-email"].description
 
 
 def test_copies_are_one_event_and_partial_sagas_are_judged_leniently():
@@ -107,7 +122,7 @@ def test_timeouts_are_flagged_once_and_final_checks_compensation():
     first = m.tick(now=6)
     assert [v.check for v in first] == ["saga-terminates"] and "compensating" in first[0].message
     assert m.tick(now=60) == [] and m.sagas["s1"].state == "stuck"
-    assert [v.check for v in m.final(now=61)] == ["cancelled-compensated"]
+    assert [v.check for v in m.final(now=61)] == ["no-reservation-left"]
     line = json.loads(first[0].ndjson())
     assert line["check"] == "saga-terminates" and line["sagaId"] == "s1"
 

@@ -19,7 +19,8 @@ REFUND = Msg("PaymentRefunded", 0, "payment")
 
 
 def oracle(design: str = "corrected", sut=("payment",), sagas: int = 1) -> Oracle:
-    return Oracle(suite_model(design, sagas).participants, sut)
+    model = suite_model(design, sagas)
+    return Oracle(model.participants, sut, triggers=model.triggers)
 
 
 @pytest.mark.parametrize("outcome", [PAID, DECLINED])
@@ -117,7 +118,7 @@ def test_a_crash_may_lose_volatile_state_or_keep_it():
 # -- the world's decisions (stock, payment rules), judged when the world is known -------
 def world_oracle(world: World, sagas: list[SagaInfo], sut=("inventory",)) -> Oracle:
     model = suite_model("corrected", len(sagas))
-    return Oracle(judged_participants(model, world, sagas), sut)
+    return Oracle(judged_participants(model, world, sagas), sut, triggers=model.triggers)
 
 
 def saga(i: int, *lines: tuple[str, int], user: str = "alice", amount: str = "10.00") -> SagaInfo:

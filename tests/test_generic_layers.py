@@ -1,0 +1,104 @@
+"""The generic layers name no order-saga event or service: the order saga is data.
+
+Every event and participant name of ``spec/sagas/order-corrected.saga.yaml`` (read from
+the file itself) is searched for in the Python files under ``model/``, ``conformance/``
+and ``adapters/``: an event name as a word, a participant name as a string literal
+(``"payment"``; the bare words are ordinary English). Code, docstrings and doctests
+alike: a generic module's examples belong in the tests, which use the order spec as data.
+
+Files that still need order words are listed in :data:`REMAINING`, each with why. The list
+only shrinks: a listed file that no longer names any fails the test until its entry is
+removed, and a file not listed that starts naming one fails it too.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC = ROOT / "spec" / "sagas" / "order-corrected.saga.yaml"
+LAYERS = ("model", "conformance", "adapters")
+
+#: file -> why it still names order-saga events or services (remove the entry when clean).
+REMAINING: dict[str, str] = {
+    # -- model/: docstring examples of the kernel, and the shipped-design front door
+    "model/participant.py": "the Msg docstring's example event type",
+    "model/path.py": "docstring examples of traces (event types, participant names)",
+    "model/properties.py": "docstring examples of properties over participants' states",
+    "model/view.py": "docstring example of a view",
+    "model/saga.py": "the shipped order designs' front door: doctests build them by "
+                     "participant name, and the system is named order-saga/...",
+    # -- conformance/: the world and payloads of the order saga (issue 10)
+    "conformance/__init__.py": "the package doctest runs the suite against the order "
+                               "saga's payment service",
+    "conformance/cases.py": "case files and checker traces are parsed with the order saga's "
+                            "participants and trigger",
+    "conformance/checks.py": "check descriptions and applicability name the order saga's "
+                             "events and participants",
+    "conformance/choosers.py": "the played customer's trigger is placed on the order "
+                               "participant",
+    "conformance/coverage.py": "mapping a case onto the model graph finds the trigger's "
+                               "publisher and event by name",
+    "conformance/diagram.py": "sequence diagrams name the order saga's lifelines and events",
+    "conformance/faults.py": "the SIGKILL fault runner inspects the order reference "
+                             "services' stores (payments, stock) by name",
+    "conformance/harness.py": "places orders (OrderCreated on order), the whole-system "
+                              "target's participant list, which checks a publication "
+                              "exercises, the facts copied between events",
+    "conformance/monitor.py": "the live table's saga states and summary (charges, "
+                              "reservations, emails) read order events by name; the "
+                              "properties themselves are the spec's",
+    "conformance/payloads.py": "concrete payloads of the order saga's events (ids, amounts, "
+                               "items) instead of the spec's provenance and schemas",
+    "conformance/pytest_plugin.py": "the docstring's example targets the payment service",
+    "conformance/runner.py": "the whole-system participant list and replayed traces' names",
+    "adapters/base.py": "World (stock per sku, declined users, an amount limit: the order "
+                        "saga's world, which conformance/world.py maps onto the spec's "
+                        "shared variables and world knob) and Adapter.place_order",
+    "adapters/broker.py": "runs the order reference processes (imports examples/: the "
+                          "cycle issue 10 removes) and names their streams",
+    "adapters/http.py": "the reference HTTP service's routes name the order participants",
+    "adapters/inprocess.py": "the in-process reference services by participant name",
+    "adapters/mapping.py": "the mapping layer's docstring examples and defaults name order "
+                           "events",
+}
+
+
+def _words() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    spec = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
+    events = sorted(spec["events"])
+    services = sorted(spec["participants"])
+    assert "OrderCreated" in events and "payment" in services  # the file is what we think
+    event_re = re.compile(r"\b(" + "|".join(map(re.escape, events)) + r")\b")
+    service_re = re.compile(r"""["'](""" + "|".join(map(re.escape, services)) + r""")["']""")
+    return event_re, service_re
+
+
+def _offenders() -> dict[str, list[str]]:
+    event_re, service_re = _words()
+    found: dict[str, list[str]] = {}
+    for layer in LAYERS:
+        for path in sorted((ROOT / layer).rglob("*.py")):
+            rel = path.relative_to(ROOT).as_posix()
+            for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                hits = event_re.findall(line) + service_re.findall(line)
+                if hits:
+                    found.setdefault(rel, []).append(f"{rel}:{n}: {', '.join(hits)}")
+    return found
+
+
+def test_no_new_file_of_the_generic_layers_names_the_order_saga():
+    new = {f: lines for f, lines in _offenders().items() if f not in REMAINING}
+    assert not new, "order-saga names in generic code (make it read the spec):\n" + \
+        "\n".join(line for lines in new.values() for line in lines[:5])
+
+
+def test_the_list_of_remaining_files_only_shrinks():
+    offenders = _offenders()
+    clean = sorted(f for f in REMAINING if f not in offenders)
+    assert not clean, f"no longer naming the order saga: remove from REMAINING: {clean}"
+    assert all((ROOT / f).is_file() for f in REMAINING)
+    assert all(why.strip() for why in REMAINING.values())
