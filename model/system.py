@@ -65,7 +65,8 @@ class Config:
         every unacknowledged message (see :mod:`sagaspec.model.engine`).
     idempotency
         Each participant keeps a durable store of processed messages; a message already in
-        it is acknowledged and dropped without calling the handler (seed section 7).
+        it is acknowledged and dropped without calling the handler (the consumer's idempotency
+        store of processed eventIds).
         ``False`` shows why the store is needed.
     outbox
         Publishes are committed with the state change (transactional outbox) and survive
