@@ -538,7 +538,17 @@ class _Builder:
         out = []
         for fname, f in fields.items():
             schema = {k: v for k, v in f.items() if k not in ("optional", "nullable", "from")}
+            for key, value in schema.items():
+                if value is None:
+                    self.fail((*path, fname, key), f"field {fname}: key {key!r} has no value "
+                              "(an unquoted text with a comma in a {...} mapping? quote it)")
             self.check_refs(schema, (*path, fname))
+            try:
+                import jsonschema
+
+                jsonschema.Draft202012Validator.check_schema(schema)
+            except jsonschema.SchemaError as exc:
+                self.fail((*path, fname), f"field {fname}: not a valid JSON Schema: {exc.message}")
             out.append(
                 SpecField(
                     fname,

@@ -806,6 +806,12 @@ def run_check(_given: set[str] | frozenset[str] = frozenset(), **kw: Any) -> int
         properties=kw["properties"],
         params=kw["params"],
     )
+    if not kw["model"]:
+        # The spec's bounds are the defaults of the options the command line leaves unset.
+        bounds = saga_variant(kw["design"] or DEFAULT_DESIGN).spec.bounds
+        for option in ("bus", "duplicates", "crashes"):
+            if option not in _given and option in bounds:
+                kw[option] = bounds[option]
     opts["meta"] = dict(system.meta or {})
     why_not = _can_symmetry(system)
     symmetry = not kw["no_symmetry"] and why_not is None

@@ -297,3 +297,26 @@ def test_the_python_fast_path_equals_the_cel_runtime_on_every_shipped_expression
                             data[v.name] = value
                 assert expr.fast(data) == expr.cel(data), (expr.text, data)
     assert compared > 100 and fast / compared > 0.9, (fast, compared)
+
+
+def test_a_field_schema_with_a_stray_key_or_a_bad_schema_is_refused():
+    # `{description: The booking, if any., from: new}`: the comma splits the text into a
+    # key 'if any.' without a value.
+    text = spec_text(**{"reservationId: {$ref: \"#/types/Identifier\", from: new}":
+                        "reservationId: {$ref: \"#/types/Identifier\", description: The id, if any., from: new}"})
+    message = error_of(text)
+    assert "field reservationId: key 'if any.' has no value" in message
+    text = spec_text(**{"reservationId: {$ref: \"#/types/Identifier\", from: new}":
+                        "reservationId: {type: strng, from: new}"})
+    assert "field reservationId: not a valid JSON Schema" in error_of(text)
+
+
+def test_check_takes_the_spec_bounds_as_defaults(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "t.saga.yaml").write_text(STARTER.replace("bus: unordered-dup, duplicates: 1, crashes: 0",
+                                                          "bus: fifo, duplicates: 0, crashes: 1"))
+    r = CliRunner().invoke(main, ["check", "--design", "t.saga.yaml"])
+    assert r.exit_code == 0, r.output
+    assert "bus=fifo duplicates=0 crashes=1" in r.stdout
+    given = CliRunner().invoke(main, ["check", "--design", "t.saga.yaml", "--crashes", "0"])
+    assert "bus=fifo duplicates=0 crashes=0" in given.stdout
