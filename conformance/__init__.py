@@ -3,7 +3,7 @@
 Front ends (``sagaspec conform``, the pytest plugin) consume the events of one engine:
 
 >>> from sagaspec.conformance import RunConfig, run
->>> final = run(RunConfig(adapter="inprocess:", participant="payment", examples=3,
+>>> final = run(RunConfig(adapter="inprocess:", participant="system", examples=3,
 ...                       seed=1, failures_dir=None, coverage=False))
 >>> final.ok, final.examples
 (True, 3)

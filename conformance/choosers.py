@@ -237,7 +237,8 @@ class ScriptChooser(Scripted):
         self._emitted: list[dict[str, Any]] = []
         for s in steps:
             if s.outcome is not None and s.msg is not None:
-                who = s.to if s.op != "place" else "order"
+                # A placed saga's outcome is its trigger's publisher's (the step's msg).
+                who = s.msg.get("src", s.to) if s.op == "place" else s.to
                 self._outcomes.append((who, (s.msg["type"], s.msg["saga"]), s.outcome))
             self._emitted.extend(s.emitted)
 

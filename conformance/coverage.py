@@ -157,7 +157,7 @@ def _single_step(graph, beam, st, participant, sut, sagas, remaining):
     out: dict[tuple, frozenset] = {}
     if op == "place":
         saga = st["msg"]["saga"]
-        p = e.pindex["order"]
+        p = e.pindex[st["msg"]["src"]]  # the trigger's publisher
 
         def want(d, _t):
             return d[0] == 0 and d[1] == p and d[3] == f"place order {saga}"
@@ -215,7 +215,7 @@ def _system_step(graph, beam, st, sagas):
     op = st["op"]
     out: dict[tuple, frozenset] = {}
     if op == "place":
-        p = e.pindex["order"]
+        p = e.pindex[st["msg"]["src"]]  # the trigger's publisher
         saga = st["msg"]["saga"]
         for s, edges in beam.items():
             for d, t in _follow(graph, s, lambda d, _t: d[0] == 0 and d[1] == p
@@ -234,7 +234,7 @@ def _system_step(graph, beam, st, sagas):
         return beam, False  # an injected duplicate is outside what the mapping follows
     published = _pub_key(st.get("published", ()), sagas)
     if op == "place":
-        published = published - Counter({("OrderCreated", st["msg"]["saga"]): 1})
+        published = published - Counter({(st["msg"]["type"], st["msg"]["saga"]): 1})
     done: dict[tuple, frozenset] = {}
     frontier = [(s, edges, published) for s, edges in out.items()]
     seen = 0

@@ -4,7 +4,7 @@ A team's whole test module is three lines::
 
     from sagaspec.conformance import conformance_test
 
-    test_payment = conformance_test(adapter="http://127.0.0.1:8080", participant="payment")
+    test_service = conformance_test(adapter="http://127.0.0.1:8080", participant="system")
 
 The test runs the same engine as ``sagaspec conform``; a failure fails the test with the
 shrunk sequence diagram, the property broken and the "Reproduce with:" line, and each

@@ -32,16 +32,10 @@ REMAINING: dict[str, str] = {
     "model/saga.py": "the shipped order designs' front door: doctests build them by "
                      "participant name, and the system is named order-saga/...",
     # -- conformance/: the world and payloads of the order saga (issue 10)
-    "conformance/__init__.py": "the package doctest runs the suite against the order "
-                               "saga's payment service",
     "conformance/cases.py": "case files and checker traces are parsed with the order saga's "
                             "participants and trigger",
     "conformance/checks.py": "check descriptions and applicability name the order saga's "
                              "events and participants",
-    "conformance/choosers.py": "the played customer's trigger is placed on the order "
-                               "participant",
-    "conformance/coverage.py": "mapping a case onto the model graph finds the trigger's "
-                               "publisher and event by name",
     "conformance/diagram.py": "sequence diagrams name the order saga's lifelines and events",
     "conformance/faults.py": "the SIGKILL fault runner inspects the order reference "
                              "services' stores (payments, stock) by name",
@@ -53,7 +47,6 @@ REMAINING: dict[str, str] = {
                               "properties themselves are the spec's",
     "conformance/payloads.py": "concrete payloads of the order saga's events (ids, amounts, "
                                "items) instead of the spec's provenance and schemas",
-    "conformance/pytest_plugin.py": "the docstring's example targets the payment service",
     "conformance/runner.py": "the whole-system participant list and replayed traces' names",
     "adapters/base.py": "World (stock per sku, declined users, an amount limit: the order "
                         "saga's world, which conformance/world.py maps onto the spec's "
