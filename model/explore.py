@@ -1676,8 +1676,9 @@ def explore(
     if on_progress is not None and not search.interrupted:
         try:
             search._progress(len(search.parent) - search.expanded)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, MemoryError) as exc:
             search.interrupted = True
+            search.out_of_memory = isinstance(exc, MemoryError)
     if keep_graph and not (search.interrupted or search.stopped or search.truncated):
         try:
             _liveness(search)

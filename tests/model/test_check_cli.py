@@ -472,3 +472,18 @@ def test_a_trace_shared_by_two_violations_is_printed_once():
     assert r.exit_code == 1
     assert r.stdout.count("Trace: the same 9 steps as violation 2 above.") == 1
     assert len(r.stdout.splitlines()) < 120  # was 229 lines of reprs
+
+
+def test_a_memory_error_in_the_last_progress_report_is_the_same_clean_stop(monkeypatch):
+    import sagaspec.cli.check as cli_check
+
+    def oom(self, stats):
+        raise MemoryError
+
+    monkeypatch.setattr(cli_check._Progress, "__call__", oom)
+    # A search short enough that only the report after it runs.
+    r = check("--orders", "1", "--progress", "--property", "single-charge", "--json")
+    assert r.exit_code == 3, r.output
+    doc = json.loads(r.stdout)
+    assert doc["out_of_memory"] is True
+    assert doc["verdict"].startswith("INCOMPLETE: out of memory after")
