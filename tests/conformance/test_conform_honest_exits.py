@@ -68,3 +68,29 @@ def test_coverage_is_explained(tmp_path):
     assert "model coverage:" in text
     assert "the share of the model's transitions, within those bounds, that some case drove the service through" in text
     assert "--cover-edges drives the service along paths that cover every edge" in text
+
+
+def test_an_interrupted_run_exits_3_with_its_partial_result(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sagaspec", "conform", "--participant", "payment", "-n", "100000",
+         "--seed", "1", "--no-coverage", "--failures-dir", str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=tmp_path,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        header = proc.stdout.readline()  # the run has started
+        assert header.startswith("sagaspec conform:"), header
+        time.sleep(2)
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 3, out[-2000:]
+    assert "INTERRUPTED: partial result" in out and "PASSED" not in out
