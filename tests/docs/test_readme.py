@@ -127,6 +127,19 @@ RUN_IN_FOLDER = {
     "sagaspec docs asyncapi --design travel.saga.yaml > travel-asyncapi.yaml": 0,
 }
 
+# Run by this file in a fresh folder holding the files they name: copies of this
+# repository's (schemas, sample events, docs/) and a user's own (schema versions to diff,
+# event files): command -> exit status.
+RUN_ON_PREPARED_FILES = {
+    "sagaspec schemas export spec/schemas/2020-12 --check   # exit 1 if the files drifted": 0,
+    "sagaspec validate tests/data/spec/seed_events.json     # exit 0": 0,
+    "sagaspec validate events.ndjson more.json -            # - reads stdin": 0,
+    "sagaspec validate --format json events.ndjson          # machine-readable": 0,
+    "sagaspec schemas diff old/OrderCreated.json new/OrderCreated.json": 0,
+    "sagaspec schemas diff old-schemas/ new-schemas/ --format json": 0,
+    "sagaspec docs --design corrected --out docs --diff   # exit 1 if docs/ is out of date": 0,
+}
+
 # Run by this file through bash (a block that needs a shell: a background server).
 RUN_AS_SCRIPT = {
     "sagaspec serve --port 8765 &",
@@ -143,14 +156,7 @@ NOT_YET_RUN = {
     # need a service of the user's, or files of this repository (not a fresh folder)
     "sagaspec conform --adapter http://127.0.0.1:8080 --participant system -n 500",
     "sagaspec conform --adapter inprocess:my_pkg.testing:make_payment --participant payment --junit-xml conform.xml --ndjson conform.ndjson --report conform.html",
-    "sagaspec schemas export spec/schemas/2020-12 --check   # exit 1 if the files drifted",
-    "sagaspec validate tests/data/spec/seed_events.json     # exit 0",
-    "sagaspec validate events.ndjson more.json -            # - reads stdin",
-    "sagaspec validate --format json events.ndjson          # machine-readable",
-    "sagaspec schemas diff old/OrderCreated.json new/OrderCreated.json",
-    "sagaspec schemas diff old-schemas/ new-schemas/ --format json",
     "sagaspec lint --design mypkg.designs:MINE --format json   # your own Design object",
-    "sagaspec docs --design corrected --out docs --diff   # exit 1 if docs/ is out of date",
     # need the brokers and database of .ci/services.sh, and minutes
     "sagaspec conform --adapter nats://127.0.0.1:4222 --participant system",
     "sagaspec conform --adapter 'amqp://guest:guest@127.0.0.1:5672/' --participant payment",
@@ -173,7 +179,7 @@ NOT_YET_RUN = {
 
 
 def _unaccounted() -> list[str]:
-    known = set(RUN_HERE) | set(RUN_IN_FOLDER) | RUN_AS_SCRIPT | NOT_YET_RUN
+    known = set(RUN_HERE) | set(RUN_IN_FOLDER) | set(RUN_ON_PREPARED_FILES) | RUN_AS_SCRIPT | NOT_YET_RUN
     return [cmd for section, cmd in commands() if cmd not in known and section not in ELSEWHERE]
 
 
@@ -253,6 +259,34 @@ def test_readme_files_and_the_commands_that_use_them_run_verbatim(tmp_path):
         assert cmd in shown, f"no longer in the README: {cmd}"
         run = subprocess.run(["bash", "-c", cmd], cwd=tmp_path, capture_output=True, text=True,
                              timeout=240, env=_env(tmp_path))
+        assert run.returncode == code, (cmd, run.stdout[-1500:], run.stderr[-1500:])
+        assert "Traceback" not in run.stderr, (cmd, run.stderr)
+
+
+def test_readme_commands_on_prepared_files_run_verbatim(tmp_path):
+    import json
+    import shutil
+
+    from sagaspec.spec.examples import examples_for
+
+    root = README.parent
+    shutil.copytree(root / "spec/schemas/2020-12", tmp_path / "spec/schemas/2020-12")
+    (tmp_path / "tests/data/spec").mkdir(parents=True)
+    shutil.copy(root / "tests/data/spec/seed_events.json", tmp_path / "tests/data/spec/")
+    shutil.copytree(root / "docs", tmp_path / "docs")
+    for folder in ("old-schemas", "new-schemas"):
+        assert CliRunner().invoke(main, ["schemas", "export", str(tmp_path / folder)]).exit_code == 0
+    for old, new in (("old-schemas", "old"), ("new-schemas", "new")):
+        (tmp_path / new).mkdir()
+        shutil.copy(tmp_path / old / "OrderCreated.json", tmp_path / new / "OrderCreated.json")
+    events = [e for t in ("OrderCreated", "PaymentProcessed") for e in examples_for(t)]
+    (tmp_path / "events.ndjson").write_text("".join(json.dumps(e) + "\n" for e in events))
+    (tmp_path / "more.json").write_text(json.dumps(events[0]))
+    shown = [c for _s, c in commands()]
+    for cmd, code in RUN_ON_PREPARED_FILES.items():
+        assert cmd in shown, f"no longer in the README: {cmd}"
+        run = subprocess.run(["bash", "-c", cmd], cwd=tmp_path, capture_output=True, text=True, timeout=240,
+                             env=_env(tmp_path), input=json.dumps(events[-1]) + "\n")
         assert run.returncode == code, (cmd, run.stdout[-1500:], run.stderr[-1500:])
         assert "Traceback" not in run.stderr, (cmd, run.stderr)
 
