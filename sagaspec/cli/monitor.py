@@ -206,7 +206,7 @@ async def run_monitor(
 
 
 @click.command()
-@click.option("--adapter", "adapter", required=True, metavar="URL",
+@click.option("--adapter", "adapter", default=None, metavar="URL",
               help="Broker of the running system: nats://HOST:PORT, amqp://USER:PASS@HOST:PORT/, "
                    "redis://HOST:PORT/DB, with the same naming parameters as the adapters "
                    "(?ns=, ?stream=, ?exchange=, ?subject_prefix=, ...).")
@@ -226,11 +226,33 @@ async def run_monitor(
 @click.option("--drain-timeout", type=click.FloatRange(min=0), default=10.0, show_default=True,
               help="On stop, seconds allowed to handle what was already on the bus; if not "
                    "enough, the run is incomplete (exit status 3).")
-def monitor(adapter: str, timeout: float, duration: float | None, ndjson: str,
+@click.option("--from-file", "from_file", type=click.Path(dir_okay=False, allow_dash=True), default=None,
+              metavar="EVENTS.ndjson",
+              help="Validate a recorded event log offline instead of a live bus (trace validation "
+                   "against --design).")
+@click.option("--design", "--spec", "design", metavar="NAME|FILE", default="corrected", show_default=True,
+              help="With --from-file: the saga spec the log must follow.")
+@click.option("--at-rest", is_flag=True,
+              help="With --from-file: the log is of a system that went quiet, so the spec's at_rest "
+                   "properties must hold at its end too.")
+def monitor(adapter: str | None, timeout: float, duration: float | None, ndjson: str,
             fail_on_violation: bool, from_start: bool, table: bool | None,
-            summary_json: str | None, drain_timeout: float) -> None:
+            summary_json: str | None, drain_timeout: float, from_file: str | None,
+            design: str, at_rest: bool) -> None:
     """Check a running saga system's events live: schema, no double charge, refund only
-    after a charge, completion only when paid and reserved, every saga settled in time."""
+    after a charge, completion only when paid and reserved, every saga settled in time.
+
+    With --from-file, validate a recorded log of any saga spec offline: every handling
+    the log shows must be one the spec allows (exit 0 when it follows the spec, 1 with
+    the first departure and the log up to it as a sequence diagram).
+    """
+    if from_file is not None:
+        if adapter is not None:
+            raise UsageError("use either --adapter (a live bus) or --from-file (a recorded log), not both")
+        _validate_file(from_file, design, at_rest)
+        return
+    if adapter is None:
+        raise UsageError("give --adapter URL (a live bus) or --from-file EVENTS.ndjson (a recorded log)")
     live = sys.stderr.isatty() if table is None else table
     if ndjson == "-":
         out: TextIO = sys.stdout
@@ -297,3 +319,23 @@ def monitor(adapter: str, timeout: float, duration: float | None, ndjson: str,
         sys.exit(1)
     if not session.complete:
         sys.exit(3)
+
+
+def _validate_file(path: str, design: str, at_rest: bool) -> None:
+    """``monitor --from-file``: trace validation of a recorded log."""
+    from sagaspec.conformance.tracecheck import read_log, validate_log
+    from sagaspec.spec.sagafile import resolve_spec
+
+    spec = resolve_spec(design)
+    report = validate_log(spec, read_log(path), at_rest=at_rest)
+    note = " (approximate: too many readings of the log to keep them all)" if report.approximate else ""
+    head = (f"{path}: {report.events} events, {report.sagas} sagas, {report.handlings} handlings "
+            f"checked against {spec.name}{note}")
+    if report.ok:
+        click.echo(f"{head}: follows the spec")
+        return
+    click.echo(f"{head}: VIOLATION")
+    click.echo(f"  {report.failures[0]}")
+    click.echo("  the log up to it:")
+    click.echo("\n".join("    " + line for line in report.diagram.splitlines()))
+    sys.exit(1)
