@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import sys
 
 import click
@@ -33,6 +34,15 @@ _COMMANDS: dict[str, str] = {
 }
 
 
+def _import_from_cwd() -> None:
+    """Let ``pkg.module:NAME`` targets given on the command line (``--model``, ``lint
+    --design``, ``inprocess:`` adapters) import from the current directory, as under
+    ``python -m``; appended last, so a file there never shadows an installed module."""
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.append(cwd)
+
+
 def _available(target: str) -> bool:
     module = target.split(":", 1)[0]
     return importlib.util.find_spec(module) is not None
@@ -53,6 +63,7 @@ class _LazyGroup(click.Group):
 
     def main(self, *args, standalone_mode: bool = True, **kwargs):  # noqa: D401 - click API
         """Click's ``main``, with its usage errors as one line ``error: ...`` (exit 2)."""
+        _import_from_cwd()
         try:
             rv = super().main(*args, standalone_mode=False, **kwargs)
             code = rv if isinstance(rv, int) else 0

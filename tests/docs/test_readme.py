@@ -138,6 +138,7 @@ RUN_ON_PREPARED_FILES = {
     "sagaspec schemas diff old/OrderCreated.json new/OrderCreated.json": 0,
     "sagaspec schemas diff old-schemas/ new-schemas/ --format json": 0,
     "sagaspec docs --design corrected --out docs --diff   # exit 1 if docs/ is out of date": 0,
+    "sagaspec lint --design mypkg.designs:MINE --format json   # your own Design object": 0,
 }
 
 # Run by this file through bash (a block that needs a shell: a background server).
@@ -156,7 +157,6 @@ NOT_YET_RUN = {
     # need a service of the user's, or files of this repository (not a fresh folder)
     "sagaspec conform --adapter http://127.0.0.1:8080 --participant system -n 500",
     "sagaspec conform --adapter inprocess:my_pkg.testing:make_payment --participant payment --junit-xml conform.xml --ndjson conform.ndjson --report conform.html",
-    "sagaspec lint --design mypkg.designs:MINE --format json   # your own Design object",
     # need the brokers and database of .ci/services.sh, and minutes
     "sagaspec conform --adapter nats://127.0.0.1:4222 --participant system",
     "sagaspec conform --adapter 'amqp://guest:guest@127.0.0.1:5672/' --participant payment",
@@ -282,6 +282,9 @@ def test_readme_commands_on_prepared_files_run_verbatim(tmp_path):
     events = [e for t in ("OrderCreated", "PaymentProcessed") for e in examples_for(t)]
     (tmp_path / "events.ndjson").write_text("".join(json.dumps(e) + "\n" for e in events))
     (tmp_path / "more.json").write_text(json.dumps(events[0]))
+    (tmp_path / "mypkg").mkdir()  # the user's own Design object, importable from the folder
+    (tmp_path / "mypkg/designs.py").write_text(
+        "from sagaspec.spec.designs import DESIGNS\n\nMINE = DESIGNS['corrected']\n")
     shown = [c for _s, c in commands()]
     for cmd, code in RUN_ON_PREPARED_FILES.items():
         assert cmd in shown, f"no longer in the README: {cmd}"
