@@ -125,6 +125,10 @@ RUN_IN_FOLDER = {
     "echo '{\"eventType\": \"OrderCreated\"}' | sagaspec validate --design travel.saga.yaml -   # exit 1": 1,
     "sagaspec docs --design travel.saga.yaml --out travel-site    # then open travel-site/index.html": 0,
     "sagaspec docs asyncapi --design travel.saga.yaml > travel-asyncapi.yaml": 0,
+    # the starter's services in-process: a recorded log, validated; its mutation score
+    "python record_log.py": 0,
+    "sagaspec monitor --from-file events.ndjson --design travel.saga.yaml --at-rest": 0,
+    "sagaspec mutate --design travel.saga.yaml -n 5": 0,
 }
 
 # Run by this file in a fresh folder holding the files they name: copies of this
