@@ -204,6 +204,8 @@ def test_spec_validate_and_init(tmp_path, monkeypatch):
     assert bad_name.exit_code == 2 and "expected lower-case letters" in bad_name.stderr
     ok = runner.invoke(main, ["spec", "validate", "travel.saga.yaml"])
     assert ok.exit_code == 0 and "valid saga spec 'travel'" in ok.stdout
+    linted = runner.invoke(main, ["lint", "--design", "travel.saga.yaml"])
+    assert linted.exit_code == 0, linted.output  # the starter lints clean too
     checked = runner.invoke(main, ["check", "--design", "travel.saga.yaml"])
     assert checked.exit_code == 0, checked.output
     assert "all 6 properties hold" in checked.stdout
