@@ -27,7 +27,13 @@ from sagaspec.errors import InputError, ModelError, SagaspecError, UsageError
 from sagaspec.model import CheckResult, Config, Path, System, explore, load_system, simulate
 from sagaspec.model.path import ENCODING_PREFIX, render_state, violation_check
 from sagaspec.model.properties import FAIR_KINDS
-from sagaspec.model.saga import SAGA_MODELS, saga_models, saga_system, saga_system_from_meta, saga_variant
+from sagaspec.model.saga import (
+    SAGA_MODELS,
+    saga_models,
+    saga_system,
+    saga_system_from_meta,
+    saga_variant,
+)
 from sagaspec.model.system import BUSES, FAIRNESS, symmetry_blocker
 
 __all__ = [
