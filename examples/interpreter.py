@@ -43,6 +43,7 @@ from sagaspec.examples.store import MemoryStore, Store, Tx
 from sagaspec.model.compile import SpecParticipantModel
 from sagaspec.model.participant import Msg
 from sagaspec.spec.sagafile import Alternative, SagaSpec, SpecField, resolve_spec
+from sagaspec.spec.specschemas import example_value
 
 from sagaspec.errors import InputError, UsageError
 
@@ -266,8 +267,6 @@ class SpecService:
 
     # -- payloads --------------------------------------------------------------------
     def _build(self, record, cause: dict[str, Any], event_type: str, given: dict[str, Any] | None = None) -> dict[str, Any]:
-        from sagaspec.spec.specschemas import _Synth
-
         spec_event = self.spec.event(event_type)
         out: dict[str, Any] = {
             "eventId": new_id("evt"),
@@ -280,7 +279,6 @@ class SpecService:
             out["causationId"] = cause["eventId"]
         if cause.get("correlationId"):
             out["correlationId"] = cause["correlationId"]
-        synth = _Synth(self.spec)
         given = given or {}
         for f in self.spec.common:
             if f.name in given:
@@ -288,19 +286,19 @@ class SpecService:
             elif f.name in cause:
                 out[f.name] = cause[f.name]
             else:
-                value = self._value(record, cause, f, synth)
+                value = self._value(record, cause, f)
                 if value is not _MISSING:
                     out[f.name] = value
         for f in spec_event.fields:
             if f.name in given:
                 out[f.name] = given[f.name]
                 continue
-            value = self._value(record, cause, f, synth)
+            value = self._value(record, cause, f)
             if value is not _MISSING:
                 out[f.name] = value
         return out
 
-    def _value(self, record, cause, f: SpecField, synth) -> Any:
+    def _value(self, record, cause, f: SpecField) -> Any:
         src = f.source
         if "const" in f.schema:
             return f.schema["const"]
@@ -323,7 +321,7 @@ class SpecService:
                 return _MISSING
         if f.optional:
             return _MISSING
-        return synth.value(f.schema, f.name)
+        return example_value(self.spec, f.schema, f.name)
 
     # -- faults and observation ------------------------------------------------------
     def arm_crash(self, point: str = "before-commit") -> None:

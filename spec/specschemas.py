@@ -51,6 +51,7 @@ __all__ = [
     "envelope_type_name",
     "write_spec_schemas",
     "drifted_spec_files",
+    "example_value",
 ]
 
 _RFC3339 = (
@@ -405,6 +406,17 @@ class _Synth:
         if kind == "null":
             return None
         return _string(schema, name)
+
+
+def example_value(spec: SagaSpec, schema: dict[str, Any], name: str) -> Any:
+    """A value valid for a field's ``schema`` (its ``const``, first example, enum value,
+    default, or one made from its type, format and pattern), named after ``name``.
+
+    >>> from sagaspec.spec.sagafile import shipped_spec
+    >>> example_value(shipped_spec("corrected"), {"$ref": "#/types/Reason"}, "reason") != ""
+    True
+    """
+    return _Synth(spec).value(schema, name)
 
 
 def spec_examples(spec: SagaSpec, event: str) -> list[dict[str, Any]]:
