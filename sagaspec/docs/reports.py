@@ -436,6 +436,13 @@ def _coverage_blocks(coverage: Any, level: int) -> list[Block]:
     if not coverage:
         blocks.append(Para(("Not computed for this run.",)))
         return blocks
+    blocks.append(Para((
+        "The share of the model's transitions, within small bounds (orders, duplicates and "
+        "crashes below), that some test case drove the service through; a case with more "
+        "orders or faults than those bounds is not counted. Random cases walk only a few "
+        "percent of them: ", Code("sagaspec conform --cover-edges"), " drives the service "
+        "along paths that cover every edge.",
+    )))
     cov = coverage if isinstance(coverage, dict) else getattr(coverage, "__dict__", {})
     covered = cov.get("covered", cov.get("edges_covered"))
     total = cov.get("total", cov.get("edges_total", cov.get("edges")))

@@ -112,3 +112,15 @@ def test_verification_page_explains_symmetry_counts():
     page = _verification_page(d, _verify(d, VERIFY_RUNS[:1]))
     text = repr(page.blocks)
     assert "symmetry reduction off" in text and "sagaspec check --no-symmetry" in text
+
+
+def test_conform_report_explains_coverage(tmp_path):
+    import html as html_lib
+
+    report = tmp_path / "c.html"
+    r = CliRunner().invoke(main, ["conform", "--participant", "payment", "-n", "5", "--seed", "1",
+                                  "--report", str(report), "--failures-dir", str(tmp_path / "f")])
+    assert r.exit_code == 0, r.output
+    text = " ".join(html_lib.unescape(re.sub(r"<[^>]+>", " ", report.read_text())).split())
+    assert "that some test case drove the service through" in text
+    assert "sagaspec conform --cover-edges drives the service along paths that cover every edge" in text
