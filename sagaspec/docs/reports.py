@@ -96,7 +96,7 @@ def bounds_rows(result: Any) -> list[tuple[str, str]]:
     return rows
 
 
-def replay_command(result: Any, token: str) -> str:
+def replay_command(result: Any, token: str) -> str:  # a CheckResult or a Path: .system, .config
     """The ``sagaspec check ... --replay ssp1:...`` command that re-executes ``token``."""
     meta = getattr(result.system, "meta", None) or {}
     if "design" not in meta:

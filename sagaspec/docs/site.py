@@ -43,7 +43,7 @@ from sagaspec.docs.fields import schema_fields, type_docs
 from sagaspec.docs.flows import Flow, ModelView, explore_one_saga
 from sagaspec.docs.htmlpage import NavSection, html_file, render_html, stylesheet_text
 from sagaspec.docs.markdown import md_file, render_markdown
-from sagaspec.docs.reports import check_blocks
+from sagaspec.docs.reports import check_blocks, replay_command
 from sagaspec.docs.sagadoc import DocSaga, doc_saga
 from sagaspec.docs.svg import slug
 from sagaspec.errors import InputError, SagaspecError
@@ -573,7 +573,7 @@ def _flows_page(saga: DocSaga | Design | str, mv: ModelView | None, model_error:
         steps = []
         for i, st in enumerate(f.path.steps, start=1):
             steps.append((f"{i}. {st.action}",))
-        blocks.append(Details("Model steps", (BulletList(tuple(steps)), Para(("Replay: ", Code(f.path.encode()))))))
+        blocks.append(Details("Model steps", (BulletList(tuple(steps)), Para(("Replay: ", Code(replay_command(f.path, f.path.encode())))))))
     return Page("flows", "Flows", tuple(blocks), section="flows",
                 summary="The happy path and every compensation path, generated from model traces.")
 

@@ -124,3 +124,20 @@ def test_conform_report_explains_coverage(tmp_path):
     text = " ".join(html_lib.unescape(re.sub(r"<[^>]+>", " ", report.read_text())).split())
     assert "that some test case drove the service through" in text
     assert "sagaspec conform --cover-edges drives the service along paths that cover every edge" in text
+
+
+def test_flows_replay_lines_are_commands_that_replay(tmp_path):
+    import html as html_lib
+    import shlex
+
+    from sagaspec.docs.site import build_site
+
+    build_site("corrected", verify=False).write(tmp_path)
+    commands = re.findall(r"Replay: <code>(.*?)</code>", (tmp_path / "flows.html").read_text())
+    assert len(commands) >= 6
+    for cmd in commands:
+        argv = shlex.split(html_lib.unescape(cmd))
+        assert argv[:2] == ["sagaspec", "check"] and "--replay" in argv
+        r = CliRunner().invoke(main, argv[1:])
+        assert r.exit_code == 0, (cmd, r.output)  # the flows are correct runs: no violation
+        assert "the final state violates no property" in r.stdout
