@@ -348,7 +348,11 @@ class SagaHTTPServer:
         if method == "GET" and path == "/published":
             return 200, self._published(query)
         if method == "POST" and path == "/events":
-            self._deliver(h, body)
+            # ?to=PARTICIPANT (a spec target): that participant alone, the caller is the bus.
+            self._deliver(h, body, query.get("to"))
+            return 202, {"status": "accepted"}
+        if method == "POST" and path == "/sagas":
+            self._run("start", self._json(body, "saga"))
             return 202, {"status": "accepted"}
         if method == "POST" and path == "/raw":
             self._run("deliver_raw", body)
@@ -360,6 +364,9 @@ class SagaHTTPServer:
             data = self._json(body, "world")
             if not isinstance(data, dict):
                 raise _Reply(400, {"error": "world: expected a JSON object"})
+            if getattr(self.target, "world_knobs", False):  # a spec's knob values
+                self._run("setup", data)
+                return 204, None
             try:
                 world = World.from_json(data)
             except (TypeError, ValueError) as exc:
@@ -367,7 +374,7 @@ class SagaHTTPServer:
             self._run("setup", world)
             return 204, None
         if method == "POST" and path.startswith("/crash/"):
-            self._run("crash", path.split("/", 2)[2])
+            self._run("crash", path.split("/", 2)[2], *([query["point"]] if "point" in query else []))
             return 204, None
         if method == "POST" and path == "/reset":
             self._run("reset")
@@ -409,7 +416,7 @@ class SagaHTTPServer:
         except ValueError:
             raise _Reply(400, {"error": f"{what}: body is not JSON"}) from None
 
-    def _deliver(self, h: BaseHTTPRequestHandler, body: bytes) -> None:
+    def _deliver(self, h: BaseHTTPRequestHandler, body: bytes, to: str | None = None) -> None:
         # The transport unwraps CloudEvents; judging the event itself is the service's job,
         # so anything that does not unwrap is handed over as the raw bytes it was.
         if any(k.lower() == "ce-specversion" for k in h.headers):
@@ -417,26 +424,34 @@ class SagaHTTPServer:
                 check_depth(body.decode("utf-8", errors="replace"), MESSAGE_LIMITS)
                 event = from_binary(dict(h.headers), body, validate=False)
             except (SchemaError, JSONLimitError):
-                self._run("deliver_raw", body)
+                self._run(*self._raw_hook(to), body)
                 return
-            self._run("deliver", event)
+            self._run(*self._hook(to), event)
             return
         try:
             obj = loads(body, MESSAGE_LIMITS)
         except ValueError:  # not JSON or beyond a limit: the service judges the bytes
-            self._run("deliver_raw", body)
+            self._run(*self._raw_hook(to), body)
             return
         ctype = (h.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         if ctype == STRUCTURED_CONTENT_TYPE or (isinstance(obj, dict) and "specversion" in obj):
             try:
                 obj = from_cloudevent(obj, validate=False)
             except SchemaError:
-                self._run("deliver_raw", body)
+                self._run(*self._raw_hook(to), body)
                 return
         if isinstance(obj, dict):
-            self._run("deliver", obj)
+            self._run(*self._hook(to), obj)
         else:
-            self._run("deliver_raw", body)
+            self._run(*self._raw_hook(to), body)
+
+    @staticmethod
+    def _hook(to: str | None) -> tuple[str, ...]:
+        return ("deliver_to", to) if to else ("deliver",)
+
+    @staticmethod
+    def _raw_hook(to: str | None) -> tuple[str, ...]:
+        return ("deliver_to", to) if to else ("deliver_raw",)
 
     def _run(self, hook: str, *args: Any) -> None:
         caps = getattr(self.target, "capabilities", None)
@@ -454,7 +469,7 @@ class SagaHTTPServer:
             except AdapterError as exc:
                 raise _Reply(404 if hook == "crash" else 400, {"error": str(exc)}) from None
             finally:
-                if hook in ("deliver", "deliver_raw"):
+                if hook in ("deliver", "deliver_raw", "deliver_to"):
                     self.delivered += 1
                 self._drain_locked()
 

@@ -164,11 +164,32 @@ def _replay_settings(replay: str, adapter: str | None, participant: str | None,
               help="Switch a check off (repeatable), e.g. the design properties when the "
                    "service implements the seed design on purpose.")
 @click.option("--quiet", "-q", is_flag=True, help="Only failures and the final line.")
+@click.option("--spec", "spec_file", default=None, metavar="FILE",
+              help="Any saga spec (a .saga.yaml file or a shipped name): seeded schedules "
+                   "(sagas interleaved, duplicates, crashes) judged by the spec's model; "
+                   "--adapter inprocess (its reference services) or the URL of sagaspec serve "
+                   "--spec FILE.")
+@click.option("--case", "case", type=click.IntRange(0), default=None, metavar="K",
+              help="With --spec: run only case K of --seed (what 'Reproduce with:' names).")
 def conform(adapter, participant, design, examples, seed, replay, cover_edges, junit_xml,
             ndjson, failures_dir, mutant, mapping, max_sagas, max_steps, collect_timeout,
             settle_timeout, settle_each_step, no_faults, no_shrink, cover_orders, cover_duplicates,
-            cover_crashes, no_coverage, skip_checks, quiet, trust_file=False, report=None):
+            cover_crashes, no_coverage, skip_checks, quiet, trust_file=False, report=None,
+            spec_file=None, case=None):
     """``sagaspec conform`` (see ``_HELP``)."""
+    if spec_file is not None:
+        from sagaspec.cli._conform_spec import conform_spec
+
+        unsupported = [flag for flag, given in (("--replay", replay), ("--cover-edges", cover_edges),
+                                                ("--design", design), ("--mapping", mapping),
+                                                ("--junit-xml", junit_xml), ("--ndjson", ndjson),
+                                                ("--report", report)) if given]
+        if unsupported:
+            raise click.UsageError(f"{', '.join(unsupported)}: not available with --spec yet")
+        sys.exit(conform_spec(spec_file, adapter, participant or "system", examples, seed, case,
+                              mutant, collect_timeout, not no_faults))
+    if case is not None:
+        raise click.UsageError("--case applies only to --spec FILE")
     if replay and cover_edges:
         raise click.UsageError("--replay and --cover-edges are exclusive")
     if replay:

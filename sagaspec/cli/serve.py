@@ -76,9 +76,12 @@ def _store_factory(spec: str):
               type=click.Choice(["corrected", "seed"]), help="Which design the services implement.")
 @click.option("--mutant", default=None, metavar="NAME",
               help="Serve a mutant of the reference services (see --list-mutants).")
-@click.option("--participant", default="system", show_default=True,
-              type=click.Choice(["system", "order", "payment", "inventory", "notification"]),
-              help="One participant alone, or the whole choreography on an in-memory bus.")
+@click.option("--spec", "spec_file", default=None, metavar="FILE",
+              help="Serve the reference services of any saga spec (a .saga.yaml file): the "
+                   "interpreter of the spec; --world is then a JSON file of knob values.")
+@click.option("--participant", default="system", show_default=True, metavar="NAME|system",
+              help="One participant alone, or the whole choreography on an in-memory bus "
+                   "(order, payment, inventory, notification; with --spec, the spec's participants).")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Loopback address to bind (127.0.0.1, ::1 or localhost only).")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535),
@@ -100,7 +103,7 @@ def _store_factory(spec: str):
 @click.option("--list-mutants", is_flag=True, help="List the mutants and exit.")
 @click.option("--log-requests", is_flag=True, help="Log every HTTP request to stderr.")
 def serve(design, mutant, participant, host, port, world_file, store_spec, seed, crash_point,
-          webhooks, list_mutants, log_requests, no_auth=False):
+          webhooks, list_mutants, log_requests, no_auth=False, spec_file=None):
     """Serve the reference services over the HTTP wire contract (loopback only).
 
     \b
@@ -109,6 +112,12 @@ def serve(design, mutant, participant, host, port, world_file, store_spec, seed,
       sagaspec serve --participant payment --mutant refund-without-charge --port 0
       sagaspec conform --adapter http://127.0.0.1:8080     # finds the token serve saved
     """
+    if spec_file is not None:
+        return _serve_spec(spec_file, mutant, participant, host, port, world_file, store_spec, seed,
+                           webhooks, list_mutants, log_requests, no_auth)
+    if participant not in _ORDER_PARTICIPANTS:
+        raise click.BadParameter(f"{participant!r} is not one of {', '.join(map(repr, _ORDER_PARTICIPANTS))} "
+                                 "(other participants: --spec FILE)", param_hint="'--participant'")
     from sagaspec.examples.mutants import MUTANTS, get_mutant
 
     if list_mutants:
@@ -137,6 +146,67 @@ def serve(design, mutant, participant, host, port, world_file, store_spec, seed,
                             mutant=mutant, webhooks=tuple(webhooks), quiet_log=not log_requests,
                             token=None if no_auth else "auto")
     label = f"design={design} participant={participant}" + (f" mutant={mutant}" if mutant else "")
+    _run_server(server, label)
+
+
+_ORDER_PARTICIPANTS = ("system", "order", "payment", "inventory", "notification")
+
+
+def _serve_spec(spec_file, mutant, participant, host, port, world_file, store_spec, seed, webhooks,
+                list_mutants, log_requests, no_auth) -> None:
+    """``serve --spec FILE``: the spec interpreter's services (or a mutant of them)."""
+    from sagaspec.conformance.spec_conform import spec_service_factory
+    from sagaspec.examples.httpserver import SagaHTTPServer, check_webhook
+    from sagaspec.examples.spec_target import SpecTarget
+    from sagaspec.spec.sagafile import resolve_spec
+
+    spec = resolve_spec(spec_file)
+    if list_mutants:
+        from sagaspec.conformance.mutate import mutants
+
+        found = mutants(spec)
+        width = max((len(m.name) for m in found), default=0)
+        for m in found:
+            click.echo(f"{m.name:<{width}}  {m.description}")
+        return
+    for flag, given in (("--store", store_spec != "memory"), ("--seed", seed is not None)):
+        if given:
+            raise UsageError(f"{flag} is not available with --spec yet (the spec's services run in memory, "
+                             "their bus in publication order)")
+    names = [p.name for p in spec.participants]
+    if participant != "system" and participant not in names:
+        raise UsageError(f"--participant {participant!r}: {spec.name} has {', '.join(names)} (or system)")
+    world = _spec_world(world_file) if world_file is not None else None
+    target = SpecTarget(spec_service_factory(spec, mutant), participant, world)
+    for url in webhooks:
+        try:
+            check_webhook(url)
+        except UsageError as exc:
+            raise UsageError(f"--{exc}") from None
+    server = SagaHTTPServer(target, host=host, port=port, participant=participant, design=spec.name,
+                            mutant=mutant, webhooks=tuple(webhooks), quiet_log=not log_requests,
+                            token=None if no_auth else "auto")
+    label = f"spec={spec.name} participant={participant}" + (f" mutant={mutant}" if mutant else "")
+    _run_server(server, label)
+
+
+def _spec_world(path: str) -> dict:
+    from sagaspec.spec._jsonlimits import MESSAGE_LIMITS, JSONLimitError, loads, read_limited
+
+    try:
+        data = loads(read_limited(path, MESSAGE_LIMITS), MESSAGE_LIMITS)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the world file: {exc.strerror}") from None
+    except JSONLimitError as exc:
+        raise InputError(f"{path}: {exc}") from None
+    except ValueError as exc:
+        raise InputError(f"{path}: not JSON: {' '.join(str(exc).split())[:200]}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a JSON object of world knob values")
+    return data
+
+
+def _run_server(server, label: str) -> None:
     click.echo(f"sagaspec serve: {label} listening on {server.url}", nl=True)
     if server.token is None:
         click.echo("sagaspec serve: --no-auth: POST and DELETE need no token")

@@ -1,0 +1,155 @@
+"""Reach any spec's services over the HTTP wire contract, participant by participant.
+
+``sagaspec conform --spec`` plays the bus itself: it delivers each event to one
+participant and waits for what that participant publishes. :class:`SpecHttpAdapter`
+does that over the contract of :mod:`sagaspec.adapters.http` with the endpoints
+``sagaspec serve --spec`` adds for a spec's services:
+
+``POST /events?to=PARTICIPANT``
+    Deliver to that participant only (nothing is routed on). ``2xx`` acknowledged,
+    ``5xx`` the participant died before acknowledging (the bus redelivers).
+``POST /sagas``
+    ``{"sagaId": ID, "participant": NAME, "route": false}``: a trigger participant starts
+    a saga (``route: false``: its events are not handed on; the suite is the bus).
+``POST /world``
+    The spec's world knob values: ``{KNOB: VALUE, "sagas": {SAGA_ID: {KNOB: VALUE}}}``.
+``POST /crash/PARTICIPANT?point=before-commit|after-commit|after-publish``
+    Kill the participant at that point of its next delivery (it restarts at once).
+
+The adapter is synchronous (``httpx.Client``); the token is found as the HTTP adapter
+finds it (``?token=``, ``$SAGASPEC_SERVE_TOKEN`` or the one ``sagaspec serve`` saved).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
+
+import httpx
+
+from sagaspec.errors import AdapterError
+
+__all__ = ["SpecHttpAdapter", "NEEDED"]
+
+#: What the service must offer (``GET /health`` capabilities) to be driven this way.
+NEEDED = ("deliver_to", "start", "setup", "crash", "reset")
+
+
+def _excerpt(text: str, limit: int = 200) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+class SpecHttpAdapter:
+    """``http://HOST:PORT[/prefix][?token=T&timeout=S]`` -> the services behind it."""
+
+    name = "http"
+
+    def __init__(self, url: str, *, participant: str = "system", timeout: float = 3.0) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise AdapterError(f"invalid HTTP adapter URL {url!r}; expected http://HOST:PORT[/prefix]")
+        query = dict(parse_qsl(parts.query))
+        unknown = set(query) - {"token", "timeout"}
+        if unknown:
+            raise AdapterError(f"unknown option(s) {', '.join(sorted(unknown))} in adapter {url!r}; "
+                               "expected token, timeout")
+        try:
+            port = parts.port
+            self.collect_timeout = float(query.get("timeout", timeout))
+        except ValueError:
+            raise AdapterError(f"invalid port or timeout in adapter URL {url!r}") from None
+        self.url = urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+        token = query.get("token")
+        if token is None and parts.hostname in ("127.0.0.1", "localhost", "::1") and port:
+            from sagaspec.examples.httpserver import read_token
+
+            token = os.environ.get("SAGASPEC_SERVE_TOKEN") or read_token(port)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._client = httpx.Client(timeout=httpx.Timeout(30.0, connect=3.0), headers=headers,
+                                    follow_redirects=False)
+        self._cursor: str | None = None
+        self.participant = participant
+        self.health = self._health()
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return self._client.request(method, self.url + path, **kwargs)
+        except (httpx.TimeoutException, httpx.TransportError) as exc:
+            raise AdapterError(f"cannot reach the service at {self.url}: "
+                               f"{_excerpt(str(exc) or type(exc).__name__, 120)}") from None
+
+    def _ok(self, r: httpx.Response, what: str) -> httpx.Response:
+        if r.status_code >= 400:
+            raise AdapterError(f"{what} at {self.url} answered HTTP {r.status_code}: {_excerpt(r.text)}")
+        return r
+
+    def _health(self) -> dict[str, Any]:
+        r = self._ok(self._request("GET", "/health"), "GET /health")
+        try:
+            health = r.json()
+        except ValueError:
+            raise AdapterError(f"GET {self.url}/health did not answer JSON") from None
+        if not isinstance(health, dict):
+            raise AdapterError(f"GET {self.url}/health did not answer a JSON object")
+        served = health.get("participant")
+        if served != self.participant:
+            raise AdapterError(f"the service at {self.url} serves {served!r}, not {self.participant!r} "
+                               f"(start it with --participant {self.participant})")
+        missing = [c for c in NEEDED if c not in (health.get("capabilities") or ())]
+        if missing:
+            raise AdapterError(f"the service at {self.url} does not offer {', '.join(missing)}; "
+                               "serve a spec's services with sagaspec serve --spec FILE")
+        return health
+
+    @property
+    def synchronous(self) -> bool:
+        return bool(self.health.get("synchronous"))
+
+    # -- the driver's calls -------------------------------------------------------------
+    def reset(self) -> None:
+        self._ok(self._request("POST", "/reset"), "POST /reset")
+        self._cursor = None
+
+    def configure(self, world: dict[str, Any]) -> None:
+        self._ok(self._request("POST", "/world", json=world), "POST /world")
+
+    def start(self, participant: str, saga_id: str) -> None:
+        self._ok(self._request("POST", "/sagas", json={"sagaId": saga_id, "participant": participant, "route": False}),
+                 "POST /sagas")
+
+    def arm_crash(self, participant: str, point: str) -> None:
+        self._ok(self._request("POST", f"/crash/{participant}", params={"point": point}),
+                 f"POST /crash/{participant}")
+
+    def deliver(self, participant: str, event: dict[str, Any]) -> bool:
+        """Deliver; ``False`` when the participant died before acknowledging it."""
+        r = self._request("POST", "/events", params={"to": participant}, json=event)
+        if r.status_code >= 500:
+            return False
+        self._ok(r, f"POST /events?to={participant}")
+        return True
+
+    def collect(self, done: Callable[[list[dict[str, Any]]], bool]) -> list[dict[str, Any]]:
+        """What was published since the last call: once ``done(got)``, or the timeout."""
+        deadline = time.monotonic() + self.collect_timeout
+        got: list[dict[str, Any]] = []
+        while True:
+            wait = 0.0 if self.synchronous else max(0.0, min(0.05, deadline - time.monotonic()))
+            params = {"wait": f"{wait:.3f}"}
+            if self._cursor is not None:
+                params["after"] = self._cursor
+            page = self._ok(self._request("GET", "/published", params=params), "GET /published").json()
+            if page.get("cursor") is not None:
+                self._cursor = str(page["cursor"])
+            got.extend(e for e in page.get("events") or () if isinstance(e, dict))
+            if page.get("more"):
+                continue
+            if self.synchronous or done(got) or time.monotonic() >= deadline:
+                return got
+
+    def close(self) -> None:
+        self._client.close()

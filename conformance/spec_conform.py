@@ -1,0 +1,253 @@
+"""Conformance of any spec's services, through an adapter: ``sagaspec conform --spec``.
+
+The suite plays the bus. Each case is a seeded schedule, as
+:func:`~sagaspec.conformance.mutate.run_schedule` makes in-process: start one to three
+sagas under a random world (set through the adapter), then deliver published events
+one at a time to their subscribers in a random order, with duplicates and crashes at
+every crash point. After each delivery the suite collects what the participant
+published, until the model says nothing more can come (or a timeout), and
+:class:`~sagaspec.conformance.spec_oracle.SpecOracle` judges the handling; when the
+system is quiet, the spec's properties. A case depends only on its seed and on what
+the services publish, never on the adapter: the same seed makes the same case
+in-process and over HTTP.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sagaspec.conformance.spec_oracle import Failure, SpecOracle
+from sagaspec.model.participant import Msg
+from sagaspec.spec.sagafile import SagaSpec
+
+from sagaspec.errors import UsageError
+
+__all__ = ["SpecAdapter", "InProcessSpecAdapter", "CaseResult", "run_case", "case_seed", "load_spec_adapter"]
+
+CRASH_POINTS = ("before-commit", "after-commit", "after-publish")
+#: Deliveries per case before it is called incomplete.
+MAX_STEPS = 5000
+
+
+class SpecAdapter(Protocol):
+    """What the suite needs of a system of a spec's services."""
+
+    def reset(self) -> None: ...
+    def configure(self, world: dict[str, Any]) -> None: ...
+    def start(self, participant: str, saga_id: str) -> None: ...
+    def arm_crash(self, participant: str, point: str) -> None: ...
+    def deliver(self, participant: str, event: dict[str, Any]) -> bool: ...
+    def collect(self, done: Callable[[list[dict[str, Any]]], bool]) -> list[dict[str, Any]]: ...
+    def close(self) -> None: ...
+
+
+class InProcessSpecAdapter:
+    """The reference interpreter (or a mutant of it) in this process, without a server."""
+
+    name = "inprocess"
+
+    def __init__(self, spec: SagaSpec, mutant: str | None = None) -> None:
+        from sagaspec.examples.spec_target import SpecTarget
+
+        self.target = SpecTarget(spec_service_factory(spec, mutant))
+
+    def reset(self) -> None:
+        self.target.reset()
+
+    def configure(self, world: dict[str, Any]) -> None:
+        self.target.setup(world)
+
+    def start(self, participant: str, saga_id: str) -> None:
+        self.target.start({"sagaId": saga_id, "participant": participant, "route": False})
+
+    def arm_crash(self, participant: str, point: str) -> None:
+        self.target.crash(participant, point)
+
+    def deliver(self, participant: str, event: dict[str, Any]) -> bool:
+        from sagaspec.examples.spec_target import ConsumerCrashed
+
+        try:
+            self.target.deliver_to(participant, event)
+        except ConsumerCrashed:
+            return False
+        return True
+
+    def collect(self, done: Callable[[list[dict[str, Any]]], bool]) -> list[dict[str, Any]]:
+        return [e for e in self.target.drain() if isinstance(e, dict)]
+
+    def close(self) -> None:
+        pass
+
+
+def spec_service_factory(spec: SagaSpec, mutant: str | None = None) -> Callable[[], dict[str, Any]]:
+    """A maker of fresh services of ``spec``: the interpreter, or the named mutant of
+    :func:`sagaspec.conformance.mutate.mutants`."""
+    from sagaspec.conformance.mutate import _services, mutants
+    from sagaspec.examples.interpreter import spec_services
+
+    params = spec_params(spec)
+    if not mutant:
+        return lambda: spec_services(spec, params=params)
+    found = {m.name: m for m in mutants(spec)}
+    if mutant not in found:
+        raise UsageError(f"unknown mutant {mutant!r} of {spec.name}; expected one of {', '.join(found)}")
+    m = found[mutant]
+    return lambda: _services(m, {}, params)
+
+
+def spec_params(spec: SagaSpec) -> dict[str, Any]:
+    """The parameters the services run with (the spec's defaults), as the oracle needs them."""
+    return {k: v for k, v in spec.resolve_params(spec.default_sagas).items() if k != "sagas"}
+
+
+def load_spec_adapter(text: str, spec: SagaSpec, participant: str, mutant: str | None = None,
+                      timeout: float = 3.0) -> Any:
+    """``inprocess`` (the reference services here) or ``http://...`` (served ones)."""
+    if text.rstrip(":") == "inprocess":
+        if participant != "system":
+            raise UsageError("--adapter inprocess runs the whole system: use --participant system")
+        return InProcessSpecAdapter(spec, mutant)
+    if mutant:
+        raise UsageError("--mutant applies to --adapter inprocess; serve the mutant with "
+                         "sagaspec serve --spec FILE --mutant NAME instead")
+    if text.startswith(("http://", "https://")):
+        from sagaspec.adapters.spec_http import SpecHttpAdapter
+
+        return SpecHttpAdapter(text, participant=participant, timeout=timeout)
+    raise UsageError(f"--adapter {text!r} with --spec: expected inprocess or http://HOST:PORT")
+
+
+@dataclass
+class CaseResult:
+    """One case: its seed, the failures, whether it ran to quiet, and what happened."""
+
+    seed: int
+    sagas: int
+    failures: list[Failure] = field(default_factory=list)
+    complete: bool = True
+    steps: int = 0
+    events: int = 0
+    log: list[str] = field(default_factory=list)
+
+
+def case_seed(seed: int, k: int) -> int:
+    """The seed of case ``k`` of a run with ``seed`` (as ``sagaspec mutate`` numbers them)."""
+    return seed * 100_003 + k
+
+
+def _allowed_start(oracle: SpecOracle, participant: str, saga: str) -> set[tuple[str, ...]]:
+    model = oracle.models[participant]
+    i = oracle.index[saga]
+    out = set()
+    for state in oracle.states[participant]:
+        shared, slots = model._split(state)
+        for reaction in model.triggers:
+            for _label, _slot, _sh, emit, alt in model._run(reaction, slots[i], shared):
+                if alt is not None and oracle._fits(saga, alt):
+                    out.add(tuple(emit))
+    return out
+
+
+def _allowed(oracle: SpecOracle, participant: str, event: dict[str, Any]) -> set[tuple[str, ...]]:
+    saga = event["sagaId"]
+    if saga not in oracle.index:
+        return {()}
+    model = oracle.models[participant]
+    msg = Msg(event["eventType"], oracle.index[saga], oracle._src(event))
+    return {tuple(m.type for m in out.publish)
+            for state in oracle.states[participant]
+            for alt, out in model.choices(state, msg) if oracle._fits(saga, alt)}
+
+
+def _done(allowed: set[tuple[str, ...]]) -> Callable[[list[dict[str, Any]]], bool]:
+    """Nothing more can come: no allowed output still holds more than what came."""
+    def done(got: list[dict[str, Any]]) -> bool:
+        have = Counter(_unique_types(got))
+        return not any(len(a) > sum(have.values()) and not (have - Counter(a)) for a in allowed)
+    return done
+
+
+def _unique(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen, out = set(), []
+    for e in events:
+        key = e.get("eventId")
+        if key not in seen:
+            seen.add(key)
+            out.append(e)
+    return out
+
+
+def _unique_types(events: list[dict[str, Any]]) -> list[str]:
+    return [str(e.get("eventType")) for e in _unique(events)]
+
+
+def run_case(spec: SagaSpec, adapter: SpecAdapter, seed: int, *, sagas: int = 2,
+             crashes: bool = True, duplicates: bool = True,
+             stop: Callable[[], bool] = lambda: False) -> CaseResult:
+    """One seeded case against ``adapter`` (reset first); the oracle's verdict."""
+    rng = random.Random(seed)
+    result = CaseResult(seed, sagas)
+    saga_ids = [f"s{seed}-{i}" for i in range(sagas)]
+    world = {s: {k: rng.choice(v) for k, v in spec.world.items()} for s in saga_ids}
+    adapter.reset()
+    adapter.configure({"sagas": world})
+    oracle = SpecOracle(spec, saga_ids, spec_params(spec), world)
+    result.failures = oracle.failures
+    subscribers = {p.name: frozenset(p.subscribes) for p in spec.participants}
+    pool: list[tuple[str, dict[str, Any]]] = []
+    delivered: dict[tuple[str, str], int] = {}
+
+    def route(events: list[dict[str, Any]]) -> None:
+        result.events += len(events)
+        for e in events:
+            for dest, subs in subscribers.items():
+                if e.get("eventType") in subs:
+                    pool.append((dest, e))
+
+    def note(text: str, emitted: list[dict[str, Any]]) -> None:
+        result.log.append(f"{text} -> [{', '.join(_unique_types(emitted))}]")
+
+    starter = next((p.name for p in spec.participants if any(r.kind == "trigger" for r in p.reactions)), None)
+    if starter is None:
+        return result
+    for s in saga_ids:
+        adapter.start(starter, s)
+        got = adapter.collect(_done(_allowed_start(oracle, starter, s)))
+        route(got)
+        note(f"{starter} starts saga {s} (world {world[s]})", got)
+        oracle.started(starter, s, _unique(got))
+    while pool and not oracle.failures:
+        if result.steps >= MAX_STEPS or stop():
+            result.complete = False
+            return result
+        result.steps += 1
+        dest, event = pool.pop(rng.randrange(len(pool)))
+        if duplicates and rng.random() < 0.15:
+            pool.append((dest, event))
+        point = rng.choice(CRASH_POINTS) if crashes and rng.random() < 0.08 else None
+        if point is not None:
+            adapter.arm_crash(dest, point)
+        key = (dest, event["eventId"])
+        first = key not in delivered
+        acked = adapter.deliver(dest, event)
+        crashed_before = not acked and point == "before-commit"
+        allowed = {()} if crashed_before or not first else _allowed(oracle, dest, event)
+        got = adapter.collect(_done(allowed))
+        route(got)
+        what = f"{event['eventType']} of saga {event['sagaId']} to {dest}" + ("" if first else " (again)")
+        if not acked:
+            note(f"{what}, killed at {point} (redelivered later)", got)
+            pool.append((dest, event))
+            if crashed_before:
+                continue
+        else:
+            note(what, got)
+        delivered[key] = delivered.get(key, 0) + 1
+        oracle.handled(dest, event, duplicate=not first, emitted=_unique(got))
+    if not oracle.failures and not pool:
+        oracle.check_properties()
+    return result

@@ -1,0 +1,162 @@
+"""Any spec's reference services as a target of the HTTP server (``sagaspec serve --spec``).
+
+:class:`SpecTarget` holds :class:`~sagaspec.examples.interpreter.SpecService` instances
+(every participant of the spec, or one) and offers what
+:class:`~sagaspec.examples.httpserver.SagaHTTPServer` calls: ``deliver`` (a real system:
+the event goes to every subscriber and the in-memory bus runs until quiet),
+``deliver_to`` (one participant only, nothing routed: the caller plays the bus, as
+``sagaspec conform --spec`` does), ``start`` (a trigger participant starts a saga),
+``setup`` (world knob values), ``crash`` (arm a crash point for the next delivery),
+``reset`` and ``drain``. A delivery killed at its crash point restarts the participant,
+which re-sends its outbox, and raises :class:`ConsumerCrashed` (the server answers 5xx:
+not acknowledged, the bus redelivers).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from sagaspec.adapters.base import RawMessage
+from sagaspec.examples.service import CRASH_POINTS, SimulatedCrash
+
+from sagaspec.errors import AdapterError
+
+__all__ = ["SpecTarget", "ConsumerCrashed"]
+
+
+class ConsumerCrashed(Exception):  # noqa: N818 - a reported kill, as the wire contract's 5xx
+    """The participant died at its armed crash point before acknowledging the event."""
+
+
+class SpecTarget:
+    """Spec services behind the wire contract; ``make()`` builds fresh ones (reset)."""
+
+    #: ``POST /world`` takes the spec's knob values, not the order saga's world.
+    world_knobs = True
+
+    def __init__(self, make: Callable[[], dict[str, Any]], participant: str = "system",
+                 world: dict[str, Any] | None = None) -> None:
+        self._make = make
+        self._initial_world = dict(world or {})
+        self.participant = participant
+        self.design = None
+        self.mutant = None
+        self._out: list[dict[str, Any] | RawMessage] = []
+        self._bus: deque[dict[str, Any]] = deque()
+        self.reset()
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        caps = {"setup", "crash", "reset", "deliver_raw", "deliver_to"}
+        if any(r.kind == "trigger" for s in self.services.values() for r in s.part.reactions):
+            caps.add("start")
+        return frozenset(caps)
+
+    def reset(self) -> None:
+        services = self._make()
+        if self.participant != "system":
+            if self.participant not in services:
+                raise AdapterError(f"no participant {self.participant!r}; the spec has {', '.join(services)}")
+            services = {self.participant: services[self.participant]}
+        self.services = services
+        self._out = []
+        self._bus = deque()
+        self.setup(self._initial_world)
+
+    def drain(self) -> list[dict[str, Any] | RawMessage]:
+        out, self._out = self._out, []
+        return out
+
+    def setup(self, world: dict[str, Any]) -> None:
+        for svc in self.services.values():
+            svc.configure(world)
+
+    def start(self, request: dict[str, Any]) -> None:
+        """``{"sagaId": ID, "participant": NAME, "fields": {...}, "route": true}`` (all but
+        ``sagaId`` optional); ``"route": false``: nothing is handed on (the caller is the bus)."""
+        if not isinstance(request, dict) or not isinstance(request.get("sagaId"), str):
+            raise AdapterError('start: expected {"sagaId": "...", "participant": "...", "fields": {...}}')
+        name = request.get("participant") or next(
+            (n for n, s in self.services.items() if any(r.kind == "trigger" for r in s.part.reactions)), None)
+        if name not in self.services:
+            raise AdapterError(f"start: no participant {name!r} here; this target runs {', '.join(self.services)}")
+        fields = request.get("fields") or {}
+        if not isinstance(fields, dict):
+            raise AdapterError("start: fields: expected an object")
+        route = request.get("route", True) is not False
+        self.services[name].start(request["sagaId"], fields)
+        self._relay(name, route)
+        self._pump()
+
+    def crash(self, participant: str, point: str | None = None) -> None:
+        """Kill and restart ``participant`` now; with ``point``, kill it there during its
+        next delivery instead."""
+        if participant not in self.services:
+            raise AdapterError(f"cannot crash {participant!r}; this target runs {', '.join(self.services)}")
+        if point is None:
+            self.services[participant] = self.services[participant].restarted()
+            self._relay(participant, True)
+            self._pump()
+            return
+        if point not in CRASH_POINTS:
+            raise AdapterError(f"unknown crash point {point!r}; expected one of {', '.join(CRASH_POINTS)}")
+        self.services[participant].arm_crash(point)
+
+    def deliver(self, event: dict[str, Any]) -> None:
+        crashed = []
+        for name, svc in list(self.services.items()):
+            if not isinstance(event, dict) or event.get("eventType") in svc.subscribes or len(self.services) == 1:
+                if not self._handle(name, event):
+                    crashed.append(name)
+        self._pump()
+        if crashed:
+            raise ConsumerCrashed(f"{', '.join(crashed)} crashed before acknowledging the event")
+
+    def deliver_to(self, participant: str, event: Any) -> None:
+        if participant not in self.services:
+            raise AdapterError(f"no participant {participant!r} here; this target runs {', '.join(self.services)}")
+        if not self._handle(participant, event, route=False):
+            raise ConsumerCrashed(f"{participant} crashed before acknowledging the event")
+
+    def deliver_raw(self, payload: bytes) -> None:
+        for name in self.services:
+            self._handle(name, payload)
+
+    # -- internals ------------------------------------------------------------------
+    def _handle(self, name: str, event: Any, route: bool = True) -> bool:
+        """One delivery; False when the process died before acknowledging it."""
+        acked = True
+        try:
+            self.services[name].handle(event)
+            self._relay(name, route)
+        except SimulatedCrash:
+            acked = False
+            self.services[name] = self.services[name].restarted()
+            self._relay(name, route)  # a restarted process first sends its outbox
+        # An armed crash the delivery never reached (a duplicate, an ignored event) is
+        # not kept for a later one.
+        self.services[name]._crash_at = None
+        return acked
+
+    def _relay(self, name: str, route: bool) -> None:
+        sent: list[dict[str, Any]] = []
+        try:
+            self.services[name].relay(sent.append)
+        finally:
+            for e in sent:
+                self._out.append(e)
+                if route and len(self.services) > 1:
+                    self._bus.append(e)
+
+    def _pump(self) -> None:
+        # The system's in-memory bus, in publication order, until quiet.
+        steps = 0
+        while self._bus and steps < 10_000:
+            steps += 1
+            event = self._bus.popleft()
+            for name, svc in list(self.services.items()):
+                if event.get("eventType") in svc.subscribes:
+                    if not self._handle(name, event):
+                        self._bus.append(event)  # not acknowledged: redelivered
