@@ -1,0 +1,129 @@
+"""conform --spec: any spec's services, in-process and behind sagaspec serve --spec."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sagaspec.conformance import spec_conform
+from sagaspec.conformance.spec_conform import spec_service_factory
+from sagaspec.examples.httpserver import SagaHTTPServer
+from sagaspec.examples.spec_target import SpecTarget
+from sagaspec.spec.sagafile import resolve_spec
+
+from sagaspec.cli import main
+
+SAGAS = Path(__file__).resolve().parents[2] / "examples" / "sagas"
+TRAVEL = str(SAGAS / "travel.saga.yaml")
+SHOP = str(SAGAS / "shop.saga.yaml")
+
+
+def _conform(*args: str):
+    return CliRunner().invoke(main, ["conform", *args])
+
+
+def _totals(output: str) -> str:
+    """The run's counts: 'N case(s), D deliveries, E events' (the cases it made)."""
+    return re.search(r"^(\d+ case\(s\), \d+ deliveries, \d+ events)", output, re.M).group(1)
+
+
+@pytest.fixture
+def served():
+    """``sagaspec serve --spec FILE --port 0`` as a process; its URL; stopped after."""
+    procs = []
+
+    def start(spec: str, *extra: str) -> str:
+        proc = subprocess.Popen([sys.executable, "-m", "sagaspec", "serve", "--spec", spec, "--port", "0", *extra],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        procs.append(proc)
+        first = proc.stdout.readline()
+        url = re.search(r"listening on (http://\S+)", first)
+        assert url, first + proc.stderr.read()
+        proc.stdout.readline()  # the token line (the adapter reads the saved token)
+        return url.group(1)
+
+    yield start
+    for proc in procs:
+        proc.terminate()
+        proc.wait(timeout=10)
+        proc.stdout.close()
+        proc.stderr.close()
+
+
+@pytest.mark.parametrize("spec", [TRAVEL, SHOP], ids=["travel", "shop"])
+def test_example_specs_pass_in_process_and_over_http_with_the_same_cases(spec, served):
+    here = _conform("--spec", spec, "--adapter", "inprocess", "--participant", "system", "-n", "12", "--seed", "3")
+    assert here.exit_code == 0, here.output
+    assert "PASSED: inprocess as system" in here.output
+    url = served(spec)
+    there = _conform("--spec", spec, "--adapter", url, "--participant", "system", "-n", "12", "--seed", "3")
+    assert there.exit_code == 0, there.output
+    assert f"PASSED: {url} as system" in there.output
+    # Generation does not depend on the adapter: the same deliveries, the same events.
+    assert _totals(here.output) == _totals(there.output)
+    assert int(re.search(r"(\d+) deliveries", here.output).group(1)) > 50
+
+
+def test_a_served_mutant_fails_with_the_failure_named_and_reproduces_in_process():
+    spec = resolve_spec(TRAVEL)
+    target = SpecTarget(spec_service_factory(spec, "skip-compensation-1"))
+    server = SagaHTTPServer(target, port=0, participant="system", token=None).start()
+    try:
+        r = _conform("--spec", TRAVEL, "--adapter", server.url, "--participant", "system", "-n", "30", "--seed", "1")
+    finally:
+        server.close()
+    assert r.exit_code == 1, r.output
+    failure = re.search(r"^FAILED model: case (\d+) .*: (flight on TripCancelled .*)$", r.output, re.M)
+    assert failure, r.output
+    assert "the spec allows [FlightCancelled]" in failure.group(2)
+    line = re.search(r"^Reproduce with: (.*)$", r.output, re.M).group(1)
+    assert f"--seed 1 --case {failure.group(1)}" in line
+    # The same case on the in-process mutant: the same failure.
+    again = _conform(*line.split()[2:], "--adapter", "inprocess", "--mutant", "skip-compensation-1")
+    assert again.exit_code == 1, again.output
+    assert failure.group(2).split(" of saga ")[0] in again.output
+
+
+def test_a_case_that_never_gets_quiet_is_incomplete_not_passed(monkeypatch):
+    monkeypatch.setattr(spec_conform, "MAX_STEPS", 2)
+    r = _conform("--spec", TRAVEL, "--adapter", "inprocess", "-n", "3", "--seed", "0")
+    assert r.exit_code == 3, r.output
+    assert "INCOMPLETE" in r.output and "PASSED" not in r.output
+
+
+def test_the_world_is_set_through_the_contract_as_knob_values():
+    spec = resolve_spec(TRAVEL)
+    target = SpecTarget(spec_service_factory(spec))
+    server = SagaHTTPServer(target, port=0, participant="system", token=None).start()
+    try:
+        import httpx
+
+        ok = httpx.post(server.url + "/world", json={"sagas": {"t1": {"flight": "unavailable"}}})
+        bad = httpx.post(server.url + "/world", json={"flight": "maybe"})
+        started = httpx.post(server.url + "/sagas", json={"sagaId": "t1"})
+        published = httpx.get(server.url + "/published").json()["events"]
+    finally:
+        server.close()
+    assert ok.status_code == 204
+    assert bad.status_code == 400 and "flight is 'maybe'; expected one of available, unavailable" in bad.text
+    assert started.status_code == 202
+    # A real system: the trigger's event went round the in-memory bus, under that world.
+    types = [e["eventType"] for e in published]
+    assert types[0] == "TripRequested" and "FlightBookingFailed" in types and "TripCancelled" in types
+
+
+def test_serve_spec_refuses_a_bad_world_file_and_an_unknown_participant(tmp_path):
+    world = tmp_path / "world.json"
+    world.write_text(json.dumps({"weather": "sunny"}))
+    r = CliRunner().invoke(main, ["serve", "--spec", TRAVEL, "--world", str(world), "--port", "0"])
+    assert r.exit_code == 2 and "unknown knob 'weather'; the spec declares flight, hotel, car, payment" in r.output
+    r = CliRunner().invoke(main, ["serve", "--spec", TRAVEL, "--participant", "payment2", "--port", "0"])
+    assert r.exit_code == 2 and "travel has trip, flight, hotel, car, payment (or system)" in r.output
+    r = CliRunner().invoke(main, ["serve", "--participant", "payment2", "--port", "0"])
+    assert r.exit_code == 2 and "'payment2' is not one of 'system', 'order'" in r.output
+    assert "Traceback" not in r.output
