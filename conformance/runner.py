@@ -25,6 +25,7 @@ Ctrl-C (:meth:`Runner.stop`) stops at the next step and finishes with an honest 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import random
 import shlex
@@ -448,7 +449,8 @@ class Runner:
         flaky = False
         inconsistent: BaseException | None = None
         try:
-            conformance_case()
+            with _no_local_constants():
+                conformance_case()
         except CheckFailed as exc:
             if not c.all_bugs:  # only the bug hypothesis shrank is minimal
                 last = {exc.check: last[exc.check]}
@@ -632,3 +634,27 @@ def _leaves(group: BaseExceptionGroup) -> list[BaseException]:
     for e in group.exceptions:
         out.extend(_leaves(e) if isinstance(e, BaseExceptionGroup) else [e])
     return out
+
+
+@contextlib.contextmanager
+def _no_local_constants() -> Iterator[None]:
+    """Generate without the literals hypothesis mines from local modules.
+
+    Hypothesis draws, now and then, integers and strings found in the source of every
+    local module (our whole package, installed editable), so a seed generated different
+    cases after any edit of any literal anywhere, and with which modules happened to be
+    imported. A seed must mean the same cases: the pool is emptied while the suite
+    generates. Hypothesis has no setting for it, hence the patch of its provider's
+    lookup (restored afterwards).
+    """
+    from hypothesis.internal.conjecture import providers
+
+    lookup = getattr(providers, "_get_local_constants", None)
+    if lookup is None or not hasattr(providers, "Constants"):  # pragma: no cover - other versions
+        yield
+        return
+    providers._get_local_constants = providers.Constants
+    try:
+        yield
+    finally:
+        providers._get_local_constants = lookup
