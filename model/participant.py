@@ -33,7 +33,7 @@ __all__ = ["Msg", "Outcome", "Participant"]
 class Msg:
     """A message on the bus.
 
-    ``type`` is the event type (``"OrderCreated"``), ``saga`` the saga index (0-based;
+    ``type`` is the event type (``"TripRequested"``), ``saga`` the saga index (0-based;
     symmetry reduction permutes it), ``src`` the publishing participant, and ``data`` any
     extra hashable payload as sorted ``(key, value)`` pairs (usually empty: the model
     abstracts amounts and ids away). Two equal ``Msg`` values are the same event: a

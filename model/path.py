@@ -6,8 +6,8 @@ sequence diagram, saves as JSON (the format the conformance suite replays agains
 service) and encodes to a compact string. Paths are always *re-executed* from the
 initial state, so a decoded or loaded path is checked, not trusted.
 
->>> Action("deliver", "payment", Msg("OrderCreated", 0, "order"), "approved")
-Action('deliver', 'payment', OrderCreated(saga 0, from order), 'approved')
+>>> Action("deliver", "hotel", Msg("TripRequested", 0, "trip"), "book")
+Action('deliver', 'hotel', TripRequested(saga 0, from trip), 'book')
 """
 
 from __future__ import annotations
@@ -235,8 +235,8 @@ def render_state(where: str, value: Any) -> list[tuple[str, str]]:
     >>> from typing import NamedTuple
     >>> class Slot(NamedTuple):
     ...     status: str
-    >>> render_state("order", (Slot("idle"), Slot("open")))
-    [('order[0]', 'status=idle'), ('order[1]', 'status=open')]
+    >>> render_state("trip", (Slot("idle"), Slot("open")))
+    [('trip[0]', 'status=idle'), ('trip[1]', 'status=open')]
     """
     fields = _fields(value)
     if fields is not None:

@@ -40,11 +40,11 @@ Predicates should be pure and, for symmetry reduction, symmetric in the sagas (q
 over all sagas rather than naming saga 0). A predicate that raises makes the run fail
 with a :class:`~sagaspec.errors.PropertyError` naming the property.
 
->>> p = Property.always("no-negative-stock", lambda v: v["inventory"] >= 0)
+>>> p = Property.always("no-negative-stock", lambda v: v["warehouse"] >= 0)
 >>> p.kind, p.name
 ('always', 'no-negative-stock')
->>> Property.leads_to("answered", lambda v, i: v["order"][i] == "new",
-...                   lambda v, i: v["order"][i] == "done", per_saga=True).kind
+>>> Property.leads_to("answered", lambda v, i: v["desk"][i] == "new",
+...                   lambda v, i: v["desk"][i] == "done", per_saga=True).kind
 'leads-to'
 """
 

@@ -1,7 +1,7 @@
 """The read-only view of a global state that property predicates receive.
 
->>> # view["payment"]           -> the payment participant's local state
->>> # view.in_flight("OrderCreated", saga=0) -> number of in-flight copies
+>>> # view["hotel"]             -> the hotel participant's local state
+>>> # view.in_flight("TripRequested", saga=0) -> number of in-flight copies
 >>> # view.messages              -> ((dest, Msg), ...) every in-flight copy
 >>> # view.quiescent             -> nothing in flight and no internal action enabled
 """

@@ -24,13 +24,6 @@ LAYERS = ("model", "conformance", "adapters")
 
 #: file -> why it still names order-saga events or services (remove the entry when clean).
 REMAINING: dict[str, str] = {
-    # -- model/: docstring examples of the kernel, and the shipped-design front door
-    "model/participant.py": "the Msg docstring's example event type",
-    "model/path.py": "docstring examples of traces (event types, participant names)",
-    "model/properties.py": "docstring examples of properties over participants' states",
-    "model/view.py": "docstring example of a view",
-    "model/saga.py": "the shipped order designs' front door: doctests build them by "
-                     "participant name, and the system is named order-saga/...",
     # -- conformance/: the world and payloads of the order saga (issue 10)
     "conformance/cases.py": "case files and checker traces are parsed with the order saga's "
                             "participants and trigger",
