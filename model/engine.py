@@ -16,7 +16,8 @@ Everything is interned to small ints once, so a global state is a flat tuple of 
   sorted tuple of the deliveries in flight (a multiset) or, for FIFO, the sorted tuple
   of the non-empty channel queues, each interned to a *queue number*
   ``channel << QBITS | index`` (so sorting orders them by channel) with memoized
-  head, pop and push (:meth:`Engine.queue`).
+  head, pop and push (:meth:`Engine.queue`). On the ``"set"`` bus it is the sorted
+  tuple of *distinct* deliveries (a set: a delivery stays after it is received).
 
 Handlers are pure, so their results are cached per ``(local state, delivery)`` and the
 moves of a participant per ``(pid, delivery)``: after warm-up a step is a dict lookup
@@ -36,6 +37,9 @@ Semantics of a step (documented in the README too)
 ``deliver``
     One in-flight copy of ``msg`` is delivered to ``participant`` and acknowledged: the
     handler's new state, the idempotency store update and the publishes commit together.
+    On the ``"set"`` bus the message stays (TLA+'s ``msgs``), and a delivery whose
+    successor is the state itself (a stutter) is not a step. A handler that declines
+    (returns ``()``, see :attr:`Participant.guarded`) gives no step: the message waits.
 ``duplicate``
     Like ``deliver`` but a copy stays in flight (at-least-once redelivery); spends one
     unit of the global duplicate budget.
@@ -172,6 +176,10 @@ class Engine:
         self.pindex = {name: i for i, name in enumerate(self.names)}
         self.idem = config.idempotency
         self.fifo = config.bus == "fifo"
+        self.setbus = config.bus == "set"
+        # Some delivery may have no move (a declined message): quiescence must then look
+        # at the deliveries, not just at whether anything is in flight.
+        self.may_decline = self.setbus or any(part.guarded for part in self.parts)
         self.outbox = config.outbox
         self.dup_budget = config.duplicates or 0
         self.crash_budget = config.crashes
@@ -376,7 +384,10 @@ class Engine:
         if not isinstance(outs, tuple | list):
             raise ModelError(f"participant {self.names[p]!r}: {what} returned {_describe(outs)}; expected a tuple of Outcome")
         if not outs and not allow_empty:
-            raise ModelError(f"participant {self.names[p]!r}: {what} returned no outcome (at least one is required)")
+            raise ModelError(
+                f"participant {self.names[p]!r}: {what} returned no outcome (at least one is required; "
+                "set guarded = True on the participant if it may decline a message)"
+            )
         result = []
         labels: set[str] = set()
         for o in outs:
@@ -415,7 +426,9 @@ class Engine:
             local = self.lobj[p][lid]
             msg = self.msgs[self.dmid[d]]
             raw = self._call(p, self.parts[p].on_event, local, msg)
-            outs = self._outcomes(p, raw, f"on_event(..., {msg!r})", allow_empty=False)
+            outs = self._outcomes(
+                p, raw, f"on_event(..., {msg!r})", allow_empty=self.setbus or self.parts[p].guarded
+            )
             self._handler[key] = outs
         return outs
 
@@ -428,8 +441,11 @@ class Engine:
         return r
 
     def _sort_pubs(self, pubs: tuple[int, ...]) -> tuple[int, ...]:
-        # FIFO keeps publish order (per channel); the unordered bus is a sorted multiset.
-        return pubs if self.fifo else tuple(sorted(pubs))
+        # FIFO keeps publish order (per channel); the unordered bus is a sorted multiset,
+        # the set bus a sorted set.
+        if self.fifo:
+            return pubs
+        return tuple(sorted(set(pubs))) if self.setbus else tuple(sorted(pubs))
 
     def delivery_moves(self, pid: int, d: int) -> tuple:
         """Moves of delivering ``d`` to its participant in state ``pid``.
@@ -453,16 +469,21 @@ class Engine:
         # (FIFO moves carry their vectors in fifo_moves: the bus part depends on queues.)
         vec = self._move_vector if self.vectors and not self.fifo else _no_vector
         if self.idem and mask & bit:
-            moves = ((DROP, pid, (), 0, 0, "ignored", -dz[d], vec(p, pid, pid, d, (), 0)),)
+            # (On the set bus dropping would leave the state as it is: a stutter, no step.)
+            moves = () if self.setbus else ((DROP, pid, (), 0, 0, "ignored", -dz[d], vec(p, pid, pid, d, (), 0)),)
         else:
             out = []
             nmask = mask | bit if self.idem else mask
+            # On the set bus the received message stays: the move keeps it. (Its delta is
+            # meaningless there, since a publish may already be in the set; the set bus
+            # is searched by the generic loop, which fingerprints whole states.)
+            stays = 1 if self.setbus else 0
             for label, nlid, pubs, _msgs in self._handler_outs(p, lid, d):
                 pubs = self._sort_pubs(pubs)
                 added = sum(dz[x] for x in pubs)
                 npid = self._intern_pid(p, nlid, nmask, crashes)
                 step = pz[npid] - here + added
-                out.append((DELIVER, npid, pubs, 0, 0, label, step - dz[d], vec(p, pid, npid, d, pubs, 0)))
+                out.append((DELIVER, npid, pubs, stays, 0, label, step - dz[d], vec(p, pid, npid, d, pubs, 0)))
                 if self.dup_budget:
                     out.append(
                         (DUPLICATE, npid, pubs, 1, 1, label, step - _DUP_WEIGHT, vec(p, pid, npid, -1, pubs, 1))
@@ -631,6 +652,8 @@ class Engine:
     def _bus_add(self, bus: tuple, pubs: tuple) -> tuple:
         if not pubs:
             return bus
+        if self.setbus:
+            return tuple(sorted(set(bus).union(pubs)))
         if not self.fifo:
             return tuple(sorted(bus + pubs))
         return self.fifo_add(bus, pubs)
@@ -655,8 +678,9 @@ class Engine:
     def expand(self, state: tuple, *, actions: bool = False, canonical: bool = True):
         """Successors of ``state`` in the deterministic action order.
 
-        Returns ``(successors, quiescent, descriptors)``: ``quiescent`` is true when nothing
-        is in flight and no internal action is enabled; ``descriptors`` (only with
+        Returns ``(successors, quiescent, descriptors)``: ``quiescent`` is true when no
+        step but a fault is enabled: no internal action, and nothing in flight or every
+        in-flight message declined (or, on the set bus, a stutter); ``descriptors`` (only with
         ``actions=True``, else ``None``) holds ``(kind, participant, delivery, label)``
         per successor. Order: internal actions by participant, then deliveries in bus
         order (per outcome: deliver, duplicate, crash-in-handler, crash-before-publish),
@@ -668,7 +692,7 @@ class Engine:
         dups = state[n + 1]
         succ: list[tuple] = []
         descr: list | None = [] if actions else None
-        quiescent = not bus
+        quiescent = True
         add = self._bus_add
         for p in range(n):
             pid = state[p]
@@ -686,6 +710,7 @@ class Engine:
         if bus:
             ddest = self.ddest
             dmoves = self._dmoves
+            setbus = self.setbus
             for _i, d, rest in self.deliverable(bus):
                 p = ddest[d]
                 pid = state[p]
@@ -698,9 +723,14 @@ class Engine:
                     if spend:
                         if not dups:
                             continue
-                        succ.append((*head, npid, *tail, add(bus, pubs), dups - 1))
+                        t = (*head, npid, *tail, add(bus, pubs), dups - 1)
                     else:
-                        succ.append((*head, npid, *tail, add(bus if keep else rest, pubs), dups))
+                        t = (*head, npid, *tail, add(bus if keep else rest, pubs), dups)
+                        if setbus and t == state:
+                            continue  # a stutter: receiving it again changes nothing
+                        if kind == DELIVER or kind == DROP:
+                            quiescent = False
+                    succ.append(t)
                     if actions:
                         descr.append((kind, p, d, label))
         if self.crash_budget:
@@ -749,10 +779,14 @@ class Engine:
         return tuple((names[ddest[d]], msgs[dmid[d]]) for d in self.bus_deliveries(state[self.n]))
 
     def is_quiescent(self, state: tuple) -> bool:
-        """Nothing in flight and no internal action enabled."""
-        if state[self.n]:
+        """No step but a fault enabled (see :meth:`expand`)."""
+        if any(self.internal_moves(p, state[p]) for p in range(self.n)):
             return False
-        return not any(self.internal_moves(p, state[p]) for p in range(self.n))
+        if not state[self.n]:
+            return True
+        if not self.may_decline:
+            return False  # every in-flight message can be handled or dropped
+        return self.expand(state, canonical=False)[1]
 
     def published(self, state: tuple, descr: tuple) -> tuple[tuple[Msg, ...], tuple[Msg, ...]]:
         """``(published, lost)`` messages of the move ``descr`` taken in ``state``.

@@ -225,6 +225,7 @@ class _Search:
         self.truncated = False
         self.stopped = False
         self.cycles: list[list[int]] = []
+        self.loop = ""  # which BFS loop ran: "incremental", "fifo" or "generic"
         # Every edge found so far goes from one BFS level to the next: the graph is
         # then acyclic and the cycle analysis has nothing to find (see _liveness).
         self.layered = True
@@ -376,12 +377,17 @@ class _Search:
         collecting = gc.isenabled()
         gc.disable()
         try:
-            if _FORCE_GENERIC or e.sorted is not None:
+            if _FORCE_GENERIC or e.sorted is not None or e.setbus:
                 # (Sorted symmetry: every successor is built and renamed into signature
-                # order, which the generic loop does through Engine.expand.)
+                # order, which the generic loop does through Engine.expand. The set bus:
+                # a publish already in the set adds nothing, so a move's fingerprint
+                # change is not a constant of the move, which the inlined loops need.)
+                self.loop = "generic"
                 return self._run_generic()
             if e.fifo:
+                self.loop = "fifo"
                 return self._run_fifo()
+            self.loop = "incremental"
             return self._run_incremental()
         except OverflowError:
             # The action column is 16-bit and the parent column 32-bit.
@@ -579,7 +585,6 @@ class _Search:
                             if keep:
                                 targets.append(j)
                             a += 1
-                    quiet = not a and not bus
                     # -- deliveries
                     if bus:
                         if dups:
@@ -667,6 +672,9 @@ class _Search:
                                 if keep:
                                     targets.append(j)
                                 a += 1
+                    # Quiescent: no internal step, no delivery (nothing in flight, or every
+                    # in-flight message declined); idle crashes are faults and follow.
+                    quiet = not a
                     # -- idle crashes
                     if crashes:
                         for p in rng:
@@ -958,7 +966,6 @@ class _Search:
                             if keep:
                                 targets.append(j)
                             a += 1
-                    quiet = not a and not bus
                     # -- deliveries: the head of each channel, in channel order
                     if bus:
                         if dups:
@@ -1031,6 +1038,7 @@ class _Search:
                                 if keep:
                                     targets.append(j)
                                 a += 1
+                    quiet = not a  # (as in _run_incremental)
                     # -- idle crashes (the bus is unchanged)
                     if crashes:
                         for p in rng:

@@ -64,13 +64,24 @@ class Participant:
 
     name: str = ""
     subscribes: frozenset[str] = frozenset()
+    #: ``True``: :meth:`on_event` may return ``()`` for a message it is not ready for (a
+    #: guarded receive, as in TLA+ or Stateright). The message then stays in flight and
+    #: no step happens; a state where every in-flight message is declined and nothing
+    #: internal is enabled is quiescent. ``False`` (default): ``()`` is an error, since
+    #: on a saga's bus an unhandled event is usually a forgotten case. On the ``"set"``
+    #: bus every participant may decline.
+    guarded: bool = False
 
     def init(self) -> Hashable:
         """The local state at the start."""
         raise NotImplementedError
 
     def on_event(self, state: Hashable, msg: Msg) -> tuple[Outcome, ...]:
-        """Every possible outcome of receiving ``msg`` in ``state`` (at least one)."""
+        """Every possible outcome of receiving ``msg`` in ``state``.
+
+        At least one, unless the participant is :attr:`guarded` (or the bus is
+        ``"set"``): then ``()`` means "not enabled in this state", and the message waits.
+        """
         raise NotImplementedError
 
     def internal(self, state: Hashable) -> tuple[Outcome, ...]:

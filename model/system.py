@@ -32,7 +32,7 @@ from sagaspec.errors import ModelError, UsageError
 __all__ = ["BUSES", "FAIRNESS", "Config", "symmetry_blocker", "settle_symmetry", "Bounds", "System", "load_system"]
 
 #: Bus semantics a run can choose.
-BUSES = ("unordered-dup", "unordered", "fifo")
+BUSES = ("unordered-dup", "unordered", "fifo", "set")
 
 #: Fairness a run can assume for ``eventually`` and ``leads_to`` properties.
 FAIRNESS = ("weak", "strong")
@@ -46,7 +46,8 @@ class Config:
     is their one definition): an at-least-once bus with one duplicate delivery, each
     consumer's idempotency store on, the transactional outbox on, symmetry reduction
     whenever the model allows it. A model written as TLA+ or Stateright users write them
-    usually wants ``Config(bus="unordered", idempotency=False)``.
+    usually wants ``Config(bus="unordered", idempotency=False)``, or
+    ``Config(bus="set", idempotency=False)`` for TLA+'s never-removed message set.
 
     Parameters
     ----------
@@ -56,6 +57,16 @@ class Config:
         ``"unordered"``: any order, each copy delivered exactly once.
         ``"fifo"``: per-channel FIFO, a channel being (publisher, subscriber); with a
         duplicate budget the head may be redelivered.
+        ``"set"``: persistent messages, as TLA+'s ``msgs`` set: a published message is
+        never removed, and receiving it leaves it in the set, so a subscriber may receive
+        it again in any later state; publishing an equal message again changes nothing.
+        Handlers usually guard their receives (return ``()`` when not enabled, see
+        :meth:`Participant.on_event`); a receive that changes nothing (same local state,
+        publishes already in the set) is a stutter and not a step, so a state where
+        every receive is declined or a stutter, and nothing internal is enabled, is
+        quiescent (a deadlock, if the properties say so). No duplicate budget (a
+        message is redelivered by design); with the idempotency store on, each
+        participant handles each message once.
     duplicates
         Global budget of duplicate deliveries. ``None`` (default) means 1 for
         ``"unordered-dup"`` and 0 otherwise.
@@ -115,6 +126,11 @@ class Config:
             raise UsageError(
                 f"bus 'unordered' delivers exactly once: duplicates must be 0 (got {dups}); "
                 "use bus 'unordered-dup'"
+            )
+        elif self.bus == "set" and dups:
+            raise UsageError(
+                f"bus 'set' keeps every message, so any message can be received again: "
+                f"duplicates must be 0 (got {dups})"
             )
         if not isinstance(self.crashes, int) or isinstance(self.crashes, bool) or self.crashes < 0:
             raise UsageError(f"crashes must be a non-negative integer, got {self.crashes!r}")
