@@ -16,7 +16,8 @@ does that over the contract of :mod:`sagaspec.adapters.http` with the endpoints
 ``POST /crash/PARTICIPANT?point=before-commit|after-commit|after-publish``
     Kill the participant at that point of its next delivery (it restarts at once).
 
-The adapter is synchronous (``httpx.Client``); the token is found as the HTTP adapter
+The adapter is synchronous (``httpx.Client``); it waits up to :data:`STARTUP_WAIT`
+seconds for a service that does not listen yet; the token is found as the HTTP adapter
 finds it (``?token=``, ``$SAGASPEC_SERVE_TOKEN`` or the one ``sagaspec serve`` saved).
 """
 
@@ -34,6 +35,8 @@ from sagaspec.errors import AdapterError
 
 __all__ = ["SpecHttpAdapter", "NEEDED"]
 
+#: Seconds to wait for a service that refuses connections (just started) to listen.
+STARTUP_WAIT = 10.0
 #: What the service must offer (``GET /health`` capabilities) to be driven this way.
 NEEDED = ("deliver_to", "start", "setup", "crash", "reset")
 
@@ -63,17 +66,18 @@ class SpecHttpAdapter:
         except ValueError:
             raise AdapterError(f"invalid port or timeout in adapter URL {url!r}") from None
         self.url = urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+        self._client = httpx.Client(timeout=httpx.Timeout(30.0, connect=3.0), follow_redirects=False)
+        self._cursor: str | None = None
+        self.participant = participant
+        self.health = self._health(wait=STARTUP_WAIT)
+        # Read once the service answers: sagaspec serve saves its token before it serves.
         token = query.get("token")
         if token is None and parts.hostname in ("127.0.0.1", "localhost", "::1") and port:
             from sagaspec.examples.httpserver import read_token
 
             token = os.environ.get("SAGASPEC_SERVE_TOKEN") or read_token(port)
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._client = httpx.Client(timeout=httpx.Timeout(30.0, connect=3.0), headers=headers,
-                                    follow_redirects=False)
-        self._cursor: str | None = None
-        self.participant = participant
-        self.health = self._health()
+        if token:
+            self._client.headers["Authorization"] = f"Bearer {token}"
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
@@ -87,8 +91,21 @@ class SpecHttpAdapter:
             raise AdapterError(f"{what} at {self.url} answered HTTP {r.status_code}: {_excerpt(r.text)}")
         return r
 
-    def _health(self) -> dict[str, Any]:
-        r = self._ok(self._request("GET", "/health"), "GET /health")
+    def _health(self, wait: float) -> dict[str, Any]:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                r = self._ok(self._client.get(self.url + "/health"), "GET /health")
+                break
+            except httpx.ConnectError as exc:
+                # A service started in the background a moment ago is not listening yet.
+                if time.monotonic() >= deadline:
+                    raise AdapterError(f"cannot reach the service at {self.url} (waited {wait:g}s): "
+                                       f"{_excerpt(str(exc) or type(exc).__name__, 120)}") from None
+                time.sleep(0.1)
+            except (httpx.TimeoutException, httpx.TransportError) as exc:
+                raise AdapterError(f"cannot reach the service at {self.url}: "
+                                   f"{_excerpt(str(exc) or type(exc).__name__, 120)}") from None
         try:
             health = r.json()
         except ValueError:

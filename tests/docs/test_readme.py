@@ -114,6 +114,7 @@ RUN_IN_FOLDER = {
     "sagaspec check --model path/to/models.py:two_phase_commit --bus fifo --crashes 1": 0,
     "sagaspec check --model gate_model.py:SYSTEM --bus unordered                     # weak: exit 1, a lasso (open, close, forever)": 1,
     "sagaspec check --model gate_model.py:SYSTEM --bus unordered --fairness strong   # strong: exit 0": 0,
+    "sagaspec check --model twophase_tla.py:SYSTEM --bus set --no-idempotency   # 288 states, as TLC": 0,
     "sagaspec check --design seed --trace-out traces/": 1,
     "sagaspec conform --design seed --participant payment --replay traces/order-saga-seed.refund-needs-charge.json": 1,
     "sagaspec conform --participant payment                          # reference services, in-process": 0,
@@ -152,6 +153,17 @@ RUN_AS_SCRIPT = {
     "kill $!",
 }
 
+# "Test your own services": its two blocks, run through bash in one fresh folder by
+# test_test_your_own_services_runs_verbatim: command -> exit status.
+RUN_SPEC_SERVE = {
+    "sagaspec init travel": 0,
+    "sagaspec serve --spec travel.saga.yaml --port 8766 &": 0,
+    "sagaspec conform --spec travel.saga.yaml --adapter http://127.0.0.1:8766 --participant system -n 20 --seed 1": 0,
+    "kill $!": 0,
+    "sagaspec serve --spec travel.saga.yaml --mutant skip-compensation-1 --port 8767 &": 0,
+    "sagaspec conform --spec travel.saga.yaml --adapter http://127.0.0.1:8767 --participant system -n 20 --seed 1": 1,
+}
+
 # Not run verbatim by any test yet (each needs files, services or packages the README
 # does not create in a fresh folder): the list of what is left to run verbatim.
 NOT_YET_RUN = {
@@ -183,7 +195,8 @@ NOT_YET_RUN = {
 
 
 def _unaccounted() -> list[str]:
-    known = set(RUN_HERE) | set(RUN_IN_FOLDER) | set(RUN_ON_PREPARED_FILES) | RUN_AS_SCRIPT | NOT_YET_RUN
+    known = (set(RUN_HERE) | set(RUN_IN_FOLDER) | set(RUN_ON_PREPARED_FILES) | RUN_AS_SCRIPT | NOT_YET_RUN
+             | set(RUN_SPEC_SERVE))
     return [cmd for section, cmd in commands() if cmd not in known and section not in ELSEWHERE]
 
 
@@ -311,6 +324,32 @@ def test_tour_serve_and_conform_block_runs_verbatim(tmp_path):
                          timeout=240, env=_env(tmp_path))
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert "PASSED: http://127.0.0.1:8765 as system of the corrected design" in run.stdout
+
+
+def test_test_your_own_services_runs_verbatim(tmp_path):
+    blocks = [body for section, lang, body in _blocks(TEXT) if section == "Test your own services" and lang == "sh"]
+    lines = [line for body in blocks for line in body.splitlines()]
+    assert set(lines) == set(RUN_SPEC_SERVE) and len(blocks) == 2
+    for port in (8766, 8767):
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                pytest.fail(f"port {port} (the README's) is in use by another process")
+    # Each line verbatim, in order, its exit status recorded after it; a trap stops the
+    # background servers however the script ends.
+    script = "trap 'kill $(jobs -p) 2>/dev/null' EXIT\n" + "".join(
+        f"{line}\necho \"status $? of line {i}\"\n" for i, line in enumerate(lines))
+    run = subprocess.run(["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=240, env=_env(tmp_path))
+    out = run.stdout
+    for i, line in enumerate(lines):
+        assert f"status {RUN_SPEC_SERVE[line]} of line {i}\n" in out, (line, out[-3000:], run.stderr[-2000:])
+    assert "PASSED: http://127.0.0.1:8766 as system of the travel spec" in out
+    # The failure the README shows, as it shows it.
+    shown = next(body for section, lang, body in _blocks(TEXT) if section == "Test your own services" and lang == "text")
+    for line in shown.splitlines():
+        if line.strip() != "...":
+            assert line in out, (line, out[-3000:])
+    assert "Traceback" not in run.stderr
 
 
 def test_every_readme_command_is_accounted_for():
