@@ -704,6 +704,8 @@ def _list_text() -> str:
 @click.option("--seed", type=int, help="Random seed of --simulate [default 0].")
 @click.option("--property", "properties", multiple=True, metavar="NAME", help="Check only this property (repeatable, or comma-separated).")
 @click.option("--first", is_flag=True, help="Stop at the first violation found.")
+@click.option("--workers", type=click.IntRange(min=1), metavar="N", help="Search on N local worker processes, the states partitioned by hash (Dask distributed; needs pip install 'sagaspec[cluster]').")
+@click.option("--cluster", metavar="ADDRESS", help="Search on the workers of the Dask scheduler at ADDRESS (e.g. tcp://host:8786); each needs sagaspec[cluster] installed.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 @click.option("--trace-out", type=click.Path(file_okay=False), metavar="DIR", help="Save each counterexample as a JSON trace in DIR.")
 @click.option("--mermaid", is_flag=True, help="Also print each counterexample as a Mermaid sequence diagram.")
@@ -739,7 +741,7 @@ def check(ctx: click.Context, **kw: Any) -> None:
 
 
 # Options that mean something only for a search (not for --list, not for a replay).
-_SEARCH_ONLY = ("max_states", "max_memory", "walks", "depth", "seed", "first", "trace_out", "mermaid", "report", "progress")
+_SEARCH_ONLY = ("max_states", "max_memory", "walks", "depth", "seed", "first", "trace_out", "mermaid", "report", "progress", "workers", "cluster")
 _MODEL_OPTIONS = ("design", "model", "orders", "stock", "units", "no_decline", "params", "bus", "duplicates", "crashes", "no_idempotency", "no_outbox")
 
 
@@ -749,6 +751,21 @@ def _flag(name: str) -> str:
         if param.name == name:
             return max(param.opts, key=len)
     return name
+
+
+def _distributed_usage(kw: dict) -> None:
+    """Reject what --workers/--cluster cannot do, then require the cluster extra."""
+    if kw["workers"] is not None and kw["cluster"] is not None:
+        raise UsageError("--workers N starts N local workers; --cluster ADDRESS uses a running cluster's: give one")
+    for name in ("walks", "max_states", "max_memory"):
+        if kw[name] is not None:
+            raise UsageError(
+                f"{_flag(name)} applies to the single-process search; --workers/--cluster bound a run "
+                "with --max-depth (and stop cleanly on Ctrl-C)"
+            )
+    from sagaspec.model.distributed import require_cluster_extra
+
+    require_cluster_extra()
 
 
 def run_check(_given: set[str] | frozenset[str] = frozenset(), **kw: Any) -> int:
@@ -848,9 +865,20 @@ def run_check(_given: set[str] | frozenset[str] = frozenset(), **kw: Any) -> int
             memory_hit.append(kw["max_memory"])
             raise _MemoryBound()
 
+    distributed = kw.get("workers") is not None or kw.get("cluster") is not None
+    if distributed:
+        _distributed_usage(kw)
     started = time.perf_counter()
     try:
-        if kw["walks"]:
+        if distributed:
+            from sagaspec.model.distributed import Recipe, explore_distributed
+
+            result = explore_distributed(
+                system, config, workers=kw["workers"], cluster=kw["cluster"],
+                recipe=Recipe.of(system, target=kw["model"]), on_progress=on_progress,
+                stop_at_first=kw["first"],
+            )
+        elif kw["walks"]:
             result = simulate(
                 system, config, walks=kw["walks"], depth=opts["depth"], seed=kw["seed"],
                 on_progress=progress, stop_at_first=kw["first"],

@@ -1,0 +1,771 @@
+"""Exhaustive search over several processes or machines, on Dask distributed.
+
+:func:`explore_distributed` gives the verdicts and counts of
+:func:`~sagaspec.model.explore.explore`, with the state space partitioned across
+workers by hash (the design of Stern and Dill's parallel Murphi and of TLC's
+distributed mode):
+
+* Each worker rebuilds the system from a :class:`Recipe` (a shipped design's
+  ``System.meta`` or a ``pkg.module:NAME`` target; closures are never pickled) and
+  runs its own :class:`~sagaspec.model.engine.Engine`.
+* A state belongs to the worker its *orbit hash* picks: a hash that is the same for
+  every renaming of the sagas and in every process (interned numbers and Python's
+  string hashes differ between processes, so neither can decide ownership). The owner
+  keeps the fingerprints of its states, checks their properties and expands them.
+* The search goes breadth first, one level at a time, so the first violation of each
+  property is found at its shortest depth: every worker expands its frontier, keeps the
+  successors it owns and sends the others in one batch per owner; the driver starts the
+  next level when every owner has received and deduplicated its batches. Batches carry
+  states as tuples of the sender's interned numbers plus, once per pair of workers, the
+  new local states and messages those numbers stand for, so a level costs a few bytes
+  per state sent.
+* Traces are not kept across workers: the shortest counterexamples and the witnesses
+  of ``sometimes`` properties are re-executed by the sequential search bounded at the
+  depth the distributed search found them (and checked against it).
+* Cycles need the state graph, which the workers do not collect. When every edge leads
+  from one BFS level to the next (no state is reached again at a later level) the graph
+  has no cycle and ``at_rest`` properties are decided by the quiescent states alone.
+  Otherwise, and for ``eventually``/``leads_to``, those properties are checked by the
+  sequential search (``liveness="sequential"``) or reported unknown
+  (``liveness="unknown"``); the result's notes say which.
+
+Dask is an optional dependency: ``pip install 'sagaspec[cluster]'``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import gc
+import hashlib
+import io
+import itertools
+import os
+import pickle
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sagaspec.model.engine import Engine, _mix
+from sagaspec.model.explore import _Search, explore
+from sagaspec.model.participant import Msg
+from sagaspec.model.properties import FAIR_KINDS, HELD, UNKNOWN, VACUOUS, VIOLATED
+from sagaspec.model.results import CYCLE, CheckResult, Stats
+from sagaspec.model.system import Config, System, load_system, settle_symmetry
+
+from sagaspec.errors import ModelError, UsageError
+
+__all__ = ["Recipe", "Traffic", "explore_distributed", "require_cluster_extra"]
+
+INSTALL_HINT = "pip install 'sagaspec[cluster]'"
+_M64 = (1 << 64) - 1
+
+
+def require_cluster_extra() -> None:
+    """Raise a one-line :class:`UsageError` when Dask distributed is not installed."""
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        raise UsageError(
+            f"--workers/--cluster run the search on Dask distributed, which is not installed: {INSTALL_HINT}"
+        ) from None
+
+
+# --------------------------------------------------------------------------- recipes
+@dataclass(frozen=True)
+class Recipe:
+    """How a worker rebuilds the system: picklable data, never a closure.
+
+    ``meta``: a saga system's ``System.meta`` (rebuilt with
+    :func:`~sagaspec.model.saga.saga_system_from_meta`); ``target``: a
+    ``pkg.module:NAME`` or ``file.py:NAME`` for :func:`load_system`, imported with
+    ``path`` in front of ``sys.path``. ``properties``: the names to keep (None: all).
+    """
+
+    meta: dict | None = None
+    target: str | None = None
+    path: tuple[str, ...] = ()
+    properties: tuple[str, ...] | None = None
+
+    @classmethod
+    def of(cls, system: System, target: str | None = None) -> Recipe:
+        """The recipe of ``system``: from ``target`` if given, else from its saga meta."""
+        props = tuple(p.name for p in system.properties)
+        if target is not None:
+            return cls(target=target, path=(os.getcwd(),), properties=props)
+        meta = dict(system.meta or {})
+        if "design" not in meta:
+            raise UsageError(
+                f"system {system.name!r} cannot be rebuilt on a worker: give its target "
+                "(pkg.module:NAME) or build it with saga_system()"
+            )
+        design = meta["design"]
+        if isinstance(design, str) and os.path.exists(design):
+            meta["design"] = os.path.abspath(design)
+        return cls(meta=meta, properties=props)
+
+    def build(self) -> System:
+        if self.target is not None:
+            for entry in self.path:
+                if entry not in sys.path:
+                    sys.path.append(entry)
+            system = load_system(self.target)
+        else:
+            from sagaspec.model.saga import saga_system_from_meta
+
+            system = saga_system_from_meta(dict(self.meta or {}))
+        if self.properties is not None:
+            by_name = {p.name: p for p in system.properties}
+            missing = [n for n in self.properties if n not in by_name]
+            if missing:
+                raise ModelError(f"the rebuilt system has no property {', '.join(missing)}")
+            system = dataclasses.replace(system, properties=tuple(by_name[n] for n in self.properties))
+        return system
+
+
+# --------------------------------------------------------------------------- stable hashing
+def _stable(obj: Any, out: list) -> None:
+    """Append a process-independent encoding of ``obj`` (equal values, equal encodings)."""
+    if obj is None or isinstance(obj, (bool, int, float, str, bytes)):
+        out.append(f"{type(obj).__name__[0]}{obj!r};")
+    elif isinstance(obj, enum.Enum):
+        out.append(f"E{type(obj).__qualname__}.{obj.name};")
+    elif isinstance(obj, (tuple, list)):
+        # A namedtuple equals the plain tuple of its values, so it encodes as one.
+        out.append("(")
+        for x in obj:
+            _stable(x, out)
+        out.append(")")
+    elif isinstance(obj, (frozenset, set)):
+        parts = []
+        for x in obj:
+            sub: list = []
+            _stable(x, sub)
+            parts.append("".join(sub))
+        out.append("{" + "".join(sorted(parts)) + "}")
+    elif isinstance(obj, dict):
+        parts = []
+        for k, v in obj.items():
+            sub = []
+            _stable(k, sub)
+            _stable(v, sub)
+            parts.append("".join(sub))
+        out.append("<" + "".join(sorted(parts)) + ">")
+    elif dataclasses.is_dataclass(obj):
+        out.append(f"D{type(obj).__qualname__}(")
+        for f in dataclasses.fields(obj):
+            _stable(getattr(obj, f.name), out)
+        out.append(")")
+    else:
+        raise ModelError(
+            f"cannot partition states across workers: a local state holds a {type(obj).__name__}, "
+            "which has no process-independent form; use tuples, frozensets, dataclasses, enums and scalars"
+        )
+
+
+def _h64(key: tuple) -> int:
+    out: list = []
+    _stable(key, out)
+    return int.from_bytes(hashlib.blake2b("".join(out).encode(), digest_size=8).digest(), "little")
+
+
+# --------------------------------------------------------------------------- batches
+class _Pickler(pickle.Pickler):
+    """Pickles a local state whose class a worker cannot import (the classes a spec model
+    makes at run time) as a reference to the same class on the receiving worker's
+    participant (found by attribute name, see :func:`_class_registry`)."""
+
+    def __init__(self, file, registry: dict) -> None:
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self._by_class = {cls: key for key, cls in registry.items()}
+
+    def reducer_override(self, obj):
+        key = self._by_class.get(type(obj))
+        if key is None:
+            return NotImplemented
+        if isinstance(obj, tuple):
+            return _rebuild, (key, tuple(obj))
+        return _rebuild, (key, obj.__dict__.copy())
+
+
+def _rebuild(key, values):
+    cls = _REGISTRY[key]
+    if isinstance(values, tuple):
+        return cls(*values)
+    obj = cls.__new__(cls)
+    for k, v in values.items():
+        object.__setattr__(obj, k, v)
+    return obj
+
+
+_REGISTRY: dict = {}
+
+
+def _importable(cls: type) -> bool:
+    mod = sys.modules.get(cls.__module__)
+    obj = mod
+    for part in cls.__qualname__.split("."):
+        obj = getattr(obj, part, None)
+    return obj is cls
+
+
+def _class_registry(system: System) -> dict:
+    """``(participant index, attribute) -> class`` for the classes participants keep as
+    attributes and that pickle cannot find by name (built the same way on every worker)."""
+    out = {}
+    for p, part in enumerate(system.participants):
+        for name, value in sorted(vars(part).items()):
+            if isinstance(value, type) and not _importable(value):
+                out[(p, name)] = value
+    return out
+
+
+# --------------------------------------------------------------------------- a worker's share
+class _Shard:
+    """One worker's part of the search: its engine, visited fingerprints and frontier."""
+
+    def __init__(self, recipe: Recipe, config: Config, index: int, count: int) -> None:
+        system = recipe.build()
+        registry = _class_registry(system)
+        _REGISTRY.update(registry)
+        self.registry = registry
+        self.engine = e = Engine(system, config)
+        # The sequential search's property bookkeeping, reused as is: its ``found`` and
+        # ``witness`` record the BFS depth of the first state (the "index" we pass).
+        self.search = _Search(
+            e, on_progress=None, stop_at_first=False, keep_graph=False,
+            progress_interval=1e9, max_states=None,
+        )
+        self.index, self.count = index, count
+        n = e.n
+        self.n = n
+        sagas = system.sagas if e.symmetric else 0
+        self.perms = list(itertools.permutations(range(sagas))) if sagas else [()]
+        self.inv_pid: list[dict[int, int]] = [{} for _ in range(n)]
+        self.inv_bus: dict[int, int] = {}
+        self.dup_weight = _h64(("dups",)) * len(self.perms)
+        # What this worker has told each other worker its numbers stand for.
+        self.sent_pid = [[set() for _ in range(n)] for _ in range(count)]
+        self.sent_d: list[set] = [set() for _ in range(count)]
+        # Other workers' numbers in this worker's numbering.
+        self.tr_pid = [[{} for _ in range(n)] for _ in range(count)]
+        self.tr_d: list[dict[int, int]] = [{} for _ in range(count)]
+        self.seen: set[int] = set()
+        self.new: set[int] = set()
+        self.frontier: list[tuple] = []
+        self.next: list[tuple] = []
+        self.layered = True
+        self.edges = 0
+        self.bytes_out = [0] * count
+        self.states_out = [0] * count
+        self.cpu = 0.0
+        self.wall = 0.0  # seconds spent in expand/receive (the rest is waiting)
+        init = e.initial()
+        if self.owner(init) == index:
+            self._add(init)
+        self.frontier, self.next = self.next, []
+
+    # -- ownership
+    def _renamed(self, msg: Msg, perm: tuple) -> Msg:
+        if perm and 0 <= msg.saga < len(perm):
+            return Msg(msg.type, perm[msg.saga], msg.src, msg.data)
+        return msg
+
+    def _inv_pid(self, p: int, pid: int) -> int:
+        e = self.engine
+        lid, mask, crashes = e.pinfo[p][pid]
+        local = e.lobj[p][lid]
+        ds = [d for d in range(mask.bit_length()) if mask >> d & 1]
+        part = e.parts[p]
+        total = 0
+        for perm in self.perms:
+            mine = part.permute(local, perm) if perm and perm != tuple(range(len(perm))) else local
+            store = frozenset((e.ddest[d], self._renamed(e.msgs[e.dmid[d]], perm)) for d in ds)
+            total += _h64(("p", p, mine, store, crashes))
+        r = self.inv_pid[p][pid] = total & _M64
+        return r
+
+    def _inv_item(self, x: int) -> int:
+        e = self.engine
+        ds = e.queue(x) if e.fifo else (x,)
+        total = 0
+        for perm in self.perms:
+            total += _h64(("b", tuple((e.ddest[d], self._renamed(e.msgs[e.dmid[d]], perm)) for d in ds)))
+        r = self.inv_bus[x] = total & _M64
+        return r
+
+    def owner(self, s: tuple) -> int:
+        """The worker that owns ``s``'s orbit (the same answer in every process)."""
+        n = self.n
+        total = s[n + 1] * self.dup_weight
+        inv_pid, inv_bus = self.inv_pid, self.inv_bus
+        for p in range(n):
+            v = inv_pid[p].get(s[p])
+            total += self._inv_pid(p, s[p]) if v is None else v
+        for x in s[n]:
+            v = inv_bus.get(x)
+            total += self._inv_item(x) if v is None else v
+        return _mix(total & _M64) % self.count
+
+    def _add(self, s: tuple) -> bool:
+        f = Engine.fingerprint(s)
+        if f in self.seen:
+            if f not in self.new:
+                self.layered = False
+            return False
+        self.seen.add(f)
+        self.new.add(f)
+        self.next.append(s)
+        return True
+
+    # -- one level
+    def expand(self, depth: int, expand: bool) -> tuple:
+        """Check and expand the frontier; ``(summary, batch for worker 0, 1, ...)``."""
+        t0 = time.process_time()
+        w0 = time.perf_counter()
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return self._expand(depth, expand, t0)
+        finally:
+            self.wall += time.perf_counter() - w0
+            if collecting:
+                gc.enable()
+
+    def _expand(self, depth: int, expand: bool, t0: float) -> tuple:
+        e, search, me, count = self.engine, self.search, self.index, self.count
+        out: list[list] = [[] for _ in range(count)]
+        owner, add, check = self.owner, self._add, search._check
+        self.new = set()
+        truncated = False
+        edges = 0
+        for s in self.frontier:
+            if not expand:
+                quiet = e.is_quiescent(s)
+                truncated |= not quiet
+                check(depth, s, quiet)
+                continue
+            succs, quiet, _ = e.expand(s)
+            check(depth, s, quiet)
+            edges += len(succs)
+            for t in succs:
+                w = owner(t) if count > 1 else me
+                if w == me:
+                    add(t)
+                else:
+                    out[w].append(t)
+        self.edges += edges
+        self.frontier = []
+        batches = [None] * count
+        for w in range(count):
+            if out[w]:
+                batches[w] = self._encode(w, out[w])
+                self.bytes_out[w] += len(batches[w])
+                self.states_out[w] += len(out[w])
+        self.cpu += time.process_time() - t0
+        summary = {
+            "found": {k: kind for k, (_i, kind) in search.found.items()},
+            "witness": sorted(search.witness),
+            "edges": edges,
+            "truncated": truncated,
+        }
+        return (summary, *batches)
+
+    def _encode(self, w: int, states: list[tuple]) -> bytes:
+        e, n = self.engine, self.n
+        sent_d, sent_pid = self.sent_d[w], self.sent_pid[w]
+        new_d: list = []
+        new_pid: list = []
+
+        def need_d(d: int) -> None:
+            if d not in sent_d:
+                sent_d.add(d)
+                new_d.append((d, e.ddest[d], e.msgs[e.dmid[d]]))
+
+        rows = []
+        for s in states:
+            for p in range(n):
+                pid = s[p]
+                if pid not in sent_pid[p]:
+                    sent_pid[p].add(pid)
+                    lid, mask, crashes = e.pinfo[p][pid]
+                    ds = tuple(d for d in range(mask.bit_length()) if mask >> d & 1)
+                    for d in ds:
+                        need_d(d)
+                    new_pid.append((p, pid, e.lobj[p][lid], ds, crashes))
+            if e.fifo:
+                bus = tuple(e.queue(q) for q in s[n])
+                for queue in bus:
+                    for d in queue:
+                        need_d(d)
+            else:
+                bus = s[n]
+                for d in bus:
+                    need_d(d)
+            rows.append((*s[:n], bus, s[n + 1]))
+        buf = io.BytesIO()
+        _Pickler(buf, self.registry).dump((self.index, new_d, new_pid, rows))
+        return buf.getvalue()
+
+    def receive(self, batches: tuple) -> dict:
+        """Deduplicate the states other workers sent; ``{"new": states added}``."""
+        t0 = time.process_time()
+        w0 = time.perf_counter()
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            for data in batches:
+                if data is not None:
+                    self._decode(data)
+        finally:
+            self.wall += time.perf_counter() - w0
+            if collecting:
+                gc.enable()
+        added = len(self.next)
+        self.frontier, self.next = self.next, []
+        self.cpu += time.process_time() - t0
+        return {"new": added, "layered": self.layered}
+
+    def _decode(self, data: bytes) -> None:
+        e, n = self.engine, self.n
+        src, new_d, new_pid, rows = pickle.loads(data)
+        td, tp = self.tr_d[src], self.tr_pid[src]
+        for d, dest, msg in new_d:
+            td[d] = e._intern_delivery(dest, e._intern_msg(msg))
+        for p, pid, local, ds, crashes in new_pid:
+            lid = e._intern_local(p, local, "a state received from another worker")
+            mask = 0
+            for d in ds:
+                mask |= 1 << td[d]
+            tp[p][pid] = e._intern_pid(p, lid, mask, crashes)
+        canon = e.canonical if e.symmetric else None
+        add = self._add
+        fifo = e.fifo
+        for row in rows:
+            if fifo:
+                qs = []
+                for queue in row[n]:
+                    ds = tuple(td[d] for d in queue)
+                    qs.append(e._intern_queue(e.dchan[ds[0]], ds))
+                bus = tuple(sorted(qs))
+            else:
+                bus = tuple(sorted([td[d] for d in row[n]]))
+            s = (*[tp[p][row[p]] for p in range(n)], bus, row[n + 1])
+            add(canon(s) if canon else s)
+
+    def report(self) -> dict:
+        seen = self.seen
+        return {
+            "states": len(seen),
+            "edges": self.edges,
+            "cpu_seconds": self.cpu,
+            "busy_seconds": self.wall,
+            "bytes_out": list(self.bytes_out),
+            "states_out": list(self.states_out),
+            "memory_bytes": sys.getsizeof(seen) + 32 * len(seen) + self.search.tables_bytes(),
+        }
+
+
+# --------------------------------------------------------------------------- worker tasks
+_SHARDS: dict[str, _Shard] = {}
+
+
+def _t_init(run: str, recipe: Recipe, config: Config, index: int, count: int) -> int:
+    shard = _SHARDS[run] = _Shard(recipe, config, index, count)
+    return len(shard.frontier)
+
+
+def _t_expand(run: str, depth: int, expand: bool) -> tuple:
+    return _SHARDS[run].expand(depth, expand)
+
+
+def _t_pick(value: tuple, i: int):
+    return value[i]
+
+
+def _t_receive(run: str, *batches) -> dict:
+    return _SHARDS[run].receive(batches)
+
+
+def _t_report(run: str) -> dict:
+    return _SHARDS[run].report()
+
+
+def _t_drop(run: str) -> None:
+    _SHARDS.pop(run, None)
+    gc.collect()
+
+
+# --------------------------------------------------------------------------- the driver
+@dataclass
+class Traffic:
+    """What one worker did: states stored and the batches it sent to the others."""
+
+    worker: int
+    states: int
+    edges: int
+    cpu_seconds: float
+    states_sent: int
+    bytes_sent: int
+    memory_bytes: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+def _client(workers: int | None, cluster: str | None):
+    require_cluster_extra()
+    import logging
+
+    from distributed import Client, LocalCluster
+
+    if cluster:
+        try:
+            return Client(cluster, timeout=30), None
+        except (OSError, TimeoutError) as exc:
+            raise UsageError(f"--cluster {cluster}: cannot reach the Dask scheduler ({exc})") from None
+    local = LocalCluster(
+        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
+        memory_limit=0, silence_logs=logging.ERROR,
+    )
+    return Client(local), local
+
+
+def explore_distributed(
+    system: System,
+    config: Config | None = None,
+    *,
+    workers: int | None = None,
+    cluster: str | None = None,
+    recipe: Recipe | None = None,
+    on_progress: Callable[[Stats], Any] | None = None,
+    progress_interval: float = 1.0,
+    stop_at_first: bool = False,
+    liveness: str = "sequential",
+    traffic: list | None = None,
+    timings: dict | None = None,
+) -> CheckResult:
+    """:func:`~sagaspec.model.explore.explore` on ``workers`` local processes or on the
+    Dask scheduler at ``cluster`` (``tcp://host:8786``; every worker it has takes part).
+
+    ``recipe``: how workers rebuild ``system`` (default :meth:`Recipe.of`, for saga
+    systems). ``liveness``: ``"sequential"`` checks the properties that need cycles with
+    the sequential search, ``"unknown"`` leaves them undecided (see the module doc).
+    ``traffic``: if a list, one :class:`Traffic` per worker is appended; ``timings``: if
+    a dict, it gets the wall seconds of each phase (``startup`` of the workers,
+    ``search``, ``liveness``, ``traces``). The result's statistics cover the search. ``on_progress``
+    gets a :class:`Stats` snapshot per level and every ``progress_interval`` seconds; a
+    :class:`KeyboardInterrupt` there or anywhere stops the search with a partial result.
+    """
+    if liveness not in ("sequential", "unknown"):
+        raise UsageError(f"liveness must be 'sequential' or 'unknown', got {liveness!r}")
+    if (workers is None) == (cluster is None):
+        raise UsageError("explore_distributed: give either workers=N or cluster=ADDRESS")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise UsageError(f"workers must be a positive integer, got {workers!r}")
+    config = settle_symmetry(system, config or Config())
+    recipe = recipe or Recipe.of(system)
+    props = system.properties
+    for p in props:
+        if p.per_saga and system.sagas < 1:
+            raise ModelError(f"property {p.name!r} is per saga, but system {system.name!r} declares no sagas (System(sagas=N))")
+    # Properties the level-by-level search decides alone (cycles aside, see below).
+    fair = {k for k, p in enumerate(props) if p.kind in FAIR_KINDS}
+    Engine(system, config)  # fail here, with the engine's own message, not on a worker
+    began = time.perf_counter()
+    client, local = _client(workers, cluster)
+    run = uuid.uuid4().hex
+    start = time.perf_counter()
+    phase = {"startup": start - began}
+    found: dict[int, tuple[int, str]] = {}
+    witness: dict[int, int] = {}
+    interrupted = truncated = stopped = False
+    layered = True
+    depth = 0
+    states = edges = 0
+    frontier = 0
+    notes: list[str] = []
+    reports: list[dict] = []
+    last = start
+
+    def snapshot(queue: int) -> Stats:
+        secs = max(time.perf_counter() - start, 1e-9)
+        return Stats(states=states, edges=edges, depth=depth, queue=queue, seconds=round(secs, 3),
+                     states_per_s=round(states / secs, 1))
+
+    def wait_for(futures: list) -> list:
+        nonlocal last
+        from distributed import wait
+
+        while True:
+            try:
+                wait(futures, timeout=max(progress_interval, 0.05), return_when="ALL_COMPLETED")
+                return client.gather(futures)
+            except TimeoutError:
+                pass
+            now = time.perf_counter()
+            if on_progress is not None and now - last >= progress_interval:
+                last = now
+                on_progress(snapshot(frontier))
+
+    addrs: list[str] = []
+    try:
+        addrs = sorted(client.scheduler_info()["workers"])
+        if not addrs:
+            raise UsageError(f"--cluster {cluster}: the Dask scheduler has no workers")
+        count = len(addrs)
+        opts = {"pure": False, "allow_other_workers": False}
+        inits = [client.submit(_t_init, run, recipe, config, i, count, workers=[a], **opts) for i, a in enumerate(addrs)]
+        frontier = sum(wait_for(inits))
+        states = frontier
+        start = time.perf_counter()  # the search proper (the shards are built)
+        phase["startup"] = start - began
+        max_depth = config.max_depth
+        while frontier:
+            expand = max_depth is None or depth < max_depth
+            exp = [client.submit(_t_expand, run, depth, expand, workers=[a], **opts) for a in addrs]
+            sums = [client.submit(_t_pick, f, 0, workers=[a], **opts) for f, a in zip(exp, addrs, strict=True)]
+            recv = []
+            for j, a in enumerate(addrs):
+                parts = [client.submit(_t_pick, f, 1 + j, workers=[src], **opts) for f, src in zip(exp, addrs, strict=True)]
+                recv.append(client.submit(_t_receive, run, *parts, workers=[a], **opts))
+            results = wait_for([*sums, *recv])
+            del exp, sums, recv, parts
+            level_sums, level_recv = results[:count], results[count:]
+            for summary in level_sums:
+                edges += summary["edges"]
+                truncated |= summary["truncated"]
+                for k, kind in summary["found"].items():
+                    if k not in found:
+                        found[k] = (depth, kind)
+                for k in summary["witness"]:
+                    witness.setdefault(k, depth)
+            new = sum(r["new"] for r in level_recv)
+            layered = all(r["layered"] for r in level_recv)
+            states += new
+            if stop_at_first and found:
+                stopped = True
+                break
+            if not expand:
+                break
+            frontier = new
+            if new:
+                depth += 1
+            if on_progress is not None:
+                last = time.perf_counter()
+                on_progress(snapshot(frontier))
+        reports = wait_for([client.submit(_t_report, run, workers=[a], **opts) for a in addrs])
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        try:
+            if addrs and local is None:  # a shared cluster keeps running: free its memory
+                client.gather([client.submit(_t_drop, run, workers=[a], pure=False) for a in addrs])
+        except Exception:  # noqa: BLE001 - the cluster may be gone; the result stands
+            pass
+        finally:
+            client.close()
+            if local is not None:
+                local.close()
+    seconds = time.perf_counter() - start
+    phase["search"] = seconds
+    mark = time.perf_counter()
+    complete = not (interrupted or truncated or stopped)
+    if traffic is not None:
+        for i, r in enumerate(reports):
+            traffic.append(Traffic(i, r["states"], r["edges"], round(r["cpu_seconds"], 3),
+                                   sum(r["states_out"]), sum(r["bytes_out"]), r["memory_bytes"],
+                                   {"bytes_to": r["bytes_out"], "states_to": r["states_out"],
+                                    "busy_seconds": round(r["busy_seconds"], 3)}))
+    memory = sum(r["memory_bytes"] for r in reports)
+    stats = Stats(
+        states=states, edges=edges, depth=depth, queue=0 if complete else frontier,
+        seconds=round(seconds, 3), cpu_seconds=round(sum(r["cpu_seconds"] for r in reports), 3),
+        states_per_s=round(states / max(seconds, 1e-9), 1), memory_bytes=memory,
+        bytes_per_state=round(memory / states, 1) if states and memory else 0.0,
+        collision_probability=states * states / 2.0**61,
+    )
+    where = f"{len(addrs)} Dask worker{'s' if len(addrs) != 1 else ''}" + (f" at {cluster}" if cluster else "")
+    notes.append(f"distributed search over {where}; counterexamples and witnesses re-executed by the sequential search")
+    # Liveness: properties whose verdict needs the cycles of the state graph.
+    needs_cycles = set(fair)
+    if not layered:
+        needs_cycles |= {k for k, p in enumerate(props) if p.kind == "at-rest" and k not in found}
+    for k in fair:
+        found.pop(k, None)
+    verdicts: dict[str, str] = {}
+    violations = []
+    witnesses = {}
+    decided_elsewhere: dict[str, str] = {}
+    if complete and needs_cycles:
+        names = [props[k].name for k in sorted(needs_cycles)]
+        if liveness == "sequential":
+            sub = dataclasses.replace(system, properties=tuple(props[k] for k in sorted(needs_cycles)))
+            try:
+                seq = explore(sub, config)
+            except KeyboardInterrupt:
+                interrupted, complete = True, False
+                seq = None
+            if seq is not None:
+                notes.append(f"{', '.join(names)}: checked by the sequential search (cycles need the state graph, which the workers do not keep)")
+                notes.extend(n for n in seq.notes if n not in notes)
+                decided_elsewhere.update(seq.verdicts)
+                violations.extend(seq.violations)
+                if not seq.complete:
+                    for name in names:
+                        if decided_elsewhere.get(name) == HELD:
+                            decided_elsewhere[name] = UNKNOWN
+        else:
+            notes.append(f"{', '.join(names)}: not checked (cycles need the state graph, which the workers do not keep); run without --workers to check them")
+            decided_elsewhere.update(dict.fromkeys(names, UNKNOWN))
+    elif needs_cycles:
+        decided_elsewhere.update({props[k].name: UNKNOWN for k in needs_cycles if k not in found})
+    # Shortest traces: the sequential search, bounded at the deepest depth needed.
+    wanted = {k: d for k, (d, kind) in found.items() if kind != CYCLE}
+    wanted.update({k: d for k, d in witness.items() if props[k].kind == "sometimes"})
+    seq_found = {}
+    phase["liveness"] = time.perf_counter() - mark
+    mark = time.perf_counter()
+    if wanted:
+        bound = max(wanted.values())
+        sub = dataclasses.replace(system, properties=tuple(props[k] for k in sorted(wanted)))
+        try:
+            again = explore(sub, dataclasses.replace(config, max_depth=bound))
+        except KeyboardInterrupt:
+            again = None
+            interrupted, complete = True, False
+        if again is not None:
+            seq_found = {v.property: v for v in again.violations}
+            for k, d in wanted.items():
+                name = props[k].name
+                if k in found:
+                    v = seq_found.get(name)
+                    if v is None or len(v.path) != d:
+                        raise ModelError(
+                            f"internal error: the distributed search found {name!r} violated at depth {d}, "
+                            f"the sequential search {'not' if v is None else f'at depth {len(v.path)}'}"
+                        )
+                    violations.append(v)
+                elif name in again.witnesses:
+                    witnesses[name] = again.witnesses[name]
+    phase["traces"] = time.perf_counter() - mark
+    if timings is not None:
+        timings.update({k: round(v, 3) for k, v in phase.items()})
+    for k, prop in enumerate(props):
+        if prop.name in decided_elsewhere:
+            verdicts[prop.name] = decided_elsewhere[prop.name]
+        elif k in found:
+            verdicts[prop.name] = VIOLATED if prop.name in seq_found else UNKNOWN
+        elif prop.kind == "sometimes":
+            verdicts[prop.name] = HELD if k in witness else (VACUOUS if complete else UNKNOWN)
+        else:
+            verdicts[prop.name] = HELD if complete else UNKNOWN
+    order = {p.name: i for i, p in enumerate(props)}
+    violations.sort(key=lambda v: order.get(v.property, 0))
+    return CheckResult(
+        system=system, config=config, stats=stats, violations=violations, verdicts=verdicts,
+        complete=complete, exhaustive=True, interrupted=interrupted, truncated=truncated,
+        witnesses=witnesses, notes=notes,
+    )
+

@@ -1,0 +1,220 @@
+"""The search partitioned across Dask workers gives the sequential search's counts and verdicts.
+
+One local Dask cluster per worker count serves the whole module (workers start in a few
+seconds); the CLI test starts its own with ``--workers 2``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+distributed = pytest.importorskip("distributed", reason="the cluster extra (pip install 'sagaspec[cluster]')")
+
+from sagaspec.model import Config, Participant, Property, System, explore, saga_system  # noqa: E402
+from sagaspec.model.distributed import Recipe, _Shard, explore_distributed  # noqa: E402
+
+HERE = Path(__file__).resolve()
+
+
+@pytest.fixture(scope="module")
+def clusters():
+    import logging
+
+    made = {}
+    try:
+        for n in (1, 2):
+            made[n] = distributed.LocalCluster(
+                n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
+                memory_limit=0, silence_logs=logging.ERROR,
+            )
+        yield {n: c.scheduler_address for n, c in made.items()}
+    finally:
+        for c in made.values():
+            c.close()
+
+
+def _summary(result):
+    return {
+        "states": result.stats.states,
+        "edges": result.stats.edges,
+        "depth": result.stats.depth,
+        "complete": result.complete,
+        "verdicts": dict(result.verdicts),
+        "violations": [(v.property, v.kind, len(v.path), v.path.encode()) for v in result.violations],
+        "witnesses": {k: len(p) for k, p in result.witnesses.items()},
+    }
+
+
+GOLDEN = [
+    ("corrected", True, {}),
+    ("corrected", False, {}),
+    ("seed", True, {}),
+    ("seed", False, {"bus": "fifo", "crashes": 1}),
+]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize(("design", "symmetry", "extra"), GOLDEN)
+def test_same_states_edges_and_verdicts_as_the_sequential_search(clusters, workers, design, symmetry, extra):
+    system = saga_system(design, orders=2)
+    config = Config(symmetry=symmetry, **extra)
+    traffic: list = []
+    got = explore_distributed(system, config, cluster=clusters[workers], traffic=traffic)
+    want = explore(system, config)
+    assert _summary(got) == _summary(want)
+    if design == "seed":
+        assert got.violations, "the seed design has holes: the comparison must cover violations"
+    # Every state is stored by exactly one worker, and with two both take part.
+    assert sum(t.states for t in traffic) == want.stats.states
+    assert sum(t.edges for t in traffic) == want.stats.edges
+    if workers == 2:
+        assert all(t.states > want.stats.states // 5 for t in traffic)
+        assert all(t.states_sent > 0 and t.bytes_sent > 0 for t in traffic)
+
+
+# A process-independent text of a state (everything it holds, in a fixed order), defined
+# once for this process and the fresh one.
+_KEY_SRC = (
+    "def _key(e, s):\n"
+    "    parts = tuple((e.local(p, s[p]), sorted(e.processed(p, s[p])), e.crashes_left(p, s[p])) for p in range(e.n))\n"
+    "    return repr((sorted(e.in_flight(s)), parts, s[e.n + 1]))\n"
+)
+_LEVELS_SRC = (
+    "def _levels(e, depth, reverse):\n"
+    "    seen, frontier, out = {e.initial()}, [e.initial()], [e.initial()]\n"
+    "    for _ in range(depth):\n"
+    "        nxt = []\n"
+    "        for s in (frontier[::-1] if reverse else frontier):\n"
+    "            for t in e.expand(s)[0]:\n"
+    "                if t not in seen:\n"
+    "                    seen.add(t)\n"
+    "                    nxt.append(t)\n"
+    "        out += nxt\n"
+    "        frontier = nxt\n"
+    "    return out\n"
+)
+_KEY_SRC += _LEVELS_SRC
+_ns: dict = {}
+exec(_KEY_SRC, _ns)  # noqa: S102 - a constant above
+_key, _levels = _ns["_key"], _ns["_levels"]
+
+
+def test_the_owner_is_the_same_for_every_renaming_and_in_another_process():
+    system = saga_system("corrected", orders=3)
+    config = Config(symmetry=True)
+    shard = _Shard(Recipe.of(system), config, 0, 7)
+    e = shard.engine
+    owners = {}
+    for s in _levels(e, 4, reverse=False):
+        mine = shard.owner(s)
+        for k in range(e.renamings):
+            r = e.permute_state(s, k)
+            assert shard.owner(r) == mine
+            owners[_key(e, r)] = mine
+    assert len(set(owners.values())) > 1, "seven workers: the states must spread"
+    # A fresh process (other string hashes, other interning order) agrees.
+    code = (
+        "import sys, pickle\n"
+        "from sagaspec.model import Config, saga_system\n"
+        "from sagaspec.model.distributed import Recipe, _Shard\n"
+        + _KEY_SRC +
+        "shard = _Shard(Recipe.of(saga_system('corrected', orders=3)), Config(symmetry=True), 0, 7)\n"
+        "e = shard.engine\n"
+        "out = {_key(e, s): shard.owner(s) for s in _levels(e, 4, reverse=True)}\n"
+        "sys.stdout.write(repr(out))\n"
+    )
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    theirs = eval(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout)  # noqa: S307
+    common = [k for k in owners if k in theirs]
+    assert len(common) > 20
+    assert all(theirs[k] == owners[k] for k in common)
+
+
+
+
+# A loop no step leaves: "at rest" is never reached, which only the cycle analysis sees.
+class Spinner(Participant):
+    name = "spinner"
+
+    def init(self):
+        return 0
+
+    def internal(self, state):
+        from sagaspec.model import Outcome
+
+        return (Outcome("spin", (state + 1) % 3),)
+
+
+def spinner_system() -> System:
+    return System((Spinner(),), (Property.always("small", lambda v: v["spinner"] < 3),
+                                 Property.at_rest("rests", lambda v: v["spinner"] == 9)), name="spinner")
+
+
+@pytest.mark.parametrize("liveness", ["sequential", "unknown"])
+def test_cycles_fall_back_to_the_sequential_search_or_stay_unknown(clusters, liveness):
+    system = spinner_system()
+    recipe = Recipe.of(system, target=f"{HERE}:spinner_system")
+    got = explore_distributed(system, Config(), cluster=clusters[2], recipe=recipe, liveness=liveness)
+    want = explore(system, Config())
+    assert (got.stats.states, got.stats.edges) == (want.stats.states, want.stats.edges) == (3, 3)
+    assert got.verdicts["small"] == "held"
+    if liveness == "sequential":
+        assert got.verdicts == want.verdicts == {"small": "held", "rests": "violated"}
+        assert any("rests: checked by the sequential search" in n for n in got.notes)
+    else:
+        assert got.verdicts["rests"] == "unknown"
+        assert not got.ok
+        assert any("rests: not checked" in n for n in got.notes)
+
+
+def test_an_interrupted_run_is_partial_and_decides_nothing_it_did_not_check(clusters):
+    calls = []
+
+    def stop(stats):
+        calls.append(stats)
+        raise KeyboardInterrupt
+
+    system = saga_system("corrected", orders=2)
+    got = explore_distributed(system, Config(), cluster=clusters[2], on_progress=stop)
+    assert calls and got.interrupted and not got.complete and not got.ok
+    assert got.stats.states < explore(system, Config()).stats.states
+    assert set(got.verdicts.values()) == {"unknown"}
+
+
+def _cli(*args, env=None):
+    return subprocess.run(
+        [sys.executable, "-m", "sagaspec", "check", *args], capture_output=True, text=True, env=env, timeout=240,
+    )
+
+
+def test_cli_workers_gives_the_sequential_verdict(tmp_path):
+    args = ["--design", "seed", "--orders", "2"]
+    par = _cli(*args, "--workers", "2")
+    seq = _cli(*args)
+    assert par.returncode == seq.returncode == 1, par.stderr
+    verdict = [line for line in seq.stdout.splitlines() if line.startswith("Verdict:")]
+    assert verdict and verdict == [line for line in par.stdout.splitlines() if line.startswith("Verdict:")]
+    assert "explored 1,883 states, 6,823 edges" in par.stdout and "explored 1,883 states, 6,823 edges" in seq.stdout
+
+
+def test_cli_without_the_extra_says_what_to_install(tmp_path):
+    # A module set to None in sys.modules cannot be imported: the extra "is not installed".
+    (tmp_path / "sitecustomize.py").write_text("import sys\nsys.modules['distributed'] = None\n")
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    out = _cli("--orders", "1", "--workers", "2", env=env)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "pip install 'sagaspec[cluster]'" in lines[0], out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_cli_rejects_what_the_distributed_search_cannot_bound():
+    out = _cli("--orders", "1", "--workers", "2", "--max-states", "10")
+    assert out.returncode == 2 and "--max-states" in out.stderr and "Traceback" not in out.stderr
+    out = _cli("--orders", "1", "--workers", "2", "--cluster", "tcp://127.0.0.1:1")
+    assert out.returncode == 2 and "give one" in out.stderr
