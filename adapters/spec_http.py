@@ -7,7 +7,9 @@ does that over the contract of :mod:`sagaspec.adapters.http` with the endpoints
 
 ``POST /events?to=PARTICIPANT``
     Deliver to that participant only (nothing is routed on). ``2xx`` acknowledged,
-    ``5xx`` the participant died before acknowledging (the bus redelivers).
+    ``5xx`` the participant died before acknowledging (the bus redelivers). A service of
+    one participant (``--participant NAME``) gets plain ``POST /events``; the suite runs
+    the other participants' reference services itself.
 ``POST /sagas``
     ``{"sagaId": ID, "participant": NAME, "route": false}``: a trigger participant starts
     a saga (``route: false``: its events are not handed on; the suite is the bus).
@@ -37,7 +39,8 @@ __all__ = ["SpecHttpAdapter", "NEEDED"]
 
 #: Seconds to wait for a service that refuses connections (just started) to listen.
 STARTUP_WAIT = 10.0
-#: What the service must offer (``GET /health`` capabilities) to be driven this way.
+#: What the service must offer (``GET /health`` capabilities) to be driven this way
+#: (one participant alone: all but ``deliver_to``; ``start`` only if it has a trigger).
 NEEDED = ("deliver_to", "start", "setup", "crash", "reset")
 
 
@@ -116,7 +119,8 @@ class SpecHttpAdapter:
         if served != self.participant:
             raise AdapterError(f"the service at {self.url} serves {served!r}, not {self.participant!r} "
                                f"(start it with --participant {self.participant})")
-        missing = [c for c in NEEDED if c not in (health.get("capabilities") or ())]
+        needed = NEEDED if self.participant == "system" else ("setup", "crash", "reset")
+        missing = [c for c in needed if c not in (health.get("capabilities") or ())]
         if missing:
             raise AdapterError(f"the service at {self.url} does not offer {', '.join(missing)}; "
                                "serve a spec's services with sagaspec serve --spec FILE")
@@ -144,7 +148,11 @@ class SpecHttpAdapter:
 
     def deliver(self, participant: str, event: dict[str, Any]) -> bool:
         """Deliver; ``False`` when the participant died before acknowledging it."""
-        r = self._request("POST", "/events", params={"to": participant}, json=event)
+        if self.participant != "system" and participant != self.participant:
+            raise AdapterError(f"the service at {self.url} serves {self.participant}, not {participant}")
+        # A whole system is told whom the event is for; a lone participant just gets it.
+        params = {"to": participant} if self.participant == "system" else {}
+        r = self._request("POST", "/events", params=params, json=event)
         if r.status_code >= 500:
             return False
         self._ok(r, f"POST /events?to={participant}")

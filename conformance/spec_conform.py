@@ -26,7 +26,7 @@ from sagaspec.spec.sagafile import SagaSpec
 
 from sagaspec.errors import UsageError
 
-__all__ = ["SpecAdapter", "InProcessSpecAdapter", "CaseResult", "run_case", "case_seed", "load_spec_adapter"]
+__all__ = ["SpecAdapter", "InProcessSpecAdapter", "SplitSpecAdapter", "CaseResult", "run_case", "case_seed", "load_spec_adapter"]
 
 CRASH_POINTS = ("before-commit", "after-commit", "after-publish")
 #: Deliveries per case before it is called incomplete.
@@ -106,10 +106,12 @@ def spec_params(spec: SagaSpec) -> dict[str, Any]:
 
 def load_spec_adapter(text: str, spec: SagaSpec, participant: str, mutant: str | None = None,
                       timeout: float = 3.0) -> Any:
-    """``inprocess`` (the reference services here) or ``http://...`` (served ones)."""
+    """``inprocess`` (the reference services here) or ``http://...`` (served ones: the
+    whole system, or one participant with the others' reference services here)."""
+    names = [p.name for p in spec.participants]
+    if participant != "system" and participant not in names:
+        raise UsageError(f"--participant {participant!r}: {spec.name} has {', '.join(names)} (or system)")
     if text.rstrip(":") == "inprocess":
-        if participant != "system":
-            raise UsageError("--adapter inprocess runs the whole system: use --participant system")
         return InProcessSpecAdapter(spec, mutant)
     if mutant:
         raise UsageError("--mutant applies to --adapter inprocess; serve the mutant with "
@@ -117,8 +119,45 @@ def load_spec_adapter(text: str, spec: SagaSpec, participant: str, mutant: str |
     if text.startswith(("http://", "https://")):
         from sagaspec.adapters.spec_http import SpecHttpAdapter
 
-        return SpecHttpAdapter(text, participant=participant, timeout=timeout)
+        remote = SpecHttpAdapter(text, participant=participant, timeout=timeout)
+        return remote if participant == "system" else SplitSpecAdapter(remote, participant, InProcessSpecAdapter(spec))
     raise UsageError(f"--adapter {text!r} with --spec: expected inprocess or http://HOST:PORT")
+
+
+class SplitSpecAdapter:
+    """One participant behind ``remote``; the others' reference services in this process."""
+
+    def __init__(self, remote: Any, participant: str, local: InProcessSpecAdapter) -> None:
+        self.remote, self.participant, self.local = remote, participant, local
+        self._last: Any = local
+
+    def _side(self, participant: str) -> Any:
+        self._last = self.remote if participant == self.participant else self.local
+        return self._last
+
+    def reset(self) -> None:
+        self.remote.reset()
+        self.local.reset()
+
+    def configure(self, world: dict[str, Any]) -> None:
+        self.remote.configure(world)
+        self.local.configure(world)
+
+    def start(self, participant: str, saga_id: str) -> None:
+        self._side(participant).start(participant, saga_id)
+
+    def arm_crash(self, participant: str, point: str) -> None:
+        self._side(participant).arm_crash(participant, point)
+
+    def deliver(self, participant: str, event: dict[str, Any]) -> bool:
+        return self._side(participant).deliver(participant, event)
+
+    def collect(self, done: Callable[[list[dict[str, Any]]], bool]) -> list[dict[str, Any]]:
+        # One delivery at a time: what came out came from the side that had it.
+        return self._last.collect(done)
+
+    def close(self) -> None:
+        self.remote.close()
 
 
 @dataclass

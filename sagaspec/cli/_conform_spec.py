@@ -9,8 +9,6 @@ import time
 
 import click
 
-from sagaspec.errors import UsageError
-
 __all__ = ["conform_spec"]
 
 EXIT_OK, EXIT_FAILED, EXIT_INCOMPLETE = 0, 1, 3
@@ -24,9 +22,6 @@ def conform_spec(spec_ref: str, adapter: str | None, participant: str, examples:
 
     spec = resolve_spec(spec_ref)
     adapter = adapter or "inprocess"
-    if participant != "system":
-        raise UsageError(f"--participant {participant}: with --spec, conform drives the whole system "
-                         "(--participant system); serve it with sagaspec serve --spec FILE")
     seed = random.randrange(2**31) if seed is None else seed
     cases = [case] if case is not None else list(range(examples))
     target = f"{adapter} as {participant} of the {spec.name} spec" + (f", mutant {mutant}" if mutant else "")

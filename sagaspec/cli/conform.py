@@ -109,9 +109,10 @@ def _replay_settings(replay: str, adapter: str | None, participant: str | None,
               help="How to reach the service: inprocess:pkg.mod:factory[?k=v], "
                    "http://127.0.0.1:8080, ... ('inprocess:' alone = the reference services; "
                    "the default, or the replayed case file's adapter).")
-@click.option("--participant", type=click.Choice(PARTICIPANTS), default=None,
+@click.option("--participant", default=None, metavar="NAME|system",
               help="What the service implements: one participant (the suite plays the "
-                   "others and the bus) or the whole system (the suite plays the customer). "
+                   "others and the bus) or the whole system (the suite plays the customer): "
+                   f"{', '.join(PARTICIPANTS)}, or with --spec the spec's participants. "
                    "Default: system, or the replayed case file's.")
 @click.option("--design", type=click.Choice(("corrected", "seed")), default=None,
               help="The design the service claims to implement. Default: corrected, or the "
@@ -190,6 +191,9 @@ def conform(adapter, participant, design, examples, seed, replay, cover_edges, j
                               mutant, collect_timeout, not no_faults))
     if case is not None:
         raise click.UsageError("--case applies only to --spec FILE")
+    if participant is not None and participant not in PARTICIPANTS:
+        raise click.BadParameter(f"{participant!r} is not one of {', '.join(map(repr, PARTICIPANTS))} "
+                                 "(another saga's participants: --spec FILE)", param_hint="'--participant'")
     if replay and cover_edges:
         raise click.UsageError("--replay and --cover-edges are exclusive")
     if replay:

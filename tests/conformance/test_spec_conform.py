@@ -127,3 +127,24 @@ def test_serve_spec_refuses_a_bad_world_file_and_an_unknown_participant(tmp_path
     r = CliRunner().invoke(main, ["serve", "--participant", "payment2", "--port", "0"])
     assert r.exit_code == 2 and "'payment2' is not one of 'system', 'order'" in r.output
     assert "Traceback" not in r.output
+
+
+def test_one_participant_served_alone_the_suite_runs_the_others():
+    spec = resolve_spec(TRAVEL)
+    here = _conform("--spec", TRAVEL, "--adapter", "inprocess", "-n", "10", "--seed", "2")
+    good = SagaHTTPServer(SpecTarget(spec_service_factory(spec), "payment"), port=0, participant="payment",
+                          token=None).start()
+    bad = SagaHTTPServer(SpecTarget(spec_service_factory(spec, "skip-compensation-1"), "flight"), port=0,
+                         participant="flight", token=None).start()
+    try:
+        passed = _conform("--spec", TRAVEL, "--adapter", good.url, "--participant", "payment", "-n", "10", "--seed", "2")
+        wrong = _conform("--spec", TRAVEL, "--adapter", good.url, "--participant", "flight", "-n", "1")
+        failed = _conform("--spec", TRAVEL, "--adapter", bad.url, "--participant", "flight", "-n", "30", "--seed", "1")
+    finally:
+        good.close()
+        bad.close()
+    assert passed.exit_code == 0 and "PASSED" in passed.output, passed.output
+    assert _totals(passed.output) == _totals(here.output)
+    assert wrong.exit_code == 2 and "serves 'payment', not 'flight'" in wrong.output
+    assert failed.exit_code == 1 and "FAILED model:" in failed.output, failed.output
+    assert re.search(r"flight on TripCancelled .*the spec allows \[FlightCancelled\]", failed.output)
