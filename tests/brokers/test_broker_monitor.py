@@ -368,3 +368,32 @@ def test_from_start_reports_caught_up_after_the_whole_history(run, name, stop_at
         run(scenario())
     finally:
         _destroy(run, url)
+
+
+@pytest.mark.brokers
+@pytest.mark.timeout(60)
+def test_a_drain_cut_short_is_an_incomplete_run_exit_3(run, monkeypatch):
+    """A monitor that could not read what was on the bus before its stop does not pass: it
+    says the run is incomplete and exits 3 (not 0), and its drained line says so. (Its
+    handler is made to hang, so the drain cannot finish, whatever the machine's speed.)"""
+    from click.testing import CliRunner
+
+    from sagaspec.cli import main as cli
+    from sagaspec.cli.monitor import _Session
+
+    async def hang(self, msg) -> None:
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(_Session, "on_message", hang)
+    broker = require(URLS["nats"], "NATS_URL")
+    url = f"{broker}?ns={new_namespace('mi')}"
+    run(_publish_all(url, _created(5)))
+    try:
+        result = CliRunner().invoke(cli, ["monitor", "--adapter", url, "--from-start", "--no-table",
+                                          "--duration", "0.5", "--drain-timeout", "0.5"])
+        assert result.exit_code == 3, result.output
+        drained = _status(result.output, "drained")
+        assert drained["complete"] is False and drained["events"] == 0
+        assert "incomplete: events still unread" in result.output and "Traceback" not in result.output
+    finally:
+        _destroy(run, url)
