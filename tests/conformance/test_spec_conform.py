@@ -148,3 +148,30 @@ def test_one_participant_served_alone_the_suite_runs_the_others():
     assert wrong.exit_code == 2 and "serves 'payment', not 'flight'" in wrong.output
     assert failed.exit_code == 1 and "FAILED model:" in failed.output, failed.output
     assert re.search(r"flight on TripCancelled .*the spec allows \[FlightCancelled\]", failed.output)
+
+
+def test_collecting_stops_once_no_allowed_output_can_grow():
+    done = spec_conform._done({(), ("A",)})
+    assert not done([])  # A may still come
+    assert done([{"eventId": "1", "eventType": "A"}])
+    assert done([{"eventId": "1", "eventType": "B"}])  # nothing allowed holds B: wait no more
+    two = spec_conform._done({("A", "B")})
+    assert not two([{"eventId": "1", "eventType": "B"}])
+    # The same event sent twice (a crash after publishing) counts once.
+    assert not two([{"eventId": "1", "eventType": "A"}, {"eventId": "1", "eventType": "A"}])
+    assert spec_conform._done({()})([])
+
+
+def test_an_interrupted_run_exits_3_with_its_partial_result(monkeypatch):
+    real, calls = spec_conform.run_case, []
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(spec_conform, "run_case", interrupted)
+    r = _conform("--spec", TRAVEL, "-n", "10", "--seed", "0")
+    assert r.exit_code == 3, r.output
+    assert "INTERRUPTED: partial result: 2 of 10 case(s) passed" in r.output and "PASSED:" not in r.output
