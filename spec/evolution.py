@@ -428,16 +428,23 @@ def has_breaking(changes: list[Change]) -> bool:
 
 
 def _load_file(path: Path) -> dict[str, Any]:
+    from sagaspec.spec._jsonlimits import FILE_LIMITS, JSONLimitError, loads, read_limited
+
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = read_limited(path, FILE_LIMITS)
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise InputError(f"{path}: not UTF-8 text") from None
+    except JSONLimitError as exc:
+        raise InputError(f"{path}: {exc}") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
     try:
-        schema = json.loads(text)
+        schema = loads(text, FILE_LIMITS)
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON ({exc.msg})") from None
+    except (JSONLimitError, ValueError) as exc:
+        raise InputError(f"{path}: {exc}") from None
     if not isinstance(schema, dict):
         raise InputError(f"{path}: expected a JSON Schema object, got a JSON {type(schema).__name__}")
     try:

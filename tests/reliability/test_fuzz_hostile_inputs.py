@@ -3,9 +3,6 @@ of `sagaspec serve`: deep nesting, huge numbers, binary, NUL bytes, huge files, 
 negative or infinite options. Each gets a one-line error (or a per-record line for
 `validate`), a non-zero exit, no traceback and no hang; the HTTP server answers 4xx (or
 202 for bytes it hands to the service to judge), never 5xx, and keeps serving.
-
-(`sagaspec schemas diff` reads schema files through spec/evolution.py, outside these
-readers; its limits are left to that module.)
 """
 
 from __future__ import annotations
@@ -62,11 +59,35 @@ def files(tmp_path_factory):
     return paths
 
 
+_VALID_SCHEMA = (
+    __import__("pathlib").Path(__file__).resolve().parents[2] / "spec" / "schemas" / "2020-12" / "OrderCreated.json"
+)
+
 READERS = {
     "check --replay": ["check", "--replay"],
     "conform --replay": ["conform", "--replay"],
     "serve --world": ["serve", "--port", "0", "--world"],
 }
+
+
+# JSON objects with odd values ({"a": NaN}, a 2 MB string) are schemas with unknown
+# keywords to `schemas diff`: it compares them (exit 0 or 1). The rest must be refused.
+_NOT_SCHEMAS = sorted(set(HOSTILE) - {"nan", "huge-exponent", "surrogate", "long-string"})
+
+
+@pytest.mark.parametrize("name", [*_NOT_SCHEMAS, "dev-zero", "folder"])
+def test_schemas_diff_refuses_hostile_files_in_one_line(files, name):
+    # a valid old schema first, so the hostile file (the new one) is what is read and refused
+    code, out, err = _invoke(["schemas", "diff", str(_VALID_SCHEMA), str(files[name])])
+    lines = [line for line in (out + err).splitlines() if line.strip()]
+    assert code == 2, (name, out[-500:], err[-500:])
+    assert len(lines) == 1 and lines[0].startswith("error: "), lines[:5]
+
+
+@pytest.mark.parametrize("name", ["nan", "huge-exponent", "surrogate", "long-string"])
+def test_schemas_diff_compares_odd_but_valid_objects_without_a_traceback(files, name):
+    code, out, err = _invoke(["schemas", "diff", str(_VALID_SCHEMA), str(files[name])])
+    assert code in (0, 1, 2) and "Traceback" not in out + err
 
 
 @pytest.mark.parametrize("reader", sorted(READERS))
