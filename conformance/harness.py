@@ -86,8 +86,13 @@ class CaseSettings:
 
     @property
     def sut(self) -> tuple[str, ...]:
-        return ("order", "payment", "inventory", "notification") \
-            if self.participant == SYSTEM else (self.participant,)
+        """The participants inside the system under test (all of the design's for
+        ``system``)."""
+        if self.participant != SYSTEM:
+            return (self.participant,)
+        from sagaspec.conformance.models import suite_model
+
+        return tuple(p.name for p in suite_model(self.design, 1).participants)
 
 
 @dataclass
@@ -355,8 +360,11 @@ class Case:
     def _place(self, i: int) -> None:
         saga = self.sagas[i]
         self.placed.add(i)
-        msg = Msg("OrderCreated", i, "order")
-        if "order" in self.sut:
+        # The saga's trigger event and who publishes it, from the spec.
+        etype = min(self.model.triggers)
+        src = self.model.publisher(etype) or ""
+        msg = Msg(etype, i, src)
+        if src in self.sut:
             step = Step("place", src="customer", to=self.label, msg=_msg_json(msg), event=saga.order())
             self.steps.append(step)
             self.oracle.trigger(msg)
@@ -364,17 +372,17 @@ class Case:
             self.events += 1
             self._collect(step, self.s.collect_timeout)
             return
-        order = self.model.participant("order")
-        outs = [o for o in order.internal(self.states["order"])
-                if any(m.type == "OrderCreated" and m.saga == i for m in o.publish)]
-        step = Step("place", src="customer", to="order", msg=_msg_json(msg))
+        starter = self.model.participant(src)
+        outs = [o for o in starter.internal(self.states[src])
+                if any(m.type == etype and m.saga == i for m in o.publish)]
+        step = Step("place", src="customer", to=src, msg=_msg_json(msg))
         self.steps.append(step)
         if not outs:  # the model cannot place it (should not happen)
             return
-        out = self.chooser.outcome(self, "order", msg, outs)
+        out = self.chooser.outcome(self, src, msg, outs)
         step.outcome = out.label
-        self.states["order"] = out.state
-        self._publish_played(step, "order", out.publish, cause=None)
+        self.states[src] = out.state
+        self._publish_played(step, src, out.publish, cause=None)
 
     # -- deliveries -----------------------------------------------------------------------
     def _deliver(self, d: Delivery, phase: str = "case") -> None:
@@ -494,9 +502,9 @@ class Case:
             raise
 
     def subscribed_types(self) -> list[str]:
-        """Event types the SUT consumes (``OrderCreated`` first when it does)."""
+        """Event types the SUT consumes (the saga's trigger first when it does)."""
         subs = sorted({t for n in self.sut for t in self.model.participant(n).subscribes})
-        return sorted(subs, key=lambda t: t != "OrderCreated")
+        return sorted(subs, key=lambda t: t not in self.model.triggers)
 
     # -- the SUT's publications -----------------------------------------------------------
     def _adapter(self, hook: str, coro: Any) -> Any:
