@@ -100,12 +100,22 @@ class Cluster:
         restart_delay: float = 0.05,
         restart_backoff: Backoff | None = None,
         give_up_after: float = 120.0,
+        spec: str | None = None,
     ) -> None:
         self.config = config if isinstance(config, BrokerConfig) else BrokerConfig.from_url(config)
-        unknown = [s for s in services if s not in SERVICES]
+        #: A saga spec file: its participants run as the reference interpreter.
+        self.spec = spec
+        known: tuple[str, ...] = SERVICES
+        if spec is not None:
+            from sagaspec.spec.sagafile import resolve_spec
+
+            known = tuple(p.name for p in resolve_spec(spec).participants)
+            if services is SERVICES:
+                services = known
+        unknown = [s for s in services if s not in known]
         if unknown:
-            raise AdapterError(f"unknown service(s) {', '.join(unknown)}; expected {', '.join(SERVICES)}")
-        self.services = tuple(s for s in SERVICES if s in services)
+            raise AdapterError(f"unknown service(s) {', '.join(unknown)}; expected {', '.join(known)}")
+        self.services = tuple(s for s in known if s in services)
         self.db = db if db is not None else self.config.db
         self.design = design
         self.mutant = mutant
@@ -132,6 +142,8 @@ class Cluster:
             cmd += ["--db", str(self.state_dir / f"{service}.db")]
         if self.mutant:
             cmd += ["--mutant", self.mutant]
+        if self.spec is not None:
+            cmd += ["--spec", str(Path(self.spec).resolve()) if Path(self.spec).exists() else self.spec]
         if crash_at:
             cmd += ["--crash-at", crash_at]
         return cmd

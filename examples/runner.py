@@ -150,10 +150,24 @@ class ServiceRunner:
         keep_going: bool = False,
         backoff: Backoff | None = None,
         lock_timeout: float = 5.0,
+        spec: str | None = None,
     ) -> None:
         from sagaspec.examples.service import CRASH_POINTS
 
-        if service not in SERVICES:
+        #: A saga spec file (or shipped name) whose participant this runner interprets
+        #: (:class:`~sagaspec.examples.interpreter.SpecService`); None: the hand-written services.
+        self.spec = None
+        if spec is not None:
+            from sagaspec.spec.sagafile import resolve_spec
+
+            self.spec = resolve_spec(spec)
+            names = [p.name for p in self.spec.participants]
+            if service not in names:
+                raise UsageError(f"unknown service {service!r} in spec {self.spec.name!r}; "
+                                 f"expected one of {', '.join(names)}")
+            if mutant:
+                raise UsageError("--mutant runs a hand-written mutant; with --spec, mutate the spec (sagaspec mutate)")
+        elif service not in SERVICES:
             raise UsageError(f"unknown service {service!r}; expected one of {', '.join(SERVICES)}")
         if crash_at is not None and crash_at not in CRASH_POINTS:
             raise UsageError(f"unknown crash point {crash_at!r}; expected one of {', '.join(CRASH_POINTS)}")
@@ -170,7 +184,8 @@ class ServiceRunner:
         self.lock_timeout = lock_timeout
         self.retries = 0
         self._outbox_dirty = False
-        self.routes = subscriptions(service, design, self.mutant)
+        self.routes = (tuple(sorted(self.spec.participant(service).subscribes)) if self.spec is not None
+                       else subscriptions(service, design, self.mutant))
         self.transport = open_transport(self.config)
         self.service: Any = None
         self.busy = 0
@@ -191,8 +206,13 @@ class ServiceRunner:
         await self.transport.ensure_topology(create=True)
         store = await self._in_store(open_store, self.db, self.name, self.config.namespace,
                                      self.state_dir, self.lock_timeout)
-        self.service = make_service(self.name, design=self.design, mutant=self.mutant, store=store,
-                                    publisher=self._publish_sync)
+        if self.spec is not None:
+            from sagaspec.examples.interpreter import SpecService
+
+            self.service = SpecService(self.spec, self.name, store, publisher=self._publish_sync)
+        else:
+            self.service = make_service(self.name, design=self.design, mutant=self.mutant, store=store,
+                                        publisher=self._publish_sync)
         if self.crash_at:
             self.service.arm_crash(self.crash_at)
         # A previous life may have committed events it never published: send them first.
@@ -398,6 +418,13 @@ class ServiceRunner:
         elif op == "setup":
             await self._store_call(self.service.configure, msg.get("world") or {})
             await self._reply(msg)
+        elif op == "start":
+            # Any spec: the participant with a trigger reaction starts saga msg["saga"].
+            if self.spec is None or not any(r.kind == "trigger" for r in self.service.part.reactions):
+                return
+            events = await self._store_call(self.service.start, str(msg.get("saga")), msg.get("fields") or {})
+            await self._relay()
+            await self._reply(msg, result=[e["eventId"] for e in events])
         elif op == "place_order":
             if self.name != "order":
                 return
@@ -454,7 +481,8 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m sagaspec.examples.runner",
         description="Run one sagaspec reference service on a broker (NATS, RabbitMQ, Redis).",
     )
-    parser.add_argument("--service", required=True, choices=SERVICES)
+    parser.add_argument("--service", required=True,
+                        help=f"the participant to run: {', '.join(SERVICES)}, or one of --spec's")
     parser.add_argument("--broker", required=True,
                         help="nats://HOST:PORT, amqp://USER:PASS@HOST:PORT/, redis://HOST:PORT/DB "
                              "(query parameters: ns, mode, stream, exchange, ...)")
@@ -463,6 +491,9 @@ def main(argv: list[str] | None = None) -> int:
                              ".sagaspec/state/<ns>/<service>.db)")
     parser.add_argument("--namespace", default=None, help="isolate names (overrides ?ns=)")
     parser.add_argument("--design", default="corrected", choices=("corrected", "seed"))
+    parser.add_argument("--spec", default=None, metavar="FILE",
+                        help="run a participant of this saga spec (the reference interpreter) "
+                             "instead of the hand-written order services")
     parser.add_argument("--mutant", default=None, help="run a shipped mutant instead of the reference")
     parser.add_argument("--crash-at", default=None,
                         help="die (exit 75) at this point of the first handling: before-commit, "
@@ -490,6 +521,7 @@ def main(argv: list[str] | None = None) -> int:
             args.service, config, db=args.db, design=args.design, mutant=args.mutant,
             crash_at=args.crash_at, state_dir=args.state_dir, keep_going=args.keep_going,
             backoff=Backoff(budget=args.retry_budget), lock_timeout=args.lock_timeout,
+            spec=args.spec,
         )
         return asyncio.run(_serve(runner))
     except BrokerUnavailable as exc:
