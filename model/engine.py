@@ -252,8 +252,11 @@ class Engine:
         self.perms: list[tuple[int, ...]] = []
         self.renamings = 1  # how many renamings of the sagas there are (n!)
         self.sorted = None  # the sorted canonical form, when it applies (see _sorted_symmetry)
+        self.psym = bool(self.symmetric and system.symmetric)  # over participants, not sagas
         self._init = self._initial_raw()
-        if self.symmetric:
+        if self.psym:
+            self._setup_participant_symmetry()
+        elif self.symmetric:
             self._check_symmetry()
             if self.renamings >= SORTED_MIN_PERMS and sorted_layout_ok(self):
                 self.sorted = SortedCanon(self)
@@ -864,6 +867,100 @@ class Engine:
                 f"fingerprint vectors need symmetry and at most {MAX_VECTOR_PERMS} renamings (Engine.vectors)"
             )
         return self._fvec(state)
+
+    def _setup_participant_symmetry(self) -> None:
+        """Symmetry over interchangeable participants: the least of all renamings.
+
+        A renaming ``k`` maps participant index ``p`` to ``pmaps[k][p]`` (a permutation
+        inside each of ``System.symmetric``'s groups, the identity elsewhere): the state
+        of ``p`` moves to that slot with the names in it renamed
+        (:meth:`Participant.rename`), and each in-flight copy goes to the renamed
+        receiver with ``Msg.src`` renamed. The representative of a state is the least
+        of its renamed tuples, a canonical form of the orbit (exact, no tie-break); it
+        costs one renaming per group element, so it suits the small groups of models
+        written one participant per node (5 resource managers: 120). The search takes
+        the generic loop (:meth:`expand` with canonical successors).
+        """
+        for part in self.parts:
+            if type(part).rename is Participant.rename:
+                raise UsageError(
+                    f"symmetry: participant {part.name!r} does not implement rename(state, names)"
+                )
+        n = self.n
+        maps = [tuple(range(n))]
+        for group in self.system.symmetric:
+            idx = [self.pindex[x] for x in group]
+            grown = []
+            for base in maps:
+                for image in itertools.permutations(idx):
+                    m = list(base)
+                    for a, b in zip(idx, image, strict=True):
+                        m[a] = b
+                    grown.append(tuple(m))
+            maps = grown
+        self.pmaps = maps  # maps[0] is the identity
+        self.pnames = [{self.names[p]: self.names[m[p]] for p in range(n) if m[p] != p} for m in maps]
+        self.renamings = len(maps)
+        self._rpid: list[list[dict[int, int]]] = [[{} for _ in range(n)] for _ in maps]
+        self._rdel: list[dict[int, int]] = [{} for _ in maps]
+        self.permute_state = self._rename_state
+        self.canonical = self._participant_canonical
+
+    def _participant_canonical(self, state: tuple) -> tuple:
+        rename = self._rename_state
+        best = state
+        for k in range(1, self.renamings):
+            t = rename(state, k)
+            if t < best:
+                best = t
+        return best
+
+    def _rename_state(self, state: tuple, k: int) -> tuple:
+        """``state`` under participant renaming ``k`` (see :meth:`_setup_participant_symmetry`)."""
+        n = self.n
+        m = self.pmaps[k]
+        out: list = [0] * n
+        for p in range(n):
+            table = self._rpid[k][p]
+            r = table.get(state[p])
+            if r is None:
+                r = table[state[p]] = self._rename_pid(k, p, state[p])
+            out[m[p]] = r
+        rdel = self._rdel[k]
+        bus = state[n]
+        if self.fifo:
+            queues = []
+            for q in bus:
+                ds = tuple(rdel[d] if d in rdel else self._rename_delivery(k, d) for d in self.queue(q))
+                queues.append(self._intern_queue(self.dchan[ds[0]], ds))
+            nb = tuple(sorted(queues))
+        else:
+            nb = tuple(sorted(rdel[d] if d in rdel else self._rename_delivery(k, d) for d in bus))
+        return (*out, nb, state[n + 1])
+
+    def _rename_delivery(self, k: int, d: int) -> int:
+        names = self.pnames[k]
+        msg = self.msgs[self.dmid[d]]
+        if msg.src in names:
+            msg = Msg(msg.type, msg.saga, names[msg.src], msg.data)
+        r = self._rdel[k][d] = self._intern_delivery(self.pmaps[k][self.ddest[d]], self._intern_msg(msg))
+        return r
+
+    def _rename_pid(self, k: int, p: int, pid: int) -> int:
+        lid, mask, crashes = self.pinfo[p][pid]
+        q = self.pmaps[k][p]
+        raw = self._call(p, self.parts[p].rename, self.lobj[p][lid], dict(self.pnames[k]))
+        nlid = self._intern_local(q, raw, "rename()")
+        nmask = 0
+        d = 0
+        rest = mask
+        while rest:
+            if rest & 1:
+                nd = self._rdel[k].get(d)
+                nmask |= 1 << (nd if nd is not None else self._rename_delivery(k, d))
+            rest >>= 1
+            d += 1
+        return self._intern_pid(q, nlid, nmask, crashes)
 
     def _check_symmetry(self) -> None:
         k = self.system.sagas

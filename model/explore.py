@@ -301,6 +301,8 @@ class _Search:
             total += sys.getsizeof(memo)
         if e.sorted is not None:
             total += e.sorted.tables_bytes()
+        elif e.psym:
+            total += sum(sys.getsizeof(t) for row in e._rpid for t in row) + sum(map(sys.getsizeof, e._rdel))
         elif e.symmetric:
             total += sum(sys.getsizeof(t) for row in e._ppid for t in row)
             total += sum(sys.getsizeof(t) + 100 * len(t) for t in (*e._prow, *e._narrow))
@@ -377,11 +379,12 @@ class _Search:
         collecting = gc.isenabled()
         gc.disable()
         try:
-            if _FORCE_GENERIC or e.sorted is not None or e.setbus:
+            if _FORCE_GENERIC or e.sorted is not None or e.setbus or e.psym:
                 # (Sorted symmetry: every successor is built and renamed into signature
                 # order, which the generic loop does through Engine.expand. The set bus:
                 # a publish already in the set adds nothing, so a move's fingerprint
-                # change is not a constant of the move, which the inlined loops need.)
+                # change is not a constant of the move, which the inlined loops need.
+                # Participant symmetry: every successor is built and renamed.)
                 self.loop = "generic"
                 return self._run_generic()
             if e.fifo:

@@ -118,5 +118,25 @@ class Participant:
         """
         raise NotImplementedError
 
+    def rename(self, state: Hashable, names: dict[str, str]) -> Hashable:
+        """``state`` with every participant name ``a`` in ``names`` replaced by ``names[a]``.
+
+        Needed only for symmetry over interchangeable participants
+        (``System(symmetric=...)``, Stateright's symmetric actor ids): the explorer swaps
+        the members' states and renames ``Msg.src`` and the receivers itself; this hook
+        renames the names a local state holds (a coordinator's set of voters). A state
+        that holds no names returns itself. ``Msg.data`` must not hold names.
+
+        >>> class Voters(Participant):
+        ...     def rename(self, state, names):
+        ...         return frozenset(names.get(n, n) for n in state)
+        >>> sorted(Voters().rename(frozenset({"rm0", "rm2"}), {"rm0": "rm1", "rm1": "rm0"}))
+        ['rm1', 'rm2']
+
+        The default raises :class:`NotImplementedError`, and the explorer then refuses
+        participant symmetry with a clear error.
+        """
+        raise NotImplementedError
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"

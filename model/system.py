@@ -181,6 +181,12 @@ class System:
     sagas: int = 0
     description: str = ""
     meta: dict = field(default_factory=dict, compare=False, hash=False)
+    #: Groups of interchangeable participants, by name (Stateright's symmetric actor
+    #: ids), e.g. ``(("rm0", "rm1", "rm2"),)``: symmetry reduction then explores the
+    #: states that differ only in which member is which once. Members of a group must
+    #: subscribe to the same events, and every participant must implement
+    #: :meth:`~sagaspec.model.participant.Participant.rename`.
+    symmetric: tuple[tuple[str, ...], ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "participants", tuple(self.participants))
@@ -209,6 +215,28 @@ class System:
             names.add(prop.name)
         if not isinstance(self.sagas, int) or self.sagas < 0:
             raise ModelError(f"system {self.name!r}: sagas must be a non-negative integer")
+        groups = tuple(tuple(g) for g in self.symmetric) if not isinstance(self.symmetric, str) else None
+        if groups is None or not all(g and all(isinstance(x, str) for x in g) for g in groups):
+            raise ModelError(
+                f"system {self.name!r}: symmetric must be groups of participant names, "
+                "e.g. (('rm0', 'rm1', 'rm2'),)"
+            )
+        object.__setattr__(self, "symmetric", groups)
+        grouped: set[str] = set()
+        for g in groups:
+            for x in g:
+                if x not in seen:
+                    raise ModelError(f"system {self.name!r}: symmetric group {g!r} names no participant {x!r}")
+                if x in grouped:
+                    raise ModelError(f"system {self.name!r}: participant {x!r} is in two symmetric groups (or twice in one)")
+                grouped.add(x)
+            if len(g) < 2:
+                raise ModelError(f"system {self.name!r}: symmetric group {g!r} needs at least 2 participants")
+            subs = {self.participant(x).subscribes for x in g}
+            if len(subs) > 1:
+                raise ModelError(
+                    f"system {self.name!r}: symmetric group {g!r}: its members must subscribe to the same events"
+                )
 
     def participant(self, name: str) -> Participant:
         for p in self.participants:
@@ -230,7 +258,16 @@ class System:
 
 
 def symmetry_blocker(system: System) -> str | None:
-    """Why symmetry reduction cannot be used on ``system`` (``None``: it can)."""
+    """Why symmetry reduction cannot be used on ``system`` (``None``: it can).
+
+    A system with symmetric participant groups is reduced over those (and not over its
+    sagas); otherwise over its interchangeable sagas.
+    """
+    if system.symmetric:
+        for part in system.participants:
+            if type(part).rename is Participant.rename:
+                return f"participant {part.name!r} does not implement rename()"
+        return None
     if system.sagas < 2:
         return f"needs at least 2 interchangeable sagas, the model has {system.sagas}"
     for part in system.participants:
