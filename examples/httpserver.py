@@ -501,7 +501,10 @@ class SagaHTTPServer:
                 ctype = STRUCTURED_CONTENT_TYPE
             else:
                 try:
-                    body, ctype = to_cloudevent(item, design=self.design or "corrected"), STRUCTURED_CONTENT_TYPE
+                    # A spec target's events map through its spec (the order saga's: the design).
+                    body, ctype = (to_cloudevent(item, design=self.design or "corrected",
+                                                 spec=getattr(self.target, "spec", None)),
+                                   STRUCTURED_CONTENT_TYPE)
                 except SchemaError:
                     # Not a valid event (a mutant's bug): push it as it is, plain JSON.
                     body, ctype = item, "application/json"

@@ -61,6 +61,8 @@ class SpecTarget:
                 raise AdapterError(f"no participant {self.participant!r}; the spec has {', '.join(services)}")
             services = {self.participant: services[self.participant]}
         self.services = services
+        #: The spec the services run (webhooks map its events to CloudEvents with it).
+        self.spec = next(iter(services.values())).spec
         self._out = []
         self._bus = deque()
         self.setup(self._initial_world)

@@ -175,3 +175,29 @@ def test_an_interrupted_run_exits_3_with_its_partial_result(monkeypatch):
     r = _conform("--spec", TRAVEL, "-n", "10", "--seed", "0")
     assert r.exit_code == 3, r.output
     assert "INTERRUPTED: partial result: 2 of 10 case(s) passed" in r.output and "PASSED:" not in r.output
+
+
+def test_webhooks_of_a_served_spec_get_its_events_as_cloudevents():
+    from sagaspec.adapters.http import WebhookReceiver
+
+    types = []
+
+    class Receiver(WebhookReceiver):
+        def _accept(self, body, headers):
+            types.append((headers.get("Content-Type"), json.loads(body)))
+
+    spec = resolve_spec(TRAVEL)
+    hook = Receiver()
+    server = SagaHTTPServer(SpecTarget(spec_service_factory(spec)), port=0, token=None,
+                            webhooks=(hook.url,)).start()
+    try:
+        import httpx
+
+        assert httpx.post(server.url + "/sagas", json={"sagaId": "t1"}).status_code == 202
+    finally:
+        server.close()
+        hook.close()
+    # Structured CloudEvents of the spec, not the plain-JSON fallback for an unknown event.
+    assert types and {ctype for ctype, _ in types} == {"application/cloudevents+json"}
+    first = types[0][1]
+    assert first["specversion"] == "1.0" and first["id"] and "TripRequested" in first["type"]
