@@ -52,6 +52,8 @@ Examples:
   sagaspec conform --design seed --participant payment \\
       --replay traces/order-saga-seed.refund-needs-charge.json
   sagaspec conform --participant inventory --cover-edges
+  sagaspec conform --spec travel.saga.yaml                # any saga, in-process
+  sagaspec conform --spec travel.saga.yaml --adapter http://127.0.0.1:8766 --participant system
 
 Checks: """ + ", ".join(CHECKS) + """.
 

@@ -111,6 +111,8 @@ def serve(design, mutant, participant, host, port, world_file, store_spec, seed,
       sagaspec serve --port 8080
       sagaspec serve --participant payment --mutant refund-without-charge --port 0
       sagaspec conform --adapter http://127.0.0.1:8080     # finds the token serve saved
+      sagaspec serve --spec travel.saga.yaml --port 8766   # any saga's reference services
+      sagaspec serve --spec travel.saga.yaml --list-mutants
     """
     if spec_file is not None:
         return _serve_spec(spec_file, mutant, participant, host, port, world_file, store_spec, seed,
