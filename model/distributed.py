@@ -258,6 +258,7 @@ class _Shard:
         self.frontier: list[tuple] = []
         self.next: list[tuple] = []
         self.layered = True
+        self.sent_prev: set[int] = set()
         self.edges = 0
         self.bytes_out = [0] * count
         self.states_out = [0] * count
@@ -323,7 +324,7 @@ class _Shard:
 
     # -- one level
     def expand(self, depth: int, expand: bool) -> tuple:
-        """Check and expand the frontier; ``(summary, batch for worker 0, 1, ...)``."""
+        """Check and expand the frontier; the batches for worker 0, 1, ... (None: nothing)."""
         t0 = time.process_time()
         w0 = time.perf_counter()
         collecting = gc.isenabled()
@@ -338,8 +339,16 @@ class _Shard:
     def _expand(self, depth: int, expand: bool, t0: float) -> tuple:
         e, search, me, count = self.engine, self.search, self.index, self.count
         out: list[list] = [[] for _ in range(count)]
-        owner, add, check = self.owner, self._add, search._check
-        self.new = set()
+        owner, check, fp = self.owner, search._check, Engine.fingerprint
+        seen, nxt = self.seen, self.next
+        new = self.new = set()
+        # Fingerprints (in this worker's numbering) of the states sent to their owners at
+        # this level and the previous one: most successors are reached many times, and a
+        # state sent once need not be sent (nor its owner looked up) again. One sent at
+        # the previous level is at this depth or less, so the edge to it is not layered.
+        sent_now: set[int] = set()
+        sent_prev = self.sent_prev
+        layered = True
         truncated = False
         edges = 0
         for s in self.frontier:
@@ -352,11 +361,26 @@ class _Shard:
             check(depth, s, quiet)
             edges += len(succs)
             for t in succs:
+                f = fp(t)
+                if f in seen:
+                    if layered and f not in new:
+                        layered = False
+                    continue
+                if f in sent_now:
+                    continue
+                if f in sent_prev:
+                    layered = False
+                    continue
                 w = owner(t) if count > 1 else me
                 if w == me:
-                    add(t)
+                    seen.add(f)
+                    new.add(f)
+                    nxt.append(t)
                 else:
+                    sent_now.add(f)
                     out[w].append(t)
+        self.sent_prev = sent_now
+        self.layered = self.layered and layered
         self.edges += edges
         self.frontier = []
         batches = [None] * count
@@ -366,13 +390,14 @@ class _Shard:
                 self.bytes_out[w] += len(batches[w])
                 self.states_out[w] += len(out[w])
         self.cpu += time.process_time() - t0
-        summary = {
+        # The driver reads this back from receive(): no task of its own per level.
+        self.summary = {
             "found": {k: kind for k, (_i, kind) in search.found.items()},
             "witness": sorted(search.witness),
             "edges": edges,
             "truncated": truncated,
         }
-        return (summary, *batches)
+        return tuple(batches)
 
     def _encode(self, w: int, states: list[tuple]) -> bytes:
         e, n = self.engine, self.n
@@ -427,7 +452,7 @@ class _Shard:
         added = len(self.next)
         self.frontier, self.next = self.next, []
         self.cpu += time.process_time() - t0
-        return {"new": added, "layered": self.layered}
+        return {"new": added, "layered": self.layered, **self.summary}
 
     def _decode(self, data: bytes) -> None:
         e, n = self.engine, self.n
@@ -486,7 +511,8 @@ def _t_pick(value: tuple, i: int):
     return value[i]
 
 
-def _t_receive(run: str, *batches) -> dict:
+def _t_receive(run: str, _own: tuple, *batches) -> dict:
+    # ``_own``: this worker's expand result, an argument only so the receive runs after it.
     return _SHARDS[run].receive(batches)
 
 
@@ -624,16 +650,18 @@ def explore_distributed(
         max_depth = config.max_depth
         while frontier:
             expand = max_depth is None or depth < max_depth
+            # Per level: an expand task per worker, a task per pair of workers picking
+            # one batch out (run where it was made: Dask moves it straight to its
+            # owner), a receive task per worker.
             exp = [client.submit(_t_expand, run, depth, expand, workers=[a], **opts) for a in addrs]
-            sums = [client.submit(_t_pick, f, 0, workers=[a], **opts) for f, a in zip(exp, addrs, strict=True)]
             recv = []
             for j, a in enumerate(addrs):
-                parts = [client.submit(_t_pick, f, 1 + j, workers=[src], **opts) for f, src in zip(exp, addrs, strict=True)]
-                recv.append(client.submit(_t_receive, run, *parts, workers=[a], **opts))
-            results = wait_for([*sums, *recv])
-            del exp, sums, recv, parts
-            level_sums, level_recv = results[:count], results[count:]
-            for summary in level_sums:
+                parts = [client.submit(_t_pick, f, j, workers=[src], **opts)
+                         for i, (f, src) in enumerate(zip(exp, addrs, strict=True)) if i != j]
+                recv.append(client.submit(_t_receive, run, exp[j], *parts, workers=[a], **opts))
+            level_recv = wait_for(recv)
+            del exp, recv, parts
+            for summary in level_recv:
                 edges += summary["edges"]
                 truncated |= summary["truncated"]
                 for k, kind in summary["found"].items():
