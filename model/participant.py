@@ -65,9 +65,10 @@ class Participant:
     name: str = ""
     subscribes: frozenset[str] = frozenset()
     #: ``True``: :meth:`on_event` may return ``()`` for a message it is not ready for (a
-    #: guarded receive, as in TLA+ or Stateright). The message then stays in flight and
-    #: no step happens; a state where every in-flight message is declined and nothing
-    #: internal is enabled is quiescent. ``False`` (default): ``()`` is an error, since
+    #: guarded receive, as in TLA+ or Stateright). The message then stays in flight (on
+    #: a FIFO channel, ahead of the rest) and no step happens; a state where every
+    #: in-flight message is declined and nothing internal is enabled is quiescent.
+    #: ``False`` (default): ``()`` is an error, since
     #: on a saga's bus an unhandled event is usually a forgotten case. On the ``"set"``
     #: bus every participant may decline.
     guarded: bool = False
