@@ -51,14 +51,32 @@ __all__ = ["faults"]
 @click.option("--no-crash-points", is_flag=True,
               help="Never arm a restarted service to die at before-commit/after-commit/after-publish.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON instead.")
-def faults(broker: str, sagas: int, kills: int, seed: int | None, db: str | None, mutant: str | None,
-           kill_services: str, decline_rate: float, short_rate: float, concurrency: int,
-           settle_timeout: float, no_crash_points: bool, as_json: bool) -> None:
+@click.option("--spec", "spec", default=None, metavar="FILE",
+              help="Any saga spec: run its participants as the reference interpreter, kill them, "
+                   "and judge the bus log with the spec's own properties (trace validation).")
+@click.pass_context
+def faults(ctx: click.Context, broker: str, sagas: int, kills: int, seed: int | None, db: str | None,
+           mutant: str | None, kill_services: str, decline_rate: float, short_rate: float,
+           concurrency: int, settle_timeout: float, no_crash_points: bool, as_json: bool,
+           spec: str | None) -> None:
     """Kill and restart service processes during a run of sagas; check no saga is lost,
-    nothing is charged twice, no stock leaks."""
+    nothing is charged twice, no stock leaks.
+
+    With --spec FILE, any saga: every participant of the spec runs as a process, and the
+    verdict is the spec's: every saga gets an outcome, the bus log follows the spec.
+    """
     from sagaspec.conformance.faults import FaultPlan, FaultRunner
 
     db = _check_db(db)
+    if spec is not None:
+        order_only = [f"--{n.replace('_', '-')}" for n in ("mutant", "kill_services", "decline_rate",
+                                                             "short_rate", "concurrency")
+                      if ctx.get_parameter_source(n) not in (None, click.core.ParameterSource.DEFAULT)]
+        if order_only:
+            raise UsageError(f"{', '.join(order_only).replace('--kill-services', '--kill')}: options of the "
+                             "order saga's reference services, not of --spec (mutate a spec with sagaspec mutate)")
+        _spec_faults(broker, spec, sagas, kills, seed, db, settle_timeout, not no_crash_points, as_json)
+        return
     plan = FaultPlan(
         sagas=sagas, kills=kills, seed=seed, decline_rate=decline_rate, short_rate=short_rate,
         concurrency=concurrency, settle_timeout=settle_timeout, crash_points=not no_crash_points,
@@ -139,3 +157,34 @@ def _check_db(db: str | None) -> str | None:
     except OSError as exc:
         raise UsageError(f"--db {db}: cannot create the directory: {exc.strerror}") from None
     return str(path.resolve()) + os.sep
+
+
+def _spec_faults(broker: str, spec: str, sagas: int, kills: int, seed: int | None, db: str | None,
+                 settle_timeout: float, crash_points: bool, as_json: bool) -> None:
+    from sagaspec.conformance.spec_faults import SpecFaultRunner
+
+    tty = sys.stderr.isatty()
+
+    def progress(p: dict) -> None:
+        line = (f"{p['phase']}: {p['started']}/{p['sagas']} started, {p['settled']} settled, "
+                f"{p['kills']} kills, {p['seconds']:.0f}s")
+        click.echo(("\r" + line.ljust(100)) if tty else line, err=True, nl=not tty)
+
+    runner = SpecFaultRunner(broker, spec, sagas=sagas, kills=kills, seed=seed, db=db,
+                             settle_timeout=settle_timeout, crash_points=crash_points, progress=progress)
+    report = asyncio.run(_run(runner))
+    if tty:
+        click.echo("", err=True)
+    if report is None:
+        click.echo("interrupted: stopped at once; service processes, broker names and "
+                   "temporary files removed", err=True)
+        sys.exit(3)
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2, sort_keys=True))
+    else:
+        for line in report.lines():
+            click.echo(line)
+    if report.interrupted:
+        sys.exit(3)
+    if not report.ok:
+        sys.exit(1)

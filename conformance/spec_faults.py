@@ -1,0 +1,191 @@
+"""Kill real processes of any saga spec's reference services, then judge the bus log.
+
+Every participant of the spec runs as a runner process (the reference interpreter) on
+the broker, under a supervisor. Sagas are started through the control channel with a
+random world per saga; during the run a random participant is SIGKILLed and restarted
+(sometimes armed to die again at a crash point of its next handling). When every saga
+has an outcome and the bus is quiet, the log is validated against the spec (trace
+validation: every handling allowed, the ``always`` and ``at_rest`` properties hold), so
+the verdicts are the spec's own properties.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sagaspec.conformance.tracecheck import TraceReport, validate_log
+from sagaspec.spec.sagafile import SagaSpec, resolve_spec
+
+__all__ = ["SpecFaultReport", "SpecFaultRunner"]
+
+
+@dataclass
+class SpecFaultReport:
+    """The run's counts and verdicts."""
+
+    spec: str
+    sagas: int = 0
+    started: int = 0
+    settled: int = 0
+    kills: int = 0
+    events: int = 0
+    seconds: float = 0.0
+    trace: TraceReport | None = None
+    interrupted: bool = False
+    unsettled: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.unsettled and self.trace is not None and self.trace.ok and not self.interrupted
+
+    def lines(self) -> list[str]:
+        out = [
+            f"faults on {self.spec}: {self.started}/{self.sagas} sagas started, {self.settled} settled, "
+            f"{self.kills} kills, {self.events} events in {self.seconds:.1f}s",
+        ]
+        if self.unsettled:
+            out.append(f"  LOST: {len(self.unsettled)} saga(s) without an outcome: {', '.join(self.unsettled[:10])}")
+        if self.trace is not None:
+            if self.trace.ok:
+                out.append(f"  the log follows the spec: {self.trace.handlings} handlings judged, "
+                           "every always and at_rest property holds")
+            else:
+                out.append(f"  VIOLATION: {self.trace.failures[0]}")
+                out.extend("    " + line for line in self.trace.diagram.splitlines())
+        if self.interrupted:
+            out.append("  interrupted: a partial result")
+        out.append("verdict: " + ("OK" if self.ok else "FAILED" if not self.interrupted else "INCOMPLETE"))
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "spec": self.spec, "sagas": self.sagas, "started": self.started, "settled": self.settled,
+            "kills": self.kills, "events": self.events, "seconds": round(self.seconds, 3),
+            "unsettled": self.unsettled, "interrupted": self.interrupted, "ok": self.ok,
+            "trace": None if self.trace is None else {
+                "handlings": self.trace.handlings,
+                "failures": [str(f) for f in self.trace.failures],
+            },
+        }
+
+
+class SpecFaultRunner:
+    """One run (see the module docstring); :meth:`stop` ends it early with a partial report."""
+
+    def __init__(self, broker: str, spec: SagaSpec | str, *, sagas: int = 20, kills: int = 3,
+                 seed: int | None = None, db: str | None = None, settle_timeout: float = 60.0,
+                 crash_points: bool = True, progress: Callable[[dict], None] | None = None) -> None:
+        self.broker = broker
+        self.spec_ref = spec if isinstance(spec, str) else spec.source
+        self.spec = resolve_spec(spec) if isinstance(spec, str) else spec
+        self.sagas = sagas
+        self.kills = kills
+        self.rng = random.Random(seed)
+        self.db = db
+        self.settle_timeout = settle_timeout
+        self.crash_points = crash_points
+        self.progress = progress
+        self._stop = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run_async(self) -> SpecFaultReport:
+        from sagaspec.adapters.broker import (
+            BrokerConfig,
+            decode_message,
+            new_namespace,
+            open_transport,
+        )
+        from sagaspec.examples.cluster import Cluster
+
+        spec = self.spec
+        report = SpecFaultReport(spec=spec.name, sagas=self.sagas)
+        config = BrokerConfig.from_url(self.broker, namespace=new_namespace("faults_"))
+        state = Path(tempfile.mkdtemp(prefix="sagaspec-spec-faults-"))
+        cluster = Cluster(config, spec=self.spec_ref, db=self.db, state_dir=state)
+        starter = next(p.name for p in spec.participants if any(r.kind == "trigger" for r in p.reactions))
+        outcomes = {e.name for e in spec.events if e.role == "outcome"}
+        events: list[dict[str, Any]] = []
+        settled: set[str] = set()
+        transport = open_transport(config)
+        began = time.monotonic()
+
+        async def seen(received) -> None:
+            decoded = decode_message(received.body, received.headers)
+            if isinstance(decoded, dict):
+                events.append(decoded)
+                if decoded.get("eventType") in outcomes:
+                    settled.add(str(decoded.get("sagaId")))
+
+        def tell(phase: str) -> None:
+            if self.progress is not None:
+                self.progress({"phase": phase, "started": report.started, "sagas": self.sagas,
+                               "settled": len(settled), "kills": report.kills,
+                               "seconds": time.monotonic() - began})
+
+        saga_ids = [f"f{i}" for i in range(self.sagas)]
+        world = {"sagas": {s: {k: self.rng.choice(v) for k, v in spec.world.items()} for s in saga_ids}}
+        kill_at = sorted(self.rng.sample(range(self.sagas), min(self.kills, self.sagas)))
+        try:
+            await transport.connect()
+            await transport.ensure_topology(create=True)
+            await transport.observe(seen, from_start=True)
+            cluster.start_all()
+            await asyncio.to_thread(cluster.wait_ready, None, 60.0)
+            await transport.control_send({"op": "setup", "id": "world", "world": world})
+            await asyncio.sleep(0.2)
+            for i, saga in enumerate(saga_ids):
+                if self._stop.is_set():
+                    break
+                await transport.control_send({"op": "start", "id": f"start-{saga}", "to": [starter], "saga": saga})
+                report.started += 1
+                while i in kill_at:
+                    kill_at.remove(i)
+                    victim = self.rng.choice(cluster.services)
+                    point = self.rng.choice(["before-commit", "after-commit", "after-publish", None]) \
+                        if self.crash_points else None
+                    cluster.kill(victim)
+                    cluster.start(victim, crash_at=point)
+                    await asyncio.to_thread(cluster.wait_ready, (victim,), 60.0)
+                    if point is not None:
+                        # The world is volatile in a service: the restarted one is told again.
+                        await transport.control_send({"op": "setup", "id": f"world-{i}", "to": [victim], "world": world})
+                    report.kills += 1
+                await asyncio.sleep(0.05)
+                tell("running")
+            deadline = time.monotonic() + self.settle_timeout
+            quiet, last = 0, -1
+            while time.monotonic() < deadline and not self._stop.is_set():
+                await asyncio.sleep(0.5)
+                quiet = quiet + 1 if len(events) == last else 0
+                last = len(events)
+                tell("settling")
+                if settled >= set(saga_ids[: report.started]) and quiet >= 4:
+                    break
+        finally:
+            await transport.close()
+            cluster.stop_all()
+            cluster.cleanup()
+            from sagaspec.adapters.broker import open_transport as _open
+
+            cleaner = _open(config)
+            try:
+                await cleaner.connect()
+                await cleaner.destroy()
+            finally:
+                await cleaner.close()
+        report.interrupted = self._stop.is_set()
+        report.events = len({e.get("eventId") for e in events})
+        report.settled = len(settled)
+        report.unsettled = [s for s in saga_ids[: report.started] if s not in settled]
+        report.trace = validate_log(spec, events, at_rest=not report.unsettled)
+        report.seconds = time.monotonic() - began
+        return report
