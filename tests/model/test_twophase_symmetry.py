@@ -22,7 +22,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from sagaspec.model import Config, Path, System, explore
+from sagaspec.model import Config, Outcome, Participant, Path, Property, System, explore
 from sagaspec.model.system import symmetry_blocker
 from test_twophase_messages import RM, SET_BUS, TM, two_phase
 
@@ -171,3 +171,32 @@ def test_symmetry_needs_rename_on_every_participant():
 def test_symmetric_groups_are_validated(groups, message):
     with pytest.raises(ModelError, match=message):
         System(symmetric_two_phase(2).participants, symmetric=groups)
+
+
+class Toggle(Participant):
+    """Flips between 0 and 1 forever: a livelock, as two interchangeable copies."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def init(self):
+        return 0
+
+    def internal(self, state):
+        return (Outcome("flip", 1 - state),)
+
+    def rename(self, state, names):
+        return state
+
+
+@pytest.mark.parametrize("symmetry,states", [(True, 3), (False, 4)])
+def test_a_lasso_under_participant_symmetry_is_a_real_closed_cycle(symmetry, states):
+    system = System(
+        (Toggle("a"), Toggle("b")), (Property.at_rest("never", lambda v: False),), symmetric=(("a", "b"),)
+    )
+    cfg = Config(bus="unordered", symmetry=symmetry)
+    r = explore(system, cfg)
+    assert r.stats.states == states  # {00, 01 ~ 10, 11} under symmetry
+    path = r.violation("never").path
+    assert path.loop is not None and path.raw_state(-1) == path.raw_state(path.loop)
+    assert Path.decode(system, cfg, path.encode()) == path
