@@ -201,3 +201,22 @@ def test_webhooks_of_a_served_spec_get_its_events_as_cloudevents():
     assert types and {ctype for ctype, _ in types} == {"application/cloudevents+json"}
     first = types[0][1]
     assert first["specversion"] == "1.0" and first["id"] and "TripRequested" in first["type"]
+
+
+def test_an_asynchronous_service_is_polled_until_the_model_expects_nothing_more(monkeypatch):
+    spec = resolve_spec(TRAVEL)
+    here = _conform("--spec", TRAVEL, "--adapter", "inprocess", "-n", "4", "--seed", "5")
+    server = SagaHTTPServer(SpecTarget(spec_service_factory(spec)), port=0, token=None).start()
+    health = server.health
+    monkeypatch.setattr(server, "health", lambda: {**health(), "synchronous": False})
+    polls = []
+    real = server._published
+    monkeypatch.setattr(server, "_published", lambda query: polls.append(query) or real(query))
+    try:
+        r = _conform("--spec", TRAVEL, "--adapter", server.url, "-n", "4", "--seed", "5")
+    finally:
+        server.close()
+    assert r.exit_code == 0, r.output
+    assert _totals(r.output) == _totals(here.output)
+    # Long polls (wait > 0), not one look per delivery as for a synchronous service.
+    assert any(float(q.get("wait", 0)) > 0 for q in polls)
