@@ -26,7 +26,7 @@ from sagaspec.conformance.spec_oracle import Failure, SpecOracle
 from sagaspec.model.participant import Msg
 from sagaspec.spec.sagafile import SagaSpec
 
-__all__ = ["TraceReport", "validate_log", "read_log"]
+__all__ = ["TraceReport", "validate_log", "read_log", "SpecMonitor"]
 
 #: Model states kept per participant; beyond it the oldest readings are dropped (and the
 #: report says the check was approximate).
@@ -208,3 +208,100 @@ def _diagram(spec: SagaSpec, events: list[dict[str, Any]]) -> str:
         for dest in subs:
             lines.append(f"    {src}->>{dest}: {e.get('eventType')} ({e.get('sagaId')})")
     return "\n".join(lines)
+
+
+class SpecMonitor:
+    """A live monitor of any saga spec: the interface of the order saga's
+    :class:`~sagaspec.conformance.monitor.SagaMonitor` (``observe``, ``tick``,
+    ``summary``, ``states``, ``violations``), backed by trace validation of everything
+    observed so far (re-validated at most every ``every`` seconds while events arrive,
+    and at the end). A saga without an outcome ``timeout`` seconds after its first event
+    is reported stuck."""
+
+    def __init__(self, spec: SagaSpec, *, timeout: float = 30.0, every: float = 1.0) -> None:
+        self.spec = spec
+        self.timeout = timeout
+        self.every = every
+        self.log: list[dict[str, Any]] = []
+        self.ids: set[str] = set()
+        self.events = 0
+        self.copies = 0
+        self.not_events = 0
+        self.first_seen: dict[str, float] = {}
+        self.settled: set[str] = set()
+        self.outcomes = {e.name for e in spec.events if e.role == "outcome"}
+        self.violations: list[Any] = []
+        self._reported: set[str] = set()
+        self._dirty = False
+        self._checked_at = -1e9
+
+    def observe(self, item: Any, *, now: float, validate: bool = True) -> list[Any]:
+        if not isinstance(item, dict):
+            self.not_events += 1
+            return self._add("not-an-event", f"a message that is not an event: {getattr(item, 'reason', item)}")
+        eid = str(item.get("eventId"))
+        if eid in self.ids:
+            self.copies += 1
+            return []
+        self.ids.add(eid)
+        self.events += 1
+        self.log.append(item)
+        saga = str(item.get("sagaId"))
+        self.first_seen.setdefault(saga, now)
+        if item.get("eventType") in self.outcomes:
+            self.settled.add(saga)
+        self._dirty = True
+        return self.tick(now=now) if validate else []
+
+    def tick(self, *, now: float) -> list[Any]:
+        found: list[Any] = []
+        if self._dirty and now - self._checked_at >= self.every:
+            found += self._validate(at_rest=False)
+            self._checked_at = now
+        for saga, t in self.first_seen.items():
+            if saga not in self.settled and now - t > self.timeout:
+                found += self._add("stuck", f"saga {saga} has no outcome {self.timeout:g}s after its first event",
+                                   saga)
+        return found
+
+    def final(self, *, now: float, at_rest: bool = False) -> list[Any]:
+        return self._validate(at_rest=at_rest) + self.tick(now=now)
+
+    def _validate(self, *, at_rest: bool) -> list[Any]:
+        self._dirty = False
+        report = validate_log(self.spec, self.log, at_rest=at_rest)
+        out: list[Any] = []
+        for f in report.failures:
+            out += self._add(f.check, f.message, f.saga if f.saga != "*" else None, f.event)
+        return out
+
+    def _add(self, check: str, message: str, saga: str | None = None, event: str | None = None) -> list[Any]:
+        from sagaspec.conformance.monitor import Violation
+
+        key = f"{check}|{message}"
+        if key in self._reported:
+            return []
+        self._reported.add(key)
+        v = Violation(check=check, message=message, sagaId=saga, eventType=event if event != "-" else None)
+        self.violations.append(v)
+        return [v]
+
+    def states(self) -> dict[str, int]:
+        from collections import Counter
+
+        return Counter("completed" if s in self.settled else "running" for s in self.first_seen)
+
+    def summary(self) -> dict[str, Any]:
+        from collections import Counter
+
+        states = self.states()
+        return {
+            "spec": self.spec.name,
+            "sagas": len(self.first_seen),
+            "events": self.events,
+            "copies": self.copies,
+            "not_events": self.not_events,
+            "states": dict(states),
+            "terminal": len(self.settled),
+            "violations": dict(sorted(Counter(v.check for v in self.violations).items())),
+        }

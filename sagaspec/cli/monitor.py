@@ -38,9 +38,11 @@ _BROKER_SCHEMES = ("nats", "tls", "amqp", "amqps", "redis", "rediss")
 class _Session:
     """One monitoring session: transport, engine, outputs."""
 
-    def __init__(self, adapter: str, timeout: float, out: TextIO, from_start: bool) -> None:
+    def __init__(self, adapter: str, timeout: float, out: TextIO, from_start: bool,
+                 spec: Any = None, at_rest: bool = False) -> None:
         from sagaspec.adapters.broker import open_transport
         from sagaspec.conformance.monitor import SagaMonitor
+        from sagaspec.conformance.tracecheck import SpecMonitor
 
         scheme = adapter.split("://", 1)[0].lower() if "://" in adapter else ""
         if scheme not in _BROKER_SCHEMES:
@@ -48,7 +50,9 @@ class _Session:
                 f"monitor needs a broker URL (nats://, amqp://, redis://), got {adapter!r}"
             )
         self.transport = open_transport(adapter)
-        self.engine = SagaMonitor(timeout=timeout)
+        # The order saga's own monitor, or for any other spec the log validated against it.
+        self.engine = SagaMonitor(timeout=timeout) if spec is None else SpecMonitor(spec, timeout=timeout)
+        self.at_rest = at_rest
         self.out = out
         self.from_start = from_start
         self.started = time.monotonic()
@@ -142,6 +146,8 @@ async def run_monitor(
     announce: Any = None,
     on_caught_up: Any = None,
     drain_timeout: float = 10.0,
+    spec: Any = None,
+    at_rest: bool = False,
 ) -> _Session:
     """Monitor until ``duration`` elapses or ``stop`` is set; returns the session.
 
@@ -152,7 +158,7 @@ async def run_monitor(
     the broker had accepted at the stop before closing (``session.drained``, or ``None``
     and ``session.complete`` false if ``drain_timeout`` seconds were not enough).
     """
-    session = _Session(adapter, timeout, out, from_start)
+    session = _Session(adapter, timeout, out, from_start, spec, at_rest)
     stop = stop or asyncio.Event()
     await session.transport.connect()
     live_ctx: Any = contextlib.nullcontext()
@@ -195,6 +201,10 @@ async def run_monitor(
             session.drained = await session.transport.sync_observer(timeout=drain_timeout)
             session.complete = session.drained is not None
             session.emit(session.engine.tick(now=session.now()))
+            final = getattr(session.engine, "final", None)
+            if spec is not None and final is not None:
+                # Everything drained: the whole log, validated (at_rest: the system went quiet).
+                session.emit(final(now=session.now(), at_rest=at_rest))
             if view is not None:
                 view.update(session.table())
     finally:
@@ -231,10 +241,11 @@ async def run_monitor(
               help="Validate a recorded event log offline instead of a live bus (trace validation "
                    "against --design).")
 @click.option("--design", "--spec", "design", metavar="NAME|FILE", default="corrected", show_default=True,
-              help="With --from-file: the saga spec the log must follow.")
+              help="The saga spec the events must follow. corrected: the order saga's own live "
+                   "checks; any other spec: its log validated against the spec as it grows.")
 @click.option("--at-rest", is_flag=True,
-              help="With --from-file: the log is of a system that went quiet, so the spec's at_rest "
-                   "properties must hold at its end too.")
+              help="The system is quiet at the end (of the file, or when the live run stops), so "
+                   "the spec's at_rest properties must hold there too.")
 def monitor(adapter: str | None, timeout: float, duration: float | None, ndjson: str,
             fail_on_violation: bool, from_start: bool, table: bool | None,
             summary_json: str | None, drain_timeout: float, from_file: str | None,
@@ -253,6 +264,12 @@ def monitor(adapter: str | None, timeout: float, duration: float | None, ndjson:
         return
     if adapter is None:
         raise UsageError("give --adapter URL (a live bus) or --from-file EVENTS.ndjson (a recorded log)")
+    spec = None
+    if design != "corrected":
+        from sagaspec.spec.sagafile import resolve_spec
+
+        # Any other saga: its live log validated against its spec as it grows.
+        spec = resolve_spec(design)
     live = sys.stderr.isatty() if table is None else table
     if ndjson == "-":
         out: TextIO = sys.stdout
@@ -285,7 +302,8 @@ def monitor(adapter: str | None, timeout: float, duration: float | None, ndjson:
 
         return await run_monitor(adapter, timeout=timeout, duration=duration, out=out,
                                  from_start=from_start, live=live, stop=stop, announce=announce,
-                                 on_caught_up=caught_up, drain_timeout=drain_timeout)
+                                 on_caught_up=caught_up, drain_timeout=drain_timeout,
+                                 spec=spec, at_rest=at_rest)
 
     try:
         session = asyncio.run(main())
