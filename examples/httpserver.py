@@ -374,7 +374,11 @@ class SagaHTTPServer:
             self._run("setup", world)
             return 204, None
         if method == "POST" and path.startswith("/crash/"):
-            self._run("crash", path.split("/", 2)[2], *([query["point"]] if "point" in query else []))
+            point = query.get("point")
+            if point is not None and not getattr(self.target, "world_knobs", False):
+                raise _Reply(400, {"error": "point: this service crashes at the point it was started with "
+                                            "(sagaspec serve --crash-point)"})
+            self._run("crash", path.split("/", 2)[2], *([point] if point is not None else []))
             return 204, None
         if method == "POST" and path == "/reset":
             self._run("reset")

@@ -220,3 +220,19 @@ def test_an_asynchronous_service_is_polled_until_the_model_expects_nothing_more(
     assert _totals(r.output) == _totals(here.output)
     # Long polls (wait > 0), not one look per delivery as for a synchronous service.
     assert any(float(q.get("wait", 0)) > 0 for q in polls)
+
+
+def test_the_order_sagas_server_refuses_the_spec_endpoints_in_one_line():
+    import httpx
+    from sagaspec.examples.system import make_target
+
+    server = SagaHTTPServer(make_target("system"), port=0, token=None).start()
+    try:
+        point = httpx.post(server.url + "/crash/payment?point=after-commit")
+        start = httpx.post(server.url + "/sagas", json={"sagaId": "x"})
+        to = httpx.post(server.url + "/events?to=payment", json={"eventType": "x"})
+    finally:
+        server.close()
+    assert point.status_code == 400 and "--crash-point" in point.json()["error"]
+    assert start.status_code == 404 and "does not offer start" in start.json()["error"]
+    assert to.status_code == 404 and "does not offer deliver_to" in to.json()["error"]
