@@ -200,10 +200,17 @@ class _EventRules:
 class Mapping:
     """A bidirectional vocabulary mapping (see the module docstring for the format)."""
 
-    def __init__(self, config: dict[str, Any], *, origin: str = "mapping") -> None:
+    def __init__(self, config: dict[str, Any], *, origin: str = "mapping", spec: Any = None,
+                 text: str | None = None) -> None:
         self.origin = origin
         self.config = copy.deepcopy(config)
+        #: The saga spec whose events this maps (None: the shipped order saga's events).
+        self.spec = spec
+        self._text = text
+        self.event_types: tuple[str, ...] = tuple(spec.event_names) if spec is not None else EVENT_TYPES
         self._parse(self.config)
+        if spec is not None:
+            self._check_fields(spec)
 
     # -- loading and validation --------------------------------------------------------
     @classmethod
@@ -211,7 +218,48 @@ class Mapping:
         return cls(config, origin=origin)
 
     def _err(self, where: str, what: str) -> InputError:
-        return InputError(f"{self.origin}: {where}: {what}")
+        line = self._line_of(where)
+        at = f"{self.origin}:{line}" if line else self.origin
+        return InputError(f"{at}: {where}: {what}")
+
+    def _line_of(self, where: str) -> int | None:
+        """The line of the mapping file that ``where`` (a dotted key path) is written on."""
+        if not self._text:
+            return None
+        parts = where.split(".", 3)
+        if parts[0] == "events" and len(parts) == 2:
+            last = parts[1]
+        elif parts[0] == "events" and len(parts) == 4:
+            last = parts[3]  # a field path such as items[].sku
+        elif parts[0] in ("envelope", "convert", "derive", "extra") and len(parts) >= 2:
+            last = where.split(".", 1)[1]
+        else:
+            last = where.rsplit(".", 1)[-1]
+        for n, line in enumerate(self._text.splitlines(), 1):
+            bare = line.strip()
+            if bare.startswith("#"):
+                continue
+            if f"[{where}]" in bare or f'"{last}"' in bare or re.search(rf"(^|[\s{{,]){re.escape(last)}\s*=", bare):
+                return n
+        return None
+
+    def _check_fields(self, spec: Any) -> None:
+        """Every field path names a field of the spec's event (or of the envelope)."""
+        from sagaspec.spec.specschemas import ENVELOPE
+
+        envelope = {row[0] for row in ENVELOPE} | {f.name for f in spec.common}
+        for name in self.envelope:
+            if name not in envelope:
+                raise self._err(f"envelope.{name}", f"not an envelope field of {spec.name}; expected one of "
+                                                    f"{', '.join(sorted(envelope))}")
+        for rules in self.rules.values():
+            event = spec.event(rules.ours)
+            fields = {f.name: f.schema for f in (*spec.common, *event.fields)}
+            for table, paths in (("fields", rules.renames), ("convert", rules.convert), ("derive", rules.derive)):
+                for path in paths:
+                    problem = _field_problem(spec, fields, envelope, path)
+                    if problem:
+                        raise self._err(f"events.{rules.ours}.{table}.{path}", problem)
 
     def _parse(self, c: dict[str, Any]) -> None:
         if not isinstance(c, dict):
@@ -236,8 +284,8 @@ class Mapping:
         self.by_theirs: dict[str, _EventRules] = {}
         for ours, spec in events.items():
             where = f"events.{ours}"
-            if ours not in EVENT_TYPES:
-                raise self._err(where, f"unknown event type {ours!r}; expected one of {', '.join(EVENT_TYPES)}")
+            if ours not in self.event_types:
+                raise self._err(where, f"unknown event type {ours!r}; expected one of {', '.join(self.event_types)}")
             spec = self._table(spec, where)
             bad = sorted(set(spec) - {"type", "fields", "convert", "derive", "extra", "ignore_fields"})
             if bad:
@@ -381,7 +429,7 @@ class Mapping:
         if not isinstance(kind, str):
             return RawMessage(raw, self.name, f"{self.type_field!r} is not a string: {kind!r}")
         rules = self.by_theirs.get(kind)
-        if rules is None and kind in EVENT_TYPES and kind not in self.rules:
+        if rules is None and kind in self.event_types and kind not in self.rules:
             rules = _EventRules(ours=kind, theirs=kind)  # a type they kept our name for
         if rules is None:
             return RawMessage(raw, self.name,
@@ -446,12 +494,37 @@ class _Strict(dict):
         raise KeyError(key)
 
 
-def load_mapping(source: Mapping | dict[str, Any] | str | Path) -> Mapping:
-    """A :class:`Mapping` from itself, a dict, or a ``.json`` / ``.toml`` file path."""
+def _field_problem(spec: Any, fields: dict[str, Any], envelope: set[str], path: str) -> str | None:
+    """Why ``path`` (``a``, ``a[].b``) names no field of the event, or None."""
+    head, *rest = path.split("[].")
+    if head not in fields and head not in envelope:
+        return f"no field {head!r} in this event; expected one of {', '.join(sorted(set(fields) | envelope))}"
+    schema = fields.get(head, {})
+    for key in rest:
+        items = _resolve(spec, schema).get("items", {})
+        props = _resolve(spec, items).get("properties", {})
+        if key not in props:
+            return f"no field {key!r} in the items of {head!r}; expected one of {', '.join(sorted(props)) or 'none'}"
+        schema = props[key]
+    return None
+
+
+def _resolve(spec: Any, schema: Any) -> dict[str, Any]:
+    if isinstance(schema, dict) and isinstance(schema.get("$ref"), str) and schema["$ref"].startswith("#/types/"):
+        return {**spec.types.get(schema["$ref"][8:], {}), **{k: v for k, v in schema.items() if k != "$ref"}}
+    return schema if isinstance(schema, dict) else {}
+
+
+def load_mapping(source: Mapping | dict[str, Any] | str | Path, spec: Any = None) -> Mapping:
+    """A :class:`Mapping` from itself, a dict, or a ``.json`` / ``.toml`` file path.
+
+    With ``spec`` (a saga spec) the mapping is checked against it: an unknown event or
+    field name is an error naming the file and line.
+    """
     if isinstance(source, Mapping):
         return source
     if isinstance(source, dict):
-        return Mapping(source)
+        return Mapping(source, spec=spec)
     path = Path(source)
     try:
         text = path.read_bytes()
@@ -471,7 +544,7 @@ def load_mapping(source: Mapping | dict[str, Any] | str | Path) -> Mapping:
             raise InputError(f"{path}: not valid JSON: {exc}") from None
     else:
         raise InputError(f"{path}: unknown mapping format {path.suffix or '(none)'!r}; expected .toml or .json")
-    return Mapping(config, origin=str(path))
+    return Mapping(config, origin=str(path), spec=spec, text=text.decode("utf-8", "replace"))
 
 
 def _valid(event: dict[str, Any]) -> bool:

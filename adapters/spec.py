@@ -158,5 +158,10 @@ def load_adapter(
     if mapping is not None:
         from sagaspec.adapters.mapping import MappedAdapter, load_mapping
 
-        adapter = MappedAdapter(adapter, load_mapping(mapping))
+        spec_obj = None
+        if design is not None:
+            from sagaspec.spec.sagafile import resolve_spec
+
+            spec_obj = resolve_spec(design)  # the mapping is checked against the saga's events
+        adapter = MappedAdapter(adapter, load_mapping(mapping, spec_obj))
     return adapter
