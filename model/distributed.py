@@ -49,7 +49,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sagaspec.model.engine import Engine, _mix
+from sagaspec.model.engine import Engine, _generate
 from sagaspec.model.explore import _Search, explore
 from sagaspec.model.participant import Msg
 from sagaspec.model.properties import FAIR_KINDS, HELD, UNKNOWN, VACUOUS, VIOLATED
@@ -174,34 +174,26 @@ def _h64(key: tuple) -> int:
 
 # --------------------------------------------------------------------------- batches
 class _Pickler(pickle.Pickler):
-    """Pickles a local state whose class a worker cannot import (the classes a spec model
-    makes at run time) as a reference to the same class on the receiving worker's
-    participant (found by attribute name, see :func:`_class_registry`)."""
+    """Pickles the classes a worker cannot import by name (those a spec model makes at run
+    time) as references to the same class of the receiving worker's own participants
+    (found by attribute name, see :func:`_class_registry`), so a received local state is
+    an instance of the receiver's class."""
 
     def __init__(self, file, registry: dict) -> None:
         super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
         self._by_class = {cls: key for key, cls in registry.items()}
 
-    def reducer_override(self, obj):
-        key = self._by_class.get(type(obj))
-        if key is None:
-            return NotImplemented
-        if isinstance(obj, tuple):
-            return _rebuild, (key, tuple(obj))
-        return _rebuild, (key, obj.__dict__.copy())
+    def persistent_id(self, obj):
+        return self._by_class.get(obj) if isinstance(obj, type) else None
 
 
-def _rebuild(key, values):
-    cls = _REGISTRY[key]
-    if isinstance(values, tuple):
-        return cls(*values)
-    obj = cls.__new__(cls)
-    for k, v in values.items():
-        object.__setattr__(obj, k, v)
-    return obj
+class _Unpickler(pickle.Unpickler):
+    def __init__(self, file, registry: dict) -> None:
+        super().__init__(file)
+        self._registry = registry
 
-
-_REGISTRY: dict = {}
+    def persistent_load(self, key):
+        return self._registry[tuple(key)]
 
 
 def _importable(cls: type) -> bool:
@@ -223,15 +215,27 @@ def _class_registry(system: System) -> dict:
     return out
 
 
+class _Memo(dict):
+    """A dict that computes and stores a missing entry with ``make(key)``."""
+
+    __slots__ = ("make",)
+
+    def __init__(self, make) -> None:
+        super().__init__()
+        self.make = make
+
+    def __missing__(self, key):
+        value = self[key] = self.make(key)
+        return value
+
+
 # --------------------------------------------------------------------------- a worker's share
 class _Shard:
     """One worker's part of the search: its engine, visited fingerprints and frontier."""
 
     def __init__(self, recipe: Recipe, config: Config, index: int, count: int) -> None:
         system = recipe.build()
-        registry = _class_registry(system)
-        _REGISTRY.update(registry)
-        self.registry = registry
+        self.registry = _class_registry(system)
         self.engine = e = Engine(system, config)
         # The sequential search's property bookkeeping, reused as is: its ``found`` and
         # ``witness`` record the BFS depth of the first state (the "index" we pass).
@@ -244,9 +248,8 @@ class _Shard:
         self.n = n
         sagas = system.sagas if e.symmetric else 0
         self.perms = list(itertools.permutations(range(sagas))) if sagas else [()]
-        self.inv_pid: list[dict[int, int]] = [{} for _ in range(n)]
-        self.inv_bus: dict[int, int] = {}
         self.dup_weight = _h64(("dups",)) * len(self.perms)
+        self._owner = self._make_owner()
         # What this worker has told each other worker its numbers stand for.
         self.sent_pid = [[set() for _ in range(n)] for _ in range(count)]
         self.sent_d: list[set] = [set() for _ in range(count)]
@@ -286,8 +289,7 @@ class _Shard:
             mine = part.permute(local, perm) if perm and perm != tuple(range(len(perm))) else local
             store = frozenset((e.ddest[d], self._renamed(e.msgs[e.dmid[d]], perm)) for d in ds)
             total += _h64(("p", p, mine, store, crashes))
-        r = self.inv_pid[p][pid] = total & _M64
-        return r
+        return total & _M64
 
     def _inv_item(self, x: int) -> int:
         e = self.engine
@@ -295,21 +297,24 @@ class _Shard:
         total = 0
         for perm in self.perms:
             total += _h64(("b", tuple((e.ddest[d], self._renamed(e.msgs[e.dmid[d]], perm)) for d in ds)))
-        r = self.inv_bus[x] = total & _M64
-        return r
+        return total & _M64
 
     def owner(self, s: tuple) -> int:
-        """The worker that owns ``s``'s orbit (the same answer in every process)."""
+        """The worker that owns ``s``'s orbit (the same answer in every process).
+
+        The sum of the orbit hashes of the state's parts (each a sum of uniform 64-bit
+        hashes, memoized per interned part), modulo the number of workers; generated
+        and unrolled per model as the engine does for its hot functions.
+        """
+        return self._owner(s)
+
+    def _make_owner(self):
         n = self.n
-        total = s[n + 1] * self.dup_weight
-        inv_pid, inv_bus = self.inv_pid, self.inv_bus
-        for p in range(n):
-            v = inv_pid[p].get(s[p])
-            total += self._inv_pid(p, s[p]) if v is None else v
-        for x in s[n]:
-            v = inv_bus.get(x)
-            total += self._inv_item(x) if v is None else v
-        return _mix(total & _M64) % self.count
+        env = {f"P{p}": _Memo(lambda pid, p=p: self._inv_pid(p, pid)) for p in range(n)}
+        env.update(B=_Memo(self._inv_item).__getitem__, W=self.dup_weight, M=_M64, C=self.count)
+        src = ("lambda s: ((" + "".join(f"P{p}[s[{p}]] + " for p in range(n))
+               + f"sum(map(B, s[{n}])) + s[{n + 1}] * W) & M) % C")
+        return _generate("owner", src, env)
 
     def _add(self, s: tuple) -> bool:
         f = Engine.fingerprint(s)
@@ -387,7 +392,7 @@ class _Shard:
         for w in range(count):
             if out[w]:
                 batches[w] = self._encode(w, out[w])
-                self.bytes_out[w] += len(batches[w])
+                self.bytes_out[w] += len(batches[w][0]) + len(batches[w][1])
                 self.states_out[w] += len(out[w])
         self.cpu += time.process_time() - t0
         # The driver reads this back from receive(): no task of its own per level.
@@ -431,9 +436,11 @@ class _Shard:
                 for d in bus:
                     need_d(d)
             rows.append((*s[:n], bus, s[n + 1]))
+        # The tables through the class-aware pickler; the rows (ints only) through the
+        # C pickler's fast path.
         buf = io.BytesIO()
-        _Pickler(buf, self.registry).dump((self.index, new_d, new_pid, rows))
-        return buf.getvalue()
+        _Pickler(buf, self.registry).dump((self.index, new_d, new_pid))
+        return buf.getvalue(), pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL)
 
     def receive(self, batches: tuple) -> dict:
         """Deduplicate the states other workers sent; ``{"new": states added}``."""
@@ -456,7 +463,8 @@ class _Shard:
 
     def _decode(self, data: bytes) -> None:
         e, n = self.engine, self.n
-        src, new_d, new_pid, rows = pickle.loads(data)
+        src, new_d, new_pid = _Unpickler(io.BytesIO(data[0]), self.registry).load()
+        rows = pickle.loads(data[1])
         td, tp = self.tr_d[src], self.tr_pid[src]
         for d, dest, msg in new_d:
             td[d] = e._intern_delivery(dest, e._intern_msg(msg))

@@ -218,3 +218,29 @@ def test_cli_rejects_what_the_distributed_search_cannot_bound():
     assert out.returncode == 2 and "--max-states" in out.stderr and "Traceback" not in out.stderr
     out = _cli("--orders", "1", "--workers", "2", "--cluster", "tcp://127.0.0.1:1")
     assert out.returncode == 2 and "give one" in out.stderr
+
+
+def _levels_in_process(shards) -> int:
+    """The driver's level loop without Dask: expand everywhere, hand each batch to its owner."""
+    count, depth = len(shards), 0
+    while True:
+        outs = [s.expand(depth, True) for s in shards]
+        got = [s.receive(tuple(outs[i][j] for i in range(count) if i != j)) for j, s in enumerate(shards)]
+        if not sum(g["new"] for g in got):
+            return depth
+        depth += 1
+
+
+def test_workers_with_their_own_classes_in_one_process_exchange_states():
+    # Spec models make their state classes at run time: each shard has its own. A state
+    # received must become an instance of the receiver's class (not the last-built one).
+    system = saga_system("corrected", orders=2)
+    config = Config(symmetry=True)
+    shards = [_Shard(Recipe.of(system), config, i, 3) for i in range(3)]
+    depth = _levels_in_process(shards)
+    want = explore(system, config)
+    assert (sum(len(s.seen) for s in shards), sum(s.edges for s in shards), depth) == (
+        want.stats.states, want.stats.edges, want.stats.depth)
+    for s in shards:
+        classes = {type(slot) for lobj in s.engine.lobj for local in lobj if isinstance(local, tuple) for slot in local}
+        assert all(cls.__module__ != "sagaspec.model.compile" or cls in s.registry.values() for cls in classes)
