@@ -52,7 +52,7 @@ from sagaspec.conformance.events import (
     RunStarted,
 )
 from sagaspec.conformance.harness import SYSTEM, Case, CaseSettings
-from sagaspec.conformance.models import suite_model
+from sagaspec.conformance.models import AnyStock, suite_model, world_alternatives
 from sagaspec.conformance.oracle import BeliefTooLarge
 from sagaspec.conformance.world import PAYMENT_RULES, STOCK
 
@@ -262,7 +262,9 @@ class Runner:
     def _run(self, loop: asyncio.AbstractEventLoop, adapter: Adapter) -> None:
         c = self.config
         caps = frozenset(adapter.capabilities)
-        if c.participant in ("order", SYSTEM) and "place_order" not in caps:
+        model = suite_model(c.design, 1)
+        starters = {model.publisher(t) for t in model.triggers}
+        if (c.participant == SYSTEM or c.participant in starters) and "place_order" not in caps:
             raise UsageError(f"participant {c.participant!r} needs an adapter with place_order "
                              f"(the customer's trigger); {c.adapter_text()} has "
                              f"{', '.join(sorted(caps)) or 'no optional hooks'}")
@@ -347,10 +349,22 @@ class Runner:
     def _unjudged_notes(self, caps: frozenset[str]) -> list[str]:
         """Say plainly where the world's decisions were left to the service (weaker)."""
         c = self.config
-        what = {"stock": ("stock not judged", "the oracle accepted InventoryReserved or "
-                          "InventoryReservationFailed for any order"),
-                "payment-rules": ("payment declines not judged", "the oracle accepted "
-                                  "PaymentProcessed or PaymentFailed for any order")}
+        model = suite_model(c.design, 1)
+        # The events each world decision is about, from the spec: what the alternatives
+        # guarded by a shared variable, and those a world knob decides, emit.
+        decided = {
+            "stock": list(dict.fromkeys(
+                e for p in model.participants if isinstance(p, AnyStock)
+                for r in p.inner.spec.reactions for a in r.alternatives
+                if a.when is not None and set(getattr(a.when, "refs", ())) & set(p.inner.shared_names)
+                for e in a.emit)),
+            "payment-rules": list(dict.fromkeys(
+                e for p in model.participants for a in world_alternatives(p) for e in a.emit)),
+        }
+        what = {name: (head, f"the oracle accepted {' or '.join(decided[name]) or 'anything'} "
+                             "for any order")
+                for name, head in (("stock", "stock not judged"),
+                                   ("payment-rules", "payment declines not judged"))}
         notes = []
         for name in WORLD_CHECKS:
             if not CHECKS[name].applies(c.participant) or name in c.skip_checks or \

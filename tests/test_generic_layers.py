@@ -40,7 +40,8 @@ REMAINING: dict[str, str] = {
                               "properties themselves are the spec's",
     "conformance/payloads.py": "concrete payloads of the order saga's events (ids, amounts, "
                                "items) instead of the spec's provenance and schemas",
-    "conformance/runner.py": "the whole-system participant list and replayed traces' names",
+    "conformance/runner.py": "the CLI's list of the order design's participants and the "
+                             "default target (payment)",
     "adapters/base.py": "World (stock per sku, declined users, an amount limit: the order "
                         "saga's world, which conformance/world.py maps onto the spec's "
                         "shared variables and world knob) and Adapter.place_order",
