@@ -83,15 +83,22 @@ class InProcessSpecAdapter:
         pass
 
 
-def spec_service_factory(spec: SagaSpec, mutant: str | None = None) -> Callable[[], dict[str, Any]]:
-    """A maker of fresh services of ``spec``: the interpreter, or the named mutant of
-    :func:`sagaspec.conformance.mutate.mutants`."""
+def spec_service_factory(spec: SagaSpec, mutant: str | None = None,
+                         store_factory: Callable[[str], Any] | None = None) -> Callable[[], dict[str, Any]]:
+    """A maker of fresh services of ``spec``: the interpreter (each on a memory store, or
+    on ``store_factory(participant)``), or the named mutant of
+    :func:`sagaspec.conformance.mutate.mutants` (memory stores)."""
     from sagaspec.conformance.mutate import _services, mutants
-    from sagaspec.examples.interpreter import spec_services
+    from sagaspec.examples.interpreter import SpecService, spec_services
 
     params = spec_params(spec)
+    if not mutant and store_factory is not None:
+        return lambda: {p.name: SpecService(spec, p.name, store_factory(p.name), params=params)
+                        for p in spec.participants}
     if not mutant:
         return lambda: spec_services(spec, params=params)
+    if store_factory is not None:
+        raise UsageError("a mutant runs on memory stores: leave out --store")
     found = {m.name: m for m in mutants(spec)}
     if mutant not in found:
         raise UsageError(f"unknown mutant {mutant!r} of {spec.name}; expected one of {', '.join(found)}")

@@ -55,7 +55,11 @@ class SpecTarget:
         return frozenset(caps)
 
     def reset(self) -> None:
-        services = self._make()
+        # Close the old stores first: a factory that reopens the same file must not race
+        # the old connection.
+        for svc in getattr(self, "_all", {}).values():
+            svc.store.close()
+        self._all = services = self._make()
         if self.participant != "system":
             if self.participant not in services:
                 raise AdapterError(f"no participant {self.participant!r}; the spec has {', '.join(services)}")

@@ -171,15 +171,15 @@ def _serve_spec(spec_file, mutant, participant, host, port, world_file, store_sp
         for m in found:
             click.echo(f"{m.name:<{width}}  {m.description}")
         return
-    for flag, given in (("--store", store_spec != "memory"), ("--seed", seed is not None)):
-        if given:
-            raise UsageError(f"{flag} is not available with --spec yet (the spec's services run in memory, "
-                             "their bus in publication order)")
+    if seed is not None:
+        raise UsageError("--seed is not available with --spec yet (the spec's bus delivers in "
+                         "publication order)")
     names = [p.name for p in spec.participants]
     if participant != "system" and participant not in names:
         raise UsageError(f"--participant {participant!r}: {spec.name} has {', '.join(names)} (or system)")
     world = _spec_world(world_file) if world_file is not None else None
-    target = SpecTarget(spec_service_factory(spec, mutant), participant, world)
+    stores = None if store_spec == "memory" else _store_factory(store_spec)
+    target = SpecTarget(spec_service_factory(spec, mutant, stores), participant, world)
     for url in webhooks:
         try:
             check_webhook(url)

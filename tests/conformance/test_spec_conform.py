@@ -236,3 +236,16 @@ def test_the_order_sagas_server_refuses_the_spec_endpoints_in_one_line():
     assert point.status_code == 400 and "--crash-point" in point.json()["error"]
     assert start.status_code == 404 and "does not offer start" in start.json()["error"]
     assert to.status_code == 404 and "does not offer deliver_to" in to.json()["error"]
+
+
+def test_served_on_sqlite_stores_the_spec_services_pass_the_same_cases(served, tmp_path):
+    here = _conform("--spec", SHOP, "-n", "4", "--seed", "4")
+    url = served(SHOP, "--store", f"sqlite:{tmp_path}")
+    there = _conform("--spec", SHOP, "--adapter", url, "-n", "4", "--seed", "4")
+    assert there.exit_code == 0, there.output
+    assert _totals(there.output) == _totals(here.output)
+    assert sorted(p.name for p in tmp_path.glob("*.sqlite3")) == [
+        f"{p.name}.sqlite3" for p in sorted(resolve_spec(SHOP).participants, key=lambda p: p.name)]
+    r = CliRunner().invoke(main, ["serve", "--spec", SHOP, "--store", f"sqlite:{tmp_path}",
+                                  "--mutant", "no-idempotency-1", "--port", "0"])
+    assert r.exit_code == 2 and "a mutant runs on memory stores" in r.output
