@@ -25,16 +25,18 @@ LAYERS = ("model", "conformance", "adapters")
 #: file -> why it still names order-saga events or services (remove the entry when clean).
 REMAINING: dict[str, str] = {
     # -- conformance/: the world and payloads of the order saga (issue 10)
-    "conformance/cases.py": "case files and checker traces are parsed with the order saga's "
-                            "participants and trigger",
-    "conformance/checks.py": "check descriptions and applicability name the order saga's "
-                             "events and participants",
+    "conformance/cases.py": "checker traces become cases by reading the order model's "
+                            "outcome labels ('place order N', 'decline', 'reserve'): a label "
+                            "parse that typed trace steps would remove",
+    "conformance/checks.py": "which target can break a property, and the stock and "
+                             "payment-rules checks' targets and descriptions (property "
+                             "names and summaries are read from the spec)",
     "conformance/diagram.py": "sequence diagrams name the order saga's lifelines and events",
     "conformance/faults.py": "the SIGKILL fault runner inspects the order reference "
                              "services' stores (payments, stock) by name",
-    "conformance/harness.py": "places orders (OrderCreated on order), the whole-system "
-                              "target's participant list, which checks a publication "
-                              "exercises, the facts copied between events",
+    "conformance/harness.py": "which checks a publication gave a chance (by event type), "
+                              "the charge's and reservation's ids copied into played "
+                              "events (payloads.py's facts), the default target",
     "conformance/monitor.py": "the live table's saga states and summary (charges, "
                               "reservations, emails) read order events by name; the "
                               "properties themselves are the spec's",
