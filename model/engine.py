@@ -899,6 +899,9 @@ class Engine:
                     grown.append(tuple(m))
             maps = grown
         self.pmaps = maps  # maps[0] is the identity
+        # _pinv[k][q]: the participant whose state renaming k moves to slot q.
+        self._pinv = [tuple(sorted(range(n), key=m.__getitem__)) for m in maps]
+        self._all_renamings = tuple(range(len(maps)))
         self.pnames = [{self.names[p]: self.names[m[p]] for p in range(n) if m[p] != p} for m in maps]
         self.renamings = len(maps)
         self._rpid: list[list[dict[int, int]]] = [[{} for _ in range(n)] for _ in maps]
@@ -907,13 +910,31 @@ class Engine:
         self.canonical = self._participant_canonical
 
     def _participant_canonical(self, state: tuple) -> tuple:
-        rename = self._rename_state
-        best = state
-        for k in range(1, self.renamings):
-            t = rename(state, k)
-            if t < best:
-                best = t
-        return best
+        # The least renamed tuple, found slot by slot: keep the renamings that give the
+        # least participant state in slot 0, then among them in slot 1, ... (pid lookups,
+        # memoized); only renamings still tied on every participant are built whole and
+        # compared (they differ in the bus). The same least tuple as building them all.
+        rpid, inv = self._rpid, self._pinv
+        cands = self._all_renamings
+        for q in range(self.n):
+            least = -1
+            keep: list[int] = []
+            for k in cands:
+                p = inv[k][q]
+                table = rpid[k][p]
+                v = table.get(state[p])
+                if v is None:
+                    v = table[state[p]] = self._rename_pid(k, p, state[p])
+                if least < 0 or v < least:
+                    least = v
+                    keep = [k]
+                elif v == least:
+                    keep.append(k)
+            cands = keep
+            if len(cands) == 1:
+                k = cands[0]
+                return state if k == 0 else self._rename_state(state, k)
+        return min(self._rename_state(state, k) for k in cands)
 
     def _rename_state(self, state: tuple, k: int) -> tuple:
         """``state`` under participant renaming ``k`` (see :meth:`_setup_participant_symmetry`)."""
