@@ -459,7 +459,8 @@ class _Shard:
         added = len(self.next)
         self.frontier, self.next = self.next, []
         self.cpu += time.process_time() - t0
-        return {"new": added, "layered": self.layered, **self.summary}
+        memory = sys.getsizeof(self.seen) + 32 * len(self.seen)  # the visited set, as explore() counts it
+        return {"new": added, "layered": self.layered, "memory": memory, **self.summary}
 
     def _decode(self, data: bytes) -> None:
         e, n = self.engine, self.n
@@ -619,6 +620,7 @@ def explore_distributed(
     depth = 0
     states = edges = 0
     frontier = 0
+    held = 0  # bytes of the workers' visited sets, as of the last level
     notes: list[str] = []
     reports: list[dict] = []
     last = start
@@ -626,7 +628,8 @@ def explore_distributed(
     def snapshot(queue: int) -> Stats:
         secs = max(time.perf_counter() - start, 1e-9)
         return Stats(states=states, edges=edges, depth=depth, queue=queue, seconds=round(secs, 3),
-                     states_per_s=round(states / secs, 1))
+                     states_per_s=round(states / secs, 1), memory_bytes=held,
+                     bytes_per_state=round(held / states, 1) if states else 0.0)
 
     def wait_for(futures: list) -> list:
         nonlocal last
@@ -678,6 +681,7 @@ def explore_distributed(
                 for k in summary["witness"]:
                     witness.setdefault(k, depth)
             new = sum(r["new"] for r in level_recv)
+            held = sum(r["memory"] for r in level_recv)
             layered = all(r["layered"] for r in level_recv)
             states += new
             if stop_at_first and found:
