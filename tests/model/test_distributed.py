@@ -244,3 +244,18 @@ def test_workers_with_their_own_classes_in_one_process_exchange_states():
     for s in shards:
         classes = {type(slot) for lobj in s.engine.lobj for local in lobj if isinstance(local, tuple) for slot in local}
         assert all(cls.__module__ != "sagaspec.model.compile" or cls in s.registry.values() for cls in classes)
+
+
+def test_the_bench_short_form_runs_and_agrees_with_the_sequential_search():
+    # CI runs the short form; the bench itself exits 1 when a worker count disagrees.
+    bench = HERE.parents[2] / "bench" / "bench_distributed.py"
+    out = subprocess.run([sys.executable, str(bench), "--short", "--json"], capture_output=True, text=True, timeout=240)
+    assert out.returncode == 0, out.stderr
+    import json
+
+    data = json.loads(out.stdout)
+    seq, one, two = data["runs"]
+    assert seq["workers"] == 0 and (one["workers"], two["workers"]) == (1, 2)
+    assert seq["states"] == one["states"] == two["states"] == 7341
+    assert all(p["bytes_sent"] > 0 for p in two["per_worker"])
+    assert [e["workers"] for e in data["estimate"]] == [16, 64, 16, 64]
