@@ -71,7 +71,7 @@ class Violation:
     """A violated property with its shortest counterexample and the shrunk one.
 
     ``kind`` is ``"invariant"`` (an ``always`` property false in a state), ``"stuck"``
-    (a run that ends in a quiescent state, nothing in flight and nothing enabled, where
+    (a run that ends in a quiescent state, where no step but a fault is enabled, where
     an ``at_rest`` property is false, or without ever meeting the goal of an
     ``eventually``/``leads_to`` property) or ``"cycle"`` (a lasso: a cycle no non-fault
     step leaves on which an ``at_rest`` property never holds, or a fair cycle that never

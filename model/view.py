@@ -3,7 +3,7 @@
 >>> # view["hotel"]             -> the hotel participant's local state
 >>> # view.in_flight("TripRequested", saga=0) -> number of in-flight copies
 >>> # view.messages              -> ((dest, Msg), ...) every in-flight copy
->>> # view.quiescent             -> nothing in flight and no internal action enabled
+>>> # view.quiescent             -> no step but a fault is enabled (nothing in flight, or only declined messages)
 """
 
 from __future__ import annotations

@@ -689,7 +689,7 @@ def _list_text() -> str:
 @click.option("--stock", type=int, help="Units in stock at the start [default: orders - 1, so some reservations fail].")
 @click.option("--units", type=int, help="Units each order reserves [default 1].")
 @click.option("--no-decline", is_flag=True, help="Payment never declines (drop the PaymentFailed branch).")
-@click.option("--bus", type=click.Choice(BUSES), default="unordered-dup", show_default=True, help="Delivery semantics: unordered with duplicates (at-least-once), unordered exactly-once, or per-channel FIFO.")
+@click.option("--bus", type=click.Choice(BUSES), default="unordered-dup", show_default=True, help="Delivery semantics: unordered with duplicates (at-least-once), unordered exactly-once, per-channel FIFO, or set (TLA+'s message set: a message stays and may be received again).")
 @click.option("--duplicates", type=click.IntRange(min=0), help="Duplicate-delivery budget [default 1 for unordered-dup, else 0].")
 @click.option("--crashes", type=click.IntRange(min=0), default=0, show_default=True, help="Crash/restart budget per participant.")
 @click.option("--no-idempotency", is_flag=True, help="Switch the consumers' idempotency store off (each consumer then processes a redelivered event again).")
