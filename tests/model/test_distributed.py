@@ -259,3 +259,19 @@ def test_the_bench_short_form_runs_and_agrees_with_the_sequential_search():
     assert seq["states"] == one["states"] == two["states"] == 7341
     assert all(p["bytes_sent"] > 0 for p in two["per_worker"])
     assert [e["workers"] for e in data["estimate"]] == [16, 64, 16, 64]
+
+
+def test_cli_cluster_runs_on_a_running_scheduler_and_rebuilds_a_model_target(clusters, tmp_path):
+    out = _cli("--design", "seed", "--orders", "2", "--cluster", clusters[2])
+    assert out.returncode == 1, out.stderr
+    assert "explored 1,883 states, 6,823 edges" in out.stdout and "2 Dask workers at tcp://" in out.stdout
+    # A --model target is imported by each worker from the folder the command runs in.
+    (tmp_path / "spin_model.py").write_text(HERE.read_text(encoding="utf-8"))
+    env = {**os.environ}
+    out = subprocess.run(
+        [sys.executable, "-m", "sagaspec", "check", "--model", "spin_model:spinner_system", "--cluster", clusters[2]],
+        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=240,
+    )
+    assert out.returncode == 1, out.stderr
+    assert "explored 3 states, 3 edges" in out.stdout
+    assert "rests: checked by the sequential search" in out.stdout
