@@ -232,8 +232,7 @@ def _unique_types(events: list[dict[str, Any]]) -> list[str]:
 
 
 def run_case(spec: SagaSpec, adapter: SpecAdapter, seed: int, *, sagas: int = 2,
-             crashes: bool = True, duplicates: bool = True,
-             stop: Callable[[], bool] = lambda: False) -> CaseResult:
+             crashes: bool = True, duplicates: bool = True) -> CaseResult:
     """One seeded case against ``adapter`` (reset first); the oracle's verdict."""
     rng = random.Random(seed)
     result = CaseResult(seed, sagas)
@@ -267,7 +266,7 @@ def run_case(spec: SagaSpec, adapter: SpecAdapter, seed: int, *, sagas: int = 2,
         note(f"{starter} starts saga {s} (world {world[s]})", got)
         oracle.started(starter, s, _unique(got))
     while pool and not oracle.failures:
-        if result.steps >= MAX_STEPS or stop():
+        if result.steps >= MAX_STEPS:
             result.complete = False
             return result
         result.steps += 1
