@@ -217,18 +217,18 @@ def _done(allowed: set[tuple[str, ...]]) -> Callable[[list[dict[str, Any]]], boo
     return done
 
 
-def _unique(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _unique(events: list[Any]) -> list[Any]:
     seen, out = set(), []
     for e in events:
-        key = e.get("eventId")
+        key = e.get("eventId") if isinstance(e, dict) else id(e)
         if key not in seen:
             seen.add(key)
             out.append(e)
     return out
 
 
-def _unique_types(events: list[dict[str, Any]]) -> list[str]:
-    return [str(e.get("eventType")) for e in _unique(events)]
+def _unique_types(events: list[Any]) -> list[str]:
+    return [str(e.get("eventType")) if isinstance(e, dict) else "?" for e in _unique(events)]
 
 
 def run_case(spec: SagaSpec, adapter: SpecAdapter, seed: int, *, sagas: int = 2,
@@ -246,12 +246,20 @@ def run_case(spec: SagaSpec, adapter: SpecAdapter, seed: int, *, sagas: int = 2,
     pool: list[tuple[str, dict[str, Any]]] = []
     delivered: dict[tuple[str, str], int] = {}
 
-    def route(events: list[dict[str, Any]]) -> None:
+    def route(events: list[Any], who: str, saga: str) -> list[dict[str, Any]]:
+        """Hand ``who``'s publications to their subscribers; anything that is not a JSON
+        object is a failure (it cannot be an event)."""
         result.events += len(events)
+        for e in events:
+            if not isinstance(e, dict):
+                oracle.failures.append(Failure("schema", who, saga, "?",
+                                               f"{who} published something that is not a JSON object: {e!r:.120}"))
+        events = [e for e in events if isinstance(e, dict)]
         for e in events:
             for dest, subs in subscribers.items():
                 if e.get("eventType") in subs:
                     pool.append((dest, e))
+        return events
 
     def note(text: str, emitted: list[dict[str, Any]]) -> None:
         result.log.append(f"{text} -> [{', '.join(_unique_types(emitted))}]")
@@ -261,8 +269,7 @@ def run_case(spec: SagaSpec, adapter: SpecAdapter, seed: int, *, sagas: int = 2,
         return result
     for s in saga_ids:
         adapter.start(starter, s)
-        got = adapter.collect(_done(_allowed_start(oracle, starter, s)))
-        route(got)
+        got = route(adapter.collect(_done(_allowed_start(oracle, starter, s))), starter, s)
         note(f"{starter} starts saga {s} (world {world[s]})", got)
         oracle.started(starter, s, _unique(got))
     while pool and not oracle.failures:
@@ -281,13 +288,17 @@ def run_case(spec: SagaSpec, adapter: SpecAdapter, seed: int, *, sagas: int = 2,
         acked = adapter.deliver(dest, event)
         crashed_before = not acked and point == "before-commit"
         allowed = {()} if crashed_before or not first else _allowed(oracle, dest, event)
-        got = adapter.collect(_done(allowed))
-        route(got)
+        got = route(adapter.collect(_done(allowed)), dest, event["sagaId"])
         what = f"{event['eventType']} of saga {event['sagaId']} to {dest}" + ("" if first else " (again)")
         if not acked:
             note(f"{what}, killed at {point} (redelivered later)", got)
             pool.append((dest, event))
             if crashed_before:
+                if got:  # nothing was committed, so nothing may be sent
+                    oracle.failures.append(Failure(
+                        "model", dest, event["sagaId"], event["eventType"],
+                        f"{dest} published [{', '.join(_unique_types(got))}] on a {event['eventType']} of saga "
+                        f"{event['sagaId']} it was killed handling before its commit; the spec allows []"))
                 continue
         else:
             note(what, got)

@@ -249,3 +249,44 @@ def test_served_on_sqlite_stores_the_spec_services_pass_the_same_cases(served, t
     r = CliRunner().invoke(main, ["serve", "--spec", SHOP, "--store", f"sqlite:{tmp_path}",
                                   "--mutant", "no-idempotency-1", "--port", "0"])
     assert r.exit_code == 2 and "a mutant runs on memory stores" in r.output
+
+
+class _Faulty(spec_conform.InProcessSpecAdapter):
+    """The reference services, with one fault of a foreign service put on top."""
+
+    fault = ""
+    armed = ""
+
+    def collect(self, done):
+        got = super().collect(done)
+        if self.fault == "not-an-object" and got:
+            got.append([1, 2])
+        return got
+
+    def arm_crash(self, participant, point):
+        if self.fault == "sends-before-commit":
+            self.armed = participant  # "killed before the commit", yet it commits and sends
+            self.point = point
+            return
+        super().arm_crash(participant, point)
+
+    def deliver(self, participant, event):
+        acked = super().deliver(participant, event)
+        if self.armed == participant:
+            self.armed = ""
+            return self.point != "before-commit"
+        return acked
+
+
+@pytest.mark.parametrize(("fault", "check", "says"), [
+    ("not-an-object", "schema", "published something that is not a JSON object: [1, 2]"),
+    ("sends-before-commit", "model", "it was killed handling before its commit; the spec allows []"),
+])
+def test_what_no_reference_service_does_is_flagged(fault, check, says):
+    spec = resolve_spec(TRAVEL)
+    adapter = _Faulty(spec)
+    adapter.fault = fault
+    # The first failure of each case (a fault may also show later, as another departure).
+    firsts = [r.failures[0] for r in (spec_conform.run_case(spec, adapter, k, sagas=1) for k in range(100))
+              if r.failures]
+    assert any(f.check == check and says in f.message for f in firsts), firsts[:3]
