@@ -146,8 +146,9 @@ class SpecHttpAdapter:
         self._ok(self._request("POST", f"/crash/{participant}", params={"point": point}),
                  f"POST /crash/{participant}")
 
-    def deliver(self, participant: str, event: dict[str, Any]) -> bool:
-        """Deliver; ``False`` when the participant died before acknowledging it."""
+    def deliver(self, participant: str, event: dict[str, Any], invalid: bool = False) -> bool:
+        """Deliver; ``False`` when the participant died before acknowledging it. An
+        ``invalid`` event may be refused with a 4xx."""
         if self.participant != "system" and participant != self.participant:
             raise AdapterError(f"the service at {self.url} serves {self.participant}, not {participant}")
         # A whole system is told whom the event is for; a lone participant just gets it.
@@ -155,6 +156,8 @@ class SpecHttpAdapter:
         r = self._request("POST", "/events", params=params, json=event)
         if r.status_code >= 500:
             return False
+        if invalid and r.status_code >= 400:
+            return True  # refusing an invalid message is fine
         self._ok(r, f"POST /events?to={participant}")
         return True
 

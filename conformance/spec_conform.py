@@ -14,6 +14,7 @@ in-process and over HTTP.
 
 from __future__ import annotations
 
+import logging
 import random
 from collections import Counter
 from collections.abc import Callable
@@ -40,7 +41,7 @@ class SpecAdapter(Protocol):
     def configure(self, world: dict[str, Any]) -> None: ...
     def start(self, participant: str, saga_id: str) -> None: ...
     def arm_crash(self, participant: str, point: str) -> None: ...
-    def deliver(self, participant: str, event: dict[str, Any]) -> bool: ...
+    def deliver(self, participant: str, event: dict[str, Any], invalid: bool = False) -> bool: ...
     def collect(self, done: Callable[[list[dict[str, Any]]], bool]) -> list[dict[str, Any]]: ...
     def close(self) -> None: ...
 
@@ -67,13 +68,19 @@ class InProcessSpecAdapter:
     def arm_crash(self, participant: str, point: str) -> None:
         self.target.crash(participant, point)
 
-    def deliver(self, participant: str, event: dict[str, Any]) -> bool:
+    def deliver(self, participant: str, event: dict[str, Any], invalid: bool = False) -> bool:
         from sagaspec.examples.spec_target import ConsumerCrashed
 
+        # The dead-letter log line of an invalid event the suite sent on purpose is noise
+        # in the suite's output (a served service still logs it).
+        log = logging.getLogger("sagaspec.service")
+        quiet, log.disabled = log.disabled, log.disabled or invalid
         try:
             self.target.deliver_to(participant, event)
         except ConsumerCrashed:
             return False
+        finally:
+            log.disabled = quiet
         return True
 
     def collect(self, done: Callable[[list[dict[str, Any]]], bool]) -> list[dict[str, Any]]:
@@ -156,8 +163,8 @@ class SplitSpecAdapter:
     def arm_crash(self, participant: str, point: str) -> None:
         self._side(participant).arm_crash(participant, point)
 
-    def deliver(self, participant: str, event: dict[str, Any]) -> bool:
-        return self._side(participant).deliver(participant, event)
+    def deliver(self, participant: str, event: dict[str, Any], invalid: bool = False) -> bool:
+        return self._side(participant).deliver(participant, event, invalid)
 
     def collect(self, done: Callable[[list[dict[str, Any]]], bool]) -> list[dict[str, Any]]:
         # One delivery at a time: what came out came from the side that had it.
@@ -231,6 +238,23 @@ def _unique_types(events: list[Any]) -> list[str]:
     return [str(e.get("eventType")) if isinstance(e, dict) else "?" for e in _unique(events)]
 
 
+def _negative(adapter: SpecAdapter, pool, rng: random.Random, oracle: SpecOracle, route, note) -> None:
+    """An invalid copy of an event in flight (no ``sagaId``) to one of its subscribers: it
+    must be dead-lettered (or refused with a 4xx) and publish nothing. Its own random
+    stream, so the schedule that follows is the same as without it."""
+    dest, event = pool[rng.randrange(len(pool))]
+    bad = {k: v for k, v in event.items() if k != "sagaId"}
+    bad["eventId"] = f"{event['eventId']}-invalid"
+    adapter.deliver(dest, bad, invalid=True)
+    got = route(adapter.collect(_done({()})), dest, event["sagaId"])
+    note(f"an invalid {event['eventType']} (no sagaId) to {dest}", got)
+    if got:
+        oracle.failures.append(Failure(
+            "negative", dest, event["sagaId"], event["eventType"],
+            f"{dest} published [{', '.join(_unique_types(got))}] on an invalid {event['eventType']} "
+            "(no sagaId); an invalid event must be dead-lettered, publishing nothing"))
+
+
 def run_case(spec: SagaSpec, adapter: SpecAdapter, seed: int, *, sagas: int = 2,
              crashes: bool = True, duplicates: bool = True) -> CaseResult:
     """One seeded case against ``adapter`` (reset first); the oracle's verdict."""
@@ -272,6 +296,8 @@ def run_case(spec: SagaSpec, adapter: SpecAdapter, seed: int, *, sagas: int = 2,
         got = route(adapter.collect(_done(_allowed_start(oracle, starter, s))), starter, s)
         note(f"{starter} starts saga {s} (world {world[s]})", got)
         oracle.started(starter, s, _unique(got))
+    if (crashes or duplicates) and pool and not oracle.failures:
+        _negative(adapter, pool, random.Random(seed ^ 0x5EED), oracle, route, note)
     while pool and not oracle.failures:
         if result.steps >= MAX_STEPS:
             result.complete = False

@@ -270,7 +270,9 @@ class _Faulty(spec_conform.InProcessSpecAdapter):
             return
         super().arm_crash(participant, point)
 
-    def deliver(self, participant, event):
+    def deliver(self, participant, event, invalid=False):
+        if self.fault == "processes-invalid" and invalid:
+            return super().deliver(participant, {**event, "sagaId": "s-anything"})
         acked = super().deliver(participant, event)
         if self.armed == participant:
             self.armed = ""
@@ -281,6 +283,7 @@ class _Faulty(spec_conform.InProcessSpecAdapter):
 @pytest.mark.parametrize(("fault", "check", "says"), [
     ("not-an-object", "schema", "published something that is not a JSON object: [1, 2]"),
     ("sends-before-commit", "model", "it was killed handling before its commit; the spec allows []"),
+    ("processes-invalid", "negative", "(no sagaId); an invalid event must be dead-lettered, publishing nothing"),
 ])
 def test_what_no_reference_service_does_is_flagged(fault, check, says):
     spec = resolve_spec(TRAVEL)
