@@ -208,9 +208,14 @@ class SpecProperty:
     where: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SagaSpec:
-    """A loaded, checked saga spec."""
+    """A loaded, checked saga spec.
+
+    Compared and hashed by identity: two loads of one file (edited in between, or read
+    from another folder under the same relative name) are different specs, so nothing
+    cached for one is served for the other.
+    """
 
     name: str
     title: str
@@ -228,12 +233,6 @@ class SagaSpec:
     source: str
     #: The shipped short name (``seed``), or ``None`` for a user's file.
     shipped: str | None = None
-
-    def __hash__(self) -> int:
-        return hash((self.name, self.source))
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, SagaSpec) and (self.name, self.source) == (other.name, other.source)
 
     def participant(self, name: str) -> SpecParticipant:
         for p in self.participants:

@@ -322,3 +322,17 @@ def test_check_takes_the_spec_bounds_as_defaults(tmp_path, monkeypatch):
     assert "bus=fifo duplicates=0 crashes=1" in r.stdout
     given = CliRunner().invoke(main, ["check", "--design", "t.saga.yaml", "--crashes", "0"])
     assert "bus=fifo duplicates=0 crashes=0" in given.stdout
+
+
+def test_two_loads_of_one_file_name_are_different_specs(tmp_path, monkeypatch):
+    """A regression: specs compared equal by (name, source), so after a file was rewritten
+    (or another folder's file of the same relative name was read) cached designs of the
+    first one were served for the second: lint reported another saga's events."""
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "t.saga.yaml"
+    path.write_text(STARTER)
+    first = load_spec("t.saga.yaml")
+    path.write_text(STARTER.replace("Released", "Freed"))
+    second = load_spec("t.saga.yaml")
+    assert first != second
+    assert "Freed" in second.design().events and "Freed" not in first.design().events
