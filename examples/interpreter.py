@@ -37,6 +37,7 @@ from sagaspec.examples.service import (
     DUPLICATE,
     IGNORED,
     PROCESSED,
+    ReferenceService,
     SimulatedCrash,
 )
 from sagaspec.examples.store import MemoryStore, Store, Tx
@@ -249,21 +250,8 @@ class SpecService:
             self.decisions.append(Decision(alt, label, emitted))
         return emitted
 
-    def relay(self, publish: Callable[[dict[str, Any]], None] | None = None) -> int:
-        """Publish the outbox in order, then mark it sent (as the hand-written services)."""
-        publish = publish or self.publisher
-        if publish is None:
-            raise RuntimeError(f"{self.name}: relay needs a publish function")
-        total = 0
-        while True:
-            rows = self.store.pending_outbox()
-            if not rows:
-                return total
-            for _, event in rows:
-                publish(event)
-            self.checkpoint("after-publish")
-            self.store.mark_sent([i for i, _ in rows])
-            total += len(rows)
+    #: Publish the outbox in order, then mark it sent: the hand-written services' relay.
+    relay = ReferenceService.relay
 
     # -- payloads --------------------------------------------------------------------
     def _build(self, record, cause: dict[str, Any], event_type: str, given: dict[str, Any] | None = None) -> dict[str, Any]:

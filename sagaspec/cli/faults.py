@@ -89,7 +89,11 @@ def faults(ctx: click.Context, broker: str, sagas: int, kills: int, seed: int | 
                 f"{p['kills']} kills, {p['violations']} violations, {p['seconds']:.0f}s")
         click.echo(("\r" + line.ljust(100)) if tty else line, err=True, nl=not tty)
 
-    runner = FaultRunner(broker, plan, db=db, mutant=mutant, progress=progress)
+    _finish(FaultRunner(broker, plan, db=db, mutant=mutant, progress=progress), tty, as_json)
+
+
+def _finish(runner, tty: bool, as_json: bool) -> None:
+    """Run ``runner`` (SIGINT/SIGTERM handled), print its report, exit 0 / 1 / 3."""
     report = asyncio.run(_run(runner))
     if tty:
         click.echo("", err=True)
@@ -172,19 +176,4 @@ def _spec_faults(broker: str, spec: str, sagas: int, kills: int, seed: int | Non
 
     runner = SpecFaultRunner(broker, spec, sagas=sagas, kills=kills, seed=seed, db=db,
                              settle_timeout=settle_timeout, crash_points=crash_points, progress=progress)
-    report = asyncio.run(_run(runner))
-    if tty:
-        click.echo("", err=True)
-    if report is None:
-        click.echo("interrupted: stopped at once; service processes, broker names and "
-                   "temporary files removed", err=True)
-        sys.exit(3)
-    if as_json:
-        click.echo(json.dumps(report.to_json(), indent=2, sort_keys=True))
-    else:
-        for line in report.lines():
-            click.echo(line)
-    if report.interrupted:
-        sys.exit(3)
-    if not report.ok:
-        sys.exit(1)
+    _finish(runner, tty, as_json)
