@@ -302,18 +302,22 @@ class _Shard:
     def owner(self, s: tuple) -> int:
         """The worker that owns ``s``'s orbit (the same answer in every process).
 
-        The sum of the orbit hashes of the state's parts (each a sum of uniform 64-bit
-        hashes, memoized per interned part), modulo the number of workers; generated
-        and unrolled per model as the engine does for its hot functions.
+        The sum of the orbit hashes of the state's parts (each a sum of 64-bit hashes,
+        memoized per interned part), mixed, modulo the number of workers; generated and
+        unrolled per model as the engine does for its hot functions.
         """
         return self._owner(s)
 
     def _make_owner(self):
         n = self.n
         env = {f"P{p}": _Memo(lambda pid, p=p: self._inv_pid(p, pid)) for p in range(n)}
-        env.update(B=_Memo(self._inv_item).__getitem__, W=self.dup_weight, M=_M64, C=self.count)
-        src = ("lambda s: ((" + "".join(f"P{p}[s[{p}]] + " for p in range(n))
-               + f"sum(map(B, s[{n}])) + s[{n + 1}] * W) & M) % C")
+        env.update(B=_Memo(self._inv_item).__getitem__, W=self.dup_weight, M=_M64, C=self.count, K=0x9E3779B97F4A7C15)
+        # The low bits of a sum depend on the low bits of its terms alone (the parity of a
+        # sum is the XOR of the parities): multiply by an odd constant and take the high
+        # half, which depends on every bit (Fibonacci hashing). Without it 2 workers owned
+        # 58% and 42% of the 10.6M states of corrected, 3 orders, 1 crash.
+        src = ("lambda s: (((" + "".join(f"P{p}[s[{p}]] + " for p in range(n))
+               + f"sum(map(B, s[{n}])) + s[{n + 1}] * W) * K & M) >> 32) % C")
         return _generate("owner", src, env)
 
     def _add(self, s: tuple) -> bool:
