@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from sagaspec.errors import ModelError, SpecError
 
-__all__ = ["CelEnv", "Expr", "Literal", "scan"]
+__all__ = ["CelEnv", "Expr", "Literal", "scan", "interval"]
 
 _TOKEN = re.compile(
     r"""(?P<str>'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")"""
@@ -256,4 +256,39 @@ def python_form(text: str, names: dict[str, str]):
             return None  # CEL compares left to right, Python chains: keep CEL's reading
         if isinstance(node, ast.Constant) and not isinstance(node.value, (int, str)):
             return None
-    return eval(compile(tree, "<cel>", "eval"), {"__builtins__": {}})  # noqa: S307 - whitelisted tree
+    fn = eval(compile(tree, "<cel>", "eval"), {"__builtins__": {}})  # noqa: S307 - whitelisted tree
+    fn.tree = tree.body.body  # the expression's syntax tree, for static analysis
+    return fn
+
+
+def interval(expr: Expr | Literal, bounds: dict[str, tuple[int, int]]) -> tuple[int, int] | None:
+    """The range of integer values ``expr`` can take when each name ranges over
+    ``bounds``; ``None`` when unknown (not in the simple subset, or not integer)."""
+    if isinstance(expr, Literal):
+        v = expr.value
+        return (v, v) if isinstance(v, int) and not isinstance(v, bool) else None
+    tree = getattr(expr.fast, "tree", None)
+    return None if tree is None else _interval(tree, bounds)
+
+
+def _interval(node, bounds):
+    if isinstance(node, ast.Constant):
+        v = node.value
+        return (v, v) if isinstance(v, int) and not isinstance(v, bool) else None
+    if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+        return bounds.get(node.slice.value)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        inner = _interval(node.operand, bounds)
+        return None if inner is None else (-inner[1], -inner[0])
+    if isinstance(node, ast.BinOp):
+        a, b = _interval(node.left, bounds), _interval(node.right, bounds)
+        if a is None or b is None:
+            return None
+        if isinstance(node.op, ast.Add):
+            return (a[0] + b[0], a[1] + b[1])
+        if isinstance(node.op, ast.Sub):
+            return (a[0] - b[1], a[1] - b[0])
+        if isinstance(node.op, ast.Mult):
+            products = [x * y for x in a for y in b]
+            return (min(products), max(products))
+    return None

@@ -475,6 +475,7 @@ class _Builder:
         participants = self.participants(params)
         props = self.properties(participants, params)
         self.check_provenance(events, participants)
+        self.check_domains(participants, params)
         bounds = dict(d.get("bounds") or {})
         if bounds.get("sagas", 1) > bounds.get("max_sagas", 6):
             self.fail(("bounds", "sagas"), "sagas is larger than max_sagas")
@@ -762,6 +763,47 @@ class _Builder:
                 target = None
             out.append(SpecProperty(name, kind, expr, over, p.get("description", ""), target, self.loc.where(path)))
         return tuple(out)
+
+    def check_domains(self, participants, params) -> None:
+        """An integer update that can never land in its variable's domain (for any value
+        of the variables it reads, at the params' defaults) is an error now; one that
+        only might leave it is checked when it runs (with this position)."""
+        from sagaspec.spec._cel import interval
+
+        values: dict = {"sagas": int((self.d.get("bounds") or {}).get("sagas", 2))}
+        try:
+            for p in params:
+                values[p.name] = p.default(values)
+        except Exception:  # noqa: BLE001 - a default the runtime reports better
+            return
+        for part in participants:
+            bounds: dict[str, tuple[int, int]] = {
+                n: (v, v) for n, v in values.items() if isinstance(v, int) and not isinstance(v, bool)
+            }
+            domains: dict[str, tuple[int, int]] = {}
+            for v in (*part.state, *part.shared):
+                if v.kind in ("int", "counter"):
+                    try:
+                        low, high = int(v.low(values)), int(v.high(values))
+                    except Exception:  # noqa: BLE001 - not decidable here
+                        continue
+                    domains[v.name] = bounds[v.name] = (low, high)
+            for r in part.reactions:
+                for a in r.alternatives:
+                    for var, expr in a.updates:
+                        if var not in domains:
+                            continue
+                        got = interval(expr, bounds)
+                        if got is None:
+                            continue
+                        low, high = domains[var]
+                        kind = part.var(var).kind
+                        never = got[1] < low or (got[0] > high and kind != "counter")
+                        if never:
+                            raise SpecError(
+                                f"{expr.where}: update of {var} gives {got[0]}..{got[1]}, never within "
+                                f"its domain {low}..{high}" + (" (a counter saturates only at its max)" if kind == "counter" else "")
+                            )
 
     def check_provenance(self, events, participants) -> None:
         fields = {e.name: {f.name for f in e.fields} | {f.name for f in self.fields(self.d.get("common") or {}, ("common",))} for e in events}

@@ -151,14 +151,17 @@ def test_deep_nesting_and_huge_files_are_refused_with_one_line():
     assert "larger than" in str(pytest.raises(InputError, parse_spec, "#" * 3_000_000, "h.yaml").value)
 
 
-def test_an_update_outside_its_domain_names_the_update():
-    text = spec_text(**{"set: {status: reserved, held: true}": "set: {status: reserved, held: true}"})
-    text = text.replace("      outcomes: {type: counter, max: 2, ghost: true, description: outcomes published}",
-                        "      outcomes: {type: int, min: 0, max: 0, description: outcomes published}")
+def test_an_update_that_leaves_its_domain_when_it_runs_names_the_update():
+    # 2 - outcomes * 2 ranges over 0..2 for outcomes in 0..1: it may fit, so only running
+    # it tells (from outcomes = 0 it gives 2).
+    text = STARTER.replace("      outcomes: {type: counter, max: 2, ghost: true, description: outcomes published}",
+                           "      outcomes: {type: int, min: 0, max: 1, description: outcomes published}")
+    text = text.replace("set: {status: completed, outcomes: outcomes + 1}", "set: {status: completed, outcomes: 2 - outcomes * 2}")
+    assert "2 - outcomes * 2" in text
     system = spec_system(parse_spec(text, "t.saga.yaml"), 1)
     app = system.participant("app")
     (placed,) = app.internal(app.init())
-    with pytest.raises(ModelError, match=r"t\.saga\.yaml:\d+:\d+: update of outcomes is 1, outside 0\.\.0"):
+    with pytest.raises(ModelError, match=r"t\.saga\.yaml:\d+:\d+: update of outcomes is 2, outside 0\.\.1"):
         app.on_event(placed.state, Msg("Processed", 0, "processor"))
 
 
@@ -336,3 +339,18 @@ def test_two_loads_of_one_file_name_are_different_specs(tmp_path, monkeypatch):
     second = load_spec("t.saga.yaml")
     assert first != second
     assert "Freed" in second.design().events and "Freed" not in first.design().events
+
+
+def test_an_update_that_can_never_be_in_its_domain_is_a_load_error():
+    text = STARTER.replace("      outcomes: {type: counter, max: 2, ghost: true, description: outcomes published}",
+                           "      outcomes: {type: counter, max: 2, ghost: true, description: outcomes published}\n"
+                           "      tries: {type: int, min: 0, max: 3}")
+    assert "tries" in text
+    bad = text.replace("set: {status: open}", "set: {status: open, tries: tries + 10}")
+    message = error_of(bad)
+    assert "update of tries gives 10..13, never within its domain 0..3" in message
+    assert message.startswith(f"t.saga.yaml:{line_of(bad, 'tries + 10')}:")
+    # One that only might leave the domain is left to the run (reachable states decide).
+    parse_spec(text.replace("set: {status: open}", "set: {status: open, tries: tries + 1}"), "t.saga.yaml")
+    negative = text.replace("set: {status: open}", "set: {status: open, outcomes: outcomes - 5}")
+    assert "update of outcomes gives -5..-3, never within its domain 0..2" in error_of(negative)
