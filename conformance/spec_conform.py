@@ -255,9 +255,20 @@ def _negative(adapter: SpecAdapter, pool, rng: random.Random, oracle: SpecOracle
             "(no sagaId); an invalid event must be dead-lettered, publishing nothing"))
 
 
+#: The fault kinds a case may inject, each switched on or off alone.
+FAULTS = ("duplicates", "reorder", "crash", "invalid")
+
+
 def run_case(spec: SagaSpec, adapter: SpecAdapter, seed: int, *, sagas: int = 2,
-             crashes: bool = True, duplicates: bool = True) -> CaseResult:
-    """One seeded case against ``adapter`` (reset first); the oracle's verdict."""
+             crashes: bool = True, duplicates: bool = True, reorder: bool = True,
+             invalid: bool | None = None) -> CaseResult:
+    """One seeded case against ``adapter`` (reset first); the oracle's verdict.
+
+    ``reorder`` off delivers in publication order (the oldest in-flight event first);
+    ``invalid`` (default: with crashes or duplicates) sends one invalid event.
+    """
+    if invalid is None:
+        invalid = crashes or duplicates
     rng = random.Random(seed)
     result = CaseResult(seed, sagas)
     saga_ids = [f"s{seed}-{i}" for i in range(sagas)]
@@ -296,14 +307,14 @@ def run_case(spec: SagaSpec, adapter: SpecAdapter, seed: int, *, sagas: int = 2,
         got = route(adapter.collect(_done(_allowed_start(oracle, starter, s))), starter, s)
         note(f"{starter} starts saga {s} (world {world[s]})", got)
         oracle.started(starter, s, _unique(got))
-    if (crashes or duplicates) and pool and not oracle.failures:
+    if invalid and pool and not oracle.failures:
         _negative(adapter, pool, random.Random(seed ^ 0x5EED), oracle, route, note)
     while pool and not oracle.failures:
         if result.steps >= MAX_STEPS:
             result.complete = False
             return result
         result.steps += 1
-        dest, event = pool.pop(rng.randrange(len(pool)))
+        dest, event = pool.pop(rng.randrange(len(pool)) if reorder else 0)
         if duplicates and rng.random() < 0.15:
             pool.append((dest, event))
         point = rng.choice(CRASH_POINTS) if crashes and rng.random() < 0.08 else None

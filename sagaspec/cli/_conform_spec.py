@@ -6,6 +6,7 @@ import random
 import shlex
 import sys
 import time
+from typing import Any
 
 import click
 
@@ -15,8 +16,15 @@ EXIT_OK, EXIT_FAILED, EXIT_INCOMPLETE = 0, 1, 3
 
 
 def conform_spec(spec_ref: str, adapter: str | None, participant: str, examples: int, seed: int | None,
-                 case: int | None, mutant: str | None, timeout: float, faults: bool) -> int:
-    """Run the cases; print the verdict; the exit status."""
+                 case: int | None, mutant: str | None, timeout: float, faults: tuple[str, ...],
+                 exitfirst: bool = False, case_sagas: int | None = None) -> int:
+    """Run the cases; print every distinct failure, shrunk; the exit status.
+
+    ``faults`` are the kinds injected (duplicates, reorder, crash, invalid). The run keeps
+    going after a failure and reports each distinct one (check x participant x event)
+    once, from its first case, shrunk to the fewest sagas and fault kinds that still show
+    it; ``exitfirst`` stops at the first.
+    """
     from sagaspec.conformance.spec_conform import case_seed, load_spec_adapter, run_case
     from sagaspec.spec.sagafile import resolve_spec
 
@@ -26,28 +34,53 @@ def conform_spec(spec_ref: str, adapter: str | None, participant: str, examples:
     cases = [case] if case is not None else list(range(examples))
     target = f"{adapter} as {participant} of the {spec.name} spec" + (f", mutant {mutant}" if mutant else "")
     driver = load_spec_adapter(adapter, spec, participant, mutant, timeout)
-    click.echo(f"sagaspec conform: {target}, {len(cases)} case(s), seed {seed}")
+    click.echo(f"sagaspec conform: {target}, {len(cases)} case(s), seed {seed}, "
+               f"faults: {', '.join(faults) or 'none'}")
     live = sys.stderr.isatty()
     t0 = time.perf_counter()
     done = steps = events = 0
     incomplete: list[int] = []
-    failed = None
+    distinct: dict[tuple[str, str, str], tuple[int, Any, int, tuple[str, ...]]] = {}
     interrupted = False
+
+    def run(k: int, sagas: int | None, kinds: tuple[str, ...]):
+        s = case_seed(seed, k)
+        return run_case(spec, driver, s, sagas=sagas or (1 + s % 3), crashes="crash" in kinds,
+                        duplicates="duplicates" in kinds, reorder="reorder" in kinds,
+                        invalid="invalid" in kinds)
+
     try:
         for k in cases:
-            s = case_seed(seed, k)
-            result = run_case(spec, driver, s, sagas=1 + s % 3, crashes=faults, duplicates=faults)
+            result = run(k, case_sagas, faults)
             done += 1
             steps += result.steps
             events += result.events
             if live:
-                sys.stderr.write(f"\rcase {done}/{len(cases)}")
+                sys.stderr.write(f"\rcase {done}/{len(cases)}, {len(distinct)} distinct failure(s)")
                 sys.stderr.flush()
             if result.failures:
-                failed = (k, result)
-                break
+                f = result.failures[0]
+                key = (f.check, f.participant, f.event)
+                if key not in distinct:
+                    distinct[key] = (k, result, result.sagas, faults)
+                if exitfirst:
+                    break
+                continue
             if not result.complete:
                 incomplete.append(k)
+        # Shrink each distinct failure: fewer sagas, then fewer fault kinds, same failure.
+        for key, (k, result, sagas, kinds) in list(distinct.items()):
+            for n in range(1, sagas):
+                smaller = run(k, n, kinds)
+                if smaller.failures and _key(smaller.failures[0]) == key:
+                    result, sagas = smaller, n
+                    break
+            for kind in kinds:
+                fewer = tuple(x for x in kinds if x != kind)
+                tried = run(k, sagas, fewer)
+                if tried.failures and _key(tried.failures[0]) == key:
+                    result, kinds = tried, fewer
+            distinct[key] = (k, result, sagas, kinds)
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -55,24 +88,23 @@ def conform_spec(spec_ref: str, adapter: str | None, participant: str, examples:
         if live:
             sys.stderr.write("\r\033[K")
     secs = max(time.perf_counter() - t0, 1e-9)
-    if failed is not None:
-        k, result = failed
+    for (k, result, sagas, kinds) in distinct.values():
         f = result.failures[0]
-        click.echo(f"FAILED {f.check}: case {k} ({result.sagas} saga(s)): {f.message}")
+        click.echo(f"FAILED {f.check}: case {k} (shrunk to {sagas} saga(s), faults: {', '.join(kinds) or 'none'}): "
+                   f"{f.message}")
         click.echo("  what the suite did (last steps), and what came out:")
         for line in result.log[-12:]:
             click.echo(f"    {line}")
         words = ["sagaspec", "conform", "--spec", spec_ref, "--adapter", adapter,
-                 "--participant", participant, "--seed", str(seed), "--case", str(k)]
+                 "--participant", participant, "--seed", str(seed), "--case", str(k),
+                 "--case-sagas", str(sagas), "--faults", ",".join(kinds) or "none"]
         if mutant:
             words += ["--mutant", mutant]
-        if not faults:
-            words.append("--no-faults")
         click.echo("Reproduce with: " + " ".join(shlex.quote(w) for w in words))
     click.echo(f"{done} case(s), {steps} deliveries, {events} events in {secs:.1f}s "
                f"({done / secs:.1f} cases/s)")
-    if failed is not None:
-        click.echo(f"FAILED: {target}")
+    if distinct:
+        click.echo(f"FAILED: {target}: {len(distinct)} distinct failure(s)")
         return EXIT_FAILED
     if interrupted:
         click.echo(f"INTERRUPTED: partial result: {done} of {len(cases)} case(s) passed")
@@ -83,3 +115,28 @@ def conform_spec(spec_ref: str, adapter: str | None, participant: str, examples:
         return EXIT_INCOMPLETE
     click.echo(f"PASSED: {target}")
     return EXIT_OK
+
+
+def _key(f: Any) -> tuple[str, str, str]:
+    return (f.check, f.participant, f.event)
+
+
+def parse_faults(text: str | None, no_faults: bool) -> tuple[str, ...]:
+    """``--faults duplicates,crash`` (``none``: no faults) as a tuple in a fixed order."""
+    from sagaspec.conformance.spec_conform import FAULTS
+    from sagaspec.errors import UsageError
+
+    if no_faults:
+        if text is not None:
+            raise UsageError("use either --faults or --no-faults")
+        return ()
+    if text is None:
+        return FAULTS
+    chosen = {t.strip() for t in text.split(",") if t.strip()}
+    if chosen == {"none"}:
+        return ()
+    unknown = sorted(chosen - set(FAULTS))
+    if unknown:
+        raise UsageError(f"--faults: unknown fault kind {', '.join(unknown)}; expected a comma list of "
+                         f"{', '.join(FAULTS)} (or none)")
+    return tuple(k for k in FAULTS if k in chosen)

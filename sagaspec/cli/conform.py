@@ -174,11 +174,18 @@ def _replay_settings(replay: str, adapter: str | None, participant: str | None,
                    "--spec FILE.")
 @click.option("--case", "case", type=click.IntRange(0), default=None, metavar="K",
               help="With --spec: run only case K of --seed (what 'Reproduce with:' names).")
+@click.option("--case-sagas", type=click.IntRange(1, 6), default=None, metavar="N",
+              help="With --spec: every case runs N sagas (default: 1 to 3, by case).")
+@click.option("--faults", "faults", default=None, metavar="KINDS",
+              help="With --spec: the fault kinds to inject, a comma list of duplicates, reorder, "
+                   "crash, invalid, or none [default: all].")
+@click.option("-x", "--exitfirst", is_flag=True,
+              help="With --spec: stop at the first failure instead of reporting every distinct one.")
 def conform(adapter, participant, design, examples, seed, replay, cover_edges, junit_xml,
             ndjson, failures_dir, mutant, mapping, max_sagas, max_steps, collect_timeout,
             settle_timeout, settle_each_step, no_faults, no_shrink, cover_orders, cover_duplicates,
             cover_crashes, no_coverage, skip_checks, quiet, trust_file=False, report=None,
-            spec_file=None, case=None):
+            spec_file=None, case=None, case_sagas=None, faults=None, exitfirst=False):
     """``sagaspec conform`` (see ``_HELP``)."""
     if spec_file is not None:
         from sagaspec.cli._conform_spec import conform_spec
@@ -189,10 +196,15 @@ def conform(adapter, participant, design, examples, seed, replay, cover_edges, j
                                                 ("--report", report)) if given]
         if unsupported:
             raise click.UsageError(f"{', '.join(unsupported)}: not available with --spec yet")
+        from sagaspec.cli._conform_spec import parse_faults
+
         sys.exit(conform_spec(spec_file, adapter, participant or "system", examples, seed, case,
-                              mutant, collect_timeout, not no_faults))
-    if case is not None:
-        raise click.UsageError("--case applies only to --spec FILE")
+                              mutant, collect_timeout, parse_faults(faults, no_faults),
+                              exitfirst=exitfirst, case_sagas=case_sagas))
+    for flag, given in (("--case", case is not None), ("--case-sagas", case_sagas is not None),
+                        ("--faults", faults is not None), ("--exitfirst", exitfirst)):
+        if given:
+            raise click.UsageError(f"{flag} applies only to --spec FILE")
     if participant is not None and participant not in PARTICIPANTS:
         raise click.BadParameter(f"{participant!r} is not one of {', '.join(map(repr, PARTICIPANTS))} "
                                  "(another saga's participants: --spec FILE)", param_hint="'--participant'")
