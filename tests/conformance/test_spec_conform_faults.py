@@ -7,6 +7,7 @@ import shlex
 from pathlib import Path
 
 from click.testing import CliRunner
+
 from sagaspec.cli import main
 
 SHOP = str(Path(__file__).resolve().parents[2] / "examples" / "sagas" / "shop.saga.yaml")
