@@ -49,7 +49,7 @@ def cycle_analysis(request, monkeypatch):
     """Run the bottom-cycle analysis both with the pure-Python Tarjan and with SciPy."""
     if request.param == "scipy":
         if not liveness.have_scipy():
-            pytest.skip("scipy not installed")  # the pure-Python variant still runs
+            pytest.fail("scipy is a dev dependency (pip install -e '.[dev]'); its analysis path must be tested")
         monkeypatch.setattr(liveness, "SCIPY_MIN_EDGES", 0)
     return request.param
 
