@@ -23,18 +23,7 @@ __all__ = ["serve"]
 def _world(path: str | None) -> dict | None:
     if path is None:
         return None
-    from sagaspec.spec._jsonlimits import MESSAGE_LIMITS, JSONLimitError, loads, read_limited
-
-    try:
-        data = loads(read_limited(path, MESSAGE_LIMITS), MESSAGE_LIMITS)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the world file: {exc.strerror}") from None
-    except JSONLimitError as exc:
-        raise InputError(f"{path}: {exc}") from None
-    except ValueError as exc:
-        raise InputError(f"{path}: not JSON: {' '.join(str(exc).split())[:200]}") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{path}: expected a JSON object with stock / declined_users / decline_over")
+    data = _read_world_file(path, "with stock / declined_users / decline_over")
     stock = data.get("stock", {})
     if not isinstance(stock, dict) or not all(isinstance(v, int) and v >= 0 for v in stock.values()):
         raise InputError(f"{path}: stock: expected an object of sku -> non-negative integer")
@@ -193,6 +182,11 @@ def _serve_spec(spec_file, mutant, participant, host, port, world_file, store_sp
 
 
 def _spec_world(path: str) -> dict:
+    return _read_world_file(path, "of world knob values")
+
+
+def _read_world_file(path: str, what: str) -> dict:
+    """A world file as a JSON object, read within the message limits; one-line errors."""
     from sagaspec.spec._jsonlimits import MESSAGE_LIMITS, JSONLimitError, loads, read_limited
 
     try:
@@ -204,7 +198,7 @@ def _spec_world(path: str) -> dict:
     except ValueError as exc:
         raise InputError(f"{path}: not JSON: {' '.join(str(exc).split())[:200]}") from None
     if not isinstance(data, dict):
-        raise InputError(f"{path}: expected a JSON object of world knob values")
+        raise InputError(f"{path}: expected a JSON object {what}")
     return data
 
 
