@@ -30,7 +30,6 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from sagaspec.adapters.broker import (
-    SERVICES,
     BrokerAdapter,
     BrokerConfig,
     Handler,
@@ -193,7 +192,9 @@ class RabbitTransport(Transport):
         n = self.names()
         channel = await self._bounded(self.conn.channel(), "open channel")
         try:
-            for queue in sorted({self.queue_name(s) for s in SERVICES} | self._declared):
+            # The queues of spawned participants (declared by their processes) and ours.
+            spawned = set(self.config.spawn) - {"auto", "all"}
+            for queue in sorted({self.queue_name(s) for s in spawned} | self._declared):
                 with contextlib.suppress(Exception):
                     await self._bounded(channel.queue_delete(queue), "queue_delete")
             for name in (n["exchange"], n["control"]):
