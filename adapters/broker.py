@@ -652,6 +652,8 @@ class BrokerAdapter(Adapter):
         self.listeners: list[Callable[[dict[str, Any] | RawMessage], None]] = []
         #: Keep observed items for :meth:`collect` (off for long runs that only listen).
         self.record = True
+        #: Reads each received message instead of the CloudEvents codec (a mapping sets it).
+        self.decoder: Callable[[Received], dict[str, Any] | RawMessage] | None = None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.transport.describe()}>"
@@ -741,6 +743,11 @@ class BrokerAdapter(Adapter):
         route = event.get("eventType") if isinstance(event, dict) else None
         await self.transport.publish(route if isinstance(route, str) and route else "unknown",
                                      body, headers)
+
+    async def publish_as(self, route: str, body: bytes, headers: dict[str, str] | None = None) -> None:
+        """Publish ``body`` as is under ``route``: a service's own routing key / subject
+        (what a vocabulary mapping sends); the adapter still drops it from ``collect``."""
+        await self.transport.publish(route, bytes(body), {**(headers or {}), ORIGIN_HEADER: self.origin})
 
     async def deliver_raw(self, payload: bytes) -> None:
         """Publish ``payload`` as is where the target consumes (its first event type)."""
@@ -969,6 +976,9 @@ class BrokerAdapter(Adapter):
 
     async def _on_message(self, msg: Received) -> None:
         if msg.headers.get(ORIGIN_HEADER) == self.origin:
+            return
+        if self.decoder is not None:  # a vocabulary mapping reads route, headers and body
+            self._arrive(self.decoder(msg))
             return
         decoded = decode_message(msg.body, msg.headers)
         if isinstance(decoded, RawMessage):

@@ -106,6 +106,8 @@ class RabbitTransport(Transport):
         self._observer_queue: tuple[Any, str] | None = None
         self._markers = 0
         self._handled = 0
+        #: Whether this transport may declare exchanges (``ensure_topology(create=True)``).
+        self._may_declare = True
 
     def names(self) -> dict[str, str]:
         ns = self.config.namespace
@@ -156,24 +158,23 @@ class RabbitTransport(Transport):
 
     async def ensure_topology(self, create: bool) -> None:
         import aio_pika
-        from aiormq.exceptions import ChannelNotFoundEntity
 
         n = self.names()
+        self._may_declare = create
         if not create:
-            probe = await self._bounded(self.conn.channel(), "open channel")
-            try:
-                await self._bounded(
-                    probe.declare_exchange(n["exchange"], aio_pika.ExchangeType.TOPIC, passive=True),
-                    "declare exchange",
-                )
-            except ChannelNotFoundEntity:
+            # Their exchange, as they declared it (durable or not): only looked at, never
+            # declared again; its control exchange too, if it has one.
+            if not await self._exists(n["exchange"]):
                 raise BrokerUnavailable(
                     f"rabbitmq at {self.config.display}: exchange {n['exchange']!r} not found",
                     hint="start the services first, pass ?exchange=NAME, or ?create=1 to declare it",
-                ) from None
-            finally:
-                with contextlib.suppress(BaseException):
-                    await asyncio.wait_for(probe.close(), 1.0)
+                )
+            self._exchange = await self._bounded(self._pub_channel.get_exchange(n["exchange"], ensure=False),
+                                                 "get exchange")
+            if await self._exists(n["control"]):
+                self._control_exchange = await self._bounded(
+                    self._pub_channel.get_exchange(n["control"], ensure=False), "get exchange")
+            return
         try:
             self._exchange = await self._bounded(
                 self._pub_channel.declare_exchange(
@@ -187,6 +188,23 @@ class RabbitTransport(Transport):
         except Exception as exc:
             raise self.unavailable(f"cannot declare exchange {n['exchange']}", exc,
                                    hint="an exchange of that name with another type exists?") from None
+
+    async def _exists(self, exchange: str) -> bool:
+        """Whether ``exchange`` exists (a passive declaration, on a channel of its own: a
+        failed one closes its channel)."""
+        import aio_pika
+        from aiormq.exceptions import ChannelNotFoundEntity
+
+        probe = await self._bounded(self.conn.channel(), "open channel")
+        try:
+            await self._bounded(probe.declare_exchange(exchange, aio_pika.ExchangeType.TOPIC, passive=True),
+                                "declare exchange")
+            return True
+        except ChannelNotFoundEntity:
+            return False
+        finally:
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(probe.close(), 1.0)
 
     async def destroy(self) -> None:
         n = self.names()
@@ -316,6 +334,8 @@ class RabbitTransport(Transport):
 
         if self._control_exchange is None:
             await self._declare_control()
+        if self._control_exchange is None:
+            return  # no control exchange on their broker: nobody would hear it
         await self._bounded(
             self._control_exchange.publish(aio_pika.Message(json.dumps(message).encode()), routing_key=""),
             "control publish",
@@ -324,6 +344,8 @@ class RabbitTransport(Transport):
     async def _declare_control(self) -> None:
         import aio_pika
 
+        if not self._may_declare and self.config.control != "on":
+            return  # declared by whoever runs the services (or ?control=on), never by a watcher
         self._control_exchange = await self._bounded(
             self._pub_channel.declare_exchange(self.names()["control"], aio_pika.ExchangeType.FANOUT),
             "declare control exchange",
@@ -332,6 +354,8 @@ class RabbitTransport(Transport):
     async def control_listen(self, handler: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
         if self._control_exchange is None:
             await self._declare_control()
+        if self._control_exchange is None:
+            return
         channel = await self._channel(prefetch=64)
         queue = await self._bounded(channel.declare_queue(exclusive=True, auto_delete=True), "declare queue")
         await self._bounded(queue.bind(self.names()["control"]), "bind")

@@ -119,9 +119,10 @@ def spec_params(spec: SagaSpec) -> dict[str, Any]:
 
 
 def load_spec_adapter(text: str, spec: SagaSpec, participant: str, mutant: str | None = None,
-                      timeout: float = 3.0) -> Any:
-    """``inprocess`` (the reference services here) or ``http://...`` (served ones: the
-    whole system, or one participant with the others' reference services here)."""
+                      timeout: float = 3.0, mapping: str | None = None) -> Any:
+    """``inprocess`` (the reference services here), ``http://...`` (served ones: the
+    whole system, or one participant with the others' reference services here), or a
+    broker URL (one participant consuming from it, in its own vocabulary with ``mapping``)."""
     names = [p.name for p in spec.participants]
     if participant != "system" and participant not in names:
         raise UsageError(f"--participant {participant!r}: {spec.name} has {', '.join(names)} (or system)")
@@ -130,12 +131,21 @@ def load_spec_adapter(text: str, spec: SagaSpec, participant: str, mutant: str |
     if mutant:
         raise UsageError("--mutant applies to --adapter inprocess; serve the mutant with "
                          "sagaspec serve --spec FILE --mutant NAME instead")
+    if text.split("://", 1)[0] in ("amqp", "amqps", "nats", "tls", "redis", "rediss"):
+        from sagaspec.adapters.mapping import load_mapping
+        from sagaspec.adapters.spec_broker import SpecBrokerAdapter
+
+        return SpecBrokerAdapter(text, spec, participant, local=InProcessSpecAdapter(spec), timeout=timeout,
+                                 mapping=load_mapping(mapping, spec) if mapping else None)
+    if mapping:
+        raise UsageError("--mapping with --spec applies to a broker adapter (amqp://, nats://, redis://)")
     if text.startswith(("http://", "https://")):
         from sagaspec.adapters.spec_http import SpecHttpAdapter
 
         remote = SpecHttpAdapter(text, participant=participant, timeout=timeout)
         return remote if participant == "system" else SplitSpecAdapter(remote, participant, InProcessSpecAdapter(spec))
-    raise UsageError(f"--adapter {text!r} with --spec: expected inprocess or http://HOST:PORT")
+    raise UsageError(f"--adapter {text!r} with --spec: expected inprocess, http://HOST:PORT or a broker URL "
+                     "(amqp://, nats://, redis://)")
 
 
 class SplitSpecAdapter:

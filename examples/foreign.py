@@ -222,4 +222,6 @@ def make_adapter(participant: str | None = "payment", **_: Any) -> Any:
     if participant not in (None, "", "payment"):
         raise AdapterError(f"the legacy payment service plays 'payment' only, not {participant!r}")
     inner = InProcessAdapter(make_target(), label="legacy payment service")
-    return MappedAdapter(inner, load_mapping(MAPPING_FILE))
+    from sagaspec.spec.sagafile import shipped_spec
+
+    return MappedAdapter(inner, load_mapping(MAPPING_FILE, shipped_spec("corrected")))

@@ -51,8 +51,6 @@ REMAINING: dict[str, str] = {
                           "cycle issue 10 removes) and names their streams",
     "adapters/http.py": "the reference HTTP service's routes name the order participants",
     "adapters/inprocess.py": "the in-process reference services by participant name",
-    "adapters/mapping.py": "the mapping layer's docstring examples and defaults name order "
-                           "events",
 }
 
 

@@ -17,7 +17,7 @@ EXIT_OK, EXIT_FAILED, EXIT_INCOMPLETE = 0, 1, 3
 
 def conform_spec(spec_ref: str, adapter: str | None, participant: str, examples: int, seed: int | None,
                  case: int | None, mutant: str | None, timeout: float, faults: tuple[str, ...],
-                 exitfirst: bool = False, case_sagas: int | None = None) -> int:
+                 exitfirst: bool = False, case_sagas: int | None = None, mapping: str | None = None) -> int:
     """Run the cases; print every distinct failure, shrunk; the exit status.
 
     ``faults`` are the kinds injected (duplicates, reorder, crash, invalid). The run keeps
@@ -33,7 +33,7 @@ def conform_spec(spec_ref: str, adapter: str | None, participant: str, examples:
     seed = random.randrange(2**31) if seed is None else seed
     cases = [case] if case is not None else list(range(examples))
     target = f"{adapter} as {participant} of the {spec.name} spec" + (f", mutant {mutant}" if mutant else "")
-    driver = load_spec_adapter(adapter, spec, participant, mutant, timeout)
+    driver = load_spec_adapter(adapter, spec, participant, mutant, timeout, mapping=mapping)
     click.echo(f"sagaspec conform: {target}, {len(cases)} case(s), seed {seed}, "
                f"faults: {', '.join(faults) or 'none'}")
     live = sys.stderr.isatty()
@@ -100,6 +100,8 @@ def conform_spec(spec_ref: str, adapter: str | None, participant: str, examples:
                  "--case-sagas", str(sagas), "--faults", ",".join(kinds) or "none"]
         if mutant:
             words += ["--mutant", mutant]
+        if mapping:
+            words += ["--mapping", mapping]
         click.echo("Reproduce with: " + " ".join(shlex.quote(w) for w in words))
     click.echo(f"{done} case(s), {steps} deliveries, {events} events in {secs:.1f}s "
                f"({done / secs:.1f} cases/s)")

@@ -191,7 +191,7 @@ def conform(adapter, participant, design, examples, seed, replay, cover_edges, j
         from sagaspec.cli._conform_spec import conform_spec
 
         unsupported = [flag for flag, given in (("--replay", replay), ("--cover-edges", cover_edges),
-                                                ("--design", design), ("--mapping", mapping),
+                                                ("--design", design),
                                                 ("--junit-xml", junit_xml), ("--ndjson", ndjson),
                                                 ("--report", report)) if given]
         if unsupported:
@@ -200,7 +200,7 @@ def conform(adapter, participant, design, examples, seed, replay, cover_edges, j
 
         sys.exit(conform_spec(spec_file, adapter, participant or "system", examples, seed, case,
                               mutant, collect_timeout, parse_faults(faults, no_faults),
-                              exitfirst=exitfirst, case_sagas=case_sagas))
+                              exitfirst=exitfirst, case_sagas=case_sagas, mapping=mapping))
     for flag, given in (("--case", case is not None), ("--case-sagas", case_sagas is not None),
                         ("--faults", faults is not None), ("--exitfirst", exitfirst)):
         if given:

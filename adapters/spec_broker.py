@@ -1,0 +1,243 @@
+"""Reach one participant of any spec behind a real broker, as it is: ``conform --spec`` over AMQP, NATS, Redis.
+
+``sagaspec conform --spec`` plays the bus itself: it hands each event to one participant
+and waits for what that participant publishes. :class:`SpecBrokerAdapter` does that for
+a service that consumes from a broker (RabbitMQ, NATS JetStream, Redis Streams) and was
+not written for sagaspec: events go out under the service's own routing keys, in its own
+vocabulary (a :class:`~sagaspec.adapters.mapping.Mapping`), and what it publishes is
+read back by a non-competing observer and translated into the spec's events. The other
+participants are the spec's reference services in this process (``local``), so the
+mapping sees every event of every saga (values it carries come from them too).
+
+Nothing is declared on the service's broker but the adapter's own observer queue
+(``?create=1`` asks for more). Each case tags the saga ids it sends (``s1-0`` goes out as
+``s1-0.3f9a2c``), so a case run again (shrunk, reproduced) never meets the state an
+earlier run left in a long-running service; the tag is removed from what comes back.
+
+Waiting: after a delivery, :meth:`collect` returns as soon as the spec's model says
+nothing more can come (``done``) and nothing else arrived for ``settle`` seconds (0.02
+by default), or after ``timeout`` seconds (the URL's ``timeout``, at least the
+suite's collect timeout). ``wait="quiet"`` is the broker adapter's own wait instead: a
+fixed quiet window (``settle``, 0.3 s) after every delivery, what a run did before the
+model said when to stop (kept for ``bench/bench_conform.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from sagaspec.adapters.base import RawMessage
+from sagaspec.adapters.mapping import Correlation, Mapping, MappingFailure
+
+from sagaspec.errors import AdapterError, UsageError
+
+__all__ = ["SpecBrokerAdapter"]
+
+
+class SpecBrokerAdapter:
+    """``amqp://...`` / ``nats://...`` / ``redis://...`` -> one participant of ``spec``.
+
+    ``local`` drives the other participants (the spec's reference services, any object
+    with the suite's adapter calls); ``mapping`` translates between the spec's events
+    and the service's messages (``None``: it speaks the spec's events as CloudEvents).
+    """
+
+    name = "broker"
+
+    def __init__(self, url: str, spec: Any, participant: str, *, local: Any, mapping: Mapping | None = None,
+                 timeout: float = 0.2, wait: str = "model") -> None:
+        from sagaspec.adapters.broker import BrokerAdapter, BrokerConfig
+
+        names = [p.name for p in spec.participants]
+        if participant not in names:
+            raise UsageError(f"--participant {participant!r}: over a broker, name the participant the service "
+                             f"plays ({', '.join(names)}); the suite runs the others")
+        if any(r.kind == "trigger" for r in spec.participant(participant).reactions):
+            raise UsageError(f"--participant {participant!r} starts sagas; a service behind a broker can be "
+                             "driven as a participant that only reacts")
+        if wait not in ("model", "quiet"):
+            raise UsageError(f"wait={wait!r}: expected model or quiet")
+        self.spec, self.participant, self.local, self.mapping, self.wait = spec, participant, local, mapping, wait
+        config = BrokerConfig.from_url(url)
+        settle = config.settle
+        # The suite plays the bus and the other participants: no control channel to ask.
+        config.control = "off"
+        self.broker = BrokerAdapter(config, participant=participant)
+        self.timeout = max(float(timeout), config.timeout)
+        self.settle = settle if settle is not None else (0.02 if wait == "model" else 0.3)
+        self.broker.config.settle = self.settle
+        self.state = Correlation()
+        self.tag = uuid.uuid4().hex[:6]
+        self.world: dict[str, dict[str, str]] = {}
+        self._buffer: list[dict[str, Any] | RawMessage] = []
+        self._last: Any = local
+        self._loop = asyncio.new_event_loop()
+        self._arrived: asyncio.Event | None = None
+        self.broker.record = wait == "quiet"
+        self.broker.listeners.append(self._on_item)
+        if mapping is not None:
+            self.broker.decoder = self._decode
+        try:
+            self._run(self._start())
+        except BaseException:
+            self.close()
+            raise
+
+    # -- plumbing ---------------------------------------------------------------------
+    def _run(self, coro: Any) -> Any:
+        return self._loop.run_until_complete(coro)
+
+    async def _start(self) -> None:
+        self._arrived = asyncio.Event()
+        await self.broker.start()
+
+    def _on_item(self, item: dict[str, Any] | RawMessage) -> None:
+        if self.wait == "model":
+            self._buffer.append(item)
+            if self._arrived is not None:
+                self._arrived.set()
+
+    def _wire(self, saga: Any) -> Any:
+        return f"{saga}.{self.tag}" if isinstance(saga, str) and saga else saga
+
+    def _unwire(self, event: dict[str, Any]) -> dict[str, Any]:
+        saga = event.get("sagaId")
+        if isinstance(saga, str) and saga.endswith(f".{self.tag}"):
+            event["sagaId"] = saga[: -len(self.tag) - 1]
+        return event
+
+    def _decode(self, received: Any) -> dict[str, Any] | RawMessage:
+        assert self.mapping is not None
+        try:
+            message = json.loads(received.body)
+        except ValueError:
+            return RawMessage(bytes(received.body), received.route, "not JSON")
+        out = self.mapping.translate(message, state=self.state, route=received.route, headers=received.headers)
+        if out is None:
+            return RawMessage(bytes(received.body), received.route, "ignored")
+        return out
+
+    def _note(self, events: list[Any]) -> None:
+        """What the local participants published: their sagas' history, for carried values."""
+        if self.mapping is None:
+            return
+        for e in events:
+            if isinstance(e, dict) and isinstance(e.get("sagaId"), str):
+                self.mapping.note(dict(e, sagaId=self._wire(e["sagaId"])), None, self.state)
+
+    # -- the suite's calls ------------------------------------------------------------
+    def reset(self) -> None:
+        self.local.reset()
+        self._drain()
+        # A case run again (shrinking, --case) gets fresh ids on their side.
+        self.tag = uuid.uuid4().hex[:6]
+        self.state.clear()
+
+    def _drain(self) -> None:
+        """Let what an earlier case's handlings still publish arrive, and drop it."""
+        async def quiet() -> None:
+            while True:
+                n = len(self._buffer)
+                await asyncio.sleep(self.settle)
+                if len(self._buffer) == n:
+                    return
+        if self.wait == "model":
+            self._run(quiet())
+            self._buffer.clear()
+        else:
+            self._run(self.broker.collect(0))
+
+    def configure(self, world: dict[str, Any]) -> None:
+        self.local.configure(world)
+        self.world = {s: dict(v) for s, v in (world.get("sagas") or {}).items()}
+
+    def start(self, participant: str, saga_id: str) -> None:
+        self._last = self.local
+        self.local.start(participant, saga_id)
+
+    def arm_crash(self, participant: str, point: str) -> None:
+        if participant == self.participant:
+            raise UsageError(f"cannot crash {participant} behind {self.broker.config.display}: the suite does not "
+                             "run it; leave crash out of --faults")
+        self.local.arm_crash(participant, point)
+
+    def deliver(self, participant: str, event: dict[str, Any], invalid: bool = False) -> bool:
+        if participant != self.participant:
+            self._last = self.local
+            return self.local.deliver(participant, event, invalid)
+        self._last = None
+        wired = dict(event)
+        if "sagaId" in wired:
+            wired["sagaId"] = self._wire(wired["sagaId"])
+        if self.mapping is None:
+            self._run(self.broker.deliver(wired))
+            return True
+        try:
+            theirs = self.mapping.to_theirs(wired, world=self.world.get(event.get("sagaId", "")))
+        except MappingFailure as exc:
+            raise AdapterError(f"{self.mapping.origin}: cannot say {event.get('eventType')} in their "
+                               f"vocabulary: {exc}") from None
+        if not invalid:
+            self.mapping.note(wired, theirs, self.state)
+        self._run(self.broker.publish_as(self.mapping.route_of(wired), json.dumps(theirs).encode(),
+                                         self.mapping.headers_of(wired)))
+        return True
+
+    def collect(self, done: Callable[[list[dict[str, Any]]], bool]) -> list[dict[str, Any]]:
+        """What the last participant handed an event published: the service's messages,
+        translated, once the model says nothing more can come (or the timeout)."""
+        if self._last is not None:
+            got = self._last.collect(done)
+            self._note(got)
+            return got
+        if self.wait == "quiet":
+            items = self._run(self.broker.collect(self.timeout))
+        else:
+            items = self._run(self._until(done))
+        out: list[Any] = []
+        for item in items:
+            if isinstance(item, RawMessage):
+                if item.reason == "ignored":
+                    continue
+                # Not an event of the spec: the suite reports what was published and why.
+                out.append({"eventType": "?", "unreadable": item.reason, "payload": item.payload[:200].decode(
+                    "utf-8", "replace"), "from": item.source})
+                continue
+            out.append(self._unwire(dict(item)))
+        return out
+
+    async def _until(self, done: Callable[[list[dict[str, Any]]], bool]) -> list[Any]:
+        assert self._arrived is not None
+        deadline = time.monotonic() + self.timeout
+        quiet_since = time.monotonic()
+        seen = 0
+        while True:
+            if self.broker.transport.failure is not None:
+                raise AdapterError(f"{self.broker.config.display}: lost the broker: {self.broker.transport.failure}")
+            now = time.monotonic()
+            if len(self._buffer) != seen:
+                seen, quiet_since = len(self._buffer), now
+            events = [self._unwire(dict(e)) for e in self._buffer if isinstance(e, dict)]
+            if done(events) and now - quiet_since >= self.settle or now >= deadline:
+                break
+            wait = self.settle - (now - quiet_since) if done(events) else deadline - now
+            self._arrived.clear()
+            try:
+                await asyncio.wait_for(self._arrived.wait(), max(0.001, min(wait, deadline - now)))
+            except TimeoutError:
+                pass
+        items, self._buffer = self._buffer, []
+        return items
+
+    def close(self) -> None:
+        try:
+            if not self._loop.is_closed():
+                self._run(self.broker.close())
+        finally:
+            if not self._loop.is_closed():
+                self._loop.close()
