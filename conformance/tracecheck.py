@@ -18,10 +18,12 @@ allows. The first failure comes with the log up to it as a Mermaid sequence diag
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import product
 from typing import Any
 
+from sagaspec.conformance.monitor import SagaMonitor
 from sagaspec.conformance.spec_oracle import Failure, SpecOracle
 from sagaspec.model.participant import Msg
 from sagaspec.spec.sagafile import SagaSpec
@@ -70,8 +72,10 @@ def _publishers(spec: SagaSpec) -> dict[str, str]:
     return out
 
 
-def validate_log(spec: SagaSpec, events: list[dict[str, Any]], *, at_rest: bool = False) -> TraceReport:
-    """Validate ``events`` (publication order) against ``spec``; see the module docstring."""
+def validate_log(spec: SagaSpec, events: list[dict[str, Any]], *, at_rest: bool = False,
+                 skip: Iterable[str] = ()) -> TraceReport:
+    """Validate ``events`` (publication order) against ``spec``; see the module docstring.
+    The properties named in ``skip`` are not checked (their judge is elsewhere)."""
     from sagaspec.spec.schemas import validate_event
 
     report = TraceReport(events=len(events))
@@ -137,7 +141,7 @@ def validate_log(spec: SagaSpec, events: list[dict[str, Any]], *, at_rest: bool 
             report.diagram = _diagram(spec, order[: k + 1])
             break
     if not oracle.failures:
-        _properties(oracle, at_rest)
+        _properties(oracle, at_rest, frozenset(skip))
         if oracle.failures:
             report.diagram = _diagram(spec, order)
     report.failures = oracle.failures
@@ -171,10 +175,10 @@ def _silent_closure(oracle: SpecOracle, who: str, saga: str, earlier: list[dict[
     oracle.states[who] = states
 
 
-def _properties(oracle: SpecOracle, at_rest: bool) -> None:
+def _properties(oracle: SpecOracle, at_rest: bool, skip: frozenset[str] = frozenset()) -> None:
     names = list(oracle.models)
     kinds = ("always", "at-rest") if at_rest else ("always",)
-    props = [p for p in oracle.system.properties if p.kind in kinds]
+    props = [p for p in oracle.system.properties if p.kind in kinds and p.name not in skip]
     combos = product(*(sorted(oracle.states[n], key=repr)[:8] for n in names))
     holding: dict[str, bool] = {p.name: False for p in props}
     for combo in combos:
@@ -210,98 +214,52 @@ def _diagram(spec: SagaSpec, events: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-class SpecMonitor:
-    """A live monitor of any saga spec: the interface of the order saga's
-    :class:`~sagaspec.conformance.monitor.SagaMonitor` (``observe``, ``tick``,
-    ``summary``, ``states``, ``violations``), backed by trace validation of everything
-    observed so far (re-validated at most every ``every`` seconds while events arrive,
-    and at the end). A saga without an outcome ``timeout`` seconds after its first event
-    is reported stuck."""
+class SpecMonitor(SagaMonitor):
+    """The live monitor (:class:`~sagaspec.conformance.monitor.SagaMonitor`: saga states,
+    the spec's properties per saga, timeouts) plus trace validation of everything observed
+    so far: every handling the log shows must be one the spec allows (re-validated at
+    most every ``every`` seconds while events arrive, and by :meth:`final`). The
+    properties are judged once, per saga, by the live monitor; the log's validation adds
+    the handlings and the properties the live monitor cannot judge."""
 
     def __init__(self, spec: SagaSpec, *, timeout: float = 30.0, every: float = 1.0) -> None:
-        self.spec = spec
-        self.timeout = timeout
+        super().__init__(timeout=timeout, spec=spec)
         self.every = every
         self.log: list[dict[str, Any]] = []
-        self.ids: set[str] = set()
-        self.events = 0
-        self.copies = 0
-        self.not_events = 0
-        self.first_seen: dict[str, float] = {}
-        self.settled: set[str] = set()
-        self.outcomes = {e.name for e in spec.events if e.role == "outcome"}
-        self.violations: list[Any] = []
-        self._reported: set[str] = set()
+        self._judged = frozenset(sp.name for sp, _p in self._template.properties)
+        self._trace_reported: set[str] = set()
         self._dirty = False
         self._checked_at = -1e9
 
     def observe(self, item: Any, *, now: float, validate: bool = True) -> list[Any]:
-        if not isinstance(item, dict):
-            self.not_events += 1
-            return self._add("not-an-event", f"a message that is not an event: {getattr(item, 'reason', item)}")
-        eid = str(item.get("eventId"))
-        if eid in self.ids:
-            self.copies += 1
-            return []
-        self.ids.add(eid)
-        self.events += 1
-        self.log.append(item)
-        saga = str(item.get("sagaId"))
-        self.first_seen.setdefault(saga, now)
-        if item.get("eventType") in self.outcomes:
-            self.settled.add(saga)
-        self._dirty = True
-        return self.tick(now=now) if validate else []
+        before = self.events
+        found = super().observe(item, now=now, validate=validate)
+        if self.events > before and isinstance(item, dict):
+            self.log.append(item)
+            self._dirty = True
+        return found
 
     def tick(self, *, now: float) -> list[Any]:
         found: list[Any] = []
         if self._dirty and now - self._checked_at >= self.every:
-            found += self._validate(at_rest=False)
+            found += self._trace(at_rest=False, now=now)
             self._checked_at = now
-        for saga, t in self.first_seen.items():
-            if saga not in self.settled and now - t > self.timeout:
-                found += self._add("stuck", f"saga {saga} has no outcome {self.timeout:g}s after its first event",
-                                   saga)
-        return found
+        return found + super().tick(now=now)
 
     def final(self, *, now: float, at_rest: bool = False) -> list[Any]:
-        return self._validate(at_rest=at_rest) + self.tick(now=now)
+        return self._trace(at_rest=at_rest, now=now) + super().final(now=now, at_rest=at_rest)
 
-    def _validate(self, *, at_rest: bool) -> list[Any]:
-        self._dirty = False
-        report = validate_log(self.spec, self.log, at_rest=at_rest)
-        out: list[Any] = []
-        for f in report.failures:
-            out += self._add(f.check, f.message, f.saga if f.saga != "*" else None, f.event)
-        return out
-
-    def _add(self, check: str, message: str, saga: str | None = None, event: str | None = None) -> list[Any]:
+    def _trace(self, *, at_rest: bool, now: float) -> list[Any]:
         from sagaspec.conformance.monitor import Violation
 
-        key = f"{check}|{message}"
-        if key in self._reported:
-            return []
-        self._reported.add(key)
-        v = Violation(check=check, message=message, sagaId=saga, eventType=event if event != "-" else None)
-        self.violations.append(v)
-        return [v]
-
-    def states(self) -> dict[str, int]:
-        from collections import Counter
-
-        return Counter("completed" if s in self.settled else "running" for s in self.first_seen)
-
-    def summary(self) -> dict[str, Any]:
-        from collections import Counter
-
-        states = self.states()
-        return {
-            "spec": self.spec.name,
-            "sagas": len(self.first_seen),
-            "events": self.events,
-            "copies": self.copies,
-            "not_events": self.not_events,
-            "states": dict(states),
-            "terminal": len(self.settled),
-            "violations": dict(sorted(Counter(v.check for v in self.violations).items())),
-        }
+        self._dirty = False
+        report = validate_log(self.spec, self.log, at_rest=at_rest, skip=self._judged)
+        found: list[Any] = []
+        for f in report.failures:
+            key = f"{f.check}|{f.message}"
+            if f.check == "schema" or key in self._trace_reported:
+                continue  # the schema is the live monitor's check already
+            self._trace_reported.add(key)
+            self._add(found, Violation(f.check, f.message, f.saga if f.saga != "*" else None,
+                                       eventType=f.event if f.event not in ("-", "?") else None, at=now))
+        return found

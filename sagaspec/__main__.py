@@ -1,3 +1,9 @@
-from sagaspec.cli import main
+try:
+    from sagaspec.cli import main
+except KeyboardInterrupt:  # Ctrl-C while the command line loads: one line, not a traceback
+    import sys
+
+    sys.stderr.write("interrupted (SIGINT) while starting: nothing was run\n")
+    sys.exit(130)
 
 main(prog_name="sagaspec")

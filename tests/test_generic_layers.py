@@ -37,9 +37,6 @@ REMAINING: dict[str, str] = {
     "conformance/harness.py": "which checks a publication gave a chance (by event type), "
                               "the charge's and reservation's ids copied into played "
                               "events (payloads.py's facts), the default target",
-    "conformance/monitor.py": "the live table's saga states and summary (charges, "
-                              "reservations, emails) read order events by name; the "
-                              "properties themselves are the spec's",
     "conformance/payloads.py": "concrete payloads of the order saga's events (ids, amounts, "
                                "items) instead of the spec's provenance and schemas",
     "conformance/runner.py": "the CLI's list of the order design's participants and the "

@@ -6,6 +6,9 @@ and feeds :class:`~sagaspec.conformance.monitor.SagaMonitor`. Violations are wri
 NDJSON, one object per line (``--ndjson FILE``, default stdout); a live table of sagas by
 state is drawn on stderr when it is a terminal. Stop with ``--duration`` or Ctrl-C: a
 summary follows, and with ``--fail-on-violation`` the exit status is 1 if anything broke.
+A run stopped by a signal is never a pass: Ctrl-C or SIGTERM drains and reports what was
+read, then exits 3 (1 with ``--fail-on-violation`` if something broke); before the monitor
+has connected, or a second time, it stops at once with one line and exit status 3.
 
 Start and stop are handshakes, not pauses. Once the monitor has read everything that was
 on the bus when it subscribed, it writes one JSON line to stderr,
@@ -50,7 +53,7 @@ class _Session:
                 f"monitor needs a broker URL (nats://, amqp://, redis://), got {adapter!r}"
             )
         self.transport = open_transport(adapter)
-        # The order saga's own monitor, or for any other spec the log validated against it.
+        # The shipped design's live checks; for a spec file, its log also validated against it.
         self.engine = SagaMonitor(timeout=timeout) if spec is None else SpecMonitor(spec, timeout=timeout)
         self.at_rest = at_rest
         self.out = out
@@ -113,22 +116,24 @@ class _Session:
         self.emit(self.engine.observe(item, now=self.last_event))
 
     def table(self) -> Any:
+        """The live table: sagas by state, then the spec's events by role, violations."""
         from rich.table import Table
 
-        from sagaspec.conformance.monitor import STATES
-
-        states = self.engine.states()
         t = Table(title=f"sagaspec monitor: {self.transport.describe()}", title_justify="left")
-        t.add_column("state")
-        t.add_column("sagas", justify="right")
-        for s in STATES:
-            t.add_row(s, str(states.get(s, 0)), style="red" if s == "stuck" and states.get(s) else None)
+        t.add_column("sagas / events")
+        t.add_column("count", justify="right")
+        t.add_column("")
+        for k, (_title, rows) in enumerate(self.engine.overview()):
+            if k:
+                t.add_section()
+            for label, n, note in rows:
+                t.add_row(label, str(n), note, style="red" if label == "stuck" and n else None)
         t.add_section()
-        t.add_row("events", str(self.engine.events))
-        t.add_row("violations", str(len(self.engine.violations)),
+        t.add_row("events", str(self.engine.events), f"+{self.engine.copies} copies")
+        t.add_row("violations", str(len(self.engine.violations)), "",
                   style="bold red" if self.engine.violations else "green")
         for v in self.recent[-5:]:
-            t.add_row(f"  {v.check}", (v.sagaId or "-")[:40], style="red")
+            t.add_row(f"  {v.check}", "", (v.sagaId or "-")[:40], style="red")
         t.caption = f"{self.now():.0f}s, timeout {self.engine.timeout:g}s; Ctrl-C to stop"
         return t
 
@@ -160,11 +165,11 @@ async def run_monitor(
     """
     session = _Session(adapter, timeout, out, from_start, spec, at_rest)
     stop = stop or asyncio.Event()
-    await session.transport.connect()
     live_ctx: Any = contextlib.nullcontext()
     catching_up: asyncio.Future[Any] | None = None
     stopped = asyncio.ensure_future(stop.wait())
     try:
+        await session.transport.connect()  # in the try: a cancelled connect is closed too
         # ?create=1 declares a missing stream / exchange, as for the adapters (the error
         # for a missing one suggests it), so the monitor can start before the services.
         await session.transport.ensure_topology(create=session.transport.config.create)
@@ -200,11 +205,9 @@ async def run_monitor(
             # The stop handshake: everything the broker accepted before now is handled.
             session.drained = await session.transport.sync_observer(timeout=drain_timeout)
             session.complete = session.drained is not None
-            session.emit(session.engine.tick(now=session.now()))
-            final = getattr(session.engine, "final", None)
-            if spec is not None and final is not None:
-                # Everything drained: the whole log, validated (at_rest: the system went quiet).
-                session.emit(final(now=session.now(), at_rest=at_rest))
+            # Everything drained: the timeouts, the whole log validated for a spec file, and
+            # with at_rest (the system went quiet) the spec's at_rest properties.
+            session.emit(session.engine.final(now=session.now(), at_rest=at_rest))
             if view is not None:
                 view.update(session.table())
     finally:
@@ -264,6 +267,63 @@ def monitor(adapter: str | None, timeout: float, duration: float | None, ndjson:
         return
     if adapter is None:
         raise UsageError("give --adapter URL (a live bus) or --from-file EVENTS.ndjson (a recorded log)")
+    # Signals are handled from here on, before anything slow (spec, imports, connect):
+    # a Ctrl-C at any moment of the run is a clean, reported stop, never a traceback.
+    signals = _Signals()
+    with signals:
+        _monitor_live(signals, adapter, timeout, duration, ndjson, fail_on_violation, from_start,
+                      table, summary_json, drain_timeout, design, at_rest)
+
+
+class _Signals:
+    """SIGINT and SIGTERM for the whole command. The first, once the monitor is
+    connected, stops it through the stop handshake (a drained, partial result); before
+    that, or a second time, it abandons the run at once."""
+
+    def __init__(self) -> None:
+        self.received: list[str] = []
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.stop: asyncio.Event | None = None
+        self.task: asyncio.Task[Any] | None = None
+        self.session: _Session | None = None  # set once connected and subscribed
+        self._old: dict[int, Any] = {}
+
+    def __enter__(self) -> _Signals:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._old[sig] = signal.signal(sig, self._on)
+            except ValueError:  # not the main thread (a caller's thread): its handlers rule
+                break
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+    def _on(self, signum: int, _frame: Any) -> None:
+        self.received.append(signal.Signals(signum).name)
+        loop = self.loop
+        if loop is None or loop.is_closed():
+            return  # not running yet: looked at before connecting
+        if len(self.received) == 1 and self.session is not None and self.stop is not None:
+            loop.call_soon_threadsafe(self.stop.set)
+        elif self.task is not None:
+            loop.call_soon_threadsafe(self.task.cancel)
+
+    @property
+    def name(self) -> str:
+        return " then ".join(dict.fromkeys(self.received)) or "an interrupt"
+
+
+def _interrupted(signals: _Signals, what: str) -> None:
+    click.echo(f"interrupted ({signals.name}) {what}", err=True)
+    sys.exit(3)
+
+
+def _monitor_live(signals: _Signals, adapter: str, timeout: float, duration: float | None,
+                  ndjson: str, fail_on_violation: bool, from_start: bool, table: bool | None,
+                  summary_json: str | None, drain_timeout: float, design: str, at_rest: bool) -> None:
+    """``monitor --adapter``: the live run (signals already handled by ``signals``)."""
     spec = None
     if design != "corrected":
         from sagaspec.spec.sagafile import resolve_spec
@@ -280,16 +340,16 @@ def monitor(adapter: str | None, timeout: float, duration: float | None, ndjson:
         except OSError as exc:
             raise UsageError(f"--ndjson {ndjson}: cannot write: {exc.strerror}") from None
         close = True
-    stop_holder: dict[str, asyncio.Event] = {}
 
     async def main() -> Any:
         stop = asyncio.Event()
-        stop_holder["stop"] = stop
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, stop.set)
+        signals.loop, signals.stop = asyncio.get_running_loop(), stop
+        signals.task = asyncio.current_task()
+        if signals.received:  # came between the check below and the loop's start
+            raise asyncio.CancelledError
+
         def announce(session: _Session) -> None:
+            signals.session = session
             if from_start and session.transport.NAME == "rabbitmq":
                 click.echo("warning: RabbitMQ keeps no history for a new queue; --from-start "
                            "sees only new events", err=True)
@@ -306,7 +366,18 @@ def monitor(adapter: str | None, timeout: float, duration: float | None, ndjson:
                                  spec=spec, at_rest=at_rest)
 
     try:
-        session = asyncio.run(main())
+        if signals.received:
+            _interrupted(signals, "before connecting to the broker: nothing was monitored")
+        try:
+            session = asyncio.run(main())
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            seen = signals.session
+            if seen is None:
+                _interrupted(signals, "while connecting to the broker: nothing was monitored")
+            violations = ", ".join(f"{n} {c}" for c, n in seen.engine.violation_counts().items())
+            _interrupted(signals, f"again while draining, stopped at once after "
+                                  f"{seen.engine.events} events (violations: {violations or 'none'}); "
+                                  "the events still on the bus were not read")
     finally:
         if close:
             out.close()
@@ -316,6 +387,7 @@ def monitor(adapter: str | None, timeout: float, duration: float | None, ndjson:
     summary["caught_up"] = session.caught_up
     summary["drained"] = session.drained
     summary["complete"] = session.complete
+    summary["interrupted"] = bool(signals.received)
     states = ", ".join(f"{n} {s}" for s, n in summary["states"].items() if n) or "none"
     violations = ", ".join(f"{n} {c}" for c, n in summary["violations"].items()) or "none"
     click.echo(
@@ -333,9 +405,13 @@ def monitor(adapter: str | None, timeout: float, duration: float | None, ndjson:
     if not session.complete:
         click.echo(f"incomplete: events still unread on the bus after the {drain_timeout:g}s "
                    "drain (raise --drain-timeout); the verdict covers only what was read", err=True)
+    if signals.received:
+        click.echo(f"interrupted ({signals.name}) after {summary['seconds']:.1f}s: the verdict "
+                   "covers the events read until then, so it is not a pass (--duration S ends "
+                   "a run that can pass)", err=True)
     if fail_on_violation and session.engine.violations:
         sys.exit(1)
-    if not session.complete:
+    if not session.complete or signals.received:
         sys.exit(3)
 
 
