@@ -1,21 +1,12 @@
 """Render a test case as a sequence diagram (plain text and Mermaid) and a message list.
 
-Lifelines: ``suite`` (the customer and the fault injector), each participant the suite
-played, the system under test (marked ``*``), and ``bus`` (where the SUT publishes).
-A delivery is an arrow from the event's publisher to its receiver, labelled with the
-event, its saga index and, for a played participant, the outcome the suite chose.
-
->>> steps = [{"op": "deliver", "src": "order", "to": "payment",
-...           "msg": {"type": "OrderCreated", "saga": 0, "src": "order"},
-...           "event": {"eventId": "evt-1"},
-...           "published": [{"eventType": "PaymentProcessed", "eventId": "evt-2",
-...                          "sagaId": "s"}]}]
->>> print(text_diagram(steps, "payment"))  # doctest: +NORMALIZE_WHITESPACE
-          suite      order     payment*     bus
-     1      |          |---------->          |   OrderCreated[0] evt-1
-            |          |          |---------->   publishes PaymentProcessed evt-2
->>> exchanged(steps, "payment")
-['order -> payment: OrderCreated[0] evt-1', 'payment -> bus: PaymentProcessed evt-2']
+Lifelines: ``suite`` (the saga's external starter and the fault injector), each
+participant the suite played (in the spec's order when ``participants`` is given, else
+in the order they first appear), the system under test (marked ``*``), and ``bus``
+(where the SUT publishes). A delivery is an arrow from the event's publisher to its
+receiver, labelled with the event, its saga index and, for a played participant, the
+outcome the suite chose. Examples on the order saga are in
+``tests/conformance/test_diagram.py``.
 """
 
 from __future__ import annotations
@@ -25,23 +16,23 @@ from typing import Any
 
 __all__ = ["text_diagram", "mermaid_diagram", "exchanged", "lifelines"]
 
-_ORDER = ("customer", "order", "payment", "inventory", "notification")
+#: Who starts a saga from outside and injects faults: drawn as the one ``suite`` lifeline.
+_OUTSIDE = ("suite", "customer")
 
 
 def _as_dict(step: Any) -> dict[str, Any]:
     return step if isinstance(step, dict) else step.to_json()
 
 
-def lifelines(steps: Sequence[Any], sut: str) -> list[str]:
-    names: set[str] = set()
+def lifelines(steps: Sequence[Any], sut: str, participants: Sequence[str] = ()) -> list[str]:
+    """``suite``, the played participants (in ``participants``' order, the rest as they
+    first appear), ``sut``, ``bus``."""
+    seen: dict[str, None] = {}
     for s in map(_as_dict, steps):
         for k in ("src", "to"):
-            if s.get(k):
-                names.add(s[k])
-    names.discard(sut)
-    names.discard("suite")
-    names.discard("customer")
-    played = [n for n in _ORDER if n in names] + sorted(names - set(_ORDER))
+            if s.get(k) and s[k] != sut and s[k] not in _OUTSIDE:
+                seen.setdefault(s[k])
+    played = [n for n in participants if n in seen] + [n for n in seen if n not in participants]
     return ["suite", *played, sut, "bus"]
 
 
@@ -51,8 +42,7 @@ def _label(s: dict[str, Any]) -> str:
     op = s["op"]
     if op == "place":
         out = s.get("outcome")
-        extra = f" ({out})" if out and not str(out).startswith("place order") else ""
-        return f"place order {m.get('saga')}{extra}"
+        return f"start saga {m.get('saga')}" + (f": {out}" if out else "")
     if op == "crash":
         return f"CRASH {s.get('kind') or s.get('to')} and restart"
     if op == "invalid":
@@ -82,10 +72,10 @@ def _ends(s: dict[str, Any], sut: str) -> tuple[str, str]:
     return (s.get("src") or "suite"), (s.get("to") or sut)
 
 
-def text_diagram(steps: Sequence[Any], sut: str) -> str:
+def text_diagram(steps: Sequence[Any], sut: str, participants: Sequence[str] = ()) -> str:
     """A plain-text sequence diagram of ``steps`` (numbered rows; SUT marked ``*``)."""
     steps = [_as_dict(s) for s in steps]
-    cols = lifelines(steps, sut)
+    cols = lifelines(steps, sut, participants)
     heads = [c + ("*" if c == sut else "") for c in cols]
     w = max(11, *(len(h) + 2 for h in heads))
     center = {c: i * w + w // 2 for i, c in enumerate(cols)}
@@ -121,10 +111,10 @@ def _mm(text: str) -> str:
     return str(text).replace(";", ",").replace("#", "no.").replace("\n", " ")
 
 
-def mermaid_diagram(steps: Sequence[Any], sut: str) -> str:
+def mermaid_diagram(steps: Sequence[Any], sut: str, participants: Sequence[str] = ()) -> str:
     """The same diagram as a Mermaid ``sequenceDiagram``."""
     steps = [_as_dict(s) for s in steps]
-    cols = lifelines(steps, sut)
+    cols = lifelines(steps, sut, participants)
     ident = {c: c.replace("-", "_") for c in cols}
     lines = ["sequenceDiagram"]
     for c in cols:
@@ -153,7 +143,7 @@ def exchanged(steps: Sequence[Any], sut: str) -> list[str]:
             m = s.get("msg") or {}
             ev = s.get("event") or {}
             if s["op"] == "place":
-                out.append(f"customer -> {sut}: place order {m.get('saga')}")
+                out.append(f"{s.get('src') or 'suite'} -> {sut}: start saga {m.get('saga')}")
             elif s["op"] == "raw":
                 out.append(f"suite -> {sut}: raw bytes ({s.get('kind')})")
             elif s["op"] == "invalid":

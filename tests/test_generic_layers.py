@@ -31,7 +31,6 @@ REMAINING: dict[str, str] = {
     "conformance/checks.py": "which target can break a property, and the stock and "
                              "payment-rules checks' targets and descriptions (property "
                              "names and summaries are read from the spec)",
-    "conformance/diagram.py": "sequence diagrams name the order saga's lifelines and events",
     "conformance/faults.py": "the SIGKILL fault runner inspects the order reference "
                              "services' stores (payments, stock) by name",
     "conformance/harness.py": "which checks a publication gave a chance (by event type), "
