@@ -31,6 +31,7 @@ from collections.abc import Callable
 from operator import itemgetter
 from typing import Any
 
+from sagaspec.model._por import ABORT_SUPPORT, Reducer, check_declarations, por_blocker, run_reduced
 from sagaspec.model.engine import FAULTS, LANE, QBITS, Engine, _generate
 from sagaspec.model.liveness import bottom_cycles, fair_cycle, fair_tour, shortest_cycle
 from sagaspec.model.path import Path, shrink
@@ -94,6 +95,7 @@ class _Props:
         self.view = _ReadView(engine, ())
         self.memo: list[dict] = [{} for _ in props]
         self.support = [0] * len(props)  # bitmask of participants property k reads
+        self.growth = 0  # how many times a support grew
         self._pick = [_pick_lids(0)] * len(props)
         self.classes: dict[tuple, int] = {}
         self.safety = [k for k, p in enumerate(props) if p.kind in ("always", "sometimes")]
@@ -132,10 +134,15 @@ class _Props:
         """Cache a static result of property ``k`` (just evaluated) for locals ``key``."""
         read = self.view._read
         if read & ~self.support[k]:
-            self.support[k] |= read
-            self._pick[k] = _pick_lids(self.support[k])
-            self.memo[k] = {}
+            self.grown(k, read)
         self.memo[k][self._pick[k](key)] = r
+
+    def grown(self, k: int, read: int) -> None:
+        """Property ``k`` was seen reading the participants in ``read`` too."""
+        self.support[k] |= read
+        self._pick[k] = _pick_lids(self.support[k])
+        self.memo[k] = {}
+        self.growth += 1  # (the reduced search relies on the supports: model/_por.py)
 
     def holds(self, k: int, state: tuple, key: tuple) -> bool:
         r = self.memo[k].get(self._pick[k](key))
@@ -229,6 +236,8 @@ class _Search:
         # Every edge found so far goes from one BFS level to the next: the graph is
         # then acyclic and the cycle analysis has nothing to find (see _liveness).
         self.layered = True
+        self.por_abort: str | None = None  # why the reduced search stopped (model/_por.py)
+        self.por_reduced = 0  # expansions the reduced search did not do in full
         self._update_active()
 
     def _update_active(self) -> None:
@@ -1621,6 +1630,83 @@ def _result(search: _Search, *, stats: Stats, exhaustive: bool = True, notes: tu
 
 
 
+_POR_AGAIN = "partial-order reduction: "
+
+
+def _explore_reduced(
+    engine: Engine,
+    cyclic: bool,
+    notes: list[str],
+    *,
+    on_progress: Callable[[Stats], Any] | None,
+    stop_at_first: bool,
+    progress_interval: float,
+    max_states: int | None,
+) -> CheckResult | None:
+    """The search over stubborn sets (:mod:`sagaspec.model._por`), or ``None`` when its
+    answer cannot stand (a violation, a cycle, a property it cannot follow): the caller
+    then searches without reduction, and ``notes`` says why."""
+    reducer = Reducer(engine)
+    support: list[int] = []
+    wasted = 0
+    while True:
+        search = _Search(
+            engine,
+            on_progress=on_progress,
+            stop_at_first=stop_at_first,
+            keep_graph=False,
+            progress_interval=progress_interval,
+            max_states=max_states,
+        )
+        for k, read in enumerate(support):
+            if read:
+                search.props.grown(k, read)
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            run_reduced(search, reducer)
+        finally:
+            if collecting:
+                gc.enable()
+        if search.por_abort != ABORT_SUPPORT or search.interrupted:
+            break
+        # A property read a participant the reduction had assumed it does not: start
+        # again knowing it (supports only grow, so this ends).
+        wasted += len(search.parent)
+        support = list(search.props.support)
+    states = len(search.parent)
+    if wasted:
+        notes.append(
+            f"partial-order reduction started again after {wasted:,} states: a property was "
+            "seen reading more participants than first observed"
+        )
+    why = None
+    if search.interrupted:
+        pass  # what it found stands, as in a plain search
+    elif search.por_abort:
+        why = search.por_abort
+    elif search.found:
+        why = "a violation was found, so the search runs again for the shortest counterexamples"
+    elif cyclic and not search.layered and not (search.interrupted or search.truncated):
+        why = "the reduced graph has cycles, which at_rest properties need the full graph for"
+    else:
+        why = check_declarations(engine, reducer.publishes)
+    if why is not None:
+        notes.append(f"{_POR_AGAIN}{why}; {states:,} states explored with it, then without")
+        return None
+    if on_progress is not None and not search.interrupted:
+        try:
+            search._progress(states - search.expanded)
+        except (KeyboardInterrupt, MemoryError) as exc:
+            search.interrupted = True
+            search.out_of_memory = isinstance(exc, MemoryError)
+    notes.append(
+        f"partial-order reduction: {states:,} states explored, {search.por_reduced:,} of "
+        f"{search.expanded:,} expansions reduced (compare with --no-por for the full count)"
+    )
+    return _result(search, stats=search.stats(queue=states - search.expanded), notes=tuple(notes))
+
+
 def explore(
     system: System,
     config: Config | None = None,
@@ -1671,10 +1757,23 @@ def explore(
             raise ModelError(f"property {p.name!r} is per saga, but system {system.name!r} declares no sagas (System(sagas=N))")
     engine = Engine(system, config)
     cyclic = any(p.kind in ("at-rest", *FAIR_KINDS) for p in system.properties)
+    if keep_graph is not None and cyclic and not keep_graph:
+        raise UsageError("explore: keep_graph=False would leave at_rest/eventually/leads_to properties unchecked")
+    if config.por:
+        why = "the state graph was asked for" if keep_graph else por_blocker(
+            engine, fair=bool(fair), max_depth=config.max_depth
+        )
+        if why is None:
+            reduced = _explore_reduced(
+                engine, cyclic, notes, on_progress=on_progress, stop_at_first=stop_at_first,
+                progress_interval=progress_interval, max_states=max_states,
+            )
+            if reduced is not None:
+                return reduced
+        else:
+            notes.append(f"partial-order reduction is off: {why}")
     if keep_graph is None:
         keep_graph = cyclic
-    elif cyclic and not keep_graph:
-        raise UsageError("explore: keep_graph=False would leave at_rest/eventually/leads_to properties unchecked")
     search = _Search(
         engine,
         on_progress=on_progress,
@@ -1684,6 +1783,8 @@ def explore(
         max_states=max_states,
     )
     search.run()
+    if config.por and notes and notes[-1].startswith(_POR_AGAIN):
+        notes[-1] += f" ({len(search.parent):,} states)"
     if on_progress is not None and not search.interrupted:
         try:
             search._progress(len(search.parent) - search.expanded)

@@ -1,0 +1,254 @@
+"""Partial-order reduction (``Config(por=True)``, ``sagaspec check --por``).
+
+The reduced search must give the verdicts of the plain breadth-first search on every
+model below, and the shortest counterexamples (it searches again without reduction once
+a violation is known). Hand-made models show what each soundness condition prevents:
+each is checked once with the condition switched off (the violation is missed) and once
+as shipped (it is found).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sagaspec.model import Config, Msg, Outcome, Participant, Property, System, explore
+from sagaspec.model._por import Reducer
+from sagaspec.model.saga import saga_system
+
+from sagaspec.cli import main
+from sagaspec.errors import UsageError
+
+por_module = importlib.import_module("sagaspec.model._por")
+explore_module = importlib.import_module("sagaspec.model.explore")  # (the package exports a function of that name)
+GOLDEN = json.loads((Path(__file__).parent / "golden" / "saga_runs.json").read_text())
+
+# The golden runs of tests/model/test_saga_check.py small enough for this file (the two
+# largest, 2 orders with a crash each and 3 orders, are compared in bench/bench_check.py).
+SMALL_RUNS: dict[str, tuple[dict, dict]] = {
+    "seed-o2": ({"design": "seed", "orders": 2}, {"symmetry": True}),
+    "seed-o2-nosym": ({"design": "seed", "orders": 2}, {"symmetry": False}),
+    "seed-o2-no-idempotency": ({"design": "seed", "orders": 2}, {"symmetry": True, "idempotency": False}),
+    "seed-o2-fifo": ({"design": "seed", "orders": 2}, {"symmetry": True, "bus": "fifo"}),
+    "seed-o1-crash-volatile-join": (
+        {"design": "seed", "orders": 1, "stock": 1, "declines": False},
+        {"crashes": 1},
+    ),
+    "corrected-o2": ({"design": "corrected", "orders": 2}, {"symmetry": True}),
+    "corrected-o2-nosym": ({"design": "corrected", "orders": 2}, {"symmetry": False}),
+    "corrected-o2-fifo-dup": ({"design": "corrected", "orders": 2}, {"symmetry": True, "bus": "fifo", "duplicates": 1}),
+    "corrected-o2-no-idempotency": ({"design": "corrected", "orders": 2}, {"symmetry": True, "idempotency": False}),
+    "corrected-o1-no-outbox-crash": (
+        {"design": "corrected", "orders": 1, "stock": 1},
+        {"crashes": 1, "outbox": False},
+    ),
+}
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("name", sorted(SMALL_RUNS))
+def test_golden_verdicts_and_shortest_counterexamples_are_unchanged(name):
+    model, cfg = SMALL_RUNS[name]
+    golden = GOLDEN[name]
+    r = explore(saga_system(**model), Config(por=True, **cfg))
+    assert r.complete
+    assert r.verdicts == golden["verdicts"]
+    assert {v.property: len(v.path) for v in r.violations} == golden["shortest"]
+    if golden["shortest"]:
+        # Counterexamples come from the plain search: its state count, and a note.
+        assert r.stats.states == golden["states"]
+        assert any("runs again for the shortest counterexamples" in n for n in r.notes)
+    else:
+        assert r.stats.states <= golden["states"]
+        assert any(n.startswith("partial-order reduction: ") for n in r.notes)
+
+
+def test_por_reduces_the_order_saga_with_the_same_verdicts():
+    system = saga_system("corrected", orders=2)
+    full = explore(system, Config())
+    reduced = explore(system, Config(por=True))
+    assert reduced.verdicts == full.verdicts and reduced.ok
+    assert reduced._search.por_reduced > 0
+    assert reduced.stats.states < full.stats.states
+
+
+@pytest.mark.parametrize("symmetry", [True, False])
+def test_por_with_and_without_symmetry_agrees_with_the_plain_search(symmetry):
+    system = saga_system("corrected", orders=2)
+    full = explore(system, Config(symmetry=symmetry))
+    reduced = explore(system, Config(symmetry=symmetry, por=True))
+    assert reduced.verdicts == full.verdicts
+    assert reduced.stats.states < full.stats.states
+
+
+# --------------------------------------------------------------------------- hand-made models
+class Once(Participant):
+    """An internal step, taken once, that may publish one message."""
+
+    def __init__(self, name: str, sends: str | None = None) -> None:
+        self.name = name
+        self.subscribes = frozenset()
+        self.publishes = frozenset({sends} if sends else ())
+        self.sends = sends
+
+    def init(self):
+        return 0
+
+    def internal(self, state):
+        if state:
+            return ()
+        pubs = (Msg(self.sends, 0, self.name),) if self.sends else ()
+        return (Outcome("go", 1, pubs),)
+
+    def on_event(self, state, msg):  # pragma: no cover - subscribes to nothing
+        return (Outcome("ignore", state),)
+
+
+class FirstWins(Participant):
+    """Remembers which of X and Y arrived first: a join that depends on arrival order."""
+
+    name = "join"
+    subscribes = frozenset({"X", "Y"})
+    publishes = frozenset()
+
+    def init(self):
+        return ()
+
+    def on_event(self, state, msg):
+        return (Outcome("note", state or (msg.type,)),)
+
+
+class Toggle(Participant):
+    """Flips between 0 and 1 forever (a retry loop)."""
+
+    name = "toggle"
+    subscribes = frozenset()
+    publishes = frozenset()
+
+    def init(self):
+        return 0
+
+    def internal(self, state):
+        return (Outcome("flip", 1 - state),)
+
+    def on_event(self, state, msg):  # pragma: no cover - subscribes to nothing
+        return (Outcome("ignore", state),)
+
+
+LOCAL = Config(bus="unordered", idempotency=False, por=True)
+
+
+def _join_race() -> System:
+    return System(
+        (FirstWins(), Once("a", "X"), Once("b", "Y")),
+        (Property.always("x-first", lambda v: v["join"] != ("Y",)),),
+        name="join-race",
+    )
+
+
+class _OneParticipantAtATime(Reducer):
+    """The unsound reduction: one participant's steps, ignoring who may send to it."""
+
+    def __init__(self, engine) -> None:
+        super().__init__(engine)
+        self.closure = [1 << p for p in range(engine.n)]
+
+
+def test_the_upstream_closure_keeps_a_join_race_that_one_participant_at_a_time_loses(monkeypatch):
+    system = _join_race()
+    plain = explore(system, Config(bus="unordered", idempotency=False))
+    assert plain.verdicts["x-first"] == "violated"
+    found = explore(system, LOCAL)
+    assert found.verdicts["x-first"] == "violated"
+    # b sends Y, join notes it: the plain search's shortest counterexample.
+    assert len(found.violation("x-first").path) == len(plain.violation("x-first").path) == 2
+    monkeypatch.setattr(explore_module, "Reducer", _OneParticipantAtATime)
+    assert explore(system, LOCAL).verdicts["x-first"] == "held"  # what the closure prevents
+
+
+class _Blind(Reducer):
+    """The unsound reduction: no visibility condition."""
+
+    def choose(self, state, descr, supports):
+        return super().choose(state, descr, ())
+
+
+def test_visibility_keeps_an_order_of_independent_steps_that_a_property_reads(monkeypatch):
+    # n and a never talk, but the property reads both: "a moved before n" must be seen.
+    system = System(
+        (Once("n"), Once("a")),
+        (Property.always("n-first", lambda v: not (v["a"] == 1 and v["n"] == 0)),),
+        name="visible",
+    )
+    assert explore(system, Config(bus="unordered", idempotency=False)).verdicts["n-first"] == "violated"
+    assert explore(system, LOCAL).verdicts["n-first"] == "violated"
+    monkeypatch.setattr(explore_module, "Reducer", _Blind)
+    assert explore(system, LOCAL).verdicts["n-first"] == "held"
+
+
+def test_the_cycle_proviso_keeps_a_step_a_loop_would_postpone_forever(monkeypatch):
+    system = System(
+        (Toggle(), Once("b")),
+        (Property.always("b-idle", lambda v: v["b"] == 0),),
+        name="ignoring",
+    )
+    assert explore(system, LOCAL).verdicts["b-idle"] == "violated"
+    monkeypatch.setattr(por_module, "_PROVISO", False)
+    assert explore(system, LOCAL).verdicts["b-idle"] == "held"
+
+
+def test_at_rest_on_a_graph_with_cycles_is_decided_without_reduction():
+    system = System(
+        (Toggle(), Once("b")),
+        (Property.at_rest("b-done", lambda v: v["b"] == 1),),
+        name="retry",
+    )
+    full = explore(system, Config(bus="unordered", idempotency=False))
+    r = explore(system, LOCAL)
+    assert r.verdicts == full.verdicts == {"b-done": "held"}
+    assert r.stats.states == full.stats.states
+    assert any("cycles" in n for n in r.notes)
+
+
+def test_a_property_reading_the_bus_stops_the_reduction():
+    system = System(
+        (FirstWins(), Once("a", "X"), Once("b", "Y")),
+        (Property.always("bus-small", lambda v: v.in_flight() <= 2),),
+        name="dynamic",
+    )
+    full = explore(system, Config(bus="unordered", idempotency=False))
+    r = explore(system, LOCAL)
+    assert r.verdicts == full.verdicts and r.stats.states == full.stats.states
+    assert any("more than the participants' local states" in n for n in r.notes)
+
+
+def test_an_undeclared_publish_falls_back_to_the_plain_search():
+    liar = Once("a", "X")
+    liar.publishes = frozenset({"Z"})
+    system = System((FirstWins(), liar, Once("b", "Y")), (), name="liar")
+    r = explore(system, LOCAL)
+    assert r.stats.states == explore(system, Config(bus="unordered", idempotency=False)).stats.states
+    assert any("'a' published 'X'" in n for n in r.notes)
+
+
+def test_por_is_off_where_it_cannot_be_sound():
+    system = _join_race()
+    r = explore(system, Config(bus="set", idempotency=False, por=True))
+    assert any("partial-order reduction is off: the set bus" in n for n in r.notes)
+    r = explore(system, Config(bus="unordered", idempotency=False, por=True, max_depth=2))
+    assert any("partial-order reduction is off: a depth bound" in n for n in r.notes)
+    with pytest.raises(UsageError, match="por must be true or false"):
+        Config(por="yes")
+
+
+def test_cli_por_reports_the_reduction():
+    runner = CliRunner()
+    args = ["check", "--design", "corrected", "--orders", "2", "--no-progress"]
+    on = runner.invoke(main, [*args, "--por"])
+    off = runner.invoke(main, [*args, "--no-por"])
+    assert on.exit_code == off.exit_code == 0, on.output + off.output
+    assert "partial-order reduction: " in on.output
+    assert "partial-order reduction" not in off.output
