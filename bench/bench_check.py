@@ -13,6 +13,11 @@ Targets (issue 3): >= 100,000 distinct states/s on one core, < 300 bytes per sto
 state, ``corrected`` with 3 orders and duplicates verified in < 60 s. Nothing here
 asserts a timing; it prints numbers and ratios.
 
+Partial-order reduction (``Config(por=True)``) runs beside every symmetric run: states,
+states/s and time to verdict with and without it, and the ratio. ``--long`` adds the
+issue-14 headline configuration (corrected, 3 orders, duplicates, 1 crash each: about
+10.6M states; minutes per run).
+
 Usage::
 
     python bench/bench_check.py            # standard configurations (about 1-2 minutes)
@@ -20,6 +25,7 @@ Usage::
     python bench/bench_check.py --memory   # plus tracemalloc cross-check (slower)
     python bench/bench_check.py --json     # machine-readable
     python bench/bench_check.py --only "3 orders" --repeat 3   # a subset, best of 3 runs
+    python bench/bench_check.py --long --only "1 crash"   # with the 10.6M-state run
     python bench/bench_check.py --sagas 5 --sagas 6 --max-states 100000
         # symmetry for many sagas: the general canonical form (least of n! renamings)
         # and the sorted one (sagas sorted by signature) side by side, same bounds
@@ -98,6 +104,9 @@ FULL = [
     ("seed 2 orders, no idempotency", lambda: saga_system("seed", orders=2), Config(idempotency=False)),
     ("two-phase commit, 5 RMs, dups", lambda: two_phase(5), Config()),
 ]
+LONG = [
+    ("corrected 3 orders, dups, 1 crash each", lambda: saga_system("corrected", orders=3), Config(crashes=1)),
+]
 SHORT = [
     ("corrected 2 orders, dups", lambda: saga_system("corrected", orders=2), Config()),
     ("seed 2 orders, dups (finds violations)", lambda: saga_system("seed", orders=2), Config()),
@@ -118,6 +127,8 @@ def run(name: str, factory, config: Config) -> dict:
     return {
         "name": name,
         "symmetry": config.symmetry,
+        "por": config.por,
+        "por_used": any(n.startswith("partial-order reduction: ") and "again" not in n for n in result.notes),
         "states": st.states,
         "edges": st.edges,
         "depth": st.depth,
@@ -191,6 +202,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--memory", action="store_true", help="add a tracemalloc cross-check")
     ap.add_argument("--json", action="store_true", help="print JSON")
     ap.add_argument("--only", metavar="TEXT", help="only the configurations whose name contains TEXT")
+    ap.add_argument("--long", action="store_true", help="add the 10.6M-state configuration (minutes per run)")
+    ap.add_argument("--no-por", dest="por", action="store_false",
+                    help="skip the partial-order-reduction runs")
     ap.add_argument(
         "--repeat", type=int, default=1, metavar="N",
         help="run each configuration N times and keep the least CPU time (the machine is shared)",
@@ -222,15 +236,17 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {n} sagas: sorted form {so['states_per_s_cpu'] / g['states_per_s_cpu']:.2f}x the general "
                       f"form's states/s ({same})")
         return 0
-    configs = SHORT if args.short else FULL
+    configs = SHORT if args.short else FULL + (LONG if args.long else [])
     if args.only:
         configs = [c for c in configs if args.only in c[0]]
     rows = []
     for name, factory, config in configs:
-        for sym in (False, True):
-            if sym and "two-phase" in name:
-                continue
-            cfg = Config(**{**config.to_dict(), "symmetry": sym})
+        sym_on = "two-phase" not in name
+        variants = [(False, False), (True, False)] if sym_on else [(False, False)]
+        if args.por:
+            variants.append((sym_on, True))
+        for sym, por in variants:
+            cfg = Config(**{**config.to_dict(), "symmetry": sym, "por": por})
             runs = [run(name, factory, cfg) for _ in range(max(args.repeat, 1))]
             rows.append(min(runs, key=lambda r: r["cpu_s"]))
     mem = None
@@ -242,17 +258,22 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"runs": rows, "memory": mem, "peak_rss_mb": round(peak_rss_mb, 1)}, indent=2))
         return 0
     head = (
-        f"{'configuration':42} {'sym':>3} {'states':>9} {'edges':>10} {'dep':>3} {'wall s':>7} {'cpu s':>6} "
+        f"{'configuration':42} {'sym':>3} {'por':>3} {'states':>9} {'edges':>10} {'dep':>3} {'wall s':>7} {'cpu s':>6} "
         f"{'st/s wall':>9} {'st/s cpu':>9} {'search st/s':>11} {'B/state':>7}  result"
     )
     print(head)
     print("-" * len(head))
     by_name: dict[str, dict[bool, dict]] = {}
+    por_pairs: dict[str, dict[bool, dict]] = {}
     for r in rows:
-        by_name.setdefault(r["name"], {})[r["symmetry"]] = r
+        if not r["por"]:
+            by_name.setdefault(r["name"], {})[r["symmetry"]] = r
+        por_pairs.setdefault(r["name"], {})
+        if r["por"] or r["symmetry"] or "two-phase" in r["name"]:
+            por_pairs[r["name"]][r["por"]] = r
         verdict = "ok" if r["ok"] else "violations: " + ", ".join(r["violated"])
         print(
-            f"{r['name']:42} {'on' if r['symmetry'] else 'off':>3} {r['states']:>9,} {r['edges']:>10,} {r['depth']:>3} "
+            f"{r['name']:42} {'on' if r['symmetry'] else 'off':>3} {'on' if r['por'] else 'off':>3} {r['states']:>9,} {r['edges']:>10,} {r['depth']:>3} "
             f"{r['wall_s']:>7.2f} {r['cpu_s']:>6.2f} {r['states_per_s_wall']:>9,} {r['states_per_s_cpu']:>9,} "
             f"{r['search_states_per_s_cpu']:>11,} {r['bytes_per_state']:>7.0f}  {verdict[:48]}"
         )
@@ -265,6 +286,20 @@ def main(argv: list[str] | None = None) -> int:
                 f"  {name:42} {a['states'] / b['states']:5.2f}x fewer states, "
                 f"{a['cpu_s'] / max(b['cpu_s'], 1e-9):5.2f}x less CPU time"
             )
+    if args.por:
+        print()
+        print("partial-order reduction (off / on, same symmetry; 'plain' when it searched again without it):")
+        for name, pair in por_pairs.items():
+            if True in pair and False in pair:
+                a, b = pair[False], pair[True]
+                same = "same verdicts" if (a["ok"], a["violated"]) == (b["ok"], b["violated"]) else "DIFFERENT VERDICTS"
+                how = "reduced" if b["por_used"] else "plain"
+                print(
+                    f"  {name:42} states {a['states']:>9,} / {b['states']:>9,} ({how}), "
+                    f"st/s cpu {a['states_per_s_cpu']:>7,} / {b['states_per_s_cpu']:>7,}, "
+                    f"time to verdict {a['wall_s']:6.2f} / {b['wall_s']:6.2f} s wall, "
+                    f"{a['cpu_s']:6.2f} / {b['cpu_s']:6.2f} s cpu: {same}"
+                )
     if mem:
         print()
         for m in mem:

@@ -419,7 +419,7 @@ class SagaMonitor:
                 notes = [f"{s['undone']} undone"] if self.roles.compensations(e) else []
                 notes += [f"{s['repeated']} repeated"] if s["repeated"] else []
                 notes += [f"{s['left']} left after a cancel"] if s["left"] else []
-                events.append((e, s["done"], ", ".join(notes)))
+                events.append((e, s["done"], ", ".join(notes) or "step"))
             elif role != "compensation":
                 note = {"trigger": "starts a saga", "failure": "failure"}.get(role, "")
                 if role == "outcome":

@@ -116,26 +116,31 @@ class _Session:
         self.emit(self.engine.observe(item, now=self.last_event))
 
     def table(self) -> Any:
-        """The live table: sagas by state, then the spec's events by role, violations."""
-        from rich.table import Table
+        return _table(self.engine, f"sagaspec monitor: {self.transport.describe()}", self.recent,
+                      self.now())
 
-        t = Table(title=f"sagaspec monitor: {self.transport.describe()}", title_justify="left")
-        t.add_column("sagas / events")
-        t.add_column("count", justify="right")
-        t.add_column("")
-        for k, (_title, rows) in enumerate(self.engine.overview()):
-            if k:
-                t.add_section()
-            for label, n, note in rows:
-                t.add_row(label, str(n), note, style="red" if label == "stuck" and n else None)
-        t.add_section()
-        t.add_row("events", str(self.engine.events), f"+{self.engine.copies} copies")
-        t.add_row("violations", str(len(self.engine.violations)), "",
-                  style="bold red" if self.engine.violations else "green")
-        for v in self.recent[-5:]:
-            t.add_row(f"  {v.check}", "", (v.sagaId or "-")[:40], style="red")
-        t.caption = f"{self.now():.0f}s, timeout {self.engine.timeout:g}s; Ctrl-C to stop"
-        return t
+
+def _table(engine: Any, title: str, recent: list[Any], seconds: float) -> Any:
+    """The live table: sagas by state, then the spec's events by role, violations."""
+    from rich.table import Table
+
+    t = Table(title=title, title_justify="left")
+    t.add_column("sagas / events")
+    t.add_column("count", justify="right")
+    t.add_column("")
+    for k, (_title, rows) in enumerate(engine.overview()):
+        if k:
+            t.add_section()
+        for label, n, note in rows:
+            t.add_row(label, str(n), note, style="red" if label == "stuck" and n else None)
+    t.add_section()
+    t.add_row("events", str(engine.events), f"+{engine.copies} copies")
+    t.add_row("violations", str(len(engine.violations)), "",
+              style="bold red" if engine.violations else "green")
+    for v in recent[-5:]:
+        t.add_row(f"  {v.check}", "", (v.sagaId or "-")[:40], style="red")
+    t.caption = f"{seconds:.0f}s, timeout {engine.timeout:g}s; Ctrl-C to stop"
+    return t
 
 
 async def run_monitor(

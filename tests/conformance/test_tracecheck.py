@@ -117,3 +117,67 @@ def test_monitor_from_file_cli(tmp_path):
     assert both.exit_code == 2 and "not both" in both.stderr
     none = runner.invoke(main, ["monitor"])
     assert none.exit_code == 2 and "--from-file" in none.stderr
+
+
+@pytest.mark.parametrize("ref", SPECS, ids=lambda r: Path(r).name)
+def test_the_live_monitor_reads_any_saga_from_its_spec(ref):
+    """The live monitor on the reference services' logs of any spec: every saga settles
+    (completed or cancelled, per the spec's outcome roles and at_rest properties), no
+    violation, and its table and summary name the spec's own events by role."""
+    from sagaspec.conformance.monitor import STATES, SagaMonitor
+    from sagaspec.conformance.tracecheck import SpecMonitor
+
+    spec = _spec(ref)
+    rng = random.Random(7)
+    ends: set[str] = set()
+    for run in range(8):
+        sagas = [f"s{i}" for i in range(rng.randint(1, 3))]
+        # The first run: every knob at its first value (the happy path), then at random.
+        world = {"sagas": {s: {k: v[0] if run == 0 else rng.choice(v) for k, v in spec.world.items()}
+                           for s in sagas}}
+        log = record(spec_services(spec, world=world), sagas, rng)
+        for engine in (SagaMonitor(spec=spec, timeout=60), SpecMonitor(spec, timeout=60)):
+            for t, e in enumerate(log):
+                assert engine.observe(e, now=float(t)) == [], e
+            assert engine.final(now=float(len(log)), at_rest=True) == []
+            assert set(engine.sagas) == set(sagas) and all(v.terminal for v in engine.sagas.values())
+            ends |= {v.state for v in engine.sagas.values()}
+        summary = engine.summary()
+        assert summary["spec"] == spec.name and sum(summary["by_role"].values()) == summary["events"]
+        assert set(summary["steps"]) == {e.name for e in spec.events if e.role == "step"}
+    assert ends == {"completed", "cancelled"}  # both outcomes were reached and recognised
+    sections = dict(engine.overview())
+    assert [s for s, _n, _note in sections["sagas"]] == list(STATES)
+    assert {e for e, _n, _note in sections["events"]} == {
+        e.name for e in spec.events if e.role != "compensation"}
+    roles = {e.name: e.role for e in spec.events}
+    notes = {e: note for e, _n, note in sections["events"]}
+    # The live table as ``sagaspec monitor`` draws it: the spec's own words only.
+    from rich.console import Console
+
+    from sagaspec.cli.monitor import _table
+
+    console = Console(record=True, width=120)
+    console.print(_table(engine, "sagaspec monitor", [], 1.0))
+    drawn = console.export_text()
+    assert all(e in drawn for e in notes) and "completed" in drawn and "cancelled" in drawn
+    if spec.name != "order-corrected":
+        assert "OrderCreated" not in drawn and "PaymentProcessed" not in drawn
+    assert all(notes[e] == ("cancels" if next(x for x in spec.events if x.name == e).undoes else "completes")
+               for e in notes if roles[e] == "outcome")
+
+
+def test_the_live_monitor_flags_a_faulty_service_of_any_saga_by_the_specs_property_names():
+    """A travel service that books twice: the monitor reports the spec's own property."""
+    spec = load_spec(SAGAS / "travel.saga.yaml")
+    from sagaspec.conformance.monitor import SagaMonitor
+
+    log = record(spec_services(spec, world={}), ["t1"], random.Random(3))
+    booked = next(e for e in log if e["eventType"] == "FlightBooked")
+    engine = SagaMonitor(spec=spec, timeout=60)
+    found = [v.check for t, e in enumerate([*log, dict(booked, eventId="evt-again")])
+             for v in engine.observe(e, now=float(t))]
+    assert found[0] == "single-booking"  # (then confirmed-booked-and-paid, if it was confirmed)
+    assert set(found) <= {p.name for p in spec.properties}
+    assert engine.summary()["steps"]["FlightBooked"]["repeated"] == 1
+    assert engine.sagas["t1"].count("FlightBooked") == 2
