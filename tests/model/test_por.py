@@ -141,6 +141,58 @@ class Toggle(Participant):
 LOCAL = Config(bus="unordered", idempotency=False, por=True)
 
 
+class Counter(Participant):
+    """Counts to 3 on its own, then tells the sink."""
+
+    subscribes = frozenset()
+    publishes = frozenset({"Done"})
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def init(self):
+        return 0
+
+    def internal(self, state):
+        if state == 3:
+            return ()
+        return (Outcome("count", state + 1, (Msg("Done", 0, self.name),) if state == 2 else ()),)
+
+    def on_event(self, state, msg):  # pragma: no cover - subscribes to nothing
+        return (Outcome("ignore", state),)
+
+
+class Sink(Participant):
+    name = "sink"
+    subscribes = frozenset({"Done"})
+    publishes = frozenset()
+
+    def init(self):
+        return 0
+
+    def on_event(self, state, msg):
+        return (Outcome("note", state + 1),)
+
+
+def test_independent_participants_are_interleaved_once():
+    system = System(
+        (Counter("w0"), Counter("w1"), Counter("w2"), Counter("w3"), Sink()),
+        (Property.always("bounded", lambda v: v["sink"] <= 4),
+         Property.at_rest("all-done", lambda v: v["sink"] == 4),
+         Property.at_rest("not-all-done", lambda v: v["sink"] < 4)),
+        name="workers",
+    )
+    full = explore(system, Config(bus="unordered", idempotency=False))
+    reduced = explore(system, LOCAL)
+    assert full.verdicts == {"bounded": "held", "all-done": "held", "not-all-done": "violated"}
+    assert reduced.verdicts == full.verdicts
+    assert [len(v.path) for v in reduced.violations] == [len(v.path) for v in full.violations]
+    only_held = System(system.participants, system.properties[:2], name="workers")
+    r = explore(only_held, LOCAL)
+    assert r.verdicts == {"bounded": "held", "all-done": "held"}
+    assert r.stats.states * 10 < explore(only_held, Config(bus="unordered", idempotency=False)).stats.states
+
+
 def _join_race() -> System:
     return System(
         (FirstWins(), Once("a", "X"), Once("b", "Y")),
