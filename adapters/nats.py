@@ -50,6 +50,12 @@ def _token(route: str) -> str:
     return _TOKEN.sub("_", route) or "_"
 
 
+def _subject_tail(route: str) -> str:
+    """``route`` as subject tokens: a service's own dotted subject (``billing.charge.done``)
+    keeps its dots; what no subject token may hold (spaces, wildcards, empty) becomes ``_``."""
+    return ".".join(_token(part) for part in route.split("."))
+
+
 def _headers(msg: Any) -> dict[str, str]:
     # Nats-* headers are the server's and the client's bookkeeping, not the event's.
     return {k: v for k, v in (msg.headers or {}).items() if not k.lower().startswith("nats-")}
@@ -85,7 +91,7 @@ class NatsTransport(Transport):
         }
 
     def subject(self, route: str) -> str:
-        return f"{self.names()['subject_prefix']}.{_token(route)}"
+        return f"{self.names()['subject_prefix']}.{_subject_tail(route)}"
 
     def describe(self) -> str:
         n = self.names()

@@ -50,7 +50,9 @@ def test_documented_default_names(url, ns, expected):
 def test_each_broker_route_and_queue_names():
     nats = open_transport("nats://127.0.0.1:4222?ns=x")
     assert nats.subject("OrderCreated") == "x.saga.OrderCreated"
-    assert nats.subject("bad type.with dots") == "x.saga.bad_type_with_dots"  # one subject token
+    # A service's own dotted subject keeps its tokens; what no token may hold becomes _.
+    assert nats.subject("bad type.with dots") == "x.saga.bad_type.with_dots"
+    assert nats.subject("a..b*") == "x.saga.a._.b_"
     assert nats.durable("payment", "OrderCreated") == "payment_OrderCreated"
     rabbit = open_transport("amqp://guest:guest@127.0.0.1:5672/")
     assert rabbit.queue_name("payment") == "saga.events.payment"

@@ -1,0 +1,113 @@
+"""A service we did not write for sagaspec, driven as it is over a real RabbitMQ.
+
+``examples/foreign_billing.py`` is the shop saga's payment step in its own vocabulary:
+routing keys as types, its own ids, no ``sagaId``, its own business rule, its own
+non-durable exchange. ``sagaspec conform --spec --adapter amqp://... --mapping FILE``
+must pass it, catch each faulty variant with the check that names its fault, and leave
+nothing declared on its broker but the adapter's own observer queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from brokerenv import URLS, namespace, require
+from click.testing import CliRunner
+
+from sagaspec.cli import main
+
+pytestmark = pytest.mark.timeout(120)
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOP = str(ROOT / "examples" / "sagas" / "shop.saga.yaml")
+MAPPING = str(ROOT / "examples" / "foreign_billing.toml")
+
+
+@pytest.fixture
+def billing(request):
+    """Start the billing service (``request.param``: a bug or None) on a fresh exchange."""
+    url = require(URLS["rabbitmq"], "AMQP_URL")
+    exchange = namespace("bill")
+    bug = getattr(request, "param", None)
+    cmd = [sys.executable, "-m", "sagaspec.examples.foreign_billing", "--url", url, "--exchange", exchange]
+    proc = subprocess.Popen(cmd + (["--bug", bug] if bug else []), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    line: list[str] = []
+    reader = threading.Thread(target=lambda: line.append(proc.stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(30)
+    try:
+        assert line and "ready" in line[0], (line, proc.poll())
+        yield url, exchange
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def conform(url: str, exchange: str, *extra: str):
+    sep = "&" if "?" in url else "?"
+    return CliRunner().invoke(main, ["conform", "--spec", SHOP, "--participant", "payment",
+                                     "--adapter", f"{url}{sep}exchange={exchange}", "--mapping", MAPPING,
+                                     "--faults", "duplicates,reorder,invalid", "--seed", "1", *extra])
+
+
+def _exists(url: str, exchange: str) -> bool:
+    async def go() -> bool:
+        import aio_pika
+        from aiormq.exceptions import ChannelNotFoundEntity
+
+        conn = await aio_pika.connect(url)
+        try:
+            channel = await conn.channel()
+            try:
+                await channel.declare_exchange(exchange, aio_pika.ExchangeType.FANOUT, passive=True)
+                return True
+            except ChannelNotFoundEntity:
+                return False
+        finally:
+            await conn.close()
+
+    return asyncio.run(go())
+
+
+def test_the_foreign_service_passes_and_nothing_is_declared_on_its_broker(billing):
+    url, exchange = billing
+    r = conform(url, exchange, "-n", "12")
+    assert r.exit_code == 0, r.output
+    assert "PASSED" in r.output and "12 case(s)" in r.output
+    deliveries = int(r.output.split(" deliveries")[0].rsplit(" ", 1)[1])
+    assert deliveries >= 30, r.output  # the service was driven, not skipped
+    # Its own exchange was used as it declared it (not durable: a re-declaration as
+    # durable is refused), and no control exchange was declared next to it.
+    assert not _exists(url, f"{exchange}.control")
+
+
+@pytest.mark.parametrize("billing, check, words", [
+    ("ignores-card", "FAILED model", "published [PaymentCharged]; the spec allows [PaymentDeclined]"),
+    ("refunds-again", "FAILED model", "again on a redelivered ShippingFailed"),
+    ("refund-in-dollars", "FAILED provenance", "PaymentRefunded.amount = '1.00'; the spec says it is "
+                                               "PaymentCharged.amount = '100.00'"),
+], indirect=["billing"])
+def test_each_faulty_variant_is_caught(billing, check, words):
+    url, exchange = billing
+    r = conform(url, exchange, "-n", "20", "-x")
+    assert r.exit_code == 1, r.output
+    assert check in r.output and words in r.output, r.output
+    assert "Reproduce with:" in r.output and "--mapping" in r.output
+
+
+def test_crashing_a_service_the_suite_does_not_run_is_a_usage_error(billing):
+    url, exchange = billing
+    r = conform(url, exchange, "-n", "3", "--faults", "crash")
+    assert r.exit_code == 2, r.output
+    assert "cannot crash payment" in r.output and "leave crash out of --faults" in r.output
+    assert "Traceback" not in r.output
