@@ -786,6 +786,8 @@ def run_check(_given: set[str] | frozenset[str] = frozenset(), **kw: Any) -> int
         raise UsageError("--seed is the random seed of --simulate; exhaustive search is not random")
     if kw["max_memory"] is not None and kw["walks"] is not None:
         raise UsageError("--max-memory bounds exhaustive search; a --simulate run keeps one walk in memory")
+    if kw["por"] and kw["walks"] is not None:
+        raise UsageError("--por reduces exhaustive search; a --simulate run walks every step")
     max_memory = parse_size(kw["max_memory"]) if kw["max_memory"] is not None else None
     kw["seed"] = 0 if kw["seed"] is None else kw["seed"]
     opts: dict[str, Any] = {

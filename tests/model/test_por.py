@@ -304,3 +304,10 @@ def test_cli_por_reports_the_reduction():
     assert on.exit_code == off.exit_code == 0, on.output + off.output
     assert "partial-order reduction: " in on.output
     assert "partial-order reduction" not in off.output
+
+
+@pytest.mark.parametrize("extra", [["--simulate", "10"], ["--workers", "2"]])
+def test_cli_por_where_it_does_not_apply_is_a_usage_error(extra):
+    r = CliRunner().invoke(main, ["check", "--design", "corrected", "--orders", "2", "--por", *extra])
+    assert r.exit_code == 2, r.output
+    assert "--por" in r.output and "Traceback" not in r.output
