@@ -238,7 +238,8 @@ async def run_monitor(
 @click.option("--from-start", is_flag=True,
               help="Replay the stream from its beginning first (NATS, Redis; RabbitMQ keeps no history).")
 @click.option("--table/--no-table", default=None,
-              help="Live table of sagas by state on stderr (default: when stderr is a terminal).")
+              help="Live table on stderr: sagas by state and the spec's events by role "
+                   "(default: when stderr is a terminal).")
 @click.option("--summary-json", type=click.Path(dir_okay=False, allow_dash=True), default=None,
               help="Also write the final summary as JSON to this file ('-' is stdout).")
 @click.option("--drain-timeout", type=click.FloatRange(min=0), default=10.0, show_default=True,
@@ -249,8 +250,9 @@ async def run_monitor(
               help="Validate a recorded event log offline instead of a live bus (trace validation "
                    "against --design).")
 @click.option("--design", "--spec", "design", metavar="NAME|FILE", default="corrected", show_default=True,
-              help="The saga spec the events must follow. corrected: the order saga's own live "
-                   "checks; any other spec: its log validated against the spec as it grows.")
+              help="The saga spec the events must follow (a shipped design or a spec file). "
+                   "For a spec file the live log is also validated handling by handling, as "
+                   "--from-file does.")
 @click.option("--at-rest", is_flag=True,
               help="The system is quiet at the end (of the file, or when the live run stops), so "
                    "the spec's at_rest properties must hold there too.")
@@ -258,8 +260,9 @@ def monitor(adapter: str | None, timeout: float, duration: float | None, ndjson:
             fail_on_violation: bool, from_start: bool, table: bool | None,
             summary_json: str | None, drain_timeout: float, from_file: str | None,
             design: str, at_rest: bool) -> None:
-    """Check a running saga system's events live: schema, no double charge, refund only
-    after a charge, completion only when paid and reserved, every saga settled in time.
+    """Check a running saga system's events live against its spec: every event valid,
+    the spec's properties for every saga, every saga settled within --timeout. A run
+    stopped by Ctrl-C or SIGTERM drains, reports and exits 3: only --duration can pass.
 
     With --from-file, validate a recorded log of any saga spec offline: every handling
     the log shows must be one the spec allows (exit 0 when it follows the spec, 1 with
