@@ -15,7 +15,7 @@ Nothing is declared on the service's broker but the adapter's own observer queue
 earlier run left in a long-running service; the tag is removed from what comes back.
 
 Waiting: after a delivery, :meth:`collect` returns as soon as the spec's model says
-nothing more can come (``done``) and nothing else arrived for ``settle`` seconds (0.02
+nothing more can come (``done``) and nothing else arrived for ``settle`` seconds (0.01
 by default), or after ``timeout`` seconds (the URL's ``timeout``, at least the
 suite's collect timeout). ``wait="quiet"`` is the broker adapter's own wait instead: a
 fixed quiet window (``settle``, 0.3 s) after every delivery, what a run did before the
@@ -69,7 +69,7 @@ class SpecBrokerAdapter:
         config.control = "off"
         self.broker = BrokerAdapter(config, participant=participant)
         self.timeout = max(float(timeout), config.timeout)
-        self.settle = settle if settle is not None else (0.02 if wait == "model" else 0.3)
+        self.settle = settle if settle is not None else (0.01 if wait == "model" else 0.3)
         self.broker.config.settle = self.settle
         self.state = Correlation()
         self.tag = uuid.uuid4().hex[:6]

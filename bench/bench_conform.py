@@ -9,6 +9,14 @@ suite (hypothesis generation, the suite playing the other participants, payloads
 
     python bench/bench_conform.py            # 300 examples per configuration
     python bench/bench_conform.py --short    # 40 examples, in CI
+
+Over a broker (``--broker amqp://guest:guest@127.0.0.1:5672/``): ``conform --spec`` of
+the shop saga against the billing team's foreign payment service
+(``examples/foreign_billing.py``, driven through ``examples/foreign_billing.toml``), the
+same cases waited for two ways in one run: ``quiet``, the broker adapter's fixed quiet
+window after every delivery (what a broker run did before), and ``model``, stopping as
+soon as the spec's model says nothing more can come. Events/s counts what crossed the
+suite: deliveries to any participant plus events they published.
 """
 
 from __future__ import annotations
@@ -63,12 +71,63 @@ def measure(adapter: str, participant: str, examples: int, seed: int) -> dict:
     }
 
 
+def broker_runs(url: str, cases: int, seed: int) -> None:
+    """The same shop cases against the foreign billing service, waiting two ways."""
+    from pathlib import Path
+
+    from sagaspec.adapters.broker import new_namespace
+    from sagaspec.adapters.mapping import load_mapping
+    from sagaspec.adapters.spec_broker import SpecBrokerAdapter
+    from sagaspec.conformance.spec_conform import InProcessSpecAdapter, case_seed, run_case
+    from sagaspec.spec.sagafile import load_spec
+
+    root = Path(__file__).resolve().parents[1]
+    spec = load_spec(root / "examples" / "sagas" / "shop.saga.yaml")
+    mapping = load_mapping(root / "examples" / "foreign_billing.toml", spec)
+    rows = []
+    for wait in ("quiet", "model"):
+        exchange = new_namespace("bench-billing")
+        proc = subprocess.Popen([sys.executable, "-m", "sagaspec.examples.foreign_billing", "--url", url,
+                                 "--exchange", exchange], stdout=subprocess.PIPE, text=True)
+        try:
+            if "ready" not in proc.stdout.readline():
+                raise SystemExit("the billing service did not start")
+            sep = "&" if "?" in url else "?"
+            driver = SpecBrokerAdapter(f"{url}{sep}exchange={exchange}", spec, "payment",
+                                       local=InProcessSpecAdapter(spec), mapping=mapping, wait=wait)
+            steps = events = 0
+            t0 = time.perf_counter()
+            try:
+                for k in range(cases):
+                    s = case_seed(seed, k)
+                    r = run_case(spec, driver, s, sagas=1 + s % 3, crashes=False)
+                    if r.failures:
+                        raise SystemExit(f"{wait}: case {k} failed: {r.failures[0]}")
+                    steps, events = steps + r.steps, events + r.events
+            finally:
+                driver.close()
+            rows.append((wait, cases, steps, events, time.perf_counter() - t0))
+        finally:
+            stop(proc)
+    print(f"conform --spec shop over {url.split('@')[-1]}, foreign billing service, seed {seed}")
+    print(f"{'wait':6} {'cases':>6} {'deliveries':>11} {'events':>7} {'s':>7} {'events/s':>9} {'cases/s':>8}")
+    for wait, n, steps, events, secs in rows:
+        print(f"{wait:6} {n:6d} {steps:11d} {events:7d} {secs:7.2f} {(steps + events) / secs:9.1f} {n / secs:8.2f}")
+    (_, _, s0, e0, t_old), (_, _, s1, e1, t_new) = rows
+    print(f"model/quiet events/s ratio {((s1 + e1) / t_new) / ((s0 + e0) / t_old):.1f}x")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--short", action="store_true", help="40 examples per configuration")
     ap.add_argument("--examples", type=int, default=None)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--broker", default=None, metavar="URL",
+                    help="only the broker comparison, on this RabbitMQ (amqp://...)")
     args = ap.parse_args()
+    if args.broker:
+        broker_runs(args.broker, args.examples or (8 if args.short else 40), args.seed)
+        return
     n = args.examples or (40 if args.short else 300)
     targets = ("payment", "system") if args.short else ("payment", "order", "inventory",
                                                          "notification", "system")
