@@ -36,7 +36,10 @@ from sagaspec.adapters.mapping import Correlation, Mapping, MappingFailure
 
 from sagaspec.errors import AdapterError, UsageError
 
-__all__ = ["SpecBrokerAdapter"]
+__all__ = ["SpecBrokerAdapter", "STARTUP_WAIT"]
+
+#: Seconds to wait for the service's exchange / stream to exist (a service just started).
+STARTUP_WAIT = 10.0
 
 
 class SpecBrokerAdapter:
@@ -93,7 +96,27 @@ class SpecBrokerAdapter:
         return self._loop.run_until_complete(coro)
 
     async def _start(self) -> None:
+        """Start observing, once the service's exchange / stream exists: a service started
+        in the background a moment ago may not have declared it yet (waits at most
+        :data:`STARTUP_WAIT` seconds, as the HTTP adapter waits for a port to listen)."""
+        from sagaspec.adapters.broker import open_transport
+
+        from sagaspec.errors import BrokerUnavailable
+
         self._arrived = asyncio.Event()
+        deadline = time.monotonic() + STARTUP_WAIT
+        while not self.broker.config.create:
+            probe = open_transport(self.broker.config)
+            try:
+                await probe.connect()
+                await probe.ensure_topology(False)
+                break
+            except BrokerUnavailable as exc:
+                if "not found" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+            finally:
+                await probe.close()
+            await asyncio.sleep(0.2)
         await self.broker.start()
 
     def _on_item(self, item: dict[str, Any] | RawMessage) -> None:

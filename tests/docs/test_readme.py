@@ -164,6 +164,17 @@ RUN_SPEC_SERVE = {
     "sagaspec conform --spec travel.saga.yaml --adapter http://127.0.0.1:8767 --participant system -n 20 --seed 1": 1,
 }
 
+# "Test your own services", step 4: the foreign billing service over RabbitMQ, run
+# through bash from the repository's folder by test_a_service_behind_a_broker_runs_verbatim.
+RUN_BROKER_MAPPING = {
+    "python -m sagaspec.examples.foreign_billing --exchange billing-$$ &": 0,
+    "sagaspec conform --spec examples/sagas/shop.saga.yaml --participant payment --adapter "
+    "\"amqp://guest:guest@127.0.0.1:5672/?exchange=billing-$$\" --mapping examples/foreign_billing.toml "
+    "--faults duplicates,reorder,invalid -n 20 --seed 1": None,  # 0, then 1 (the buggy variant)
+    "kill $!": 0,
+    "python -m sagaspec.examples.foreign_billing --exchange billing-$$ --bug refund-in-dollars &": 0,
+}
+
 # Not run verbatim by any test yet (each needs files, services or packages the README
 # does not create in a fresh folder): the list of what is left to run verbatim.
 NOT_YET_RUN = {
@@ -196,7 +207,7 @@ NOT_YET_RUN = {
 
 def _unaccounted() -> list[str]:
     known = (set(RUN_HERE) | set(RUN_IN_FOLDER) | set(RUN_ON_PREPARED_FILES) | RUN_AS_SCRIPT | NOT_YET_RUN
-             | set(RUN_SPEC_SERVE))
+             | set(RUN_SPEC_SERVE) | set(RUN_BROKER_MAPPING))
     return [cmd for section, cmd in commands() if cmd not in known and section not in ELSEWHERE]
 
 
@@ -327,7 +338,8 @@ def test_tour_serve_and_conform_block_runs_verbatim(tmp_path):
 
 
 def test_test_your_own_services_runs_verbatim(tmp_path):
-    blocks = [body for section, lang, body in _blocks(TEXT) if section == "Test your own services" and lang == "sh"]
+    blocks = [body for section, lang, body in _blocks(TEXT) if section == "Test your own services" and lang == "sh"
+              and "foreign_billing" not in body]
     lines = [line for body in blocks for line in body.splitlines()]
     assert set(lines) == set(RUN_SPEC_SERVE) and len(blocks) == 2
     for port in (8766, 8767):
@@ -354,3 +366,27 @@ def test_test_your_own_services_runs_verbatim(tmp_path):
 
 def test_every_readme_command_is_accounted_for():
     assert _unaccounted() == []
+
+
+def test_a_service_behind_a_broker_runs_verbatim(tmp_path):
+    block = next(body for section, lang, body in _blocks(TEXT)
+                 if section == "Test your own services" and lang == "sh" and "foreign_billing" in body)
+    lines = block.splitlines()
+    assert set(lines) == set(RUN_BROKER_MAPPING)
+    root = README.parent
+    with socket.socket() as s:
+        if s.connect_ex(("127.0.0.1", 5672)) != 0:
+            pytest.fail("RabbitMQ is not reachable at 127.0.0.1:5672: start it with `bash .ci/services.sh`")
+    script = "trap 'kill $(jobs -p) 2>/dev/null' EXIT\n" + "".join(
+        f"{line}\necho \"status $? of line {i}\"\n" for i, line in enumerate(lines))
+    run = subprocess.run(["bash", "-c", script], cwd=root, capture_output=True, text=True, timeout=240,
+                         env=_env(tmp_path))
+    out = run.stdout
+    expected = [0, 0, 0, 0, 1, 0]  # the buggy variant's run fails
+    for i, code in enumerate(expected):
+        assert f"status {code} of line {i}\n" in out, (lines[i], out[-3000:], run.stderr[-2000:])
+    assert out.count("PASSED: amqp://guest:guest@127.0.0.1:5672/?exchange=billing-") == 1
+    assert "FAILED provenance: " in out
+    assert ("payment published PaymentRefunded.amount = '1.00'; the spec says it is "
+            "PaymentCharged.amount = '100.00'") in out
+    assert "Traceback" not in run.stderr
