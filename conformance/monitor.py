@@ -479,7 +479,8 @@ class SagaMonitor:
             model.apply(etype, 0)
         if view.partial:
             return
-        view.at_rest = not model.broken(("at_rest", "eventually"))
+        # (Only with an outcome can the saga be settled: spare the others the evaluation.)
+        view.at_rest = bool(view.completed or view.cancelled) and not model.broken(("at_rest", "eventually"))
         for sp, _prop, _i in model.broken(("always",)):
             if (sp.name, view.sagaId) in self._reported:
                 continue
