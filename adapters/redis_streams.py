@@ -15,7 +15,8 @@ control            pub/sub channel ``<stream>:control``
 =================  ==============================  =====================================
 
 Entry fields: ``route`` (the event type, so consumers of the single stream filter
-without decoding), ``data`` (the body) and, in structured mode,
+without decoding; ``?route_field=`` names a service's own), ``data`` (the body;
+``?data_field=``) and, in structured mode,
 ``content-type: application/cloudevents+json``; binary mode adds one ``ce_<attribute>``
 field per CloudEvents attribute (the Kafka-binding spelling). Other query parameters
 (``?protocol=3``, ...) are passed to redis-py.
@@ -53,23 +54,25 @@ def _entry_key(entry_id: str) -> tuple[int, int]:
     return int(ms), int(seq or 0)
 
 
-def _fields_from_headers(route: str, body: bytes, headers: dict[str, str]) -> dict[str, Any]:
-    fields: dict[str, Any] = {"route": route}
+def _fields_from_headers(route: str, body: bytes, headers: dict[str, str], route_field: str = "route",
+                         data_field: str = "data") -> dict[str, Any]:
+    fields: dict[str, Any] = {route_field: route}
     for key, value in headers.items():
         fields[f"ce_{key[3:]}" if key.startswith("ce-") else key] = value
-    fields["data"] = body
+    fields[data_field] = body
     return fields
 
 
-def _headers_from_fields(fields: dict[bytes, bytes]) -> tuple[str, bytes, dict[str, str]]:
+def _headers_from_fields(fields: dict[bytes, bytes], route_field: str = "route",
+                         data_field: str = "data") -> tuple[str, bytes, dict[str, str]]:
     route = ""
     body = b""
     headers: dict[str, str] = {}
     for raw_key, value in fields.items():
         key = raw_key.decode(errors="replace")
-        if key == "data":
+        if key == data_field:
             body = value
-        elif key == "route":
+        elif key == route_field:
             route = value.decode(errors="replace")
         elif key.startswith("ce_"):
             headers[f"ce-{key[3:]}"] = value.decode(errors="replace")
@@ -87,6 +90,8 @@ class RedisTransport(Transport):
         "stream": "stream key (default saga:events, or <ns>:saga:events)",
         "streams": "single (default: one stream) or per-type (<stream>:<eventType>)",
         "consumer": "consumer name suffix within a service's group (default 1)",
+        "route_field": "entry field holding the route / event type (default route)",
+        "data_field": "entry field holding the message body (default data)",
     }
 
     def __init__(self, config: BrokerConfig) -> None:
@@ -101,6 +106,8 @@ class RedisTransport(Transport):
             raise UsageError(f"bad value {per!r} for 'streams' in adapter URL {config.display}: "
                              "expected single or per-type")
         self.per_type = per == "per-type"
+        # A service's own entry layout (e.g. {"event": TYPE, "payload": JSON}).
+        self._entry = (config.names.get("route_field") or "route", config.names.get("data_field") or "data")
 
     def names(self) -> dict[str, str]:
         ns = self.config.namespace
@@ -190,7 +197,7 @@ class RedisTransport(Transport):
             await self._bounded(self.client.delete(*keys), "DEL")
 
     async def publish(self, route: str, body: bytes, headers: dict[str, str]) -> None:
-        fields = _fields_from_headers(route, body, headers)
+        fields = _fields_from_headers(route, body, headers, *self._entry)
         try:
             await self._bounded(self.client.xadd(self.stream_for(route), fields), "XADD")
         except BrokerUnavailable:
@@ -242,7 +249,7 @@ class RedisTransport(Transport):
             # Merge several streams by entry id (millisecond time, then sequence).
             entries.sort(key=lambda e: _entry_key(e[0]))
             for entry_id, stream, fields in entries:
-                route, body, headers = _headers_from_fields(fields)
+                route, body, headers = _headers_from_fields(fields, *self._entry)
                 await handler(Received(body, headers, route))
                 self._mark_observed(stream, _entry_key(entry_id), entry_id)
 
@@ -334,7 +341,7 @@ class RedisTransport(Transport):
         if not fields:  # trimmed away while pending: nothing left to handle
             await ack()
             return
-        route, body, headers = _headers_from_fields(fields)
+        route, body, headers = _headers_from_fields(fields, *self._entry)
         if not self.per_type and route not in routes:
             await ack()
             return

@@ -68,3 +68,38 @@ def test_mapped_routes_and_types_outside_the_body(broker, run, type_from):
             await adapter.close()
 
     run(go())
+
+
+def test_a_redis_service_with_its_own_entry_fields(run):
+    from brokerenv import URLS, require
+
+    url = require(URLS["redis"], "REDIS_URL")
+    stream = namespace("map") + ":billing"
+    config = load_mapping(ROOT / "examples" / "foreign_billing.toml", SHOP).config
+    mapping = Mapping(config, spec=SHOP)
+    sep = "&" if "?" in url else "?"
+    own = f"{url}{sep}stream={stream}&route_field=event&data_field=payload"
+
+    async def go():
+        import redis.asyncio as redis
+
+        client = redis.from_url(url)
+        await client.xadd(stream, {"event": "boot", "payload": b"{}"})  # their stream exists
+        adapter = MappedAdapter(BrokerAdapter(own, control="off"), mapping)
+        await adapter.start()
+        try:
+            await adapter.deliver(RESERVED)
+            entries = await client.xrange(stream)
+            fields = entries[-1][1]
+            assert fields[b"event"] == b"warehouse.stock.reserved"
+            assert json.loads(fields[b"payload"])["order_ref"] == "s1"
+            await client.xadd(stream, {"event": "billing.charge.declined", "payload": json.dumps(
+                {"msg_id": "m9", "order_ref": "s1", "decline_code": "no", "sent_at": 0})})
+            out = await adapter.collect(2.0)
+            assert [e["eventType"] for e in out] == ["PaymentDeclined"] and out[0]["sagaId"] == "s1"
+        finally:
+            await adapter.close()
+            await client.delete(stream)
+            await client.aclose()
+
+    run(go())
