@@ -227,9 +227,9 @@ class SpecBrokerAdapter:
             if isinstance(item, RawMessage):
                 if item.reason == "ignored":
                     continue
-                # Not an event of the spec: the suite reports what was published and why.
-                out.append({"eventType": "?", "unreadable": item.reason, "payload": item.payload[:200].decode(
-                    "utf-8", "replace"), "from": item.source})
+                # Not an event of the spec: reported with why, as the type it could not be.
+                out.append({"eventType": f"<unreadable {item.source}: {item.reason}>",
+                            "payload": item.payload[:200].decode("utf-8", "replace")})
                 continue
             out.append(self._unwire(dict(item)))
         return out

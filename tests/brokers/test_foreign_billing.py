@@ -111,3 +111,18 @@ def test_crashing_a_service_the_suite_does_not_run_is_a_usage_error(billing):
     assert r.exit_code == 2, r.output
     assert "cannot crash payment" in r.output and "leave crash out of --faults" in r.output
     assert "Traceback" not in r.output
+
+
+def test_a_publication_the_mapping_cannot_read_is_reported_with_why(billing, tmp_path):
+    url, exchange = billing
+    text = Path(MAPPING).read_text()
+    start = text.index("[events.PaymentDeclined]")
+    partial = tmp_path / "partial.toml"
+    partial.write_text(text[:start] + text[text.index("[events.PaymentRefunded]"):])
+    sep = "&" if "?" in url else "?"
+    r = CliRunner().invoke(main, ["conform", "--spec", SHOP, "--participant", "payment", "--adapter",
+                                  f"{url}{sep}exchange={exchange}", "--mapping", str(partial), "--faults", "none",
+                                  "--seed", "1", "-n", "10", "-x"])
+    assert r.exit_code == 1, r.output
+    assert ("published [<unreadable billing: unmapped event type 'billing.charge.declined' (map it under "
+            "[events] or list it in ignore_types)>]; the spec allows [PaymentDeclined]") in r.output
