@@ -21,9 +21,11 @@ The format (a Python dict, or the same as a JSON or TOML file)::
     type_field = "type"            # the body field or header holding it (ours: eventType)
     ignore_types = ["audit.logged"]  # their types to drop on purpose (counted)
     ignore_fields = ["trace"]      # their fields to drop on collect (every type)
-    correlate = ["trip_ref", "booking_no"]  # their fields whose value names one saga: what
-                                   # we deliver and what they publish teaches it, so an
-                                   # event with only their own new id finds its saga
+    correlate = ["trip_ref", "booking_no", "cause=id"]
+                                   # their fields whose value names one saga: what we
+                                   # deliver and what they publish teaches it, so an event
+                                   # with only their own new id finds its saga; cause=id:
+                                   # their cause holds the id of a message we delivered
 
     [envelope]                     # every event: our field = their field, or false if absent
     eventId = "id"
@@ -341,9 +343,15 @@ class Mapping:
         self.ignore_types = self._str_list(c, "ignore_types")
         self.ignore_fields = self._str_list(c, "ignore_fields")
         self.correlate = self._str_list(c, "correlate")
-        for name in self.correlate:
-            if not _NAME.match(name):
-                raise self._err("correlate", f"{name!r} is not a top-level field name of theirs")
+        #: (their field, the field whose values it holds): ``cause=msg_id`` finds a saga by
+        #: the id of a message we delivered; a plain name holds its own values.
+        self._correlate: list[tuple[str, str]] = []
+        for item in self.correlate:
+            field_, _, key = item.partition("=")
+            if not _NAME.match(field_) or (key and not _NAME.match(key)):
+                raise self._err("correlate", f"{item!r} is not a top-level field name of theirs "
+                                             "(or FIELD=FIELD: a field holding another's values)")
+            self._correlate.append((field_, key or field_))
         self.envelope = self._renames(c.get("envelope", {}), "envelope")
         self.convert = self._converters(c.get("convert", {}), "convert")
         self.derive = self._table(c.get("derive", {}), "derive")
@@ -665,10 +673,10 @@ class Mapping:
         return msg
 
     def _find_saga(self, theirs: dict[str, Any], state: Correlation) -> str | None:
-        for name in self.correlate:
+        for name, key in self._correlate:
             value = theirs.get(name)
             if isinstance(value, (str, int)) and not isinstance(value, bool):
-                found = state.sagas.get((name, str(value)))
+                found = state.sagas.get((key, str(value)))
                 if found is not None:
                     return found
         return None
@@ -681,7 +689,7 @@ class Mapping:
         if isinstance(ours.get("eventType"), str):
             state.history.setdefault(saga, {})[ours["eventType"]] = ours
             state.history[saga]["*"] = {**state.history[saga].get("*", {}), **ours}
-        for name in self.correlate if isinstance(theirs, dict) else ():
+        for name in {n for pair in self._correlate for n in pair} if isinstance(theirs, dict) else ():
             value = theirs.get(name)
             if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value):
                 state.sagas.setdefault((name, str(value)), saga)

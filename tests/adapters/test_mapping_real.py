@@ -133,3 +133,24 @@ def test_mistakes_in_the_new_tables_name_file_and_line(tmp_path, old, new, needl
     line = next(n for n, text_line in enumerate(bad.read_text().splitlines(), 1)
                 if needle in text_line and not text_line.startswith("#"))
     assert error.startswith(f"{bad}:{line}: "), error
+
+
+def test_no_saga_id_on_the_wire_at_all_the_cause_and_their_own_order_number_find_it():
+    # They are never told the saga: their first reply names the message it answers
+    # (cause = the id we delivered) and the order number they made up; a later event
+    # names only that number.
+    m = Mapping.from_dict({"type_from": "route", "correlate": ["cause=msg_id", "order_no"],
+                           "envelope": {"eventId": "msg_id", "sagaId": False, "causationId": "cause"},
+                           "events": {"TripRequested": {"type": "trip.requested"},
+                                      "FlightBooked": {"type": "flight.booked"},
+                                      "FlightCancelled": {"type": "flight.cancelled"}}}, spec=TRAVEL)
+    state = Correlation()
+    asked = {"eventId": "e1", "eventType": "TripRequested", "sagaId": "s1"}
+    sent = m.to_theirs(asked)
+    assert sent == {"msg_id": "e1"}
+    m.note(asked, sent, state)
+    booked = m.to_ours({"msg_id": "m1", "cause": "e1", "order_no": "FL-7"}, route="flight.booked", state=state)
+    assert booked["sagaId"] == "s1" and booked["causationId"] == "e1"
+    later = m.to_ours({"msg_id": "m2", "order_no": "FL-7"}, route="flight.cancelled", state=state)
+    assert later["sagaId"] == "s1"
+    assert "sagaId" not in m.to_ours({"msg_id": "m3", "order_no": "FL-8"}, route="flight.cancelled", state=state)
