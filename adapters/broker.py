@@ -4,10 +4,14 @@ A *transport* is the thin layer that knows one broker client (nats-py, aio-pika,
 redis.asyncio): connect with a bounded timeout, check or declare the topology, publish
 with a broker confirmation, run a *competing* consumer with manual acknowledgement (what
 a service uses), run a *non-competing* observer (what the suite and the monitor use: it
-never steals a message from a service), and a small broadcast *control* channel the
-reference runners answer (ping, world set-up, place an order). Everything above it, the
-CloudEvents codec and the :class:`BrokerAdapter` the conformance suite drives, is written
-once here.
+never steals a message from a service), and a small broadcast *control* channel a
+system's service processes may answer (see :class:`BrokerAdapter`). Everything above it,
+the CloudEvents codec and the :class:`BrokerAdapter` the conformance suite drives, is
+written once here.
+
+The adapter reaches a system; it never runs one. With ``spawn=`` it asks a *launcher*
+(:class:`Launcher`, e.g. the reference runners' supervisor, registered with
+:func:`register_launcher` or passed as ``launcher=``) to run the participants.
 
 Names are derived from one optional *namespace*, so concurrent runs never collide; every
 name can also be set explicitly (URL query parameters or constructor keywords):
@@ -28,12 +32,13 @@ import base64
 import contextlib
 import json
 import logging
+import random
 import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from sagaspec.adapters.base import Adapter, RawMessage, World
@@ -47,7 +52,10 @@ __all__ = [
     "BrokerAdapter",
     "adapter_factory",
     "ORIGIN_HEADER",
-    "SERVICES",
+    "Launcher",
+    "register_launcher",
+    "registered_launcher",
+    "participants",
     "encode_event",
     "decode_message",
     "register_transport",
@@ -63,8 +71,6 @@ log = logging.getLogger("sagaspec.brokers")
 #: adapter drops its own deliveries from :meth:`BrokerAdapter.collect`.
 ORIGIN_HEADER = "sagaspec-origin"
 
-#: The four reference services, in start order (consumers first, the saga's trigger last).
-SERVICES = ("payment", "inventory", "notification", "order")
 
 _COMMON_PARAMS = {
     "ns": "namespace prefixed to every stream / subject / exchange / queue / key",
@@ -75,7 +81,7 @@ _COMMON_PARAMS = {
                 "(30, or 2 with spawn)",
     "settle": "seconds of silence after which collect() counts the system quiet "
               "(0.3, or 0.03 with spawn)",
-    "spawn": "reference services the adapter runs as processes: auto (the target), all, "
+    "spawn": "participants a launcher runs as processes: auto (the target), all, "
              "or a comma list",
     "db": "database of spawned services: postgresql://... or a directory for SQLite",
     "control": "auto (default), on or off: use the reference runners' control channel",
@@ -190,15 +196,14 @@ class BrokerConfig:
                 spawn = tuple(value) if isinstance(value, (list, tuple)) else tuple(
                     s.strip() for s in str(value).split(",") if s.strip()
                 )
-                if spawn == ("all",):
-                    spawn = SERVICES
-                elif spawn in (("1",), ("auto",), ("true",), ("yes",)):
+                if spawn in (("1",), ("auto",), ("true",), ("yes",)):
                     spawn = ("auto",)
                 elif spawn in (("0",), ("false",), ("no",), ()):
                     spawn = ()
-                unknown = [s for s in spawn if s not in SERVICES and s != "auto"]
-                if unknown:
-                    raise ValueError(f"auto, all or a comma list of {', '.join(SERVICES)}")
+                # Names are checked against the design's participants by the adapter.
+                if ("auto" in spawn or "all" in spawn) and len(spawn) > 1 or not all(
+                        _IDENT.match(s) for s in spawn):
+                    raise ValueError("auto, all or a comma list of participants")
                 self.spawn = spawn
             elif key == "db":
                 self.db = str(value) or None
@@ -488,13 +493,11 @@ class Transport:
     async def _ride_out(self, outage: dict[str, float], exc: BaseException, what: str) -> None:
         """One failed round of a background loop: wait with backoff and jitter, or raise
         once the connection has been lost for ``config.reconnect`` seconds (a service
-        then exits 69 and its supervisor restarts it, see examples/cluster).
+        then exits 69 and its supervisor restarts it).
 
         ``outage`` is the loop's own record (``since``, ``attempt``); :meth:`_recovered`
         clears it after a successful round.
         """
-        from sagaspec.examples.retry import Backoff
-
         now = time.monotonic()
         since = outage.setdefault("since", now)
         attempt = int(outage.get("attempt", 0))
@@ -503,7 +506,8 @@ class Transport:
         if attempt == 0:
             log.warning("%s: %s failed, reconnecting: %s", self.NAME, what, _short(exc))
         outage["attempt"] = attempt + 1
-        await asyncio.sleep(Backoff(base=0.1, cap=2.0).delay(attempt))
+        # Exponential backoff (0.1 s doubling, at most 2 s) with jitter down to half.
+        await asyncio.sleep(min(2.0, 0.1 * 2 ** min(attempt, 30)) * (1.0 - 0.5 * random.random()))
 
     @staticmethod
     def _recovered(outage: dict[str, float], what: str) -> None:
@@ -574,6 +578,75 @@ def open_transport(url: str | BrokerConfig, **overrides: Any) -> Transport:
     return transport_for(config.scheme)(config)
 
 
+# --------------------------------------------------------------------------- launcher
+
+
+class Launcher(Protocol):
+    """What runs a system's participants as processes for an adapter (``spawn=``).
+
+    The adapter only asks it to start, kill and stop named participants and whether they
+    are alive; the processes answer the control channel like any system may. The
+    reference runners' supervisor (``Cluster`` of the reference services) is one.
+    """
+
+    services: tuple[str, ...]
+    #: Restarts the launcher did on its own (a process that exited).
+    restarts: int
+    #: The ``crash_at`` points :meth:`start` accepts (where a process dies in its next handling).
+    crash_points: tuple[str, ...]
+
+    def start_all(self) -> None: ...
+    def start(self, service: str, *, crash_at: str | None = None) -> None: ...
+    def kill(self, service: str, sig: int = ...) -> None: ...
+    def stop_all(self, timeout: float = ...) -> None: ...
+    def cleanup(self) -> None: ...
+    def check_alive(self) -> None: ...
+    def wait_ready(self, services: Iterable[str] | None = None, timeout: float = ...) -> None: ...
+    def restarting(self, service: str) -> bool: ...
+    def log_tail(self, service: str, lines: int = ...) -> str: ...
+
+
+#: ``factory(config, services, *, db, design, mutant) -> Launcher`` (``services`` None: every
+#: participant); a launcher of any spec's participants also takes ``spec=FILE`` and
+#: ``state_dir=``.
+LauncherFactory = Callable[..., Launcher]
+
+_LAUNCHER: list[LauncherFactory | str] = []
+
+
+def register_launcher(factory: LauncherFactory | str) -> None:
+    """Make ``spawn=`` use ``factory`` (a callable or ``"module:attribute"``, imported on
+    first use) when no ``launcher=`` is given. The command line registers the reference
+    runners' supervisor; the adapter itself knows no implementation."""
+    _LAUNCHER[:] = [factory]
+
+
+def registered_launcher() -> LauncherFactory:
+    if not _LAUNCHER:
+        raise AdapterError("spawn= needs a launcher to run the participants: pass launcher= or "
+                           "call sagaspec.adapters.broker.register_launcher (the sagaspec command "
+                           "line registers the reference services' supervisor)")
+    entry = _LAUNCHER[0]
+    if isinstance(entry, str):
+        import importlib
+
+        module, _, attr = entry.partition(":")
+        entry = getattr(importlib.import_module(module), attr)
+        _LAUNCHER[:] = [entry]
+    return entry
+
+
+def participants(design: str) -> tuple[str, ...]:
+    """The participants of ``design`` (a shipped name or spec file) in start order: those
+    that only react first, those that start sagas (a trigger reaction) last."""
+    from sagaspec.spec.sagafile import resolve_spec
+
+    spec = resolve_spec(design)
+    starts = {p.name for p in spec.participants if any(r.kind == "trigger" for r in p.reactions)}
+    names = [p.name for p in spec.participants]
+    return tuple([n for n in names if n not in starts] + [n for n in names if n in starts])
+
+
 # --------------------------------------------------------------------------- adapter
 
 
@@ -582,22 +655,33 @@ class BrokerAdapter(Adapter):
 
     ``deliver`` publishes an event as the bus would; ``collect`` returns what the system
     published since the last call (seen by a non-competing observer, minus the adapter's
-    own deliveries) once the system is quiet. When the reference runners are on the bus
-    (:mod:`sagaspec.examples.runner`) their control channel also gives ``place_order``
-    and ``setup``; with ``spawn=`` the adapter runs them itself as supervised processes,
-    ``crash`` SIGKILLs one and restarts it armed to die again at ``crash_point`` of its
-    next message (which the broker then redelivers), and quiet means every service's
-    consumer has nothing pending or unacknowledged.
+    own deliveries) once the system is quiet.
+
+    The control channel is a small JSON protocol any system's processes may answer (the
+    reference runners do): the adapter broadcasts ``{"op", "id", "from", "to"?, ...}``
+    and each service replies ``{"op": "reply", "id", "service", ...}`` (or ``error``).
+    Ops: ``ping`` (reply ``routes``: the event types it consumes), ``status`` (``busy``),
+    ``setup`` (``world``), ``place_order`` (``payload``: ``sagaId`` and the trigger
+    event's fields, answered by the participant that starts sagas), ``inspect`` (``keys`` -> ``values``); a service may also broadcast
+    ``{"op": "crashed", "service", "reason", "payload"}``. Answering services give
+    ``setup`` and ``place_order``. With ``spawn=`` a :class:`Launcher` runs them as
+    processes: ``crash`` SIGKILLs one and restarts it armed to die again at
+    ``crash_point`` of its next message (which the broker then redelivers), and quiet
+    means every service's consumer has nothing pending or unacknowledged.
 
     Parameters
     ----------
     url
         ``nats://...``, ``amqp://...`` or ``redis://...`` plus query parameters.
     participant
-        The target (``system`` or a service): which services ``spawn=1`` starts and
-        where ``deliver_raw`` puts garbage.
+        The target (``system`` or a participant): which participants ``spawn=1`` starts
+        and where ``deliver_raw`` puts garbage.
     design, mutant
-        What spawned services run.
+        The saga (shipped name or spec file; default the corrected order design) and
+        what spawned services run.
+    launcher
+        ``factory(config, services, *, db, design, mutant) -> Launcher`` for ``spawn=``
+        (default: the one given to :func:`register_launcher`).
     **options
         Any query parameter as a keyword (``namespace="t1"``, ``spawn="all"``, ...).
     """
@@ -614,6 +698,7 @@ class BrokerAdapter(Adapter):
         participant: str | None = "system",
         design: str | None = None,
         mutant: str | None = None,
+        launcher: LauncherFactory | None = None,
         **options: Any,
     ) -> None:
         spawn = options.pop("spawn", None)
@@ -622,10 +707,22 @@ class BrokerAdapter(Adapter):
         self.participant = participant or "system"
         self.design = design or "corrected"
         self.mutant = mutant or None
+        self._launcher = launcher
+        self._spec_cache: Any = None
         if spawn is not None:
             self.config._set("spawn", spawn, self.config.display)
-        if self.config.spawn == ("auto",):
-            self.config.spawn = SERVICES if self.participant == "system" else (self.participant,)
+        if self.config.spawn:
+            every = participants(self.design)
+            if self.config.spawn == ("all",) or self.config.spawn == ("auto",) and self.participant == "system":
+                self.config.spawn = every
+            elif self.config.spawn == ("auto",):
+                self.config.spawn = (self.participant,)
+            unknown = [s for s in self.config.spawn if s not in every]
+            if unknown:
+                raise UsageError(f"bad value {','.join(self.config.spawn)!r} for 'spawn' in adapter URL "
+                                 f"{self.config.display}: expected auto, all or a comma list of "
+                                 f"{', '.join(every)}")
+            self.config.spawn = tuple(s for s in every if s in self.config.spawn)
         self._own_namespace = False
         if self.config.spawn and not self.config.namespace:
             # A run that starts its own services gets its own names, removed at close.
@@ -644,9 +741,11 @@ class BrokerAdapter(Adapter):
         self._arrived: asyncio.Event | None = None
         self._replies: dict[str, list[dict[str, Any]]] = {}
         self._reply_events: dict[str, asyncio.Event] = {}
+        #: Services that answered a ping on the control channel.
         self.responders: set[str] = set()
         self._routes: dict[str, tuple[str, ...]] = {}
-        self.cluster: Any = None
+        #: The running :class:`Launcher` (with ``spawn=``).
+        self.cluster: Launcher | None = None
         self._started = False
         #: Called with every observed item (event dict or RawMessage), e.g. a monitor.
         self.listeners: list[Callable[[dict[str, Any] | RawMessage], None]] = []
@@ -665,7 +764,9 @@ class BrokerAdapter(Adapter):
             running = set(self.config.spawn) | self.responders
             if running or self.config.control == "on":
                 caps.add("setup")
-            if "order" in running or (self.config.control == "on" and self.participant in ("order", "system")):
+            starters = self._starters()
+            if running & starters or (self.config.control == "on"
+                                      and (self.participant == "system" or self.participant in starters)):
                 caps.add("place_order")
         if self.config.spawn:
             caps.add("crash")
@@ -683,9 +784,8 @@ class BrokerAdapter(Adapter):
             if self.config.control != "off":
                 await self.transport.control_listen(self._on_control)
             if self.config.spawn:
-                from sagaspec.examples.cluster import Cluster
-
-                self.cluster = Cluster(self.config, self.config.spawn, db=self.config.db,
+                factory = self._launcher or registered_launcher()
+                self.cluster = factory(self.config, self.config.spawn, db=self.config.db,
                                        design=self.design, mutant=self.mutant)
                 await asyncio.to_thread(self.cluster.start_all)
                 await self.wait_ready(self.config.spawn, timeout=max(30.0, self.config.timeout))
@@ -750,16 +850,27 @@ class BrokerAdapter(Adapter):
         await self.transport.publish(route, bytes(body), {**(headers or {}), ORIGIN_HEADER: self.origin})
 
     async def deliver_raw(self, payload: bytes) -> None:
-        """Publish ``payload`` as is where the target consumes (its first event type)."""
-        from sagaspec.examples.runner import subscriptions
+        """Publish ``payload`` as is where the target consumes: the event types it said it
+        consumes (ping), else those its spec gives it, the saga's trigger event first."""
+        spec = self._spec()
+        triggers = {e.name for e in spec.events if e.role == "trigger"}
+        routes: tuple[str, ...] = self._routes.get(self.participant, ())
+        if not routes and self.participant in {p.name for p in spec.participants}:
+            routes = tuple(spec.participant(self.participant).subscribes)
+        routes = tuple(sorted(routes or triggers, key=lambda t: (t not in triggers, t)))
+        await self.transport.publish(routes[0] if routes else "unknown", bytes(payload),
+                                     {ORIGIN_HEADER: self.origin})
 
-        if self.participant in SERVICES:
-            routes = sorted(subscriptions(self.participant, self.design, self.mutant),
-                            key=lambda t: t != "OrderCreated")
-            route = routes[0] if routes else "OrderCreated"
-        else:
-            route = "OrderCreated"
-        await self.transport.publish(route, bytes(payload), {ORIGIN_HEADER: self.origin})
+    def _spec(self) -> Any:
+        if self._spec_cache is None:
+            from sagaspec.spec.sagafile import resolve_spec
+
+            self._spec_cache = resolve_spec(self.design)
+        return self._spec_cache
+
+    def _starters(self) -> set[str]:
+        """Participants that start sagas (a trigger reaction): who answers ``place_order``."""
+        return {p.name for p in self._spec().participants if any(r.kind == "trigger" for r in p.reactions)}
 
     async def collect(self, timeout: float) -> list[dict[str, Any] | RawMessage]:
         """Wait until the system is quiet, then return what it published since the last call.
@@ -813,11 +924,9 @@ class BrokerAdapter(Adapter):
     @property
     def watched(self) -> dict[str, tuple[str, ...]]:
         """Services whose consumers tell when the system is quiet: the spawned ones, or
-        the runners that answered a ping (with the event types they consume)."""
+        the runners that answered a ping, with the event types they said they consume."""
         if self.cluster is not None:
-            from sagaspec.examples.runner import subscriptions
-
-            return {s: subscriptions(s, self.design, self.mutant) for s in self.cluster.services}
+            return {s: self._routes.get(s, ()) for s in self.cluster.services}
         return dict(self._routes)
 
     async def _services_idle(self) -> bool:
@@ -827,8 +936,8 @@ class BrokerAdapter(Adapter):
         if self.cluster is not None:
             self.cluster.check_alive()
             for service in watched:
-                if not self.cluster.alive(service) and self.cluster.procs[service].wanted:
-                    return False  # restarting: its messages wait for it
+                if self.cluster.restarting(service):
+                    return False  # its messages wait for it
         for service, routes in watched.items():
             if await self.transport.backlog(service, routes):
                 return False
@@ -843,13 +952,14 @@ class BrokerAdapter(Adapter):
 
     # -- optional hooks ---------------------------------------------------------------
     async def place_order(self, order: dict[str, Any]) -> None:
-        """Ask the Order runner to place ``order``; retried while Order is restarting
-        (placing is idempotent by ``sagaId``: a repeat answers ``duplicate``)."""
+        """Ask the participant that starts sagas to place ``order``; retried while it is
+        restarting (placing is idempotent by ``sagaId``: a repeat answers ``duplicate``)."""
         deadline = time.monotonic() + max(30.0, self.config.timeout)
+        starters = sorted(self._starters())
         while True:
             try:
-                await self.control("place_order", {"order": order, "to": ["order"]},
-                                   expect={"order"}, timeout=min(5.0, max(2.0, self.config.timeout)))
+                await self.control("place_order", {"payload": order, "to": starters},
+                                   expect=set(starters), timeout=min(5.0, max(2.0, self.config.timeout)))
                 return
             except AdapterError as exc:
                 if "refused" in str(exc) or time.monotonic() > deadline:

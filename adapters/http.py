@@ -18,25 +18,24 @@ Required
         What the service published after ``CURSOR`` (an opaque string from the previous
         answer; omit it for "from the start"), oldest first:
         ``{"events": [...], "cursor": "...", "more": false}``. Optional
-        ``"errors": [{"source": "payment", "reason": "consumer crashed: ...",
+        ``"errors": [{"source": PARTICIPANT, "reason": "consumer crashed: ...",
         "payload": "<base64>"}]`` reports crashes and anything published that was not a
         JSON event. The server may hold the request up to ``wait`` seconds until there is
         something new (long poll). ``more: true`` means call again at once.
 
 Optional (advertised in ``GET /health``; absent hooks make the suite skip their checks)
     ``GET /health``
-        ``{"status": "ok", "contract": 1, "participant": "payment"|"system",
+        ``{"status": "ok", "contract": 1, "participant": PARTICIPANT|"system",
         "capabilities": ["place_order", "setup", "crash", "reset", "deliver_raw",
         "webhook"], "synchronous": true}``. ``synchronous`` promises that when a
         ``POST`` returns, everything it caused has been published, so the adapter does
         not wait for quiet. Without ``/health`` the adapter assumes only the two
         required endpoints and an asynchronous service.
     ``POST /orders``
-        The customer places an order (body: the order: ``sagaId``, ``orderId``,
-        ``userId``, ``amount``, ``currency``, ``items``); Order publishes ``OrderCreated``.
+        Start a saga (capability ``place_order``; body: ``sagaId`` and the fields of the
+        saga's trigger event): the participant that starts sagas publishes that event.
     ``POST /world``
-        Set the world: ``{"stock": {"sku-1": 5}, "declined_users": ["mallory"],
-        "decline_over": "500.00"}``.
+        Set the world: the JSON form of :class:`~sagaspec.adapters.base.World`.
     ``POST /crash/{participant}``
         Kill and restart a participant (durable state kept, volatile state lost).
     ``POST /reset``
@@ -72,6 +71,7 @@ import threading
 import time
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
@@ -95,6 +95,8 @@ __all__ = [
     "from_spec",
     "CONTRACT_VERSION",
     "ERROR_TYPE",
+    "token_path",
+    "read_token",
 ]
 
 CONTRACT_VERSION = 1
@@ -103,6 +105,21 @@ CONTRACT_VERSION = 1
 def _excerpt(text: str, limit: int = 160) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[:limit] + "..."
+
+
+def token_path(port: int) -> Path:
+    """Where a server on loopback ``port`` keeps the token it requires (current user
+    only), so a client on this machine finds it."""
+    base = os.environ.get("XDG_RUNTIME_DIR") or str(Path.home() / ".cache")
+    return Path(base) / "sagaspec" / "serve" / f"{int(port)}.token"
+
+
+def read_token(port: int) -> str | None:
+    """The token the server on loopback ``port`` saved, if any."""
+    try:
+        return token_path(port).read_text(encoding="ascii").strip() or None
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 #: CloudEvents type of a crash report pushed to a webhook (``data`` = an ``errors`` entry).
@@ -240,8 +257,6 @@ class HttpAdapter(Adapter):
         # The token `sagaspec serve` requires on POST/DELETE: given, or the one the server
         # on this loopback port saved for its user.
         if token is None and parts.hostname in ("127.0.0.1", "localhost", "::1") and parts.port:
-            from sagaspec.examples.httpserver import read_token
-
             token = os.environ.get("SAGASPEC_SERVE_TOKEN") or read_token(parts.port)
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._client: httpx.AsyncClient | None = None

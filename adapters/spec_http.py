@@ -76,7 +76,7 @@ class SpecHttpAdapter:
         # Read once the service answers: sagaspec serve saves its token before it serves.
         token = query.get("token")
         if token is None and parts.hostname in ("127.0.0.1", "localhost", "::1") and port:
-            from sagaspec.examples.httpserver import read_token
+            from sagaspec.adapters.http import read_token
 
             token = os.environ.get("SAGASPEC_SERVE_TOKEN") or read_token(port)
         if token:

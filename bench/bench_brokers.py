@@ -32,6 +32,7 @@ from typing import Any
 from sagaspec.adapters.base import World
 from sagaspec.adapters.broker import BrokerAdapter, new_namespace, open_transport
 from sagaspec.conformance.monitor import SagaMonitor
+from sagaspec.examples.cluster import Cluster
 
 URLS = {
     "nats": "nats://127.0.0.1:4222",
@@ -80,7 +81,7 @@ async def raw_round_trip(url: str, n: int) -> list[float]:
 
 
 async def sagas_end_to_end(url: str, n: int, window: int, db: str | None) -> dict[str, Any]:
-    adapter = BrokerAdapter(url, spawn="all", db=db)
+    adapter = BrokerAdapter(url, spawn="all", db=db, launcher=Cluster)
     engine = SagaMonitor(timeout=600)
     placed: dict[str, float] = {}
     settled: dict[str, float] = {}

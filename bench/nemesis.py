@@ -8,8 +8,8 @@ the fault ``--faults`` times while the sagas run:
     python bench/nemesis.py --sagas 200 --faults 4 --broker nats --fault broker-pause
     python bench/nemesis.py --pg postgresql://postgres@127.0.0.1:5432/test   # + db-terminate
 
-A row is OK when every saga ended without manual action: 0 lost, 0 double charges,
-0 leaked reservations, stock conserved, no violation seen on the bus. Ctrl-C stops
+A row is OK when every saga ended without manual action: 0 lost, every property of the
+spec held (shown as held/judged), no violation seen on the bus. Ctrl-C stops
 after the current row. The exit status is 1 if any row failed.
 """
 
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     brokers = args.broker or ["nats", "redis"]
     faults = [f for f in (args.fault or FAULTS) if f != "db-terminate" or args.pg]
     head = (f"{'broker':<6} {'fault':<15} {'sagas':>5} {'terminal':>8} {'lost':>4} "
-            f"{'double':>6} {'leaked':>6} {'stock':>5} {'restarts':>8} {'settle s':>8} "
+            f"{'held':>8} {'violat':>6} {'restarts':>8} {'settle s':>8} "
             f"{'total s':>7}  result")
     print(head)
     print("-" * len(head))
@@ -57,8 +57,8 @@ def main(argv: list[str] | None = None) -> int:
                 ok = r.ok
                 failed += not ok
                 print(f"{broker:<6} {fault:<15} {r.placed:>5} {r.terminal:>8} {r.lost:>4} "
-                      f"{r.double_charges:>6} {r.leaked_reservations:>6} "
-                      f"{'yes' if r.stock_conserved else 'NO':>5} {r.restarts:>8} "
+                      f"{sum(1 for n in r.properties.values() if not n):>4}/{len(r.properties):<3} "
+                      f"{sum(r.violations.values()):>6} {r.restarts:>8} "
                       f"{r.settle_seconds:>8.1f} {time.monotonic() - t0:>7.1f}  "
                       f"{'OK' if ok else 'FAILED'}", flush=True)
     except KeyboardInterrupt:

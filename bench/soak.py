@@ -19,6 +19,7 @@ import sys
 import time
 
 from sagaspec.conformance.faults import FaultPlan, FaultRunner
+from sagaspec.examples.cluster import Cluster
 
 URLS = {
     "nats": "nats://127.0.0.1:4222",
@@ -50,17 +51,18 @@ def main() -> int:
                       f"{p['kills']} kills, {p['violations']} violations, {p['seconds']:.0f}s",
                       file=sys.stderr, flush=True)
 
-        runner = FaultRunner(URLS[name], plan, db=args.db, progress=progress)
+        runner = FaultRunner(URLS[name], plan, db=args.db, progress=progress, launcher=Cluster)
         report = runner.run()
         reports.append((name, report))
         print(f"\n== {name} ==")
         print("\n".join(report.lines()), flush=True)
         if report.interrupted:
             break
-    print("\nbroker     sagas  terminal  lost  double-charges  leaked-reservations  stock-conserved  kills  seconds")
+    print("\nbroker     sagas  terminal  lost  properties-held  violations  kills  seconds")
     for name, r in reports:
-        print(f"{name:9} {r.placed:6} {r.terminal:9} {r.lost:5} {r.double_charges:15} "
-              f"{r.leaked_reservations:20} {'yes' if r.stock_conserved else 'NO':>16} {r.kills:6} {r.seconds:8.0f}")
+        held = sum(1 for n in r.properties.values() if not n)
+        print(f"{name:9} {r.placed:6} {r.terminal:9} {r.lost:5} {f'{held}/{len(r.properties)}':>16} "
+              f"{sum(r.violations.values()):11} {r.kills:6} {r.seconds:8.0f}")
     if args.json_out:
         with open(args.json_out, "w", encoding="utf-8") as f:
             json.dump({n: r.to_json() for n, r in reports}, f, indent=2, sort_keys=True)

@@ -12,9 +12,11 @@ the verdicts are the spec's own properties.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +24,8 @@ from typing import Any
 
 from sagaspec.conformance.tracecheck import TraceReport, validate_log
 from sagaspec.spec.sagafile import SagaSpec, resolve_spec
+
+from sagaspec.errors import AdapterError, UsageError
 
 __all__ = ["SpecFaultReport", "SpecFaultRunner"]
 
@@ -81,7 +85,10 @@ class SpecFaultRunner:
 
     def __init__(self, broker: str, spec: SagaSpec | str, *, sagas: int = 20, kills: int = 3,
                  seed: int | None = None, db: str | None = None, settle_timeout: float = 60.0,
-                 crash_points: bool = True, progress: Callable[[dict], None] | None = None) -> None:
+                 crash_points: bool = True, progress: Callable[[dict], None] | None = None,
+                 launcher: Callable[..., Any] | None = None, victims: tuple[str, ...] = ()) -> None:
+        from sagaspec.adapters.broker import registered_launcher
+
         self.broker = broker
         self.spec_ref = spec if isinstance(spec, str) else spec.source
         self.spec = resolve_spec(spec) if isinstance(spec, str) else spec
@@ -92,6 +99,14 @@ class SpecFaultRunner:
         self.settle_timeout = settle_timeout
         self.crash_points = crash_points
         self.progress = progress
+        #: Runs the participants (:class:`~sagaspec.adapters.broker.Launcher`; default the registered one).
+        self.launcher = launcher or registered_launcher()
+        #: Participants that may be killed (default: every one).
+        self.victims = tuple(victims)
+        unknown = [v for v in self.victims if v not in {p.name for p in self.spec.participants}]
+        if unknown:
+            raise UsageError(f"unknown participant(s) to kill: {', '.join(unknown)}; expected "
+                             f"{', '.join(p.name for p in self.spec.participants)}")
         self._stop = asyncio.Event()
 
     def stop(self) -> None:
@@ -104,13 +119,11 @@ class SpecFaultRunner:
             new_namespace,
             open_transport,
         )
-        from sagaspec.examples.cluster import Cluster
-
         spec = self.spec
         report = SpecFaultReport(spec=spec.name, sagas=self.sagas)
         config = BrokerConfig.from_url(self.broker, namespace=new_namespace("faults_"))
         state = Path(tempfile.mkdtemp(prefix="sagaspec-spec-faults-"))
-        cluster = Cluster(config, spec=self.spec_ref, db=self.db, state_dir=state)
+        cluster = self.launcher(config, None, db=self.db, spec=self.spec_ref, state_dir=state)
         starter = next(p.name for p in spec.participants if any(r.kind == "trigger" for r in p.reactions))
         outcomes = {e.name for e in spec.events if e.role == "outcome"}
         events: list[dict[str, Any]] = []
@@ -125,6 +138,38 @@ class SpecFaultRunner:
                 if decoded.get("eventType") in outcomes:
                     settled.add(str(decoded.get("sagaId")))
 
+        replies: dict[str, list[dict[str, Any]]] = {}
+        arrived = asyncio.Event()
+
+        async def on_control(message: dict[str, Any]) -> None:
+            if message.get("op") == "reply" and str(message.get("id")) in replies:
+                replies[str(message.get("id"))].append(message)
+                arrived.set()
+
+        async def ask(op: str, to: set[str], done: Callable[[dict[str, Any]], bool] | None = None,
+                      **fields: Any) -> None:
+            """Send ``op`` until every one of ``to`` answered it (the control channel keeps
+            nothing: a service that was down, or killed before it read the request, is
+            asked again); an error answer that ``done`` accepts counts as done."""
+            deadline = time.monotonic() + 60.0
+            waiting = set(to)
+            while waiting:
+                rid = f"{op}-{uuid.uuid4().hex[:12]}"
+                replies[rid] = []
+                await transport.control_send({"op": op, "id": rid, "to": sorted(waiting), **fields})
+                until = time.monotonic() + 2.0
+                while waiting and time.monotonic() < until:
+                    arrived.clear()
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(arrived.wait(), max(0.01, until - time.monotonic()))
+                    for r in replies[rid]:
+                        if r.get("error") and not (done and done(r)):
+                            raise AdapterError(f"{r.get('service')} refused {op}: {r['error']}")
+                        waiting.discard(str(r.get("service")))
+                replies.pop(rid, None)
+                if waiting and time.monotonic() > deadline:
+                    raise AdapterError(f"no answer to {op} from {', '.join(sorted(waiting))} within 60s")
+
         def tell(phase: str) -> None:
             if self.progress is not None:
                 self.progress({"phase": phase, "started": report.started, "sagas": self.sagas,
@@ -138,26 +183,28 @@ class SpecFaultRunner:
             await transport.connect()
             await transport.ensure_topology(create=True)
             await transport.observe(seen, from_start=True)
+            await transport.control_listen(on_control)
             cluster.start_all()
             await asyncio.to_thread(cluster.wait_ready, None, 60.0)
-            await transport.control_send({"op": "setup", "id": "world", "world": world})
-            await asyncio.sleep(0.2)
+            await ask("setup", set(cluster.services), world=world)
             for i, saga in enumerate(saga_ids):
                 if self._stop.is_set():
                     break
-                await transport.control_send({"op": "start", "id": f"start-{saga}", "to": [starter], "saga": saga})
+                # Started once the starter answered (a repeat after a lost answer is refused
+                # as already started: the saga is under way).
+                await ask("start", {starter}, lambda r: "already started" in str(r.get("error")), saga=saga)
                 report.started += 1
                 while i in kill_at:
                     kill_at.remove(i)
-                    victim = self.rng.choice(cluster.services)
-                    point = self.rng.choice(["before-commit", "after-commit", "after-publish", None]) \
-                        if self.crash_points else None
+                    victim = self.rng.choice(self.victims or cluster.services)
+                    point = self.rng.choice([*cluster.crash_points, None]) if self.crash_points else None
                     cluster.kill(victim)
                     cluster.start(victim, crash_at=point)
                     await asyncio.to_thread(cluster.wait_ready, (victim,), 60.0)
-                    if point is not None:
-                        # The world is volatile in a service: the restarted one is told again.
-                        await transport.control_send({"op": "setup", "id": f"world-{i}", "to": [victim], "world": world})
+                    # The world is volatile in a service: the restarted one is told again
+                    # (one armed to die at its next handling may be dying meanwhile).
+                    with contextlib.suppress(AdapterError):
+                        await ask("setup", {victim}, world=world)
                     report.kills += 1
                 await asyncio.sleep(0.05)
                 tell("running")
@@ -176,6 +223,7 @@ class SpecFaultRunner:
             cluster.cleanup()
             from sagaspec.adapters.broker import open_transport as _open
 
+            config.spawn = tuple(cluster.services)  # their queues go too (RabbitMQ)
             cleaner = _open(config)
             try:
                 await cleaner.connect()

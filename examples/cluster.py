@@ -32,8 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sagaspec.adapters.broker import SERVICES, BrokerConfig
+from sagaspec.adapters.broker import BrokerConfig, participants
 from sagaspec.examples.retry import Backoff
+from sagaspec.examples.service import CRASH_POINTS
 
 from sagaspec.errors import AdapterError, BrokerUnavailable
 
@@ -78,7 +79,7 @@ class Cluster:
     config
         Broker configuration (its namespace isolates the run).
     services
-        Which services to run (default all four).
+        Which services to run (default: every participant of the design or spec).
     db
         ``postgresql://...`` or ``None`` for SQLite files in the cluster's state directory.
     mutant, design
@@ -87,10 +88,13 @@ class Cluster:
         Restart a process that exits on its own (default ``True``).
     """
 
+    #: Where :meth:`start` can arm a service to die (the runner's ``--crash-at``).
+    crash_points = CRASH_POINTS
+
     def __init__(
         self,
         config: BrokerConfig | str,
-        services: tuple[str, ...] | list[str] = SERVICES,
+        services: tuple[str, ...] | list[str] | None = None,
         *,
         db: str | None = None,
         design: str = "corrected",
@@ -105,13 +109,10 @@ class Cluster:
         self.config = config if isinstance(config, BrokerConfig) else BrokerConfig.from_url(config)
         #: A saga spec file: its participants run as the reference interpreter.
         self.spec = spec
-        known: tuple[str, ...] = SERVICES
-        if spec is not None:
-            from sagaspec.spec.sagafile import resolve_spec
-
-            known = tuple(p.name for p in resolve_spec(spec).participants)
-            if services is SERVICES:
-                services = known
+        # Start order: consumers first, the participant that starts sagas last.
+        known = participants(spec if spec is not None else design)
+        if services is None:
+            services = known
         unknown = [s for s in services if s not in known]
         if unknown:
             raise AdapterError(f"unknown service(s) {', '.join(unknown)}; expected {', '.join(known)}")
@@ -183,6 +184,10 @@ class Cluster:
                 sp.kills += 1
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     sp.proc.wait(timeout=5)
+
+    def restarting(self, service: str) -> bool:
+        """Whether ``service`` is down but wanted: the supervisor is bringing it back."""
+        return self.procs[service].wanted and not self.alive(service)
 
     def restart(self, service: str, *, crash_at: str | None = None) -> None:
         self.kill(service)

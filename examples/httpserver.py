@@ -52,6 +52,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from sagaspec.adapters.base import RawMessage, World
+from sagaspec.adapters.http import read_token, token_path
 from sagaspec.spec._jsonlimits import MESSAGE_LIMITS, JSONLimitError, check_depth, loads
 from sagaspec.spec.cloudevents import (
     STRUCTURED_CONTENT_TYPE,
@@ -74,20 +75,6 @@ BACKLOG = 128
 WEBHOOK_QUEUE = 1000
 #: Seconds one webhook delivery may take.
 WEBHOOK_TIMEOUT = 2.0
-
-
-def token_path(port: int) -> Path:
-    """Where the server on loopback ``port`` keeps its token (current user only)."""
-    base = os.environ.get("XDG_RUNTIME_DIR") or str(Path.home() / ".cache")
-    return Path(base) / "sagaspec" / "serve" / f"{int(port)}.token"
-
-
-def read_token(port: int) -> str | None:
-    """The token of the server on loopback ``port``, if one saved it."""
-    try:
-        return token_path(port).read_text(encoding="ascii").strip() or None
-    except (OSError, UnicodeDecodeError):
-        return None
 
 
 def check_webhook(url: Any) -> str:

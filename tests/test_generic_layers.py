@@ -31,8 +31,6 @@ REMAINING: dict[str, str] = {
     "conformance/checks.py": "which target can break a property, and the stock and "
                              "payment-rules checks' targets and descriptions (property "
                              "names and summaries are read from the spec)",
-    "conformance/faults.py": "the SIGKILL fault runner inspects the order reference "
-                             "services' stores (payments, stock) by name",
     "conformance/harness.py": "which checks a publication gave a chance (by event type), "
                               "the charge's and reservation's ids copied into played "
                               "events (payloads.py's facts), the default target",
@@ -43,9 +41,6 @@ REMAINING: dict[str, str] = {
     "adapters/base.py": "World (stock per sku, declined users, an amount limit: the order "
                         "saga's world, which conformance/world.py maps onto the spec's "
                         "shared variables and world knob) and Adapter.place_order",
-    "adapters/broker.py": "runs the order reference processes (imports examples/: the "
-                          "cycle issue 10 removes) and names their streams",
-    "adapters/http.py": "the reference HTTP service's routes name the order participants",
     "adapters/inprocess.py": "the in-process reference services by participant name",
 }
 

@@ -96,6 +96,10 @@ class _LazyGroup(click.Group):
 def main(ctx: click.Context) -> None:
     """sagaspec: specify, model-check and conformance-test saga choreographies."""
     ctx.ensure_object(dict)
+    # A broker adapter's spawn= runs the reference services: the adapter runs nothing itself.
+    from sagaspec.adapters.broker import register_launcher
+
+    register_launcher("sagaspec.examples.cluster:Cluster")
 
 
 def run_safely(fn, *args, **kwargs):

@@ -8,6 +8,10 @@ import socket
 import pytest
 import sagaspec.adapters.broker as _broker
 from brokerenv import _VARS, BROKERS, PG_URL, URLS, WORKER, namespace, require
+from sagaspec.examples.cluster import Cluster
+
+# spawn= runs the reference services, as under the sagaspec command line.
+_broker.register_launcher(Cluster)
 
 # Every namespace minted in this worker, by the tests and by the library's own defaults
 # (an adapter that spawns services, the fault runner), carries the worker's tag. Done at

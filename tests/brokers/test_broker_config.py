@@ -5,6 +5,7 @@ from __future__ import annotations
 import doctest
 import importlib
 import json
+from pathlib import Path
 
 import pytest
 from sagaspec.adapters.base import RawMessage
@@ -68,7 +69,7 @@ def test_each_broker_route_and_queue_names():
     ("nats://127.0.0.1:4222?mode=xml", "expected structured or binary"),
     ("nats://127.0.0.1:4222?timeout=-1", "a positive number of seconds"),
     ("nats://127.0.0.1:4222?ns=bad.name", "letters, digits"),
-    ("nats://127.0.0.1:4222?spawn=billing", "auto, all or a comma list"),
+    ("nats://127.0.0.1:4222?spawn=auto,payment", "auto, all or a comma list"),
     ("redis://127.0.0.1:6379/0?streams=many", "expected single or per-type"),
     ("nats://127.0.0.1:4222?create=maybe", "expected 1 or 0"),
 ])
@@ -77,6 +78,17 @@ def test_bad_parameters_are_one_line_usage_errors(url, fragment):
         open_transport(url)
     assert fragment in str(info.value)
     assert "\n" not in str(info.value)
+
+
+def test_spawn_names_the_designs_participants():
+    """The names in spawn= are checked against the adapter's design, not a fixed list."""
+    with pytest.raises(UsageError) as info:
+        load_adapter("nats://127.0.0.1:4222?spawn=billing", participant="system")
+    assert "auto, all or a comma list of payment, inventory, notification, order" in str(info.value)
+    travel = str(Path(__file__).resolve().parents[2] / "examples" / "sagas" / "travel.saga.yaml")
+    adapter = load_adapter("nats://127.0.0.1:4222?spawn=all", participant="system", design=travel)
+    # Those that only react first, in the spec's order; the one that starts sagas last.
+    assert adapter.config.spawn == ("flight", "hotel", "car", "payment", "trip")
 
 
 def test_client_params_pass_through_and_passwords_are_redacted():

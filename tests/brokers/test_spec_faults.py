@@ -32,3 +32,17 @@ def test_order_saga_options_are_refused_with_a_spec():
     r = CliRunner().invoke(main, ["faults", "--spec", SHOP, "--adapter", "nats://127.0.0.1:4222",
                                   "--mutant", "oversell"])
     assert r.exit_code == 2 and "--mutant" in r.stderr and "not of --spec" in r.stderr
+
+
+def test_a_saga_is_started_before_its_starter_is_killed(run):
+    """The start request is sent again until the starter answers: killing the starter just
+    after asking it to start a saga lost that saga (the control channel keeps nothing)."""
+    from sagaspec.conformance.spec_faults import SpecFaultRunner
+    from sagaspec.examples.cluster import Cluster
+
+    url = require(URLS["nats"], "NATS_URL")
+    runner = SpecFaultRunner(url, SHOP, sagas=2, kills=2, seed=1, crash_points=False,
+                             settle_timeout=20, launcher=Cluster, victims=("order",))
+    report = run(runner.run_async())
+    assert report.kills == 2 and report.started == 2
+    assert report.ok and report.unsettled == [], "\n".join(report.lines())

@@ -45,7 +45,7 @@ def test_outbox_is_published_once_the_broker_is_back(run, tmp_path):
             server.kill()
             # The order commits (with its OrderCreated in the outbox); relaying fails.
             with pytest.raises(Exception) as info:
-                await runner._control_op("place_order", {"op": "place_order", "order": _order(1)})
+                await runner._control_op("place_order", {"op": "place_order", "payload": _order(1)})
             assert "timed out" in str(info.value) or "connection" in str(info.value).lower()
             assert len(runner.service.store.pending_outbox()) == 1
             server.start()
