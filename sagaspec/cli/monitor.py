@@ -315,6 +315,8 @@ class _Signals:
             return  # not running yet: looked at before connecting
         if len(self.received) == 1 and self.session is not None and self.stop is not None:
             loop.call_soon_threadsafe(self.stop.set)
+            loop.call_soon_threadsafe(lambda: click.echo(
+                "stopping: reading what is already on the bus (again to stop at once)", err=True))
         elif self.task is not None:
             loop.call_soon_threadsafe(self.task.cancel)
 

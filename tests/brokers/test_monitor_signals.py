@@ -8,6 +8,7 @@ at that point (a real signal, delivered as Ctrl-C delivers it)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import socket
@@ -165,3 +166,41 @@ def test_ctrl_c_while_running_drains_reports_and_does_not_pass():
     summary = json.loads(out)
     assert summary["interrupted"] is True and summary["complete"] is True
     assert [x for x in err.splitlines() if x.startswith("interrupted (SIGINT) after")], err
+
+
+def test_a_second_ctrl_c_abandons_a_drain_that_does_not_finish():
+    """The stop handshake drains what is on the bus; if that hangs (here: the monitor's
+    handler never returns, and --drain-timeout is long), a second Ctrl-C stops it at once,
+    saying what was not read, exit status 3."""
+    from test_broker_monitor import _created, _publish_all
+
+    url = f"{require(URLS['nats'], 'NATS_URL')}?ns={new_namespace('sig')}&create=1"
+    hang = """
+import asyncio
+import sagaspec.cli.monitor as cli
+async def hang(self, msg):
+    await asyncio.Event().wait()
+cli._Session.on_message = hang
+"""
+    try:
+        asyncio.run(_publish_all(url, _created(3)))
+        proc = _child(hang, "monitor", "--adapter", url, "--no-table", "--from-start",
+                      "--drain-timeout", "100", "--summary-json", "-")
+        lines: list[str] = []
+        for line in proc.stderr:  # until it has subscribed
+            lines.append(line)
+            if line.startswith("monitoring "):
+                break
+        proc.send_signal(signal.SIGINT)
+        for line in proc.stderr:  # (two signals at once would be one: wait for the first)
+            lines.append(line)
+            if line.startswith("stopping: "):
+                break
+        proc.send_signal(signal.SIGINT)
+        out, rest = proc.communicate(timeout=60)  # far below the 100 s drain timeout
+    finally:
+        destroy(url)
+    err = "".join(lines) + rest
+    _no_traceback(proc.returncode, err)
+    assert proc.returncode == 3 and out == ""
+    assert "interrupted (SIGINT) again while draining, stopped at once after 0 events" in err
