@@ -170,8 +170,10 @@ def _replay_settings(replay: str, adapter: str | None, participant: str | None,
 @click.option("--spec", "spec_file", default=None, metavar="FILE",
               help="Any saga spec (a .saga.yaml file or a shipped name): seeded schedules "
                    "(sagas interleaved, duplicates, crashes) judged by the spec's model; "
-                   "--adapter inprocess (its reference services) or the URL of sagaspec serve "
-                   "--spec FILE.")
+                   "--adapter inprocess (its reference services), the URL of sagaspec serve "
+                   "--spec FILE, or a broker URL (amqp://, nats://, redis://) where the "
+                   "--participant NAME service consumes, with --mapping FILE for its own "
+                   "vocabulary and routing keys.")
 @click.option("--case", "case", type=click.IntRange(0), default=None, metavar="K",
               help="With --spec: run only case K of --seed (what 'Reproduce with:' names).")
 @click.option("--case-sagas", type=click.IntRange(1, 6), default=None, metavar="N",
