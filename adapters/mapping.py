@@ -905,6 +905,17 @@ class MappedAdapter(Adapter):
         await self.start_saga(order)
 
     async def deliver_raw(self, payload: bytes) -> None:
+        """Garbage where the target consumes: over a broker, under the mapped routing key of
+        the first event it subscribes to (our type names are not their routing keys)."""
+        spec = self.mapping.spec
+        if hasattr(self.inner, "publish_as") and spec is not None:
+            who = getattr(self.inner, "participant", None)
+            names = {p.name for p in spec.participants}
+            subs = list(spec.participant(who).subscribes) if who in names else [
+                e.name for e in spec.events if e.role == "trigger"]
+            if subs:
+                await self.inner.publish_as(self.mapping.route_of({"eventType": subs[0]}), bytes(payload))
+                return
         await self.inner.deliver_raw(payload)
 
     async def setup(self, world: World) -> None:

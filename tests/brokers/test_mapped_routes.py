@@ -31,7 +31,8 @@ def test_mapped_routes_and_types_outside_the_body(broker, run, type_from):
     mapping = Mapping(config, spec=SHOP)
 
     async def go():
-        adapter = MappedAdapter(BrokerAdapter(broker, namespace=ns, create="1", control="off"), mapping)
+        adapter = MappedAdapter(BrokerAdapter(broker, participant="payment", namespace=ns, create="1",
+                                              control="off"), mapping)
         await adapter.start()
         side = open_transport(broker, namespace=ns)
         await side.connect()
@@ -62,6 +63,13 @@ def test_mapped_routes_and_types_outside_the_body(broker, run, type_from):
             assert len(out) == 1 and isinstance(out[0], dict), out
             assert out[0]["eventType"] == "PaymentDeclined" and out[0]["sagaId"] == "s1"
             assert out[0]["orderId"] == "order-1" and out[0]["eventId"] == "m9"  # carried, mapped
+            # Garbage goes where the target consumes, under their routing key.
+            await adapter.deliver_raw(b"\x00garbage")
+            for _ in range(100):
+                if len(got) == 2:
+                    break
+                await __import__("asyncio").sleep(0.05)
+            assert got[1].body == b"\x00garbage" and got[1].route == "warehouse.stock.reserved"
         finally:
             await side.destroy()
             await side.close()
