@@ -327,6 +327,15 @@ class HttpAdapter(Adapter):
         return self._health
 
     async def start(self) -> None:
+        try:
+            await self._start()
+        except BaseException:
+            # A caller whose start failed holds no adapter to close: leave no connection
+            # (the client's keep-alive socket) or webhook listener open behind it.
+            await self.close()
+            raise
+
+    async def _start(self) -> None:
         response = await self._request("GET", "/health")
         self._health = self._parse_health(response)
         if self.mode == "webhook" and self._webhook is None:

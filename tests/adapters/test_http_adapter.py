@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import time
+import warnings
 
 import httpx
 import pytest
@@ -140,6 +143,23 @@ def test_one_participant_and_a_crashing_mutant_over_http(run, serve_process):
         run(a.close())
     finally:
         served.stop()
+
+
+def test_a_start_that_fails_leaves_no_connection_open(served_system):
+    """start() refusing the service (here: it serves another participant) closes what it
+    opened; the caller has no adapter to close. Before, the client's keep-alive socket
+    was left to the garbage collector (ResourceWarning: unclosed transport)."""
+    loop = asyncio.new_event_loop()
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always", ResourceWarning)
+        for mode in ("poll", "webhook"):
+            with pytest.raises(AdapterError, match="serves 'system', not 'payment'"):
+                adapter = load_adapter(f"{served_system.url}?collect={mode}", participant="payment")
+                loop.run_until_complete(adapter.start())
+            del adapter
+        loop.close()  # drops the loop's own references to any transport still open
+        gc.collect()
+    assert [str(w.message) for w in seen if issubclass(w.category, ResourceWarning)] == []
 
 
 def test_unreachable_server_is_one_line_error_naming_the_url(run, unused_port):
