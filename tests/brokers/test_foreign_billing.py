@@ -126,3 +126,14 @@ def test_a_publication_the_mapping_cannot_read_is_reported_with_why(billing, tmp
     assert r.exit_code == 1, r.output
     assert ("published [<unreadable billing: unmapped event type 'billing.charge.declined' (map it under "
             "[events] or list it in ignore_types)>]; the spec allows [PaymentDeclined]") in r.output
+
+
+@pytest.mark.parametrize("participant, adapter, words", [
+    ("system", "amqp://guest:guest@127.0.0.1:5672/?exchange=x", "over a broker, name the participant"),
+    ("order", "amqp://guest:guest@127.0.0.1:5672/?exchange=x", "'order' starts sagas"),
+    ("payment", "http://127.0.0.1:1", "--mapping with --spec applies to a broker adapter"),
+])
+def test_what_a_broker_run_cannot_do_is_a_one_line_usage_error(participant, adapter, words):
+    r = CliRunner().invoke(main, ["conform", "--spec", SHOP, "--participant", participant, "--adapter", adapter,
+                                  "--mapping", MAPPING, "-n", "1"])
+    assert r.exit_code == 2 and words in r.output and "Traceback" not in r.output, r.output
