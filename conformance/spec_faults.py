@@ -122,6 +122,8 @@ class SpecFaultRunner:
         spec = self.spec
         report = SpecFaultReport(spec=spec.name, sagas=self.sagas)
         config = BrokerConfig.from_url(self.broker, namespace=new_namespace("faults_"))
+        if config.ack_wait is None:
+            config.ack_wait = 2.0  # services are killed on purpose: redeliver their messages soon
         state = Path(tempfile.mkdtemp(prefix="sagaspec-spec-faults-"))
         cluster = self.launcher(config, None, db=self.db, spec=self.spec_ref, state_dir=state)
         starter = next(p.name for p in spec.participants if any(r.kind == "trigger" for r in p.reactions))
@@ -146,11 +148,10 @@ class SpecFaultRunner:
                 replies[str(message.get("id"))].append(message)
                 arrived.set()
 
-        async def ask(op: str, to: set[str], done: Callable[[dict[str, Any]], bool] | None = None,
-                      **fields: Any) -> None:
+        async def ask(op: str, to: set[str], **fields: Any) -> None:
             """Send ``op`` until every one of ``to`` answered it (the control channel keeps
             nothing: a service that was down, or killed before it read the request, is
-            asked again); an error answer that ``done`` accepts counts as done."""
+            asked again; a start asked again answers ``duplicate``)."""
             deadline = time.monotonic() + 60.0
             waiting = set(to)
             while waiting:
@@ -163,7 +164,7 @@ class SpecFaultRunner:
                     with contextlib.suppress(asyncio.TimeoutError):
                         await asyncio.wait_for(arrived.wait(), max(0.01, until - time.monotonic()))
                     for r in replies[rid]:
-                        if r.get("error") and not (done and done(r)):
+                        if r.get("error"):
                             raise AdapterError(f"{r.get('service')} refused {op}: {r['error']}")
                         waiting.discard(str(r.get("service")))
                 replies.pop(rid, None)
@@ -190,9 +191,8 @@ class SpecFaultRunner:
             for i, saga in enumerate(saga_ids):
                 if self._stop.is_set():
                     break
-                # Started once the starter answered (a repeat after a lost answer is refused
-                # as already started: the saga is under way).
-                await ask("start", {starter}, lambda r: "already started" in str(r.get("error")), saga=saga)
+                # Started once the starter answered.
+                await ask("start", {starter}, saga=saga)
                 report.started += 1
                 while i in kill_at:
                     kill_at.remove(i)

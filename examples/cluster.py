@@ -83,7 +83,8 @@ class Cluster:
     db
         ``postgresql://...`` or ``None`` for SQLite files in the cluster's state directory.
     mutant, design
-        Passed to every runner.
+        Passed to every runner. A ``design`` that is not a hand-written one (a spec file)
+        runs as ``spec``.
     supervise
         Restart a process that exits on its own (default ``True``).
     """
@@ -107,6 +108,10 @@ class Cluster:
         spec: str | None = None,
     ) -> None:
         self.config = config if isinstance(config, BrokerConfig) else BrokerConfig.from_url(config)
+        from sagaspec.examples.system import hand_written
+
+        if spec is None and not hand_written(design):
+            spec, design = design, "corrected"
         #: A saga spec file: its participants run as the reference interpreter.
         self.spec = spec
         # Start order: consumers first, the participant that starts sagas last.

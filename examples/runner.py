@@ -415,11 +415,18 @@ class ServiceRunner:
         elif op == "setup":
             await self._store_call(self.service.configure, msg.get("world") or {})
             await self._reply(msg)
-        elif op == "start":
-            # Any spec: the participant with a trigger reaction starts saga msg["saga"].
+        elif op == "start" or op == "place_order" and self.spec is not None:
+            # Any spec: the participant with a trigger reaction starts saga msg["saga"] (or
+            # the payload's sagaId, with the rest as the trigger event's fields). A repeat
+            # (an answer lost, a caller that asks again) is a duplicate, as for place_order.
             if self.spec is None or not any(r.kind == "trigger" for r in self.service.part.reactions):
                 return
-            events = await self._store_call(self.service.start, str(msg.get("saga")), msg.get("fields") or {})
+            fields = dict(msg.get("fields") or {}) if op == "start" else dict(msg.get("payload") or {})
+            saga = str(msg.get("saga") if op == "start" else fields.pop("sagaId", ""))
+            if await self._store_call(self._started, saga):
+                await self._reply(msg, result=[], duplicate=True)
+                return
+            events = await self._store_call(self.service.start, saga, fields)
             await self._relay()
             await self._reply(msg, result=[e["eventId"] for e in events])
         elif op == "place_order":
@@ -434,6 +441,13 @@ class ServiceRunner:
             await self._reply(msg, values=values)
         else:
             await self._reply(msg, error=f"unknown control op {op!r}")
+
+    def _started(self, saga: str) -> bool:
+        """Whether the interpreter already started ``saga`` (its trigger's record is kept
+        with the saga's state, committed with the trigger event in the outbox)."""
+        with self.service.store.transaction() as tx:
+            record = tx.get(f"spec:saga:{saga}") or {}
+        return "__start__" in (record.get("events") or {})
 
     def _read_keys(self, keys: list[str]) -> dict[str, Any]:
         with self.service.store.transaction() as tx:

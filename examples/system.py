@@ -59,6 +59,7 @@ __all__ = [
     "make_service",
     "make_system",
     "make_target",
+    "hand_written",
 ]
 
 #: The participants of both shipped designs, in the seed's order.
@@ -70,6 +71,12 @@ _DESIGNS: dict[str, dict[str, type[ReferenceService]]] = {
     "corrected": CORRECTED_SERVICES,
     "seed": SEED_SERVICES,
 }
+
+
+def hand_written(design: str) -> bool:
+    """Whether ``design`` names hand-written reference services (else it is a spec file
+    or shipped spec that the interpreter runs)."""
+    return design in _DESIGNS
 
 
 def service_classes(design: str = "corrected", mutant: str | None = None) -> dict[str, type[ReferenceService]]:

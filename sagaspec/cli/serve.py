@@ -106,8 +106,11 @@ def serve(design, mutant, participant, host, port, world_file, store_spec, seed,
     if spec_file is not None:
         return _serve_spec(spec_file, mutant, participant, host, port, world_file, store_spec, seed,
                            webhooks, list_mutants, log_requests, no_auth)
-    if participant not in _ORDER_PARTICIPANTS:
-        raise click.BadParameter(f"{participant!r} is not one of {', '.join(map(repr, _ORDER_PARTICIPANTS))} "
+    from sagaspec.spec.sagafile import resolve_spec
+
+    known = ("system", *(p.name for p in resolve_spec(design).participants))
+    if participant not in known:
+        raise click.BadParameter(f"{participant!r} is not one of {', '.join(map(repr, known))} "
                                  "(other participants: --spec FILE)", param_hint="'--participant'")
     from sagaspec.examples.mutants import MUTANTS, get_mutant
 
@@ -138,9 +141,6 @@ def serve(design, mutant, participant, host, port, world_file, store_spec, seed,
                             token=None if no_auth else "auto")
     label = f"design={design} participant={participant}" + (f" mutant={mutant}" if mutant else "")
     _run_server(server, label)
-
-
-_ORDER_PARTICIPANTS = ("system", "order", "payment", "inventory", "notification")
 
 
 def _serve_spec(spec_file, mutant, participant, host, port, world_file, store_spec, seed, webhooks,

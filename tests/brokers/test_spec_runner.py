@@ -81,3 +81,31 @@ def test_spec_services_on_nats_survive_a_kill_and_their_log_follows_the_spec(tmp
     assert report.sagas == len(sagas) and report.handlings >= 3 * len(sagas)
     outcomes = {e["sagaId"] for e in events if spec.event(e["eventType"]).role == "outcome"}
     assert outcomes == set(sagas), f"unsettled sagas: {set(sagas) - outcomes}"
+
+
+def test_the_broker_adapter_drives_spec_runners_and_a_repeated_start_is_a_duplicate(run):
+    """The adapter's place_order reaches whichever participant starts the spec's sagas;
+    asking again (an answer lost to a kill) starts nothing twice."""
+    from sagaspec.adapters.broker import BrokerAdapter
+
+    url = require(URLS["nats"], "NATS_URL")
+    spec = load_spec(SHOP)
+    trigger = next(e.name for e in spec.events if e.role == "trigger")
+    adapter = BrokerAdapter(url, spawn="all", participant="system", design=str(SHOP))
+
+    async def scenario() -> list:
+        await adapter.start()
+        try:
+            assert "place_order" in adapter.capabilities
+            await adapter.place_order({"sagaId": "d1"})
+            await adapter.place_order({"sagaId": "d1"})
+            replies = await adapter.control("start", {"saga": "d1", "to": sorted(adapter._starters())},
+                                            expect=adapter._starters())
+            assert replies[0].get("duplicate") is True
+            return await adapter.collect(timeout=10.0)
+        finally:
+            await adapter.close()
+
+    events = run(scenario())
+    assert [e["eventType"] for e in events].count(trigger) == 1
+    assert validate_log(spec, events, at_rest=True).ok
