@@ -1,8 +1,11 @@
-"""Shared test fixtures."""
+"""Shared test fixtures, and the order in which pytest-xdist's workers take the tests."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
+from xdist_order import long_first
 
 # Set in each pytest-xdist worker; a pytest run that a test starts must not inherit them.
 _XDIST_VARS = ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID")
@@ -15,3 +18,11 @@ def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pyte
     for name in _XDIST_VARS:
         monkeypatch.delenv(name, raising=False)
     return pytester
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Each worker collects and must order identically (it does: the order is a function
+    # of the collection); the controller schedules by that order.
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 0)
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        items[:] = long_first(items, workers)
