@@ -1702,7 +1702,7 @@ def _explore_reduced(
             search.out_of_memory = isinstance(exc, MemoryError)
     notes.append(
         f"partial-order reduction: {states:,} states explored, {search.por_reduced:,} of "
-        f"{search.expanded:,} expansions reduced (compare with --no-por for the full count)"
+        f"{search.expanded:,} expansions reduced (the unreduced count needs a run without it)"
     )
     return _result(search, stats=search.stats(queue=states - search.expanded), notes=tuple(notes))
 
