@@ -1,4 +1,4 @@
-"""A billing service written by "another team", over RabbitMQ, in its own vocabulary.
+"""A billing service written by "another team", over RabbitMQ or NATS, in its own vocabulary.
 
 It plays the payment step of the sequential shop saga (``examples/sagas/shop.saga.yaml``)
 the way a real service would, knowing nothing of sagaspec:
@@ -22,6 +22,10 @@ drive it with no Python glue::
     sagaspec conform --spec examples/sagas/shop.saga.yaml --participant payment \\
         --adapter 'amqp://guest:guest@127.0.0.1:5672/?exchange=billing-demo' \\
         --mapping examples/foreign_billing.toml --faults duplicates,reorder,invalid -n 20
+
+On NATS JetStream (``--url nats://...``) it keeps its own stream and subjects
+(``<prefix>.warehouse.stock.reserved``, ...) and the same mapping drives it:
+``--adapter 'nats://127.0.0.1:4222?stream=PREFIX&subject_prefix=prefix'``.
 
 ``--bug NAME`` runs a faulty variant (see :data:`BUGS`), which the suite must catch.
 """
@@ -117,7 +121,8 @@ async def serve(url: str, exchange: str, bug: str | None = None) -> None:
         channel = await conn.channel(publisher_confirms=True)
         await channel.set_qos(prefetch_count=1)
         # Not durable: a watcher that declared it again with other flags would be refused.
-        ex = await channel.declare_exchange(exchange, aio_pika.ExchangeType.TOPIC, durable=False, auto_delete=False)
+        # Auto-delete: gone with the last queue bound to it (a demo leaves nothing behind).
+        ex = await channel.declare_exchange(exchange, aio_pika.ExchangeType.TOPIC, durable=False, auto_delete=True)
         queue = await channel.declare_queue(f"{exchange}.billing", exclusive=True)
         for key in CONSUMES:
             await queue.bind(ex, routing_key=key)
@@ -130,15 +135,53 @@ async def serve(url: str, exchange: str, bug: str | None = None) -> None:
                 await message.ack()  # after publishing: at least once, never lost
 
 
+async def serve_nats(url: str, prefix: str, bug: str | None = None) -> None:
+    """The same service on NATS JetStream: its stream ``<PREFIX>`` holds ``<prefix>.>``;
+    it pulls ``<prefix>.warehouse.stock.reserved`` and ``<prefix>.carrier.parcel.refused``."""
+    import nats
+    from nats.js.api import ConsumerConfig, StreamConfig
+
+    service = BillingService(bug)
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        stream = prefix.upper().replace("-", "_")
+        await js.add_stream(StreamConfig(name=stream, subjects=[f"{prefix}.>"]))
+        subs = [await js.pull_subscribe(f"{prefix}.{key}", durable=f"billing_{i}", stream=stream,
+                                        config=ConsumerConfig(ack_wait=5))
+                for i, key in enumerate(CONSUMES)]
+        lock = asyncio.Lock()
+
+        async def pull(sub: Any) -> None:
+            while True:
+                try:
+                    messages = await sub.fetch(8, timeout=1.0)
+                except (TimeoutError, nats.errors.TimeoutError):
+                    continue
+                for message in messages:
+                    async with lock:
+                        for key, body in service.handle(message.subject[len(prefix) + 1:], message.data):
+                            await js.publish(f"{prefix}.{key}", json.dumps(body).encode(), stream=stream)
+                        await message.ack()
+
+        print(f"billing service ready on stream {stream}", flush=True)
+        await asyncio.gather(*(pull(sub) for sub in subs))
+    finally:
+        await nc.close()
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description="The billing team's payment service (a sagaspec example).")
-    ap.add_argument("--url", default="amqp://guest:guest@127.0.0.1:5672/")
-    ap.add_argument("--exchange", default="billing")
+    ap.add_argument("--url", default="amqp://guest:guest@127.0.0.1:5672/",
+                    help="amqp://... (RabbitMQ) or nats://... (NATS JetStream)")
+    ap.add_argument("--exchange", default="billing",
+                    help="its topic exchange (RabbitMQ), or its subject prefix and stream (NATS)")
     ap.add_argument("--bug", choices=sorted(BUGS), default=None, help="run a faulty variant")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
+    run = serve_nats if args.url.startswith("nats") else serve
     try:
-        asyncio.run(serve(args.url, args.exchange, args.bug))
+        asyncio.run(run(args.url, args.exchange, args.bug))
     except KeyboardInterrupt:
         pass
 

@@ -51,6 +51,8 @@ def billing(request):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
 
 
 def conform(url: str, exchange: str, *extra: str):
@@ -137,3 +139,39 @@ def test_what_a_broker_run_cannot_do_is_a_one_line_usage_error(participant, adap
     r = CliRunner().invoke(main, ["conform", "--spec", SHOP, "--participant", participant, "--adapter", adapter,
                                   "--mapping", MAPPING, "-n", "1"])
     assert r.exit_code == 2 and words in r.output and "Traceback" not in r.output, r.output
+
+
+@pytest.mark.parametrize("bug, code, words", [
+    (None, 0, "PASSED: nats://"),
+    ("refunds-again", 1, "again on a redelivered ShippingFailed"),
+])
+def test_the_same_mapping_drives_it_on_nats(bug, code, words):
+    url = require(URLS["nats"], "NATS_URL")
+    prefix = namespace("bill")
+    stream = prefix.upper().replace("-", "_")
+    cmd = [sys.executable, "-m", "sagaspec.examples.foreign_billing", "--url", url, "--exchange", prefix]
+    proc = subprocess.Popen(cmd + (["--bug", bug] if bug else []), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert "ready" in proc.stdout.readline()
+        sep = "&" if "?" in url else "?"
+        r = CliRunner().invoke(main, ["conform", "--spec", SHOP, "--participant", "payment", "--adapter",
+                                      f"{url}{sep}stream={stream}&subject_prefix={prefix}", "--mapping", MAPPING,
+                                      "--faults", "duplicates,reorder,invalid", "--seed", "1", "-n", "20", "-x"])
+        assert r.exit_code == code and words in r.output, r.output
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        proc.stdout.close()
+        proc.stderr.close()
+
+        async def drop() -> None:
+            import nats
+
+            nc = await nats.connect(url)
+            try:
+                await nc.jetstream().delete_stream(stream)
+            finally:
+                await nc.close()
+
+        asyncio.run(drop())
