@@ -10,8 +10,8 @@ suite (hypothesis generation, the suite playing the other participants, payloads
     python bench/bench_conform.py            # 300 examples per configuration
     python bench/bench_conform.py --short    # 40 examples, in CI
 
-Over a broker (``--broker amqp://guest:guest@127.0.0.1:5672/``): ``conform --spec`` of
-the shop saga against the billing team's foreign payment service
+Over a broker (``--broker amqp://guest:guest@127.0.0.1:5672/`` or
+``--broker nats://127.0.0.1:4222``): ``conform --spec`` of the shop saga against the billing team's foreign payment service
 (``examples/foreign_billing.py``, driven through ``examples/foreign_billing.toml``), the
 same cases waited for two ways in one run: ``quiet``, the broker adapter's fixed quiet
 window after every delivery (what a broker run did before), and ``model``, stopping as
@@ -71,6 +71,22 @@ def measure(adapter: str, participant: str, examples: int, seed: int) -> dict:
     }
 
 
+def drop_stream(url: str, stream: str) -> None:
+    """Delete the stream the billing service made on NATS (it outlives the service)."""
+    import asyncio
+
+    import nats
+
+    async def go() -> None:
+        nc = await nats.connect(url)
+        try:
+            await nc.jetstream().delete_stream(stream)
+        finally:
+            await nc.close()
+
+    asyncio.run(go())
+
+
 def broker_runs(url: str, cases: int, seed: int) -> None:
     """The same shop cases against the foreign billing service, waiting two ways."""
     from pathlib import Path
@@ -93,7 +109,9 @@ def broker_runs(url: str, cases: int, seed: int) -> None:
             if "ready" not in proc.stdout.readline():
                 raise SystemExit("the billing service did not start")
             sep = "&" if "?" in url else "?"
-            driver = SpecBrokerAdapter(f"{url}{sep}exchange={exchange}", spec, "payment",
+            where = (f"stream={exchange.upper().replace('-', '_')}&subject_prefix={exchange}"
+                     if url.startswith("nats") else f"exchange={exchange}")
+            driver = SpecBrokerAdapter(f"{url}{sep}{where}", spec, "payment",
                                        local=InProcessSpecAdapter(spec), mapping=mapping, wait=wait)
             steps = events = 0
             t0 = time.perf_counter()
@@ -109,6 +127,8 @@ def broker_runs(url: str, cases: int, seed: int) -> None:
             rows.append((wait, cases, steps, events, time.perf_counter() - t0))
         finally:
             stop(proc)
+            if url.startswith("nats"):
+                drop_stream(url, exchange.upper().replace("-", "_"))
     print(f"conform --spec shop over {url.split('@')[-1]}, foreign billing service, seed {seed}")
     print(f"{'wait':6} {'cases':>6} {'deliveries':>11} {'events':>7} {'s':>7} {'events/s':>9} {'cases/s':>8}")
     for wait, n, steps, events, secs in rows:
@@ -123,7 +143,7 @@ def main() -> None:
     ap.add_argument("--examples", type=int, default=None)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--broker", default=None, metavar="URL",
-                    help="only the broker comparison, on this RabbitMQ (amqp://...)")
+                    help="only the broker comparison, on this RabbitMQ (amqp://...) or NATS (nats://...)")
     args = ap.parse_args()
     if args.broker:
         broker_runs(args.broker, args.examples or (8 if args.short else 40), args.seed)

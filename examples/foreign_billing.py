@@ -155,7 +155,7 @@ async def serve_nats(url: str, prefix: str, bug: str | None = None) -> None:
         async def pull(sub: Any) -> None:
             while True:
                 try:
-                    messages = await sub.fetch(8, timeout=1.0)
+                    messages = await sub.fetch(1, timeout=1.0)
                 except (TimeoutError, nats.errors.TimeoutError):
                     continue
                 for message in messages:
