@@ -64,6 +64,10 @@ RARE = {
     ),
 }
 RARE_SEEDS = range(1, 16)  # a budget of 1,500 examples
+#: The seeds measured to find each (bench/bench_rare_mutants.py prints them all): tried
+#: first, so a run that still finds it stops early; the verdict is unchanged (found
+#: within the budget's seeds or not), only the order in which the budget is spent.
+RARE_FIRST = {"release-keeps-stock": (8, 12, 15)}
 
 
 @pytest.mark.timeout(120)
@@ -94,7 +98,8 @@ def test_mutant_is_caught_with_a_short_shrunk_sequence(conform, mutant):
 @pytest.mark.parametrize("mutant", sorted(RARE))
 def test_rare_mutant_is_found_within_its_stated_budget(conform, mutant):
     participant, checks = TABLE[mutant]
-    for seed in RARE_SEEDS:
+    first = [s for s in RARE_FIRST.get(mutant, ()) if s in RARE_SEEDS]
+    for seed in first + [s for s in RARE_SEEDS if s not in first]:
         r = conform(participant=participant, mutant=mutant, examples=100, seed=seed,
                     all_bugs=False)
         if r.final.failures:
