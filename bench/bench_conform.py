@@ -10,8 +10,8 @@ suite (hypothesis generation, the suite playing the other participants, payloads
     python bench/bench_conform.py            # 300 examples per configuration
     python bench/bench_conform.py --short    # 40 examples, in CI
 
-Over a broker (``--broker amqp://guest:guest@127.0.0.1:5672/`` or
-``--broker nats://127.0.0.1:4222``): ``conform --spec`` of the shop saga against the billing team's foreign payment service
+Over a broker (``--broker amqp://guest:guest@127.0.0.1:5672/``,
+``nats://127.0.0.1:4222`` or ``redis://127.0.0.1:6379/0``): ``conform --spec`` of the shop saga against the billing team's foreign payment service
 (``examples/foreign_billing.py``, driven through ``examples/foreign_billing.toml``), the
 same cases waited for two ways in one run: ``quiet``, the broker adapter's fixed quiet
 window after every delivery (what a broker run did before), and ``model``, stopping as
@@ -71,16 +71,23 @@ def measure(adapter: str, participant: str, examples: int, seed: int) -> dict:
     }
 
 
-def drop_stream(url: str, stream: str) -> None:
-    """Delete the stream the billing service made on NATS (it outlives the service)."""
+def drop_stream(url: str, prefix: str) -> None:
+    """Delete the stream the billing service made on NATS or Redis (it outlives the service)."""
     import asyncio
 
-    import nats
-
     async def go() -> None:
+        if url.startswith("redis"):
+            import redis.asyncio as redis
+
+            client = redis.from_url(url)
+            await client.delete(f"{prefix}:events")
+            await client.aclose()
+            return
+        import nats
+
         nc = await nats.connect(url)
         try:
-            await nc.jetstream().delete_stream(stream)
+            await nc.jetstream().delete_stream(prefix.upper().replace("-", "_"))
         finally:
             await nc.close()
 
@@ -109,8 +116,9 @@ def broker_runs(url: str, cases: int, seed: int) -> None:
             if "ready" not in proc.stdout.readline():
                 raise SystemExit("the billing service did not start")
             sep = "&" if "?" in url else "?"
-            where = (f"stream={exchange.upper().replace('-', '_')}&subject_prefix={exchange}"
-                     if url.startswith("nats") else f"exchange={exchange}")
+            where = {"nats": f"stream={exchange.upper().replace('-', '_')}&subject_prefix={exchange}",
+                     "redis": f"stream={exchange}:events&route_field=event&data_field=payload",
+                     }.get(url.split(":", 1)[0], f"exchange={exchange}")
             driver = SpecBrokerAdapter(f"{url}{sep}{where}", spec, "payment",
                                        local=InProcessSpecAdapter(spec), mapping=mapping, wait=wait)
             steps = events = 0
@@ -127,8 +135,8 @@ def broker_runs(url: str, cases: int, seed: int) -> None:
             rows.append((wait, cases, steps, events, time.perf_counter() - t0))
         finally:
             stop(proc)
-            if url.startswith("nats"):
-                drop_stream(url, exchange.upper().replace("-", "_"))
+            if url.startswith(("nats", "redis")):
+                drop_stream(url, exchange)
     print(f"conform --spec shop over {url.split('@')[-1]}, foreign billing service, seed {seed}")
     print(f"{'wait':6} {'cases':>6} {'deliveries':>11} {'events':>7} {'s':>7} {'events/s':>9} {'cases/s':>8}")
     for wait, n, steps, events, secs in rows:
@@ -143,7 +151,8 @@ def main() -> None:
     ap.add_argument("--examples", type=int, default=None)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--broker", default=None, metavar="URL",
-                    help="only the broker comparison, on this RabbitMQ (amqp://...) or NATS (nats://...)")
+                    help="only the broker comparison, on this RabbitMQ (amqp://...), NATS (nats://...) "
+                         "or Redis (redis://...)")
     args = ap.parse_args()
     if args.broker:
         broker_runs(args.broker, args.examples or (8 if args.short else 40), args.seed)

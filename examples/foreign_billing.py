@@ -1,4 +1,4 @@
-"""A billing service written by "another team", over RabbitMQ or NATS, in its own vocabulary.
+"""A billing service written by "another team", over RabbitMQ, NATS or Redis, in its own vocabulary.
 
 It plays the payment step of the sequential shop saga (``examples/sagas/shop.saga.yaml``)
 the way a real service would, knowing nothing of sagaspec:
@@ -25,7 +25,9 @@ drive it with no Python glue::
 
 On NATS JetStream (``--url nats://...``) it keeps its own stream and subjects
 (``<prefix>.warehouse.stock.reserved``, ...) and the same mapping drives it:
-``--adapter 'nats://127.0.0.1:4222?stream=PREFIX&subject_prefix=prefix'``.
+``--adapter 'nats://127.0.0.1:4222?stream=PREFIX&subject_prefix=prefix'``. On Redis
+Streams (``--url redis://...``) its entries are ``{event: ROUTING KEY, payload: JSON}`` on
+``<prefix>:events``: ``--adapter 'redis://127.0.0.1:6379/0?stream=prefix:events&route_field=event&data_field=payload'``.
 
 ``--bug NAME`` runs a faulty variant (see :data:`BUGS`), which the suite must catch.
 """
@@ -170,16 +172,45 @@ async def serve_nats(url: str, prefix: str, bug: str | None = None) -> None:
         await nc.close()
 
 
+async def serve_redis(url: str, prefix: str, bug: str | None = None) -> None:
+    """The same service on Redis Streams: one stream ``<prefix>:events`` of entries
+    ``{event: ROUTING KEY, payload: JSON}``, read by its consumer group ``billing``."""
+    import redis.asyncio as redis
+    from redis.exceptions import ResponseError
+
+    service = BillingService(bug)
+    client = redis.from_url(url)
+    stream = f"{prefix}:events"
+    try:
+        try:
+            await client.xgroup_create(stream, "billing", "$", mkstream=True)
+        except ResponseError:
+            pass  # the group exists: carry on where it was
+        print(f"billing service ready on stream {stream}", flush=True)
+        while True:
+            reply = await client.xreadgroup("billing", "billing-1", {stream: ">"}, count=8, block=1000)
+            for _, entries in reply or ():
+                for entry_id, fields in entries:
+                    key = fields.get(b"event", b"").decode(errors="replace")
+                    if key in CONSUMES:
+                        for out_key, body in service.handle(key, fields.get(b"payload", b"")):
+                            await client.xadd(stream, {"event": out_key, "payload": json.dumps(body)})
+                    await client.xack(stream, "billing", entry_id)
+    finally:
+        await client.aclose()
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description="The billing team's payment service (a sagaspec example).")
     ap.add_argument("--url", default="amqp://guest:guest@127.0.0.1:5672/",
-                    help="amqp://... (RabbitMQ) or nats://... (NATS JetStream)")
+                    help="amqp://... (RabbitMQ), nats://... (NATS JetStream) or redis://... (Redis Streams)")
     ap.add_argument("--exchange", default="billing",
-                    help="its topic exchange (RabbitMQ), or its subject prefix and stream (NATS)")
+                    help="its topic exchange (RabbitMQ), its subject prefix and stream (NATS), "
+                         "or its stream's prefix (Redis: PREFIX:events)")
     ap.add_argument("--bug", choices=sorted(BUGS), default=None, help="run a faulty variant")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
-    run = serve_nats if args.url.startswith("nats") else serve
+    run = {"nats": serve_nats, "redis": serve_redis}.get(args.url.split(":", 1)[0], serve)
     try:
         asyncio.run(run(args.url, args.exchange, args.bug))
     except KeyboardInterrupt:

@@ -141,14 +141,17 @@ def test_what_a_broker_run_cannot_do_is_a_one_line_usage_error(participant, adap
     assert r.exit_code == 2 and words in r.output and "Traceback" not in r.output, r.output
 
 
+@pytest.mark.parametrize("name", ["nats", "redis"])
 @pytest.mark.parametrize("bug, code, words", [
-    (None, 0, "PASSED: nats://"),
+    (None, 0, "PASSED: "),
     ("refunds-again", 1, "again on a redelivered ShippingFailed"),
 ])
-def test_the_same_mapping_drives_it_on_nats(bug, code, words):
-    url = require(URLS["nats"], "NATS_URL")
+def test_the_same_mapping_drives_it_on_nats_and_redis(name, bug, code, words):
+    url = require(URLS[name], f"{name.upper()}_URL")
     prefix = namespace("bill")
-    stream = prefix.upper().replace("-", "_")
+    stream = prefix.upper().replace("-", "_") if name == "nats" else f"{prefix}:events"
+    where = (f"stream={stream}&subject_prefix={prefix}" if name == "nats"
+             else f"stream={stream}&route_field=event&data_field=payload")
     cmd = [sys.executable, "-m", "sagaspec.examples.foreign_billing", "--url", url, "--exchange", prefix]
     proc = subprocess.Popen(cmd + (["--bug", bug] if bug else []), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
@@ -156,7 +159,7 @@ def test_the_same_mapping_drives_it_on_nats(bug, code, words):
         assert "ready" in proc.stdout.readline()
         sep = "&" if "?" in url else "?"
         r = CliRunner().invoke(main, ["conform", "--spec", SHOP, "--participant", "payment", "--adapter",
-                                      f"{url}{sep}stream={stream}&subject_prefix={prefix}", "--mapping", MAPPING,
+                                      f"{url}{sep}{where}", "--mapping", MAPPING,
                                       "--faults", "duplicates,reorder,invalid", "--seed", "1", "-n", "20", "-x"])
         assert r.exit_code == code and words in r.output, r.output
     finally:
@@ -166,6 +169,13 @@ def test_the_same_mapping_drives_it_on_nats(bug, code, words):
         proc.stderr.close()
 
         async def drop() -> None:
+            if name == "redis":
+                import redis.asyncio as redis
+
+                client = redis.from_url(url)
+                await client.delete(stream)
+                await client.aclose()
+                return
             import nats
 
             nc = await nats.connect(url)
