@@ -14,8 +14,10 @@ properties, by name: its ``always`` properties after every event, its ``at_rest`
 once the run is quiet, and every saga terminal within ``settle_timeout`` seconds after
 the last kill (0 lost).
 
-The workload (the world and each saga's trigger payload) is a :class:`Workload`; the
-default one is the order design's (declined payments and short stock mixed in).
+The workload (the world and each saga's trigger payload) is a :class:`Workload`: the one
+the launcher says its services understand (``launcher.workload``; the hand-written order
+services: orders with declined payments and short stock mixed in), else
+:class:`SpecWorkload` (random world knob values per saga, for the spec interpreter).
 
 >>> FaultPlan(sagas=10, kills=2).kill_points()
 [3, 7]
@@ -32,12 +34,11 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from decimal import Decimal
 from typing import Any, Protocol
 
 from sagaspec.errors import AdapterError, UsageError
 
-__all__ = ["FaultPlan", "FaultReport", "FaultRunner", "Workload", "OrderWorkload", "run_faults"]
+__all__ = ["FaultPlan", "FaultReport", "FaultRunner", "Workload", "SpecWorkload", "run_faults"]
 
 
 class Workload(Protocol):
@@ -52,44 +53,27 @@ class Workload(Protocol):
         ...
 
 
-@dataclass
-class OrderWorkload:
-    """Orders of a few skus: ``decline_rate`` of them from a user whose card is declined
-    and ``short_rate`` of them also for the scarce sku (whose stock runs out), so both
-    compensation paths run under faults."""
+class SpecWorkload:
+    """Any spec's sagas on its reference interpreter: each saga gets a random value of
+    every world knob of the spec (set through ``setup``), and is started with its
+    ``sagaId`` alone (the interpreter makes the trigger event's fields)."""
 
-    sagas: int
-    rng: random.Random
-    decline_rate: float = 0.2
-    short_rate: float = 0.25
-    stock_per_sku: int = 100_000
-    scarce_stock: int = -1  # default: most orders of the scarce sku fail
-
-    SKUS = ("sku-a", "sku-b", "sku-c", "sku-d")
-    SCARCE = "sku-scarce"
+    def __init__(self, spec: Any, sagas: int, rng: random.Random) -> None:
+        self.spec = spec
+        self.rng = rng
+        self._sagas: list[str] = []
+        self._world: dict[str, dict[str, str]] = {}
+        self.token = uuid.uuid4().hex[:8]
+        for i in range(sagas):
+            saga = f"saga-{self.token}-{i}"
+            self._sagas.append(saga)
+            self._world[saga] = {k: rng.choice(v) for k, v in spec.world.items()}
 
     def world(self) -> dict[str, Any]:
-        # About a quarter of the orders of the scarce sku fit (two units each): the others
-        # fail their reservation, whatever the seed.
-        scarce = (self.scarce_stock if self.scarce_stock >= 0
-                  else max(2, int(self.sagas * self.short_rate * 0.5)))
-        stock = dict.fromkeys(self.SKUS, self.stock_per_sku)
-        stock[self.SCARCE] = scarce
-        return {"stock": stock, "declined_users": [f"declined-{i}" for i in range(8)], "decline_over": None}
+        return {"sagas": self._world}
 
     def saga(self, i: int, token: str) -> dict[str, Any]:
-        rng = self.rng
-        declined = rng.random() < self.decline_rate
-        short = rng.random() < self.short_rate
-        items = []
-        for sku in rng.sample(self.SKUS, rng.randint(1, 2)):
-            items.append({"sku": sku, "quantity": rng.randint(1, 3), "unitPrice": f"{rng.randint(1, 40)}.00"})
-        if short:
-            items.append({"sku": self.SCARCE, "quantity": 2, "unitPrice": "5.00"})
-        amount = sum(Decimal(it["unitPrice"]) * it["quantity"] for it in items)
-        user = f"declined-{rng.randrange(8)}" if declined else f"user-{rng.randrange(1000)}"
-        return {"sagaId": f"saga-{token}-{i}", "orderId": f"order-{token}-{i}", "userId": user,
-                "amount": f"{amount:.2f}", "currency": "USD", "items": items}
+        return {"sagaId": self._sagas[i]}
 
 
 @dataclass
@@ -97,15 +81,13 @@ class FaultPlan:
     """What a fault run does.
 
     ``services`` may be killed (default: every participant); ``concurrency`` bounds sagas
-    in flight; ``decline_rate``, ``short_rate``, ``stock_per_sku`` and ``scarce_stock``
-    shape the default :class:`OrderWorkload`.
+    in flight; ``workload`` holds options of the launcher's workload (the hand-written
+    order services': ``decline_rate``, ``short_rate``, ``stock_per_sku``, ``scarce_stock``).
     """
 
     sagas: int = 100
     kills: int = 5
     seed: int | None = None
-    decline_rate: float = 0.2
-    short_rate: float = 0.25
     concurrency: int = 16
     downtime: tuple[float, float] = (0.0, 0.6)
     crash_points: bool = True
@@ -115,8 +97,7 @@ class FaultPlan:
     points: tuple[str, ...] = ()
     settle_timeout: float = 60.0
     services: tuple[str, ...] = ()
-    stock_per_sku: int = 100_000
-    scarce_stock: int = -1
+    workload: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.sagas < 1:
@@ -209,8 +190,8 @@ class FaultRunner:
     """One fault run (see the module docstring). ``progress`` gets a dict twice a second.
 
     ``launcher`` runs the participants (see :class:`~sagaspec.adapters.broker.Launcher`;
-    default: the registered one); ``workload`` drives the saga (default: the order
-    design's :class:`OrderWorkload`).
+    default: the registered one); ``workload`` drives the saga (default: see the module
+    docstring).
     """
 
     def __init__(self, broker: str, plan: FaultPlan | None = None, *, db: str | None = None,
@@ -238,9 +219,15 @@ class FaultRunner:
         bad = [x for x in self.points if x not in crash_points]
         if bad:
             raise UsageError(f"unknown crash point(s) {', '.join(bad)}; expected {', '.join(crash_points)}")
-        self.workload = workload or OrderWorkload(
-            p.sagas, self.rng, decline_rate=p.decline_rate, short_rate=p.short_rate,
-            stock_per_sku=p.stock_per_sku, scarce_stock=p.scarce_stock)
+        make = getattr(self.launcher, "workload", None)
+        self.workload = workload or (make(design, p.sagas, self.rng, **p.workload) if make else None)
+        if self.workload is None:
+            if p.workload:
+                raise UsageError(f"workload options {', '.join(sorted(p.workload))}: the services "
+                                 f"of {design} take none")
+            from sagaspec.spec.sagafile import resolve_spec
+
+            self.workload = SpecWorkload(resolve_spec(design), p.sagas, self.rng)
         self._stop = asyncio.Event()
         self._chaos: asyncio.Lock | None = None
         #: The trigger payloads of the sagas started, in order.
@@ -256,7 +243,6 @@ class FaultRunner:
         return asyncio.run(self.run_async())
 
     async def run_async(self) -> FaultReport:
-        from sagaspec.adapters.base import World
         from sagaspec.adapters.broker import BrokerAdapter
         from sagaspec.conformance.monitor import SagaMonitor
 
@@ -276,7 +262,9 @@ class FaultRunner:
         await adapter.start()
         try:
             cluster = adapter.cluster
-            await adapter.setup(World.from_json(self.workload.world()))
+            # The world as the workload's services read it (sent as it is).
+            await adapter.control("setup", {"world": self.workload.world()},
+                                  expect=set(cluster.services) if cluster else None)
             token = uuid.uuid4().hex[:8]
             kill_at = p.kill_points()
             kills_done = 0

@@ -190,6 +190,14 @@ class Cluster:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     sp.proc.wait(timeout=5)
 
+    @staticmethod
+    def workload(design: str, sagas: int, rng: Any, **options: Any) -> Any:
+        """The fault runner's workload for the services this launcher runs for ``design``
+        (``None``: the interpreter of a spec, driven by the spec's own workload)."""
+        from sagaspec.examples.system import fault_workload
+
+        return fault_workload(design, sagas, rng, **options)
+
     def restarting(self, service: str) -> bool:
         """Whether ``service`` is down but wanted: the supervisor is bringing it back."""
         return self.procs[service].wanted and not self.alive(service)

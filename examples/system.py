@@ -37,7 +37,10 @@ A consumer that raises (a bug, not a simulated crash)
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from sagaspec.adapters.base import RawMessage
@@ -60,6 +63,8 @@ __all__ = [
     "make_system",
     "make_target",
     "hand_written",
+    "OrderWorkload",
+    "fault_workload",
 ]
 
 #: The participants of both shipped designs, in the seed's order.
@@ -77,6 +82,61 @@ def hand_written(design: str) -> bool:
     """Whether ``design`` names hand-written reference services (else it is a spec file
     or shipped spec that the interpreter runs)."""
     return design in _DESIGNS
+
+
+@dataclass
+class OrderWorkload:
+    """The fault runner's workload for the hand-written order services: orders of a few
+    skus, ``decline_rate`` of them from a user whose card is declined and ``short_rate``
+    of them also for the scarce sku (whose stock runs out), so both compensation paths
+    run under faults. The world is the one these services read (stock per sku, declined
+    users)."""
+
+    sagas: int
+    rng: random.Random
+    decline_rate: float = 0.2
+    short_rate: float = 0.25
+    stock_per_sku: int = 100_000
+    scarce_stock: int = -1  # default: most orders of the scarce sku fail
+
+    SKUS = ("sku-a", "sku-b", "sku-c", "sku-d")
+    SCARCE = "sku-scarce"
+
+    def world(self) -> dict[str, Any]:
+        # About a quarter of the orders of the scarce sku fit (two units each): the others
+        # fail their reservation, whatever the seed.
+        scarce = (self.scarce_stock if self.scarce_stock >= 0
+                  else max(2, int(self.sagas * self.short_rate * 0.5)))
+        stock = dict.fromkeys(self.SKUS, self.stock_per_sku)
+        stock[self.SCARCE] = scarce
+        return {"stock": stock, "declined_users": [f"declined-{i}" for i in range(8)], "decline_over": None}
+
+    def saga(self, i: int, token: str) -> dict[str, Any]:
+        rng = self.rng
+        declined = rng.random() < self.decline_rate
+        short = rng.random() < self.short_rate
+        items = []
+        for sku in rng.sample(self.SKUS, rng.randint(1, 2)):
+            items.append({"sku": sku, "quantity": rng.randint(1, 3), "unitPrice": f"{rng.randint(1, 40)}.00"})
+        if short:
+            items.append({"sku": self.SCARCE, "quantity": 2, "unitPrice": "5.00"})
+        amount = sum(Decimal(it["unitPrice"]) * it["quantity"] for it in items)
+        user = f"declined-{rng.randrange(8)}" if declined else f"user-{rng.randrange(1000)}"
+        return {"sagaId": f"saga-{token}-{i}", "orderId": f"order-{token}-{i}", "userId": user,
+                "amount": f"{amount:.2f}", "currency": "USD", "items": items}
+
+
+def fault_workload(design: str, sagas: int, rng: random.Random, **options: Any) -> OrderWorkload | None:
+    """What the fault runner drives the services of ``design`` with: orders in the order
+    world for the hand-written services (``options``: :class:`OrderWorkload`'s), ``None``
+    for a spec the interpreter runs (the fault runner's own spec workload)."""
+    if not hand_written(design):
+        return None
+    unknown = set(options) - {"decline_rate", "short_rate", "stock_per_sku", "scarce_stock"}
+    if unknown:
+        raise UsageError(f"unknown workload option(s) {', '.join(sorted(unknown))}; expected "
+                         "decline_rate, short_rate, stock_per_sku, scarce_stock")
+    return OrderWorkload(sagas, rng, **options)
 
 
 def service_classes(design: str = "corrected", mutant: str | None = None) -> dict[str, type[ReferenceService]]:

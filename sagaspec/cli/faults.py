@@ -78,7 +78,7 @@ def faults(ctx: click.Context, broker: str, sagas: int, kills: int, seed: int | 
         _spec_faults(broker, spec, sagas, kills, seed, db, settle_timeout, not no_crash_points, as_json)
         return
     plan = FaultPlan(
-        sagas=sagas, kills=kills, seed=seed, decline_rate=decline_rate, short_rate=short_rate,
+        sagas=sagas, kills=kills, seed=seed, workload={"decline_rate": decline_rate, "short_rate": short_rate},
         concurrency=concurrency, settle_timeout=settle_timeout, crash_points=not no_crash_points,
         services=tuple(s.strip() for s in (kill_services or "").split(",") if s.strip()),
     )

@@ -69,3 +69,21 @@ def test_cli_prints_the_figures():
     lines = {line.split()[0]: line.split()[1:] for line in result.output.splitlines() if line.strip()}
     for prop in ("single-charge", "no-reservation-left", "completed-exactly-once", "saga-terminates"):
         assert lines[prop] == ["held"], result.output  # each of the spec's properties
+
+
+def test_the_fault_runner_drives_any_spec_on_its_interpreter():
+    """A spec file as the design: its participants run as the interpreter, each saga gets
+    random world knob values, and the verdicts are that spec's own properties."""
+    from pathlib import Path
+
+    from sagaspec.conformance.monitor import monitor_checks
+    from sagaspec.spec.sagafile import load_spec
+
+    shop = Path(__file__).resolve().parents[2] / "examples" / "sagas" / "shop.saga.yaml"
+    spec = load_spec(shop)
+    report = run_faults(require(URLS["nats"], "NATS_URL"), design=str(shop), sagas=8, kills=2,
+                        seed=2, settle_timeout=30)
+    assert report.ok, "\n".join(report.lines())
+    assert report.spec == spec.name and report.placed == report.terminal == 8 and report.kills == 2
+    assert set(report.properties) == set(monitor_checks(spec)) >= {"single-shipment", "nothing-left"}
+    assert set(report.failures) == {e.name for e in spec.events if e.role == "failure"}
