@@ -43,6 +43,7 @@ from sagaspec.examples.service import (
 from sagaspec.examples.store import MemoryStore, Store, Tx
 from sagaspec.model.compile import SpecParticipantModel
 from sagaspec.model.participant import Msg
+from sagaspec.spec._provenance import MISSING, field_value
 from sagaspec.spec.sagafile import Alternative, SagaSpec, SpecField, resolve_spec
 from sagaspec.spec.specschemas import example_value
 
@@ -287,26 +288,10 @@ class SpecService:
         return out
 
     def _value(self, record, cause, f: SpecField) -> Any:
-        src = f.source
-        if "const" in f.schema:
-            return f.schema["const"]
-        if src == "new":
-            return new_id(f.name.removesuffix("Id").lower() or "id")
-        if src and src.startswith("world."):
-            return self.knob(cause["sagaId"], src[6:])
-        if src and src.startswith("sum(") and src.endswith(")"):
-            ev, _, path = src[4:-1].partition(".")
-            items, _, field = path.partition(".")
-            seen = record["events"].get(ev) or {}
-            values = [item.get(field, 0) for item in seen.get(items) or () if isinstance(item, dict)]
-            return sum(values)
-        if src:
-            ev, _, field = src.partition(".")
-            seen = record["events"].get(ev)
-            if seen is not None and field in seen:
-                return seen[field]
-            if f.optional:
-                return _MISSING
+        value = field_value(f, record["events"], new_id=new_id,
+                            knob=lambda k: self.knob(cause["sagaId"], k))
+        if value is not MISSING:
+            return value
         if f.optional:
             return _MISSING
         return example_value(self.spec, f.schema, f.name)
