@@ -96,7 +96,7 @@ from typing import Any
 
 from sagaspec.adapters.base import Adapter, RawMessage, World
 
-from sagaspec.errors import InputError
+from sagaspec.errors import AdapterError, InputError
 
 __all__ = ["Mapping", "MappedAdapter", "MappingFailure", "Correlation", "load_mapping", "CONVERTERS"]
 
@@ -836,7 +836,12 @@ class MappedAdapter(Adapter):
             return
         try:
             theirs = self.mapping.to_theirs(event)
-        except MappingFailure:
+        except MappingFailure as exc:
+            if _valid(event, self.mapping.spec):
+                # A valid event they cannot be told: skipping it would fail their service
+                # for a reaction it never had the chance to make.
+                raise AdapterError(f"{self.mapping.origin}: cannot say {event.get('eventType')} in their "
+                                   f"vocabulary: {exc}") from None
             self.unrepresentable += 1
             return
         if _valid(event, self.mapping.spec):

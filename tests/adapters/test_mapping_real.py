@@ -154,3 +154,34 @@ def test_no_saga_id_on_the_wire_at_all_the_cause_and_their_own_order_number_find
     later = m.to_ours({"msg_id": "m2", "order_no": "FL-7"}, route="flight.cancelled", state=state)
     assert later["sagaId"] == "s1"
     assert "sagaId" not in m.to_ours({"msg_id": "m3", "order_no": "FL-8"}, route="flight.cancelled", state=state)
+
+
+def test_a_valid_event_they_cannot_be_told_is_an_error_and_an_invalid_one_is_skipped(run):
+    from sagaspec.adapters.base import Adapter
+    from sagaspec.adapters.mapping import MappedAdapter
+    from sagaspec.examples.samples import sample_created
+    from sagaspec.spec.sagafile import shipped_spec
+
+    from sagaspec.errors import AdapterError
+
+    class Inner(Adapter):
+        name = "inner"
+
+        def __init__(self):
+            self.got = []
+
+        async def deliver(self, event):
+            self.got.append(event)
+
+    m = Mapping.from_dict({"events": {"OrderCreated": {"type": "order", "single": {"items": "line"}}}},
+                          spec=shipped_spec("corrected"))
+    inner = Inner()
+    a = MappedAdapter(inner, m)
+    one = sample_created(1)
+    run(a.deliver(one))
+    assert inner.got[0]["line"] == one["items"][0] and "items" not in inner.got[0]
+    two = {**one, "items": one["items"] * 2}
+    with pytest.raises(AdapterError, match="cannot say OrderCreated in their vocabulary: .*has 2 elements"):
+        run(a.deliver(two))
+    run(a.deliver({**two, "schemaVersion": 99}))  # invalid anyway: not said, counted
+    assert len(inner.got) == 1 and a.unrepresentable == 1
