@@ -16,7 +16,8 @@ earlier run left in a long-running service; the tag is removed from what comes b
 
 Waiting: after a delivery, :meth:`collect` returns as soon as the spec's model says
 nothing more can come (``done``) and nothing else arrived for ``settle`` seconds (0.01
-by default), or after ``timeout`` seconds (the URL's ``timeout``, at least the
+by default; ``?settle=`` for a service that publishes later, e.g. an outbox relay on a
+timer), or after ``timeout`` seconds (the URL's ``timeout``, at least the
 suite's collect timeout). ``wait="quiet"`` is the broker adapter's own wait instead: a
 fixed quiet window (``settle``, 0.3 s) after every delivery, what a run did before the
 model said when to stop (kept for ``bench/bench_conform.py``).
@@ -162,7 +163,9 @@ class SpecBrokerAdapter:
         self.state.clear()
 
     def _drain(self) -> None:
-        """Let what an earlier case's handlings still publish arrive, and drop it."""
+        """Let what an earlier case's handlings still publish arrive. It is kept: the next
+        handling reports it (a saga of no case of its own), so a late re-emission is never
+        lost between two cases."""
         async def quiet() -> None:
             while True:
                 n = len(self._buffer)
@@ -171,7 +174,6 @@ class SpecBrokerAdapter:
                     return
         if self.wait == "model":
             self._run(quiet())
-            self._buffer.clear()
         else:
             self._run(self.broker.collect(0))
 

@@ -185,3 +185,55 @@ def test_the_same_mapping_drives_it_on_nats_and_redis(name, bug, code, words):
                 await nc.close()
 
         asyncio.run(drop())
+
+
+def test_a_publication_arriving_after_its_case_is_reported_in_the_next_not_dropped(billing):
+    import json as _json
+
+    from sagaspec.adapters.broker import open_transport
+    from sagaspec.adapters.mapping import load_mapping
+    from sagaspec.adapters.spec_broker import SpecBrokerAdapter
+    from sagaspec.conformance.spec_conform import InProcessSpecAdapter
+    from sagaspec.spec.sagafile import load_spec
+
+    url, exchange = billing
+    sep = "&" if "?" in url else "?"
+    spec = load_spec(SHOP)
+    adapter = SpecBrokerAdapter(f"{url}{sep}exchange={exchange}", spec, "payment",
+                                local=InProcessSpecAdapter(spec), mapping=load_mapping(MAPPING, spec))
+
+    def reserved(saga):
+        return {"eventId": f"e-{saga}", "eventType": "StockReserved", "schemaVersion": 1, "sagaId": saga,
+                "timestamp": "2026-01-01T00:00:00.000Z", "orderId": "order-1", "reservationId": "r1",
+                "sku": "sku-1", "amount": "100.00"}
+
+    def charged(got):
+        return any(e.get("eventType") == "PaymentCharged" for e in got)
+
+    try:
+        adapter.reset()
+        adapter.configure({"sagas": {"s1": {"payment": "approve"}}})
+        adapter.deliver("payment", reserved("s1"))
+        first = adapter.collect(charged)
+        assert [e["eventType"] for e in first] == ["PaymentCharged"] and first[0]["sagaId"] == "s1"
+        # The case is over; then the service publishes once more for it (late).
+        late = {"msg_id": "late-1", "charge_id": first[0]["paymentId"], "refunded_cents": 10000, "sent_at": 0}
+
+        async def publish() -> None:
+            t = open_transport(f"{url}{sep}exchange={exchange}")
+            await t.connect()
+            try:
+                await t.ensure_topology(False)
+                await t.publish("billing.charge.refunded", _json.dumps(late).encode(), {})
+            finally:
+                await t.close()
+
+        asyncio.run(publish())
+        adapter.reset()  # the next case
+        adapter.configure({"sagas": {"s2": {"payment": "approve"}}})
+        adapter.deliver("payment", reserved("s2"))
+        got = adapter.collect(charged)
+        refunds = [e for e in got if e["eventType"] == "PaymentRefunded"]
+        assert refunds and refunds[0]["eventId"] == "late-1" and refunds[0]["sagaId"].startswith("s1.")
+    finally:
+        adapter.close()
