@@ -28,9 +28,10 @@ State lives in PostgreSQL (``--db postgresql://...``, schema ``sagaspec_<ns>_<se
 or, by default, in an SQLite file (``--db PATH``, default
 ``.sagaspec/state/<ns>/<service>.db``).
 
-The runner also answers a small control channel on the broker (ping, status, world
-set-up, ``place_order`` for the Order service, ``inspect`` of state keys): this is how
-the broker adapter, the fault runner and the soak test drive the reference services.
+The runner also answers the control channel the broker adapter documents (ping, status,
+world set-up, ``place_order``/``start`` by the participant that starts sagas, ``inspect``
+of state keys): this is how the broker adapter, the fault runner and the soak test drive
+the reference services.
 
 Failures are told apart (:mod:`sagaspec.examples.retry`). A *transient* one (lost
 database connection, lock timeout, serialisation failure, broker timeout) keeps the
