@@ -21,31 +21,47 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["World", "RawMessage", "Adapter", "SyncAdapter", "CAPABILITIES"]
+__all__ = ["World", "RawMessage", "Adapter", "SyncAdapter", "CAPABILITIES", "KNOBS"]
 
 #: Optional hooks an adapter may provide.
-CAPABILITIES = ("place_order", "setup", "crash", "reset", "deliver_raw")
+CAPABILITIES = ("start_saga", "place_order", "setup", "crash", "reset", "deliver_raw")
+#: Capability of an adapter whose ``setup`` takes the spec's knob values per saga
+#: (:attr:`World.knobs`) rather than the per-key form.
+KNOBS = "knobs"
 
 
 @dataclass(frozen=True)
 class World:
     """What the system under test must look like before a test case.
 
-    ``stock`` maps sku -> units available. A payment is declined when the order's
-    ``userId`` is in ``declined_users`` or its amount exceeds ``decline_over`` (a decimal
-    string), so a test can choose the nondeterministic branch the model leaves open.
+    ``knobs`` maps a sagaId to the value of each of the spec's world knobs for that saga
+    (``{"saga-1": {"card": "decline"}}``): which way every world-decided alternative
+    goes, as the reference interpreter takes it (:meth:`knob_values`).
+
+    The per-key form, for targets that keep business data per key and decide by rules
+    instead of knobs: ``stock`` maps a key (sku) -> units available, and a charge is
+    declined when the saga's ``userId`` is in ``declined_users`` or its amount exceeds
+    ``decline_over`` (a decimal string).
     """
 
     stock: dict[str, int] = field(default_factory=dict)
     declined_users: frozenset[str] = frozenset()
     decline_over: str | None = None
+    knobs: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def knob_values(self) -> dict[str, Any]:
+        """The knob values per saga, in the interpreter's world form (``{"sagas": ...}``)."""
+        return {"sagas": {sid: dict(v) for sid, v in self.knobs.items()}}
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "stock": dict(self.stock),
             "declined_users": sorted(self.declined_users),
             "decline_over": self.decline_over,
         }
+        if self.knobs:
+            out["knobs"] = {sid: dict(v) for sid, v in self.knobs.items()}
+        return out
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> World:
@@ -53,6 +69,8 @@ class World:
             stock={str(k): int(v) for k, v in (data.get("stock") or {}).items()},
             declined_users=frozenset(data.get("declined_users") or ()),
             decline_over=data.get("decline_over"),
+            knobs={str(s): {str(k): str(v) for k, v in (vals or {}).items()}
+                   for s, vals in (data.get("knobs") or {}).items()},
         )
 
 
@@ -70,6 +88,8 @@ class Adapter:
 
     #: Short name for reports, e.g. ``"inprocess"``, ``"http"``, ``"nats"``.
     name: str = "adapter"
+    #: ``True``: :meth:`setup` takes the spec's knob values per saga (:attr:`World.knobs`).
+    world_knobs: bool = False
 
     async def start(self) -> None:
         """Connect / start the system under test. Called once per run."""
@@ -87,13 +107,19 @@ class Adapter:
         raise NotImplementedError
 
     # Optional hooks: leave them unimplemented and the suite skips what needs them.
-    async def place_order(self, order: dict[str, Any]) -> None:
-        """The customer places an order (the saga's external trigger).
+    async def start_saga(self, payload: dict[str, Any]) -> None:
+        """The customer starts a saga (the saga's external trigger).
 
-        ``order`` has ``orderId``, ``sagaId``, ``userId``, ``amount``, ``currency`` and
-        ``items`` as in ``OrderCreated``; the Order service is expected to publish
-        ``OrderCreated`` for it. Needed when the target is ``order`` or ``system``.
+        ``payload`` is the trigger event's payload (its business fields, the spec's
+        common identifiers and the ``sagaId``); the participant with the trigger reaction
+        is expected to publish the trigger event with them. Needed when the target is
+        that participant or ``system``. The default calls :meth:`place_order`.
         """
+        await self.place_order(payload)
+
+    async def place_order(self, order: dict[str, Any]) -> None:
+        """Deprecated name of :meth:`start_saga`, kept for the adapters and reference
+        services that implement it."""
         raise NotImplementedError
 
     async def deliver_raw(self, payload: bytes) -> None:
@@ -124,6 +150,10 @@ class Adapter:
                 found.add(hook)
             elif sync is not None and sync is not getattr(SyncAdapter, f"{hook}_sync", None):
                 found.add(hook)
+        if "place_order" in found:
+            found.add("start_saga")  # the default start_saga calls it
+        if getattr(self, "world_knobs", False):
+            found.add(KNOBS)
         return frozenset(found)
 
 

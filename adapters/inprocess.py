@@ -33,7 +33,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
-from sagaspec.adapters.base import CAPABILITIES, Adapter, RawMessage, World
+from sagaspec.adapters.base import CAPABILITIES, KNOBS, Adapter, RawMessage, World
 
 from sagaspec.errors import AdapterError, SagaspecError
 
@@ -171,8 +171,14 @@ def as_target(obj: Any) -> Any:
 def _target_capabilities(target: Any) -> frozenset[str]:
     declared = getattr(target, "capabilities", None)
     if declared is not None:
-        return frozenset(declared) & frozenset(CAPABILITIES)
-    return frozenset(h for h in CAPABILITIES if callable(getattr(target, h, None)))
+        caps = set(declared)
+    else:
+        caps = {h for h in CAPABILITIES if callable(getattr(target, h, None))}
+    # A target starts sagas by start_saga, place_order (the older name) or, a target of
+    # the spec interpreter, start({"sagaId", "fields"}).
+    if caps & {"start", "place_order"}:
+        caps.add("start_saga")
+    return frozenset(caps) & frozenset(CAPABILITIES)
 
 
 def _normalise(item: Any, source: str) -> dict[str, Any] | RawMessage:
@@ -201,13 +207,15 @@ class InProcessAdapter(Adapter):
         self.target = as_target(target)
         self.label = label or repr(target)
         self._caps = _target_capabilities(self.target)
+        #: The interpreter's targets take the spec's knob values as their world.
+        self.world_knobs = bool(getattr(self.target, "world_knobs", False))
 
     def __repr__(self) -> str:
         return f"<InProcessAdapter {self.label}>"
 
     @property
     def capabilities(self) -> frozenset[str]:
-        return self._caps
+        return self._caps | ({KNOBS} if self.world_knobs else set())
 
     def _need(self, hook: str) -> Any:
         if hook not in self._caps:
@@ -223,6 +231,16 @@ class InProcessAdapter(Adapter):
         source = getattr(self.target, "name", "") or "inprocess"
         return [_normalise(i, source) for i in items]
 
+    async def start_saga(self, payload: dict[str, Any]) -> None:
+        if "start_saga" not in self._caps:
+            raise NotImplementedError(f"{self.label} does not support start_saga")
+        for hook in ("start_saga", "place_order"):
+            if callable(getattr(self.target, hook, None)):
+                await _maybe_await(getattr(self.target, hook)(payload))
+                return
+        fields = {k: v for k, v in payload.items() if k != "sagaId"}
+        await _maybe_await(self.target.start({"sagaId": payload["sagaId"], "fields": fields}))
+
     async def place_order(self, order: dict[str, Any]) -> None:
         await _maybe_await(self._need("place_order")(order))
 
@@ -230,7 +248,7 @@ class InProcessAdapter(Adapter):
         await _maybe_await(self._need("deliver_raw")(bytes(payload)))
 
     async def setup(self, world: World) -> None:
-        await _maybe_await(self._need("setup")(world))
+        await _maybe_await(self._need("setup")(world.knob_values() if self.world_knobs else world))
 
     async def crash(self, participant: str) -> None:
         await _maybe_await(self._need("crash")(participant))
@@ -328,9 +346,8 @@ def reference_adapter(
 ) -> InProcessAdapter:
     """An in-process adapter over the reference services (optionally a mutant).
 
-    >>> reference_adapter("payment", mutant="no-idempotency").capabilities == frozenset(
-    ...     {"setup", "crash", "reset", "deliver_raw"})
-    True
+    >>> sorted(reference_adapter(mutant="no-idempotency").capabilities)
+    ['crash', 'deliver_raw', 'place_order', 'reset', 'setup', 'start_saga']
     """
     from sagaspec.examples.system import make_target
 

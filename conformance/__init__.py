@@ -28,7 +28,7 @@ from sagaspec.conformance.events import (
 )
 from sagaspec.conformance.oracle import Oracle
 from sagaspec.conformance.pytest_plugin import conformance_test
-from sagaspec.conformance.runner import PARTICIPANTS, RunConfig, Runner, run
+from sagaspec.conformance.runner import RunConfig, Runner, participants_of, run
 
 __all__ = [
     "CHECKS",
@@ -45,7 +45,7 @@ __all__ = [
     "RunFinished",
     "RunStarted",
     "Oracle",
-    "PARTICIPANTS",
+    "participants_of",
     "RunConfig",
     "Runner",
     "run",

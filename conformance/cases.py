@@ -9,8 +9,11 @@ checker trace (``sagaspec.trace/1``, from ``sagaspec check --trace-out`` or
 A trace becomes a case for one target: its steps at the target are deliveries to the
 service (a repeated delivery of the same message is a duplicate), steps of other
 participants are played by the suite with the trace's outcome, crashes of the target
-are crashes of the service; the world (which users are declined, how much stock) is
-derived from what the trace published, so the service takes the trace's branch.
+are crashes of the service. The world is derived from what each step decided, read from
+the spec's alternatives (the one whose events the step published: its world knobs,
+whether it takes a shared variable, whether it fails), never from outcome labels: every
+knob's value per saga, and for a trigger of the per-key shape the stock and the declined
+users too, so the service takes the trace's branches.
 """
 
 from __future__ import annotations
@@ -75,11 +78,23 @@ class CaseFile:
         return path
 
 
-def replay_sagas(n: int) -> list[SagaInfo]:
-    """Plain sagas for replaying a model trace: one unit of ``sku-1`` at 10.00 each."""
-    return [SagaInfo(i, f"saga-{i}", f"order-{i}", f"user-{i}", "10.00", "USD",
-                     ({"sku": "sku-1", "quantity": 1, "unitPrice": "10.00"},))
-            for i in range(n)]
+def replay_sagas(n: int, design: Any = "corrected") -> list[SagaInfo]:
+    """Plain sagas for replaying a model trace: the trigger's example values (a trigger
+    of the per-key shape: one unit of the first key at 10.00)."""
+    from sagaspec.conformance.models import suite_model
+    from sagaspec.conformance.payloads import SKUS, catalogue_shaped, fresh_saga
+    from sagaspec.spec.specschemas import example_value
+
+    spec = suite_model(design, 1).spec
+    if catalogue_shaped(spec):
+        line = {"sku": SKUS[0], "quantity": 1, "unitPrice": "10.00"}
+        return [fresh_saga(spec, i, "replay", {"userId": f"user-{i}", "amount": "10.00",
+                                               "currency": "USD", "items": [dict(line)]})
+                for i in range(n)]
+    trigger = spec.event(min(e.name for e in spec.events if e.role == "trigger"))
+    fields = {f.name: example_value(spec, f.schema, f.name) for f in trigger.fields
+              if not f.optional}
+    return [fresh_saga(spec, i, "replay", fields) for i in range(n)]
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -139,6 +154,40 @@ def _design_of(data: dict[str, Any]) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class _Decision:
+    """What a reaction of a trace step decided, read from the spec's alternatives."""
+
+    world: tuple[tuple[str, str], ...]  # the knob values of the alternative taken
+    takes_shared: bool  # it updates a shared variable (a reservation)
+    failing: bool  # it emits a failure event
+    shared_guarded: bool  # its reaction is decided by a shared variable's guard
+
+
+def _decision(spec: Any, who: str, event: str | None, published: set[str]) -> _Decision | None:
+    """The alternative ``who`` took on ``event`` (``None``: its trigger) that published
+    ``published`` (a trace may leave out events nobody subscribes to), or ``None`` when
+    the spec's alternatives do not tell."""
+    try:
+        part = spec.participant(who)
+    except Exception:  # noqa: BLE001 - a participant of no spec (a Python model)
+        return None
+    subscribed = {e for p in spec.participants for e in p.subscribes}
+    shared = {v.name for v in part.shared}
+    found = []
+    for r in part.reactions:
+        if (event is None) != (r.kind == "trigger") or (event is not None and event not in r.on):
+            continue
+        guarded = any(alt.when is not None and shared & set(getattr(alt.when, "refs", ()))
+                      for alt in r.alternatives)
+        for alt in r.alternatives:
+            if {e for e in alt.emit if e in subscribed} <= published <= set(alt.emit):
+                found.append(_Decision(alt.world, any(v in shared for v, _x in alt.updates),
+                                       any(spec.event(e).role == "failure" for e in alt.emit),
+                                       guarded))
+    return found[0] if len(set(found)) == 1 else None
+
+
 def case_from_trace(data: dict[str, Any], *, participant: str, design: str | None = None,
                     where: str = "trace") -> CaseFile:
     """The case that replays model trace ``data`` against ``participant``."""
@@ -149,16 +198,24 @@ def case_from_trace(data: dict[str, Any], *, participant: str, design: str | Non
     if design is None:
         raise InputError(f"{where}: cannot tell the design from system {data.get('system')!r}; "
                          "pass --design")
-    init = (data.get("initial") or {}).get("order")
-    sagas_n = len(init) if isinstance(init, list) and init else 1 + max(
-        (s.get("saga") or 0 for s in steps_in if isinstance(s, dict)), default=0)
-    sagas = replay_sagas(sagas_n)
-    sut = ("order", "payment", "inventory", "notification") if participant == SYSTEM \
-        else (participant,)
+    from sagaspec.conformance.models import suite_model
+
+    model = suite_model(design, 1)
+    spec = model.spec
+    trigger_types = set(model.triggers)
+    sagas_n = 1 + max((s.get("saga") or 0 for s in steps_in if isinstance(s, dict)), default=0)
+    for st in steps_in:
+        for pub in (st.get("published") or ()) if isinstance(st, dict) else ():
+            if isinstance(pub, dict) and isinstance(pub.get("saga"), int):
+                sagas_n = max(sagas_n, pub["saga"] + 1)
+    sagas = replay_sagas(sagas_n, design)
+    names = tuple(p.name for p in model.participants)
+    sut = names if participant == SYSTEM else (participant,)
     label = participant
     out: list[Step] = []
-    declined: set[str] = set()
+    declined: set[int] = set()
     reserved: set[int] = set()
+    knobs: dict[int, dict[str, str]] = {}
     delivered: set[tuple] = set()
     kept: list[tuple[str, str, dict]] = []  # deliveries that left a duplicate copy
     redelivered: set[tuple] = set()
@@ -166,26 +223,28 @@ def case_from_trace(data: dict[str, Any], *, participant: str, design: str | Non
         if not isinstance(st, dict) or "kind" not in st or "participant" not in st:
             raise InputError(f"{where}: step {i} needs 'kind' and 'participant'")
         kind, who = st["kind"], st["participant"]
-        for pub in st.get("published") or ():
-            if pub.get("event") == "PaymentFailed":
-                declined.add(sagas[pub["saga"]].userId)
-            if pub.get("event") == "InventoryReserved":
-                reserved.add(pub["saga"])
-        # An event nobody subscribes to is not in "published" (it has no delivery), so
-        # the outcome labels of the order-saga model say it too.
-        if kind in ("deliver", "duplicate", "crash-in-handler") and st.get("event") == "OrderCreated":
-            if who == "payment" and st.get("outcome") == "decline":
-                declined.add(sagas[st["saga"]].userId)
-            if who == "inventory" and st.get("outcome") == "reserve":
-                reserved.add(st["saga"])
+        published = [p for p in st.get("published") or () if isinstance(p, dict)]
+        if kind in ("deliver", "duplicate", "crash-in-handler", "internal"):
+            event = None if kind == "internal" else st.get("event")
+            d = _decision(spec, who, event, {str(p.get("event")) for p in published})
+            saga = st.get("saga") if event is not None else next(
+                (p.get("saga") for p in published if p.get("event") in trigger_types), None)
+            if d is not None and isinstance(saga, int) and 0 <= saga < sagas_n:
+                knobs.setdefault(saga, {}).update(d.world)
+                if d.world and d.failing:
+                    declined.add(saga)
+                if d.shared_guarded and d.takes_shared:
+                    reserved.add(saga)
         if kind == "internal":
-            if who == "order" and str(st.get("outcome", "")).startswith("place order"):
-                saga = int(str(st["outcome"]).rsplit(" ", 1)[1])
-                msg = {"type": "OrderCreated", "saga": saga, "src": "order"}
-                if "order" in sut:
+            # A spontaneous reaction: the customer's trigger, of the saga it published.
+            starts = [p for p in published if p.get("event") in trigger_types]
+            if starts:
+                start = starts[0]
+                msg = {"type": start["event"], "saga": start["saga"], "src": who}
+                if who in sut:
                     out.append(Step("place", src="customer", to=label, msg=msg))
                 else:
-                    out.append(Step("place", src="customer", to="order", msg=msg,
+                    out.append(Step("place", src="customer", to=who, msg=msg,
                                     outcome=st.get("outcome")))
             continue
         if kind == "crash":
@@ -233,9 +292,25 @@ def case_from_trace(data: dict[str, Any], *, participant: str, design: str | Non
         if key not in redelivered:
             out.append(Step("duplicate", src=msg["src"], to=label if who in sut else who,
                             msg=msg, phase="drain"))
-    world = World(stock={"sku-1": len(reserved), "sku-2": 0},
-                  declined_users=frozenset(declined))
+    world = _trace_world(spec, sagas, knobs, declined, reserved)
     prop = data.get("property") or (data.get("violation") or {}).get("property")
     return CaseFile(design=design, participant=participant, sagas=sagas, world=world,
                     steps=out, source="trace", property=prop,
                     check=prop, message=f"model checker trace of {data.get('system')}")
+
+
+def _trace_world(spec: Any, sagas: list[SagaInfo], knobs: dict[int, dict[str, str]],
+                 declined: set[int], reserved: set[int]) -> World:
+    """The world that makes the services take the trace's branches: every knob of every
+    saga (the trace's decision, else its first value); for a per-key trigger also the
+    per-key form (as many units of the one key as sagas reserved, the declining sagas'
+    users declined)."""
+    from sagaspec.conformance.payloads import SKUS, catalogue_shaped
+
+    values = {s.sagaId: {k: knobs.get(s.index, {}).get(k, v[0]) for k, v in spec.world.items()}
+              for s in sagas}
+    if not catalogue_shaped(spec):
+        return World(knobs=values)
+    return World(stock={SKUS[0]: len(reserved), SKUS[1]: 0},
+                 declined_users=frozenset(str(sagas[i].fields["userId"]) for i in declined),
+                 knobs=values)

@@ -2,22 +2,22 @@
 
 A check either passes, fails (a :class:`CheckFailed` raised inside a test case), or is
 *skipped* because the adapter lacks a hook it needs (see ``Adapter.capabilities``).
-The names are stable: reports, failure files and the mutant table use them.
+The names are stable: reports, failure files and the mutant tables use them.
 
->>> CHECKS["single-charge"].summary
-'never charged twice for one order'
->>> sorted(c.name for c in skipped_checks(frozenset(), "payment"))
-['crash-recovery', 'payment-rules', 'raw-input']
->>> CHECKS["stock"].applies("payment"), CHECKS["stock"].applies("system")
-(False, True)
+:func:`checks_for` gives a design's checks: the generic ones, the spec's own properties
+(names and summaries from the spec file) and the world checks of its participants
+(which participants can break each is read from the spec). :data:`CHECKS` are those of
+the shipped ``corrected`` design. Examples are in ``tests/conformance/test_conform_checks.py``.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Check", "CHECKS", "CheckFailed", "fail", "skipped_checks", "check_names"]
+__all__ = ["Check", "CHECKS", "CheckFailed", "fail", "skipped_checks", "check_names",
+           "checks_for"]
 
 
 @dataclass(frozen=True)
@@ -39,48 +39,59 @@ class Check:
         return not self.participants or target == "system" or target in self.participants
 
 
-#: Which targets can break a property check (the rest: every target). A property only
-#: a played participant could break is "not applicable" to the others.
-_BREAKERS: dict[str, tuple[str, ...]] = {
-    "one-outcome": ("order",),
-    "single-email": ("notification",),
-    "notify-only-completed": ("notification",),
-}
-
-
-def _property_checks(kinds: tuple[str, ...]) -> tuple[Check, ...]:
-    """The shipped design's properties judged on a history, as checks: names and
-    summaries are the spec's own (defined once, in the spec file)."""
-    from sagaspec.spec.sagafile import shipped_spec
-
-    spec = shipped_spec("corrected")
+def _property_checks(spec: Any, kinds: tuple[str, ...]) -> tuple[Check, ...]:
+    """The spec's properties judged on a history, as checks. A safety property can be
+    broken only by a target holding a participant whose variables it reads (the suite
+    plays the others by the model); a quiet one by any target (a service that does not
+    react leaves a played participant waiting)."""
     hidden = {f"{p.name}.{v.name}" for p in spec.participants for v in p.shared}
     out = []
     for p in spec.properties:
         refs = set(p.expr.refs) | (set(p.target.refs) if p.target is not None else set())
         if p.kind in kinds and not refs & hidden:
+            readers = tuple(sorted({r.partition(".")[0] for r in refs if "." in r}))
+            if p.kind != "always":
+                readers = ()
             out.append(Check(p.name, p.description, model_properties=(p.name,),
-                             participants=_BREAKERS.get(p.name, ())))
+                             participants=readers))
     return tuple(out)
 
 
-_ALL = (
+def _world_checks(design: Any) -> tuple[Check, ...]:
+    """The world checks of the participants that have such decisions (none: no check)."""
+    from sagaspec.conformance.models import AnyStock, suite_model, world_alternatives
+
+    model = suite_model(design, 1)
+    shared = tuple(p.name for p in model.participants if isinstance(p, AnyStock))
+    knobs = tuple(p.name for p in model.participants if world_alternatives(p))
+    out = []
+    if shared:
+        out.append(Check(
+            "stock", f"with the world set up per key, {', '.join(shared)} decide(s) by the "
+                     "free stock (the world's, minus reservations, plus releases): a saga "
+                     "whose lines fit is served, one that does not fit fails",
+            needs=("setup",), participants=shared))
+    if knobs:
+        out.append(Check(
+            "payment-rules", f"with the world set up per key, {', '.join(knobs)} take(s) "
+                             "the failing branch exactly for the declined users' sagas or "
+                             "those over the amount limit, the other branch otherwise",
+            needs=("setup",), participants=knobs))
+        out.append(Check(
+            "world", f"with the world's knob values set per saga, {', '.join(knobs)} "
+                     "take(s) exactly the alternatives those values select",
+            needs=("setup", "knobs"), participants=knobs))
+    return tuple(out)
+
+
+_GENERIC_HEAD = (
     Check("schema", "every published event validates against its JSON Schema"),
     Check("saga-consistency",
           "published events carry a known sagaId, every field the spec copies from the "
           "saga's start or an earlier event equal to it, a fresh eventId and a causationId "
           "from the same saga"),
-    *_property_checks(("always",)),
-    Check("model", "what the service published is a behaviour the model allows"),
-    Check("stock",
-          "with the world set up, Inventory reserves an order exactly when its items fit "
-          "the free stock (the world's, minus reservations, plus releases) and fails it "
-          "otherwise", needs=("setup",), participants=("inventory",)),
-    Check("payment-rules",
-          "with the world set up, Payment declines exactly the orders of declined users "
-          "or over the amount limit, and approves the others",
-          needs=("setup",), participants=("payment",)),
-    *_property_checks(("at_rest", "eventually")),
+)
+_GENERIC_TAIL = (
     Check("rejects-invalid-input",
           "schema-invalid, unknown-type and garbage messages are rejected or dead-lettered "
           "without a crash, a business effect or an invalid publication"),
@@ -92,18 +103,34 @@ _ALL = (
                       "reaches it"),
 )
 
-#: Every check by name, in report order.
-CHECKS: dict[str, Check] = {c.name: c for c in _ALL}
+
+@functools.cache
+def checks_for(design: Any = "corrected") -> dict[str, Check]:
+    """Every check of ``design`` (a shipped name, a spec file or a loaded spec) by name,
+    in report order."""
+    from sagaspec.conformance.models import suite_model
+
+    spec = suite_model(design, 1).spec
+    return {c.name: c for c in (
+        *_GENERIC_HEAD, *_property_checks(spec, ("always",)),
+        Check("model", "what the service published is a behaviour the model allows"),
+        *_world_checks(design), *_property_checks(spec, ("at_rest", "eventually")),
+        *_GENERIC_TAIL)}
 
 
-def check_names() -> tuple[str, ...]:
-    return tuple(CHECKS)
+#: The checks of the shipped ``corrected`` design, by name, in report order.
+CHECKS: dict[str, Check] = checks_for("corrected")
 
 
-def skipped_checks(capabilities: frozenset[str], participant: str) -> tuple[Check, ...]:
-    """The checks that apply to ``participant`` but cannot run with an adapter offering
-    ``capabilities``."""
-    return tuple(c for c in _ALL if c.applies(participant)
+def check_names(design: Any = "corrected") -> tuple[str, ...]:
+    return tuple(checks_for(design))
+
+
+def skipped_checks(capabilities: frozenset[str], participant: str,
+                   design: Any = "corrected") -> tuple[Check, ...]:
+    """The checks of ``design`` that apply to ``participant`` but cannot run with an
+    adapter offering ``capabilities``."""
+    return tuple(c for c in checks_for(design).values() if c.applies(participant)
                  and any(h not in capabilities for h in c.needs))
 
 
@@ -142,8 +169,6 @@ def fail(check: str, message: str, *, event: dict[str, Any] | None = None,
     >>> e = fail("schema", "bad"); (e.check, str(e), isinstance(e, CheckFailed))
     ('schema', '[schema] bad', True)
     """
-    if check not in CHECKS:
-        raise KeyError(f"unknown check {check!r}")
     cls = _CLASSES.get(check)
     if cls is None:
         cls = type(f"CheckFailed_{check.replace('-', '_')}", (CheckFailed,), {"check": check})

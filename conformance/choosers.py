@@ -11,20 +11,24 @@ where the service made the recorded path impossible.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from hypothesis import strategies as st
-from sagaspec.adapters.base import World
+from sagaspec.adapters.base import KNOBS, World
 from sagaspec.conformance.harness import Act, Case, CaseSettings, Scripted, Step
 from sagaspec.conformance.history import SagaInfo
 from sagaspec.conformance.payloads import (
-    FREE_FIELDS,
     NEGATIVE_KINDS,
     RAW_KINDS,
     SKUS,
+    catalogue_shaped,
+    free_field_names,
     free_fields,
+    fresh_saga,
     make_saga,
     saga_fields,
+    saga_strategy,
 )
 from sagaspec.model.participant import Msg, Outcome
 
@@ -77,13 +81,30 @@ class DrawChooser:
         self._bad: tuple[int, int, int] = (0, 0, 0)
 
     def begin(self, settings: CaseSettings, token: str) -> tuple[list[SagaInfo], World | None]:
+        from sagaspec.conformance.models import suite_model
+
         d = self.data.draw
+        spec = suite_model(settings.design, 1).spec
+        caps = settings.capabilities
+        knobs = KNOBS in caps
+        # A target with a per-key world needs sagas competing for a few keys.
+        catalogue = not knobs and catalogue_shaped(spec)
         k = d(st.integers(1, settings.max_sagas), label="sagas")
-        sagas = [make_saga(i, token, d(saga_fields(), label=f"saga {i}")) for i in range(k)]
+        if catalogue:
+            sagas = [make_saga(spec, i, token, d(saga_fields(), label=f"saga {i}"))
+                     for i in range(k)]
+        else:
+            sagas = [d(saga_strategy(spec, i, token), label=f"saga {i}") for i in range(k)]
         world = None
-        if "setup" in settings.capabilities:
+        if "setup" in caps and knobs:
+            # Every knob per saga; shrinking goes to each knob's first value.
+            world = World(knobs={s.sagaId: {name: d(st.sampled_from(values),
+                                                     label=f"{name} {s.index}")
+                                             for name, values in spec.world.items()}
+                                 for s in sagas})
+        elif "setup" in caps and catalogue:
             stock = {sku: d(st.integers(0, 6), label=f"stock {sku}") for sku in SKUS}
-            declined = frozenset(s.userId for s in sagas
+            declined = frozenset(s.fields["userId"] for s in sagas
                                  if d(st.booleans(), label=f"decline {s.index}"))
             world = World(stock=stock, declined_users=declined,
                           decline_over=_amount_limit(d, sagas))
@@ -109,10 +130,10 @@ class DrawChooser:
                 self._outcomes[(name, t, i)] = d(st.integers(0, OUTCOMES - 1),
                                                  label=f"{name} on {t}[{i}]")
         free_types = sorted({t for p in played for t in getattr(p, "publishes", ())
-                             if t in FREE_FIELDS})
+                             if free_field_names(model.spec, t)})
         for i in range(sagas):
             for t in free_types:
-                self._free[(t, i)] = d(free_fields(t), label=f"{t}[{i}] fields")
+                self._free[(t, i)] = d(free_fields(model.spec, t), label=f"{t}[{i}] fields")
 
     def schedule(self, case: Case) -> str:
         return self.data.draw(st.sampled_from(("fifo", "lifo")), label="schedule")
@@ -198,7 +219,7 @@ def _amount_limit(draw: Any, sagas: Sequence[SagaInfo]) -> str | None:
     if draw(st.integers(0, 2), label="amount limit") != 2:
         return None
     k = draw(st.integers(0, 2 * len(sagas) - 1), label="limit at")
-    cents = int(sagas[k % len(sagas)].amount.replace(".", ""))
+    cents = int(str(sagas[k % len(sagas)].fields["amount"]).replace(".", ""))
     cents -= k >= len(sagas)
     return f"{cents // 100}.{cents % 100:02d}"
 
@@ -243,9 +264,17 @@ class ScriptChooser(Scripted):
             self._emitted.extend(s.emitted)
 
     def begin(self, settings: CaseSettings, token: str) -> tuple[list[SagaInfo], World | None]:
-        fresh = [SagaInfo(s.index, f"saga-{token}-{s.index}", f"order-{token}-{s.index}",
-                          s.userId, s.amount, s.currency, s.items) for s in self.sagas]
-        return fresh, self.world
+        from sagaspec.conformance.models import suite_model
+
+        self.spec = suite_model(settings.design, 1).spec
+        fresh = [fresh_saga(self.spec, s.index, token, s.fields) for s in self.sagas]
+        world = self.world
+        if world is not None and world.knobs:
+            # Knob values are per sagaId: carry them over to the fresh ids.
+            renamed = {old.sagaId: new.sagaId for old, new in zip(self.sagas, fresh, strict=True)}
+            world = replace(world, knobs={renamed.get(sid, sid): dict(v)
+                                          for sid, v in world.knobs.items()})
+        return fresh, world
 
     def schedule(self, case: Case) -> str:
         return "fifo"
@@ -282,7 +311,7 @@ class ScriptChooser(Scripted):
         return outcomes[0]
 
     def free(self, case: Case, event_type: str, saga: int) -> dict[str, Any]:
-        names = FREE_FIELDS.get(event_type, ())
+        names = free_field_names(self.spec, event_type)
         for i, ev in enumerate(self._emitted):
             if ev.get("eventType") == event_type:
                 del self._emitted[i]

@@ -111,6 +111,17 @@ def _labels(engine: Engine, state: tuple, p: int, msg: Msg, published: Counter) 
             if Counter((m.type, m.saga) for m in o.publish) == published}
 
 
+def _starts(engine: Engine, state: tuple, d: tuple, msg: dict[str, Any]) -> bool:
+    """Whether edge ``d`` from ``state`` is the internal step of the trigger's publisher
+    that publishes the trigger ``msg`` (its type and saga): the saga's start."""
+    if d[0] != 0 or engine.names[d[1]] != msg.get("src"):
+        return False
+    part = engine.parts[d[1]]
+    return any(o.label == d[3] and any(m.type == msg.get("type") and m.saga == msg.get("saga")
+                                       for m in o.publish)
+               for o in part.internal(engine.local(d[1], state[d[1]])))
+
+
 def _processed(engine: Engine, state: tuple, p: int, msg: Msg) -> bool:
     return msg in engine.processed(p, state[p])
 
@@ -156,11 +167,8 @@ def _single_step(graph, beam, st, participant, sut, sagas, remaining):
     op = st["op"]
     out: dict[tuple, frozenset] = {}
     if op == "place":
-        saga = st["msg"]["saga"]
         p = e.pindex[st["msg"]["src"]]  # the trigger's publisher
-
-        def want(d, _t):
-            return d[0] == 0 and d[1] == p and d[3] == f"place order {saga}"
+        want = None
     elif op == "crash":
         name = st.get("kind") or st.get("to")
         if name not in e.pindex:
@@ -201,7 +209,8 @@ def _single_step(graph, beam, st, participant, sut, sagas, remaining):
     else:
         return beam, True
     for s, edges in beam.items():
-        for d, t in _follow(graph, s, want):
+        pick = want or (lambda d, _t, s=s: _starts(e, s, d, st["msg"]))
+        for d, t in _follow(graph, s, pick):
             out.setdefault(t, edges | {(s, d)})
     if op == "crash" and not out:
         return beam, True  # a crash that changes nothing is not a model move
@@ -215,11 +224,8 @@ def _system_step(graph, beam, st, sagas):
     op = st["op"]
     out: dict[tuple, frozenset] = {}
     if op == "place":
-        p = e.pindex[st["msg"]["src"]]  # the trigger's publisher
-        saga = st["msg"]["saga"]
         for s, edges in beam.items():
-            for d, t in _follow(graph, s, lambda d, _t: d[0] == 0 and d[1] == p
-                                and d[3] == f"place order {saga}"):
+            for d, t in _follow(graph, s, lambda d, _t, s=s: _starts(e, s, d, st["msg"])):
                 out.setdefault(t, edges | {(s, d)})
     elif op == "crash":
         name = st.get("kind")
@@ -362,7 +368,7 @@ def cover_edges(runner: Any, loop: asyncio.AbstractEventLoop, adapter: Any,
         states = [graph.initial] + [next(t for d2, t in graph.adj[s] if d2 == d)
                                     for s, d in path]
         trace = Path(graph.engine, states, [d for _s, d in path]).to_dict()
-        trace["system"] = f"order-saga/{c.design}"
+        trace["system"] = f"conformance/{c.design}"
         cf = case_from_trace(trace, participant=c.participant, design=c.design)
         settings = runner._settings(caps)
         settings.crash_played = True

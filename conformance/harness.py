@@ -20,30 +20,33 @@ Semantics
   with ``settle_each_step`` the SUT counts as quiet after each collect (the adapter's
   ``collect`` waits for quiet), which finds missing reactions at the step that needed
   them.
-* When the adapter has ``setup``, each case sets the world up first (stock per sku, the
-  declined users, an amount limit) and the oracle judges the service's world-dependent
-  decisions exactly (:mod:`~sagaspec.conformance.world`: checks ``stock`` and
+* When the adapter has ``setup``, each case sets the world up first (the spec's knob
+  values per saga, or a per-key world: stock per key, declined users, an amount limit)
+  and the oracle judges the service's world-dependent decisions exactly
+  (:mod:`~sagaspec.conformance.world`: checks ``world``, ``stock`` and
   ``payment-rules``); without it they are the service's choice.
 * Each case has a scheduling policy: oldest in-flight message first (FIFO), or newest
   first (LIFO: the fastest way to late, stale and overtaken events); hypothesis'
   choices are offsets from the policy's end, so shrinking goes toward the policy.
 * At the end every in-flight message is delivered (in policy order), the SUT is collected
-  once more, and the quiet properties (``saga-terminates``, ``cancelled-compensated``,
-  ``completed-exactly-once``) and the oracle's quiescence are checked.
+  once more, and the spec's quiet properties (``at_rest``, ``eventually``) and the
+  oracle's quiescence are checked.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
+import logging
 import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sagaspec.adapters.base import Adapter, RawMessage, World
+from sagaspec.adapters.base import KNOBS, Adapter, RawMessage, World
 from sagaspec.conformance.arrival import canonical_order
-from sagaspec.conformance.checks import CHECKS, CheckFailed, fail
+from sagaspec.conformance.checks import CheckFailed, checks_for, fail
 from sagaspec.conformance.history import History, SagaInfo
 from sagaspec.conformance.models import SuiteModel
 from sagaspec.conformance.oracle import Oracle
@@ -54,7 +57,7 @@ from sagaspec.conformance.payloads import (
     build_event,
     negative_input,
 )
-from sagaspec.conformance.world import PAYMENT_RULES, STOCK, judged_participants
+from sagaspec.conformance.world import PAYMENT_RULES, STOCK, WORLD, judged_participants
 from sagaspec.model.participant import Msg, Outcome
 
 __all__ = ["Case", "CaseSettings", "Step", "Act", "Chooser", "Delivery", "SYSTEM", "Scripted"]
@@ -66,8 +69,8 @@ SYSTEM = "system"
 class CaseSettings:
     """What one run allows a test case to do (shared by every case of the run)."""
 
-    design: str = "corrected"
-    participant: str = "payment"
+    design: Any = "corrected"
+    participant: str = SYSTEM
     max_sagas: int = 2
     max_steps: int = 16
     collect_timeout: float = 0.2
@@ -225,7 +228,8 @@ class Case:
         self.delivered_played: list[Delivery] = []  # deliveries to played participants
         self.observed: list[dict[str, Any]] = []  # SUT publications, distinct
         self.placed: set[int] = set()
-        self.facts: dict[int, dict[str, str]] = {s.index: {} for s in sagas}
+        #: Per saga index, its latest event of each type (what provenance copies from).
+        self.facts: dict[int, dict[str, dict[str, Any]]] = {s.index: {} for s in sagas}
         self.steps: list[Step] = []
         self.deferred: list[CheckFailed] = []
         self.crashes = 0
@@ -243,8 +247,19 @@ class Case:
     def _judged(self) -> frozenset[str]:
         if self.world is None or "setup" not in self.s.capabilities or "model" in self.s.skip:
             return frozenset()
-        return frozenset(name for name in (STOCK, PAYMENT_RULES)
-                         if name not in self.s.skip and CHECKS[name].applies(self.s.participant))
+        checks = checks_for(self.s.design)
+        # The form of world the target takes decides what is judged.
+        if KNOBS in self.s.capabilities:
+            names: tuple[str, ...] = (WORLD,) if self.world.knobs else ()
+        else:
+            names = (STOCK, PAYMENT_RULES)
+        return frozenset(name for name in names if name in checks
+                         and name not in self.s.skip and checks[name].applies(self.s.participant))
+
+    def knob(self, saga: int) -> Callable[[str], Any] | None:
+        """The world's knob values of saga ``saga`` (``None``: not set up)."""
+        values = None if self.world is None else self.world.knobs.get(self.sagas[saga].sagaId)
+        return None if values is None else values.get
 
     # -- running ------------------------------------------------------------------------
     def run(self) -> None:
@@ -365,10 +380,10 @@ class Case:
         src = self.model.publisher(etype) or ""
         msg = Msg(etype, i, src)
         if src in self.sut:
-            step = Step("place", src="customer", to=self.label, msg=_msg_json(msg), event=saga.order())
+            step = Step("place", src="customer", to=self.label, msg=_msg_json(msg), event=saga.start())
             self.steps.append(step)
             self.oracle.trigger(msg)
-            self._adapter("place_order", self.adapter.place_order(saga.order()))
+            self._adapter("start_saga", self.adapter.start_saga(saga.start()))
             self.events += 1
             self._collect(step, self.s.collect_timeout)
             return
@@ -437,8 +452,8 @@ class Case:
         for m in publish:
             saga = self.sagas[m.saga]
             free = self.chooser.free(self, m.type, m.saga)
-            ev = build_event(m.type, saga, self.ids, cause=cause, facts=self.facts[m.saga],
-                             free=free)
+            ev = build_event(self.model.spec, m.type, saga, self.ids, cause=cause,
+                             events=self.facts[m.saga], free=free, knob=self.knob(m.saga))
             step.emitted.append(ev)
             self.history.add(ev, "suite")
             self._fan_out(m, ev)
@@ -471,9 +486,10 @@ class Case:
         saga = self.sagas[placed[saga_i % len(placed)]]
         types = self.subscribed_types()
         etype = types[type_i % len(types)]
-        template = build_event(etype, saga, self.ids, cause=None, facts=dict(self.facts[saga.index]),
-                               free={})
-        bad = negative_input(kind, template, self.ids)
+        template = build_event(self.model.spec, etype, saga, self.ids, cause=None,
+                               events=dict(self.facts[saga.index]), free={},
+                               knob=self.knob(saga.index))
+        bad = negative_input(kind, template, self.ids, self.model.spec)
         if isinstance(bad, bytes):
             step = Step("raw", src="suite", to=self.label, kind=kind,
                         payload=base64.b64encode(bad).decode("ascii"),
@@ -486,16 +502,23 @@ class Case:
             self.steps.append(step)
             call = self.adapter.deliver(bad)
         what = f"a {kind} {etype} message for saga {saga.sagaId}"
+        # The reference services log what they dead-letter; this one the suite sent on
+        # purpose, so its log line is noise in the suite's output.
+        log = logging.getLogger("sagaspec.service")
+        quiet, log.disabled = log.disabled, True
         try:
             self._adapter("deliver_raw" if raw else "deliver", call)
         except CheckFailed as exc:
             raise fail("rejects-invalid-input",
                        f"delivering {what} made the adapter fail: {exc.message}") from None
+        finally:
+            log.disabled = quiet
         self.events += 1
         try:
             self._collect(step, self.s.collect_timeout)
         except CheckFailed as exc:
-            if exc.check in ("model", "no-crash", STOCK, PAYMENT_RULES) or exc.check in _SAFETY:
+            if exc.check in ("model", "no-crash", STOCK, PAYMENT_RULES, WORLD) or \
+                    exc.check in _safety(self.model.spec):
                 raise fail("rejects-invalid-input",
                            f"after {what}: {exc.message}", event=exc.event,
                            allowed=exc.allowed) from None
@@ -540,28 +563,21 @@ class Case:
             guard += 1
 
     def exercised(self) -> set[str]:
-        """The checks this case gave a chance to fail (for the summary's counts)."""
-        out = {"no-crash", "model", "saga-terminates", "no-charge-left",
-               "no-reservation-left", "completed-exactly-once"}
+        """The checks this case gave a chance to fail (for the summary's counts): a
+        property when an observed event updates a variable it reads, a world check when
+        an observed event is a decision it judges (both read from the spec)."""
+        chances = _chances(self.model.spec)
+        out = {"no-crash", "model", *chances.quiet}
         if self.observed:
             out |= {"schema", "saga-consistency"}
+        for e in self.observed:
+            out |= chances.by_event.get(str(e.get("eventType")), frozenset())
         types = {e.get("eventType") for e in self.observed}
-        if "PaymentProcessed" in types:
-            out.add("single-charge")
-        if "PaymentRefunded" in types:
-            out.add("refund-needs-charge")
-        if types & {"OrderCompleted", "PaymentRefunded", "InventoryReleased"}:
-            out.add("completed-paid-reserved")
-        if types & {"OrderCompleted", "OrderCancelled"}:
-            out.add("one-outcome")
-        if types & {"NotificationSent", "OrderCancelled"}:
-            out.add("notify-only-completed")
-        if "NotificationSent" in types:
-            out.add("single-email")
-        if STOCK in self.judged and types & {"InventoryReserved", "InventoryReservationFailed"}:
+        if STOCK in self.judged and types & chances.shared_decisions:
             out.add(STOCK)
-        if PAYMENT_RULES in self.judged and types & {"PaymentProcessed", "PaymentFailed"}:
-            out.add(PAYMENT_RULES)
+        for name in (PAYMENT_RULES, WORLD):
+            if name in self.judged and types & chances.knob_decisions:
+                out.add(name)
         ops = {s.op for s in self.steps}
         if "crash" in ops:
             out.add("crash-recovery")
@@ -634,16 +650,57 @@ class Case:
         if "model" not in self.s.skip:
             self.oracle.observe(msg, event=item)
         self.observed.append(item)
-        if etype == "PaymentProcessed" and item.get("paymentId"):
-            self.facts[saga.index]["paymentId"] = item["paymentId"]
-        if etype == "InventoryReserved" and item.get("reservationId"):
-            self.facts[saga.index]["reservationId"] = item["reservationId"]
+        self.facts[saga.index][etype] = item
         self._fan_out(msg, item)
         if self.s.participant == SYSTEM:
             # The bus may deliver what the system published again: a duplicate candidate.
             self.delivered.append(Delivery(msg, item, SYSTEM))
 
 
-_SAFETY = frozenset({"single-charge", "refund-needs-charge", "completed-paid-reserved",
-                     "one-outcome", "single-email", "notify-only-completed",
-                     "saga-consistency"})
+@dataclass(frozen=True)
+class _Chances:
+    """What observed events give a chance to fail, read from a spec."""
+
+    by_event: dict[str, frozenset[str]]
+    quiet: frozenset[str]
+    shared_decisions: frozenset[str]
+    knob_decisions: frozenset[str]
+
+
+@functools.cache
+def _chances(spec: Any) -> _Chances:
+    updated: dict[str, set[str]] = {}  # event type -> variables its emitters update
+    shared_decisions: set[str] = set()
+    knob_decisions: set[str] = set()
+    for p in spec.participants:
+        shared = {v.name for v in p.shared}
+        for r in p.reactions:
+            emits = {e for alt in r.alternatives for e in alt.emit}
+            if any(alt.when is not None and shared & set(getattr(alt.when, "refs", ()))
+                   for alt in r.alternatives):
+                shared_decisions |= emits
+            for alt in r.alternatives:
+                if alt.world:
+                    knob_decisions.update(alt.emit)
+                for e in alt.emit:
+                    updated.setdefault(e, set()).update(f"{p.name}.{v}" for v, _x in alt.updates)
+    by_event: dict[str, set[str]] = {}
+    quiet = set()
+    for prop in spec.properties:
+        refs = set(prop.expr.refs) | (set(prop.target.refs) if prop.target is not None else set())
+        if prop.kind in ("at_rest", "eventually"):
+            quiet.add(prop.name)
+        elif prop.kind == "always":
+            for e, vars_ in updated.items():
+                if vars_ & refs:
+                    by_event.setdefault(e, set()).add(prop.name)
+    return _Chances({e: frozenset(v) for e, v in by_event.items()}, frozenset(quiet),
+                    frozenset(shared_decisions), frozenset(knob_decisions))
+
+
+@functools.cache
+def _safety(spec: Any) -> frozenset[str]:
+    """The checks a bad input must not break: the spec's ``always`` properties and
+    ``saga-consistency``."""
+    return frozenset({"saga-consistency", *(p.name for p in spec.properties
+                                              if p.kind == "always")})

@@ -26,8 +26,8 @@ Examples on the order saga are in ``tests/conformance/test_conform_history.py``.
 from __future__ import annotations
 
 import copy
-from collections.abc import Hashable, Iterable
-from dataclasses import dataclass
+from collections.abc import Hashable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from sagaspec.conformance.checks import CheckFailed, fail
@@ -43,31 +43,33 @@ __all__ = ["SagaInfo", "History", "HistoryModel", "Entry", "provenance"]
 
 @dataclass(frozen=True)
 class SagaInfo:
-    """The business facts of one saga of a test case (fresh ids per test case)."""
+    """The business facts of one saga of a test case (fresh ids per test case).
+
+    ``fields`` is the payload of the saga's trigger event (its business fields and the
+    spec's common identifiers), as the customer starts the saga with it.
+    """
 
     index: int
     sagaId: str
-    orderId: str
-    userId: str
-    amount: str
-    currency: str = "USD"
-    items: tuple[dict[str, Any], ...] = ()
+    fields: Mapping[str, Any] = field(default_factory=dict)
 
-    def order(self) -> dict[str, Any]:
-        """The customer's order, as ``Adapter.place_order`` takes it."""
-        return {
-            "orderId": self.orderId, "sagaId": self.sagaId, "userId": self.userId,
-            "amount": self.amount, "currency": self.currency,
-            "items": [dict(i) for i in self.items],
-        }
+    def start(self) -> dict[str, Any]:
+        """The trigger's payload with the ``sagaId``, as ``Adapter.start_saga`` takes it."""
+        return {"sagaId": self.sagaId, **copy.deepcopy(dict(self.fields))}
+
+    def describe(self) -> str:
+        """``saga S`` with its first identifier field, for messages."""
+        ident = next((f"{v}" for k, v in self.fields.items()
+                      if k.endswith("Id") and isinstance(v, str)), None)
+        return f"saga {self.sagaId}" + (f" ({ident})" if ident else "")
 
     def to_json(self) -> dict[str, Any]:
-        return {"index": self.index, **self.order()}
+        return {"index": self.index, "sagaId": self.sagaId, **copy.deepcopy(dict(self.fields))}
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> SagaInfo:
-        return cls(int(d["index"]), d["sagaId"], d["orderId"], d["userId"], d["amount"],
-                   d.get("currency", "USD"), tuple(dict(i) for i in d.get("items", ())))
+        return cls(int(d["index"]), str(d["sagaId"]),
+                   {k: v for k, v in d.items() if k not in ("index", "sagaId")})
 
 
 @dataclass
@@ -102,11 +104,17 @@ def provenance(spec: SagaSpec, event: dict[str, Any], earlier: Iterable[dict[str
             if have is not None and want is not None and have != want:
                 return f"has {f.name} {have!r}, expected {want!r}"
     earlier = list(earlier)
+    # What the publisher can know: the events it receives or publishes itself (a copy
+    # from any other event is a gap of the spec, not the service's fault).
+    knowable = {e for p in spec.participants if etype in p.publishes
+                for e in (*p.subscribes, *p.publishes)}
     for f in fields:
         value, source = event.get(f.name), f.source
         if value is None or not source or source.count(".") != 1 or "(" in source:
             continue  # optional, nullable, or not copied from another event
         origin, _, ofield = source.partition(".")
+        if origin not in knowable:
+            continue
         if origin in triggers and start.get(ofield) is not None:
             seen = [start[ofield]]
         else:
@@ -331,7 +339,7 @@ class History:
             raise fail("saga-consistency",
                        f"{etype} {eid} carries sagaId {sid!r}, which belongs to no saga of this "
                        f"test case (known: {known})", event=event)
-        start = saga.order()
+        start = saga.start()
         what = f"{etype} {eid} of saga {sid}"
         for name in self._common:
             if name in start and event.get(name) != start[name]:
@@ -364,7 +372,7 @@ class History:
             events: list[dict[str, Any]] = [e.event for e in self.entries]
         else:
             saga = self.sagas[sid]
-            who = f"order {saga.orderId} (saga {sid})"
+            who = saga.describe()
             values = self.state.values(sp, saga.index)
             events = self.events.get(sid, [])
         parts = {r.partition(".")[0] for r in sp.expr.refs if "." in r}

@@ -38,7 +38,7 @@ def _drop_saga(steps: list[Step], sagas: list[SagaInfo], j: int) -> tuple[list[S
         if m is not None and m.get("saga", -1) > j:
             s = replace(s, msg={**m, "saga": m["saga"] - 1})
         out.append(s)
-    kept = [SagaInfo(k, x.sagaId, x.orderId, x.userId, x.amount, x.currency, x.items)
+    kept = [SagaInfo(k, x.sagaId, x.fields)
             for k, x in enumerate(x for x in sagas if x.index != j)]
     return out, kept
 

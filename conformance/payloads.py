@@ -1,45 +1,50 @@
-"""Concrete events for the suite: coherent sagas, schema-generated payloads, bad inputs.
+"""Concrete events for the suite: sagas from the spec's trigger, payloads from provenance.
 
-The model speaks in abstract messages (``PaymentProcessed`` of saga 0); a real service
-needs real JSON. The suite builds each event it plays from two parts:
+The model speaks in abstract messages (an event type of saga 0); a real service needs
+real JSON. The suite builds each event it plays from the saga spec alone:
 
-* *coherent* fields fixed by the saga: ``sagaId``, ``orderId``, ``userId``, ``amount``,
-  ``currency``, ``items``, the ``paymentId`` / ``reservationId`` an earlier event of the
-  saga introduced, a fresh ``eventId``, the ``causationId`` of the event reacted to, and
-  a current ``timestamp`` (the schemas order a saga's events by it);
-* *free* fields drawn with hypothesis-jsonschema from the event's draft-07 JSON Schema
-  (the shipped ``sagaspec.spec.schemas``), restricted to the properties no saga fixes
-  (``reason``).
+* a saga's business facts are its trigger event's payload (:class:`SagaInfo.fields`),
+  drawn with hypothesis-jsonschema from the trigger's JSON Schema (sizes bounded), its
+  common identifiers (``orderId``, ``tripId``...) fresh per test case;
+* every field of a played event comes from where the spec says (``from: EVENT.FIELD``
+  an earlier event of the saga, ``new`` a fresh id, a ``const``, ``world.KNOB``, a
+  ``sum``: :mod:`sagaspec.spec._provenance`, as the reference interpreter builds them);
+* the *free* fields (required, and nothing in the spec fixes them, such as a failure's
+  ``reason``) are drawn from their schema (:func:`free_fields`);
+* the envelope: a fresh ``eventId``, the ``causationId`` of the event reacted to, and a
+  current ``timestamp``.
 
 Negative inputs are built from real events of the test case (so "no business effect"
-is meaningful: an invalid ``OrderCreated`` names a real order) and broken in one way.
-
->>> ids = Ids("t1")
->>> saga = SagaInfo(0, "saga-t1-0", "order-t1-0", "u0", "20.00",
-...                 items=({"sku": "sku-1", "quantity": 2, "unitPrice": "10.00"},))
->>> ev = build_event("PaymentProcessed", saga, ids, cause=None, facts={}, free={})
->>> ev["eventType"], ev["amount"], ev["eventId"], ev["paymentId"]
-('PaymentProcessed', '20.00', 'evt-t1-1', 'pay-t1-2')
+is meaningful: an invalid trigger names a real saga) and broken in one way, the field
+to break chosen from the event's schema. Examples are in
+``tests/conformance/test_conform_payloads.py``.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from hypothesis import strategies as st
 from sagaspec.conformance.history import SagaInfo
+from sagaspec.spec._provenance import MISSING, field_value, free_field, id_prefix
+from sagaspec.spec.sagafile import SagaSpec
 
 __all__ = [
     "Ids",
     "SKUS",
-    "FREE_FIELDS",
+    "catalogue_shaped",
+    "free_field_names",
     "free_fields",
+    "trigger_fields",
     "saga_strategy",
     "saga_fields",
     "make_saga",
+    "fresh_saga",
     "build_event",
     "NEGATIVE_KINDS",
     "RAW_KINDS",
@@ -47,17 +52,13 @@ __all__ = [
     "now_rfc3339",
 ]
 
-#: The suite's product catalogue: few skus, so sagas compete for stock.
+#: The catalogue of a per-key world (see :func:`catalogue_shaped`): few keys, so sagas
+#: compete for stock.
 SKUS = ("sku-1", "sku-2")
-
-#: Per event type, the properties no saga fixes (drawn from the schema).
-FREE_FIELDS: dict[str, tuple[str, ...]] = {
-    "PaymentFailed": ("reason",),
-    "PaymentRefunded": ("reason",),
-    "InventoryReservationFailed": ("reason",),
-    "InventoryReleased": ("reason",),
-    "OrderCancelled": ("reason",),
-}
+#: Longest string and list the suite draws (valid values go further; short ones keep
+#: shrinking and reports fast).
+MAX_TEXT = 16
+MAX_ITEMS = 2
 
 
 def now_rfc3339() -> str:
@@ -65,7 +66,7 @@ def now_rfc3339() -> str:
 
 
 class Ids:
-    """Fresh identifiers of one test case: ``evt-<token>-<n>``, ``pay-<token>-<n>``, ..."""
+    """Fresh identifiers of one test case: ``evt-<token>-<n>``, ``payment-<token>-<n>``..."""
 
     def __init__(self, token: str) -> None:
         self.token = token
@@ -76,47 +77,117 @@ class Ids:
         return f"{prefix}-{self.token}-{self.n}"
 
 
-def _schema(event_type: str) -> dict[str, Any]:
+def _schema(spec: SagaSpec, event_type: str) -> dict[str, Any]:
     from sagaspec.spec.schemas import schema_for
 
-    return schema_for(event_type, "draft-07")
+    return schema_for(event_type, "draft-07", spec=spec)
 
 
-def _resolve(prop: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
-    """A property schema with its ``allOf: [{$ref}]`` wrapper resolved (draft-07 layout)."""
-    for key in ("allOf", "anyOf"):
-        for sub in prop.get(key, ()):
-            ref = sub.get("$ref", "")
-            if ref.startswith("#/definitions/"):
-                return dict(defs[ref.rsplit("/", 1)[1]])
-    return {k: v for k, v in prop.items() if k not in ("description", "default", "examples")}
+def _resolve(prop: Any, defs: dict[str, Any]) -> Any:
+    """A draft-07 schema with its ``$ref``\\ s inlined and its sizes bounded."""
+    if isinstance(prop, list):
+        return [_resolve(p, defs) for p in prop]
+    if not isinstance(prop, dict):
+        return prop
+    ref = prop.get("$ref", "")
+    if isinstance(ref, str) and ref.startswith("#/definitions/"):
+        return _resolve(defs[ref.rsplit("/", 1)[1]], defs)
+    wraps = prop.get("allOf")
+    if isinstance(wraps, list) and len(wraps) == 1 and set(prop) <= {
+            "allOf", "description", "default", "examples"}:
+        return _resolve(wraps[0], defs)
+    out = {k: _resolve(v, defs) for k, v in prop.items()
+           if k not in ("description", "default", "examples", "$comment", "title")}
+    if out.get("type") == "string" and "format" not in out:
+        out["maxLength"] = min(out.get("maxLength", MAX_TEXT), MAX_TEXT)
+    if out.get("type") == "array":
+        out["maxItems"] = min(out.get("maxItems", MAX_ITEMS), MAX_ITEMS)
+    return out
 
 
-@functools.cache
-def free_fields(event_type: str) -> st.SearchStrategy[dict[str, Any]]:
-    """Strategy for the free fields of ``event_type``, from its draft-07 schema.
-
-    Each free property is generated by hypothesis-jsonschema from the property's own
-    schema (one strategy per property is much cheaper than one for the whole object).
-    """
+def _field_strategies(spec: SagaSpec, event_type: str, names: tuple[str, ...]
+                      ) -> st.SearchStrategy[dict[str, Any]]:
+    """A dict of ``names`` (properties of ``event_type``) drawn from their own schemas
+    (one strategy per property is much cheaper than one for the whole object)."""
     from hypothesis_jsonschema import from_schema
 
-    names = FREE_FIELDS.get(event_type, ())
     if not names:
         return st.just({})
-    full = _schema(event_type)
+    full = _schema(spec, event_type)
     defs = full.get("definitions", {})
     required = set(full.get("required", ()))
-    strategies: dict[str, st.SearchStrategy[Any]] = {}
-    for name in names:
-        sub = _resolve(full["properties"][name], defs)
-        if name == "reason":
-            # Valid reasons go up to 500 characters; 16 keep shrinking and reports fast.
-            sub["maxLength"] = min(sub.get("maxLength", 16), 16)
-        strategies[name] = from_schema(sub)
+    strategies = {n: from_schema(_resolve(full["properties"][n], defs)) for n in names}
     return st.fixed_dictionaries({k: v for k, v in strategies.items() if k in required},
                                  optional={k: v for k, v in strategies.items()
                                            if k not in required})
+
+
+@functools.cache
+def free_field_names(spec: SagaSpec, event_type: str) -> tuple[str, ...]:
+    """The required fields of ``event_type`` that nothing in the spec fixes (no ``from:``,
+    no ``const``): what the suite draws when it plays the event (a trigger's fields are
+    the saga's, never free)."""
+    ev = spec.event(event_type)
+    if ev.role == "trigger":
+        return ()
+    return tuple(f.name for f in ev.fields if free_field(f) and not f.optional)
+
+
+@functools.cache
+def free_fields(spec: SagaSpec, event_type: str) -> st.SearchStrategy[dict[str, Any]]:
+    """Strategy for the free fields of ``event_type``, from its draft-07 schema."""
+    return _field_strategies(spec, event_type, free_field_names(spec, event_type))
+
+
+def _trigger(spec: SagaSpec) -> str:
+    return min(e.name for e in spec.events if e.role == "trigger")
+
+
+@functools.cache
+def trigger_fields(spec: SagaSpec) -> st.SearchStrategy[dict[str, Any]]:
+    """The business fields of a saga: its trigger event's payload (common identifiers
+    apart: :func:`fresh_saga` makes them), drawn from the trigger's schema."""
+    ev = spec.event(_trigger(spec))
+    return _field_strategies(spec, ev.name, tuple(f.name for f in ev.fields))
+
+
+def fresh_saga(spec: SagaSpec, index: int, token: str, fields: Mapping[str, Any]) -> SagaInfo:
+    """Saga ``index`` of a test case: ``fields`` plus fresh ``sagaId`` and common
+    identifiers (``<stem>-<token>-<index>``, e.g. ``trip-1a2b-0`` for ``tripId``)."""
+    out = {f.name: f"{id_prefix(f.name)}-{token}-{index}" for f in spec.common if not f.optional}
+    out.update({k: copy.deepcopy(v) for k, v in fields.items() if k not in _common(spec)})
+    return SagaInfo(index, f"saga-{token}-{index}", out)
+
+
+def _common(spec: SagaSpec) -> frozenset[str]:
+    return frozenset(f.name for f in spec.common)
+
+
+def saga_strategy(spec: SagaSpec, index: int, token: str) -> st.SearchStrategy[SagaInfo]:
+    """A saga of ``spec`` with its trigger's fields drawn from the schema."""
+    return trigger_fields(spec).map(lambda f: fresh_saga(spec, index, token, f))
+
+
+# -- the per-key catalogue ----------------------------------------------------------------
+# A world that keeps stock per key and declines by user or amount (the setup form of the
+# hand-written reference services) needs sagas that compete for the same few keys, which
+# schema-drawn strings never do. A trigger of that shape (a user, an amount and lines of
+# key x quantity x unit price) is drawn from SKUS instead, its amount the lines' sum.
+
+_CATALOGUE_LINE = frozenset({"sku", "quantity", "unitPrice"})
+
+
+def catalogue_shaped(spec: SagaSpec) -> bool:
+    """Whether the trigger has a user, an amount and lines of ``sku``/``quantity``/
+    ``unitPrice`` (what a per-key world judges)."""
+    ev = spec.event(_trigger(spec))
+    names = {f.name: f for f in ev.fields}
+    lines = names.get("items")
+    if lines is None or not {"userId", "amount"} <= set(names):
+        return False
+    full = _schema(spec, ev.name)
+    item = _resolve(full["properties"]["items"], full.get("definitions", {})).get("items", {})
+    return _CATALOGUE_LINE <= set(item.get("properties", {}))
 
 
 _ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
@@ -137,86 +208,68 @@ def _money(cents: int) -> str:
     return f"{cents // 100}.{cents % 100:02d}"
 
 
-def _currency() -> st.SearchStrategy[str]:
-    return st.sampled_from(("USD", "EUR", "GBP"))
-
-
 @functools.cache
 def saga_fields() -> st.SearchStrategy[tuple]:
+    """``(user, lines, currency)`` of a catalogue-shaped saga."""
     line = st.fixed_dictionaries({
         "sku": st.sampled_from(SKUS),
         "quantity": st.integers(1, 3),
         "unitPrice": st.integers(1, 999_999).map(_money),
     })
     return st.tuples(_identifier(), st.lists(line, min_size=1, max_size=2,
-                                             unique_by=lambda x: x["sku"]), _currency())
+                                             unique_by=lambda x: x["sku"]),
+                     st.sampled_from(("USD", "EUR", "GBP")))
 
 
-def make_saga(index: int, token: str, fields: tuple) -> SagaInfo:
-    """The saga ``index`` of a test case from drawn ``(user, lines, currency)``."""
-    user, lines, currency = fields
+def make_saga(spec: SagaSpec, index: int, token: str, drawn: tuple) -> SagaInfo:
+    """The catalogue-shaped saga ``index`` from drawn ``(user, lines, currency)``."""
+    user, lines, currency = drawn
     cents = sum(int(x["unitPrice"].replace(".", "")) * x["quantity"] for x in lines)
-    return SagaInfo(
-        index=index, sagaId=f"saga-{token}-{index}", orderId=f"order-{token}-{index}",
-        userId=f"u{index}-{user}", amount=_money(cents), currency=currency,
-        items=tuple(dict(x) for x in lines),
-    )
+    return fresh_saga(spec, index, token, {
+        "userId": f"u{index}-{user}", "amount": _money(cents), "currency": currency,
+        "items": [dict(x) for x in lines]})
 
 
-def saga_strategy(index: int, token: str) -> st.SearchStrategy[SagaInfo]:
-    """A coherent order: lines of known skus, the amount their sum, fresh ids."""
-    return saga_fields().map(lambda f: make_saga(index, token, f))
-
-
-def build_event(event_type: str, saga: SagaInfo, ids: Ids, *, cause: dict[str, Any] | None,
-                facts: dict[str, str], free: dict[str, Any]) -> dict[str, Any]:
+# -- events -------------------------------------------------------------------------------
+def build_event(spec: SagaSpec, event_type: str, saga: SagaInfo, ids: Ids, *,
+                cause: dict[str, Any] | None, events: dict[str, dict[str, Any]],
+                free: Mapping[str, Any], knob: Callable[[str], Any] | None = None
+                ) -> dict[str, Any]:
     """The concrete event of ``event_type`` a played participant publishes for ``saga``.
 
-    ``facts`` holds the saga's ``paymentId`` / ``reservationId`` seen so far (updated when
-    this event introduces one); ``cause`` is the event reacted to (``causationId``).
+    ``events`` maps an event type to the saga's latest event of that type (updated with
+    this one: what later provenance reads); ``cause`` is the event reacted to
+    (``causationId``); ``free`` the drawn free fields; ``knob(name)`` the world's value.
     """
+    from sagaspec.spec.specschemas import example_value
+
+    spec_event = spec.event(event_type)
     ev: dict[str, Any] = {
         "eventId": ids.new("evt"),
         "eventType": event_type,
-        "schemaVersion": 1,
+        "schemaVersion": spec_event.version,
         "sagaId": saga.sagaId,
-        "orderId": saga.orderId,
         "timestamp": now_rfc3339(),
     }
     if cause is not None:
         ev["causationId"] = cause["eventId"]
-    ev.update({k: v for k, v in free.items() if k in FREE_FIELDS.get(event_type, ())})
-    money = {"amount": saga.amount, "currency": saga.currency}
-    items = [dict(i) for i in saga.items]
-    if event_type == "OrderCreated":
-        ev.update(userId=saga.userId, items=items, **money)
-    elif event_type == "PaymentProcessed":
-        facts["paymentId"] = ids.new("pay")
-        ev.update(paymentId=facts["paymentId"], status="SUCCESS", **money)
-    elif event_type == "PaymentFailed":
-        ev.update(status="FAILED", **money)
-        ev.setdefault("reason", "card declined")
-    elif event_type == "PaymentRefunded":
-        ev.update(paymentId=facts.get("paymentId") or ids.new("pay"), **money)
-        ev.setdefault("reason", "order cancelled")
-    elif event_type == "InventoryReserved":
-        facts["reservationId"] = ids.new("res")
-        ev.update(reservationId=facts["reservationId"], items=items)
-    elif event_type == "InventoryReservationFailed":
-        ev.setdefault("reason", "insufficient stock")
-    elif event_type == "InventoryReleased":
-        ev.update(reservationId=facts.get("reservationId") or ids.new("res"), items=items)
-        ev.setdefault("reason", "order cancelled")
-    elif event_type == "OrderCompleted":
-        ev["userId"] = saga.userId
-        if facts.get("paymentId"):
-            ev["paymentId"] = facts["paymentId"]
-        if facts.get("reservationId"):
-            ev["reservationId"] = facts["reservationId"]
-    elif event_type == "OrderCancelled":
-        ev.setdefault("reason", "saga failed")
-    elif event_type == "NotificationSent":
-        ev.update(userId=saga.userId, channel="email", template="order-confirmation")
+    trigger = spec_event.role == "trigger"
+    seen = dict(events)
+    for name in [e.name for e in spec.events if e.role == "trigger"]:
+        seen.setdefault(name, dict(saga.fields))
+    for f in (*spec.common, *spec_event.fields):
+        if f.name in saga.fields and (trigger or f in spec.common):
+            ev[f.name] = copy.deepcopy(saga.fields[f.name])
+            continue
+        value = field_value(f, seen, new_id=ids.new, knob=knob)
+        if value is MISSING and f.name in free:
+            value = free[f.name]
+        if value is MISSING:
+            if f.optional:
+                continue
+            value = example_value(spec, f.schema, f.name)
+        ev[f.name] = copy.deepcopy(value)
+    events[event_type] = ev
     return ev
 
 
@@ -229,35 +282,54 @@ NEGATIVE_KINDS = ("missing-field", "wrong-type", "bad-enum", "unknown-type", "ex
 RAW_KINDS = ("truncated", "garbage", "not-an-object", "empty")
 
 
-def negative_input(kind: str, template: dict[str, Any], ids: Ids) -> dict[str, Any] | bytes:
-    """``template`` (a valid event of the test case) broken as ``kind`` says.
+def _payload_order(spec: SagaSpec | None, ev: dict[str, Any]) -> list[str]:
+    """The event's required payload fields present in ``ev``: the common ones (the
+    business identifiers), then the event's own in the spec's order, then ``sagaId``."""
+    names: list[str] = []
+    if spec is not None:
+        try:
+            own = spec.event(str(ev.get("eventType"))).fields
+        except Exception:  # noqa: BLE001 - not an event of the spec: only sagaId
+            own = ()
+        names = [f.name for f in (*spec.common, *own) if not f.optional]
+    return [n for n in (*names, "sagaId") if n in ev]
+
+
+def negative_input(kind: str, template: dict[str, Any], ids: Ids,
+                   spec: SagaSpec | None = None) -> dict[str, Any] | bytes:
+    """``template`` (a valid event of the test case) broken as ``kind`` says; the field
+    to break is the first required one of the event's schema in ``spec``.
 
     Dict kinds keep the real saga ids so a service that acts on them has a visible
     business effect; each gets a fresh ``eventId`` so idempotency does not hide it.
 
-    >>> t = {"eventId": "e", "eventType": "OrderCreated", "amount": "1.00", "sagaId": "s"}
+    >>> t = {"eventId": "e", "eventType": "Started", "sagaId": "s"}
     >>> bad = negative_input("wrong-type", t, Ids("x"))
-    >>> bad["amount"], bad["eventId"]
-    (1.0, 'bad-x-1')
+    >>> bad["sagaId"], bad["eventId"]
+    (12345, 'bad-x-1')
     >>> negative_input("truncated", t, Ids("x"))[:12]
     b'{"eventId": '
     """
     ev = dict(template)
     ev["eventId"] = ids.new("bad")
+    fields = _payload_order(spec, ev)
     if kind == "missing-field":
-        for f in ("amount", "orderId", "sagaId"):
-            if f in ev:
-                del ev[f]
-                break
+        if fields:
+            del ev[fields[0]]
     elif kind == "wrong-type":
-        if "amount" in ev:
-            ev["amount"] = float(ev["amount"])
+        name = next((n for n in fields if isinstance(ev[n], str)), fields[0] if fields else "sagaId")
+        value = ev.get(name)
+        if isinstance(value, str):
+            try:
+                ev[name] = float(value)
+            except ValueError:
+                ev[name] = 12345
         else:
-            ev["orderId"] = 12345
+            ev[name] = "not-a-" + type(value).__name__
     elif kind == "bad-enum":
         ev["schemaVersion"] = 99
     elif kind == "unknown-type":
-        ev["eventType"] = "OrderShipped"
+        ev["eventType"] = "NoSuchEventType"
     elif kind == "extra-field":
         ev["isAdmin"] = True
     elif kind == "no-event-type":

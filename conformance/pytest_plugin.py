@@ -30,8 +30,8 @@ __all__ = ["conformance_test", "sagaspec_conform"]
 #: option name -> (type, help). Each is --sagaspec-<name> and ini key sagaspec_<name>.
 _OPTIONS: dict[str, tuple[Any, str]] = {
     "adapter": (str, "adapter string: inprocess:pkg.mod:factory, http://127.0.0.1:8080, ..."),
-    "participant": (str, "payment, order, inventory, notification or system"),
-    "design": (str, "corrected or seed"),
+    "participant": (str, "a participant of the design, or system"),
+    "design": (str, "a shipped design (corrected, seed) or a saga spec file"),
     "examples": (int, "generated test cases"),
     "seed": (int, "hypothesis seed"),
     "replay": (str, "replay one case file or model checker trace"),

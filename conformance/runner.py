@@ -36,9 +36,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sagaspec.adapters.base import Adapter
+from sagaspec.adapters.base import KNOBS, Adapter
 from sagaspec.conformance.cases import CaseFile, load_case
-from sagaspec.conformance.checks import CHECKS, CheckFailed, skipped_checks
+from sagaspec.conformance.checks import CheckFailed, checks_for, skipped_checks
 from sagaspec.conformance.choosers import DrawChooser, ScriptChooser
 from sagaspec.conformance.diagram import exchanged, mermaid_diagram, text_diagram
 from sagaspec.conformance.events import (
@@ -54,15 +54,32 @@ from sagaspec.conformance.events import (
 from sagaspec.conformance.harness import SYSTEM, Case, CaseSettings
 from sagaspec.conformance.models import AnyStock, suite_model, world_alternatives
 from sagaspec.conformance.oracle import BeliefTooLarge
-from sagaspec.conformance.world import PAYMENT_RULES, STOCK
+from sagaspec.conformance.payloads import catalogue_shaped
+from sagaspec.conformance.world import WORLD, WORLD_CHECKS
 
 from sagaspec.errors import AdapterError, SagaspecError, UsageError
 
-__all__ = ["RunConfig", "Runner", "run", "PARTICIPANTS"]
+__all__ = ["RunConfig", "Runner", "run", "participants_of", "default_participant",
+           "design_name"]
 
-PARTICIPANTS = ("order", "payment", "inventory", "notification", SYSTEM)
-#: Checks of the world's decisions (judged only when the suite set the world up).
-WORLD_CHECKS = (STOCK, PAYMENT_RULES)
+
+def participants_of(design: Any) -> tuple[str, ...]:
+    """The targets ``design`` offers: each participant of its spec, and ``system``."""
+    return (*(p.name for p in suite_model(design, 1).participants), SYSTEM)
+
+
+def default_participant(design: Any) -> str:
+    """The default target: the first participant (in the spec's order) that consumes the
+    saga's trigger event, the first step a service takes."""
+    model = suite_model(design, 1)
+    trigger = min(model.triggers)
+    return next((p.name for p in model.participants if trigger in p.subscribes), SYSTEM)
+
+
+def design_name(design: Any) -> str:
+    """A short name of ``design`` for file names: the shipped name or the spec's."""
+    spec = suite_model(design, 1).spec
+    return str(design) if spec is None or spec.shipped else spec.name
 
 
 @dataclass
@@ -74,8 +91,10 @@ class RunConfig:
     """
 
     adapter: Any
-    participant: str = "payment"
-    design: str = "corrected"
+    #: The target; ``None``: the design's :func:`default_participant`.
+    participant: str | None = None
+    #: A shipped design name or a saga spec file.
+    design: Any = "corrected"
     examples: int = 100
     seed: int | None = None
     max_sagas: int = 2
@@ -107,22 +126,25 @@ class RunConfig:
     skip_checks: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if self.participant not in PARTICIPANTS:
+        if isinstance(self.design, Path):
+            self.design = str(self.design)
+        names = participants_of(self.design)  # loads the design: a bad one is an error here
+        if self.participant is None:
+            self.participant = default_participant(self.design)
+        if self.participant not in names:
             raise UsageError(f"unknown participant {self.participant!r}; expected one of "
-                             f"{', '.join(PARTICIPANTS)}")
-        from sagaspec.spec.designs import get_design
-
-        get_design(self.design)
+                             f"{', '.join(names)}")
         if not isinstance(self.examples, int) or self.examples < 1:
             raise UsageError(f"examples must be a positive integer, got {self.examples!r}")
         if not 1 <= self.max_sagas <= 4:
             raise UsageError(f"max_sagas must be from 1 to 4, got {self.max_sagas!r}")
         if self.max_steps < 0:
             raise UsageError(f"max_steps must be >= 0, got {self.max_steps!r}")
-        unknown = [c for c in self.skip_checks if c not in CHECKS]
+        checks = checks_for(self.design)
+        unknown = [c for c in self.skip_checks if c not in checks]
         if unknown:
             raise UsageError(f"unknown check(s) {', '.join(unknown)}; expected one of "
-                             f"{', '.join(CHECKS)}")
+                             f"{', '.join(checks)}")
 
     @property
     def mode(self) -> str:
@@ -237,6 +259,9 @@ class Runner:
         a = self.config.adapter
         if isinstance(a, Adapter):
             return a
+        if isinstance(a, str) and a.split("?", 1)[0] == "inprocess:" and \
+                not suite_model(self.config.design, 1).spec.shipped:
+            return self._interpreter(a)
         if isinstance(a, str):
             from sagaspec.adapters.spec import load_adapter
 
@@ -248,6 +273,27 @@ class Runner:
                 raise AdapterError(f"adapter factory returned {type(made).__name__}, not an Adapter")
             return made
         raise UsageError(f"adapter must be a string, an Adapter or a factory, got {type(a).__name__}")
+
+    def _interpreter(self, text: str) -> Adapter:
+        """``inprocess:`` for a spec file: the reference interpreter of the spec (or a
+        mutant of it: ``--mutant`` or ``?mutant=``) in this process."""
+        from urllib.parse import parse_qsl
+
+        from sagaspec.adapters.inprocess import InProcessAdapter
+        from sagaspec.conformance.spec_conform import spec_service_factory
+        from sagaspec.examples.spec_target import SpecTarget
+
+        c = self.config
+        options = dict(parse_qsl(text.partition("?")[2]))
+        unknown = set(options) - {"mutant"}
+        if unknown:
+            raise AdapterError(f"adapter {text!r}: the interpreter of a spec takes only "
+                               f"?mutant=NAME, not {', '.join(sorted(unknown))}")
+        mutant = options.get("mutant") or c.mutant
+        spec = suite_model(c.design, 1).spec
+        target = SpecTarget(spec_service_factory(spec, mutant), c.participant)
+        label = f"interpreter {spec.name}/{c.participant}" + (f" mutant={mutant}" if mutant else "")
+        return InProcessAdapter(target, label=label)
 
     def _settings(self, caps: frozenset[str]) -> CaseSettings:
         c = self.config
@@ -262,29 +308,45 @@ class Runner:
     def _run(self, loop: asyncio.AbstractEventLoop, adapter: Adapter) -> None:
         c = self.config
         caps = frozenset(adapter.capabilities)
+        if "place_order" in caps:  # start_saga's older name: Adapter.start_saga calls it
+            caps |= {"start_saga"}
         model = suite_model(c.design, 1)
         starters = {model.publisher(t) for t in model.triggers}
-        if (c.participant == SYSTEM or c.participant in starters) and "place_order" not in caps:
-            raise UsageError(f"participant {c.participant!r} needs an adapter with place_order "
+        if (c.participant == SYSTEM or c.participant in starters) and "start_saga" not in caps:
+            raise UsageError(f"participant {c.participant!r} needs an adapter with start_saga "
                              f"(the customer's trigger); {c.adapter_text()} has "
                              f"{', '.join(sorted(caps)) or 'no optional hooks'}")
+        all_checks = checks_for(c.design)
+        # Which form of world the target takes decides which world checks can judge it.
+        per_key = catalogue_shaped(model.spec)
+        other_world = {
+            name: ("not applicable: the target's world is the spec's knob values per saga"
+                   if KNOBS in caps else
+                   "not applicable: the target's setup takes no knob values (per-key world)"
+                   if name == WORLD else
+                   "not applicable: the saga's trigger has no per-key lines, user and amount")
+            for name in WORLD_CHECKS if name in all_checks and
+            ((name == WORLD) != (KNOBS in caps) or (name != WORLD and not per_key))}
         skipped = {ch.name: f"the adapter has no {', '.join(h for h in ch.needs if h not in caps)}"
-                   for ch in skipped_checks(caps, c.participant)}
+                   for ch in skipped_checks(caps, c.participant, c.design)
+                   if ch.name not in other_world}
         skipped.update({name: "switched off (--skip-check)" for name in c.skip_checks})
         if "model" in c.skip_checks:
             # The world's decisions are judged by the oracle: no oracle, no judgement.
             skipped.update({name: "switched off with the model check" for name in WORLD_CHECKS
-                            if name not in skipped and CHECKS[name].applies(c.participant)})
+                            if name in all_checks and name not in skipped
+                            and name not in other_world and all_checks[name].applies(c.participant)})
         # Checks of a participant the suite plays itself: nothing of the service to judge.
         inapplicable = {name: f"not applicable: it judges {', '.join(ch.participants)}, which the "
                               "suite plays itself (not under test)"
-                        for name, ch in CHECKS.items() if not ch.applies(c.participant)}
+                        for name, ch in all_checks.items() if not ch.applies(c.participant)}
+        inapplicable.update({k: v for k, v in other_world.items() if k not in inapplicable})
         self.skipped = {**skipped, **inapplicable}
         self._emit(RunStarted(
             adapter=c.adapter_text(), participant=c.participant, design=c.design, mode=c.mode,
             examples=c.examples if c.mode == "generate" else 1, seed=self.seed,
             capabilities=sorted(caps),
-            checks=[n for n in CHECKS if n not in skipped and n not in inapplicable],
+            checks=[n for n in all_checks if n not in skipped and n not in inapplicable],
             skipped=skipped, mutant=c.mutant,
         ))
         t0 = time.perf_counter()
@@ -326,7 +388,7 @@ class Runner:
             except ImportError as exc:
                 self.notes.append(f"coverage not computed: {exc}")
         checks = []
-        for name in CHECKS:
+        for name in all_checks:
             if name in skipped:
                 checks.append(CheckSummary(name, "skipped", 0, skipped[name]))
             elif name in inapplicable:
@@ -361,14 +423,18 @@ class Runner:
             "payment-rules": list(dict.fromkeys(
                 e for p in model.participants for a in world_alternatives(p) for e in a.emit)),
         }
+        decided["world"] = decided["payment-rules"]
         what = {name: (head, f"the oracle accepted {' or '.join(decided[name]) or 'anything'} "
-                             "for any order")
+                             "for any saga")
                 for name, head in (("stock", "stock not judged"),
-                                   ("payment-rules", "payment declines not judged"))}
+                                   ("payment-rules", "payment declines not judged"),
+                                   ("world", "world knob decisions not judged"))}
         notes = []
+        checks = checks_for(c.design)
         for name in WORLD_CHECKS:
-            if not CHECKS[name].applies(c.participant) or name in c.skip_checks or \
-                    "model" in c.skip_checks:
+            if name not in checks or not checks[name].applies(c.participant) or \
+                    name in c.skip_checks or "model" in c.skip_checks or \
+                    str(self.skipped.get(name, "")).startswith("not applicable"):
                 continue
             head, weaker = what[name]
             if "setup" not in caps:
@@ -396,8 +462,9 @@ class Runner:
 
         from sagaspec.spec.schemas import validate_event
 
+        spec = suite_model(self.config.design, 1).spec
         case = Case(settings or self._settings(caps), self._model_for, adapter, call, chooser,
-                    validate_event)
+                    lambda e: validate_event(e, spec=spec))
         self._current = case
         try:
             case.run()
@@ -408,8 +475,11 @@ class Runner:
             self._stop.set()
             raise _Interrupted() from None
         finally:
+            checks = checks_for(self.config.design)
             for name in WORLD_CHECKS:
-                if name not in case.judged and CHECKS[name].applies(self.config.participant):
+                if name not in case.judged and name in checks and \
+                        not str(self.skipped.get(name, "")).startswith("not applicable") and \
+                        checks[name].applies(self.config.participant):
                     self.unjudged[name] = self.unjudged.get(name, 0) + 1
             self.cases_run += 1
             self.stats.events += case.events
@@ -595,7 +665,7 @@ class Runner:
                           world=case.world, steps=case.steps, check=check,
                           message=exc.message, seed=self.seed, adapter=c.adapter_text(),
                           mutant=c.mutant)
-            name = f"{c.design}-{c.participant}-{check}-{self.seed}.json"
+            name = f"{design_name(c.design)}-{c.participant}-{check}-{self.seed}.json"
             path = cf.save(Path(c.failures_dir) / name)
         if path is not None:
             failure.file = str(path)
@@ -606,7 +676,7 @@ class Runner:
     def reproduce_command(self, path: str | Path) -> str:
         c = self.config
         parts = ["sagaspec", "conform", "--adapter", c.adapter_text(),
-                 "--participant", c.participant, "--design", c.design]
+                 "--participant", c.participant, "--design", str(c.design)]
         if c.mutant:
             parts += ["--mutant", c.mutant]
         if c.mapping is not None and isinstance(c.mapping, (str, Path)):

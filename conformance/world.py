@@ -9,7 +9,12 @@ are read from the spec, not from participant names:
 * an alternative decided by a **world knob** (``world: {knob: value}`` in the spec).
 
 When the adapter has ``setup`` and the suite set the world up for a test case
-(:class:`~sagaspec.adapters.base.World`), both are *determined*:
+(:class:`~sagaspec.adapters.base.World`), they are *determined*. A target whose setup
+takes the spec's knob values (``knobs``, as the reference interpreter does) gets a value
+of every knob per saga, and :class:`WorldKnobs` keeps exactly the alternatives those
+values select (check ``world``). A target with a per-key world instead (stock per key,
+declined users, an amount limit, for a trigger with lines of key x quantity, a user and
+an amount):
 
 * **stock** (:class:`WorldInventory`): free units per sku start at ``World.stock``; an
   order whose items all fit the free units must take the alternatives the model takes
@@ -54,12 +59,27 @@ from sagaspec.model.participant import Msg, Outcome, Participant
 
 from sagaspec.errors import UsageError
 
-__all__ = ["Judge", "WorldInventory", "WorldPayment", "StockState", "judged_participants",
-           "declines", "STOCK", "PAYMENT_RULES"]
+__all__ = ["Judge", "WorldInventory", "WorldKnobs", "WorldPayment", "StockState",
+           "judged_participants", "declines", "lines", "STOCK", "PAYMENT_RULES", "WORLD",
+           "WORLD_CHECKS"]
 
-#: The checks a failed judgement is reported as.
+#: Every check of a world decision.
+WORLD_CHECKS = ("stock", "payment-rules", "world")
+
+#: The checks a failed judgement is reported as: a decision of a shared variable's guard
+#: and a knob decided by rules (the per-key world), a knob set per saga (the knob world).
 STOCK = "stock"
 PAYMENT_RULES = "payment-rules"
+WORLD = "world"
+
+
+def lines(saga: SagaInfo) -> list[dict[str, Any]]:
+    """The per-key lines of a saga (``items``: key ``sku`` x ``quantity``)."""
+    items = saga.fields.get("items")
+    return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+
+
+_lines = lines
 
 
 def _same(a: Msg, b: Msg) -> bool:
@@ -115,7 +135,7 @@ class WorldInventory(Judge):
         self.name = inner.name
         self.subscribes = inner.subscribes
         self.publishes = getattr(inner, "publishes", frozenset())
-        skus = sorted(set(stock) | {str(i["sku"]) for s in sagas for i in s.items})
+        skus = sorted(set(stock) | {str(i["sku"]) for s in sagas for i in _lines(s)})
         self.skus: tuple[str, ...] = tuple(skus)
         self.start: tuple[int | None, ...] = tuple(
             int(stock[k]) if k in stock else None for k in skus)
@@ -123,7 +143,7 @@ class WorldInventory(Judge):
         self.need: dict[int, tuple[int, ...]] = {}
         for s in sagas:
             need = dict.fromkeys(skus, 0)
-            for item in s.items:
+            for item in _lines(s):
                 need[str(item["sku"])] += int(item["quantity"])
             self.need[s.index] = tuple(need[k] for k in skus)
         self.unit = self._unit()
@@ -220,8 +240,8 @@ class WorldInventory(Judge):
         expected = " or ".join(_types(plenty if fits else none)) or "nothing"
         verdict = (f"fit the free stock, so it must be reserved ({expected})" if fits
                    else f"do not fit the free stock, so it must fail ({expected})")
-        return (f"{self.name} published {observed.type} for order {saga.orderId} "
-                f"(saga {saga.sagaId}), but its items ({need}) {verdict}: free now "
+        return (f"{self.name} published {observed.type} for {saga.describe()}, "
+                f"but its items ({need}) {verdict}: free now "
                 f"{self.describe_free(state.free)} (the world set up {world}; each "
                 "reservation since took its order's units, each release gave them back)")
 
@@ -230,55 +250,44 @@ def declines(world: World, saga: SagaInfo) -> bool:
     """Whether the world's payment rules decline ``saga``'s order.
 
     >>> w = World(declined_users=frozenset({"mallory"}), decline_over="50.00")
-    >>> s = SagaInfo(0, "s", "o", "alice", "50.00")
-    >>> declines(w, s), declines(w, SagaInfo(0, "s", "o", "alice", "50.01"))
+    >>> def s(user, amount): return SagaInfo(0, "s", {"userId": user, "amount": amount})
+    >>> declines(w, s("alice", "50.00")), declines(w, s("alice", "50.01"))
     (False, True)
-    >>> declines(w, SagaInfo(0, "s", "o", "mallory", "1.00"))
+    >>> declines(w, s("mallory", "1.00"))
     True
     """
-    if saga.userId in world.declined_users:
+    if saga.fields.get("userId") in world.declined_users:
         return True
     if world.decline_over is None:
         return False
     try:
-        return Decimal(saga.amount) > Decimal(str(world.decline_over))
+        return Decimal(str(saga.fields.get("amount"))) > Decimal(str(world.decline_over))
     except InvalidOperation:
         raise UsageError(f"world: decline_over must be a decimal amount like '100.00', got "
                          f"{world.decline_over!r}") from None
 
 
-class WorldPayment(Judge):
-    """A participant whose world-knob alternatives are decided by the world's rules.
+class WorldKnobs(Judge):
+    """A participant whose world-knob alternatives are decided by the world's knob values.
 
     ``inner`` is a compiled participant with alternatives carrying ``world: {knob:
-    value}``; each saga's knob values follow the world's payment rules (see the module
-    docstring). Where both a matching and a contradicting alternative are enabled, the
-    contradicting ones are dropped; elsewhere the model's outcomes stand.
+    value}``; ``values`` gives each saga's knob values (by saga index). Where both a
+    matching and a contradicting alternative are enabled, the contradicting ones are
+    dropped; elsewhere the model's outcomes stand.
     """
 
-    check = PAYMENT_RULES
+    check = WORLD
 
-    def __init__(self, inner: SpecParticipantModel, sagas: Sequence[SagaInfo], world: World,
-                 failures: frozenset[str]) -> None:
+    def __init__(self, inner: Participant, sagas: Sequence[SagaInfo],
+                 values: Mapping[int, Mapping[str, str]]) -> None:
         self.inner = inner
         self.name = inner.name
         self.subscribes = inner.subscribes
         self.publishes = getattr(inner, "publishes", frozenset())
-        self.world = world
         self.sagas = {s.index: s for s in sagas}
-        self.declined = {s.index: declines(world, s) for s in sagas}
-        # knob -> (value of a declined order, value of an approved one), from the spec:
-        # the value whose alternative emits a failure event is the declining one.
-        knobs: dict[str, dict[bool, str]] = {}
-        for alt in world_alternatives(inner):
-            failing = any(e in failures for e in alt.emit)
-            for knob, value in alt.world:
-                knobs.setdefault(knob, {}).setdefault(failing, value)
-        self.knobs = {k: v for k, v in knobs.items() if len(v) == 2}
-        self.expected = {
-            i: frozenset((k, v[d]) for k, v in self.knobs.items())
-            for i, d in self.declined.items()
-        }
+        self.knobs = {k for alt in world_alternatives(inner) for k, _v in alt.world}
+        self.expected = {i: frozenset((k, v) for k, v in vals.items() if k in self.knobs)
+                         for i, vals in values.items()}
 
     def init(self) -> Hashable:
         return self.inner.init()
@@ -290,10 +299,10 @@ class WorldPayment(Judge):
         want = self.expected.get(msg.saga)
         if want is None:
             return outcomes, outcomes
-        decided = [(a, o) for a, o in pairs if a is not None and
-                   any(k in self.knobs for k, _v in a.world)]
-        agree = [o for a, o in decided if set(a.world) & want]
-        disagree = [o for a, o in decided if not set(a.world) & want]
+        decided = [(a, {kv for kv in a.world if kv[0] in self.knobs}, o) for a, o in pairs
+                   if a is not None and any(k in self.knobs for k, _v in a.world)]
+        agree = [o for _a, kv, o in decided if kv <= want]
+        disagree = [o for _a, kv, o in decided if not kv <= want]
         if not agree or not disagree:
             return outcomes, outcomes  # not a decision the world makes here
         return outcomes, tuple(o for o in outcomes if not any(o is d for d in disagree))
@@ -307,25 +316,68 @@ class WorldPayment(Judge):
     def restart(self, state: Hashable) -> Hashable:
         return self.inner.restart(state)
 
-    def explain(self, state: Hashable, msg: Msg, observed: Msg) -> str | None:
+    def _wrong(self, state: Hashable, msg: Msg, observed: Msg) -> tuple[Outcome, ...] | None:
+        """The outcomes the world allows, when ``observed`` is a decision it rules out."""
         unjudged, judged = self._decide(state, msg)
         if not any(_same(m, observed) for o in unjudged for m in o.publish):
             return None
         if any(_same(m, observed) for o in judged for m in o.publish):
             return None
+        return judged
+
+    def explain(self, state: Hashable, msg: Msg, observed: Msg) -> str | None:
+        judged = self._wrong(state, msg, observed)
+        if judged is None:
+            return None
         saga = self.sagas[msg.saga]
-        listed = saga.userId in self.world.declined_users
+        knobs = ", ".join(f"{k} = {v}" for k, v in sorted(self.expected[msg.saga]))
+        expected = " or ".join(_types(judged)) or "nothing"
+        return (f"{self.name} published {observed.type} for {saga.describe()}, but the "
+                f"world set {knobs} for it, so it must publish {expected}")
+
+
+class WorldPayment(WorldKnobs):
+    """Knob decisions made by the per-key world's rules (declined users, an amount
+    limit): a declined saga takes the knob's value whose alternative emits a ``failure``
+    event (by the spec's event roles), an approved one the other."""
+
+    check = PAYMENT_RULES
+
+    def __init__(self, inner: Participant, sagas: Sequence[SagaInfo], world: World,
+                 failures: frozenset[str]) -> None:
+        self.world = world
+        self.declined = {s.index: declines(world, s) for s in sagas}
+        # knob -> (value of a declined saga, value of an approved one), from the spec:
+        # the value whose alternative emits a failure event is the declining one.
+        knobs: dict[str, dict[bool, str]] = {}
+        for alt in world_alternatives(inner):
+            failing = any(e in failures for e in alt.emit)
+            for knob, value in alt.world:
+                knobs.setdefault(knob, {}).setdefault(failing, value)
+        both = {k: v for k, v in knobs.items() if len(v) == 2}
+        super().__init__(inner, sagas, {i: {k: v[d] for k, v in both.items()}
+                                        for i, d in self.declined.items()})
+        #: knob -> {declined: its value, approved: its value}
+        self.knobs = both  # type: ignore[assignment]
+
+    def explain(self, state: Hashable, msg: Msg, observed: Msg) -> str | None:
+        judged = self._wrong(state, msg, observed)
+        if judged is None:
+            return None
+        saga = self.sagas[msg.saga]
+        user, amount = saga.fields.get("userId"), saga.fields.get("amount")
+        listed = user in self.world.declined_users
         over = self.declined[msg.saga] and not listed
         limit = self.world.decline_over
-        rules = (f"user {saga.userId!r} is {'' if listed else 'not '}in the world's "
+        rules = (f"user {user!r} is {'' if listed else 'not '}in the world's "
                  "declined_users and " + (
                      "the world sets no amount limit (decline_over)" if limit is None else
-                     f"amount {saga.amount} is {'' if over else 'not '}over decline_over "
+                     f"amount {amount} is {'' if over else 'not '}over decline_over "
                      f"{limit}"))
         expected = " or ".join(_types(judged)) or "nothing"
         verb = "declined" if self.declined[msg.saga] else "approved"
-        return (f"{self.name} published {observed.type} for order {saga.orderId} "
-                f"(saga {saga.sagaId}), but {rules}, so it must be {verb} ({expected})")
+        return (f"{self.name} published {observed.type} for {saga.describe()}, "
+                f"but {rules}, so it must be {verb} ({expected})")
 
 
 def judged_participants(model: Any, world: World, sagas: Sequence[SagaInfo], *,
@@ -333,15 +385,21 @@ def judged_participants(model: Any, world: World, sagas: Sequence[SagaInfo], *,
                         ) -> tuple[Participant, ...]:
     """``model``'s participants with the decisions named in ``judge`` made by ``world``.
 
-    ``model`` is a :class:`~sagaspec.conformance.models.SuiteModel`: its permissive
-    participants (:class:`~sagaspec.conformance.models.AnyStock`, guards on shared
-    variables) are judged by the world's stock, and those with world-knob alternatives
-    by the world's payment rules.
+    ``model`` is a :class:`~sagaspec.conformance.models.SuiteModel`. With ``world`` in
+    ``judge``, the participants with world-knob alternatives take the world's knob values
+    per saga; otherwise (the per-key world) its permissive participants
+    (:class:`~sagaspec.conformance.models.AnyStock`, guards on shared variables) are
+    judged by the world's stock, and those with world-knob alternatives by the world's
+    payment rules.
     """
     failures = model.design.failures
     out: list[Participant] = []
+    values = {s.index: world.knobs[s.sagaId] for s in sagas if s.sagaId in world.knobs}
     for p in model.participants:
-        if STOCK in judge and isinstance(p, AnyStock):
+        if WORLD in judge:
+            out.append(WorldKnobs(p, sagas, values) if WORLD in judge and world_alternatives(p)
+                       else p)
+        elif STOCK in judge and isinstance(p, AnyStock):
             out.append(WorldInventory(p.inner, sagas, world.stock))
         elif PAYMENT_RULES in judge and world_alternatives(p):
             out.append(WorldPayment(p, sagas, world, failures))

@@ -25,23 +25,6 @@ LAYERS = ("model", "conformance", "adapters")
 #: file -> why it still names order-saga events or services (remove the entry when clean).
 REMAINING: dict[str, str] = {
     # -- conformance/: the world and payloads of the order saga (issue 10)
-    "conformance/cases.py": "checker traces become cases by reading the order model's "
-                            "outcome labels ('place order N', 'decline', 'reserve'): a label "
-                            "parse that typed trace steps would remove",
-    "conformance/checks.py": "which target can break a property, and the stock and "
-                             "payment-rules checks' targets and descriptions (property "
-                             "names and summaries are read from the spec)",
-    "conformance/harness.py": "which checks a publication gave a chance (by event type), "
-                              "the charge's and reservation's ids copied into played "
-                              "events (payloads.py's facts), the default target",
-    "conformance/payloads.py": "concrete payloads of the order saga's events (ids, amounts, "
-                               "items) instead of the spec's provenance and schemas",
-    "conformance/runner.py": "the CLI's list of the order design's participants and the "
-                             "default target (payment)",
-    "adapters/base.py": "World (stock per sku, declined users, an amount limit: the order "
-                        "saga's world, which conformance/world.py maps onto the spec's "
-                        "shared variables and world knob) and Adapter.place_order",
-    "adapters/inprocess.py": "the in-process reference services by participant name",
 }
 
 

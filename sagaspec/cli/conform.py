@@ -28,7 +28,7 @@ from sagaspec.conformance.events import (
     RunStarted,
 )
 from sagaspec.conformance.reports import JunitReport, NdjsonReport, failure_text
-from sagaspec.conformance.runner import PARTICIPANTS, RunConfig, Runner
+from sagaspec.conformance.runner import RunConfig, Runner, participants_of
 
 __all__ = ["conform"]
 
@@ -52,7 +52,8 @@ Examples:
   sagaspec conform --design seed --participant payment \\
       --replay traces/order-saga-seed.refund-needs-charge.json
   sagaspec conform --participant inventory --cover-edges
-  sagaspec conform --spec travel.saga.yaml                # any saga, in-process
+  sagaspec conform --design travel.saga.yaml --participant flight   # any saga
+  sagaspec conform --spec travel.saga.yaml                # any saga, seeded schedules
   sagaspec conform --spec travel.saga.yaml --adapter http://127.0.0.1:8766 --participant system
 
 Checks: """ + ", ".join(CHECKS) + """.
@@ -114,11 +115,13 @@ def _replay_settings(replay: str, adapter: str | None, participant: str | None,
 @click.option("--participant", default=None, metavar="NAME|system",
               help="What the service implements: one participant (the suite plays the "
                    "others and the bus) or the whole system (the suite plays the customer): "
-                   f"{', '.join(PARTICIPANTS)}, or with --spec the spec's participants. "
+                   "the design's participants (the order designs: order, payment, inventory, "
+                   "notification), or with --spec the spec's participants. "
                    "Default: system, or the replayed case file's.")
-@click.option("--design", type=click.Choice(("corrected", "seed")), default=None,
-              help="The design the service claims to implement. Default: corrected, or the "
-                   "replayed file's.")
+@click.option("--design", default=None, metavar="NAME|FILE",
+              help="The design the service claims to implement: a shipped one (corrected, "
+                   "seed) or a saga spec file (.saga.yaml), whose reference services "
+                   "'inprocess:' then runs. Default: corrected, or the replayed file's.")
 @click.option("--examples", "-n", type=click.IntRange(1), default=100, show_default=True,
               help="Generated test cases (hypothesis max_examples).")
 @click.option("--seed", type=int, default=None, help="Hypothesis seed (printed when omitted).")
@@ -207,9 +210,6 @@ def conform(adapter, participant, design, examples, seed, replay, cover_edges, j
                         ("--faults", faults is not None), ("--exitfirst", exitfirst)):
         if given:
             raise click.UsageError(f"{flag} applies only to --spec FILE")
-    if participant is not None and participant not in PARTICIPANTS:
-        raise click.BadParameter(f"{participant!r} is not one of {', '.join(map(repr, PARTICIPANTS))} "
-                                 "(another saga's participants: --spec FILE)", param_hint="'--participant'")
     if replay and cover_edges:
         raise click.UsageError("--replay and --cover-edges are exclusive")
     if replay:
@@ -221,6 +221,10 @@ def conform(adapter, participant, design, examples, seed, replay, cover_edges, j
     mutant = mutant or None  # --mutant "" overrides a replayed file's mutant with none
     participant = participant or "system"
     design = design or "corrected"
+    names = participants_of(design)  # a design that does not load is an error here
+    if participant not in names:
+        raise click.BadParameter(f"{participant!r} is not one of {', '.join(map(repr, names))} "
+                                 f"(the participants of {design})", param_hint="'--participant'")
     config = RunConfig(
         adapter=adapter, participant=participant, design=design, examples=examples, seed=seed,
         replay=replay, cover_edges=cover_edges, failures_dir=failures_dir, mutant=mutant,
@@ -245,6 +249,7 @@ def conform(adapter, participant, design, examples, seed, replay, cover_edges, j
         reports.append(HtmlConformReport(report))
     target = f"{adapter} as {participant} of the {design} design" + (f", mutant {mutant}" if mutant else "")
     view = _View(out, err, quiet, examples, target)
+    view.design = design
     final = None
     try:
         try:
@@ -278,6 +283,7 @@ class _View:
     def __init__(self, out: Console, err: Console, quiet: bool, examples: int, target: str) -> None:
         self.out, self.err, self.quiet = out, err, quiet
         self.target = target
+        self.design = "corrected"
         self.live = err.is_terminal and not quiet
         self.t0 = time.perf_counter()
         self.examples = examples
@@ -347,11 +353,12 @@ class _View:
             table.add_column("status", no_wrap=True)
             table.add_column("cases", justify="right", no_wrap=True)
             table.add_column("what it checks", overflow="fold", ratio=1)
-            from sagaspec.conformance.checks import CHECKS
+            from sagaspec.conformance.checks import checks_for
 
+            checks = checks_for(self.design)
             for c in fin.checks:
                 note = (c.reason if c.status in ("skipped", "not-run", "not-applicable")
-                        else CHECKS[c.name].summary)
+                        else checks[c.name].summary)
                 table.add_row(c.name, Text(c.status, style=_STATUS_STYLE.get(c.status, "")),
                               str(c.runs), note)
             self.out.print(table)

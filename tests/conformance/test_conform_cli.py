@@ -97,7 +97,7 @@ def test_order_or_system_needs_the_customer_hook(tmp_path):
     finally:
         sys.path.remove(str(tmp_path))
     assert res.exit_code == 2
-    assert "needs an adapter with place_order" in res.output
+    assert "needs an adapter with start_saga" in res.output
 
 
 @pytest.mark.timeout(120)

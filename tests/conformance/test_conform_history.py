@@ -7,20 +7,20 @@ from sagaspec.conformance.checks import CheckFailed
 from sagaspec.conformance.history import History, SagaInfo
 from sagaspec.conformance.models import suite_model
 
-S0 = SagaInfo(0, "saga-0", "order-0", "user-0", "10.00")
-S1 = SagaInfo(1, "saga-1", "order-1", "user-1", "20.00")
+S0 = SagaInfo(0, "saga-0", {"orderId": "order-0", "userId": "user-0", "amount": "10.00"})
+S1 = SagaInfo(1, "saga-1", {"orderId": "order-1", "userId": "user-1", "amount": "20.00"})
 N = iter(range(10**6))
 
 
 def ev(etype: str, saga: SagaInfo = S0, **fields) -> dict:
     base = {"eventId": f"e{next(N)}", "eventType": etype, "sagaId": saga.sagaId,
-            "orderId": saga.orderId}
+            "orderId": saga.fields["orderId"]}
     if etype in ("PaymentProcessed", "PaymentRefunded", "PaymentFailed", "OrderCreated"):
-        base["amount"] = saga.amount
+        base["amount"] = saga.fields["amount"]
     if etype in ("PaymentProcessed", "PaymentRefunded"):
         base["paymentId"] = "pay-1"
     if etype in ("OrderCreated", "OrderCompleted", "NotificationSent"):
-        base["userId"] = saga.userId
+        base["userId"] = saga.fields["userId"]
     base.update(fields)
     return base
 
@@ -137,7 +137,7 @@ def test_a_violation_is_reported_once():
     with pytest.raises(CheckFailed) as err:
         h.check_safety(second)
     assert str(err.value) == (
-        f"[single-charge] order order-0 (saga saga-0): never charged twice for one order, "
+        f"[single-charge] saga saga-0 (order-0): never charged twice for one order, "
         f"broken by PaymentProcessed {second['eventId']}: payment.charges <= 1 is false with "
         f"payment.charges = 2 (events: PaymentProcessed {first['eventId']}, "
         f"PaymentProcessed {second['eventId']})")

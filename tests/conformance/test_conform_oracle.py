@@ -122,8 +122,9 @@ def world_oracle(world: World, sagas: list[SagaInfo], sut=("inventory",)) -> Ora
 
 
 def saga(i: int, *lines: tuple[str, int], user: str = "alice", amount: str = "10.00") -> SagaInfo:
-    items = tuple({"sku": sku, "quantity": n, "unitPrice": "1.00"} for sku, n in lines)
-    return SagaInfo(i, f"saga-{i}", f"order-{i}", user, amount, items=items)
+    items = [{"sku": sku, "quantity": n, "unitPrice": "1.00"} for sku, n in lines]
+    return SagaInfo(i, f"saga-{i}", {"orderId": f"order-{i}", "userId": user, "amount": amount,
+                                     "items": items})
 
 
 def inv(t: str, i: int) -> Msg:

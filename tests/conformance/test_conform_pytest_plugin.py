@@ -94,3 +94,19 @@ def test_a_known_bad_build_is_caught(sagaspec_conform):
 """)
     result = pytester.runpytest("--sagaspec-failures-dir", str(pytester.path / "f"))
     result.assert_outcomes(passed=1)
+
+
+@pytest.mark.timeout(120)
+def test_a_module_tests_a_service_of_any_saga_spec(pytester):
+    from pathlib import Path
+
+    spec = Path(__file__).resolve().parents[2] / "examples" / "sagas" / "shop-buggy.saga.yaml"
+    pytester.makepyfile(test_shop=f"""
+from sagaspec.conformance import conformance_test
+
+test_shop = conformance_test(adapter="inprocess:", participant="system", design={str(spec)!r})
+""")
+    result = pytester.runpytest("--sagaspec-examples", "30", "--sagaspec-seed", "2",
+                                "--sagaspec-failures-dir", str(pytester.path / "f"))
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*1 check(s) failed: cancelled-holds-nothing*"])

@@ -9,7 +9,8 @@ from sagaspec.conformance.world import WorldInventory, WorldPayment, judged_part
 from sagaspec.model.participant import Msg
 
 LINE = {"sku": "sku-1", "quantity": 2, "unitPrice": "1.00"}
-SAGAS = [SagaInfo(i, f"s{i}", f"o{i}", f"u{i}", "2.00", items=(LINE,)) for i in range(2)]
+SAGAS = [SagaInfo(i, f"s{i}", {"orderId": f"o{i}", "userId": f"u{i}", "amount": "2.00",
+                               "items": [LINE]}) for i in range(2)]
 CREATED = [Msg("OrderCreated", i, "order") for i in range(2)]
 
 
