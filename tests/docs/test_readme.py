@@ -121,6 +121,7 @@ RUN_IN_FOLDER = {
     "sagaspec conform --participant payment --mutant no-idempotency --report conform.html": 1,
     # schemas, validate, docs and AsyncAPI of a saga spec: the starter spec of `init`
     "sagaspec init travel": 0,
+    "sagaspec conform --design travel.saga.yaml -n 20 --seed 1       # any saga: its reference services, in-process": 0,
     "sagaspec schemas list --design travel.saga.yaml           # the events of your own saga": 0,
     "sagaspec schemas export travel-schemas --design travel.saga.yaml --draft 07": 0,
     "echo '{\"eventType\": \"OrderCreated\"}' | sagaspec validate --design travel.saga.yaml -   # exit 1": 1,
