@@ -174,3 +174,78 @@ def test_the_cli_runs_a_spec_file_with_reports(tmp_path):
     assert lines[0]["participant"] == "payment"
     bad = CliRunner().invoke(main, ["conform", "--design", TRAVEL, "--participant", "order"])
     assert bad.exit_code == 2 and "'order' is not one of" in bad.output
+
+
+# -- a service in its own vocabulary, through a mapping ---------------------------------------
+FLIGHT_MAPPING = """
+type_field = "kind"
+[envelope]
+sagaId = "trip_ref"
+[events.TripRequested]
+type = "trip.requested"
+[events.TripCancelled]
+type = "trip.cancelled"
+[events.FlightBooked]
+type = "seat.held"
+[events.FlightBooked.fields]
+bookingId = "pnr"
+[events.FlightBookingFailed]
+type = "seat.unavailable"
+[events.FlightCancelled]
+type = "seat.released"
+[events.FlightCancelled.fields]
+bookingId = "pnr"
+"""
+
+
+class _TheirFlight:
+    """Travel's flight service speaking another vocabulary: the reference interpreter
+    behind the mapping read backwards (their message in, theirs out)."""
+
+    world_knobs = True
+    capabilities = frozenset({"setup", "reset", "crash", "deliver_raw"})
+
+    def __init__(self, mapping, mutant=None) -> None:
+        from sagaspec.conformance.spec_conform import spec_service_factory
+        from sagaspec.examples.spec_target import SpecTarget
+
+        self.mapping = mapping
+        self.inner = SpecTarget(spec_service_factory(suite_model(TRAVEL, 1).spec, mutant), "flight")
+
+    def deliver(self, theirs):
+        ours = self.mapping.to_ours(theirs)
+        self.inner.deliver(ours if isinstance(ours, dict) else theirs)
+
+    def deliver_raw(self, payload):
+        self.inner.deliver_raw(payload)
+
+    def drain(self):
+        return [self.mapping.to_theirs(e) for e in self.inner.drain() if isinstance(e, dict)]
+
+    def setup(self, world):
+        self.inner.setup(world)
+
+    def crash(self, participant):
+        self.inner.crash(participant)
+
+    def reset(self):
+        self.inner.reset()
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(("mutant", "failures"), [(None, []), ("skip-compensation-1", ["model"])])
+def test_a_travel_service_in_its_own_vocabulary_is_judged_through_its_mapping(
+        conform, tmp_path, mutant, failures):
+    from sagaspec.adapters.inprocess import InProcessAdapter
+    from sagaspec.adapters.mapping import MappedAdapter, load_mapping
+
+    file = tmp_path / "flight.toml"
+    file.write_text(FLIGHT_MAPPING, encoding="utf-8")
+    mapping = load_mapping(file, suite_model(TRAVEL, 1).spec)
+    assert mapping.to_theirs({"eventType": "FlightBooked", "bookingId": "b"})["pnr"] == "b"
+    adapter = MappedAdapter(InProcessAdapter(_TheirFlight(mapping, mutant)), mapping)
+    r = conform(adapter=adapter, design=TRAVEL, participant="flight", examples=20, seed=1,
+                all_bugs=False, shrink=False)
+    assert r.final.failures == failures, [f.message for f in r.failures.values()]
+    if mutant is None:  # the knob values crossed the mapping and were judged
+        assert {c.name: c.status for c in r.final.checks}["world"] == "passed"
