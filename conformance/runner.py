@@ -293,7 +293,12 @@ class Runner:
         spec = suite_model(c.design, 1).spec
         target = SpecTarget(spec_service_factory(spec, mutant), c.participant)
         label = f"interpreter {spec.name}/{c.participant}" + (f" mutant={mutant}" if mutant else "")
-        return InProcessAdapter(target, label=label)
+        adapter: Adapter = InProcessAdapter(target, label=label)
+        if c.mapping is not None:  # as load_adapter wraps any other adapter
+            from sagaspec.adapters.mapping import MappedAdapter, load_mapping
+
+            adapter = MappedAdapter(adapter, load_mapping(c.mapping, spec))
+        return adapter
 
     def _settings(self, caps: frozenset[str]) -> CaseSettings:
         c = self.config

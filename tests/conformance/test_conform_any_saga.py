@@ -249,3 +249,14 @@ def test_a_travel_service_in_its_own_vocabulary_is_judged_through_its_mapping(
     assert r.final.failures == failures, [f.message for f in r.failures.values()]
     if mutant is None:  # the knob values crossed the mapping and were judged
         assert {c.name: c.status for c in r.final.checks}["world"] == "passed"
+
+
+@pytest.mark.timeout(120)
+def test_a_mapping_given_with_the_interpreter_is_applied_not_ignored(conform, tmp_path):
+    file = tmp_path / "flight.toml"
+    file.write_text(FLIGHT_MAPPING, encoding="utf-8")
+    # The reference speaks the spec's own vocabulary: translated to another, it cannot
+    # understand the suite's events, which the run must say.
+    r = conform(design=TRAVEL, participant="flight", mapping=str(file), examples=5, seed=1,
+                all_bugs=False, shrink=False)
+    assert r.final.failures, "the mapping was not applied"
