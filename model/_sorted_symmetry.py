@@ -30,7 +30,7 @@ from sagaspec.model.participant import Msg
 
 from sagaspec.errors import ModelError
 
-__all__ = ["SortedCanon", "sorted_layout_ok", "layout_blocker"]
+__all__ = ["SortedCanon", "sorted_layout_ok", "layout_blocker", "run_sorted"]
 
 
 def _rearranged(slots: tuple, perm: tuple[int, ...]) -> tuple:
@@ -125,27 +125,106 @@ def layout_blocker(parts, n: int) -> str | None:
     return None
 
 
+_M64 = (1 << 64) - 1
+FP_MASK = (1 << 60) - 1
+#: A move's change to one saga's signature is interned to a number below 2**MOVE_BITS,
+#: so (signature, change) packs into one int key.
+MOVE_BITS = 24
+
+
+def _mix(x: int) -> int:
+    """SplitMix64's finaliser (as the engine's): a well-spread 60-bit weight."""
+    x = (x + 0x9E3779B97F4A7C15) & _M64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _M64
+    return (x ^ (x >> 31)) & FP_MASK
+
+
+class _Memo(dict):
+    """A dict that computes a missing entry with ``make(key)`` (which stores it)."""
+
+    __slots__ = ("make",)
+
+    def __init__(self, make) -> None:
+        super().__init__()
+        self.make = make
+
+    def __missing__(self, key):
+        return self.make(key)
+
+
+def _generate(name: str, src: str, env: dict | None = None):
+    return eval(compile(src, f"<sagaspec:{name}>", "eval"), env or {})  # noqa: S307 - built from integers only
+
+
 class SortedCanon:
-    """The sorted canonical form of an :class:`~sagaspec.model.engine.Engine` (see the module doc)."""
+    """The sorted canonical form of an :class:`~sagaspec.model.engine.Engine` (see the
+    module doc), and the orbit fingerprint the search loop :func:`run_sorted` uses.
+
+    A saga's *signature* is the tuple of its slot key in every participant (its per-saga
+    values and the messages of it that participant processed, interned to ints) and the
+    key of its in-flight messages (the sorted tuple of their saga-free keys, interned);
+    signatures are interned too (``sig[sid]``). The canonical form renames the sagas
+    into signature order. The *orbit fingerprint* is ``dups*W + sum_p G_p + sum(weights
+    of in-flight copies of no saga) + sum_i weight(sig_i)`` modulo 2**60, ``G_p`` a
+    weight of participant ``p``'s shared part (shared values, crash budget left, messages
+    of no saga processed): renaming the sagas permutes the signatures and changes
+    nothing else, so it is the same for every state of an orbit and, but for a 60-bit
+    collision, differs between orbits. A move of participant ``p`` changes ``G_p``, the
+    copies of no saga and the signatures of the sagas it touches (usually one), so its
+    effect is a constant plus, per saga touched, a memoized step from old signature to
+    new (:meth:`annotate`): the search tests "seen?" without building the successor.
+    """
 
     def __init__(self, engine) -> None:
-        self.e = engine
-        self.n = engine.system.sagas
+        self.e = e = engine
+        self.n = n = engine.system.sagas
+        self.P = P = engine.n
         self._rename_pid: list[dict[tuple, int]] = [{} for _ in engine.parts]  # (pid, perm) -> pid
         self._rename_lid: list[dict[tuple, int]] = [{} for _ in engine.parts]  # (lid, perm) -> lid
         self._rename_d: dict[tuple, int] = {}  # (delivery, perm) -> delivery
         self._keys: dict[Hashable, int] = {}  # saga-free values -> small ints (orderable)
-        self._lsig: list[dict[int, tuple[int, ...]]] = [{} for _ in engine.parts]  # lid -> per saga
-        self._psig: list[dict[int, tuple[int, ...]]] = [{} for _ in engine.parts]  # pid -> per saga
-        self._dsig: dict[int, tuple[int, int]] = {}  # delivery -> (saga or -1, saga-free key)
-        # Memo per combination of participant states and per bus (both recur a lot).
-        self._combos: dict[tuple, tuple] = {}
-        self._buses: dict[tuple, tuple] = {}
+        # pk[p][pid] = (G_p weight, slot key per saga); dk[d] = (saga or -1, key, weight).
+        self.pk = [_Memo(lambda pid, p=p: self._make_pk(p, pid)) for p in range(P)]
+        self.dk = _Memo(self._make_dk)
+        # In-flight keys of one saga: a sorted tuple of message keys, interned.
+        self._fly: dict[tuple, int] = {(): 0}
+        self.fly: list[tuple] = [()]
+        # Signatures, interned: sig[sid], weight[sid].
+        self._sid: dict[tuple, int] = {}
+        self.sig: list[tuple] = []
+        self.weight: list[int] = []
+        # A move's change to one saga's signature, interned: (p, new slot key, removed
+        # message keys, added message keys) -> number. step[sid << MOVE_BITS | change] is
+        # the new signature's number << 60 | its weight minus the old one's (mod 2**60):
+        # one lookup gives both, and the fingerprint's mask drops the number.
+        self._change: dict[tuple, int] = {}
+        self.changes: list[tuple] = []
+        self.step: dict[int, int] = {}  # filled by make_step (a plain dict: the loop indexes it)
+        self.dup_weight = _mix(0xD0B1E5)
+        # Per renaming met: a lazily filled table per participant and one for deliveries;
+        # _rename(state, tables) is generated and unrolled over the participants.
+        self._perm_tables: dict[tuple, tuple] = {}
+        self._rename = _generate(
+            "sorted_rename",
+            "lambda s, T: ("
+            + "".join(f"T[{p}][s[{p}]], " for p in range(P))
+            + f"tuple(sorted(map(T[{P}].__getitem__, s[{P}]))), s[{P + 1}])",
+        )
+        self.in_order = _generate(
+            "sorted_in_order", "lambda x: " + " <= ".join(f"S[x[{i}]]" for i in range(n)), {"S": self.sig}
+        )
+        # Moves with their fingerprint parts, memoized like the engine's moves.
+        self.dmoves = _Memo(lambda key: self._dmoves(key, e.hot_moves, self.dmoves))
+        self.dmoves0 = _Memo(lambda key: self._dmoves(key, e.hot_moves_no_dup, self.dmoves0))
+        self.imoves = [_Memo(lambda pid, p=p: self._imoves(p, pid)) for p in range(P)]
+        self.cmoves = [_Memo(lambda pid, p=p: self._cmove(p, pid)) for p in range(P)]
 
     def tables_bytes(self) -> int:
         """An estimate of the memo tables' size (for the search's memory accounting)."""
-        tables = [self._keys, self._dsig, self._combos, self._buses, self._rename_d,
-                  *self._lsig, *self._psig, *self._rename_pid, *self._rename_lid]
+        tables = [self._keys, self.dk, self._fly, self.fly, self._sid, self.sig, self.weight, self._change,
+                  self.step, self._rename_d, self.dmoves, self.dmoves0, *self._perm_tables.values(),
+                  *self.pk, *self._rename_pid, *self._rename_lid, *self.imoves, *self.cmoves]
         return sum(sys.getsizeof(t) + 100 * len(t) for t in tables)
 
     def _key(self, value: Hashable) -> int:
@@ -154,95 +233,176 @@ class SortedCanon:
             k = self._keys[value] = len(self._keys)
         return k
 
-    def _delivery(self, d: int) -> tuple[int, int]:
-        r = self._dsig.get(d)
-        if r is None:
-            e = self.e
-            m = e.msgs[e.dmid[d]]
-            saga = m.saga if 0 <= m.saga < self.n else -1
-            r = self._dsig[d] = (saga, self._key(("msg", e.ddest[d], m.type, m.src, m.data)))
+    # -- signatures
+    def _make_dk(self, d: int) -> tuple[int, int, int]:
+        e = self.e
+        m = e.msgs[e.dmid[d]]
+        saga = m.saga if 0 <= m.saga < self.n else -1
+        k = self._key(("msg", e.ddest[d], m.type, m.src, m.data))
+        r = self.dk[d] = (saga, k, _mix(k ^ 0x7D7D_0000_0000_0000))
         return r
 
-    def _local(self, p: int, lid: int) -> tuple[int, ...]:
-        r = self._lsig[p].get(lid)
-        if r is None:
-            e = self.e
-            split = _split(e.parts[p], e.lobj[p][lid], self.n)
-            if split is None:
-                raise ModelError(
-                    f"symmetry over {self.n} sagas: participant {e.names[p]!r} reached local state "
-                    f"{e.lobj[p][lid]!r}, which is not per-saga slots plus shared values (the sorted "
-                    "canonical form needs that layout); check with Config(symmetry=False)"
-                )
-            shared, slots = split
-            # The shared part goes into every saga's signature: it is the same for all of
-            # them in one state, and it makes the signature a function of the local state.
-            r = self._lsig[p][lid] = tuple(self._key(("slot", p, shared, s)) for s in slots)
-        return r
-
-    def _pid(self, p: int, pid: int) -> tuple[int, ...]:
-        r = self._psig[p].get(pid)
-        if r is None:
-            lid, mask, _crashes = self.e.pinfo[p][pid]
-            done: list[list[int]] = [[] for _ in range(self.n)]
-            d = 0
-            while mask:
-                if mask & 1:
-                    saga, key = self._delivery(d)
-                    if saga >= 0:
-                        done[saga].append(key)
-                mask >>= 1
-                d += 1
-            local = self._local(p, lid)
-            r = self._psig[p][pid] = tuple(
-                self._key((local[i], tuple(sorted(done[i])))) for i in range(self.n)
+    def _make_pk(self, p: int, pid: int) -> tuple[int, tuple[int, ...]]:
+        e, n, key = self.e, self.n, self._key
+        lid, mask, crashes = e.pinfo[p][pid]
+        split = _split(e.parts[p], e.lobj[p][lid], n)
+        if split is None:
+            raise ModelError(
+                f"symmetry over {n} sagas: participant {e.names[p]!r} reached local state "
+                f"{e.lobj[p][lid]!r}, which is not per-saga slots plus shared values (the sorted "
+                "canonical form needs that layout); check with Config(symmetry=False)"
             )
+        shared, slots = split
+        done: list[list[int]] = [[] for _ in range(n)]
+        free: list[int] = []
+        d = 0
+        while mask:
+            if mask & 1:
+                saga, k, _w = self.dk[d]
+                (done[saga] if saga >= 0 else free).append(k)
+            mask >>= 1
+            d += 1
+        g = _mix(key(("shared", p, shared, crashes, tuple(sorted(free)))) ^ 0x6A6A_0000_0000_0000)
+        keys = tuple(key(("slot", p, slots[i], tuple(sorted(done[i])))) for i in range(n))
+        r = self.pk[p][pid] = (g, keys)
         return r
 
-    def _combo(self, pids: tuple) -> tuple[tuple[int, ...], ...]:
-        """Per saga, its signature in every participant, for participant states ``pids``."""
-        r = self._combos.get(pids)
-        if r is None:
-            r = self._combos[pids] = tuple(zip(*(self._pid(p, pid) for p, pid in enumerate(pids)), strict=True))
-        return r
+    def _fly_id(self, keys: tuple) -> int:
+        f = self._fly.get(keys)
+        if f is None:
+            f = self._fly[keys] = len(self.fly)
+            self.fly.append(keys)
+        return f
 
-    def _flying(self, bus: tuple) -> tuple[tuple[int, ...], ...]:
-        """Per saga, its in-flight messages (saga-free keys, sorted), for ``bus``."""
-        r = self._buses.get(bus)
-        if r is None:
-            flying: list[list[int]] = [[] for _ in range(self.n)]
-            for d in bus:
-                saga, key = self._delivery(d)
-                if saga >= 0:
-                    flying[saga].append(key)
-            r = self._buses[bus] = tuple(tuple(sorted(f)) for f in flying)
-        return r
+    def _sig_id(self, sig: tuple) -> int:
+        s = self._sid.get(sig)
+        if s is None:
+            s = self._sid[sig] = len(self.sig)
+            self.sig.append(sig)
+            self.weight.append(_mix((hash(sig) & _M64) ^ 0x51A5_0000_0000))
+        return s
 
-    def renaming(self, state: tuple) -> tuple[int, ...]:
-        """The renaming (``perm[i]`` = new index of saga ``i``) that sorts the signatures."""
-        n = self.e.n
-        keyed = list(zip(self._combo(state[:n]), self._flying(state[n]), strict=True))
-        order = sorted(range(self.n), key=keyed.__getitem__)
+    def signatures(self, state: tuple) -> tuple[tuple[int, ...], int]:
+        """``(signature number per saga, the fingerprint's saga-free part)`` of ``state``."""
+        P, n, dk = self.P, self.n, self.dk
+        rest = state[P + 1] * self.dup_weight
+        fly: list[list[int]] = [[] for _ in range(n)]
+        for d in state[P]:
+            saga, k, w = dk[d]
+            if saga >= 0:
+                fly[saga].append(k)
+            else:
+                rest += w
+        cols = []
+        for p in range(P):
+            g, keys = self.pk[p][state[p]]
+            rest += g
+            cols.append(keys)
+        sids = tuple(
+            self._sig_id((*col, self._fly_id(tuple(sorted(fly[i]))))) for i, col in enumerate(zip(*cols, strict=True))
+        )
+        return sids, rest
+
+    def fingerprint(self, state: tuple) -> int:
+        """The orbit fingerprint of ``state`` from scratch (the same for all its renamings)."""
+        sids, rest = self.signatures(state)
+        weight = self.weight
+        return (rest + sum(weight[s] for s in sids)) & FP_MASK
+
+    def renaming(self, sids) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """``(perm, sids in order)``: ``perm[i]`` is the new index of saga ``i``."""
+        order = sorted(range(self.n), key=[self.sig[s] for s in sids].__getitem__)
         perm = [0] * self.n
         for rank, i in enumerate(order):
             perm[i] = rank
-        return tuple(perm)
+        return tuple(perm), tuple(sids[i] for i in order)
 
     def canonical(self, state: tuple) -> tuple:
         """``state`` renamed into signature order (itself if it already is)."""
-        n = self.e.n
-        keyed = list(zip(self._combo(state[:n]), self._flying(state[n]), strict=True))
-        if all(keyed[i] <= keyed[i + 1] for i in range(self.n - 1)):
+        sids = self.signatures(state)[0]
+        if self.in_order(sids):
             return state
-        order = sorted(range(self.n), key=keyed.__getitem__)
-        perm = [0] * self.n
-        for rank, i in enumerate(order):
-            perm[i] = rank
-        perm = tuple(perm)
-        pids = tuple(self.rename_pid(p, state[p], perm) for p in range(n))
-        bus = tuple(sorted(self.rename_delivery(d, perm) for d in state[n]))
-        return (*pids, bus, state[n + 1])
+        return self.rename(state, self.renaming(sids)[0])
 
+    def rename(self, state: tuple, perm: tuple[int, ...]) -> tuple:
+        """``state`` with saga ``i`` renamed ``perm[i]``."""
+        tables = self._perm_tables.get(perm)
+        if tables is None:
+            tables = self._perm_tables[perm] = (
+                *(_Memo(lambda pid, p=p, t=perm: self.rename_pid(p, pid, t)) for p in range(self.P)),
+                _Memo(lambda d, t=perm: self.rename_delivery(d, t)),
+            )
+        return self._rename(state, tables)
+
+    # -- moves
+    def make_step(self, key: int) -> int:
+        sid, c = key >> MOVE_BITS, key & ((1 << MOVE_BITS) - 1)
+        p, slot, removed, added = self.changes[c]
+        sig = self.sig[sid]
+        fly = list(self.fly[sig[-1]])
+        for k in removed:
+            fly.remove(k)
+        fly.extend(added)
+        new = self._sig_id((*sig[:p], slot, *sig[p + 1 : -1], self._fly_id(tuple(sorted(fly)))))
+        r = self.step[key] = (new << 60) | ((self.weight[new] - self.weight[sid]) & FP_MASK)
+        return r
+
+    def annotate(self, p: int, pid: int, npid: int, taken: int, pubs: tuple, spend: int) -> tuple:
+        """``(constant, z, change, ((saga, change), ...))`` of a move: participant ``p``
+        from ``pid`` to ``npid``, copy ``taken`` leaves the bus unless -1, ``pubs`` join
+        it, ``spend`` duplicates spent. The successor's fingerprint is the state's plus
+        the constant plus, per saga touched, ``step[sid << MOVE_BITS | change]``. The
+        common case gets its own fields: ``z`` is the one saga touched (its change
+        next), -1 if none, -2 if several (then the tuple lists them)."""
+        g0, k0 = self.pk[p][pid]
+        g1, k1 = self.pk[p][npid]
+        const = g1 - g0 - (self.dup_weight if spend else 0)
+        removed: dict[int, list[int]] = {}
+        added: dict[int, list[int]] = {}
+        for d, into in [(x, added) for x in pubs] + ([(taken, removed)] if taken >= 0 else []):
+            saga, k, w = self.dk[d]
+            if saga >= 0:
+                into.setdefault(saga, []).append(k)
+            else:
+                const += w if into is added else -w
+        touched = sorted({i for i in range(self.n) if k0[i] != k1[i]} | set(removed) | set(added))
+        out = []
+        for i in touched:
+            change = (p, k1[i], tuple(removed.get(i, ())), tuple(added.get(i, ())))
+            c = self._change.get(change)
+            if c is None:
+                c = self._change[change] = len(self.changes)
+                if c >> MOVE_BITS:
+                    raise ModelError(f"symmetry: more than {1 << MOVE_BITS} distinct per-saga changes")
+                self.changes.append(change)
+            out.append((i, c))
+        if len(out) == 1:
+            return const, out[0][0], out[0][1], ()
+        return const, -1 if not out else -2, 0, tuple(out)
+
+    def _dmoves(self, key: int, source, table) -> tuple:
+        from sagaspec.model.engine import SHIFT
+
+        pid, d = key >> SHIFT, key & ((1 << SHIFT) - 1)
+        p = self.e.ddest[d]
+        r = table[key] = tuple(
+            (npid, pubs, keep, spend, *self.annotate(p, pid, npid, -1 if keep else d, pubs, spend))
+            for npid, pubs, keep, spend, _delta, _vec in source(pid, d)
+        )
+        return r
+
+    def _imoves(self, p: int, pid: int) -> tuple:
+        r = self.imoves[p][pid] = tuple(
+            (mv[1], mv[2], *self.annotate(p, pid, mv[1], -1, mv[2], 0)) for mv in self.e.internal_moves(p, pid)
+        )
+        return r
+
+    def _cmove(self, p: int, pid: int):
+        cp = self.e.crash_move(p, pid)
+        r = self.cmoves[p][pid] = None if cp < 0 else (cp, *self.annotate(p, pid, cp, -1, (), 0))
+        return r
+
+    # -- renaming
     def rename_delivery(self, d: int, perm: tuple[int, ...]) -> int:
         """Delivery ``d`` with its message's saga renamed by ``perm`` (memoized)."""
         key = (d, perm)
@@ -277,3 +437,247 @@ class SortedCanon:
                 d += 1
             r = self._rename_pid[p][key] = e._intern_pid(p, nlid, nmask, crashes)
         return r
+
+
+# --------------------------------------------------------------------------- the search loop
+# Generated from this template: the code for one edge (fingerprint, "seen?", and only if
+# new: build, rename into signature order) is written once, as _EDGE, and pasted for
+# the three kinds of moves with the way each builds its successor.
+_EDGE = """\
+if z >= 0:
+    try:
+        f = (fs + const + step[sk[z] | c]) & MASK
+    except KeyError:
+        f = (fs + const + make_step(sk[z] | c)) & MASK
+elif z == -1:
+    f = (fs + const) & MASK
+else:
+    f = fs + const
+    for zz, cc in aff:
+        v = step.get(sk[zz] | cc)
+        f += make_step(sk[zz] | cc) if v is None else v
+    f &= MASK
+j = seen_get(f)
+if j is None:
+    j = len(parent)
+    seen[f] = j
+    parent.append(idx)
+    act.append(a)
+{build}
+    if z >= 0:
+        x = step[sk[z] | c] >> 60
+        y = S[x]
+        if (z == 0 or S[sk[z - 1] >> MOVE_BITS] <= y) and (z == zlast or y <= S[sk[z + 1] >> MOVE_BITS]):
+            push(t)
+            pushs((*sk[:z], x << MOVE_BITS, *sk[z + 1 :]))
+        else:
+            ns = [v >> MOVE_BITS for v in sk]
+            ns[z] = x
+            perm, ns = renaming(ns)
+            push(rename(t, perm))
+            pushs(tuple([v << MOVE_BITS for v in ns]))
+    elif z == -1:
+        push(t)
+        pushs(sk)
+    else:
+        ns = [v >> MOVE_BITS for v in sk]
+        for zz, cc in aff:
+            ns[zz] = step[sk[zz] | cc] >> 60
+        if in_order(ns):
+            push(t)
+        else:
+            perm, ns = renaming(ns)
+            push(rename(t, perm))
+        pushs(tuple([v << MOVE_BITS for v in ns]))
+    pushf(f)
+elif j < nstart:
+    layered = False
+if keep:
+    targets.append(j)
+a += 1
+"""
+
+_BUILD_INTERNAL = "t = builders[p](s, npid, tuple(sorted(bus + pubs)) if pubs else bus, dups)"
+_BUILD_DELIVERY = """\
+if keep_copy:
+    nb = tuple(sorted(bus + pubs)) if pubs else bus
+else:
+    pos = bus.index(d)
+    rest = bus[:pos] + bus[pos + 1 :]
+    nb = tuple(sorted(rest + pubs)) if pubs else rest
+t = builders[p](s, npid, nb, dups - spend)"""
+_BUILD_CRASH = "t = builders[p](s, cp, bus, dups)"
+
+_LOOP = """\
+def run_sorted(search, frontier, ffps, fsigs, seen):
+    e = search.engine
+    n = e.n
+    sc = e.sorted
+    step, make_step, in_order, renaming, rename, S = sc.step, sc.make_step, sc.in_order, sc.renaming, sc.rename, sc.sig
+    zlast = sc.n - 1
+    imoves, dmoves_dup, dmoves_nodup, cmoves = sc.imoves, sc.dmoves, sc.dmoves0, sc.cmoves
+    keep = search.keep_graph
+    max_depth = search.config.max_depth
+    max_states = search.max_states
+    parent, act, targets, offsets = search.parent, search.act, search.targets, search.offsets
+    props = search.props
+    keyf, classes, classify = props._key, props.classes, props.classify
+    builders = e.builders
+    iparts = e.internal_parts
+    ddest = e.ddest
+    crashes = bool(e.crash_budget)
+    rng = range(n)
+    seen_get = seen.get
+    interval = search.interval
+    last = search.start
+    idx = 0
+    depth = 0
+    edges = 0
+    layered = True
+    try:
+        while frontier:
+            search.depth = depth
+            nxt = []
+            nfps = []
+            nsigs = []
+            push = nxt.append
+            pushf = nfps.append
+            pushs = nsigs.append
+            nstart = len(parent)
+            expand_level = max_depth is None or depth < max_depth
+            active = search.active
+            for s, fs, sk in zip(frontier, ffps, fsigs):
+                bus = s[n]
+                if active:
+                    bits = classes.get(keyf(s))
+                    if bits is None:
+                        bits = classify(keyf(s), s, active)
+                    if bits & active:
+                        search._attention(idx, s, bits)
+                        active = search.active
+                        if search.stopped:
+                            break
+                if not expand_level:
+                    quiet = e.is_quiescent(s)
+                    if not quiet:
+                        search.truncated = True
+                    elif search.eventual:
+                        search._quiescent(idx, s)
+                        active = search.active
+                    if keep:
+                        offsets.append(len(targets))
+                    idx += 1
+                    continue
+                if keep:
+                    offsets.append(len(targets))
+                dups = s[n + 1]
+                a = 0
+                for p in iparts:
+                    for npid, pubs, const, z, c, aff in imoves[p][s[p]]:
+{internal}
+                if bus:
+                    dmoves = dmoves_dup if dups else dmoves_nodup
+                    prev = -1
+                    for d in bus:
+                        if d == prev:
+                            continue
+                        prev = d
+                        p = ddest[d]
+                        for npid, pubs, keep_copy, spend, const, z, c, aff in dmoves[(s[p] << SHIFT) | d]:
+{delivery}
+                quiet = not a
+                if crashes:
+                    for p in rng:
+                        cm = cmoves[p][s[p]]
+                        if cm is None:
+                            continue
+                        cp, const, z, c, aff = cm
+{crash}
+                edges += a
+                if quiet and search.eventual:
+                    search._quiescent(idx, s)
+                    active = search.active
+                    if search.stopped:
+                        break
+                idx += 1
+                if max_states is not None and len(parent) >= max_states:
+                    search.truncated = True
+                    search.stopped = True
+                    break
+                if not idx & 1023:
+                    now = perf_counter()
+                    if now - last >= interval:
+                        last = now
+                        search.edges = edges
+                        search.peak_frontier = max(search.peak_frontier, len(frontier) + len(nxt))
+                        search.expanded = idx
+                        search._progress(len(parent) - idx)
+            if search.stopped:
+                break
+            search.peak_frontier = max(search.peak_frontier, len(frontier) + len(nxt))
+            search._end_level(nxt)
+            if nxt:
+                depth += 1
+            frontier = nxt
+            ffps = nfps
+            fsigs = nsigs
+            now = perf_counter()
+            if now - last >= interval:
+                last = now
+                search.edges = edges
+                search.depth = depth
+                search.expanded = idx
+                search._progress(len(parent) - idx)
+    except (KeyboardInterrupt, MemoryError) as exc:
+        search.interrupted = True
+        search.out_of_memory = isinstance(exc, MemoryError)
+    search.edges = edges
+    search.layered = layered
+    search._finish(idx, depth)
+"""
+
+
+def _indent(text: str, spaces: int) -> str:
+    return "\n".join(" " * spaces + line if line else line for line in text.splitlines())
+
+
+def loop_source() -> str:
+    """The source of the generated search loop (see :func:`run_sorted`)."""
+
+    def edge(build: str, spaces: int) -> str:
+        return _indent(_EDGE.format(build=_indent(build, 4)), spaces)
+
+    return _LOOP.format(
+        internal=edge(_BUILD_INTERNAL, 24), delivery=edge(_BUILD_DELIVERY, 28), crash=edge(_BUILD_CRASH, 24)
+    )
+
+
+_compiled: list = []
+
+
+def run_sorted(search) -> None:
+    """Breadth-first search with the sorted canonical form (any number of sagas).
+
+    "Seen?" is decided by the orbit fingerprint (see :class:`SortedCanon`), a constant
+    and a memoized signature step or two away from the state's, so a successor is built
+    and renamed into signature order only when it is new; the frontier keeps each
+    state's signature numbers. Successors come in the order of :meth:`Engine.expand`,
+    so the graph is the generic loop's (tested).
+    """
+    if not _compiled:
+        from time import perf_counter
+
+        from sagaspec.model.engine import SHIFT
+
+        env = {"MASK": FP_MASK, "MOVE_BITS": MOVE_BITS, "SHIFT": SHIFT, "perf_counter": perf_counter}
+        exec(compile(loop_source(), "<sagaspec:run_sorted>", "exec"), env)  # noqa: S102 - a fixed template
+        _compiled.append(env["run_sorted"])
+    sc = search.engine.sorted
+    init = search._begin()
+    sids, rest = sc.signatures(init)
+    f0 = (rest + sum(sc.weight[x] for x in sids)) & FP_MASK
+    seen = {f0: 0}
+    search.seen = seen
+    # Per queued state: its fingerprint and its signature numbers (memory accounting).
+    search.vector_bytes = 32 + sys.getsizeof(sids) + 32 * len(sids)
+    _compiled[0](search, [init], [f0], [tuple(x << MOVE_BITS for x in sids)], seen)

@@ -121,12 +121,11 @@ LANE = 72
 #: Packed vectors up to 4 sagas (24 renamings, 216 bytes per vector); beyond, the search
 #: builds and renames successors instead.
 MAX_VECTOR_PERMS = 24
-#: From this many renamings on (6 sagas: 720), sort the sagas by signature instead of
-#: trying every renaming, when the participants' states allow it
-#: (:mod:`sagaspec.model._sorted_symmetry`); the search then builds every successor,
-#: which the incremental search with the general form still beats at 5 sagas (measured
-#: with ``bench/bench_check.py --sagas 5 --sagas 6``).
-SORTED_MIN_PERMS = 720
+#: From this many renamings on (5 sagas: 120, past the vectors' reach), sort the sagas
+#: by signature instead of trying every renaming, when the participants' states allow
+#: it (:mod:`sagaspec.model._sorted_symmetry`, with its own search loop). Up to 4 sagas
+#: the general form with vectors is as fast or faster (``bench/bench_symmetry.py``).
+SORTED_MIN_PERMS = 120
 
 _no_vector = lambda *_a: 0  # noqa: E731 - moves carry vector 0 when vectors are off
 

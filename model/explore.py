@@ -32,6 +32,7 @@ from operator import itemgetter
 from typing import Any
 
 from sagaspec.model._por import ABORT_SUPPORT, Reducer, check_declarations, por_blocker, run_reduced
+from sagaspec.model._sorted_symmetry import run_sorted
 from sagaspec.model.engine import FAULTS, LANE, QBITS, Engine, _generate
 from sagaspec.model.liveness import bottom_cycles, fair_cycle, fair_tour, shortest_cycle
 from sagaspec.model.path import Path, shrink
@@ -388,9 +389,13 @@ class _Search:
         collecting = gc.isenabled()
         gc.disable()
         try:
+            if e.sorted is not None and not (_FORCE_GENERIC or e.setbus):
+                self.loop = "sorted"  # "seen?" by orbit fingerprint (_sorted_symmetry.run_sorted)
+                return run_sorted(self)
             if _FORCE_GENERIC or e.sorted is not None or e.setbus or e.psym:
-                # (Sorted symmetry: every successor is built and renamed into signature
-                # order, which the generic loop does through Engine.expand. The set bus:
+                # (Sorted symmetry on the set bus: every successor is built and renamed
+                # into signature order, which the generic loop does through
+                # Engine.expand. The set bus:
                 # a publish already in the set adds nothing, so a move's fingerprint
                 # change is not a constant of the move, which the inlined loops need.
                 # Participant symmetry: every successor is built and renamed.)

@@ -88,13 +88,80 @@ def test_a_search_with_the_sorted_form_gives_the_same_counts_and_verdicts(design
         assert v.path.view(-1) is not None and len(v.shrunk_path) <= len(v.path)
 
 
-def test_six_sagas_use_the_sorted_form_and_fifo_does_not():
-    system = saga_system("corrected", orders=6)
-    assert Engine(system, Config(symmetry=True, bus="unordered")).sorted is not None
-    # Five sagas keep the general form (its incremental search is faster there).
-    assert Engine(saga_system("corrected", orders=5), Config(symmetry=True, bus="unordered")).sorted is None
-    # On a FIFO bus the order of two sagas' messages in one channel is nobody's slot.
-    assert Engine(system, Config(symmetry=True, bus="fifo")).sorted is None
+def test_five_and_six_sagas_use_the_sorted_form_and_its_loop_and_fifo_does_not():
+    for n in (5, 6):
+        system = saga_system("corrected", orders=n)
+        assert Engine(system, Config(symmetry=True, bus="unordered")).sorted is not None
+        r = explore(system, Config(symmetry=True, bus="unordered", max_depth=4))
+        assert r._search.loop == "sorted"
+        # On a FIFO bus the order of two sagas' messages in one channel is nobody's slot.
+        assert Engine(system, Config(symmetry=True, bus="fifo")).sorted is None
+    # Up to four sagas the general form keeps its fingerprint vectors (as fast or faster).
+    assert Engine(saga_system("corrected", orders=4), Config(symmetry=True, bus="unordered")).sorted is None
+
+
+def _graph(search) -> tuple:
+    return (search.parent, search.act, search.offsets, search.targets, search.found, search.witness, search.layered)
+
+
+@pytest.mark.parametrize("design,orders,cfg", CASES, ids=IDS)
+def test_the_sorted_loop_finds_the_generic_loops_graph(design, orders, cfg, monkeypatch):
+    """The generated loop (orbit fingerprints, successors built only when new) against
+    Engine.expand with the same canonical form: the same states, numbered alike, the
+    same edges in the same order, the same findings."""
+    explore_module = importlib.import_module("sagaspec.model.explore")
+    system = saga_system(design, orders=orders)
+    cfg = Config(**{**cfg.to_dict(), "max_depth": 8})  # whole levels, a few seconds
+    monkeypatch.setattr(engine_module, "SORTED_MIN_PERMS", 0)
+    fast = explore(system, cfg, keep_graph=True)._search
+    monkeypatch.setattr(explore_module, "_FORCE_GENERIC", True)
+    slow = explore(system, cfg, keep_graph=True)._search
+    assert (fast.loop, slow.loop) == ("sorted", "generic")
+    assert _graph(fast) == _graph(slow)
+    assert len(fast.parent) > 400
+
+
+@pytest.mark.parametrize("design,orders,cfg", CASES, ids=IDS)
+def test_orbit_fingerprints_are_those_of_the_orbits(design, orders, cfg):
+    """Same fingerprint for every renaming of a state; different ones for states of
+    different orbits (the brute-force partition by least renaming)."""
+    engine = Engine(saga_system(design, orders=orders), cfg)  # the general form (3 sagas)
+    sorted_form = SortedCanon(engine)
+    fps, least = [], []
+    for s in _states(engine, seed=5):
+        orbit = [engine.permute_state(s, k) for k in range(len(engine.perms))]
+        f = sorted_form.fingerprint(s)
+        assert {sorted_form.fingerprint(t) for t in orbit} == {f}
+        fps.append(f)
+        least.append(min(orbit))
+    assert len(set(fps)) == len(set(least)) == len(set(zip(fps, least, strict=True))) > 100
+
+
+def test_search_fingerprints_equal_orbit_fingerprints_from_scratch(monkeypatch):
+    """Every stored state's number is found under its fingerprint computed from scratch
+    (the loop adds move constants and signature steps instead)."""
+    monkeypatch.setattr(engine_module, "SORTED_MIN_PERMS", 0)
+    result = explore(saga_system("corrected", orders=3), Config(symmetry=True, crashes=1, max_depth=7))
+    search = result._search
+    sorted_form = search.engine.sorted
+    assert search.loop == "sorted" and result.stats.states > 5000
+    for idx in range(0, result.stats.states, 41):
+        state = search.state_of(idx)
+        assert sorted_form.canonical(state) == state
+        assert search.seen[sorted_form.fingerprint(state)] == idx
+
+
+def test_a_five_saga_run_gives_the_general_forms_counts(monkeypatch):
+    """Five sagas, depth-bounded (complete levels): the sorted loop's states, edges and
+    verdicts are the general form's."""
+    system = saga_system("corrected", orders=5)
+    cfg = Config(symmetry=True, crashes=1, max_depth=6)
+    new = explore(system, cfg)
+    monkeypatch.setattr(engine_module, "SORTED_MIN_PERMS", 10**9)
+    old = explore(system, cfg)
+    assert (new._search.loop, old._search.loop) == ("sorted", "incremental")
+    assert _summary(new) == _summary(old)
+    assert new.stats.states > 3000
 
 
 class Stepper(Participant):
@@ -167,3 +234,23 @@ def test_the_readme_bench_command_compares_the_two_forms(tmp_path):
     ).stdout
     assert "3 sagas: sorted form" in out and "(same states)" in out
     assert "5 sagas: sorted form" in out and "(bounded runs)" in out
+
+
+def test_bench_symmetry_short_compares_old_and_new_paths():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, "bench/bench_symmetry.py", "--short", "--json"],
+        cwd=repo, capture_output=True, text=True, timeout=120, check=True,
+    ).stdout
+    import json
+
+    report = json.loads(out)
+    assert report["same_counts"] is True
+    paths = {(r["sagas"], r["path"]): r for r in report["runs"]}
+    assert paths[(6, "old")]["loop"] == "generic" and paths[(6, "new")]["loop"] == "sorted"
+    assert paths[(2, "new")]["loop"] == "sorted" and paths[(2, "old")]["form"] == "general"
+    assert paths[(6, "new")]["states"] == paths[(6, "old")]["states"] > 1000
