@@ -99,15 +99,16 @@ class NatsTransport(Transport):
 
     # -- lifecycle -----------------------------------------------------------------
     async def connect(self) -> None:
-        import nats
+        from nats.aio.client import Client
         from nats.errors import Error as NatsError
 
         async def on_error(exc: BaseException) -> None:
             self._errors.append(exc)
 
+        nc = Client()
         try:
-            self.nc = await asyncio.wait_for(
-                nats.connect(
+            await asyncio.wait_for(
+                nc.connect(
                     servers=[self.config.client_url],
                     connect_timeout=self.config.timeout,
                     max_reconnect_attempts=1,
@@ -118,7 +119,13 @@ class NatsTransport(Transport):
                 ),
                 self.config.timeout + 1,
             )
-        except (TimeoutError, OSError, NatsError) as exc:
+        except BaseException as exc:
+            # A connect cut short (a server that accepts but never speaks) leaves the
+            # client's socket open: close it, or it is left to the garbage collector.
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(nc.close(), 2.0)
+            if not isinstance(exc, (TimeoutError, OSError, NatsError)):
+                raise
             cause = self._errors[-1] if self._errors else exc
             # The server refuses the credentials, then resets the retry: any refusal counts.
             refused = any("authorization" in str(e).lower() or "auth" in type(e).__name__.lower()
@@ -128,6 +135,7 @@ class NatsTransport(Transport):
                                        hint="check user:password in the URL") from None
             raise self.unavailable("cannot connect", cause,
                                    hint="is nats-server running with -js?") from None
+        self.nc = nc
         # Connected once: from now on a lost connection is retried in the client (its
         # subscriptions are restored), for about config.reconnect seconds.
         self.nc.options["max_reconnect_attempts"] = max(1, int(self.config.reconnect / 0.5))

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import shutil
 import socket
 import subprocess
 import sys
 import threading
 import time
+import warnings
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -77,6 +80,25 @@ def test_silent_server_times_out_instead_of_hanging(run, name):
         for s in held:
             s.close()
         server.close()
+
+
+@pytest.mark.parametrize("name", BROKERS)
+def test_a_connect_that_times_out_leaves_no_socket_open(name):
+    """A silent server again: the failed start closes the socket it opened (the NATS
+    client's was left to the garbage collector: ResourceWarning: unclosed transport)."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        url = _with_port(URLS[name], server.getsockname()[1])
+        url += ("&" if "?" in url else "?") + "timeout=1"
+        loop = asyncio.new_event_loop()
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always", ResourceWarning)
+            with pytest.raises(BrokerUnavailable, match="cannot connect"):
+                loop.run_until_complete(BrokerAdapter(url).start())
+            loop.close()  # drops the loop's own references to any transport still open
+            gc.collect()
+    assert [str(w.message) for w in seen if issubclass(w.category, ResourceWarning)] == []
 
 
 @pytest.mark.parametrize("name", ["rabbitmq", "redis"])
