@@ -24,7 +24,7 @@ from sagaspec.errors import UsageError
 
 @pytest.mark.parametrize("module", [
     "sagaspec.adapters.broker", "sagaspec.examples.runner", "sagaspec.examples.pgstore",
-    "sagaspec.conformance.monitor", "sagaspec.conformance.faults",
+    "sagaspec.conformance.faults",
 ])
 def test_doctests(module):
     result = doctest.testmod(importlib.import_module(module))
