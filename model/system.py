@@ -104,7 +104,7 @@ class Config:
         steps of one participant and of everything that may send to it, when that is
         sound for the properties being checked; a violation found that way is searched
         again without reduction, for the shortest counterexample. Off by default (on
-        the order saga it removes about 5% of the states and costs more time than it
+        the order saga it removes 2% to 14% of the states and costs more time than it
         saves; see ``bench/bench_check.py``).
     """
 
