@@ -329,7 +329,8 @@ class Mapping:
         if not isinstance(c, dict):
             raise self._err("(root)", "expected a table / JSON object")
         known = {"name", "type_from", "type_field", "ignore_types", "ignore_fields", "correlate", "envelope",
-                 "convert", "derive", "extra", "carry", "world", "events"}
+                 "convert", "derive", "extra", "carry", "world", "events",
+                 "system"}  # [system]: driving a whole system (adapters/spec_system.py checks it)
         unknown = sorted(set(c) - known)
         if unknown:
             raise self._err(unknown[0], f"unknown key; expected one of {', '.join(sorted(known))}")

@@ -135,8 +135,14 @@ def load_spec_adapter(text: str, spec: SagaSpec, participant: str, mutant: str |
         from sagaspec.adapters.mapping import load_mapping
         from sagaspec.adapters.spec_broker import SpecBrokerAdapter
 
+        loaded = load_mapping(mapping, spec) if mapping else None
+        if participant == "system" and loaded is not None and "system" in loaded.config:
+            from sagaspec.adapters.spec_system import SystemAdapter
+
+            # A whole foreign system: started and watched as its mapping's [system] says.
+            return SystemAdapter(text, spec, mapping=loaded, timeout=timeout)
         return SpecBrokerAdapter(text, spec, participant, local=InProcessSpecAdapter(spec), timeout=timeout,
-                                 mapping=load_mapping(mapping, spec) if mapping else None)
+                                 mapping=loaded)
     if mapping:
         raise UsageError("--mapping with --spec applies to a broker adapter (amqp://, nats://, redis://)")
     if text.startswith(("http://", "https://")):

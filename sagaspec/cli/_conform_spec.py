@@ -45,6 +45,10 @@ def conform_spec(spec_ref: str, adapter: str | None, participant: str, examples:
 
     def run(k: int, sagas: int | None, kinds: tuple[str, ...]):
         s = case_seed(seed, k)
+        if getattr(driver, "black_box", False):  # a foreign system runs its sagas itself
+            from sagaspec.conformance.spec_system import run_system_case
+
+            return run_system_case(spec, driver, s, sagas=sagas or (1 + s % 3))
         return run_case(spec, driver, s, sagas=sagas or (1 + s % 3), crashes="crash" in kinds,
                         duplicates="duplicates" in kinds, reorder="reorder" in kinds,
                         invalid="invalid" in kinds)
@@ -52,6 +56,12 @@ def conform_spec(spec_ref: str, adapter: str | None, participant: str, examples:
     try:
         for k in cases:
             result = run(k, case_sagas, faults)
+            sick = driver.health() if callable(getattr(driver, "health", None)) else None
+            if sick:  # damage that outlives its case is this case's failure, not the next one's
+                from sagaspec.conformance.spec_oracle import Failure
+
+                result.failures.insert(0, Failure("health", "system", "*", "-", f"the service is unhealthy after "
+                                                  f"case {k}, so this case damaged it: {sick}; later cases not run"))
             done += 1
             steps += result.steps
             events += result.events
@@ -63,13 +73,17 @@ def conform_spec(spec_ref: str, adapter: str | None, participant: str, examples:
                 key = (f.check, f.participant, f.event)
                 if key not in distinct:
                     distinct[key] = (k, result, result.sagas, faults)
-                if exitfirst:
+                if exitfirst or sick:
                     break
                 continue
             if not result.complete:
                 incomplete.append(k)
         # Shrink each distinct failure: fewer sagas, then fewer fault kinds, same failure.
         for key, (k, result, sagas, kinds) in list(distinct.items()):
+            if key[0] == "health":
+                continue  # the service is down: nothing more to run
+            if getattr(driver, "black_box", False):
+                kinds = ()  # a system that runs by itself gets no faults injected
             for n in range(1, sagas):
                 smaller = run(k, n, kinds)
                 if smaller.failures and _key(smaller.failures[0]) == key:

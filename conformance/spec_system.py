@@ -1,0 +1,130 @@
+"""Judging a whole system that runs its sagas by itself (``--participant system`` of a foreign one).
+
+The suite cannot hand such a system its events one by one: it starts each saga the way
+its users do (one at a time, so the order of their shared-state decisions is known),
+watches until the saga ended, and then explains the trace: every event a participant
+of the spec was given is matched with what that participant published after it in the
+same saga (the longest output the model allows that the trace holds), and the oracle
+judges each handling as if the suite had delivered it. What no handling explains is a
+failure too (published twice, or for no reason).
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from typing import Any
+
+from sagaspec.conformance.spec_conform import (
+    CaseResult,
+    _allowed,
+    _allowed_start,
+    _unique,
+    _unique_types,
+)
+from sagaspec.conformance.spec_oracle import Failure, SpecOracle
+from sagaspec.spec.sagafile import SagaSpec
+
+__all__ = ["run_system_case", "explain"]
+
+
+def run_system_case(spec: SagaSpec, adapter: Any, seed: int, *, sagas: int = 2) -> CaseResult:
+    """One seeded case against a black-box system ``adapter``: start ``sagas`` sagas,
+    each under a random world their steering makes happen, and judge what came out."""
+    from sagaspec.spec.specschemas import example_value
+
+    rng = random.Random(seed)
+    result = CaseResult(seed, sagas)
+    saga_ids = [f"s{seed}-{i}" for i in range(sagas)]
+    trigger = next(e for e in spec.events if e.role == "trigger")
+    base = {f.name: example_value(spec, f.schema, f.name) for f in trigger.fields}
+    wanted = {s: {k: rng.choice(v) for k, v in spec.world.items()} for s in saga_ids}
+    adapter.reset()
+    prepared = {s: adapter.prepare(base, wanted[s]) for s in saga_ids}
+    world = {s: prepared[s][1] for s in saga_ids}
+    oracle = SpecOracle(spec, saga_ids, dict(adapter.params), world)
+    result.failures = oracle.failures
+    trace: list[Any] = []
+    for s in saga_ids:
+        their = adapter.trigger(s, prepared[s][0], world[s])
+        got = adapter.observe(s)
+        result.log.append(f"start saga {s} (their {their}, world {world[s]}) -> [{', '.join(_unique_types(got))}]")
+        trace += got
+    result.events = len(trace)
+    result.steps = explain(oracle, spec, saga_ids, trace)
+    if not oracle.failures:
+        oracle.check_properties()
+    return result
+
+
+def explain(oracle: SpecOracle, spec: SagaSpec, saga_ids: list[str], trace: list[Any]) -> int:
+    """Match ``trace`` (events in arrival order) to handlings and let ``oracle`` judge
+    them; the number of handlings."""
+    events = _unique([e for e in trace if isinstance(e, dict)])
+    for e in events:
+        if not isinstance(e.get("eventType"), str) or e["eventType"] not in spec.event_names:
+            oracle.failures.append(Failure("schema", "system", "?", str(e.get("eventType")),
+                                           f"the system published something that is not an event of {spec.name}: "
+                                           f"{e.get('eventType')}"))
+        elif e.get("sagaId") not in oracle.index:
+            oracle.failures.append(Failure("unknown-saga", "system", "?", e["eventType"],
+                                           f"the system published {e['eventType']} for no saga the suite started "
+                                           f"({e.get('sagaId')!r})"))
+    events = [e for e in events if e.get("sagaId") in oracle.index and e.get("eventType") in spec.event_names]
+    if oracle.failures:
+        return 0
+    publisher = {e.name: next((p.name for p in spec.participants if e.name in p.publishes), "?") for e in spec.events}
+    subscribers = {e.name: [p.name for p in spec.participants if e.name in p.subscribes] for e in spec.events}
+    claimed: set[int] = set()
+
+    def take(saga: str, who: str, allowed: set[tuple[str, ...]], after: int) -> list[int]:
+        """The longest allowed output of ``who`` that the trace holds after ``after``."""
+        best: list[int] = []
+        for types in allowed:
+            picked: list[int] = []
+            for t in types:
+                i = next((i for i in range(after + 1, len(events)) if i not in claimed and i not in picked
+                          and events[i]["sagaId"] == saga and events[i]["eventType"] == t and publisher[t] == who),
+                         None)
+                if i is None:
+                    break
+                picked.append(i)
+            else:
+                if len(picked) > len(best) or not best and not types:
+                    best = picked
+        if not best and () not in allowed:
+            # Nothing allowed came: what it published instead, for the oracle to name.
+            best = [i for i in range(after + 1, len(events)) if i not in claimed and events[i]["sagaId"] == saga
+                    and publisher[events[i]["eventType"]] == who][:1]
+        return best
+
+    queue: list[tuple[int, int, str]] = []
+    order = 0
+    starter = next(p.name for p in spec.participants if any(r.kind == "trigger" for r in p.reactions))
+    for s in saga_ids:
+        picked = take(s, starter, _allowed_start(oracle, starter, s), -1)
+        claimed.update(picked)
+        oracle.started(starter, s, [events[i] for i in picked])
+        for i in picked:
+            for dest in subscribers[events[i]["eventType"]]:
+                heapq.heappush(queue, (i, order, dest))
+                order += 1
+    steps = 0
+    while queue and not oracle.failures:
+        i, _, dest = heapq.heappop(queue)
+        event = events[i]
+        picked = sorted(take(event["sagaId"], dest, _allowed(oracle, dest, event), i))
+        claimed.update(picked)
+        steps += 1
+        oracle.handled(dest, event, duplicate=False, emitted=[events[j] for j in picked])
+        for j in picked:
+            for nxt in subscribers[events[j]["eventType"]]:
+                heapq.heappush(queue, (j, order, nxt))
+                order += 1
+    for i, e in enumerate(events):
+        if i not in claimed and not oracle.failures:
+            who = publisher[e["eventType"]]
+            oracle.failures.append(Failure("model", who, e["sagaId"], e["eventType"],
+                                           f"{who} published {e['eventType']} of saga {e['sagaId']} that no event "
+                                           "it was given explains (published twice, or unprompted)"))
+    return steps

@@ -1,0 +1,132 @@
+"""The ``[system]`` table of a mapping (driving a whole foreign system) and the trace judge.
+
+Checked at load with file:line errors; the trigger steered toward a world value and the
+world their rules give judged exactly; a trace of a whole system explained handling by
+handling (no broker here: ``tests/brokers/test_foreign_system.py`` runs the real one).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sagaspec.adapters.mapping import load_mapping
+from sagaspec.adapters.spec_system import SystemConfig
+from sagaspec.conformance.spec_oracle import SpecOracle
+from sagaspec.conformance.spec_system import explain
+from sagaspec.spec.sagafile import resolve_spec
+
+from sagaspec.errors import InputError
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOP = resolve_spec(str(ROOT / "examples" / "sagas" / "shop.saga.yaml"))
+MAPPING = ROOT / "examples" / "foreign_shop.toml"
+
+
+def _config(tmp_path, old: str, new: str) -> SystemConfig:
+    text = MAPPING.read_text()
+    assert old in text
+    path = tmp_path / "m.toml"
+    path.write_text(text.replace(old, new))
+    return SystemConfig(load_mapping(path, SHOP), SHOP)
+
+
+def _line(tmp_path, needle: str) -> int:
+    return next(n for n, line in enumerate((tmp_path / "m.toml").read_text().splitlines(), 1) if needle in line)
+
+
+def test_the_shipped_system_table_loads():
+    config = SystemConfig(load_mapping(MAPPING, SHOP), SHOP)
+    assert config.trigger[0] == "POST" and config.id_field == "order_number"
+    assert set(config.rules) == {"payment", "shipping"} and config.health == "/health"
+
+
+@pytest.mark.parametrize("old, new, needle, says", [
+    ('payment = "double(amount) > 200.0', 'paymnt = "double(amount) > 200.0', "paymnt =", "no world knob 'paymnt'"),
+    ('total = "double(amount)"', 'total = "double(amont)"', "total =", "undeclared reference to 'amont'"),
+    ('"payment.decline" = { amount', '"payment.maybe" = { amount', "payment.maybe", "expected KNOB.VALUE"),
+    ('method = "PUT"', 'method = "FETCH"', 'method = "FETCH"', "expected one of GET"),
+    ('types = { completed = "order.completed"', 'types = { completed = "order.done"', "order.done",
+     "'order.done' is not a type of theirs"),
+    ('body = { available = "stock" }', 'body = { available = "stok" }', "stok", "undeclared reference to 'stok'"),
+    ('shipping = "address.startsWith', 'shipping = "1 + address.startsWith', "shipping =", "shipping"),
+])
+def test_a_bad_system_key_is_an_error_naming_file_and_line(tmp_path, old, new, needle, says):
+    with pytest.raises(InputError) as err:
+        _config(tmp_path, old, new)
+    text = str(err.value)
+    assert text.startswith(f"{tmp_path / 'm.toml'}:{_line(tmp_path, needle)}: system."), text
+    assert says in text, text
+
+
+def test_a_missing_trigger_id_is_named(tmp_path):
+    with pytest.raises(InputError, match=r"system.trigger: missing 'id'"):
+        _config(tmp_path, 'id = "order_number"', "")
+
+
+def test_a_rule_must_give_a_string(tmp_path):
+    with pytest.raises(InputError, match="expected string"):
+        _config(tmp_path, "payment = \"double(amount) > 200.0 ? 'decline' : 'approve'\"",
+                'payment = "double(amount) > 200.0"')
+
+
+def test_steering_makes_the_world_and_the_rules_read_it_back():
+    config = SystemConfig(load_mapping(MAPPING, SHOP), SHOP)
+    base = {"customerId": "c1", "sku": "s1", "amount": "10.00", "address": "1 Elm St"}
+    for payment in ("approve", "decline"):
+        for shipping in ("ship", "fail"):
+            fields = config.steered(base, {"payment": payment, "shipping": shipping})
+            assert config.world_of(fields) == {"payment": payment, "shipping": shipping}
+    # The rule judges what was sent, whatever was wanted: 200.01 is declined.
+    assert config.world_of({**base, "amount": "200.01"})["payment"] == "decline"
+    assert config.world_of({**base, "amount": "200.00"})["payment"] == "approve"
+
+
+def _ev(n: int, kind: str, saga: str = "s0", **fields):
+    return {"eventId": f"e{n}", "eventType": kind, "schemaVersion": 1, "sagaId": saga, "orderId": "ORD-1",
+            "timestamp": "2026-01-01T00:00:00Z", **fields}
+
+
+def _declined_trace(charged: bool):
+    placed = _ev(1, "OrderPlaced", customerId="c1", sku="W", amount="250.00", address="1 Elm St")
+    reserved = _ev(2, "StockReserved", reservationId="R1", sku="W", amount="250.00")
+    if charged:
+        return [placed, reserved, _ev(3, "PaymentCharged", paymentId="ch1", amount="250.00", address="1 Elm St"),
+                _ev(4, "OrderShipped", trackingId="T1"), _ev(5, "OrderCompleted", trackingId="T1")]
+    return [placed, reserved, _ev(3, "PaymentDeclined", reason="over limit"), _ev(4, "StockReleased", reservationId="R1"),
+            _ev(5, "OrderCancelled", reason="declined")]
+
+
+def _judge(trace, world):
+    oracle = SpecOracle(SHOP, ["s0"], {"stock": 1}, {"s0": world})
+    steps = explain(oracle, SHOP, ["s0"], trace)
+    if not oracle.failures:
+        oracle.check_properties()
+    return oracle.failures, steps
+
+
+def test_a_whole_trace_is_explained_handling_by_handling():
+    failures, steps = _judge(_declined_trace(charged=False), {"payment": "decline", "shipping": "ship"})
+    assert failures == [] and steps == 4
+
+
+def test_the_world_the_rules_give_decides_the_verdict():
+    """The same trace is right under the world the rule gives and wrong under the other."""
+    assert _judge(_declined_trace(charged=True), {"payment": "approve", "shipping": "ship"})[0] == []
+    failures, _ = _judge(_declined_trace(charged=True), {"payment": "decline", "shipping": "ship"})
+    assert failures and failures[0].check == "model"
+    assert "payment on StockReserved" in failures[0].message and "[PaymentCharged]" in failures[0].message
+
+
+def test_an_event_no_handling_explains_is_a_failure():
+    trace = _declined_trace(charged=False)
+    trace.append(_ev(6, "StockReleased", reservationId="R1"))  # released twice
+    failures, _ = _judge(trace, {"payment": "decline", "shipping": "ship"})
+    assert [f.check for f in failures] == ["model"] and "no event it was given explains" in failures[0].message
+
+
+def test_an_event_of_a_saga_never_started_is_named():
+    trace = _declined_trace(charged=False) + [_ev(9, "OrderPlaced", saga="other", customerId="c", sku="W",
+                                                  amount="1.00", address="x")]
+    failures, _ = _judge(trace, {"payment": "decline", "shipping": "ship"})
+    assert failures[0].check == "unknown-saga"

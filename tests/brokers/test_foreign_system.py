@@ -1,0 +1,124 @@
+"""A whole system we did not write, driven from outside: ``conform --participant system`` with a mapping.
+
+``examples/foreign_shop.py`` plays every participant of the shop saga in its own
+vocabulary over its own RabbitMQ exchange, takes orders over REST (its own order
+numbers, no ``sagaId``), decides by fixed rules (declines a total above 200, refuses PO
+boxes), and shows outcomes only as an order's state over HTTP. ``examples/foreign_shop.toml``
+drives it with no Python glue; the suite must pass it, catch each faulty variant, and
+blame damage that outlives a case (a consumer that dies) on the case that caused it.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from brokerenv import URLS, namespace, require
+from click.testing import CliRunner
+
+from sagaspec.cli import main
+
+pytestmark = pytest.mark.timeout(120)
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOP = str(ROOT / "examples" / "sagas" / "shop.saga.yaml")
+MAPPING = str(ROOT / "examples" / "foreign_shop.toml")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def shop(request):
+    """Start the foreign shop (``request.param``: a bug or None) on a fresh exchange and port."""
+    url = require(URLS["rabbitmq"], "AMQP_URL")
+    exchange, port = namespace("shop"), _free_port()
+    bug = getattr(request, "param", None)
+    cmd = [sys.executable, "-m", "sagaspec.examples.foreign_shop", "--url", url, "--exchange", exchange,
+           "--port", str(port)]
+    proc = subprocess.Popen(cmd + (["--bug", bug] if bug else []), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    line: list[str] = []
+    reader = threading.Thread(target=lambda: line.append(proc.stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(30)
+    try:
+        assert line and "ready" in line[0], (line, proc.poll())
+        sep = "&" if "?" in url else "?"
+        yield f"{url}{sep}exchange={exchange}&http=http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+
+
+def conform(adapter: str, *extra: str):
+    return CliRunner().invoke(main, ["conform", "--spec", SHOP, "--participant", "system", "--adapter", adapter,
+                                     "--mapping", MAPPING, "--seed", "1", *extra])
+
+
+def test_the_foreign_shop_passes_as_it_is(shop):
+    result = conform(shop, "-n", "8")
+    assert result.exit_code == 0, result.output
+    assert "PASSED" in result.output and "8 case(s)" in result.output
+    # Every outcome was judged: some orders completed, some were cancelled, read over HTTP.
+    assert "0 events" not in result.output
+
+
+@pytest.mark.parametrize("shop", ["ships-declined"], indirect=True)
+def test_a_broken_business_rule_is_caught_exactly(shop):
+    """Their rule says a total above 200 is declined; capturing it is a model failure on
+    payment, judged with the world the rule gives (not all-or-nothing)."""
+    result = conform(shop, "-n", "8")
+    assert result.exit_code == 1, result.output
+    assert "FAILED model" in result.output
+    assert "payment on StockReserved" in result.output and "[PaymentCharged]" in result.output
+    assert "[PaymentDeclined]" in result.output  # what the rule allows
+
+
+@pytest.mark.parametrize("shop", ["no-release"], indirect=True)
+def test_a_missing_compensation_is_caught(shop):
+    result = conform(shop, "-n", "8", "-x")
+    assert result.exit_code == 1, result.output
+    assert "inventory on" in result.output and "[StockReleased]" in result.output
+
+
+@pytest.mark.parametrize("shop", ["consumer-dies"], indirect=True)
+def test_a_consumer_killed_by_a_case_is_blamed_on_that_case(shop):
+    """The warehouse consumer stops after the first order is decided: the health check
+    after case 0 fails and case 0 is reported, not case 1 as a flaky failure."""
+    result = conform(shop, "-n", "4", "--case-sagas", "1")
+    assert result.exit_code == 1, result.output
+    assert "FAILED health: case 0" in result.output, result.output
+    assert "unhealthy after case 0" in result.output and "503" in result.output
+    assert "case 1" not in result.output  # later cases were not run, so not blamed
+    assert "1 distinct failure(s)" in result.output
+
+
+@pytest.mark.parametrize("shop", ["consumer-dies"], indirect=True)
+def test_without_the_health_check_a_later_case_takes_the_blame(shop, tmp_path):
+    """The same damage with no [system.health]: case 1 fails (inventory never answers),
+    which is what the health check prevents."""
+    text = Path(MAPPING).read_text()
+    assert "[system.health]" in text
+    mapping = tmp_path / "no-health.toml"
+    mapping.write_text(text.replace('[system.health]                      # after each case: damage that '
+                                    'outlives it\npath = "/health"\n', ""))
+    result = CliRunner().invoke(main, ["conform", "--spec", SHOP, "--participant", "system", "--adapter", shop,
+                                       "--mapping", str(mapping), "--seed", "1", "-n", "2", "--case-sagas", "1",
+                                       "--collect-timeout", "1", "-x"])
+    assert result.exit_code == 1, result.output
+    assert "FAILED model: case 1" in result.output, result.output
+    assert "inventory on OrderPlaced" in result.output
