@@ -12,6 +12,8 @@ watch what it publishes and read what it only shows as state. The mapping file's
     path = "/orders"
     body = { total = "double(amount)" }     # CEL over the trigger event's fields and world.KNOB
     id = "order_number"                     # response field: their id for the saga
+    # or, a message on their broker: publish = "orders.requested" (their routing key),
+    # body = { ref = "sagaId", ... }, id = "ref" (the body field that names the saga)
     [system.trigger.steer]                  # trigger fields that make a world value happen
     "payment.decline" = { amount = "'250.00'" }
     [system.rules]                          # their fixed rules: the world a saga really has
@@ -34,13 +36,16 @@ service that declines what its rule approves fails exactly there.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
+import string
 import time
 import uuid
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
+from sagaspec.adapters.base import RawMessage
 from sagaspec.adapters.mapping import Mapping
 from sagaspec.adapters.spec_broker import SpecBrokerAdapter
 
@@ -70,14 +75,27 @@ class SystemConfig:
         self.trigger_type = trigger_event.name
         fields = {f.name: _CEL_TYPES.get(mapping_type(spec, f.schema), "") for f in trigger_event.fields}
         names = {k: v for k, v in fields.items() if v}
-        knobs = {f"world.{k}": "string" for k in spec.world}
+        knobs = {f"world.{k}": "string" for k in spec.world} | {"sagaId": "string"}
         event_env, param_env = CelEnv({**names, **knobs}), CelEnv({p.name: "int" for p in spec.params})
         self.field_env = CelEnv(names)
 
         t = table["trigger"]
-        self._keys(t, "system.trigger", {"method", "path", "body", "id", "steer"}, {"method", "path", "id"})
-        self.trigger = self._request(t, "system.trigger", event_env)
+        t = self._table(t, "system.trigger")
+        #: Their routing key for a trigger published on their broker (else an HTTP request).
+        self.publish: str | None = None
+        if "publish" in t:
+            self._keys(t, "system.trigger", {"publish", "body", "id", "steer"}, {"publish", "body", "id"})
+            self.publish = self._str(t, "publish", "system.trigger")
+            self.trigger = ("", "", self._request({"method": "POST", "path": "-", "body": t["body"]},
+                                                  "system.trigger", event_env)[2])
+        else:
+            self._keys(t, "system.trigger", {"method", "path", "body", "id", "steer", "publish"},
+                       {"method", "path", "id"})
+            self.trigger = self._request(t, "system.trigger", event_env)
         self.id_field = self._str(t, "id", "system.trigger")
+        if self.publish is not None and self.id_field not in (self.trigger[2] or {}):
+            raise self._err("system.trigger.id", f"{self.id_field!r} is not a field of the body published; "
+                                                 "name the one that carries the saga's id (body: FIELD = \"sagaId\")")
         self.steer: dict[tuple[str, str], dict[str, Any]] = {}
         for key, exprs in self._table(t.get("steer", {}), "system.trigger.steer").items():
             knob, _, value = key.partition(".")
@@ -115,6 +133,11 @@ class SystemConfig:
                     raise self._err(f"system.state.types.{value}", f"{theirs!r} is not a type of theirs "
                                        "mapped under [events]")
             self.state = (self._str(s, "path", "system.state"), self._str(s, "field", "system.state"), dict(types))
+            known = {self.id_field, *(n for pair in mapping._correlate for n in pair)}
+            for _, name, _, _ in string.Formatter().parse(self.state[0]):
+                if name is not None and name not in known:
+                    raise self._err("system.state.path", f"no value for {{{name}}}; a placeholder names the "
+                                    f"trigger's id or a correlate field ({', '.join(sorted(known))})")
         self.health = None
         if "health" in table:
             h = self._table(table["health"], "system.health")
@@ -265,9 +288,24 @@ class SystemAdapter(SpecBrokerAdapter):
         self._http = httpx.Client(timeout=httpx.Timeout(10.0, connect=3.0), follow_redirects=False)
         try:
             self._run(self._start())
+            self._wait_for_api()
         except BaseException:
             self.close()
             raise
+
+    def _wait_for_api(self) -> None:
+        """Wait (at most :data:`STARTUP_WAIT` s) for their API to accept connections."""
+        from sagaspec.adapters.spec_broker import STARTUP_WAIT
+
+        deadline = time.monotonic() + STARTUP_WAIT
+        while True:
+            try:
+                self._http.get(self.base + (self.system.health or "/"))
+                return
+            except httpx.TransportError as exc:
+                if time.monotonic() >= deadline:
+                    raise AdapterError(f"their API at {self.base} does not answer: {exc}") from None
+            time.sleep(0.1)
 
     # -- HTTP ---------------------------------------------------------------------------
     def _call(self, method: str, path: str, body: dict[str, Any] | None, what: str) -> httpx.Response:
@@ -290,6 +328,7 @@ class SystemAdapter(SpecBrokerAdapter):
         self._drain()
         self._buffer.clear()
         self.state.clear()
+        self.tag = uuid.uuid4().hex[:6]  # a case run again meets none of its earlier ids
         self.ids.clear()
         for method, path, body in self.system.setup:
             self._call(method, path, self._eval(body, self.params), "system.setup")
@@ -302,8 +341,16 @@ class SystemAdapter(SpecBrokerAdapter):
     def trigger(self, saga: str, fields: dict[str, Any], world: dict[str, str]) -> str:
         """Start ``saga`` their way; their id for it (learnt for correlation)."""
         method, path, body = self.system.trigger
-        data = {**fields, **{f"world.{k}": v for k, v in world.items()}}
-        reply = self._call(method, path, self._eval(body, data), "system.trigger")
+        data = {**fields, **{f"world.{k}": v for k, v in world.items()}, "sagaId": f"{saga}.{self.tag}"}
+        sent = self._eval(body, data)
+        if self.system.publish is not None:
+            assert sent is not None
+            their = sent[self.system.id_field]
+            # Learnt before it goes out: their answer may come back before publish returns.
+            self.state.sagas[(self.system.id_field, str(their))] = saga
+            self._run(self.broker.publish_as(self.system.publish, json.dumps(sent).encode(), {}))
+            return str(their)
+        reply = self._call(method, path, sent, "system.trigger")
         try:
             their = reply.json()[self.system.id_field]
         except (ValueError, KeyError, TypeError):
@@ -312,6 +359,11 @@ class SystemAdapter(SpecBrokerAdapter):
         self.ids[saga] = str(their)
         self.state.sagas[(self.system.id_field, str(their))] = saga
         return str(their)
+
+    def _decode(self, received: Any) -> Any:
+        if self.system.publish is not None and received.route == self.system.publish:
+            return RawMessage(bytes(received.body), received.route, "ignored")  # our own trigger
+        return super()._decode(received)
 
     def observe(self, saga: str) -> list[Any]:
         """What the system published (and showed as state) until ``saga`` ended and the
@@ -341,14 +393,14 @@ class SystemAdapter(SpecBrokerAdapter):
         return items + shown
 
     def _poll(self, saga: str) -> dict[str, Any] | None:
-        if self.system.state is None or saga not in self.ids:
+        if self.system.state is None:
             return None
         path, field, types = self.system.state
+        values = {name: value for (name, value), found in self.state.sagas.items() if found == saga}
         try:
-            url = path.format_map({self.system.id_field: self.ids[saga]})
-        except KeyError as exc:
-            raise AdapterError(f"{self.mapping.origin}: system.state.path: no value for {{{exc.args[0]}}}; "
-                               f"its placeholder is {{{self.system.id_field}}}") from None
+            url = path.format_map(values)
+        except KeyError:
+            return None  # their id is not known yet (learnt from what they publish)
         reply = self._call("GET", url, None, "system.state")
         try:
             shown = reply.json()

@@ -4,7 +4,9 @@ It plays every participant of the sequential shop saga (``examples/sagas/shop.sa
 the way a real system would, knowing nothing of sagaspec:
 
 * orders come in over REST: ``POST /orders {customer, item, total, ship_to}`` answers
-  ``{"order_number": "ORD-..."}`` (its own id; no ``sagaId`` anywhere);
+  ``{"order_number": "ORD-..."}`` (its own id; no ``sagaId`` anywhere), or as a message
+  ``shop.order.requested`` with the same fields and a ``request_id`` its
+  ``shop.order.placed`` repeats;
 * stock is seeded over REST (``PUT /stock/ITEM {"available": N}``), one level per item;
 * its four services talk over its own topic exchange with its own routing keys
   (``shop.order.placed``, ``warehouse.stock.reserved``, ``billing.charge.captured``,
@@ -54,7 +56,7 @@ CONSUMES = {
     "warehouse": ("shop.order.placed", "billing.charge.declined", "billing.charge.refunded"),
     "billing": ("warehouse.stock.reserved", "carrier.parcel.refused"),
     "carrier": ("billing.charge.captured",),
-    "orders": ("carrier.parcel.shipped", "warehouse.stock.none", "warehouse.stock.released"),
+    "orders": ("shop.order.requested", "carrier.parcel.shipped", "warehouse.stock.none", "warehouse.stock.released"),
 }
 
 
@@ -88,6 +90,9 @@ class Shop:
         if (service, msg["event_id"]) in self.seen:
             return []
         self.seen.add((service, msg["event_id"]))
+        if key == "shop.order.requested":  # an order placed by a message instead of over REST
+            _, out = self.place({k: msg[k] for k in ("customer", "item", "total", "ship_to")})
+            return [(k, {**m, "request_id": msg["request_id"]}) for k, m in out]
         return getattr(self, f"_{service}")(key, msg, msg["order_number"])
 
     def _warehouse(self, key: str, msg: dict[str, Any], order: str) -> list[tuple[str, dict[str, Any]]]:
@@ -211,11 +216,14 @@ async def serve(url: str, exchange: str, port: int, bug: str | None = None) -> N
 
         lock = asyncio.Lock()  # one process plays four services: one handling at a time
 
+        queues = {}
+        for service, keys in CONSUMES.items():  # bound before the API takes an order
+            queues[service] = await channel.declare_queue(f"{exchange}.{service}", exclusive=True)
+            for key in keys:
+                await queues[service].bind(ex, routing_key=key)
+
         async def consume(service: str) -> None:
-            queue = await channel.declare_queue(f"{exchange}.{service}", exclusive=True)
-            for key in CONSUMES[service]:
-                await queue.bind(ex, routing_key=key)
-            async with queue.iterator() as messages:
+            async with queues[service].iterator() as messages:
                 async for message in messages:
                     try:
                         msg = json.loads(message.body)

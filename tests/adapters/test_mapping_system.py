@@ -130,3 +130,23 @@ def test_an_event_of_a_saga_never_started_is_named():
                                                   amount="1.00", address="x")]
     failures, _ = _judge(trace, {"payment": "decline", "shipping": "ship"})
     assert failures[0].check == "unknown-saga"
+
+
+def test_a_trigger_published_on_their_broker_names_the_field_that_carries_the_saga(tmp_path):
+    by_message = ('publish = "shop.order.requested"\n'
+                  'body = { request_id = "sagaId", customer = "customerId", total = "double(amount)" }\n')
+    text = MAPPING.read_text()
+    start = text.index('method = "POST"')
+    end = text.index('id = "order_number"')
+    good = text[:start] + by_message + text[end:].replace('id = "order_number"', 'id = "request_id"', 1)
+    (tmp_path / "m.toml").write_text(good)
+    config = SystemConfig(load_mapping(tmp_path / "m.toml", SHOP), SHOP)
+    assert config.publish == "shop.order.requested" and config.id_field == "request_id"
+    (tmp_path / "m.toml").write_text(good.replace('id = "request_id"', 'id = "ref"', 1))
+    with pytest.raises(InputError, match=r"m.toml:\d+: system.trigger.id: 'ref' is not a field of the body"):
+        SystemConfig(load_mapping(tmp_path / "m.toml", SHOP), SHOP)
+
+
+def test_a_state_path_placeholder_must_be_a_known_id(tmp_path):
+    with pytest.raises(InputError, match=r"system.state.path: no value for \{order_no\}"):
+        _config(tmp_path, 'path = "/orders/{order_number}"', 'path = "/orders/{order_no}"')

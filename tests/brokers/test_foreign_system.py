@@ -122,3 +122,23 @@ def test_without_the_health_check_a_later_case_takes_the_blame(shop, tmp_path):
     assert result.exit_code == 1, result.output
     assert "FAILED model: case 1" in result.output, result.output
     assert "inventory on OrderPlaced" in result.output
+
+
+def test_a_saga_started_by_a_message_on_their_broker(shop, tmp_path):
+    """The same shop with the trigger declared as a message on its exchange (its routing
+    key, a body whose request_id carries the saga): it passes, and every outcome is read
+    back through the order number learnt from what it published."""
+    text = Path(MAPPING).read_text()
+    rest = '''method = "POST"
+path = "/orders"
+'''
+    assert rest in text
+    text = text.replace(rest, 'publish = "shop.order.requested"\n', 1).replace(
+        'body = { customer = "customerId"', 'body = { request_id = "sagaId", event_id = "sagaId", customer = "customerId"', 1
+    ).replace('id = "order_number"                  #', 'id = "request_id"                    #', 1)
+    mapping = tmp_path / "by-message.toml"
+    mapping.write_text(text)
+    result = CliRunner().invoke(main, ["conform", "--spec", SHOP, "--participant", "system", "--adapter", shop,
+                                       "--mapping", str(mapping), "--seed", "1", "-n", "6"])
+    assert result.exit_code == 0, result.output
+    assert "PASSED" in result.output
