@@ -662,7 +662,9 @@ class BrokerAdapter(Adapter):
     and each service replies ``{"op": "reply", "id", "service", ...}`` (or ``error``).
     Ops: ``ping`` (reply ``routes``: the event types it consumes), ``status`` (``busy``),
     ``setup`` (``world``), ``place_order`` (``payload``: ``sagaId`` and the trigger
-    event's fields, answered by the participant that starts sagas), ``inspect`` (``keys`` -> ``values``); a service may also broadcast
+    event's fields, answered by the participant that starts sagas), ``inspect`` (``keys`` -> ``values``),
+    ``variables`` (``sagas`` -> ``available``, and ``sagas``: each saga's spec variables,
+    ``shared``, ``params``; or a ``reason`` they are not available); a service may also broadcast
     ``{"op": "crashed", "service", "reason", "payload"}``. Answering services give
     ``setup`` and ``place_order``. With ``spawn=`` a :class:`Launcher` runs them as
     processes: ``crash`` SIGKILLs one and restarts it armed to die again at
@@ -991,6 +993,16 @@ class BrokerAdapter(Adapter):
                                          expect={service})
             values.update(replies[0].get("values") or {})
         return values
+
+    async def variables(self, saga_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Each running service's answer to the ``variables`` op for ``saga_ids``; a
+        service that did not answer (or refused) is ``available: false`` with the reason."""
+        expect = set(self.cluster.services) if self.cluster is not None else await self.ping()
+        try:
+            replies = await self.control("variables", {"sagas": list(saga_ids)}, expect=expect or None)
+        except AdapterError as exc:
+            return {s: {"available": False, "reason": str(exc)} for s in expect}
+        return {str(r.get("service")): r for r in replies}
 
     # -- control channel --------------------------------------------------------------
     async def ping(self, wait: float = 0.5) -> set[str]:

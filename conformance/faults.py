@@ -12,7 +12,10 @@ Every event on the bus is observed by a non-competing consumer and fed to
 :class:`~sagaspec.conformance.monitor.SagaMonitor`, so the verdicts are the spec's own
 properties, by name: its ``always`` properties after every event, its ``at_rest`` ones
 once the run is quiet, and every saga terminal within ``settle_timeout`` seconds after
-the last kill (0 lost).
+the last kill (0 lost). The properties the bus cannot show (those reading a shared
+variable such as a stock level, or over all sagas) are judged once the run is quiet on
+the participants' real variables (:mod:`sagaspec.conformance.store_check`); a participant
+that cannot report them leaves those properties *not judged*, and the report says so.
 
 The workload (the world and each saga's trigger payload) is a :class:`Workload`: the one
 the launcher says its services understand (``launcher.workload``; the hand-written order
@@ -128,6 +131,10 @@ class FaultReport:
     failures: dict[str, int] = field(default_factory=dict)
     #: every property judged (the spec's, by name, and the stream's own) -> violations
     properties: dict[str, int] = field(default_factory=dict)
+    #: properties judged on the participants' variables at the end -> held / violated
+    on_stores: dict[str, str] = field(default_factory=dict)
+    #: properties nobody could judge -> why (never counted as held)
+    not_judged: dict[str, str] = field(default_factory=dict)
     kills: int = 0
     kills_by_service: dict[str, int] = field(default_factory=dict)
     armed_crashes: int = 0
@@ -160,11 +167,16 @@ class FaultReport:
             f"lost                {self.lost}",
         ]
         broken = sum(1 for n in self.properties.values() if n)
-        out.append(f"properties          {len(self.properties)} judged on the bus, "
-                   f"{len(self.properties) - broken} held, {broken} violated")
-        width = max([len(n) for n in self.properties] + [18])
+        stores = len(self.on_stores)
+        out.append(f"properties          {len(self.properties)} judged ({len(self.properties) - stores} on the bus, "
+                   f"{stores} on the stores), {len(self.properties) - broken} held, {broken} violated, "
+                   f"{len(self.not_judged)} not judged")
+        width = max([len(n) for n in (*self.properties, *self.not_judged)] + [18])
         for name, n in self.properties.items():
-            out.append(f"  {name.ljust(width)}  {'held' if not n else f'VIOLATED {n}x'}")
+            where = " (on the stores)" if name in self.on_stores else ""
+            out.append(f"  {name.ljust(width)}  {'held' if not n else f'VIOLATED {n}x'}{where}")
+        for name, why in self.not_judged.items():
+            out.append(f"  {name.ljust(width)}  NOT JUDGED: {why}")
         out += [
             f"kills               {self.kills} ({kills}; {self.armed_crashes} armed crash points, "
             f"{self.restarts} supervisor restarts)",
@@ -177,7 +189,9 @@ class FaultReport:
         out += [f"note                {n}" for n in self.notes]
         if self.interrupted:
             out.append("INTERRUPTED: partial result")
-        out.append("result              " + ("OK" if self.ok else "FAILED"))
+        unjudged = (f" ({len(self.not_judged)} propert{'y' if len(self.not_judged) == 1 else 'ies'} "
+                    "not judged)") if self.not_judged else ""
+        out.append("result              " + ("OK" if self.ok else "FAILED") + unjudged)
         return out
 
     def to_json(self) -> dict[str, Any]:
@@ -380,6 +394,27 @@ class FaultRunner:
         report.violations = dict(sorted(violations.items()))
         report.properties = {name: violations.get(name, 0) for name in monitor_checks(engine.spec)}
         report.examples = [v.to_json() for v in engine.violations[:5]]
+        await self._judge_stores(adapter, engine.spec, placed, report)
+
+    async def _judge_stores(self, adapter: Any, spec: Any, placed: list[str], report: FaultReport) -> None:
+        """The properties the bus cannot show, on the participants' variables now."""
+        from sagaspec.conformance.store_check import VIOLATED, bus_blind, judge_variables
+
+        blind = bus_blind(spec)
+        if not blind:
+            return
+        replies = await adapter.variables(placed)
+        verdicts = judge_variables(spec, placed, replies, blind, at_rest=report.lost == 0)
+        for name, v in verdicts.items():
+            if v.verdict not in ("held", VIOLATED):
+                report.properties.pop(name, None)
+                report.not_judged[name] = v.reason
+                continue
+            report.on_stores[name] = v.verdict
+            report.properties[name] = report.properties.get(name, 0) + (v.verdict == VIOLATED)
+            if v.verdict == VIOLATED:
+                report.violations[name] = report.violations.get(name, 0) + 1
+                report.examples.append({"check": name, "message": v.reason, "sagas": v.sagas})
 
 
 def run_faults(broker: str, *, sagas: int = 100, kills: int = 5, seed: int | None = None,

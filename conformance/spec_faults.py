@@ -6,7 +6,9 @@ random world per saga; during the run a random participant is SIGKILLed and rest
 (sometimes armed to die again at a crash point of its next handling). When every saga
 has an outcome and the bus is quiet, the log is validated against the spec (trace
 validation: every handling allowed, the ``always`` and ``at_rest`` properties hold), so
-the verdicts are the spec's own properties.
+the verdicts are the spec's own properties. The properties a log cannot show (reading a
+shared variable such as a stock level, or over all sagas) are then judged on the
+participants' real variables (:mod:`sagaspec.conformance.store_check`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sagaspec.conformance.store_check import VIOLATED, StoreVerdict, bus_blind, judge_variables
 from sagaspec.conformance.tracecheck import TraceReport, validate_log
 from sagaspec.spec.sagafile import SagaSpec, resolve_spec
 
@@ -44,10 +47,17 @@ class SpecFaultReport:
     trace: TraceReport | None = None
     interrupted: bool = False
     unsettled: list[str] = field(default_factory=list)
+    #: the properties judged on the participants' variables at the end (or not judged, why)
+    properties: dict[str, StoreVerdict] = field(default_factory=dict)
+
+    @property
+    def not_judged(self) -> list[str]:
+        return [n for n, v in self.properties.items() if v.verdict not in ("held", VIOLATED)]
 
     @property
     def ok(self) -> bool:
-        return not self.unsettled and self.trace is not None and self.trace.ok and not self.interrupted
+        return (not self.unsettled and self.trace is not None and self.trace.ok and not self.interrupted
+                and not any(v.verdict == VIOLATED for v in self.properties.values()))
 
     def lines(self) -> list[str]:
         out = [
@@ -63,9 +73,14 @@ class SpecFaultReport:
             else:
                 out.append(f"  VIOLATION: {self.trace.failures[0]}")
                 out.extend("    " + line for line in self.trace.diagram.splitlines())
+        for name, v in self.properties.items():
+            text = {"held": "held", VIOLATED: f"VIOLATED: {v.reason}"}.get(v.verdict, f"NOT JUDGED: {v.reason}")
+            out.append(f"  on the stores: {name}: {text}")
         if self.interrupted:
             out.append("  interrupted: a partial result")
-        out.append("verdict: " + ("OK" if self.ok else "FAILED" if not self.interrupted else "INCOMPLETE"))
+        unjudged = f" ({len(self.not_judged)} not judged: {', '.join(self.not_judged)})" if self.not_judged else ""
+        out.append("verdict: " + ("OK" if self.ok else "FAILED" if not self.interrupted else "INCOMPLETE")
+                   + unjudged)
         return out
 
     def to_json(self) -> dict[str, Any]:
@@ -73,6 +88,8 @@ class SpecFaultReport:
             "spec": self.spec, "sagas": self.sagas, "started": self.started, "settled": self.settled,
             "kills": self.kills, "events": self.events, "seconds": round(self.seconds, 3),
             "unsettled": self.unsettled, "interrupted": self.interrupted, "ok": self.ok,
+            "properties": {n: v.to_json() for n, v in self.properties.items()},
+            "not_judged": self.not_judged,
             "trace": None if self.trace is None else {
                 "handlings": self.trace.handlings,
                 "failures": [str(f) for f in self.trace.failures],
@@ -148,12 +165,13 @@ class SpecFaultRunner:
                 replies[str(message.get("id"))].append(message)
                 arrived.set()
 
-        async def ask(op: str, to: set[str], **fields: Any) -> None:
+        async def ask(op: str, to: set[str], **fields: Any) -> dict[str, dict[str, Any]]:
             """Send ``op`` until every one of ``to`` answered it (the control channel keeps
             nothing: a service that was down, or killed before it read the request, is
             asked again; a start asked again answers ``duplicate``)."""
             deadline = time.monotonic() + 60.0
             waiting = set(to)
+            answers: dict[str, dict[str, Any]] = {}
             while waiting:
                 rid = f"{op}-{uuid.uuid4().hex[:12]}"
                 replies[rid] = []
@@ -167,9 +185,11 @@ class SpecFaultRunner:
                         if r.get("error"):
                             raise AdapterError(f"{r.get('service')} refused {op}: {r['error']}")
                         waiting.discard(str(r.get("service")))
+                        answers[str(r.get("service"))] = r
                 replies.pop(rid, None)
                 if waiting and time.monotonic() > deadline:
                     raise AdapterError(f"no answer to {op} from {', '.join(sorted(waiting))} within 60s")
+            return answers
 
         def tell(phase: str) -> None:
             if self.progress is not None:
@@ -217,6 +237,15 @@ class SpecFaultRunner:
                 tell("settling")
                 if settled >= set(saga_ids[: report.started]) and quiet >= 4:
                     break
+            blind = bus_blind(spec)
+            if blind:
+                started = saga_ids[: report.started]
+                try:
+                    answers = await ask("variables", set(cluster.services), sagas=started)
+                except AdapterError as exc:
+                    answers = {s: {"available": False, "reason": str(exc)} for s in cluster.services}
+                report.properties = judge_variables(spec, started, answers, blind,
+                                                    at_rest=settled >= set(started) and quiet >= 4)
         finally:
             await transport.close()
             cluster.stop_all()

@@ -30,7 +30,7 @@ or, by default, in an SQLite file (``--db PATH``, default
 
 The runner also answers the control channel the broker adapter documents (ping, status,
 world set-up, ``place_order``/``start`` by the participant that starts sagas, ``inspect``
-of state keys): this is how the broker adapter, the fault runner and the soak test drive
+of state keys, ``variables``: a spec participant's variables per saga and shared): this is how the broker adapter, the fault runner and the soak test drive
 the reference services.
 
 Failures are told apart (:mod:`sagaspec.examples.retry`). A *transient* one (lost
@@ -440,6 +440,9 @@ class ServiceRunner:
             keys = [str(k) for k in (msg.get("keys") or [])]
             values = await self._store_call(self._read_keys, keys)
             await self._reply(msg, values=values)
+        elif op == "variables":
+            sagas = [str(s) for s in (msg.get("sagas") or [])]
+            await self._reply(msg, **await self._store_call(self._variables, sagas))
         else:
             await self._reply(msg, error=f"unknown control op {op!r}")
 
@@ -449,6 +452,23 @@ class ServiceRunner:
         with self.service.store.transaction() as tx:
             record = tx.get(f"spec:saga:{saga}") or {}
         return "__start__" in (record.get("events") or {})
+
+    def _variables(self, sagas: list[str]) -> dict[str, Any]:
+        """The ``variables`` op: the participant's spec variables per saga, the shared
+        ones and the params it runs with (what the spec's properties read)."""
+        if self.spec is None:
+            return {"available": False,
+                    "reason": "the hand-written order services keep their own records "
+                              "(stock per sku), not the spec's variables"}
+        model = self.service.model
+        per: dict[str, Any] = {}
+        shared: dict[str, Any] = {}
+        for saga in sagas:
+            values = self.service.variables(saga)
+            per[saga] = {f: values[f] for f in model.slot_cls._fields}
+            shared = {n: values[n] for n in model.shared_names}
+        return {"available": True, "sagas": per, "shared": shared,
+                "params": {k: v for k, v in model.params.items() if k != "sagas"}}
 
     def _read_keys(self, keys: list[str]) -> dict[str, Any]:
         with self.service.store.transaction() as tx:

@@ -23,6 +23,11 @@ def _assert_all_held(report) -> None:
     # The spec's properties, by name, were judged on the bus, and held.
     assert {"single-charge", "no-reservation-left", "no-charge-left", "saga-terminates"} <= set(report.properties)
     assert not any(report.properties.values())
+    # The hand-written services keep stock per sku, not the spec's variables: the
+    # properties on the shared stock are reported not judged, never held.
+    assert set(report.not_judged) == {"stock-non-negative", "stock-conserved"}
+    assert all("not available" in why for why in report.not_judged.values())
+    assert not set(report.not_judged) & set(report.properties)
     # Every path ran: completions, cancellations, and each of the spec's failures.
     assert report.completed and report.cancelled
     assert set(report.failures) == {"PaymentFailed", "InventoryReservationFailed"}
@@ -85,5 +90,25 @@ def test_the_fault_runner_drives_any_spec_on_its_interpreter():
                         seed=2, settle_timeout=30)
     assert report.ok, "\n".join(report.lines())
     assert report.spec == spec.name and report.placed == report.terminal == 8 and report.kills == 2
-    assert set(report.properties) == set(monitor_checks(spec)) >= {"single-shipment", "nothing-left"}
+    # The bus judged the spec's properties; its shared stock, the participants' stores.
+    on_stores = {"stock-non-negative", "stock-conserved"}
+    assert set(report.properties) == set(monitor_checks(spec)) | on_stores
+    assert set(monitor_checks(spec)) >= {"single-shipment", "nothing-left"}
+    assert report.on_stores == dict.fromkeys(on_stores, "held") and not report.not_judged
     assert set(report.failures) == {e.name for e in spec.events if e.role == "failure"}
+
+
+def test_the_fault_runner_judges_the_order_spec_stock_on_the_stores(tmp_path):
+    """The order spec file as the design (the interpreter): the shared stock, which no
+    saga's events show, is judged on the inventory's store and holds."""
+    from pathlib import Path
+
+    from sagaspec.examples.nemesis import ThrowawayServer
+
+    order = Path(__file__).resolve().parents[2] / "spec" / "sagas" / "order-corrected.saga.yaml"
+    with ThrowawayServer("nats", tmp_path / "nats") as server:
+        report = run_faults(server.url, design=str(order), sagas=4, kills=1, seed=7, settle_timeout=20)
+    assert report.ok, "\n".join(report.lines())
+    assert report.on_stores == {"stock-non-negative": "held", "stock-conserved": "held"}
+    assert report.properties["stock-conserved"] == 0 and not report.not_judged
+    assert "stock-conserved" in "\n".join(report.lines())
