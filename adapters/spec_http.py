@@ -72,7 +72,11 @@ class SpecHttpAdapter:
         self._client = httpx.Client(timeout=httpx.Timeout(30.0, connect=3.0), follow_redirects=False)
         self._cursor: str | None = None
         self.participant = participant
-        self.health = self._health(wait=STARTUP_WAIT)
+        try:
+            self.health = self._health(wait=STARTUP_WAIT)
+        except BaseException:
+            self._client.close()  # the caller gets no adapter to close: leave no socket open
+            raise
         # Read once the service answers: sagaspec serve saves its token before it serves.
         token = query.get("token")
         if token is None and parts.hostname in ("127.0.0.1", "localhost", "::1") and port:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -148,6 +150,27 @@ def test_one_participant_served_alone_the_suite_runs_the_others():
     assert wrong.exit_code == 2 and "serves 'payment', not 'flight'" in wrong.output
     assert failed.exit_code == 1 and "FAILED model:" in failed.output, failed.output
     assert re.search(r"flight on TripCancelled .*the spec allows \[FlightCancelled\]", failed.output)
+
+
+def test_a_refused_service_leaves_no_connection_open():
+    """The adapter refusing a service (it serves another participant) closes its HTTP
+    client: the caller gets no adapter to close (was: ResourceWarning: unclosed socket)."""
+    from sagaspec.adapters.spec_http import SpecHttpAdapter
+
+    from sagaspec.errors import AdapterError
+
+    spec = resolve_spec(TRAVEL)
+    served = SagaHTTPServer(SpecTarget(spec_service_factory(spec), "payment"), port=0,
+                            participant="payment", token=None).start()
+    try:
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always", ResourceWarning)
+            with pytest.raises(AdapterError, match="serves 'payment', not 'flight'"):
+                SpecHttpAdapter(served.url, participant="flight")
+            gc.collect()
+    finally:
+        served.close()
+    assert [str(w.message) for w in seen if issubclass(w.category, ResourceWarning)] == []
 
 
 def test_collecting_stops_once_no_allowed_output_can_grow():
