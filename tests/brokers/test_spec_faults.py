@@ -26,6 +26,10 @@ def test_faults_on_any_spec_settles_every_saga_and_follows_the_spec():
     assert report["ok"] and report["started"] == report["settled"] == 5
     assert report["kills"] == 1 and report["unsettled"] == []
     assert report["trace"]["failures"] == [] and report["trace"]["handlings"] >= 10
+    # The shop's shared stock, which the log cannot show, judged on the stores.
+    assert {n: v["verdict"] for n, v in report["properties"].items()} == {
+        "stock-non-negative": "held", "stock-conserved": "held"}
+    assert report["not_judged"] == []
 
 
 def test_order_saga_options_are_refused_with_a_spec():
