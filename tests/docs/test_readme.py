@@ -176,6 +176,18 @@ RUN_BROKER_MAPPING = {
     "python -m sagaspec.examples.foreign_billing --exchange billing-$$ --bug refund-in-dollars &": 0,
 }
 
+# "Test your own services", step 5: the foreign shop as a whole system over RabbitMQ and
+# REST, run through bash from the repository's folder by test_a_whole_foreign_system_runs_verbatim.
+SHOP_CONFORM = ("sagaspec conform --spec examples/sagas/shop.saga.yaml --participant system --adapter "
+                "\"amqp://guest:guest@127.0.0.1:5672/?exchange=shop-$$&http=http://127.0.0.1:8183\" "
+                "--mapping examples/foreign_shop.toml -n 10 --seed 1")
+RUN_WHOLE_SYSTEM = {
+    "python -m sagaspec.examples.foreign_shop --exchange shop-$$ --port 8183 &": 0,
+    SHOP_CONFORM: None,  # 0, then 1 (the buggy variant)
+    "kill $!": 0,
+    "python -m sagaspec.examples.foreign_shop --exchange shop-$$ --port 8183 --bug ships-declined &": 0,
+}
+
 # Not run verbatim by any test yet (each needs files, services or packages the README
 # does not create in a fresh folder): the list of what is left to run verbatim.
 NOT_YET_RUN = {
@@ -208,7 +220,7 @@ NOT_YET_RUN = {
 
 def _unaccounted() -> list[str]:
     known = (set(RUN_HERE) | set(RUN_IN_FOLDER) | set(RUN_ON_PREPARED_FILES) | RUN_AS_SCRIPT | NOT_YET_RUN
-             | set(RUN_SPEC_SERVE) | set(RUN_BROKER_MAPPING))
+             | set(RUN_SPEC_SERVE) | set(RUN_BROKER_MAPPING) | set(RUN_WHOLE_SYSTEM))
     return [cmd for section, cmd in commands() if cmd not in known and section not in ELSEWHERE]
 
 
@@ -340,7 +352,7 @@ def test_tour_serve_and_conform_block_runs_verbatim(tmp_path):
 
 def test_test_your_own_services_runs_verbatim(tmp_path):
     blocks = [body for section, lang, body in _blocks(TEXT) if section == "Test your own services" and lang == "sh"
-              and "foreign_billing" not in body]
+              and "foreign_billing" not in body and "foreign_shop" not in body]
     lines = [line for body in blocks for line in body.splitlines()]
     assert set(lines) == set(RUN_SPEC_SERVE) and len(blocks) == 2
     for port in (8766, 8767):
@@ -390,4 +402,29 @@ def test_a_service_behind_a_broker_runs_verbatim(tmp_path):
     assert "FAILED provenance: " in out
     assert ("payment published PaymentRefunded.amount = '1.00'; the spec says it is "
             "PaymentCharged.amount = '100.00'") in out
+    assert "Traceback" not in run.stderr
+
+
+def test_a_whole_foreign_system_runs_verbatim(tmp_path):
+    block = next(body for section, lang, body in _blocks(TEXT)
+                 if section == "Test your own services" and lang == "sh" and "foreign_shop" in body)
+    lines = block.splitlines()
+    assert set(lines) == set(RUN_WHOLE_SYSTEM)
+    with socket.socket() as s:
+        if s.connect_ex(("127.0.0.1", 5672)) != 0:
+            pytest.fail("RabbitMQ is not reachable at 127.0.0.1:5672: start it with `bash .ci/services.sh`")
+    with socket.socket() as s:
+        if s.connect_ex(("127.0.0.1", 8183)) == 0:
+            pytest.fail("port 8183 (the README's) is in use by another process")
+    script = "trap 'kill $(jobs -p) 2>/dev/null' EXIT\n" + "".join(
+        f"{line}\necho \"status $? of line {i}\"\n" for i, line in enumerate(lines))
+    run = subprocess.run(["bash", "-c", script], cwd=README.parent, capture_output=True, text=True, timeout=240,
+                         env=_env(tmp_path))
+    out = run.stdout
+    for i, code in enumerate([0, 0, 0, 0, 1, 0]):  # the buggy variant's run fails
+        assert f"status {code} of line {i}\n" in out, (lines[i], out[-3000:], run.stderr[-2000:])
+    assert out.count("PASSED: amqp://guest:guest@127.0.0.1:5672/?exchange=shop-") == 1
+    assert "FAILED model: " in out
+    assert re.search(r"payment on StockReserved of saga \S+ published \[PaymentCharged\]; "
+                     r"the spec allows \[PaymentDeclined\]", out), out[-3000:]
     assert "Traceback" not in run.stderr
