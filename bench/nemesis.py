@@ -20,7 +20,9 @@ import sys
 import tempfile
 import time
 
-from sagaspec.examples.nemesis import FAULTS, run_nemesis
+from sagaspec.examples.nemesis import FAULTS
+
+from sagaspec.cli._nemesis import run_nemesis
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -55,9 +55,6 @@ REMAINING: dict[tuple[str, str], str] = {
     ("conformance/mutate.py", "examples"):
         "sagaspec mutate runs mutants of the reference interpreter in-process "
         "(SpecService, SimulatedCrash, CRASH_POINTS): inject the interpreter from the CLI",
-    ("examples/nemesis.py", "conformance"):
-        "the nemesis extends the fault runner (workload and verdict) with faults of the "
-        "surroundings: it belongs above both (bench/ or the CLI layer)",
 }
 
 _BY_NAME = re.compile(r"^sagaspec\.([A-Za-z_]\w*)(?:\.[\w.]*)?:[A-Za-z_]\w*$")

@@ -12,7 +12,8 @@ test_transient_store_failures checks here).
 from __future__ import annotations
 
 import pytest
-from sagaspec.examples.nemesis import run_nemesis
+
+from sagaspec.cli._nemesis import run_nemesis
 
 pytestmark = [pytest.mark.brokers, pytest.mark.timeout(240)]
 
