@@ -246,8 +246,12 @@ class NatsTransport(Transport):
             config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=head + 1)
         try:
             sub = await self._bounded(
+                # Heartbeats each second: a stalled ordered consumer (its server restarted) is
+                # noticed after two missed ones and recreated; the client's default of 5 s
+                # kept the observer blind for 10-20 s after a broker restart.
                 self.js.subscribe(
                     n["subjects"], stream=n["stream"], ordered_consumer=True, cb=on_msg, config=config,
+                    idle_heartbeat=1.0,
                 ),
                 "observer subscribe",
             )
