@@ -22,7 +22,6 @@ LONG_TESTS: dict[str, float] = {
     "tests/model/test_distributed.py::test_cli_workers_gives_the_sequential_verdict": 23,
     "tests/brokers/test_spec_monitor.py::test_monitor_validates_a_live_spec_system_and_flags_a_forged_event": 23,
     "tests/conformance/test_conform_mutants.py::test_mutant_is_caught_with_a_short_shrunk_sequence[publish-before-commit]": 23,
-    "tests/reliability/test_nemesis.py::test_recovers_without_an_operator[nats-broker-restart]": 21,
     "tests/conformance/test_conform_any_saga.py::test_a_buggy_spec_fails_with_its_named_property_and_replays": 20,
     "tests/docs/test_readme.py::test_a_service_behind_a_broker_runs_verbatim": 20,
     "tests/conformance/test_conform_cli.py::test_without_settling_each_step_a_missing_reaction_is_found_at_the_end": 20,
