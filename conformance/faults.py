@@ -398,12 +398,18 @@ class FaultRunner:
 
     async def _judge_stores(self, adapter: Any, spec: Any, placed: list[str], report: FaultReport) -> None:
         """The properties the bus cannot show, on the participants' variables now."""
-        from sagaspec.conformance.store_check import VIOLATED, bus_blind, judge_variables
+        from sagaspec.conformance.store_check import (
+            VIOLATED,
+            bus_blind,
+            in_chunks,
+            judge_variables,
+            merge_variables,
+        )
 
         blind = bus_blind(spec)
         if not blind:
             return
-        replies = await adapter.variables(placed)
+        replies = merge_variables([await adapter.variables(chunk) for chunk in in_chunks(placed)])
         verdicts = judge_variables(spec, placed, replies, blind, at_rest=report.lost == 0)
         for name, v in verdicts.items():
             if v.verdict not in ("held", VIOLATED):

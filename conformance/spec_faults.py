@@ -24,7 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sagaspec.conformance.store_check import VIOLATED, StoreVerdict, bus_blind, judge_variables
+from sagaspec.conformance.store_check import (
+    VIOLATED,
+    StoreVerdict,
+    bus_blind,
+    in_chunks,
+    judge_variables,
+    merge_variables,
+)
 from sagaspec.conformance.tracecheck import TraceReport, validate_log
 from sagaspec.spec.sagafile import SagaSpec, resolve_spec
 
@@ -241,7 +248,8 @@ class SpecFaultRunner:
             if blind:
                 started = saga_ids[: report.started]
                 try:
-                    answers = await ask("variables", set(cluster.services), sagas=started)
+                    answers = merge_variables([await ask("variables", set(cluster.services), sagas=chunk)
+                                               for chunk in in_chunks(started)])
                 except AdapterError as exc:
                     answers = {s: {"available": False, "reason": str(exc)} for s in cluster.services}
                 report.properties = judge_variables(spec, started, answers, blind,

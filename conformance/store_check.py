@@ -20,9 +20,35 @@ from typing import Any
 
 from sagaspec.spec.sagafile import SagaSpec, SpecProperty
 
-__all__ = ["StoreVerdict", "bus_blind", "judge_variables"]
+__all__ = ["StoreVerdict", "bus_blind", "judge_variables", "in_chunks", "merge_variables"]
 
 HELD, VIOLATED, NOT_JUDGED = "held", "violated", "not judged"
+
+#: Sagas asked for per ``variables`` request (keeps each reply well under a broker's
+#: message size limit on long runs).
+CHUNK = 300
+
+
+def in_chunks(saga_ids: list[str], size: int = CHUNK) -> list[list[str]]:
+    """``saga_ids`` in requests of at most ``size`` (one, possibly empty, at least)."""
+    return [saga_ids[i:i + size] for i in range(0, len(saga_ids), size)] or [[]]
+
+
+def merge_variables(parts: list[dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """One answer per participant from the answers to several ``variables`` requests;
+    a participant not available in one of them is not available."""
+    out: dict[str, dict[str, Any]] = {}
+    for part in parts:
+        for name, r in part.items():
+            have = out.get(name)
+            if have is not None and not have.get("available"):
+                continue
+            if have is None or not r.get("available"):
+                out[name] = {**r, "sagas": dict(r.get("sagas") or {})}
+                continue
+            have["sagas"].update(r.get("sagas") or {})
+            have["shared"] = r.get("shared", have.get("shared"))
+    return out
 
 
 @dataclass

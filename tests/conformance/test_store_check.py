@@ -44,3 +44,15 @@ def test_variables_not_available_are_not_judged_never_held():
     wrong = _inventory(1, [0, 0])
     del wrong["sagas"]["b"]["held"]
     assert all(v == "not judged" for v, _ in _verdicts(wrong).values())
+
+
+def test_answers_in_chunks_merge_into_one_per_participant():
+    from sagaspec.conformance.store_check import in_chunks, merge_variables
+
+    assert in_chunks(["a", "b", "c"], 2) == [["a", "b"], ["c"]] and in_chunks([]) == [[]]
+    first, second = _inventory(0, [1, 0]), _inventory(0, [1, 0])
+    del first["sagas"]["b"], second["sagas"]["a"]
+    merged = merge_variables([{"inventory": first}, {"inventory": second}])
+    assert merged["inventory"]["sagas"] == _inventory(0, [1, 0])["sagas"]
+    gone = merge_variables([{"inventory": first}, {"inventory": {"available": False, "reason": "down"}}])
+    assert not gone["inventory"]["available"] and gone["inventory"]["reason"] == "down"
