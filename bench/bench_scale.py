@@ -1,0 +1,156 @@
+"""Benchmark of the model checker on big runs: where states per second go.
+
+Runs the corrected order saga with a crash/restart budget of 1 per participant (and
+one duplicate delivery) to given state counts, each run in a fresh process (so its
+peak memory is its own), and prints, at every million states and at the end:
+
+* states/s: distinct states found per CPU second so far (what ``sagaspec check``
+  reports), and over the last interval;
+* expanded/s and edges/s over the last interval: the work actually done (every
+  state is expanded once; every edge is a fingerprint and a "seen?" lookup);
+* new states per expansion over the last interval, the frontier (queued states);
+* peak resident memory per stored state (``ru_maxrss``) and the search's own estimate.
+
+Late in a search most edges lead to states already seen, so states/s falls while
+expanded/s and edges/s stay level; wall-clock rates on a shared machine also fall
+behind CPU rates. Each run is made twice side by side, with the cyclic garbage
+collector paused during the search (what ``explore`` does) and left running (as
+before it did), to show what the collector costs as the heap grows.
+Nothing here asserts a timing.
+
+Usage::
+
+    python bench/bench_scale.py                      # 3 orders: 1M states, then all 10.6M
+    python bench/bench_scale.py --states 20000000 --orders 4   # 20M states (about 5 GB)
+    python bench/bench_scale.py --short              # 2 orders, 100,000 states (seconds; CI)
+    python bench/bench_scale.py --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+
+CHILD = r"""
+import gc, importlib, json, resource, sys
+explore_module = importlib.import_module("sagaspec.model.explore")  # the module, not the function
+from sagaspec.model import Config, explore
+from sagaspec.model.saga import saga_system
+
+orders, max_states, step, collect = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1"
+if collect:
+    # Leave the cyclic collector running during the search (the search pauses it).
+    explore_module.gc = type("GC", (), {"isenabled": staticmethod(lambda: False), "disable": staticmethod(lambda: None),
+                                        "enable": staticmethod(gc.enable)})
+samples = []
+state = {"next": step}
+def progress(st):
+    if st.states >= state["next"] or not samples:
+        search = progress.search
+        samples.append({"states": st.states, "cpu_s": st.cpu_seconds, "wall_s": st.seconds, "edges": st.edges,
+                        "expanded": search.expanded if search else 0, "queue": st.queue,
+                        "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+                        "estimate": st.memory_bytes})
+        while state["next"] <= st.states:
+            state["next"] += step
+progress.search = None
+_Search = explore_module._Search
+class Spy(_Search):
+    def __init__(self, *a, **k):
+        super().__init__(*a, **k)
+        progress.search = self
+explore_module._Search = Spy
+result = explore(saga_system("corrected", orders=orders), Config(crashes=1, duplicates=1),
+                 on_progress=progress, progress_interval=0.5, max_states=max_states or None)
+st = result.stats
+if samples and samples[-1]["states"] == st.states:
+    samples.pop()  # the final report repeats the last progress line
+samples.append({"states": st.states, "cpu_s": st.cpu_seconds, "wall_s": st.seconds, "edges": st.edges,
+                "expanded": result._search.expanded, "queue": 0,
+                "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "estimate": st.memory_bytes})
+print(json.dumps({"orders": orders, "complete": result.complete, "loop": result._search.loop,
+                  "gc_running": collect, "samples": samples}))
+"""
+
+
+def run(orders: int, max_states: int, step: int, collect: bool) -> dict:
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, str(orders), str(max_states), str(step), "1" if collect else "0"],
+        capture_output=True, text=True,
+    )
+    if proc.returncode:
+        raise SystemExit(f"error: the benchmark run failed:\n{proc.stderr}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def rows(report: dict) -> list[dict]:
+    out = []
+    prev = {"states": 0, "cpu_s": 0.0, "edges": 0, "expanded": 0}
+    for s in report["samples"][1:]:
+        dt = max(s["cpu_s"] - prev["cpu_s"], 1e-9)
+        out.append({
+            "states": s["states"], "cpu_s": s["cpu_s"], "wall_s": s["wall_s"],
+            "states_per_s": round(s["states"] / max(s["cpu_s"], 1e-9)),
+            "interval_states_per_s": round((s["states"] - prev["states"]) / dt),
+            "interval_expanded_per_s": round((s["expanded"] - prev["expanded"]) / dt),
+            "interval_edges_per_s": round((s["edges"] - prev["edges"]) / dt),
+            "new_per_expansion": round((s["states"] - prev["states"]) / max(s["expanded"] - prev["expanded"], 1), 2),
+            "queue": s["queue"],
+            "rss_bytes_per_state": round(s["rss"] / max(s["states"], 1)),
+            "estimate_bytes_per_state": round(s["estimate"] / max(s["states"], 1)),
+        })
+        prev = s
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--orders", type=int, default=3)
+    ap.add_argument("--states", type=int, action="append", metavar="N",
+                    help="stop after N states (repeatable; 0: the whole space; default 1,000,000 and 0)")
+    ap.add_argument("--step", type=int, default=1_000_000, help="a row every this many states")
+    ap.add_argument("--no-gc-compare", action="store_true", help="only the search as explore() runs it")
+    ap.add_argument("--short", action="store_true", help="2 orders, 100,000 states, rows every 50,000")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    if args.short:
+        orders, bounds, step = 2, [100_000], 50_000
+    else:
+        orders, bounds, step = args.orders, args.states or [1_000_000, 0], args.step
+    reports = []
+    for bound in bounds:
+        for collect in ([False] if args.no_gc_compare else [False, True]):
+            report = run(orders, bound, step, collect)
+            report["bound"] = bound
+            report["rows"] = rows(report)
+            reports.append(report)
+    if args.json:
+        print(json.dumps([{k: v for k, v in r.items() if k != "samples"} for r in reports], indent=2))
+        return 0
+    for r in reports:
+        gc_text = "collector running" if r["gc_running"] else "collector paused (explore's default)"
+        bound = f"{r['bound']:,} states" if r["bound"] else "whole space"
+        print(f"corrected, {r['orders']} orders, 1 crash each, 1 duplicate: {bound}, {gc_text}, "
+              f"loop {r['loop']}, complete {r['complete']}")
+        print(f"{'states':>11} {'cpu s':>7} {'wall s':>7} {'st/s':>8} {'st/s now':>9} {'exp/s now':>9} "
+              f"{'edges/s now':>11} {'new/exp':>7} {'queue':>10} {'RSS B/st':>8} {'est B/st':>8}")
+        for x in r["rows"]:
+            print(f"{x['states']:>11,} {x['cpu_s']:>7.1f} {x['wall_s']:>7.1f} {x['states_per_s']:>8,} "
+                  f"{x['interval_states_per_s']:>9,} {x['interval_expanded_per_s']:>9,} {x['interval_edges_per_s']:>11,} "
+                  f"{x['new_per_expansion']:>7} {x['queue']:>10,} {x['rss_bytes_per_state']:>8,} "
+                  f"{x['estimate_bytes_per_state']:>8,}")
+    pairs = {}
+    for r in reports:
+        pairs.setdefault(r["bound"], {})[r["gc_running"]] = r
+    for pair in pairs.values():
+        if len(pair) == 2:
+            paused, running = pair[False]["rows"][-1], pair[True]["rows"][-1]
+            print(f"  {paused['states']:,} states: collector paused {paused['states_per_s']:,} st/s vs running "
+                  f"{running['states_per_s']:,} st/s ({paused['states_per_s'] / max(running['states_per_s'], 1):.2f}x)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,26 @@
+"""bench/bench_scale.py --short: the big-run benchmark's numbers are there and consistent."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_bench_scale_short_reports_rates_and_memory_per_state():
+    out = subprocess.run(
+        [sys.executable, "bench/bench_scale.py", "--short", "--json"],
+        cwd=REPO, capture_output=True, text=True, timeout=120, check=True,
+    ).stdout
+    reports = json.loads(out)
+    assert [r["gc_running"] for r in reports] == [False, True]  # side by side
+    for r in reports:
+        rows = r["rows"]
+        assert rows[-1]["states"] == 100_000 and not r["complete"]
+        assert [x["states"] for x in rows] == sorted(x["states"] for x in rows)
+        for x in rows:
+            assert x["states_per_s"] > 0 and x["interval_edges_per_s"] >= x["interval_expanded_per_s"] > 0
+            assert x["rss_bytes_per_state"] > 0 and x["estimate_bytes_per_state"] > 0
