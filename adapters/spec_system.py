@@ -270,9 +270,10 @@ class SystemAdapter(SpecBrokerAdapter):
         self.terminal = frozenset(e.name for e in spec.events if e.terminal)
         config = BrokerConfig.from_url(broker_url)
         config.control = "off"  # their system has no control channel of ours
+        settle = config.settle  # read before the broker adapter puts its own default in
         self.broker = BrokerAdapter(config, participant="system")
         self.timeout = max(float(timeout), config.timeout)
-        self.settle = config.settle if config.settle is not None else 0.05
+        self.settle = settle if settle is not None else 0.05
         self.broker.config.settle = self.settle
         self.state = Correlation()
         self.tag = uuid.uuid4().hex[:6]

@@ -34,6 +34,8 @@ def conform_spec(spec_ref: str, adapter: str | None, participant: str, examples:
     cases = [case] if case is not None else list(range(examples))
     target = f"{adapter} as {participant} of the {spec.name} spec" + (f", mutant {mutant}" if mutant else "")
     driver = load_spec_adapter(adapter, spec, participant, mutant, timeout, mapping=mapping)
+    if getattr(driver, "black_box", False):
+        faults = ()  # a system that runs by itself gets no faults injected
     click.echo(f"sagaspec conform: {target}, {len(cases)} case(s), seed {seed}, "
                f"faults: {', '.join(faults) or 'none'}")
     live = sys.stderr.isatty()
@@ -82,8 +84,6 @@ def conform_spec(spec_ref: str, adapter: str | None, participant: str, examples:
         for key, (k, result, sagas, kinds) in list(distinct.items()):
             if key[0] == "health":
                 continue  # the service is down: nothing more to run
-            if getattr(driver, "black_box", False):
-                kinds = ()  # a system that runs by itself gets no faults injected
             for n in range(1, sagas):
                 smaller = run(k, n, kinds)
                 if smaller.failures and _key(smaller.failures[0]) == key:

@@ -73,6 +73,7 @@ def test_the_foreign_shop_passes_as_it_is(shop):
     result = conform(shop, "-n", "8")
     assert result.exit_code == 0, result.output
     assert "PASSED" in result.output and "8 case(s)" in result.output
+    assert "faults: none" in result.output  # nothing is injected into a system that runs by itself
     # Every outcome was judged: some orders completed, some were cancelled, read over HTTP.
     assert "0 events" not in result.output
 
