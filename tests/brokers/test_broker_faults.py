@@ -112,3 +112,35 @@ def test_the_fault_runner_judges_the_order_spec_stock_on_the_stores(tmp_path):
     assert report.on_stores == {"stock-non-negative": "held", "stock-conserved": "held"}
     assert report.properties["stock-conserved"] == 0 and not report.not_judged
     assert "stock-conserved" in "\n".join(report.lines())
+
+
+def test_the_fault_runner_fails_a_stock_leak_only_the_stores_show(tmp_path):
+    """Services that forget to return a released reservation to stock (the order spec
+    with that one update dropped), judged by the order spec: the one saga (seed 7: its
+    payment declined, its reservation released) leaves a correct bus log, and the run
+    fails on stock-conserved, judged on the inventory's store."""
+    from pathlib import Path
+
+    from sagaspec.examples.cluster import Cluster
+    from sagaspec.examples.nemesis import ThrowawayServer
+
+    order = Path(__file__).resolve().parents[2] / "spec" / "sagas" / "order-corrected.saga.yaml"
+    release = "set: {status: released, held: 0, releases: releases + 1, free: free + held}"
+    text = order.read_text()
+    assert text.count(release) == 1
+    leaky = tmp_path / "order-leaky.saga.yaml"
+    leaky.write_text(text.replace(release, "set: {status: released, held: 0, releases: releases + 1}"))
+
+    class LeakyServices(Cluster):
+        def __init__(self, config, services=None, **kw):
+            super().__init__(config, services, **{**kw, "design": "corrected", "spec": str(leaky)})
+
+    with ThrowawayServer("nats", tmp_path / "nats") as server:
+        report = run_faults(server.url, design=str(order), sagas=1, kills=1, seed=7, settle_timeout=20,
+                            services=("notification",), launcher=LeakyServices)
+    lines = "\n".join(report.lines())
+    assert report.placed == report.terminal == 1 and report.cancelled == 1, lines
+    assert report.on_stores["stock-conserved"] == "violated" and report.properties["stock-conserved"] == 1
+    # Nothing on the bus gave it away: the only violation is the one the stores show.
+    assert report.violations == {"stock-conserved": 1} and not report.ok, lines
+    assert "VIOLATED" in lines and lines.endswith("FAILED")
