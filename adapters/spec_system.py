@@ -115,6 +115,10 @@ class SystemConfig:
                 raise self._err(f"system.rules.{knob}", f"no world knob {knob!r} in {spec.name}; expected one "
                                    f"of {', '.join(spec.world) or 'none'}")
             self.rules[knob] = self._cel(self.field_env, text, f"system.rules.{knob}", "string")
+        for knob in spec.world:
+            if knob not in self.rules:  # else the oracle would judge by a value they never saw
+                raise self._err("system.rules", f"no rule for the world knob {knob!r}: say how their system "
+                                f"decides it from the trigger's fields ({', '.join(spec.world[knob])})")
         setup = table.get("setup", [])
         if not isinstance(setup, list):
             raise self._err("system.setup", "expected [[system.setup]] tables (one request each)")

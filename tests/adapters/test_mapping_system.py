@@ -150,3 +150,9 @@ def test_a_trigger_published_on_their_broker_names_the_field_that_carries_the_sa
 def test_a_state_path_placeholder_must_be_a_known_id(tmp_path):
     with pytest.raises(InputError, match=r"system.state.path: no value for \{order_no\}"):
         _config(tmp_path, 'path = "/orders/{order_number}"', 'path = "/orders/{order_no}"')
+
+
+def test_every_world_knob_needs_their_rule(tmp_path):
+    """Without a rule the oracle would judge by a world value their system never saw."""
+    with pytest.raises(InputError, match=r"m.toml:\d+: system.rules: no rule for the world knob 'shipping'"):
+        _config(tmp_path, "shipping = \"address.startsWith('PO Box') ? 'fail' : 'ship'\"\n", "")
