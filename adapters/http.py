@@ -26,16 +26,21 @@ Required
 Optional (advertised in ``GET /health``; absent hooks make the suite skip their checks)
     ``GET /health``
         ``{"status": "ok", "contract": 1, "participant": PARTICIPANT|"system",
-        "capabilities": ["place_order", "setup", "crash", "reset", "deliver_raw",
-        "webhook"], "synchronous": true}``. ``synchronous`` promises that when a
-        ``POST`` returns, everything it caused has been published, so the adapter does
-        not wait for quiet. Without ``/health`` the adapter assumes only the two
-        required endpoints and an asynchronous service.
+        "capabilities": ["start_saga", "setup", "knobs", "crash", "reset",
+        "deliver_raw", "webhook"], "world": "knobs"|"per-key", "synchronous": true}``.
+        ``synchronous`` promises that when a ``POST`` returns, everything it caused has
+        been published, so the adapter does not wait for quiet. Without ``/health`` the
+        adapter assumes only the two required endpoints and an asynchronous service.
+    ``POST /sagas``
+        Start a saga (capability ``start_saga``; body: ``{"sagaId": ID, "fields":
+        {...}}``, the fields of the saga's trigger event): the participant that starts
+        sagas publishes that event.
     ``POST /orders``
-        Start a saga (capability ``place_order``; body: ``sagaId`` and the fields of the
-        saga's trigger event): the participant that starts sagas publishes that event.
+        The older form of ``POST /sagas`` (capability ``place_order``; body: ``sagaId``
+        and the trigger's fields at the top level), used when ``start_saga`` is not offered.
     ``POST /world``
-        Set the world: the JSON form of :class:`~sagaspec.adapters.base.World`.
+        Set the world. With capability ``knobs`` (a spec interpreter): the spec's knob
+        values per saga, ``{"sagas": {ID: {KNOB: VALUE}}}``; otherwise the per-key JSON form of :class:`~sagaspec.adapters.base.World`.
     ``POST /crash/{participant}``
         Kill and restart a participant (durable state kept, volatile state lost).
     ``POST /reset``
@@ -76,7 +81,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import httpx
-from sagaspec.adapters.base import CAPABILITIES, Adapter, RawMessage, World
+from sagaspec.adapters.base import CAPABILITIES, KNOBS, Adapter, RawMessage, World
 from sagaspec.spec.cloudevents import (
     STRUCTURED_CONTENT_TYPE,
     from_binary,
@@ -373,8 +378,15 @@ class HttpAdapter(Adapter):
 
     @property
     def capabilities(self) -> frozenset[str]:
-        declared = self._health_blocking().get("capabilities") or []
-        return frozenset(c for c in declared if c in CAPABILITIES)
+        declared = set(self._health_blocking().get("capabilities") or [])
+        if "place_order" in declared:
+            declared.add("start_saga")  # through POST /orders
+        return frozenset(c for c in declared if c in CAPABILITIES or c == KNOBS)
+
+    @property
+    def world_knobs(self) -> bool:  # type: ignore[override]
+        """The server said its ``POST /world`` takes the spec's knob values."""
+        return KNOBS in (self._health_blocking().get("capabilities") or [])
 
     @property
     def synchronous(self) -> bool:
@@ -524,6 +536,14 @@ class HttpAdapter(Adapter):
         if r.status_code >= 400 and hook != "deliver_raw":
             raise AdapterError(f"POST {self.url}{path} answered HTTP {r.status_code}: {_excerpt(r.text)}")
 
+    async def start_saga(self, payload: dict[str, Any]) -> None:
+        declared = (self._health or self._health_blocking()).get("capabilities") or []
+        if "start_saga" not in declared and "place_order" in declared:
+            await self.place_order(payload)  # a server that knows only POST /orders
+            return
+        fields = {k: v for k, v in payload.items() if k != "sagaId"}
+        await self._hook("start_saga", "/sagas", json={"sagaId": payload.get("sagaId"), "fields": fields})
+
     async def place_order(self, order: dict[str, Any]) -> None:
         await self._hook("place_order", "/orders", json=order)
 
@@ -532,7 +552,13 @@ class HttpAdapter(Adapter):
                          headers={"Content-Type": "application/octet-stream"})
 
     async def setup(self, world: World) -> None:
-        await self._hook("setup", "/world", json=world.to_json() if hasattr(world, "to_json") else world)
+        if not isinstance(world, World):
+            body: Any = world
+        elif self.world_knobs:
+            body = world.knob_values()
+        else:
+            body = world.to_json()
+        await self._hook("setup", "/world", json=body)
 
     async def crash(self, participant: str) -> None:
         await self._hook("crash", f"/crash/{participant}")

@@ -249,14 +249,22 @@ class SagaHTTPServer:
 
     # -- health ----------------------------------------------------------------------------
     def health(self) -> dict[str, Any]:
-        caps = sorted(set(getattr(self.target, "capabilities", ())) | {"webhook"})
+        """What the adapter learns about this target: its hooks and the form of its world."""
+        own = set(getattr(self.target, "capabilities", ()))
+        caps = own | {"webhook"}
+        if own & {"start", "place_order"}:
+            caps.add("start_saga")  # POST /sagas
+        knobs = bool(getattr(self.target, "world_knobs", False))
+        if knobs:
+            caps.add("knobs")  # POST /world takes the spec's knob values (and shared variables)
         return {
             "status": "ok",
             "contract": 1,
             "participant": self.participant,
             "design": self.design,
             "mutant": self.mutant,
-            "capabilities": caps,
+            "capabilities": sorted(caps),
+            "world": "knobs" if knobs else "per-key",
             "synchronous": True,
         }
 
@@ -339,7 +347,7 @@ class SagaHTTPServer:
             self._deliver(h, body, query.get("to"))
             return 202, {"status": "accepted"}
         if method == "POST" and path == "/sagas":
-            self._run("start", self._json(body, "saga"))
+            self._start_saga(self._json(body, "saga"))
             return 202, {"status": "accepted"}
         if method == "POST" and path == "/raw":
             self._run("deliver_raw", body)
@@ -397,6 +405,17 @@ class SagaHTTPServer:
                     self._webhooks.remove(url)
             return 204, None
         raise _Reply(404, {"error": f"no route {method} {path}"})
+
+    def _start_saga(self, request: Any) -> None:
+        """``POST /sagas``: a spec target's ``start``; for a target with only
+        ``place_order`` (the order saga's services), the trigger's payload with its sagaId."""
+        if "start" in set(getattr(self.target, "capabilities", ())):
+            self._run("start", request)
+            return
+        if not isinstance(request, dict) or not isinstance(request.get("sagaId"), str) \
+                or not isinstance(request.get("fields", {}), dict):
+            raise _Reply(400, {"error": 'saga: expected {"sagaId": "...", "fields": {...}}'})
+        self._run("place_order", {**request.get("fields", {}), "sagaId": request["sagaId"]})
 
     @staticmethod
     def _json(body: bytes, what: str) -> Any:

@@ -32,8 +32,9 @@ def types(items):
 def test_the_whole_system_over_http(served_system, run):
     a = load_adapter(served_system.url, participant="system")
     run(a.start())
-    assert a.capabilities == {"place_order", "setup", "crash", "reset", "deliver_raw"}
-    assert a.synchronous
+    # The order services start sagas by POST /sagas (start_saga) and by POST /orders.
+    assert a.capabilities == {"start_saga", "place_order", "setup", "crash", "reset", "deliver_raw"}
+    assert a.synchronous and not a.world_knobs  # a per-key world, not a spec's knobs
     run(a.reset())
     run(a.setup(WORLD))
     run(a.place_order(sample_order(1)))
@@ -45,7 +46,7 @@ def test_the_whole_system_over_http(served_system, run):
     run(a.deliver_raw(b"\xffgarbage"))
     run(a.deliver({"eventType": "OrderCreated", "eventId": "x"}))  # schema-invalid
     assert run(a.collect(2.0)) == []
-    run(a.place_order(sample_order(2, user="mallory")))
+    run(a.start_saga(sample_order(2, user="mallory")))
     assert types(run(a.collect(2.0))) == ["OrderCreated", "PaymentFailed", "InventoryReserved",
                                           "OrderCancelled", "InventoryReleased"]
     run(a.close())
