@@ -91,7 +91,8 @@ def test_a_broken_business_rule_is_caught_exactly(shop):
 
 @pytest.mark.parametrize("shop", ["no-release"], indirect=True)
 def test_a_missing_compensation_is_caught(shop):
-    result = conform(shop, "-n", "8", "-x")
+    # An order never cancelled is waited for until ?timeout= (1 s, not the default 3 s).
+    result = conform(f"{shop}&timeout=1", "-n", "8", "-x")
     assert result.exit_code == 1, result.output
     assert "inventory on" in result.output and "[StockReleased]" in result.output
 
@@ -117,9 +118,10 @@ def test_without_the_health_check_a_later_case_takes_the_blame(shop, tmp_path):
     mapping = tmp_path / "no-health.toml"
     mapping.write_text(text.replace('[system.health]                      # after each case: damage that '
                                     'outlives it\npath = "/health"\n', ""))
-    result = CliRunner().invoke(main, ["conform", "--spec", SHOP, "--participant", "system", "--adapter", shop,
+    result = CliRunner().invoke(main, ["conform", "--spec", SHOP, "--participant", "system",
+                                       "--adapter", f"{shop}&timeout=1",
                                        "--mapping", str(mapping), "--seed", "1", "-n", "2", "--case-sagas", "1",
-                                       "--collect-timeout", "1", "-x"])
+                                       "-x"])
     assert result.exit_code == 1, result.output
     assert "FAILED model: case 1" in result.output, result.output
     assert "inventory on OrderPlaced" in result.output
