@@ -5,8 +5,7 @@ What it wraps (see :func:`as_target`):
 * a *target*: an object with ``deliver(event)`` and ``drain()`` (everything published
   since the last drain), and any of ``place_order``, ``setup``, ``crash``, ``reset``,
   ``deliver_raw`` it supports, listed in an optional ``capabilities`` attribute. The
-  reference :class:`~sagaspec.examples.system.ReferenceSystem` and
-  :class:`~sagaspec.examples.system.SingleService` are targets;
+  reference system and its single services are targets;
 * a *service object* with ``handle(message)`` and ``relay(publish)`` (the reference
   service shape), wrapped as a lone participant;
 * a *callable* ``fn(event) -> iterable of published events`` (a pure-function service).
@@ -20,8 +19,9 @@ with ``reason`` ``"consumer crashed: <Type>: <message>"``.
 Adapter string: ``inprocess:pkg.mod:factory[?key=value&...]``. The factory is called with
 those options (ints and ``true``/``false`` converted) plus ``participant``, ``design`` and
 ``mutant`` when its signature accepts them, and returns an :class:`Adapter`, a target, a
-service object or a callable. ``inprocess:`` alone uses the reference services
-(:func:`sagaspec.examples.system.make_target`), e.g.
+service object or a callable. ``inprocess:`` alone uses the target factory of the
+``reference`` entry point of ``sagaspec.targets`` (the reference services; see
+:mod:`sagaspec.adapters.plugins`), e.g.
 ``inprocess:?mutant=no-idempotency`` or ``inprocess:?design=seed``.
 """
 
@@ -34,6 +34,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from sagaspec.adapters.base import CAPABILITIES, KNOBS, Adapter, RawMessage, World
+from sagaspec.adapters.plugins import TARGETS, load_plugin
 
 from sagaspec.errors import AdapterError, SagaspecError
 
@@ -45,11 +46,7 @@ __all__ = [
     "load_factory",
     "from_spec",
     "reference_adapter",
-    "DEFAULT_FACTORY",
 ]
-
-#: The factory ``inprocess:`` uses when none is named.
-DEFAULT_FACTORY = "sagaspec.examples.system:make_target"
 
 
 async def _maybe_await(value: Any) -> Any:
@@ -326,15 +323,15 @@ def from_spec(spec: str, **options: Any) -> Adapter:
     """
     rest = spec.split(":", 1)[1] if ":" in spec else ""
     path, _, query = rest.partition("?")
-    path = path.strip() or DEFAULT_FACTORY
+    path = path.strip()
     try:
         pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))
     except ValueError:
         raise AdapterError(f"invalid options {query!r} in adapter {spec!r}; expected key=value&...") from None
     kwargs = {k: v for k, v in options.items() if v is not None}
     kwargs.update({k: _coerce(v) for k, v in pairs})
-    factory = load_factory(path)
-    made = _call_factory(factory, f"inprocess:{path}", kwargs)
+    factory = load_factory(path) if path else load_plugin(TARGETS)
+    made = _call_factory(factory, f"inprocess:{path or 'reference'}", kwargs)
     if isinstance(made, Adapter):
         return made
     label = f"inprocess:{path}" + (f"?{query}" if query else "")
@@ -349,8 +346,6 @@ def reference_adapter(
     >>> sorted(reference_adapter(mutant="no-idempotency").capabilities)
     ['crash', 'deliver_raw', 'place_order', 'reset', 'setup', 'start_saga']
     """
-    from sagaspec.examples.system import make_target
-
-    target = make_target(participant, design, mutant, **kwargs)
+    target = load_plugin(TARGETS)(participant, design, mutant, **kwargs)
     label = f"reference {design}/{participant}" + (f" mutant={mutant}" if mutant else "")
     return InProcessAdapter(target, label=label)

@@ -3,7 +3,8 @@
 A mutation operator changes one thing in a spec's reactions (a guard dropped, a
 compensation skipped, a world decision swapped ...) or in how its reference services
 run (no idempotency store, events sent to the wrong saga ...). Each mutant is the
-reference interpreter (:mod:`sagaspec.examples.interpreter`) running the changed spec
+spec's interpreter (the ``reference`` entry point of ``sagaspec.interpreters``, see
+:mod:`sagaspec.adapters.plugins`) running the changed spec
 or with the changed behaviour; :func:`score` drives every mutant with seeded random
 schedules (several sagas interleaved, duplicates, crashes at every crash point, random
 worlds) and judges each with :class:`~sagaspec.conformance.spec_oracle.SpecOracle` on
@@ -172,7 +173,9 @@ def _services(m: Mutant, world: dict, params: dict) -> dict[str, Any]:
 
 
 def _mutant_class():
-    from sagaspec.examples.interpreter import SpecService
+    from sagaspec.adapters.plugins import INTERPRETERS, load_plugin
+
+    SpecService = load_plugin(INTERPRETERS)  # noqa: N806 - a class, found by name
 
     class MutantService(SpecService):
         """The interpreter with a changed behaviour (see :data:`OPERATORS`)."""
@@ -249,7 +252,7 @@ def run_schedule(spec: SagaSpec, services: dict[str, Any], seed: int, *, sagas: 
                  crashes: bool = True, duplicates: bool = True) -> list[Failure]:
     """One seeded run: start ``sagas`` sagas, deliver in random order with duplicates and
     crashes until quiet; the failures the oracle on ``spec`` reports."""
-    from sagaspec.examples.service import CRASH_POINTS, SimulatedCrash
+    from sagaspec.adapters.crash import CRASH_POINTS, SimulatedCrash
 
     rng = random.Random(seed)
     saga_ids = [f"s{seed}-{i}" for i in range(sagas)]
@@ -435,7 +438,7 @@ def run_history(spec: SagaSpec, services: dict[str, Any], history: list, world: 
     """Drive ``services`` along a model history (see :func:`distinguishing_history`):
     sagas are started, the real events that the history's messages stand for delivered,
     participants crashed and restarted; the oracle on ``spec`` judges every step."""
-    from sagaspec.examples.service import SimulatedCrash
+    from sagaspec.adapters.crash import SimulatedCrash
 
     sagas = 1 + max((k[2].saga for k in history if k[2] is not None), default=0)
     sagas = max(sagas, 1 + sum(1 for k in history if k[0] == "internal") - 1)

@@ -280,8 +280,8 @@ class Runner:
         from urllib.parse import parse_qsl
 
         from sagaspec.adapters.inprocess import InProcessAdapter
+        from sagaspec.adapters.plugins import TARGETS, load_plugin
         from sagaspec.conformance.spec_conform import spec_service_factory
-        from sagaspec.examples.spec_target import SpecTarget
 
         c = self.config
         options = dict(parse_qsl(text.partition("?")[2]))
@@ -291,7 +291,7 @@ class Runner:
                                f"?mutant=NAME, not {', '.join(sorted(unknown))}")
         mutant = options.get("mutant") or c.mutant
         spec = suite_model(c.design, 1).spec
-        target = SpecTarget(spec_service_factory(spec, mutant), c.participant)
+        target = load_plugin(TARGETS, "interpreter")(spec_service_factory(spec, mutant), c.participant)
         label = f"interpreter {spec.name}/{c.participant}" + (f" mutant={mutant}" if mutant else "")
         adapter: Adapter = InProcessAdapter(target, label=label)
         if c.mapping is not None:  # as load_adapter wraps any other adapter

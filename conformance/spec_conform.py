@@ -52,9 +52,9 @@ class InProcessSpecAdapter:
     name = "inprocess"
 
     def __init__(self, spec: SagaSpec, mutant: str | None = None) -> None:
-        from sagaspec.examples.spec_target import SpecTarget
+        from sagaspec.adapters.plugins import TARGETS, load_plugin
 
-        self.target = SpecTarget(spec_service_factory(spec, mutant))
+        self.target = load_plugin(TARGETS, "interpreter")(spec_service_factory(spec, mutant))
 
     def reset(self) -> None:
         self.target.reset()
@@ -69,7 +69,7 @@ class InProcessSpecAdapter:
         self.target.crash(participant, point)
 
     def deliver(self, participant: str, event: dict[str, Any], invalid: bool = False) -> bool:
-        from sagaspec.examples.spec_target import ConsumerCrashed
+        from sagaspec.adapters.crash import ConsumerCrashed
 
         # The dead-letter log line of an invalid event the suite sent on purpose is noise
         # in the suite's output (a served service still logs it).
@@ -95,15 +95,16 @@ def spec_service_factory(spec: SagaSpec, mutant: str | None = None,
     """A maker of fresh services of ``spec``: the interpreter (each on a memory store, or
     on ``store_factory(participant)``), or the named mutant of
     :func:`sagaspec.conformance.mutate.mutants` (memory stores)."""
+    from sagaspec.adapters.plugins import INTERPRETERS, load_plugin
     from sagaspec.conformance.mutate import _services, mutants
-    from sagaspec.examples.interpreter import SpecService, spec_services
 
+    service = load_plugin(INTERPRETERS)
     params = spec_params(spec)
     if not mutant and store_factory is not None:
-        return lambda: {p.name: SpecService(spec, p.name, store_factory(p.name), params=params)
+        return lambda: {p.name: service(spec, p.name, store_factory(p.name), params=params)
                         for p in spec.participants}
-    if not mutant:
-        return lambda: spec_services(spec, params=params)
+    if not mutant:  # each on its own memory store
+        return lambda: {p.name: service(spec, p.name, params=params) for p in spec.participants}
     if store_factory is not None:
         raise UsageError("a mutant runs on memory stores: leave out --store")
     found = {m.name: m for m in mutants(spec)}

@@ -37,6 +37,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
+from sagaspec.adapters.crash import CRASH_POINTS, SimulatedCrash
 from sagaspec.examples.envelope import InvalidMessage, decode, message_text, now_rfc3339, outgoing
 from sagaspec.examples.store import MemoryStore, Store, Tx
 from sagaspec.spec.events import EventEnvelope
@@ -57,8 +58,6 @@ DUPLICATE = "duplicate"
 IGNORED = "ignored"
 DEAD_LETTERED = "dead-lettered"
 
-#: Where :meth:`ReferenceService.arm_crash` can kill a service, in handling order.
-CRASH_POINTS = ("before-commit", "after-commit", "after-publish")
 
 _DLQ_COUNT = "dead-letters:count"
 
@@ -79,15 +78,6 @@ def _identity(message: Any) -> tuple[str, str]:
         return "-", "-"
     ident = [data.get("eventId", data.get("id")), data.get("eventType", data.get("type"))]
     return tuple(str(x)[:80] if isinstance(x, (str, int)) else "-" for x in ident)  # type: ignore[return-value]
-
-
-class SimulatedCrash(BaseException):  # noqa: N818 - it is not an error, it is a kill
-    """The process died here (raised at an armed crash point)."""
-
-    def __init__(self, service: str, point: str) -> None:
-        super().__init__(f"{service} crashed at {point}")
-        self.service = service
-        self.point = point
 
 
 def world_json(world: Any) -> dict[str, Any]:

@@ -19,15 +19,11 @@ from collections.abc import Callable
 from typing import Any
 
 from sagaspec.adapters.base import RawMessage
-from sagaspec.examples.service import CRASH_POINTS, SimulatedCrash
+from sagaspec.adapters.crash import CRASH_POINTS, ConsumerCrashed, SimulatedCrash
 
 from sagaspec.errors import AdapterError
 
 __all__ = ["SpecTarget", "ConsumerCrashed"]
-
-
-class ConsumerCrashed(Exception):  # noqa: N818 - a reported kill, as the wire contract's 5xx
-    """The participant died at its armed crash point before acknowledging the event."""
 
 
 class SpecTarget:

@@ -41,21 +41,7 @@ ALLOWED: dict[str, set[str]] = {
 }
 
 #: (file, imported layer) -> why it is still needed (remove the entry when it is not).
-REMAINING: dict[tuple[str, str], str] = {
-    ("adapters/inprocess.py", "examples"):
-        "the in-process adapter's default target is the reference system "
-        "(DEFAULT_FACTORY, make_target): the factory should be passed in from the CLI layer",
-    ("conformance/spec_conform.py", "examples"):
-        "conform --spec runs the reference interpreter in-process as its default target "
-        "and catches its crash exception: a target factory passed in from the CLI layer "
-        "would remove it",
-    ("conformance/runner.py", "examples"):
-        "conform on a spec with an inprocess: adapter runs the reference interpreter "
-        "(SpecTarget) in this process: a target factory passed in from the CLI layer",
-    ("conformance/mutate.py", "examples"):
-        "sagaspec mutate runs mutants of the reference interpreter in-process "
-        "(SpecService, SimulatedCrash, CRASH_POINTS): inject the interpreter from the CLI",
-}
+REMAINING: dict[tuple[str, str], str] = {}
 
 _BY_NAME = re.compile(r"^sagaspec\.([A-Za-z_]\w*)(?:\.[\w.]*)?:[A-Za-z_]\w*$")
 
