@@ -10,8 +10,9 @@ the CloudEvents codec and the :class:`BrokerAdapter` the conformance suite drive
 written once here.
 
 The adapter reaches a system; it never runs one. With ``spawn=`` it asks a *launcher*
-(:class:`Launcher`, e.g. the reference runners' supervisor, registered with
-:func:`register_launcher` or passed as ``launcher=``) to run the participants.
+(:class:`Launcher`: passed as ``launcher=``, registered with :func:`register_launcher`,
+or else the ``reference`` entry point of ``sagaspec.launchers``, the reference runners'
+supervisor) to run the participants.
 
 Names are derived from one optional *namespace*, so concurrent runs never collide; every
 name can also be set explicitly (URL query parameters or constructor keywords):
@@ -616,16 +617,17 @@ _LAUNCHER: list[LauncherFactory | str] = []
 
 def register_launcher(factory: LauncherFactory | str) -> None:
     """Make ``spawn=`` use ``factory`` (a callable or ``"module:attribute"``, imported on
-    first use) when no ``launcher=`` is given. The command line registers the reference
-    runners' supervisor; the adapter itself knows no implementation."""
+    first use) when no ``launcher=`` is given, instead of the ``reference`` entry point of
+    ``sagaspec.launchers`` (the reference runners' supervisor, see
+    :mod:`sagaspec.adapters.plugins`); the adapter itself knows no implementation."""
     _LAUNCHER[:] = [factory]
 
 
 def registered_launcher() -> LauncherFactory:
     if not _LAUNCHER:
-        raise AdapterError("spawn= needs a launcher to run the participants: pass launcher= or "
-                           "call sagaspec.adapters.broker.register_launcher (the sagaspec command "
-                           "line registers the reference services' supervisor)")
+        from sagaspec.adapters.plugins import LAUNCHERS, load_plugin
+
+        return load_plugin(LAUNCHERS)
     entry = _LAUNCHER[0]
     if isinstance(entry, str):
         import importlib
@@ -683,7 +685,8 @@ class BrokerAdapter(Adapter):
         what spawned services run.
     launcher
         ``factory(config, services, *, db, design, mutant) -> Launcher`` for ``spawn=``
-        (default: the one given to :func:`register_launcher`).
+        (default: the one given to :func:`register_launcher`, else the ``reference``
+        entry point of ``sagaspec.launchers``).
     **options
         Any query parameter as a keyword (``namespace="t1"``, ``spawn="all"``, ...).
     """

@@ -96,10 +96,8 @@ class _LazyGroup(click.Group):
 def main(ctx: click.Context) -> None:
     """sagaspec: specify, model-check and conformance-test saga choreographies."""
     ctx.ensure_object(dict)
-    # A broker adapter's spawn= runs the reference services: the adapter runs nothing itself.
-    from sagaspec.adapters.broker import register_launcher
-
-    register_launcher("sagaspec.examples.cluster:Cluster")
+    # A broker adapter's spawn= finds the reference services' launcher by its entry point
+    # (sagaspec.launchers), as a library user's run does: nothing to register here.
 
 
 def run_safely(fn, *args, **kwargs):

@@ -89,3 +89,21 @@ def test_the_generic_code_reports_the_missing_entry_point(nothing_installed):
     assert len(lines) == 1 and lines[0].startswith("error: "), r.stderr
     assert f"no entry point 'reference' in group {INTERPRETERS!r}" in lines[0]
 
+
+def test_spawn_finds_the_launcher_by_its_entry_point_without_registration(monkeypatch):
+    """A library user's broker adapter (no command line to register one) gets the
+    reference launcher; with none installed, the one-line error names the entry point."""
+    import sagaspec.adapters.broker as broker
+
+    monkeypatch.setattr(broker, "_LAUNCHER", [])
+    assert broker.registered_launcher() is load_plugin(LAUNCHERS)
+    monkeypatch.setattr(plugins, "_LOADED", {})
+    monkeypatch.setattr(plugins, "entry_points", lambda **kw: [])
+    with pytest.raises(AdapterError) as e:
+        broker.registered_launcher()
+    _one_line(e.value, LAUNCHERS)
+    def mine(*args, **kwargs):
+        raise AssertionError("not called here")
+
+    broker.register_launcher(mine)  # a registered one comes first
+    assert broker.registered_launcher() is mine
