@@ -27,7 +27,8 @@ watch what it publishes and read what it only shows as state. The mapping file's
     field = "status"
     types = { completed = "order.completed" }   # state value -> their type under [events]
     [system.health]                         # probed after each case
-    path = "/health"
+    path = "/health"                        # a 2xx answer; and/or
+    probe = true                            # one plain saga, started and judged
 
 The rules decide the world the oracle judges with, from what was actually sent, so a
 service that declines what its rule approves fails exactly there.
@@ -143,10 +144,18 @@ class SystemConfig:
                     raise self._err("system.state.path", f"no value for {{{name}}}; a placeholder names the "
                                     f"trigger's id or a correlate field ({', '.join(sorted(known))})")
         self.health = None
+        #: After each case, also start one plain saga and judge it (a probe through the system).
+        self.probe = False
         if "health" in table:
             h = self._table(table["health"], "system.health")
-            self._keys(h, "system.health", {"path"}, {"path"})
-            self.health = self._str(h, "path", "system.health")
+            self._keys(h, "system.health", {"path", "probe"}, set())
+            if "path" in h:
+                self.health = self._str(h, "path", "system.health")
+            self.probe = h.get("probe", False)
+            if not isinstance(self.probe, bool):
+                raise self._err("system.health.probe", "expected true or false")
+            if self.health is None and not self.probe:
+                raise self._err("system.health", "expected path = their health URL's path, or probe = true")
 
     # -- checks -------------------------------------------------------------------------
     def _err(self, where: str, what: str) -> Exception:
@@ -421,6 +430,10 @@ class SystemAdapter(SpecBrokerAdapter):
         out = self.mapping.translate(message, state=self.state, route=rules.route,
                                      headers={self.mapping.type_field: theirs})
         return out if isinstance(out, dict) else None
+
+    @property
+    def probe(self) -> bool:
+        return self.system.probe
 
     def health(self) -> str | None:
         """Why the system is not healthy now (``[system.health]``), or None."""

@@ -25,12 +25,42 @@ from sagaspec.conformance.spec_conform import (
 from sagaspec.conformance.spec_oracle import Failure, SpecOracle
 from sagaspec.spec.sagafile import SagaSpec
 
-__all__ = ["run_system_case", "explain"]
+__all__ = ["run_system_case", "explain", "HealthCheck"]
+
+#: The probe's seed: the same saga every time, so a probe that passed before the first
+#: case and fails after case K says case K left damage behind.
+PROBE_SEED = 0x5EED
 
 
-def run_system_case(spec: SagaSpec, adapter: Any, seed: int, *, sagas: int = 2) -> CaseResult:
+class HealthCheck:
+    """Between cases: the adapter's own ``health()`` (a declared URL), and with
+    ``probe`` one plain saga (each world knob at its first value), the same each time,
+    started and judged. A probe that
+    already fails before the first case is not used (the cases show that service's bugs)."""
+
+    def __init__(self, spec: SagaSpec, adapter: Any) -> None:
+        self.spec, self.adapter = spec, adapter
+        self.probe = getattr(adapter, "probe", False) is True and not self._probe()
+
+    def _probe(self) -> str | None:
+        result = run_system_case(self.spec, self.adapter, PROBE_SEED, sagas=1, plain=True)
+        return result.failures[0].message if result.failures else None
+
+    def after(self) -> str | None:
+        """Why the system is not healthy now, or None."""
+        check = getattr(self.adapter, "health", None)
+        sick = check() if callable(check) else None
+        if sick is None and self.probe:
+            failed = self._probe()
+            if failed:
+                sick = f"the probe saga, which passed before the first case, now fails: {failed}"
+        return sick
+
+
+def run_system_case(spec: SagaSpec, adapter: Any, seed: int, *, sagas: int = 2, plain: bool = False) -> CaseResult:
     """One seeded case against a black-box system ``adapter``: start ``sagas`` sagas,
-    each under a random world their steering makes happen, and judge what came out."""
+    each under a random world their steering makes happen (``plain``: each knob's first
+    value), and judge what came out."""
     from sagaspec.spec.specschemas import example_value
 
     rng = random.Random(seed)
@@ -38,7 +68,7 @@ def run_system_case(spec: SagaSpec, adapter: Any, seed: int, *, sagas: int = 2) 
     saga_ids = [f"s{seed}-{i}" for i in range(sagas)]
     trigger = next(e for e in spec.events if e.role == "trigger")
     base = {f.name: example_value(spec, f.schema, f.name) for f in trigger.fields}
-    wanted = {s: {k: rng.choice(v) for k, v in spec.world.items()} for s in saga_ids}
+    wanted = {s: {k: v[0] if plain else rng.choice(v) for k, v in spec.world.items()} for s in saga_ids}
     adapter.reset()
     prepared = {s: adapter.prepare(base, wanted[s]) for s in saga_ids}
     world = {s: prepared[s][1] for s in saga_ids}

@@ -48,7 +48,7 @@ log = logging.getLogger("shop")
 BUGS = {
     "ships-declined": "ships an order whose payment was declined (billing says captured anyway)",
     "no-release": "does not give the stock back when a payment is declined or refunded",
-    "consumer-dies": "its warehouse consumer stops for good after the first order is decided",
+    "consumer-dies": "its warehouse consumer stops for good once it has given stock back",
 }
 
 #: Which service consumes which routing key.
@@ -108,6 +108,8 @@ class Shop:
                 and self.bug != "no-release":
             reservation, self.reservations[order] = self.reservations[order], ""
             self.stock[self.orders[order]["item"]] += 1
+            if self.bug == "consumer-dies":
+                self.dead = True  # the warehouse consumer stops (see serve)
             return [("warehouse.stock.released", self._msg(order, reservation=reservation))]
         return []
 
@@ -144,8 +146,6 @@ class Shop:
             else:
                 state.update(status="cancelled", reason="out of stock" if key == "warehouse.stock.none"
                              else "payment or delivery failed; stock released")
-            if self.bug == "consumer-dies":
-                self.dead = True  # the warehouse consumer stops (see serve)
         return []
 
     def view(self, order: str) -> dict[str, Any] | None:

@@ -38,6 +38,8 @@ def conform_spec(spec_ref: str, adapter: str | None, participant: str, examples:
         faults = ()  # a system that runs by itself gets no faults injected
     click.echo(f"sagaspec conform: {target}, {len(cases)} case(s), seed {seed}, "
                f"faults: {', '.join(faults) or 'none'}")
+    from sagaspec.conformance.spec_system import HealthCheck
+
     live = sys.stderr.isatty()
     t0 = time.perf_counter()
     done = steps = events = 0
@@ -56,9 +58,10 @@ def conform_spec(spec_ref: str, adapter: str | None, participant: str, examples:
                         invalid="invalid" in kinds)
 
     try:
+        health = HealthCheck(spec, driver)  # damage a case leaves behind, checked after it
         for k in cases:
             result = run(k, case_sagas, faults)
-            sick = driver.health() if callable(getattr(driver, "health", None)) else None
+            sick = health.after()
             if sick:  # damage that outlives its case is this case's failure, not the next one's
                 from sagaspec.conformance.spec_oracle import Failure
 

@@ -99,7 +99,7 @@ def test_a_missing_compensation_is_caught(shop):
 
 @pytest.mark.parametrize("shop", ["consumer-dies"], indirect=True)
 def test_a_consumer_killed_by_a_case_is_blamed_on_that_case(shop):
-    """The warehouse consumer stops after the first order is decided: the health check
+    """The warehouse consumer stops once it gave stock back (case 0 of seed 1 declines): the health check
     after case 0 fails and case 0 is reported, not case 1 as a flaky failure."""
     result = conform(shop, "-n", "4", "--case-sagas", "1")
     assert result.exit_code == 1, result.output
@@ -145,3 +145,19 @@ path = "/orders"
                                        "--mapping", str(mapping), "--seed", "1", "-n", "6"])
     assert result.exit_code == 0, result.output
     assert "PASSED" in result.output
+
+
+@pytest.mark.parametrize("shop", ["consumer-dies"], indirect=True)
+def test_with_no_health_url_a_probe_saga_blames_the_case_that_did_it(shop, tmp_path):
+    """[system.health] probe = true instead of a URL: one plain saga, passed before the
+    first case (a plain order gives no stock back), fails after case 0: case 0 is blamed."""
+    text = Path(MAPPING).read_text()
+    mapping = tmp_path / "probe.toml"
+    mapping.write_text(text.replace('path = "/health"\n', "probe = true\n"))
+    result = CliRunner().invoke(main, ["conform", "--spec", SHOP, "--participant", "system",
+                                       "--adapter", f"{shop}&timeout=1", "--mapping", str(mapping),
+                                       "--seed", "1", "-n", "3", "--case-sagas", "1"])
+    assert result.exit_code == 1, result.output
+    assert "FAILED health: case 0" in result.output, result.output
+    assert "the probe saga, which passed before the first case, now fails" in result.output
+    assert "case 1" not in result.output
