@@ -156,3 +156,65 @@ def test_every_world_knob_needs_their_rule(tmp_path):
     """Without a rule the oracle would judge by a world value their system never saw."""
     with pytest.raises(InputError, match=r"m.toml:\d+: system.rules: no rule for the world knob 'shipping'"):
         _config(tmp_path, "shipping = \"address.startsWith('PO Box') ? 'fail' : 'ship'\"\n", "")
+
+
+class _FakeSystem:
+    """A black-box system that answers every saga with a canned trace (a plain order
+    completes) until ``broken``; then nothing comes out."""
+
+    black_box = True
+    params = {"stock": 1}
+
+    def __init__(self, probe: bool, url_sick: str | None = None) -> None:
+        self.probe, self.url_sick, self.broken, self.sagas = probe, url_sick, False, 0
+
+    def health(self):
+        return self.url_sick
+
+    def reset(self):
+        pass
+
+    def prepare(self, fields, wanted):
+        return fields, wanted
+
+    def trigger(self, saga, fields, world):
+        self.saga = saga
+        self.sagas += 1
+        return "their-1"
+
+    def observe(self, saga):
+        if self.broken:
+            return [_ev(1, "OrderPlaced", saga, customerId="c", sku="W", amount="1.00", address="x")]
+        return [_ev(1, "OrderPlaced", saga, customerId="c", sku="W", amount="1.00", address="x"),
+                _ev(2, "StockReserved", saga, reservationId="R1", sku="W", amount="1.00"),
+                _ev(3, "PaymentCharged", saga, paymentId="p1", amount="1.00", address="x"),
+                _ev(4, "OrderShipped", saga, trackingId="T1"), _ev(5, "OrderCompleted", saga, trackingId="T1")]
+
+
+def test_the_probe_saga_is_plain_and_blames_only_new_damage():
+    from sagaspec.conformance.spec_system import HealthCheck
+
+    system = _FakeSystem(probe=True)
+    check = HealthCheck(SHOP, system)
+    assert check.probe and system.sagas == 1  # run once before the first case, and it passed
+    assert check.after() is None
+    system.broken = True
+    sick = check.after()
+    assert sick is not None and "the probe saga, which passed before the first case, now fails" in sick
+
+
+def test_a_probe_that_fails_before_the_first_case_is_not_used():
+    from sagaspec.conformance.spec_system import HealthCheck
+
+    system = _FakeSystem(probe=True)
+    system.broken = True
+    check = HealthCheck(SHOP, system)
+    assert not check.probe and check.after() is None and system.sagas == 1
+
+
+def test_a_health_url_that_fails_is_reported_without_a_probe():
+    from sagaspec.conformance.spec_system import HealthCheck
+
+    system = _FakeSystem(probe=False, url_sick="GET /health answered 503")
+    check = HealthCheck(SHOP, system)
+    assert check.after() == "GET /health answered 503" and system.sagas == 0
