@@ -21,7 +21,10 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["World", "RawMessage", "Adapter", "SyncAdapter", "CAPABILITIES", "KNOBS"]
+from sagaspec.errors import InputError
+
+__all__ = ["World", "RawMessage", "Adapter", "SyncAdapter", "CAPABILITIES", "KNOBS", "shared_domains",
+           "check_shared"]
 
 #: Optional hooks an adapter may provide.
 CAPABILITIES = ("start_saga", "place_order", "setup", "crash", "reset", "deliver_raw")
@@ -36,7 +39,9 @@ class World:
 
     ``knobs`` maps a sagaId to the value of each of the spec's world knobs for that saga
     (``{"saga-1": {"card": "decline"}}``): which way every world-decided alternative
-    goes, as the reference interpreter takes it (:meth:`knob_values`).
+    goes, as the reference interpreter takes it (:meth:`knob_values`). ``shared`` gives
+    shared variables their starting values (``{"warehouse.free": 2}``: a stock level), so
+    the guards that read them decide exactly.
 
     The per-key form, for targets that keep business data per key and decide by rules
     instead of knobs: ``stock`` maps a key (sku) -> units available, and a charge is
@@ -48,10 +53,15 @@ class World:
     declined_users: frozenset[str] = frozenset()
     decline_over: str | None = None
     knobs: dict[str, dict[str, str]] = field(default_factory=dict)
+    shared: dict[str, Any] = field(default_factory=dict)
 
     def knob_values(self) -> dict[str, Any]:
-        """The knob values per saga, in the interpreter's world form (``{"sagas": ...}``)."""
-        return {"sagas": {sid: dict(v) for sid, v in self.knobs.items()}}
+        """The knob values per saga, in the interpreter's world form (``{"sagas": ...}``,
+        with ``"shared"`` when set)."""
+        out: dict[str, Any] = {"sagas": {sid: dict(v) for sid, v in self.knobs.items()}}
+        if self.shared:
+            out["shared"] = dict(self.shared)
+        return out
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -61,6 +71,8 @@ class World:
         }
         if self.knobs:
             out["knobs"] = {sid: dict(v) for sid, v in self.knobs.items()}
+        if self.shared:
+            out["shared"] = dict(self.shared)
         return out
 
     @classmethod
@@ -71,7 +83,49 @@ class World:
             decline_over=data.get("decline_over"),
             knobs={str(s): {str(k): str(v) for k, v in (vals or {}).items()}
                    for s, vals in (data.get("knobs") or {}).items()},
+            shared={str(k): v for k, v in (data.get("shared") or {}).items()},
         )
+
+
+def shared_domains(spec: Any) -> dict[str, tuple[Any, Any, Any]]:
+    """``{"PARTICIPANT.VAR": (var, low, high)}`` for every shared variable of ``spec``;
+    bounds that depend on params are taken with each param at the largest the spec allows."""
+    largest = {p.name: p.high for p in spec.params if p.type == "int" and p.high is not None}
+    params = spec.resolve_params(spec.max_sagas, largest)
+    out = {}
+    for part in spec.participants:
+        for v in part.shared:
+            low = v.low(params) if v.low is not None else None
+            high = v.high(params) if v.high is not None else None
+            out[f"{part.name}.{v.name}"] = (v, low, high)
+    return out
+
+
+def check_shared(spec: Any, values: Any) -> dict[str, dict[str, Any]]:
+    """World ``shared`` values (``{"PARTICIPANT.VAR": VALUE}``) checked against the spec's
+    domains, by participant; :class:`InputError` naming the variable otherwise."""
+    if not isinstance(values, dict):
+        raise InputError('world: shared: expected an object {"PARTICIPANT.VAR": VALUE}')
+    domains = shared_domains(spec)
+    out: dict[str, dict[str, Any]] = {}
+    for key, value in values.items():
+        if key not in domains:
+            known = ", ".join(domains) or "none"
+            raise InputError(f"world: shared: unknown shared variable {key!r}; the spec has {known}")
+        var, low, high = domains[key]
+        if var.kind in ("int", "counter"):
+            ok = isinstance(value, int) and not isinstance(value, bool) and \
+                (low is None or value >= low) and (high is None or value <= high)
+            expected = f"an integer from {0 if low is None else low} to {high}"
+        elif var.kind == "bool":
+            ok, expected = isinstance(value, bool), "true or false"
+        else:
+            ok, expected = value in var.values, f"one of {', '.join(var.values)}"
+        if not ok:
+            raise InputError(f"world: shared: {key} is {value!r}; expected {expected}")
+        participant, _, name = key.partition(".")
+        out.setdefault(participant, {})[name] = value
+    return out
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,8 @@ Optional (advertised in ``GET /health``; absent hooks make the suite skip their 
         and the trigger's fields at the top level), used when ``start_saga`` is not offered.
     ``POST /world``
         Set the world. With capability ``knobs`` (a spec interpreter): the spec's knob
-        values per saga, ``{"sagas": {ID: {KNOB: VALUE}}}``; otherwise the per-key JSON form of :class:`~sagaspec.adapters.base.World`.
+        values per saga and the starting values of shared variables (a stock level),
+        ``{"sagas": {ID: {KNOB: VALUE}}, "shared": {"PARTICIPANT.VAR": VALUE}}``; otherwise the per-key JSON form of :class:`~sagaspec.adapters.base.World`.
     ``POST /crash/{participant}``
         Kill and restart a participant (durable state kept, volatile state lost).
     ``POST /reset``

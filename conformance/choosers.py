@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import Any
 
 from hypothesis import strategies as st
-from sagaspec.adapters.base import KNOBS, World
+from sagaspec.adapters.base import KNOBS, World, shared_domains
 from sagaspec.conformance.harness import Act, Case, CaseSettings, Scripted, Step
 from sagaspec.conformance.history import SagaInfo
 from sagaspec.conformance.payloads import (
@@ -101,7 +101,8 @@ class DrawChooser:
             world = World(knobs={s.sagaId: {name: d(st.sampled_from(values),
                                                      label=f"{name} {s.index}")
                                              for name, values in spec.world.items()}
-                                 for s in sagas})
+                                 for s in sagas},
+                          shared=self._shared(spec, settings, k))
         elif "setup" in caps and catalogue:
             stock = {sku: d(st.integers(0, 6), label=f"stock {sku}") for sku in SKUS}
             declined = frozenset(s.fields["userId"] for s in sagas
@@ -110,6 +111,25 @@ class DrawChooser:
                           decline_over=_amount_limit(d, sagas))
         self._played_decisions(settings, k)
         return sagas, world
+
+    def _shared(self, spec: Any, settings: CaseSettings, sagas: int) -> dict[str, Any]:
+        """Starting values of the shared variables a guard reads (a stock level), drawn
+        within the spec's domain, at most one unit per saga above its minimum: so the
+        guards decide exactly, and sagas compete for what is there."""
+        from sagaspec.conformance.models import AnyStock, suite_model
+
+        domains = shared_domains(spec)
+        out: dict[str, Any] = {}
+        for p in suite_model(settings.design, 1).participants:
+            if isinstance(p, AnyStock):
+                for name in p.inner.shared_names:
+                    key = f"{p.name}.{name}"
+                    var, low, high = domains[key]
+                    if var.kind in ("int", "counter"):
+                        lo = low or 0
+                        hi = lo + sagas if high is None else min(high, lo + sagas)
+                        out[key] = self.data.draw(st.integers(lo, hi), label=f"shared {key}")
+        return out
 
     def _played_decisions(self, settings: CaseSettings, sagas: int) -> None:
         """Draw what the played participants will decide, before anything happens."""

@@ -250,7 +250,8 @@ class Case:
         checks = checks_for(self.s.design)
         # The form of world the target takes decides what is judged.
         if KNOBS in self.s.capabilities:
-            names: tuple[str, ...] = (WORLD,) if self.world.knobs else ()
+            names: tuple[str, ...] = ((WORLD,) if self.world.knobs else ()) + (
+                (STOCK,) if self.world.shared else ())
         else:
             names = (STOCK, PAYMENT_RULES)
         return frozenset(name for name in names if name in checks

@@ -55,7 +55,7 @@ from sagaspec.conformance.harness import SYSTEM, Case, CaseSettings
 from sagaspec.conformance.models import AnyStock, suite_model, world_alternatives
 from sagaspec.conformance.oracle import BeliefTooLarge
 from sagaspec.conformance.payloads import catalogue_shaped
-from sagaspec.conformance.world import WORLD, WORLD_CHECKS
+from sagaspec.conformance.world import STOCK, WORLD, WORLD_CHECKS
 
 from sagaspec.errors import AdapterError, SagaspecError, UsageError
 
@@ -324,14 +324,16 @@ class Runner:
         all_checks = checks_for(c.design)
         # Which form of world the target takes decides which world checks can judge it.
         per_key = catalogue_shaped(model.spec)
+        # A knob target also takes shared variables' starting values (World.shared).
+        shared_world = KNOBS in caps and any(isinstance(p, AnyStock) for p in model.participants)
         other_world = {
             name: ("not applicable: the target's world is the spec's knob values per saga"
                    if KNOBS in caps else
                    "not applicable: the target's setup takes no knob values (per-key world)"
                    if name == WORLD else
                    "not applicable: the saga's trigger has no per-key lines, user and amount")
-            for name in WORLD_CHECKS if name in all_checks and
-            ((name == WORLD) != (KNOBS in caps) or (name != WORLD and not per_key))}
+            for name in WORLD_CHECKS if name in all_checks and not (name == STOCK and shared_world)
+            and ((name == WORLD) != (KNOBS in caps) or (name != WORLD and not per_key))}
         skipped = {ch.name: f"the adapter has no {', '.join(h for h in ch.needs if h not in caps)}"
                    for ch in skipped_checks(caps, c.participant, c.design)
                    if ch.name not in other_world}

@@ -12,7 +12,9 @@ When the adapter has ``setup`` and the suite set the world up for a test case
 (:class:`~sagaspec.adapters.base.World`), they are *determined*. A target whose setup
 takes the spec's knob values (``knobs``, as the reference interpreter does) gets a value
 of every knob per saga, and :class:`WorldKnobs` keeps exactly the alternatives those
-values select (check ``world``). A target with a per-key world instead (stock per key,
+values select (check ``world``); its shared variables' starting values
+(``World.shared``, e.g. a stock level) make :class:`WorldShared` decide every guard that
+reads them exactly (check ``stock``). A target with a per-key world instead (stock per key,
 declined users, an amount limit, for a trigger with lines of key x quantity, a user and
 an amount):
 
@@ -59,7 +61,7 @@ from sagaspec.model.participant import Msg, Outcome, Participant
 
 from sagaspec.errors import UsageError
 
-__all__ = ["Judge", "WorldInventory", "WorldKnobs", "WorldPayment", "StockState",
+__all__ = ["Judge", "WorldInventory", "WorldKnobs", "WorldPayment", "WorldShared", "StockState",
            "judged_participants", "declines", "lines", "STOCK", "PAYMENT_RULES", "WORLD",
            "WORLD_CHECKS"]
 
@@ -246,6 +248,58 @@ class WorldInventory(Judge):
                 "reservation since took its order's units, each release gave them back)")
 
 
+class WorldShared(Judge):
+    """A participant whose shared-variable guards are decided by the shared variables'
+    starting values the world set (``World.shared``, a knob target's world).
+
+    ``inner`` is the compiled participant (the :class:`~sagaspec.conformance.models.AnyStock`
+    one's widened model); its shared variables start at ``start`` (by name) instead of
+    being pinned, so every guard that reads them decides as the spec says, and what each
+    reaction sets them to is followed exactly, in whatever order the service processed
+    its deliveries.
+    """
+
+    check = STOCK
+
+    def __init__(self, inner: SpecParticipantModel, sagas: Sequence[SagaInfo],
+                 start: Mapping[str, Any]) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.subscribes = inner.subscribes
+        self.publishes = getattr(inner, "publishes", frozenset())
+        self.sagas = {s.index: s for s in sagas}
+        self.start = dict(start)
+
+    def init(self) -> Hashable:
+        return self.inner.state_cls(*(self.start[n] for n in self.inner.shared_names),
+                                    self.inner.init()[-1])
+
+    def on_event(self, state: Hashable, msg: Msg) -> tuple[Outcome, ...]:
+        return tuple(self.inner.on_event(state, msg))
+
+    def internal(self, state: Hashable) -> tuple[Outcome, ...]:
+        return ()
+
+    def restart(self, state: Hashable) -> Hashable:
+        return self.inner.restart(state)
+
+    def explain(self, state: Hashable, msg: Msg, observed: Msg) -> str | None:
+        either = [o for value in (_PLENTY, None)
+                  for o in self.inner.on_event(pin(self.inner, state, value), msg)]
+        if not any(_same(m, observed) for o in either for m in o.publish):
+            return None
+        exact = self.on_event(state, msg)
+        if any(_same(m, observed) for o in exact for m in o.publish):
+            return None
+        now = ", ".join(f"{n} = {v}" for n, v in zip(self.inner.shared_names,
+                                                      shared_values(self.inner, state), strict=True))
+        start = ", ".join(f"{n} = {v}" for n, v in self.start.items())
+        expected = " or ".join(_types(exact)) or "nothing"
+        return (f"{self.name} published {observed.type} for {self.sagas[msg.saga].describe()}, "
+                f"but its shared variables are {now} now (the world set up {start}; each "
+                f"reaction since moved them as the spec says), so it must publish {expected}")
+
+
 def declines(world: World, saga: SagaInfo) -> bool:
     """Whether the world's payment rules decline ``saga``'s order.
 
@@ -385,7 +439,9 @@ def judged_participants(model: Any, world: World, sagas: Sequence[SagaInfo], *,
                         ) -> tuple[Participant, ...]:
     """``model``'s participants with the decisions named in ``judge`` made by ``world``.
 
-    ``model`` is a :class:`~sagaspec.conformance.models.SuiteModel`. With ``world`` in
+    ``model`` is a :class:`~sagaspec.conformance.models.SuiteModel`. With ``stock`` in
+    ``judge`` and ``world.shared`` giving every shared variable of a permissive
+    participant, that one starts at those values (:class:`WorldShared`). With ``world`` in
     ``judge``, the participants with world-knob alternatives take the world's knob values
     per saga; otherwise (the per-key world) its permissive participants
     (:class:`~sagaspec.conformance.models.AnyStock`, guards on shared variables) are
@@ -396,7 +452,11 @@ def judged_participants(model: Any, world: World, sagas: Sequence[SagaInfo], *,
     out: list[Participant] = []
     values = {s.index: world.knobs[s.sagaId] for s in sagas if s.sagaId in world.knobs}
     for p in model.participants:
-        if WORLD in judge:
+        start = {n: world.shared.get(f"{p.name}.{n}") for n in p.inner.shared_names} \
+            if isinstance(p, AnyStock) else {}
+        if STOCK in judge and world.shared and start and None not in start.values():
+            out.append(WorldShared(p.inner, sagas, start))  # a knob target's shared values
+        elif WORLD in judge:
             out.append(WorldKnobs(p, sagas, values) if WORLD in judge and world_alternatives(p)
                        else p)
         elif STOCK in judge and isinstance(p, AnyStock):

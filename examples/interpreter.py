@@ -17,6 +17,8 @@ World
     its value, for every saga (``{"payment": "decline"}``) or per saga
     (``{"sagas": {"saga-1": {"payment": "decline"}}}``); an unset knob takes its first
     value. Alternatives that the world does not tell apart: the first enabled one.
+    :meth:`SpecService.set_shared` starts the shared variables at given values (a stock
+    level; ``"shared"`` in a target's world), kept over crashes as the store keeps them.
 Payloads
     Each field of an emitted event comes from where the spec says: ``EVENT.FIELD`` (a
     field of an earlier event of the saga), ``new`` (a new id), ``world.KNOB``,
@@ -108,7 +110,8 @@ class SpecService:
         """Set the world: ``{KNOB: VALUE, "sagas": {SAGA_ID: {KNOB: VALUE}}}``."""
         if not isinstance(world, dict):
             raise InputError(f"world must be an object of knob values, got {type(world).__name__}")
-        for scope, values in [("", {k: v for k, v in world.items() if k != "sagas"}),
+        # "shared" (starting values of shared variables) is set by set_shared, once.
+        for scope, values in [("", {k: v for k, v in world.items() if k not in ("sagas", "shared")}),
                               *((f"saga {s}: ", v) for s, v in (world.get("sagas") or {}).items())]:
             if not isinstance(values, dict):
                 raise InputError(f"world: {scope}expected an object of knob values")
@@ -121,6 +124,32 @@ class SpecService:
                         f"world: {scope}{knob} is {value!r}; expected one of {', '.join(self.spec.world[knob])}"
                     )
         self.world = dict(world)
+
+    def set_shared(self, values: dict[str, Any]) -> None:
+        """Start this participant's shared variables at ``values`` (``{VAR: VALUE}``,
+        checked by :func:`~sagaspec.adapters.base.check_shared`): a stock level the world
+        sets up. A value above the run's bound (``max: stock``) widens it, as a real stock
+        may be larger."""
+        if not values:
+            return
+        self._widen(values)
+        with self.store.transaction() as tx:
+            current = tx.get(_SHARED) or dict(zip(self.model.shared_names, self.model._init_shared,
+                                                  strict=True))
+            tx.put(_SHARED, {**current, **values})
+
+    def _widen(self, values: dict[str, Any]) -> None:
+        import copy
+
+        self.shared_start = {**getattr(self, "shared_start", {}), **values}
+        for name, value in values.items():
+            d = self.model.domains[name]
+            high = getattr(d, "high", None)  # a lenient domain (a mutant's) has no bound
+            if high is not None and isinstance(value, int) and value > high:
+                d = copy.copy(d)
+                d.high = value
+                self.model.domains = {**self.model.domains, name: d}
+                self.model._memo = {}
 
     def knob(self, saga_id: str, knob: str) -> str:
         per = (self.world.get("sagas") or {}).get(saga_id) or {}
@@ -311,8 +340,10 @@ class SpecService:
         """The same service after a crash: same store, volatile variables lost."""
         with self.store.transaction() as tx:
             tx.put(_BOOT, (tx.get(_BOOT) or 0) + 1)
-        return SpecService(self.spec, self.name, self.store, world=self.world, params=self.params,
-                           publisher=self.publisher)
+        again = SpecService(self.spec, self.name, self.store, world=self.world, params=self.params,
+                            publisher=self.publisher)
+        again._widen(getattr(self, "shared_start", {}))  # the stock the world set up stays
+        return again
 
     def dead_letter(self, message: Any, reason: str) -> None:
         from sagaspec.examples.envelope import message_text

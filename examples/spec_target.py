@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from sagaspec.adapters.base import RawMessage
+from sagaspec.adapters.base import RawMessage, check_shared
 from sagaspec.adapters.crash import CRASH_POINTS, ConsumerCrashed, SimulatedCrash
 
 from sagaspec.errors import AdapterError
@@ -72,8 +72,17 @@ class SpecTarget:
         return out
 
     def setup(self, world: dict[str, Any]) -> None:
+        """Knob values (``{KNOB: VALUE, "sagas": {ID: {...}}}``) and, under ``"shared"``,
+        the starting values of shared variables (``{"PARTICIPANT.VAR": VALUE}``)."""
+        if not isinstance(world, dict):
+            raise AdapterError(f"world must be an object of knob values, got {type(world).__name__}")
+        shared = check_shared(self.spec, world.get("shared") or {})
+        knobs = {k: v for k, v in world.items() if k != "shared"}
         for svc in self.services.values():
-            svc.configure(world)
+            svc.configure(knobs)
+        for name, values in shared.items():
+            if name in self.services:  # a served participant applies its own
+                self.services[name].set_shared(values)
 
     def start(self, request: dict[str, Any]) -> None:
         """``{"sagaId": ID, "participant": NAME, "fields": {...}, "route": true}`` (all but

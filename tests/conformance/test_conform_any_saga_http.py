@@ -105,3 +105,37 @@ def test_a_served_mutant_is_caught(serve, conform):
     r = conform(adapter=served.url, design=TRAVEL, participant="hotel", examples=30, seed=3,
                 all_bugs=False, shrink=False)
     assert r.final.failures, "the mutant survived"
+
+
+# -- shared variables' starting values (a stock level) -----------------------------------------
+SHOP = str(SAGAS / "shop.saga.yaml")
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize(("mutant", "failures"), [(None, []), ("forget-update-10", ["stock"])])
+def test_a_served_shop_has_its_stock_set_up_and_judged(serve, conform, mutant, failures):
+    served = serve("--spec", SHOP, "--participant", "inventory", *(["--mutant", mutant] if mutant else []))
+    r = conform(adapter=served.url, design=SHOP, participant="inventory", examples=40, seed=3,
+                all_bugs=False, shrink=False)
+    assert r.final.failures == failures, [f.message for f in r.failures.values()]
+    if mutant is None:
+        assert {c.name: c.status for c in r.final.checks}["stock"] == "passed"
+    else:  # a release that gives nothing back: a later order finds no stock it should find
+        assert "shared variables are" in r.failures["stock"].message
+
+
+def test_a_shared_value_outside_the_specs_domain_is_refused_in_one_line(serve):
+    from urllib.parse import urlsplit
+
+    import httpx
+    from sagaspec.adapters.http import read_token
+
+    served = serve("--spec", SHOP)
+    auth = {"Authorization": f"Bearer {read_token(urlsplit(served.url).port)}"}
+    with httpx.Client(headers=auth) as client:
+        for shared, message in [({"inventory.free": 7}, "inventory.free is 7; expected an integer from 0 to 6"),
+                                ({"inventory.stock": 1}, "unknown shared variable 'inventory.stock'"),
+                                ({"inventory.free": True}, "inventory.free is True")]:
+            r = client.post(served.url + "/world", json={"sagas": {}, "shared": shared})
+            assert r.status_code == 400 and message in r.json()["error"], r.text
+        assert client.post(served.url + "/world", json={"shared": {"inventory.free": 6}}).status_code == 204
