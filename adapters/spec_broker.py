@@ -10,7 +10,9 @@ participants are the spec's reference services in this process (``local``), so t
 mapping sees every event of every saga (values it carries come from them too).
 
 Nothing is declared on the service's broker but the adapter's own observer queue
-(``?create=1`` asks for more). Each case tags the saga ids it sends (``s1-0`` goes out as
+(``?create=1`` asks for more). ``?probe=1``: after each case one plain saga (each world knob at
+its first value) must still pass, so damage a case leaves behind (a dead consumer) is
+blamed on that case. Each case tags the saga ids it sends (``s1-0`` goes out as
 ``s1-0.3f9a2c``), so a case run again (shrunk, reproduced) never meets the state an
 earlier run left in a long-running service; the tag is removed from what comes back.
 
@@ -67,6 +69,13 @@ class SpecBrokerAdapter:
         if wait not in ("model", "quiet"):
             raise UsageError(f"wait={wait!r}: expected model or quiet")
         self.spec, self.participant, self.local, self.mapping, self.wait = spec, participant, local, mapping, wait
+        # ?probe=1: after each case one plain saga must still pass (a health check).
+        from sagaspec.adapters.spec_system import _split_url
+
+        url, probe = _split_url(url, "probe")
+        if probe not in (None, "0", "1"):
+            raise UsageError(f"probe={probe!r}: expected 1 (a plain saga checked after each case) or 0")
+        self.probe = probe == "1"
         config = BrokerConfig.from_url(url)
         settle = config.settle
         # The suite plays the bus and the other participants: no control channel to ask.

@@ -458,10 +458,10 @@ class SystemAdapter(SpecBrokerAdapter):
             self._http.close()
 
 
-def _split_url(url: str) -> tuple[str, str | None]:
-    """The broker URL without ``http=``, and that value."""
+def _split_url(url: str, key: str = "http") -> tuple[str, str | None]:
+    """The broker URL without the query parameter ``key``, and its value."""
     parts = urlsplit(url)
     query = parse_qsl(parts.query, keep_blank_values=True)
-    http = next((v for k, v in query if k == "http"), None)
-    rest = urlencode([(k, v) for k, v in query if k != "http"])
-    return urlunsplit(parts._replace(query=rest)), http
+    value = next((v for k, v in query if k == key), None)
+    rest = urlencode([(k, v) for k, v in query if k != key])
+    return urlunsplit(parts._replace(query=rest)), value

@@ -278,7 +278,7 @@ FAULTS = ("duplicates", "reorder", "crash", "invalid")
 
 def run_case(spec: SagaSpec, adapter: SpecAdapter, seed: int, *, sagas: int = 2,
              crashes: bool = True, duplicates: bool = True, reorder: bool = True,
-             invalid: bool | None = None) -> CaseResult:
+             invalid: bool | None = None, plain: bool = False) -> CaseResult:
     """One seeded case against ``adapter`` (reset first); the oracle's verdict.
 
     ``reorder`` off delivers in publication order (the oldest in-flight event first);
@@ -289,7 +289,8 @@ def run_case(spec: SagaSpec, adapter: SpecAdapter, seed: int, *, sagas: int = 2,
     rng = random.Random(seed)
     result = CaseResult(seed, sagas)
     saga_ids = [f"s{seed}-{i}" for i in range(sagas)]
-    world = {s: {k: rng.choice(v) for k, v in spec.world.items()} for s in saga_ids}
+    # plain: each world knob at its first value (the health probe's saga).
+    world = {s: {k: v[0] if plain else rng.choice(v) for k, v in spec.world.items()} for s in saga_ids}
     adapter.reset()
     adapter.configure({"sagas": world})
     oracle = SpecOracle(spec, saga_ids, spec_params(spec), world)

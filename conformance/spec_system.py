@@ -43,7 +43,13 @@ class HealthCheck:
         self.probe = getattr(adapter, "probe", False) is True and not self._probe()
 
     def _probe(self) -> str | None:
-        result = run_system_case(self.spec, self.adapter, PROBE_SEED, sagas=1, plain=True)
+        if getattr(self.adapter, "black_box", False):
+            result = run_system_case(self.spec, self.adapter, PROBE_SEED, sagas=1, plain=True)
+        else:  # one participant behind the adapter: the suite plays the bus, no faults
+            from sagaspec.conformance.spec_conform import run_case
+
+            result = run_case(self.spec, self.adapter, PROBE_SEED, sagas=1, crashes=False, duplicates=False,
+                              reorder=False, invalid=False, plain=True)
         return result.failures[0].message if result.failures else None
 
     def after(self) -> str | None:

@@ -161,3 +161,86 @@ def test_with_no_health_url_a_probe_saga_blames_the_case_that_did_it(shop, tmp_p
     assert "FAILED health: case 0" in result.output, result.output
     assert "the probe saga, which passed before the first case, now fails" in result.output
     assert "case 1" not in result.output
+
+
+# The billing team's service (examples/foreign_billing.py) whose consumer stops for good
+# once it has refunded: damage one kind of case leaves behind (a test-only variant).
+DYING_BILLING = '''
+import asyncio, json, sys
+import aio_pika
+from sagaspec.examples.foreign_billing import CONSUMES, BillingService
+
+async def main(url, exchange):
+    service = BillingService()
+    async with await aio_pika.connect(url) as conn:
+        channel = await conn.channel(publisher_confirms=True)
+        await channel.set_qos(prefetch_count=1)
+        ex = await channel.declare_exchange(exchange, aio_pika.ExchangeType.TOPIC, durable=False, auto_delete=True)
+        queue = await channel.declare_queue(exchange + ".billing", exclusive=True)
+        for key in CONSUMES:
+            await queue.bind(ex, routing_key=key)
+        print("billing service ready", flush=True)
+        async with queue.iterator() as messages:
+            async for message in messages:
+                out = service.handle(message.routing_key or "", message.body)
+                for key, body in out:
+                    await ex.publish(aio_pika.Message(json.dumps(body).encode()), routing_key=key)
+                await message.ack()
+                if any(key == "billing.charge.refunded" for key, _ in out):
+                    break  # the consumer is gone; its queue stays and fills up
+        await asyncio.Event().wait()
+
+asyncio.run(main(sys.argv[1], sys.argv[2]))
+'''
+
+
+@pytest.fixture
+def dying_billing(tmp_path):
+    url = require(URLS["rabbitmq"], "AMQP_URL")
+    exchange = namespace("bill")
+    script = tmp_path / "dying_billing.py"
+    script.write_text(DYING_BILLING)
+    proc = subprocess.Popen([sys.executable, str(script), url, exchange], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    line: list[str] = []
+    reader = threading.Thread(target=lambda: line.append(proc.stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(30)
+    try:
+        assert line and "ready" in line[0], (line, proc.poll(), proc.stderr.read() if proc.poll() else "")
+        sep = "&" if "?" in url else "?"
+        yield f"{url}{sep}exchange={exchange}&timeout=1"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+
+
+def _billing(adapter: str, *extra: str):
+    return CliRunner().invoke(main, ["conform", "--spec", SHOP, "--participant", "payment", "--adapter", adapter,
+                                     "--mapping", str(ROOT / "examples" / "foreign_billing.toml"),
+                                     "--faults", "reorder", "--seed", "1", "-n", "10", *extra])
+
+
+def test_one_participant_behind_a_broker_is_probed_after_each_case(dying_billing):
+    """?probe=1: a plain saga (approved, shipped: no refund) passes before the first case;
+    the case whose refused parcel made billing refund killed its consumer, and that case
+    is blamed, with its refund in its log."""
+    result = _billing(dying_billing + "&probe=1")
+    assert result.exit_code == 1, result.output
+    assert "FAILED health: case " in result.output, result.output
+    assert "the probe saga, which passed before the first case, now fails" in result.output
+    assert "-> [PaymentRefunded]" in result.output  # the blamed case is the one that refunded
+    assert "1 distinct failure(s)" in result.output
+
+
+def test_without_the_probe_the_dead_consumer_fails_a_later_case(dying_billing):
+    result = _billing(dying_billing, "-x")
+    assert result.exit_code == 1, result.output
+    assert "FAILED model: " in result.output and "FAILED health" not in result.output
+    assert "payment on StockReserved" in result.output and "published []" in result.output
