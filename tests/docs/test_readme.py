@@ -160,6 +160,7 @@ RUN_SPEC_SERVE = {
     "sagaspec init travel": 0,
     "sagaspec serve --spec travel.saga.yaml --port 8766 &": 0,
     "sagaspec conform --spec travel.saga.yaml --adapter http://127.0.0.1:8766 --participant system -n 20 --seed 1": 0,
+    "sagaspec conform --design travel.saga.yaml --adapter http://127.0.0.1:8766 --participant system -n 10 --seed 1": 0,
     "kill $!": 0,
     "sagaspec serve --spec travel.saga.yaml --mutant skip-compensation-1 --port 8767 &": 0,
     "sagaspec conform --spec travel.saga.yaml --adapter http://127.0.0.1:8767 --participant system -n 20 --seed 1": 1,
