@@ -47,7 +47,7 @@ if collect:
 samples = []
 state = {"next": step}
 def progress(st):
-    if st.states >= state["next"] or not samples:
+    if st.states >= state["next"]:
         search = progress.search
         samples.append({"states": st.states, "cpu_s": st.cpu_seconds, "wall_s": st.seconds, "edges": st.edges,
                         "expanded": search.expanded if search else 0, "queue": st.queue,
@@ -88,10 +88,11 @@ def run(orders: int, max_states: int, step: int, collect: bool) -> dict:
 def rows(report: dict) -> list[dict]:
     out = []
     prev = {"states": 0, "cpu_s": 0.0, "edges": 0, "expanded": 0}
-    for s in report["samples"][1:]:
+    for s in report["samples"]:
         dt = max(s["cpu_s"] - prev["cpu_s"], 1e-9)
         out.append({
-            "states": s["states"], "cpu_s": s["cpu_s"], "wall_s": s["wall_s"],
+            "states": s["states"], "expanded": s["expanded"], "edges": s["edges"],
+            "cpu_s": s["cpu_s"], "wall_s": s["wall_s"],
             "states_per_s": round(s["states"] / max(s["cpu_s"], 1e-9)),
             "interval_states_per_s": round((s["states"] - prev["states"]) / dt),
             "interval_expanded_per_s": round((s["expanded"] - prev["expanded"]) / dt),
