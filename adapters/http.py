@@ -244,6 +244,7 @@ class HttpAdapter(Adapter):
         webhook_port: int = 0,
         deliver_format: str = "plain",
         token: str | None = None,
+        design: Any = None,
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -260,6 +261,9 @@ class HttpAdapter(Adapter):
         self.request_timeout = float(request_timeout)
         self.webhook_port = int(webhook_port)
         self.deliver_format = deliver_format
+        #: The saga (a design name, a spec file or a loaded spec) whose events are valid:
+        #: a 4xx to one of them is reported as a refusal of a valid event.
+        self.design = design
         # The token `sagaspec serve` requires on POST/DELETE: given, or the one the server
         # on this loopback port saved for its user.
         if token is None and parts.hostname in ("127.0.0.1", "localhost", "::1") and parts.port:
@@ -428,15 +432,25 @@ class HttpAdapter(Adapter):
         payload = json.dumps(event, default=repr).encode() if not isinstance(event, bytes) else event
         if r.status_code >= 500:
             self._reports.append(RawMessage(payload, self.participant or "service", f"consumer crashed: {text}"))
-        elif self._valid(event):
+        elif self._valid(event, self.design):
             self._reports.append(RawMessage(payload, self.participant or "service",
                                             f"rejected a valid event: {text}"))
         # A 4xx for an invalid message is a legitimate refusal.
 
     @staticmethod
-    def _valid(event: Any) -> bool:
+    def _valid(event: Any, design: Any = None) -> bool:
         if not isinstance(event, dict):
             return False
+        if design is not None:  # the saga's own schemas (any spec, not only the order saga)
+            from sagaspec.spec.sagafile import resolve_spec
+            from sagaspec.spec.schemas import validate_event
+
+            try:
+                spec = resolve_spec(design) if isinstance(design, str) else design
+            except Exception:
+                spec = None
+            if spec is not None:
+                return not validate_event(event, spec=spec)
         from sagaspec.spec.events import parse_event
 
         try:
@@ -605,4 +619,5 @@ def from_spec(spec: str, **options: Any) -> HttpAdapter:
         webhook_port=int(_float(query.get("webhook_port", 0), "webhook_port", spec)),
         deliver_format=query.get("format", options.get("format", "plain")),
         token=query.get("token") or None,
+        design=options.get("design"),
     )

@@ -257,3 +257,24 @@ def test_bench_adapters_short_form_runs(tmp_path):
     for label in ("payment: deliver OrderCreated + collect", "bare round trip: GET /health",
                   "payment, webhook mode", "in-process / HTTP, payment deliveries"):
         assert label in done.stdout
+
+
+def test_a_refused_valid_event_of_any_saga_is_reported():
+    """A 4xx to a valid event is reported, judged by the saga's own schemas (a travel
+    event is not an order-saga event, and was taken for an invalid one)."""
+    from pathlib import Path
+
+    from sagaspec.spec.sagafile import resolve_spec
+    from sagaspec.spec.schemas import validate_event
+
+    travel = str(Path(__file__).resolve().parents[2] / "examples" / "sagas" / "travel.saga.yaml")
+    event = {"eventId": "e1", "eventType": "FlightBookingFailed", "schemaVersion": 1, "sagaId": "s",
+             "timestamp": "2026-01-01T00:00:00Z", "tripId": "t", "reason": "full"}
+    assert validate_event(event, spec=resolve_spec(travel)) == []
+    refused = httpx.Response(400, text="nope")
+    a = load_adapter("http://127.0.0.1:9", design=travel)  # as conform --design passes it
+    a._check_delivery(refused, event)
+    assert [r.reason for r in a._reports] == ["rejected a valid event: HTTP 400: nope"]
+    invalid = HttpAdapter("http://127.0.0.1:9", design=travel)
+    invalid._check_delivery(refused, {**event, "tripId": ""})  # refusing an invalid one is fine
+    assert invalid._reports == []
