@@ -35,22 +35,44 @@ properties when the reduced graph has no cycle: a cycle of the full graph gives 
 the reduced graph (the key step stays enabled), so an acyclic reduced graph means an
 acyclic full graph. When the reduced graph has a cycle the caller searches again
 without reduction.
+
+Saga-level units (:class:`SagaReducer`, used when every participant is compiled from a
+spec and the bus is unordered): a transition is "deliver event type ``e`` of saga ``i``
+to ``p``", "trigger ``r`` of ``p`` on saga ``i``" or "crash ``p``". A reaction reads and
+writes its saga's slot and the shared variables its expressions name, and emits on its
+own saga only, so transitions of different sagas commute unless they touch a shared
+variable one of them writes; a crash (restart and the participant's budget) touches all
+of the participant while it has budget left. The stubborn set is Valmari's closure: an
+enabled transition brings in every transition it may conflict with, a disabled one a
+necessary enabling set (the reactions that may emit its event on its saga; for a
+trigger, the writers of what its guards read). Visibility is per property *instance*:
+instance ``i`` of a per-saga property reads saga ``i``'s variables only, and a set with
+one enabled transition that writes them contains every transition that does.
 """
 
 from __future__ import annotations
 
 import time
 
-from sagaspec.model.engine import DROP, DUPLICATE, FAULTS, Engine
+from sagaspec.model.compile import SpecParticipantModel
+from sagaspec.model.engine import CRASH, DROP, DUPLICATE, FAULTS, Engine
 
-__all__ = ["por_blocker", "Reducer", "run_reduced", "check_declarations", "ABORT_SUPPORT"]
+__all__ = ["por_blocker", "Reducer", "SagaReducer", "reducer_for", "run_reduced", "check_declarations", "ABORT_SUPPORT"]
 
-#: The cycle proviso (tests switch it off to show what it prevents).
-_PROVISO = True
+#: How the reduced search avoids ignoring a step forever around a cycle (tests switch
+#: it to show what each way prevents): "layered" expands without a proviso and stops
+#: (the caller then searches without reduction) at the first edge that does not lead
+#: to the next breadth-first level, so a finished search has an acyclic reduced graph,
+#: hence an acyclic full graph (a cycle of the full graph gives one in the reduced
+#: graph: its key steps stay enabled), where no step can be postponed forever;
+#: "proviso" expands a state fully when a successor of the reduced set was seen
+#: before; "none" is unsound (tests only).
+_CYCLES = "layered"
 
 #: Why the reduced search stopped early (the caller then runs a plain search).
 ABORT_DYNAMIC = "a property read more than the participants' local states"
 ABORT_SUPPORT = "a property read a participant the reduced search had treated as invisible"
+ABORT_CYCLE = "the reduced graph may have cycles (an edge back to an earlier breadth-first level)"
 
 
 def por_blocker(engine: Engine, *, fair: bool, max_depth: int | None) -> str | None:
@@ -95,7 +117,12 @@ class Reducer:
         self.closure = closure
         self.everyone = (1 << n) - 1
 
-    def choose(self, state: tuple, descr: list, supports: tuple[int, ...]) -> list[int] | None:
+    #: Visibility from the supports the search learns (not from static read sets).
+    static = False
+
+    def choose(
+        self, state: tuple, descr: list, supports: tuple[int, ...], succs: list | None = None, active: int = -1
+    ) -> list[int] | None:
         """Indices (into ``descr``) of a stubborn set smaller than all, or ``None``.
 
         ``descr`` is :meth:`Engine.expand`'s ``(kind, participant, delivery, label)`` per
@@ -128,6 +155,260 @@ class Reducer:
             pick = [a for a, dsc in enumerate(descr) if c >> dsc[1] & 1]
             if len(pick) == total:
                 continue
+            if dups and any(descr[a][0] == DUPLICATE for a in pick):
+                continue
+            if best is None or len(pick) < len(best):
+                best = pick
+        return best
+
+
+def _bits(mask: int):
+    while mask:
+        low = mask & -mask
+        yield low.bit_length() - 1
+        mask ^= low
+
+
+def _access(reaction, slot_vars, shared_vars) -> tuple[frozenset, frozenset, frozenset, frozenset, frozenset]:
+    """``(slot reads, slot writes, shared reads, shared writes, emits)`` of a reaction."""
+    reads: set[str] = set()
+    writes: set[str] = set()
+    emits: set[str] = set()
+    if reaction is not None:
+        for _ev, var in reaction.memory:
+            reads.add(var)
+            writes.add(var)
+        for alt in reaction.alternatives:
+            if alt.when is not None:
+                reads.update(alt.when.refs)
+            for var, expr in alt.updates:
+                writes.add(var)
+                reads.update(expr.refs)
+            emits.update(alt.emit)
+    return (
+        frozenset(reads & slot_vars), frozenset(writes & slot_vars),
+        frozenset(reads & shared_vars), frozenset(writes & shared_vars), frozenset(emits),
+    )
+
+
+def _saga_blocker(engine: Engine) -> str | None:
+    """Why saga-level units cannot be used (``None``: they can)."""
+    if engine.fifo:
+        return "a FIFO channel orders the messages of different sagas"
+    if engine.psym:
+        return "participant symmetry"
+    if engine.system.sagas < 1:
+        return "no sagas declared"
+    if not all(isinstance(part, SpecParticipantModel) for part in engine.parts):
+        return "a participant is not compiled from a spec (no read/write sets)"
+    for prop in engine.system.properties:
+        if prop.kind in ("always", "sometimes") and getattr(prop.pred, "reads", None) is None:
+            return f"property {prop.name!r} declares no read set"
+    return None
+
+
+def reducer_for(engine: Engine) -> Reducer | SagaReducer:
+    """:class:`SagaReducer` when the model allows it, else the per-participant :class:`Reducer`."""
+    return Reducer(engine) if _saga_blocker(engine) else SagaReducer(engine)
+
+
+class SagaReducer:
+    """Stubborn sets over (participant, saga, reaction) transitions (module docstring)."""
+
+    static = True
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        parts = engine.parts
+        n = engine.n
+        sagas = self.sagas = engine.system.sagas
+        self.publishes = [None] * n  # emits come from the compiled reactions, not declarations
+        tp: list[int] = []  # participant of transition t
+        ti: list[int] = []  # saga (-1: the crash of the participant)
+        acc: list[tuple] = []
+        self.tid: dict[tuple, int] = {}
+        self.trig: list[list[int]] = []  # trig[p][i]: mask of p's triggers on saga i
+        self.xid = []
+        slot = [[0] * sagas for _ in range(n)]
+        allp = [0] * n
+        self.volatile: list[frozenset] = []
+        for p, part in enumerate(parts):
+            slot_vars = frozenset(part.index)
+            shared_vars = frozenset(part.sindex)
+            self.volatile.append(
+                frozenset(part.slot_cls._fields[k] for k in part.volatile)
+                | frozenset(part.shared_names[k] for k in part.svolatile)
+            )
+            kinds = [(("D", e), _access(part.by_event.get(e), slot_vars, shared_vars)) for e in sorted(part.subscribes)]
+            kinds += [(("G", k), _access(r, slot_vars, shared_vars)) for k, r in enumerate(part.triggers)]
+            trig = []
+            for i in range(sagas):
+                tmask = 0
+                for key, a in kinds:
+                    t = len(tp)
+                    self.tid[(p, i, key)] = t
+                    tp.append(p)
+                    ti.append(i)
+                    acc.append(a)
+                    slot[p][i] |= 1 << t
+                    if key[0] == "G":
+                        tmask |= 1 << t
+                trig.append(tmask)
+                allp[p] |= slot[p][i]
+            self.trig.append(trig)
+        for p in range(n):
+            t = len(tp)
+            self.xid.append(t)
+            tp.append(p)
+            ti.append(-1)
+            acc.append((frozenset(),) * 5)
+            allp[p] |= 1 << t
+        self.tp, self.ti, self.allp = tp, ti, allp
+        count = len(tp)
+        dep = [0] * count
+        enab = [0] * count
+        for t in range(count):
+            p, i = tp[t], ti[t]
+            if i < 0:
+                dep[t] = allp[p]
+                continue
+            rs, ws, rsh, wsh, _em = acc[t]
+            dep[t] = slot[p][i]
+            for u in _bits(allp[p]):
+                if ti[u] < 0:
+                    continue
+                _r, uws, ursh, uwsh, _e = acc[u]
+                if wsh & (ursh | uwsh) or rsh & uwsh:
+                    dep[t] |= 1 << u
+                if t in (self.tid.get((p, i, ("G", k))) for k in range(len(parts[p].triggers))):
+                    # A trigger is enabled by whatever writes what its guards read.
+                    if (ti[u] == i and rs & uws) or rsh & uwsh:
+                        enab[t] |= 1 << u
+            if any(t == self.tid.get((p, i, ("G", k))) for k in range(len(parts[p].triggers))):
+                if (rs | rsh) & self.volatile[p]:
+                    enab[t] |= 1 << self.xid[p]
+            else:
+                event = next(key[1] for (q, j, key), x in self.tid.items() if x == t)
+                # A delivery is enabled by the reactions that emit its event on its saga.
+                for u in range(count):
+                    if ti[u] == i and event in acc[u][4]:
+                        enab[t] |= 1 << u
+        self.dep, self.enab = dep, enab
+        # Visible transitions of each property instance: the writers of what it reads.
+        self.vis: dict[int, list[int]] = {}
+        for k, prop in enumerate(engine.system.properties):
+            if prop.kind not in ("always", "sometimes"):
+                continue
+            refs, over_all = prop.pred.reads
+            masks = [0] * sagas
+            for pname, var in refs:
+                p = engine.pindex[pname]
+                for t in _bits(allp[p]):
+                    i = ti[t]
+                    if i < 0:
+                        if var in self.volatile[p]:
+                            for j in range(sagas):
+                                masks[j] |= 1 << t
+                        continue
+                    _rs, ws, _rsh, wsh, _em = acc[t]
+                    if var in wsh:
+                        for j in range(sagas):
+                            masks[j] |= 1 << t
+                    elif var in ws:
+                        masks[i] |= 1 << t
+            if over_all:
+                whole = 0
+                for m in masks:
+                    whole |= m
+                masks = [whole]
+            self.vis[k] = [m for m in masks if m]
+        self._cache: dict[tuple, list[int]] = {}
+        self._vis_for: dict[int, list[int]] = {}
+
+    def _transition(self, state: tuple, dsc: tuple, succ: tuple | None) -> int:
+        """The transitions (a mask) of one step, or 0 when it cannot be told."""
+        e = self.engine
+        kind, p, d, _label = dsc
+        if d >= 0:
+            m = e.msgs[e.dmid[d]]
+            t = self.tid.get((p, m.saga, ("D", m.type)))
+            return 0 if t is None else 1 << t
+        if kind == CRASH:
+            return 1 << self.xid[p]
+        if succ is None:
+            return 0
+        part = e.parts[p]
+        old = part._split(e.local(p, state[p]))[1]
+        new = part._split(e.local(p, succ[p]))[1]
+        changed = [i for i in range(self.sagas) if old[i] != new[i]]
+        if len(changed) != 1:
+            return 0
+        return self.trig[p][changed[0]]
+
+    def _closure(self, key: int, enabled: int, budget: int, vis: list[int]) -> int:
+        tp, dep, enab, allp = self.tp, self.dep, self.enab, self.allp
+        xid = self.xid
+        done = 0
+        todo = key
+        while todo:
+            done |= todo
+            add = 0
+            for t in _bits(todo):
+                p = tp[t]
+                if enabled >> t & 1:
+                    add |= dep[t]
+                    if budget >> p & 1:
+                        add |= allp[p]
+                    for v in vis:
+                        if v >> t & 1:
+                            add |= v
+                elif t == xid[p]:
+                    if budget >> p & 1:
+                        add |= allp[p]
+                else:
+                    add |= enab[t]
+            todo = add & ~done
+        return done
+
+    def choose(
+        self, state: tuple, descr: list, supports: tuple[int, ...], succs: list | None = None, active: int = -1
+    ) -> list[int] | None:
+        """Indices (into ``descr``) of a stubborn set smaller than all, or ``None``."""
+        for a, dsc in enumerate(descr):
+            if dsc[0] == DROP:
+                return [a]
+        e = self.engine
+        masks = []
+        enabled = 0
+        keys = 0
+        for a, dsc in enumerate(descr):
+            m = self._transition(state, dsc, succs[a] if succs is not None else None)
+            if not m:
+                return None
+            masks.append(m)
+            enabled |= m
+            if dsc[0] not in FAULTS:
+                keys |= m
+        budget = 0
+        for p in range(e.n):
+            if e.crashes_left(p, state[p]):
+                budget |= 1 << p
+        vis = self._vis_for.get(active)
+        if vis is None:
+            vis = self._vis_for[active] = [m for k, ms in self.vis.items() if active >> k & 1 for m in ms]
+        ck = (enabled, keys, budget, active)
+        cands = self._cache.get(ck)
+        if cands is None:
+            cands = []
+            for t in _bits(keys):
+                c = self._closure(1 << t, enabled, budget, vis)
+                if enabled & ~c and c not in cands:
+                    cands.append(c)
+            self._cache[ck] = cands
+        dups = state[e.n + 1]
+        best: list[int] | None = None
+        for c in cands:
+            pick = [a for a, m in enumerate(masks) if m & c]
             if dups and any(descr[a][0] == DUPLICATE for a in pick):
                 continue
             if best is None or len(pick) < len(best):
@@ -198,16 +479,16 @@ def run_reduced(search, reducer: Reducer) -> None:
                 if props.growth != growth or search.active != active:
                     growth, active = props.growth, search.active
                     now = _supports(search)
-                    if reduced and any(x not in supports for x in now):
+                    if reduced and not reducer.static and any(x not in supports for x in now):
                         search.por_abort = ABORT_SUPPORT
                         search.stopped = True
                         break
                     supports = now
-                pick = None if quiet else choose(s, descr, supports)
+                pick = None if quiet else choose(s, descr, supports, succs, active)
                 if pick is not None:
                     cands = [(a, canonical(succs[a]) if canonical else succs[a]) for a in pick]
                     fps = [fp(t) for _a, t in cands]
-                    if _PROVISO and any(f in seen for f in fps):
+                    if _CYCLES == "proviso" and any(f in seen for f in fps):
                         pick = None  # the cycle proviso: expand fully
                     else:
                         reduced += 1
@@ -224,6 +505,11 @@ def run_reduced(search, reducer: Reducer) -> None:
                         nxt.append(t)
                     elif j < nstart:
                         layered = False
+                        if _CYCLES == "layered" and reduced:
+                            search.por_abort = ABORT_CYCLE
+                            search.stopped = True
+                if search.stopped:
+                    break
                 i += 1
                 if max_states is not None and len(parent) >= max_states:
                     search.truncated = True

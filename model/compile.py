@@ -424,6 +424,9 @@ def _property(p: SpecProperty, parts, params) -> Property:
                 return all(ev(view, sagas))
         # Front ends name the sagas a violation is about: the truth per saga.
         pred.by_saga = lambda view, ev=ev: ev(view, sagas)
+    # What it reads, for the partial-order reduction (model/_por.py): these variables,
+    # of saga i only in instance i of a per-saga property (all sagas' for ``over: all``).
+    pred.reads = (_refs(p.expr.refs), p.over == "all")
     make = {"always": Property.always, "sometimes": Property.sometimes, "at_rest": Property.at_rest}[p.kind]
     return make(p.name, pred, desc)
 

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from operator import itemgetter
 from typing import Any
 
-from sagaspec.model._por import ABORT_SUPPORT, Reducer, check_declarations, por_blocker, run_reduced
+from sagaspec.model._por import ABORT_SUPPORT, check_declarations, por_blocker, reducer_for, run_reduced
 from sagaspec.model._sorted_symmetry import run_sorted
 from sagaspec.model.engine import FAULTS, LANE, QBITS, Engine, _generate
 from sagaspec.model.liveness import bottom_cycles, fair_cycle, fair_tour, shortest_cycle
@@ -1651,7 +1651,7 @@ def _explore_reduced(
     """The search over stubborn sets (:mod:`sagaspec.model._por`), or ``None`` when its
     answer cannot stand (a violation, a cycle, a property it cannot follow): the caller
     then searches without reduction, and ``notes`` says why."""
-    reducer = Reducer(engine)
+    reducer = reducer_for(engine)
     support: list[int] = []
     wasted = 0
     while True:

@@ -218,15 +218,15 @@ def test_the_upstream_closure_keeps_a_join_race_that_one_participant_at_a_time_l
     assert found.verdicts["x-first"] == "violated"
     # b sends Y, join notes it: the plain search's shortest counterexample.
     assert len(found.violation("x-first").path) == len(plain.violation("x-first").path) == 2
-    monkeypatch.setattr(explore_module, "Reducer", _OneParticipantAtATime)
+    monkeypatch.setattr(explore_module, "reducer_for", _OneParticipantAtATime)
     assert explore(system, LOCAL).verdicts["x-first"] == "held"  # what the closure prevents
 
 
 class _Blind(Reducer):
     """The unsound reduction: no visibility condition."""
 
-    def choose(self, state, descr, supports):
-        return super().choose(state, descr, ())
+    def choose(self, state, descr, supports, succs=None, active=-1):
+        return super().choose(state, descr, (), succs, active)
 
 
 def test_visibility_keeps_an_order_of_independent_steps_that_a_property_reads(monkeypatch):
@@ -238,18 +238,20 @@ def test_visibility_keeps_an_order_of_independent_steps_that_a_property_reads(mo
     )
     assert explore(system, Config(bus="unordered", idempotency=False)).verdicts["n-first"] == "violated"
     assert explore(system, LOCAL).verdicts["n-first"] == "violated"
-    monkeypatch.setattr(explore_module, "Reducer", _Blind)
+    monkeypatch.setattr(explore_module, "reducer_for", _Blind)
     assert explore(system, LOCAL).verdicts["n-first"] == "held"
 
 
-def test_the_cycle_proviso_keeps_a_step_a_loop_would_postpone_forever(monkeypatch):
+@pytest.mark.parametrize("cycles", ["layered", "proviso"])
+def test_the_cycle_safeguards_keep_a_step_a_loop_would_postpone_forever(monkeypatch, cycles):
     system = System(
         (Toggle(), Once("b")),
         (Property.always("b-idle", lambda v: v["b"] == 0),),
         name="ignoring",
     )
+    monkeypatch.setattr(por_module, "_CYCLES", cycles)
     assert explore(system, LOCAL).verdicts["b-idle"] == "violated"
-    monkeypatch.setattr(por_module, "_PROVISO", False)
+    monkeypatch.setattr(por_module, "_CYCLES", "none")
     assert explore(system, LOCAL).verdicts["b-idle"] == "held"
 
 
