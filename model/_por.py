@@ -533,6 +533,8 @@ def run_reduced(search, reducer: Reducer) -> None:
     except (KeyboardInterrupt, MemoryError) as exc:
         search.interrupted = True
         search.out_of_memory = isinstance(exc, MemoryError)
+    if _CYCLES == "layered" and reduced and not layered and not search.por_abort:
+        search.por_abort = ABORT_CYCLE  # an edge back came before the first reduction
     search.edges = edges
     search.layered = layered
     search.por_reduced = reduced

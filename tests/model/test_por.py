@@ -18,7 +18,10 @@ import pytest
 from click.testing import CliRunner
 from sagaspec.model import Config, Msg, Outcome, Participant, Property, System, explore
 from sagaspec.model._por import Reducer
+from sagaspec.model.compile import spec_system
+from sagaspec.model.engine import Engine
 from sagaspec.model.saga import saga_system
+from sagaspec.spec.sagafile import parse_spec
 
 from sagaspec.cli import main
 from sagaspec.errors import UsageError
@@ -394,3 +397,184 @@ def test_random_models_get_the_plain_searchs_verdicts_and_counterexample_lengths
         compared += 1
         reduced += r.stats.states < full.stats.states
     assert compared >= 20 and reduced >= 3  # the sample exercises the reduction
+
+
+# --------------------------------------------------------------------------- saga-level units
+SHARED_RACE = """
+saga: shared-race
+format: 1
+title: "Two steps per saga around a shared counter"
+bounds: {sagas: 2, max_sagas: 3, bus: unordered, duplicates: 0, crashes: 0}
+events:
+  Started: {role: trigger, description: A saga started.}
+participants:
+  counter:
+    description: Adds one for its saga, then looks at the total and takes one away.
+    subscribes: []
+    publishes: [Started]
+    shared:
+      count: {type: int, min: 0, max: 3, initial: 0, description: shared total}
+    state:
+      stage: {type: enum, values: [idle, added, done]}
+      saw: {type: bool, description: "the total was 2 when this saga looked"}
+    reactions:
+      - trigger: true
+        note: look, then take one away
+        alternatives:
+          - label: "take {saga}"
+            when: stage == 'added'
+            set: {stage: done, saw: count == 2, count: count - 1}
+      - trigger: true
+        note: add one
+        alternatives:
+          - label: "add {saga}"
+            when: stage == 'idle'
+            set: {stage: added, count: count + 1}
+properties:
+  never-saw-two:
+    always: "!counter.saw"
+    description: no saga sees both sagas' additions
+"""
+EXACT = Config(bus="unordered", duplicates=0, crashes=0)
+
+
+def test_a_shared_variable_couples_the_sagas_steps(monkeypatch):
+    # Saga 1 must add between saga 0's add and take: a reduction that lets saga 0 finish
+    # first (its steps look independent of saga 1's when the shared count is ignored)
+    # never sees it.
+    system = spec_system(parse_spec(SHARED_RACE, "shared-race"), 2)
+    por = Config(**{**EXACT.to_dict(), "por": True})
+    assert explore(system, EXACT).verdicts == {"never-saw-two": "violated"}
+    assert isinstance(por_module.reducer_for(Engine(system, por)), por_module.SagaReducer)
+    r = explore(system, por)
+    assert r.verdicts == {"never-saw-two": "violated"}
+    real = por_module._access
+
+    def no_shared(reaction, slot_vars, shared_vars):
+        rs, ws, _rsh, _wsh, emits = real(reaction, slot_vars, shared_vars)
+        return rs, ws, frozenset(), frozenset(), emits
+
+    monkeypatch.setattr(por_module, "_access", no_shared)
+    assert explore(system, por).verdicts == {"never-saw-two": "held"}  # what the conflicts prevent
+
+
+EXAMPLES = sorted(Path(__file__).parents[2].joinpath("examples", "sagas").glob("*.saga.yaml"))
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name.split(".")[0])
+def test_example_sagas_get_the_plain_searchs_verdicts_and_counterexample_lengths(path):
+    # (The order-shipping pair at its default 2 sagas takes seconds; 1 saga keeps its bug.)
+    system = saga_system(str(path), orders=1 if path.name.startswith("order-shipping") else None)
+    full = explore(system, Config())
+    r = explore(system, Config(por=True))
+    assert r.verdicts == full.verdicts
+    assert [len(v.path) for v in r.violations] == [len(v.path) for v in full.violations]
+    if full.ok:
+        assert r.stats.states < full.stats.states
+
+
+@pytest.mark.timeout(120)
+def test_saga_level_units_reduce_three_orders_far_more_than_participant_units(monkeypatch):
+    system = saga_system("corrected", orders=3)
+    cfg = Config(duplicates=0)
+    full = explore(system, cfg)
+    by_saga = explore(system, Config(duplicates=0, por=True))
+    monkeypatch.setattr(explore_module, "reducer_for", Reducer)
+    by_participant = explore(system, Config(duplicates=0, por=True))
+    assert full.verdicts == by_saga.verdicts == by_participant.verdicts and full.ok
+    assert by_saga.stats.states * 2 < by_participant.stats.states <= full.stats.states
+
+
+def test_random_specs_with_sagas_and_shared_counters_get_the_plain_searchs_answers():
+    compared = reduced = 0
+    for seed in range(16):
+        spec = _random_spec(seed)
+        for sagas in (2, 3):
+            system = spec_system(spec, sagas)
+            cfg = Config(
+                bus="unordered-dup" if seed % 4 == 1 else "unordered",
+                duplicates=int(seed % 4 == 1),
+                crashes=int(seed % 3 == 0),
+                idempotency=seed % 2 == 0,
+            )
+            full = explore(system, cfg, max_states=4000)
+            if not full.complete:
+                continue
+            r = explore(system, Config(**{**cfg.to_dict(), "por": True}))
+            assert r.verdicts == full.verdicts, (seed, sagas, r.notes)
+            assert [len(v.path) for v in r.violations] == [len(v.path) for v in full.violations], (seed, sagas)
+            compared += 1
+            reduced += r.stats.states < full.stats.states
+    assert compared >= 20 and reduced >= 4  # the sample exercises the reduction
+
+
+SAGA_EVENTS = ("E0", "E1", "E2", "E3")
+
+def _random_spec(seed: int):
+    """A random spec: 2-3 participants with per-saga counters, some with a shared
+    counter, reactions with guards on both, emits between them, per-saga, over-all,
+    shared-reading, sometimes and at-rest properties."""
+    rng = random.Random(seed)
+    k = rng.randint(2, 3)
+    names = [f"p{j}" for j in range(k)]
+    pubs = {n: set() for n in names}
+    subs = {n: set() for n in names}
+    pubs["p0"].add("E0")
+    for n in names:
+        for e in SAGA_EVENTS[1:]:
+            if rng.random() < 0.35:
+                pubs[n].add(e)
+    for n in names:
+        for e in SAGA_EVENTS:
+            if e not in pubs[n] and rng.random() < 0.5:
+                subs[n].add(e)
+    for n in names[1:]:
+        if not subs[n]:
+            subs[n].add("E0")
+    shared = {n: rng.random() < 0.6 for n in names}
+    lines = [
+        f"saga: random-{seed}", "format: 1", "title: random",
+        "bounds: {sagas: 2, max_sagas: 3, bus: unordered, duplicates: 0, crashes: 0}", "events:",
+    ]
+    for e in SAGA_EVENTS:
+        lines.append(f"  {e}: {{role: {'trigger' if e == 'E0' else 'step'}, description: x}}")
+    lines.append("participants:")
+    def alt(n, label, emits_from):
+        guard = rng.choice(["", "st == 0", "st < 2", "sh >= 1" if shared[n] else "st == 1", "sh == 0" if shared[n] else "st != 2"])
+        sets = {"st": rng.choice(["st + 1", "st + 1", "2"])}
+        if shared[n] and rng.random() < 0.6:
+            sets["sh"] = rng.choice(["sh + 1", "0", "st"])
+        emit = sorted(rng.sample(sorted(emits_from), rng.randint(0, min(2, len(emits_from))))) if emits_from else []
+        out = [f"          - label: \"{label} {{saga}}\""]
+        if guard:
+            out.append(f"            when: \"{guard}\"")
+        out.append("            set: {" + ", ".join(f"{a}: {b}" for a, b in sets.items()) + "}")
+        if emit:
+            out.append(f"            emit: [{', '.join(emit)}]")
+        return out
+    for n in names:
+        lines += [f"  {n}:", "    description: x",
+                  f"    subscribes: [{', '.join(sorted(subs[n]))}]", f"    publishes: [{', '.join(sorted(pubs[n]))}]"]
+        if shared[n]:
+            lines += ["    shared:", "      sh: {type: counter, max: 2, description: x}"]
+        lines += ["    state:", "      st: {type: counter, max: 2, description: x}", "    reactions:"]
+        if n == "p0":
+            lines += ["      - trigger: true", "        alternatives:",
+                      "          - label: \"start {saga}\"", "            when: \"st == 0\"", "            set: {st: 1}", "            emit: [E0]"]
+        for e in sorted(subs[n]):
+            lines += [f"      - on: {e}", "        alternatives:"]
+            for a in range(rng.choice((1, 1, 2))):
+                lines += alt(n, f"{e.lower()}-{a}", pubs[n] - {"E0"})
+    lines.append("properties:")
+    a, b = rng.sample(names, 2)
+    va, vb = rng.randint(0, 2), rng.randint(0, 2)
+    lines += ["  never-both:", f"    always: \"!({a}.st == {va} && {b}.st == {vb})\"", "    description: x"]
+    c = rng.choice(names)
+    lines += ["  some-two:", f"    sometimes: \"{c}.st == 2\"", "    description: x"]
+    lines += ["  total:", f"    always: \"sum({c}.st) <= {rng.randint(1, 4)}\"", "    over: all", "    description: x"]
+    sh = [n for n in names if shared[n]]
+    if sh:
+        lines += ["  shared-low:", f"    always: \"{sh[0]}.sh + {c}.st <= {rng.randint(1, 3)}\"", "    description: x"]
+    lines += ["  rest:", f"    at_rest: \"{c}.st >= 1\"", "    description: x"]
+    return parse_spec("\n".join(lines) + "\n", f"random-{seed}")
