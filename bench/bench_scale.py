@@ -13,9 +13,14 @@ peak memory is its own), and prints, at every million states and at the end:
 
 Late in a search most edges lead to states already seen, so states/s falls while
 expanded/s and edges/s stay level; wall-clock rates on a shared machine also fall
-behind CPU rates. Each run is made twice side by side, with the cyclic garbage
-collector paused during the search (what ``explore`` does) and left running (as
-before it did), to show what the collector costs as the heap grows.
+behind CPU rates. Each run is made twice side by side (``--compare``):
+
+* ``loop`` (default): the incremental BFS loop as ``explore`` runs it, and the loop
+  before its frontier stopped queueing fingerprint vectors and its visited dict stopped
+  storing state numbers it does not need (a frozen copy, ``bench/_old_incremental.py``);
+* ``gc``: the cyclic garbage collector paused during the search (what ``explore``
+  does) and left running (as before it did), to show what it costs as the heap grows.
+
 Nothing here asserts a timing.
 
 Usage::
@@ -23,6 +28,7 @@ Usage::
     python bench/bench_scale.py                      # 3 orders: 1M states, then all 10.6M
     python bench/bench_scale.py --states 20000000 --orders 4   # 20M states (about 5 GB)
     python bench/bench_scale.py --short              # 2 orders, 100,000 states (seconds; CI)
+    python bench/bench_scale.py --compare gc         # collector paused vs running
     python bench/bench_scale.py --json
 """
 
@@ -32,6 +38,7 @@ import argparse
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 CHILD = r"""
 import gc, importlib, json, resource, sys
@@ -40,6 +47,7 @@ from sagaspec.model import Config, explore
 from sagaspec.model.saga import saga_system
 
 orders, max_states, step, collect = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1"
+old_loop = sys.argv[5] == "1"
 if collect:
     # Leave the cyclic collector running during the search (the search pauses it).
     explore_module.gc = type("GC", (), {"isenabled": staticmethod(lambda: False), "disable": staticmethod(lambda: None),
@@ -61,6 +69,10 @@ class Spy(_Search):
     def __init__(self, *a, **k):
         super().__init__(*a, **k)
         progress.search = self
+if old_loop:
+    sys.path.insert(0, sys.argv[6])
+    from _old_incremental import run_incremental_old
+    Spy._run_incremental = run_incremental_old
 explore_module._Search = Spy
 result = explore(saga_system("corrected", orders=orders), Config(crashes=1, duplicates=1),
                  on_progress=progress, progress_interval=0.5, max_states=max_states or None)
@@ -71,13 +83,15 @@ samples.append({"states": st.states, "cpu_s": st.cpu_seconds, "wall_s": st.secon
                 "expanded": result._search.expanded, "queue": 0,
                 "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "estimate": st.memory_bytes})
 print(json.dumps({"orders": orders, "complete": result.complete, "loop": result._search.loop,
-                  "gc_running": collect, "samples": samples}))
+                  "gc_running": collect, "old_loop": old_loop, "samples": samples,
+                  "verdicts": result.verdicts, "edges": st.edges, "depth": st.depth}))
 """
 
 
-def run(orders: int, max_states: int, step: int, collect: bool) -> dict:
+def run(orders: int, max_states: int, step: int, collect: bool, old_loop: bool = False) -> dict:
     proc = subprocess.run(
-        [sys.executable, "-c", CHILD, str(orders), str(max_states), str(step), "1" if collect else "0"],
+        [sys.executable, "-c", CHILD, str(orders), str(max_states), str(step), "1" if collect else "0",
+         "1" if old_loop else "0", str(Path(__file__).resolve().parent)],
         capture_output=True, text=True,
     )
     if proc.returncode:
@@ -112,7 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--states", type=int, action="append", metavar="N",
                     help="stop after N states (repeatable; 0: the whole space; default 1,000,000 and 0)")
     ap.add_argument("--step", type=int, default=1_000_000, help="a row every this many states")
-    ap.add_argument("--no-gc-compare", action="store_true", help="only the search as explore() runs it")
+    ap.add_argument("--compare", choices=("loop", "gc", "none"), default="loop",
+                    help="side by side: the new and the old BFS loop (default), the collector paused and "
+                    "running, or only the search as explore() runs it")
     ap.add_argument("--short", action="store_true", help="2 orders, 100,000 states, rows every 50,000")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
@@ -121,9 +137,11 @@ def main(argv: list[str] | None = None) -> int:
     else:
         orders, bounds, step = args.orders, args.states or [1_000_000, 0], args.step
     reports = []
+    variants = {"loop": [(False, False), (False, True)], "gc": [(False, False), (True, False)],
+                "none": [(False, False)]}[args.compare]
     for bound in bounds:
-        for collect in ([False] if args.no_gc_compare else [False, True]):
-            report = run(orders, bound, step, collect)
+        for collect, old_loop in variants:
+            report = run(orders, bound, step, collect, old_loop)
             report["bound"] = bound
             report["rows"] = rows(report)
             reports.append(report)
@@ -134,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         gc_text = "collector running" if r["gc_running"] else "collector paused (explore's default)"
         bound = f"{r['bound']:,} states" if r["bound"] else "whole space"
         print(f"corrected, {r['orders']} orders, 1 crash each, 1 duplicate: {bound}, {gc_text}, "
-              f"loop {r['loop']}, complete {r['complete']}")
+              f"loop {r['loop']}{' (old copy)' if r['old_loop'] else ''}, complete {r['complete']}")
         print(f"{'states':>11} {'cpu s':>7} {'wall s':>7} {'st/s':>8} {'st/s now':>9} {'exp/s now':>9} "
               f"{'edges/s now':>11} {'new/exp':>7} {'queue':>10} {'RSS B/st':>8} {'est B/st':>8}")
         for x in r["rows"]:
@@ -144,12 +162,20 @@ def main(argv: list[str] | None = None) -> int:
                   f"{x['estimate_bytes_per_state']:>8,}")
     pairs = {}
     for r in reports:
-        pairs.setdefault(r["bound"], {})[r["gc_running"]] = r
+        pairs.setdefault(r["bound"], {})[(r["gc_running"], r["old_loop"])] = r
     for pair in pairs.values():
-        if len(pair) == 2:
-            paused, running = pair[False]["rows"][-1], pair[True]["rows"][-1]
-            print(f"  {paused['states']:,} states: collector paused {paused['states_per_s']:,} st/s vs running "
-                  f"{running['states_per_s']:,} st/s ({paused['states_per_s'] / max(running['states_per_s'], 1):.2f}x)")
+        if len(pair) != 2:
+            continue
+        (base_key, base), (other_key, other) = sorted(pair.items())
+        a, b = base["rows"][-1], other["rows"][-1]
+        if base["verdicts"] != other["verdicts"] or (base["edges"], base["depth"]) != (other["edges"], other["depth"]):
+            print(f"  {a['states']:,} states: the two runs DISAGREE (edges, depth or verdicts)")
+        name = "old loop" if other_key[1] else "collector running"
+        new = "new loop" if other_key[1] else "collector paused"
+        print(f"  {a['states']:,} states: {new} {a['states_per_s']:,} st/s (CPU), {a['rss_bytes_per_state']:,} B/state "
+              f"peak RSS vs {name} {b['states_per_s']:,} st/s, {b['rss_bytes_per_state']:,} B/state "
+              f"({a['states_per_s'] / max(b['states_per_s'], 1):.2f}x speed, "
+              f"{b['rss_bytes_per_state'] / max(a['rss_bytes_per_state'], 1):.2f}x less memory)")
     return 0
 
 

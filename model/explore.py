@@ -223,6 +223,8 @@ class _Search:
         self.peak_frontier = 0
         self.frontier_bytes = 0
         self.vector_bytes = 0  # size of a frontier state's fingerprint vector, if any
+        self.queued_fp_bytes: int | None = None  # bytes a loop queues per state instead, if set
+        self.seen_values = True  # the visited dict maps fingerprints to state numbers
         self.seen: Any = None
         self.start = 0.0
         self.cpu_start = 0.0
@@ -282,14 +284,15 @@ class _Search:
         """
         n = len(self.parent)
         total = sys.getsizeof(self.seen) + 32 * n
-        if isinstance(self.seen, dict):
+        if isinstance(self.seen, dict) and self.seen_values:
             total += 32 * n
         for arr in (self.parent, self.act, self.offsets, self.targets):
             if arr is not None:
                 total += sys.getsizeof(arr)
         # Per queued state: the tuples, a list slot, and its fingerprint (a 32-byte int) or
-        # fingerprint vector in a parallel list.
-        total += self.peak_frontier * (self.frontier_bytes + 8 + 8 + (self.vector_bytes or 32))
+        # fingerprint vector in a parallel list (or what the loop queues instead).
+        fp = 8 + (self.vector_bytes or 32) if self.queued_fp_bytes is None else self.queued_fp_bytes
+        total += self.peak_frontier * (self.frontier_bytes + 8 + fp)
         total += self.tables_bytes()
         return total
 
@@ -447,8 +450,18 @@ class _Search:
         state's :meth:`Engine.fingerprint_vector` (the fingerprints of all its
         renamings) and moves carry vectors too, so even a successor that must be
         renamed is tested for "seen?" with one addition and a shift, and built and
-        renamed only when it is new. Enumerates successors in exactly the order of
-        :meth:`Engine.expand`; ``tests/model/test_engine.py`` checks the graphs agree.
+        renamed only when it is new.
+
+        Memory on big runs: the frontier queues states and their fingerprints (in an
+        8-byte array), not vectors: a state's vector is recomputed when it is expanded
+        and one of its moves needs a renaming (one generated call; a 4-order vector is
+        24 lanes, about 250 bytes, and the frontier holds millions of states). When
+        the graph is not kept, the visited dict maps every fingerprint to the shared
+        ``0`` instead of a state number (a 32-byte int per state); parents are in the
+        ``parent`` column.
+
+        Enumerates successors in exactly the order of :meth:`Engine.expand`;
+        ``tests/model/test_engine.py`` checks the graphs agree.
         """
         e = self.engine
         n = e.n
@@ -492,7 +505,6 @@ class _Search:
         if vec:
             fvec = e._fvec
             tiebreak = e.tiebreak
-            lanes = e.lanes
             crash_vector = e.crash_vector
             lshift = tuple(LANE * k for k in range(nperms))
         afp = e.additive_fingerprint
@@ -503,12 +515,15 @@ class _Search:
         f0 = afp(init)
         seen: dict[int, int] = {f0: 0}
         self.seen = seen
+        self.seen_values = keep  # without the graph, no edge needs a target's number
         seen_get = seen.get
         frontier = [init]
-        # Per frontier state: its fingerprint, or with vectors its fingerprint vector
-        # (the fingerprint is lane 0).
-        ffps = [fvec(init) if vec else f0]
-        self.vector_bytes = sys.getsizeof(ffps[0]) if vec else 0
+        # Each frontier state's fingerprint (60 bits) in a parallel 8-byte array. The
+        # fingerprint vector is not queued: it is recomputed on expansion, and only if a
+        # move of the state needs a renaming (most states have none).
+        ffps = array("Q", (f0,))
+        self.vector_bytes = 0
+        self.queued_fp_bytes = 8
         last = self.start
         i = 0
         depth = 0
@@ -518,13 +533,13 @@ class _Search:
             while frontier:
                 self.depth = depth
                 nxt: list[tuple] = []
-                nfps: list[int] = []
+                nfps = array("Q")
                 push = nxt.append
                 pushf = nfps.append
                 nstart = len(parent)  # states numbered below are at this depth or less
                 expand_level = max_depth is None or depth < max_depth
                 active = self.active  # shrinks only in _attention and _quiescent
-                for s, fx in zip(frontier, ffps):  # noqa: B905 - same length by construction
+                for pos_s, s in enumerate(frontier):
                     bus = s[n]
                     if active:
                         bits = classes.get(keyf(s))
@@ -550,14 +565,13 @@ class _Search:
                         offsets.append(len(targets))
                     dups = s[n + 1]
                     a = 0
+                    fs = ffps[pos_s]
+                    fx = None  # the fingerprint vector, computed when a move needs a renaming
                     if sym:
                         if narrow0[(s[0] << nperms) | full] == 1:
                             q0, pre = 0, pre0  # the common case, without a call
                         else:
                             q0, pre = settled(s)
-                        fs = fx & mask if vec else fx
-                    else:
-                        fs = fx
                     # -- internal actions
                     for p in iparts:
                         pid = s[p]
@@ -574,6 +588,8 @@ class _Search:
                             if not k:
                                 f = (fs + mv[6]) & mask
                             elif vec:
+                                if fx is None:
+                                    fx = fvec(s)
                                 if k > 0:
                                     f = ((fx + mv[7]) >> lshift[k]) & mask
                                 else:
@@ -585,7 +601,7 @@ class _Search:
                             j = seen_get(f)
                             if j is None:
                                 j = len(parent)
-                                seen[f] = j
+                                seen[f] = j if keep else 0
                                 parent.append(i)
                                 act.append(a)
                                 pubs = mv[2]
@@ -593,10 +609,7 @@ class _Search:
                                 if k:
                                     t = perm(t, k) if k > 0 else canon(t)
                                 push(t)
-                                if vec:
-                                    pushf(fvec(t) if k else (fx + mv[7]) & lanes)
-                                else:
-                                    pushf(f)
+                                pushf(f)
                             elif j < nstart:
                                 layered = False
                             if keep:
@@ -620,12 +633,12 @@ class _Search:
                                 moves = delivery_moves(pid, d)
                             if p > q0:
                                 # The successors are canonical as they are (see settled).
-                                for npid, pubs, keep_copy, spend, delta, dv in moves:
+                                for npid, pubs, keep_copy, spend, delta, _dv in moves:
                                     f = (fs + delta) & mask
                                     j = seen_get(f)
                                     if j is None:
                                         j = len(parent)
-                                        seen[f] = j
+                                        seen[f] = j if keep else 0
                                         parent.append(i)
                                         act.append(a)
                                         if keep_copy:
@@ -635,7 +648,7 @@ class _Search:
                                             rest = bus[:pos] + bus[pos + 1 :]
                                             nb = tuple(sorted(rest + pubs)) if pubs else rest
                                         push(builders[p](s, npid, nb, dups - spend))
-                                        pushf((fx + dv) & lanes if vec else f)
+                                        pushf(f)
                                     elif j < nstart:
                                         layered = False
                                     if keep:
@@ -651,6 +664,8 @@ class _Search:
                                 if not k:
                                     f = (fs + delta) & mask
                                 elif vec:
+                                    if fx is None:
+                                        fx = fvec(s)
                                     if k > 0:
                                         f = ((fx + dv) >> lshift[k]) & mask
                                     else:
@@ -667,7 +682,7 @@ class _Search:
                                 j = seen_get(f)
                                 if j is None:
                                     j = len(parent)
-                                    seen[f] = j
+                                    seen[f] = j if keep else 0
                                     parent.append(i)
                                     act.append(a)
                                     if keep_copy:
@@ -680,10 +695,7 @@ class _Search:
                                     if k:
                                         t = perm(t, k) if k > 0 else canon(t)
                                     push(t)
-                                    if vec:
-                                        pushf(fvec(t) if k else (fx + dv) & lanes)
-                                    else:
-                                        pushf(f)
+                                    pushf(f)
                                 elif j < nstart:
                                     layered = False
                                 if keep:
@@ -709,6 +721,8 @@ class _Search:
                             if not k:
                                 f = (fs + pz[p][cp] - pz[p][pid]) & mask
                             elif vec:
+                                if fx is None:
+                                    fx = fvec(s)
                                 if k > 0:
                                     f = ((fx + crash_vector(p, pid, cp)) >> lshift[k]) & mask
                                 else:
@@ -719,17 +733,14 @@ class _Search:
                             j = seen_get(f)
                             if j is None:
                                 j = len(parent)
-                                seen[f] = j
+                                seen[f] = j if keep else 0
                                 parent.append(i)
                                 act.append(a)
                                 t = builders[p](s, cp, bus, dups)
                                 if k:
                                     t = perm(t, k) if k > 0 else canon(t)
                                 push(t)
-                                if vec:
-                                    pushf(fvec(t) if k else (fx + crash_vector(p, pid, cp)) & lanes)
-                                else:
-                                    pushf(f)
+                                pushf(f)
                             elif j < nstart:
                                 layered = False
                             if keep:
@@ -760,8 +771,6 @@ class _Search:
                     break
                 self.peak_frontier = max(self.peak_frontier, len(frontier) + len(nxt))
                 self._end_level(nxt)
-                if vec and nfps:
-                    self.vector_bytes = max(self.vector_bytes, sys.getsizeof(nfps[len(nfps) // 2]))
                 if nxt:
                     depth += 1
                 frontier = nxt

@@ -16,7 +16,11 @@ def test_bench_scale_short_reports_rates_and_memory_per_state():
         cwd=REPO, capture_output=True, text=True, timeout=120, check=True,
     ).stdout
     reports = json.loads(out)
-    assert [r["gc_running"] for r in reports] == [False, True]  # side by side
+    assert [r["old_loop"] for r in reports] == [False, True]  # new and old loop side by side
+    new, old = reports
+    # The frozen old loop and the new one find the same graph up to the bound.
+    assert (new["edges"], new["depth"], new["verdicts"]) == (old["edges"], old["depth"], old["verdicts"])
+    assert new["rows"][-1]["expanded"] == old["rows"][-1]["expanded"]
     for r in reports:
         rows = r["rows"]
         assert rows[-1]["states"] == 100_000 and not r["complete"]
