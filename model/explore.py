@@ -31,7 +31,13 @@ from collections.abc import Callable
 from operator import itemgetter
 from typing import Any
 
-from sagaspec.model._por import ABORT_SUPPORT, check_declarations, por_blocker, reducer_for, run_reduced
+from sagaspec.model._por import (
+    ABORT_SUPPORT,
+    check_declarations,
+    por_blocker,
+    reducer_for,
+    run_reduced,
+)
 from sagaspec.model._sorted_symmetry import run_sorted
 from sagaspec.model.engine import FAULTS, LANE, QBITS, Engine, _generate
 from sagaspec.model.liveness import bottom_cycles, fair_cycle, fair_tour, shortest_cycle
