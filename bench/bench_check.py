@@ -14,7 +14,10 @@ state, ``corrected`` with 3 orders and duplicates verified in < 60 s. Nothing he
 asserts a timing; it prints numbers and ratios.
 
 Partial-order reduction (``Config(por=True)``) runs beside every symmetric run: states,
-states/s and time to verdict with and without it, and the ratio. ``--long`` adds the
+states/s and time to verdict without it, with it by participant (every step of a
+participant and of whoever may send to it) and with it by saga (the default for compiled
+specs on an unordered bus: steps of different sagas commute unless they touch a shared
+variable), and the ratios. ``--long`` adds the
 issue-14 headline configuration (corrected, 3 orders, duplicates, 1 crash each: about
 10.6M states; minutes per run).
 
@@ -40,8 +43,12 @@ import resource
 import sys
 import time
 import tracemalloc
+from contextlib import nullcontext
+from importlib import import_module
+from unittest import mock
 
 from sagaspec.model import Config, Msg, Outcome, Participant, Property, System, explore
+from sagaspec.model._por import Reducer
 from sagaspec.model.saga import saga_system
 
 
@@ -138,6 +145,9 @@ FULL = [
     ("corrected 2 orders, dups", lambda: saga_system("corrected", orders=2), Config()),
     ("corrected 2 orders, dups, 1 crash each", lambda: saga_system("corrected", orders=2), Config(crashes=1)),
     ("corrected 3 orders, dups", lambda: saga_system("corrected", orders=3), Config()),
+    ("corrected 3 orders, no dups", lambda: saga_system("corrected", orders=3), Config(duplicates=0)),
+    ("corrected 3 orders, no dups, 1 crash each", lambda: saga_system("corrected", orders=3),
+     Config(duplicates=0, crashes=1)),
     ("corrected 3 orders, FIFO, dups", lambda: saga_system("corrected", orders=3), Config(bus="fifo", duplicates=1)),
     ("corrected 2 orders, FIFO, dups, 1 crash", lambda: saga_system("corrected", orders=2),
      Config(bus="fifo", duplicates=1, crashes=1)),
@@ -158,12 +168,18 @@ MEMORY = ("corrected 2 orders, dups, 1 crash each", lambda: saga_system("correct
 MEMORY_SHORT = ("corrected 2 orders, dups", lambda: saga_system("corrected", orders=2), Config())
 
 
-def run(name: str, factory, config: Config) -> dict:
+def run(name: str, factory, config: Config, units: str = "saga") -> dict:
+    """One ``explore()``; ``units="participant"`` forces the per-participant reduction."""
     system = factory()
     gc.collect()
+    patch = (
+        mock.patch.object(import_module("sagaspec.model.explore"), "reducer_for", Reducer)
+        if units == "participant" else nullcontext()
+    )
     wall = time.perf_counter()
     cpu = time.process_time()
-    result = explore(system, config)
+    with patch:
+        result = explore(system, config)
     wall = time.perf_counter() - wall
     cpu = time.process_time() - cpu
     st = result.stats
@@ -171,6 +187,7 @@ def run(name: str, factory, config: Config) -> dict:
         "name": name,
         "symmetry": config.symmetry,
         "por": config.por,
+        "units": units if config.por else "",
         "por_used": any(n.startswith("partial-order reduction: ") and "again" not in n for n in result.notes),
         "states": st.states,
         "edges": st.edges,
@@ -285,12 +302,12 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for name, factory, config in configs:
         sym_on = "two-phase" not in name and "workers" not in name
-        variants = [(False, False), (True, False)] if sym_on else [(False, False)]
+        variants = [(False, False, ""), (True, False, "")] if sym_on else [(False, False, "")]
         if args.por:
-            variants.append((sym_on, True))
-        for sym, por in variants:
+            variants += [(sym_on, True, "participant"), (sym_on, True, "saga")]
+        for sym, por, units in variants:
             cfg = Config(**{**config.to_dict(), "symmetry": sym, "por": por})
-            runs = [run(name, factory, cfg) for _ in range(max(args.repeat, 1))]
+            runs = [run(name, factory, cfg, units) for _ in range(max(args.repeat, 1))]
             rows.append(min(runs, key=lambda r: r["cpu_s"]))
     mem = None
     if args.memory:
@@ -301,22 +318,22 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"runs": rows, "memory": mem, "peak_rss_mb": round(peak_rss_mb, 1)}, indent=2))
         return 0
     head = (
-        f"{'configuration':42} {'sym':>3} {'por':>3} {'states':>9} {'edges':>10} {'dep':>3} {'wall s':>7} {'cpu s':>6} "
+        f"{'configuration':42} {'sym':>3} {'por':>4} {'states':>9} {'edges':>10} {'dep':>3} {'wall s':>7} {'cpu s':>6} "
         f"{'st/s wall':>9} {'st/s cpu':>9} {'search st/s':>11} {'B/state':>7}  result"
     )
     print(head)
     print("-" * len(head))
     by_name: dict[str, dict[bool, dict]] = {}
-    por_pairs: dict[str, dict[bool, dict]] = {}
+    por_pairs: dict[str, dict[str, dict]] = {}
     for r in rows:
         if not r["por"]:
             by_name.setdefault(r["name"], {})[r["symmetry"]] = r
         por_pairs.setdefault(r["name"], {})
         if r["por"] or r["symmetry"] or "two-phase" in r["name"] or "workers" in r["name"]:
-            por_pairs[r["name"]][r["por"]] = r
+            por_pairs[r["name"]][r["units"] or "off"] = r
         verdict = "ok" if r["ok"] else "violations: " + ", ".join(r["violated"])
         print(
-            f"{r['name']:42} {'on' if r['symmetry'] else 'off':>3} {'on' if r['por'] else 'off':>3} {r['states']:>9,} {r['edges']:>10,} {r['depth']:>3} "
+            f"{r['name']:42} {'on' if r['symmetry'] else 'off':>3} {r['units'][:4] or 'off':>4} {r['states']:>9,} {r['edges']:>10,} {r['depth']:>3} "
             f"{r['wall_s']:>7.2f} {r['cpu_s']:>6.2f} {r['states_per_s_wall']:>9,} {r['states_per_s_cpu']:>9,} "
             f"{r['search_states_per_s_cpu']:>11,} {r['bytes_per_state']:>7.0f}  {verdict[:48]}"
         )
@@ -331,17 +348,19 @@ def main(argv: list[str] | None = None) -> int:
             )
     if args.por:
         print()
-        print("partial-order reduction (off / on, same symmetry; 'plain' when it searched again without it):")
-        for name, pair in por_pairs.items():
-            if True in pair and False in pair:
-                a, b = pair[False], pair[True]
-                same = "same verdicts" if (a["ok"], a["violated"]) == (b["ok"], b["violated"]) else "DIFFERENT VERDICTS"
-                how = "reduced" if b["por_used"] else "plain"
+        print("partial-order reduction (off / by participant / by saga, same symmetry; 'plain' when it "
+              "searched again without it):")
+        for name, trio in por_pairs.items():
+            if "off" in trio and "saga" in trio:
+                a, p, b = trio["off"], trio["participant"], trio["saga"]
+                same = all((a["ok"], a["violated"]) == (x["ok"], x["violated"]) for x in (p, b))
+                how = "/".join("reduced" if x["por_used"] else "plain" for x in (p, b))
                 print(
-                    f"  {name:42} states {a['states']:>9,} / {b['states']:>9,} ({how}), "
-                    f"st/s cpu {a['states_per_s_cpu']:>7,} / {b['states_per_s_cpu']:>7,}, "
-                    f"time to verdict {a['wall_s']:6.2f} / {b['wall_s']:6.2f} s wall, "
-                    f"{a['cpu_s']:6.2f} / {b['cpu_s']:6.2f} s cpu: {same}"
+                    f"  {name:42} states {a['states']:>10,} / {p['states']:>10,} / {b['states']:>10,} ({how}), "
+                    f"cpu s {a['cpu_s']:7.2f} / {p['cpu_s']:7.2f} / {b['cpu_s']:7.2f}, "
+                    f"by saga {a['states'] / b['states']:.2f}x fewer states, "
+                    f"{a['cpu_s'] / max(b['cpu_s'], 0.01):.2f}x less CPU than off: "
+                    f"{'same verdicts' if same else 'DIFFERENT VERDICTS'}"
                 )
     if mem:
         print()
