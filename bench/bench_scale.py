@@ -29,6 +29,7 @@ Usage::
     python bench/bench_scale.py --states 20000000 --orders 4   # 20M states (about 5 GB)
     python bench/bench_scale.py --short              # 2 orders, 100,000 states (seconds; CI)
     python bench/bench_scale.py --compare gc         # collector paused vs running
+    python bench/bench_scale.py --safety-only        # no at_rest properties: no state graph kept
     python bench/bench_scale.py --json
 """
 
@@ -48,6 +49,7 @@ from sagaspec.model.saga import saga_system
 
 orders, max_states, step, collect = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1"
 old_loop = sys.argv[5] == "1"
+safety_only = sys.argv[7] == "1"
 if collect:
     # Leave the cyclic collector running during the search (the search pauses it).
     explore_module.gc = type("GC", (), {"isenabled": staticmethod(lambda: False), "disable": staticmethod(lambda: None),
@@ -74,7 +76,12 @@ if old_loop:
     from _old_incremental import run_incremental_old
     Spy._run_incremental = run_incremental_old
 explore_module._Search = Spy
-result = explore(saga_system("corrected", orders=orders), Config(crashes=1, duplicates=1),
+system = saga_system("corrected", orders=orders)
+if safety_only:
+    # Without at_rest properties the search keeps no state graph (parents only).
+    import dataclasses
+    system = dataclasses.replace(system, properties=tuple(p for p in system.properties if p.kind != "at-rest"))
+result = explore(system, Config(crashes=1, duplicates=1),
                  on_progress=progress, progress_interval=0.5, max_states=max_states or None)
 st = result.stats
 if samples and samples[-1]["states"] == st.states:
@@ -83,15 +90,17 @@ samples.append({"states": st.states, "cpu_s": st.cpu_seconds, "wall_s": st.secon
                 "expanded": result._search.expanded, "queue": 0,
                 "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "estimate": st.memory_bytes})
 print(json.dumps({"orders": orders, "complete": result.complete, "loop": result._search.loop,
+                  "graph_kept": result._search.keep_graph,
                   "gc_running": collect, "old_loop": old_loop, "samples": samples,
                   "verdicts": result.verdicts, "edges": st.edges, "depth": st.depth}))
 """
 
 
-def run(orders: int, max_states: int, step: int, collect: bool, old_loop: bool = False) -> dict:
+def run(orders: int, max_states: int, step: int, collect: bool, old_loop: bool = False,
+        safety_only: bool = False) -> dict:
     proc = subprocess.run(
         [sys.executable, "-c", CHILD, str(orders), str(max_states), str(step), "1" if collect else "0",
-         "1" if old_loop else "0", str(Path(__file__).resolve().parent)],
+         "1" if old_loop else "0", str(Path(__file__).resolve().parent), "1" if safety_only else "0"],
         capture_output=True, text=True,
     )
     if proc.returncode:
@@ -129,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--compare", choices=("loop", "gc", "none"), default="loop",
                     help="side by side: the new and the old BFS loop (default), the collector paused and "
                     "running, or only the search as explore() runs it")
+    ap.add_argument("--safety-only", action="store_true",
+                    help="drop the at_rest properties, so the search keeps no state graph (parents only)")
     ap.add_argument("--short", action="store_true", help="2 orders, 100,000 states, rows every 50,000")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
@@ -141,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
                 "none": [(False, False)]}[args.compare]
     for bound in bounds:
         for collect, old_loop in variants:
-            report = run(orders, bound, step, collect, old_loop)
+            report = run(orders, bound, step, collect, old_loop, args.safety_only)
             report["bound"] = bound
             report["rows"] = rows(report)
             reports.append(report)
@@ -152,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
         gc_text = "collector running" if r["gc_running"] else "collector paused (explore's default)"
         bound = f"{r['bound']:,} states" if r["bound"] else "whole space"
         print(f"corrected, {r['orders']} orders, 1 crash each, 1 duplicate: {bound}, {gc_text}, "
-              f"loop {r['loop']}{' (old copy)' if r['old_loop'] else ''}, complete {r['complete']}")
+              f"loop {r['loop']}{' (old copy)' if r['old_loop'] else ''}, complete {r['complete']}, "
+              f"graph {'kept' if r['graph_kept'] else 'not kept (safety properties only)'}")
         print(f"{'states':>11} {'cpu s':>7} {'wall s':>7} {'st/s':>8} {'st/s now':>9} {'exp/s now':>9} "
               f"{'edges/s now':>11} {'new/exp':>7} {'queue':>10} {'RSS B/st':>8} {'est B/st':>8}")
         for x in r["rows"]:
