@@ -24,8 +24,12 @@ Conditions that keep the reduced search sound (checked per state):
   touches none of them or contains all of them (with their closure);
 * duplicates: while duplicates are left, a set with a duplicating step is used only if
   it is every enabled step (a duplicate elsewhere could spend the budget first);
-* the cycle proviso, in its breadth-first form: if any successor of the reduced set has
-  been seen before, the state is expanded fully;
+* no step is postponed forever around a cycle: the reduced search stops (the caller
+  then runs a plain search) at an edge back to an earlier breadth-first level, so a
+  finished reduced graph is acyclic, hence so is the full graph (below), where ignoring
+  cannot happen (``_CYCLES``; the breadth-first cycle proviso, which expands a state
+  fully when any reduced successor was seen before, is the alternative: it turned
+  away nearly every reduced set on the order saga);
 * a predicate found reading more than local states, or a participant outside what
   the search assumed it reads, stops the reduced search (the caller then runs a plain
   search).
