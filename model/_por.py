@@ -327,45 +327,60 @@ class SagaReducer:
                 masks = [whole]
             self.vis[k] = [m for m in masks if m]
         self._cache: dict[tuple, list[int]] = {}
-        self._vis_for: dict[int, list[int]] = {}
+        self._grow_for: dict[int, list[int]] = {}
+        self._dmask: dict[int, int] = {}
+        self._imask: dict[tuple, int] = {}
 
     def _transition(self, state: tuple, dsc: tuple, succ: tuple | None) -> int:
-        """The transitions (a mask) of one step, or 0 when it cannot be told."""
-        e = self.engine
+        """The transitions (a mask) of one step, or 0 when it cannot be told (memoized)."""
         kind, p, d, _label = dsc
         if d >= 0:
-            m = e.msgs[e.dmid[d]]
-            t = self.tid.get((p, m.saga, ("D", m.type)))
-            return 0 if t is None else 1 << t
+            m = self._dmask.get(d)
+            if m is None:
+                e = self.engine
+                msg = e.msgs[e.dmid[d]]
+                t = self.tid.get((p, msg.saga, ("D", msg.type)))
+                m = self._dmask[d] = 0 if t is None else 1 << t
+            return m
         if kind == CRASH:
             return 1 << self.xid[p]
         if succ is None:
             return 0
+        key = (p, state[p], succ[p])
+        m = self._imask.get(key)
+        if m is None:
+            m = self._imask[key] = self._internal(p, state[p], succ[p])
+        return m
+
+    def _internal(self, p: int, pid: int, npid: int) -> int:
+        e = self.engine
         part = e.parts[p]
-        old = part._split(e.local(p, state[p]))[1]
-        new = part._split(e.local(p, succ[p]))[1]
+        old = part._split(e.local(p, pid))[1]
+        new = part._split(e.local(p, npid))[1]
         changed = [i for i in range(self.sagas) if old[i] != new[i]]
         if len(changed) != 1:
             return 0
         return self.trig[p][changed[0]]
 
-    def _closure(self, key: int, enabled: int, budget: int, vis: list[int]) -> int:
-        tp, dep, enab, allp = self.tp, self.dep, self.enab, self.allp
-        xid = self.xid
+    def _closure(self, key: int, enabled: int, budget: int, grow: list[int]) -> int:
+        """The least set of transitions with ``key`` closed under the rules of the
+        module docstring; ``grow[t]``: what an enabled ``t`` brings in (its conflicts
+        and, when it is visible, the instances' visible transitions)."""
+        tp, enab, allp, xid = self.tp, self.enab, self.allp, self.xid
         done = 0
         todo = key
         while todo:
             done |= todo
             add = 0
-            for t in _bits(todo):
+            while todo:
+                low = todo & -todo
+                todo ^= low
+                t = low.bit_length() - 1
                 p = tp[t]
-                if enabled >> t & 1:
-                    add |= dep[t]
+                if enabled & low:
+                    add |= grow[t]
                     if budget >> p & 1:
                         add |= allp[p]
-                    for v in vis:
-                        if v >> t & 1:
-                            add |= v
                 elif t == xid[p]:
                     if budget >> p & 1:
                         add |= allp[p]
@@ -373,6 +388,18 @@ class SagaReducer:
                     add |= enab[t]
             todo = add & ~done
         return done
+
+    def _grow(self, active: int) -> list[int]:
+        grow = self._grow_for.get(active)
+        if grow is None:
+            grow = list(self.dep)
+            for k, masks in self.vis.items():
+                if active >> k & 1:
+                    for v in masks:
+                        for t in _bits(v):
+                            grow[t] |= v
+            self._grow_for[active] = grow
+        return grow
 
     def choose(
         self, state: tuple, descr: list, supports: tuple[int, ...], succs: list | None = None, active: int = -1
@@ -397,15 +424,13 @@ class SagaReducer:
         for p in range(e.n):
             if e.crashes_left(p, state[p]):
                 budget |= 1 << p
-        vis = self._vis_for.get(active)
-        if vis is None:
-            vis = self._vis_for[active] = [m for k, ms in self.vis.items() if active >> k & 1 for m in ms]
         ck = (enabled, keys, budget, active)
         cands = self._cache.get(ck)
         if cands is None:
+            grow = self._grow(active)
             cands = []
             for t in _bits(keys):
-                c = self._closure(1 << t, enabled, budget, vis)
+                c = self._closure(1 << t, enabled, budget, grow)
                 if enabled & ~c and c not in cands:
                     cands.append(c)
             self._cache[ck] = cands
