@@ -51,6 +51,17 @@ PICKS = 32
 OUTCOMES = 6
 #: Range of the bad-input kind draw (a multiple of both kind lists' lengths).
 BAD_KINDS = 12
+#: Scheduling policies, most ordinary first: the oldest in-flight message first, the
+#: newest first (late and overtaken events), or one saga at a time ("hold back", its
+#: own messages oldest or newest first): each later saga's trigger is held until
+#: everything of the earlier ones was delivered, so a whole flow, compensations that
+#: give shared resources back included, runs before the next saga competes for what is
+#: left, set up tight. Random interleaving reaches that order rarely (a
+#: release-then-compete situation in under 1% of cases).
+POLICIES = ("fifo", "lifo", "serial", "serial-lifo")
+#: How often each policy is drawn: the random interleavings stay most of the budget
+#: (reordering mutants need them), one case in five is held back.
+POLICY_ODDS = {"fifo": 2, "lifo": 2, "serial": 1, "serial-lifo": 1}
 
 
 class DrawChooser:
@@ -67,6 +78,10 @@ class DrawChooser:
       candidate: the oldest message under FIFO; see :func:`_scaled`); a bad input's
       details are read from the same two draws; a step with nothing enabled still
       makes its draws and does nothing;
+    * the scheduling policy is drawn first (:data:`POLICIES`); a held-back case
+      ("serial") has two sagas or more, shared resources set up tight, the first
+      saga's played outcomes leaning to the model's last ones (the failures a
+      compensation follows), and plays every step in saga order without faults;
     * the played participants' outcomes are drawn up front, one per (participant,
       message type, saga), read modulo the outcomes the model offers when the message
       arrives (0 = the model's first outcome);
@@ -76,6 +91,7 @@ class DrawChooser:
 
     def __init__(self, data: Any) -> None:
         self.data = data
+        self._policy = "fifo"
         self._outcomes: dict[tuple[str, str, int], int] = {}
         self._free: dict[tuple[str, int], dict[str, Any]] = {}
         self._bad: tuple[int, int, int] = (0, 0, 0)
@@ -89,7 +105,13 @@ class DrawChooser:
         knobs = KNOBS in caps
         # A target with a per-key world needs sagas competing for a few keys.
         catalogue = not knobs and catalogue_shaped(spec)
-        k = d(st.integers(1, settings.max_sagas), label="sagas")
+        # The policy comes first: holding sagas back needs two of them, competing for
+        # shared resources set up tight (see POLICIES).
+        self._policy = d(st.sampled_from([p for p in POLICIES for _ in range(POLICY_ODDS[p])]),
+                         label="schedule")
+        serial = self._policy.startswith("serial")
+        k = d(st.integers(min(2, settings.max_sagas) if serial else 1, settings.max_sagas),
+              label="sagas")
         if catalogue:
             sagas = [make_saga(spec, i, token, d(saga_fields(), label=f"saga {i}"))
                      for i in range(k)]
@@ -102,9 +124,12 @@ class DrawChooser:
                                                      label=f"{name} {s.index}")
                                              for name, values in spec.world.items()}
                                  for s in sagas},
-                          shared=self._shared(spec, settings, k))
+                          shared=self._shared(spec, settings, k, tight=serial))
         elif "setup" in caps and catalogue:
-            stock = {sku: d(st.integers(0, 6), label=f"stock {sku}") for sku in SKUS}
+            # Held back, the first saga takes exactly what there is (or one unit less
+            # or more) per key: a later saga on that key fits only with units given back.
+            stock = {sku: _demand(sagas[0], sku) + d(st.integers(0, 1), label=f"stock {sku}")
+                     if serial else d(st.integers(0, 6), label=f"stock {sku}") for sku in SKUS}
             declined = frozenset(s.fields["userId"] for s in sagas
                                  if d(st.booleans(), label=f"decline {s.index}"))
             world = World(stock=stock, declined_users=declined,
@@ -112,10 +137,12 @@ class DrawChooser:
         self._played_decisions(settings, k)
         return sagas, world
 
-    def _shared(self, spec: Any, settings: CaseSettings, sagas: int) -> dict[str, Any]:
+    def _shared(self, spec: Any, settings: CaseSettings, sagas: int,
+                tight: bool = False) -> dict[str, Any]:
         """Starting values of the shared variables a guard reads (a stock level), drawn
         within the spec's domain, at most one unit per saga above its minimum: so the
-        guards decide exactly, and sagas compete for what is there."""
+        guards decide exactly, and sagas compete for what is there. ``tight``: at least
+        one unit, fewer than one per saga, when the domain allows it."""
         from sagaspec.conformance.models import AnyStock, suite_model
 
         domains = shared_domains(spec)
@@ -128,6 +155,8 @@ class DrawChooser:
                     if var.kind in ("int", "counter"):
                         lo = low or 0
                         hi = lo + sagas if high is None else min(high, lo + sagas)
+                        if tight and lo + 1 <= hi - 1:
+                            lo, hi = lo + 1, hi - 1
                         out[key] = self.data.draw(st.integers(lo, hi), label=f"shared {key}")
         return out
 
@@ -147,8 +176,12 @@ class DrawChooser:
             keys += [(p.name, t) for t in types]
         for i in range(sagas):
             for name, t in keys:
-                self._outcomes[(name, t, i)] = d(st.integers(0, OUTCOMES - 1),
-                                                 label=f"{name} on {t}[{i}]")
+                k = d(st.integers(0, OUTCOMES - 1), label=f"{name} on {t}[{i}]")
+                # Held back, the first saga leans to the model's last outcomes (the
+                # failures a compensation follows), the others to the first (ordinary).
+                if self._policy.startswith("serial") and i == 0:
+                    k = OUTCOMES - 1 - k
+                self._outcomes[(name, t, i)] = k
         free_types = sorted({t for p in played for t in getattr(p, "publishes", ())
                              if free_field_names(model.spec, t)})
         for i in range(sagas):
@@ -156,10 +189,15 @@ class DrawChooser:
                 self._free[(t, i)] = d(free_fields(model.spec, t), label=f"{t}[{i}] fields")
 
     def schedule(self, case: Case) -> str:
-        return self.data.draw(st.sampled_from(("fifo", "lifo")), label="schedule")
+        # A held-back saga's own messages go oldest first ("serial") or newest first.
+        return "lifo" if self._policy.endswith("lifo") else "fifo"
 
     def more(self, case: Case) -> bool:
-        return self.data.draw(st.integers(0, 9), label="continue") != 0
+        stop = self.data.draw(st.integers(0, 9), label="continue") == 0
+        if self._policy.startswith("serial"):
+            # Played out to the end (within the step bound): the held sagas must run.
+            return bool(case.inflight) or len(case.placed) < len(case.sagas)
+        return not stop
 
     def late_duplicates(self, case: Case) -> int:
         return self.data.draw(st.integers(0, 2), label="late duplicates")
@@ -181,6 +219,8 @@ class DrawChooser:
         # the step's shape does not depend on which op the enabled set made of ``u``):
         # the kind from ``u`` above the weights, the saga and type from the pick.
         self._bad = ((u // 10) % BAD_KINDS, pick % 4, (pick // 4) % 4)
+        if self._policy.startswith("serial"):
+            return _held_back(acts, case, pick)
         if op is None:
             return None
         mine = [a for a in acts if a.op == op]
@@ -196,6 +236,23 @@ class DrawChooser:
 
     def negative(self, case: Case, raw: bool) -> tuple[int, int, int]:
         return self._bad
+
+
+def _demand(saga: SagaInfo, key: str) -> int:
+    """Units of ``key`` saga ``saga``'s lines ask for (0 for a saga without lines)."""
+    lines = saga.fields.get("items", ())
+    return sum(int(x.get("quantity", 0)) for x in lines if x.get("sku") == key)
+
+
+def _held_back(acts: Sequence[Act], case: Case, pick: int) -> Act | None:
+    """The "serial" policy's act: a delivery of the earliest saga with messages in
+    flight (``pick`` among them), else the next saga's trigger; no faults."""
+    flights = [a for a in acts if a.op == "deliver"]
+    if flights:
+        first = min(a.key[1] for a in flights)
+        mine = [a for a in flights if a.key[1] == first]
+        return mine[_scaled(pick, len(mine))]
+    return next((a for a in acts if a.op == "place"), None)
 
 
 def _scaled(pick: int, n: int) -> int:

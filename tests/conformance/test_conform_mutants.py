@@ -8,9 +8,11 @@ seeded, so the result is reproducible; the README's table was produced by this t
 from __future__ import annotations
 
 import json
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
+from sagaspec.conformance import RunConfig
 from sagaspec.examples.mutants import MUTANTS
 
 # mutant -> (participant under test, checks that catch it, first = the README's)
@@ -53,21 +55,22 @@ REPLAYED = {"no-idempotency", "late-success-overwrites-cancellation", "crash-los
             "malformed-input-crashes-consumer", "release-keeps-stock", "decline-everything"}
 
 
-#: Mutants random generation finds rarely, with why and the measured rate. Each gets a
-#: larger, stated search budget below and a replay of its recorded case, instead of the
-#: 100-example run: a known weakness of the generator, not hidden by picking a seed.
+#: Mutants that need a rare situation, and what it is. Random interleaving found
+#: release-keeps-stock in 3 of 15 seeded 100-example runs; the generator now plays the
+#: situation on purpose (the hold-back policy, conformance/choosers.py POLICIES: one saga
+#: at a time, the first leaning to its failures, shared resources set up tight), so each
+#: is asked to be found at the default example count on every seed of RARE_SEEDS.
+#: bench/bench_rare_mutants.py prints the rates with and without the policy.
 RARE = {
     "release-keeps-stock": (
-        "needs a declined saga reserved and released, then the other saga's OrderCreated "
-        "reaching Inventory after the release with stock tight: 3 of 15 seeded "
-        "100-example runs find it (seeds 8, 12 and 15)"
+        "needs a declined saga reserved and released, then the other saga's trigger "
+        "reaching Inventory after the release with stock tight"
     ),
 }
-RARE_SEEDS = range(1, 16)  # a budget of 1,500 examples
-#: The seeds measured to find each (bench/bench_rare_mutants.py prints them all): tried
-#: first, so a run that still finds it stops early; the verdict is unchanged (found
-#: within the budget's seeds or not), only the order in which the budget is spent.
-RARE_FIRST = {"release-keeps-stock": (8, 12, 15)}
+#: Any five seeds, not ones measured to work.
+RARE_SEEDS = range(1, 6)
+#: The run's default example count (conform() leaves it at that).
+DEFAULT_EXAMPLES = next(f.default for f in fields(RunConfig) if f.name == "examples")
 
 
 @pytest.mark.timeout(120)
@@ -94,18 +97,26 @@ def test_mutant_is_caught_with_a_short_shrunk_sequence(conform, mutant):
         assert any("did not reproduce" in n for n in fixed.final.notes)
 
 
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(120)
 @pytest.mark.parametrize("mutant", sorted(RARE))
-def test_rare_mutant_is_found_within_its_stated_budget(conform, mutant):
+def test_rare_mutant_is_found_with_the_default_example_count_on_every_seed(conform, mutant):
     participant, checks = TABLE[mutant]
-    first = [s for s in RARE_FIRST.get(mutant, ()) if s in RARE_SEEDS]
-    for seed in first + [s for s in RARE_SEEDS if s not in first]:
-        r = conform(participant=participant, mutant=mutant, examples=100, seed=seed,
-                    all_bugs=False)
-        if r.final.failures:
-            break
-    else:
-        pytest.fail(f"{mutant} not found in {len(RARE_SEEDS)} x 100 examples ({RARE[mutant]})")
+    missed = []
+    for seed in RARE_SEEDS:
+        # Found is the target; shrinking is asked of one seed below (it is the slow part).
+        r = conform(participant=participant, mutant=mutant, seed=seed, all_bugs=False,
+                    shrink=False)
+        assert set(r.final.failures) <= checks, (seed, r.final.failures)
+        if not r.final.failures:
+            missed.append(seed)
+    assert not missed, f"{mutant} not found at {DEFAULT_EXAMPLES} examples on seeds {missed}"
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("mutant", sorted(RARE))
+def test_rare_mutant_shrinks_to_a_short_sequence(conform, mutant):
+    participant, checks = TABLE[mutant]
+    r = conform(participant=participant, mutant=mutant, seed=RARE_SEEDS[0], all_bugs=False)
     (failure,) = r.failures.values()
     assert failure.check in checks, (mutant, failure.check, failure.message)
     assert 1 <= failure.length <= 8, (failure.check, failure.exchanged)
