@@ -458,6 +458,17 @@ def test_a_shared_variable_couples_the_sagas_steps(monkeypatch):
     assert explore(system, por).verdicts == {"never-saw-two": "held"}  # what the conflicts prevent
 
 
+def test_saga_level_units_only_where_read_and_write_sets_are_known():
+    system = saga_system("corrected", orders=2)
+    pick = por_module.reducer_for
+    assert type(pick(Engine(system, Config(por=True)))) is por_module.SagaReducer
+    # FIFO channels order the sagas' messages; hand-written participants declare nothing.
+    assert type(pick(Engine(system, Config(bus="fifo", duplicates=1, por=True)))) is Reducer
+    assert type(pick(Engine(_join_race(), LOCAL))) is Reducer
+    mixed = System(system.participants, (*system.properties, Property.always("free", lambda v: True)), sagas=2)
+    assert type(pick(Engine(mixed, Config(por=True)))) is Reducer  # a property without a read set
+
+
 EXAMPLES = sorted(Path(__file__).parents[2].joinpath("examples", "sagas").glob("*.saga.yaml"))
 
 
