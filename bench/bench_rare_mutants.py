@@ -7,6 +7,8 @@ conformance/choosers.py POLICIES). Both run the same seeds in one process:
 
     python bench/bench_rare_mutants.py                       # seeds 1-15, 100 examples
     python bench/bench_rare_mutants.py --seeds 1-5 --examples 100 --mutant release-keeps-stock
+    python bench/bench_rare_mutants.py --seeds 1-5 --design examples/sagas/shop.saga.yaml \
+        --participant inventory --mutant forget-update-10    # a spec mutant
 
 Each row: generator, mutant, seed, found or not, the example that first failed, the
 failing check, seconds. Runs stop at the first failure (no shrinking: the shrunk length
@@ -42,11 +44,14 @@ def _seeds(text: str) -> list[int]:
     return out
 
 
-def _run(mutant: str, seed: int, examples: int) -> tuple[int | None, str, float]:
-    participant, _checks = TABLE[mutant]
+def _run(mutant: str, seed: int, examples: int, design: str,
+         participant: str | None) -> tuple[int | None, str, float]:
+    if participant is None:
+        participant, _checks = TABLE[mutant]
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="rare-") as work:
-        config = RunConfig(adapter="inprocess:", participant=participant, mutant=mutant,
+        config = RunConfig(adapter="inprocess:", design=design, participant=participant,
+                           mutant=mutant,
                            examples=examples, seed=seed, all_bugs=False, shrink=False,
                            failures_dir=Path(work), coverage=False)
         events = list(Runner(config).execute())
@@ -63,9 +68,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", default="1-15", help="seeds, e.g. 1-15 or 8,12")
     parser.add_argument("--examples", type=int, default=100)
-    parser.add_argument("--mutant", action="append", choices=sorted(TABLE),
+    parser.add_argument("--mutant", action="append",
                         help="a mutant (default: the test's RARE ones); repeatable")
+    parser.add_argument("--design", default="corrected",
+                        help="a shipped design or a saga spec file (its mutants: sagaspec mutate)")
+    parser.add_argument("--participant", help="the target (default: the test's TABLE entry)")
     args = parser.parse_args(argv)
+    if args.participant is None and any(m not in TABLE for m in args.mutant or ()):
+        parser.error("--participant is needed for a mutant outside the order saga's table")
     seeds = _seeds(args.seeds)
     shipped = choosers.POLICIES
     summary: list[str] = []
@@ -78,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 found: dict[int, int] = {}
                 for seed in seeds:
-                    first, check, took = _run(mutant, seed, args.examples)
+                    first, check, took = _run(mutant, seed, args.examples, args.design,
+                                              args.participant)
                     if first is not None:
                         found[seed] = first
                     print(f"{gen:<4} {mutant:<22} {seed:>4} {'yes' if first else 'no':>5} "
