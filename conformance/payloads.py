@@ -25,6 +25,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -83,40 +84,202 @@ def _schema(spec: SagaSpec, event_type: str) -> dict[str, Any]:
     return schema_for(event_type, "draft-07", spec=spec)
 
 
-def _resolve(prop: Any, defs: dict[str, Any]) -> Any:
-    """A draft-07 schema with its ``$ref``\\ s inlined and its sizes bounded."""
+def _inline(prop: Any, defs: dict[str, Any]) -> Any:
+    """A draft-07 schema with its ``$ref``\\ s inlined (sizes as the spec says)."""
     if isinstance(prop, list):
-        return [_resolve(p, defs) for p in prop]
+        return [_inline(p, defs) for p in prop]
     if not isinstance(prop, dict):
         return prop
     ref = prop.get("$ref", "")
     if isinstance(ref, str) and ref.startswith("#/definitions/"):
-        return _resolve(defs[ref.rsplit("/", 1)[1]], defs)
+        return _inline(defs[ref.rsplit("/", 1)[1]], defs)
     wraps = prop.get("allOf")
     if isinstance(wraps, list) and len(wraps) == 1 and set(prop) <= {
             "allOf", "description", "default", "examples"}:
-        return _resolve(wraps[0], defs)
-    out = {k: _resolve(v, defs) for k, v in prop.items()
-           if k not in ("description", "default", "examples", "$comment", "title")}
+        return _inline(wraps[0], defs)
+    return {k: _inline(v, defs) for k, v in prop.items()
+            if k not in ("description", "default", "examples", "$comment", "title")}
+
+
+def _cap(schema: Any) -> Any:
+    """``schema`` with its strings and lists bounded (:data:`MAX_TEXT`, :data:`MAX_ITEMS`),
+    never below their own minimum."""
+    if isinstance(schema, list):
+        return [_cap(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: _cap(v) for k, v in schema.items()}
     if out.get("type") == "string" and "format" not in out:
-        out["maxLength"] = min(out.get("maxLength", MAX_TEXT), MAX_TEXT)
+        out["maxLength"] = max(out.get("minLength", 0), min(out.get("maxLength", MAX_TEXT),
+                                                            MAX_TEXT))
     if out.get("type") == "array":
-        out["maxItems"] = min(out.get("maxItems", MAX_ITEMS), MAX_ITEMS)
+        out["maxItems"] = max(out.get("minItems", 0), min(out.get("maxItems", MAX_ITEMS),
+                                                          MAX_ITEMS))
     return out
+
+
+def _resolve(prop: Any, defs: dict[str, Any]) -> Any:
+    """A draft-07 schema with its ``$ref``\\ s inlined and its sizes bounded."""
+    return _cap(_inline(prop, defs))
+
+
+# -- edges of a schema ----------------------------------------------------------------
+# Typical draws stay small (fast cases, short reports), so the edges the schema allows
+# (a string at its maxLength, a quantity at its maximum, a full list, two lines of one
+# key) are reached by moving a small drawn value onto one edge, one draw in
+# EDGE_ODDS per field. The edge index is drawn after the value and 0 means "none", so
+# shrinking goes back to the small value; an edge a value cannot reach validly (a
+# pattern that forbids the stretch) leaves it as drawn.
+
+#: One draw in EDGE_ODDS of a field with edges sits on one of them.
+EDGE_ODDS = 8
+
+_Path = tuple[str, ...]
+
+
+def schema_edges(schema: dict[str, Any], path: _Path = ()) -> list[tuple[_Path, str]]:
+    """The edges of ``schema`` (inlined, full sizes): ``(path, edge)``, ``path`` the keys
+    down to the value (``*`` for every element of a list), ``edge`` one of
+    ``max-length``, ``min-length``, ``maximum``, ``minimum``, ``enum-last``,
+    ``max-items``, ``min-items``, ``repeated-key``.
+
+    >>> line = {"type": "object", "required": ["sku"],
+    ...         "properties": {"sku": {"type": "string", "maxLength": 8}}}
+    >>> for edge in schema_edges({"type": "array", "maxItems": 9, "items": line}):
+    ...     print(*edge)
+    () max-items
+    () min-items
+    () repeated-key
+    ('*', 'sku') max-length
+    ('*', 'sku') min-length
+    """
+    if not isinstance(schema, dict):
+        return []
+    out: list[tuple[_Path, str]] = []
+    kind = schema.get("type")
+    if isinstance(schema.get("enum"), list) and len(schema["enum"]) > 1:
+        out.append((path, "enum-last"))
+    if kind == "string" and "format" not in schema and "const" not in schema:
+        if "maxLength" in schema:
+            out.append((path, "max-length"))
+        out.append((path, "min-length"))
+    if kind in ("integer", "number") and "const" not in schema:
+        out += [(path, e) for e, keys in (("maximum", ("maximum", "exclusiveMaximum")),
+                                          ("minimum", ("minimum", "exclusiveMinimum")))
+                if any(k in schema for k in keys)]
+    if kind == "array":
+        if "maxItems" in schema:
+            out.append((path, "max-items"))
+        if schema.get("minItems", 0) < schema.get("maxItems", MAX_ITEMS + 1):
+            out.append((path, "min-items"))
+        if not schema.get("uniqueItems") and _item_key(schema.get("items")) is not None:
+            out.append((path, "repeated-key"))
+        out += schema_edges(schema.get("items", {}), (*path, "*"))
+    if kind == "object":
+        for name, sub in schema.get("properties", {}).items():
+            out += schema_edges(sub, (*path, name))
+    return out
+
+
+def _item_key(item: Any) -> str | None:
+    """What identifies a list's object element: its first required string field (a
+    line's ``sku``)."""
+    if not isinstance(item, dict) or item.get("type") != "object":
+        return None
+    props = item.get("properties", {})
+    return next((n for n in item.get("required", ())
+                 if isinstance(props.get(n), dict) and props[n].get("type") == "string"), None)
+
+
+def _stretch(text: str, n: int, pattern: str | None) -> str:
+    """``text`` grown to ``n`` characters in a way ``pattern`` still accepts, if any
+    (repeated whole, its last character repeated, its first)."""
+    if not text or len(text) >= n:
+        return text
+    pad = n - len(text)
+    for cand in ((text * (n // len(text) + 1))[:n], text + text[-1] * pad, text[0] * pad + text):
+        if pattern is None or re.search(pattern, cand):
+            return cand
+    return text
+
+
+def _at_edge(value: Any, schema: dict[str, Any], edge: str) -> Any:
+    if edge == "enum-last":
+        return copy.deepcopy(schema["enum"][-1])
+    if edge == "max-length" and isinstance(value, str):
+        return _stretch(value, schema["maxLength"], schema.get("pattern"))
+    if edge == "min-length" and isinstance(value, str):
+        return value[:schema.get("minLength", 0)]
+    if edge in ("maximum", "minimum") and isinstance(value, int | float):
+        high = edge == "maximum"
+        bounds = [schema.get(edge)]
+        strict = schema.get("exclusiveMaximum" if high else "exclusiveMinimum")
+        if strict is not None and schema.get("type") == "integer":
+            bounds.append(strict - 1 if high else strict + 1)
+        known = [b for b in bounds if b is not None]
+        return value if not known else (min(known) if high else max(known))
+    if not isinstance(value, list):
+        return value
+    if edge == "max-items" and value:
+        return [copy.deepcopy(value[i % len(value)]) for i in range(schema["maxItems"])]
+    if edge == "min-items":
+        return value[:schema.get("minItems", 0)]
+    if edge == "repeated-key" and value:
+        key = _item_key(schema.get("items"))
+        if len(value) == 1:
+            return [value[0], copy.deepcopy(value[0])]
+        value[1][key] = value[0][key]
+    return value
+
+
+def _apply_edge(value: Any, schema: dict[str, Any], path: _Path, edge: str) -> Any:
+    """``value`` with the part at ``path`` moved onto ``edge`` (``value`` is a copy)."""
+    if not path:
+        return _at_edge(value, schema, edge)
+    head, rest = path[0], path[1:]
+    if head == "*" and isinstance(value, list):
+        return [_apply_edge(v, schema.get("items", {}), rest, edge) for v in value]
+    if isinstance(value, dict) and head in value:
+        value[head] = _apply_edge(value[head], schema["properties"][head], rest, edge)
+    return value
+
+
+def edged(schema: dict[str, Any]) -> st.SearchStrategy[Any]:
+    """Values of ``schema`` (inlined, full sizes): small ones, and one in
+    :data:`EDGE_ODDS` moved onto one of its edges (:func:`schema_edges`)."""
+    from hypothesis_jsonschema import from_schema
+    from jsonschema import Draft7Validator
+
+    small = from_schema(_cap(schema))
+    edges = schema_edges(schema)
+    if not edges:
+        return small
+    valid = Draft7Validator(schema).is_valid
+
+    def pin(drawn: tuple[Any, int, int]) -> Any:
+        value, on, k = drawn
+        if on != EDGE_ODDS - 1:
+            return value
+        path, edge = edges[k]
+        moved = _apply_edge(copy.deepcopy(value), schema, path, edge)
+        return moved if valid(moved) else value
+
+    # Whether to move (0: no, what shrinking goes to), then which edge (drawn always:
+    # one draw over all edges favours the first few).
+    return st.tuples(small, st.integers(0, EDGE_ODDS - 1),
+                     st.integers(0, len(edges) - 1)).map(pin)
 
 
 def _field_strategies(spec: SagaSpec, event_type: str, names: tuple[str, ...]
                       ) -> st.SearchStrategy[dict[str, Any]]:
     """A dict of ``names`` (properties of ``event_type``) drawn from their own schemas
     (one strategy per property is much cheaper than one for the whole object)."""
-    from hypothesis_jsonschema import from_schema
-
     if not names:
         return st.just({})
     full = _schema(spec, event_type)
     defs = full.get("definitions", {})
     required = set(full.get("required", ()))
-    strategies = {n: from_schema(_resolve(full["properties"][n], defs)) for n in names}
+    strategies = {n: edged(_inline(full["properties"][n], defs)) for n in names}
     return st.fixed_dictionaries({k: v for k, v in strategies.items() if k in required},
                                  optional={k: v for k, v in strategies.items()
                                            if k not in required})
