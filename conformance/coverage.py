@@ -140,10 +140,17 @@ def map_case(graph: CoverageGraph, steps: Sequence[dict[str, Any]], participant:
             deliveries.append((st["msg"]["type"], st["msg"]["saga"], st["msg"]["src"], to))
     remaining = Counter(deliveries)
     inside = True
+    orders = graph.bounds.get("orders", 1)
     for st in steps:
         op = st["op"]
         if op in ("invalid", "raw", "quiet"):
             continue
+        msg = st.get("msg") or {}
+        if op == "stray" or msg.get("saga", 0) >= orders:
+            # A saga the graph does not have (one more than its bounds, or a saga the
+            # case never started): the rest of the case is outside the graph.
+            inside = False
+            break
         if participant == "system":
             beam, ok = _system_step(graph, beam, st, sagas)
         else:

@@ -60,3 +60,22 @@ def test_unmappable_steps_count_as_leaving_the_bounds():
              "msg": {"type": "OrderCreated", "saga": 1, "src": "order"}}
     edges, inside = map_case(graph, [place], "payment", {})
     assert (edges, inside) == (set(), False)  # a second order is outside orders=1
+
+
+def test_a_stray_saga_leaves_the_bounds_and_does_not_break_the_mapping():
+    """A case may deliver an event of a saga it never started (a ``stray`` step), after
+    which the service's answers name that saga: beyond the graph's sagas, so the case
+    leaves the bounds (this raised IndexError in the model's reaction lookup)."""
+    graph = coverage_graph("corrected", 1, 1, 0)
+    place = {"op": "place", "src": "customer", "to": "order",
+             "msg": {"type": "OrderCreated", "saga": 0, "src": "order"}}
+    stray = {"op": "stray", "src": "suite", "to": "payment",
+             "msg": {"type": "OrderCancelled", "saga": 1, "src": "order"}}
+    deliver = {"op": "deliver", "src": "order", "to": "payment",
+               "msg": {"type": "OrderCancelled", "saga": 1, "src": "order"}}
+    edges, inside = map_case(graph, [place, stray, deliver], "payment", {})
+    assert inside is False
+    alone, _ = map_case(graph, [place], "payment", {})
+    assert edges == alone  # the prefix before the stray still counts
+    edges, inside = map_case(graph, [place, deliver], "payment", {})
+    assert inside is False
