@@ -35,14 +35,13 @@ from sagaspec.model.participant import Msg, Outcome
 __all__ = ["DrawChooser", "ScriptChooser", "OPS", "PICKS"]
 
 #: Action kinds, most ordinary first (hypothesis shrinks toward the first).
-OPS = ("deliver", "place", "duplicate", "crash", "invalid", "raw", "stray")
+OPS = ("deliver", "place", "duplicate", "crash", "invalid", "raw")
 #: Weight of each op among the enabled ones: 40% of the steps are deliveries, 20%
 #: duplicates; the rest place orders and inject faults (when all are enabled).
-WEIGHTS = {"deliver": 4, "place": 1, "duplicate": 2, "crash": 1, "invalid": 1, "raw": 1,
-           "stray": 1}
+WEIGHTS = {"deliver": 4, "place": 1, "duplicate": 2, "crash": 1, "invalid": 1, "raw": 1}
 #: Range of the op draw, read by cumulative weight modulo the enabled ops' total weight
-#: (27720 = lcm(1..12): every possible total divides it, so the reading stays exact).
-OP_RANGE = 27720
+#: (2520 = lcm(1..10): every possible total divides it, so the reading stays exact).
+OP_RANGE = 2520
 #: Range of the abstract "which one" draws, scaled to the candidates there are (see
 #: :func:`_scaled`). Fixed, so the shape of a case's draws never depends on what the
 #: service published.
@@ -312,9 +311,6 @@ def _matches(act: Act, step: Step) -> bool:
         return (step.msg or {}).get("saga") == act.key[0]
     if act.op == "crash":
         return act.key[0] == (step.kind or step.to)
-    if act.op == "stray":
-        m = step.msg or {}
-        return act.key == (m.get("type"), m.get("saga"))
     return True
 
 

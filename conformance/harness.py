@@ -28,15 +28,6 @@ Semantics
 * Each case has a scheduling policy: oldest in-flight message first (FIFO), or newest
   first (LIFO: the fastest way to late, stale and overtaken events); hypothesis'
   choices are offsets from the policy's end, so shrinking goes toward the policy.
-* A valid event of a saga the suite never starts (``stray``: a saga slot of the case
-  left unplaced, at most one per case) may be delivered to the SUT, as a bus would
-  after a producer's bug or a lost trigger. The oracle accepts what the model's
-  participants do with that message in a fresh saga slot, or nothing at all (a service
-  may drop an event of a saga it never saw, where the model reacts as in a saga's
-  first state); anything else, a crash, a schema-invalid or inconsistent publication
-  fails as always. The spec's
-  properties are not judged for that saga (they are written for whole sagas, and the
-  stray is an event no model participant published). It is never placed afterwards.
 * At the end every in-flight message is delivered (in policy order), the SUT is collected
   once more, and the spec's quiet properties (``at_rest``, ``eventually``) and the
   oracle's quiescence are checked.
@@ -120,7 +111,7 @@ class Delivery:
 class Act:
     """An enabled action; ``key`` identifies it across runs (replay matches on it)."""
 
-    op: str  # place | deliver | duplicate | crash | invalid | raw | stray
+    op: str  # place | deliver | duplicate | crash | invalid | raw
     key: tuple
     index: int = -1  # position in the in-flight / delivered list, for deliveries
 
@@ -130,8 +121,6 @@ class Act:
             return f"{self.op} {t}[{saga}] {src}->{to}"
         if self.op == "place":
             return f"place order {self.key[0]}"
-        if self.op == "stray":
-            return f"stray {self.key[0]}[{self.key[1]}] (a saga never started)"
         return f"{self.op} {self.key[0]}"
 
 
@@ -139,8 +128,8 @@ class Act:
 class Step:
     """One recorded step of a test case (JSON-able; the unit of replay and diagrams).
 
-    ``op`` is ``place``, ``deliver``, ``duplicate``, ``crash``, ``invalid``, ``raw``,
-    ``stray`` (an event of a saga never started) or ``quiet`` (the final collect); ``src``/``to`` the lifelines; ``msg`` the model
+    ``op`` is ``place``, ``deliver``, ``duplicate``, ``crash``, ``invalid``, ``raw`` or
+    ``quiet`` (the final collect); ``src``/``to`` the lifelines; ``msg`` the model
     message; ``outcome`` the label of a played participant's reaction; ``event`` the
     concrete event handed over (or the raw payload, base64, for ``raw``); ``emitted``
     what a played participant published; ``published`` what the SUT published after it.
@@ -239,8 +228,6 @@ class Case:
         self.delivered_played: list[Delivery] = []  # deliveries to played participants
         self.observed: list[dict[str, Any]] = []  # SUT publications, distinct
         self.placed: set[int] = set()
-        #: Saga slots that got a stray event: never started (see the module docstring).
-        self.strays: set[int] = set()
         #: Per saga index, its latest event of each type (what provenance copies from).
         self.facts: dict[int, dict[str, dict[str, Any]]] = {s.index: {} for s in sagas}
         self.steps: list[Step] = []
@@ -342,10 +329,9 @@ class Case:
         for i in (reversed(order) if self.lifo else order):
             d = self.inflight[i]
             acts.append(Act("deliver", (d.msg.type, d.msg.saga, d.msg.src, d.to), i))
-        free = [s.index for s in self.sagas
-                if s.index not in self.placed and s.index not in self.strays]
-        if free:
-            acts.append(Act("place", (free[0],)))
+        nxt = next((s.index for s in self.sagas if s.index not in self.placed), None)
+        if nxt is not None:
+            acts.append(Act("place", (nxt,)))
         if self.s.faults:
             seen: set[tuple] = set()
             for i, d in enumerate(self.delivered):
@@ -368,9 +354,6 @@ class Case:
                 acts.append(Act("invalid", ("dict",)))
                 if "deliver_raw" in self.s.capabilities:
                     acts.append(Act("raw", ("bytes",)))
-            if free and not self.strays:
-                # The last free slot: the first stays for the next placed order.
-                acts += [Act("stray", (t, free[-1])) for t in self.stray_types()]
         return acts
 
     def perform(self, act: Act) -> None:
@@ -386,8 +369,6 @@ class Case:
             self._crash(act.key[0])
         elif act.op in ("invalid", "raw"):
             self._negative(act.op == "raw")
-        elif act.op == "stray":
-            self._stray(*act.key)
         else:  # pragma: no cover - enabled() makes no other ops
             raise ValueError(act.op)
 
@@ -544,38 +525,6 @@ class Case:
                            allowed=exc.allowed) from None
             raise
 
-    def _stray(self, etype: str, i: int) -> None:
-        """Deliver a valid ``etype`` of saga ``i``, which the suite never starts."""
-        self.strays.add(i)
-        src = self.model.publisher(etype) or "suite"
-        msg = Msg(etype, i, src)
-        ev = build_event(self.model.spec, etype, self.sagas[i], self.ids, cause=None,
-                         events=self.facts[i], free={}, knob=self.knob(i))
-        step = Step("stray", src="suite", to=self.label, msg=_msg_json(msg), event=ev)
-        self.steps.append(step)
-        # Not recorded in the history: the spec's properties read the saga's variables
-        # from its events, and no model participant published this one. The SUT's
-        # answers are recorded and judged by the oracle, schema and saga-consistency, but
-        # not by the saga's properties: a reaction the model allows to a lone event of a
-        # saga (a notification of a completion) breaks properties written for whole sagas.
-        to = self.s.participant
-        self.delivered.append(Delivery(msg, ev, to))
-        self.history.note_received(ev)
-        self.oracle.deliver(msg, to if to != SYSTEM else None, optional=True)
-        self._adapter("deliver", self.adapter.deliver(ev))
-        self.events += 1
-        self._collect(step, self.s.collect_timeout)
-
-    @property
-    def stray_ids(self) -> frozenset[str]:
-        """The sagaIds of the stray sagas (their properties are not judged)."""
-        return frozenset(self.sagas[i].sagaId for i in self.strays)
-
-    def stray_types(self) -> list[str]:
-        """What a stray event can be: the types the SUT consumes, triggers apart (a
-        trigger of an unknown saga just starts it)."""
-        return [t for t in self.subscribed_types() if t not in self.model.triggers]
-
     def subscribed_types(self) -> list[str]:
         """Event types the SUT consumes (the saga's trigger first when it does)."""
         subs = sorted({t for n in self.sut for t in self.model.participant(n).subscribes})
@@ -683,7 +632,7 @@ class Case:
                 return  # an event of no saga of this case: nothing more to judge
         self.history.add(item, "sut")
         try:
-            self.history.check_safety(item, self.stray_ids)
+            self.history.check_safety(item)
         except CheckFailed as exc:
             if exc.check in self.s.skip:
                 pass

@@ -1,4 +1,4 @@
-"""The generator reaches every corner: schema edges, repeated keys, unknown sagas.
+"""The generator reaches every corner: schema edges and repeated keys.
 
 Typical draws stay small (fast cases, short reports, shrinking toward small values);
 the edges a schema allows are reached with some probability, generically from any
@@ -7,8 +7,6 @@ spec's event schemas. Each corner has a faulty service that only that corner cat
 
 from __future__ import annotations
 
-import copy
-import json
 from pathlib import Path
 
 import pytest
@@ -18,7 +16,6 @@ from sagaspec.conformance.models import suite_model
 from sagaspec.conformance.payloads import (
     EDGE_ODDS,
     Ids,
-    _apply_edge,
     build_event,
     edged,
     saga_strategy,
@@ -59,7 +56,7 @@ def _repeated(lines):
     return len({x["sku"] for x in lines}) < len(lines)
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(120)
 def test_a_seeded_run_reaches_the_edges_of_the_triggers_schema_but_mostly_draws_small():
     spec = _shipping()
     sagas = _draws(saga_strategy(spec, 0, "x"))
@@ -98,21 +95,12 @@ def test_edges_come_from_the_schema_and_respect_it():
     # Nor does one whose items have no identifying string field.
     assert ((), "repeated-key") not in schema_edges(
         {"type": "array", "items": {"type": "object", "properties": {}}})
-    value = [{"sku": "ab", "n": 2}, {"sku": "cd", "n": 3}]
-    moved = {edge: _apply_edge(copy.deepcopy(value), lines, path, edge)
-             for path, edge in edges}
-    assert moved["maximum"] == [{"sku": "ab", "n": 4}, {"sku": "cd", "n": 4}]  # exclusive 5
-    assert moved["minimum"] == [{"sku": "ab", "n": 1}, {"sku": "cd", "n": 1}]
-    assert [x["sku"] for x in moved["max-length"]] == ["ab" * 20, "cd" * 20]  # pattern kept
-    assert len(moved["max-items"]) == 9 and moved["min-items"] == value[:1]
-    assert [x["sku"] for x in moved["repeated-key"]] == ["ab", "ab"]
-    # An edge the pattern forbids (an empty sku) is invalid: edged() keeps the value.
-    assert not Draft7Validator(lines).is_valid(moved["min-length"])
-    assert all(Draft7Validator(lines).is_valid(v) for e, v in moved.items() if e != "min-length")
-    # Drawn: every value valid, some on an edge.
-    drawn = _draws(edged(lines), n=300)
-    assert all(Draft7Validator(lines).is_valid(v) for v in drawn)
-    assert any(len(v) == 9 or len(x["sku"]) == 40 or x["n"] == 4 for v in drawn for x in v)
+    drawn = _draws(edged(lines), n=500)
+    validator = Draft7Validator(lines)
+    assert all(validator.is_valid(v) for v in drawn)
+    assert any(x["n"] == 4 for v in drawn for x in v)  # exclusiveMaximum 5: the edge is 4
+    assert any(len(x["sku"]) == 40 for v in drawn for x in v)  # stretched, pattern kept
+    assert any(len(v) == 9 for v in drawn) and any(_repeated(v) for v in drawn)
     unique = Draft7Validator({**lines, "uniqueItems": True})
     assert all(unique.is_valid(v) for v in _draws(edged({**lines, "uniqueItems": True}), n=100))
 
@@ -197,61 +185,3 @@ def test_the_reference_passes_at_the_edges(conform, design, participant):
     r = conform(adapter=_spec_target(design, participant, SpecTarget), design=design,
                 participant=participant, examples=60, seed=1, all_bugs=False, shrink=False)
     assert r.final.failures == [], [f.message for f in r.failures.values()]
-
-
-# -- events of a saga the suite never started ------------------------------------------
-def _runner(**kwargs):
-    from sagaspec.conformance import RunConfig, Runner
-
-    kwargs.setdefault("adapter", "inprocess:")
-    kwargs.setdefault("coverage", False)
-    return Runner(RunConfig(**kwargs))
-
-
-def _strays(runner):
-    return [s for path, _ in runner.covered for s in path if s["op"] == "stray"]
-
-
-@pytest.mark.timeout(180)
-@pytest.mark.parametrize(("design", "participant"), [("corrected", "system"),
-                                                     (SHOP, "payment"), (TRAVEL, "flight")])
-def test_events_of_unknown_sagas_reach_the_reference_which_passes(tmp_path, design,
-                                                                  participant):
-    from sagaspec.conformance.events import RunFinished
-
-    runner = _runner(design=design, participant=participant, examples=40, seed=1,
-                     failures_dir=tmp_path, shrink=False)
-    final = next(e for e in runner.execute() if isinstance(e, RunFinished))
-    strays = _strays(runner)
-    assert strays, "no case delivered an event of a saga it never started"
-    # Never a trigger, never a saga the case started.
-    for s in strays:
-        assert s["msg"]["type"] not in suite_model(design, 1).triggers
-    assert final.failures == [], final.failures
-
-
-@pytest.mark.timeout(180)
-@pytest.mark.parametrize("strays", [True, False])
-def test_a_refund_for_a_saga_never_started_is_caught_only_by_stray_events(
-        conform, monkeypatch, strays):
-    """Payment refunds on ShippingFailed whether or not it charged (drop-guard-8). In a
-    started saga shipping fails only after a charge, so only a stray event shows it."""
-    from sagaspec.conformance.harness import Case
-    from sagaspec.conformance.mutate import mutants
-
-    mutant = "drop-guard-8"
-    assert "ShippingFailed: refund" in next(
-        m for m in mutants(suite_model(SHOP, 1).spec) if m.name == mutant).description
-    if not strays:
-        monkeypatch.setattr(Case, "stray_types", lambda self: [])
-    r = conform(adapter=_spec_target(SHOP, "payment", mutant=mutant), design=SHOP,
-                participant="payment", examples=60, seed=1, all_bugs=False)
-    if not strays:
-        assert r.final.failures == []
-        return
-    assert r.final.failures == ["model"], [f.message for f in r.failures.values()]
-    saved = json.loads(Path(r.failures["model"].file).read_text(encoding="utf-8"))
-    assert [s["msg"]["type"] for s in saved["steps"] if s["op"] == "stray"] == ["ShippingFailed"]
-    again = conform(adapter=_spec_target(SHOP, "payment", mutant=mutant), design=SHOP,
-                    participant="payment", replay=r.failures["model"].file)
-    assert again.final.failures == ["model"]
