@@ -7,7 +7,7 @@ from __future__ import annotations
 #: cases). Only the order of a parallel run depends on them: see ``long_first``.
 LONG_TESTS: dict[str, float] = {
     "tests/model/test_sorted_symmetry.py::test_a_search_with_the_sorted_form_gives_the_same_counts_and_verdicts[corrected-o2-crash]": 86,
-    "tests/conformance/test_conform_mutants.py::test_rare_mutant_is_found_within_its_stated_budget": 75,
+    "tests/conformance/test_conform_mutants.py::test_rare_mutant_is_found_with_the_default_example_count_on_every_seed": 75,
     "tests/docs/test_readme.py::test_readme_files_and_the_commands_that_use_them_run_verbatim": 52,
     "tests/model/test_sorted_symmetry.py::test_the_readme_bench_command_compares_the_two_forms": 38,
     "tests/conformance/test_conform_mutants.py::test_mutant_is_caught_with_a_short_shrunk_sequence[complete-before-payment]": 33,
