@@ -28,13 +28,13 @@ _VAR = {"nats": "NATS_URL", "rabbitmq": "AMQP_URL", "redis": "REDIS_URL"}
 def test_reference_services_pass_the_suite(name):
     url = require(URLS[name], _VAR[name])
     adapter = url + ("&" if "?" in url else "?") + VARIANTS[name]
-    final = run(RunConfig(adapter=adapter, participant="system", examples=4, seed=20240115,
+    final = run(RunConfig(adapter=adapter, participant="system", examples=8, seed=20240115,
                           failures_dir=None))
     statuses = {c.name: c.status for c in final.checks}
     assert final.failures == [], final
     # Over a broker the services' concurrent outputs arrive in varying order; the suite's
     # draws do not depend on it, so every example asked for runs.
-    assert final.examples == 4 and not final.interrupted, (final.examples, final.notes)
+    assert final.examples == 8 and not final.interrupted, (final.examples, final.notes)
     assert not any("suite bug" in n or "flaky" in n for n in final.notes), final.notes
     assert statuses["crash-recovery"] == "passed" and statuses["raw-input"] == "passed"
     assert not {"skipped", "failed"} & set(statuses.values())
