@@ -171,7 +171,7 @@ def _merges_lines():
 def test_a_service_that_mishandles_a_corner_is_caught(conform, design, participant, faulty,
                                                       checks):
     r = conform(adapter=_spec_target(design, participant, faulty()), design=design,
-                participant=participant, examples=60, seed=1, all_bugs=False, shrink=False)
+                participant=participant, examples=100, seed=1, all_bugs=False, shrink=False)
     assert r.final.failures and set(r.final.failures) <= set(checks), [
         f.message for f in r.failures.values()]
 
