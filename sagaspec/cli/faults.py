@@ -139,6 +139,10 @@ async def _run(runner):
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+            # A signal from here to the exit (the report, the loop's shutdown) is noted, not
+            # a KeyboardInterrupt: that killed the process by SIGINT (exit -2) with a
+            # traceback when a second Ctrl-C came just as the run finished.
+            signal.signal(sig, lambda *_: signals.append(1))
     if signals:
         report.interrupted = True
     return report
