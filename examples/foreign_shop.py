@@ -236,8 +236,11 @@ async def serve(url: str, exchange: str, port: int, bug: str | None = None) -> N
                     for key, body in out:
                         await publish(key, body)
                     await message.ack()  # after publishing: at least once, never lost
-                    if shop.dead:
-                        tasks["warehouse"].cancel()  # the bug: that consumer is gone, its queue fills up
+                    if service == "warehouse" and shop.dead:
+                        # The bug: that consumer is gone and its queue fills up. It leaves by
+                        # returning, not by task.cancel(): a cancel landing during the consumer's
+                        # Basic.Cancel makes aiormq close the channel every service shares.
+                        return
 
         tasks = {s: asyncio.create_task(consume(s)) for s in CONSUMES}
         consumers = list(tasks.values())

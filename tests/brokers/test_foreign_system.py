@@ -10,6 +10,8 @@ blame damage that outlives a case (a consumer that dies) on the case that caused
 
 from __future__ import annotations
 
+import asyncio
+import json
 import socket
 import subprocess
 import sys
@@ -161,6 +163,61 @@ def test_with_no_health_url_a_probe_saga_blames_the_case_that_did_it(shop, tmp_p
     assert "FAILED health: case 0" in result.output, result.output
     assert "the probe saga, which passed before the first case, now fails" in result.output
     assert "case 1" not in result.output
+
+
+async def _kill_the_warehouse_consumer_under_traffic(shop: str) -> None:
+    """Decline an order (the faulty warehouse consumer stops once it gives the stock back)
+    while orders keep arriving as messages on the shop's exchange, which its orders
+    consumer handles meanwhile; return once the health check reports the dead consumer."""
+    import aio_pika
+    import httpx
+
+    url, query = shop.split("?", 1)
+    params = dict(part.split("=", 1) for part in query.split("&"))
+    async with await aio_pika.connect(url) as conn, httpx.AsyncClient(base_url=params["http"], timeout=10) as client:
+        channel = await conn.channel()
+        ex = await channel.declare_exchange(params["exchange"], aio_pika.ExchangeType.TOPIC, durable=False,
+                                            auto_delete=True)
+        (await client.put("/stock/widget", json={"available": 50})).raise_for_status()
+        dead = asyncio.Event()
+
+        async def flood() -> None:
+            n = 0
+            while not dead.is_set() or n < 200:
+                n += 1
+                body = {"event_id": f"flood-{n}", "request_id": f"flood-{n}", "at": 0, "customer": "c2",
+                        "item": "widget", "total": 5, "ship_to": "2 Main St"}
+                await ex.publish(aio_pika.Message(json.dumps(body).encode()), routing_key="shop.order.requested")
+                await asyncio.sleep(0)
+
+        flooding = asyncio.create_task(flood())
+        await asyncio.sleep(0.05)
+        order = {"customer": "c1", "item": "widget", "total": 500, "ship_to": "1 Main St"}  # declined: > 200
+        (await client.post("/orders", json=order)).raise_for_status()
+        for _ in range(1000):
+            if (await client.get("/health")).status_code != 200:
+                break
+            await asyncio.sleep(0.01)
+        dead.set()
+        await flooding
+
+
+@pytest.mark.parametrize("shop", ["consumer-dies"], indirect=True)
+def test_a_dead_consumer_leaves_the_rest_of_the_shop_serving(shop):
+    """The faulty variant kills one consumer, not the shop: after the warehouse consumer
+    stops, orders are still taken and the health check says why. (It used to stop by
+    cancelling its task, which other consumers re-cancelled during the consumer's own
+    Basic.Cancel: aiormq then closed the channel all services share and REST orders got a
+    dropped connection, a failure blamed on the wrong thing.)"""
+    import httpx
+
+    asyncio.run(_kill_the_warehouse_consumer_under_traffic(shop))
+    with httpx.Client(base_url=shop.split("&http=", 1)[1], timeout=10) as client:
+        health = client.get("/health")
+        assert health.status_code == 503 and "consumer" in health.json()["error"], health.text
+        for _ in range(10):
+            reply = client.post("/orders", json={"customer": "c1", "item": "widget", "total": 5, "ship_to": "x"})
+            assert reply.status_code == 201, reply.text
 
 
 # The billing team's service (examples/foreign_billing.py) whose consumer stops for good
