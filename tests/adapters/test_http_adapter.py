@@ -278,3 +278,64 @@ def test_a_refused_valid_event_of_any_saga_is_reported():
     invalid = HttpAdapter("http://127.0.0.1:9", design=travel)
     invalid._check_delivery(refused, {**event, "tripId": ""})  # refusing an invalid one is fine
     assert invalid._reports == []
+
+
+def test_webhook_collect_waits_for_deliveries_a_synchronous_service_sent_late(run):
+    """A synchronous service whose webhook delivery outlasted its own timeout (as on a
+    loaded machine) answers before the events arrive; the collect counts what the
+    service's log holds and waits for that many instead of returning early."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    events = [sample_created(n) for n in (1, 2)]
+    hooks: list[str] = []
+    log: list[dict] = []
+
+    class Late(BaseHTTPRequestHandler):
+        def _reply(self, status: int, body: object) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server API
+            if self.path == "/health":
+                return self._reply(200, {"capabilities": ["place_order", "webhook"], "synchronous": True})
+            after = int(self.path.partition("after=")[2].partition("&")[0] or 0)
+            return self._reply(200, {"events": log[after:], "cursor": str(len(log))})
+
+        def do_POST(self) -> None:  # noqa: N802 - http.server API
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            if self.path == "/subscriptions":
+                hooks.append(body["url"])
+                return self._reply(201, {})
+            log.extend(events)  # /orders: published now, pushed 0.3 s after the answer
+
+            def push() -> None:
+                time.sleep(0.3)
+                for event in events:
+                    httpx.post(hooks[0], json=event)
+
+            threading.Thread(target=push, daemon=True).start()
+            return self._reply(202, {})
+
+        def do_DELETE(self) -> None:  # noqa: N802 - http.server API
+            self._reply(204, {})
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Late)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        a = load_adapter(f"http://127.0.0.1:{server.server_address[1]}?collect=webhook")
+        run(a.start())
+        run(a.place_order(sample_order(1)))
+        assert [e["eventId"] for e in run(a.collect(5.0))] == [e["eventId"] for e in events]
+        run(a.close())
+    finally:
+        server.shutdown()
+        server.server_close()
