@@ -292,6 +292,7 @@ class SystemAdapter(SpecBrokerAdapter):
         self.tag = uuid.uuid4().hex[:6]
         self.world = {}
         self.ids: dict[str, str] = {}
+        self._sent: dict[str, list[tuple[str, str, bytes, dict[str, str]]]] = {}
         self._buffer = []
         self._last = None
         self._loop = asyncio.new_event_loop()
@@ -344,6 +345,7 @@ class SystemAdapter(SpecBrokerAdapter):
         self.state.clear()
         self.tag = uuid.uuid4().hex[:6]  # a case run again meets none of its earlier ids
         self.ids.clear()
+        self._sent.clear()
         for method, path, body in self.system.setup:
             self._call(method, path, self._eval(body, self.params), "system.setup")
 
@@ -377,7 +379,47 @@ class SystemAdapter(SpecBrokerAdapter):
     def _decode(self, received: Any) -> Any:
         if self.system.publish is not None and received.route == self.system.publish:
             return RawMessage(bytes(received.body), received.route, "ignored")  # our own trigger
-        return super()._decode(received)
+        out = super()._decode(received)
+        if isinstance(out, dict) and isinstance(out.get("sagaId"), str):
+            # As they published it, for a duplicate delivery (see redeliver).
+            self._sent.setdefault(out["sagaId"], []).append(
+                (str(out.get("eventType")), received.route, bytes(received.body), dict(received.headers or {})))
+        return out
+
+    # -- faults on their broker ------------------------------------------------------------
+    def redeliver(self, saga: str, rng: Any) -> str | None:
+        """Publish one message the system published for ``saga`` again, exactly as it was
+        (route, body, headers): a duplicate delivery. What it was, or None."""
+        sent = [m for m in self._sent.get(saga, []) if self._consumed(m[0])]
+        if not sent:
+            return None
+        event, route, body, headers = rng.choice(sent)
+        self._run(self.broker.publish_as(route, body, headers))
+        return f"{event} ({route})"
+
+    def _consumed(self, event: str) -> bool:
+        return any(event in p.subscribes for p in self.spec.participants)
+
+    def publish_invalid(self, rng: Any) -> str | None:
+        """Publish a message no service can read on one of the routes the system uses;
+        the route, or None before it published anything."""
+        routes = sorted({m[1] for sent in self._sent.values() for m in sent if self._consumed(m[0])})
+        if not routes:
+            return None
+        route = rng.choice(routes)
+        body = rng.choice([b"\xff not JSON", b"{}", b"[]", b'{"' + b"x" * 64 + b'": null}'])
+        self._run(self.broker.publish_as(route, body, {}))
+        return route
+
+    def stragglers(self) -> list[Any]:
+        """What arrives within the settle time from now (after the last fault of a case)."""
+
+        async def wait() -> list[Any]:
+            await asyncio.sleep(max(self.settle, 0.2))
+            items, self._buffer = self._buffer, []
+            return items
+
+        return [i for i in self._run(wait()) if isinstance(i, dict)]
 
     def observe(self, saga: str) -> list[Any]:
         """What the system published (and showed as state) until ``saga`` ended and the

@@ -25,7 +25,13 @@ from sagaspec.conformance.spec_conform import (
 from sagaspec.conformance.spec_oracle import Failure, SpecOracle
 from sagaspec.spec.sagafile import SagaSpec
 
-__all__ = ["run_system_case", "explain", "HealthCheck"]
+__all__ = ["run_system_case", "explain", "HealthCheck", "BLACK_BOX_FAULTS"]
+
+#: The fault kinds the suite can inject into a system that runs by itself, over its own
+#: broker: a message it published, published again (a duplicate delivery), and a message
+#: no service can read on one of its routes. It cannot crash its processes or hold its
+#: messages back.
+BLACK_BOX_FAULTS = ("duplicates", "invalid")
 
 #: The probe's seed: the same saga every time, so a probe that passed before the first
 #: case and fails after case K says case K left damage behind.
@@ -63,10 +69,14 @@ class HealthCheck:
         return sick
 
 
-def run_system_case(spec: SagaSpec, adapter: Any, seed: int, *, sagas: int = 2, plain: bool = False) -> CaseResult:
+def run_system_case(spec: SagaSpec, adapter: Any, seed: int, *, sagas: int = 2, plain: bool = False,
+                    faults: tuple[str, ...] = ()) -> CaseResult:
     """One seeded case against a black-box system ``adapter``: start ``sagas`` sagas,
     each under a random world their steering makes happen (``plain``: each knob's first
-    value), and judge what came out."""
+    value), and judge what came out. ``faults`` (of :data:`BLACK_BOX_FAULTS`): after a
+    saga ended, publish one of its messages again, or an unreadable one on its routes;
+    whatever the system publishes in answer is judged with the rest (a duplicate must
+    change nothing), and damage shows in later sagas or the health check."""
     from sagaspec.spec.specschemas import example_value
 
     rng = random.Random(seed)
@@ -81,11 +91,29 @@ def run_system_case(spec: SagaSpec, adapter: Any, seed: int, *, sagas: int = 2, 
     oracle = SpecOracle(spec, saga_ids, dict(adapter.params), world)
     result.failures = oracle.failures
     trace: list[Any] = []
+    # Fault decisions have their own stream: the sagas and worlds of a seed stay the same
+    # whichever fault kinds are switched on (shrinking drops kinds, not sagas).
+    chance = random.Random(seed ^ 0xFA17)
     for s in saga_ids:
         their = adapter.trigger(s, prepared[s][0], world[s])
         got = adapter.observe(s)
         result.log.append(f"start saga {s} (their {their}, world {world[s]}) -> [{', '.join(_unique_types(got))}]")
         trace += got
+        duplicate, invalid = chance.random() < 0.6, chance.random() < 0.3
+        if "duplicates" in faults and duplicate:
+            sent = adapter.redeliver(s, chance)
+            if sent is not None:
+                known = {e.get("eventId") for e in trace if isinstance(e, dict)}
+                got = adapter.observe(s)  # (its state read over HTTP shows the end again: not new)
+                new = [e for e in got if not isinstance(e, dict) or e.get("eventId") not in known]
+                result.log.append(f"publish {sent} of saga {s} again -> [{', '.join(_unique_types(new))}]")
+                trace += got
+        if "invalid" in faults and invalid:
+            sent = adapter.publish_invalid(chance)
+            if sent is not None:
+                result.log.append(f"publish an unreadable message on {sent}")
+    if faults:
+        trace += adapter.stragglers()  # what a last fault made it publish
     result.events = len(trace)
     result.steps = explain(oracle, spec, saga_ids, trace)
     if not oracle.failures:

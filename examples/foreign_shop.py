@@ -49,6 +49,8 @@ BUGS = {
     "ships-declined": "ships an order whose payment was declined (billing says captured anyway)",
     "no-release": "does not give the stock back when a payment is declined or refunded",
     "consumer-dies": "its warehouse consumer stops for good once it has given stock back",
+    "ships-twice": "its carrier ships again when a captured charge is delivered twice",
+    "chokes-on-garbage": "its billing consumer stops for good on a message it cannot read",
 }
 
 #: Which service consumes which routing key.
@@ -87,7 +89,7 @@ class Shop:
                                                         total=body["total"], ship_to=body["ship_to"]))]
 
     def handle(self, service: str, key: str, msg: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-        if (service, msg["event_id"]) in self.seen:
+        if (service, msg["event_id"]) in self.seen and not (self.bug == "ships-twice" and service == "carrier"):
             return []
         self.seen.add((service, msg["event_id"]))
         if key == "shop.order.requested":  # an order placed by a message instead of over REST
@@ -131,7 +133,7 @@ class Shop:
         return []
 
     def _carrier(self, key: str, msg: dict[str, Any], order: str) -> list[tuple[str, dict[str, Any]]]:
-        if order in self.shipped:
+        if order in self.shipped and self.bug != "ships-twice":
             return []
         self.shipped.add(order)
         if msg["ship_to"].startswith("PO Box"):
@@ -230,6 +232,8 @@ async def serve(url: str, exchange: str, port: int, bug: str | None = None) -> N
                         async with lock:
                             out = shop.handle(service, message.routing_key or "", msg)
                     except (ValueError, KeyError, TypeError) as exc:
+                        if shop.bug == "chokes-on-garbage" and service == "billing":
+                            raise  # the bug: the consumer dies with it, its queue fills up
                         log.warning("shop: %s dead-lettered a %s message: %s", service, message.routing_key, exc)
                         await message.ack()
                         continue

@@ -34,8 +34,17 @@ def conform_spec(spec_ref: str, adapter: str | None, participant: str, examples:
     cases = [case] if case is not None else list(range(examples))
     target = f"{adapter} as {participant} of the {spec.name} spec" + (f", mutant {mutant}" if mutant else "")
     driver = load_spec_adapter(adapter, spec, participant, mutant, timeout, mapping=mapping)
-    if getattr(driver, "black_box", False):
-        faults = ()  # a system that runs by itself gets no faults injected
+    if getattr(driver, "black_box", False):  # a system that runs by itself: faults on its broker only
+        from sagaspec.conformance.spec_conform import FAULTS
+        from sagaspec.conformance.spec_system import BLACK_BOX_FAULTS
+        from sagaspec.errors import UsageError
+
+        cannot = [k for k in faults if k not in BLACK_BOX_FAULTS]
+        if cannot and set(faults) != set(FAULTS):  # asked for by name, not the default "all"
+            driver.close()
+            raise UsageError(f"--faults: a foreign system runs its sagas by itself; the suite can inject "
+                             f"{' and '.join(BLACK_BOX_FAULTS)} on its broker, not {', '.join(cannot)}")
+        faults = tuple(k for k in faults if k in BLACK_BOX_FAULTS)
     click.echo(f"sagaspec conform: {target}, {len(cases)} case(s), seed {seed}, "
                f"faults: {', '.join(faults) or 'none'}")
     from sagaspec.conformance.spec_system import HealthCheck
@@ -52,7 +61,7 @@ def conform_spec(spec_ref: str, adapter: str | None, participant: str, examples:
         if getattr(driver, "black_box", False):  # a foreign system runs its sagas itself
             from sagaspec.conformance.spec_system import run_system_case
 
-            return run_system_case(spec, driver, s, sagas=sagas or (1 + s % 3))
+            return run_system_case(spec, driver, s, sagas=sagas or (1 + s % 3), faults=kinds)
         return run_case(spec, driver, s, sagas=sagas or (1 + s % 3), crashes="crash" in kinds,
                         duplicates="duplicates" in kinds, reorder="reorder" in kinds,
                         invalid="invalid" in kinds)

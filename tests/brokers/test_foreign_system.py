@@ -75,7 +75,9 @@ def test_the_foreign_shop_passes_as_it_is(shop):
     result = conform(shop, "-n", "8")
     assert result.exit_code == 0, result.output
     assert "PASSED" in result.output and "8 case(s)" in result.output
-    assert "faults: none" in result.output  # nothing is injected into a system that runs by itself
+    # A system that runs by itself gets the faults its broker can carry: duplicates of what
+    # it published and unreadable messages on its routes; the shop shrugs both off.
+    assert "faults: duplicates, invalid" in result.output
     # Every outcome was judged: some orders completed, some were cancelled, read over HTTP.
     assert "0 events" not in result.output
 
@@ -163,6 +165,46 @@ def test_with_no_health_url_a_probe_saga_blames_the_case_that_did_it(shop, tmp_p
     assert "FAILED health: case 0" in result.output, result.output
     assert "the probe saga, which passed before the first case, now fails" in result.output
     assert "case 1" not in result.output
+
+
+@pytest.mark.parametrize("shop", ["ships-twice"], indirect=True)
+def test_a_duplicate_published_on_their_broker_catches_a_carrier_that_ships_twice(shop):
+    """The suite publishes a message the shop published again, exactly as it was: a
+    carrier without deduplication ships twice, which no handling explains. Without
+    duplicates the same cases pass: the fault kind is what finds it."""
+    result = conform(shop, "-n", "6", "--faults", "duplicates")
+    assert result.exit_code == 1, result.output
+    assert "FAILED model" in result.output and "published twice, or unprompted" in result.output, result.output
+    assert "OrderShipped" in result.output, result.output
+    assert "again ->" in result.output  # the step that did it is in the log shown
+    clean = conform(shop, "-n", "6", "--faults", "invalid")
+    assert clean.exit_code == 0, clean.output
+
+
+@pytest.mark.parametrize("shop", ["chokes-on-garbage"], indirect=True)
+def test_an_unreadable_message_that_kills_a_consumer_is_blamed_on_its_case(shop):
+    """An unreadable message on one of the shop's routes stops its billing consumer: the
+    health check after that case fails, and that case is named."""
+    result = conform(shop, "-n", "8", "--faults", "invalid")
+    assert result.exit_code == 1, result.output
+    assert "FAILED health: case" in result.output and "503" in result.output, result.output
+    assert "publish an unreadable message on" in result.output
+
+
+@pytest.mark.parametrize("shop", ["chokes-on-garbage"], indirect=True)
+def test_the_consumer_that_chokes_on_garbage_passes_without_invalid_messages(shop):
+    """The same variant and cases with only duplicates: nothing kills it, the run passes
+    (the unreadable message is what the previous test's failure comes from)."""
+    result = conform(shop, "-n", "8", "--faults", "duplicates")
+    assert result.exit_code == 0, result.output
+
+
+def test_faults_a_foreign_system_cannot_take_are_refused_in_one_line(shop):
+    result = conform(shop, "-n", "1", "--faults", "crash,duplicates")
+    assert result.exit_code == 2, result.output
+    line = result.output.strip().splitlines()[-1]
+    assert line.startswith("error: --faults: a foreign system runs its sagas by itself"), result.output
+    assert "duplicates and invalid" in line and "not crash" in line
 
 
 async def _kill_the_warehouse_consumer_under_traffic(shop: str) -> None:
