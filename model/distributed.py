@@ -45,11 +45,12 @@ import pickle
 import sys
 import time
 import uuid
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sagaspec.model.engine import Engine, _generate
+from sagaspec.model.engine import FP_MASK, LANE, SHIFT, Engine, _generate
 from sagaspec.model.explore import _Search, explore
 from sagaspec.model.participant import Msg
 from sagaspec.model.properties import FAIR_KINDS, HELD, UNKNOWN, VACUOUS, VIOLATED
@@ -62,6 +63,7 @@ __all__ = ["Recipe", "Traffic", "explore_distributed", "require_cluster_extra"]
 
 INSTALL_HINT = "pip install 'sagaspec[cluster]'"
 _M64 = (1 << 64) - 1
+_K = 0x9E3779B97F4A7C15  # odd: 2**64 / the golden ratio
 
 
 def require_cluster_extra() -> None:
@@ -233,7 +235,8 @@ class _Memo(dict):
 class _Shard:
     """One worker's part of the search: its engine, visited fingerprints and frontier."""
 
-    def __init__(self, recipe: Recipe, config: Config, index: int, count: int) -> None:
+    def __init__(self, recipe: Recipe, config: Config, index: int, count: int, loop: str = "auto",
+                 partition: tuple[int, ...] | None = None) -> None:
         system = recipe.build()
         self.registry = _class_registry(system)
         self.engine = e = Engine(system, config)
@@ -248,18 +251,41 @@ class _Shard:
         self.n = n
         sagas = system.sagas if e.symmetric else 0
         self.perms = list(itertools.permutations(range(sagas))) if sagas else [()]
-        self.dup_weight = _h64(("dups",)) * len(self.perms)
-        self._owner = self._make_owner()
+        self.partition = partition
+        whole = partition is None
+        self.dup_weight = _h64(("dups",)) * len(self.perms) if whole else 0
+        self._orbit_pid = [_Memo((lambda pid, p=p: self._inv_pid(p, pid)) if whole or p in partition else (lambda pid: 0))
+                           for p in range(n)]
+        self._orbit_item = _Memo(self._inv_item if whole else (lambda x: 0))
+        self._orbit_sum = self._make_orbit_sum()
+        # The loop of the sequential search for unordered buses, with ownership (see
+        # _expand_fast); the other buses and symmetries expand every successor.
+        self.fast = loop != "generic" and e.sorted is None and not (e.fifo or e.setbus or e.psym)
+        self.loop = "fast" if self.fast else "generic"
         # What this worker has told each other worker its numbers stand for.
         self.sent_pid = [[set() for _ in range(n)] for _ in range(count)]
         self.sent_d: list[set] = [set() for _ in range(count)]
         # Other workers' numbers in this worker's numbering.
         self.tr_pid = [[{} for _ in range(n)] for _ in range(count)]
         self.tr_d: list[dict[int, int]] = [{} for _ in range(count)]
-        self.seen: set[int] = set()
+        # Fast loop: fingerprint (the engine's additive one, as the sequential search's)
+        # -> BFS level; the frontier's fingerprints and orbit sums in parallel arrays.
+        # Generic loop: a set of fingerprints, plus the current level's.
+        self.seen: Any = {} if self.fast else set()
         self.new: set[int] = set()
+        self.level = 0
         self.frontier: list[tuple] = []
         self.next: list[tuple] = []
+        self.ffps, self.fos = array("Q"), array("Q")
+        self.nfps, self.nos = array("Q"), array("Q")
+        self.received = 0  # states other workers sent here
+        self.received_dup = 0  # ... that this worker already had
+        self._oi: list[dict] = [{} for _ in range(n)]  # orbit-sum deltas of internal moves
+        self._od_dup: dict[int, tuple] = {}  # ... of delivery moves (keyed as Engine._hot)
+        self._od_nodup: dict[int, tuple] = {}
+        self._convs: dict[int, Any] = {}
+        self.cpu_expand = self.cpu_encode = self.cpu_receive = 0.0
+        self._cpu_mark = 0.0  # self.cpu at the end of the previous level
         self.layered = True
         self.sent_prev: set[int] = set()
         self.edges = 0
@@ -269,8 +295,11 @@ class _Shard:
         self.wall = 0.0  # seconds spent in expand/receive (the rest is waiting)
         init = e.initial()
         if self.owner(init) == index:
-            self._add(init)
-        self.frontier, self.next = self.next, []
+            if self.fast:
+                self._add_fast(init, self._orbit_sum(init))
+            else:
+                self._add(init)
+        self._turn()
 
     # -- ownership
     def _renamed(self, msg: Msg, perm: tuple) -> Msg:
@@ -303,22 +332,49 @@ class _Shard:
         """The worker that owns ``s``'s orbit (the same answer in every process).
 
         The sum of the orbit hashes of the state's parts (each a sum of 64-bit hashes,
-        memoized per interned part), mixed, modulo the number of workers; generated and
-        unrolled per model as the engine does for its hot functions.
+        memoized per interned part), mixed, modulo the number of workers.
         """
-        return self._owner(s)
+        return self._own(self._orbit_sum(s))
 
-    def _make_owner(self):
-        n = self.n
-        env = {f"P{p}": _Memo(lambda pid, p=p: self._inv_pid(p, pid)) for p in range(n)}
-        env.update(B=_Memo(self._inv_item).__getitem__, W=self.dup_weight, M=_M64, C=self.count, K=0x9E3779B97F4A7C15)
+    def _own(self, o: int) -> int:
         # The low bits of a sum depend on the low bits of its terms alone (the parity of a
         # sum is the XOR of the parities): multiply by an odd constant and take the high
         # half, which depends on every bit (Fibonacci hashing). Without it 2 workers owned
         # 58% and 42% of the 10.6M states of corrected, 3 orders, 1 crash.
-        src = ("lambda s: (((" + "".join(f"P{p}[s[{p}]] + " for p in range(n))
-               + f"sum(map(B, s[{n}])) + s[{n + 1}] * W) * K & M) >> 32) % C")
-        return _generate("owner", src, env)
+        return ((o * _K & _M64) >> 32) % self.count
+
+    def _make_orbit_sum(self):
+        """``s -> sum of its parts' orbit hashes mod 2**64``: additive, so a move changes it
+        by a constant of the move (see _expand_fast); generated and unrolled per model."""
+        n = self.n
+        env = {f"P{p}": self._orbit_pid[p] for p in range(n)}
+        env.update(B=self._orbit_item.__getitem__, W=self.dup_weight, M=_M64)
+        src = ("lambda s: (" + "".join(f"P{p}[s[{p}]] + " for p in range(n))
+               + f"sum(map(B, s[{n}])) + s[{n + 1}] * W) & M")
+        return _generate("orbit_sum", src, env)
+
+    def _turn(self) -> None:
+        """The next level becomes the frontier."""
+        self.frontier, self.next = self.next, []
+        self.ffps, self.nfps = self.nfps, array("Q")
+        self.fos, self.nos = self.nos, array("Q")
+
+    def _add_fast(self, s: tuple, o: int) -> bool:
+        """Add ``s`` (any renaming, this worker's numbering) with orbit sum ``o`` if new."""
+        e = self.engine
+        if e.symmetric:
+            s = e.canonical(s)
+        f = e.additive_fingerprint(s)
+        j = self.seen.get(f)
+        if j is not None:
+            if j < self.level:
+                self.layered = False
+            return False
+        self.seen[f] = self.level
+        self.next.append(s)
+        self.nfps.append(f)
+        self.nos.append(o)
+        return True
 
     def _add(self, s: tuple) -> bool:
         f = Engine.fingerprint(s)
@@ -339,13 +395,39 @@ class _Shard:
         collecting = gc.isenabled()
         gc.disable()
         try:
-            return self._expand(depth, expand, t0)
+            self.level = depth + 1
+            if self.fast:
+                out, outo, edges, truncated = self._expand_fast(depth, expand)
+            else:
+                out, edges, truncated = self._expand_generic(depth, expand)
+                outo = None
+            self.edges += edges
+            t1 = time.process_time()
+            self.cpu_expand += t1 - t0
+            batches: list = [None] * self.count
+            for w in range(self.count):
+                if out[w]:
+                    batches[w] = self._encode(w, out[w], outo[w] if outo is not None else None)
+                    self.bytes_out[w] += len(batches[w][0]) + len(batches[w][1])
+                    self.states_out[w] += len(out[w])
+            self.cpu_encode += time.process_time() - t1
+            search = self.search
+            # The driver reads this back from receive(): no task of its own per level.
+            self.summary = {
+                "found": {k: kind for k, (_i, kind) in search.found.items()},
+                "witness": sorted(search.witness),
+                "edges": edges,
+                "truncated": truncated,
+            }
+            return tuple(batches)
         finally:
+            self.cpu += time.process_time() - t0
             self.wall += time.perf_counter() - w0
             if collecting:
                 gc.enable()
 
-    def _expand(self, depth: int, expand: bool, t0: float) -> tuple:
+    def _expand_generic(self, depth: int, expand: bool) -> tuple:
+        """Every successor built, canonicalized and fingerprinted (the other buses)."""
         e, search, me, count = self.engine, self.search, self.index, self.count
         out: list[list] = [[] for _ in range(count)]
         owner, check, fp = self.owner, search._check, Engine.fingerprint
@@ -390,25 +472,295 @@ class _Shard:
                     out[w].append(t)
         self.sent_prev = sent_now
         self.layered = self.layered and layered
-        self.edges += edges
         self.frontier = []
-        batches = [None] * count
-        for w in range(count):
-            if out[w]:
-                batches[w] = self._encode(w, out[w])
-                self.bytes_out[w] += len(batches[w][0]) + len(batches[w][1])
-                self.states_out[w] += len(out[w])
-        self.cpu += time.process_time() - t0
-        # The driver reads this back from receive(): no task of its own per level.
-        self.summary = {
-            "found": {k: kind for k, (_i, kind) in search.found.items()},
-            "witness": sorted(search.witness),
-            "edges": edges,
-            "truncated": truncated,
-        }
-        return tuple(batches)
+        return out, edges, truncated
 
-    def _encode(self, w: int, states: list[tuple]) -> bytes:
+    def _odelta_internal(self, p: int, pid: int, moves: tuple) -> tuple:
+        op, ob = self._orbit_pid[p], self._orbit_item
+        here = op[pid]
+        return tuple(op[mv[1]] - here + sum(ob[x] for x in mv[2]) for mv in moves)
+
+    def _odelta_delivery(self, p: int, pid: int, d: int, moves: tuple) -> tuple:
+        op, ob, dw = self._orbit_pid[p], self._orbit_item, self.dup_weight
+        here, gone = op[pid], ob[d]
+        return tuple(
+            op[npid] - here + sum(ob[x] for x in pubs) - (0 if keep else gone) - spend * dw
+            for npid, pubs, keep, spend, _delta, _dv in moves
+        )
+
+    def _expand_fast(self, depth: int, expand: bool) -> tuple:
+        """The sequential search's loop for unordered buses (``_Search._run_incremental``)
+        with ownership: a successor's fingerprint and orbit sum are its parent's plus
+        constants of the move, so "seen or sent already?" and "whose?" are answered
+        before the successor is built, and only new states are built (kept, or batched
+        for their owner). Enumerates the successors in the order of Engine.expand."""
+        e, search, me, count = self.engine, self.search, self.index, self.count
+        n = e.n
+        out: list[list] = [[] for _ in range(count)]
+        outo: list = [array("Q") for _ in range(count)]
+        check = search._check
+        seen = self.seen
+        seen_get = seen.get
+        lvl = self.level
+        push, pushf, pusho = self.next.append, self.nfps.append, self.nos.append
+        sent_now: set[int] = set()
+        sent_prev = self.sent_prev
+        builders = e.builders
+        imoves = e._imoves
+        internal_moves = e.internal_moves
+        iparts = e.internal_parts
+        dmoves_dup, dmoves_nodup = e._hot, e._hot0
+        moves_dup, moves_nodup = e.hot_moves, e.hot_moves_no_dup
+        ddest = e.ddest
+        pz = e.pz
+        crash_tab = e._crash
+        crash_move = e.crash_move
+        crashes = bool(e.crash_budget)
+        sym = e.symmetric
+        vec = e.vectors
+        afp = e.additive_fingerprint
+        # Orbit-sum deltas per move, memoized beside the engine's move tables.
+        oi: list[dict] = self._oi
+        od_dup, od_nodup = self._od_dup, self._od_nodup
+        odi, odd = self._odelta_internal, self._odelta_delivery
+        opid = self._orbit_pid
+        M, K, C = _M64, _K, count
+        q0 = -1
+        if sym:
+            canon = e.canonical
+            perm = e.permute_state
+            settled = e.settled
+            narrow = e._narrow
+            single = e._single
+            finish = e.finish
+            nperms = len(e.perms)
+            full = (1 << nperms) - 1
+            narrow0 = narrow[0]
+            pre0 = (full,)
+        if vec:
+            fvec = e._fvec
+            tiebreak = e.tiebreak
+            crash_vector = e.crash_vector
+            lshift = tuple(LANE * k for k in range(nperms))
+        mask = FP_MASK
+        shift = SHIFT
+        rng = range(n)
+        layered = True
+        truncated = False
+        edges = 0
+        ffps, fos = self.ffps, self.fos
+
+        # A new successor t with fingerprint f and orbit sum o: this worker's, or batched
+        # for its owner (and remembered, so it is sent once per two levels).
+        def route(f: int, o: int, t: tuple) -> None:
+            w = ((o * K & M) >> 32) % C
+            if w == me:
+                seen[f] = lvl
+                push(t)
+                pushf(f)
+                pusho(o)
+            else:
+                sent_now.add(f)
+                out[w].append(t)
+                outo[w].append(o)
+
+        for pos_s, s in enumerate(self.frontier):
+            if not expand:
+                quiet = e.is_quiescent(s)
+                truncated |= not quiet
+                check(depth, s, quiet)
+                continue
+            bus = s[n]
+            dups = s[n + 1]
+            a = 0
+            fs = ffps[pos_s]
+            os_ = fos[pos_s]
+            fx = None
+            if sym:
+                if narrow0[(s[0] << nperms) | full] == 1:
+                    q0, pre = 0, pre0
+                else:
+                    q0, pre = settled(s)
+            # -- internal actions
+            for p in iparts:
+                pid = s[p]
+                moves = imoves[p].get(pid)
+                if moves is None:
+                    moves = internal_moves(p, pid)
+                ods = oi[p].get(pid)
+                if ods is None:
+                    ods = oi[p][pid] = odi(p, pid, moves)
+                for mv, od in zip(moves, ods, strict=True):
+                    npid = mv[1]
+                    if p <= q0:
+                        m = narrow[p][(npid << nperms) | pre[p]]
+                        k = single[m] if not m & (m - 1) else finish[p](s, m)
+                    else:
+                        k = 0
+                    if not k:
+                        f = (fs + mv[6]) & mask
+                    elif vec:
+                        if fx is None:
+                            fx = fvec(s)
+                        if k > 0:
+                            f = ((fx + mv[7]) >> lshift[k]) & mask
+                        else:
+                            f, k = tiebreak[-k](fx + mv[7])
+                    else:
+                        pubs = mv[2]
+                        t = builders[p](s, npid, tuple(sorted(bus + pubs)) if pubs else bus, dups)
+                        f = afp(perm(t, k) if k > 0 else canon(t))
+                    j = seen_get(f)
+                    if j is None:
+                        if f not in sent_now:
+                            if f in sent_prev:
+                                layered = False
+                            else:
+                                pubs = mv[2]
+                                t = builders[p](s, npid, tuple(sorted(bus + pubs)) if pubs else bus, dups)
+                                if k:
+                                    t = perm(t, k) if k > 0 else canon(t)
+                                route(f, (os_ + od) & M, t)
+                    elif j < lvl:
+                        layered = False
+                    a += 1
+            # -- deliveries
+            if bus:
+                if dups:
+                    dmoves, delivery_moves, odt = dmoves_dup, moves_dup, od_dup
+                else:
+                    dmoves, delivery_moves, odt = dmoves_nodup, moves_nodup, od_nodup
+                prev = -1
+                for d in bus:
+                    if d == prev:
+                        continue
+                    prev = d
+                    p = ddest[d]
+                    pid = s[p]
+                    key = (pid << shift) | d
+                    moves = dmoves.get(key)
+                    if moves is None:
+                        moves = delivery_moves(pid, d)
+                    ods = odt.get(key)
+                    if ods is None:
+                        ods = odt[key] = odd(p, pid, d, moves)
+                    if p > q0:
+                        # The successors are canonical as they are (see Engine.settled).
+                        for (npid, pubs, keep_copy, spend, delta, _dv), od in zip(moves, ods, strict=True):
+                            f = (fs + delta) & mask
+                            j = seen_get(f)
+                            if j is None:
+                                if f not in sent_now:
+                                    if f in sent_prev:
+                                        layered = False
+                                    else:
+                                        if keep_copy:
+                                            nb = tuple(sorted(bus + pubs)) if pubs else bus
+                                        else:
+                                            at = bus.index(d)
+                                            rest = bus[:at] + bus[at + 1 :]
+                                            nb = tuple(sorted(rest + pubs)) if pubs else rest
+                                        route(f, (os_ + od) & M, builders[p](s, npid, nb, dups - spend))
+                            elif j < lvl:
+                                layered = False
+                            a += 1
+                        continue
+                    for (npid, pubs, keep_copy, spend, delta, dv), od in zip(moves, ods, strict=True):
+                        m = narrow[p][(npid << nperms) | pre[p]]
+                        if m == 1:
+                            k = 0
+                        else:
+                            k = single[m] if not m & (m - 1) else finish[p](s, m)
+                        if not k:
+                            f = (fs + delta) & mask
+                        elif vec:
+                            if fx is None:
+                                fx = fvec(s)
+                            if k > 0:
+                                f = ((fx + dv) >> lshift[k]) & mask
+                            else:
+                                f, k = tiebreak[-k](fx + dv)
+                        else:
+                            if keep_copy:
+                                nb = tuple(sorted(bus + pubs)) if pubs else bus
+                            else:
+                                at = bus.index(d)
+                                rest = bus[:at] + bus[at + 1 :]
+                                nb = tuple(sorted(rest + pubs)) if pubs else rest
+                            t = builders[p](s, npid, nb, dups - spend)
+                            f = afp(perm(t, k) if k > 0 else canon(t))
+                        j = seen_get(f)
+                        if j is None:
+                            if f not in sent_now:
+                                if f in sent_prev:
+                                    layered = False
+                                else:
+                                    if keep_copy:
+                                        nb = tuple(sorted(bus + pubs)) if pubs else bus
+                                    else:
+                                        at = bus.index(d)
+                                        rest = bus[:at] + bus[at + 1 :]
+                                        nb = tuple(sorted(rest + pubs)) if pubs else rest
+                                    t = builders[p](s, npid, nb, dups - spend)
+                                    if k:
+                                        t = perm(t, k) if k > 0 else canon(t)
+                                    route(f, (os_ + od) & M, t)
+                        elif j < lvl:
+                            layered = False
+                        a += 1
+            # Quiescent: no internal step, no delivery; idle crashes are faults and follow.
+            quiet = not a
+            # -- idle crashes
+            if crashes:
+                for p in rng:
+                    pid = s[p]
+                    cp = crash_tab[p].get(pid)
+                    if cp is None:
+                        cp = crash_move(p, pid)
+                    if cp < 0:
+                        continue
+                    if p <= q0:
+                        m = narrow[p][(cp << nperms) | pre[p]]
+                        k = single[m] if not m & (m - 1) else finish[p](s, m)
+                    else:
+                        k = 0
+                    if not k:
+                        f = (fs + pz[p][cp] - pz[p][pid]) & mask
+                    elif vec:
+                        if fx is None:
+                            fx = fvec(s)
+                        if k > 0:
+                            f = ((fx + crash_vector(p, pid, cp)) >> lshift[k]) & mask
+                        else:
+                            f, k = tiebreak[-k](fx + crash_vector(p, pid, cp))
+                    else:
+                        t = builders[p](s, cp, bus, dups)
+                        f = afp(perm(t, k) if k > 0 else canon(t))
+                    j = seen_get(f)
+                    if j is None:
+                        if f not in sent_now:
+                            if f in sent_prev:
+                                layered = False
+                            else:
+                                t = builders[p](s, cp, bus, dups)
+                                if k:
+                                    t = perm(t, k) if k > 0 else canon(t)
+                                op = opid[p]
+                                route(f, (os_ + op[cp] - op[pid]) & M, t)
+                    elif j < lvl:
+                        layered = False
+                    a += 1
+            edges += a
+            check(depth, s, quiet)
+        self.sent_prev = sent_now
+        self.layered = self.layered and layered
+        self.frontier = []
+        self.ffps, self.fos = array("Q"), array("Q")
+        return out, outo, edges, truncated
+
+    def _encode(self, w: int, states: list[tuple], orbits: array | None) -> tuple:
+        """One batch for worker ``w``: the states as rows of this worker's numbers (and
+        their orbit sums, fast loop), plus what the numbers ``w`` has not seen stand for."""
         e, n = self.engine, self.n
         sent_d, sent_pid = self.sent_d[w], self.sent_pid[w]
         new_d: list = []
@@ -420,6 +772,7 @@ class _Shard:
                 new_d.append((d, e.ddest[d], e.msgs[e.dmid[d]]))
 
         rows = []
+        fifo = e.fifo
         for s in states:
             for p in range(n):
                 pid = s[p]
@@ -430,7 +783,7 @@ class _Shard:
                     for d in ds:
                         need_d(d)
                     new_pid.append((p, pid, e.lobj[p][lid], ds, crashes))
-            if e.fifo:
+            if fifo:
                 bus = tuple(e.queue(q) for q in s[n])
                 for queue in bus:
                     for d in queue:
@@ -438,13 +791,15 @@ class _Shard:
             else:
                 bus = s[n]
                 for d in bus:
-                    need_d(d)
-            rows.append((*s[:n], bus, s[n + 1]))
-        # The tables through the class-aware pickler; the rows (ints only) through the
-        # C pickler's fast path.
+                    if d not in sent_d:
+                        need_d(d)
+            rows.append((*s[:n], bus, s[n + 1]) if fifo else s)
+        # The tables through the class-aware pickler; the rows (ints only) and the orbit
+        # sums (raw 8-byte words) through the C pickler's fast path.
         buf = io.BytesIO()
         _Pickler(buf, self.registry).dump((self.index, new_d, new_pid))
-        return buf.getvalue(), pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL)
+        body = (rows, orbits.tobytes() if orbits is not None else None)
+        return buf.getvalue(), pickle.dumps(body, protocol=pickle.HIGHEST_PROTOCOL)
 
     def receive(self, batches: tuple) -> dict:
         """Deduplicate the states other workers sent; ``{"new": states added}``."""
@@ -461,15 +816,18 @@ class _Shard:
             if collecting:
                 gc.enable()
         added = len(self.next)
-        self.frontier, self.next = self.next, []
-        self.cpu += time.process_time() - t0
+        self._turn()
+        dt = time.process_time() - t0
+        self.cpu += dt
+        self.cpu_receive += dt
+        level_cpu, self._cpu_mark = self.cpu - self._cpu_mark, self.cpu
         memory = sys.getsizeof(self.seen) + 32 * len(self.seen)  # the visited set, as explore() counts it
-        return {"new": added, "layered": self.layered, "memory": memory, **self.summary}
+        return {"new": added, "layered": self.layered, "memory": memory, "cpu": level_cpu, **self.summary}
 
-    def _decode(self, data: bytes) -> None:
+    def _decode(self, data: tuple) -> None:
         e, n = self.engine, self.n
         src, new_d, new_pid = _Unpickler(io.BytesIO(data[0]), self.registry).load()
-        rows = pickle.loads(data[1])
+        rows, orbits = pickle.loads(data[1])
         td, tp = self.tr_d[src], self.tr_pid[src]
         for d, dest, msg in new_d:
             td[d] = e._intern_delivery(dest, e._intern_msg(msg))
@@ -479,6 +837,31 @@ class _Shard:
             for d in ds:
                 mask |= 1 << td[d]
             tp[p][pid] = e._intern_pid(p, lid, mask, crashes)
+        self.received += len(rows)
+        before = len(self.next)
+        if self.fast:
+            # Generated per model: a row in this worker's numbering, canonical, its
+            # fingerprint; then "seen?" (the orbit sum came with the row).
+            conv = self._converter(src)
+            seen, lvl = self.seen, self.level
+            seen_get = seen.get
+            push, pushf, pusho = self.next.append, self.nfps.append, self.nos.append
+            os_ = array("Q")
+            os_.frombytes(orbits)
+            layered = True
+            for row, o in zip(rows, os_, strict=True):
+                s, f = conv(row)
+                j = seen_get(f)
+                if j is None:
+                    seen[f] = lvl
+                    push(s)
+                    pushf(f)
+                    pusho(o)
+                elif j < lvl:
+                    layered = False
+            self.layered = self.layered and layered
+            self.received_dup += len(rows) - (len(self.next) - before)
+            return
         canon = e.canonical if e.symmetric else None
         add = self._add
         fifo = e.fifo
@@ -493,6 +876,24 @@ class _Shard:
                 bus = tuple(sorted([td[d] for d in row[n]]))
             s = (*[tp[p][row[p]] for p in range(n)], bus, row[n + 1])
             add(canon(s) if canon else s)
+        self.received_dup += len(rows) - (len(self.next) - before)
+
+    def _converter(self, src: int):
+        """``row -> (state, fingerprint)``: worker ``src``'s numbers translated to this
+        worker's, the state canonicalized (symmetry) and fingerprinted as the fast loop does."""
+        conv = self._convs.get(src)
+        if conv is None:
+            e, n = self.engine, self.n
+            env = {f"T{p}": self.tr_pid[src][p] for p in range(n)}
+            env.update(TD=self.tr_d[src].__getitem__, AFP=e.additive_fingerprint,
+                       CANON=e.canonical if e.symmetric else None)
+            state = "(" + "".join(f"T{p}[r[{p}]], " for p in range(n)) + f"tuple(sorted(map(TD, r[{n}]))), r[{n + 1}])"
+            if e.symmetric:
+                body = f"    s = CANON({state})\n    return s, AFP(s)"
+            else:
+                body = f"    s = {state}\n    return s, AFP(s)"
+            conv = self._convs[src] = _generate("convert", "def convert(r):\n" + body, env)
+        return conv
 
     def report(self) -> dict:
         seen = self.seen
@@ -501,18 +902,91 @@ class _Shard:
             "edges": self.edges,
             "cpu_seconds": self.cpu,
             "busy_seconds": self.wall,
+            "cpu_expand": self.cpu_expand,
+            "cpu_encode": self.cpu_encode,
+            "cpu_receive": self.cpu_receive,
+            "received": self.received,
+            "received_dup": self.received_dup,
+            "loop": self.loop,
             "bytes_out": list(self.bytes_out),
             "states_out": list(self.states_out),
             "memory_bytes": sys.getsizeof(seen) + 32 * len(seen) + self.search.tables_bytes(),
         }
 
 
+# --------------------------------------------------------------------------- the partition
+def choose_partition(recipe: Recipe, config: Config, count: int, *, sample: int = 20_000,
+                     probe: int = 2_000) -> tuple[int, ...] | None:
+    """The participants whose states decide a state's owner (None: the whole state).
+
+    Hashing the whole state spreads states evenly, but then a successor belongs to
+    another worker (W-1)/W of the time, and most of those the owner has already found
+    from its own states (on corrected, 2 orders, 1 crash, 93% of the states sent arrived
+    as duplicates): a successor is built, batched, sent and translated for nothing.
+    Hashing one participant's state keeps the successors of every move that leaves it
+    alone (locality-preserving partitions, as in Lerda and Sisto's distributed SPIN), at
+    the price of balance when that participant has few states. The choice: the search
+    itself run to ``sample`` states on one worker; over its last level, each candidate
+    (each participant, the whole state) scores ``imbalance * (1 + crossing)``, where
+    imbalance is the busiest worker's share of the states times ``count`` and crossing
+    the fraction of the edges of ``probe`` states whose ends have different owners.
+    """
+    if count < 2:
+        return None
+    shard = _Shard(recipe, config, 0, 1, "auto", None)
+    e, n = shard.engine, shard.n
+    depth = 0
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        while len(shard.seen) < sample:
+            shard.expand(depth, True)
+            added = shard.receive(())["new"]
+            if not added:
+                break
+            depth += 1
+    finally:
+        if collecting:
+            gc.enable()
+    states = shard.frontier or [e.initial()]
+    if len(states) < 4 * count:
+        return None
+    orbit, own = shard._orbit_pid, shard._own
+    K, M = _K, _M64
+
+    def bucket(cand, s):
+        if cand is None:
+            return own(shard._orbit_sum(s))
+        o = sum(orbit[p][s[p]] for p in cand) & M
+        return ((o * K & M) >> 32) % count
+
+    step = max(1, len(states) // probe)
+    picked = states[::step]
+    succs = [(s, e.expand(s)[0]) for s in picked]
+    best, best_score = None, None
+    for cand in [None, *((p,) for p in range(n))]:
+        loads = [0] * count
+        for s in states:
+            loads[bucket(cand, s)] += 1
+        imbalance = max(loads) * count / len(states)
+        edges = crossing = 0
+        for s, ts in succs:
+            b = bucket(cand, s)
+            edges += len(ts)
+            crossing += sum(1 for t in ts if bucket(cand, t) != b)
+        score = imbalance * (1 + crossing / max(edges, 1))
+        if best_score is None or score < best_score:
+            best, best_score = cand, score
+    return best
+
+
 # --------------------------------------------------------------------------- worker tasks
 _SHARDS: dict[str, _Shard] = {}
 
 
-def _t_init(run: str, recipe: Recipe, config: Config, index: int, count: int) -> int:
-    shard = _SHARDS[run] = _Shard(recipe, config, index, count)
+def _t_init(run: str, recipe: Recipe, config: Config, index: int, count: int, loop: str,
+            partition: tuple[int, ...] | None) -> int:
+    shard = _SHARDS[run] = _Shard(recipe, config, index, count, loop, partition)
     return len(shard.frontier)
 
 
@@ -584,6 +1058,8 @@ def explore_distributed(
     liveness: str = "sequential",
     traffic: list | None = None,
     timings: dict | None = None,
+    partition: tuple[int, ...] | str | None = "auto",
+    loop: str = "auto",
 ) -> CheckResult:
     """:func:`~sagaspec.model.explore.explore` on ``workers`` local processes or on the
     Dask scheduler at ``cluster`` (``tcp://host:8786``; every worker it has takes part).
@@ -591,6 +1067,9 @@ def explore_distributed(
     ``recipe``: how workers rebuild ``system`` (default :meth:`Recipe.of`, for saga
     systems). ``liveness``: ``"sequential"`` checks the properties that need cycles with
     the sequential search, ``"unknown"`` leaves them undecided (see the module doc).
+    ``partition``: the participants whose states decide owners (None: the whole state;
+    ``"auto"``: :func:`choose_partition`). ``loop``: ``"generic"`` makes the workers
+    build every successor, as before the fast loop (for benchmarks).
     ``traffic``: if a list, one :class:`Traffic` per worker is appended; ``timings``: if
     a dict, it gets the wall seconds of each phase (``startup`` of the workers,
     ``search``, ``liveness``, ``traces``). The result's statistics cover the search. ``on_progress``
@@ -625,6 +1104,7 @@ def explore_distributed(
     states = edges = 0
     frontier = 0
     held = 0  # bytes of the workers' visited sets, as of the last level
+    critical = 0.0
     notes: list[str] = []
     reports: list[dict] = []
     last = start
@@ -657,7 +1137,10 @@ def explore_distributed(
             raise UsageError(f"--cluster {cluster}: the Dask scheduler has no workers")
         count = len(addrs)
         opts = {"pure": False, "allow_other_workers": False}
-        inits = [client.submit(_t_init, run, recipe, config, i, count, workers=[a], **opts) for i, a in enumerate(addrs)]
+        if partition == "auto":
+            partition = choose_partition(recipe, config, count)
+        inits = [client.submit(_t_init, run, recipe, config, i, count, loop, partition, workers=[a], **opts)
+                 for i, a in enumerate(addrs)]
         frontier = sum(wait_for(inits))
         states = frontier
         start = time.perf_counter()  # the search proper (the shards are built)
@@ -684,6 +1167,9 @@ def explore_distributed(
                         found[k] = (depth, kind)
                 for k in summary["witness"]:
                     witness.setdefault(k, depth)
+            # The level ends with its slowest worker: the sum of those CPU seconds is the
+            # search time on idle cores with free messages (the critical path).
+            critical += max(r["cpu"] for r in level_recv)
             new = sum(r["new"] for r in level_recv)
             held = sum(r["memory"] for r in level_recv)
             layered = all(r["layered"] for r in level_recv)
@@ -714,6 +1200,10 @@ def explore_distributed(
                 local.close()
     seconds = time.perf_counter() - start
     phase["search"] = seconds
+    phase["critical_cpu"] = critical
+    if partition == "auto":
+        partition = None
+    phase["partition"] = partition
     mark = time.perf_counter()
     complete = not (interrupted or truncated or stopped)
     if traffic is not None:
@@ -721,7 +1211,9 @@ def explore_distributed(
             traffic.append(Traffic(i, r["states"], r["edges"], round(r["cpu_seconds"], 3),
                                    sum(r["states_out"]), sum(r["bytes_out"]), r["memory_bytes"],
                                    {"bytes_to": r["bytes_out"], "states_to": r["states_out"],
-                                    "busy_seconds": round(r["busy_seconds"], 3)}))
+                                    "busy_seconds": round(r["busy_seconds"], 3),
+                                    **{k: r[k] for k in ("cpu_expand", "cpu_encode", "cpu_receive", "received",
+                                                         "received_dup", "loop")}}))
     memory = sum(r["memory_bytes"] for r in reports)
     stats = Stats(
         states=states, edges=edges, depth=depth, queue=0 if complete else frontier,
@@ -795,7 +1287,7 @@ def explore_distributed(
                     witnesses[name] = again.witnesses[name]
     phase["traces"] = time.perf_counter() - mark
     if timings is not None:
-        timings.update({k: round(v, 3) for k, v in phase.items()})
+        timings.update({k: round(v, 3) if isinstance(v, float) else v for k, v in phase.items()})
     for k, prop in enumerate(props):
         if prop.name in decided_elsewhere:
             verdicts[prop.name] = decided_elsewhere[prop.name]

@@ -16,7 +16,10 @@ import pytest
 distributed = pytest.importorskip("distributed", reason="the cluster extra (pip install 'sagaspec[cluster]')")
 
 from sagaspec.model import Config, Participant, Property, System, explore, saga_system  # noqa: E402
-from sagaspec.model.distributed import Recipe, _Shard, explore_distributed  # noqa: E402
+from sagaspec.model.distributed import Recipe, _Shard, choose_partition, explore_distributed  # noqa: E402
+from sagaspec.model.engine import Engine  # noqa: E402
+from sagaspec.model.explore import _Search  # noqa: E402
+from sagaspec.model.system import settle_symmetry  # noqa: E402
 
 HERE = Path(__file__).resolve()
 
@@ -244,6 +247,78 @@ def test_workers_with_their_own_classes_in_one_process_exchange_states():
     for s in shards:
         classes = {type(slot) for lobj in s.engine.lobj for local in lobj if isinstance(local, tuple) for slot in local}
         assert all(cls.__module__ != "sagaspec.model.compile" or cls in s.registry.values() for cls in classes)
+
+
+def _found_depths(shards) -> dict:
+    out: dict = {}
+    for shard in shards:
+        for k, (depth, kind) in shard.search.found.items():
+            out[k] = min(out.get(k, (depth, kind)), (depth, kind))
+    return out
+
+
+@pytest.mark.parametrize("partition", [None, (0,), (3,)])
+@pytest.mark.parametrize(("design", "extra"), [("corrected", {"crashes": 1}), ("seed", {}), ("seed", {"symmetry": False})])
+def test_every_partition_and_both_loops_give_the_sequential_counts(design, extra, partition):
+    # Owners by the whole state or by one participant's state (3: a participant with few
+    # states, so one worker owns most); the fast loop (fingerprints and orbit sums carried
+    # by the moves) and the generic one (every successor built) must own the same states.
+    system = saga_system(design, orders=2 if design == "seed" else 1)
+    config = settle_symmetry(system, Config(**extra))
+    want = explore(system, config)
+    # Whether every edge goes one level down (so at_rest needs no cycle search), as the
+    # sequential search decides it when it keeps the state graph.
+    reference = _Search(Engine(system, config), on_progress=None, stop_at_first=False, keep_graph=True,
+                        progress_interval=1e9, max_states=None)
+    reference.run()
+    layered = reference.layered
+    per_loop = {}
+    for loop in ("fast", "generic"):
+        shards = [_Shard(Recipe.of(system), config, i, 3, loop, partition) for i in range(3)]
+        assert all(s.loop == loop for s in shards)
+        depth = _levels_in_process(shards)
+        assert (sum(len(s.seen) for s in shards), sum(s.edges for s in shards), depth) == (
+            want.stats.states, want.stats.edges, want.stats.depth)
+        found = _found_depths(shards)
+        names = {system.properties[k].name: d for k, (d, _kind) in found.items()}
+        assert names == {v.property: len(v.path) for v in want.violations if v.kind != "cycle"}
+        assert all(s.layered for s in shards) == layered
+        per_loop[loop] = [len(s.seen) for s in shards]
+    assert per_loop["fast"] == per_loop["generic"]
+    if design == "seed":
+        assert want.violations, "the seed design has holes: the comparison must cover violations"
+
+
+@pytest.mark.parametrize("loop", ["fast", "generic"])
+def test_an_edge_back_to_an_earlier_level_is_noticed_by_its_owner(loop):
+    # The spinner's three states form a ring: the last step returns to level 0, which is
+    # not layered (at_rest then needs the cycle search), whichever worker owns what.
+    system = spinner_system()
+    config = settle_symmetry(system, Config())
+    recipe = Recipe.of(system, target=f"{HERE}:spinner_system")
+    shards = [_Shard(recipe, config, i, 2, loop, (0,)) for i in range(2)]
+    _levels_in_process(shards)
+    assert sum(len(s.seen) for s in shards) == explore(system, config).stats.states
+    assert not all(s.layered for s in shards)
+
+
+def test_the_chosen_partition_sends_less_and_keeps_the_workers_busy():
+    # corrected, 2 orders, 1 crash: hashing the whole state, 2 workers send each other
+    # about half of all states, nearly all of which the owner has found itself.
+    system = saga_system("corrected", orders=2)
+    config = settle_symmetry(system, Config(crashes=1))
+    chosen = choose_partition(Recipe.of(system), config, 2)
+    assert choose_partition(Recipe.of(system), config, 1) is None
+    assert chosen is not None and len(chosen) == 1
+    sent = {}
+    for partition in (None, chosen):
+        shards = [_Shard(Recipe.of(system), config, i, 2, "fast", partition) for i in range(2)]
+        _levels_in_process(shards)
+        total = sum(len(s.seen) for s in shards)
+        assert total == 394_884
+        assert min(len(s.seen) for s in shards) > total // 3
+        sent[partition] = sum(sum(s.states_out) for s in shards)
+    assert sent[chosen] < 0.75 * sent[None]
 
 
 def test_the_bench_short_form_runs_and_agrees_with_the_sequential_search():
