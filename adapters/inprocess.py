@@ -12,6 +12,14 @@ What it wraps (see :func:`as_target`):
   A coroutine function works too.
 
 Any method of the wrapped object may be ``async``; the adapter awaits what it returns.
+
+Crash points (:mod:`sagaspec.adapters.crash`): a target whose ``crash`` takes a ``point``
+(kill it there during its next handling) is restarted now and armed at the point; a
+target with a ``crash_point`` attribute (the point its ``crash(participant)`` arms, as
+the reference services' option) gets it set for each crash. Either honours every point;
+any other target does not say where its crashes land (``crash_points`` is ``None``). A
+delivery the target reports killed before its acknowledgement
+(:class:`~sagaspec.adapters.crash.ConsumerCrashed`) is redelivered, as a broker would.
 An exception raised by a wrapped service while handling a delivery is not an adapter
 failure but a finding: it is collected as a :class:`~sagaspec.adapters.base.RawMessage`
 with ``reason`` ``"consumer crashed: <Type>: <message>"``.
@@ -34,6 +42,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from sagaspec.adapters.base import CAPABILITIES, KNOBS, Adapter, RawMessage, World
+from sagaspec.adapters.crash import CRASH_POINTS, ConsumerCrashed, CrashPoint
 from sagaspec.adapters.plugins import TARGETS, load_plugin
 
 from sagaspec.errors import AdapterError, SagaspecError
@@ -53,6 +62,18 @@ async def _maybe_await(value: Any) -> Any:
     if inspect.isawaitable(value):
         return await value
     return value
+
+
+#: Deliveries of one event to a target that keeps dying before acknowledging it.
+_REDELIVERIES = 4
+
+
+def _takes_point(fn: Any) -> bool:
+    """Whether ``fn`` (a target's ``crash``) accepts a ``point`` argument."""
+    try:
+        return "point" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _crash_report(message: Any, source: str, exc: BaseException) -> RawMessage:
@@ -206,6 +227,9 @@ class InProcessAdapter(Adapter):
         self._caps = _target_capabilities(self.target)
         #: The interpreter's targets take the spec's knob values as their world.
         self.world_knobs = bool(getattr(self.target, "world_knobs", False))
+        #: The point the target's own ``crash_point`` option arms (restored for a crash
+        #: without a point: one with a point sets it).
+        self._own_point = getattr(self.target, "crash_point", None)
 
     def __repr__(self) -> str:
         return f"<InProcessAdapter {self.label}>"
@@ -220,7 +244,24 @@ class InProcessAdapter(Adapter):
         return getattr(self.target, hook)
 
     async def deliver(self, event: dict[str, Any]) -> None:
-        await _maybe_await(self.target.deliver(event))
+        # Killed before acknowledging: the broker redelivers (bounded, as the reference
+        # services' own bus does).
+        for _ in range(_REDELIVERIES):
+            try:
+                await _maybe_await(self.target.deliver(event))
+                return
+            except ConsumerCrashed:
+                continue
+        raise ConsumerCrashed(f"{self.label}: killed on each of {_REDELIVERIES} deliveries")
+
+    @property
+    def crash_points(self) -> tuple[CrashPoint, ...] | None:
+        """The crash points :meth:`crash` honours (see the module docstring)."""
+        if "crash" not in self._caps:
+            return None
+        if _takes_point(self.target.crash) or isinstance(getattr(self.target, "crash_point", None), str):
+            return CRASH_POINTS
+        return None
 
     async def collect(self, timeout: float) -> list[dict[str, Any] | RawMessage]:
         # The target runs synchronously inside deliver/place_order, so it is already quiet.
@@ -247,8 +288,23 @@ class InProcessAdapter(Adapter):
     async def setup(self, world: World) -> None:
         await _maybe_await(self._need("setup")(world.knob_values() if self.world_knobs else world))
 
-    async def crash(self, participant: str) -> None:
-        await _maybe_await(self._need("crash")(participant))
+    async def crash(self, participant: str, point: CrashPoint | None = None) -> None:
+        """Kill and restart ``participant`` now; with ``point``, armed to die there in its
+        next handling (only a point of :attr:`crash_points`)."""
+        crash = self._need("crash")
+        if point is None:
+            if isinstance(self._own_point, str):
+                self.target.crash_point = self._own_point
+            await _maybe_await(crash(participant))
+            return
+        if point not in (self.crash_points or ()):
+            raise NotImplementedError(f"{self.label} cannot crash at {point}")
+        if _takes_point(crash):
+            await _maybe_await(crash(participant))  # killed now, as a point-less crash
+            await _maybe_await(crash(participant, point))
+            return
+        self.target.crash_point = point
+        await _maybe_await(crash(participant))
 
     async def reset(self) -> None:
         await _maybe_await(self._need("reset")())

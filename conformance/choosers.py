@@ -51,6 +51,13 @@ PICKS = 32
 OUTCOMES = 6
 #: Range of the bad-input kind draw (a multiple of both kind lists' lengths).
 BAD_KINDS = 12
+#: A crash's point is read from the op draw above the bad kind's digits
+#: (``u // POINT_UNIT``), modulo :data:`POINT_RANGE` (a multiple of 1, 2 and 3: any
+#: subset of the crash points), then among the run's points: no draw of its own, so
+#: adding the point left every case's draws as they were, and a run restricted to
+#: ``before-commit`` makes the very cases it made before crash points were chosen.
+POINT_UNIT = 10 * BAD_KINDS
+POINT_RANGE = 6
 #: Scheduling policies, most ordinary first: the oldest in-flight message first, the
 #: newest first (late and overtaken events), or one saga at a time ("hold back", its
 #: own messages oldest or newest first): each later saga's trigger is held until
@@ -227,7 +234,10 @@ class DrawChooser:
         if op is None:
             return None
         mine = [a for a in acts if a.op == op]
-        return mine[_scaled(pick, len(mine))]
+        act = mine[_scaled(pick, len(mine))]
+        if op == "crash":
+            act = _with_point(act, case, u)
+        return act
 
     def outcome(self, case: Case, participant: str, msg: Msg,
                 outcomes: Sequence[Outcome]) -> Outcome:
@@ -239,6 +249,19 @@ class DrawChooser:
 
     def negative(self, case: Case, raw: bool) -> tuple[int, int, int]:
         return self._bad
+
+
+def _with_point(act: Act, case: Case, u: int) -> Act:
+    """A SUT crash ``act`` with its point, read from the op draw ``u`` (see
+    :data:`POINT_UNIT`); a played participant's crash has none.
+
+    >>> [(u // POINT_UNIT) % POINT_RANGE for u in (0, 119, 120, 360, 2519)]
+    [0, 0, 1, 3, 2]
+    """
+    points = case.s.crash_points
+    if not points or act.key[0] not in case.sut:
+        return act
+    return replace(act, point=points[(u // POINT_UNIT) % POINT_RANGE % len(points)])
 
 
 def _demand(saga: SagaInfo, key: str) -> int:
@@ -317,6 +340,16 @@ def _matches(act: Act, step: Step) -> bool:
     return True
 
 
+def _replayed_crash(act: Act, step: Step, case: Case) -> Act | None:
+    """The recorded crash ``step`` as the act to perform: at its recorded point, when the
+    run's adapter honours it (``None`` otherwise: the replay cannot follow)."""
+    if step.point is None or act.key[0] not in case.sut:
+        return act
+    if step.point not in case.s.crash_points:
+        return None
+    return replace(act, point=step.point)
+
+
 class ScriptChooser(Scripted):
     """Replays recorded steps; sagas get fresh ids, everything else is as recorded.
 
@@ -370,7 +403,15 @@ class ScriptChooser(Scripted):
         self.pos += 1
         for a in acts:
             if _matches(a, want):
-                return a
+                if a.op != "crash":
+                    return a
+                pointed = _replayed_crash(a, want, case)
+                if pointed is not None:
+                    return pointed
+                self.divergence = (f"step {self.pos}: the recorded crash of {a.key[0]} at "
+                                   f"{want.point} is not possible here: the adapter crashes "
+                                   f"at {', '.join(case.s.crash_points) or 'a point it does not name'}")
+                return None
         enabled = ", ".join(a.describe() for a in acts[:8]) or "nothing"
         what = want.op + (f" {want.msg['type']}[{want.msg['saga']}] to {want.to}"
                           if want.msg else f" {want.kind or want.to}")

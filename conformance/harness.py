@@ -28,6 +28,13 @@ Semantics
 * Each case has a scheduling policy: oldest in-flight message first (FIFO), or newest
   first (LIFO: the fastest way to late, stale and overtaken events); hypothesis'
   choices are offsets from the policy's end, so shrinking goes toward the policy.
+* A crash of a SUT participant kills and restarts it, armed to die again at a crash
+  point of its next handling (``Act.point``, one of the run's ``crash_points`` that the
+  adapter honours): before its commit (the event is redelivered and must be processed
+  once), after the commit (the restarted process must publish its outbox) or after
+  publishing (the re-sent events are duplicates). The oracle's crash keeps every
+  configuration before and after the restart, and the outbox owed survives it, so each
+  point is judged by the same model.
 * At the end every in-flight message is delivered (in policy order), the SUT is collected
   once more, and the spec's quiet properties (``at_rest``, ``eventually``) and the
   oracle's quiescence are checked.
@@ -45,6 +52,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sagaspec.adapters.base import KNOBS, Adapter, RawMessage, World
+from sagaspec.adapters.crash import CRASH_POINTS, CrashPoint
 from sagaspec.conformance.arrival import canonical_order
 from sagaspec.conformance.checks import CheckFailed, checks_for, fail
 from sagaspec.conformance.history import History, SagaInfo
@@ -86,6 +94,11 @@ class CaseSettings:
     skip: frozenset[str] = frozenset()
     #: Bound on the oracle's configurations (see :class:`~.oracle.Oracle`).
     max_belief: int = 200_000
+    #: Where crashes of SUT participants may land (those the run asked for that the
+    #: adapter honours; empty: the adapter does not say, its crashes land where it arms).
+    crash_points: tuple[CrashPoint, ...] = ()
+    #: Whether the adapter's ``crash`` takes the point (else its one point is implied).
+    crash_takes_point: bool = False
 
     @property
     def sut(self) -> tuple[str, ...]:
@@ -114,6 +127,8 @@ class Act:
     op: str  # place | deliver | duplicate | crash | invalid | raw
     key: tuple
     index: int = -1  # position in the in-flight / delivered list, for deliveries
+    #: A crash's point (``None``: a played participant's, or the adapter's own point).
+    point: CrashPoint | None = None
 
     def describe(self) -> str:
         if self.op in ("deliver", "duplicate"):
@@ -121,6 +136,8 @@ class Act:
             return f"{self.op} {t}[{saga}] {src}->{to}"
         if self.op == "place":
             return f"place order {self.key[0]}"
+        if self.op == "crash" and self.point is not None:
+            return f"crash {self.key[0]} at {self.point}"
         return f"{self.op} {self.key[0]}"
 
 
@@ -132,7 +149,9 @@ class Step:
     ``quiet`` (the final collect); ``src``/``to`` the lifelines; ``msg`` the model
     message; ``outcome`` the label of a played participant's reaction; ``event`` the
     concrete event handed over (or the raw payload, base64, for ``raw``); ``emitted``
-    what a played participant published; ``published`` what the SUT published after it.
+    what a played participant published; ``published`` what the SUT published after it;
+    ``point`` where a crash lands in the participant's next handling (``None``: the
+    adapter's own point, or a played participant's crash).
     """
 
     op: str
@@ -147,10 +166,11 @@ class Step:
     published: list[dict[str, Any]] = field(default_factory=list)
     raw_published: list[dict[str, Any]] = field(default_factory=list)
     phase: str = "case"
+    point: CrashPoint | None = None
 
     def to_json(self) -> dict[str, Any]:
         out = {"op": self.op, "src": self.src, "to": self.to}
-        for k in ("msg", "outcome", "event", "payload", "kind"):
+        for k in ("msg", "outcome", "event", "payload", "kind", "point"):
             v = getattr(self, k)
             if v is not None:
                 out[k] = v
@@ -163,12 +183,16 @@ class Step:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Step:
+        point = d.get("point")
+        if point is not None and point not in CRASH_POINTS:
+            raise ValueError(f"'point' of a {d.get('op')} step: {str(point)[:40]!r} is not one "
+                             f"of {', '.join(CRASH_POINTS)}")
         return cls(op=d["op"], src=d.get("src", ""), to=d.get("to", ""), msg=d.get("msg"),
                    outcome=d.get("outcome"), event=d.get("event"), payload=d.get("payload"),
                    kind=d.get("kind"), emitted=list(d.get("emitted", ())),
                    published=list(d.get("published", ())),
                    raw_published=list(d.get("raw_published", ())),
-                   phase=d.get("phase", "case"))
+                   phase=d.get("phase", "case"), point=point)
 
 
 class Chooser(Protocol):
@@ -366,7 +390,7 @@ class Case:
             self._duplicate(self.delivered[act.index] if act.index < n
                             else self.delivered_played[act.index - n])
         elif act.op == "crash":
-            self._crash(act.key[0])
+            self._crash(act.key[0], act.point)
         elif act.op in ("invalid", "raw"):
             self._negative(act.op == "raw")
         else:  # pragma: no cover - enabled() makes no other ops
@@ -465,17 +489,21 @@ class Case:
                 self.inflight.append(Delivery(m, ev, sub))
 
     # -- faults ---------------------------------------------------------------------------
-    def _crash(self, name: str) -> None:
+    def _crash(self, name: str, point: CrashPoint | None = None) -> None:
         if name in self.played:
             p = self.model.participant(name)
             self.states[name] = p.restart(self.states[name])
             self.steps.append(Step("crash", src="suite", to=name, kind=name))
             return
         self.crashes += 1
-        step = Step("crash", src="suite", to=self.label, kind=name)
+        step = Step("crash", src="suite", to=self.label, kind=name, point=point)
         self.steps.append(step)
         self.oracle.crash(name)
-        self._adapter("crash", self.adapter.crash(name))
+        if point is not None and self.s.crash_takes_point:
+            call = self.adapter.crash(name, point)  # type: ignore[call-arg]
+        else:
+            call = self.adapter.crash(name)
+        self._adapter("crash", call)
         self._collect(step, self.s.collect_timeout)
 
     def _negative(self, raw: bool) -> None:

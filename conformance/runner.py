@@ -124,10 +124,20 @@ class RunConfig:
     #: Checks to switch off, e.g. the design properties when testing a service against
     #: the ``seed`` design (which the model checker shows breaks them).
     skip_checks: tuple[str, ...] = ()
+    #: Where crashes of the target's participants may land (``--crash-points``);
+    #: ``None``: every point the adapter honours.
+    crash_points: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.design, Path):
             self.design = str(self.design)
+        if self.crash_points is not None:
+            from sagaspec.adapters.crash import parse_crash_points
+
+            try:
+                self.crash_points = parse_crash_points(",".join(self.crash_points))
+            except ValueError as exc:
+                raise UsageError(f"crash points: {exc}") from None
         names = participants_of(self.design)  # loads the design: a bad one is an error here
         if self.participant is None:
             self.participant = default_participant(self.design)
@@ -307,14 +317,43 @@ class Runner:
             max_steps=c.max_steps, collect_timeout=c.collect_timeout,
             settle_timeout=c.settle_timeout, settle_each_step=c.settle_each_step,
             capabilities=caps, faults=c.faults, skip=frozenset(c.skip_checks),
-            max_belief=c.max_belief,
+            max_belief=c.max_belief, crash_points=self._crash_points,
+            crash_takes_point=self._takes_point,
         )
+
+    def _choose_crash_points(self, adapter: Adapter, caps: frozenset[str]) -> list[str]:
+        """The run's crash points: those asked for (all by default) that ``adapter``
+        honours; a point asked for by name that it cannot honour is a usage error, so a
+        crash never lands elsewhere unsaid. Returns the notes for the run."""
+        from sagaspec.adapters.crash import CRASH_POINTS, honoured_points, takes_points
+
+        c = self.config
+        self._crash_points: tuple[Any, ...] = ()
+        self._takes_point = False
+        if "crash" not in caps:
+            return []
+        honoured = honoured_points(adapter)
+        where = ", ".join(honoured) or "a point it does not name"
+        asked = c.crash_points
+        if asked is not None:
+            missing = [p for p in asked if p not in honoured]
+            if missing:
+                raise UsageError(f"--crash-points {','.join(missing)}: the adapter "
+                                 f"{c.adapter_text()} cannot crash there; it crashes at {where}")
+        self._crash_points = tuple(p for p in (asked or CRASH_POINTS) if p in honoured)
+        self._takes_point = takes_points(adapter)
+        if asked is None and 0 < len(honoured) < len(CRASH_POINTS):
+            others = ", ".join(p for p in CRASH_POINTS if p not in honoured)
+            return [f"crashes land only at {where}: the adapter cannot be told to crash at "
+                    f"{others}"]
+        return []
 
     def _run(self, loop: asyncio.AbstractEventLoop, adapter: Adapter) -> None:
         c = self.config
         caps = frozenset(adapter.capabilities)
         if "place_order" in caps:  # start_saga's older name: Adapter.start_saga calls it
             caps |= {"start_saga"}
+        crash_notes = self._choose_crash_points(adapter, caps)
         model = suite_model(c.design, 1)
         starters = {model.publisher(t) for t in model.triggers}
         if (c.participant == SYSTEM or c.participant in starters) and "start_saga" not in caps:
@@ -360,7 +399,7 @@ class Runner:
         self.stats = _Stats()
         self.failures: dict[str, Failure] = {}
         self.covered: list[list[Any]] = []
-        self.notes: list[str] = []
+        self.notes: list[str] = list(crash_notes)
         #: A replay that could not follow its recorded case (inconclusive): why.
         self.diverged: str | None = None
         #: Per world check, cases whose oracle did not judge it (no world set up).

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from sagaspec.adapters.crash import CRASH_POINTS
 from sagaspec.conformance.spec_oracle import Failure, SpecOracle
 from sagaspec.model.participant import Msg
 from sagaspec.spec.sagafile import SagaSpec
@@ -29,7 +30,6 @@ from sagaspec.errors import UsageError
 
 __all__ = ["SpecAdapter", "InProcessSpecAdapter", "SplitSpecAdapter", "CaseResult", "run_case", "case_seed", "load_spec_adapter"]
 
-CRASH_POINTS = ("before-commit", "after-commit", "after-publish")
 #: Deliveries per case before it is called incomplete.
 MAX_STEPS = 5000
 
@@ -278,11 +278,14 @@ FAULTS = ("duplicates", "reorder", "crash", "invalid")
 
 def run_case(spec: SagaSpec, adapter: SpecAdapter, seed: int, *, sagas: int = 2,
              crashes: bool = True, duplicates: bool = True, reorder: bool = True,
-             invalid: bool | None = None, plain: bool = False) -> CaseResult:
+             invalid: bool | None = None, plain: bool = False,
+             crash_points: tuple[str, ...] = CRASH_POINTS) -> CaseResult:
     """One seeded case against ``adapter`` (reset first); the oracle's verdict.
 
     ``reorder`` off delivers in publication order (the oldest in-flight event first);
-    ``invalid`` (default: with crashes or duplicates) sends one invalid event.
+    ``invalid`` (default: with crashes or duplicates) sends one invalid event;
+    ``crash_points``: where crashes may land (a crash drawn at another point lands at
+    one of these instead, so the rest of the schedule is the same as with all points).
     """
     if invalid is None:
         invalid = crashes or duplicates
@@ -336,6 +339,8 @@ def run_case(spec: SagaSpec, adapter: SpecAdapter, seed: int, *, sagas: int = 2,
         if duplicates and rng.random() < 0.15:
             pool.append((dest, event))
         point = rng.choice(CRASH_POINTS) if crashes and rng.random() < 0.08 else None
+        if point is not None and point not in crash_points:
+            point = crash_points[CRASH_POINTS.index(point) % len(crash_points)]
         if point is not None:
             adapter.arm_crash(dest, point)
         key = (dest, event["eventId"])

@@ -17,14 +17,17 @@ EXIT_OK, EXIT_FAILED, EXIT_INCOMPLETE = 0, 1, 3
 
 def conform_spec(spec_ref: str, adapter: str | None, participant: str, examples: int, seed: int | None,
                  case: int | None, mutant: str | None, timeout: float, faults: tuple[str, ...],
-                 exitfirst: bool = False, case_sagas: int | None = None, mapping: str | None = None) -> int:
+                 exitfirst: bool = False, case_sagas: int | None = None, mapping: str | None = None,
+                 crash_points: tuple[str, ...] | None = None) -> int:
     """Run the cases; print every distinct failure, shrunk; the exit status.
 
     ``faults`` are the kinds injected (duplicates, reorder, crash, invalid). The run keeps
     going after a failure and reports each distinct one (check x participant x event)
     once, from its first case, shrunk to the fewest sagas and fault kinds that still show
-    it; ``exitfirst`` stops at the first.
+    it; ``exitfirst`` stops at the first. ``crash_points``: where crashes may land (``None``:
+    every point the adapter honours; naming one it cannot is a usage error).
     """
+    from sagaspec.adapters.crash import CRASH_POINTS
     from sagaspec.conformance.spec_conform import case_seed, load_spec_adapter, run_case
     from sagaspec.spec.sagafile import resolve_spec
 
@@ -49,6 +52,9 @@ def conform_spec(spec_ref: str, adapter: str | None, participant: str, examples:
                f"faults: {', '.join(faults) or 'none'}")
     from sagaspec.conformance.spec_system import HealthCheck
 
+    points = _crash_points(driver, crash_points, adapter)
+    if "crash" in faults and points != CRASH_POINTS:
+        click.echo(f"crashes land only at {', '.join(points)}")
     live = sys.stderr.isatty()
     t0 = time.perf_counter()
     done = steps = events = 0
@@ -64,7 +70,7 @@ def conform_spec(spec_ref: str, adapter: str | None, participant: str, examples:
             return run_system_case(spec, driver, s, sagas=sagas or (1 + s % 3), faults=kinds)
         return run_case(spec, driver, s, sagas=sagas or (1 + s % 3), crashes="crash" in kinds,
                         duplicates="duplicates" in kinds, reorder="reorder" in kinds,
-                        invalid="invalid" in kinds)
+                        invalid="invalid" in kinds, crash_points=points)
 
     try:
         health = HealthCheck(spec, driver)  # damage a case leaves behind, checked after it
@@ -128,6 +134,8 @@ def conform_spec(spec_ref: str, adapter: str | None, participant: str, examples:
             words += ["--mutant", mutant]
         if mapping:
             words += ["--mapping", mapping]
+        if "crash" in kinds and points != CRASH_POINTS:
+            words += ["--crash-points", ",".join(points)]
         click.echo("Reproduce with: " + " ".join(shlex.quote(w) for w in words))
     click.echo(f"{done} case(s), {steps} deliveries, {events} events in {secs:.1f}s "
                f"({done / secs:.1f} cases/s)")
@@ -143,6 +151,23 @@ def conform_spec(spec_ref: str, adapter: str | None, participant: str, examples:
         return EXIT_INCOMPLETE
     click.echo(f"PASSED: {target}")
     return EXIT_OK
+
+
+def _crash_points(driver: Any, asked: tuple[str, ...] | None, adapter: str) -> tuple[str, ...]:
+    """The points asked for (all by default) that ``driver`` honours: a spec adapter arms
+    every point unless it says otherwise (``crash_points``); naming one it cannot honour
+    is a usage error."""
+    from sagaspec.adapters.crash import CRASH_POINTS
+    from sagaspec.errors import UsageError
+
+    honoured = tuple(getattr(driver, "crash_points", None) or CRASH_POINTS)
+    if asked is not None:
+        missing = [p for p in asked if p not in honoured]
+        if missing:
+            driver.close()
+            raise UsageError(f"--crash-points {','.join(missing)}: the adapter {adapter} cannot crash "
+                             f"there; it crashes at {', '.join(honoured)}")
+    return tuple(p for p in (asked or CRASH_POINTS) if p in honoured)
 
 
 def _key(f: Any) -> tuple[str, str, str]:

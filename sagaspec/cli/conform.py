@@ -186,12 +186,25 @@ def _replay_settings(replay: str, adapter: str | None, participant: str | None,
                    "crash, invalid, or none [default: all].")
 @click.option("-x", "--exitfirst", is_flag=True,
               help="With --spec: stop at the first failure instead of reporting every distinct one.")
+@click.option("--crash-points", "crash_points", default=None, metavar="POINTS",
+              help="Where crashes may land in a participant's handling, a comma list of "
+                   "before-commit, after-commit, after-publish [default: all the adapter "
+                   "honours]; naming a point the adapter cannot crash at is an error.")
 def conform(adapter, participant, design, examples, seed, replay, cover_edges, junit_xml,
             ndjson, failures_dir, mutant, mapping, max_sagas, max_steps, collect_timeout,
             settle_timeout, settle_each_step, no_faults, no_shrink, cover_orders, cover_duplicates,
             cover_crashes, no_coverage, skip_checks, quiet, trust_file=False, report=None,
-            spec_file=None, case=None, case_sagas=None, faults=None, exitfirst=False):
+            spec_file=None, case=None, case_sagas=None, faults=None, exitfirst=False,
+            crash_points=None):
     """``sagaspec conform`` (see ``_HELP``)."""
+    points = None
+    if crash_points is not None:
+        from sagaspec.adapters.crash import parse_crash_points
+
+        try:
+            points = parse_crash_points(crash_points)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="'--crash-points'") from None
     if spec_file is not None:
         from sagaspec.cli._conform_spec import conform_spec
 
@@ -205,7 +218,8 @@ def conform(adapter, participant, design, examples, seed, replay, cover_edges, j
 
         sys.exit(conform_spec(spec_file, adapter, participant or "system", examples, seed, case,
                               mutant, collect_timeout, parse_faults(faults, no_faults),
-                              exitfirst=exitfirst, case_sagas=case_sagas, mapping=mapping))
+                              exitfirst=exitfirst, case_sagas=case_sagas, mapping=mapping,
+                              crash_points=points))
     for flag, given in (("--case", case is not None), ("--case-sagas", case_sagas is not None),
                         ("--faults", faults is not None), ("--exitfirst", exitfirst)):
         if given:
@@ -233,7 +247,7 @@ def conform(adapter, participant, design, examples, seed, replay, cover_edges, j
         settle_each_step=settle_each_step, faults=not no_faults,
         shrink=not no_shrink, coverage=not no_coverage, cover_orders=cover_orders,
         cover_duplicates=cover_duplicates, cover_crashes=cover_crashes,
-        skip_checks=tuple(skip_checks),
+        skip_checks=tuple(skip_checks), crash_points=points,
     )
     runner = Runner(config)
     out = Console(highlight=False, soft_wrap=True)
