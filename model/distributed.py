@@ -278,6 +278,7 @@ class _Shard:
         self.next: list[tuple] = []
         self.ffps, self.fos = array("Q"), array("Q")
         self.nfps, self.nos = array("Q"), array("Q")
+        self.batches_out = 0  # messages: one batch per other worker and level, if not empty
         self.received = 0  # states other workers sent here
         self.received_dup = 0  # ... that this worker already had
         self._oi: list[dict] = [{} for _ in range(n)]  # orbit-sum deltas of internal moves
@@ -408,6 +409,7 @@ class _Shard:
             for w in range(self.count):
                 if out[w]:
                     batches[w] = self._encode(w, out[w], outo[w] if outo is not None else None)
+                    self.batches_out += 1
                     self.bytes_out[w] += len(batches[w][0]) + len(batches[w][1])
                     self.states_out[w] += len(out[w])
             self.cpu_encode += time.process_time() - t1
@@ -906,6 +908,7 @@ class _Shard:
             "cpu_encode": self.cpu_encode,
             "cpu_receive": self.cpu_receive,
             "received": self.received,
+            "batches_out": self.batches_out,
             "received_dup": self.received_dup,
             "loop": self.loop,
             "bytes_out": list(self.bytes_out),
@@ -915,6 +918,8 @@ class _Shard:
 
 
 # --------------------------------------------------------------------------- the partition
+_DEBUG_CHOICE = False
+
 def choose_partition(recipe: Recipe, config: Config, count: int, *, sample: int = 20_000,
                      probe: int = 2_000) -> tuple[int, ...] | None:
     """The participants whose states decide a state's owner (None: the whole state).
@@ -951,13 +956,11 @@ def choose_partition(recipe: Recipe, config: Config, count: int, *, sample: int 
     states = shard.frontier or [e.initial()]
     if len(states) < 4 * count:
         return None
-    orbit, own = shard._orbit_pid, shard._own
+    orbit, whole = shard._orbit_pid, shard._orbit_sum
     K, M = _K, _M64
 
-    def bucket(cand, s):
-        if cand is None:
-            return own(shard._orbit_sum(s))
-        o = sum(orbit[p][s[p]] for p in cand) & M
+    def bucket(cand, s):  # as _Shard._own with ``count`` workers
+        o = whole(s) if cand is None else sum(orbit[p][s[p]] for p in cand) & M
         return ((o * K & M) >> 32) % count
 
     step = max(1, len(states) // probe)
@@ -975,6 +978,9 @@ def choose_partition(recipe: Recipe, config: Config, count: int, *, sample: int 
             edges += len(ts)
             crossing += sum(1 for t in ts if bucket(cand, t) != b)
         score = imbalance * (1 + crossing / max(edges, 1))
+        if _DEBUG_CHOICE:
+            print("partition", cand, "imbalance", round(imbalance, 3), "crossing", round(crossing / max(edges, 1), 3),
+                  "score", round(score, 3), "sample", len(states), file=sys.stderr)
         if best_score is None or score < best_score:
             best, best_score = cand, score
     return best
@@ -1213,7 +1219,7 @@ def explore_distributed(
                                    {"bytes_to": r["bytes_out"], "states_to": r["states_out"],
                                     "busy_seconds": round(r["busy_seconds"], 3),
                                     **{k: r[k] for k in ("cpu_expand", "cpu_encode", "cpu_receive", "received",
-                                                         "received_dup", "loop")}}))
+                                                         "received_dup", "batches_out", "loop")}}))
     memory = sum(r["memory_bytes"] for r in reports)
     stats = Stats(
         states=states, edges=edges, depth=depth, queue=0 if complete else frontier,

@@ -329,11 +329,16 @@ def test_the_bench_short_form_runs_and_agrees_with_the_sequential_search():
     import json
 
     data = json.loads(out.stdout)
-    seq, one, two = data["runs"]
-    assert seq["workers"] == 0 and (one["workers"], two["workers"]) == (1, 2)
-    assert seq["states"] == one["states"] == two["states"] == 7341
-    assert all(p["bytes_sent"] > 0 for p in two["per_worker"])
-    assert [e["workers"] for e in data["estimate"]] == [16, 64, 16, 64]
+    seq, *runs = data["runs"]
+    assert seq["workers"] == 0
+    assert [(r["variant"], r["workers"]) for r in runs] == [("old", 1), ("old", 2), ("new", 1), ("new", 2)]
+    assert {r["states"] for r in runs} == {seq["states"]} == {7341}
+    for r in runs:
+        if r["workers"] == 2:
+            assert all(p["bytes_sent"] > 0 and p["batches_sent"] > 0 for p in r["per_worker"])
+            assert r["bytes_per_state"] > 0 and r["messages_per_state"] > 0
+    assert {p["loop"] for r in runs for p in r["per_worker"]} == {"generic", "fast"}
+    assert [e["workers"] for e in data["estimate"]] == [16, 64]
 
 
 def test_cli_cluster_runs_on_a_running_scheduler_and_rebuilds_a_model_target(clusters, tmp_path):
