@@ -931,7 +931,7 @@ def choose_partition(recipe: Recipe, config: Config, count: int, *, sample: int 
     Hashing one participant's state keeps the successors of every move that leaves it
     alone (locality-preserving partitions, as in Lerda and Sisto's distributed SPIN), at
     the price of balance when that participant has few states. The choice: the search
-    itself run to ``sample`` states on one worker; over its last level, each candidate
+    itself run to ``sample`` states on one worker; over its widest level, each candidate
     (each participant, the whole state) scores ``imbalance * (1 + crossing)``, where
     imbalance is the busiest worker's share of the states times ``count`` and crossing
     the fraction of the edges of ``probe`` states whose ends have different owners.
@@ -941,6 +941,7 @@ def choose_partition(recipe: Recipe, config: Config, count: int, *, sample: int 
     shard = _Shard(recipe, config, 0, 1, "auto", None)
     e, n = shard.engine, shard.n
     depth = 0
+    states = shard.frontier  # the widest level reached (the last, unless the sample ends the search)
     collecting = gc.isenabled()
     gc.disable()
     try:
@@ -949,11 +950,12 @@ def choose_partition(recipe: Recipe, config: Config, count: int, *, sample: int 
             added = shard.receive(())["new"]
             if not added:
                 break
+            if len(shard.frontier) >= len(states):
+                states = shard.frontier
             depth += 1
     finally:
         if collecting:
             gc.enable()
-    states = shard.frontier or [e.initial()]
     if len(states) < 4 * count:
         return None
     orbit, whole = shard._orbit_pid, shard._orbit_sum
