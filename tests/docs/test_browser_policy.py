@@ -25,7 +25,7 @@ def _run_without_chromium(tmp_path: Path, ci: bool) -> subprocess.CompletedProce
         env["CI"] = "true"
     return subprocess.run(
         [sys.executable, "-m", "pytest", str(HERE / "test_docs_browser.py"), "-k", "harness_sees_console_errors",
-         "-q", "-rs", "-p", "no:cacheprovider"],
+         "-q", "-rs", "-p", "no:cacheprovider", "-n", "0"],  # one test: no xdist workers to start
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=170,
     )
 
