@@ -169,13 +169,19 @@ MEMORY_SHORT = ("corrected 2 orders, dups", lambda: saga_system("corrected", ord
 
 
 def run(name: str, factory, config: Config, units: str = "saga") -> dict:
-    """One ``explore()``; ``units="participant"`` forces the per-participant reduction."""
+    """One ``explore()``; ``units="participant"`` forces the per-participant reduction,
+    ``units="saga-old"`` the saga-level one in the old reduced loop (every state
+    expanded in full through ``Engine.expand``, then reduced: ``_por.run_reduced``)
+    instead of the generated loop."""
     system = factory()
     gc.collect()
-    patch = (
-        mock.patch.object(import_module("sagaspec.model.explore"), "reducer_for", Reducer)
-        if units == "participant" else nullcontext()
-    )
+    explore_module = import_module("sagaspec.model.explore")
+    if units == "participant":
+        patch = mock.patch.object(explore_module, "reducer_for", Reducer)
+    elif units == "saga-old":
+        patch = mock.patch.object(explore_module, "_REDUCED_GENERIC", True)
+    else:
+        patch = nullcontext()
     wall = time.perf_counter()
     cpu = time.process_time()
     with patch:
@@ -304,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
         sym_on = "two-phase" not in name and "workers" not in name
         variants = [(False, False, ""), (True, False, "")] if sym_on else [(False, False, "")]
         if args.por:
-            variants += [(sym_on, True, "participant"), (sym_on, True, "saga")]
+            variants += [(sym_on, True, "participant"), (sym_on, True, "saga-old"), (sym_on, True, "saga")]
         for sym, por, units in variants:
             cfg = Config(**{**config.to_dict(), "symmetry": sym, "por": por})
             runs = [run(name, factory, cfg, units) for _ in range(max(args.repeat, 1))]
@@ -333,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
             por_pairs[r["name"]][r["units"] or "off"] = r
         verdict = "ok" if r["ok"] else "violations: " + ", ".join(r["violated"])
         print(
-            f"{r['name']:42} {'on' if r['symmetry'] else 'off':>3} {r['units'][:4] or 'off':>4} {r['states']:>9,} {r['edges']:>10,} {r['depth']:>3} "
+            f"{r['name']:42} {'on' if r['symmetry'] else 'off':>3} { {'participant': 'part', 'saga-old': 'old'}.get(r['units'], r['units']) or 'off':>4} {r['states']:>9,} {r['edges']:>10,} {r['depth']:>3} "
             f"{r['wall_s']:>7.2f} {r['cpu_s']:>6.2f} {r['states_per_s_wall']:>9,} {r['states_per_s_cpu']:>9,} "
             f"{r['search_states_per_s_cpu']:>11,} {r['bytes_per_state']:>7.0f}  {verdict[:48]}"
         )
@@ -361,6 +367,19 @@ def main(argv: list[str] | None = None) -> int:
                     f"by saga {a['states'] / b['states']:.2f}x fewer states, "
                     f"{a['cpu_s'] / max(b['cpu_s'], 0.01):.2f}x less CPU than off: "
                     f"{'same verdicts' if same else 'DIFFERENT VERDICTS'}"
+                )
+        print()
+        print("the reduced search by saga, old loop (full expansion through Engine.expand, then reduced) / "
+              "new loop (generated, reduced while expanding):")
+        for name, trio in por_pairs.items():
+            if "saga-old" in trio and "saga" in trio:
+                o, b = trio["saga-old"], trio["saga"]
+                same = (o["states"], o["edges"], o["ok"], o["violated"]) == (b["states"], b["edges"], b["ok"], b["violated"])
+                print(
+                    f"  {name:42} states {o['states']:>10,} / {b['states']:>10,}, "
+                    f"cpu s {o['cpu_s']:7.2f} / {b['cpu_s']:7.2f} ({o['cpu_s'] / max(b['cpu_s'], 0.01):.2f}x less CPU), "
+                    f"search st/s {o['search_states_per_s_cpu']:>8,} / {b['search_states_per_s_cpu']:>8,}: "
+                    f"{'same states, edges and verdicts' if same else 'DIFFERENT'}"
                 )
     if mem:
         print()

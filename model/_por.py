@@ -58,10 +58,14 @@ from __future__ import annotations
 
 import time
 
+from sagaspec.model._sorted_symmetry import _Memo
 from sagaspec.model.compile import SpecParticipantModel
-from sagaspec.model.engine import CRASH, DROP, DUPLICATE, FAULTS, Engine
+from sagaspec.model.engine import CRASH, DELIVER, DROP, INTERNAL, SHIFT, Engine
 
-__all__ = ["por_blocker", "Reducer", "SagaReducer", "reducer_for", "run_reduced", "check_declarations", "ABORT_SUPPORT"]
+__all__ = [
+    "por_blocker", "Reducer", "SagaReducer", "reducer_for", "run_reduced", "support_sets", "descr_groups",
+    "check_declarations", "ABORT_SUPPORT", "ABORT_DYNAMIC", "ABORT_CYCLE",
+]
 
 #: How the reduced search avoids ignoring a step forever around a cycle (tests switch
 #: it to show what each way prevents): "layered" expands without a proviso and stops
@@ -90,7 +94,123 @@ def por_blocker(engine: Engine, *, fair: bool, max_depth: int | None) -> str | N
     return None
 
 
-class Reducer:
+class _Units:
+    """What both reducers share: the state's moves in groups, and a memoized choice.
+
+    A *group* is ``(kind, participant, unit mask, moves)``: each internal step (kind
+    ``INTERNAL``), each in-flight delivery with any outcome (``DROP`` when it is dropped
+    as already processed, else ``DELIVER``: all its outcomes, duplicates and crashes in
+    the handler), each idle crash (``CRASH``), in :meth:`Engine.expand`'s order, which
+    is how the search loops number them. The unit mask is what the reducer's stubborn
+    sets are made of (participants, or (participant, saga) transitions; 0: unknown).
+    :meth:`choose` depends only on the groups, the participants with crash budget left,
+    whether duplicates are left, the supports and the live properties, so
+    :meth:`select` memoizes it on those (many states share them).
+    """
+
+    #: Visibility from the supports the search learns (not from static read sets).
+    static = False
+
+    def _init_units(self) -> None:
+        e = self.engine
+        self._pgroups = [_Memo(lambda pid, p=p: self._make_pgroups(p, pid)) for p in range(e.n)]
+        self._dgroups = (_Memo(lambda key: self._make_dgroup(key, 0)), _Memo(lambda key: self._make_dgroup(key, 1)))
+        self._choice: dict[tuple, int] = {}
+        self._choice_supports: tuple[int, ...] | None = None
+
+    def unit_internal(self, p: int, pid: int, npid: int) -> int:
+        return 1 << p
+
+    def unit_delivery(self, d: int) -> int:
+        return 1 << self.engine.ddest[d]
+
+    def unit_crash(self, p: int) -> int:
+        return 1 << p
+
+    def _make_pgroups(self, p: int, pid: int) -> tuple:
+        e = self.engine
+        internal = tuple((INTERNAL, p, self.unit_internal(p, pid, mv[1]), 1) for mv in e.internal_moves(p, pid))
+        crash = (CRASH, p, self.unit_crash(p), 1) if e.crash_budget and e.crash_move(p, pid) >= 0 else None
+        r = self._pgroups[p][pid] = (internal, crash, (1 << p) if e.crashes_left(p, pid) else 0)
+        return r
+
+    def _make_dgroup(self, key: int, dups: int) -> tuple | None:
+        e = self.engine
+        pid, d = key >> SHIFT, key & ((1 << SHIFT) - 1)
+        moves = e.hot_moves(pid, d) if dups else e.hot_moves_no_dup(pid, d)
+        r = None
+        if moves:
+            kind = DROP if e.delivery_moves(pid, d)[0][0] == DROP else DELIVER
+            r = (kind, e.ddest[d], self.unit_delivery(d), len(moves))
+        self._dgroups[dups][key] = r
+        return r
+
+    def groups(self, state: tuple) -> tuple[list[tuple], int]:
+        """``(groups, budget)``: the groups of ``state`` and the participants (a mask)
+        with crash budget left."""
+        e = self.engine
+        n = e.n
+        out: list[tuple] = []
+        crashes = []
+        budget = 0
+        pgroups = self._pgroups
+        for p in range(n):
+            internal, crash, b = pgroups[p][state[p]]
+            if internal:
+                out += internal
+            if crash is not None:
+                crashes.append(crash)
+            budget |= b
+        bus = state[n]
+        if bus:
+            ddest = e.ddest
+            dgroups = self._dgroups[1 if state[n + 1] else 0]
+            if e.fifo:
+                qhead = e.qhead
+                for q in bus:
+                    d = qhead[q]
+                    x = dgroups[(state[ddest[d]] << SHIFT) | d]
+                    if x is not None:
+                        out.append(x)
+            else:
+                prev = -1
+                for d in bus:
+                    if d != prev:
+                        prev = d
+                        x = dgroups[(state[ddest[d]] << SHIFT) | d]
+                        if x is not None:
+                            out.append(x)
+        if crashes:
+            out += crashes
+        return out, budget
+
+    def select(self, state: tuple, supports: tuple[int, ...], active: int = -1) -> int:
+        """The stubborn set of ``state`` as a bitmask over its :meth:`groups` (-1: all)."""
+        if supports != self._choice_supports:
+            self._choice = {}
+            self._choice_supports = supports
+        groups, budget = self.groups(state)
+        dups = 1 if state[self.engine.n + 1] else 0
+        key = (tuple(groups), budget, dups, active)
+        r = self._choice.get(key)
+        if r is None:
+            r = self._choice[key] = self.choose(groups, budget, dups, supports, active)
+        return r
+
+    def choose(self, groups: list, budget: int, dups: int, supports: tuple[int, ...], active: int = -1) -> int:
+        """A stubborn set smaller than all, as a bitmask over ``groups``, or -1 (all):
+        a drop alone if there is one (it commutes with everything), else
+        :meth:`stubborn`'s."""
+        for g, grp in enumerate(groups):
+            if grp[0] == DROP:
+                return 1 << g
+        return self.stubborn(groups, budget, dups, supports, active)
+
+    def stubborn(self, groups: list, budget: int, dups: int, supports: tuple[int, ...], active: int) -> int:
+        raise NotImplementedError
+
+
+class Reducer(_Units):
     """The static part: each participant's upstream closure, as a bitmask."""
 
     def __init__(self, engine: Engine) -> None:
@@ -120,32 +240,25 @@ class Reducer:
             closure.append(c)
         self.closure = closure
         self.everyone = (1 << n) - 1
+        self._init_units()
 
-    #: Visibility from the supports the search learns (not from static read sets).
-    static = False
+    def stubborn(self, groups: list, budget: int, dups: int, supports: tuple[int, ...], active: int) -> int:
+        """A stubborn set smaller than all, as a bitmask over ``groups``, or -1 (all).
 
-    def choose(
-        self, state: tuple, descr: list, supports: tuple[int, ...], succs: list | None = None, active: int = -1
-    ) -> list[int] | None:
-        """Indices (into ``descr``) of a stubborn set smaller than all, or ``None``.
-
-        ``descr`` is :meth:`Engine.expand`'s ``(kind, participant, delivery, label)`` per
-        successor; ``supports`` holds, per undecided ``always``/``sometimes`` property,
-        the participants whose local states it reads. A set qualifies for a property
-        when it contains all of those participants or none (Valmari's visibility
-        condition, per property): the property's value then either moves only with the
-        set's steps or is untouched by them.
+        ``supports`` holds, per undecided ``always``/``sometimes`` property, the
+        participants whose local states it reads. A set qualifies for a property when
+        it contains all of those participants or none (Valmari's visibility condition,
+        per property): the property's value then either moves only with the set's
+        steps or is untouched by them.
         """
-        for a, dsc in enumerate(descr):
-            if dsc[0] == DROP:
-                return [a]
-        total = len(descr)
-        dups = state[self.engine.n + 1]
         keys = 0
-        for kind, p, _d, _label in descr:
-            if kind not in FAULTS:
+        total = 0
+        for kind, p, _m, cnt in groups:
+            total += cnt
+            if kind != CRASH:
                 keys |= 1 << p
-        best: list[int] | None = None
+        best = -1
+        best_size = 0
         tried = 0
         for p in range(self.engine.n):
             if not keys >> p & 1:
@@ -156,14 +269,28 @@ class Reducer:
             tried |= c
             if any(c & s and c & s != s for s in supports):
                 continue  # touches some participants a property reads, not all of them
-            pick = [a for a, dsc in enumerate(descr) if c >> dsc[1] & 1]
-            if len(pick) == total:
+            sel, size, duplicating = _picked(groups, [c >> q & 1 for _k, q, _m, _n in groups])
+            if size == total:
                 continue
-            if dups and any(descr[a][0] == DUPLICATE for a in pick):
-                continue
-            if best is None or len(pick) < len(best):
-                best = pick
+            if dups and duplicating:
+                continue  # (a delivery's duplicate could spend the budget first)
+            if best == -1 or size < best_size:
+                best, best_size = sel, size
         return best
+
+
+def _picked(groups: list, inside: list) -> tuple[int, int, bool]:
+    """``(bitmask, moves, whether a delivery is among them)`` of the groups ``inside``
+    marks (a delivery may be duplicated while duplicates are left)."""
+    sel = 0
+    size = 0
+    duplicating = False
+    for g, grp in enumerate(groups):
+        if inside[g]:
+            sel |= 1 << g
+            size += grp[3]
+            duplicating = duplicating or grp[0] == DELIVER
+    return sel, size, duplicating
 
 
 def _bits(mask: int):
@@ -216,7 +343,7 @@ def reducer_for(engine: Engine) -> Reducer | SagaReducer:
     return Reducer(engine) if _saga_blocker(engine) else SagaReducer(engine)
 
 
-class SagaReducer:
+class SagaReducer(_Units):
     """Stubborn sets over (participant, saga, reaction) transitions (module docstring)."""
 
     static = True
@@ -330,27 +457,26 @@ class SagaReducer:
         self._grow_for: dict[int, list[int]] = {}
         self._dmask: dict[int, int] = {}
         self._imask: dict[tuple, int] = {}
+        self._init_units()
 
-    def _transition(self, state: tuple, dsc: tuple, succ: tuple | None) -> int:
-        """The transitions (a mask) of one step, or 0 when it cannot be told (memoized)."""
-        kind, p, d, _label = dsc
-        if d >= 0:
-            m = self._dmask.get(d)
-            if m is None:
-                e = self.engine
-                msg = e.msgs[e.dmid[d]]
-                t = self.tid.get((p, msg.saga, ("D", msg.type)))
-                m = self._dmask[d] = 0 if t is None else 1 << t
-            return m
-        if kind == CRASH:
-            return 1 << self.xid[p]
-        if succ is None:
-            return 0
-        key = (p, state[p], succ[p])
+    def unit_delivery(self, d: int) -> int:
+        m = self._dmask.get(d)
+        if m is None:
+            e = self.engine
+            msg = e.msgs[e.dmid[d]]
+            t = self.tid.get((e.ddest[d], msg.saga, ("D", msg.type)))
+            m = self._dmask[d] = 0 if t is None else 1 << t
+        return m
+
+    def unit_internal(self, p: int, pid: int, npid: int) -> int:
+        key = (p, pid, npid)
         m = self._imask.get(key)
         if m is None:
-            m = self._imask[key] = self._internal(p, state[p], succ[p])
+            m = self._imask[key] = self._internal(p, pid, npid)
         return m
+
+    def unit_crash(self, p: int) -> int:
+        return 1 << self.xid[p]
 
     def _internal(self, p: int, pid: int, npid: int) -> int:
         e = self.engine
@@ -401,29 +527,16 @@ class SagaReducer:
             self._grow_for[active] = grow
         return grow
 
-    def choose(
-        self, state: tuple, descr: list, supports: tuple[int, ...], succs: list | None = None, active: int = -1
-    ) -> list[int] | None:
-        """Indices (into ``descr``) of a stubborn set smaller than all, or ``None``."""
-        for a, dsc in enumerate(descr):
-            if dsc[0] == DROP:
-                return [a]
-        e = self.engine
-        masks = []
+    def stubborn(self, groups: list, budget: int, dups: int, supports: tuple[int, ...], active: int) -> int:
+        """A stubborn set smaller than all, as a bitmask over ``groups``, or -1 (all)."""
         enabled = 0
         keys = 0
-        for a, dsc in enumerate(descr):
-            m = self._transition(state, dsc, succs[a] if succs is not None else None)
+        for kind, _p, m, _cnt in groups:
             if not m:
-                return None
-            masks.append(m)
+                return -1
             enabled |= m
-            if dsc[0] not in FAULTS:
+            if kind != CRASH:
                 keys |= m
-        budget = 0
-        for p in range(e.n):
-            if e.crashes_left(p, state[p]):
-                budget |= 1 << p
         ck = (enabled, keys, budget, active)
         cands = self._cache.get(ck)
         if cands is None:
@@ -434,30 +547,59 @@ class SagaReducer:
                 if enabled & ~c and c not in cands:
                     cands.append(c)
             self._cache[ck] = cands
-        dups = state[e.n + 1]
-        best: list[int] | None = None
+        best = -1
+        best_size = 0
         for c in cands:
-            pick = [a for a, m in enumerate(masks) if m & c]
-            if dups and any(descr[a][0] == DUPLICATE for a in pick):
+            sel, size, duplicating = _picked(groups, [m & c for _k, _p, m, _n in groups])
+            if dups and duplicating:
                 continue
-            if best is None or len(pick) < len(best):
-                best = pick
+            if best == -1 or size < best_size:
+                best, best_size = sel, size
         return best
 
 
-def _supports(search) -> tuple[int, ...]:
+def support_sets(search) -> tuple[int, ...]:
+    """The distinct supports (participants read) of the properties still undecided."""
     props = search.props
     active = search.active
     return tuple({props.support[k] for k in props.safety if active >> k & 1})
 
 
-def run_reduced(search, reducer: Reducer) -> None:
-    """Breadth-first search over stubborn sets; fills ``search`` like the plain loops.
+def descr_groups(reducer, state: tuple, descr: list, succs: list) -> tuple[list, int, list[range]]:
+    """``(groups, budget, move indices per group)`` of ``state`` read off
+    :meth:`Engine.expand`'s descriptors and raw successors (the reference loop's way;
+    the generated loops use :meth:`_Units.groups`)."""
+    e = reducer.engine
+    groups: list = []
+    spans: list[range] = []
+    a = 0
+    while a < len(descr):
+        kind, p, d, _label = descr[a]
+        b = a + 1
+        if d >= 0:
+            while b < len(descr) and descr[b][2] == d:
+                b += 1
+            groups.append((DROP if kind == DROP else DELIVER, p, reducer.unit_delivery(d), b - a))
+        elif kind == INTERNAL:
+            groups.append((INTERNAL, p, reducer.unit_internal(p, state[p], succs[a][p]), 1))
+        else:
+            groups.append((CRASH, p, reducer.unit_crash(p), 1))
+        spans.append(range(a, b))
+        a = b
+    budget = sum(1 << p for p in range(e.n) if e.crashes_left(p, state[p]))
+    return groups, budget, spans
 
-    The action numbers stored per state index the *full* expansion
-    (:meth:`Engine.expand`), so traces replay as usual. Sets ``search.por_abort`` when
-    the reduction had to stop (see the module docstring), ``search.layered`` as the
-    plain loops do, and counts reduced expansions in ``search.por_reduced``.
+
+def run_reduced(search, reducer: Reducer) -> None:
+    """Breadth-first search over stubborn sets through :meth:`Engine.expand`: the
+    reference the generated reduced loops (:mod:`sagaspec.model._loops`) are tested
+    against, and the loop for participant symmetry and for ``_CYCLES`` other than
+    "layered". Fills ``search`` like the plain loops.
+
+    The action numbers stored per state index the *full* expansion, so traces replay
+    as usual. Sets ``search.por_abort`` when the reduction had to stop (see the module
+    docstring), ``search.layered`` as the plain loops do, and counts reduced expansions
+    in ``search.por_reduced``.
     """
     e = search.engine
     fp = e.fingerprint
@@ -478,7 +620,7 @@ def run_reduced(search, reducer: Reducer) -> None:
     edges = 0
     layered = True
     reduced = 0
-    supports = _supports(search)
+    supports = support_sets(search)
     growth = props.growth
     active = search.active
     try:
@@ -501,19 +643,20 @@ def run_reduced(search, reducer: Reducer) -> None:
                         search._attention(i, s, bits)
                         if search.stopped:
                             break
-                if quiet and search.eventual:
-                    search._quiescent(i, s)
-                    if search.stopped:
-                        break
                 if props.growth != growth or search.active != active:
                     growth, active = props.growth, search.active
-                    now = _supports(search)
+                    now = support_sets(search)
                     if reduced and not reducer.static and any(x not in supports for x in now):
                         search.por_abort = ABORT_SUPPORT
                         search.stopped = True
                         break
                     supports = now
-                pick = None if quiet else choose(s, descr, supports, succs, active)
+                pick = None
+                if not quiet:
+                    groups, budget, spans = descr_groups(reducer, s, descr, succs)
+                    sel = choose(groups, budget, 1 if s[e.n + 1] else 0, supports, active)
+                    if sel != -1:
+                        pick = [a for g, span in enumerate(spans) if sel >> g & 1 for a in span]
                 if pick is not None:
                     cands = [(a, canonical(succs[a]) if canonical else succs[a]) for a in pick]
                     fps = [fp(t) for _a, t in cands]
@@ -539,6 +682,12 @@ def run_reduced(search, reducer: Reducer) -> None:
                             search.stopped = True
                 if search.stopped:
                     break
+                # (After the expansion, as in the generated loops: a property evaluated
+                # here that grows a support is noticed before the next choice.)
+                if quiet and search.eventual:
+                    search._quiescent(i, s)
+                    if search.stopped:
+                        break
                 i += 1
                 if max_states is not None and len(parent) >= max_states:
                     search.truncated = True
@@ -548,16 +697,10 @@ def run_reduced(search, reducer: Reducer) -> None:
                     now_t = time.perf_counter()
                     if now_t - last >= search.interval:
                         last = now_t
-                        search.edges = edges
-                        search.peak_frontier = max(search.peak_frontier, len(frontier) + len(nxt))
-                        search.expanded = i
-                        search._progress(len(parent) - i)
+                        search._report(i, edges, len(frontier) + len(nxt))
             if search.stopped:
                 break
-            search.peak_frontier = max(search.peak_frontier, len(frontier) + len(nxt))
-            search._end_level(nxt)
-            if nxt:
-                depth += 1
+            depth = search._next_level(frontier, nxt, depth)
             frontier = nxt
     except (KeyboardInterrupt, MemoryError) as exc:
         search.interrupted = True

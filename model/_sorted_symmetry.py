@@ -30,7 +30,7 @@ from sagaspec.model.participant import Msg
 
 from sagaspec.errors import ModelError
 
-__all__ = ["SortedCanon", "sorted_layout_ok", "layout_blocker", "run_sorted"]
+__all__ = ["SortedCanon", "sorted_layout_ok", "layout_blocker", "run_sorted", "FP_MASK", "MOVE_BITS"]
 
 
 def _rearranged(slots: tuple, perm: tuple[int, ...]) -> tuple:
@@ -440,238 +440,17 @@ class SortedCanon:
 
 
 # --------------------------------------------------------------------------- the search loop
-# Generated from this template: the code for one edge (fingerprint, "seen?", and only if
-# new: build, rename into signature order) is written once, as _EDGE, and pasted for
-# the three kinds of moves with the way each builds its successor.
-_EDGE = """\
-if z >= 0:
-    try:
-        f = (fs + const + step[sk[z] | c]) & MASK
-    except KeyError:
-        f = (fs + const + make_step(sk[z] | c)) & MASK
-elif z == -1:
-    f = (fs + const) & MASK
-else:
-    f = fs + const
-    for zz, cc in aff:
-        v = step.get(sk[zz] | cc)
-        f += make_step(sk[zz] | cc) if v is None else v
-    f &= MASK
-j = seen_get(f)
-if j is None:
-    j = len(parent)
-    seen[f] = j
-    parent.append(idx)
-    act.append(a)
-{build}
-    if z >= 0:
-        x = step[sk[z] | c] >> 60
-        y = S[x]
-        if (z == 0 or S[sk[z - 1] >> MOVE_BITS] <= y) and (z == zlast or y <= S[sk[z + 1] >> MOVE_BITS]):
-            push(t)
-            pushs((*sk[:z], x << MOVE_BITS, *sk[z + 1 :]))
-        else:
-            ns = [v >> MOVE_BITS for v in sk]
-            ns[z] = x
-            perm, ns = renaming(ns)
-            push(rename(t, perm))
-            pushs(tuple([v << MOVE_BITS for v in ns]))
-    elif z == -1:
-        push(t)
-        pushs(sk)
-    else:
-        ns = [v >> MOVE_BITS for v in sk]
-        for zz, cc in aff:
-            ns[zz] = step[sk[zz] | cc] >> 60
-        if in_order(ns):
-            push(t)
-        else:
-            perm, ns = renaming(ns)
-            push(rename(t, perm))
-        pushs(tuple([v << MOVE_BITS for v in ns]))
-    pushf(f)
-elif j < nstart:
-    layered = False
-if keep:
-    targets.append(j)
-a += 1
-"""
-
-_BUILD_INTERNAL = "t = builders[p](s, npid, tuple(sorted(bus + pubs)) if pubs else bus, dups)"
-_BUILD_DELIVERY = """\
-if keep_copy:
-    nb = tuple(sorted(bus + pubs)) if pubs else bus
-else:
-    pos = bus.index(d)
-    rest = bus[:pos] + bus[pos + 1 :]
-    nb = tuple(sorted(rest + pubs)) if pubs else rest
-t = builders[p](s, npid, nb, dups - spend)"""
-_BUILD_CRASH = "t = builders[p](s, cp, bus, dups)"
-
-_LOOP = """\
-def run_sorted(search, frontier, ffps, fsigs, seen):
-    e = search.engine
-    n = e.n
-    sc = e.sorted
-    step, make_step, in_order, renaming, rename, S = sc.step, sc.make_step, sc.in_order, sc.renaming, sc.rename, sc.sig
-    zlast = sc.n - 1
-    imoves, dmoves_dup, dmoves_nodup, cmoves = sc.imoves, sc.dmoves, sc.dmoves0, sc.cmoves
-    keep = search.keep_graph
-    max_depth = search.config.max_depth
-    max_states = search.max_states
-    parent, act, targets, offsets = search.parent, search.act, search.targets, search.offsets
-    props = search.props
-    keyf, classes, classify = props._key, props.classes, props.classify
-    builders = e.builders
-    iparts = e.internal_parts
-    ddest = e.ddest
-    crashes = bool(e.crash_budget)
-    rng = range(n)
-    seen_get = seen.get
-    interval = search.interval
-    last = search.start
-    idx = 0
-    depth = 0
-    edges = 0
-    layered = True
-    try:
-        while frontier:
-            search.depth = depth
-            nxt = []
-            nfps = []
-            nsigs = []
-            push = nxt.append
-            pushf = nfps.append
-            pushs = nsigs.append
-            nstart = len(parent)
-            expand_level = max_depth is None or depth < max_depth
-            active = search.active
-            for s, fs, sk in zip(frontier, ffps, fsigs):
-                bus = s[n]
-                if active:
-                    bits = classes.get(keyf(s))
-                    if bits is None:
-                        bits = classify(keyf(s), s, active)
-                    if bits & active:
-                        search._attention(idx, s, bits)
-                        active = search.active
-                        if search.stopped:
-                            break
-                if not expand_level:
-                    quiet = e.is_quiescent(s)
-                    if not quiet:
-                        search.truncated = True
-                    elif search.eventual:
-                        search._quiescent(idx, s)
-                        active = search.active
-                    if keep:
-                        offsets.append(len(targets))
-                    idx += 1
-                    continue
-                if keep:
-                    offsets.append(len(targets))
-                dups = s[n + 1]
-                a = 0
-                for p in iparts:
-                    for npid, pubs, const, z, c, aff in imoves[p][s[p]]:
-{internal}
-                if bus:
-                    dmoves = dmoves_dup if dups else dmoves_nodup
-                    prev = -1
-                    for d in bus:
-                        if d == prev:
-                            continue
-                        prev = d
-                        p = ddest[d]
-                        for npid, pubs, keep_copy, spend, const, z, c, aff in dmoves[(s[p] << SHIFT) | d]:
-{delivery}
-                quiet = not a
-                if crashes:
-                    for p in rng:
-                        cm = cmoves[p][s[p]]
-                        if cm is None:
-                            continue
-                        cp, const, z, c, aff = cm
-{crash}
-                edges += a
-                if quiet and search.eventual:
-                    search._quiescent(idx, s)
-                    active = search.active
-                    if search.stopped:
-                        break
-                idx += 1
-                if max_states is not None and len(parent) >= max_states:
-                    search.truncated = True
-                    search.stopped = True
-                    break
-                if not idx & 1023:
-                    now = perf_counter()
-                    if now - last >= interval:
-                        last = now
-                        search.edges = edges
-                        search.peak_frontier = max(search.peak_frontier, len(frontier) + len(nxt))
-                        search.expanded = idx
-                        search._progress(len(parent) - idx)
-            if search.stopped:
-                break
-            search.peak_frontier = max(search.peak_frontier, len(frontier) + len(nxt))
-            search._end_level(nxt)
-            if nxt:
-                depth += 1
-            frontier = nxt
-            ffps = nfps
-            fsigs = nsigs
-            now = perf_counter()
-            if now - last >= interval:
-                last = now
-                search.edges = edges
-                search.depth = depth
-                search.expanded = idx
-                search._progress(len(parent) - idx)
-    except (KeyboardInterrupt, MemoryError) as exc:
-        search.interrupted = True
-        search.out_of_memory = isinstance(exc, MemoryError)
-    search.edges = edges
-    search.layered = layered
-    search._finish(idx, depth)
-"""
-
-
-def _indent(text: str, spaces: int) -> str:
-    return "\n".join(" " * spaces + line if line else line for line in text.splitlines())
-
-
-def loop_source() -> str:
-    """The source of the generated search loop (see :func:`run_sorted`)."""
-
-    def edge(build: str, spaces: int) -> str:
-        return _indent(_EDGE.format(build=_indent(build, 4)), spaces)
-
-    return _LOOP.format(
-        internal=edge(_BUILD_INTERNAL, 24), delivery=edge(_BUILD_DELIVERY, 28), crash=edge(_BUILD_CRASH, 24)
-    )
-
-
-_compiled: list = []
-
-
-def run_sorted(search) -> None:
-    """Breadth-first search with the sorted canonical form (any number of sagas).
+def run_sorted(search, reducer=None) -> None:
+    """Breadth-first search with the sorted canonical form (any number of sagas); with
+    ``reducer``, over its stubborn sets (:mod:`sagaspec.model._por`).
 
     "Seen?" is decided by the orbit fingerprint (see :class:`SortedCanon`), a constant
     and a memoized signature step or two away from the state's, so a successor is built
     and renamed into signature order only when it is new; the frontier keeps each
     state's signature numbers. Successors come in the order of :meth:`Engine.expand`,
-    so the graph is the generic loop's (tested).
+    so the graph is the generic loop's (tested). The loop is generated from the
+    template the other search loops share (:mod:`sagaspec.model._loops`).
     """
-    if not _compiled:
-        from time import perf_counter
-
-        from sagaspec.model.engine import SHIFT
-
-        env = {"MASK": FP_MASK, "MOVE_BITS": MOVE_BITS, "SHIFT": SHIFT, "perf_counter": perf_counter}
-        exec(compile(loop_source(), "<sagaspec:run_sorted>", "exec"), env)  # noqa: S102 - a fixed template
-        _compiled.append(env["run_sorted"])
     sc = search.engine.sorted
     init = search._begin()
     sids, rest = sc.signatures(init)
@@ -680,4 +459,4 @@ def run_sorted(search) -> None:
     search.seen = seen
     # Per queued state: its fingerprint and its signature numbers (memory accounting).
     search.vector_bytes = 32 + sys.getsizeof(sids) + 32 * len(sids)
-    _compiled[0](search, [init], [f0], [tuple(x << MOVE_BITS for x in sids)], seen)
+    search._loop("sorted", reducer, [init], [f0], seen, [tuple(x << MOVE_BITS for x in sids)])

@@ -26,11 +26,12 @@ import random
 import sys
 import time
 from array import array
-from bisect import bisect_left
 from collections.abc import Callable
 from operator import itemgetter
 from typing import Any
 
+from sagaspec.model import _por
+from sagaspec.model._loops import compiled as compiled_loop
 from sagaspec.model._por import (
     ABORT_SUPPORT,
     check_declarations,
@@ -39,7 +40,7 @@ from sagaspec.model._por import (
     run_reduced,
 )
 from sagaspec.model._sorted_symmetry import run_sorted
-from sagaspec.model.engine import FAULTS, LANE, QBITS, Engine, _generate
+from sagaspec.model.engine import FAULTS, Engine, _generate
 from sagaspec.model.liveness import bottom_cycles, fair_cycle, fair_tour, shortest_cycle
 from sagaspec.model.path import Path, shrink
 from sagaspec.model.properties import FAIR_KINDS, HELD, UNKNOWN, VACUOUS, VIOLATED, Property
@@ -53,6 +54,9 @@ __all__ = ["Stats", "Violation", "CheckResult", "explore", "simulate"]
 
 #: Use the generic loop even where the inlined one applies (tests compare the two).
 _FORCE_GENERIC = False
+#: Reduce with the generic loop (``_por.run_reduced``) even where a generated one applies
+#: (tests and bench/bench_check.py compare the two).
+_REDUCED_GENERIC = False
 
 
 
@@ -245,6 +249,9 @@ class _Search:
         # Every edge found so far goes from one BFS level to the next: the graph is
         # then acyclic and the cycle analysis has nothing to find (see _liveness).
         self.layered = True
+        # A reduced search stops at its first violation: the plain search that follows
+        # finds the shortest counterexamples (model/_por.py).
+        self.reducing = False
         self.por_abort: str | None = None  # why the reduced search stopped (model/_por.py)
         self.por_reduced = 0  # expansions the reduced search did not do in full
         self._update_active()
@@ -357,7 +364,7 @@ class _Search:
             changed = True
             if props.props[k].kind == "always":
                 self.found[k] = (i, INVARIANT)
-                if self.stop_at_first:
+                if self.stop_at_first or self.reducing:
                     self.stopped = True
             else:
                 self.witness[k] = i
@@ -372,7 +379,7 @@ class _Search:
             if not props.holds(k, state, key):
                 self.found[k] = (i, STUCK)
                 changed = True
-                if self.stop_at_first:
+                if self.stop_at_first or self.reducing:
                     self.stopped = True
         if changed:
             self._update_active()
@@ -390,31 +397,41 @@ class _Search:
             self._quiescent(i, state)
 
     # -- the BFS
-    def run(self) -> None:
+    def fast_loop(self) -> str | None:
+        """Which generated loop (:mod:`sagaspec.model._loops`) searches this engine, or
+        ``None`` for the generic loop over :meth:`Engine.expand`."""
         e = self.engine
+        if _FORCE_GENERIC or e.setbus or e.psym:
+            # (The set bus: a publish already in the set adds nothing, so a move's
+            # fingerprint change is not a constant of the move, which the generated
+            # loops need. Participant symmetry: every successor is built and renamed.)
+            return None
+        if e.sorted is not None:
+            return "sorted"  # "seen?" by orbit fingerprint (_sorted_symmetry.run_sorted)
+        return "fifo" if e.fifo else "incremental"
+
+    def run(self, reducer: Any = None) -> None:
+        """Search; with ``reducer`` (:mod:`sagaspec.model._por`), over its stubborn sets."""
         # The search allocates millions of small acyclic tuples and ints that reference
         # counting frees; cyclic collections would only rescan the growing frontier and
         # memo tables (about 8% of the time on the 3-order saga). Paused, then restored.
         collecting = gc.isenabled()
         gc.disable()
         try:
-            if e.sorted is not None and not (_FORCE_GENERIC or e.setbus):
-                self.loop = "sorted"  # "seen?" by orbit fingerprint (_sorted_symmetry.run_sorted)
-                return run_sorted(self)
-            if _FORCE_GENERIC or e.sorted is not None or e.setbus or e.psym:
-                # (Sorted symmetry on the set bus: every successor is built and renamed
-                # into signature order, which the generic loop does through
-                # Engine.expand. The set bus:
-                # a publish already in the set adds nothing, so a move's fingerprint
-                # change is not a constant of the move, which the inlined loops need.
-                # Participant symmetry: every successor is built and renamed.)
+            kind = self.fast_loop()
+            if reducer is not None and (kind is None or _REDUCED_GENERIC or _por._CYCLES != "layered"):
+                self.loop = "generic"
+                return run_reduced(self, reducer)
+            if kind is None:
                 self.loop = "generic"
                 return self._run_generic()
-            if e.fifo:
-                self.loop = "fifo"
-                return self._run_fifo()
-            self.loop = "incremental"
-            return self._run_incremental()
+            self.loop = kind
+            if kind == "sorted":
+                return run_sorted(self, reducer)
+            if kind == "fifo":
+                return self._run_fifo(reducer)
+            # (bench/bench_scale.py swaps in an old plain loop, which takes no reducer.)
+            return self._run_incremental(reducer) if reducer is not None else self._run_incremental()
         except OverflowError:
             # The action column is 16-bit and the parent column 32-bit.
             raise ModelError(
@@ -437,6 +454,23 @@ class _Search:
         self.cpu_start = time.process_time()
         return init
 
+    def _report(self, expanded: int, edges: int, queued: int | None = None) -> None:
+        """A progress report from a search loop (``queued``: states in its two levels)."""
+        self.edges = edges
+        if queued is not None:
+            self.peak_frontier = max(self.peak_frontier, queued)
+        self.expanded = expanded
+        self._progress(len(self.parent) - expanded)
+
+    def _next_level(self, frontier: list, nxt: list, depth: int) -> int:
+        """A level is done: account for the frontier; the depth of the next one."""
+        self.peak_frontier = max(self.peak_frontier, len(frontier) + len(nxt))
+        self._end_level(nxt)
+        if nxt:
+            depth += 1
+        self.depth = depth
+        return depth
+
     def _end_level(self, nxt: list) -> None:
         if nxt:
             sample = nxt[len(nxt) // 2]
@@ -444,19 +478,19 @@ class _Search:
                 self.frontier_bytes, sys.getsizeof(sample) + sys.getsizeof(sample[self.engine.n])
             )
 
-    def _run_incremental(self) -> None:
-        """The BFS for unordered buses: incremental fingerprints, successors built lazily.
+    def _run_incremental(self, reducer: Any = None) -> None:
+        """The BFS for unordered buses: incremental fingerprints, successors built lazily
+        (the loop is generated: :mod:`sagaspec.model._loops`).
 
         Each move stores the constant it adds to the additive fingerprint
         (:meth:`Engine.additive_fingerprint`), so a successor's fingerprint is one
         addition away and its tuple is only built when it is new (most edges lead to
         states already seen). With symmetry, a generated check on the successor's
         participant states tells whether it is already canonical (the common case: the
-        same shortcut applies) or which renaming makes it so; the frontier keeps each
-        state's :meth:`Engine.fingerprint_vector` (the fingerprints of all its
-        renamings) and moves carry vectors too, so even a successor that must be
-        renamed is tested for "seen?" with one addition and a shift, and built and
-        renamed only when it is new.
+        same shortcut applies) or which renaming makes it so; moves carry fingerprint
+        vectors (:meth:`Engine.fingerprint_vector`: the fingerprints of all renamings),
+        so even a successor that must be renamed is tested for "seen?" with one
+        addition and a shift, and built and renamed only when it is new.
 
         Memory on big runs: the frontier queues states and their fingerprints (in an
         8-byte array), not vectors: a state's vector is recomputed when it is expanded
@@ -469,334 +503,11 @@ class _Search:
         Enumerates successors in exactly the order of :meth:`Engine.expand`;
         ``tests/model/test_engine.py`` checks the graphs agree.
         """
-        e = self.engine
-        n = e.n
-        keep = self.keep_graph
-        max_depth = self.config.max_depth
-        max_states = self.max_states
-        parent, act = self.parent, self.act
-        targets = self.targets
-        offsets = self.offsets
-        props = self.props
-        keyf = props._key
-        classes = props.classes
-        classify = props.classify
-        builders = e.builders
-        imoves = e._imoves
-        internal_moves = e.internal_moves
-        iparts = e.internal_parts
-        dmoves_dup = e._hot
-        dmoves_nodup = e._hot0
-        moves_dup = e.hot_moves
-        moves_nodup = e.hot_moves_no_dup
-        ddest = e.ddest
-        pz = e.pz
-        crash_tab = e._crash
-        crash_move = e.crash_move
-        crashes = bool(e.crash_budget)
-        sym = e.symmetric
-        vec = e.vectors
-        q0 = -1  # moves of participants p <= q0 may need renaming (see Engine.settled)
-        if sym:
-            canon = e.canonical
-            perm = e.permute_state
-            settled = e.settled
-            narrow = e._narrow
-            single = e._single
-            finish = e.finish
-            nperms = len(e.perms)
-            full = (1 << nperms) - 1
-            narrow0 = narrow[0]
-            pre0 = (full,)
-        if vec:
-            fvec = e._fvec
-            tiebreak = e.tiebreak
-            crash_vector = e.crash_vector
-            lshift = tuple(LANE * k for k in range(nperms))
-        afp = e.additive_fingerprint
-        mask = 0x0FFF_FFFF_FFFF_FFFF
-        shift = 24
-        rng = range(n)
-        init = self._begin()
-        f0 = afp(init)
-        seen: dict[int, int] = {f0: 0}
-        self.seen = seen
-        self.seen_values = keep  # without the graph, no edge needs a target's number
-        seen_get = seen.get
-        frontier = [init]
-        # Each frontier state's fingerprint (60 bits) in a parallel 8-byte array. The
-        # fingerprint vector is not queued: it is recomputed on expansion, and only if a
-        # move of the state needs a renaming (most states have none).
-        ffps = array("Q", (f0,))
-        self.vector_bytes = 0
+        init, seen, f0 = self._begin_additive()
         self.queued_fp_bytes = 8
-        last = self.start
-        i = 0
-        depth = 0
-        edges = 0
-        layered = True
-        try:
-            while frontier:
-                self.depth = depth
-                nxt: list[tuple] = []
-                nfps = array("Q")
-                push = nxt.append
-                pushf = nfps.append
-                nstart = len(parent)  # states numbered below are at this depth or less
-                expand_level = max_depth is None or depth < max_depth
-                active = self.active  # shrinks only in _attention and _quiescent
-                for pos_s, s in enumerate(frontier):
-                    bus = s[n]
-                    if active:
-                        bits = classes.get(keyf(s))
-                        if bits is None:
-                            bits = classify(keyf(s), s, active)
-                        if bits & active:
-                            self._attention(i, s, bits)
-                            active = self.active
-                            if self.stopped:
-                                break
-                    if not expand_level:
-                        quiet = e.is_quiescent(s)
-                        if not quiet:
-                            self.truncated = True
-                        elif self.eventual:
-                            self._quiescent(i, s)
-                            active = self.active
-                        if keep:
-                            offsets.append(len(targets))
-                        i += 1
-                        continue
-                    if keep:
-                        offsets.append(len(targets))
-                    dups = s[n + 1]
-                    a = 0
-                    fs = ffps[pos_s]
-                    fx = None  # the fingerprint vector, computed when a move needs a renaming
-                    if sym:
-                        if narrow0[(s[0] << nperms) | full] == 1:
-                            q0, pre = 0, pre0  # the common case, without a call
-                        else:
-                            q0, pre = settled(s)
-                    # -- internal actions
-                    for p in iparts:
-                        pid = s[p]
-                        moves = imoves[p].get(pid)
-                        if moves is None:
-                            moves = internal_moves(p, pid)
-                        for mv in moves:
-                            npid = mv[1]
-                            if p <= q0:
-                                m = narrow[p][(npid << nperms) | pre[p]]
-                                k = single[m] if not m & (m - 1) else finish[p](s, m)
-                            else:
-                                k = 0
-                            if not k:
-                                f = (fs + mv[6]) & mask
-                            elif vec:
-                                if fx is None:
-                                    fx = fvec(s)
-                                if k > 0:
-                                    f = ((fx + mv[7]) >> lshift[k]) & mask
-                                else:
-                                    f, k = tiebreak[-k](fx + mv[7])
-                            else:
-                                pubs = mv[2]
-                                t = builders[p](s, npid, tuple(sorted(bus + pubs)) if pubs else bus, dups)
-                                f = afp(perm(t, k) if k > 0 else canon(t))
-                            j = seen_get(f)
-                            if j is None:
-                                j = len(parent)
-                                seen[f] = j if keep else 0
-                                parent.append(i)
-                                act.append(a)
-                                pubs = mv[2]
-                                t = builders[p](s, npid, tuple(sorted(bus + pubs)) if pubs else bus, dups)
-                                if k:
-                                    t = perm(t, k) if k > 0 else canon(t)
-                                push(t)
-                                pushf(f)
-                            elif j < nstart:
-                                layered = False
-                            if keep:
-                                targets.append(j)
-                            a += 1
-                    # -- deliveries
-                    if bus:
-                        if dups:
-                            dmoves, delivery_moves = dmoves_dup, moves_dup
-                        else:
-                            dmoves, delivery_moves = dmoves_nodup, moves_nodup
-                        prev = -1
-                        for d in bus:
-                            if d == prev:
-                                continue
-                            prev = d
-                            p = ddest[d]
-                            pid = s[p]
-                            moves = dmoves.get((pid << shift) | d)
-                            if moves is None:
-                                moves = delivery_moves(pid, d)
-                            if p > q0:
-                                # The successors are canonical as they are (see settled).
-                                for npid, pubs, keep_copy, spend, delta, _dv in moves:
-                                    f = (fs + delta) & mask
-                                    j = seen_get(f)
-                                    if j is None:
-                                        j = len(parent)
-                                        seen[f] = j if keep else 0
-                                        parent.append(i)
-                                        act.append(a)
-                                        if keep_copy:
-                                            nb = tuple(sorted(bus + pubs)) if pubs else bus
-                                        else:
-                                            pos = bus.index(d)
-                                            rest = bus[:pos] + bus[pos + 1 :]
-                                            nb = tuple(sorted(rest + pubs)) if pubs else rest
-                                        push(builders[p](s, npid, nb, dups - spend))
-                                        pushf(f)
-                                    elif j < nstart:
-                                        layered = False
-                                    if keep:
-                                        targets.append(j)
-                                    a += 1
-                                continue
-                            for npid, pubs, keep_copy, spend, delta, dv in moves:
-                                m = narrow[p][(npid << nperms) | pre[p]]
-                                if m == 1:  # the identity alone: canonical as it is
-                                    k = 0
-                                else:
-                                    k = single[m] if not m & (m - 1) else finish[p](s, m)
-                                if not k:
-                                    f = (fs + delta) & mask
-                                elif vec:
-                                    if fx is None:
-                                        fx = fvec(s)
-                                    if k > 0:
-                                        f = ((fx + dv) >> lshift[k]) & mask
-                                    else:
-                                        f, k = tiebreak[-k](fx + dv)
-                                else:
-                                    if keep_copy:
-                                        nb = tuple(sorted(bus + pubs)) if pubs else bus
-                                    else:
-                                        pos = bus.index(d)
-                                        rest = bus[:pos] + bus[pos + 1 :]
-                                        nb = tuple(sorted(rest + pubs)) if pubs else rest
-                                    t = builders[p](s, npid, nb, dups - spend)
-                                    f = afp(perm(t, k) if k > 0 else canon(t))
-                                j = seen_get(f)
-                                if j is None:
-                                    j = len(parent)
-                                    seen[f] = j if keep else 0
-                                    parent.append(i)
-                                    act.append(a)
-                                    if keep_copy:
-                                        nb = tuple(sorted(bus + pubs)) if pubs else bus
-                                    else:
-                                        pos = bus.index(d)
-                                        rest = bus[:pos] + bus[pos + 1 :]
-                                        nb = tuple(sorted(rest + pubs)) if pubs else rest
-                                    t = builders[p](s, npid, nb, dups - spend)
-                                    if k:
-                                        t = perm(t, k) if k > 0 else canon(t)
-                                    push(t)
-                                    pushf(f)
-                                elif j < nstart:
-                                    layered = False
-                                if keep:
-                                    targets.append(j)
-                                a += 1
-                    # Quiescent: no internal step, no delivery (nothing in flight, or every
-                    # in-flight message declined); idle crashes are faults and follow.
-                    quiet = not a
-                    # -- idle crashes
-                    if crashes:
-                        for p in rng:
-                            pid = s[p]
-                            cp = crash_tab[p].get(pid)
-                            if cp is None:
-                                cp = crash_move(p, pid)
-                            if cp < 0:
-                                continue
-                            if p <= q0:
-                                m = narrow[p][(cp << nperms) | pre[p]]
-                                k = single[m] if not m & (m - 1) else finish[p](s, m)
-                            else:
-                                k = 0
-                            if not k:
-                                f = (fs + pz[p][cp] - pz[p][pid]) & mask
-                            elif vec:
-                                if fx is None:
-                                    fx = fvec(s)
-                                if k > 0:
-                                    f = ((fx + crash_vector(p, pid, cp)) >> lshift[k]) & mask
-                                else:
-                                    f, k = tiebreak[-k](fx + crash_vector(p, pid, cp))
-                            else:
-                                t = builders[p](s, cp, bus, dups)
-                                f = afp(perm(t, k) if k > 0 else canon(t))
-                            j = seen_get(f)
-                            if j is None:
-                                j = len(parent)
-                                seen[f] = j if keep else 0
-                                parent.append(i)
-                                act.append(a)
-                                t = builders[p](s, cp, bus, dups)
-                                if k:
-                                    t = perm(t, k) if k > 0 else canon(t)
-                                push(t)
-                                pushf(f)
-                            elif j < nstart:
-                                layered = False
-                            if keep:
-                                targets.append(j)
-                            a += 1
-                    edges += a
-                    if quiet and self.eventual:
-                        self._quiescent(i, s)
-                        active = self.active
-                        if self.stopped:
-                            break
-                    i += 1
-                    # Checked after every expansion, so at most one expansion's new states
-                    # pass the bound (and _finish drops those).
-                    if max_states is not None and len(parent) >= max_states:
-                        self.truncated = True
-                        self.stopped = True
-                        break
-                    if not i & 1023:
-                        now = time.perf_counter()
-                        if now - last >= self.interval:
-                            last = now
-                            self.edges = edges
-                            self.peak_frontier = max(self.peak_frontier, len(frontier) + len(nxt))
-                            self.expanded = i
-                            self._progress(len(parent) - i)
-                if self.stopped:
-                    break
-                self.peak_frontier = max(self.peak_frontier, len(frontier) + len(nxt))
-                self._end_level(nxt)
-                if nxt:
-                    depth += 1
-                frontier = nxt
-                ffps = nfps
-                now = time.perf_counter()
-                if now - last >= self.interval:
-                    last = now
-                    self.edges = edges
-                    self.depth = depth
-                    self.expanded = i
-                    self._progress(len(parent) - i)
-        except (KeyboardInterrupt, MemoryError) as exc:
-            # Out of memory stops the search like Ctrl-C: what it found so far stands.
-            self.interrupted = True
-            self.out_of_memory = isinstance(exc, MemoryError)
-        self.edges = edges
-        self.layered = layered
-        self._finish(i, depth)
+        self._loop("incremental", reducer, [init], array("Q", (f0,)), seen)
 
-    def _run_fifo(self) -> None:
+    def _run_fifo(self, reducer: Any = None) -> None:
         """The BFS for the FIFO bus: :meth:`_run_incremental` with queues as bus items.
 
         The bus is a short sorted tuple of interned channel queues, and a queue's weight
@@ -807,355 +518,30 @@ class _Search:
         symmetry the same narrowing check and fingerprint vectors apply; a state's
         vector is computed from scratch, and only when one of its successors needs
         renaming (cheaper here than carrying it: FIFO queue changes are not constants
-        of the move). Enumerates
-        successors in exactly the order of :meth:`Engine.expand`
-        (``tests/model/test_engine_symmetry.py`` checks the graphs agree).
+        of the move). Enumerates successors in exactly the order of
+        :meth:`Engine.expand` (``tests/model/test_engine_symmetry.py`` checks the
+        graphs agree).
         """
-        e = self.engine
-        n = e.n
-        keep = self.keep_graph
-        max_depth = self.config.max_depth
-        max_states = self.max_states
-        parent, act = self.parent, self.act
-        targets = self.targets
-        offsets = self.offsets
-        props = self.props
-        keyf = props._key
-        classes = props.classes
-        classify = props.classify
-        builders = e.builders
-        fimoves = e._finternal
-        internal_moves = e.fifo_internal_moves
-        iparts = e.internal_parts
-        dmoves_dup = e._fhot
-        dmoves_nodup = e._fhot0
-        moves_dup = e.fifo_moves
-        moves_nodup = e.fifo_moves_no_dup
-        ddest = e.ddest
-        qhead, qpop, qpush, qz = e.qhead, e.qpop, e.qpush, e.qz
-        qlow = (1 << QBITS) - 1
-        add = e.fifo_add
-        pz = e.pz
-        crash_tab = e._crash
-        crash_move = e.crash_move
-        crashes = bool(e.crash_budget)
-        sym = e.symmetric
-        vec = e.vectors
-        q0 = -1  # moves of participants p <= q0 may need renaming (see Engine.settled)
-        if sym:
-            canon = e.canonical
-            perm = e.permute_state
-            settled = e.settled
-            narrow = e._narrow
-            single = e._single
-            finish = e.finish
-            nperms = len(e.perms)
-            full = (1 << nperms) - 1
-            narrow0 = narrow[0]
-            pre0 = (full,)
-        afp = e.additive_fingerprint
-        mask = 0x0FFF_FFFF_FFFF_FFFF
-        shift = 24
-        rng = range(n)
-        if vec:
-            fvec = e._fvec
-            tiebreak = e.tiebreak
-            crash_vector = e.crash_vector
-            lshift = tuple(LANE * k for k in range(nperms))
-            qvec = e._qvec
-            lane_delta = e.lane_delta
-            changes: dict[int, int] = {}  # (old << 48 | new queue) -> vector of the change
-            self.queue_changes = changes  # (for the memory accounting)
+        init, seen, f0 = self._begin_additive()
+        self._loop("fifo", reducer, [init], [f0], seen)
 
-            def bus_vector(bus: tuple, q: int, keep_copy: int, plan: tuple) -> int:
-                """The vector of the queue changes of popping q (unless kept or -1) and
-                appending the plan's publishes (the vector twin of the inline sums)."""
-                v = 0
-                qc0 = q & ~qlow
-                if q >= 0 and not keep_copy:
-                    key = (q << 48) | qpop[q]
-                    dv = changes.get(key)
-                    if dv is None:
-                        dv = changes[key] = lane_delta(qvec[qpop[q]], qvec[q])
-                    v += dv
-                for c0, cend, xs in plan:
-                    if c0 == qc0:
-                        cur = q if keep_copy else qpop[q]
-                    else:
-                        at = bisect_left(bus, c0)
-                        cur = bus[at] if at < len(bus) and bus[at] <= cend else c0
-                    new = cur
-                    for x in xs:
-                        new = qpush[(new << shift) | x]
-                    key = (cur << 48) | new
-                    dv = changes.get(key)
-                    if dv is None:
-                        dv = changes[key] = lane_delta(qvec[new], qvec[cur])
-                    v += dv
-                return v
-
+    def _begin_additive(self) -> tuple[tuple, dict, int]:
         init = self._begin()
-        f0 = afp(init)
+        f0 = self.engine.additive_fingerprint(init)
         seen: dict[int, int] = {f0: 0}
         self.seen = seen
-        seen_get = seen.get
-        frontier = [init]
-        ffps = [f0]
-        last = self.start
-        i = 0
-        depth = 0
-        edges = 0
-        layered = True
-        try:
-            while frontier:
-                self.depth = depth
-                nxt: list[tuple] = []
-                nfps: list[int] = []
-                push = nxt.append
-                pushf = nfps.append
-                nstart = len(parent)  # states numbered below are at this depth or less
-                expand_level = max_depth is None or depth < max_depth
-                active = self.active  # shrinks only in _attention and _quiescent
-                for s, fs in zip(frontier, ffps):  # noqa: B905 - same length by construction
-                    bus = s[n]
-                    if active:
-                        bits = classes.get(keyf(s))
-                        if bits is None:
-                            bits = classify(keyf(s), s, active)
-                        if bits & active:
-                            self._attention(i, s, bits)
-                            active = self.active
-                            if self.stopped:
-                                break
-                    if not expand_level:
-                        quiet = e.is_quiescent(s)
-                        if not quiet:
-                            self.truncated = True
-                        elif self.eventual:
-                            self._quiescent(i, s)
-                            active = self.active
-                        if keep:
-                            offsets.append(len(targets))
-                        i += 1
-                        continue
-                    if keep:
-                        offsets.append(len(targets))
-                    dups = s[n + 1]
-                    nbus = len(bus)
-                    a = 0
-                    if sym:
-                        if narrow0[(s[0] << nperms) | full] == 1:
-                            q0, pre = 0, pre0  # the common case, without a call
-                        else:
-                            q0, pre = settled(s)
-                        fx = None  # the state's fingerprint vector, when first needed
-                    # -- internal actions (publishes only: q = -1 pops nothing)
-                    for p in iparts:
-                        pid = s[p]
-                        moves = fimoves[p].get(pid)
-                        if moves is None:
-                            moves = internal_moves(p, pid)
-                        for npid, pubs, _keep, _spend, delta, dv, plan in moves:
-                            f = fs + delta
-                            for c0, cend, xs in plan:
-                                at = bisect_left(bus, c0)
-                                cur = bus[at] if at < nbus and bus[at] <= cend else c0
-                                new = cur
-                                for x in xs:
-                                    new = qpush[(new << shift) | x]
-                                f += qz[new] - qz[cur]
-                            f &= mask
-                            k = 0
-                            if p <= q0:
-                                m = narrow[p][(npid << nperms) | pre[p]]
-                                if m != 1:
-                                    k = single[m] if not m & (m - 1) else finish[p](s, m)
-                            if k:
-                                if vec:
-                                    if fx is None:
-                                        fx = fvec(s)
-                                    y = fx + dv + bus_vector(bus, -1, 0, plan)
-                                    if k > 0:
-                                        f = (y >> lshift[k]) & mask
-                                    else:
-                                        f, k = tiebreak[-k](y)
-                                else:
-                                    t = builders[p](s, npid, add(bus, pubs) if pubs else bus, dups)
-                                    f = afp(perm(t, k) if k > 0 else canon(t))
-                            j = seen_get(f)
-                            if j is None:
-                                j = len(parent)
-                                seen[f] = j
-                                parent.append(i)
-                                act.append(a)
-                                t = builders[p](s, npid, add(bus, pubs) if pubs else bus, dups)
-                                if k:
-                                    t = perm(t, k) if k > 0 else canon(t)
-                                push(t)
-                                pushf(f)
-                            elif j < nstart:
-                                layered = False
-                            if keep:
-                                targets.append(j)
-                            a += 1
-                    # -- deliveries: the head of each channel, in channel order
-                    if bus:
-                        if dups:
-                            dmoves, delivery_moves = dmoves_dup, moves_dup
-                        else:
-                            dmoves, delivery_moves = dmoves_nodup, moves_nodup
-                        for q in bus:
-                            d = qhead[q]
-                            p = ddest[d]
-                            pid = s[p]
-                            moves = dmoves.get((pid << shift) | d)
-                            if moves is None:
-                                moves = delivery_moves(pid, d)
-                            qc0 = q & ~qlow
-                            nq = qpop[q]
-                            popped = qz[nq] - qz[q]
-                            for npid, pubs, keep_copy, spend, delta, dv, plan in moves:
-                                f = fs + delta if keep_copy else fs + delta + popped
-                                for c0, cend, xs in plan:
-                                    if c0 == qc0:
-                                        cur = q if keep_copy else nq
-                                    else:
-                                        at = bisect_left(bus, c0)
-                                        cur = bus[at] if at < nbus and bus[at] <= cend else c0
-                                    new = cur
-                                    for x in xs:
-                                        new = qpush[(new << shift) | x]
-                                    f += qz[new] - qz[cur]
-                                f &= mask
-                                k = 0
-                                if p <= q0:
-                                    m = narrow[p][(npid << nperms) | pre[p]]
-                                    if m != 1:
-                                        k = single[m] if not m & (m - 1) else finish[p](s, m)
-                                if k:
-                                    if vec:
-                                        if fx is None:
-                                            fx = fvec(s)
-                                        y = fx + dv + bus_vector(bus, q, keep_copy, plan)
-                                        if k > 0:
-                                            f = (y >> lshift[k]) & mask
-                                        else:
-                                            f, k = tiebreak[-k](y)
-                                    else:
-                                        if keep_copy:
-                                            nb = bus
-                                        else:
-                                            pos = bus.index(q)
-                                            nb = (*bus[:pos], nq, *bus[pos + 1 :]) if nq & qlow else bus[:pos] + bus[pos + 1 :]
-                                        t = builders[p](s, npid, add(nb, pubs) if pubs else nb, dups - spend)
-                                        f = afp(perm(t, k) if k > 0 else canon(t))
-                                j = seen_get(f)
-                                if j is None:
-                                    j = len(parent)
-                                    seen[f] = j
-                                    parent.append(i)
-                                    act.append(a)
-                                    if keep_copy:
-                                        nb = bus
-                                    else:
-                                        pos = bus.index(q)
-                                        nb = (*bus[:pos], nq, *bus[pos + 1 :]) if nq & qlow else bus[:pos] + bus[pos + 1 :]
-                                    t = builders[p](s, npid, add(nb, pubs) if pubs else nb, dups - spend)
-                                    if k:
-                                        t = perm(t, k) if k > 0 else canon(t)
-                                    push(t)
-                                    pushf(f)
-                                elif j < nstart:
-                                    layered = False
-                                if keep:
-                                    targets.append(j)
-                                a += 1
-                    quiet = not a  # (as in _run_incremental)
-                    # -- idle crashes (the bus is unchanged)
-                    if crashes:
-                        for p in rng:
-                            pid = s[p]
-                            cp = crash_tab[p].get(pid)
-                            if cp is None:
-                                cp = crash_move(p, pid)
-                            if cp < 0:
-                                continue
-                            k = 0
-                            if p <= q0:
-                                m = narrow[p][(cp << nperms) | pre[p]]
-                                if m != 1:
-                                    k = single[m] if not m & (m - 1) else finish[p](s, m)
-                            if not k:
-                                f = (fs + pz[p][cp] - pz[p][pid]) & mask
-                            elif vec:
-                                if fx is None:
-                                    fx = fvec(s)
-                                if k > 0:
-                                    f = ((fx + crash_vector(p, pid, cp)) >> lshift[k]) & mask
-                                else:
-                                    f, k = tiebreak[-k](fx + crash_vector(p, pid, cp))
-                            else:
-                                t = builders[p](s, cp, bus, dups)
-                                f = afp(perm(t, k) if k > 0 else canon(t))
-                            j = seen_get(f)
-                            if j is None:
-                                j = len(parent)
-                                seen[f] = j
-                                parent.append(i)
-                                act.append(a)
-                                t = builders[p](s, cp, bus, dups)
-                                if k:
-                                    t = perm(t, k) if k > 0 else canon(t)
-                                push(t)
-                                pushf(f)
-                            elif j < nstart:
-                                layered = False
-                            if keep:
-                                targets.append(j)
-                            a += 1
-                    edges += a
-                    if quiet and self.eventual:
-                        self._quiescent(i, s)
-                        active = self.active
-                        if self.stopped:
-                            break
-                    i += 1
-                    # Checked after every expansion, so at most one expansion's new states
-                    # pass the bound (and _finish drops those).
-                    if max_states is not None and len(parent) >= max_states:
-                        self.truncated = True
-                        self.stopped = True
-                        break
-                    if not i & 1023:
-                        now = time.perf_counter()
-                        if now - last >= self.interval:
-                            last = now
-                            self.edges = edges
-                            self.peak_frontier = max(self.peak_frontier, len(frontier) + len(nxt))
-                            self.expanded = i
-                            self._progress(len(parent) - i)
-                if self.stopped:
-                    break
-                self.peak_frontier = max(self.peak_frontier, len(frontier) + len(nxt))
-                self._end_level(nxt)
-                if nxt:
-                    depth += 1
-                frontier = nxt
-                ffps = nfps
-                now = time.perf_counter()
-                if now - last >= self.interval:
-                    last = now
-                    self.edges = edges
-                    self.depth = depth
-                    self.expanded = i
-                    self._progress(len(parent) - i)
-        except (KeyboardInterrupt, MemoryError) as exc:
-            # Out of memory stops the search like Ctrl-C: what it found so far stands.
-            self.interrupted = True
-            self.out_of_memory = isinstance(exc, MemoryError)
-        self.edges = edges
-        self.layered = layered
-        self._finish(i, depth)
+        self.vector_bytes = 0
+        return init, seen, f0
+
+    def _loop(self, kind: str, reducer: Any, frontier: list, ffps: Any, seen: dict, fsigs: Any = None) -> None:
+        """Run the generated loop ``kind``, reduced by ``reducer`` unless ``None``."""
+        loop = compiled_loop(kind, reducer is not None)
+        # (A plain loop without the graph stores no state numbers in the visited dict.)
+        self.seen_values = self.keep_graph or reducer is not None
+        if reducer is None:
+            loop(self, frontier, ffps, fsigs, seen, None, False)
+        else:
+            loop(self, frontier, ffps, fsigs, seen, reducer.select, reducer.static)
 
     def _finish(self, i: int, depth: int) -> None:
         keep = min(len(self.parent), len(self.act))  # a MemoryError may split an append
@@ -1240,22 +626,15 @@ class _Search:
                         now = time.perf_counter()
                         if now - last >= self.interval:
                             last = now
-                            self.peak_frontier = max(self.peak_frontier, len(frontier) + len(nxt))
-                            self.expanded = i
-                            self._progress(len(parent) - i)
+                            self._report(i, self.edges, len(frontier) + len(nxt))
                 if self.stopped:
                     break
-                self.peak_frontier = max(self.peak_frontier, len(frontier) + len(nxt))
-                self._end_level(nxt)
-                if nxt:
-                    depth += 1
+                depth = self._next_level(frontier, nxt, depth)
                 frontier = nxt
                 now = time.perf_counter()
                 if now - last >= self.interval:
                     last = now
-                    self.depth = depth
-                    self.expanded = i
-                    self._progress(len(parent) - i)
+                    self._report(i, self.edges)
         except (KeyboardInterrupt, MemoryError) as exc:
             # Out of memory stops the search like Ctrl-C: what it found so far stands.
             self.interrupted = True
@@ -1681,13 +1060,8 @@ def _explore_reduced(
         for k, read in enumerate(support):
             if read:
                 search.props.grown(k, read)
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
-            run_reduced(search, reducer)
-        finally:
-            if collecting:
-                gc.enable()
+        search.reducing = True
+        search.run(reducer)
         if search.por_abort != ABORT_SUPPORT or search.interrupted:
             break
         # A property read a participant the reduction had assumed it does not: start

@@ -228,8 +228,8 @@ def test_the_upstream_closure_keeps_a_join_race_that_one_participant_at_a_time_l
 class _Blind(Reducer):
     """The unsound reduction: no visibility condition."""
 
-    def choose(self, state, descr, supports, succs=None, active=-1):
-        return super().choose(state, descr, (), succs, active)
+    def choose(self, groups, budget, dups, supports, active=-1):
+        return super().choose(groups, budget, dups, (), active)
 
 
 def test_visibility_keeps_an_order_of_independent_steps_that_a_property_reads(monkeypatch):
@@ -589,3 +589,87 @@ def _random_spec(seed: int):
         lines += ["  shared-low:", f"    always: \"{sh[0]}.sh + {c}.st <= {rng.randint(1, 3)}\"", "    description: x"]
     lines += ["  rest:", f"    at_rest: \"{c}.st >= 1\"", "    description: x"]
     return parse_spec("\n".join(lines) + "\n", f"random-{seed}")
+
+
+# --------------------------------------------------------------------------- generated loops
+engine_module = importlib.import_module("sagaspec.model.engine")
+
+
+def _reduced_search(system, cfg, monkeypatch, *, generic: bool, sorted_form: bool = False):
+    """One reduced search, in the generated loop or the reference loop over Engine.expand:
+    what it explored (before any plain search that follows) and what it concluded."""
+    seen = {}
+    real = explore_module._explore_reduced
+
+    def spy(engine, *a, **k):
+        r = real(engine, *a, **k)
+        seen["loop"] = "?" if r is None else r._search.loop
+        return r
+
+    with monkeypatch.context() as m:
+        m.setattr(explore_module, "_REDUCED_GENERIC", generic)
+        m.setattr(explore_module, "_explore_reduced", spy)
+        if sorted_form:
+            m.setattr(engine_module, "SORTED_MIN_PERMS", 0)
+        r = explore(system, cfg)
+    s = r._search
+    return {
+        "notes": r.notes, "verdicts": r.verdicts, "states": r.stats.states, "edges": r.stats.edges,
+        "depth": r.stats.depth, "reduced": s.por_reduced, "abort": s.por_abort,
+        "shortest": {v.property: len(v.path) for v in r.violations},
+        "trace": [[(a.kind, a.participant, a.label) for a in v.path.actions] for v in r.violations],
+    }, seen.get("loop"), s.loop
+
+
+def _same_reduction(system, cfg, monkeypatch, sorted_form: bool = False):
+    new, new_loop, _ = _reduced_search(system, cfg, monkeypatch, generic=False, sorted_form=sorted_form)
+    old, old_loop, _ = _reduced_search(system, cfg, monkeypatch, generic=True, sorted_form=sorted_form)
+    assert new == old
+    return new, new_loop, old_loop
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("name", sorted(SMALL_RUNS))
+def test_the_generated_reduced_loop_explores_what_the_reference_loop_does(name, monkeypatch):
+    model, cfg = SMALL_RUNS[name]
+    new, new_loop, old_loop = _same_reduction(saga_system(**model), Config(por=True, **cfg), monkeypatch)
+    if new_loop != "?":  # (the reduced result stood: no violation, no fallback)
+        assert new_loop in ("incremental", "fifo") and old_loop == "generic"
+    assert any(n.startswith("partial-order reduction: ") for n in new["notes"])
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(
+    "design, orders, cfg",
+    [
+        ("corrected", 2, {}),
+        ("corrected", 2, {"crashes": 1}),
+        ("corrected", 3, {"duplicates": 0}),
+        ("seed", 2, {}),
+    ],
+)
+def test_the_sorted_reduced_loop_explores_what_the_reference_loop_does(design, orders, cfg, monkeypatch):
+    new, new_loop, _old_loop = _same_reduction(
+        saga_system(design, orders=orders), Config(por=True, **cfg), monkeypatch, sorted_form=True
+    )
+    assert new_loop in ("sorted", "?")
+    if design == "corrected":
+        assert new_loop == "sorted" and new["reduced"] > 0
+
+
+def test_generated_reduced_loops_on_random_models_explore_what_the_reference_loop_does(monkeypatch):
+    stood = 0
+    for seed in range(30):
+        system, cfg = _random_case(seed)
+        if not explore(system, cfg, max_states=3000).complete:
+            continue
+        new, new_loop, _ = _same_reduction(system, Config(**{**cfg.to_dict(), "por": True}), monkeypatch)
+        stood += new_loop in ("incremental", "fifo")
+    assert stood >= 5
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name.split(".")[0])
+def test_generated_reduced_loops_on_the_example_sagas_explore_what_the_reference_loop_does(path, monkeypatch):
+    system = saga_system(str(path), orders=1 if path.name.startswith("order-shipping") else None)
+    _same_reduction(system, Config(por=True), monkeypatch)
