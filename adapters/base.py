@@ -103,7 +103,8 @@ def shared_domains(spec: Any) -> dict[str, tuple[Any, Any, Any]]:
 
 def check_shared(spec: Any, values: Any) -> dict[str, dict[str, Any]]:
     """World ``shared`` values (``{"PARTICIPANT.VAR": VALUE}``) checked against the spec's
-    domains, by participant; :class:`InputError` naming the variable otherwise."""
+    domains, by participant; :class:`InputError` naming the variable otherwise. A keyed
+    variable takes one value (the model's one key) or an object of values per key."""
     if not isinstance(values, dict):
         raise InputError('world: shared: expected an object {"PARTICIPANT.VAR": VALUE}')
     domains = shared_domains(spec)
@@ -113,6 +114,17 @@ def check_shared(spec: Any, values: Any) -> dict[str, dict[str, Any]]:
             known = ", ".join(domains) or "none"
             raise InputError(f"world: shared: unknown shared variable {key!r}; the spec has {known}")
         var, low, high = domains[key]
+        if getattr(var, "key", None) and isinstance(value, dict):
+            # Keyed (stock per sku): a value per key, each at least the minimum; the
+            # model's bound does not cap a real stock.
+            bad = next(((k, v) for k, v in value.items() if not isinstance(k, str) or
+                        isinstance(v, bool) or not isinstance(v, int) or (low is not None and v < low)), None)
+            if bad is not None:
+                raise InputError(f"world: shared: {key}[{bad[0]!r}] is {bad[1]!r}; expected an integer "
+                                 f"from {0 if low is None else low} up, per {var.key}")
+            participant, _, name = key.partition(".")
+            out.setdefault(participant, {})[name] = dict(value)
+            continue
         if var.kind in ("int", "counter"):
             ok = isinstance(value, int) and not isinstance(value, bool) and \
                 (low is None or value >= low) and (high is None or value <= high)

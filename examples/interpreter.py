@@ -17,8 +17,15 @@ World
     its value, for every saga (``{"payment": "decline"}``) or per saga
     (``{"sagas": {"saga-1": {"payment": "decline"}}}``); an unset knob takes its first
     value. Alternatives that the world does not tell apart: the first enabled one.
+    A knob with ``rules`` in the spec is decided by the world's data instead, when the
+    world gives it (``{"data": {"declined_users": [...], "decline_over": "50.00"}}``):
+    the first rule that matches the saga's events gives its value.
     :meth:`SpecService.set_shared` starts the shared variables at given values (a stock
     level; ``"shared"`` in a target's world), kept over crashes as the store keeps them.
+    A keyed variable given per key (``{"inventory.free": {"sku-1": 3}}``) makes the
+    service run it per key of each saga's lines, as a real service does
+    (:func:`~sagaspec.model.compile.run_per_key`); given one value (or not at all), it is
+    the model's one key.
 Payloads
     Each field of an emitted event comes from where the spec says: ``EVENT.FIELD`` (a
     field of an earlier event of the saga), ``new`` (a new id), ``world.KNOB``,
@@ -30,6 +37,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sagaspec.examples.envelope import new_id, now_rfc3339
@@ -51,7 +59,8 @@ from sagaspec.spec.specschemas import example_value
 
 from sagaspec.errors import InputError, UsageError
 
-__all__ = ["SpecService", "spec_services", "Decision", "property_verdicts", "replay_path", "ReplayMismatch"]
+__all__ = ["SpecService", "spec_services", "Decision", "property_verdicts", "replay_path", "ReplayMismatch",
+           "per_key_world", "check_world_data", "rule_value"]
 
 log = logging.getLogger("sagaspec.service")
 
@@ -96,7 +105,9 @@ class SpecService:
         self.params = dict(params or {})
         values = self.spec.resolve_params(self.spec.default_sagas, self.params)
         volatile = frozenset(v.name for v in (*self.part.state, *self.part.shared) if v.volatile)
-        self.model = SpecParticipantModel(self.part, 1, values, volatile)
+        keys = tuple(self.spec.key(n) for n in dict.fromkeys(v.key for v in self.part.shared if v.key))
+        self.model = SpecParticipantModel(self.part, 1, values, volatile, keys)
+        self.keyed = {v.name: v.key for v in self.part.shared if v.key}
         self.world: dict[str, Any] = {}
         self.configure(world or {})
         self._crash_at: str | None = None
@@ -107,11 +118,13 @@ class SpecService:
 
     # -- world -----------------------------------------------------------------------
     def configure(self, world: dict[str, Any]) -> None:
-        """Set the world: ``{KNOB: VALUE, "sagas": {SAGA_ID: {KNOB: VALUE}}}``."""
+        """Set the world: ``{KNOB: VALUE, "sagas": {SAGA_ID: {KNOB: VALUE}}, "data": {NAME:
+        VALUE}}``."""
         if not isinstance(world, dict):
             raise InputError(f"world must be an object of knob values, got {type(world).__name__}")
+        check_world_data(self.spec, world.get("data"))
         # "shared" (starting values of shared variables) is set by set_shared, once.
-        for scope, values in [("", {k: v for k, v in world.items() if k not in ("sagas", "shared")}),
+        for scope, values in [("", {k: v for k, v in world.items() if k not in ("sagas", "shared", "data")}),
                               *((f"saga {s}: ", v) for s, v in (world.get("sagas") or {}).items())]:
             if not isinstance(values, dict):
                 raise InputError(f"world: {scope}expected an object of knob values")
@@ -132,7 +145,11 @@ class SpecService:
         may be larger."""
         if not values:
             return
-        self._widen(values)
+        if any(isinstance(values.get(n), dict) for n in self.keyed):
+            # A world per key gives every keyed variable per key: one it does not list
+            # has nothing at any key.
+            values = {**{n: {} for n in self.keyed}, **values}
+        self._widen({k: v for k, v in values.items() if not isinstance(v, dict)})
         with self.store.transaction() as tx:
             current = tx.get(_SHARED) or dict(zip(self.model.shared_names, self.model._init_shared,
                                                   strict=True))
@@ -151,14 +168,26 @@ class SpecService:
                 self.model.domains = {**self.model.domains, name: d}
                 self.model._memo = {}
 
-    def knob(self, saga_id: str, knob: str) -> str:
+    def knob(self, saga_id: str, knob: str, events: dict[str, Any] | None = None) -> str:
+        """``knob``'s value for ``saga_id``: set for the saga, set for all, decided by the
+        spec's rules from the world's data and the saga's ``events`` (type -> payload),
+        else the knob's first value."""
         per = (self.world.get("sagas") or {}).get(saga_id) or {}
-        return per.get(knob, self.world.get(knob, self.spec.world[knob][0]))
+        if knob in per:
+            return per[knob]
+        if knob in self.world:
+            return self.world[knob]
+        data = self.world.get("data")
+        if data is not None:
+            decided = rule_value(self.spec, knob, data, events or {})
+            if decided is not None:
+                return decided
+        return self.spec.world[knob][0]
 
-    def _choose(self, saga_id: str, choices) -> tuple[Alternative | None, Any]:
+    def _choose(self, saga_id: str, choices, events: dict[str, Any] | None = None) -> tuple[Alternative | None, Any]:
         fitting = [
             (alt, out) for alt, out in choices
-            if alt is None or all(self.knob(saga_id, k) == v for k, v in alt.world)
+            if alt is None or all(self.knob(saga_id, k, events) == v for k, v in alt.world)
         ]
         if not fitting:  # every enabled alternative needs another world: take the first
             fitting = list(choices)
@@ -238,15 +267,68 @@ class SpecService:
         saga_id = event["sagaId"]
         record, shared = self._load(tx, saga_id)
         record["events"].setdefault(event["eventType"], _payload(event))
+        if self._per_key(shared):
+            self._react_per_key(tx, event, record, shared)
+            return
         state = self._state(record, shared)
         choices = self.model.choices(state, Msg(event["eventType"], 0, "bus"))
-        alt, outcome = self._choose(saga_id, choices)
+        alt, outcome = self._choose(saga_id, choices, record["events"])
         emitted = [self._build(record, event, m.type) for m in outcome.publish]
         for e in emitted:
             record["events"].setdefault(e["eventType"], _payload(e))
             tx.emit(e)
         self._save(tx, saga_id, record, outcome.state)
         self.decisions.append(Decision(alt, outcome.label, emitted))
+
+    # -- keyed variables, per key ----------------------------------------------------
+    def _per_key(self, shared: tuple) -> bool:
+        """Whether the world gave a keyed variable per key (a real stock per sku)."""
+        return any(isinstance(v, dict) for n, v in zip(self.model.shared_names, shared, strict=True)
+                   if n in self.keyed)
+
+    def lines(self, events: dict[str, Any]) -> dict[str, dict[str, int]]:
+        """The saga's units per key value, by key name, from its lines (quantities of
+        one key added up); a key whose lines were not seen yet is absent."""
+        out: dict[str, dict[str, int]] = {}
+        for k in self.model.keys:
+            items = (events.get(k.event) or {}).get(k.field)
+            if not isinstance(items, list):
+                continue
+            units: dict[str, int] = {}
+            for item in items:
+                if isinstance(item, dict) and k.key in item and isinstance(item.get(k.quantity), int):
+                    kv = str(item[k.key])
+                    units[kv] = units.get(kv, 0) + int(item[k.quantity])
+            out[k.name] = units
+        return out
+
+    def _react_per_key(self, tx: Tx, event: dict[str, Any], record: dict[str, Any], shared: tuple) -> None:
+        saga_id = event["sagaId"]
+        flat, per_key = self._split_keyed(shared)
+        slot = self.model._slot(tuple(record["vars"][f] for f in self.model.slot_cls._fields))
+        outs = self.model.keyed_choices(slot, flat, event["eventType"], per_key, self.lines(record["events"]))
+        fitting = [o for o in outs if o[0] is None or all(self.knob(saga_id, k, record["events"]) == v
+                                                          for k, v in o[0].world)] or outs
+        alt, label, new_slot, new_flat, new_keyed, emit = fitting[0]
+        emitted = [self._build(record, event, t) for t in emit]
+        for e in emitted:
+            record["events"].setdefault(e["eventType"], _payload(e))
+            tx.emit(e)
+        merged = tuple(new_keyed[n] if n in self.keyed else v
+                       for n, v in zip(self.model.shared_names, new_flat, strict=True))
+        self._save(tx, saga_id, record, self.model._join(merged, (new_slot,)))
+        self.decisions.append(Decision(alt, label, emitted))
+
+    def _split_keyed(self, shared: tuple) -> tuple[tuple, dict[str, dict[str, int]]]:
+        """``(shared with keyed positions at 0, {keyed variable: {key: value}})``."""
+        flat, per_key = [], {}
+        for n, v in zip(self.model.shared_names, shared, strict=True):
+            if n in self.keyed:
+                per_key[n] = dict(v) if isinstance(v, dict) else {}
+                flat.append(0)
+            else:
+                flat.append(v)
+        return tuple(flat), per_key
 
     def start(self, saga_id: str, fields: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """Start saga ``saga_id`` by this participant's trigger reaction; ``fields`` are
@@ -265,7 +347,8 @@ class SpecService:
                 for label, slot, new_shared, emit, alt in self.model._run(reaction, state_slot(self.model, state), shared):
                     if alt is not None:
                         outs.append((alt, label, slot, new_shared, emit))
-            fitting = [o for o in outs if all(self.knob(saga_id, k) == v for k, v in o[0].world)] or outs
+            fitting = [o for o in outs if all(self.knob(saga_id, k, record["events"]) == v
+                                              for k, v in o[0].world)] or outs
             if not fitting:
                 raise UsageError(f"{self.name}: no trigger is enabled for saga {saga_id!r} (already started?)")
             alt, label, slot, new_shared, emit = fitting[0]
@@ -318,7 +401,7 @@ class SpecService:
 
     def _value(self, record, cause, f: SpecField) -> Any:
         value = field_value(f, record["events"], new_id=new_id,
-                            knob=lambda k: self.knob(cause["sagaId"], k))
+                            knob=lambda k: self.knob(cause["sagaId"], k, record["events"]))
         if value is not MISSING:
             return value
         if f.optional:
@@ -365,6 +448,74 @@ class SpecService:
 class _Missing:
     def __repr__(self) -> str:
         return "<missing>"
+
+
+def check_world_data(spec: SagaSpec, data: Any) -> None:
+    """The world's data (``{"declined_users": [...], "decline_over": "50.00"}``) checked
+    against the names and kinds the spec's world rules read; :class:`InputError` names the
+    entry otherwise."""
+    if data is None:
+        return
+    if not isinstance(data, dict):
+        raise InputError('world: data: expected an object {"NAME": VALUE}')
+    kinds = spec.world_data
+    for name, value in data.items():
+        if name not in kinds:
+            raise InputError(f"world: data: unknown name {name!r}; the spec's world rules read "
+                             f"{', '.join(kinds) or 'none'}")
+        if kinds[name] == "list":
+            if not isinstance(value, (list, tuple, set, frozenset)):
+                raise InputError(f"world: data: {name} must be a list of values, got {value!r}")
+        elif value is not None:
+            try:
+                Decimal(str(value))
+            except InvalidOperation:
+                raise InputError(f"world: data: {name} must be a decimal limit like '100.00', got {value!r}") from None
+
+
+def per_key_world(spec: SagaSpec, world: dict[str, Any]) -> dict[str, Any]:
+    """A per-key world (``{"stock": {KEY: UNITS}, "declined_users": [...], "decline_over":
+    "50.00"}``, the form of :class:`~sagaspec.adapters.base.World`) as the interpreter's:
+    ``stock`` starts the spec's keyed variable per key (:class:`InputError` unless it has
+    exactly one), every other entry the world rules read is their data. Knob values and
+    ``shared`` pass through."""
+    out = {k: v for k, v in world.items() if k in ("sagas", "shared") or k in spec.world}
+    data = {k: v for k, v in world.items() if k in spec.world_data}
+    if data:
+        out["data"] = data
+    if world.get("stock"):
+        keyed = [f"{p.name}.{v.name}" for p in spec.participants for v in p.shared if v.key]
+        if len(keyed) != 1:
+            raise InputError(f"world: stock: the spec {spec.name!r} has {len(keyed)} keyed variables "
+                             f"({', '.join(keyed) or 'none'}); stock per key needs exactly one")
+        out["shared"] = {**(out.get("shared") or {}), keyed[0]: {str(k): v for k, v in world["stock"].items()}}
+    unknown = sorted(set(world) - set(out) - set(data) - {"stock", "knobs"})
+    if unknown:
+        raise InputError(f"world: unknown entry {', '.join(unknown)}; the spec {spec.name!r} reads knobs "
+                         f"{', '.join(spec.world) or 'none'}, data {', '.join(spec.world_data) or 'none'}, "
+                         "stock, shared, sagas")
+    return out
+
+
+def rule_value(spec: SagaSpec, knob: str, data: dict[str, Any], events: dict[str, Any]) -> str | None:
+    """The value the first of ``knob``'s world rules that matches gives (``None``: no
+    rule matches, or the knob has none)."""
+    for r in spec.rules:
+        if r.knob != knob or data.get(r.data) is None:
+            continue
+        value = (events.get(r.event) or {}).get(r.field)
+        if value is None:
+            continue
+        if r.test == "in":
+            if value in data[r.data]:
+                return r.value
+        else:
+            try:
+                if Decimal(str(value)) > Decimal(str(data[r.data])):
+                    return r.value
+            except InvalidOperation:
+                continue  # not a decimal: this rule cannot say
+    return None
 
 
 _MISSING = _Missing()
@@ -423,7 +574,9 @@ def property_verdicts(services: dict[str, SpecService], saga_ids: list[str], *,
             with svc.store.transaction() as tx:
                 record, shared = svc._load(tx, saga_id)
             slots.append(part._slot(tuple(record["vars"][f] for f in part.slot_cls._fields)))
-        states[part.name] = part._join(shared if shared is not None else (), tuple(slots))
+        # A property reads a keyed variable held per key as its total over the keys.
+        shared = tuple(sum(v.values()) if isinstance(v, dict) else v for v in shared or ())
+        states[part.name] = part._join(shared, tuple(slots))
     view = _StateView(states)
     return {p.name: bool(p.pred(view)) for p in system.properties if p.kind in kinds}
 

@@ -6,7 +6,9 @@
 the event goes to every subscriber and the in-memory bus runs until quiet),
 ``deliver_to`` (one participant only, nothing routed: the caller plays the bus, as
 ``sagaspec conform --spec`` does), ``start`` (a trigger participant starts a saga),
-``setup`` (world knob values), ``crash`` (arm a crash point for the next delivery),
+``setup`` (world knob values; with ``per_key=True`` the per-key world of
+:class:`~sagaspec.adapters.base.World` instead: stock per key, the world rules' data),
+``crash`` (arm a crash point for the next delivery),
 ``reset`` and ``drain``. A delivery killed at its crash point restarts the participant,
 which re-sends its outbox, and raises :class:`ConsumerCrashed` (the server answers 5xx:
 not acknowledged, the bus redelivers).
@@ -21,7 +23,7 @@ from typing import Any
 from sagaspec.adapters.base import RawMessage, check_shared
 from sagaspec.adapters.crash import CRASH_POINTS, ConsumerCrashed, SimulatedCrash
 
-from sagaspec.errors import AdapterError
+from sagaspec.errors import AdapterError, InputError
 
 __all__ = ["SpecTarget", "ConsumerCrashed"]
 
@@ -33,8 +35,13 @@ class SpecTarget:
     world_knobs = True
 
     def __init__(self, make: Callable[[], dict[str, Any]], participant: str = "system",
-                 world: dict[str, Any] | None = None) -> None:
+                 world: dict[str, Any] | None = None, *, per_key: bool = False) -> None:
         self._make = make
+        #: ``True``: ``setup`` takes the per-key world (stock per key, declined users, an
+        #: amount limit), as the hand-written order services do, not knob values.
+        self.per_key = per_key
+        if per_key:
+            self.world_knobs = False
         self._initial_world = dict(world or {})
         self.participant = participant
         self.design = None
@@ -71,9 +78,21 @@ class SpecTarget:
         out, self._out = self._out, []
         return out
 
-    def setup(self, world: dict[str, Any]) -> None:
+    def setup(self, world: Any) -> None:
         """Knob values (``{KNOB: VALUE, "sagas": {ID: {...}}}``) and, under ``"shared"``,
-        the starting values of shared variables (``{"PARTICIPANT.VAR": VALUE}``)."""
+        the starting values of shared variables (``{"PARTICIPANT.VAR": VALUE}``); with
+        ``per_key``, a :class:`~sagaspec.adapters.base.World` or its JSON form."""
+        if self.per_key:
+            from sagaspec.examples.interpreter import per_key_world
+
+            data = world.to_json() if hasattr(world, "to_json") else dict(world or {})
+            knobs = data.pop("knobs", None)
+            if knobs:
+                data["sagas"] = {**knobs, **(data.get("sagas") or {})}
+            try:
+                world = per_key_world(self.spec, data)
+            except InputError as exc:
+                raise AdapterError(str(exc)) from None
         if not isinstance(world, dict):
             raise AdapterError(f"world must be an object of knob values, got {type(world).__name__}")
         shared = check_shared(self.spec, world.get("shared") or {})
@@ -83,6 +102,12 @@ class SpecTarget:
         for name, values in shared.items():
             if name in self.services:  # a served participant applies its own
                 self.services[name].set_shared(values)
+
+    def place_order(self, order: dict[str, Any]) -> None:
+        """Start a saga with the trigger event's payload (``sagaId`` and its fields)."""
+        if not isinstance(order, dict) or not isinstance(order.get("sagaId"), str):
+            raise AdapterError('place_order: expected {"sagaId": "...", ...fields}')
+        self.start({"sagaId": order["sagaId"], "fields": {k: v for k, v in order.items() if k != "sagaId"}})
 
     def start(self, request: dict[str, Any]) -> None:
         """``{"sagaId": ID, "participant": NAME, "fields": {...}, "route": true}`` (all but
@@ -152,14 +177,21 @@ class SpecTarget:
         return acked
 
     def _relay(self, name: str, route: bool) -> None:
-        sent: list[dict[str, Any]] = []
-        try:
-            self.services[name].relay(sent.append)
-        finally:
-            for e in sent:
-                self._out.append(e)
-                if route and len(self.services) > 1:
-                    self._bus.append(e)
+        # A process killed after publishing but before marking its outbox sent publishes
+        # the same events again when it comes back (consumers deduplicate them); bounded
+        # as the hand-written services' relay is.
+        for _ in range(4):
+            sent: list[dict[str, Any]] = []
+            try:
+                self.services[name].relay(sent.append)
+                return
+            except SimulatedCrash:
+                self.services[name] = self.services[name].restarted()
+            finally:
+                for e in sent:
+                    self._out.append(e)
+                    if route and len(self.services) > 1:
+                        self._bus.append(e)
 
     def _pump(self) -> None:
         # The system's in-memory bus, in publication order, until quiet.

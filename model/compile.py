@@ -24,6 +24,15 @@ until every joined event has arrived. A subscribed event without a reaction, or 
 reaction with no enabled alternative, is consumed with no change (``ignore (...)``).
 Reaction results are memoized per (slot, shared values), so CEL is evaluated once per
 distinct situation, not once per explored state.
+
+Keyed shared variables
+----------------------
+A keyed variable (``key: sku``) holds one value per key in a real service. The model
+keeps one key: every saga has one line of that key, of ``units`` units (the key's
+``units`` param), so all sagas compete for it, the worst case for the resource. A keyed
+variable is then one value, like any shared variable, and the state vector is what it
+would be without keys. How a real service evaluates a keyed variable per key of a
+saga's lines is :func:`run_per_key`; with one line of one key it is the model's step.
 """
 
 from __future__ import annotations
@@ -45,7 +54,7 @@ from sagaspec.spec.sagafile import (
 
 from sagaspec.errors import ModelError, SpecError, UsageError
 
-__all__ = ["spec_system", "SpecParticipantModel", "SpecTriggerModel", "spec_properties"]
+__all__ = ["spec_system", "SpecParticipantModel", "SpecTriggerModel", "spec_properties", "run_per_key"]
 
 
 def _class_name(name: str, suffix: str) -> str:
@@ -99,7 +108,8 @@ class _Domain:
 class SpecParticipantModel(Participant):
     """A participant interpreted from its spec (see the module docstring)."""
 
-    def __init__(self, spec: SpecParticipant, sagas: int, params: dict, volatile: frozenset[str]) -> None:
+    def __init__(self, spec: SpecParticipant, sagas: int, params: dict, volatile: frozenset[str],
+                 keys: tuple = ()) -> None:
         self.spec = spec
         self.name = spec.name
         self.subscribes = frozenset(spec.subscribes)
@@ -122,6 +132,8 @@ class SpecParticipantModel(Participant):
             for ev in r.on:
                 self.by_event[ev] = r
         self.triggers = tuple(r for r in spec.reactions if r.kind == "trigger")
+        #: Keys of this participant's keyed variables (the model has one key of each).
+        self.keys = keys
         self.volatile = tuple(i for i, v in enumerate(spec.state) if v.name in volatile)
         self.svolatile = tuple(i for i, v in enumerate(spec.shared) if v.name in volatile)
         self._interned: dict = {}
@@ -268,6 +280,130 @@ class SpecParticipantModel(Participant):
                 return (Outcome("wait (join)", self._join(shared, new_slots)),), (None,)
         results = self._run(reaction, slot, shared)
         return self._outcomes(results, self._join(shared, slots), i), tuple(r[4] for r in results)
+
+    # -- per key (a real service's keyed variables) -------------------------------------
+
+    def keyed_choices(self, slot, shared: tuple, event: str | None, per_key: dict, lines: dict) -> list:
+        """The outcomes of the reaction to ``event`` (``None``: the trigger reactions) of a
+        real service whose keyed variables hold one value per key (see :func:`run_per_key`).
+
+        ``[(alternative, label, slot, shared, per_key, emit), ...]``; the alternative is
+        ``None`` when none ran (no reaction, a join still waiting, none enabled).
+        """
+        if event is None:
+            out = []
+            for reaction in self.triggers:
+                out += [o for o in run_per_key(self, reaction, slot, shared, per_key, lines) if o[0] is not None]
+            return out
+        reaction = self.by_event.get(event)
+        if reaction is None:
+            return [(None, "ignore (no reaction)", slot, shared, per_key, ())]
+        if reaction.kind == "join":
+            values = list(slot)
+            for ev, var in reaction.memory:
+                if ev == event:
+                    values[self.index[var]] = True
+            slot = self._slot(tuple(values))
+            if not all(slot[self.index[var]] for _ev, var in reaction.memory):
+                return [(None, "wait (join)", slot, shared, per_key, ())]
+        return run_per_key(self, reaction, slot, shared, per_key, lines)
+
+
+def _keyed_check(domain: _Domain, value, where: str):
+    """A real service's value of an int: at least its minimum, but not bounded above by
+    the model's bound (a real stock, a real order's units, may be larger)."""
+    if domain.var.kind == "int" and isinstance(value, int) and not isinstance(value, bool) \
+            and domain.high is not None and value > domain.high:
+        if value < domain.low:  # pragma: no cover - low <= high
+            raise ModelError(f"{where}: update of {domain.var.name} is {value!r}, below {domain.low}")
+        return value
+    return domain.check(value, where, "update")
+
+
+def run_per_key(model: SpecParticipantModel, reaction: SpecReaction, slot, shared: tuple,
+                per_key: dict, lines: dict) -> list:
+    """``reaction`` of a real service with keyed variables, evaluated per key.
+
+    ``per_key`` maps each keyed variable to ``{key value: value}`` (a key not listed has
+    its variable's minimum: nothing of it); ``lines`` maps a key name (``sku``) to the
+    saga's units per key value, its lines' quantities added up per key (empty: the
+    saga's lines are not known here). The positions of keyed variables in ``shared`` are
+    not read.
+
+    An alternative's guard that reads no keyed variable runs once; one that reads the
+    keyed variables of key K runs once per key value of the saga's lines of K, with
+    those variables at that key and K's ``units`` param at the saga's units of it: an
+    alternative that updates a keyed variable (takes or gives back a resource) is
+    enabled when its guard holds for *every* key (all or nothing), any other when it
+    holds for *some* key (that key decides it, e.g. out of stock). Updates of keyed
+    variables run per key likewise; every other update once, with each ``units`` param
+    at the saga's total units of its key. An int may exceed its model bound here.
+    In the model, one line of one key with ``units`` units: the same as
+    :meth:`SpecParticipantModel._run`.
+    """
+    spec = model.spec
+    keyed = {v.name: v.key for v in spec.shared if v.key}
+    keys = {k.name: k for k in model.keys}
+    base = model._data(slot, shared)
+    for name in keyed:
+        base.pop(name, None)
+    for k in keys.values():
+        base[k.units] = sum((lines.get(k.name) or {}).values())
+
+    def at(key_name: str, kv: str, data: dict, values: dict) -> dict:
+        d = dict(data)
+        for var, kn in keyed.items():
+            if kn == key_name:
+                d[var] = values[var].get(kv, model.domains[var].low)
+        d[keys[key_name].units] = lines[key_name][kv]
+        return d
+
+    def key_of(expr) -> str | None:
+        return next((keyed[r] for r in getattr(expr, "refs", ()) if r in keyed), None)
+
+    enabled = []
+    fallback = None
+    for alt in reaction.alternatives:
+        if alt.otherwise:
+            fallback = alt
+            continue
+        if alt.when is None:
+            enabled.append(alt)
+            continue
+        kn = key_of(alt.when)
+        if kn is None:
+            ok = alt.when(base) is True
+        else:
+            kvs = sorted(lines.get(kn) or {})
+            truths = [alt.when(at(kn, kv, base, per_key)) is True for kv in kvs]
+            takes = any(var in keyed for var, _e in alt.updates)
+            ok = bool(truths) and (all(truths) if takes else any(truths))
+        if ok:
+            enabled.append(alt)
+    if not enabled and fallback is not None:
+        enabled.append(fallback)
+    out = []
+    for alt in enabled:
+        new_slot = list(slot)
+        new_shared = list(shared)
+        new_keyed = {var: dict(values) for var, values in per_key.items()}
+        for var, expr in alt.updates:
+            kn = keyed.get(var)
+            if kn is None:
+                value = _keyed_check(model.domains[var], expr(base), expr.where)
+                if var in model.index:
+                    new_slot[model.index[var]] = value
+                else:
+                    new_shared[model.sindex[var]] = value
+                continue
+            for kv in sorted(lines.get(kn) or {}):
+                value = _keyed_check(model.domains[var], expr(at(kn, kv, base, per_key)), expr.where)
+                new_keyed.setdefault(var, {})[kv] = value
+        out.append((alt, _label(alt.label, base), model._slot(tuple(new_slot)), tuple(new_shared), new_keyed, alt.emit))
+    if not out:
+        out.append((None, "ignore (no alternative enabled)", slot, shared, per_key, ()))
+    return out
+
 
 class SpecTriggerModel(SpecParticipantModel):
     """A spec participant with spontaneous reactions (``trigger: true``).
@@ -434,6 +570,12 @@ def _property(p: SpecProperty, parts, params) -> Property:
 # ------------------------------------------------------------------------------ systems
 
 
+def _keys_of(spec: SagaSpec, part: SpecParticipant) -> tuple:
+    """The keys of ``part``'s keyed variables."""
+    names = dict.fromkeys(v.key for v in part.shared if v.key)
+    return tuple(spec.key(n) for n in names)
+
+
 def spec_system(
     spec: SagaSpec,
     sagas: int | None = None,
@@ -464,7 +606,7 @@ def spec_system(
         vol = {p.name: (joins[p.name] if p.name in chosen else frozenset()) for p in spec.participants}
     parts = {
         p.name: (SpecTriggerModel if any(r.kind == "trigger" for r in p.reactions) else SpecParticipantModel)(
-            p, sagas, values, vol[p.name]
+            p, sagas, values, vol[p.name], _keys_of(spec, p)
         )
         for p in spec.participants
     }

@@ -59,6 +59,8 @@ RULES: dict[str, str] = {
     "join-never-completes": "a join waits for an event that is never published, or for two "
     "events that never both happen in one saga",
     "reaction-unreachable": "a reaction to events of which none is ever published",
+    "keyed-update-reads-total": "an update of a keyed variable reads a per-saga number, which is "
+    "the saga's total over all keys, not the units of the key being updated",
 }
 
 
@@ -325,5 +327,27 @@ def lint_design(design: Design, events: Sequence[str] | None = None) -> list[Fin
 
 
 def lint_spec(spec: SagaSpec) -> list[Finding]:
-    """Every finding on a saga spec's design (its events are the catalogue)."""
-    return lint_design(spec.design(), spec.event_names)
+    """Every finding on a saga spec's design (its events are the catalogue), and on its
+    keyed variables."""
+    return lint_design(spec.design(), spec.event_names) + _keyed_findings(spec)
+
+
+def _keyed_findings(spec: SagaSpec) -> list[Finding]:
+    out = []
+    for p in spec.participants:
+        keyed = {v.name: v.key for v in p.shared if v.key}
+        numbers = {v.name for v in p.state if v.kind in ("int", "counter")}
+        for r in p.reactions:
+            for a in r.alternatives:
+                for var, expr in a.updates:
+                    if var not in keyed:
+                        continue
+                    for ref in sorted(set(getattr(expr, "refs", ())) & numbers):
+                        units = spec.key(keyed[var]).units
+                        event = r.on[0] if r.on else (a.emit[0] if a.emit else "")
+                        out.append(Finding(
+                            "keyed-update-reads-total", event, p.name,
+                            f"{expr.where}: {var} is kept per {keyed[var]}, but its update `{expr.text}` "
+                            f"reads {ref}, one number per saga: a saga of several {keyed[var]}s would "
+                            f"move each by its total; use {units} (that {keyed[var]}'s units)"))
+    return out

@@ -43,6 +43,8 @@ __all__ = [
     "SpecEvent",
     "SpecField",
     "SpecProperty",
+    "SpecKey",
+    "WorldRule",
     "SagaSpec",
     "load_spec",
     "parse_spec",
@@ -107,10 +109,50 @@ class Var:
     volatile: bool = False
     description: str = ""
     where: str = ""
+    #: The key (``keys:`` name) of a keyed shared variable: one value per key.
+    key: str | None = None
 
     @property
     def cel_type(self) -> str:
         return _CEL_TYPE[self.kind]
+
+
+@dataclass(frozen=True)
+class SpecKey:
+    """A key of keyed shared variables (``keys:``): what a saga's lines are.
+
+    The lines are the entries of the list field ``event.field`` (``OrderCreated.items``);
+    each names its key in ``key`` and its units in ``quantity``. In the model every saga
+    has one line of one key (all sagas contend for it), of ``units`` (an int param)
+    units; a real service evaluates a keyed variable's guards and updates per key of the
+    saga's lines, with ``units`` the saga's units of that key
+    (:func:`sagaspec.model.compile.run_per_key`).
+    """
+
+    name: str
+    event: str
+    field: str
+    key: str
+    quantity: str
+    units: str
+    description: str = ""
+    where: str = ""
+
+
+@dataclass(frozen=True)
+class WorldRule:
+    """How a real world decides a knob from its data: ``knob`` is ``value`` for a saga
+    whose field ``event.field`` is in the world data list ``data`` (``test == "in"``)
+    or, as a decimal, above the world data limit ``data`` (``test == "above"``)."""
+
+    knob: str
+    value: str
+    event: str
+    field: str
+    test: str  # in | above
+    data: str
+    description: str = ""
+    where: str = ""
 
 
 @dataclass(frozen=True)
@@ -233,6 +275,21 @@ class SagaSpec:
     source: str
     #: The shipped short name (``seed``), or ``None`` for a user's file.
     shipped: str | None = None
+    #: Keys of keyed shared variables (``keys:``).
+    keys: tuple[SpecKey, ...] = ()
+    #: World rules per knob, in order (``world: KNOB: rules:``).
+    rules: tuple[WorldRule, ...] = ()
+
+    def key(self, name: str) -> SpecKey:
+        for k in self.keys:
+            if k.name == name:
+                return k
+        raise DesignError(f"spec {self.name!r} has no key {name!r}")
+
+    @property
+    def world_data(self) -> dict[str, str]:
+        """World data names the rules read -> ``list`` (``in``) or ``limit`` (``above``)."""
+        return {r.data: ("list" if r.test == "in" else "limit") for r in self.rules}
 
     def participant(self, name: str) -> SpecParticipant:
         for p in self.participants:
@@ -472,6 +529,10 @@ class _Builder:
         self.types = types
         events = self.events()
         self.event_names = [e.name for e in events]
+        self.spec_events = {e.name: e for e in events}
+        keys = self.keys(params)
+        self.key_map = {k.name: k for k in keys}
+        rules = self.rules()
         participants = self.participants(params)
         props = self.properties(participants, params)
         self.check_provenance(events, participants)
@@ -495,7 +556,81 @@ class _Builder:
             properties=props,
             source=self.loc.source,
             shipped=self.shipped,
+            keys=keys,
+            rules=rules,
         )
+
+    def _resolve(self, schema):
+        """``schema`` with a ``$ref`` to a declared type followed (once per level)."""
+        seen = 0
+        while isinstance(schema, dict) and isinstance(schema.get("$ref"), str) and seen < 20:
+            ref = schema["$ref"]
+            if not ref.startswith("#/types/") or ref[8:] not in self.types:
+                return schema
+            schema = self.types[ref[8:]]
+            seen += 1
+        return schema
+
+    def event_field(self, ref: str, path, what: str) -> SpecField:
+        """The field ``EVENT.FIELD`` names (a load error naming ``what`` otherwise)."""
+        ev, _, fname = ref.partition(".")
+        if ev not in self.spec_events:
+            self.fail(path, f"{what}: unknown event {ev!r}; expected one of {', '.join(self.event_names)}")
+        fields = {f.name: f for f in self.spec_events[ev].fields}
+        if fname not in fields:
+            self.fail(path, f"{what}: event {ev} has no field {fname!r} (fields: {', '.join(fields) or 'none'})")
+        return fields[fname]
+
+    def keys(self, params) -> tuple[SpecKey, ...]:
+        out = []
+        ints = {p.name for p in params if p.type == "int"}
+        used: dict[str, str] = {}
+        for name, k in (self.d.get("keys") or {}).items():
+            path = ("keys", name)
+            f = self.event_field(k["lines"], (*path, "lines"), f"key {name}: lines")
+            schema = self._resolve(f.schema)
+            if not isinstance(schema, dict) or schema.get("type") != "array" or "items" not in schema:
+                self.fail((*path, "lines"), f"key {name}: lines: {k['lines']} must be a list field (type: array with items)")
+            item = self._resolve(schema["items"])
+            props = item.get("properties") if isinstance(item, dict) else None
+            if not isinstance(props, dict):
+                self.fail((*path, "lines"), f"key {name}: lines: the items of {k['lines']} must be objects with properties")
+            for role in ("key", "quantity"):
+                if k[role] not in props:
+                    self.fail((*path, role), f"key {name}: a line of {k['lines']} has no field {k[role]!r} "
+                              f"(fields: {', '.join(props)})")
+            if self._resolve(props[k["quantity"]]).get("type") != "integer":
+                self.fail((*path, "quantity"), f"key {name}: quantity: field {k['quantity']!r} of a line must be an integer")
+            if k["units"] not in ints:
+                self.fail((*path, "units"), f"key {name}: units: {k['units']!r} is not an int param "
+                          f"(int params: {', '.join(sorted(ints)) or 'none'})")
+            if k["units"] in used:
+                self.fail((*path, "units"), f"key {name}: units: param {k['units']!r} already stands for key {used[k['units']]}'s units")
+            used[k["units"]] = name
+            ev, _, field = k["lines"].partition(".")
+            out.append(SpecKey(name, ev, field, k["key"], k["quantity"], k["units"],
+                               k.get("description", ""), self.loc.where(path)))
+        return tuple(out)
+
+    def rules(self) -> tuple[WorldRule, ...]:
+        out = []
+        kinds: dict[str, tuple[str, tuple]] = {}
+        for knob, w in (self.d.get("world") or {}).items():
+            for i, r in enumerate(w.get("rules") or ()):
+                path = ("world", knob, "rules", i)
+                if r["value"] not in w["values"]:
+                    self.fail((*path, "value"), f"{r['value']!r} is not a value of world knob {knob} ({', '.join(w['values'])})")
+                self.event_field(r["if"], (*path, "if"), f"world {knob}: rule")
+                test = "in" if "in" in r else "above"
+                data = r[test]
+                if data in kinds and kinds[data][0] != test:
+                    self.fail((*path, test), f"world data {data!r} is a {'list (in)' if kinds[data][0] == 'in' else 'limit (above)'} "
+                              f"at {self.loc.where(kinds[data][1])}; one name, one kind")
+                kinds.setdefault(data, (test, (*path, test)))
+                ev, _, field = r["if"].partition(".")
+                out.append(WorldRule(knob, r["value"], ev, field, test, data, r.get("description", ""),
+                                     self.loc.where(path)))
+        return tuple(out)
 
     def params(self) -> tuple[Param, ...]:
         out = []
@@ -600,11 +735,17 @@ class _Builder:
                 initial = self.expr(env, init, (*path, "initial"), _CEL_TYPE[kind])
         if v.get("ghost") and v.get("volatile"):
             self.fail(path, "a ghost variable records what happened in the world; it cannot be volatile")
+        key = v.get("key")
+        if key is not None:
+            if key not in self.key_map:
+                self.fail((*path, "key"), f"unknown key {key!r}; expected one of {', '.join(self.key_map) or 'none declared (top-level keys:)'}")
+            if kind not in ("int", "counter"):
+                self.fail((*path, "key"), f"a keyed variable counts something per key: type int or counter, not {kind}")
         if name in self.param_names or name == "sagas":
             self.fail(path, f"variable {name!r} has the name of a param")
         return Var(
             name, kind, values, low, high, initial, shared, bool(v.get("ghost")),
-            bool(v.get("volatile")), v.get("description", ""), self.loc.where(path),
+            bool(v.get("volatile")), v.get("description", ""), self.loc.where(path), key,
         )
 
     def participants(self, params) -> tuple[SpecParticipant, ...]:
@@ -617,6 +758,7 @@ class _Builder:
             if dup:
                 self.fail(ppath, f"variable {sorted(dup)[0]!r} is declared both per saga and shared")
             allvars = {v.name: v for v in (*state, *shared)}
+            self.keyed = {v.name: v.key for v in shared if v.key}
             names = dict(self.param_env)
             names.update({n: v.cel_type for n, v in allvars.items()})
             env = CelEnv(names)
@@ -641,6 +783,14 @@ class _Builder:
                     for ev in r.on:
                         if ev not in subs:
                             raise SpecError(f"{r.where}: {pname} reacts to {ev} but does not subscribe to it (subscribes: {', '.join(subs)})")
+            for v in shared:
+                if v.key:
+                    k = self.key_map[v.key]
+                    sees = set(subs) | {e for r in reactions for a in r.alternatives for e in a.emit}
+                    if k.event not in sees:
+                        self.fail((*ppath, "shared", v.name, "key"),
+                                  f"{pname} keeps {v.name} per {k.name} but never sees {k.event}, the event with the lines "
+                                  f"({k.event}.{k.field}); subscribe to it")
             emitted = tuple(dict.fromkeys(e for r in reactions for a in r.alternatives for e in a.emit))
             pubs = p.get("publishes")
             if pubs is None:
@@ -717,6 +867,7 @@ class _Builder:
                     self.fail(upath, f"{value!r} is not a value of {var} ({', '.join(v.values)})")
                 self.check_strings(value, upath, {var: v.values} if v.kind == "enum" else enums)
                 updates.append((var, self.expr(env, value, upath, v.cel_type)))
+            self.check_keyed(when, updates, apath)
             emit = tuple(a.get("emit") or ())
             for k, ev in enumerate(emit):
                 self.known_event(ev, (*apath, "emit", k))
@@ -726,6 +877,31 @@ class _Builder:
         if otherwise > 1:
             self.fail(rpath, "at most one alternative may be 'otherwise'")
         return SpecReaction(pname, kind, on, memory, tuple(alts), r.get("note", ""), self.loc.where(rpath))
+
+    def check_keyed(self, when, updates, apath) -> None:
+        """Keyed variables are read and written per key: a guard reads keyed data of one
+        key only; an update of a keyed variable reads no other key's; any other update
+        reads no keyed variable (it runs once, not per key)."""
+        if not self.keyed:
+            return
+
+        def keys_read(expr) -> set[str]:
+            refs = getattr(expr, "refs", frozenset())
+            return {self.keyed[r] for r in refs if r in self.keyed}
+
+        if when is not None and len(keys_read(when)) > 1:
+            self.fail((*apath, "when"), f"the guard reads variables of keys {', '.join(sorted(keys_read(when)))}; "
+                      "a guard runs per key of one kind")
+        for var, expr in updates:
+            read = keys_read(expr)
+            own = self.keyed.get(var)
+            if own is None and read:
+                names = sorted(r for r in getattr(expr, "refs", ()) if r in self.keyed)
+                self.fail((*apath, "set", var), f"{var} is not keyed but its update reads keyed {', '.join(names)}: "
+                          "an update of a per-saga or unkeyed variable runs once, not per key")
+            if own is not None and read - {own}:
+                self.fail((*apath, "set", var), f"{var} is keyed by {own} but its update reads variables keyed by "
+                          f"{', '.join(sorted(read - {own}))}")
 
     def properties(self, participants, params) -> tuple[SpecProperty, ...]:
         per_saga = dict(self.param_env)

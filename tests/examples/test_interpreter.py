@@ -166,3 +166,177 @@ def test_world_knobs_are_checked_against_the_spec():
         SpecService(shipped_spec("corrected"), "payment", world={"weather": "sunny"})
     with pytest.raises(InputError, match="payment is 'maybe'; expected one of approve, decline"):
         SpecService(shipped_spec("corrected"), "payment", world={"sagas": {"s": {"payment": "maybe"}}})
+
+
+# -- the order world per key: stock per sku, declined users, an amount limit -----------------
+
+
+def _order_target(world):
+    from sagaspec.examples.interpreter import per_key_world
+    from sagaspec.examples.spec_target import SpecTarget
+
+    spec = shipped_spec("corrected")
+    target = SpecTarget(lambda: spec_services(spec))
+    target.setup(per_key_world(spec, world))
+    return target
+
+
+def _place(target, order):
+    fields = {k: v for k, v in order.items() if k != "sagaId"}
+    target.start({"sagaId": order["sagaId"], "fields": fields})
+    return target.drain()
+
+
+def _order(i, user, amount, items):
+    return {"sagaId": f"saga-{i}", "orderId": f"order-{i}", "userId": user, "amount": amount,
+            "items": [{"sku": k, "quantity": q, "unitPrice": "1.00"} for k, q in items]}
+
+
+def test_the_order_spec_reserves_per_sku_all_or_nothing_and_releases_each_line():
+    t = _order_target({"stock": {"a": 2, "b": 1}})
+    assert [e["eventType"] for e in _place(t, _order(1, "alice", "10.00", [("a", 1), ("b", 1)]))] == \
+        ["OrderCreated", "PaymentProcessed", "InventoryReserved", "OrderCompleted", "NotificationSent"]
+    inv = t.services["inventory"]
+    assert inv.variables("saga-1")["free"] == {"a": 1, "b": 0}
+    assert inv.variables("saga-1")["held"] == 2
+    # b is gone: the whole order fails, a keeps its unit, Payment refunds.
+    types = [e["eventType"] for e in _place(t, _order(2, "alice", "10.00", [("a", 1), ("b", 1)]))]
+    assert "InventoryReservationFailed" in types and "PaymentRefunded" in types
+    assert inv.variables("saga-2")["free"] == {"a": 1, "b": 0}
+    # Two lines of one sku add up: 2 units of a do not fit 1.
+    types = [e["eventType"] for e in _place(t, _order(3, "bob", "10.00", [("a", 1), ("a", 1)]))]
+    assert "InventoryReservationFailed" in types
+    # A declined payment cancels; Inventory gives back each line's units.
+    t2 = _order_target({"stock": {"a": 5, "b": 5}, "declined_users": ["mallory"]})
+    sent = _place(t2, _order(4, "mallory", "10.00", [("a", 2), ("b", 3)]))
+    types = [e["eventType"] for e in sent]
+    assert types.count("PaymentFailed") == 1 and "InventoryReleased" in types
+    released = next(e for e in sent if e["eventType"] == "InventoryReleased")
+    assert released["items"] == [{"sku": "a", "quantity": 2, "unitPrice": "1.00"},
+                                 {"sku": "b", "quantity": 3, "unitPrice": "1.00"}]
+    assert t2.services["inventory"].variables("saga-4")["free"] == {"a": 5, "b": 5}
+
+
+@pytest.mark.parametrize(("world", "user", "amount", "declined"), [
+    ({"declined_users": ["mallory"]}, "mallory", "1.00", True),
+    ({"declined_users": ["mallory"]}, "alice", "1.00", False),
+    ({"decline_over": "100.00"}, "alice", "100.00", False),
+    ({"decline_over": "100.00"}, "alice", "100.01", True),
+    ({"decline_over": None, "declined_users": []}, "alice", "999999999999999.99", False),
+    ({"decline_over": "999999999999999.98"}, "alice", "999999999999999.99", True),  # exact, not float
+    ({}, "mallory", "1000.00", False),  # no data: the knob's first value
+])
+def test_the_payment_rules_decide_the_knob_from_the_worlds_data(world, user, amount, declined):
+    t = _order_target({"stock": {"a": 1}, **world})
+    types = [e["eventType"] for e in _place(t, _order(1, user, amount, [("a", 1)]))]
+    assert ("PaymentFailed" in types) is declined
+    assert ("PaymentProcessed" in types) is not declined
+
+
+def test_a_knob_set_for_the_saga_wins_over_the_rules():
+    t = _order_target({"stock": {"a": 1}, "declined_users": ["mallory"],
+                       "sagas": {"saga-1": {"payment": "approve"}}})
+    types = [e["eventType"] for e in _place(t, _order(1, "mallory", "1.00", [("a", 1)]))]
+    assert "PaymentProcessed" in types
+
+
+@pytest.mark.parametrize(("world", "expected"), [
+    ({"data": {"declined": []}}, "world: data: unknown name 'declined'"),
+    ({"data": {"declined_users": "mallory"}}, "world: data: declined_users must be a list"),
+    ({"data": {"decline_over": "lots"}}, "world: data: decline_over must be a decimal limit"),
+])
+def test_bad_world_data_is_one_clear_line(world, expected):
+    svc = SpecService("corrected", "payment")
+    with pytest.raises(InputError, match=expected):
+        svc.configure(world)
+
+
+def test_bad_per_key_stock_names_the_variable_and_key():
+    from sagaspec.adapters.base import check_shared
+    from sagaspec.examples.interpreter import per_key_world
+
+    spec = shipped_spec("corrected")
+    with pytest.raises(InputError, match=r"world: shared: inventory.free\['a'\] is -1"):
+        check_shared(spec, per_key_world(spec, {"stock": {"a": -1}})["shared"])
+    with pytest.raises(InputError, match="unknown entry weather"):
+        per_key_world(spec, {"weather": "rain"})
+    shop = load_spec(SAGAS / "shop.saga.yaml")
+    with pytest.raises(InputError, match="has 0 keyed variables"):
+        per_key_world(shop, {"stock": {"a": 1}})
+
+
+def test_the_order_spec_per_key_agrees_with_the_hand_written_order_services():
+    """Differential: random order worlds and orders, one at a time, through the
+    interpreter running the order spec and through the hand-written services; each saga
+    publishes the same events, and the stock per sku ends the same."""
+    from sagaspec.examples.system import make_system
+
+    compared = 0
+    outcomes = set()
+    for seed in range(12):
+        rng = random.Random(seed)
+        skus = ["a", "b", "c"]
+        world = {"stock": {k: rng.randint(0, 3) for k in skus[:2]},  # c is not listed: none in stock
+                 "declined_users": ["mallory"], "decline_over": rng.choice([None, "50.00"])}
+        spec_side = _order_target(world)
+        hand = make_system()
+        hand.setup(world)
+        for i in range(6):
+            items = [(rng.choice(skus), rng.randint(1, 2)) for _ in range(rng.randint(1, 3))]
+            order = _order(i, rng.choice(["alice", "bob", "mallory"]),
+                           rng.choice(["10.00", "50.00", "50.01"]), items)
+            got = sorted(e["eventType"] for e in _place(spec_side, order))
+            hand.place_order(dict(order))
+            want = sorted(e["eventType"] for e in hand.drain() if isinstance(e, dict))
+            assert got == want, (seed, order, world)
+            outcomes.add("OrderCompleted" in got)
+            compared += 1
+        free = spec_side.services["inventory"].variables("saga-0")["free"]
+        stock = hand.service("inventory").stock()
+        assert {k: v for k, v in free.items() if v or k in world["stock"]} == \
+            {k: v for k, v in stock.items() if v or k in world["stock"]}, seed
+    assert compared == 72 and outcomes == {True, False}
+
+
+def _conform_order_spec(spec, participant: str, examples: int, tmp_path):
+    from sagaspec.adapters.inprocess import InProcessAdapter
+    from sagaspec.conformance.events import RunFinished
+    from sagaspec.conformance.runner import RunConfig, Runner
+    from sagaspec.examples.spec_target import SpecTarget
+
+    target = SpecTarget(lambda: spec_services(spec), participant=participant, per_key=True)
+    adapter = InProcessAdapter(target, label="interpreter")
+    events = list(Runner(RunConfig(adapter=adapter, participant=participant, design="corrected",
+                                   examples=examples, seed=1, failures_dir=tmp_path / "failures",
+                                   coverage=False, all_bugs=False)).execute())
+    return next(e for e in events if isinstance(e, RunFinished))
+
+
+@pytest.mark.parametrize(("participant", "examples"),
+                         [("system", 40), ("order", 25), ("payment", 25), ("inventory", 25), ("notification", 15)])
+def test_the_order_suite_with_its_per_key_world_passes_on_the_interpreter_running_the_order_spec(
+        participant, examples, tmp_path):
+    """The order saga's own conformance suite (stock per sku, declined users, an amount
+    limit, judged exactly) against the interpreter running the order spec."""
+    final = _conform_order_spec(shipped_spec("corrected"), participant, examples, tmp_path)
+    assert final.ok, (final.failures, final.error)
+    status = {c.name: c.status for c in final.checks}
+    judged = {"system": ("stock", "payment-rules"), "payment": ("payment-rules",),
+              "inventory": ("stock",)}.get(participant, ())
+    for check in ("model", *judged):
+        assert status[check] == "passed", (check, status)
+
+
+@pytest.mark.parametrize(("old", "new", "check"), [
+    ("free: free - units}", "free: free - 1}", "stock"),  # a reservation takes one unit, whatever the lines
+    ("{value: decline, if: OrderCreated.userId, in: declined_users",
+     "{value: approve, if: OrderCreated.userId, in: declined_users", "payment-rules"),
+])
+def test_the_order_suite_catches_a_per_key_slip_in_the_order_spec(old, new, check, tmp_path):
+    text = (Path(__file__).resolve().parents[2] / "spec" / "sagas" / "order-corrected.saga.yaml").read_text()
+    assert text.count(old) == 1
+    from sagaspec.spec.sagafile import parse_spec
+
+    bad = parse_spec(text.replace(old, new), "bad.saga.yaml")
+    final = _conform_order_spec(bad, "system", 100, tmp_path)
+    assert final.failures == [check]
