@@ -65,6 +65,8 @@ __all__ = [
     "hand_written",
     "OrderWorkload",
     "fault_workload",
+    "interpreted_target",
+    "ENGINES",
 ]
 
 #: The participants of both shipped designs, in the seed's order.
@@ -491,10 +493,69 @@ def make_target(
     store_factory: StoreFactory | None = None,
     seed: int | None = None,
     crash_point: str = "before-commit",
-) -> ReferenceSystem | SingleService:
-    """``participant="system"`` gives :func:`make_system`, a name gives :class:`SingleService`."""
+    engine: str = "hand-written",
+) -> Any:
+    """``participant="system"`` gives :func:`make_system`, a name gives :class:`SingleService`.
+
+    ``engine="interpreter"``: the order saga's reference services are the spec
+    interpreter running the design's spec, with its per-key world (stock per sku, the
+    payment rules' data): :func:`interpreted_target`. The hand-written services stay the
+    default, and the only engine of their mutants.
+    """
+    if engine not in ENGINES:
+        raise UsageError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
+    if engine == "interpreter":
+        return interpreted_target(participant or "system", design, mutant, world=world,
+                                  store_factory=store_factory, seed=seed)
     if participant in (None, "", "system"):
         return make_system(design, mutant, world=world, store_factory=store_factory,
                            seed=seed, crash_point=crash_point)
     return SingleService(participant, design, mutant, world=world,
                          store_factory=store_factory, crash_point=crash_point)
+
+
+#: How the order saga's reference services run: the hand-written classes, or the spec
+#: interpreter running the design's spec.
+ENGINES = ("hand-written", "interpreter")
+
+
+def interpreted_target(
+    participant: str = "system",
+    design: str = "corrected",
+    mutant: str | None = None,
+    *,
+    world: Any = None,
+    store_factory: StoreFactory | None = None,
+    seed: int | None = None,
+) -> Any:
+    """The reference services of ``design`` as the spec interpreter running its spec,
+    taking the per-key world the hand-written services take (``{"stock": {...},
+    "declined_users": [...], "decline_over": ...}`` or a :class:`World`).
+
+    >>> t = interpreted_target(world={"stock": {"sku-1": 1}})
+    >>> t.place_order({"sagaId": "s1", "orderId": "o1", "userId": "alice", "amount": "2.00",
+    ...     "items": [{"sku": "sku-1", "quantity": 2, "unitPrice": "1.00"}]})
+    >>> [e["eventType"] for e in t.drain()]  # doctest: +NORMALIZE_WHITESPACE
+    ['OrderCreated', 'PaymentProcessed', 'InventoryReservationFailed', 'OrderCancelled',
+     'PaymentRefunded']
+    """
+    from sagaspec.examples.interpreter import SpecService
+    from sagaspec.examples.spec_target import SpecTarget
+    from sagaspec.spec.sagafile import resolve_spec
+
+    if mutant:
+        raise UsageError(f"mutant {mutant!r}: the order services' mutants are hand-written (engine "
+                         "hand-written); the interpreter's mutants are the spec's (sagaspec mutate)")
+    if seed is not None:
+        raise UsageError("a seeded delivery order is the hand-written in-memory bus's; the "
+                         "interpreter's bus delivers in publication order")
+    spec = resolve_spec(design)
+    names = [p.name for p in spec.participants]
+    if participant != "system" and participant not in names:
+        raise UsageError(f"unknown participant {participant!r}; expected one of {', '.join(names)} or system")
+
+    def make() -> dict[str, Any]:
+        return {n: SpecService(spec, n, store_factory(n) if store_factory else None) for n in names}
+
+    data = world.to_json() if hasattr(world, "to_json") else world
+    return SpecTarget(make, participant, data or None, per_key=True)

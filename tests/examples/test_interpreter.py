@@ -340,3 +340,26 @@ def test_the_order_suite_catches_a_per_key_slip_in_the_order_spec(old, new, chec
     bad = parse_spec(text.replace(old, new), "bad.saga.yaml")
     final = _conform_order_spec(bad, "system", 100, tmp_path)
     assert final.failures == [check]
+
+
+def test_conform_reaches_the_interpreted_order_services_by_the_engine_option(tmp_path, monkeypatch):
+    """``inprocess:?engine=interpreter``: the order saga's reference services as the
+    interpreter running the order spec, on SQLite stores, judged with the per-key world."""
+    from click.testing import CliRunner
+    from sagaspec.examples.store import SQLiteStore
+    from sagaspec.examples.system import make_target
+
+    from sagaspec.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(main, ["conform", "--adapter", "inprocess:?engine=interpreter",
+                                  "-n", "15", "--seed", "3"])
+    assert r.exit_code == 0, r.output
+    assert "PASSED: inprocess:?engine=interpreter as system of the corrected design" in r.output
+    target = make_target("inventory", engine="interpreter", world={"stock": {"a": 1}},
+                         store_factory=lambda name: SQLiteStore(str(tmp_path / f"{name}.db")))
+    assert type(target.services["inventory"].store) is SQLiteStore
+    bad = CliRunner().invoke(main, ["conform", "--adapter", "inprocess:?engine=interpreter&mutant=x", "-n", "1"])
+    assert bad.exit_code == 2 and "the order services' mutants are hand-written" in bad.output
+    bad = CliRunner().invoke(main, ["conform", "--adapter", "inprocess:?engine=robot", "-n", "1"])
+    assert bad.exit_code == 2 and "unknown engine 'robot'; expected one of hand-written, interpreter" in bad.output
