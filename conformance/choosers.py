@@ -58,6 +58,13 @@ BAD_KINDS = 12
 #: ``before-commit`` makes the very cases it made before crash points were chosen.
 POINT_UNIT = 10 * BAD_KINDS
 POINT_RANGE = 6
+#: A case whose first step's op draw is at least this (five cases in six) ends with an
+#: event of a saga it never started, when it left a saga unplaced (see
+#: :meth:`DrawChooser.stray`). Read from a draw the case makes anyway: a draw of its own
+#: (even the case's last) moved hypothesis' later examples, so turning strays on changed
+#: every seed's schedules; this way every case makes the draws and steps it made without
+#: strays, plus the stray at the end. Shrinking that draw toward 0 removes the stray.
+STRAY_FROM = OP_RANGE // 6
 #: Scheduling policies, most ordinary first: the oldest in-flight message first, the
 #: newest first (late and overtaken events), or one saga at a time ("hold back", its
 #: own messages oldest or newest first): each later saga's trigger is held until
@@ -102,6 +109,8 @@ class DrawChooser:
         self._outcomes: dict[tuple[str, str, int], int] = {}
         self._free: dict[tuple[str, int], dict[str, Any]] = {}
         self._bad: tuple[int, int, int] = (0, 0, 0)
+        #: The first step's op and pick draws (the stray decision reads them).
+        self._first: tuple[int, int] | None = None
 
     def begin(self, settings: CaseSettings, token: str) -> tuple[list[SagaInfo], World | None]:
         from sagaspec.conformance.models import suite_model
@@ -219,6 +228,8 @@ class DrawChooser:
         # and starved the deliveries and duplicates that build multi-step scenarios.
         u = d(st.integers(0, OP_RANGE - 1), label="op")
         pick = d(st.integers(0, PICKS - 1), label="pick")
+        if self._first is None:
+            self._first = (u, pick)
         present = {a.op for a in acts}
         live = [o for o in OPS if o in present]
         op = _weighted(live, u)
@@ -249,6 +260,17 @@ class DrawChooser:
 
     def negative(self, case: Case, raw: bool) -> tuple[int, int, int]:
         return self._bad
+
+    def stray(self, case: Case) -> Act | None:
+        """The event of a saga never started that ends the case, or ``None``: read from
+        the first step's draws (see :data:`STRAY_FROM`), of the last saga slot left
+        unplaced, its type among the SUT's non-trigger types by the first pick."""
+        if self._first is None or self._first[0] < STRAY_FROM:
+            return None
+        types, free = case.stray_candidates()
+        if not types or not free:
+            return None
+        return Act("stray", (types[_scaled(self._first[1], len(types))], free[-1]))
 
 
 def _with_point(act: Act, case: Case, u: int) -> Act:
@@ -359,8 +381,10 @@ class ScriptChooser(Scripted):
 
     def __init__(self, steps: Sequence[Step], sagas: Sequence[SagaInfo],
                  world: World | None) -> None:
-        # The recorded drain is replayed step by step too (its order is the policy's).
-        self.steps = [s for s in steps if s.op != "quiet"]
+        # The recorded drain is replayed step by step too (its order is the policy's);
+        # a stray comes once the case is over (stray()).
+        self.steps = [s for s in steps if s.op not in ("quiet", "stray")]
+        self._strays = [s for s in steps if s.op == "stray"]
         self.all = list(steps)
         self.sagas = list(sagas)
         self.world = world
@@ -438,6 +462,19 @@ class ScriptChooser(Scripted):
                 del self._emitted[i]
                 return {k: ev[k] for k in names if k in ev}
         return {}
+
+    def stray(self, case: Case) -> Act | None:
+        """The recorded stray event, if the case had one (and its saga is unplaced)."""
+        if not self._strays or self.divergence is not None:
+            return None
+        m = self._strays[0].msg or {}
+        types, free = case.stray_candidates()
+        if m.get("type") not in types or m.get("saga") not in free:
+            self.divergence = (f"the recorded stray {m.get('type')}[{m.get('saga')}] is not "
+                               "possible here (its saga was started, or the target does not "
+                               "consume that type)")
+            return None
+        return Act("stray", (m["type"], m["saga"]))
 
     def negative(self, case: Case, raw: bool) -> tuple[int, int, int]:
         want = self.steps[self.pos - 1]

@@ -38,6 +38,16 @@ Semantics
 * At the end every in-flight message is delivered (in policy order), the SUT is collected
   once more, and the spec's quiet properties (``at_rest``, ``eventually``) and the
   oracle's quiescence are checked.
+* Then, when the chooser says so (:meth:`Chooser.stray`), a valid event of a saga the
+  case never started (``stray``: a saga slot left unplaced) is delivered to the SUT, as
+  a bus would after a producer's bug or a lost trigger, and everything is judged again.
+  The oracle accepts what the model's participants do with that message in a fresh saga
+  slot, or nothing at all (a service may drop an event of a saga it never saw); anything
+  else, a crash, a schema-invalid or inconsistent publication fails as always. The
+  spec's ``always`` properties are not judged for that saga (they are written for whole
+  sagas, and the stray is an event no model participant published). Last in the case,
+  after everything else was judged, so a case with a stray is the case without it plus
+  one step.
 """
 
 from __future__ import annotations
@@ -124,7 +134,7 @@ class Delivery:
 class Act:
     """An enabled action; ``key`` identifies it across runs (replay matches on it)."""
 
-    op: str  # place | deliver | duplicate | crash | invalid | raw
+    op: str  # place | deliver | duplicate | crash | invalid | raw | stray
     key: tuple
     index: int = -1  # position in the in-flight / delivered list, for deliveries
     #: A crash's point (``None``: a played participant's, or the adapter's own point).
@@ -138,6 +148,8 @@ class Act:
             return f"place order {self.key[0]}"
         if self.op == "crash" and self.point is not None:
             return f"crash {self.key[0]} at {self.point}"
+        if self.op == "stray":
+            return f"stray {self.key[0]}[{self.key[1]}] (a saga never started)"
         return f"{self.op} {self.key[0]}"
 
 
@@ -145,8 +157,8 @@ class Act:
 class Step:
     """One recorded step of a test case (JSON-able; the unit of replay and diagrams).
 
-    ``op`` is ``place``, ``deliver``, ``duplicate``, ``crash``, ``invalid``, ``raw`` or
-    ``quiet`` (the final collect); ``src``/``to`` the lifelines; ``msg`` the model
+    ``op`` is ``place``, ``deliver``, ``duplicate``, ``crash``, ``invalid``, ``raw``,
+    ``quiet`` (the final collect) or ``stray`` (an event of a saga never started); ``src``/``to`` the lifelines; ``msg`` the model
     message; ``outcome`` the label of a played participant's reaction; ``event`` the
     concrete event handed over (or the raw payload, base64, for ``raw``); ``emitted``
     what a played participant published; ``published`` what the SUT published after it;
@@ -207,6 +219,8 @@ class Chooser(Protocol):
                 outcomes: Sequence[Outcome]) -> Outcome: ...
     def free(self, case: Case, event_type: str, saga: int) -> dict[str, Any]: ...
     def negative(self, case: Case, raw: bool) -> tuple[int, int, int]: ...
+    # Optional: ``stray(case) -> Act | None``, an event of a saga never started to
+    # deliver once the case is over (see the module docstring); without it, none.
 
 
 class Scripted:
@@ -252,6 +266,8 @@ class Case:
         self.delivered_played: list[Delivery] = []  # deliveries to played participants
         self.observed: list[dict[str, Any]] = []  # SUT publications, distinct
         self.placed: set[int] = set()
+        #: Saga slots that got a stray event: never started (see the module docstring).
+        self.strays: set[int] = set()
         #: Per saga index, its latest event of each type (what provenance copies from).
         self.facts: dict[int, dict[str, dict[str, Any]]] = {s.index: {} for s in sagas}
         self.steps: list[Step] = []
@@ -338,6 +354,17 @@ class Case:
             raise self._deferred()
         if "model" not in self.s.skip:
             self.oracle.quiet()
+        chooser_stray = getattr(self.chooser, "stray", None)
+        act = chooser_stray(self) if chooser_stray is not None and self.s.faults else None
+        if act is not None:
+            self._stray(*act.key)
+            self._drain()
+            step = Step("quiet", src=self.label, to="suite", phase="drain")
+            self.steps.append(step)
+            self._collect(step, self.s.settle_timeout)
+            self.history.check_quiet(prefer=self.s.expect, skip=self.s.skip)
+            if "model" not in self.s.skip:
+                self.oracle.quiet()
 
     def _deferred(self) -> CheckFailed:
         first = self.deferred[0]
@@ -553,6 +580,42 @@ class Case:
                            allowed=exc.allowed) from None
             raise
 
+    def _stray(self, etype: str, i: int) -> None:
+        """Deliver a valid ``etype`` of saga ``i``, which the case never started."""
+        self.strays.add(i)
+        src = self.model.publisher(etype) or "suite"
+        msg = Msg(etype, i, src)
+        ev = build_event(self.model.spec, etype, self.sagas[i], self.ids, cause=None,
+                         events=self.facts[i], free={}, knob=self.knob(i))
+        step = Step("stray", src="suite", to=self.label, msg=_msg_json(msg), event=ev,
+                    phase="drain")
+        self.steps.append(step)
+        # Not recorded in the history: the spec's properties read the saga's variables
+        # from its events, and no model participant published this one. The SUT's
+        # answers are recorded and judged by the oracle, schema and saga-consistency, but
+        # not by the saga's ``always`` properties: a reaction the model allows to a lone
+        # event of a saga (a notification of a completion) breaks properties written for
+        # whole sagas.
+        to = self.s.participant
+        self.delivered.append(Delivery(msg, ev, to))
+        self.history.note_received(ev)
+        self.oracle.deliver(msg, to if to != SYSTEM else None, optional=True)
+        self._adapter("deliver", self.adapter.deliver(ev))
+        self.events += 1
+        self._collect(step, self.s.collect_timeout)
+
+    @property
+    def stray_ids(self) -> frozenset[str]:
+        """The sagaIds of the stray sagas (their ``always`` properties are not judged)."""
+        return frozenset(self.sagas[i].sagaId for i in self.strays)
+
+    def stray_candidates(self) -> tuple[list[str], list[int]]:
+        """What a stray event can be, and of which saga: the types the SUT consumes,
+        triggers apart (a trigger of an unknown saga just starts it), and the saga slots
+        never placed."""
+        types = [t for t in self.subscribed_types() if t not in self.model.triggers]
+        return types, [s.index for s in self.sagas if s.index not in self.placed]
+
     def subscribed_types(self) -> list[str]:
         """Event types the SUT consumes (the saga's trigger first when it does)."""
         subs = sorted({t for n in self.sut for t in self.model.participant(n).subscribes})
@@ -660,7 +723,7 @@ class Case:
                 return  # an event of no saga of this case: nothing more to judge
         self.history.add(item, "sut")
         try:
-            self.history.check_safety(item)
+            self.history.check_safety(item, self.stray_ids)
         except CheckFailed as exc:
             if exc.check in self.s.skip:
                 pass

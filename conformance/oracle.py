@@ -138,8 +138,10 @@ class Oracle:
         return tuple(n for n, p in zip(self.sut, self._sut_p, strict=True)
                      if msg.type in p.subscribes)
 
-    def deliver(self, msg: Msg, to: str | None = None) -> None:
-        """The suite handed ``msg`` to the SUT (to ``to``, or to every SUT subscriber)."""
+    def deliver(self, msg: Msg, to: str | None = None, *, optional: bool = False) -> None:
+        """The suite handed ``msg`` to the SUT (to ``to``, or to every SUT subscriber);
+        ``optional``: the SUT may also drop it unprocessed (an event of a saga it never
+        saw)."""
         targets = (to,) if to is not None else self.subscribers(msg)
         items = []
         for name in targets:
@@ -152,7 +154,7 @@ class Oracle:
         self.log.append(f"delivered {describe_msg(msg)}{dup} to {', '.join(targets) or 'nobody'}")
         if not items:
             return
-        out = set()
+        out = set(self.belief) if optional else set()
         for c in self.belief:
             pend = c.pending
             for it in items:
