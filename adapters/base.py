@@ -44,9 +44,11 @@ class World:
     the guards that read them decide exactly.
 
     The per-key form, for targets that keep business data per key and decide by rules
-    instead of knobs: ``stock`` maps a key (sku) -> units available, and a charge is
-    declined when the saga's ``userId`` is in ``declined_users`` or its amount exceeds
-    ``decline_over`` (a decimal string).
+    instead of knobs: ``stock`` maps a key (sku) -> units available to the spec's keyed
+    variable, and the spec's world rules decide its knobs from the world's ``data`` (by
+    the names the rules read). ``declined_users`` and ``decline_over`` are data under
+    those names (the order spec's rules: a charge is declined when the saga's ``userId``
+    is in ``declined_users`` or its amount exceeds ``decline_over``, a decimal string).
     """
 
     stock: dict[str, int] = field(default_factory=dict)
@@ -54,6 +56,13 @@ class World:
     decline_over: str | None = None
     knobs: dict[str, dict[str, str]] = field(default_factory=dict)
     shared: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def rule_data(self) -> dict[str, Any]:
+        """The data the spec's world rules read: ``data``, with ``declined_users`` and
+        ``decline_over`` under their own names."""
+        return {"declined_users": sorted(self.declined_users), "decline_over": self.decline_over,
+                **self.data}
 
     def knob_values(self) -> dict[str, Any]:
         """The knob values per saga, in the interpreter's world form (``{"sagas": ...}``,
@@ -73,6 +82,7 @@ class World:
             out["knobs"] = {sid: dict(v) for sid, v in self.knobs.items()}
         if self.shared:
             out["shared"] = dict(self.shared)
+        out.update(self.data)
         return out
 
     @classmethod
@@ -84,7 +94,11 @@ class World:
             knobs={str(s): {str(k): str(v) for k, v in (vals or {}).items()}
                    for s, vals in (data.get("knobs") or {}).items()},
             shared={str(k): v for k, v in (data.get("shared") or {}).items()},
+            data={str(k): v for k, v in data.items() if k not in _WORLD_KEYS},
         )
+
+
+_WORLD_KEYS = frozenset({"stock", "declined_users", "decline_over", "knobs", "shared"})
 
 
 def shared_domains(spec: Any) -> dict[str, tuple[Any, Any, Any]]:

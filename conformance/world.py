@@ -14,9 +14,9 @@ takes the spec's knob values (``knobs``, as the reference interpreter does) gets
 of every knob per saga, and :class:`WorldKnobs` keeps exactly the alternatives those
 values select (check ``world``); its shared variables' starting values
 (``World.shared``, e.g. a stock level) make :class:`WorldShared` decide every guard that
-reads them exactly (check ``stock``). A target with a per-key world instead (stock per key,
-declined users, an amount limit, for a trigger with lines of key x quantity, a user and
-an amount):
+reads them exactly (check ``stock``). A target with a per-key world instead (stock per key
+of the spec's keyed variable, and the data its world rules read: declined users, an
+amount limit), for a trigger whose lines the spec's ``keys`` name:
 
 * **stock** (:class:`WorldInventory`): free units per sku start at ``World.stock``; an
   order whose items all fit the free units must take the alternatives the model takes
@@ -27,10 +27,12 @@ an amount):
   processed its deliveries in. A sku the world does not list is *unknown*: an order with
   such a line may go either way as long as its listed skus fit (it must fail when one of
   them is short).
-* **world knobs** (:class:`WorldPayment`): the world's payment rules decline an order
-  exactly when its user is in ``World.declined_users`` or its amount exceeds
-  ``World.decline_over``; a declined order takes the knob's value whose alternative
-  emits a ``failure`` event (by the spec's event roles), an approved one the other.
+* **world knobs** (:class:`WorldPayment`): a knob with world rules in the spec takes the
+  value its first matching rule gives (the order spec: declined when the user is in
+  ``declined_users`` or the amount exceeds ``decline_over``), else its first value. A
+  spec without rules keeps the order world's two rules on ``userId`` and ``amount``:
+  a declined saga takes the knob's value whose alternative emits a ``failure`` event (by
+  the spec's event roles), an approved one the other.
 
 Both wrap the model's own participants and only *narrow* their nondeterministic
 choices, so the design's guards and compensations are still the model's. When the
@@ -58,6 +60,7 @@ from sagaspec.conformance.models import (
 )
 from sagaspec.model.compile import SpecParticipantModel
 from sagaspec.model.participant import Msg, Outcome, Participant
+from sagaspec.spec.sagafile import SagaSpec, SpecKey
 
 from sagaspec.errors import UsageError
 
@@ -75,10 +78,15 @@ PAYMENT_RULES = "payment-rules"
 WORLD = "world"
 
 
-def lines(saga: SagaInfo) -> list[dict[str, Any]]:
-    """The per-key lines of a saga (``items``: key ``sku`` x ``quantity``)."""
-    items = saga.fields.get("items")
-    return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+def lines(saga: SagaInfo, key: SpecKey | None = None) -> list[tuple[str, int]]:
+    """The per-key lines of a saga as ``(key, quantity)``: the list field the spec's
+    ``key`` names (without one, ``items`` of ``sku`` x ``quantity``)."""
+    field, name, quantity = (key.field, key.key, key.quantity) if key else ("items", "sku", "quantity")
+    items = saga.fields.get(field)
+    if not isinstance(items, list):
+        return []
+    return [(str(i[name]), int(i[quantity])) for i in items
+            if isinstance(i, dict) and name in i and isinstance(i.get(quantity), int)]
 
 
 _lines = lines
@@ -132,12 +140,14 @@ class WorldInventory(Judge):
     check = STOCK
 
     def __init__(self, inner: SpecParticipantModel, sagas: Sequence[SagaInfo],
-                 stock: Mapping[str, int]) -> None:
+                 stock: Mapping[str, int], key: SpecKey | None = None) -> None:
         self.inner = inner
         self.name = inner.name
         self.subscribes = inner.subscribes
         self.publishes = getattr(inner, "publishes", frozenset())
-        skus = sorted(set(stock) | {str(i["sku"]) for s in sagas for i in _lines(s)})
+        if key is None and len(getattr(inner, "keys", ())) == 1:
+            key = inner.keys[0]  # the spec's keyed variable: its lines
+        skus = sorted(set(stock) | {k for s in sagas for k, _q in _lines(s, key)})
         self.skus: tuple[str, ...] = tuple(skus)
         self.start: tuple[int | None, ...] = tuple(
             int(stock[k]) if k in stock else None for k in skus)
@@ -145,8 +155,8 @@ class WorldInventory(Judge):
         self.need: dict[int, tuple[int, ...]] = {}
         for s in sagas:
             need = dict.fromkeys(skus, 0)
-            for item in _lines(s):
-                need[str(item["sku"])] += int(item["quantity"])
+            for k, q in _lines(s, key):
+                need[k] += q
             self.need[s.index] = tuple(need[k] for k in skus)
         self.unit = self._unit()
 
@@ -300,7 +310,7 @@ class WorldShared(Judge):
                 f"reaction since moved them as the spec says), so it must publish {expected}")
 
 
-def declines(world: World, saga: SagaInfo) -> bool:
+def declines(world: World, saga: SagaInfo, spec: SagaSpec | None = None) -> bool:
     """Whether the world's payment rules decline ``saga``'s order.
 
     >>> w = World(declined_users=frozenset({"mallory"}), decline_over="50.00")
@@ -309,7 +319,15 @@ def declines(world: World, saga: SagaInfo) -> bool:
     (False, True)
     >>> declines(w, s("mallory", "1.00"))
     True
+
+    With ``spec``, its world rules decide (a knob whose rules give a value other than
+    its first, e.g. ``payment: decline``) from the saga's trigger fields.
     """
+    if spec is not None and spec.rules:
+        trigger = next((e.name for e in spec.events if e.role == "trigger"), "")
+        data = world.rule_data()
+        return any(spec.knob_by_rules(k, data, {trigger: saga.fields}) not in (None, spec.world[k][0])
+                   for k in dict.fromkeys(r.knob for r in spec.rules))
     if saga.fields.get("userId") in world.declined_users:
         return True
     if world.decline_over is None:
@@ -398,9 +416,9 @@ class WorldPayment(WorldKnobs):
     check = PAYMENT_RULES
 
     def __init__(self, inner: Participant, sagas: Sequence[SagaInfo], world: World,
-                 failures: frozenset[str]) -> None:
+                 failures: frozenset[str], spec: SagaSpec | None = None) -> None:
         self.world = world
-        self.declined = {s.index: declines(world, s) for s in sagas}
+        self.declined = {s.index: declines(world, s, spec) for s in sagas}
         # knob -> (value of a declined saga, value of an approved one), from the spec:
         # the value whose alternative emits a failure event is the declining one.
         knobs: dict[str, dict[bool, str]] = {}
@@ -462,7 +480,7 @@ def judged_participants(model: Any, world: World, sagas: Sequence[SagaInfo], *,
         elif STOCK in judge and isinstance(p, AnyStock):
             out.append(WorldInventory(p.inner, sagas, world.stock))
         elif PAYMENT_RULES in judge and world_alternatives(p):
-            out.append(WorldPayment(p, sagas, world, failures))
+            out.append(WorldPayment(p, sagas, world, failures, getattr(model, "spec", None)))
         else:
             out.append(p)
     return tuple(out)

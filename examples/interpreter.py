@@ -498,24 +498,8 @@ def per_key_world(spec: SagaSpec, world: dict[str, Any]) -> dict[str, Any]:
 
 
 def rule_value(spec: SagaSpec, knob: str, data: dict[str, Any], events: dict[str, Any]) -> str | None:
-    """The value the first of ``knob``'s world rules that matches gives (``None``: no
-    rule matches, or the knob has none)."""
-    for r in spec.rules:
-        if r.knob != knob or data.get(r.data) is None:
-            continue
-        value = (events.get(r.event) or {}).get(r.field)
-        if value is None:
-            continue
-        if r.test == "in":
-            if value in data[r.data]:
-                return r.value
-        else:
-            try:
-                if Decimal(str(value)) > Decimal(str(data[r.data])):
-                    return r.value
-            except InvalidOperation:
-                continue  # not a decimal: this rule cannot say
-    return None
+    """:meth:`~sagaspec.spec.sagafile.SagaSpec.knob_by_rules` (kept by this name)."""
+    return spec.knob_by_rules(knob, data, events)
 
 
 _MISSING = _Missing()

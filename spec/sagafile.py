@@ -286,6 +286,39 @@ class SagaSpec:
                 return k
         raise DesignError(f"spec {self.name!r} has no key {name!r}")
 
+    def knob_by_rules(self, knob: str, data: dict, events: dict) -> str | None:
+        """The value of ``knob`` that the first of its world rules matching the saga gives
+        (``None``: none matches, the knob has none, or a rule's data is not given).
+
+        ``data`` is the world's data by name; ``events`` maps an event type to the saga's
+        payload of it. ``above`` compares decimals exactly.
+
+        >>> s = shipped_spec("corrected")
+        >>> created = {"OrderCreated": {"userId": "bob", "amount": "100.01"}}
+        >>> s.knob_by_rules("payment", {"decline_over": "100.00"}, created)
+        'decline'
+        >>> s.knob_by_rules("payment", {"declined_users": ["eve"]}, created) is None
+        True
+        """
+        from decimal import Decimal, InvalidOperation
+
+        for r in self.rules:
+            if r.knob != knob or data.get(r.data) is None:
+                continue
+            value = (events.get(r.event) or {}).get(r.field)
+            if value is None:
+                continue
+            if r.test == "in":
+                if value in data[r.data]:
+                    return r.value
+                continue
+            try:
+                if Decimal(str(value)) > Decimal(str(data[r.data])):
+                    return r.value
+            except InvalidOperation:
+                continue  # not a decimal: this rule cannot say
+        return None
+
     @property
     def world_data(self) -> dict[str, str]:
         """World data names the rules read -> ``list`` (``in``) or ``limit`` (``above``)."""

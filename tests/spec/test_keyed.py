@@ -223,3 +223,30 @@ def test_lint_finds_a_keyed_release_that_gives_back_the_sagas_total():
     assert (finding.event, finding.service) == ("OrderCancelled", "inventory")
     assert finding.message.startswith(f"t.saga.yaml:{line_of(text, 'free: free + held}')}:")
     assert "reads held" in finding.message and "use units" in finding.message
+
+
+def test_the_suites_per_key_world_is_read_through_the_spec():
+    """The conformance suite's judges read a saga's lines by the spec's key and decide
+    the knob by the spec's rules (the hard-coded order world is only the fallback of a
+    spec without them)."""
+    from sagaspec.adapters.base import World
+    from sagaspec.conformance.history import SagaInfo
+    from sagaspec.conformance.world import declines, lines
+    from sagaspec.spec.sagafile import SpecKey
+
+    key = SpecKey("part", "Start", "parts", "code", "n", "units")
+    saga = SagaInfo(0, "s", {"parts": [{"code": "x", "n": 2}, {"code": "y", "n": 1}, {"n": 3}]})
+    assert lines(saga, key) == [("x", 2), ("y", 1)]
+    order = SagaInfo(0, "s", {"userId": "bob", "amount": "70.00",
+                              "items": [{"sku": "a", "quantity": 1, "unitPrice": "70.00"}]})
+    assert lines(order) == [("a", 1)]
+    world = World(decline_over="50.00")
+    spec = shipped_spec("corrected")
+    assert declines(world, order, spec) and declines(world, order)
+    only_users = parse_spec(edited(
+        "      - {value: decline, if: OrderCreated.amount, above: decline_over, description: and any charge over the limit}\n",
+        ""), "t.saga.yaml")
+    assert not declines(world, order, only_users)  # this spec's provider has no amount limit
+    assert declines(World(declined_users=frozenset({"bob"})), order, only_users)
+    assert World.from_json({**World(declined_users=frozenset({"bob"})).to_json(), "vip": ["x"]}).rule_data() == \
+        {"declined_users": ["bob"], "decline_over": None, "vip": ["x"]}
