@@ -15,20 +15,35 @@ up), :mod:`~.history` (end-to-end properties on observed events), :mod:`~.harnes
 :mod:`~.coverage` (model edge coverage).
 """
 
-from sagaspec.conformance.cases import CaseFile, case_from_trace, load_case
-from sagaspec.conformance.checks import CHECKS, Check, CheckFailed
-from sagaspec.conformance.events import (
-    Event,
-    ExampleFinished,
-    Failure,
-    FailureFound,
-    FailureShrunk,
-    RunFinished,
-    RunStarted,
-)
-from sagaspec.conformance.oracle import Oracle
-from sagaspec.conformance.pytest_plugin import conformance_test
-from sagaspec.conformance.runner import RunConfig, Runner, participants_of, run
+import importlib
+from typing import Any
+
+# Loaded on first use (PEP 562): pytest loads this package's plugin in every run (and
+# ``sagaspec serve --spec`` uses one of its modules), and the engine below imports
+# Hypothesis and the models, about 0.7 s of CPU a process that never runs the suite paid.
+_HOMES = {
+    "sagaspec.conformance.cases": ("CaseFile", "case_from_trace", "load_case"),
+    "sagaspec.conformance.checks": ("CHECKS", "Check", "CheckFailed"),
+    "sagaspec.conformance.events": ("Event", "ExampleFinished", "Failure", "FailureFound",
+                                    "FailureShrunk", "RunFinished", "RunStarted"),
+    "sagaspec.conformance.oracle": ("Oracle",),
+    "sagaspec.conformance.pytest_plugin": ("conformance_test",),
+    "sagaspec.conformance.runner": ("RunConfig", "Runner", "participants_of", "run"),
+}
+_HOME = {name: module for module, names in _HOMES.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_HOME[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_HOME})
+
 
 __all__ = [
     "CHECKS",

@@ -28,7 +28,6 @@ from sagaspec.conformance.events import (
     RunStarted,
 )
 from sagaspec.conformance.reports import JunitReport, NdjsonReport, failure_text
-from sagaspec.conformance.runner import RunConfig, Runner, participants_of
 
 __all__ = ["conform"]
 
@@ -235,6 +234,10 @@ def conform(adapter, participant, design, examples, seed, replay, cover_edges, j
     mutant = mutant or None  # --mutant "" overrides a replayed file's mutant with none
     participant = participant or "system"
     design = design or "corrected"
+    # Here, not at the top: the engine imports Hypothesis, which `sagaspec --help` (it
+    # loads every command for its summary line) and `conform --help` never need.
+    from sagaspec.conformance.runner import RunConfig, Runner, participants_of
+
     names = participants_of(design)  # a design that does not load is an error here
     if participant not in names:
         raise click.BadParameter(f"{participant!r} is not one of {', '.join(map(repr, names))} "
