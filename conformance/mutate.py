@@ -14,6 +14,7 @@ the ORIGINAL spec. A mutant is caught when the oracle reports a failure.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from typing import Any
 from sagaspec.conformance.spec_oracle import Failure, SpecOracle
 from sagaspec.spec.sagafile import Alternative, SagaSpec, SpecParticipant, SpecReaction
 
-__all__ = ["Mutant", "OPERATORS", "mutants", "Score", "score", "run_schedule", "taken_alternatives", "observably_equivalent"]
+__all__ = ["Mutant", "OPERATORS", "OPERATOR_NAMES", "mutants", "Score", "score", "reference_failure", "run_schedule", "taken_alternatives", "observably_equivalent"]
 
 
 @dataclass(frozen=True)
@@ -33,10 +34,14 @@ class Mutant:
     operator: str
     description: str
     spec: SagaSpec
-    #: Service behaviours changed (``no-idempotency``, ``wrong-saga``, ``re-emit``).
+    #: Service behaviours changed (see :data:`BEHAVIOURS`).
     behaviour: frozenset[str] = frozenset()
     #: The alternatives changed: ``(participant, reaction index, alternative index)``.
     sites: tuple[tuple[str, int, int], ...] = ()
+    #: The participants whose services have ``behaviour`` (empty: every one).
+    participants: frozenset[str] = frozenset()
+    #: The events an ``upsert`` behaviour applies to.
+    on: frozenset[str] = frozenset()
 
 
 def _replace_alt(spec: SagaSpec, p: SpecParticipant, r: SpecReaction, j: int, alt: Alternative | None) -> SagaSpec:
@@ -136,6 +141,136 @@ def _behaviours(spec: SagaSpec) -> Iterator[Mutant]:
     yield Mutant("", "re-emit", "a redelivered event makes the service publish its outcome again", spec, frozenset({"re-emit"}))
 
 
+def _conjuncts(text: str) -> list[str]:
+    """``text`` split at its top-level ``&&`` (not inside brackets or quotes)."""
+    out, depth, quote, start, i = [], 0, "", 0, 0
+    while i < len(text):
+        c = text[i]
+        if quote:
+            if c == "\\":
+                i += 1
+            elif c == quote:
+                quote = ""
+        elif c in "'\"":
+            quote = c
+        elif c in "([":
+            depth += 1
+        elif c in ")]":
+            depth -= 1
+        elif depth == 0 and text.startswith("&&", i):
+            out.append(text[start:i].strip())
+            start = i + 2
+            i += 1
+        i += 1
+    out.append(text[start:].strip())
+    return out
+
+
+def _guard_env(spec: SagaSpec, p: SpecParticipant):
+    from sagaspec.spec._cel import CelEnv
+
+    names = {"sagas": "int", **{x.name: x.type for x in spec.params}}
+    names.update({v.name: v.cel_type for v in (*p.state, *p.shared)})
+    return CelEnv(names)
+
+
+def _drop_conjunct(spec: SagaSpec) -> Iterator[Mutant]:
+    for p, r, j, a in _sites(spec):
+        if a.when is None or not hasattr(a.when, "program"):
+            continue
+        parts = _conjuncts(a.when.text)
+        if len(parts) < 2:
+            continue
+        env = _guard_env(spec, p)
+        for k, dropped in enumerate(parts):
+            rest = " && ".join(x for n, x in enumerate(parts) if n != k)
+            when = env.compile(rest, lambda _off, w=a.when.where: w, "bool")
+            # Moved first, as for drop-guard: the weakened alternative wins where it now applies.
+            alts = list(r.alternatives)
+            alts.pop(j)
+            alts.insert(0, dataclasses.replace(a, when=when))
+            new = _replace_reaction(spec, p, r, dataclasses.replace(r, alternatives=tuple(alts)))
+            yield Mutant("", "drop-conjunct", f"{_where(p, r, a)}: `{dropped}` dropped from its guard", new,
+                         sites=_site(p, r, j))
+
+
+def _drop_join(spec: SagaSpec) -> Iterator[Mutant]:
+    for p in spec.participants:
+        for r in p.reactions:
+            if r.kind != "join" or len(r.memory) < 2:
+                continue
+            for ev, _var in r.memory:
+                new = _replace_reaction(spec, p, r, dataclasses.replace(
+                    r, memory=tuple(m for m in r.memory if m[0] != ev)))
+                yield Mutant("", "drop-join", f"{p.name} on {'+'.join(r.on)}: goes on without waiting for {ev}", new)
+
+
+def _drop_subscription(spec: SagaSpec) -> Iterator[Mutant]:
+    for p in spec.participants:
+        for r in p.reactions:
+            if r.kind != "event":
+                continue
+            for ev in r.on:
+                rest = tuple(e for e in r.on if e != ev)
+                reactions = tuple(x for x in p.reactions if x is not r) if not rest else tuple(
+                    dataclasses.replace(x, on=rest) if x is r else x for x in p.reactions)
+                part = dataclasses.replace(p, subscribes=tuple(e for e in p.subscribes if e != ev), reactions=reactions)
+                new = dataclasses.replace(spec, participants=tuple(part if x is p else x for x in spec.participants),
+                                          name=spec.name + "~mutant")
+                yield Mutant("", "drop-subscription", f"{p.name} does not subscribe to {ev} (never reacts to it)", new)
+
+
+def _fixed_world(spec: SagaSpec) -> Iterator[Mutant]:
+    for p in spec.participants:
+        for r in p.reactions:
+            decided = [(j, a) for j, a in enumerate(r.alternatives) if a.world]
+            if len(decided) < 2:
+                continue
+            for j, a in decided:
+                alts = list(r.alternatives)
+                alts.pop(j)
+                alts.insert(0, dataclasses.replace(a, world=()))
+                new = _replace_reaction(spec, p, r, dataclasses.replace(r, alternatives=tuple(alts)))
+                world = ", ".join(f"{k}={v}" for k, v in a.world)
+                yield Mutant("", "fixed-world", f"{_where(p, r, a)}: taken whatever the world says (not only {world})",
+                             new, sites=_site(p, r, j))
+
+
+def _upsert(spec: SagaSpec) -> Iterator[Mutant]:
+    starts = {e.name for e in spec.events if e.role == "trigger"}
+    for p in spec.participants:
+        remembered = any(u[0] in {v.name for v in p.state if not v.ghost}
+                         for r in p.reactions for a in r.alternatives for u in a.updates)
+        for r in p.reactions:
+            if r.kind == "event" and r.on[0] in starts and remembered:
+                yield Mutant("", "upsert", f"{p.name} on {r.on[0]}: upserts a fresh record, forgetting what "
+                             "earlier events of the saga left (a late start overwrites a cancellation)",
+                             spec, frozenset({"upsert"}), participants=frozenset({p.name}), on=frozenset(r.on))
+
+
+def _redo_duplicate(spec: SagaSpec) -> Iterator[Mutant]:
+    for p in spec.participants:
+        if p.subscribes:
+            yield Mutant("", "redo-duplicate", f"{p.name} handles a redelivered event again, as new: no idempotency "
+                         "store and no state guard (it re-applies what it did the first time)",
+                         spec, frozenset({"redo-duplicate"}), participants=frozenset({p.name}))
+
+
+def _wrong_type(spec: SagaSpec) -> Iterator[Mutant]:
+    for p in spec.participants:
+        if p.publishes:
+            yield Mutant("", "wrong-type", f"{p.name} publishes a string field as a JSON number "
+                         "(a decimal string such as money as 100.0)",
+                         spec, frozenset({"wrong-type"}), participants=frozenset({p.name}))
+
+
+def _pipeline(description: str, behaviour: str) -> Callable[[SagaSpec], Iterator[Mutant]]:
+    def make(spec: SagaSpec) -> Iterator[Mutant]:
+        yield Mutant("", behaviour, description, spec, frozenset({behaviour}))
+
+    return make
+
+
 #: Operator name -> generator of mutants of a spec.
 OPERATORS: dict[str, Callable[[SagaSpec], Iterator[Mutant]]] = {
     "drop-guard": _drop_guard,
@@ -144,14 +279,36 @@ OPERATORS: dict[str, Callable[[SagaSpec], Iterator[Mutant]]] = {
     "forget-update": _forget_update,
     "swap-world": _swap_world,
     "service": _behaviours,
+    # Appended after the first ones so that their mutants keep their names.
+    "drop-conjunct": _drop_conjunct,
+    "drop-join": _drop_join,
+    "drop-subscription": _drop_subscription,
+    "fixed-world": _fixed_world,
+    "upsert": _upsert,
+    "redo-duplicate": _redo_duplicate,
+    "wrong-type": _wrong_type,
+    "volatile-idempotency": _pipeline("every service keeps processed eventIds in memory: after a restart a "
+                                      "redelivered event is handled again, as new", "volatile-idempotency"),
+    "mark-before-work": _pipeline("every service commits the processed eventId before the state change: a "
+                                  "crash in between loses the event", "mark-before-work"),
+    "publish-before-commit": _pipeline("every service publishes straight to the bus, not through the outbox: "
+                                       "a crash before the commit has published anyway", "publish-before-commit"),
+    "trusts-input": _pipeline("every service dispatches on eventType before validating: malformed input "
+                              "raises out of the handler", "trusts-input"),
 }
+
+#: Groups of operators that :data:`OPERATORS` generates together -> the operators in them.
+_GROUPS = {"service": ("no-idempotency", "wrong-saga", "re-emit")}
+
+#: Every operator name a user may select.
+OPERATOR_NAMES: tuple[str, ...] = tuple(n for op in OPERATORS for n in _GROUPS.get(op, (op,)))
 
 
 def mutants(spec: SagaSpec, operators: tuple[str, ...] | None = None) -> list[Mutant]:
     """Every mutant of ``spec`` (named ``OPERATOR-N``), in a stable order."""
     out = []
     for op, make in OPERATORS.items():
-        if operators and op not in operators and not (op == "service" and set(operators) & {"no-idempotency", "wrong-saga", "re-emit"}):
+        if operators and not set(_GROUPS.get(op, (op,))) & set(operators):
             continue
         for k, m in enumerate(make(spec), 1):
             if operators and m.operator not in operators:
@@ -167,12 +324,44 @@ def _services(m: Mutant, world: dict, params: dict) -> dict[str, Any]:
     out = {}
     for p in m.spec.participants:
         svc = _MutantService(m.spec, p.name, world=world, params=params, lenient=True)
-        svc.behaviour = m.behaviour
+        if not m.participants or p.name in m.participants:
+            svc.behaviour = m.behaviour
+            svc.fresh_on = m.on
         out[p.name] = svc
     return out
 
 
+class _WireTx:
+    """A store transaction whose ``emit`` goes straight to the wire (no outbox)."""
+
+    def __init__(self, tx, wire: list) -> None:
+        self._tx = tx
+        self._wire = wire
+
+    def __getattr__(self, name: str):
+        return getattr(self._tx, name)
+
+    def emit(self, event: dict) -> None:
+        self._wire.append(event)
+
+
+def _as_number(event: dict, fields: tuple[str, ...]) -> dict:
+    """``event`` with one string field of ``fields`` as a JSON number: a decimal one if any
+    (money), else the first."""
+    import re
+
+    strings = [k for k in fields if isinstance(event.get(k), str)]
+    decimal = [k for k in strings if re.fullmatch(r"-?[0-9]+(\.[0-9]+)?", event[k])]
+    if decimal:
+        return dict(event, **{decimal[0]: float(event[decimal[0]])})
+    if strings:
+        return dict(event, **{strings[0]: len(event[strings[0]])})
+    return event
+
+
 def _mutant_class():
+    import json
+
     from sagaspec.adapters.plugins import INTERPRETERS, load_plugin
 
     SpecService = load_plugin(INTERPRETERS)  # noqa: N806 - a class, found by name
@@ -181,43 +370,144 @@ def _mutant_class():
         """The interpreter with a changed behaviour (see :data:`OPERATORS`)."""
 
         behaviour: frozenset[str] = frozenset()
+        #: Events an ``upsert`` service handles on a fresh record.
+        fresh_on: frozenset[str] = frozenset()
+
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            # What each handled eventId did (the alternative taken): kept over restarts,
+            # as a handler's code path is; ``_here`` is process memory, lost on a restart.
+            self._taken: dict[str, Any] = {}
+            self._here: set[str] = set()
+            self._wire: list[dict] = []
+
+        def handle(self, message):
+            if "trusts-input" not in self.behaviour:
+                return super().handle(message)
+            data = json.loads(message) if isinstance(message, (bytes, str)) else message
+            if data["eventType"] not in self.subscribes:
+                return "ignored"
+            return self.process(data)
 
         def process(self, event):
-            if "no-idempotency" in self.behaviour or "re-emit" in self.behaviour:
+            b = self.behaviour
+            eid = event["eventId"]
+            if b & {"redo-duplicate", "volatile-idempotency"}:
                 with self.store.transaction() as tx:
-                    seen = tx.processed(event["eventId"])
-                if seen and "re-emit" in self.behaviour:
-                    last = getattr(self, "_last", {}).get(event["eventId"])
+                    seen = tx.processed(eid)
+                if seen and eid in self._taken and ("redo-duplicate" in b or eid not in self._here):
+                    self._redo(event, self._taken[eid])
+                    self._here.add(eid)
+                    return "processed"
+            if "mark-before-work" in b:
+                with self.store.transaction() as tx:
+                    if tx.processed(eid):
+                        return "duplicate"
+                    tx.mark_processed(eid, event["sagaId"])
+                with self.store.transaction() as tx:
+                    self._react(tx, event)
+                    self.checkpoint("before-commit")
+                self.checkpoint("after-commit")
+                return "processed"
+            if "publish-before-commit" in b:
+                with self.store.transaction() as tx:
+                    if tx.processed(eid):
+                        return "duplicate"
+                    tx.mark_processed(eid, event["sagaId"])
+                    self._react(_WireTx(tx, self._wire), event)
+                    self.checkpoint("before-commit")
+                self.checkpoint("after-commit")
+                return "processed"
+            if "no-idempotency" in b or "re-emit" in b:
+                with self.store.transaction() as tx:
+                    seen = tx.processed(eid)
+                if seen and "re-emit" in b:
+                    last = getattr(self, "_last", {}).get(eid)
                     if last:
                         with self.store.transaction() as tx:
                             for e in last:
                                 tx.emit(dict(e, eventId=e["eventId"] + "-again"))
                     return "duplicate"
-                if seen and "no-idempotency" in self.behaviour:
+                if seen and "no-idempotency" in b:
                     with self.store.transaction() as tx:
                         self._react(tx, event)
                     return "processed"
             before = len(self.decisions)
             result = super().process(event)
             if len(self.decisions) > before:
-                self.__dict__.setdefault("_last", {})[event["eventId"]] = self.decisions[-1].emitted
+                self.__dict__.setdefault("_last", {})[eid] = self.decisions[-1].emitted
+                self._taken[eid] = self.decisions[-1].alternative
+            self._here.add(eid)
             return result
+
+        def _redo(self, event, alt) -> None:
+            """Apply ``alt`` (what the first delivery did) again, whatever the state now."""
+            if alt is None:
+                return
+            reaction = _unguarded(self.model.by_event[event["eventType"]], alt)
+            with self.store.transaction() as tx:
+                record, shared = self._load(tx, event["sagaId"])
+                slot = self.model._split(self._state(record, shared))[1][0]
+                ((label, new_slot, new_shared, emit, _alt),) = self.model._run(reaction, slot, shared)
+                emitted = [self._build(record, event, e) for e in emit]
+                for e in emitted:
+                    tx.emit(e)
+                self._save(tx, event["sagaId"], record, self.model._join(new_shared, (new_slot,)))
+                self.checkpoint("before-commit")
+            self.checkpoint("after-commit")
+
+        def _react(self, tx, event) -> None:
+            if event["eventType"] in self.fresh_on and "upsert" in self.behaviour:
+                # "INSERT OR REPLACE": the record starts afresh; what the world did (ghosts) stays.
+                record, _shared = self._load(tx, event["sagaId"])
+                init = dict(zip(self.model.slot_cls._fields, self.model._init_slot, strict=True))
+                for v in self.part.state:
+                    if not v.ghost:
+                        record["vars"][v.name] = init[v.name]
+                tx.put(f"spec:saga:{event['sagaId']}", record)
+            super()._react(tx, event)
+
+        def relay(self, publish=None):
+            wire, self._wire[:] = list(self._wire), []
+            for e in wire:
+                (publish or self.publisher)(e)
+            return len(wire) + super().relay(publish)
 
         def _build(self, record, cause, event_type, given=None):
             out = super()._build(record, cause, event_type, given)
             if "wrong-saga" in self.behaviour:
                 out["sagaId"] = out["sagaId"] + "-x"
+            if "wrong-type" in self.behaviour:
+                out = _as_number(out, tuple(f.name for f in self.spec.event(event_type).fields))
             return out
 
         def restarted(self):
             fresh = super().restarted()
             fresh.__class__ = type(self)
             fresh.behaviour = self.behaviour
+            fresh.fresh_on = self.fresh_on
+            fresh._taken = self._taken
+            fresh._here = set()
+            fresh._wire = self._wire  # published before the crash: already on the wire
+            if "re-emit" in self.behaviour:
+                fresh._last = getattr(self, "_last", {})
             if any(isinstance(d, _Lenient) for d in self.model.domains.values()):
                 fresh.model.domains = {k: _Lenient(d) for k, d in fresh.model.domains.items()}
             return fresh
 
     return MutantService
+
+
+_UNGUARDED: dict[tuple[int, int], Any] = {}
+
+
+def _unguarded(reaction: SpecReaction, alt: Alternative) -> SpecReaction:
+    """``reaction`` with only ``alt``, unguarded (kept alive: the model memoizes by id)."""
+    key = (id(reaction), id(alt))
+    if key not in _UNGUARDED:
+        _UNGUARDED[key] = (reaction, alt, dataclasses.replace(
+            reaction, alternatives=(dataclasses.replace(alt, when=None, otherwise=False),)))
+    return _UNGUARDED[key][2]
 
 
 class _Lazy:
@@ -263,14 +553,19 @@ def run_schedule(spec: SagaSpec, services: dict[str, Any], seed: int, *, sagas: 
     oracle = SpecOracle(spec, saga_ids, params, world)
     pool: list[tuple[str, dict]] = []
     delivered: dict[tuple[str, str], int] = {}
+    # Routed as the spec says: a service that does not subscribe to an event it should
+    # handle is still given it (and must react as the spec does).
+    subscribers = {p.name: frozenset(p.subscribes) for p in spec.participants}
+    # Malformed input is drawn from its own stream, so the schedule is the same as without it.
+    garbage = random.Random(seed * 7919 + 1)
 
     def relay(name: str) -> list[dict]:
         out: list[dict] = []
 
         def publish(event: dict) -> None:
             out.append(event)
-            for dest, svc in services.items():
-                if event["eventType"] in svc.subscribes:
+            for dest in services:
+                if event["eventType"] in subscribers.get(dest, ()):
                     pool.append((dest, event))
 
         services[name].relay(publish)
@@ -293,6 +588,10 @@ def run_schedule(spec: SagaSpec, services: dict[str, Any], seed: int, *, sagas: 
             services[dest].arm_crash(point)
         key = (dest, event["eventId"])
         emitted: list[dict] = []
+        if garbage.random() < 0.03:
+            _malformed(oracle, dest, services, event, garbage, relay)
+            if oracle.failures:
+                break
         try:
             services[dest].handle(event)
             emitted = relay(dest)
@@ -303,6 +602,12 @@ def run_schedule(spec: SagaSpec, services: dict[str, Any], seed: int, *, sagas: 
             emitted = relay(dest)
             pool.append((dest, event))
             if point == "before-commit":
+                if emitted:
+                    oracle.failures.append(Failure(
+                        "model", dest, event["sagaId"], event["eventType"],
+                        f"{dest} published {', '.join(e['eventType'] for e in emitted)} while handling "
+                        f"{event['eventType']} of saga {event['sagaId']}, a handling a crash before the commit "
+                        "rolled back: what does not commit must not be published"))
                 continue
         services[dest]._crash_at = None
         first = key not in delivered
@@ -311,6 +616,38 @@ def run_schedule(spec: SagaSpec, services: dict[str, Any], seed: int, *, sagas: 
     if not oracle.failures and not pool:
         oracle.check_properties()
     return oracle.failures
+
+
+def _malformed(oracle: SpecOracle, dest: str, services: dict[str, Any], event: dict, rng: random.Random,
+               relay: Callable[[str], list[dict]]) -> None:
+    """Give ``dest`` a malformed message made from ``event``: it must be refused (dead-lettered),
+    not raise out of the handler nor publish anything."""
+    kind = rng.choice(["not-json", "no-eventType", "no-sagaId"])
+    message: Any
+    if kind == "not-json":
+        message = b'{"eventType": ' + event["eventType"].encode()
+    else:
+        field = "eventType" if kind == "no-eventType" else "sagaId"
+        message = {k: v for k, v in event.items() if k != field}
+        message["eventId"] = event["eventId"] + "-malformed"
+    quiet = logging.getLogger("sagaspec.service")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # a dead-lettered message is expected here, not news
+    try:
+        services[dest].handle(message)
+    except Exception as exc:  # noqa: BLE001 - any exception out of the handler is the failure
+        oracle.failures.append(Failure(
+            "malformed-input", dest, event["sagaId"], event["eventType"],
+            f"{dest} raised {type(exc).__name__} on a malformed message ({kind}); it must dead-letter it"))
+        services[dest] = services[dest].restarted()
+        return
+    finally:
+        quiet.setLevel(level)
+    out = relay(dest)
+    if out:
+        oracle.failures.append(Failure(
+            "malformed-input", dest, event["sagaId"], event["eventType"],
+            f"{dest} published {', '.join(e['eventType'] for e in out)} on a malformed message ({kind})"))
 
 
 def taken_alternatives(spec: SagaSpec, sagas: int | None = None, limit: int = 300_000) -> frozenset[tuple[str, int, int]]:
@@ -381,7 +718,7 @@ def distinguishing_history(spec: SagaSpec, mutant: Mutant, limit: int = 200_000)
 
     from sagaspec.errors import ModelError
 
-    if mutant.behaviour - {"no-idempotency"} or mutant.operator == "swap-world":
+    if mutant.behaviour - {"no-idempotency"} or mutant.operator in ("swap-world", "fixed-world"):
         # Outside what the model's moves show: events for unknown sagas, re-published
         # outcomes, and which world value an alternative answers (the model takes both).
         return False
@@ -522,13 +859,44 @@ class Score:
     directed: bool = False
 
 
+#: Operators that let an alternative run where the spec does not (see :func:`score`).
+_WEAKENING = frozenset({"drop-guard", "drop-conjunct", "fixed-world"})
+
+
+def reference_failure(spec: SagaSpec, *, examples: int = 30, seed: int = 0) -> tuple[Failure, int] | None:
+    """The first failure (and its schedule's seed) of the spec's own reference services on
+    the schedules :func:`score` runs: a design that breaks its own properties (a buggy
+    spec) fails here, and then every mutant would be "caught" for nothing."""
+    params = {k: v for k, v in spec.resolve_params(spec.default_sagas).items() if k != "sagas"}
+    reference = Mutant("reference", "none", "the spec itself", spec)
+    for k in range(examples):
+        run_seed = seed * 100_003 + k
+        failures = run_schedule(spec, _services(reference, {}, params), run_seed, sagas=1 + run_seed % 3)
+        if failures:
+            return failures[0], run_seed
+    return None
+
+
 def score(spec: SagaSpec, *, examples: int = 30, operators: tuple[str, ...] | None = None,
-          seed: int = 0, on_mutant: Callable[[Score], None] | None = None) -> list[Score]:
-    """Run every mutant of ``spec`` for up to ``examples`` seeded schedules each."""
+          seed: int = 0, on_mutant: Callable[[Score], None] | None = None,
+          known_equivalent: dict[str, str] | None = None, names: tuple[str, ...] | None = None) -> list[Score]:
+    """Run every mutant of ``spec`` for up to ``examples`` seeded schedules each.
+
+    ``known_equivalent`` (mutant name -> why, as an expectations file records it): such a
+    mutant that no schedule catches is reported equivalent for that reason, without the
+    model-directed search (the slow part on a large spec). ``names``: only these mutants."""
     out = []
     params = {k: v for k, v in spec.resolve_params(spec.default_sagas).items() if k != "sagas"}
-    taken = taken_alternatives(spec)
+    taken_once: list[frozenset] = []
+
+    def taken() -> frozenset:  # explored once, and only when a mutant survives the schedules
+        if not taken_once:
+            taken_once.append(taken_alternatives(spec))
+        return taken_once[0]
+
     for m in mutants(spec, operators):
+        if names is not None and m.name not in names:
+            continue
         result = Score(m, False, examples, None, None)
         for k in range(examples):
             run_seed = seed * 100_003 + k
@@ -537,9 +905,15 @@ def score(spec: SagaSpec, *, examples: int = 30, operators: tuple[str, ...] | No
             if failures:
                 result = Score(m, True, k + 1, failures[0], run_seed)
                 break
-        if not result.caught:
-            history = None if (m.sites and not any(site in taken for site in m.sites)) else distinguishing_history(spec, m)
-            if m.sites and not any(site in taken for site in m.sites):
+        if not result.caught and known_equivalent and m.name in known_equivalent:
+            result = dataclasses.replace(result, equivalent=known_equivalent[m.name])
+        elif not result.caught:
+            # An alternative the spec never takes changes nothing, unless the mutant weakened
+            # its guard (or world): then it may be taken where it was not.
+            never_taken = (bool(m.sites) and m.operator not in _WEAKENING
+                           and not any(site in taken() for site in m.sites))
+            history = None if never_taken else distinguishing_history(spec, m)
+            if never_taken:
                 why = "the changed alternative is never taken in any reachable state of the spec"
             elif history is True:
                 why = "no sequence of deliveries tells it apart: the models publish the same events after every history"

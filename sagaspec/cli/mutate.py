@@ -19,31 +19,49 @@ __all__ = ["mutate"]
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random schedules.")
 @click.option("--operator", "operators", multiple=True, metavar="NAME",
               help="Only this operator (repeatable): drop-guard, skip-compensation, wrong-event, "
-                   "forget-update, swap-world, no-idempotency, wrong-saga, re-emit.")
+                   "forget-update, swap-world, no-idempotency, wrong-saga, re-emit, drop-conjunct, "
+                   "drop-join, drop-subscription, fixed-world, upsert, redo-duplicate, wrong-type, "
+                   "volatile-idempotency, mark-before-work, publish-before-commit, trusts-input.")
 @click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
 def mutate(design: str, examples: int, seed: int, operators: tuple[str, ...], as_json: bool) -> None:
     """Run the suite against every mutant of a saga spec and print the mutation score.
 
-    Each mutant is the reference interpreter running the spec with one fault (a guard
-    dropped, a compensation skipped, the wrong event, a forgotten update, a world
-    decision swapped) or a faulty service behaviour (no idempotency store, a wrong
-    sagaId, an outcome re-published on a duplicate). The oracle is the original spec.
+    Each mutant is the reference interpreter running the spec with one fault (a guard or
+    one of its conjuncts dropped, a compensation skipped, the wrong event, a forgotten
+    update, a world decision swapped or ignored, a join that stops waiting, a
+    subscription dropped) or a faulty service behaviour (no idempotency store, a
+    volatile one, a wrong sagaId, an outcome re-published or a redelivery redone, a
+    record upserted, the processed mark committed first, publishing before the commit,
+    a wrongly typed field, unvalidated input). The oracle is the original spec.
     A mutant is tried on random schedules (sagas interleaved, duplicates, crashes at
     every crash point, random worlds); if none catches it, on the shortest history of
     deliveries that tells its model from the spec's. A mutant no history tells apart is
     reported as equivalent, with why.
 
-    Exit 0 when every mutant that is not equivalent is caught, 1 when one survives.
+    The spec's own reference services are run first on the same schedules: when they
+    fail (the design breaks its own properties) no mutant is scored.
+
+    Exit 0 when every mutant that is not equivalent is caught, 1 when one survives or
+    the reference fails.
     """
-    from sagaspec.conformance.mutate import score
+    from sagaspec.conformance.mutate import OPERATOR_NAMES, reference_failure, score
     from sagaspec.spec.sagafile import resolve_spec
 
-    known = {"drop-guard", "skip-compensation", "wrong-event", "forget-update", "swap-world",
-             "no-idempotency", "wrong-saga", "re-emit"}
-    unknown = sorted(set(operators) - known)
+    unknown = sorted(set(operators) - set(OPERATOR_NAMES))
     if unknown:
-        raise UsageError(f"unknown operator {', '.join(unknown)}; expected one of {', '.join(sorted(known))}")
+        raise UsageError(f"unknown operator {', '.join(unknown)}; expected one of {', '.join(sorted(OPERATOR_NAMES))}")
     spec = resolve_spec(design)
+    broken = reference_failure(spec, examples=examples, seed=seed)
+    if broken is not None:
+        # Every mutant would be "caught" by the design's own fault: a score means nothing.
+        failure, run_seed = broken
+        message = (f"{spec.name}: the spec's own reference services fail it (schedule seed {run_seed}): "
+                   f"{failure}; fix the design (sagaspec check) before scoring mutants")
+        if as_json:
+            click.echo(json.dumps({"spec": spec.name, "reference_failure": str(failure), "seed": run_seed}, indent=2))
+        else:
+            click.echo(message)
+        raise SystemExit(1)
     rows = []
 
     def show(r) -> None:
