@@ -82,7 +82,11 @@ class SpecTarget:
         """Knob values (``{KNOB: VALUE, "sagas": {ID: {...}}}``) and, under ``"shared"``,
         the starting values of shared variables (``{"PARTICIPANT.VAR": VALUE}``); with
         ``per_key``, a :class:`~sagaspec.adapters.base.World` or its JSON form."""
-        if self.per_key:
+        per_key = self.per_key or (isinstance(world, dict) and any(
+            k == "stock" or k in self.spec.world_data for k in world))
+        if per_key:
+            # The per-key form (also in a knob target's world file): stock per key for
+            # the spec's keyed variable, the data its world rules read.
             from sagaspec.examples.interpreter import per_key_world
 
             data = world.to_json() if hasattr(world, "to_json") else dict(world or {})

@@ -363,3 +363,20 @@ def test_conform_reaches_the_interpreted_order_services_by_the_engine_option(tmp
     assert bad.exit_code == 2 and "the order services' mutants are hand-written" in bad.output
     bad = CliRunner().invoke(main, ["conform", "--adapter", "inprocess:?engine=robot", "-n", "1"])
     assert bad.exit_code == 2 and "unknown engine 'robot'; expected one of hand-written, interpreter" in bad.output
+
+
+def test_a_knob_target_takes_a_per_key_world_file_too():
+    """``sagaspec serve --spec order-corrected.saga.yaml --world FILE``: a world file in
+    the per-key form (stock, the rules' data) sets the keyed stock and the rules' data."""
+    from sagaspec.examples.spec_target import SpecTarget
+
+    t = SpecTarget(lambda: spec_services("corrected"), world={"stock": {"a": 1}, "declined_users": ["eve"]})
+    assert t.world_knobs
+    types = [e["eventType"] for e in _place(t, _order(1, "alice", "1.00", [("a", 2)]))]
+    assert "InventoryReservationFailed" in types
+    types = [e["eventType"] for e in _place(t, _order(2, "eve", "1.00", [("a", 1)]))]
+    assert "PaymentFailed" in types and "InventoryReserved" in types
+    # A knob world stays a knob world: no per-key stock, the model's one pool.
+    k = SpecTarget(lambda: spec_services("corrected"), world={"payment": "decline"})
+    types = [e["eventType"] for e in _place(k, _order(1, "alice", "1.00", [("a", 5)]))]
+    assert "PaymentFailed" in types and "InventoryReserved" in types
