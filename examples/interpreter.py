@@ -341,13 +341,25 @@ class SpecService:
             raise UsageError(f"{self.name} has no trigger reaction; it cannot start a saga")
         with self.store.transaction() as tx:
             record, shared = self._load(tx, saga_id)
-            state = self._state(record, shared)
+            # What the trigger event will carry is known now: rules and lines may read it.
+            events = {**{ev: dict(fields or {}) for r in triggers for a in r.alternatives for ev in a.emit},
+                      **record["events"]}
             outs = []
-            for reaction in triggers:
-                for label, slot, new_shared, emit, alt in self.model._run(reaction, state_slot(self.model, state), shared):
-                    if alt is not None:
-                        outs.append((alt, label, slot, new_shared, emit))
-            fitting = [o for o in outs if all(self.knob(saga_id, k, record["events"]) == v
+            if self._per_key(shared):
+                flat, per_key = self._split_keyed(shared)
+                slot0 = self.model._slot(tuple(record["vars"][f] for f in self.model.slot_cls._fields))
+                for alt, label, slot, new_flat, new_keyed, emit in self.model.keyed_choices(
+                        slot0, flat, None, per_key, self.lines(events)):
+                    merged = tuple(new_keyed[n] if n in self.keyed else v
+                                   for n, v in zip(self.model.shared_names, new_flat, strict=True))
+                    outs.append((alt, label, slot, merged, emit))
+            else:
+                state = self._state(record, shared)
+                for reaction in triggers:
+                    for label, slot, new_shared, emit, alt in self.model._run(reaction, state_slot(self.model, state), shared):
+                        if alt is not None:
+                            outs.append((alt, label, slot, new_shared, emit))
+            fitting = [o for o in outs if all(self.knob(saga_id, k, events) == v
                                               for k, v in o[0].world)] or outs
             if not fitting:
                 raise UsageError(f"{self.name}: no trigger is enabled for saga {saga_id!r} (already started?)")

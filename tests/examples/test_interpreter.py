@@ -24,7 +24,7 @@ from sagaspec.model import Config, explore
 from sagaspec.model.saga import saga_system
 from sagaspec.spec.sagafile import load_spec, shipped_spec
 
-from sagaspec.errors import InputError
+from sagaspec.errors import InputError, UsageError
 
 SAGAS = Path(__file__).resolve().parents[2] / "examples" / "sagas"
 CORRECT = ["corrected", *(str(p) for p in sorted(SAGAS.glob("*.saga.yaml")) if "buggy" not in p.name)]
@@ -380,3 +380,68 @@ def test_a_knob_target_takes_a_per_key_world_file_too():
     k = SpecTarget(lambda: spec_services("corrected"), world={"payment": "decline"})
     types = [e["eventType"] for e in _place(k, _order(1, "alice", "1.00", [("a", 5)]))]
     assert "PaymentFailed" in types and "InventoryReserved" in types
+
+
+_COUNTER_SHOP = """\
+saga: counter-shop
+format: 1
+params:
+  units: {type: int, default: 1, min: 1, max: 5}
+  stock: {type: int, default: 1, min: 0, max: 5}
+world:
+  card:
+    values: [ok, refused]
+    rules:
+      - {value: refused, if: Placed.total, above: limit}
+keys:
+  sku: {lines: Placed.lines, key: sku, quantity: n, units: units}
+events:
+  Placed:
+    role: trigger
+    terminal: true
+    fields:
+      total: {type: string, pattern: "^[0-9]+\\\\.[0-9]{2}$"}
+      lines:
+        type: array
+        minItems: 1
+        items:
+          type: object
+          properties: {sku: {type: string, minLength: 1}, n: {type: integer, minimum: 1}}
+          required: [sku, n]
+participants:
+  shop:
+    shared:
+      free: {type: int, min: 0, max: stock, initial: stock, key: sku}
+    state:
+      status: {type: enum, values: [idle, placed]}
+    reactions:
+      - trigger: true
+        alternatives:
+          - label: place
+            when: status == 'idle' && free >= units
+            world: {card: ok}
+            set: {status: placed, free: free - units}
+            emit: [Placed]
+properties:
+  stock-ok:
+    always: shop.free >= 0
+"""
+
+
+def test_a_trigger_participant_with_keyed_stock_starts_sagas_per_key(tmp_path):
+    """The lines of the trigger event are known when the saga starts: a trigger guarded
+    by keyed stock runs per key of them."""
+    path = tmp_path / "counter-shop.saga.yaml"
+    path.write_text(_COUNTER_SHOP)
+    spec = load_spec(path)
+    svc = SpecService(spec, "shop")
+    svc.set_shared({"free": {"a": 2, "b": 1}})
+    sent = svc.start("s1", {"total": "5.00", "lines": [{"sku": "a", "n": 2}, {"sku": "b", "n": 1}]})
+    assert [e["eventType"] for e in sent] == ["Placed"]
+    assert svc.variables("s1")["free"] == {"a": 0, "b": 0}
+    with pytest.raises(UsageError, match="no trigger is enabled"):
+        svc.start("s2", {"total": "5.00", "lines": [{"sku": "a", "n": 1}]})
+    # Without a per-key world, the model's one pool (stock 1, one unit per saga).
+    plain = SpecService(spec, "shop")
+    plain.start("s1", {"total": "5.00", "lines": [{"sku": "a", "n": 3}]})
+    assert plain.variables("s1")["free"] == 0
