@@ -125,7 +125,7 @@ def test_the_fault_runner_fails_a_stock_leak_only_the_stores_show(tmp_path):
     from sagaspec.examples.nemesis import ThrowawayServer
 
     order = Path(__file__).resolve().parents[2] / "spec" / "sagas" / "order-corrected.saga.yaml"
-    release = "set: {status: released, held: 0, releases: releases + 1, free: free + held}"
+    release = "set: {status: released, held: 0, releases: releases + 1, free: free + units}"
     text = order.read_text()
     assert text.count(release) == 1
     leaky = tmp_path / "order-leaky.saga.yaml"

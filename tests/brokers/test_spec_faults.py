@@ -57,7 +57,7 @@ def test_a_saga_is_started_before_its_starter_is_killed(run):
 ORDER = Path(__file__).resolve().parents[2] / "spec" / "sagas" / "order-corrected.saga.yaml"
 # The release that returns the reserved units to stock, and a faulty one that forgets to:
 # its events are the correct ones, only the store's stock leaks.
-_RELEASE = "set: {status: released, held: 0, releases: releases + 1, free: free + held}"
+_RELEASE = "set: {status: released, held: 0, releases: releases + 1, free: free + units}"
 _LEAK = "set: {status: released, held: 0, releases: releases + 1}"
 
 
