@@ -65,6 +65,17 @@ POINT_RANGE = 6
 #: every seed's schedules; this way every case makes the draws and steps it made without
 #: strays, plus the stray at the end. Shrinking that draw toward 0 removes the stray.
 STRAY_FROM = OP_RANGE // 6
+#: The overtaking policy: a FIFO or LIFO case whose first op draw ``u`` has
+#: ``(u // 60) % 2`` set delivers to the played participants first while anything
+#: is in flight to them, the target's deliveries waiting, newest first, and its played
+#: participants lean to the model's last outcomes (the failures a compensation follows).
+#: A saga runs ahead in the played world (a failure, its compensation) while its earlier
+#: events to the target wait, so a later event reaches the target before an earlier one
+#: (a cancellation before the creation) on purpose, not by a lucky interleaving. Read
+#: from a draw the case makes anyway (see :data:`STRAY_FROM` for why not a draw of its
+#: own), a bit no other reading of it uses; shrinking that draw to 0 turns it off.
+#: ``False``: never (bench/bench_overtaken.py compares).
+OVERTAKE = True
 #: Scheduling policies, most ordinary first: the oldest in-flight message first, the
 #: newest first (late and overtaken events), or one saga at a time ("hold back", its
 #: own messages oldest or newest first): each later saga's trigger is held until
@@ -111,6 +122,8 @@ class DrawChooser:
         self._bad: tuple[int, int, int] = (0, 0, 0)
         #: The first step's op and pick draws (the stray decision reads them).
         self._first: tuple[int, int] | None = None
+        #: Whether this case plays the overtaking policy (see :data:`OVERTAKE`).
+        self._overtake = False
 
     def begin(self, settings: CaseSettings, token: str) -> tuple[list[SagaInfo], World | None]:
         from sagaspec.conformance.models import suite_model
@@ -230,6 +243,8 @@ class DrawChooser:
         pick = d(st.integers(0, PICKS - 1), label="pick")
         if self._first is None:
             self._first = (u, pick)
+            self._overtake = (OVERTAKE and self._policy in ("fifo", "lifo")
+                              and (u // 60) % 2 == 1)
         present = {a.op for a in acts}
         live = [o for o in OPS if o in present]
         op = _weighted(live, u)
@@ -245,6 +260,8 @@ class DrawChooser:
         if op is None:
             return None
         mine = [a for a in acts if a.op == op]
+        if op == "deliver" and self._overtake:
+            mine = _overtaking(mine, case)
         act = mine[_scaled(pick, len(mine))]
         if op == "crash":
             act = _with_point(act, case, u)
@@ -253,6 +270,8 @@ class DrawChooser:
     def outcome(self, case: Case, participant: str, msg: Msg,
                 outcomes: Sequence[Outcome]) -> Outcome:
         k = self._outcomes.get((participant, msg.type, msg.saga), 0)
+        if self._overtake:
+            k = OUTCOMES - 1 - k  # the failures a compensation follows
         return outcomes[k % len(outcomes)]
 
     def free(self, case: Case, event_type: str, saga: int) -> dict[str, Any]:
@@ -284,6 +303,21 @@ def _with_point(act: Act, case: Case, u: int) -> Act:
     if not points or act.key[0] not in case.sut:
         return act
     return replace(act, point=points[(u // POINT_UNIT) % POINT_RANGE % len(points)])
+
+
+def _overtaking(flights: Sequence[Act], case: Case) -> list[Act]:
+    """The overtaking policy's candidates among ``flights`` (newest first): deliveries
+    to played participants while there are any (the target's wait), else the newest
+    in-flight message of each saga to the target."""
+    played = [a for a in flights if a.key[3] not in case.sut]
+    if played:
+        return played
+    newest: dict[tuple, Act] = {}
+    for a in flights:  # Act.index: the position in flight, the newest last
+        key = (a.key[1], a.key[3])
+        if key not in newest or a.index > newest[key].index:
+            newest[key] = a
+    return list(newest.values())
 
 
 def _demand(saga: SagaInfo, key: str) -> int:
