@@ -15,6 +15,18 @@ failing check, seconds. Runs stop at the first failure (no shrinking: the shrunk
 is the test's business). The summary per mutant and generator is "found by K of N seeds
 (seeds ...)" and the median example to the first failure (over the seeds that found it).
 Exit status 1 if the new generator misses a mutant on any seed.
+
+Every mutant, the shipped generator only, one table row per mutant ("caught on K of N
+seeds at the default example count"):
+
+    python bench/bench_rare_mutants.py --all --seeds 1-5           # the 20 hand-written
+    python bench/bench_rare_mutants.py --all --seeds 1-5 \
+        --spec examples/sagas/shop.saga.yaml                        # + a spec's mutants
+
+A spec's mutants are those of ``sagaspec mutate`` that the model can tell apart
+(``observably_equivalent`` is not True), each against the one participant it changes
+(``system`` when it changes several). ``--short`` is CI's form: the known-rare mutants on
+one seed, table rows only.
 """
 
 from __future__ import annotations
@@ -64,6 +76,51 @@ def _run(mutant: str, seed: int, examples: int, design: str,
     return (first if final.failures else None), (final.failures or [""])[0], took
 
 
+#: The known-rare mutants of CI's short form: (design, participant, mutant).
+SHORT = [("corrected", TABLE[m][0], m) for m in sorted(RARE)] + [
+    (str(Path(__file__).resolve().parents[1] / "examples" / "sagas" / "shop.saga.yaml"),
+     "inventory", "forget-update-10")]
+
+
+def _spec_mutants(path: str) -> list[tuple[str, str, str]]:
+    """(design, participant, mutant) for each of the spec's observably different mutants."""
+    from sagaspec.conformance.mutate import mutants, observably_equivalent
+    from sagaspec.spec.sagafile import resolve_spec
+
+    spec = resolve_spec(path)
+    out = []
+    for m in mutants(spec):
+        if observably_equivalent(spec, m) is True:
+            continue
+        touched = {site[0] for site in m.sites} | set(m.participants)
+        out.append((path, next(iter(touched)) if len(touched) == 1 else "system", m.name))
+    return out
+
+
+def table(targets: list[tuple[str, str, str]], seeds: list[int], examples: int) -> int:
+    """One row per mutant: caught on K of N seeds; returns how many were missed on a seed."""
+    print(f"{'design':<16} {'participant':<12} {'mutant':<36} {'caught':>7} {'missed seeds':<14} "
+          f"{'median example':>14} {'check':<22} {'seconds':>7}")
+    missed = 0
+    for design, participant, mutant in targets:
+        found: dict[int, int] = {}
+        checks: set[str] = set()
+        took = 0.0
+        for seed in seeds:
+            first, check, secs = _run(mutant, seed, examples, design, participant)
+            took += secs
+            if first is not None:
+                found[seed] = first
+                checks.add(check)
+        lost = [s for s in seeds if s not in found]
+        missed += bool(lost)
+        median = f"{statistics.median(found.values()):g}" if found else "-"
+        print(f"{Path(design).name.split('.')[0]:<16} {participant:<12} {mutant:<36} "
+              f"{len(found)}/{len(seeds):<5} {','.join(map(str, lost)) or '-':<14} {median:>14} "
+              f"{','.join(sorted(checks)) or '-':<22} {took:>7.1f}", flush=True)
+    return missed
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", default="1-15", help="seeds, e.g. 1-15 or 8,12")
@@ -73,7 +130,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--design", default="corrected",
                         help="a shipped design or a saga spec file (its mutants: sagaspec mutate)")
     parser.add_argument("--participant", help="the target (default: the test's TABLE entry)")
+    parser.add_argument("--all", action="store_true",
+                        help="every hand-written mutant (and --spec's), one row each")
+    parser.add_argument("--spec", action="append", default=[],
+                        help="with --all: a saga spec file whose mutants are added; repeatable")
+    parser.add_argument("--short", action="store_true",
+                        help="CI's form: the known-rare mutants, one seed (or --seeds)")
     args = parser.parse_args(argv)
+    if args.short or args.all:
+        seeds = _seeds(args.seeds if args.seeds != "1-15" else ("1" if args.short else "1-5"))
+        if args.short:
+            targets = SHORT
+        else:
+            targets = [("corrected", TABLE[m][0], m) for m in TABLE]
+            for path in args.spec:
+                targets += _spec_mutants(path)
+        missed = table(targets, seeds, args.examples)
+        print(f"{len(targets) - missed} of {len(targets)} mutants caught on every one of "
+              f"{len(seeds)} seed(s) at {args.examples} examples")
+        return 1 if missed else 0
     if args.participant is None and any(m not in TABLE for m in args.mutant or ()):
         parser.error("--participant is needed for a mutant outside the order saga's table")
     seeds = _seeds(args.seeds)
