@@ -4,8 +4,10 @@ A spec declares the saga's **events** (payload fields as JSON Schema, a role, wh
 a compensation undoes, where each field's value comes from), its **participants** (state
 variables with finite domains, reactions with guarded alternatives written in CEL), its
 **properties** (``always``, ``at_rest``, ``eventually``, ``sometimes``, ``leads_to``),
-the **world** knobs that decide alternatives outside the services' control, and default
-**bounds**. The format itself is a JSON Schema (``spec schema``); every other check
+the **world** knobs that decide alternatives outside the services' control (with
+**rules** that decide a knob from the world's data, for a real world), the **keys** of
+shared variables kept per key (stock per sku: one key in the model, per key of a saga's
+lines in a real service), and default **bounds**. The format itself is a JSON Schema (``spec schema``); every other check
 (names, types, domains) runs here, when the file is loaded, and reports
 ``FILE:LINE:COL: what was expected``.
 
