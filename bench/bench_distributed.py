@@ -126,7 +126,8 @@ def estimate(one: dict, many: dict, targets=(16, 64), bandwidth: float = 1.25e8,
     sent = sum(p["states_sent"] for p in many["per_worker"])
     m = max(many["cpu_s"] - one["cpu_s"], 0.0) / sent if sent else 0.0
     b = sum(p["bytes_sent"] for p in many["per_worker"]) / sent if sent else 0.0
-    x_whole = many.get("sent_per_state_whole", many["sent_per_state"]) / ((w - 1) / w)
+    whole = "sent_per_state_whole" in many
+    x_whole = many["sent_per_state_whole" if whole else "sent_per_state"] / ((w - 1) / w)
     out = []
     for n in targets:
         x = x_whole * (n - 1) / n
@@ -140,6 +141,7 @@ def estimate(one: dict, many: dict, targets=(16, 64), bandwidth: float = 1.25e8,
             "speedup_without_coordination": round(states * c / (cpu + net), 1),
             "sent_per_state": round(x, 3), "cpu_per_state_us": round(c * 1e6, 2), "cpu_per_sent_us": round(m * 1e6, 2),
             "bytes_per_sent": round(b, 1),
+            "sent_from": "whole-state owners (old run)" if whole else f"owners by {many['partition'] or 'the whole state'} (no old run)",
             "assumed_task_ms": round(task_s * 1e3, 3), "assumed_bandwidth_MBps": round(bandwidth / 1e6),
         })
     return out
@@ -165,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"--variants: unknown {', '.join(bad)} (expected old, new)", file=sys.stderr)
         return 2
     system = saga_system(args.design, orders=args.orders)
-    config = Config(crashes=args.crashes)
+    config = Config(crashes=args.crashes, por=False)  # (the full search, as the workers do)
     print(f"# {system.name}, {args.orders} orders, crashes={args.crashes}, cores={os.cpu_count()}, load {_load()}",
           file=sys.stderr)
     rows = []
@@ -237,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{e['total_s']:>8} {e['states_per_s']:>10,} {e['speedup_vs_1']:>6} {e['speedup_without_coordination']:>14}")
         e = est[0]
         print(f"(measured: {e['cpu_per_state_us']} us CPU per state on 1 worker, {e['cpu_per_sent_us']} us per state sent, "
-              f"{e['bytes_per_sent']} B per state sent; assumed: {e['assumed_bandwidth_MBps']} MB/s per worker, "
+              f"{e['bytes_per_sent']} B per state sent, states sent per state scaled from {e['sent_from']}; assumed: {e['assumed_bandwidth_MBps']} MB/s per worker, "
               f"{e['assumed_task_ms']} ms per Dask task, N*N+N tasks per level)")
     return 0
 

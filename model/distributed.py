@@ -10,15 +10,22 @@ distributed mode):
   runs its own :class:`~sagaspec.model.engine.Engine`.
 * A state belongs to the worker its *orbit hash* picks: a hash that is the same for
   every renaming of the sagas and in every process (interned numbers and Python's
-  string hashes differ between processes, so neither can decide ownership). The owner
-  keeps the fingerprints of its states, checks their properties and expands them.
+  string hashes differ between processes, so neither can decide ownership), of the
+  whole state or of one participant's state (:func:`choose_partition`: fewer
+  successors cross to another worker). The owner keeps the fingerprints of its
+  states, checks their properties and expands them; no other worker does.
+* On the unordered bus a worker runs the sequential search's incremental loop: the
+  orbit hash is a sum over the state's parts, so a successor's fingerprint and owner
+  are its parent's plus constants of the move, and a successor is built only when it is
+  new to this worker (kept, or batched for its owner). Other buses build every
+  successor.
 * The search goes breadth first, one level at a time, so the first violation of each
   property is found at its shortest depth: every worker expands its frontier, keeps the
   successors it owns and sends the others in one batch per owner; the driver starts the
   next level when every owner has received and deduplicated its batches. Batches carry
-  states as tuples of the sender's interned numbers plus, once per pair of workers, the
-  new local states and messages those numbers stand for, so a level costs a few bytes
-  per state sent.
+  states as tuples of the sender's interned numbers (with their orbit sums) plus, once
+  per pair of workers, the new local states and messages those numbers stand for, so a
+  level costs about 30 bytes per state sent.
 * Traces are not kept across workers: the shortest counterexamples and the witnesses
   of ``sometimes`` properties are re-executed by the sequential search bounded at the
   depth the distributed search found them (and checked against it).
