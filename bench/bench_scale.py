@@ -81,7 +81,7 @@ if safety_only:
     # Without at_rest properties the search keeps no state graph (parents only).
     import dataclasses
     system = dataclasses.replace(system, properties=tuple(p for p in system.properties if p.kind != "at-rest"))
-result = explore(system, Config(crashes=1, duplicates=1),
+result = explore(system, Config(crashes=1, duplicates=1, por=False),
                  on_progress=progress, progress_interval=0.5, max_states=max_states or None)
 st = result.stats
 if samples and samples[-1]["states"] == st.states:

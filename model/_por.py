@@ -117,6 +117,8 @@ class _Units:
         self._dgroups = (_Memo(lambda key: self._make_dgroup(key, 0)), _Memo(lambda key: self._make_dgroup(key, 1)))
         self._choice: dict[tuple, int] = {}
         self._choice_supports: tuple[int, ...] | None = None
+        self._gnum: dict[tuple, int] = {}
+        self._gtab: list[tuple] = []
 
     def unit_internal(self, p: int, pid: int, npid: int) -> int:
         return 1 << p
@@ -127,30 +129,39 @@ class _Units:
     def unit_crash(self, p: int) -> int:
         return 1 << p
 
+    def _gid(self, group: tuple) -> int:
+        """A group's number (groups are interned, so a state's groups key as small ints)."""
+        g = self._gnum.get(group)
+        if g is None:
+            g = self._gnum[group] = len(self._gtab)
+            self._gtab.append(group)
+        return g
+
     def _make_pgroups(self, p: int, pid: int) -> tuple:
         e = self.engine
-        internal = tuple((INTERNAL, p, self.unit_internal(p, pid, mv[1]), 1) for mv in e.internal_moves(p, pid))
-        crash = (CRASH, p, self.unit_crash(p), 1) if e.crash_budget and e.crash_move(p, pid) >= 0 else None
+        internal = tuple(self._gid((INTERNAL, p, self.unit_internal(p, pid, mv[1]), 1)) for mv in e.internal_moves(p, pid))
+        crash = self._gid((CRASH, p, self.unit_crash(p), 1)) if e.crash_budget and e.crash_move(p, pid) >= 0 else -1
         r = self._pgroups[p][pid] = (internal, crash, (1 << p) if e.crashes_left(p, pid) else 0)
         return r
 
-    def _make_dgroup(self, key: int, dups: int) -> tuple | None:
+    def _make_dgroup(self, key: int, dups: int) -> int:
         e = self.engine
         pid, d = key >> SHIFT, key & ((1 << SHIFT) - 1)
         moves = e.hot_moves(pid, d) if dups else e.hot_moves_no_dup(pid, d)
-        r = None
+        r = -1
         if moves:
             kind = DROP if e.delivery_moves(pid, d)[0][0] == DROP else DELIVER
-            r = (kind, e.ddest[d], self.unit_delivery(d), len(moves))
+            r = self._gid((kind, e.ddest[d], self.unit_delivery(d), len(moves)))
         self._dgroups[dups][key] = r
         return r
 
-    def groups(self, state: tuple) -> tuple[list[tuple], int]:
-        """``(groups, budget)``: the groups of ``state`` and the participants (a mask)
-        with crash budget left."""
+    def group_ids(self, state: tuple) -> tuple[list[int], int]:
+        """``(group numbers, budget)``: the groups of ``state`` (their numbers; the groups
+        themselves are ``_gtab[number]``) and the participants (a mask) with crash budget
+        left."""
         e = self.engine
         n = e.n
-        out: list[tuple] = []
+        out: list[int] = []
         crashes = []
         budget = 0
         pgroups = self._pgroups
@@ -158,7 +169,7 @@ class _Units:
             internal, crash, b = pgroups[p][state[p]]
             if internal:
                 out += internal
-            if crash is not None:
+            if crash >= 0:
                 crashes.append(crash)
             budget |= b
         bus = state[n]
@@ -170,7 +181,7 @@ class _Units:
                 for q in bus:
                     d = qhead[q]
                     x = dgroups[(state[ddest[d]] << SHIFT) | d]
-                    if x is not None:
+                    if x >= 0:
                         out.append(x)
             else:
                 prev = -1
@@ -178,23 +189,24 @@ class _Units:
                     if d != prev:
                         prev = d
                         x = dgroups[(state[ddest[d]] << SHIFT) | d]
-                        if x is not None:
+                        if x >= 0:
                             out.append(x)
         if crashes:
             out += crashes
         return out, budget
 
     def select(self, state: tuple, supports: tuple[int, ...], active: int = -1) -> int:
-        """The stubborn set of ``state`` as a bitmask over its :meth:`groups` (-1: all)."""
+        """The stubborn set of ``state`` as a bitmask over its groups (-1: all)."""
         if supports != self._choice_supports:
             self._choice = {}
             self._choice_supports = supports
-        groups, budget = self.groups(state)
+        ids, budget = self.group_ids(state)
         dups = 1 if state[self.engine.n + 1] else 0
-        key = (tuple(groups), budget, dups, active)
+        key = (tuple(ids), budget, dups, active)
         r = self._choice.get(key)
         if r is None:
-            r = self._choice[key] = self.choose(groups, budget, dups, supports, active)
+            gtab = self._gtab
+            r = self._choice[key] = self.choose([gtab[g] for g in ids], budget, dups, supports, active)
         return r
 
     def choose(self, groups: list, budget: int, dups: int, supports: tuple[int, ...], active: int = -1) -> int:
@@ -568,7 +580,7 @@ def support_sets(search) -> tuple[int, ...]:
 def descr_groups(reducer, state: tuple, descr: list, succs: list) -> tuple[list, int, list[range]]:
     """``(groups, budget, move indices per group)`` of ``state`` read off
     :meth:`Engine.expand`'s descriptors and raw successors (the reference loop's way;
-    the generated loops use :meth:`_Units.groups`)."""
+    the generated loops use :meth:`_Units.group_ids`)."""
     e = reducer.engine
     groups: list = []
     spans: list[range] = []

@@ -1044,7 +1044,9 @@ def _explore_reduced(
 ) -> CheckResult | None:
     """The search over stubborn sets (:mod:`sagaspec.model._por`), or ``None`` when its
     answer cannot stand (a violation, a cycle, a property it cannot follow): the caller
-    then searches without reduction, and ``notes`` says why."""
+    found: list[str],
+    then searches without reduction, ``notes`` says why and ``found`` gets the
+    properties it saw violated."""
     reducer = reducer_for(engine)
     support: list[int] = []
     wasted = 0
@@ -1090,6 +1092,7 @@ def _explore_reduced(
         return None
     if on_progress is not None and not search.interrupted:
         try:
+        found.extend(search.props.props[k].name for k in search.found)  # (found again: see explore)
             search._progress(states - search.expanded)
         except (KeyboardInterrupt, MemoryError) as exc:
             search.interrupted = True
@@ -1153,18 +1156,19 @@ def explore(
     cyclic = any(p.kind in ("at-rest", *FAIR_KINDS) for p in system.properties)
     if keep_graph is not None and cyclic and not keep_graph:
         raise UsageError("explore: keep_graph=False would leave at_rest/eventually/leads_to properties unchecked")
-    if config.por:
+    found: list[str] = []  # properties the reduced search saw violated, if it gave way
+    if config.por is not False:  # (None: wherever it applies; True: asked for)
         why = "the state graph was asked for" if keep_graph else por_blocker(
             engine, fair=bool(fair), max_depth=config.max_depth
         )
         if why is None:
             reduced = _explore_reduced(
                 engine, cyclic, notes, on_progress=on_progress, stop_at_first=stop_at_first,
-                progress_interval=progress_interval, max_states=max_states,
+                progress_interval=progress_interval, max_states=max_states, found=found,
             )
             if reduced is not None:
                 return reduced
-        else:
+        elif config.por:
             notes.append(f"partial-order reduction is off: {why}")
     if keep_graph is None:
         keep_graph = cyclic
@@ -1177,7 +1181,7 @@ def explore(
         max_states=max_states,
     )
     search.run()
-    if config.por and notes and notes[-1].startswith(_POR_AGAIN):
+    if config.por is not False and notes and notes[-1].startswith(_POR_AGAIN):
         notes[-1] += f" ({len(search.parent):,} states)"
     if on_progress is not None and not search.interrupted:
         try:
@@ -1192,6 +1196,16 @@ def explore(
         except KeyboardInterrupt:
             # Interrupted while analysing cycles: what the search proved still stands,
             # liveness properties not yet decided are then "unknown".
+        if not (search.interrupted or search.stopped or search.truncated):
+            # Every state the reduced search met is reachable: a violation it found that
+            # the full search does not find is a predicate that changed its mind.
+            names = [search.props.props[k].name for k in search.found]
+            for name in found:
+                if name not in names:
+                    raise ModelError(
+                        f"property {name!r} gives different answers for the same state "
+                        "(a predicate must be a pure function of the View)"
+                    )
             search.interrupted = True
     # The statistics cover the search and the cycle analysis, not the trace rendering.
     return _result(search, stats=search.stats(queue=len(search.parent) - search.expanded), notes=tuple(notes))

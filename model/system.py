@@ -45,7 +45,7 @@ class Config:
     The defaults are saga-oriented, and ``sagaspec check`` has the same ones (this class
     is their one definition): an at-least-once bus with one duplicate delivery, each
     consumer's idempotency store on, the transactional outbox on, symmetry reduction
-    whenever the model allows it. A model written as TLA+ or Stateright users write them
+    whenever the model allows it, partial-order reduction wherever it applies. A model written as TLA+ or Stateright users write them
     usually wants ``Config(bus="unordered", idempotency=False)``, or
     ``Config(bus="set", idempotency=False)`` for TLA+'s never-removed message set.
 
@@ -100,12 +100,15 @@ class Config:
         action enabled forever from some point on is eventually taken. Strong: an action
         enabled again and again is eventually taken. Faults are never obliged.
     por
-        Partial-order reduction (:mod:`sagaspec.model._por`): expand, per state, the
-        steps of one participant and of everything that may send to it, when that is
-        sound for the properties being checked; a violation found that way is searched
-        again without reduction, for the shortest counterexample. Off by default (on
-        the order saga it removes 2% to 14% of the states and costs more time than it
-        saves; see ``bench/bench_check.py``).
+        Partial-order reduction (:mod:`sagaspec.model._por`): expand, per state, a
+        stubborn set of steps (those of one saga, or of one participant and everything
+        that may send to it) where that is sound for the properties being checked; a
+        violation found that way is searched again without reduction, for the shortest
+        counterexample. ``None`` (default): on wherever it applies (not for the set
+        bus, a depth bound, ``eventually``/``leads_to`` properties, simulation or the
+        distributed search); ``True``: asked for, and the result's notes say why where
+        it does not apply; ``False``: off (the full state count, as pinned in tests).
+        Verdicts are the same either way; ``bench/bench_check.py`` compares the times.
     """
 
     bus: str = "unordered-dup"
@@ -116,13 +119,13 @@ class Config:
     max_depth: int | None = None
     symmetry: bool | None = None
     fairness: str = "weak"
-    por: bool = False
+    por: bool | None = None
 
     def __post_init__(self) -> None:
         if self.symmetry not in (None, True, False):
             raise UsageError(f"symmetry must be true, false or None (when the model allows), got {self.symmetry!r}")
-        if self.por not in (True, False):
-            raise UsageError(f"por must be true or false, got {self.por!r}")
+        if self.por not in (None, True, False):
+            raise UsageError(f"por must be true, false or None (wherever it applies), got {self.por!r}")
         if self.fairness not in FAIRNESS:
             raise UsageError(f"unknown fairness {self.fairness!r}; expected one of {', '.join(FAIRNESS)}")
         if self.bus not in BUSES:

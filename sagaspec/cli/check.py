@@ -698,7 +698,7 @@ def _list_text() -> str:
 @click.option("--max-states", type=click.IntRange(min=1), help="Store at most this many distinct states; a run that hits it is incomplete (exit 3).")
 @click.option("--max-memory", metavar="SIZE", help="Stop cleanly when the process uses this much memory (e.g. 512MB, 2GB) and report the partial result (exit 3).")
 @click.option("--no-symmetry", is_flag=True, help="Do not reduce symmetric states (interchangeable orders).")
-@click.option("--por/--no-por", default=False, show_default=True, help="Partial-order reduction: per state, expand one participant's steps and those of everything that may send to it, where that is sound for the properties; a violation found is searched again without it, for the shortest counterexample. Reports the states explored.")
+@click.option("--por/--no-por", default=None, help="Partial-order reduction: per state, expand a stubborn set of steps (one saga's, or one participant's and those of everything that may send to it) where that is sound for the properties; a violation found is searched again without it, for the shortest counterexample. Reports the states explored. [default: on wherever it applies; --no-por for the full state count]")
 @click.option("--fairness", type=click.Choice(FAIRNESS), default="weak", show_default=True, help="Fairness of eventually/leads-to properties, as TLA+'s WF/SF over actions (a participant handling one message, or one labelled internal step).")
 @click.option("--simulate", "walks", type=click.IntRange(min=1), metavar="WALKS", help="Random walks instead of exhaustive search.")
 @click.option("--depth", type=click.IntRange(min=1), help="Steps per random walk (with --simulate) [default 200].")

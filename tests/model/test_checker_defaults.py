@@ -22,13 +22,21 @@ def check(*args: str):
 
 def test_config_defaults_are_the_clis():
     cfg = Config()
-    assert (cfg.bus, cfg.duplicates, cfg.idempotency, cfg.outbox, cfg.symmetry) == ("unordered-dup", 1, True, True, None)
+    assert (cfg.bus, cfg.duplicates, cfg.idempotency, cfg.outbox, cfg.symmetry, cfg.por) == (
+        "unordered-dup", 1, True, True, None, None
+    )
     system = saga_system("corrected", orders=2)
     api = explore(system)
     assert api.config.symmetry is True  # settled: the saga allows it
     cli = json.loads(check("--json").stdout)
     assert cli["config"] == api.config.to_dict()
     assert cli["stats"]["states"] == api.stats.states and cli["stats"]["edges"] == api.stats.edges
+    # Partial-order reduction wherever it applies, in both; --no-por and por=False agree too.
+    assert api._search.por_reduced > 0
+    off = explore(system, Config(por=False))
+    cli_off = json.loads(check("--json", "--no-por").stdout)
+    assert cli_off["config"] == off.config.to_dict() and cli_off["stats"]["states"] == off.stats.states
+    assert off.stats.states > api.stats.states and off.verdicts == api.verdicts
     # One order: nothing to rename, so symmetry settles off, in both.
     one = explore(saga_system("corrected", orders=1))
     assert one.config.symmetry is False

@@ -88,7 +88,9 @@ def dynamic(v):
     return static(v)
 
 
-@pytest.mark.parametrize("cfg", [Config(duplicates=1), Config(duplicates=0, bus="unordered"), Config(bus="fifo")])
+@pytest.mark.parametrize(
+    "cfg", [Config(duplicates=1, por=False), Config(duplicates=0, bus="unordered", por=False), Config(bus="fifo", por=False)]
+)
 def test_support_cache_gives_the_same_results_as_evaluating_every_state(cfg):
     cached_calls, fresh_calls = [], []
     at_end: list[int] = []  # evaluations when the search ends (the last progress call)

@@ -63,10 +63,10 @@ def _ties_on_bus(engine: Engine, s: tuple) -> bool:
 
 
 SAGA_CASES = [
-    ("corrected", 3, Config(symmetry=True)),
-    ("corrected", 2, Config(symmetry=True, crashes=1)),
-    ("seed", 3, Config(symmetry=True, idempotency=False)),
-    ("corrected", 3, Config(symmetry=True, bus="fifo", duplicates=1)),
+    ("corrected", 3, Config(symmetry=True, por=False)),
+    ("corrected", 2, Config(symmetry=True, crashes=1, por=False)),
+    ("seed", 3, Config(symmetry=True, idempotency=False, por=False)),
+    ("corrected", 3, Config(symmetry=True, bus="fifo", duplicates=1, por=False)),
 ]
 SAGA_IDS = ["corrected-o3-dup", "corrected-o2-crash", "seed-o3-no-idem", "corrected-o3-fifo-dup"]
 
@@ -106,9 +106,9 @@ def test_fingerprint_vector_lanes_are_the_fingerprints_of_the_renamings(design, 
 @pytest.mark.parametrize(
     "cfg,states",
     [
-        (Config(symmetry=True, bus="unordered"), 8195),
-        (Config(symmetry=True, bus="fifo", duplicates=1), 15_604),
-        (Config(bus="fifo", duplicates=1, crashes=1), None),
+        (Config(symmetry=True, bus="unordered", por=False), 8195),
+        (Config(symmetry=True, bus="fifo", duplicates=1, por=False), 15_604),
+        (Config(bus="fifo", duplicates=1, crashes=1, por=False), None),
     ],
     ids=["unordered-sym", "fifo-sym", "fifo-crash"],
 )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import json
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -72,7 +73,7 @@ def test_golden_verdicts_and_shortest_counterexamples_are_unchanged(name):
 
 def test_por_reduces_the_order_saga_with_the_same_verdicts():
     system = saga_system("corrected", orders=2)
-    full = explore(system, Config())
+    full = explore(system, Config(por=False))
     reduced = explore(system, Config(por=True))
     assert reduced.verdicts == full.verdicts and reduced.ok
     assert reduced._search.por_reduced > 0
@@ -82,7 +83,7 @@ def test_por_reduces_the_order_saga_with_the_same_verdicts():
 @pytest.mark.parametrize("symmetry", [True, False])
 def test_por_with_and_without_symmetry_agrees_with_the_plain_search(symmetry):
     system = saga_system("corrected", orders=2)
-    full = explore(system, Config(symmetry=symmetry))
+    full = explore(system, Config(symmetry=symmetry, por=False))
     reduced = explore(system, Config(symmetry=symmetry, por=True))
     assert reduced.verdicts == full.verdicts
     assert reduced.stats.states < full.stats.states
@@ -186,7 +187,7 @@ def test_independent_participants_are_interleaved_once():
          Property.at_rest("not-all-done", lambda v: v["sink"] < 4)),
         name="workers",
     )
-    full = explore(system, Config(bus="unordered", idempotency=False))
+    full = explore(system, Config(bus="unordered", idempotency=False, por=False))
     reduced = explore(system, LOCAL)
     assert full.verdicts == {"bounded": "held", "all-done": "held", "not-all-done": "violated"}
     assert reduced.verdicts == full.verdicts
@@ -194,7 +195,7 @@ def test_independent_participants_are_interleaved_once():
     only_held = System(system.participants, system.properties[:2], name="workers")
     r = explore(only_held, LOCAL)
     assert r.verdicts == {"bounded": "held", "all-done": "held"}
-    assert r.stats.states * 10 < explore(only_held, Config(bus="unordered", idempotency=False)).stats.states
+    assert r.stats.states * 10 < explore(only_held, Config(bus="unordered", idempotency=False, por=False)).stats.states
 
 
 def _join_race() -> System:
@@ -215,7 +216,7 @@ class _OneParticipantAtATime(Reducer):
 
 def test_the_upstream_closure_keeps_a_join_race_that_one_participant_at_a_time_loses(monkeypatch):
     system = _join_race()
-    plain = explore(system, Config(bus="unordered", idempotency=False))
+    plain = explore(system, Config(bus="unordered", idempotency=False, por=False))
     assert plain.verdicts["x-first"] == "violated"
     found = explore(system, LOCAL)
     assert found.verdicts["x-first"] == "violated"
@@ -239,7 +240,7 @@ def test_visibility_keeps_an_order_of_independent_steps_that_a_property_reads(mo
         (Property.always("n-first", lambda v: not (v["a"] == 1 and v["n"] == 0)),),
         name="visible",
     )
-    assert explore(system, Config(bus="unordered", idempotency=False)).verdicts["n-first"] == "violated"
+    assert explore(system, Config(bus="unordered", idempotency=False, por=False)).verdicts["n-first"] == "violated"
     assert explore(system, LOCAL).verdicts["n-first"] == "violated"
     monkeypatch.setattr(explore_module, "reducer_for", _Blind)
     assert explore(system, LOCAL).verdicts["n-first"] == "held"
@@ -264,7 +265,7 @@ def test_at_rest_on_a_graph_with_cycles_is_decided_without_reduction():
         (Property.at_rest("b-done", lambda v: v["b"] == 1),),
         name="retry",
     )
-    full = explore(system, Config(bus="unordered", idempotency=False))
+    full = explore(system, Config(bus="unordered", idempotency=False, por=False))
     r = explore(system, LOCAL)
     assert r.verdicts == full.verdicts == {"b-done": "held"}
     assert r.stats.states == full.stats.states
@@ -277,7 +278,7 @@ def test_a_property_reading_the_bus_stops_the_reduction():
         (Property.always("bus-small", lambda v: v.in_flight() <= 2),),
         name="dynamic",
     )
-    full = explore(system, Config(bus="unordered", idempotency=False))
+    full = explore(system, Config(bus="unordered", idempotency=False, por=False))
     r = explore(system, LOCAL)
     assert r.verdicts == full.verdicts and r.stats.states == full.stats.states
     assert any("more than the participants' local states" in n for n in r.notes)
@@ -288,7 +289,7 @@ def test_an_undeclared_publish_falls_back_to_the_plain_search():
     liar.publishes = frozenset({"Z"})
     system = System((FirstWins(), liar, Once("b", "Y")), (), name="liar")
     r = explore(system, LOCAL)
-    assert r.stats.states == explore(system, Config(bus="unordered", idempotency=False)).stats.states
+    assert r.stats.states == explore(system, Config(bus="unordered", idempotency=False, por=False)).stats.states
     assert any("'a' published 'X'" in n for n in r.notes)
 
 
@@ -298,8 +299,11 @@ def test_por_is_off_where_it_cannot_be_sound():
     assert any("partial-order reduction is off: the set bus" in n for n in r.notes)
     r = explore(system, Config(bus="unordered", idempotency=False, por=True, max_depth=2))
     assert any("partial-order reduction is off: a depth bound" in n for n in r.notes)
-    with pytest.raises(UsageError, match="por must be true or false"):
+    with pytest.raises(UsageError, match="por must be true, false or None"):
         Config(por="yes")
+    # By default (por=None) it applies wherever it can, silently where it cannot.
+    r = explore(system, Config(bus="set", idempotency=False))
+    assert not any("partial-order" in n for n in r.notes)
 
 
 def test_cli_por_reports_the_reduction():
@@ -307,9 +311,27 @@ def test_cli_por_reports_the_reduction():
     args = ["check", "--design", "corrected", "--orders", "2", "--no-progress"]
     on = runner.invoke(main, [*args, "--por"])
     off = runner.invoke(main, [*args, "--no-por"])
-    assert on.exit_code == off.exit_code == 0, on.output + off.output
+    default = runner.invoke(main, args)
+    assert on.exit_code == off.exit_code == default.exit_code == 0, on.output + off.output
     assert "partial-order reduction: " in on.output
     assert "partial-order reduction" not in off.output
+    timing = re.compile(r"in [0-9.]+ s")
+    assert timing.sub("", default.output) == timing.sub("", on.output)  # on by default
+    assert "7,341 states" in off.output and "4,073 states" in on.output
+
+
+@pytest.mark.parametrize("extra", [["--simulate", "10"], ["--workers", "2"]])
+def test_cli_default_por_steps_aside_for_simulation_and_workers(extra, monkeypatch):
+    # Without --por the reduction is simply not used where it does not apply.
+    import sagaspec.model.distributed as distributed
+
+    def fake_distributed(*a, **k):
+        raise SystemExit(0)  # (only the option handling is under test here)
+
+    monkeypatch.setattr(distributed, "explore_distributed", fake_distributed)
+    r = CliRunner().invoke(main, ["check", "--design", "corrected", "--orders", "2", "--no-progress", *extra])
+    assert r.exit_code != 2, r.output  # not a usage error (a simulation is incomplete: 3)
+    assert "--por" not in r.output and "Traceback" not in r.output
 
 
 @pytest.mark.parametrize("extra", [["--simulate", "10"], ["--workers", "2"]])
@@ -376,6 +398,7 @@ def _random_case(seed: int) -> tuple[System, Config]:
         props = props[3:]  # no invariants: more room for reduction
     bus = rng.choice(("unordered", "unordered-dup", "fifo"))
     cfg = Config(
+        por=False,
         bus=bus,
         idempotency=bus == "unordered-dup" or rng.random() < 0.5,
         duplicates=0 if bus == "unordered" else rng.choice((0, 1)),
@@ -477,7 +500,7 @@ EXAMPLES = sorted(Path(__file__).parents[2].joinpath("examples", "sagas").glob("
 def test_example_sagas_get_the_plain_searchs_verdicts_and_counterexample_lengths(path):
     # (The order-shipping pair at its default 2 sagas takes seconds; 1 saga keeps its bug.)
     system = saga_system(str(path), orders=1 if path.name.startswith("order-shipping") else None)
-    full = explore(system, Config())
+    full = explore(system, Config(por=False))
     r = explore(system, Config(por=True))
     assert r.verdicts == full.verdicts
     assert [len(v.path) for v in r.violations] == [len(v.path) for v in full.violations]
@@ -488,7 +511,7 @@ def test_example_sagas_get_the_plain_searchs_verdicts_and_counterexample_lengths
 @pytest.mark.timeout(120)
 def test_saga_level_units_reduce_three_orders_far_more_than_participant_units(monkeypatch):
     system = saga_system("corrected", orders=3)
-    cfg = Config(duplicates=0)
+    cfg = Config(duplicates=0, por=False)
     full = explore(system, cfg)
     by_saga = explore(system, Config(duplicates=0, por=True))
     monkeypatch.setattr(explore_module, "reducer_for", Reducer)
@@ -504,6 +527,7 @@ def test_random_specs_with_sagas_and_shared_counters_get_the_plain_searchs_answe
         for sagas in (2, 3):
             system = spec_system(spec, sagas)
             cfg = Config(
+                por=False,
                 bus="unordered-dup" if seed % 4 == 1 else "unordered",
                 duplicates=int(seed % 4 == 1),
                 crashes=int(seed % 3 == 0),

@@ -56,7 +56,8 @@ _cache: dict = {}
 def run(name: str):
     if name not in _cache:
         model, cfg = RUNS[name]
-        _cache[name] = explore(saga_system(**model), Config(**cfg))
+        # (The full search: the golden counts are those of no reduction.)
+        _cache[name] = explore(saga_system(**model), Config(por=False, **cfg))
     return _cache[name]
 
 
@@ -141,7 +142,7 @@ def test_seed_volatile_join_memory_loses_a_saga_on_crash():
     kinds = [(a.kind, a.participant) for a in v.path.actions]
     assert ("crash", "order") in kinds
     model, cfg = RUNS["seed-o1-crash-volatile-join"]
-    same_without_crash = explore(saga_system(**model), Config(**{**cfg, "crashes": 0}))
+    same_without_crash = explore(saga_system(**model), Config(por=False, **{**cfg, "crashes": 0}))
     assert same_without_crash.violations == []
     assert same_without_crash.verdicts["saga-terminates"] == "held"
 
@@ -262,3 +263,26 @@ def test_golden_counterexample_traces():
     assert sorted(on_disk) == sorted(actual), "run with SAGASPEC_REGEN_GOLDEN=1 after an intended change"
     for fname, text in actual.items():
         assert text == on_disk[fname], fname
+
+
+@pytest.mark.timeout(600)
+def test_golden_reduced_counts_and_the_full_searchs_verdicts():
+    """The default search (partial-order reduction wherever it applies) on every run:
+    the verdicts and shortest counterexamples of the full search, and pinned counts of
+    what it explored (``saga_runs_reduced.json``; where a violation sends it back to
+    the full search, the full count)."""
+    target = GOLDEN / "saga_runs_reduced.json"
+    actual = {}
+    for name, (model, cfg) in RUNS.items():
+        r = explore(saga_system(**model), Config(**cfg))
+        full = run(name)
+        assert r.verdicts == full.verdicts, name
+        assert [(v.property, len(v.path)) for v in r.violations] == [(v.property, len(v.path)) for v in full.violations], name
+        stood = r._search.por_reduced > 0
+        assert r.stats.states < full.stats.states if stood else r.stats.states == full.stats.states, name
+        actual[name] = {"states": r.stats.states, "edges": r.stats.edges, "reduced": stood}
+    if REGEN:
+        target.write_text(json.dumps(actual, indent=2, sort_keys=True) + "\n")
+    assert json.loads(target.read_text()) == actual
+    # The reduction stands on every run without violations.
+    assert all(actual[name]["reduced"] for name in RUNS if run(name).ok)
