@@ -40,8 +40,6 @@ class Mutant:
     sites: tuple[tuple[str, int, int], ...] = ()
     #: The participants whose services have ``behaviour`` (empty: every one).
     participants: frozenset[str] = frozenset()
-    #: The events an ``upsert`` behaviour applies to.
-    on: frozenset[str] = frozenset()
 
 
 def _replace_alt(spec: SagaSpec, p: SpecParticipant, r: SpecReaction, j: int, alt: Alternative | None) -> SagaSpec:
@@ -236,16 +234,54 @@ def _fixed_world(spec: SagaSpec) -> Iterator[Mutant]:
                              new, sites=_site(p, r, j))
 
 
+@dataclass(frozen=True)
+class _Fresh:
+    """An expression read on a fresh record: the per-saga variables at their initial values."""
+
+    inner: Any
+    initial: tuple[tuple[str, Any], ...]
+
+    @property
+    def text(self) -> str:
+        return self.inner.text
+
+    @property
+    def where(self) -> str:
+        return self.inner.where
+
+    @property
+    def refs(self) -> frozenset[str]:
+        return frozenset(self.inner.refs) - {n for n, _v in self.initial}
+
+    def __call__(self, data: dict) -> object:
+        return self.inner({**data, **dict(self.initial)})
+
+
 def _upsert(spec: SagaSpec) -> Iterator[Mutant]:
+    from sagaspec.model.compile import SpecParticipantModel
+    from sagaspec.spec._cel import Literal
+
     starts = {e.name for e in spec.events if e.role == "trigger"}
+    params = spec.resolve_params(spec.default_sagas)
     for p in spec.participants:
-        remembered = any(u[0] in {v.name for v in p.state if not v.ghost}
-                         for r in p.reactions for a in r.alternatives for u in a.updates)
+        kept = [v for v in p.state if not v.ghost]  # a ghost records the world (charges made): it stays
+        if not kept:
+            continue
+        init = SpecParticipantModel(p, 1, params, frozenset())._init_slot  # as the model starts a record
+        initial = tuple((v.name, getattr(init, v.name)) for v in kept)
         for r in p.reactions:
-            if r.kind == "event" and r.on[0] in starts and remembered:
-                yield Mutant("", "upsert", f"{p.name} on {r.on[0]}: upserts a fresh record, forgetting what "
-                             "earlier events of the saga left (a late start overwrites a cancellation)",
-                             spec, frozenset({"upsert"}), participants=frozenset({p.name}), on=frozenset(r.on))
+            if r.kind != "event" or r.on[0] not in starts:
+                continue
+            alts = []
+            for a in r.alternatives:
+                set_here = {var for var, _e in a.updates}
+                updates = tuple((var, _Fresh(e, initial)) for var, e in a.updates)
+                resets = tuple((n, Literal(val, a.where)) for n, val in initial if n not in set_here)
+                alts.append(dataclasses.replace(a, when=None if a.when is None else _Fresh(a.when, initial),
+                                                updates=updates + resets))
+            new = _replace_reaction(spec, p, r, dataclasses.replace(r, alternatives=tuple(alts)))
+            yield Mutant("", "upsert", f"{p.name} on {r.on[0]}: upserts a fresh record, forgetting what "
+                         "earlier events of the saga left (a late start overwrites a cancellation)", new)
 
 
 def _redo_duplicate(spec: SagaSpec) -> Iterator[Mutant]:
@@ -258,8 +294,8 @@ def _redo_duplicate(spec: SagaSpec) -> Iterator[Mutant]:
 
 def _wrong_type(spec: SagaSpec) -> Iterator[Mutant]:
     for p in spec.participants:
-        if p.publishes:
-            yield Mutant("", "wrong-type", f"{p.name} publishes a string field as a JSON number "
+        if any(spec.event(e).fields for e in p.publishes):  # an empty payload has no field to get wrong
+            yield Mutant("", "wrong-type", f"{p.name} publishes a field of the wrong JSON type "
                          "(a decimal string such as money as 100.0)",
                          spec, frozenset({"wrong-type"}), participants=frozenset({p.name}))
 
@@ -326,7 +362,6 @@ def _services(m: Mutant, world: dict, params: dict) -> dict[str, Any]:
         svc = _MutantService(m.spec, p.name, world=world, params=params, lenient=True)
         if not m.participants or p.name in m.participants:
             svc.behaviour = m.behaviour
-            svc.fresh_on = m.on
         out[p.name] = svc
     return out
 
@@ -346,16 +381,20 @@ class _WireTx:
 
 
 def _as_number(event: dict, fields: tuple[str, ...]) -> dict:
-    """``event`` with one string field of ``fields`` as a JSON number: a decimal one if any
-    (money), else the first."""
+    """``event`` with one field of ``fields`` of the wrong JSON type: a decimal string as a
+    number if there is one (money as 100.0), else the first string as a number, else the
+    first field as a string."""
     import re
 
-    strings = [k for k in fields if isinstance(event.get(k), str)]
+    present = [k for k in fields if k in event]
+    strings = [k for k in present if isinstance(event[k], str)]
     decimal = [k for k in strings if re.fullmatch(r"-?[0-9]+(\.[0-9]+)?", event[k])]
     if decimal:
         return dict(event, **{decimal[0]: float(event[decimal[0]])})
     if strings:
         return dict(event, **{strings[0]: len(event[strings[0]])})
+    if present:
+        return dict(event, **{present[0]: str(event[present[0]])})
     return event
 
 
@@ -370,8 +409,6 @@ def _mutant_class():
         """The interpreter with a changed behaviour (see :data:`OPERATORS`)."""
 
         behaviour: frozenset[str] = frozenset()
-        #: Events an ``upsert`` service handles on a fresh record.
-        fresh_on: frozenset[str] = frozenset()
 
         def __init__(self, *args, **kwargs) -> None:
             super().__init__(*args, **kwargs)
@@ -456,17 +493,6 @@ def _mutant_class():
                 self.checkpoint("before-commit")
             self.checkpoint("after-commit")
 
-        def _react(self, tx, event) -> None:
-            if event["eventType"] in self.fresh_on and "upsert" in self.behaviour:
-                # "INSERT OR REPLACE": the record starts afresh; what the world did (ghosts) stays.
-                record, _shared = self._load(tx, event["sagaId"])
-                init = dict(zip(self.model.slot_cls._fields, self.model._init_slot, strict=True))
-                for v in self.part.state:
-                    if not v.ghost:
-                        record["vars"][v.name] = init[v.name]
-                tx.put(f"spec:saga:{event['sagaId']}", record)
-            super()._react(tx, event)
-
         def relay(self, publish=None):
             wire, self._wire[:] = list(self._wire), []
             for e in wire:
@@ -485,7 +511,6 @@ def _mutant_class():
             fresh = super().restarted()
             fresh.__class__ = type(self)
             fresh.behaviour = self.behaviour
-            fresh.fresh_on = self.fresh_on
             fresh._taken = self._taken
             fresh._here = set()
             fresh._wire = self._wire  # published before the crash: already on the wire

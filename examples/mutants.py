@@ -320,7 +320,7 @@ _MUTANTS = (
            spec_mutant='notification handles a redelivered event again, as new: no idempotency store and no state guard (it re-applies what it did the first time)'),
     Mutant("invalid-event-published", "Payment publishes amount as a JSON number (100.0), not the schema's decimal string",
            {"payment": InvalidEventPublished}, scenario="any OrderCreated",
-           spec_mutant='payment publishes a string field as a JSON number (a decimal string such as money as 100.0)'),
+           spec_mutant='payment publishes a field of the wrong JSON type (a decimal string such as money as 100.0)'),
     Mutant("crash-loses-acked-event", "the processed mark commits before the state change: a crash in between loses the event",
            _all(CrashLosesAckedEvent), needs=frozenset({"crash"}),
            scenario="crash payment, then deliver OrderCreated",

@@ -58,7 +58,7 @@ def test_the_service_operators_are_caught_by_the_check_each_needs():
     volatile = _one(spec, "every service keeps processed eventIds in memory: after a restart a "
                           "redelivered event is handled again, as new")
     assert volatile.caught and "a duplicate must have no effect" in volatile.failure.message
-    typed = _one(spec, "payment publishes a string field as a JSON number (a decimal string such as money as 100.0)")
+    typed = _one(spec, "payment publishes a field of the wrong JSON type (a decimal string such as money as 100.0)")
     assert typed.caught and typed.failure.check == "schema" and typed.failure.participant == "payment"
     assert all(r.caught for r in score(spec, examples=5, operators=("wrong-saga",)))
 
@@ -156,3 +156,10 @@ def test_mutate_cli_prints_the_score_and_exits_by_survivors(tmp_path):
     assert doc["survived"] == 0 and doc["mutants"][0]["operator"] == "wrong-saga"
     bad = runner.invoke(main, ["mutate", "--operator", "nope"])
     assert bad.exit_code == 2 and "unknown operator nope" in bad.stderr
+
+
+def test_mutate_help_names_every_operator():
+    from sagaspec.conformance.mutate import OPERATOR_NAMES
+
+    text = "".join(CliRunner().invoke(main, ["mutate", "--help"]).stdout.split())  # wrapped at any hyphen
+    assert [op for op in OPERATOR_NAMES if op not in text] == []
