@@ -13,11 +13,13 @@ Targets (issue 3): >= 100,000 distinct states/s on one core, < 300 bytes per sto
 state, ``corrected`` with 3 orders and duplicates verified in < 60 s. Nothing here
 asserts a timing; it prints numbers and ratios.
 
-Partial-order reduction (``Config(por=True)``) runs beside every symmetric run: states,
-states/s and time to verdict without it, with it by participant (every step of a
-participant and of whoever may send to it) and with it by saga (the default for compiled
-specs on an unordered bus: steps of different sagas commute unless they touch a shared
-variable), and the ratios. ``--long`` adds the
+Partial-order reduction (on by default, ``Config(por=None)``) runs beside every
+symmetric run: states, states/s and time to verdict without it (``por=False``), with it
+by participant (every step of a participant and of whoever may send to it) and with it
+by saga (the default for compiled specs on an unordered bus: steps of different sagas
+commute unless they touch a shared variable), and the ratios; the saga-level reduction
+also runs in the old reduced loop (every successor built through ``Engine.expand``, then
+reduced) beside the new generated one (reduced while expanding), old vs new. ``--long`` adds the
 issue-14 headline configuration (corrected, 3 orders, duplicates, 1 crash each: about
 10.6M states; minutes per run).
 

@@ -105,7 +105,8 @@ class _Units:
     sets are made of (participants, or (participant, saga) transitions; 0: unknown).
     :meth:`choose` depends only on the groups, the participants with crash budget left,
     whether duplicates are left, the supports and the live properties, so
-    :meth:`select` memoizes it on those (many states share them).
+    :meth:`select` (what the generated loops of :mod:`sagaspec.model._loops` call)
+    memoizes it on those, with the groups interned to numbers (many states share them).
     """
 
     #: Visibility from the supports the search learns (not from static read sets).
