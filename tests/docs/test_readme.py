@@ -130,7 +130,7 @@ RUN_IN_FOLDER = {
     # the starter's services in-process: a recorded log, validated; its mutation score
     "python record_log.py": 0,
     "sagaspec monitor --from-file events.ndjson --design travel.saga.yaml --at-rest": 0,
-    "sagaspec mutate --design travel.saga.yaml -n 5": 0,
+    "sagaspec mutate --design travel.saga.yaml": 0,
 }
 
 # Run by this file in a fresh folder holding the files they name: copies of this
