@@ -93,6 +93,9 @@ def _spec_mutants(path: str) -> list[tuple[str, str, str]]:
         if observably_equivalent(spec, m) is True:
             continue
         touched = {site[0] for site in m.sites} | set(m.participants)
+        if not touched:  # a spec-level mutant: the participants its spec changes
+            before = {q.name: q for q in spec.participants}
+            touched = {q.name for q in m.spec.participants if q != before.get(q.name)}
         out.append((path, next(iter(touched)) if len(touched) == 1 else "system", m.name))
     return out
 
@@ -134,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="every hand-written mutant (and --spec's), one row each")
     parser.add_argument("--spec", action="append", default=[],
                         help="with --all: a saga spec file whose mutants are added; repeatable")
+    parser.add_argument("--only", action="append", default=[],
+                        help="with --all: only these mutants (by name); repeatable")
     parser.add_argument("--spec-only", action="store_true",
                         help="with --all --spec: leave the hand-written mutants out")
     parser.add_argument("--short", action="store_true",
@@ -147,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
             targets = [] if args.spec_only else [("corrected", TABLE[m][0], m) for m in TABLE]
             for path in args.spec:
                 targets += _spec_mutants(path)
+        if args.only:
+            targets = [t for t in targets if t[2] in args.only]
         missed = table(targets, seeds, args.examples)
         print(f"{len(targets) - missed} of {len(targets)} mutants caught on every one of "
               f"{len(seeds)} seed(s) at {args.examples} examples")
