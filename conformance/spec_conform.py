@@ -75,12 +75,17 @@ class InProcessSpecAdapter:
         # in the suite's output (a served service still logs it).
         log = logging.getLogger("sagaspec.service")
         quiet, log.disabled = log.disabled, log.disabled or invalid
+        services = getattr(self.target, "services", {})
+        before = services.get(participant)
         try:
             self.target.deliver_to(participant, event)
         except ConsumerCrashed:
             return False
         finally:
             log.disabled = quiet
+            #: Whether the participant was killed (and restarted) during this delivery,
+            #: also after its ack (a crash after publishing).
+            self.restarted = before is not None and services.get(participant) is not before
         return True
 
     def collect(self, done: Callable[[list[dict[str, Any]]], bool]) -> list[dict[str, Any]]:
@@ -360,6 +365,10 @@ def run_case(spec: SagaSpec, adapter: SpecAdapter, seed: int, *, sagas: int = 2,
                         f"{dest} published [{', '.join(_unique_types(got))}] on a {event['eventType']} of saga "
                         f"{event['sagaId']} it was killed handling before its commit; the spec allows []"))
                 continue
+        elif point is not None and getattr(adapter, "restarted", False):
+            # Killed after its ack (after publishing): nothing is redelivered, and the
+            # restarted process sends its outbox again (consumers deduplicate it).
+            note(f"{what}, killed at {point} after its ack (restarted)", got)
         else:
             note(what, got)
         delivered[key] = delivered.get(key, 0) + 1
