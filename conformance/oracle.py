@@ -154,12 +154,20 @@ class Oracle:
         self.log.append(f"delivered {describe_msg(msg)}{dup} to {', '.join(targets) or 'nobody'}")
         if not items:
             return
-        out = set(self.belief) if optional else set()
-        for c in self.belief:
-            pend = c.pending
-            for it in items:
-                pend = _insert(pend, it)
-            out.add(Config(c.states, pend, c.owed, c.done))
+        if not optional:
+            out = set()
+            for c in self.belief:
+                pend = c.pending
+                for it in items:
+                    pend = _insert(pend, it)
+                out.add(Config(c.states, pend, c.owed, c.done))
+            self.belief = frozenset(out)
+            return
+        # Each subscriber may drop it on its own (one has no record of the saga, another
+        # handles it): every subset of them processes it.
+        out = set(self.belief)
+        for it in items:
+            out |= {Config(c.states, _insert(c.pending, it), c.owed, c.done) for c in out}
         self.belief = frozenset(out)
 
     def trigger(self, msg: Msg) -> None:
