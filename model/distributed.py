@@ -1238,7 +1238,8 @@ def explore_distributed(
         collision_probability=states * states / 2.0**61,
     )
     where = f"{len(addrs)} Dask worker{'s' if len(addrs) != 1 else ''}" + (f" at {cluster}" if cluster else "")
-    notes.append(f"distributed search over {where}; counterexamples and witnesses re-executed by the sequential search")
+    notes.append(f"distributed search over {where}, without partial-order reduction (the state count is "
+                 f"that of --no-por); counterexamples and witnesses re-executed by the sequential search")
     # Liveness: properties whose verdict needs the cycles of the state graph.
     needs_cycles = set(fair)
     if not layered:
