@@ -74,14 +74,17 @@ def _where(p: SpecParticipant, r: SpecReaction, a: Alternative) -> str:
     return f"{p.name} on {on}: {a.label}"
 
 
+def _first(spec: SagaSpec, p: Any, r: Any, j: int, changed: Any) -> SagaSpec:
+    """``spec`` with alternative ``j`` of reaction ``r`` replaced by ``changed`` and moved
+    first: a weakened alternative wins wherever it now applies."""
+    alts = [changed] + [x for n, x in enumerate(r.alternatives) if n != j]
+    return _replace_reaction(spec, p, r, dataclasses.replace(r, alternatives=tuple(alts)))
+
+
 def _drop_guard(spec: SagaSpec) -> Iterator[Mutant]:
     for p, r, j, a in _sites(spec):
         if a.when is not None and len(r.alternatives) > 1:
-            # Moved first, so the unguarded alternative wins wherever it now applies.
-            alts = list(r.alternatives)
-            alts.pop(j)
-            alts.insert(0, dataclasses.replace(a, when=None))
-            new = _replace_reaction(spec, p, r, dataclasses.replace(r, alternatives=tuple(alts)))
+            new = _first(spec, p, r, j, dataclasses.replace(a, when=None))
             yield Mutant("", "drop-guard", f"{_where(p, r, a)}: guard `{a.when.text}` dropped", new,
                          sites=_site(p, r, j))
 
@@ -183,11 +186,7 @@ def _drop_conjunct(spec: SagaSpec) -> Iterator[Mutant]:
         for k, dropped in enumerate(parts):
             rest = " && ".join(x for n, x in enumerate(parts) if n != k)
             when = env.compile(rest, lambda _off, w=a.when.where: w, "bool")
-            # Moved first, as for drop-guard: the weakened alternative wins where it now applies.
-            alts = list(r.alternatives)
-            alts.pop(j)
-            alts.insert(0, dataclasses.replace(a, when=when))
-            new = _replace_reaction(spec, p, r, dataclasses.replace(r, alternatives=tuple(alts)))
+            new = _first(spec, p, r, j, dataclasses.replace(a, when=when))
             yield Mutant("", "drop-conjunct", f"{_where(p, r, a)}: `{dropped}` dropped from its guard", new,
                          sites=_site(p, r, j))
 
@@ -225,10 +224,7 @@ def _fixed_world(spec: SagaSpec) -> Iterator[Mutant]:
             if len(decided) < 2:
                 continue
             for j, a in decided:
-                alts = list(r.alternatives)
-                alts.pop(j)
-                alts.insert(0, dataclasses.replace(a, world=()))
-                new = _replace_reaction(spec, p, r, dataclasses.replace(r, alternatives=tuple(alts)))
+                new = _first(spec, p, r, j, dataclasses.replace(a, world=()))
                 world = ", ".join(f"{k}={v}" for k, v in a.world)
                 yield Mutant("", "fixed-world", f"{_where(p, r, a)}: taken whatever the world says (not only {world})",
                              new, sites=_site(p, r, j))
