@@ -58,17 +58,24 @@ def _strays(runner) -> list[dict]:
 @pytest.mark.parametrize(("design", "participant", "seed"), [("corrected", "payment", 2),
                                                              (TRAVEL, "flight", 1)])
 def test_the_reference_gets_stray_events_and_passes(tmp_path, design, participant, seed):
-    runner, final = _run(tmp_path, design=design, participant=participant, examples=60,
-                         seed=seed)
-    strays = _strays(runner)
-    assert strays, "no case delivered an event of a saga it never started"
+    """Strays reach a few cases in 60 (which ones depends on Hypothesis' version, not only
+    on the seed): run up to five seeds from ``seed`` until some did; the reference passes
+    every run, and every stray is a non-trigger event of a saga its case never placed."""
     triggers = suite_model(design, 1).triggers
-    for case, _ in runner.covered:
-        placed = {s["msg"]["saga"] for s in case if s["op"] == "place"}
-        for s in case:
-            if s["op"] == "stray":
-                assert s["msg"]["type"] not in triggers and s["msg"]["saga"] not in placed
-    assert final.failures == [], final.failures
+    strays = []
+    for k in range(5):
+        runner, final = _run(tmp_path / str(k), design=design, participant=participant, examples=60,
+                             seed=seed + k)
+        assert final.failures == [], final.failures
+        strays += _strays(runner)
+        for case, _ in runner.covered:
+            placed = {s["msg"]["saga"] for s in case if s["op"] == "place"}
+            for s in case:
+                if s["op"] == "stray":
+                    assert s["msg"]["type"] not in triggers and s["msg"]["saga"] not in placed
+        if strays:
+            break
+    assert strays, "no case of five seeds delivered an event of a saga it never started"
 
 
 @pytest.mark.timeout(120)
