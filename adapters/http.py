@@ -136,6 +136,11 @@ def _is_ce(obj: Any) -> bool:
     return isinstance(obj, dict) and "specversion" in obj
 
 
+#: Seconds a refused connection is retried when the adapter starts (a service that was
+#: started just before may not listen yet); a service that never listens is an error then.
+STARTUP_WAIT = 2.0
+
+
 def decode_published(body: bytes, headers: dict[str, str], source: str) -> dict[str, Any] | RawMessage:
     """One published message as an event dict or a :class:`RawMessage` with the reason.
 
@@ -346,7 +351,19 @@ class HttpAdapter(Adapter):
             raise
 
     async def _start(self) -> None:
-        response = await self._request("GET", "/health")
+        # A service started just before (`sagaspec serve ... &` then `conform`) may not
+        # listen yet: a refused connection is retried for STARTUP_WAIT seconds.
+        deadline = time.monotonic() + STARTUP_WAIT
+        while True:
+            try:
+                response = await self._client_for_loop().get(self.url + "/health")
+                break
+            except httpx.ConnectError as exc:
+                if time.monotonic() >= deadline:
+                    raise self._unreachable(exc) from None
+                await asyncio.sleep(0.1)
+            except (httpx.TimeoutException, httpx.TransportError) as exc:
+                raise self._unreachable(exc) from None
         self._health = self._parse_health(response)
         if self.mode == "webhook" and self._webhook is None:
             self._webhook = WebhookReceiver(port=self.webhook_port)

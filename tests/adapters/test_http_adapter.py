@@ -339,3 +339,42 @@ def test_webhook_collect_waits_for_deliveries_a_synchronous_service_sent_late(ru
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_service_that_starts_listening_a_moment_later_is_waited_for(run, unused_port):
+    """`sagaspec serve ... &` followed at once by `conform`: the service may not listen
+    yet when the adapter starts; a refused connection is retried for a few seconds."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Health(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server API
+            data = json.dumps({"capabilities": [], "synchronous": True}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    servers = []
+
+    def listen_later() -> None:
+        time.sleep(0.8)
+        server = ThreadingHTTPServer(("127.0.0.1", unused_port), Health)
+        servers.append(server)
+        server.serve_forever()
+
+    threading.Thread(target=listen_later, daemon=True).start()
+    a = load_adapter(f"http://127.0.0.1:{unused_port}")
+    try:
+        run(a.start())
+        assert a.synchronous
+    finally:
+        run(a.close())
+        time.sleep(0.1)
+        for server in servers:
+            server.shutdown()
+            server.server_close()
