@@ -12,9 +12,7 @@ from sagaspec.spec.cloudevents import (
     to_cloudevent,
 )
 from sagaspec.spec.designs import (
-    CORRECTED,
     DESIGNS,
-    SEED,
     Design,
     Reaction,
     Service,
@@ -59,9 +57,7 @@ from sagaspec.spec.schemas import (
 
 __all__ = [
     # designs
-    "CORRECTED",
     "DESIGNS",
-    "SEED",
     "Design",
     "Reaction",
     "Service",

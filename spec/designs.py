@@ -1,16 +1,10 @@
 """Choreography designs as data: who publishes, who subscribes, and who reacts how.
 
-A :class:`Design` is the machine-readable form of the seed document's subscription table
-plus its flows (success, compensation, notification). Two designs ship:
-
-``seed``
-    Exactly the seed document, holes and all. The seed disagrees with itself in places;
-    where it does, its subscription table wins and the choice is noted on the reaction.
-``corrected``
-    Our recommended design: the Order service is the single place that decides a saga's
-    outcome, every failure leads to ``OrderCancelled``, and each service compensates its
-    own step when it sees ``OrderCancelled`` (remembering the cancellation, so a late
-    ``OrderCreated`` does nothing).
+A :class:`Design` is the choreography table of a saga spec
+(:meth:`sagaspec.spec.sagafile.SagaSpec.design`): its services, their reactions and the
+role of each event, which lint and the docs read. The shipped designs are the tables of
+the shipped spec files (``spec/sagas/order-seed.saga.yaml``, ``order-corrected.saga.yaml``),
+by short name:
 
 >>> get_design("seed").subscribers("PaymentFailed")
 ()
@@ -20,6 +14,7 @@ plus its flows (success, compensation, notification). Two designs ship:
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from sagaspec.errors import DesignError
@@ -29,8 +24,6 @@ __all__ = [
     "Reaction",
     "Design",
     "DESIGNS",
-    "SEED",
-    "CORRECTED",
     "get_design",
     "design_names",
 ]
@@ -80,7 +73,7 @@ class Design:
     #: unhashable), so a Design stays hashable and usable as a cache key.
     compensates: dict[str, str] = field(default_factory=dict, hash=False)
     #: The saga's outcomes (exactly one per saga).
-    outcomes: frozenset[str] = frozenset({"OrderCompleted", "OrderCancelled"})
+    outcomes: frozenset[str] = frozenset()
 
     def service(self, name: str) -> Service:
         for s in self.services:
@@ -119,163 +112,30 @@ class Design:
         return tuple(r for r in self.reactions if any(event in alt for alt in r.emits))
 
 
-_COMPENSATES = {
-    "PaymentRefunded": "PaymentProcessed",
-    "InventoryReleased": "InventoryReserved",
-    "OrderCancelled": "OrderCreated",
-}
+class _Shipped(Mapping[str, Design]):
+    """The shipped designs by short name, each read from its spec file on first use."""
 
-SEED = Design(
-    name="seed",
-    title="The seed document's design, holes and all",
-    description=(
-        "Order, Payment and Inventory exactly as the seed's subscription table, plus its "
-        "Notification service. Payment and Inventory react to OrderCreated in parallel "
-        "(as the seed's overview, flow and table say; its sequence diagram shows Inventory "
-        "after Payment instead, and the table wins). Compensation follows the seed's rule: "
-        "on InventoryReservationFailed, Payment refunds and Order cancels."
-    ),
-    services=(
-        Service(
-            "order",
-            subscribes=("InventoryReserved", "PaymentProcessed", "InventoryReservationFailed"),
-            publishes=("OrderCreated", "OrderCompleted", "OrderCancelled"),
-            description="Creates orders; completes or cancels them.",
-        ),
-        Service(
-            "payment",
-            subscribes=("OrderCreated", "InventoryReservationFailed"),
-            publishes=("PaymentProcessed", "PaymentFailed", "PaymentRefunded"),
-            description="Charges the customer; refunds on compensation.",
-        ),
-        Service(
-            "inventory",
-            subscribes=("OrderCreated",),
-            publishes=("InventoryReserved", "InventoryReservationFailed", "InventoryReleased"),
-            description="Reserves stock; releases it on compensation.",
-        ),
-        Service(
-            "notification",
-            subscribes=("OrderCompleted",),
-            publishes=("NotificationSent",),
-            description="Sends the order confirmation email.",
-        ),
-    ),
-    reactions=(
-        Reaction("order", (), (("OrderCreated",),), note="the customer places an order"),
-        Reaction(
-            "payment", ("OrderCreated",), (("PaymentProcessed",), ("PaymentFailed",)),
-            note="charge approved or declined",
-        ),
-        Reaction(
-            "inventory", ("OrderCreated",),
-            (("InventoryReserved",), ("InventoryReservationFailed",)),
-            note="enough stock or not",
-        ),
-        Reaction(
-            "order", ("PaymentProcessed", "InventoryReserved"), (("OrderCompleted",),),
-            join=True, note="complete once paid and reserved",
-        ),
-        Reaction(
-            "order", ("InventoryReservationFailed",), (("OrderCancelled",),),
-            note="the seed's compensation: cancel on reservation failure",
-        ),
-        Reaction(
-            "payment", ("InventoryReservationFailed",), (("PaymentRefunded",),),
-            note="the seed's compensation: refund on reservation failure (whether or not it charged)",
-        ),
-        Reaction("notification", ("OrderCompleted",), (("NotificationSent",),)),
-    ),
-    terminal=frozenset({"OrderCancelled", "PaymentRefunded", "InventoryReleased", "NotificationSent"}),
-    failures=frozenset({"PaymentFailed", "InventoryReservationFailed"}),
-    compensates=dict(_COMPENSATES),
-)
+    def __iter__(self) -> Iterator[str]:
+        from sagaspec.spec.sagafile import shipped_names
 
-CORRECTED = Design(
-    name="corrected",
-    title="Recommended design: Order decides, everyone compensates on OrderCancelled",
-    description=(
-        "Every failure event goes to Order, which publishes exactly one outcome per saga. "
-        "Payment and Inventory subscribe to OrderCancelled and undo their own step if they "
-        "did it; if OrderCancelled overtakes OrderCreated they remember the cancellation and "
-        "ignore the late OrderCreated. Every consumer keeps an idempotency store of "
-        "processed eventIds (as the seed asks) and publishes through a transactional outbox: "
-        "the state change, the processed eventId and the outgoing events commit together, "
-        "so a crash between commit and publish cannot lose an event that the store would "
-        "then refuse to redo. Notification also remembers which orders it emailed, so one "
-        "completed order gets one email even without the store."
-    ),
-    services=(
-        Service(
-            "order",
-            subscribes=(
-                "PaymentProcessed", "PaymentFailed", "InventoryReserved",
-                "InventoryReservationFailed",
-            ),
-            publishes=("OrderCreated", "OrderCompleted", "OrderCancelled"),
-            description="Creates orders and is the single decider of their outcome.",
-        ),
-        Service(
-            "payment",
-            subscribes=("OrderCreated", "OrderCancelled"),
-            publishes=("PaymentProcessed", "PaymentFailed", "PaymentRefunded"),
-            description="Charges once per order; refunds a charge of a cancelled order.",
-        ),
-        Service(
-            "inventory",
-            subscribes=("OrderCreated", "OrderCancelled"),
-            publishes=("InventoryReserved", "InventoryReservationFailed", "InventoryReleased"),
-            description="Reserves once per order; releases the reservation of a cancelled order.",
-        ),
-        Service(
-            "notification",
-            subscribes=("OrderCompleted",),
-            publishes=("NotificationSent",),
-            description="Sends exactly one confirmation email per completed order.",
-        ),
-    ),
-    reactions=(
-        Reaction("order", (), (("OrderCreated",),), note="the customer places an order"),
-        Reaction(
-            "payment", ("OrderCreated",), (("PaymentProcessed",), ("PaymentFailed",), ()),
-            note="charge approved or declined; nothing if the order was already cancelled",
-        ),
-        Reaction(
-            "inventory", ("OrderCreated",),
-            (("InventoryReserved",), ("InventoryReservationFailed",), ()),
-            note="enough stock or not; nothing if the order was already cancelled",
-        ),
-        Reaction(
-            "order", ("PaymentProcessed", "InventoryReserved"), (("OrderCompleted",), ()),
-            join=True, note="complete once paid and reserved, unless already cancelled",
-        ),
-        Reaction(
-            "order", ("PaymentFailed",), (("OrderCancelled",), ()),
-            note="cancel on a declined payment, unless already cancelled",
-        ),
-        Reaction(
-            "order", ("InventoryReservationFailed",), (("OrderCancelled",), ()),
-            note="cancel on a failed reservation, unless already cancelled",
-        ),
-        Reaction(
-            "payment", ("OrderCancelled",), (("PaymentRefunded",), ()),
-            note="refund only if charged; otherwise remember the cancellation",
-        ),
-        Reaction(
-            "inventory", ("OrderCancelled",), (("InventoryReleased",), ()),
-            note="release only if reserved; otherwise remember the cancellation",
-        ),
-        Reaction(
-            "notification", ("OrderCompleted",), (("NotificationSent",), ()),
-            note="one email per completed order; nothing for a repeat",
-        ),
-    ),
-    terminal=frozenset({"PaymentRefunded", "InventoryReleased", "NotificationSent"}),
-    failures=frozenset({"PaymentFailed", "InventoryReservationFailed"}),
-    compensates=dict(_COMPENSATES),
-)
+        return iter(shipped_names())
 
-DESIGNS: dict[str, Design] = {d.name: d for d in (SEED, CORRECTED)}
+    def __len__(self) -> int:
+        return len(tuple(iter(self)))
+
+    def __getitem__(self, name: str) -> Design:
+        from sagaspec.spec.sagafile import SHIPPED, shipped_spec
+
+        if name not in SHIPPED:
+            raise KeyError(name)
+        return shipped_spec(name).design()
+
+    def __repr__(self) -> str:
+        return f"DESIGNS({', '.join(self)})"
+
+
+#: The shipped designs (``seed``, ``corrected``), read from ``spec/sagas/*.saga.yaml``.
+DESIGNS: Mapping[str, Design] = _Shipped()
 
 
 def design_names() -> tuple[str, ...]:

@@ -26,7 +26,7 @@ from typing import Any
 
 from sagaspec.errors import DesignError
 from sagaspec.spec import cloudevents as ce
-from sagaspec.spec.designs import DESIGNS, Design
+from sagaspec.spec.designs import Design
 from sagaspec.spec.sagafile import SHIPPED, SagaSpec, resolve_spec, shipped_spec
 from sagaspec.spec.schemagen import render
 from sagaspec.spec.schemas import schema_for
@@ -179,11 +179,11 @@ def doc_saga(saga: DocSaga | Design | SagaSpec | str) -> DocSaga:
     if isinstance(saga, DocSaga):
         return saga
     if isinstance(saga, SagaSpec):
-        return DocSaga(saga.design() if saga.shipped is None else DESIGNS.get(saga.shipped, saga.design()), saga)
+        return DocSaga(saga.design(), saga)
     if isinstance(saga, Design):
         spec = shipped_spec(saga.name if saga.name in SHIPPED else "corrected")
         return DocSaga(saga, spec)
     if isinstance(saga, str) and saga in SHIPPED:
-        return DocSaga(DESIGNS.get(saga) or shipped_spec(saga).design(), shipped_spec(saga))
+        return DocSaga(shipped_spec(saga).design(), shipped_spec(saga))
     spec = resolve_spec(str(saga))
     return DocSaga(spec.design(), spec)

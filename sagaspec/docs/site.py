@@ -350,7 +350,7 @@ def _index_page(saga: DocSaga | Design | str, mv: ModelView | None, model_error:
         ),
     ))
     blocks.append(Heading(2, "Choreography table", "choreography"))
-    as_data = saga.spec.source if saga.own else f"sagaspec.spec.designs.get_design({d.name!r})"
+    as_data = saga.spec.source if saga.own else f"sagaspec/spec/{saga.spec.source}"
     blocks.append(Para(("Who does what when an event arrives (the design as data, ", Code(as_data), ").")))
     blocks.append(Table(
         ("Service", "When", "Publishes", "Note"),

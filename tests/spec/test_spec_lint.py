@@ -8,10 +8,13 @@ import sys
 import types
 
 from click.testing import CliRunner
-from sagaspec.spec import CORRECTED, RULES, SEED, Reaction, Service, lint_design
+from sagaspec.spec import RULES, Reaction, Service, get_design, lint_design
 from sagaspec.spec.lint import FlowAnalysis
 
 from sagaspec.cli import main
+
+SEED = get_design("seed")
+CORRECTED = get_design("corrected")
 
 
 def triples(design):
