@@ -5,27 +5,30 @@
 workers by hash (the design of Stern and Dill's parallel Murphi and of TLC's
 distributed mode):
 
-* Each worker rebuilds the system from a :class:`Recipe` (a shipped design's
-  ``System.meta`` or a ``pkg.module:NAME`` target; closures are never pickled) and
-  runs its own :class:`~sagaspec.model.engine.Engine`.
-* A state belongs to the worker its *orbit hash* picks: a hash that is the same for
-  every renaming of the sagas and in every process (interned numbers and Python's
-  string hashes differ between processes, so neither can decide ownership), of the
-  whole state or of one participant's state (:func:`choose_partition`: fewer
-  successors cross to another worker). The owner keeps the fingerprints of its
-  states, checks their properties and expands them; no other worker does.
-* On the unordered bus a worker runs the sequential search's incremental loop: the
-  orbit hash is a sum over the state's parts, so a successor's fingerprint and owner
-  are its parent's plus constants of the move, and a successor is built only when it is
-  new to this worker (kept, or batched for its owner). Other buses build every
-  successor.
+* Each worker is a long-lived Dask actor holding its share (:class:`_Shard`). It
+  rebuilds the system from a :class:`Recipe` (a shipped design's ``System.meta`` or a
+  ``pkg.module:NAME`` target; closures are never pickled) and runs its own
+  :class:`~sagaspec.model.engine.Engine`.
+* A state belongs to one worker, the same in every process and for every renaming of
+  the sagas (interned numbers and Python's string hashes differ between processes, so
+  neither can decide): by the whole state, or by one participant's state when a sample
+  shows fewer successors cross workers that way (:func:`choose_partition`). The owner
+  keeps the fingerprints of its states, checks their properties and expands them.
+* On the unordered bus a worker runs the sequential search's incremental loop
+  (generated from the same template, :mod:`sagaspec.model._distributed_loop`) with
+  *stable fingerprints*: its engine weighs each participant state and in-flight copy by
+  a hash of what it holds, so a state's additive fingerprint, and the least over the
+  renamings of the sagas, is the same in every process. For a successor another worker
+  owns it notes that fingerprint and where the successor came from, without building
+  it; the owner is asked "do you have these?" in one batch and answers with the ones it
+  lacks (on the order saga, under 1%), and only those are built and sent. Other buses
+  and symmetries build every successor and send those other workers own.
 * The search goes breadth first, one level at a time, so the first violation of each
-  property is found at its shortest depth: every worker expands its frontier, keeps the
-  successors it owns and sends the others in one batch per owner; the driver starts the
-  next level when every owner has received and deduplicated its batches. Batches carry
-  states as tuples of the sender's interned numbers (with their orbit sums) plus, once
-  per pair of workers, the new local states and messages those numbers stand for, so a
-  level costs about 30 bytes per state sent.
+  property is found at its shortest depth. A level is up to three rounds (expand; ask,
+  or deduplicate what was sent; build what was lacked), each one actor call per worker;
+  the driver relays the batches (no task per pair of workers). States travel as tuples
+  of the sender's interned numbers plus, once per pair of workers, the local states and
+  messages those numbers stand for.
 * Traces are not kept across workers: the shortest counterexamples and the witnesses
   of ``sometimes`` properties are re-executed by the sequential search bounded at the
   depth the distributed search found them (and checked against it).
@@ -51,13 +54,13 @@ import os
 import pickle
 import sys
 import time
-import uuid
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sagaspec.model.engine import FP_MASK, LANE, SHIFT, Engine, _generate
+from sagaspec.model import _distributed_loop
+from sagaspec.model.engine import FP_MASK, LANE, Engine, _generate
 from sagaspec.model.explore import _Search, explore
 from sagaspec.model.participant import Msg
 from sagaspec.model.properties import FAIR_KINDS, HELD, UNKNOWN, VACUOUS, VIOLATED
@@ -66,7 +69,7 @@ from sagaspec.model.system import Config, System, load_system, settle_symmetry
 
 from sagaspec.errors import ModelError, UsageError
 
-__all__ = ["Recipe", "Traffic", "explore_distributed", "require_cluster_extra"]
+__all__ = ["Recipe", "Traffic", "explore_distributed", "require_cluster_extra", "run_in_process"]
 
 INSTALL_HINT = "pip install 'sagaspec[cluster]'"
 _M64 = (1 << 64) - 1
@@ -238,15 +241,58 @@ class _Memo(dict):
         return value
 
 
+# --------------------------------------------------------------------------- stable fingerprints
+class _StableEngine(Engine):
+    """An :class:`Engine` whose fingerprint weights are hashes of what a participant state
+    or an in-flight copy holds, not of the order they were interned in: its additive
+    fingerprints (and their vectors of renamings) are the same in every process."""
+
+    def _intern_pid(self, p: int, lid: int, mask: int, crashes: int) -> int:
+        count = len(self.pinfo[p])
+        pid = super()._intern_pid(p, lid, mask, crashes)
+        if pid == count:
+            store = frozenset((self.ddest[d], self.msgs[self.dmid[d]]) for d in range(mask.bit_length()) if mask >> d & 1)
+            self.pz[p][pid] = _h64(("p", p, self.lobj[p][lid], store, crashes)) & FP_MASK
+        return pid
+
+    def _intern_delivery(self, dest: int, mid: int) -> int:
+        count = len(self.ddest)
+        d = super()._intern_delivery(dest, mid)
+        if d == count:
+            self.dz[d] = _h64(("d", dest, self.msgs[mid])) & FP_MASK
+        return d
+
+
+def _lane_min(count: int):
+    """``y -> the least of the ``count`` 60-bit lanes of a fingerprint vector``."""
+    terms = ", ".join(f"(y >> {LANE * k}) & {FP_MASK}" for k in range(count))
+    return _generate("lane_min", f"lambda y: min({terms})")
+
+
 # --------------------------------------------------------------------------- a worker's share
 class _Shard:
-    """One worker's part of the search: its engine, visited fingerprints and frontier."""
+    """One worker's part of the search: its engine, visited fingerprints and frontier.
+
+    A level is up to three rounds, each ending when every worker is done with it:
+    :meth:`expand` (keep the successors this worker owns; for the others, the fast loop
+    notes their stable fingerprints, the generic loop builds them), then :meth:`claim`
+    ("which of these do you lack?", fast) or :meth:`receive` (deduplicate the states
+    sent, generic), then :meth:`build` (the successors their owners lacked, fast),
+    which the next :meth:`expand` adds to its frontier first.
+    """
 
     def __init__(self, recipe: Recipe, config: Config, index: int, count: int, loop: str = "auto",
                  partition: tuple[int, ...] | None = None) -> None:
         system = recipe.build()
         self.registry = _class_registry(system)
-        self.engine = e = Engine(system, config)
+        probe = Engine(system, config)
+        # The fast loop: the sequential search's incremental loop for unordered buses
+        # (model/_loops.py), with stable fingerprints when other workers ask for them.
+        # Symmetry there needs fingerprint vectors (their least lane is the stable
+        # fingerprint of the orbit). Other buses and symmetries take the generic loop.
+        self.fast = loop != "generic" and probe.sorted is None and not (probe.fifo or probe.setbus or probe.psym) \
+            and (probe.vectors or not probe.symmetric)
+        self.engine = e = _StableEngine(system, config) if self.fast and count > 1 else probe
         # The sequential search's property bookkeeping, reused as is: its ``found`` and
         # ``witness`` record the BFS depth of the first state (the "index" we pass).
         self.search = _Search(
@@ -265,10 +311,15 @@ class _Shard:
                            for p in range(n)]
         self._orbit_item = _Memo(self._inv_item if whole else (lambda x: 0))
         self._orbit_sum = self._make_orbit_sum()
-        # The loop of the sequential search for unordered buses, with ownership (see
-        # _expand_fast); the other buses and symmetries expand every successor.
-        self.fast = loop != "generic" and e.sorted is None and not (e.fifo or e.setbus or e.psym)
         self.loop = "fast" if self.fast else "generic"
+        if self.fast:
+            mode = "local" if count == 1 else ("lanes" if e.symmetric else "plain")
+            if partition is not None and len(partition) != 1:
+                raise UsageError(f"partition: the fast loop takes one participant, got {partition!r}")
+            self._level = _distributed_loop.compiled(mode, "whole" if whole else "part")
+            self.p0 = -1 if whole else partition[0]
+            self.own_tab = _Memo(lambda pid: self._own(self._orbit_pid[self.p0][pid])) if not whole else None
+            self.lane_min = _lane_min(len(e.perms)) if e.symmetric else None
         # What this worker has told each other worker its numbers stand for.
         self.sent_pid = [[set() for _ in range(n)] for _ in range(count)]
         self.sent_d: list[set] = [set() for _ in range(count)]
@@ -276,38 +327,53 @@ class _Shard:
         self.tr_pid = [[{} for _ in range(n)] for _ in range(count)]
         self.tr_d: list[dict[int, int]] = [{} for _ in range(count)]
         # Fast loop: fingerprint (the engine's additive one, as the sequential search's)
-        # -> BFS level; the frontier's fingerprints and orbit sums in parallel arrays.
+        # -> BFS level, and (several workers) the stable fingerprints of the states owned
+        # (all, and this level's); the frontier's fingerprints in a parallel array.
         # Generic loop: a set of fingerprints, plus the current level's.
         self.seen: Any = {} if self.fast else set()
+        self.sig: dict[int, int] = {}  # stable fingerprint -> BFS level (fast loop, several workers)
         self.new: set[int] = set()
         self.level = 0
         self.frontier: list[tuple] = []
         self.next: list[tuple] = []
-        self.ffps, self.fos = array("Q"), array("Q")
-        self.nfps, self.nos = array("Q"), array("Q")
-        self.batches_out = 0  # messages: one batch per other worker and level, if not empty
-        self.received = 0  # states other workers sent here
+        self.expanded: list[tuple] = []  # the last level expanded (the fast loop builds from it)
+        self.ffps = array("Q")
+        self.nfps = array("Q")
+        self.fvs: list = []  # fast loop, symmetry: the frontier's fingerprint vectors (None: unknown)
+        self.nfvs: list = []
+        # Fast loop, per other worker: the stable fingerprints asked for at this level and
+        # where each successor came from (frontier position << REF_BITS | action number).
+        self.cand_sig = [array("Q") for _ in range(count)]
+        self.cand_ref = [array("Q") for _ in range(count)]
+        self.sent_now: set[int] = set()
+        self.sent_prev: set[int] = set()
+        self.own_new = 0
+        self.batches_out = 0  # messages: one per other worker and round, if not empty
+        self.received = 0  # states other workers sent (generic) or asked about (fast)
         self.received_dup = 0  # ... that this worker already had
-        self._oi: list[dict] = [{} for _ in range(n)]  # orbit-sum deltas of internal moves
-        self._od_dup: dict[int, tuple] = {}  # ... of delivery moves (keyed as Engine._hot)
-        self._od_nodup: dict[int, tuple] = {}
+        self.asked = [0] * count  # fast: stable fingerprints sent to each worker
         self._convs: dict[int, Any] = {}
         self.cpu_expand = self.cpu_encode = self.cpu_receive = 0.0
-        self._cpu_mark = 0.0  # self.cpu at the end of the previous level
         self.layered = True
-        self.sent_prev: set[int] = set()
         self.edges = 0
         self.bytes_out = [0] * count
         self.states_out = [0] * count
         self.cpu = 0.0
-        self.wall = 0.0  # seconds spent in expand/receive (the rest is waiting)
+        self.wall = 0.0  # seconds spent in the rounds (the rest is waiting)
+        self.summary: dict = {}
         init = e.initial()
         if self.owner(init) == index:
             if self.fast:
-                self._add_fast(init, self._orbit_sum(init))
+                f = e.additive_fingerprint(init)
+                self.seen[f] = 0
+                if count > 1:
+                    self.sig[self.sigma(init)] = 0
+                self.next.append(init)
+                self.nfps.append(f)
+                self.nfvs.append(None)
             else:
                 self._add(init)
-        self._turn()
+        self.own_new = len(self.next)
 
     # -- ownership
     def _renamed(self, msg: Msg, perm: tuple) -> Msg:
@@ -336,12 +402,25 @@ class _Shard:
             total += _h64(("b", tuple((e.ddest[d], self._renamed(e.msgs[e.dmid[d]], perm)) for d in ds)))
         return total & _M64
 
+    def sigma(self, s: tuple) -> int:
+        """The stable fingerprint of ``s``'s orbit (fast loop, several workers): the same
+        for every renaming and in every process. Without symmetry the additive
+        fingerprint; with it, the least over the renamings (a lane of the vector)."""
+        e = self.engine
+        return self.lane_min(e._fvec(s)) if e.symmetric else e.additive_fingerprint(s)
+
     def owner(self, s: tuple) -> int:
         """The worker that owns ``s``'s orbit (the same answer in every process).
 
-        The sum of the orbit hashes of the state's parts (each a sum of 64-bit hashes,
-        memoized per interned part), mixed, modulo the number of workers.
+        Generic loop: the sum of the orbit hashes of the state's parts (each a sum of
+        64-bit hashes, memoized per interned part), mixed, modulo the number of workers.
+        Fast loop: the stable fingerprint mixed (whole state), or the orbit hash of the
+        partition's participant.
         """
+        if self.fast and self.count > 1:
+            if self.partition is None:
+                return self._own(self.sigma(self.engine.canonical(s) if self.engine.symmetric else s))
+            return self.own_tab[s[self.p0]]
         return self._own(self._orbit_sum(s))
 
     def _own(self, o: int) -> int:
@@ -352,37 +431,13 @@ class _Shard:
         return ((o * _K & _M64) >> 32) % self.count
 
     def _make_orbit_sum(self):
-        """``s -> sum of its parts' orbit hashes mod 2**64``: additive, so a move changes it
-        by a constant of the move (see _expand_fast); generated and unrolled per model."""
+        """``s -> sum of its parts' orbit hashes mod 2**64``: generated and unrolled per model."""
         n = self.n
         env = {f"P{p}": self._orbit_pid[p] for p in range(n)}
         env.update(B=self._orbit_item.__getitem__, W=self.dup_weight, M=_M64)
         src = ("lambda s: (" + "".join(f"P{p}[s[{p}]] + " for p in range(n))
                + f"sum(map(B, s[{n}])) + s[{n + 1}] * W) & M")
         return _generate("orbit_sum", src, env)
-
-    def _turn(self) -> None:
-        """The next level becomes the frontier."""
-        self.frontier, self.next = self.next, []
-        self.ffps, self.nfps = self.nfps, array("Q")
-        self.fos, self.nos = self.nos, array("Q")
-
-    def _add_fast(self, s: tuple, o: int) -> bool:
-        """Add ``s`` (any renaming, this worker's numbering) with orbit sum ``o`` if new."""
-        e = self.engine
-        if e.symmetric:
-            s = e.canonical(s)
-        f = e.additive_fingerprint(s)
-        j = self.seen.get(f)
-        if j is not None:
-            if j < self.level:
-                self.layered = False
-            return False
-        self.seen[f] = self.level
-        self.next.append(s)
-        self.nfps.append(f)
-        self.nos.append(o)
-        return True
 
     def _add(self, s: tuple) -> bool:
         f = Engine.fingerprint(s)
@@ -395,45 +450,80 @@ class _Shard:
         self.next.append(s)
         return True
 
-    # -- one level
-    def expand(self, depth: int, expand: bool) -> tuple:
-        """Check and expand the frontier; the batches for worker 0, 1, ... (None: nothing)."""
+    # -- the rounds of a level
+    def _round(self, fn, *args):
         t0 = time.process_time()
         w0 = time.perf_counter()
         collecting = gc.isenabled()
         gc.disable()
         try:
-            self.level = depth + 1
-            if self.fast:
-                out, outo, edges, truncated = self._expand_fast(depth, expand)
-            else:
-                out, edges, truncated = self._expand_generic(depth, expand)
-                outo = None
-            self.edges += edges
-            t1 = time.process_time()
-            self.cpu_expand += t1 - t0
-            batches: list = [None] * self.count
-            for w in range(self.count):
-                if out[w]:
-                    batches[w] = self._encode(w, out[w], outo[w] if outo is not None else None)
-                    self.batches_out += 1
-                    self.bytes_out[w] += len(batches[w][0]) + len(batches[w][1])
-                    self.states_out[w] += len(out[w])
-            self.cpu_encode += time.process_time() - t1
-            search = self.search
-            # The driver reads this back from receive(): no task of its own per level.
-            self.summary = {
-                "found": {k: kind for k, (_i, kind) in search.found.items()},
-                "witness": sorted(search.witness),
-                "edges": edges,
-                "truncated": truncated,
-            }
-            return tuple(batches)
+            out = fn(*args)
         finally:
-            self.cpu += time.process_time() - t0
-            self.wall += time.perf_counter() - w0
             if collecting:
                 gc.enable()
+            dt = time.process_time() - t0
+            self.cpu += dt
+            self.wall += time.perf_counter() - w0
+        out["cpu"] = dt
+        return out
+
+    def expand(self, depth: int, expand: bool, incoming: tuple = ()) -> dict:
+        """Add the states built for this worker (``incoming``, fast loop), then check and
+        expand the level: ``{"out": {worker: batch}, "own_new": successors kept, ...}``."""
+        return self._round(self._expand, depth, expand, incoming)
+
+    def _expand(self, depth: int, expand: bool, incoming: tuple) -> dict:
+        t0 = time.process_time()
+        for data in incoming:
+            self._decode(data, depth)
+        self.frontier, self.next = self.next, []
+        self.ffps, self.nfps = self.nfps, array("Q")
+        self.fvs, self.nfvs = self.nfvs, []
+        self.level = depth + 1
+        count = self.count
+        if self.fast:
+            self.sent_now = set()
+            self.cand_sig = [array("Q") for _ in range(count)]
+            self.cand_ref = [array("Q") for _ in range(count)]
+            edges, truncated, layered = self._level(self, self.frontier, self.ffps, self.fvs, depth, expand)
+            self.sent_prev = self.sent_now
+            self.layered = self.layered and layered
+            self.expanded = self.frontier
+            self.ffps = array("Q")
+            self.fvs = []
+            out = {}
+            for w in range(count):
+                if self.cand_sig[w]:
+                    out[w] = self.cand_sig[w].tobytes()
+                    self.asked[w] += len(self.cand_sig[w])
+        else:
+            raw, edges, truncated = self._expand_generic(depth, expand)
+            out = None
+        self.frontier = []
+        self.edges += edges
+        t1 = time.process_time()
+        self.cpu_expand += t1 - t0
+        if out is None:
+            out = {}
+            for w in range(count):
+                if raw[w]:
+                    out[w] = self._encode(w, raw[w])
+                    self.states_out[w] += len(raw[w])
+        for w, data in out.items():
+            self.batches_out += 1
+            self.bytes_out[w] += _size(data)
+        self.cpu_encode += time.process_time() - t1
+        search = self.search
+        self.own_new = len(self.next)
+        return {
+            "out": out,
+            "own_new": self.own_new,
+            "found": {k: kind for k, (_i, kind) in search.found.items()},
+            "witness": sorted(search.witness),
+            "edges": edges,
+            "truncated": truncated,
+            "memory": self.memory(),
+        }
 
     def _expand_generic(self, depth: int, expand: bool) -> tuple:
         """Every successor built, canonicalized and fingerprinted (the other buses)."""
@@ -481,295 +571,94 @@ class _Shard:
                     out[w].append(t)
         self.sent_prev = sent_now
         self.layered = self.layered and layered
-        self.frontier = []
         return out, edges, truncated
 
-    def _odelta_internal(self, p: int, pid: int, moves: tuple) -> tuple:
-        op, ob = self._orbit_pid[p], self._orbit_item
-        here = op[pid]
-        return tuple(op[mv[1]] - here + sum(ob[x] for x in mv[2]) for mv in moves)
+    def claim(self, offers: tuple) -> dict:
+        """Fast loop: ``offers`` are ``(worker, stable fingerprints)``; claim those this
+        worker lacks. ``{"wanted": {worker: positions in its offer}, "new": claimed}``."""
+        return self._round(self._claim, offers)
 
-    def _odelta_delivery(self, p: int, pid: int, d: int, moves: tuple) -> tuple:
-        op, ob, dw = self._orbit_pid[p], self._orbit_item, self.dup_weight
-        here, gone = op[pid], ob[d]
-        return tuple(
-            op[npid] - here + sum(ob[x] for x in pubs) - (0 if keep else gone) - spend * dw
-            for npid, pubs, keep, spend, _delta, _dv in moves
-        )
-
-    def _expand_fast(self, depth: int, expand: bool) -> tuple:
-        """The sequential search's loop for unordered buses (``_Search._run_incremental``)
-        with ownership: a successor's fingerprint and orbit sum are its parent's plus
-        constants of the move, so "seen or sent already?" and "whose?" are answered
-        before the successor is built, and only new states are built (kept, or batched
-        for their owner). Enumerates the successors in the order of Engine.expand."""
-        e, search, me, count = self.engine, self.search, self.index, self.count
-        n = e.n
-        out: list[list] = [[] for _ in range(count)]
-        outo: list = [array("Q") for _ in range(count)]
-        check = search._check
-        seen = self.seen
-        seen_get = seen.get
-        lvl = self.level
-        push, pushf, pusho = self.next.append, self.nfps.append, self.nos.append
-        sent_now: set[int] = set()
-        sent_prev = self.sent_prev
-        builders = e.builders
-        imoves = e._imoves
-        internal_moves = e.internal_moves
-        iparts = e.internal_parts
-        dmoves_dup, dmoves_nodup = e._hot, e._hot0
-        moves_dup, moves_nodup = e.hot_moves, e.hot_moves_no_dup
-        ddest = e.ddest
-        pz = e.pz
-        crash_tab = e._crash
-        crash_move = e.crash_move
-        crashes = bool(e.crash_budget)
-        sym = e.symmetric
-        vec = e.vectors
-        afp = e.additive_fingerprint
-        # Orbit-sum deltas per move, memoized beside the engine's move tables.
-        oi: list[dict] = self._oi
-        od_dup, od_nodup = self._od_dup, self._od_nodup
-        odi, odd = self._odelta_internal, self._odelta_delivery
-        opid = self._orbit_pid
-        M, K, C = _M64, _K, count
-        q0 = -1
-        if sym:
-            canon = e.canonical
-            perm = e.permute_state
-            settled = e.settled
-            narrow = e._narrow
-            single = e._single
-            finish = e.finish
-            nperms = len(e.perms)
-            full = (1 << nperms) - 1
-            narrow0 = narrow[0]
-            pre0 = (full,)
-        if vec:
-            fvec = e._fvec
-            tiebreak = e.tiebreak
-            crash_vector = e.crash_vector
-            lshift = tuple(LANE * k for k in range(nperms))
-        mask = FP_MASK
-        shift = SHIFT
-        rng = range(n)
+    def _claim(self, offers: tuple) -> dict:
+        sig, lvl = self.sig, self.level
+        sig_get = sig.get
+        wanted = {}
+        claimed = 0
         layered = True
-        truncated = False
-        edges = 0
-        ffps, fos = self.ffps, self.fos
-
-        # A new successor t with fingerprint f and orbit sum o: this worker's, or batched
-        # for its owner (and remembered, so it is sent once per two levels).
-        def route(f: int, o: int, t: tuple) -> None:
-            w = ((o * K & M) >> 32) % C
-            if w == me:
-                seen[f] = lvl
-                push(t)
-                pushf(f)
-                pusho(o)
-            else:
-                sent_now.add(f)
-                out[w].append(t)
-                outo[w].append(o)
-
-        for pos_s, s in enumerate(self.frontier):
-            if not expand:
-                quiet = e.is_quiescent(s)
-                truncated |= not quiet
-                check(depth, s, quiet)
-                continue
-            bus = s[n]
-            dups = s[n + 1]
-            a = 0
-            fs = ffps[pos_s]
-            os_ = fos[pos_s]
-            fx = None
-            if sym:
-                if narrow0[(s[0] << nperms) | full] == 1:
-                    q0, pre = 0, pre0
-                else:
-                    q0, pre = settled(s)
-            # -- internal actions
-            for p in iparts:
-                pid = s[p]
-                moves = imoves[p].get(pid)
-                if moves is None:
-                    moves = internal_moves(p, pid)
-                ods = oi[p].get(pid)
-                if ods is None:
-                    ods = oi[p][pid] = odi(p, pid, moves)
-                for mv, od in zip(moves, ods, strict=True):
-                    npid = mv[1]
-                    if p <= q0:
-                        m = narrow[p][(npid << nperms) | pre[p]]
-                        k = single[m] if not m & (m - 1) else finish[p](s, m)
-                    else:
-                        k = 0
-                    if not k:
-                        f = (fs + mv[6]) & mask
-                    elif vec:
-                        if fx is None:
-                            fx = fvec(s)
-                        if k > 0:
-                            f = ((fx + mv[7]) >> lshift[k]) & mask
-                        else:
-                            f, k = tiebreak[-k](fx + mv[7])
-                    else:
-                        pubs = mv[2]
-                        t = builders[p](s, npid, tuple(sorted(bus + pubs)) if pubs else bus, dups)
-                        f = afp(perm(t, k) if k > 0 else canon(t))
-                    j = seen_get(f)
-                    if j is None:
-                        if f not in sent_now:
-                            if f in sent_prev:
-                                layered = False
-                            else:
-                                pubs = mv[2]
-                                t = builders[p](s, npid, tuple(sorted(bus + pubs)) if pubs else bus, dups)
-                                if k:
-                                    t = perm(t, k) if k > 0 else canon(t)
-                                route(f, (os_ + od) & M, t)
-                    elif j < lvl:
-                        layered = False
-                    a += 1
-            # -- deliveries
-            if bus:
-                if dups:
-                    dmoves, delivery_moves, odt = dmoves_dup, moves_dup, od_dup
-                else:
-                    dmoves, delivery_moves, odt = dmoves_nodup, moves_nodup, od_nodup
-                prev = -1
-                for d in bus:
-                    if d == prev:
-                        continue
-                    prev = d
-                    p = ddest[d]
-                    pid = s[p]
-                    key = (pid << shift) | d
-                    moves = dmoves.get(key)
-                    if moves is None:
-                        moves = delivery_moves(pid, d)
-                    ods = odt.get(key)
-                    if ods is None:
-                        ods = odt[key] = odd(p, pid, d, moves)
-                    if p > q0:
-                        # The successors are canonical as they are (see Engine.settled).
-                        for (npid, pubs, keep_copy, spend, delta, _dv), od in zip(moves, ods, strict=True):
-                            f = (fs + delta) & mask
-                            j = seen_get(f)
-                            if j is None:
-                                if f not in sent_now:
-                                    if f in sent_prev:
-                                        layered = False
-                                    else:
-                                        if keep_copy:
-                                            nb = tuple(sorted(bus + pubs)) if pubs else bus
-                                        else:
-                                            at = bus.index(d)
-                                            rest = bus[:at] + bus[at + 1 :]
-                                            nb = tuple(sorted(rest + pubs)) if pubs else rest
-                                        route(f, (os_ + od) & M, builders[p](s, npid, nb, dups - spend))
-                            elif j < lvl:
-                                layered = False
-                            a += 1
-                        continue
-                    for (npid, pubs, keep_copy, spend, delta, dv), od in zip(moves, ods, strict=True):
-                        m = narrow[p][(npid << nperms) | pre[p]]
-                        if m == 1:
-                            k = 0
-                        else:
-                            k = single[m] if not m & (m - 1) else finish[p](s, m)
-                        if not k:
-                            f = (fs + delta) & mask
-                        elif vec:
-                            if fx is None:
-                                fx = fvec(s)
-                            if k > 0:
-                                f = ((fx + dv) >> lshift[k]) & mask
-                            else:
-                                f, k = tiebreak[-k](fx + dv)
-                        else:
-                            if keep_copy:
-                                nb = tuple(sorted(bus + pubs)) if pubs else bus
-                            else:
-                                at = bus.index(d)
-                                rest = bus[:at] + bus[at + 1 :]
-                                nb = tuple(sorted(rest + pubs)) if pubs else rest
-                            t = builders[p](s, npid, nb, dups - spend)
-                            f = afp(perm(t, k) if k > 0 else canon(t))
-                        j = seen_get(f)
-                        if j is None:
-                            if f not in sent_now:
-                                if f in sent_prev:
-                                    layered = False
-                                else:
-                                    if keep_copy:
-                                        nb = tuple(sorted(bus + pubs)) if pubs else bus
-                                    else:
-                                        at = bus.index(d)
-                                        rest = bus[:at] + bus[at + 1 :]
-                                        nb = tuple(sorted(rest + pubs)) if pubs else rest
-                                    t = builders[p](s, npid, nb, dups - spend)
-                                    if k:
-                                        t = perm(t, k) if k > 0 else canon(t)
-                                    route(f, (os_ + od) & M, t)
-                        elif j < lvl:
-                            layered = False
-                        a += 1
-            # Quiescent: no internal step, no delivery; idle crashes are faults and follow.
-            quiet = not a
-            # -- idle crashes
-            if crashes:
-                for p in rng:
-                    pid = s[p]
-                    cp = crash_tab[p].get(pid)
-                    if cp is None:
-                        cp = crash_move(p, pid)
-                    if cp < 0:
-                        continue
-                    if p <= q0:
-                        m = narrow[p][(cp << nperms) | pre[p]]
-                        k = single[m] if not m & (m - 1) else finish[p](s, m)
-                    else:
-                        k = 0
-                    if not k:
-                        f = (fs + pz[p][cp] - pz[p][pid]) & mask
-                    elif vec:
-                        if fx is None:
-                            fx = fvec(s)
-                        if k > 0:
-                            f = ((fx + crash_vector(p, pid, cp)) >> lshift[k]) & mask
-                        else:
-                            f, k = tiebreak[-k](fx + crash_vector(p, pid, cp))
-                    else:
-                        t = builders[p](s, cp, bus, dups)
-                        f = afp(perm(t, k) if k > 0 else canon(t))
-                    j = seen_get(f)
-                    if j is None:
-                        if f not in sent_now:
-                            if f in sent_prev:
-                                layered = False
-                            else:
-                                t = builders[p](s, cp, bus, dups)
-                                if k:
-                                    t = perm(t, k) if k > 0 else canon(t)
-                                op = opid[p]
-                                route(f, (os_ + op[cp] - op[pid]) & M, t)
-                    elif j < lvl:
-                        layered = False
-                    a += 1
-            edges += a
-            check(depth, s, quiet)
-        self.sent_prev = sent_now
+        for src, data in offers:
+            got = array("Q")
+            got.frombytes(data)
+            self.received += len(got)
+            mine = array("I")
+            take = mine.append
+            for i, g in enumerate(got):
+                j = sig_get(g)
+                if j is None:
+                    sig[g] = lvl
+                    take(i)
+                elif j < lvl:
+                    layered = False
+            if mine:
+                wanted[src] = mine.tobytes()
+                self.bytes_out[src] += len(wanted[src])
+                self.batches_out += 1
+                claimed += len(mine)
+            self.received_dup += len(got) - len(mine)
         self.layered = self.layered and layered
-        self.frontier = []
-        self.ffps, self.fos = array("Q"), array("Q")
-        return out, outo, edges, truncated
+        return {"wanted": wanted, "new": claimed}
 
-    def _encode(self, w: int, states: list[tuple], orbits: array | None) -> tuple:
-        """One batch for worker ``w``: the states as rows of this worker's numbers (and
-        their orbit sums, fast loop), plus what the numbers ``w`` has not seen stand for."""
+    def build(self, wanted: tuple) -> dict:
+        """Fast loop: build the successors other workers claimed (``(worker, positions in
+        what this worker offered it)``); ``{"out": {worker: batch}}``."""
+        return self._round(self._build, wanted)
+
+    def _build(self, wanted: tuple) -> dict:
+        e = self.engine
+        expand = e.expand
+        parents: dict[int, list] = {}
+        out = {}
+        for w, data in wanted:
+            idx = array("I")
+            idx.frombytes(data)
+            refs = self.cand_ref[w]
+            states = []
+            for i in idx:
+                ref = refs[i]
+                pos, a = ref >> _distributed_loop.REF_BITS, ref & ((1 << _distributed_loop.REF_BITS) - 1)
+                succ = parents.get(pos)
+                if succ is None:
+                    succ = parents[pos] = expand(self.expanded[pos])[0]
+                states.append(succ[a])
+            out[w] = self._encode(w, states)
+            self.states_out[w] += len(states)
+            self.bytes_out[w] += _size(out[w])
+            self.batches_out += 1
+        return {"out": out}
+
+    def receive(self, batches: tuple) -> dict:
+        """Generic loop: deduplicate the states other workers sent; ``{"new": states added}``."""
+        return self._round(self._receive, batches)
+
+    def _receive(self, batches: tuple) -> dict:
+        before = len(self.next)
+        for data in batches:
+            self._decode(data, self.level)
+        return {"new": len(self.next) - before}
+
+    def started(self) -> int:
+        """The states this worker holds at the start (the initial state, or none)."""
+        return self.own_new
+
+    def is_fast(self) -> bool:
+        return self.fast
+
+    def memory(self) -> int:
+        seen = self.seen
+        # The visited set as explore() counts it, and the stable fingerprints owned.
+        return sys.getsizeof(seen) + 32 * len(seen) + sys.getsizeof(self.sig) + 32 * len(self.sig)
+
+    def _encode(self, w: int, states: list[tuple]) -> tuple:
+        """One batch for worker ``w``: the states as rows of this worker's numbers, plus
+        what the numbers ``w`` has not seen stand for."""
         e, n = self.engine, self.n
         sent_d, sent_pid = self.sent_d[w], self.sent_pid[w]
         new_d: list = []
@@ -803,40 +692,16 @@ class _Shard:
                     if d not in sent_d:
                         need_d(d)
             rows.append((*s[:n], bus, s[n + 1]) if fifo else s)
-        # The tables through the class-aware pickler; the rows (ints only) and the orbit
-        # sums (raw 8-byte words) through the C pickler's fast path.
+        # The tables through the class-aware pickler; the rows (ints only) through the C
+        # pickler's fast path.
         buf = io.BytesIO()
         _Pickler(buf, self.registry).dump((self.index, new_d, new_pid))
-        body = (rows, orbits.tobytes() if orbits is not None else None)
-        return buf.getvalue(), pickle.dumps(body, protocol=pickle.HIGHEST_PROTOCOL)
+        return buf.getvalue(), pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL)
 
-    def receive(self, batches: tuple) -> dict:
-        """Deduplicate the states other workers sent; ``{"new": states added}``."""
-        t0 = time.process_time()
-        w0 = time.perf_counter()
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
-            for data in batches:
-                if data is not None:
-                    self._decode(data)
-        finally:
-            self.wall += time.perf_counter() - w0
-            if collecting:
-                gc.enable()
-        added = len(self.next)
-        self._turn()
-        dt = time.process_time() - t0
-        self.cpu += dt
-        self.cpu_receive += dt
-        level_cpu, self._cpu_mark = self.cpu - self._cpu_mark, self.cpu
-        memory = sys.getsizeof(self.seen) + 32 * len(self.seen)  # the visited set, as explore() counts it
-        return {"new": added, "layered": self.layered, "memory": memory, "cpu": level_cpu, **self.summary}
-
-    def _decode(self, data: tuple) -> None:
+    def _decode(self, data: tuple, level: int) -> None:
         e, n = self.engine, self.n
         src, new_d, new_pid = _Unpickler(io.BytesIO(data[0]), self.registry).load()
-        rows, orbits = pickle.loads(data[1])
+        rows = pickle.loads(data[1])
         td, tp = self.tr_d[src], self.tr_pid[src]
         for d, dest, msg in new_d:
             td[d] = e._intern_delivery(dest, e._intern_msg(msg))
@@ -846,31 +711,25 @@ class _Shard:
             for d in ds:
                 mask |= 1 << td[d]
             tp[p][pid] = e._intern_pid(p, lid, mask, crashes)
-        self.received += len(rows)
         before = len(self.next)
         if self.fast:
-            # Generated per model: a row in this worker's numbering, canonical, its
-            # fingerprint; then "seen?" (the orbit sum came with the row).
+            # States this worker claimed: new here (by their stable fingerprints). Generated
+            # per model: a row in this worker's numbering, canonical, its fingerprint.
             conv = self._converter(src)
-            seen, lvl = self.seen, self.level
+            seen = self.seen
             seen_get = seen.get
-            push, pushf, pusho = self.next.append, self.nfps.append, self.nos.append
-            os_ = array("Q")
-            os_.frombytes(orbits)
-            layered = True
-            for row, o in zip(rows, os_, strict=True):
+            push, pushf, pushv = self.next.append, self.nfps.append, self.nfvs.append
+            for row in rows:
                 s, f = conv(row)
-                j = seen_get(f)
-                if j is None:
-                    seen[f] = lvl
+                if seen_get(f) is None:
+                    seen[f] = level
                     push(s)
                     pushf(f)
-                    pusho(o)
-                elif j < lvl:
-                    layered = False
-            self.layered = self.layered and layered
-            self.received_dup += len(rows) - (len(self.next) - before)
+                    pushv(None)
+            if len(self.next) - before != len(rows):
+                raise ModelError("internal error: a state claimed by its stable fingerprint was already seen")
             return
+        self.received += len(rows)
         canon = e.canonical if e.symmetric else None
         add = self._add
         fifo = e.fifo
@@ -913,15 +772,52 @@ class _Shard:
             "busy_seconds": self.wall,
             "cpu_expand": self.cpu_expand,
             "cpu_encode": self.cpu_encode,
-            "cpu_receive": self.cpu_receive,
+            "cpu_receive": self.cpu - self.cpu_expand - self.cpu_encode,
             "received": self.received,
             "batches_out": self.batches_out,
             "received_dup": self.received_dup,
+            "asked": list(self.asked),
+            "layered": self.layered,
             "loop": self.loop,
             "bytes_out": list(self.bytes_out),
             "states_out": list(self.states_out),
-            "memory_bytes": sys.getsizeof(seen) + 32 * len(seen) + self.search.tables_bytes(),
+            "memory_bytes": self.memory() + self.search.tables_bytes(),
         }
+
+
+def _size(data: Any) -> int:
+    return len(data) if isinstance(data, bytes) else sum(len(x) for x in data)
+
+
+def run_in_process(shards: list[_Shard], max_states: int | None = None) -> int:
+    """The driver's rounds without Dask (tests, and the partition's sample): returns the
+    depth reached. Stops after the level that reaches ``max_states`` states."""
+    count, depth = len(shards), 0
+    incoming: list[list] = [[] for _ in shards]
+    total = sum(s.own_new for s in shards)
+    while True:
+        first = [s.expand(depth, True, tuple(incoming[j])) for j, s in enumerate(shards)]
+        incoming = [[] for _ in shards]
+        offers = [tuple((i, first[i]["out"][j]) for i in range(count) if j in first[i]["out"]) for j in range(count)]
+        if shards[0].fast:
+            second = [s.claim(offers[j]) for j, s in enumerate(shards)]
+            asks = [tuple((j, second[j]["wanted"][i]) for j in range(count) if i in second[j]["wanted"])
+                    for i in range(count)]
+            for i, s in enumerate(shards):
+                if asks[i]:
+                    for j, data in s.build(asks[i])["out"].items():
+                        incoming[j].append(data)
+        else:
+            second = [s.receive(tuple(d for _i, d in offers[j])) for j, s in enumerate(shards)]
+        new = sum(f["own_new"] for f in first) + sum(r["new"] for r in second)
+        total += new
+        if not new or (max_states is not None and total >= max_states):
+            if new:
+                for j, s in enumerate(shards):  # the last level's states join the frontier
+                    for data in incoming[j]:
+                        s._decode(data, depth + 1)
+            return depth
+        depth += 1
 
 
 # --------------------------------------------------------------------------- the partition
@@ -934,35 +830,27 @@ def choose_partition(recipe: Recipe, config: Config, count: int, *, sample: int 
     Hashing the whole state spreads states evenly, but then a successor belongs to
     another worker (W-1)/W of the time, and most of those the owner has already found
     from its own states (on corrected, 2 orders, 1 crash, 93% of the states sent arrived
-    as duplicates): a successor is built, batched, sent and translated for nothing.
-    Hashing one participant's state keeps the successors of every move that leaves it
-    alone (locality-preserving partitions, as in Lerda and Sisto's distributed SPIN), at
-    the price of balance when that participant has few states. The choice: the search
-    itself run to ``sample`` states on one worker; over its widest level, each candidate
-    (each participant, the whole state) scores ``imbalance * (1 + crossing)``, where
-    imbalance is the busiest worker's share of the states times ``count`` and crossing
-    the fraction of the edges of ``probe`` states whose ends have different owners.
+    as duplicates): a successor is looked up, asked for and often built and sent for
+    nothing. Hashing one participant's state keeps the successors of every move that
+    leaves it alone (locality-preserving partitions, as in Lerda and Sisto's distributed
+    SPIN), at the price of balance when that participant has few states. The choice: the
+    search itself run to ``sample`` states on one worker; over its widest level, each
+    candidate (each participant, the whole state) scores ``imbalance * (1 + crossing)``,
+    where imbalance is the busiest worker's share of the states times ``count`` and
+    crossing the fraction of the edges of ``probe`` states whose ends have different owners.
     """
     if count < 2:
         return None
     shard = _Shard(recipe, config, 0, 1, "auto", None)
     e, n = shard.engine, shard.n
     depth = 0
-    states = shard.frontier  # the widest level reached (the last, unless the sample ends the search)
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        while len(shard.seen) < sample:
-            shard.expand(depth, True)
-            added = shard.receive(())["new"]
-            if not added:
-                break
-            if len(shard.frontier) >= len(states):
-                states = shard.frontier
-            depth += 1
-    finally:
-        if collecting:
-            gc.enable()
+    states = list(shard.next)  # the widest level reached (the last, unless the sample ends the search)
+    while len(shard.seen) < sample:
+        if not shard.expand(depth, True)["own_new"]:
+            break
+        if len(shard.next) >= len(states):
+            states = list(shard.next)
+        depth += 1
     if len(states) < 4 * count:
         return None
     orbit, whole = shard._orbit_pid, shard._orbit_sum
@@ -995,42 +883,10 @@ def choose_partition(recipe: Recipe, config: Config, count: int, *, sample: int 
     return best
 
 
-# --------------------------------------------------------------------------- worker tasks
-_SHARDS: dict[str, _Shard] = {}
-
-
-def _t_init(run: str, recipe: Recipe, config: Config, index: int, count: int, loop: str,
-            partition: tuple[int, ...] | None) -> int:
-    shard = _SHARDS[run] = _Shard(recipe, config, index, count, loop, partition)
-    return len(shard.frontier)
-
-
-def _t_expand(run: str, depth: int, expand: bool) -> tuple:
-    return _SHARDS[run].expand(depth, expand)
-
-
-def _t_pick(value: tuple, i: int):
-    return value[i]
-
-
-def _t_receive(run: str, _own: tuple, *batches) -> dict:
-    # ``_own``: this worker's expand result, an argument only so the receive runs after it.
-    return _SHARDS[run].receive(batches)
-
-
-def _t_report(run: str) -> dict:
-    return _SHARDS[run].report()
-
-
-def _t_drop(run: str) -> None:
-    _SHARDS.pop(run, None)
-    gc.collect()
-
-
 # --------------------------------------------------------------------------- the driver
 @dataclass
 class Traffic:
-    """What one worker did: states stored and the batches it sent to the others."""
+    """What one worker did: states stored and what it sent the others."""
 
     worker: int
     states: int
@@ -1084,10 +940,11 @@ def explore_distributed(
     the sequential search, ``"unknown"`` leaves them undecided (see the module doc).
     ``partition``: the participants whose states decide owners (None: the whole state;
     ``"auto"``: :func:`choose_partition`). ``loop``: ``"generic"`` makes the workers
-    build every successor, as before the fast loop (for benchmarks).
+    build every successor and send those other workers own (as on the other buses).
     ``traffic``: if a list, one :class:`Traffic` per worker is appended; ``timings``: if
     a dict, it gets the wall seconds of each phase (``startup`` of the workers,
-    ``search``, ``liveness``, ``traces``). The result's statistics cover the search. ``on_progress``
+    ``search``, ``liveness``, ``traces``), ``critical_cpu`` (per round the slowest
+    worker's CPU seconds, summed) and the ``partition`` used. The result's statistics cover the search. ``on_progress``
     gets a :class:`Stats` snapshot per level and every ``progress_interval`` seconds; a
     :class:`KeyboardInterrupt` there or anywhere stops the search with a partial result.
     """
@@ -1108,7 +965,6 @@ def explore_distributed(
     Engine(system, config)  # fail here, with the engine's own message, not on a worker
     began = time.perf_counter()
     client, local = _client(workers, cluster)
-    run = uuid.uuid4().hex
     start = time.perf_counter()
     phase = {"startup": start - began}
     found: dict[int, tuple[int, str]] = {}
@@ -1132,49 +988,47 @@ def explore_distributed(
 
     def wait_for(futures: list) -> list:
         nonlocal last
-        from distributed import wait
-
-        while True:
-            try:
-                wait(futures, timeout=max(progress_interval, 0.05), return_when="ALL_COMPLETED")
-                return client.gather(futures)
-            except TimeoutError:
-                pass
-            now = time.perf_counter()
-            if on_progress is not None and now - last >= progress_interval:
-                last = now
-                on_progress(snapshot(frontier))
+        out = []
+        for fut in futures:
+            while True:
+                try:
+                    out.append(fut.result(timeout=max(progress_interval, 0.05)))
+                    break
+                except TimeoutError:
+                    pass
+                now = time.perf_counter()
+                if on_progress is not None and now - last >= progress_interval:
+                    last = now
+                    on_progress(snapshot(frontier))
+        return out
 
     addrs: list[str] = []
+    handles: list = []
     try:
         addrs = sorted(client.scheduler_info()["workers"])
         if not addrs:
             raise UsageError(f"--cluster {cluster}: the Dask scheduler has no workers")
         count = len(addrs)
-        opts = {"pure": False, "allow_other_workers": False}
         if partition == "auto":
             partition = choose_partition(recipe, config, count)
-        inits = [client.submit(_t_init, run, recipe, config, i, count, loop, partition, workers=[a], **opts)
-                 for i, a in enumerate(addrs)]
-        frontier = sum(wait_for(inits))
+        # One long-lived actor per worker holds its share; the driver calls it once per
+        # round and relays what the workers send each other (no task per pair of workers).
+        handles = [client.submit(_Shard, recipe, config, i, count, loop, partition, workers=[a], actor=True,
+                                 pure=False, allow_other_workers=False) for i, a in enumerate(addrs)]
+        actors = [h.result() for h in handles]
+        frontier = sum(wait_for([a.started() for a in actors]))
+        fast = wait_for([actors[0].is_fast()])[0]
         states = frontier
         start = time.perf_counter()  # the search proper (the shards are built)
         phase["startup"] = start - began
         max_depth = config.max_depth
+        incoming: list[list] = [[] for _ in actors]
         while frontier:
             expand = max_depth is None or depth < max_depth
-            # Per level: an expand task per worker, a task per pair of workers picking
-            # one batch out (run where it was made: Dask moves it straight to its
-            # owner), a receive task per worker.
-            exp = [client.submit(_t_expand, run, depth, expand, workers=[a], **opts) for a in addrs]
-            recv = []
-            for j, a in enumerate(addrs):
-                parts = [client.submit(_t_pick, f, j, workers=[src], **opts)
-                         for i, (f, src) in enumerate(zip(exp, addrs, strict=True)) if i != j]
-                recv.append(client.submit(_t_receive, run, exp[j], *parts, workers=[a], **opts))
-            level_recv = wait_for(recv)
-            del exp, recv, parts
-            for summary in level_recv:
+            first = wait_for([a.expand(depth, expand, tuple(incoming[j])) for j, a in enumerate(actors)])
+            incoming = [[] for _ in actors]
+            rounds = [max(r["cpu"] for r in first)]
+            for summary in first:
                 edges += summary["edges"]
                 truncated |= summary["truncated"]
                 for k, kind in summary["found"].items():
@@ -1182,12 +1036,30 @@ def explore_distributed(
                         found[k] = (depth, kind)
                 for k in summary["witness"]:
                     witness.setdefault(k, depth)
-            # The level ends with its slowest worker: the sum of those CPU seconds is the
+            new = sum(r["own_new"] for r in first)
+            offers = [tuple((i, first[i]["out"][j]) for i in range(count) if j in first[i]["out"])
+                      for j in range(count)]
+            if any(offers):
+                if fast:
+                    second = wait_for([a.claim(offers[j]) for j, a in enumerate(actors)])
+                    asks = [tuple((j, second[j]["wanted"][i]) for j in range(count) if i in second[j]["wanted"])
+                            for i in range(count)]
+                    busy = [i for i in range(count) if asks[i]]
+                    third = wait_for([actors[i].build(asks[i]) for i in busy])
+                    for r in third:
+                        for j, data in r["out"].items():
+                            incoming[j].append(data)
+                    rounds.append(max(r["cpu"] for r in second))
+                    if third:
+                        rounds.append(max(r["cpu"] for r in third))
+                else:
+                    second = wait_for([a.receive(tuple(d for _i, d in offers[j])) for j, a in enumerate(actors)])
+                    rounds.append(max(r["cpu"] for r in second))
+                new += sum(r["new"] for r in second)
+            # Every round ends with its slowest worker: the sum of those CPU seconds is the
             # search time on idle cores with free messages (the critical path).
-            critical += max(r["cpu"] for r in level_recv)
-            new = sum(r["new"] for r in level_recv)
-            held = sum(r["memory"] for r in level_recv)
-            layered = all(r["layered"] for r in level_recv)
+            critical += sum(rounds)
+            held = sum(r["memory"] for r in first)
             states += new
             if stop_at_first and found:
                 stopped = True
@@ -1200,19 +1072,17 @@ def explore_distributed(
             if on_progress is not None:
                 last = time.perf_counter()
                 on_progress(snapshot(frontier))
-        reports = wait_for([client.submit(_t_report, run, workers=[a], **opts) for a in addrs])
+        reports = wait_for([a.report() for a in actors])
+        held = sum(r["memory_bytes"] for r in reports)
+        layered = all(r["layered"] for r in reports)
     except KeyboardInterrupt:
         interrupted = True
     finally:
-        try:
-            if addrs and local is None:  # a shared cluster keeps running: free its memory
-                client.gather([client.submit(_t_drop, run, workers=[a], pure=False) for a in addrs])
-        except Exception:  # noqa: BLE001 - the cluster may be gone; the result stands
-            pass
-        finally:
-            client.close()
-            if local is not None:
-                local.close()
+        # Releasing the actors' futures frees their memory on a shared cluster.
+        handles = []
+        client.close()
+        if local is not None:
+            local.close()
     seconds = time.perf_counter() - start
     phase["search"] = seconds
     phase["critical_cpu"] = critical
@@ -1225,7 +1095,7 @@ def explore_distributed(
         for i, r in enumerate(reports):
             traffic.append(Traffic(i, r["states"], r["edges"], round(r["cpu_seconds"], 3),
                                    sum(r["states_out"]), sum(r["bytes_out"]), r["memory_bytes"],
-                                   {"bytes_to": r["bytes_out"], "states_to": r["states_out"],
+                                   {"bytes_to": r["bytes_out"], "states_to": r["states_out"], "asked_to": r["asked"],
                                     "busy_seconds": round(r["busy_seconds"], 3),
                                     **{k: r[k] for k in ("cpu_expand", "cpu_encode", "cpu_receive", "received",
                                                          "received_dup", "batches_out", "loop")}}))

@@ -15,8 +15,11 @@ import pytest
 
 distributed = pytest.importorskip("distributed", reason="the cluster extra (pip install 'sagaspec[cluster]')")
 
-from sagaspec.model import Config, Participant, Property, System, explore, saga_system  # noqa: E402
-from sagaspec.model.distributed import Recipe, _Shard, choose_partition, explore_distributed  # noqa: E402
+from sagaspec.model import Config, Participant, Property, System, explore, saga_system  # noqa: E402, I001
+from sagaspec.model import _distributed_loop, _loops  # noqa: E402
+from sagaspec.model.distributed import (  # noqa: E402
+    Recipe, _Shard, choose_partition, explore_distributed, run_in_process,
+)
 from sagaspec.model.engine import Engine  # noqa: E402
 from sagaspec.model.explore import _Search  # noqa: E402
 from sagaspec.model.system import settle_symmetry  # noqa: E402
@@ -107,19 +110,23 @@ exec(_KEY_SRC, _ns)  # noqa: S102 - a constant above
 _key, _levels = _ns["_key"], _ns["_levels"]
 
 
-def test_the_owner_is_the_same_for_every_renaming_and_in_another_process():
+def test_the_owner_and_the_stable_fingerprint_are_the_same_for_every_renaming_and_in_another_process():
+    # The stable fingerprint is what workers ask each other about ("do you have it?"): it
+    # must not depend on the renaming, the interning order or the string hashes.
     system = saga_system("corrected", orders=3)
     config = Config(symmetry=True)
     shard = _Shard(Recipe.of(system), config, 0, 7)
     e = shard.engine
+    assert shard.loop == "fast" and e.vectors
     owners = {}
     for s in _levels(e, 4, reverse=False):
-        mine = shard.owner(s)
+        mine = (shard.owner(s), shard.sigma(s))
         for k in range(e.renamings):
             r = e.permute_state(s, k)
-            assert shard.owner(r) == mine
+            assert (shard.owner(r), shard.sigma(r)) == mine
             owners[_key(e, r)] = mine
-    assert len(set(owners.values())) > 1, "seven workers: the states must spread"
+    assert len({o for o, _sg in owners.values()}) > 1, "seven workers: the states must spread"
+    assert len({sg for _o, sg in owners.values()}) == len({_key(e, s) for s in _levels(e, 4, reverse=False)})
     # A fresh process (other string hashes, other interning order) agrees.
     code = (
         "import sys, pickle\n"
@@ -128,7 +135,7 @@ def test_the_owner_is_the_same_for_every_renaming_and_in_another_process():
         + _KEY_SRC +
         "shard = _Shard(Recipe.of(saga_system('corrected', orders=3)), Config(symmetry=True), 0, 7)\n"
         "e = shard.engine\n"
-        "out = {_key(e, s): shard.owner(s) for s in _levels(e, 4, reverse=True)}\n"
+        "out = {_key(e, s): (shard.owner(s), shard.sigma(s)) for s in _levels(e, 4, reverse=True)}\n"
         "sys.stdout.write(repr(out))\n"
     )
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
@@ -138,6 +145,33 @@ def test_the_owner_is_the_same_for_every_renaming_and_in_another_process():
     assert all(theirs[k] == owners[k] for k in common)
 
 
+def test_the_distributed_loop_is_generated_from_the_sequential_template():
+    # No hand copy of the move enumeration: the template's text is in every variant, and
+    # the variants own what the sequential loop would keep (the differential tests below
+    # compare counts, depths and verdicts).
+    body = _loops._incremental(lambda build: "EDGE", "", "")
+    for mode in ("local", "plain", "lanes"):
+        for owner in ("whole", "part"):
+            src = _distributed_loop.source(mode, owner)
+            assert _loops._indent(_loops._INC_SETUP, 4) in src
+            for line in body.splitlines():
+                if line.strip() and "EDGE" not in line and "_dv" not in line:
+                    assert line.strip() in src, line
+
+
+def test_only_the_states_their_owners_lack_are_built_and_sent():
+    system = saga_system("corrected", orders=2)
+    config = settle_symmetry(system, Config(crashes=1, por=False))
+    for partition in (None, (0,)):
+        shards = [_Shard(Recipe.of(system), config, i, 2, "fast", partition) for i in range(2)]
+        _levels_in_process(shards)
+        asked = sum(sum(s.asked) for s in shards)
+        sent = sum(sum(s.states_out) for s in shards)
+        lacked = sum(s.received - s.received_dup for s in shards)
+        # Every fingerprint asked was answered; each state sent was one its owner lacked
+        # (a state claimed twice would fail its owner's decode), and most were not sent.
+        assert sum(s.received for s in shards) == asked
+        assert sent == lacked and 0 < sent < asked / 4
 
 
 # A loop no step leaves: "at rest" is never reached, which only the cycle analysis sees.
@@ -239,14 +273,8 @@ def test_cli_rejects_what_the_distributed_search_cannot_bound():
 
 
 def _levels_in_process(shards) -> int:
-    """The driver's level loop without Dask: expand everywhere, hand each batch to its owner."""
-    count, depth = len(shards), 0
-    while True:
-        outs = [s.expand(depth, True) for s in shards]
-        got = [s.receive(tuple(outs[i][j] for i in range(count) if i != j)) for j, s in enumerate(shards)]
-        if not sum(g["new"] for g in got):
-            return depth
-        depth += 1
+    """The driver's rounds without Dask: expand, ask or send, build, until no level is new."""
+    return run_in_process(shards)
 
 
 def test_workers_with_their_own_classes_in_one_process_exchange_states():
@@ -288,8 +316,8 @@ def test_every_partition_and_both_loops_give_the_sequential_counts(design, extra
     reference.run()
     layered = reference.layered
     per_loop = {}
-    for loop in ("fast", "generic"):
-        shards = [_Shard(Recipe.of(system), config, i, 3, loop, partition) for i in range(3)]
+    for loop, count in (("fast", 3), ("generic", 3), ("fast", 1)):
+        shards = [_Shard(Recipe.of(system), config, i, count, loop, partition) for i in range(count)]
         assert all(s.loop == loop for s in shards)
         depth = _levels_in_process(shards)
         assert (sum(len(s.seen) for s in shards), sum(s.edges for s in shards), depth) == (
@@ -298,8 +326,11 @@ def test_every_partition_and_both_loops_give_the_sequential_counts(design, extra
         names = {system.properties[k].name: d for k, (d, _kind) in found.items()}
         assert names == {v.property: len(v.path) for v in want.violations if v.kind != "cycle"}
         assert all(s.layered for s in shards) == layered
-        per_loop[loop] = [len(s.seen) for s in shards]
-    assert per_loop["fast"] == per_loop["generic"]
+        per_loop[loop, count] = [len(s.seen) for s in shards]
+    if partition is not None:
+        # Both loops own a state by the orbit hash of the partition's participant. (By the
+        # whole state the fast loop owns by the stable fingerprint, the generic by the sum.)
+        assert per_loop["fast", 3] == per_loop["generic", 3]
     if design == "seed":
         assert want.violations, "the seed design has holes: the comparison must cover violations"
 
@@ -326,15 +357,15 @@ def test_the_chosen_partition_sends_less_and_keeps_the_workers_busy():
     chosen = choose_partition(Recipe.of(system), config, 2)
     assert choose_partition(Recipe.of(system), config, 1) is None
     assert chosen is not None and len(chosen) == 1
-    sent = {}
+    asked = {}
     for partition in (None, chosen):
         shards = [_Shard(Recipe.of(system), config, i, 2, "fast", partition) for i in range(2)]
         _levels_in_process(shards)
         total = sum(len(s.seen) for s in shards)
         assert total == want
         assert min(len(s.seen) for s in shards) > total // 3
-        sent[partition] = sum(sum(s.states_out) for s in shards)
-    assert sent[chosen] < 0.75 * sent[None]
+        asked[partition] = sum(sum(s.asked) for s in shards)
+    assert asked[chosen] < 0.75 * asked[None]
 
 
 def test_the_bench_short_form_runs_and_agrees_with_the_sequential_search():
@@ -347,13 +378,19 @@ def test_the_bench_short_form_runs_and_agrees_with_the_sequential_search():
     data = json.loads(out.stdout)
     seq, *runs = data["runs"]
     assert seq["workers"] == 0
-    assert [(r["variant"], r["workers"]) for r in runs] == [("old", 1), ("old", 2), ("new", 1), ("new", 2)]
+    assert [(r["variant"], r["workers"]) for r in runs] == [
+        ("old", 1), ("old", 2), ("new", 1), ("new", 2), ("new-whole", 2)]
     assert {r["states"] for r in runs} == {seq["states"]} == {7341}
     for r in runs:
         if r["workers"] == 2:
             assert all(p["bytes_sent"] > 0 and p["batches_sent"] > 0 for p in r["per_worker"])
             assert r["bytes_per_state"] > 0 and r["messages_per_state"] > 0
-    assert {p["loop"] for r in runs for p in r["per_worker"]} == {"generic", "fast"}
+            if r["variant"] == "old":
+                assert r["asked_per_state"] == 0 and r["sent_per_state"] > 0
+            else:
+                # Fingerprints asked; only the few states their owners lacked were sent.
+                assert r["asked_per_state"] > 0 and r["sent_per_state"] < r["asked_per_state"] / 4
+    assert r["partition"] is None
     assert [e["workers"] for e in data["estimate"]] == [16, 64]
 
 
