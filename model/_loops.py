@@ -47,6 +47,35 @@ if keep:
 a += 1
 """
 
+#: The edge of a search that keeps no graph (no state numbers needed): "seen?" asks the
+#: set of the next level's states first (where a layered search finds most successors
+#: it has seen), then the set of every earlier state; an edge to one of those is an edge
+#: back (``{back}``). Sets of fingerprints instead of a dict to state numbers: no
+#: 32-byte number object per state, and on a hit one cache miss fewer in the table and
+#: none in the value (bench/bench_check.py, old vs new).
+LEAN_EDGE = """\
+if f in level:
+    pass
+elif f in old:
+    layered = False
+{back}
+else:
+    level_add(f)
+    parent.append(idx)
+    act.append(a)
+{build}
+    pushf(f)
+a += 1
+"""
+
+# A lean search standing in for one that keeps the graph (at_rest properties: the graph
+# matters only if it has cycles) stops at its first edge back; explore() then searches
+# again keeping the graph.
+_BACK_LAZY = """\
+    if lazy:
+        search.graph_needed = True
+        search.stopped = True"""
+
 # With reduction: an edge back to an earlier level stops the reduced search once a set
 # was reduced (the layered check of model/_por.py).
 _BACK = """\
@@ -89,7 +118,7 @@ def {name}(search, frontier, ffps, fsigs, seen, select, static):
     ddest = e.ddest
     crashes = bool(e.crash_budget)
     rng = range(n)
-    seen_get = seen.get
+{visited}
     interval = search.interval
     last = search.start
     mask, shift, move_bits, qlow, bisect = MASK, SHIFT, MOVE_BITS, QLOW, bisect_left
@@ -110,6 +139,7 @@ def {name}(search, frontier, ffps, fsigs, seen, select, static):
             nxt = []
             push = nxt.append
 {level}
+{lean_level}
             nstart = len(parent)  # states numbered below are at this depth or less
             expand_level = max_depth is None or depth < max_depth
             active = search.active  # shrinks only in _attention and _quiescent
@@ -177,6 +207,7 @@ def {name}(search, frontier, ffps, fsigs, seen, select, static):
         search.out_of_memory = isinstance(exc, MemoryError)
     search.edges = edges
     search.layered = layered
+{lean_finish}
 {finish}
     search._finish(idx, depth)
 """
@@ -637,12 +668,34 @@ def _indent(text: str, spaces: int) -> str:
     return "\n".join(" " * spaces + line if line else line for line in text.splitlines())
 
 
-def source(kind: str, reduce: bool) -> str:
+# The visited set's setup, per level and at the end: a dict to state numbers (the graph
+# kept), or the lean loop's two sets (``old``: states numbered before this level;
+# ``level``: the next level's), merged as each level starts and at the end.
+_VISITED = "seen_get = seen.get"
+_LEAN_VISITED = """\
+old = set()
+level = seen  # the initial state's
+level_add = level.add
+lazy = search.lazy_graph"""
+_LEAN_LEVEL = """\
+old |= level
+level = set()
+level_add = level.add
+search.seen, search.level_seen = old, level"""
+_LEAN_FINISH = """\
+old |= level
+search.seen, search.level_seen = old, None"""
+
+
+def source(kind: str, reduce: bool, lean: bool = False) -> str:
     """The source of the loop for ``kind`` (a key of :data:`BODIES`), with or without
-    partial-order reduction."""
+    partial-order reduction; ``lean``: without the graph (:data:`LEAN_EDGE`), else with
+    the visited dict of :data:`EDGE` (the graph kept when ``search.keep_graph``)."""
     back = _BACK if reduce else ""
 
     def edge(build: str) -> str:
+        if lean:
+            return LEAN_EDGE.format(build=_indent(build, 4), back=back or _BACK_LAZY).replace("\n\n", "\n")
         # Without the graph a plain loop's visited dict maps every fingerprint to the
         # shared 0 (no edge needs a target's number); the reduced loop needs them all,
         # for its check of edges back to earlier levels.
@@ -650,30 +703,38 @@ def source(kind: str, reduce: bool) -> str:
         return EDGE.format(build=_indent(build, 4), back=back, store=store).replace("\n\n", "\n")
 
     setup, level, items, prelude, moves, advance = BODIES[kind]
-    name = f"run_{kind}{'_reduced' if reduce else ''}"
     return _SKELETON.format(
-        name=name,
+        name=_name(kind, reduce, lean),
+        visited=_indent(_LEAN_VISITED if lean else _VISITED, 4),
         setup=_indent(setup, 4),
         level=_indent(level, 12),
+        lean_level=_indent(_LEAN_LEVEL if lean else "", 12),
         items=items,
         dynamic=_indent(_DYNAMIC if reduce else "", 20),
         prelude=_indent(prelude, 16),
         choose=_indent(_CHOOSE if reduce else "", 16),
         body=_indent(moves(edge, _SKIP_ONE if reduce else "", _SKIP_GROUP if reduce else ""), 16),
-        after=_indent(_AFTER if reduce else "", 16),
+        # (A lean plain loop stops at its first edge back when it stands in for the graph.)
+        after=_indent(_AFTER if reduce or lean else "", 16),
         advance=_indent(advance, 12),
+        lean_finish=_indent(_LEAN_FINISH if lean else "", 4),
         finish=_indent(_FINISH if reduce else "", 4),
     )
 
 
-_compiled: dict[tuple[str, bool], object] = {}
+def _name(kind: str, reduce: bool, lean: bool) -> str:
+    return f"run_{kind}{'_reduced' if reduce else ''}{'_lean' if lean else ''}"
 
 
-def compiled(kind: str, reduce: bool):
+_compiled: dict[tuple[str, bool, bool], object] = {}
+
+
+def compiled(kind: str, reduce: bool, lean: bool = False):
     """The loop function for ``kind``, compiled once:
     ``(search, frontier, ffps, fsigs, seen, select, static) -> None`` (``select`` and
-    ``static``, the reducer's, are used only with reduction)."""
-    fn = _compiled.get((kind, reduce))
+    ``static``, the reducer's, are used only with reduction; ``seen``: the visited dict,
+    or with ``lean`` the set of the initial state's fingerprint)."""
+    fn = _compiled.get((kind, reduce, lean))
     if fn is None:
         from array import array
         from bisect import bisect_left
@@ -690,9 +751,9 @@ def compiled(kind: str, reduce: bool):
             "ABORT_SUPPORT": _por.ABORT_SUPPORT, "support_sets": _por.support_sets,
             "fifo_bus_vector": fifo_bus_vector,
         }
-        name = f"run_{kind}{'_reduced' if reduce else ''}"
-        exec(compile(source(kind, reduce), f"<sagaspec:{name}>", "exec"), env)  # noqa: S102 - a fixed template
-        fn = _compiled[(kind, reduce)] = env[name]
+        name = _name(kind, reduce, lean)
+        exec(compile(source(kind, reduce, lean), f"<sagaspec:{name}>", "exec"), env)  # noqa: S102 - a fixed template
+        fn = _compiled[(kind, reduce, lean)] = env[name]
     return fn
 
 

@@ -60,6 +60,11 @@ _FAIR_SYMMETRY = False
 #: Reduce with the generic loop (``_por.run_reduced``) even where a generated one applies
 #: (tests and bench/bench_check.py compare the two).
 _REDUCED_GENERIC = False
+#: Searches that keep no graph use the lean generated loops (sets of fingerprints, no
+#: state numbers), and a search for at_rest properties keeps the graph only once it has
+#: an edge back (a cycle is possible); False: the dict loops throughout, as before
+#: (bench/bench_check.py runs both).
+_LEAN = True
 
 
 
@@ -239,6 +244,11 @@ class _Search:
         self.queued_fp_bytes: int | None = None  # bytes a loop queues per state instead, if set
         self.seen_values = True  # the visited dict maps fingerprints to state numbers
         self.seen: Any = None
+        self.level_seen: set | None = None  # a lean loop's set of the next level's states
+        # A lean search standing in for one that keeps the graph (see explore()) stops at
+        # its first edge back, and sets graph_needed.
+        self.lazy_graph = False
+        self.graph_needed = False
         self.start = 0.0
         self.cpu_start = 0.0
         self.found: dict[int, tuple[Any, str]] = {}  # property -> (state, kind)
@@ -300,6 +310,8 @@ class _Search:
         """
         n = len(self.parent)
         total = sys.getsizeof(self.seen) + 32 * n
+        if self.level_seen is not None:
+            total += sys.getsizeof(self.level_seen)
         if isinstance(self.seen, dict) and self.seen_values:
             total += 32 * n
         for arr in (self.parent, self.act, self.offsets, self.targets):
@@ -403,15 +415,7 @@ class _Search:
     def fast_loop(self) -> str | None:
         """Which generated loop (:mod:`sagaspec.model._loops`) searches this engine, or
         ``None`` for the generic loop over :meth:`Engine.expand`."""
-        e = self.engine
-        if _FORCE_GENERIC or e.setbus or e.psym:
-            # (The set bus: a publish already in the set adds nothing, so a move's
-            # fingerprint change is not a constant of the move, which the generated
-            # loops need. Participant symmetry: every successor is built and renamed.)
-            return None
-        if e.sorted is not None:
-            return "sorted"  # "seen?" by orbit fingerprint (_sorted_symmetry.run_sorted)
-        return "fifo" if e.fifo else "incremental"
+        return _loop_kind(self.engine)
 
     def run(self, reducer: Any = None) -> None:
         """Search; with ``reducer`` (:mod:`sagaspec.model._por`), over its stubborn sets."""
@@ -538,9 +542,14 @@ class _Search:
 
     def _loop(self, kind: str, reducer: Any, frontier: list, ffps: Any, seen: dict, fsigs: Any = None) -> None:
         """Run the generated loop ``kind``, reduced by ``reducer`` unless ``None``."""
-        loop = compiled_loop(kind, reducer is not None)
-        # (A plain loop without the graph stores no state numbers in the visited dict.)
-        self.seen_values = self.keep_graph or reducer is not None
+        lean = _LEAN and not self.keep_graph
+        loop = compiled_loop(kind, reducer is not None, lean)
+        if lean:
+            seen = set(seen)  # (the initial state's fingerprint)
+            self.seen_values = False
+        else:
+            # (A plain loop without the graph stores no state numbers in the visited dict.)
+            self.seen_values = self.keep_graph or reducer is not None
         if reducer is None:
             loop(self, frontier, ffps, fsigs, seen, None, False)
         else:
@@ -748,6 +757,18 @@ class _Search:
                 s = e.expand(s)[0][act[j]]
                 cache[j] = s
         return {i: cache[i] for i in indices}
+
+
+def _loop_kind(e: Engine) -> str | None:
+    """See :meth:`_Search.fast_loop`."""
+    if _FORCE_GENERIC or e.setbus or e.psym:
+        # (The set bus: a publish already in the set adds nothing, so a move's
+        # fingerprint change is not a constant of the move, which the generated
+        # loops need. Participant symmetry: every successor is built and renamed.)
+        return None
+    if e.sorted is not None:
+        return "sorted"  # "seen?" by orbit fingerprint (_sorted_symmetry.run_sorted)
+    return "fifo" if e.fifo else "incremental"
 
 
 def _fault_edges(search: _Search, exits: list[tuple[int, int]]) -> set[int]:
@@ -1183,17 +1204,32 @@ def explore(
                 return reduced
         elif config.por:
             notes.append(f"partial-order reduction is off: {why}")
+    # at_rest properties need the graph only if it has a cycle, and a search whose every
+    # edge leads to the next level has none: such a search keeps no graph (lean loop) and
+    # stops at its first edge back, then the search runs again keeping it.
+    lazy = keep_graph is None and cyclic and not fair and _LEAN and _loop_kind(engine) is not None
     if keep_graph is None:
         keep_graph = cyclic
     search = _Search(
         engine,
         on_progress=on_progress,
         stop_at_first=stop_at_first,
-        keep_graph=keep_graph,
+        keep_graph=keep_graph and not lazy,
         progress_interval=progress_interval,
         max_states=max_states,
     )
+    search.lazy_graph = lazy
     search.run()
+    if search.graph_needed and not search.interrupted:
+        search = _Search(
+            engine,
+            on_progress=on_progress,
+            stop_at_first=stop_at_first,
+            keep_graph=True,
+            progress_interval=progress_interval,
+            max_states=max_states,
+        )
+        search.run()
     if config.por is not False and notes and notes[-1].startswith(_POR_AGAIN):
         notes[-1] += f" ({len(search.parent):,} states)"
         if not (search.interrupted or search.stopped or search.truncated):

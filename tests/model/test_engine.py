@@ -588,12 +588,16 @@ def test_inlined_search_loop_matches_engine_expand(cfg, monkeypatch):
 
 def test_incremental_fingerprints_equal_fingerprints_from_scratch():
     system = _slot_model(3, broken=True)
-    r = explore(system, Config(crashes=1, duplicates=1, idempotency=False))
+    cfg = Config(crashes=1, duplicates=1, idempotency=False)
+    r = explore(system, cfg, keep_graph=True)  # (state numbers: the dict loop)
+    lean = explore(system, cfg)._search.seen  # (the lean loop's set)
     search = r._search
     engine = search.engine
+    assert len(lean) == r.stats.states
     for idx in range(0, r.stats.states, 97):
         states, _acts = search.canonical_states(idx)
         assert search.seen[engine.additive_fingerprint(states[-1])] == idx
+        assert engine.additive_fingerprint(states[-1]) in lean
 
 
 class Loops(Participant):

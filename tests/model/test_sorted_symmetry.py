@@ -141,14 +141,20 @@ def test_search_fingerprints_equal_orbit_fingerprints_from_scratch(monkeypatch):
     """Every stored state's number is found under its fingerprint computed from scratch
     (the loop adds move constants and signature steps instead)."""
     monkeypatch.setattr(engine_module, "SORTED_MIN_PERMS", 0)
-    result = explore(saga_system("corrected", orders=3), Config(symmetry=True, crashes=1, max_depth=7))
+    system, cfg = saga_system("corrected", orders=3), Config(symmetry=True, crashes=1, max_depth=7, por=False)
+    # (State numbers are in the visited dict when the graph is kept; the lean loop's
+    # visited set holds the same fingerprints.)
+    result = explore(system, cfg, keep_graph=True)
+    lean = explore(system, cfg)._search
     search = result._search
     sorted_form = search.engine.sorted
-    assert search.loop == "sorted" and result.stats.states > 5000
+    assert search.loop == lean.loop == "sorted" and result.stats.states > 5000
+    assert isinstance(lean.seen, set) and len(lean.seen) == result.stats.states
     for idx in range(0, result.stats.states, 41):
         state = search.state_of(idx)
         assert sorted_form.canonical(state) == state
         assert search.seen[sorted_form.fingerprint(state)] == idx
+        assert sorted_form.fingerprint(state) in lean.seen
 
 
 def test_a_five_saga_run_gives_the_general_forms_counts(monkeypatch):
