@@ -21,28 +21,15 @@ from sagaspec.spec.designs import (
 )
 from sagaspec.spec.eventfile import Record, check_records, parse_events, read_events
 from sagaspec.spec.events import (
-    EVENT_MODELS,
-    EVENT_TYPES,
     SCHEMA_VERSION,
     EventEnvelope,
-    InventoryReleased,
-    InventoryReservationFailed,
-    InventoryReserved,
-    LineItem,
-    NotificationSent,
-    OrderCancelled,
-    OrderCompleted,
-    OrderCreated,
-    PaymentFailed,
-    PaymentProcessed,
-    PaymentRefunded,
-    SagaEvent,
-    event_adapter,
+    event_adapter_for,
+    event_models,
     model_for,
     parse_event,
 )
 from sagaspec.spec.evolution import Change, diff_paths, diff_schema, diff_schema_sets, has_breaking
-from sagaspec.spec.examples import all_examples, examples_for, seed_examples
+from sagaspec.spec.examples import all_examples, examples_for
 from sagaspec.spec.lint import RULES, Finding, lint_design
 from sagaspec.spec.schemagen import generate_schema, schema_id
 from sagaspec.spec.schemas import (
@@ -63,24 +50,11 @@ __all__ = [
     "Service",
     "design_names",
     "get_design",
-    # event models
-    "EVENT_MODELS",
-    "EVENT_TYPES",
+    # event models (EVENT_MODELS, EVENT_TYPES, event_adapter: sagaspec.spec.events)
     "SCHEMA_VERSION",
     "EventEnvelope",
-    "InventoryReleased",
-    "InventoryReservationFailed",
-    "InventoryReserved",
-    "LineItem",
-    "NotificationSent",
-    "OrderCancelled",
-    "OrderCompleted",
-    "OrderCreated",
-    "PaymentFailed",
-    "PaymentProcessed",
-    "PaymentRefunded",
-    "SagaEvent",
-    "event_adapter",
+    "event_adapter_for",
+    "event_models",
     "model_for",
     "parse_event",
     # schemas and validation
@@ -96,7 +70,6 @@ __all__ = [
     # examples
     "all_examples",
     "examples_for",
-    "seed_examples",
     # event files
     "Record",
     "check_records",
@@ -120,3 +93,12 @@ __all__ = [
     "Finding",
     "lint_design",
 ]
+
+
+def __getattr__(name: str):
+    # The shipped order saga's event models, made on first use (see sagaspec.spec.events).
+    if name in ("EVENT_MODELS", "EVENT_TYPES", "SagaEvent", "event_adapter"):
+        from sagaspec.spec import events
+
+        return getattr(events, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

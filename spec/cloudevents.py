@@ -11,7 +11,8 @@ CloudEvents          saga event
                      ``dev.sagaspec.PaymentProcessed.v1`` (reverse-DNS prefix, and the
                      version in the type so routers can filter on it)
 ``time``             ``timestamp`` (RFC 3339, passed through unchanged)
-``subject``          ``orderId`` (what the event is about, for subscription filters)
+``subject``          the spec's first ``common`` field (what the event is about, for
+                     subscription filters): ``orderId`` in the order saga
 ``dataschema``       the event schema's ``$id`` (draft 2020-12)
 ``datacontenttype``  ``application/json``
 ``sagaid``           extension: ``sagaId``
@@ -35,7 +36,7 @@ attribute and the problem; an event that does not match its schema raises it too
 >>> event = examples_for("PaymentProcessed")[0]
 >>> ce = to_cloudevent(event)
 >>> ce["type"], ce["source"], ce["subject"], ce["sagaid"]
-('dev.sagaspec.PaymentProcessed.v1', '/sagaspec/payment', 'order-789', 'saga-456')
+('dev.sagaspec.PaymentProcessed.v1', '/sagaspec/payment', 'order-1', 'saga-1')
 >>> from_cloudevent(ce) == event
 True
 >>> headers, body = to_binary(event)
@@ -49,13 +50,16 @@ import base64
 import json
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from sagaspec.spec.designs import get_design
-from sagaspec.spec.events import EVENT_TYPES, EventEnvelope
+from sagaspec.spec.events import EventEnvelope
 from sagaspec.spec.schemagen import schema_id
 from sagaspec.spec.schemas import describe_value, validate_event
+
+if TYPE_CHECKING:
+    from sagaspec.spec.sagafile import SagaSpec
 
 from sagaspec.errors import SchemaError
 
@@ -80,16 +84,42 @@ JSON_CONTENT_TYPE = "application/json"
 #: Content type of a whole structured-mode CloudEvent (JSON event format).
 STRUCTURED_CONTENT_TYPE = "application/cloudevents+json"
 
-# envelope field -> CloudEvents attribute
+# envelope field -> CloudEvents attribute (and the spec's subject field -> "subject")
 _ATTRIBUTES = {
     "eventId": "id",
     "timestamp": "time",
-    "orderId": "subject",
     "sagaId": "sagaid",
     "correlationId": "correlationid",
     "causationId": "causationid",
 }
 _ENVELOPE = (*_ATTRIBUTES, "eventType", "schemaVersion")
+
+
+def _saga(spec: SagaSpec | None, design: str = "corrected") -> SagaSpec:
+    """The spec whose events these are (default: the shipped design's)."""
+    if spec is not None:
+        return spec
+    from sagaspec.spec.sagafile import shipped_spec
+
+    return shipped_spec(design)
+
+
+def _subject(saga: SagaSpec) -> str | None:
+    """The field that names what a saga is about: the spec's first common field."""
+    return saga.common[0].name if saga.common else None
+
+
+def _attributes(saga: SagaSpec) -> dict[str, str]:
+    subject = _subject(saga)
+    return {**_ATTRIBUTES, subject: "subject"} if subject else dict(_ATTRIBUTES)
+
+
+def _dataschema(saga: SagaSpec, event_type: str, version: int) -> str:
+    if saga.shipped:
+        return schema_id(event_type, "2020-12", version)
+    from sagaspec.spec.specschemas import spec_schema_id
+
+    return spec_schema_id(saga, event_type)
 _TYPE_RE = re.compile(r"^dev\.sagaspec\.([A-Za-z][A-Za-z0-9]*)\.v([1-9][0-9]{0,8})$")
 
 
@@ -140,29 +170,24 @@ def to_cloudevent(
     source: str | None = None,
     *,
     design: str = "corrected",
-    spec: Any = None,
+    spec: SagaSpec | None = None,
 ) -> dict[str, Any]:
     """A structured-mode CloudEvent (a JSON-ready dict) of a valid saga event.
 
-    ``source`` defaults to the publishing service of the event in ``design``. ``spec``
-    (a :class:`~sagaspec.spec.sagafile.SagaSpec`) maps an event of another saga: its first
-    common field is the ``subject``, ``dataschema`` its generated schema's ``$id``.
+    ``spec`` (a :class:`~sagaspec.spec.sagafile.SagaSpec`, default: the shipped
+    ``design``'s) is the saga: its first common field is the ``subject``, ``dataschema``
+    its schema's ``$id``. ``source`` defaults to the event's publishing service.
     """
     data = _as_dict(event)
     _require_event(data, spec)
+    saga = _saga(spec, design)
     event_type = data["eventType"]
     version = data["schemaVersion"]
-    own = spec is not None and spec.shipped is None
-    subject_field = (spec.common[0].name if spec.common else None) if own else "orderId"
-    if own:
-        from sagaspec.spec.specschemas import spec_schema_id
-
-        dataschema = spec_schema_id(spec, event_type)
-        if source is None:
-            publishers = spec.design().publishers(event_type)
-            source = SOURCE_PREFIX + (publishers[0] if len(publishers) == 1 else "saga")
-    else:
-        dataschema = schema_id(event_type, "2020-12", version)
+    subject_field = _subject(saga)
+    dataschema = _dataschema(saga, event_type, version)
+    if source is None and spec is not None:
+        publishers = spec.design().publishers(event_type)
+        source = SOURCE_PREFIX + (publishers[0] if len(publishers) == 1 else "saga")
     ce: dict[str, Any] = {
         "specversion": SPECVERSION,
         "id": data["eventId"],
@@ -176,7 +201,7 @@ def to_cloudevent(
     for field in ("correlationId", "causationId"):
         if data.get(field) is not None:
             ce[_ATTRIBUTES[field]] = data[field]
-    envelope = (set(_ENVELOPE) - {"orderId"}) | {subject_field} if own else set(_ENVELOPE)
+    envelope = set(_ENVELOPE) | ({subject_field} if subject_field else set())
     ce["data"] = {k: v for k, v in data.items() if k not in envelope}
     return ce
 
@@ -198,8 +223,10 @@ def _is_json_type(content_type: str) -> bool:
     return media == JSON_CONTENT_TYPE or (media.startswith("application/") and media.endswith("+json"))
 
 
-def from_cloudevent(ce: Mapping[str, Any], *, validate: bool = True) -> dict[str, Any]:
-    """The saga event (a dict) carried by a structured-mode CloudEvent.
+def from_cloudevent(ce: Mapping[str, Any], *, validate: bool = True,
+                    spec: SagaSpec | None = None) -> dict[str, Any]:
+    """The saga event (a dict) carried by a structured-mode CloudEvent of ``spec``'s saga
+    (default: the shipped order saga).
 
     Checks the CloudEvents attributes (``specversion`` 1.0, ``id``, ``source``, a
     ``dev.sagaspec.<EventType>.v<N>`` ``type``, a JSON content type, ``dataschema`` if it
@@ -208,54 +235,56 @@ def from_cloudevent(ce: Mapping[str, Any], *, validate: bool = True) -> dict[str
     """
     if not isinstance(ce, Mapping):
         raise SchemaError(f"CloudEvent: expected a JSON object, got {describe_value(ce)}")
-    spec = ce.get("specversion")
-    if spec != SPECVERSION:
-        got = "missing" if spec is None else describe_value(spec)
+    specversion = ce.get("specversion")
+    if specversion != SPECVERSION:
+        got = "missing" if specversion is None else describe_value(specversion)
         raise SchemaError(f"CloudEvent: specversion must be \"1.0\", got {got}")
     ident = _attr(ce, "id", required=True)
     _attr(ce, "source", required=True)
     ce_kind = _attr(ce, "type", required=True)
     match = _TYPE_RE.match(ce_kind)
+    saga = _saga(spec)
+    known = saga.event_names
     if not match:
         raise SchemaError(f"CloudEvent {ident}: type {ce_kind!r} is not a sagaspec event type "
-                          f"(expected {TYPE_PREFIX}<EventType>.v<N>, e.g. {ce_type('OrderCreated')})")
+                          f"(expected {TYPE_PREFIX}<EventType>.v<N>, e.g. {ce_type(known[0])})")
     event_type, version = match.group(1), int(match.group(2))
-    if event_type not in EVENT_TYPES:
+    if event_type not in known:
         raise SchemaError(f"CloudEvent {ident}: unknown event type {event_type!r} in type "
-                          f"{ce_kind!r}; expected one of {', '.join(EVENT_TYPES)}")
+                          f"{ce_kind!r}; expected one of {', '.join(known)}")
     content_type = _attr(ce, "datacontenttype", required=False)
     if content_type is not None and not _is_json_type(content_type):
         raise SchemaError(f"CloudEvent {ident}: datacontenttype {content_type!r} is not JSON "
                           f"(expected {JSON_CONTENT_TYPE})")
     dataschema = _attr(ce, "dataschema", required=False)
-    expected_schema = schema_id(event_type, "2020-12", version)
+    expected_schema = _dataschema(saga, event_type, version)
     if dataschema is not None and dataschema.startswith("https://sagaspec.dev/") \
             and dataschema != expected_schema:
         raise SchemaError(f"CloudEvent {ident}: dataschema {dataschema!r} does not match type "
                           f"{ce_kind!r} (expected {expected_schema})")
     data = _data_of(ce, ident)
-    clash = [k for k in _ENVELOPE if k in data]
+    attributes = _attributes(saga)
+    clash = [k for k in (*attributes, "eventType", "schemaVersion") if k in data]
     if clash:
-        where = _ATTRIBUTES.get(clash[0], "type")
+        where = attributes.get(clash[0], "type")
         raise SchemaError(f"CloudEvent {ident}: data must not contain envelope field "
                           f"{clash[0]!r} (it travels as the {where!r} attribute)")
     event: dict[str, Any] = {"eventId": ident, "eventType": event_type, "schemaVersion": version}
-    for field in ("sagaId", "timestamp", "orderId", "causationId", "correlationId"):
-        attribute = _ATTRIBUTES[field]
-        if ce.get(attribute) is not None:
+    for field, attribute in attributes.items():
+        if field != "eventId" and ce.get(attribute) is not None:
             event[field] = ce[attribute]
     event.update(data)
     if validate:
-        problems = validate_event(event)
+        problems = validate_event(event, spec=spec)
         if problems:
             first = problems[0]
             field = first.pointer[1:].split("/", 1)[0]
             if field == "schemaVersion":
                 detail = f"attribute 'type': {first.message}"
-            elif field in _ATTRIBUTES and first.message.startswith("missing required field"):
-                detail = f"missing required attribute {_ATTRIBUTES[field]!r}"
-            elif field in _ATTRIBUTES:
-                detail = f"attribute {_ATTRIBUTES[field]!r}: {first.message}"
+            elif field in attributes and first.message.startswith("missing required field"):
+                detail = f"missing required attribute {attributes[field]!r}"
+            elif field in attributes:
+                detail = f"attribute {attributes[field]!r}: {first.message}"
             else:
                 detail = f"data {first.pointer or '(root)'}: {first.message}"
             more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
@@ -307,7 +336,7 @@ def to_binary(
     *,
     design: str = "corrected",
     prefix: str = "ce-",
-    spec: Any = None,
+    spec: SagaSpec | None = None,
 ) -> tuple[dict[str, str], bytes]:
     """Binary-mode CloudEvent: ``(headers, body)`` for a broker message or HTTP request.
 
@@ -328,6 +357,7 @@ def from_binary(
     *,
     prefix: str = "ce-",
     validate: bool = True,
+    spec: SagaSpec | None = None,
 ) -> dict[str, Any]:
     """The saga event carried by a binary-mode CloudEvent (header names case-insensitive)."""
     if not isinstance(headers, Mapping):
@@ -369,4 +399,4 @@ def from_binary(
             ce["data"] = json.loads(body)
         except ValueError as exc:
             raise SchemaError(f"CloudEvent {ident}: body is not valid JSON ({exc})") from None
-    return from_cloudevent(ce, validate=validate)
+    return from_cloudevent(ce, validate=validate, spec=spec)

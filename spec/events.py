@@ -1,28 +1,34 @@
-"""One pydantic model per saga event, and the discriminated union of all of them.
+"""Typed pydantic models of a saga's events, generated from its spec.
 
-The envelope is exactly the seed document's (``eventId``, ``eventType``, ``sagaId``,
-``timestamp``, ``orderId``) plus what its best practices ask for: ``schemaVersion``
-(event versioning) and the optional ``causationId`` / ``correlationId``.
+:class:`EventEnvelope` holds what every saga event carries (``eventId``, ``eventType``,
+``schemaVersion``, ``sagaId``, ``timestamp``, the optional ``causationId`` /
+``correlationId``). :func:`event_models` makes one subclass per event of a saga spec
+with :func:`pydantic.create_model`, from the same field schemas the JSON Schemas come
+from (the spec's ``common`` fields, then the event's own): constraints become pydantic
+constraints, an object type a nested model, ``const``/``enum`` a ``Literal``, an
+``optional`` field defaults to its schema's ``default`` (else ``None``). The models are
+more lenient than the wire format (a constructor defaults ``eventType`` and
+``schemaVersion``), never stricter.
 
-Money is a decimal *string* with exactly two fraction digits (``"100.00"``), never a JSON
-number: most JSON consumers parse numbers as binary floats, where ``0.1 + 0.2 != 0.3``,
-so a charge and its refund could differ by a rounding error. A string is exact,
-round-trips through every JSON library, and reads like the seed's ``100.00``.
+The module-level :data:`EVENT_MODELS`, :data:`EVENT_TYPES`, :data:`SagaEvent` and
+:data:`event_adapter` are those of the shipped order saga (``corrected``), made on first
+use.
 
+>>> OrderCreated = model_for("OrderCreated")
 >>> e = OrderCreated(eventId="evt-123", sagaId="saga-456", orderId="order-789",
 ...                  timestamp="2024-01-15T10:00:00Z", userId="user-101", amount="100.00",
 ...                  items=[{"sku": "sku-1", "quantity": 2, "unitPrice": "50.00"}])
->>> e.eventType, e.amount_decimal
-('OrderCreated', Decimal('100.00'))
+>>> e.eventType, e.currency, e.items[0].quantity
+('OrderCreated', 'USD', 2)
 >>> parse_event(e.model_dump(mode="json")).orderId
 'order-789'
 """
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
-from decimal import Decimal
-from typing import Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import (
     AwareDatetime,
@@ -30,95 +36,45 @@ from pydantic import (
     ConfigDict,
     Field,
     TypeAdapter,
+    create_model,
     field_serializer,
 )
 
+if TYPE_CHECKING:
+    from sagaspec.spec.sagafile import SagaSpec, SpecField
+
 __all__ = [
     "SCHEMA_VERSION",
-    "EVENT_TYPES",
-    "EVENT_MODELS",
-    "Money",
-    "Identifier",
-    "LineItem",
+    "EVENT_TYPES",  # noqa: F822 - made on first use (module __getattr__)
+    "EVENT_MODELS",  # noqa: F822 - made on first use (module __getattr__)
     "EventEnvelope",
-    "OrderCreated",
-    "OrderCompleted",
-    "OrderCancelled",
-    "PaymentProcessed",
-    "PaymentFailed",
-    "PaymentRefunded",
-    "InventoryReserved",
-    "InventoryReservationFailed",
-    "InventoryReleased",
-    "NotificationSent",
-    "SagaEvent",
-    "event_adapter",
+    "SagaEvent",  # noqa: F822 - made on first use (module __getattr__)
+    "event_adapter",  # noqa: F822 - made on first use (module __getattr__)
+    "event_models",
+    "event_adapter_for",
     "parse_event",
     "model_for",
 ]
 
-#: Current schema version of every event in this package (see ``sagaspec.spec`` evolution rules).
+#: Schema version of an event whose spec gives none.
 SCHEMA_VERSION = 1
 
-Money = Annotated[
-    str,
-    Field(
-        pattern=r"^(0|[1-9][0-9]{0,14})\.[0-9]{2}$",
-        description=(
-            "Non-negative amount as a decimal string with exactly two fraction digits, "
-            "e.g. \"100.00\". A string, not a JSON number, so no consumer rounds it "
-            "through a binary float."
-        ),
-        examples=["100.00"],
-    ),
-]
-
-Identifier = Annotated[
-    str,
-    Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$"),
-]
-
-Reason = Annotated[
-    str,
-    Field(min_length=1, max_length=500, description="Human-readable cause, for operators."),
-]
+Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$")]
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
 
 
-class LineItem(_Strict):
-    """One ordered line: which product, how many, at what unit price."""
-
-    sku: Identifier = Field(description="Stock-keeping unit of the product.", examples=["sku-1"])
-    quantity: int = Field(ge=1, le=10_000, description="Units ordered (at least 1).")
-    unitPrice: Money = Field(description="Price of one unit, decimal string.")
-
-
 class EventEnvelope(_Strict):
     """Fields every saga event carries: the pattern's envelope plus versioning and tracing."""
 
-    eventId: Identifier = Field(
-        description="Unique identifier of this event; the idempotency key of consumers.",
-        examples=["evt-123"],
-    )
+    eventId: Identifier = Field(description="Unique identifier of this event; the idempotency key of consumers.")
     eventType: str = Field(description="Determines the handler; fixed per event model.")
-    schemaVersion: Literal[1] = Field(
-        default=SCHEMA_VERSION,
-        description="Version of this event's schema (event versioning best practice).",
-    )
-    sagaId: Identifier = Field(
-        description="Links all events of one saga instance.", examples=["saga-456"]
-    )
-    timestamp: AwareDatetime = Field(
-        description="When the event was produced, RFC 3339 with a time zone.",
-        examples=["2024-01-15T10:00:00Z"],
-    )
-    orderId: Identifier = Field(description="Business identifier of the order.", examples=["order-789"])
-    causationId: Identifier | None = Field(
-        default=None, description="eventId of the event that caused this one, if any."
-    )
+    schemaVersion: int = Field(default=SCHEMA_VERSION, description="Version of this event's schema.")
+    sagaId: Identifier = Field(description="Links all events of one saga instance.")
+    timestamp: AwareDatetime = Field(description="When the event was produced, RFC 3339 with a time zone.")
+    causationId: Identifier | None = Field(default=None, description="eventId of the event that caused this one, if any.")
     correlationId: Identifier | None = Field(
         default=None, description="Identifier shared by a whole business conversation."
     )
@@ -128,177 +84,165 @@ class EventEnvelope(_Strict):
         text = value.isoformat()
         return text[:-6] + "Z" if text.endswith("+00:00") else text
 
-    @property
-    def amount_decimal(self) -> Decimal:
-        """The ``amount`` field as an exact :class:`~decimal.Decimal`."""
-        return Decimal(self.amount)
+
+_SCALARS: dict[str, Any] = {"string": str, "integer": int, "number": float, "boolean": bool, "null": type(None)}
+_BOUNDS = {"minimum": "ge", "maximum": "le", "exclusiveMinimum": "gt", "exclusiveMaximum": "lt",
+           "minLength": "min_length", "maxLength": "max_length", "minItems": "min_length",
+           "maxItems": "max_length", "pattern": "pattern"}
 
 
-class OrderCreated(EventEnvelope):
-    """The customer placed an order; starts the saga (published by Order)."""
+class _Types:
+    """JSON Schema fragments of one spec -> Python annotations (object types -> models)."""
 
-    eventType: Literal["OrderCreated"] = Field(
-        default="OrderCreated", description="Determines the handler; always \"OrderCreated\"."
-    )
-    userId: Identifier = Field(description="Customer who placed the order.", examples=["user-101"])
-    amount: Money = Field(description="Total to charge.")
-    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$", description="ISO 4217 code.")
-    items: list[LineItem] = Field(min_length=1, max_length=100, description="Ordered lines.")
+    def __init__(self, spec: SagaSpec) -> None:
+        self.spec = spec
+        self.models: dict[str, type[BaseModel]] = {}
 
+    def resolve(self, schema: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+        """``schema`` with a ``#/types/`` ref merged in (its own keywords win), and the
+        type's name when it is an object type (made a model of its own)."""
+        ref = schema.get("$ref")
+        if not (isinstance(ref, str) and ref.startswith("#/types/")):
+            return schema, None
+        name = ref[len("#/types/"):]
+        target, inner = self.resolve(self.spec.types[name])
+        merged = {**target, **{k: v for k, v in schema.items() if k != "$ref"}}
+        if inner is None and (target.get("type") == "object" or "properties" in target):
+            inner = name
+        return merged, inner
 
-class PaymentProcessed(EventEnvelope):
-    """Payment charged the customer (published by Payment)."""
+    def annotation(self, schema: Any) -> Any:
+        if not isinstance(schema, dict):
+            return Any
+        schema, model = self.resolve(schema)
+        if model is not None:
+            return self.model(model)
+        if "const" in schema:
+            return Literal[schema["const"]]
+        if schema.get("enum"):
+            return Literal[tuple(schema["enum"])]
+        for key in ("anyOf", "oneOf"):
+            if schema.get(key):
+                options = tuple(self.annotation(s) for s in schema[key])
+                return Union[options] if len(options) > 1 else options[0]  # noqa: UP007
+        kind = schema.get("type")
+        if isinstance(kind, list):
+            options = tuple(self.annotation({**schema, "type": k}) for k in kind)
+            return Union[options]  # noqa: UP007
+        if kind == "object" or "properties" in schema:
+            return self.object_model(schema.get("title") or "Object", schema)
+        if kind == "array":
+            base: Any = list[self.annotation(schema.get("items", {}))]  # type: ignore[misc]
+            keys: tuple[str, ...] = ("minItems", "maxItems")
+        else:
+            base = _SCALARS.get(kind, Any)
+            keys = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength", "pattern")
+        bounds = {_BOUNDS[k]: schema[k] for k in keys if k in schema}
+        return Annotated[base, Field(**bounds)] if bounds else base
 
-    eventType: Literal["PaymentProcessed"] = Field(
-        default="PaymentProcessed", description="Determines the handler; always \"PaymentProcessed\"."
-    )
-    paymentId: Identifier = Field(description="Identifier of the charge.", examples=["pay-202"])
-    amount: Money = Field(description="Amount charged.")
-    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$", description="ISO 4217 code.")
-    status: Literal["SUCCESS"] = Field(default="SUCCESS", description="Always SUCCESS.")
+    def model(self, name: str) -> type[BaseModel]:
+        if name not in self.models:
+            schema, _ = self.resolve(self.spec.types[name])
+            self.models[name] = self.object_model(name, schema)
+        return self.models[name]
 
+    def object_model(self, name: str, schema: dict[str, Any]) -> type[BaseModel]:
+        required = set(schema.get("required", ()))
+        fields: dict[str, Any] = {}
+        for key, sub in (schema.get("properties") or {}).items():
+            ann = self.annotation(sub)
+            note = sub.get("description") if isinstance(sub, dict) else None
+            if key in required:
+                fields[key] = (ann, Field(description=note))
+            else:
+                fields[key] = (ann | None, Field(default=(sub or {}).get("default"), description=note))
+        config = ConfigDict(extra="forbid" if schema.get("additionalProperties") is False else "allow", frozen=True)
+        return create_model(name, __config__=config, **fields)
 
-class PaymentFailed(EventEnvelope):
-    """Payment was declined; nothing was charged (published by Payment)."""
-
-    eventType: Literal["PaymentFailed"] = Field(
-        default="PaymentFailed", description="Determines the handler; always \"PaymentFailed\"."
-    )
-    paymentId: Identifier | None = Field(default=None, description="Attempt identifier, if any.")
-    amount: Money = Field(description="Amount that could not be charged.")
-    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$", description="ISO 4217 code.")
-    status: Literal["FAILED"] = Field(default="FAILED", description="Always FAILED.")
-    reason: Reason
-
-
-class PaymentRefunded(EventEnvelope):
-    """Compensation of PaymentProcessed: the charge was refunded (published by Payment)."""
-
-    eventType: Literal["PaymentRefunded"] = Field(
-        default="PaymentRefunded", description="Determines the handler; always \"PaymentRefunded\"."
-    )
-    paymentId: Identifier = Field(description="The refunded charge.")
-    amount: Money = Field(description="Amount refunded; equals the charge.")
-    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$", description="ISO 4217 code.")
-    reason: Reason
-
-
-class InventoryReserved(EventEnvelope):
-    """Stock was reserved for the order (published by Inventory)."""
-
-    eventType: Literal["InventoryReserved"] = Field(
-        default="InventoryReserved", description="Determines the handler; always \"InventoryReserved\"."
-    )
-    reservationId: Identifier = Field(description="Identifier of the reservation.")
-    items: list[LineItem] = Field(min_length=1, max_length=100, description="Reserved lines.")
-
-
-class InventoryReservationFailed(EventEnvelope):
-    """Not enough stock; nothing was reserved (published by Inventory)."""
-
-    eventType: Literal["InventoryReservationFailed"] = Field(
-        default="InventoryReservationFailed", description="Determines the handler; always \"InventoryReservationFailed\"."
-    )
-    reason: Reason
-
-
-class InventoryReleased(EventEnvelope):
-    """Compensation of InventoryReserved: stock returned (published by Inventory)."""
-
-    eventType: Literal["InventoryReleased"] = Field(
-        default="InventoryReleased", description="Determines the handler; always \"InventoryReleased\"."
-    )
-    reservationId: Identifier = Field(description="The released reservation.")
-    items: list[LineItem] = Field(min_length=1, max_length=100, description="Released lines.")
-    reason: Reason
-
-
-class OrderCompleted(EventEnvelope):
-    """The order is paid and reserved: the saga succeeded (published by Order)."""
-
-    eventType: Literal["OrderCompleted"] = Field(
-        default="OrderCompleted", description="Determines the handler; always \"OrderCompleted\"."
-    )
-    userId: Identifier = Field(description="Customer to notify.")
-    paymentId: Identifier | None = Field(default=None, description="The charge, if known.")
-    reservationId: Identifier | None = Field(default=None, description="The reservation, if known.")
+    def field(self, f: SpecField) -> tuple[Any, Any]:
+        ann = self.annotation(f.schema)
+        resolved, _ = self.resolve(f.schema)
+        note = resolved.get("description")
+        if f.nullable:
+            ann = ann | None
+        if not f.optional:
+            return ann, Field(description=note)
+        default = resolved.get("default", resolved.get("const"))
+        if default is None:
+            ann = ann | None
+        return ann, Field(default=default, description=note)
 
 
-class OrderCancelled(EventEnvelope):
-    """Compensation of OrderCreated: the saga failed and is being undone (published by Order)."""
-
-    eventType: Literal["OrderCancelled"] = Field(
-        default="OrderCancelled", description="Determines the handler; always \"OrderCancelled\"."
-    )
-    reason: Reason
-
-
-class NotificationSent(EventEnvelope):
-    """The order confirmation email was sent (published by Notification)."""
-
-    eventType: Literal["NotificationSent"] = Field(
-        default="NotificationSent", description="Determines the handler; always \"NotificationSent\"."
-    )
-    userId: Identifier = Field(description="Recipient customer.")
-    channel: Literal["email"] = Field(default="email", description="Delivery channel.")
-    template: Literal["order-confirmation"] = Field(
-        default="order-confirmation", description="Which message was sent."
-    )
+@functools.cache
+def event_models(spec: SagaSpec) -> dict[str, type[EventEnvelope]]:
+    """One model per event of ``spec`` (a subclass of :class:`EventEnvelope`), in the
+    spec's order."""
+    types = _Types(spec)
+    out: dict[str, type[EventEnvelope]] = {}
+    for event in spec.events:
+        fields: dict[str, Any] = {
+            "eventType": (Literal[event.name], Field(default=event.name,
+                                                     description=f'Determines the handler; always "{event.name}".')),
+            "schemaVersion": (Literal[event.version], Field(default=event.version,
+                                                            description="Version of this event's schema.")),
+        }
+        for f in (*spec.common, *event.fields):
+            fields[f.name] = types.field(f)
+        model = create_model(event.name, __base__=EventEnvelope, __doc__=event.description or event.name, **fields)
+        out[event.name] = model
+    return out
 
 
-EVENT_MODELS: dict[str, type[EventEnvelope]] = {
-    m.model_fields["eventType"].default: m
-    for m in (
-        OrderCreated,
-        PaymentProcessed,
-        PaymentFailed,
-        PaymentRefunded,
-        InventoryReserved,
-        InventoryReservationFailed,
-        InventoryReleased,
-        OrderCompleted,
-        OrderCancelled,
-        NotificationSent,
-    )
-}
-
-#: Every event type name, in the seed's order of appearance.
-EVENT_TYPES: tuple[str, ...] = tuple(EVENT_MODELS)
-
-SagaEvent = Annotated[
-    Union[  # noqa: UP007 - a discriminated union needs the explicit Union
-        OrderCreated,
-        PaymentProcessed,
-        PaymentFailed,
-        PaymentRefunded,
-        InventoryReserved,
-        InventoryReservationFailed,
-        InventoryReleased,
-        OrderCompleted,
-        OrderCancelled,
-        NotificationSent,
-    ],
-    Field(discriminator="eventType"),
-]
-
-event_adapter: TypeAdapter[Any] = TypeAdapter(SagaEvent)
+@functools.cache
+def event_adapter_for(spec: SagaSpec) -> TypeAdapter[Any]:
+    """A :class:`pydantic.TypeAdapter` of the discriminated union of ``spec``'s events."""
+    return TypeAdapter(_union(spec))
 
 
-def parse_event(data: dict[str, Any] | str | bytes) -> EventEnvelope:
-    """Validate a JSON object (or JSON text) into its event model.
+def _union(spec: SagaSpec) -> Any:
+    models = tuple(event_models(spec).values())
+    if len(models) == 1:
+        return models[0]
+    return Annotated[Union[models], Field(discriminator="eventType")]  # noqa: UP007
+
+
+def _default() -> SagaSpec:
+    from sagaspec.spec.sagafile import shipped_spec
+
+    return shipped_spec("corrected")
+
+
+def parse_event(data: dict[str, Any] | str | bytes, spec: SagaSpec | None = None) -> EventEnvelope:
+    """Validate a JSON object (or JSON text) into its event model (default: an event of
+    the shipped order saga).
 
     Raises :class:`pydantic.ValidationError`; front ends turn it into one-line errors.
     """
+    adapter = event_adapter_for(spec or _default())
     if isinstance(data, (str, bytes)):
-        return event_adapter.validate_json(data)
-    return event_adapter.validate_python(data)
+        return adapter.validate_json(data)
+    return adapter.validate_python(data)
 
 
-def model_for(event_type: str) -> type[EventEnvelope]:
+def model_for(event_type: str, spec: SagaSpec | None = None) -> type[EventEnvelope]:
     """The model class of ``event_type``; :class:`KeyError` names the unknown type."""
+    models = event_models(spec or _default())
     try:
-        return EVENT_MODELS[event_type]
+        return models[event_type]
     except KeyError:
         raise KeyError(
-            f"unknown eventType {event_type!r}; expected one of {', '.join(EVENT_TYPES)}"
+            f"unknown eventType {event_type!r}; expected one of {', '.join(models)}"
         ) from None
+
+
+def __getattr__(name: str) -> Any:
+    # The shipped order saga's models, made on first use (reading the spec takes a while).
+    if name == "EVENT_MODELS":
+        return event_models(_default())
+    if name == "EVENT_TYPES":
+        return _default().event_names
+    if name == "SagaEvent":
+        return _union(_default())
+    if name == "event_adapter":
+        return event_adapter_for(_default())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -2,9 +2,10 @@
 
 This is the wire-format authority: an event is valid when it validates against the
 committed schema of its ``eventType`` (package data under ``schemas/<draft>/``, generated
-from the pydantic models by :mod:`sagaspec.spec.schemagen`). Every valid event also
-parses with :func:`sagaspec.spec.events.parse_event`; the models are more lenient than the
-wire format (they accept, say, a missing ``schemaVersion``), never stricter.
+from the shipped order spec by :mod:`sagaspec.spec.schemagen`) or, for any other saga,
+the schema generated from its spec. Every valid event also parses with
+:func:`sagaspec.spec.events.parse_event`; the models are more lenient than the wire
+format (they accept, say, a missing ``schemaVersion``), never stricter.
 
 Validation returns :class:`Problem` values, one per defect, each with an RFC 6901 JSON
 pointer and a one-line message meant for people:
@@ -36,7 +37,6 @@ from typing import TYPE_CHECKING, Any
 
 import jsonschema
 from jsonschema.exceptions import ValidationError
-from sagaspec.spec.events import EVENT_TYPES
 from sagaspec.spec.schemagen import generate_schema, normalize_draft
 
 if TYPE_CHECKING:
@@ -104,8 +104,8 @@ _SPEC_KEYS: dict[int, tuple[Any, str]] = {}
 def _own_spec(spec: SagaSpec | str | None) -> SagaSpec | None:
     """The spec whose generated schemas apply, or ``None`` for the committed files.
 
-    The shipped order specs (``seed``, ``corrected``) keep the committed files: the
-    generated schemas accept and reject exactly the same events (a test checks it).
+    The shipped order specs (``seed``, ``corrected``) use the committed files, which are
+    their generated schemas (a test checks it).
     """
     if spec is None:
         return None
@@ -117,7 +117,15 @@ def _own_spec(spec: SagaSpec | str | None) -> SagaSpec | None:
 
 
 def _event_types(spec: SagaSpec | None) -> tuple[str, ...]:
-    return EVENT_TYPES if spec is None else spec.event_names
+    return _shipped_types() if spec is None else spec.event_names
+
+
+@functools.cache
+def _shipped_types() -> tuple[str, ...]:
+    """The shipped order saga's event types, the committed files' (read once)."""
+    from sagaspec.spec.sagafile import shipped_spec
+
+    return shipped_spec("corrected").event_names
 
 
 def _spec_key(spec: SagaSpec) -> str:

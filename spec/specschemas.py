@@ -11,9 +11,8 @@ spec's ``common`` fields, then the event's own fields:
   draft-07), and each referenced type is placed under ``$defs`` with ``title: NAME``;
 * ``examples`` are example events (:func:`spec_examples`), each valid against the schema.
 
-The shipped order specs keep their committed schema files (``sagaspec.spec.schemas``);
-for them this generator accepts and rejects exactly what those files do (a test checks it
-on the event corpus).
+The shipped order specs' committed schema files (``spec/schemas/<draft>/``) are this
+generator's output (:mod:`sagaspec.spec.schemagen` writes them; a test checks they match).
 
 >>> from sagaspec.spec.sagafile import shipped_spec
 >>> s = spec_schema(shipped_spec("corrected"), "PaymentRefunded")
@@ -87,16 +86,17 @@ _ENVELOPE_TYPES: dict[str, dict[str, Any]] = {
     },
 }
 
-#: The envelope: (name, type it refers to, description, required). Common
+#: The envelope: (name, type it refers to, description, required, examples). Common
 #: fields of the spec go between ``timestamp`` and ``causationId``.
-ENVELOPE: tuple[tuple[str, str, str, bool], ...] = (
-    ("eventId", "Identifier", "Unique identifier of this event; the idempotency key of consumers.", True),
-    ("eventType", "", "Determines the handler; fixed per event.", True),
-    ("schemaVersion", "", "Version of this event's schema (event versioning best practice).", True),
-    ("sagaId", "Identifier", "Links all events of one saga instance.", True),
-    ("timestamp", "Timestamp", "When the event was produced, RFC 3339 with a time zone.", True),
-    ("causationId", "Identifier", "eventId of the event that caused this one, if any.", False),
-    ("correlationId", "Identifier", "Identifier shared by a whole business conversation.", False),
+ENVELOPE: tuple[tuple[str, str, str, bool, tuple[str, ...]], ...] = (
+    ("eventId", "Identifier", "Unique identifier of this event; the idempotency key of consumers.", True,
+     ("evt-123",)),
+    ("eventType", "", "Determines the handler; fixed per event.", True, ()),
+    ("schemaVersion", "", "Version of this event's schema (event versioning best practice).", True, ()),
+    ("sagaId", "Identifier", "Links all events of one saga instance.", True, ("saga-456",)),
+    ("timestamp", "Timestamp", "When the event was produced, RFC 3339 with a time zone.", True, ()),
+    ("causationId", "Identifier", "eventId of the event that caused this one, if any.", False, ()),
+    ("correlationId", "Identifier", "Identifier shared by a whole business conversation.", False, ()),
 )
 _HEAD, _TAIL = ENVELOPE[:5], ENVELOPE[5:]
 _JSON_TYPE = {str: "string", bool: "boolean", int: "integer", float: "number"}
@@ -158,6 +158,10 @@ class _Builder:
         if name not in self.used:
             self.used[name] = {}  # placeholder: a recursive type refers to itself
             body = self.rewrite(self.spec.types[name])
+            if name in _ENVELOPE_TYPES and self.envelope_names[name] == name:
+                # The spec's copy of an envelope type: what it leaves unsaid, the envelope says.
+                notes = {k: v for k, v in _ENVELOPE_TYPES[name].items() if k in _ANNOTATIONS}
+                body = {**notes, **body}
             self.used[name] = {"title": name, **{k: v for k, v in body.items() if k != "title"}}
         return {"$ref": f"#/$defs/{name}"}
 
@@ -201,7 +205,7 @@ def _generate(spec: SagaSpec, event: SpecEvent) -> dict[str, Any]:
     required: list[str] = []
 
     def envelope(rows) -> None:
-        for name, kind, text, req in rows:
+        for name, kind, text, req, examples in rows:
             if name == "eventType":
                 props[name] = {"description": f"Determines the handler; always \"{event.name}\".",
                                "type": "string", "const": event.name}
@@ -209,6 +213,8 @@ def _generate(spec: SagaSpec, event: SpecEvent) -> dict[str, Any]:
                 props[name] = {"description": text, "type": "integer", "const": event.version}
             elif req:
                 props[name] = {"description": text, **b.envelope_ref(kind)}
+                if examples:
+                    props[name]["examples"] = list(examples)
             else:
                 props[name] = {"description": text, "anyOf": [b.envelope_ref(kind), {"type": "null"}],
                                "default": None}
@@ -421,28 +427,28 @@ def example_value(spec: SagaSpec, schema: dict[str, Any], name: str) -> Any:
 
 def spec_examples(spec: SagaSpec, event: str) -> list[dict[str, Any]]:
     """Example events of ``event``, each valid against its schema (``[]`` if none could be
-    made). The shipped order specs use the hand-written story of ``sagaspec.spec.examples``;
-    any other spec gets one event made from its schemas (``examples``, ``const``, ``enum``,
+    made): one event made from the spec's schemas (``examples``, ``const``, ``enum``,
     ``default``, formats and patterns), its ids named after the fields (``paymentId`` is
     ``payment-1`` wherever it appears)."""
-    if spec.shipped:
-        from sagaspec.spec.examples import examples_for
+    spec.event(event)  # DesignError naming the spec when unknown
+    # The examples read the reactions too (causationId): key on them as well as the events.
+    flows = json.dumps([(r.service, r.on, r.emits) for r in spec.design().reactions])
+    return json.loads(_cached_examples(content_key(spec), flows, event))
 
-        try:
-            return examples_for(event)
-        except Exception:  # noqa: BLE001 - an event the hand-written story lacks
-            return []
-    made = _example_events(spec)
-    out = made.get(event)
+
+@lru_cache(maxsize=512)
+def _cached_examples(key: str, flows: str, event: str) -> str:
+    spec = _SPECS[key]
+    out = _example_events(spec).get(event)
     if out is None:
-        return []
+        return "[]"
     import jsonschema
     from sagaspec.spec.schemas import FORMAT_CHECKER
 
     schema = spec_schema(spec, event, examples=False)
     if not jsonschema.Draft202012Validator(schema, format_checker=FORMAT_CHECKER).is_valid(out):
-        return []
-    return [copy.deepcopy(out)]
+        return "[]"
+    return json.dumps([out])
 
 
 def _example_events(spec: SagaSpec) -> dict[str, dict[str, Any]]:
@@ -477,6 +483,9 @@ def _example_events(spec: SagaSpec) -> dict[str, dict[str, Any]]:
         cause = next((r.on[0] for r in design.emitters(name) if r.on), None)
         if cause is not None:
             out["causationId"] = f"evt-{spec.event_names.index(cause) + 1}"
+        # In the schema's field order: the envelope's tail follows the common fields.
+        order = [*(row[0] for row in _HEAD), *(f.name for f in spec.common), *(row[0] for row in _TAIL)]
+        out = {**{k: out[k] for k in order if k in out}, **{k: v for k, v in out.items() if k not in order}}
         made[name] = out
         return out
 

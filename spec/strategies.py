@@ -1,4 +1,4 @@
-"""Hypothesis strategies for valid saga events, generated from the shipped schemas.
+"""Hypothesis strategies for valid saga events, generated from a saga's event schemas.
 
 The strategies come from the draft-07 schemas through hypothesis-jsonschema, so anything
 they draw is valid by construction of the *wire format*, independently of the pydantic
@@ -16,24 +16,27 @@ models: a good oracle for round-trip and consistency tests.
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hypothesis import strategies as st
-from sagaspec.spec.events import EVENT_TYPES
-from sagaspec.spec.schemas import schema_for
+from sagaspec.spec.schemas import all_schemas, schema_for
+
+if TYPE_CHECKING:
+    from sagaspec.spec.sagafile import SagaSpec
 
 __all__ = ["events", "event_of"]
 
 
 @functools.cache
-def event_of(event_type: str) -> st.SearchStrategy[dict[str, Any]]:
-    """Valid events of one type (cached: building a strategy canonicalises the schema)."""
+def event_of(event_type: str, spec: SagaSpec | None = None) -> st.SearchStrategy[dict[str, Any]]:
+    """Valid events of one type of ``spec``'s saga (default: the shipped order saga);
+    cached: building a strategy canonicalises the schema."""
     from hypothesis_jsonschema import from_schema  # imported lazily: it is slow to import
 
-    return from_schema(schema_for(event_type, "draft-07"))
+    return from_schema(schema_for(event_type, "draft-07", spec))
 
 
-def events(*event_types: str) -> st.SearchStrategy[dict[str, Any]]:
-    """Valid events of the given types (all types when none is given)."""
-    chosen = event_types or EVENT_TYPES
-    return st.one_of([event_of(t) for t in chosen])
+def events(*event_types: str, spec: SagaSpec | None = None) -> st.SearchStrategy[dict[str, Any]]:
+    """Valid events of the given types (all types of the saga when none is given)."""
+    chosen = event_types or tuple(all_schemas("draft-07", spec))
+    return st.one_of([event_of(t, spec) for t in chosen])

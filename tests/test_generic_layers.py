@@ -6,6 +6,11 @@ and ``adapters/``: an event name as a word, a participant name as a string liter
 (``"payment"``; the bare words are ordinary English). Code, docstrings and doctests
 alike: a generic module's examples belong in the tests, which use the order spec as data.
 
+The Python files under ``spec/`` (the package that ships the order spec files) are
+searched too, except their docstrings (doctests included): there the order saga is the
+example every reader knows, while the code reads every saga, the order one included,
+from its spec file.
+
 Files that still need order words are listed in :data:`REMAINING`, each with why. The list
 only shrinks: a listed file that no longer names any fails the test until its entry is
 removed, and a file not listed that starts naming one fails it too.
@@ -13,6 +18,7 @@ removed, and a file not listed that starts naming one fails it too.
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -21,6 +27,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "spec" / "sagas" / "order-corrected.saga.yaml"
 LAYERS = ("model", "conformance", "adapters")
+#: Searched outside docstrings only.
+SPEC_LAYER = "spec"
 
 #: file -> why it still names order-saga events or services (remove the entry when clean).
 REMAINING: dict[str, str] = {
@@ -38,17 +46,43 @@ def _words() -> tuple[re.Pattern[str], re.Pattern[str]]:
     return event_re, service_re
 
 
+def _docstring_lines(text: str) -> set[int]:
+    """Line numbers of the module, class and function docstrings of ``text``."""
+    lines: set[int] = set()
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            first = node.body[0] if node.body else None
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) \
+                    and isinstance(first.value.value, str):
+                lines.update(range(first.lineno, first.end_lineno + 1))
+    return lines
+
+
 def _offenders() -> dict[str, list[str]]:
     event_re, service_re = _words()
     found: dict[str, list[str]] = {}
-    for layer in LAYERS:
+    for layer in (*LAYERS, SPEC_LAYER):
         for path in sorted((ROOT / layer).rglob("*.py")):
             rel = path.relative_to(ROOT).as_posix()
-            for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            text = path.read_text(encoding="utf-8")
+            skip = _docstring_lines(text) if layer == SPEC_LAYER else set()
+            for n, line in enumerate(text.splitlines(), 1):
+                if n in skip:
+                    continue
                 hits = event_re.findall(line) + service_re.findall(line)
                 if hits:
                     found.setdefault(rel, []).append(f"{rel}:{n}: {', '.join(hits)}")
     return found
+
+
+def test_docstrings_of_spec_files_are_skipped_and_nothing_else():
+    text = (
+        '"""Module: OrderCreated."""\n'
+        "def f():\n"
+        '    """OrderCreated, in a docstring."""\n'
+        '    return "OrderCreated"  # code\n'
+    )
+    assert _docstring_lines(text) == {1, 3}
 
 
 def test_no_new_file_of_the_generic_layers_names_the_order_saga():

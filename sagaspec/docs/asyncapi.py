@@ -30,25 +30,22 @@ envelope fields, which travel as attributes), and the shared definitions
 
 from __future__ import annotations
 
-import copy
 import json
 from typing import Any
 
 from sagaspec.docs.sagadoc import DocSaga, doc_saga
 from sagaspec.errors import DesignError, UsageError
 from sagaspec.spec import cloudevents as ce
-from sagaspec.spec.designs import Design, get_design
-from sagaspec.spec.events import EVENT_TYPES, SCHEMA_VERSION, EventEnvelope
+from sagaspec.spec.designs import Design
+from sagaspec.spec.events import SCHEMA_VERSION
 from sagaspec.spec.sagafile import SagaSpec
 
 __all__ = [
     "ASYNCAPI_VERSION",
     "DRAFT07_FORMAT",
     "CONTENT_MODES",
-    "ENVELOPE_FIELDS",
     "asyncapi_document",
     "channel_address",
-    "event_examples",
     "to_yaml",
     "to_json",
 ]
@@ -56,33 +53,12 @@ __all__ = [
 ASYNCAPI_VERSION = "3.0.0"
 DRAFT07_FORMAT = "application/schema+json;version=draft-07"
 CONTENT_MODES = ("binary", "structured")
-#: Envelope fields: they travel as CloudEvents attributes, not in the data.
-ENVELOPE_FIELDS: tuple[str, ...] = tuple(EventEnvelope.model_fields)
-
 _REF = "#/components/schemas/"
-
-
-def event_examples(event_type: str) -> list[dict[str, Any]]:
-    """The spec's valid example events of ``event_type`` (possibly empty)."""
-    from sagaspec.spec.examples import examples_for
-
-    return copy.deepcopy(examples_for(event_type))
 
 
 def channel_address(event_type: str, prefix: str = "saga.") -> str:
     """Default channel address of an event: ``saga.OrderCreated``."""
     return f"{prefix}{event_type}"
-
-
-def _design(design: Design | str) -> Design:
-    return get_design(design) if isinstance(design, str) else design
-
-
-def _ordered_events(design: Design) -> list[str]:
-    mentioned = set(design.events)
-    return [e for e in EVENT_TYPES if e in mentioned] + [
-        e for e in design.events if e not in EVENT_TYPES
-    ]
 
 
 def _sentence(text: str) -> str:

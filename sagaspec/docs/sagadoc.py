@@ -6,8 +6,8 @@
 about events comes from here, so the site, the flows and the AsyncAPI document describe
 any saga the same way:
 
-* the events, in the spec's order, with their description and JSON Schemas (the
-  committed files for the shipped specs, generated ones for any other);
+* the events, in the spec's order, with their description and JSON Schemas (generated
+  from the spec; for the shipped specs these are the committed files);
 * one example event per event type (:func:`~sagaspec.spec.specschemas.spec_examples`);
 * the envelope (shared fields plus the spec's ``common`` fields) and the *subject*, the
   first common field (``orderId``), whose stem names one saga instance (``order``).
@@ -19,7 +19,6 @@ any saga the same way:
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -82,11 +81,7 @@ class DocSaga:
 
     def doc(self, event: str) -> str:
         """One-paragraph description of ``event``."""
-        if self.own:
-            return self.spec.event(event).description.strip()
-        from sagaspec.spec.events import model_for
-
-        return (model_for(event).__doc__ or "").strip()
+        return self.spec.event(event).description.strip()
 
     def role(self, event: str) -> str:
         return self.spec.event(event).role
@@ -95,17 +90,8 @@ class DocSaga:
         return schema_for(event, draft, self.spec)
 
     def schema_text(self, event: str, draft: str) -> str:
-        """The schema file of ``event`` as shipped (or as ``schemas export`` writes it)."""
-        if not self.own:
-            from importlib import resources
-
-            try:
-                return (
-                    resources.files("sagaspec.spec").joinpath("schemas", draft, f"{event}.json")
-                    .read_text(encoding="utf-8")
-                )
-            except (FileNotFoundError, OSError):
-                return json.dumps(self.schema(event, draft), indent=2, ensure_ascii=False) + "\n"
+        """The schema file of ``event`` as ``schemas export`` writes it (for the shipped
+        specs: the committed file)."""
         return render(self.schema(event, draft))
 
     def examples(self, event: str) -> list[dict[str, Any]]:
@@ -163,10 +149,10 @@ class DocSaga:
         return {"stock", "units"} <= names
 
     def cloudevent(self, event: dict[str, Any], source: str) -> dict[str, Any]:
-        return ce.to_cloudevent(event, source, spec=self.spec if self.own else None)
+        return ce.to_cloudevent(event, source, spec=self.spec)
 
     def binary(self, event: dict[str, Any], source: str) -> tuple[dict[str, str], bytes]:
-        return ce.to_binary(event, source, spec=self.spec if self.own else None)
+        return ce.to_binary(event, source, spec=self.spec)
 
     @property
     def regenerate(self) -> str:

@@ -49,7 +49,6 @@ from sagaspec.docs.svg import slug
 from sagaspec.errors import InputError, SagaspecError
 from sagaspec.spec import cloudevents as ce
 from sagaspec.spec.designs import Design
-from sagaspec.spec.events import EventEnvelope
 from sagaspec.spec.sagafile import SagaSpec
 
 __all__ = [
@@ -68,7 +67,6 @@ MANIFEST = ".sagaspec-docs"
 REGENERATE_COMMAND = "sagaspec docs --design corrected --out docs"
 
 DRAFT_DIRS = {"2020-12": "schemas/2020-12", "draft-07": "schemas/draft-07"}
-ENVELOPE = tuple(EventEnvelope.model_fields)
 
 
 @dataclass(frozen=True)
