@@ -16,6 +16,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 from sagaspec.adapters.base import KNOBS, World, shared_domains
+from sagaspec.conformance.coverage import Steering, transition
 from sagaspec.conformance.harness import Act, Case, CaseSettings, Scripted, Step
 from sagaspec.conformance.history import SagaInfo
 from sagaspec.conformance.payloads import (
@@ -111,11 +112,19 @@ class DrawChooser:
       message type, saga), read modulo the outcomes the model offers when the message
       arrives (0 = the model's first outcome);
     * the free payload fields are drawn up front, per (event type, saga), for the types
-      the played participants publish; drained and late deliveries use them too.
+      the played participants publish; drained and late deliveries use them too;
+    * with ``steering`` (:class:`~sagaspec.conformance.coverage.Steering`, on by
+      default), a FIFO or LIFO case reads its delivery, duplicate and played-outcome
+      draws among the choices whose model transition no case made yet, when the drawn
+      choice's was made already (a held-back case plays its own order unsteered).
     """
 
-    def __init__(self, data: Any) -> None:
+    def __init__(self, data: Any, steering: Steering | None = None) -> None:
         self.data = data
+        self._steering = steering
+        #: This case's own model transitions (steering's; see :meth:`Steering.open`).
+        self._mine: set[tuple] = set()
+        self._steer = False
         self._policy = "fifo"
         self._outcomes: dict[tuple[str, str, int], int] = {}
         self._free: dict[tuple[str, int], dict[str, Any]] = {}
@@ -139,6 +148,9 @@ class DrawChooser:
         self._policy = d(st.sampled_from([p for p in POLICIES for _ in range(POLICY_ODDS[p])]),
                          label="schedule")
         serial = self._policy.startswith("serial")
+        if self._steering is not None:
+            self._mine = self._steering.open()
+            self._steer = not serial
         k = d(st.integers(min(2, settings.max_sagas) if serial else 1, settings.max_sagas),
               label="sagas")
         if catalogue:
@@ -262,7 +274,10 @@ class DrawChooser:
         mine = [a for a in acts if a.op == op]
         if op == "deliver" and self._overtake:
             mine = _overtaking(mine, case)
-        act = mine[_scaled(pick, len(mine))]
+        j = _scaled(pick, len(mine))
+        if self._steer and op in ("deliver", "duplicate"):
+            j = self._steering.choose([_delivery_key(case, a) for a in mine], j, self._mine)
+        act = mine[j]
         if op == "crash":
             act = _with_point(act, case, u)
         return act
@@ -272,7 +287,13 @@ class DrawChooser:
         k = self._outcomes.get((participant, msg.type, msg.saga), 0)
         if self._overtake:
             k = OUTCOMES - 1 - k  # the failures a compensation follows
-        return outcomes[k % len(outcomes)]
+        j = k % len(outcomes)
+        if self._steer and len(outcomes) > 1 and participant in case.states:
+            model = case.model.participant(participant)
+            seen = transition(model, [(case.states[participant], False)], msg.type, msg.saga,
+                              len(case.sagas), participant)
+            j = self._steering.choose([(*seen, o.label) for o in outcomes], j, self._mine)
+        return outcomes[j]
 
     def free(self, case: Case, event_type: str, saga: int) -> dict[str, Any]:
         return dict(self._free.get((event_type, saga), {}))
@@ -318,6 +339,25 @@ def _overtaking(flights: Sequence[Act], case: Case) -> list[Act]:
         if key not in newest or a.index > newest[key].index:
             newest[key] = a
     return list(newest.values())
+
+
+def _delivery_key(case: Case, act: Act) -> tuple | None:
+    """The model transition of delivery (or duplicate) ``act``: its receiver's state as
+    the suite plays it, or every state the oracle holds possible for a SUT participant."""
+    n = len(case.delivered)
+    d = (case.inflight[act.index] if act.op == "deliver" else
+         case.delivered[act.index] if act.index < n else case.delivered_played[act.index - n])
+    if d.to in case.states:
+        model = case.model.participant(d.to)
+        states: Any = [(case.states[d.to], d.msg in case.done[d.to])]
+    else:
+        oracle = case.oracle
+        if d.to not in oracle.sut:
+            return None
+        i = oracle.sut.index(d.to)
+        model = oracle.participants[d.to]
+        states = {(c.states[i], d.msg in c.done[i]) for c in oracle.belief}
+    return transition(model, states, d.msg.type, d.msg.saga, len(case.sagas), d.to)
 
 
 def _demand(saga: SagaInfo, key: str) -> int:

@@ -25,8 +25,10 @@ takes the path's branches.
 from __future__ import annotations
 
 import asyncio
+import functools
+import itertools
 from collections import Counter, deque
-from collections.abc import Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +36,8 @@ from sagaspec.model.engine import KIND_NAMES, Engine
 from sagaspec.model.participant import Msg
 from sagaspec.model.system import Config, System
 
-__all__ = ["CoverageGraph", "coverage_graph", "edge_coverage", "cover_edges", "map_case"]
+__all__ = ["CoverageGraph", "coverage_graph", "edge_coverage", "cover_edges", "map_case",
+           "Steering", "SpecSteering", "transition"]
 
 _BEAM = 256
 _CLOSURE_LIMIT = 20_000
@@ -306,7 +309,19 @@ def edge_coverage(runner: Any, cases: Sequence[list[dict[str, Any]]]) -> dict[st
         "bounds": dict(graph.bounds),
         "cases": len(cases),
         "cases_leaving_bounds": outside,
+        **_steered(runner),
     }
+
+
+def _steered(runner: Any) -> dict[str, Any]:
+    """What steering did in a generated run (nothing for a replay or ``--cover-edges``)."""
+    if runner.config.mode != "generate":
+        return {}
+    st = getattr(runner, "steering", None)
+    if st is None:
+        return {"steered": {"on": False}}
+    return {"steered": {"on": True, "choices": st.steered,
+                        "transitions": len(st.covered | (st._open or set()))}}
 
 
 # -- driving the service along every edge --------------------------------------------------
@@ -394,3 +409,135 @@ def cover_edges(runner: Any, loop: asyncio.AbstractEventLoop, adapter: Any,
             continue
         runner.stats.examples += 1
         runner._example(n, "cover", "passed", case, t, None)
+
+
+# -- steering: cases led toward model transitions not made yet ------------------------------
+@functools.lru_cache(maxsize=64)
+def _perms(saga: int, sagas: int) -> tuple[tuple[int, ...], ...]:
+    """The renamings of ``sagas`` sagas that make saga ``saga`` saga 0."""
+    return tuple(p for p in itertools.permutations(range(sagas)) if p[saga] == 0)
+
+
+def _seen_from(model: Any, state: Hashable, saga: int, sagas: int) -> Hashable:
+    """``state`` as seen by saga ``saga``: the same whatever the other sagas are called
+    (their states as a multiset), so the transitions of saga 0 and of saga 1 from like
+    states are one transition. A model without ``permute``: the state and the saga."""
+    try:
+        return frozenset(model.permute(state, p) for p in _perms(saga, sagas))
+    except NotImplementedError:
+        return (state, saga)
+
+
+def transition(model: Any, states: Iterable[tuple[Hashable, bool]], msg_type: str, saga: int,
+               sagas: int, receiver: str) -> tuple:
+    """The model transition of delivering a ``msg_type`` of saga ``saga`` to ``receiver``
+    (``model``) in any of ``states`` (each with whether it already processed that
+    message): what steering counts. The outcome is not part of it (it follows from the
+    state, or is a choice of its own, see :meth:`Steering.new`)."""
+    return (receiver, msg_type,
+            frozenset((_seen_from(model, s, saga, sagas), done) for s, done in states))
+
+
+class Steering:
+    """Coverage-guided steering: the model transitions the run's cases made, so a case
+    can prefer, among the choices it draws (which message to deliver next, which outcome
+    a played participant takes), one whose model successor is a transition no earlier
+    case made. The model is the oracle, so the successor of every choice is known before
+    it is taken.
+
+    A case's choices must come out the same when it runs again with the same draws
+    (hypothesis shrinks and replays it; ``--case K`` reruns it): so a case reads the
+    memory of the cases *before* it (:meth:`open`), and once a case failed the memory
+    stops growing (:meth:`freeze`): every later run of that case, or of any case made
+    after it, sees what it saw.
+    """
+
+    def __init__(self) -> None:
+        self.covered: set[tuple] = set()
+        self.frozen = False
+        self._open: set[tuple] | None = None
+        #: Choices steering changed (for the bench's and the report's counts).
+        self.steered = 0
+
+    def open(self) -> set[tuple]:
+        """Start a case: the previous case's transitions join the memory (unless frozen);
+        returns the new case's own set (steering adds to it as the case goes)."""
+        if self._open is not None and not self.frozen:
+            self.covered |= self._open
+        self._open = set()
+        return self._open
+
+    def freeze(self) -> None:
+        """A case failed: the memory stays as that case saw it."""
+        self.frozen = True
+        self._open = None
+
+    def new(self, key: tuple | None, mine: set[tuple]) -> bool:
+        return key is not None and key not in self.covered and key not in mine
+
+    def choose(self, keys: Sequence[tuple | None], default: int, mine: set[tuple]) -> int:
+        """The index to take among choices with model transitions ``keys``: ``default``
+        (the drawn one) when its transition is new or none is, else the new one
+        ``default`` scales to among the new ones (so the draw still decides which);
+        the transition taken joins ``mine``."""
+        fresh = [i for i, k in enumerate(keys) if self.new(k, mine)]
+        pick = default
+        if fresh and default not in fresh:
+            pick = fresh[default * len(fresh) // len(keys)]
+            self.steered += 1
+        if keys[pick] is not None:
+            mine.add(keys[pick])
+        return pick
+
+    def snapshot(self) -> Steering:
+        """A steering that reads this memory as it is now and never adds to it (a case
+        run again, or run against another adapter, makes the same choices)."""
+        out = Steering()
+        out.covered = set(self.covered)
+        out.frozen = True
+        return out
+
+
+def spec_transition(oracle: Any, dest: str, event: dict[str, Any], first: bool) -> tuple | None:
+    """The model transition of handing ``event`` to ``dest`` (a second time unless
+    ``first``) under :class:`~sagaspec.conformance.spec_oracle.SpecOracle` ``oracle``."""
+    i = oracle.index.get(event.get("sagaId"))
+    if i is None or dest not in oracle.models:
+        return None
+    return transition(oracle.models[dest], [(s, not first) for s in oracle.states[dest]],
+                      str(event.get("eventType")), i, len(oracle.saga_ids), dest)
+
+
+class SpecSteering:
+    """Steering's memory in a ``--spec`` run: the model transitions cases ``0..k-1`` make
+    against the reference services here, with every fault and their default sagas.
+
+    A function of the spec and the seed alone: ``--case K`` (with any ``--case-sagas``
+    or ``--faults``) sees what case K saw in the whole run, whatever the adapter and
+    whatever the service under test did in the earlier cases.
+    """
+
+    def __init__(self, spec: Any, seed: int) -> None:
+        from sagaspec.conformance.spec_conform import InProcessSpecAdapter
+
+        self.spec, self.seed = spec, seed
+        self.reference = InProcessSpecAdapter(spec)
+        self.learn = Steering()
+        self.next = 0
+        self._seen: dict[int, Any] = {}  # case -> its steering (shrinking runs it again)
+
+    def before(self, k: int) -> Any:
+        """Steering for case ``k``: the memory of the cases before it, read-only."""
+        from sagaspec.conformance.spec_conform import case_seed, run_case
+
+        if k in self._seen:
+            return self._seen[k].snapshot()
+        if k < self.next:  # an earlier case asked for afresh: learn again from case 0
+            self.learn, self.next = Steering(), 0
+        while self.next < k:
+            s = case_seed(self.seed, self.next)
+            run_case(self.spec, self.reference, s, sagas=1 + s % 3, steering=self.learn)
+            self.next += 1
+        self.learn.open()  # the last case's transitions join the memory
+        self._seen[k] = self.learn.snapshot()
+        return self._seen[k].snapshot()

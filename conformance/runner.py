@@ -116,6 +116,9 @@ class RunConfig:
     cover_orders: int = 1
     cover_duplicates: int = 1
     cover_crashes: int = 0
+    #: Coverage-guided steering of generated cases (``--no-steer``: off); see
+    #: :class:`~sagaspec.conformance.coverage.Steering`.
+    steer: bool = True
     failures_dir: str | Path | None = ".sagaspec/failures"
     mutant: str | None = None
     mapping: Any = None
@@ -549,6 +552,9 @@ class Runner:
         last: dict[str, tuple[Case, CheckFailed]] = {}
         found: set[str] = set()
         counter = {"n": 0}
+        from sagaspec.conformance.coverage import Steering
+
+        self.steering = Steering() if c.steer else None
 
         @settings(max_examples=c.examples, deadline=None, database=None,
                   phases=[Phase.generate, Phase.shrink] if c.shrink else [Phase.generate],
@@ -563,8 +569,10 @@ class Runner:
             t = time.perf_counter()
             case = None
             try:
-                case = self.run_case(loop, adapter, caps, DrawChooser(data))
+                case = self.run_case(loop, adapter, caps, DrawChooser(data, self.steering))
             except CheckFailed as exc:
+                if self.steering is not None:  # replays of this case must see what it saw
+                    self.steering.freeze()
                 case = self._current
                 last[exc.check] = (case, exc)
                 if exc.check not in found:

@@ -284,14 +284,17 @@ FAULTS = ("duplicates", "reorder", "crash", "invalid")
 def run_case(spec: SagaSpec, adapter: SpecAdapter, seed: int, *, sagas: int = 2,
              crashes: bool = True, duplicates: bool = True, reorder: bool = True,
              invalid: bool | None = None, plain: bool = False,
-             crash_points: tuple[str, ...] = CRASH_POINTS) -> CaseResult:
+             crash_points: tuple[str, ...] = CRASH_POINTS, steering: Any = None) -> CaseResult:
     """One seeded case against ``adapter`` (reset first); the oracle's verdict.
 
     ``reorder`` off delivers in publication order (the oldest in-flight event first);
     ``invalid`` (default: with crashes or duplicates) sends one invalid event;
     ``crash_points``: where crashes may land (a crash drawn at another point lands at
     one of these instead, so the rest of the schedule is the same as with all points).
+    ``steering`` (:class:`~sagaspec.conformance.coverage.Steering`): the drawn delivery
+    gives way to one whose model transition no earlier case made (same random draws).
     """
+    mine = steering.open() if steering is not None else set()
     if invalid is None:
         invalid = crashes or duplicates
     rng = random.Random(seed)
@@ -340,7 +343,13 @@ def run_case(spec: SagaSpec, adapter: SpecAdapter, seed: int, *, sagas: int = 2,
             result.complete = False
             return result
         result.steps += 1
-        dest, event = pool.pop(rng.randrange(len(pool)) if reorder else 0)
+        at = rng.randrange(len(pool)) if reorder else 0
+        if steering is not None and reorder:
+            from sagaspec.conformance.coverage import spec_transition
+
+            at = steering.choose([spec_transition(oracle, d, e, (d, e["eventId"]) not in delivered)
+                                  for d, e in pool], at, mine)
+        dest, event = pool.pop(at)
         if duplicates and rng.random() < 0.15:
             pool.append((dest, event))
         point = rng.choice(CRASH_POINTS) if crashes and rng.random() < 0.08 else None

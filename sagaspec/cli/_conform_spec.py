@@ -18,14 +18,16 @@ EXIT_OK, EXIT_FAILED, EXIT_INCOMPLETE = 0, 1, 3
 def conform_spec(spec_ref: str, adapter: str | None, participant: str, examples: int, seed: int | None,
                  case: int | None, mutant: str | None, timeout: float, faults: tuple[str, ...],
                  exitfirst: bool = False, case_sagas: int | None = None, mapping: str | None = None,
-                 crash_points: tuple[str, ...] | None = None) -> int:
+                 crash_points: tuple[str, ...] | None = None, steer: bool = True) -> int:
     """Run the cases; print every distinct failure, shrunk; the exit status.
 
     ``faults`` are the kinds injected (duplicates, reorder, crash, invalid). The run keeps
     going after a failure and reports each distinct one (check x participant x event)
     once, from its first case, shrunk to the fewest sagas and fault kinds that still show
     it; ``exitfirst`` stops at the first. ``crash_points``: where crashes may land (``None``:
-    every point the adapter honours; naming one it cannot is a usage error).
+    every point the adapter honours; naming one it cannot is a usage error). ``steer``:
+    coverage-guided steering of the deliveries (see
+    :class:`~sagaspec.conformance.coverage.SpecSteering`).
     """
     from sagaspec.adapters.crash import CRASH_POINTS
     from sagaspec.conformance.spec_conform import case_seed, load_spec_adapter, run_case
@@ -50,6 +52,14 @@ def conform_spec(spec_ref: str, adapter: str | None, participant: str, examples:
         faults = tuple(k for k in faults if k in BLACK_BOX_FAULTS)
     click.echo(f"sagaspec conform: {target}, {len(cases)} case(s), seed {seed}, "
                f"faults: {', '.join(faults) or 'none'}")
+    black_box = getattr(driver, "black_box", False)
+    from sagaspec.conformance.coverage import SpecSteering
+
+    memory = SpecSteering(spec, seed) if steer and not black_box and "reorder" in faults else None
+    if memory is not None:
+        click.echo("steering: on: each case's deliveries prefer a model transition (an event "
+                   "to a participant in a given state) that no earlier case made; --no-steer "
+                   "turns it off")
     from sagaspec.conformance.spec_system import HealthCheck
 
     points = _crash_points(driver, crash_points, adapter)
@@ -70,7 +80,8 @@ def conform_spec(spec_ref: str, adapter: str | None, participant: str, examples:
             return run_system_case(spec, driver, s, sagas=sagas or (1 + s % 3), faults=kinds)
         return run_case(spec, driver, s, sagas=sagas or (1 + s % 3), crashes="crash" in kinds,
                         duplicates="duplicates" in kinds, reorder="reorder" in kinds,
-                        invalid="invalid" in kinds, crash_points=points)
+                        invalid="invalid" in kinds, crash_points=points,
+                        steering=memory.before(k) if memory is not None else None)
 
     try:
         health = HealthCheck(spec, driver)  # damage a case leaves behind, checked after it
@@ -139,6 +150,9 @@ def conform_spec(spec_ref: str, adapter: str | None, participant: str, examples:
         click.echo("Reproduce with: " + " ".join(shlex.quote(w) for w in words))
     click.echo(f"{done} case(s), {steps} deliveries, {events} events in {secs:.1f}s "
                f"({done / secs:.1f} cases/s)")
+    if memory is not None and memory.next:
+        click.echo(f"model transitions made by the reference in cases 0-{memory.next - 1}: "
+                   f"{len(memory.learn.covered)} (steering reads them; --no-steer turns it off)")
     if distinct:
         click.echo(f"FAILED: {target}: {len(distinct)} distinct failure(s)")
         return EXIT_FAILED

@@ -165,6 +165,9 @@ def _replay_settings(replay: str, adapter: str | None, participant: str | None,
 @click.option("--cover-crashes", type=click.IntRange(0, 1), default=0, show_default=True,
               help="Coverage bounds: crash budget per participant.")
 @click.option("--no-coverage", is_flag=True, help="Skip the model coverage report.")
+@click.option("--no-steer", is_flag=True,
+              help="No coverage-guided steering: every delivery and played outcome as drawn "
+                   "(by default a case prefers a model transition no earlier case made).")
 @click.option("--skip-check", "skip_checks", multiple=True, metavar="CHECK",
               help="Switch a check off (repeatable), e.g. the design properties when the "
                    "service implements the seed design on purpose.")
@@ -194,7 +197,7 @@ def conform(adapter, participant, design, examples, seed, replay, cover_edges, j
             settle_timeout, settle_each_step, no_faults, no_shrink, cover_orders, cover_duplicates,
             cover_crashes, no_coverage, skip_checks, quiet, trust_file=False, report=None,
             spec_file=None, case=None, case_sagas=None, faults=None, exitfirst=False,
-            crash_points=None):
+            crash_points=None, no_steer=False):
     """``sagaspec conform`` (see ``_HELP``)."""
     points = None
     if crash_points is not None:
@@ -218,7 +221,7 @@ def conform(adapter, participant, design, examples, seed, replay, cover_edges, j
         sys.exit(conform_spec(spec_file, adapter, participant or "system", examples, seed, case,
                               mutant, collect_timeout, parse_faults(faults, no_faults),
                               exitfirst=exitfirst, case_sagas=case_sagas, mapping=mapping,
-                              crash_points=points))
+                              crash_points=points, steer=not no_steer))
     for flag, given in (("--case", case is not None), ("--case-sagas", case_sagas is not None),
                         ("--faults", faults is not None), ("--exitfirst", exitfirst)):
         if given:
@@ -250,7 +253,7 @@ def conform(adapter, participant, design, examples, seed, replay, cover_edges, j
         settle_each_step=settle_each_step, faults=not no_faults,
         shrink=not no_shrink, coverage=not no_coverage, cover_orders=cover_orders,
         cover_duplicates=cover_duplicates, cover_crashes=cover_crashes,
-        skip_checks=tuple(skip_checks), crash_points=points,
+        skip_checks=tuple(skip_checks), crash_points=points, steer=not no_steer,
     )
     runner = Runner(config)
     out = Console(highlight=False, soft_wrap=True)
@@ -286,6 +289,17 @@ def conform(adapter, participant, design, examples, seed, replay, cover_edges, j
     if final.failures:
         sys.exit(EXIT_FAILED)
     sys.exit(EXIT_INCOMPLETE if final.interrupted or final.diverged else EXIT_OK)
+
+
+def _steering_text(st: dict) -> str:
+    """What coverage-guided steering did in the run (or that it was off)."""
+    if not st.get("on"):
+        return ("steering: off (--no-steer): every delivery and played outcome as drawn; "
+                "without --no-steer a case prefers a model transition no earlier case made")
+    return (f"steering: on: a case prefers the delivery or played outcome whose model "
+            f"transition (an event to a participant in a given state) no earlier case made; "
+            f"{st['choices']} choice(s) were steered, the cases made {st['transitions']} distinct "
+            f"transitions; --no-steer turns it off")
 
 
 def _dispatch(event, view, reports):
@@ -394,6 +408,8 @@ class _View:
                     "--cover-edges drives the service along paths that cover every edge, "
                     "--cover-orders/--cover-duplicates/--cover-crashes set the bounds)",
                     style="dim")
+                if "steered" in cov:
+                    self.out.print(f"  {_steering_text(cov['steered'])}", style="dim")
             for note in fin.notes:
                 self.out.print(f"note: {note}", style="yellow")
         secs = max(fin.seconds, 1e-9)

@@ -51,7 +51,7 @@ def test_failing_run_exits_1_and_prints_everything_needed(tmp_path):
     assert "hypothesis seed 3" in out
     failure = ET.parse(junit).getroot().find(".//testcase[@name='refund-needs-charge']/failure")
     assert failure is not None and "sequenceDiagram" in failure.text
-    saved = next((tmp_path / "f").glob("*.json"))
+    saved = next((tmp_path / "f").glob("*-refund-needs-charge-*.json"))
     again = conform("--participant", "payment", "--mutant", "refund-without-charge",
                     "--replay", str(saved), "--failures-dir", str(tmp_path / "g"))
     assert again.exit_code == 1 and "FAILED refund-needs-charge" in again.output

@@ -189,6 +189,9 @@ def test_an_interrupted_run_exits_3_with_its_partial_result(monkeypatch):
     real, calls = spec_conform.run_case, []
 
     def interrupted(*args, **kwargs):
+        steering = kwargs.get("steering")
+        if steering is not None and not steering.frozen:  # steering's memory learning a case
+            return real(*args, **kwargs)
         calls.append(1)
         if len(calls) == 3:
             raise KeyboardInterrupt
