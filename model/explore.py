@@ -20,6 +20,7 @@ says it is not exhaustive.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gc
 import random
@@ -65,6 +66,9 @@ _REDUCED_GENERIC = False
 #: an edge back (a cycle is possible); False: the dict loops throughout, as before
 #: (bench/bench_check.py runs both).
 _LEAN = True
+#: Hand what a search leaves alive to the oldest generation without a collection (see
+#: _gc_paused); False: as before, and the cycle analysis runs with collection on.
+_GC_HANDOFF = True
 
 
 
@@ -422,8 +426,10 @@ class _Search:
         # The search allocates millions of small acyclic tuples and ints that reference
         # counting frees; cyclic collections would only rescan the growing frontier and
         # memo tables (about 8% of the time on the 3-order saga). Paused, then restored.
-        collecting = gc.isenabled()
-        gc.disable()
+        with _gc_paused():
+            return self._run(reducer)
+
+    def _run(self, reducer: Any = None) -> None:
         try:
             kind = self.fast_loop()
             if reducer is not None and (kind is None or _REDUCED_GENERIC or _por._CYCLES != "layered"):
@@ -445,9 +451,6 @@ class _Search:
                 "model too large for the explorer: a state with more than 65,535 enabled "
                 "actions, or more than 4 billion states"
             ) from None
-        finally:
-            if collecting:
-                gc.enable()
 
     def _begin(self) -> tuple:
         e = self.engine
@@ -757,6 +760,29 @@ class _Search:
                 s = e.expand(s)[0][act[j]]
                 cache[j] = s
         return {i: cache[i] for i in indices}
+
+
+@contextlib.contextmanager
+def _gc_paused():
+    """No cyclic garbage collection inside (the search and the cycle analysis).
+
+    What the search leaves alive (memo and move tables, the reducer's choices, millions
+    of objects on big runs) was allocated while collection was off, so it is all in the
+    youngest generation: the first collection after re-enabling would traverse every
+    object (0.3 s of the 7 s reduced search of 3 orders with a crash each). Unless the
+    caller froze objects itself, freeze + unfreeze moves them to the oldest generation
+    without that traversal (where a full collection, rare, still sees them).
+    """
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            if _GC_HANDOFF and not gc.get_freeze_count():
+                gc.freeze()
+                gc.unfreeze()
+            gc.enable()
 
 
 def _loop_kind(e: Engine) -> str | None:
@@ -1250,8 +1276,10 @@ def explore(
             search.out_of_memory = isinstance(exc, MemoryError)
     if keep_graph and not (search.interrupted or search.stopped or search.truncated):
         try:
-            _liveness(search)
-            _fair_liveness(search)
+            with _gc_paused() if _GC_HANDOFF else contextlib.nullcontext():
+                # (the analysis builds big lists and dicts of tuples)
+                _liveness(search)
+                _fair_liveness(search)
         except KeyboardInterrupt:
             # Interrupted while analysing cycles: what the search proved still stands,
             # liveness properties not yet decided are then "unknown".

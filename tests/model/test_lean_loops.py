@@ -126,3 +126,35 @@ def test_the_lean_loop_tells_an_edge_back_as_the_graph_does(can_succeed, monkeyp
         assert lean.offsets is None and graph.offsets is not None
         assert lean.layered == graph.layered
         assert lean.layered == (system is acyclic)
+
+
+@pytest.mark.parametrize("por", [None, False])
+def test_no_collection_after_the_search_traverses_what_it_left_alive(por, monkeypatch):
+    """The objects a search leaves alive (memo and move tables: thousands on 2 orders)
+    were allocated with collection off; they are handed to the oldest generation
+    untraversed, so no collection during explore() walks a young generation that big
+    (without the hand-off the first one after the search walks them all)."""
+    import gc
+
+    walked: list[int] = []
+
+    def on_gc(phase, info):
+        if phase == "start":
+            walked.append(sum(len(gc.get_objects(generation=g)) for g in range(info["generation"] + 1)))
+
+    system = saga_system("corrected", orders=2)
+    sizes = {}
+    gc.collect()
+    gc.callbacks.append(on_gc)
+    try:
+        for handoff in (False, True):
+            monkeypatch.setattr(explore_module, "_GC_HANDOFF", handoff)
+            walked.clear()
+            r = explore(system, Config(crashes=1, por=por))
+            assert r.ok and r.complete
+            sizes[handoff] = max(walked, default=0)
+    finally:
+        gc.callbacks.remove(on_gc)
+    assert sizes[False] > 5_000  # (the situation the hand-off is for)
+    assert sizes[True] < 2_000
+    assert gc.isenabled() and gc.get_freeze_count() == 0
