@@ -34,6 +34,24 @@ Usage::
     python bench/bench_check.py --sagas 5 --sagas 6 --max-states 100000
         # symmetry for many sagas: the general canonical form (least of n! renamings)
         # and the sorted one (sagas sorted by signature) side by side, same bounds
+    python bench/bench_check.py --issue14   # the issue-14 numbers (about 20-30 minutes)
+    python bench/bench_check.py --issue14 --only headline   # a subset of its rows
+
+``--issue14`` prints the numbers issue 14 asks for, each run in a fresh process so its
+peak RSS is its own: the headline configuration (corrected, 3 orders, duplicates, 1
+crash each) with partial-order reduction (the default) and without it (10.6M states),
+states/s at 1M, 10M and 20M states (the reduced search off, bounded by --max-states
+where the configuration is larger), the peak memory per state (the process's peak RSS
+above its RSS before the search, per state, and the explorer's own accounting), 4
+orders with 1 crash each to completion, and the distributed search
+(``sagaspec.model.distributed.explore_distributed``) on 1 and 2 workers. Every
+sequential row runs old and new side by side: "old" is the search loops as before the
+lean loops (a visited dict from fingerprints to state numbers, and the state graph kept
+whenever there are at_rest properties: ``explore._LEAN = False``; and the first
+garbage collection after the search traversing all it left alive:
+``explore._GC_HANDOFF = False``), "new" the lean loops (sets of fingerprints; the graph
+kept only once the search meets an edge back) and the survivors handed to the oldest
+generation without a traversal.
 """
 
 from __future__ import annotations
@@ -264,6 +282,114 @@ def traced(name: str, factory, config: Config) -> dict:
     }
 
 
+# --------------------------------------------------------------------------- issue 14
+HEADLINE = "corrected, 3 orders, dups, 1 crash each"
+#: name, orders, crashes, por, max_states, workers (0: the sequential explore())
+ISSUE14 = [
+    (f"headline: {HEADLINE}, POR (default)", 3, 1, None, None, 0),
+    (f"headline: {HEADLINE}, no POR (10.6M)", 3, 1, False, None, 0),
+    ("1M states: 3 orders, 1 crash each, no POR, first 1M", 3, 1, False, 1_000_000, 0),
+    ("20M states: 4 orders, 1 crash each, no POR, first 20M", 4, 1, False, 20_000_000, 0),
+    ("4 orders, dups, 1 crash each, POR (default), completes", 4, 1, None, None, 0),
+    (f"workers 1: {HEADLINE} (distributed, no POR)", 3, 1, False, None, 1),
+    (f"workers 2: {HEADLINE} (distributed, no POR)", 3, 1, False, None, 2),
+]
+
+
+def _rss_kb() -> int:
+    """The process's current resident set, in KiB (Linux /proc)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() // 1024
+
+
+def issue14_child(spec: dict) -> dict:
+    """One issue-14 run in this (fresh) process: ``spec`` says orders, crashes, por,
+    max_states, workers and old (the dict loops)."""
+    from sagaspec.model.distributed import explore_distributed
+
+    explore_module = import_module("sagaspec.model.explore")
+    explore_module._LEAN = explore_module._GC_HANDOFF = not spec["old"]
+    system = saga_system("corrected", orders=spec["orders"])
+    config = Config(crashes=spec["crashes"], por=spec["por"])
+    gc.collect()
+    base_kb = _rss_kb()
+    wall, cpu = time.perf_counter(), time.process_time()
+    if spec["workers"]:
+        timings: dict = {}
+        result = explore_distributed(system, config, workers=spec["workers"], timings=timings)
+        wall = timings.get("search", time.perf_counter() - wall)
+    else:
+        result = explore(system, config, max_states=spec["max_states"])
+        wall = time.perf_counter() - wall
+    cpu = time.process_time() - cpu
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    st = result.stats
+    return {
+        "states": st.states, "edges": st.edges, "depth": st.depth, "complete": result.complete, "ok": result.ok,
+        "reduced": any(n.startswith("partial-order reduction: ") and "again" not in n for n in result.notes),
+        "wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "search_cpu_s": st.cpu_seconds,
+        "states_per_s_cpu": round(st.states / max(cpu, 1e-9)), "states_per_s_wall": round(st.states / max(wall, 1e-9)),
+        "peak_rss_mb": round(peak_kb / 1024, 1),
+        "peak_bytes_per_state": round((peak_kb - base_kb) * 1024 / max(st.states, 1), 1),
+        "accounted_bytes_per_state": st.bytes_per_state,
+    }
+
+
+def issue14(only: str | None, as_json: bool) -> int:
+    import subprocess
+
+    rows = []
+    for name, orders, crashes, por, max_states, workers in ISSUE14:
+        if only and only not in name:
+            continue
+        for old in ((False,) if workers else (True, False)):
+            spec = {"orders": orders, "crashes": crashes, "por": por, "max_states": max_states,
+                    "workers": workers, "old": old}
+            load = "/".join(f"{x:.1f}" for x in __import__("os").getloadavg())
+            out = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)],
+                                 capture_output=True, text=True, check=False)
+            if out.returncode:
+                print(f"{name}: the run failed:\n{out.stderr[-2000:]}", file=sys.stderr)
+                return 1
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+            r.update(name=name, variant="workers" if workers else ("old" if old else "new"), load=load)
+            rows.append(r)
+            if not as_json:
+                print(f"  ... {name} [{r['variant']}]: {r['states']:,} states, {r['cpu_s']:.1f} cpu s", file=sys.stderr)
+    if as_json:
+        print(json.dumps({"issue14": rows}, indent=2))
+        return 0
+    head = (f"{'run':58} {'loops':>5} {'states':>11} {'edges':>11} {'done':>4} {'ok':>3} {'wall s':>7} {'cpu s':>7} "
+            f"{'st/s cpu':>8} {'st/s wall':>9} {'peak MB':>7} {'B/st peak':>9} {'B/st acct':>9} load")
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        print(f"{r['name']:58} {r['variant']:>5} {r['states']:>11,} {r['edges']:>11,} {'yes' if r['complete'] else 'no':>4} "
+              f"{('yes' if r['ok'] else 'no') if r['complete'] else '-':>3} {r['wall_s']:>7.1f} {r['cpu_s']:>7.1f} {r['states_per_s_cpu']:>8,} "
+              f"{r['states_per_s_wall']:>9,} {r['peak_rss_mb']:>7,.0f} {r['peak_bytes_per_state']:>9.0f} "
+              f"{r['accounted_bytes_per_state']:>9.0f} {r['load']}")
+    print()
+    print("old (dict loops) / new (lean loops), same run: states must be equal")
+    pairs: dict[str, dict[str, dict]] = {}
+    for r in rows:
+        pairs.setdefault(r["name"], {})[r["variant"]] = r
+    for name, pair in pairs.items():
+        if "old" in pair and "new" in pair:
+            o, n = pair["old"], pair["new"]
+            same = (o["states"], o["edges"], o["ok"]) == (n["states"], n["edges"], n["ok"])
+            print(f"  {name:58} st/s cpu {o['states_per_s_cpu']:>8,} -> {n['states_per_s_cpu']:>8,} "
+                  f"({o['cpu_s'] / max(n['cpu_s'], 1e-9):.2f}x less CPU), peak B/state {o['peak_bytes_per_state']:.0f} -> "
+                  f"{n['peak_bytes_per_state']:.0f} ({o['peak_bytes_per_state'] / max(n['peak_bytes_per_state'], 1e-9):.2f}x less): "
+                  f"{'same states, edges, verdict' if same else 'DIFFERENT'}")
+    w = {r["name"].split(":")[0]: r for r in rows if r["variant"] == "workers"}
+    seq = pairs.get(f"headline: {HEADLINE}, no POR (10.6M)", {}).get("new")
+    if "workers 1" in w and "workers 2" in w:
+        one, two = w["workers 1"], w["workers 2"]
+        print(f"  workers 2 / workers 1 (wall s of the search): {one['wall_s'] / max(two['wall_s'], 1e-9):.2f}x faster"
+              + (f"; sequential explore() {seq['wall_s']:.1f} s wall for the same states" if seq else ""))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--short", action="store_true", help="a few seconds (CI)")
@@ -281,7 +407,15 @@ def main(argv: list[str] | None = None) -> int:
                     help="symmetry over N sagas: general vs sorted canonical form (repeatable)")
     ap.add_argument("--max-states", type=int, default=100_000, metavar="M",
                     help="with --sagas: stop each run after M states (0: no bound)")
+    ap.add_argument("--issue14", action="store_true",
+                    help="the issue-14 numbers, old and new loops side by side (about 20-30 minutes)")
+    ap.add_argument("--child", metavar="JSON", help=argparse.SUPPRESS)  # one --issue14 run
     args = ap.parse_args(argv)
+    if args.child:
+        print(json.dumps(issue14_child(json.loads(args.child))))
+        return 0
+    if args.issue14:
+        return issue14(args.only, args.json)
     if args.sagas:
         sweep = sagas_sweep(args.sagas, args.max_states or None, args.repeat)
         if args.json:
