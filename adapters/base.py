@@ -23,14 +23,20 @@ from typing import Any
 
 from sagaspec.errors import InputError
 
-__all__ = ["World", "RawMessage", "Adapter", "SyncAdapter", "CAPABILITIES", "KNOBS", "shared_domains",
-           "check_shared"]
+__all__ = ["World", "RawMessage", "Adapter", "SyncAdapter", "CAPABILITIES", "KNOBS", "STEP",
+           "shared_domains", "check_shared"]
 
 #: Optional hooks an adapter may provide.
 CAPABILITIES = ("start_saga", "place_order", "setup", "crash", "reset", "deliver_raw")
 #: Capability of an adapter whose ``setup`` takes the spec's knob values per saga
 #: (:attr:`World.knobs`) rather than the per-key form.
 KNOBS = "knobs"
+#: Capability of a whole system whose own bus the suite can hold (a steppable system):
+#: ``hold(on)`` stops it delivering what its participants publish, and
+#: ``deliver_to(participant, event) -> bool`` hands one message to one participant (False:
+#: killed before its ack), so the suite picks the next delivery, its duplicates and where a
+#: crash lands. A system without it runs each saga by itself.
+STEP = "step"
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,12 @@ the reference services' option) gets it set for each crash. Either honours every
 any other target does not say where its crashes land (``crash_points`` is ``None``). A
 delivery the target reports killed before its acknowledgement
 (:class:`~sagaspec.adapters.crash.ConsumerCrashed`) is redelivered, as a broker would.
+
+A steppable system (a target with ``steppable`` true, ``hold(on)`` and
+``deliver_to(participant, event)``, as the spec interpreter's whole system) gets the
+capability :data:`~sagaspec.adapters.base.STEP`: :meth:`InProcessAdapter.hold` stops its
+own bus and :meth:`InProcessAdapter.deliver_to` hands one message to one participant, so
+the suite interleaves sagas delivery by delivery. Any other target runs each saga by itself.
 An exception raised by a wrapped service while handling a delivery is not an adapter
 failure but a finding: it is collected as a :class:`~sagaspec.adapters.base.RawMessage`
 with ``reason`` ``"consumer crashed: <Type>: <message>"``.
@@ -41,7 +47,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
-from sagaspec.adapters.base import CAPABILITIES, KNOBS, Adapter, RawMessage, World
+from sagaspec.adapters.base import CAPABILITIES, KNOBS, STEP, Adapter, RawMessage, World
 from sagaspec.adapters.crash import CRASH_POINTS, ConsumerCrashed, CrashPoint
 from sagaspec.adapters.plugins import TARGETS, load_plugin
 
@@ -230,13 +236,15 @@ class InProcessAdapter(Adapter):
         #: The point the target's own ``crash_point`` option arms (restored for a crash
         #: without a point: one with a point sets it).
         self._own_point = getattr(self.target, "crash_point", None)
+        self._step = getattr(self.target, "steppable", False) is True and all(
+            callable(getattr(self.target, hook, None)) for hook in ("hold", "deliver_to"))
 
     def __repr__(self) -> str:
         return f"<InProcessAdapter {self.label}>"
 
     @property
     def capabilities(self) -> frozenset[str]:
-        return self._caps | ({KNOBS} if self.world_knobs else set())
+        return self._caps | ({KNOBS} if self.world_knobs else set()) | ({STEP} if self._step else set())
 
     def _need(self, hook: str) -> Any:
         if hook not in self._caps:
@@ -253,6 +261,25 @@ class InProcessAdapter(Adapter):
             except ConsumerCrashed:
                 continue
         raise ConsumerCrashed(f"{self.label}: killed on each of {_REDELIVERIES} deliveries")
+
+    async def hold(self, on: bool = True) -> None:
+        """Hold the system's own bus (``on``; capability :data:`STEP`): what its
+        participants publish is only collected, and the suite delivers each message with
+        :meth:`deliver_to`. ``False``: it runs each saga by itself again."""
+        if not self._step:
+            raise NotImplementedError(f"{self.label} does not support step")
+        await _maybe_await(self.target.hold(on))
+
+    async def deliver_to(self, participant: str, event: dict[str, Any]) -> bool:
+        """Hand ``event`` to ``participant`` alone (capability :data:`STEP`); False when
+        it was killed before its ack (not redelivered here: the suite chooses when)."""
+        if not self._step:
+            raise NotImplementedError(f"{self.label} does not support step")
+        try:
+            await _maybe_await(self.target.deliver_to(participant, event))
+        except ConsumerCrashed:
+            return False
+        return True
 
     @property
     def crash_points(self) -> tuple[CrashPoint, ...] | None:

@@ -5,7 +5,10 @@ participant the suite played (in the spec's order when ``participants`` is given
 in the order they first appear), the system under test (marked ``*``), and ``bus``
 (where the SUT publishes). A delivery is an arrow from the event's publisher to its
 receiver, labelled with the event, its saga index and, for a played participant, the
-outcome the suite chose. Examples on the order saga are in
+outcome the suite chose. A whole system driven delivery by delivery (a steppable
+system) has a lifeline per participant, every one under test: a delivery goes to its
+participant and what that participant published leaves from its lifeline. A crash's label
+says where its next handling dies (the crash point). Examples on the order saga are in
 ``tests/conformance/test_diagram.py``.
 """
 
@@ -13,6 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+
+from sagaspec.conformance.harness import SYSTEM
 
 __all__ = ["text_diagram", "mermaid_diagram", "exchanged", "lifelines"]
 
@@ -44,7 +49,8 @@ def _label(s: dict[str, Any]) -> str:
         out = s.get("outcome")
         return f"start saga {m.get('saga')}" + (f": {out}" if out else "")
     if op == "crash":
-        return f"CRASH {s.get('kind') or s.get('to')} and restart"
+        point = f"; its next handling dies at {s['point']}" if s.get("point") else ""
+        return f"CRASH {s.get('kind') or s.get('to')} and restart{point}"
     if op == "invalid":
         return f"invalid {s.get('kind')} {m.get('type')}[{m.get('saga')}] {ev.get('eventId', '')}".rstrip()
     if op == "raw":
@@ -65,6 +71,8 @@ def _ends(s: dict[str, Any], sut: str) -> tuple[str, str]:
     op = s["op"]
     if op == "place":
         return "suite", s.get("to") or sut
+    if op == "crash" and sut == SYSTEM and s.get("kind"):
+        return "suite", s["kind"]  # its participant's lifeline, when it has one
     if op in ("crash", "invalid", "raw"):
         return "suite", s.get("to") or sut
     if op == "quiet":
@@ -72,11 +80,26 @@ def _ends(s: dict[str, Any], sut: str) -> tuple[str, str]:
     return (s.get("src") or "suite"), (s.get("to") or sut)
 
 
+def _inside(c: str, sut: str) -> bool:
+    """Whether lifeline ``c`` is under test: the SUT, or a participant of a whole system."""
+    return c == sut or (sut == SYSTEM and c not in (*_OUTSIDE, "bus"))
+
+
+def _publisher(s: dict[str, Any], sut: str, cols: Sequence[str]) -> str:
+    """The lifeline what ``s`` made the SUT publish leaves from: the participant of a
+    system that was given the delivery (or restarted), else the SUT."""
+    op = s["op"]
+    who = s.get("kind") if op == "crash" else (s.get("msg") or {}).get("src") if op == "place" else s.get("to")
+    if sut == SYSTEM and op in ("deliver", "duplicate", "crash", "place") and who in cols and _inside(who, sut):
+        return who
+    return sut
+
+
 def text_diagram(steps: Sequence[Any], sut: str, participants: Sequence[str] = ()) -> str:
     """A plain-text sequence diagram of ``steps`` (numbered rows; SUT marked ``*``)."""
     steps = [_as_dict(s) for s in steps]
     cols = lifelines(steps, sut, participants)
-    heads = [c + ("*" if c == sut else "") for c in cols]
+    heads = [c + ("*" if _inside(c, sut) else "") for c in cols]
     w = max(11, *(len(h) + 2 for h in heads))
     center = {c: i * w + w // 2 for i, c in enumerate(cols)}
     total = len(cols) * w
@@ -101,7 +124,7 @@ def text_diagram(steps: Sequence[Any], sut: str, participants: Sequence[str] = (
         a, b = _ends(s, sut)
         out.append(row(a, b, _label(s), str(i)))
         for p in s.get("published", ()):
-            out.append(row(sut, "bus", f"publishes {p.get('eventType')} {p.get('eventId', '')}".rstrip()))
+            out.append(row(_publisher(s, sut, cols), "bus", f"publishes {p.get('eventType')} {p.get('eventId', '')}".rstrip()))
         for r in s.get("raw_published", ()):
             out.append(row(sut, "bus", f"!! {r.get('reason')}"))
     return "\n".join(out)
@@ -118,7 +141,7 @@ def mermaid_diagram(steps: Sequence[Any], sut: str, participants: Sequence[str] 
     ident = {c: c.replace("-", "_") for c in cols}
     lines = ["sequenceDiagram"]
     for c in cols:
-        alias = f"{c} (under test)" if c == sut else c
+        alias = f"{c} (under test)" if _inside(c, sut) else c
         lines.append(f"    participant {ident[c]} as {_mm(alias)}")
     for i, s in enumerate(steps, start=1):
         a, b = _ends(s, sut)
@@ -128,7 +151,7 @@ def mermaid_diagram(steps: Sequence[Any], sut: str, participants: Sequence[str] 
         else:
             lines.append(f"    {a}->>{b}: {i}. {_mm(_label(s))}")
         for p in s.get("published", ()):
-            lines.append(f"    {ident[sut]}-->>{ident['bus']}: {_mm(p.get('eventType'))} "
+            lines.append(f"    {ident[_publisher(s, sut, cols)]}-->>{ident['bus']}: {_mm(p.get('eventType'))} "
                          f"{_mm(p.get('eventId', ''))}")
         for r in s.get("raw_published", ()):
             lines.append(f"    Note over {ident[sut]}: {_mm(r.get('reason'))}")
@@ -139,7 +162,9 @@ def exchanged(steps: Sequence[Any], sut: str) -> list[str]:
     """The messages exchanged with the SUT, one line each, in order."""
     out = []
     for s in map(_as_dict, steps):
-        if s.get("to") == sut and s["op"] in ("deliver", "duplicate", "place", "invalid", "raw"):
+        to = s.get("to")
+        if (to == sut or (_inside(str(to), sut) and s["op"] in ("deliver", "duplicate"))) and \
+                s["op"] in ("deliver", "duplicate", "place", "invalid", "raw"):
             m = s.get("msg") or {}
             ev = s.get("event") or {}
             if s["op"] == "place":
@@ -151,8 +176,8 @@ def exchanged(steps: Sequence[Any], sut: str) -> list[str]:
                            f"[{m.get('saga')}] {ev.get('eventId', '')}".rstrip())
             else:
                 dup = " (duplicate)" if s["op"] == "duplicate" else ""
-                out.append(f"{s.get('src')} -> {sut}: {m.get('type')}[{m.get('saga')}] "
+                out.append(f"{s.get('src')} -> {to}: {m.get('type')}[{m.get('saga')}] "
                            f"{ev.get('eventId', '')}{dup}".rstrip())
         for p in s.get("published", ()):
-            out.append(f"{sut} -> bus: {p.get('eventType')} {p.get('eventId', '')}".rstrip())
+            out.append(f"{_publisher(s, sut, (str(to), str(s.get('kind'))))} -> bus: {p.get('eventType')} {p.get('eventId', '')}".rstrip())
     return out

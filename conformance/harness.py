@@ -35,6 +35,13 @@ Semantics
   publishing (the re-sent events are duplicates). The oracle's crash keeps every
   configuration before and after the restart, and the outbox owed survives it, so each
   point is judged by the same model.
+* A whole system that offers :data:`~sagaspec.adapters.base.STEP` (a steppable system)
+  is driven delivery by delivery: the suite holds its own bus, each of its publications
+  gets one in-flight copy per subscribing participant, delivered by the suite like any
+  other (so sagas interleave, a delivery may be duplicated, and an armed crash lands
+  between two of them); a delivery killed before its ack goes back in flight. The oracle
+  then tracks exactly what each participant was given (no bus of its own). A system
+  without it runs each saga by itself; a recorded case replays the way it was made.
 * At the end every in-flight message is delivered (in policy order), the SUT is collected
   once more, and the spec's quiet properties (``at_rest``, ``eventually``) and the
   oracle's quiescence are checked.
@@ -61,7 +68,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sagaspec.adapters.base import KNOBS, Adapter, RawMessage, World
+from sagaspec.adapters.base import KNOBS, STEP, Adapter, RawMessage, World
 from sagaspec.adapters.crash import CRASH_POINTS, CrashPoint
 from sagaspec.conformance.arrival import canonical_order
 from sagaspec.conformance.checks import CheckFailed, checks_for, fail
@@ -81,6 +88,9 @@ from sagaspec.model.participant import Msg, Outcome
 __all__ = ["Case", "CaseSettings", "Step", "Act", "Chooser", "Delivery", "SYSTEM", "Scripted"]
 
 SYSTEM = "system"
+#: Whether a steppable system (capability ``step``) is driven delivery by delivery;
+#: ``False``: each saga runs by itself, as before (bench/bench_system_steps.py compares).
+STEP_SYSTEM = True
 
 
 @dataclass
@@ -250,6 +260,11 @@ class Case:
         self.model = model_for(len(sagas))
         self.sut = settings.sut
         self.played = tuple(p.name for p in self.model.participants if p.name not in self.sut)
+        #: Driven delivery by delivery (see the module docstring).
+        self.stepping = (STEP_SYSTEM and settings.participant == SYSTEM
+                         and STEP in settings.capabilities
+                         and callable(getattr(adapter, "deliver_to", None))
+                         and (not isinstance(chooser, Scripted) or _stepped(getattr(chooser, "all", ()))))
         self.states: dict[str, Any] = {n: self.model.participant(n).init() for n in self.played}
         self.done: dict[str, set[Msg]] = {n: set() for n in self.played}
         #: The world decisions this case's oracle judges exactly (see :mod:`~.world`):
@@ -259,7 +274,7 @@ class Case:
         if self.judged:
             parts = judged_participants(self.model, self.world, sagas, judge=self.judged)
         self.oracle = Oracle(parts, self.sut, triggers=self.model.triggers,
-                             max_belief=settings.max_belief)
+                             max_belief=settings.max_belief, internal_bus=not self.stepping)
         self.history = History(sagas, self.model)
         self.inflight: list[Delivery] = []
         self.delivered: list[Delivery] = []  # deliveries to the SUT (duplicate candidates)
@@ -305,6 +320,8 @@ class Case:
     # -- running ------------------------------------------------------------------------
     def run(self) -> None:
         """Play the whole case; raises :class:`CheckFailed` on the first violation."""
+        if STEP in self.s.capabilities and callable(getattr(self.adapter, "hold", None)):
+            self._adapter("hold", self.adapter.hold(self.stepping))
         if self.world is not None and "setup" in self.s.capabilities:
             self._adapter("setup", self.adapter.setup(self.world))
         self.lifo = self.chooser.schedule(self) == "lifo"
@@ -455,7 +472,7 @@ class Case:
     def _deliver(self, d: Delivery, phase: str = "case") -> None:
         self.inflight.remove(d)
         if d.to in self.sut:
-            step = Step("deliver", src=d.msg.src, to=self.label, msg=_msg_json(d.msg), event=d.event,
+            step = Step("deliver", src=d.msg.src, to=d.to, msg=_msg_json(d.msg), event=d.event,
                         phase=phase)
             self.steps.append(step)
             self.delivered.append(d)
@@ -474,17 +491,25 @@ class Case:
             self.steps.append(step)
             self._played_receive(step, d)
             return
-        step = Step("duplicate", src=d.msg.src, to=self.label, msg=_msg_json(d.msg), event=d.event)
+        step = Step("duplicate", src=d.msg.src, to=d.to, msg=_msg_json(d.msg), event=d.event)
         self.steps.append(step)
         self._to_sut(step, d)
 
     def _to_sut(self, step: Step, d: Delivery) -> None:
         self.history.note_received(d.event)
-        # A single-participant target gets it for that participant; the system for all.
-        self.oracle.deliver(d.msg, d.to if self.s.participant != SYSTEM else None)
-        self._adapter("deliver", self.adapter.deliver(d.event))
+        # A single-participant target gets it for that participant, as does one of a
+        # steppable system; a system that runs by itself, for all its subscribers.
+        to = None if d.to == SYSTEM else d.to
+        self.oracle.deliver(d.msg, to)
+        killed = None
+        if to is not None and self.stepping:
+            if not self._adapter("deliver_to", self.adapter.deliver_to(to, d.event)):
+                killed = (d.msg, to)
+                self.inflight.append(d)  # killed before its ack: the bus redelivers it, later
+        else:
+            self._adapter("deliver", self.adapter.deliver(d.event))
         self.events += 1
-        self._collect(step, self.s.collect_timeout)
+        self._collect(step, self.s.collect_timeout, killed)
 
     def _played_receive(self, step: Step, d: Delivery) -> None:
         name = d.to
@@ -512,7 +537,7 @@ class Case:
 
     def _fan_out(self, m: Msg, ev: dict[str, Any]) -> None:
         for sub in self.model.subscribers(m.type):
-            if sub in self.played or (self.s.participant != SYSTEM and sub in self.sut):
+            if sub in self.played or (sub in self.sut and (self.s.participant != SYSTEM or self.stepping)):
                 self.inflight.append(Delivery(m, ev, sub))
 
     # -- faults ---------------------------------------------------------------------------
@@ -636,13 +661,15 @@ class Case:
         finally:
             self.adapter_seconds += time.perf_counter() - t0
 
-    def _collect(self, step: Step, timeout: float) -> None:
+    def _collect(self, step: Step, timeout: float, killed: tuple[Msg, str] | None = None) -> None:
         items = self._adapter("collect", self.adapter.collect(timeout))
         t0 = time.perf_counter()
         try:
             # Arrival order within one collect varies over a broker: judge a canonical one.
             for item in canonical_order(items):
                 self._absorb(step, item)
+            if killed is not None and "model" not in self.s.skip:
+                self.oracle.unacked(*killed)  # after what it published on the way down
             if (self.s.settle_each_step or step.op == "quiet") and "model" not in self.s.skip:
                 self.oracle.quiet()
         finally:
@@ -744,9 +771,16 @@ class Case:
         self.observed.append(item)
         self.facts[saga.index][etype] = item
         self._fan_out(msg, item)
-        if self.s.participant == SYSTEM:
+        if self.s.participant == SYSTEM and not self.stepping:
             # The bus may deliver what the system published again: a duplicate candidate.
             self.delivered.append(Delivery(msg, item, SYSTEM))
+
+
+def _stepped(steps: Sequence[Any]) -> bool:
+    """Whether recorded ``steps`` of a system case were made delivery by delivery (they
+    name the receiving participant, not the system)."""
+    return any(getattr(s, "op", None) in ("deliver", "duplicate") and getattr(s, "to", SYSTEM) != SYSTEM
+               for s in steps)
 
 
 @dataclass(frozen=True)

@@ -109,11 +109,15 @@ class Oracle:
         Model the consumers' idempotency store of processed eventIds, as the model checker does by default.
     max_belief
         Bound on configurations explored per step (:class:`BeliefTooLarge` beyond).
+    internal_bus
+        Whether the SUT delivers what its participants publish to its own subscribers
+        itself; ``False`` (a steppable system): only what the suite delivers is pending.
     """
 
     def __init__(self, participants: Sequence[Participant], sut: Iterable[str], *,
                  triggers: Iterable[str], idempotency: bool = True,
-                 max_belief: int = 200_000) -> None:
+                 max_belief: int = 200_000, internal_bus: bool = True) -> None:
+        self.internal_bus = internal_bus
         self.participants = {p.name: p for p in participants}
         self.sut: tuple[str, ...] = tuple(sut)
         for name in self.sut:
@@ -168,6 +172,25 @@ class Oracle:
         out = set(self.belief)
         for it in items:
             out |= {Config(c.states, _insert(c.pending, it), c.owed, c.done) for c in out}
+        self.belief = frozenset(out)
+
+    def unacked(self, msg: Msg, to: str) -> None:
+        """The delivery of ``msg`` to ``to`` was killed before its ack, and the bus will
+        deliver it again: the handling committed before the kill, or never happened."""
+        i = self._index[to]
+        item = (_DELIVER, msg, i)
+        self.log.append(f"{to} was killed before acknowledging {describe_msg(msg)}")
+        out = set()
+        for c in self.belief:
+            if item not in c.pending:
+                out.add(c)  # already processed (what it published was seen)
+                continue
+            rest = _remove_at(c.pending, c.pending.index(item))
+            out.add(Config(c.states, rest, c.owed, c.done))
+            if self.idempotency and msg in c.done[i]:
+                continue
+            done = c.done[:i] + (c.done[i] | {msg},) + c.done[i + 1:] if self.idempotency else c.done
+            out.update(self._apply(c, i, o, rest, done) for o in self._react(i, c.states[i], _DELIVER, msg))
         self.belief = frozenset(out)
 
     def trigger(self, msg: Msg) -> None:
@@ -347,6 +370,8 @@ class Oracle:
         owed = c.owed
         for m in o.publish:
             owed = _insert(owed, m)
+            if not self.internal_bus:
+                continue
             # Published inside the SUT: its own subscribers receive it too.
             for j, q in enumerate(self._sut_p):
                 if m.type in q.subscribes:

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sagaspec.adapters.base import KNOBS, Adapter
+from sagaspec.adapters.base import KNOBS, STEP, Adapter
 from sagaspec.conformance.cases import CaseFile, load_case
 from sagaspec.conformance.checks import CheckFailed, checks_for, skipped_checks
 from sagaspec.conformance.choosers import DrawChooser, ScriptChooser
@@ -357,6 +357,10 @@ class Runner:
         if "place_order" in caps:  # start_saga's older name: Adapter.start_saga calls it
             caps |= {"start_saga"}
         crash_notes = self._choose_crash_points(adapter, caps)
+        if c.participant == SYSTEM and STEP not in caps:
+            crash_notes.append("the system runs each saga by itself (the adapter has no step "
+                               "hook): its deliveries are not interleaved by the suite, and a "
+                               "crash lands where its own bus next reaches that participant")
         model = suite_model(c.design, 1)
         starters = {model.publisher(t) for t in model.triggers}
         if (c.participant == SYSTEM or c.participant in starters) and "start_saga" not in caps:

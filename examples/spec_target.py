@@ -9,6 +9,8 @@ the event goes to every subscriber and the in-memory bus runs until quiet),
 ``setup`` (world knob values; with ``per_key=True`` the per-key world of
 :class:`~sagaspec.adapters.base.World` instead: stock per key, the world rules' data),
 ``crash`` (arm a crash point for the next delivery),
+``hold`` (a steppable system: its own bus stops, the caller delivers each message with
+``deliver_to``, so it picks the next one, its duplicates and where a crash lands),
 ``reset`` and ``drain``. A delivery killed at its crash point restarts the participant,
 which re-sends its outbox, and raises :class:`ConsumerCrashed` (the server answers 5xx:
 not acknowledged, the bus redelivers).
@@ -33,6 +35,8 @@ class SpecTarget:
 
     #: ``POST /world`` takes the spec's knob values, not the order saga's world.
     world_knobs = True
+    #: Whether the system's own bus is held (:meth:`hold`).
+    held = False
 
     def __init__(self, make: Callable[[], dict[str, Any]], participant: str = "system",
                  world: dict[str, Any] | None = None, *, per_key: bool = False) -> None:
@@ -56,6 +60,18 @@ class SpecTarget:
         if any(r.kind == "trigger" for s in self.services.values() for r in s.part.reactions):
             caps.add("start")
         return frozenset(caps)
+
+    @property
+    def steppable(self) -> bool:
+        """Whether :meth:`hold` applies: every participant here, so a bus of its own."""
+        return self.participant == "system" and len(self.services) > 1
+
+    def hold(self, on: bool = True) -> None:
+        """Hold the system's bus (``on``): what a participant publishes is only drained,
+        delivered to nobody here; the caller delivers each message with
+        :meth:`deliver_to`. ``False``: the bus runs until quiet again, as served."""
+        self.held = bool(on)
+        self._bus.clear()
 
     def reset(self) -> None:
         # Close the old stores first: a factory that reopens the same file must not race
@@ -194,10 +210,12 @@ class SpecTarget:
             finally:
                 for e in sent:
                     self._out.append(e)
-                    if route and len(self.services) > 1:
+                    if route and len(self.services) > 1 and not self.held:
                         self._bus.append(e)
 
     def _pump(self) -> None:
+        if self.held:
+            return  # the caller is the bus
         # The system's in-memory bus, in publication order, until quiet.
         steps = 0
         while self._bus and steps < 10_000:
