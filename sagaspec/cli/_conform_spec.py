@@ -52,6 +52,9 @@ def conform_spec(spec_ref: str, adapter: str | None, participant: str, examples:
         faults = tuple(k for k in faults if k in BLACK_BOX_FAULTS)
     click.echo(f"sagaspec conform: {target}, {len(cases)} case(s), seed {seed}, "
                f"faults: {', '.join(faults) or 'none'}")
+    if getattr(driver, "black_box", False):
+        click.echo("the system runs its sagas by itself (it offers no step hook): the suite starts "
+                   "them one at a time and watches; it does not interleave their deliveries")
     black_box = getattr(driver, "black_box", False)
     from sagaspec.conformance.coverage import SpecSteering
 

@@ -78,6 +78,7 @@ def test_the_foreign_shop_passes_as_it_is(shop):
     # A system that runs by itself gets the faults its broker can carry: duplicates of what
     # it published and unreadable messages on its routes; the shop shrugs both off.
     assert "faults: duplicates, invalid" in result.output
+    assert "the system runs its sagas by itself (it offers no step hook)" in result.output
     # Every outcome was judged: some orders completed, some were cancelled, read over HTTP.
     assert "0 events" not in result.output
 
