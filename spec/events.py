@@ -39,6 +39,7 @@ from pydantic import (
     create_model,
     field_serializer,
 )
+from pydantic_core import SchemaError as PydanticSchemaError
 
 if TYPE_CHECKING:
     from sagaspec.spec.sagafile import SagaSpec, SpecField
@@ -91,12 +92,18 @@ _BOUNDS = {"minimum": "ge", "maximum": "le", "exclusiveMinimum": "gt", "exclusiv
            "maxItems": "max_length", "pattern": "pattern"}
 
 
+class _PythonRe(EventEnvelope):
+    # Patterns the default (Rust) regex engine cannot compile, e.g. a lookahead.
+    model_config = ConfigDict(regex_engine="python-re")
+
+
 class _Types:
     """JSON Schema fragments of one spec -> Python annotations (object types -> models)."""
 
-    def __init__(self, spec: SagaSpec) -> None:
+    def __init__(self, spec: SagaSpec, python_re: bool = False) -> None:
         self.spec = spec
-        self.models: dict[str, type[BaseModel]] = {}
+        self.python_re = python_re
+        self.models: dict[str, Any] = {}
 
     def resolve(self, schema: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
         """``schema`` with a ``#/types/`` ref merged in (its own keywords win), and the
@@ -140,8 +147,9 @@ class _Types:
         bounds = {_BOUNDS[k]: schema[k] for k in keys if k in schema}
         return Annotated[base, Field(**bounds)] if bounds else base
 
-    def model(self, name: str) -> type[BaseModel]:
+    def model(self, name: str) -> Any:
         if name not in self.models:
+            self.models[name] = dict[str, Any]  # a recursive type refers to itself: any object
             schema, _ = self.resolve(self.spec.types[name])
             self.models[name] = self.object_model(name, schema)
         return self.models[name]
@@ -157,6 +165,8 @@ class _Types:
             else:
                 fields[key] = (ann | None, Field(default=(sub or {}).get("default"), description=note))
         config = ConfigDict(extra="forbid" if schema.get("additionalProperties") is False else "allow", frozen=True)
+        if self.python_re:
+            config["regex_engine"] = "python-re"
         return create_model(name, __config__=config, **fields)
 
     def field(self, f: SpecField) -> tuple[Any, Any]:
@@ -177,7 +187,15 @@ class _Types:
 def event_models(spec: SagaSpec) -> dict[str, type[EventEnvelope]]:
     """One model per event of ``spec`` (a subclass of :class:`EventEnvelope`), in the
     spec's order."""
-    types = _Types(spec)
+    try:
+        return _models(spec, python_re=False)
+    except PydanticSchemaError:
+        return _models(spec, python_re=True)
+
+
+def _models(spec: SagaSpec, python_re: bool) -> dict[str, type[EventEnvelope]]:
+    types = _Types(spec, python_re)
+    base = _PythonRe if python_re else EventEnvelope
     out: dict[str, type[EventEnvelope]] = {}
     for event in spec.events:
         fields: dict[str, Any] = {
@@ -188,7 +206,7 @@ def event_models(spec: SagaSpec) -> dict[str, type[EventEnvelope]]:
         }
         for f in (*spec.common, *event.fields):
             fields[f.name] = types.field(f)
-        model = create_model(event.name, __base__=EventEnvelope, __doc__=event.description or event.name, **fields)
+        model = create_model(event.name, __base__=base, __doc__=event.description or event.name, **fields)
         out[event.name] = model
     return out
 

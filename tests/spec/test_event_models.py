@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, ValidationError
 from sagaspec.spec.events import EVENT_MODELS, EventEnvelope, event_models, model_for, parse_event
-from sagaspec.spec.sagafile import load_spec, shipped_spec
+from sagaspec.spec.sagafile import load_spec, parse_spec, shipped_spec
 from sagaspec.spec.schemas import validate_event
 from sagaspec.spec.specschemas import spec_examples, spec_schema
 
@@ -68,3 +68,19 @@ def test_the_order_models_are_the_shipped_specs():
         created(**{**event.model_dump(), "amount": "10"})
     with pytest.raises(KeyError, match="unknown eventType 'Nope'"):
         model_for("Nope")
+
+
+def test_a_pattern_the_default_regex_engine_refuses_and_a_recursive_type_still_make_models():
+    text = (ROOT / "spec" / "sagas" / "order-corrected.saga.yaml").read_text(encoding="utf-8")
+    ident = 'pattern: "^[A-Za-z0-9][A-Za-z0-9._:\\\\-]*$"'
+    assert ident in text
+    text = text.replace(ident, 'pattern: "^(?!x)[A-Za-z0-9][A-Za-z0-9._:\\\\-]*$"')  # a lookahead
+    text = text.replace("      unitPrice: {$ref: \"#/types/Money\"", "      parts: {type: array, items: {$ref: \"#/types/LineItem\"}}\n"
+                        "      unitPrice: {$ref: \"#/types/Money\"")
+    spec = parse_spec(text, "lookahead.saga.yaml")
+    example = spec_examples(shipped_spec("corrected"), "OrderCreated")[0]  # parts is optional
+    assert parse_event(example, spec).orderId == example["orderId"]
+    with pytest.raises(ValidationError, match="orderId"):
+        parse_event(dict(example, orderId="x-1"), spec)  # the lookahead is enforced
+    nested = dict(example, items=[dict(example["items"][0], parts=[{"any": "object"}])])
+    assert parse_event(nested, spec).items[0].parts == [{"any": "object"}]
