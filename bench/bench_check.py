@@ -359,15 +359,22 @@ def issue14(only: str | None, as_json: bool) -> int:
     if as_json:
         print(json.dumps({"issue14": rows}, indent=2))
         return 0
-    head = (f"{'run':58} {'loops':>5} {'states':>11} {'edges':>11} {'done':>4} {'ok':>3} {'wall s':>7} {'cpu s':>7} "
-            f"{'st/s cpu':>8} {'st/s wall':>9} {'peak MB':>7} {'B/st peak':>9} {'B/st acct':>9} load")
+    print_issue14(rows)
+    return 0
+
+
+def print_issue14(rows: list[dict]) -> None:
+    head = (f"{'run':66} {'loops':>5} {'states':>11} {'edges':>11} {'done':>4} {'ok':>3} {'wall s':>7} {'cpu s':>7} "
+            f"{'st/s cpu':>8} {'edges/s cpu':>11} {'st/s wall':>9} {'peak MB':>7} {'B/st peak':>9} {'B/st acct':>9} load")
     print(head)
     print("-" * len(head))
     for r in rows:
-        print(f"{r['name']:58} {r['variant']:>5} {r['states']:>11,} {r['edges']:>11,} {'yes' if r['complete'] else 'no':>4} "
+        print(f"{r['name']:66} {r['variant']:>5} {r['states']:>11,} {r['edges']:>11,} {'yes' if r['complete'] else 'no':>4} "
               f"{('yes' if r['ok'] else 'no') if r['complete'] else '-':>3} {r['wall_s']:>7.1f} {r['cpu_s']:>7.1f} {r['states_per_s_cpu']:>8,} "
-              f"{r['states_per_s_wall']:>9,} {r['peak_rss_mb']:>7,.0f} {r['peak_bytes_per_state']:>9.0f} "
+              f"{round(r['edges'] / max(r['cpu_s'], 1e-9)):>11,} {r['states_per_s_wall']:>9,} {r['peak_rss_mb']:>7,.0f} {r['peak_bytes_per_state']:>9.0f} "
               f"{r['accounted_bytes_per_state']:>9.0f} {r['load']}")
+    print("(st/s falls on big runs also because each new state costs more edges there: the last levels of a")
+    print(" search find few new states per edge; edges/s is the work rate)")
     print()
     print("old (dict loops) / new (lean loops), same run: states must be equal")
     pairs: dict[str, dict[str, dict]] = {}
@@ -377,7 +384,7 @@ def issue14(only: str | None, as_json: bool) -> int:
         if "old" in pair and "new" in pair:
             o, n = pair["old"], pair["new"]
             same = (o["states"], o["edges"], o["ok"]) == (n["states"], n["edges"], n["ok"])
-            print(f"  {name:58} st/s cpu {o['states_per_s_cpu']:>8,} -> {n['states_per_s_cpu']:>8,} "
+            print(f"  {name:66} st/s cpu {o['states_per_s_cpu']:>8,} -> {n['states_per_s_cpu']:>8,} "
                   f"({o['cpu_s'] / max(n['cpu_s'], 1e-9):.2f}x less CPU), peak B/state {o['peak_bytes_per_state']:.0f} -> "
                   f"{n['peak_bytes_per_state']:.0f} ({o['peak_bytes_per_state'] / max(n['peak_bytes_per_state'], 1e-9):.2f}x less): "
                   f"{'same states, edges, verdict' if same else 'DIFFERENT'}")
@@ -387,7 +394,6 @@ def issue14(only: str | None, as_json: bool) -> int:
         one, two = w["workers 1"], w["workers 2"]
         print(f"  workers 2 / workers 1 (wall s of the search): {one['wall_s'] / max(two['wall_s'], 1e-9):.2f}x faster"
               + (f"; sequential explore() {seq['wall_s']:.1f} s wall for the same states" if seq else ""))
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
