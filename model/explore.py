@@ -9,10 +9,14 @@ the weight changes of the queues it touches), so a successor's tuple is built on
 it is new; under symmetry the frontier keeps every state's fingerprints under all
 renamings (:meth:`~sagaspec.model.engine.Engine.fingerprint_vector`), so a successor
 that must be renamed is not built either. The frontier holds the current and the next
-BFS level. The graph (for liveness under fairness and for export) is kept as CSR arrays
-when needed and turned into a networkx graph on demand by
+BFS level. The visited fingerprints are two sets (earlier levels, next level), which
+also tell whether an edge leads back. The graph (for liveness under fairness and for
+export) is kept as CSR arrays, with a visited dict from fingerprints to state numbers,
+when needed, and turned into a networkx graph on demand by
 :meth:`~sagaspec.model.results.CheckResult.graph`; when every edge leads from one BFS
-level to the next the graph has no cycle and the cycle analysis is skipped.
+level to the next the graph has no cycle and the cycle analysis is skipped, so for
+``at_rest`` properties the graph is kept only once the search meets an edge back (it
+then runs again keeping it).
 
 :func:`simulate` runs seeded random walks for bounds too large to exhaust; its result
 says it is not exhaustive.
