@@ -12,7 +12,9 @@ initial state: a step of a played participant is the move with its recorded outc
 step of the service is the move whose outcome publishes what the service published
 (several candidates are followed at once when that is ambiguous); for the whole system,
 the service's internal deliveries are searched (each publication must be explained, and
-the bus must end empty since the suite waits for quiet after every step). A case that
+the bus must end empty since the suite waits for quiet after every step), unless the
+suite stepped the system (its adapter takes one delivery at a time): then each recorded
+delivery is a move, as for one participant. A case that
 leaves the bounds (a second order when ``orders=1``, a second duplicate, an injected bad
 input, ...) counts the edges it covered up to there.
 
@@ -142,6 +144,9 @@ def map_case(graph: CoverageGraph, steps: Sequence[dict[str, Any]], participant:
             to = participant if st.get("to") == participant else st.get("to")
             deliveries.append((st["msg"]["type"], st["msg"]["saga"], st["msg"]["src"], to))
     remaining = Counter(deliveries)
+    # A whole system the suite steps (its adapter hands over each delivery) records every
+    # delivery as a step of its own: followed one by one, as for a single participant.
+    stepped = participant == "system" and bool(deliveries)
     inside = True
     orders = graph.bounds.get("orders", 1)
     for st in steps:
@@ -154,7 +159,7 @@ def map_case(graph: CoverageGraph, steps: Sequence[dict[str, Any]], participant:
             # case never started): the rest of the case is outside the graph.
             inside = False
             break
-        if participant == "system":
+        if participant == "system" and not stepped:
             beam, ok = _system_step(graph, beam, st, sagas)
         else:
             beam, ok = _single_step(graph, beam, st, participant, sut, sagas, remaining)

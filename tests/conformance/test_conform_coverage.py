@@ -79,3 +79,13 @@ def test_a_stray_saga_leaves_the_bounds_and_does_not_break_the_mapping():
     assert edges == alone  # the prefix before the stray still counts
     edges, inside = map_case(graph, [place, deliver], "payment", {})
     assert inside is False
+
+
+def test_a_stepped_system_maps_each_delivery_onto_the_graph(conform):
+    """The suite steps the reference system one delivery at a time: each recorded delivery
+    is a move of the graph (mapped as one system step, it explained nothing: 0 edges)."""
+    r = conform(participant="system", examples=10, seed=1, max_sagas=1, faults=False,
+                coverage=True)
+    cov = r.final.coverage
+    assert cov["cases_leaving_bounds"] == 0, cov
+    assert cov["covered"] >= 10, cov  # a saga's place and deliveries: several edges
