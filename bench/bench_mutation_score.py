@@ -7,6 +7,14 @@ mutants that re-express the hand-written order mutants, on how many of seeds 0..
 is caught at the default count (and how many of those only by the model-directed case).
 
     python bench/bench_mutation_score.py [--counts 30,10,5] [--only travel] [--seeds]
+
+``--steer``: the ``conform --spec`` pipeline (seeded cases against each mutant's services
+in-process) without and with coverage-guided steering (``--no-steer`` / the default),
+side by side: per mutant the median case that first failed over seeds 0..4, per spec how
+many mutants were caught on every seed within ``--cases`` cases and the CPU seconds (the
+steered run's includes learning its memory on the reference services):
+
+    python bench/bench_mutation_score.py --steer [--cases 100] [--only shop]
 """
 
 from __future__ import annotations
@@ -31,10 +39,15 @@ def main() -> None:
     ap.add_argument("--counts", default="30,10,5")
     ap.add_argument("--only", default="")
     ap.add_argument("--seeds", action="store_true")
+    ap.add_argument("--steer", action="store_true")
+    ap.add_argument("--cases", type=int, default=100)
+    ap.add_argument("--after", default="", help="with --steer: start after this mutant")
     args = ap.parse_args()
     counts = [int(c) for c in args.counts.split(",")]
     if args.seeds:
         return seeds(counts[0])
+    if args.steer:
+        return steer(args.cases, args.only, args.after)
     for path in SPECS:
         if args.only and args.only not in path.name:
             continue
@@ -55,6 +68,77 @@ def main() -> None:
             counted = {x: sum(1 for y in v.values() if y == x) for x in ("caught", "equivalent", "survived")}
             print(f"{path.name:<32} -n {n:<3} {cpu:6.1f}s CPU  caught {counted['caught']:>3}  "
                   f"equivalent {counted['equivalent']:>3}  survived {counted['survived']:>2}  {same}")
+
+
+def _observable(path: Path, spec) -> list:
+    """The spec's mutants but those tests/data/mutation_expectations.yaml calls
+    equivalent or argued equivalent (proved there; proving again is the slow part)."""
+    import yaml
+    from sagaspec.conformance.mutate import mutants
+
+    data = yaml.safe_load((ROOT / "tests" / "data" / "mutation_expectations.yaml").read_text())
+    entry = data["sagas"].get(str(path.relative_to(ROOT)), {}) or {}
+    same = {name for name, why in (entry.get("not_caught") or {}).items()
+            if "equivalent" in why or "argued" in why}
+    return [m for m in mutants(spec) if m.name not in same]
+
+
+def _first(spec, mutant: str, seed: int, cases: int, steering) -> int | None:
+    """The first case of ``seed`` (of ``cases``) the mutant fails, or None."""
+    from sagaspec.conformance.spec_conform import InProcessSpecAdapter, case_seed, run_case
+
+    adapter = InProcessSpecAdapter(spec, mutant)
+    for k in range(cases):
+        s = case_seed(seed, k)
+        try:
+            got = run_case(spec, adapter, s, sagas=1 + s % 3,
+                           steering=steering.before(k) if steering is not None else None)
+        except Exception:  # noqa: BLE001 - the mutant's service raised out of the case: caught
+            return k
+        if got.failures:
+            return k
+    return None
+
+
+def steer(cases: int, only: str, after: str = "") -> None:
+    import statistics
+
+    from sagaspec.conformance.coverage import SpecSteering
+    from sagaspec.conformance.mutate import reference_failure
+    from sagaspec.spec.sagafile import load_spec
+
+    print(f"{'spec':<24} {'mutant':<28} {'old caught':>10} {'old median':>10} "
+          f"{'new caught':>10} {'new median':>10}")
+    for path in SPECS:
+        if only and only not in path.name:
+            continue
+        spec = load_spec(path)
+        if reference_failure(spec, examples=10) is not None:
+            print(f"{path.name:<24} reference fails: not scored")
+            continue
+        memories = {seed: SpecSteering(spec, seed) for seed in range(5)}
+        summary = {"old": [0, [], 0.0], "new": [0, [], 0.0]}
+        todo = _observable(path, spec)
+        if after and after in [m.name for m in todo]:
+            todo = todo[[m.name for m in todo].index(after) + 1:]
+        for m in todo:
+            row = {}
+            for gen in ("old", "new"):
+                t0 = time.process_time()
+                firsts = [_first(spec, m.name, seed, cases, memories[seed] if gen == "new" else None)
+                          for seed in range(5)]
+                summary[gen][2] += time.process_time() - t0
+                found = [f + 1 for f in firsts if f is not None]  # 1-based: cases run
+                summary[gen][0] += len(found) == 5
+                summary[gen][1] += [f + 1 if f is not None else cases + 1 for f in firsts]
+                row[gen] = (f"{len(found)}/5", f"{statistics.median(found):g}" if found else "-")
+            print(f"{path.name.split('.')[0]:<24} {m.name:<28} {row['old'][0]:>10} {row['old'][1]:>10} "
+                  f"{row['new'][0]:>10} {row['new'][1]:>10}", flush=True)
+        for gen, (every, runs, cpu) in summary.items():
+            print(f"{path.name.split('.')[0]}: {gen}: {every} mutants caught on 5 of 5 seeds within "
+                  f"{cases} cases; the case that first failed over all (mutant, seed) runs: median "
+                  f"{statistics.median(runs):g}, mean {statistics.mean(runs):.2f}, "
+                  f"{sum(r > cases for r in runs)} missed; {cpu:.1f}s CPU", flush=True)
 
 
 def seeds(n: int) -> None:

@@ -1,9 +1,11 @@
 """Rare mutants: how many seeded runs of the conformance suite find each, old vs new.
 
-"old" is the suite without the hold-back policy (scheduling policies FIFO and LIFO only,
-random interleaving, as before it); "new" is the suite as shipped (with the "serial" policy: one saga
-at a time, the first leaning to its failures, shared resources set up tight; see
-conformance/choosers.py POLICIES). Both run the same seeds in one process:
+"old" is the suite without coverage-guided steering (``RunConfig(steer=False)``,
+``--no-steer``: every choice as drawn); "new" is the suite as shipped (steering on: a
+delivery, duplicate or played outcome whose model transition no case made yet is
+preferred; see conformance/coverage.py Steering). "nohold" is the suite before the
+hold-back policy as well (FIFO and LIFO only, no steering). All run the same seeds in
+one process:
 
     python bench/bench_rare_mutants.py                       # seeds 1-15, 100 examples
     python bench/bench_rare_mutants.py --seeds 1-5 --examples 100 --mutant release-keeps-stock
@@ -16,17 +18,22 @@ is the test's business). The summary per mutant and generator is "found by K of 
 (seeds ...)" and the median example to the first failure (over the seeds that found it).
 Exit status 1 if the new generator misses a mutant on any seed.
 
-Every mutant, the shipped generator only, one table row per mutant ("caught on K of N
-seeds at the default example count"):
+Every mutant, one table row per mutant and generator (old, then new: "caught on K of N
+seeds at the default example count", and the median example that first failed):
 
     python bench/bench_rare_mutants.py --all --seeds 1-5           # the 20 hand-written
     python bench/bench_rare_mutants.py --all --seeds 1-5 \
         --spec examples/sagas/shop.saga.yaml                        # + a spec's mutants
 
+Model edge coverage per run (the conform summary's "model coverage", 1 order, 1
+duplicate), and the steered runs' distinct model transitions, old vs new, per target:
+
+    python bench/bench_rare_mutants.py --coverage --seeds 1-5 --examples 100
+
 A spec's mutants are those of ``sagaspec mutate`` that the model can tell apart
 (``observably_equivalent`` is not True), each against the one participant it changes
 (``system`` when it changes several). ``--short`` is CI's form: the known-rare mutants on
-one seed, table rows only.
+one seed, the shipped generator only, table rows only.
 """
 
 from __future__ import annotations
@@ -44,8 +51,9 @@ from sagaspec.conformance import RunConfig, Runner, choosers  # noqa: E402
 from sagaspec.conformance.events import ExampleFinished, RunFinished  # noqa: E402
 from test_conform_mutants import RARE, TABLE  # noqa: E402
 
-#: generator -> the scheduling policies it draws from.
-GENERATORS = {"old": ("fifo", "lifo"), "new": choosers.POLICIES}
+#: generator -> (the scheduling policies it draws from, whether it steers).
+GENERATORS = {"nohold": (("fifo", "lifo"), False), "old": (choosers.POLICIES, False),
+              "new": (choosers.POLICIES, True)}
 
 
 def _seeds(text: str) -> list[int]:
@@ -57,7 +65,7 @@ def _seeds(text: str) -> list[int]:
 
 
 def _run(mutant: str, seed: int, examples: int, design: str,
-         participant: str | None) -> tuple[int | None, str, float]:
+         participant: str | None, steer: bool = True) -> tuple[int | None, str, float]:
     if participant is None:
         participant, _checks = TABLE[mutant]
     t0 = time.monotonic()
@@ -65,7 +73,7 @@ def _run(mutant: str, seed: int, examples: int, design: str,
         config = RunConfig(adapter="inprocess:", design=design, participant=participant,
                            mutant=mutant,
                            examples=examples, seed=seed, all_bugs=False, shrink=False,
-                           failures_dir=Path(work), coverage=False)
+                           failures_dir=Path(work), coverage=False, steer=steer)
         events = list(Runner(config).execute())
     took = time.monotonic() - t0
     final = next(e for e in events if isinstance(e, RunFinished))
@@ -74,6 +82,34 @@ def _run(mutant: str, seed: int, examples: int, design: str,
     if final.failures and first is None:  # pragma: no cover - a failure has its example
         first = final.examples
     return (first if final.failures else None), (final.failures or [""])[0], took
+
+
+def coverage(seeds: list[int], examples: int, design: str, targets: list[str]) -> None:
+    """Per target and seed: edges covered by ``examples`` cases, old (no steering) vs new."""
+    print(f"{'participant':<13} {'seed':>4} {'old edges':>9} {'new edges':>9} {'new/old':>7} "
+          f"{'steered':>7} {'old s':>6} {'new s':>6}")
+    totals = {"old": [], "new": []}
+    for participant in targets:
+        for seed in seeds:
+            got = {}
+            for gen, steer in (("old", False), ("new", True)):
+                t0 = time.monotonic()
+                runner = Runner(RunConfig(adapter="inprocess:", design=design,
+                                          participant=participant, examples=examples, seed=seed,
+                                          shrink=False, failures_dir=None, coverage=True,
+                                          steer=steer))
+                fin = next(e for e in runner.execute() if isinstance(e, RunFinished))
+                got[gen] = (fin.coverage["covered"], fin.coverage["edges"],
+                            runner.steering.steered if runner.steering else 0,
+                            time.monotonic() - t0)
+                totals[gen].append(fin.coverage["covered"])
+            (o, edges, _, ot), (n, _, steered, nt) = got["old"], got["new"]
+            print(f"{participant:<13} {seed:>4} {o:>9} {n:>9} {n / max(o, 1):>7.2f} {steered:>7} "
+                  f"{ot:>6.1f} {nt:>6.1f}", flush=True)
+    for gen, covered in totals.items():
+        print(f"{gen}: edges covered per {examples} cases (of {edges}): median "
+              f"{statistics.median(covered):g}, mean {statistics.mean(covered):.1f}, "
+              f"sum {sum(covered)}")
 
 
 #: The known-rare mutants of CI's short form: (design, participant, mutant).
@@ -100,28 +136,43 @@ def _spec_mutants(path: str) -> list[tuple[str, str, str]]:
     return out
 
 
-def table(targets: list[tuple[str, str, str]], seeds: list[int], examples: int) -> int:
-    """One row per mutant: caught on K of N seeds; returns how many were missed on a seed."""
-    print(f"{'design':<16} {'participant':<12} {'mutant':<36} {'caught':>7} {'missed seeds':<14} "
-          f"{'median example':>14} {'check':<22} {'seconds':>7}")
-    missed = 0
+def table(targets: list[tuple[str, str, str]], seeds: list[int], examples: int,
+          gens: tuple[str, ...] = ("new",)) -> int:
+    """One row per mutant and generator: caught on K of N seeds, the median example to
+    the first failure; a summary line per generator when there are several. Returns how
+    many mutants the last generator (the shipped one) missed on a seed."""
+    print(f"{'gen':<4} {'design':<16} {'participant':<12} {'mutant':<36} {'caught':>7} "
+          f"{'missed seeds':<14} {'median example':>14} {'check':<22} {'seconds':>7}")
+    missed = dict.fromkeys(gens, 0)
+    firsts: dict[str, list[int]] = {g: [] for g in gens}
     for design, participant, mutant in targets:
-        found: dict[int, int] = {}
-        checks: set[str] = set()
-        took = 0.0
-        for seed in seeds:
-            first, check, secs = _run(mutant, seed, examples, design, participant)
-            took += secs
-            if first is not None:
-                found[seed] = first
-                checks.add(check)
-        lost = [s for s in seeds if s not in found]
-        missed += bool(lost)
-        median = f"{statistics.median(found.values()):g}" if found else "-"
-        print(f"{Path(design).name.split('.')[0]:<16} {participant:<12} {mutant:<36} "
-              f"{len(found)}/{len(seeds):<5} {','.join(map(str, lost)) or '-':<14} {median:>14} "
-              f"{','.join(sorted(checks)) or '-':<22} {took:>7.1f}", flush=True)
-    return missed
+        for gen in gens:
+            found: dict[int, int] = {}
+            checks: set[str] = set()
+            took = 0.0
+            for seed in seeds:
+                first, check, secs = _run(mutant, seed, examples, design, participant,
+                                          steer=GENERATORS[gen][1])
+                took += secs
+                if first is not None:
+                    found[seed] = first
+                    checks.add(check)
+            lost = [s for s in seeds if s not in found]
+            missed[gen] += bool(lost)
+            # A seed that missed counts as the example count plus one (a lower bound).
+            firsts[gen] += [found.get(s, examples + 1) for s in seeds]
+            median = f"{statistics.median(found.values()):g}" if found else "-"
+            print(f"{gen:<4} {Path(design).name.split('.')[0]:<16} {participant:<12} {mutant:<36} "
+                  f"{len(found)}/{len(seeds):<5} {','.join(map(str, lost)) or '-':<14} {median:>14} "
+                  f"{','.join(sorted(checks)) or '-':<22} {took:>7.1f}", flush=True)
+    if len(gens) > 1:
+        for gen in gens:
+            runs = firsts[gen]
+            print(f"{gen}: {len(targets) - missed[gen]} of {len(targets)} mutants caught on every "
+                  f"seed; over all {len(runs)} (mutant, seed) runs, the example that first failed: "
+                  f"median {statistics.median(runs):g}, mean {statistics.mean(runs):.1f}, "
+                  f"{sum(f > examples for f in runs)} runs missed")
+    return missed[gens[-1]]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -143,7 +194,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="with --all --spec: leave the hand-written mutants out")
     parser.add_argument("--short", action="store_true",
                         help="CI's form: the known-rare mutants, one seed (or --seeds)")
+    parser.add_argument("--coverage", action="store_true",
+                        help="model edge coverage per run, old vs new, per target")
+    parser.add_argument("--new-only", action="store_true",
+                        help="with --all: the shipped generator only (no 'old' rows)")
     args = parser.parse_args(argv)
+    if args.coverage:
+        targets = [args.participant] if args.participant else \
+            ["payment", "order", "inventory", "notification", "system"]
+        coverage(_seeds(args.seeds if args.seeds != "1-15" else "1-5"), args.examples,
+                 args.design, targets)
+        return 0
     if args.short or args.all:
         seeds = _seeds(args.seeds if args.seeds != "1-15" else ("1" if args.short else "1-5"))
         if args.short:
@@ -154,7 +215,8 @@ def main(argv: list[str] | None = None) -> int:
                 targets += _spec_mutants(path)
         if args.only:
             targets = [t for t in targets if t[2] in args.only]
-        missed = table(targets, seeds, args.examples)
+        gens = ("new",) if args.short or args.new_only else ("old", "new")
+        missed = table(targets, seeds, args.examples, gens)
         print(f"{len(targets) - missed} of {len(targets)} mutants caught on every one of "
               f"{len(seeds)} seed(s) at {args.examples} examples")
         return 1 if missed else 0
@@ -167,13 +229,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'gen':<4} {'mutant':<22} {'seed':>4} {'found':>5} {'example':>7} {'check':<14} "
           f"{'seconds':>7}")
     for mutant in args.mutant or sorted(RARE):
-        for gen, policies in GENERATORS.items():
+        for gen, (policies, steer) in GENERATORS.items():
             choosers.POLICIES = policies
             try:
                 found: dict[int, int] = {}
                 for seed in seeds:
                     first, check, took = _run(mutant, seed, args.examples, args.design,
-                                              args.participant)
+                                              args.participant, steer)
                     if first is not None:
                         found[seed] = first
                     print(f"{gen:<4} {mutant:<22} {seed:>4} {'yes' if first else 'no':>5} "

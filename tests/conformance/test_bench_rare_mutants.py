@@ -23,13 +23,14 @@ def test_the_short_form_prints_one_row_per_rare_mutant_each_caught(capsys):
     bench = _bench()
     assert bench.main(["--short"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split()[:4] == ["design", "participant", "mutant", "caught"]
-    rows = {line.split()[2]: line.split() for line in lines[1:-1]}
+    assert lines[0].split()[:5] == ["gen", "design", "participant", "mutant", "caught"]
+    rows = {line.split()[3]: line.split() for line in lines[1:-1]}
     assert set(rows) == {m for _d, _p, m in bench.SHORT} >= {"release-keeps-stock",
                                                               "forget-update-10"}
     for name, row in rows.items():
-        assert row[3] == "1/1" and row[4] == "-", (name, row)
-        assert row[6] == "stock", (name, row)  # both are judged by the stock the suite set up
+        assert row[0] == "new", (name, row)  # the shipped generator only
+        assert row[4] == "1/1" and row[5] == "-", (name, row)
+        assert row[7] == "stock", (name, row)  # both are judged by the stock the suite set up
         assert re.fullmatch(r"\d+(\.\d+)?", row[-1])  # seconds
     assert lines[-1] == (f"{len(rows)} of {len(rows)} mutants caught on every one of 1 seed(s) "
                          "at 100 examples")
