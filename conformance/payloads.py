@@ -244,13 +244,63 @@ def _apply_edge(value: Any, schema: dict[str, Any], path: _Path, edge: str) -> A
     return value
 
 
+_OBJECT_KEYS = frozenset({"type", "properties", "required", "additionalProperties"})
+_ARRAY_KEYS = frozenset({"type", "items", "minItems", "maxItems", "uniqueItems"})
+
+
+def _values(schema: dict[str, Any]) -> st.SearchStrategy[Any]:
+    """hypothesis-jsonschema's values of ``schema``, with each object of named fields (and
+    each list of them) built once from its fields' strategies.
+
+    hypothesis-jsonschema builds an object's field strategies again on every draw of the
+    object (about 0.1 s per drawn line of an order, most of a trigger's draw); an object
+    with no pattern or count constraints is its required and optional fields plus, if
+    open, other fields of the ``additionalProperties`` schema.
+    """
+    from hypothesis_jsonschema import from_schema
+
+    kind = schema.get("type")
+    props = schema.get("properties", {})
+    more = schema.get("additionalProperties", {})
+    if (kind == "object" and set(schema) <= _OBJECT_KEYS and isinstance(props, dict)
+            and set(schema.get("required", ())) <= set(props) and isinstance(more, dict | bool)):
+        required = schema.get("required", ())
+        known = st.fixed_dictionaries(
+            {k: _values(props[k]) for k in required},
+            optional={k: _values(v) for k, v in props.items() if k not in required})
+        if more is False:
+            return known
+        # An open object: its known fields, and a few others (as many as a list's
+        # items: small draws) with values of additionalProperties.
+        others = st.dictionaries(st.text(max_size=MAX_TEXT).filter(lambda k: k not in props),
+                                 _values({} if more is True else more), max_size=MAX_ITEMS)
+        return st.tuples(known, others).map(lambda t: {**t[1], **t[0]})
+    items = schema.get("items")
+    if kind == "array" and set(schema) <= _ARRAY_KEYS and isinstance(items, dict):
+        return st.lists(_values(items), min_size=schema.get("minItems", 0),
+                        max_size=schema.get("maxItems"),
+                        unique_by=_json_key if schema.get("uniqueItems") else None)
+    return from_schema(schema)
+
+
+def _json_key(value: Any) -> str:
+    """What JSON Schema's ``uniqueItems`` compares: 1 and 1.0 are equal, key order is not."""
+    def plain(v: Any) -> Any:
+        if isinstance(v, float) and v.is_integer():
+            return int(v)
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        return [plain(x) for x in v] if isinstance(v, list) else v
+
+    return json.dumps(plain(value), sort_keys=True)
+
+
 def edged(schema: dict[str, Any]) -> st.SearchStrategy[Any]:
     """Values of ``schema`` (inlined, full sizes): small ones, and one in
     :data:`EDGE_ODDS` moved onto one of its edges (:func:`schema_edges`)."""
-    from hypothesis_jsonschema import from_schema
     from jsonschema import Draft7Validator
 
-    small = from_schema(_cap(schema))
+    small = _values(_cap(schema))
     edges = schema_edges(schema)
     if not edges:
         return small

@@ -37,7 +37,7 @@ def _lines(saga):
 
 
 # -- schema edges ----------------------------------------------------------------------
-def _draws(strategy, n=200, at=7):
+def _draws(strategy, n=200, at=10):
     """``n`` values of ``strategy`` drawn with hypothesis seed ``at`` (generation only:
     shrinking 100-line lists is slow and not what is tested here)."""
     out = []
