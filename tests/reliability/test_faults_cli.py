@@ -67,7 +67,12 @@ def test_a_signal_cleans_up_processes_stream_and_folder(sig, twice):
             assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
             children = _children(proc.pid)
             time.sleep(0.2)
-        time.sleep(2)  # orders are being placed
+        # Orders are being placed: the progress line (twice a second, on stderr) counts one.
+        for line in proc.stderr:
+            if (m := re.match(r"placing: (\d+)/", line)) and int(m.group(1)) > 0:
+                break
+        else:
+            pytest.fail(f"exited before placing an order: {proc.wait()}")
         folder = Path(re.search(r"--db (\S+)/payment\.db", children[min(children)]).group(1))
         ns = re.search(r"[?&]ns=([A-Za-z0-9_-]+)", " ".join(children.values())).group(1)
         assert folder.is_dir()
