@@ -123,7 +123,9 @@ def test_reordered_outputs_still_run_every_example(participant):
                           failures_dir=None, coverage=False))
     assert final.failures == [], final
     assert final.examples == N and not final.interrupted, (final.examples, final.notes)
-    assert final.notes == [], final.notes
+    # (A system the suite cannot step through is said to run each saga by itself: that
+    # note describes the target, not a problem of the run.)
+    assert [n for n in final.notes if "runs each saga by itself" not in n] == [], final.notes
     if participant == "system":
         # The wrapper did change what the suite saw (a lone reference service publishes
         # at most one event per step, so only the system's batches can be reordered).
