@@ -369,10 +369,13 @@ def print_issue14(rows: list[dict]) -> None:
     print(head)
     print("-" * len(head))
     for r in rows:
+        here = r["variant"] != "workers"  # (the workers' CPU and memory are in their own processes)
+        cpu = (f"{r['cpu_s']:>7.1f} {r['states_per_s_cpu']:>8,} {round(r['edges'] / max(r['cpu_s'], 1e-9)):>11,}"
+               if here else f"{'-':>7} {'-':>8} {'-':>11}")
+        mem = f"{r['peak_rss_mb']:>7,.0f} {r['peak_bytes_per_state']:>9.0f}" if here else f"{'-':>7} {'-':>9}"
         print(f"{r['name']:66} {r['variant']:>5} {r['states']:>11,} {r['edges']:>11,} {'yes' if r['complete'] else 'no':>4} "
-              f"{('yes' if r['ok'] else 'no') if r['complete'] else '-':>3} {r['wall_s']:>7.1f} {r['cpu_s']:>7.1f} {r['states_per_s_cpu']:>8,} "
-              f"{round(r['edges'] / max(r['cpu_s'], 1e-9)):>11,} {r['states_per_s_wall']:>9,} {r['peak_rss_mb']:>7,.0f} {r['peak_bytes_per_state']:>9.0f} "
-              f"{r['accounted_bytes_per_state']:>9.0f} {r['load']}")
+              f"{('yes' if r['ok'] else 'no') if r['complete'] else '-':>3} {r['wall_s']:>7.1f} {cpu} "
+              f"{r['states_per_s_wall']:>9,} {mem} {r['accounted_bytes_per_state']:>9.0f} {r['load']}")
     print("(st/s falls on big runs also because each new state costs more edges there: the last levels of a")
     print(" search find few new states per edge; edges/s is the work rate)")
     print()
