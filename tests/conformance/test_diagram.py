@@ -65,3 +65,29 @@ def test_lifelines_follow_the_given_participant_order_else_first_appearance():
     assert lifelines(steps, SUT.name) == ["suite", later, earlier, SUT.name, "bus"]
     order = [p.name for p in SPEC.participants]
     assert lifelines(steps, SUT.name, order) == ["suite", earlier, later, SUT.name, "bus"]
+
+
+def test_a_crash_label_names_its_point_and_a_stepped_system_has_a_lifeline_per_participant():
+    sut = "system"  # a whole system driven delivery by delivery: steps name the receiver
+    steps = [
+        {"op": "place", "src": "customer", "to": sut, "msg": {"type": TRIGGER, "saga": 0, "src": STARTER},
+         "published": [{"eventType": TRIGGER, "eventId": "evt-1"}]},
+        {"op": "crash", "src": "suite", "to": sut, "kind": SUT.name, "point": "after-commit"},
+        {"op": "deliver", "src": STARTER, "to": SUT.name, "msg": {"type": TRIGGER, "saga": 0, "src": STARTER},
+         "event": {"eventId": "evt-1"}, "published": [{"eventType": STEP, "eventId": "evt-2"}]},
+    ]
+    text = text_diagram(steps, sut)
+    head, place, placed, crash, deliver, published = text.splitlines()
+    assert head.split() == ["suite", STARTER + "*", SUT.name + "*", sut + "*", "bus"]
+    assert crash.endswith(f"CRASH {SUT.name} and restart; its next handling dies at after-commit")
+    # What a participant published leaves from its own lifeline, not the system's: the
+    # bars left of the arrow are the lifelines up to its own (suite, starter, ...).
+    assert published.endswith(f"publishes {STEP} evt-2")
+    assert published.split("-")[0].count("|") == 3  # from the SUT participant's lifeline
+    assert placed.split("-")[0].count("|") == 2  # the trigger leaves from its starter
+    assert place.endswith("start saga 0") and deliver.endswith(f"{TRIGGER}[0] evt-1")
+    mm = mermaid_diagram(steps, sut)
+    assert f"    participant {SUT.name} as {SUT.name} (under test)" in mm
+    assert f"    {SUT.name}-->>bus: {STEP} evt-2" in mm
+    assert exchanged(steps, sut)[-2:] == [f"{STARTER} -> {SUT.name}: {TRIGGER}[0] evt-1",
+                                          f"{SUT.name} -> bus: {STEP} evt-2"]
