@@ -90,6 +90,8 @@ def run_distributed(system, config, workers: int, variant: str = "new") -> dict:
             "worker": t.worker, "states": t.states, "edges": t.edges, "cpu_s": t.cpu_seconds,
             "cpu_expand_s": round(x["cpu_expand"], 2), "cpu_encode_s": round(x["cpu_encode"], 2),
             "cpu_receive_s": round(x["cpu_receive"], 2),
+            # (new: answering, building the states lacked, adding those received)
+            **{f"{k}_s": round(x[k], 2) for k in ("cpu_claim", "cpu_build", "cpu_decode") if k in x},
             "busy_s": x["busy_seconds"], "idle_fraction": round(max(0.0, 1 - x["busy_seconds"] / search), 3),
             "states_per_cpu_s": round(t.states / max(t.cpu_seconds, 1e-9)),
             "states_sent": t.states_sent, "bytes_sent": t.bytes_sent, "batches_sent": x["batches_out"],
@@ -240,16 +242,18 @@ def main(argv: list[str] | None = None) -> int:
           "(new-whole with new), 'vs seq' with the sequential search's CPU; asked: stable fingerprints sent to "
           "their owners, sent: states sent)")
     print()
-    print(f"{'run':>11} {'w':>2} {'states':>10} {'CPU s':>7} {'expand':>7} {'encode':>7} {'rest':>7} {'busy s':>7} "
+    print(f"{'run':>11} {'w':>2} {'states':>10} {'CPU s':>7} {'expand':>7} {'encode':>7} {'rest':>7} {'decode':>7} {'busy s':>7} "
           f"{'idle':>5} {'asked':>9} {'sent':>9} {'dup':>5} {'MB sent':>8} {'msgs':>5} {'MB held':>8}")
     for r in runs:
         for p in r["per_worker"]:
             dup = f"{p['received_dup'] / p['received']:.0%}" if p["received"] else "-"
             print(f"{r['variant'] + ' ' + str(r['workers']):>11} {p['worker']:>2} {p['states']:>10,} {p['cpu_s']:>7.2f} "
-                  f"{p['cpu_expand_s']:>7.2f} {p['cpu_encode_s']:>7.2f} {p['cpu_receive_s']:>7.2f} {p['busy_s']:>7.2f} "
+                  f"{p['cpu_expand_s']:>7.2f} {p['cpu_encode_s']:>7.2f} {p['cpu_receive_s']:>7.2f} "
+                  f"{p.get('cpu_decode_s', 0.0):>7.2f} {p['busy_s']:>7.2f} "
                   f"{p['idle_fraction']:>5.0%} {p['asked']:>9,} {p['states_sent']:>9,} {dup:>5} {p['bytes_sent'] / 1e6:>8.1f} "
                   f"{p['batches_sent']:>5} {p['memory_mb']:>8}")
-    print("(busy: wall seconds in the worker's tasks or actor calls; idle: the rest of the search's wall time, waiting "
+    print("(expand includes decode: adding the states received; rest: receiving (old), answering and building (new); "
+          "busy: wall seconds in the worker's tasks or actor calls; idle: the rest of the search's wall time, waiting "
           "at a barrier, for the scheduler or for a core; dup: of the fingerprints asked of (new) or states sent to "
           "(old) this worker, the share it already had)")
     if est:

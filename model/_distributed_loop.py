@@ -19,6 +19,7 @@ participant, ``P0``: moves of the others keep the parent's owner).
 from __future__ import annotations
 
 from sagaspec.model import _loops
+from sagaspec.model.engine import FP_MASK, LANE, SHIFT
 
 __all__ = ["compiled", "source"]
 
@@ -65,7 +66,7 @@ me, C, K, M64 = shard.index, shard.count, MULT, M64BITS
 cs = [x.append for x in shard.cand_sig]
 cr = [x.append for x in shard.cand_ref]
 sig = shard.sig
-P0, OWN, LMIN = shard.p0, shard.own_tab, shard.lane_min
+P0, OWN = shard.p0, shard.own_tab
 pushv = shard.nfvs.append"""
 
 _LOCAL_EDGE = """\
@@ -132,7 +133,7 @@ a += 1"""
 
 _SIGMA = {
     "plain": "sg = f",
-    "lanes": "if fx is None:\n    fx = fvec(s)\ny = fx + {vector}\nsg = LMIN(y)",
+    "lanes": "if fx is None:\n    fx = fvec(s)\ny = fx + {vector}\nsg = {least}",
 }
 # The fingerprint vector of a successor kept as it is (not renamed) is ``y``: queued with
 # it, it spares the next level computing it (a renamed one's is computed when needed).
@@ -154,9 +155,9 @@ def _site(build: str) -> tuple[str, str]:
     raise RuntimeError(f"model/_loops.py changed: unknown successor site {build!r}")
 
 
-def source(mode: str, owner: str = "whole") -> str:
+def source(mode: str, owner: str = "whole", lanes: int = 1) -> str:
     """The loop's source for ``mode`` ``local``/``plain``/``lanes`` and ``owner``
-    ``whole``/``part`` (see the module doc)."""
+    ``whole``/``part`` (see the module doc); ``lanes``: the renamings of the sagas."""
     ind = _loops._indent
     sites = []
 
@@ -165,13 +166,15 @@ def source(mode: str, owner: str = "whole") -> str:
             return _LOCAL_EDGE.format(build=ind(build, 4))
         vector, new = _site(build)
         sites.append(new)
-        sigma = _SIGMA[mode].format(vector=vector)
+        # The least lane, inline (a call costs as much as the rest of the edge).
+        least = "min(" + ", ".join(f"(y >> {LANE * k}) & mask" if k else "y & mask" for k in range(lanes)) + ")"
+        sigma = _SIGMA[mode].format(vector=vector, least=least if lanes > 1 else "y & mask")
         # (The settled deliveries build no renaming and set no k.)
         keep = _KEEP_VECTOR[mode] if "if k:" in build else _KEEP_VECTOR[mode].replace("None if k else ", "")
         if owner == "part":
             return _PART_EDGE.format(sigma=ind(sigma, 8), build=ind(build, 8), keep_vector=ind(keep, 8), new=new)
         return _DIST_EDGE.format(
-            sigma=ind(sigma, 8), owner=ind("wk = ((sg * K & M64) >> 32) % C", 8), build=ind(build, 12),
+            sigma=ind(sigma, 8), owner=ind("wk = sg % C", 8), build=ind(build, 12),
             keep_vector=ind(keep, 12),
         )
 
@@ -189,7 +192,7 @@ def source(mode: str, owner: str = "whole") -> str:
         if unknown not in prelude:
             raise RuntimeError("model/_loops.py changed: the distributed loop's prelude must be revisited")
         prelude = prelude.replace(unknown, "fx = fvs[pos_s]", 1)
-    name = f"level_{mode}_{owner}"
+    name = f"level_{mode}_{owner}_{lanes}"
     return _SKELETON.format(
         name=name,
         dist=ind(_DIST_SETUP if mode != "local" else "", 4),
@@ -199,21 +202,20 @@ def source(mode: str, owner: str = "whole") -> str:
     )
 
 
-_compiled: dict[tuple[str, str], object] = {}
+_compiled: dict[tuple[str, str, int], object] = {}
 
 
-def compiled(mode: str, owner: str = "whole"):
-    """The level function for ``(mode, owner)``, compiled once:
+def compiled(mode: str, owner: str = "whole", lanes: int = 1):
+    """The level function for ``(mode, owner, lanes)``, compiled once:
     ``(shard, frontier, ffps, fvs, depth, expand) -> (edges, truncated, layered)``
     (``fvs``: the frontier's fingerprint vectors, or None where unknown)."""
-    key = (mode, "whole" if mode == "local" else owner)
+    key = ("local", "whole", 1) if mode == "local" else (mode, owner, lanes if mode == "lanes" else 1)
     fn = _compiled.get(key)
     if fn is None:
-        from sagaspec.model.engine import FP_MASK, LANE, SHIFT
 
         env = {"MASK": FP_MASK, "SHIFT": SHIFT, "LANE": LANE, "MULT": 0x9E3779B97F4A7C15,
                "M64BITS": (1 << 64) - 1, "REF_BITS": REF_BITS}
-        name = f"level_{key[0]}_{key[1]}"
+        name = f"level_{key[0]}_{key[1]}_{key[2]}"
         exec(compile(source(*key), f"<sagaspec:{name}>", "exec"), env)  # noqa: S102 - a fixed template
         fn = _compiled[key] = env[name]
     return fn

@@ -316,7 +316,7 @@ class _Shard:
             mode = "local" if count == 1 else ("lanes" if e.symmetric else "plain")
             if partition is not None and len(partition) != 1:
                 raise UsageError(f"partition: the fast loop takes one participant, got {partition!r}")
-            self._level = _distributed_loop.compiled(mode, "whole" if whole else "part")
+            self._level = _distributed_loop.compiled(mode, "whole" if whole else "part", len(e.perms) if e.symmetric else 1)
             self.p0 = -1 if whole else partition[0]
             self.own_tab = _Memo(lambda pid: self._own(self._orbit_pid[self.p0][pid])) if not whole else None
             self.lane_min = _lane_min(len(e.perms)) if e.symmetric else None
@@ -354,6 +354,7 @@ class _Shard:
         self.asked = [0] * count  # fast: stable fingerprints sent to each worker
         self._convs: dict[int, Any] = {}
         self.cpu_expand = self.cpu_encode = self.cpu_receive = 0.0
+        self.cpu_claim = self.cpu_build = self.cpu_decode = 0.0
         self.layered = True
         self.edges = 0
         self.bytes_out = [0] * count
@@ -419,7 +420,8 @@ class _Shard:
         """
         if self.fast and self.count > 1:
             if self.partition is None:
-                return self._own(self.sigma(self.engine.canonical(s) if self.engine.symmetric else s))
+                # (A stable fingerprint is a sum of random weights: its low bits are spread.)
+                return self.sigma(self.engine.canonical(s) if self.engine.symmetric else s) % self.count
             return self.own_tab[s[self.p0]]
         return self._own(self._orbit_sum(s))
 
@@ -579,6 +581,13 @@ class _Shard:
         return self._round(self._claim, offers)
 
     def _claim(self, offers: tuple) -> dict:
+        t0 = time.process_time()
+        try:
+            return self._claim_all(offers)
+        finally:
+            self.cpu_claim += time.process_time() - t0
+
+    def _claim_all(self, offers: tuple) -> dict:
         sig, lvl = self.sig, self.level
         sig_get = sig.get
         wanted = {}
@@ -612,6 +621,13 @@ class _Shard:
         return self._round(self._build, wanted)
 
     def _build(self, wanted: tuple) -> dict:
+        t0 = time.process_time()
+        try:
+            return self._build_all(wanted)
+        finally:
+            self.cpu_build += time.process_time() - t0
+
+    def _build_all(self, wanted: tuple) -> dict:
         e = self.engine
         expand = e.expand
         parents: dict[int, list] = {}
@@ -626,7 +642,8 @@ class _Shard:
                 pos, a = ref >> _distributed_loop.REF_BITS, ref & ((1 << _distributed_loop.REF_BITS) - 1)
                 succ = parents.get(pos)
                 if succ is None:
-                    succ = parents[pos] = expand(self.expanded[pos])[0]
+                    # (The owner canonicalizes what it receives, in its own numbering.)
+                    succ = parents[pos] = expand(self.expanded[pos], canonical=False)[0]
                 states.append(succ[a])
             out[w] = self._encode(w, states)
             self.states_out[w] += len(states)
@@ -699,6 +716,13 @@ class _Shard:
         return buf.getvalue(), pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL)
 
     def _decode(self, data: tuple, level: int) -> None:
+        t0 = time.process_time()
+        try:
+            self._decode_batch(data, level)
+        finally:
+            self.cpu_decode += time.process_time() - t0
+
+    def _decode_batch(self, data: tuple, level: int) -> None:
         e, n = self.engine, self.n
         src, new_d, new_pid = _Unpickler(io.BytesIO(data[0]), self.registry).load()
         rows = pickle.loads(data[1])
@@ -773,6 +797,9 @@ class _Shard:
             "cpu_expand": self.cpu_expand,
             "cpu_encode": self.cpu_encode,
             "cpu_receive": self.cpu - self.cpu_expand - self.cpu_encode,
+            "cpu_claim": self.cpu_claim,
+            "cpu_build": self.cpu_build,
+            "cpu_decode": self.cpu_decode,
             "received": self.received,
             "batches_out": self.batches_out,
             "received_dup": self.received_dup,
@@ -789,6 +816,17 @@ def _size(data: Any) -> int:
     return len(data) if isinstance(data, bytes) else sum(len(x) for x in data)
 
 
+def _offers(first: list[dict], count: int) -> list[tuple]:
+    """Per owner, ``(sender, batch)`` from the expand round's results. An owner claims
+    in the order given: worker ``j`` hears from ``j+1, j+2, ...`` first, so the states
+    lacked are built by every worker alike (not mostly by worker 0)."""
+    out = []
+    for j in range(count):
+        order = [(j + 1 + k) % count for k in range(count - 1)]
+        out.append(tuple((i, first[i]["out"][j]) for i in order if j in first[i]["out"]))
+    return out
+
+
 def run_in_process(shards: list[_Shard], max_states: int | None = None) -> int:
     """The driver's rounds without Dask (tests, and the partition's sample): returns the
     depth reached. Stops after the level that reaches ``max_states`` states."""
@@ -798,7 +836,7 @@ def run_in_process(shards: list[_Shard], max_states: int | None = None) -> int:
     while True:
         first = [s.expand(depth, True, tuple(incoming[j])) for j, s in enumerate(shards)]
         incoming = [[] for _ in shards]
-        offers = [tuple((i, first[i]["out"][j]) for i in range(count) if j in first[i]["out"]) for j in range(count)]
+        offers = _offers(first, count)
         if shards[0].fast:
             second = [s.claim(offers[j]) for j, s in enumerate(shards)]
             asks = [tuple((j, second[j]["wanted"][i]) for j in range(count) if i in second[j]["wanted"])
@@ -1037,8 +1075,7 @@ def explore_distributed(
                 for k in summary["witness"]:
                     witness.setdefault(k, depth)
             new = sum(r["own_new"] for r in first)
-            offers = [tuple((i, first[i]["out"][j]) for i in range(count) if j in first[i]["out"])
-                      for j in range(count)]
+            offers = _offers(first, count)
             if any(offers):
                 if fast:
                     second = wait_for([a.claim(offers[j]) for j, a in enumerate(actors)])
@@ -1097,8 +1134,9 @@ def explore_distributed(
                                    sum(r["states_out"]), sum(r["bytes_out"]), r["memory_bytes"],
                                    {"bytes_to": r["bytes_out"], "states_to": r["states_out"], "asked_to": r["asked"],
                                     "busy_seconds": round(r["busy_seconds"], 3),
-                                    **{k: r[k] for k in ("cpu_expand", "cpu_encode", "cpu_receive", "received",
-                                                         "received_dup", "batches_out", "loop")}}))
+                                    **{k: r[k] for k in ("cpu_expand", "cpu_encode", "cpu_receive", "cpu_claim",
+                                                         "cpu_build", "cpu_decode", "received", "received_dup",
+                                                         "batches_out", "loop")}}))
     memory = sum(r["memory_bytes"] for r in reports)
     stats = Stats(
         states=states, edges=edges, depth=depth, queue=0 if complete else frontier,
