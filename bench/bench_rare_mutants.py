@@ -4,8 +4,8 @@
 ``--no-steer``: every choice as drawn); "new" is the suite as shipped (steering on: a
 delivery, duplicate or played outcome whose model transition no case made yet is
 preferred; see conformance/coverage.py Steering). "nohold" is the suite before the
-hold-back policy as well (FIFO and LIFO only, no steering). All run the same seeds in
-one process:
+hold-back policy as well (FIFO and LIFO only, no steering), "nohold+steer" that with
+steering. All run the same seeds in one process:
 
     python bench/bench_rare_mutants.py                       # seeds 1-15, 100 examples
     python bench/bench_rare_mutants.py --seeds 1-5 --examples 100 --mutant release-keeps-stock
@@ -52,8 +52,8 @@ from sagaspec.conformance.events import ExampleFinished, RunFinished  # noqa: E4
 from test_conform_mutants import RARE, TABLE  # noqa: E402
 
 #: generator -> (the scheduling policies it draws from, whether it steers).
-GENERATORS = {"nohold": (("fifo", "lifo"), False), "old": (choosers.POLICIES, False),
-              "new": (choosers.POLICIES, True)}
+GENERATORS = {"nohold": (("fifo", "lifo"), False), "nohold+steer": (("fifo", "lifo"), True),
+              "old": (choosers.POLICIES, False), "new": (choosers.POLICIES, True)}
 
 
 def _seeds(text: str) -> list[int]:
@@ -226,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     shipped = choosers.POLICIES
     summary: list[str] = []
     missed = 0
-    print(f"{'gen':<4} {'mutant':<22} {'seed':>4} {'found':>5} {'example':>7} {'check':<14} "
+    print(f"{'gen':<12} {'mutant':<22} {'seed':>4} {'found':>5} {'example':>7} {'check':<14} "
           f"{'seconds':>7}")
     for mutant in args.mutant or sorted(RARE):
         for gen, (policies, steer) in GENERATORS.items():
@@ -238,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
                                               args.participant, steer)
                     if first is not None:
                         found[seed] = first
-                    print(f"{gen:<4} {mutant:<22} {seed:>4} {'yes' if first else 'no':>5} "
+                    print(f"{gen:<12} {mutant:<22} {seed:>4} {'yes' if first else 'no':>5} "
                           f"{first or '':>7} {check:<14} {took:>7.1f}", flush=True)
             finally:
                 choosers.POLICIES = shipped
