@@ -390,6 +390,7 @@ def saga_strategy(spec: SagaSpec, index: int, token: str) -> st.SearchStrategy[S
 _CATALOGUE_LINE = frozenset({"sku", "quantity", "unitPrice"})
 
 
+@functools.cache
 def catalogue_shaped(spec: SagaSpec) -> bool:
     """Whether the trigger has a user, an amount and lines of ``sku``/``quantity``/
     ``unitPrice`` (what a per-key world judges)."""
