@@ -91,7 +91,7 @@ def run_distributed(system, config, workers: int, variant: str = "new") -> dict:
             "cpu_expand_s": round(x["cpu_expand"], 2), "cpu_encode_s": round(x["cpu_encode"], 2),
             "cpu_receive_s": round(x["cpu_receive"], 2),
             # (new: answering, building the states lacked, adding those received)
-            **{f"{k}_s": round(x[k], 2) for k in ("cpu_claim", "cpu_build", "cpu_decode") if k in x},
+            **{f"{k}_s": round(x[k], 4) for k in ("cpu_claim", "cpu_build", "cpu_decode") if k in x},
             "busy_s": x["busy_seconds"], "idle_fraction": round(max(0.0, 1 - x["busy_seconds"] / search), 3),
             "states_per_cpu_s": round(t.states / max(t.cpu_seconds, 1e-9)),
             "states_sent": t.states_sent, "bytes_sent": t.bytes_sent, "batches_sent": x["batches_out"],
@@ -119,46 +119,64 @@ def run_distributed(system, config, workers: int, variant: str = "new") -> dict:
     }
 
 
-def estimate(one: dict, many: dict, targets=(16, 64), bandwidth: float = 1.25e8, call_s: float = 1e-3) -> list[dict]:
+def estimate(one: dict, many: dict, targets=(16, 64), bandwidth: float = 1.25e8, call_s: float = 1e-3,
+             lack_us: float = 12.0) -> list[dict]:
     """Search time on ``targets`` workers from a 1-worker and a W-worker measurement of the
     new search (CPU seconds, so the shared machine's load matters less than in wall time).
 
     Model (perfect balance, one core per worker, every round a barrier):
-    ``T(N) = S/N * (c + a(N) * m) + 2 * S * a(N) * b / bandwidth + levels * 3 * N * call``
+    ``T(N) = S/N * (c + a(N) * m + l(N) * k) + 2 * S * (a(N) * 8 + l(N) * b) / bandwidth + levels * 3 * N * call``
     * ``c``: CPU seconds per state on one worker (nothing asked);
-    * ``m``: CPU seconds per fingerprint asked (its stable fingerprint, noting it, the
-      owner's answer, and building and sending the few the owner lacked), measured as
-      the W-worker run's extra CPU over one worker's, per fingerprint asked;
-    * ``a(N)``: fingerprints asked per state. With owners by the whole state (what the
-      chooser picks at 16 and 64 workers: one participant's states are too few to
-      spread), a successor is another worker's with probability (N-1)/N:
-      a(N) = a_whole(W) * ((N-1)/N) / ((W-1)/W), from the W-worker run with whole-state
-      owners ("new-whole"; else from the run with the chosen owners, which asks less);
-    * ``b``: bytes per fingerprint asked (8 for the fingerprint, plus the answers and the
-      states sent), all relayed by the driver: in and out over its ``bandwidth`` (1 Gbit/s);
+    * ``l(N)``: states lacked per state: a state whose owner has none of its parents
+      must be built by another worker and sent. With whole-state owners a parent is the
+      owner's with probability 1/N, so l(N) = (1 - 1/N)**r, ``r`` (parents per state,
+      in effect) fitted to the W-worker run: r = ln l(W) / ln(1 - 1/W);
+    * ``k``: CPU seconds per state lacked (the sender expanding its parent again and
+      encoding it, the owner decoding and canonicalizing it): measured build and decode
+      CPU per state sent when the run reports them, else ``lack_us``;
+    * ``a(N)``: fingerprints asked per state, a_whole(W) * ((N-1)/N) / ((W-1)/W), from
+      the W-worker run with whole-state owners ("new-whole"; else the chosen owners');
+    * ``m``: the rest of the W-worker run's extra CPU over one worker's (stable
+      fingerprints of the states kept and asked, asking, answering), per fingerprint asked;
+    * ``b``: bytes per state sent; every message goes through the driver, in and out,
+      over its ``bandwidth`` (1 Gbit/s);
     * per level three rounds, each one actor call per worker issued by the driver, at
       ``call`` seconds each (1 ms assumed).
     """
+    import math
+
     states, levels = many["states"], max(many["depth"], 1)
     w = many["workers"]
+    per = many["per_worker"]
     c = one["cpu_s"] / states
-    asked = sum(p["asked"] for p in many["per_worker"])
-    m = max(many["cpu_s"] - one["cpu_s"], 0.0) / asked if asked else 0.0
-    b = sum(p["bytes_sent"] for p in many["per_worker"]) / asked if asked else 0.0
+    asked = sum(p["asked"] for p in per)
+    lacked = sum(p["states_sent"] for p in per)
+    if all("cpu_build_s" in p for p in per) and lacked:
+        k = sum(p["cpu_build_s"] + p["cpu_decode_s"] for p in per) / lacked
+    else:
+        k = lack_us * 1e-6
+    extra = max(many["cpu_s"] - one["cpu_s"], 0.0)
+    m = max(extra - lacked * k, 0.0) / asked if asked else 0.0
+    total_bytes = sum(p["bytes_sent"] for p in per)
+    b = max(total_bytes - 8 * asked - 4 * lacked, 0) / lacked if lacked else 0.0
     a_whole = many["asked_per_state"] / ((w - 1) / w)
+    l_w = lacked / states
+    r = math.log(l_w) / math.log(1 - 1 / w) if 0 < l_w < 1 else 0.0
     out = []
     for n in targets:
         a = a_whole * (n - 1) / n
-        cpu = states / n * (c + a * m)
-        net = 2 * states * a * b / bandwidth
+        lack = (1 - 1 / n) ** r if r else 0.0
+        cpu = states / n * (c + a * m + lack * k)
+        net = 2 * states * (a * 8 + lack * b) / bandwidth
         coord = levels * 3 * n * call_s
         total = cpu + net + coord
         out.append({
             "workers": n, "cpu_s": round(cpu, 2), "network_s": round(net, 2), "coordination_s": round(coord, 2),
             "total_s": round(total, 2), "states_per_s": round(states / total), "speedup_vs_1": round(states * c / total, 1),
             "speedup_without_coordination": round(states * c / (cpu + net), 1),
-            "asked_per_state": round(a, 3), "cpu_per_state_us": round(c * 1e6, 2), "cpu_per_asked_us": round(m * 1e6, 2),
-            "bytes_per_asked": round(b, 1),
+            "asked_per_state": round(a, 3), "lacked_per_state": round(lack, 3), "parents_r": round(r, 2),
+            "cpu_per_state_us": round(c * 1e6, 2), "cpu_per_asked_us": round(m * 1e6, 2),
+            "cpu_per_lacked_us": round(k * 1e6, 2), "bytes_per_lacked": round(b, 1),
             "asked_from": f"owners by {many['partition'] or 'the whole state'} ({many['variant']} run)",
             "assumed_call_ms": round(call_s * 1e3, 3), "assumed_bandwidth_MBps": round(bandwidth / 1e6),
         })
@@ -259,16 +277,18 @@ def main(argv: list[str] | None = None) -> int:
     if est:
         print()
         print("estimate (perfect balance, one core per worker; see estimate() for the model):")
-        print(f"{'workers':>7} {'asked/st':>8} {'CPU s':>8} {'net s':>7} {'coord s':>8} {'total s':>8} {'st/s':>10} "
-              f"{'vs 1':>6} {'vs 1 w/o coord':>14}")
+        print(f"{'workers':>7} {'asked/st':>8} {'lacked/st':>9} {'CPU s':>8} {'net s':>7} {'coord s':>8} {'total s':>8} "
+              f"{'st/s':>10} {'vs 1':>6} {'vs 1 w/o coord':>14}")
         for e in est:
-            print(f"{e['workers']:>7} {e['asked_per_state']:>8} {e['cpu_s']:>8} {e['network_s']:>7} {e['coordination_s']:>8} "
-                  f"{e['total_s']:>8} {e['states_per_s']:>10,} {e['speedup_vs_1']:>6} {e['speedup_without_coordination']:>14}")
+            print(f"{e['workers']:>7} {e['asked_per_state']:>8} {e['lacked_per_state']:>9} {e['cpu_s']:>8} "
+                  f"{e['network_s']:>7} {e['coordination_s']:>8} {e['total_s']:>8} {e['states_per_s']:>10,} "
+                  f"{e['speedup_vs_1']:>6} {e['speedup_without_coordination']:>14}")
         e = est[0]
         print(f"(measured: {e['cpu_per_state_us']} us CPU per state on 1 worker, {e['cpu_per_asked_us']} us per "
-              f"fingerprint asked, {e['bytes_per_asked']} B per fingerprint asked, asked per state scaled from "
-              f"{e['asked_from']}; assumed: {e['assumed_bandwidth_MBps']} MB/s at the driver, which relays every "
-              f"message, {e['assumed_call_ms']} ms per actor call, 3 rounds of N calls per level)")
+              f"fingerprint asked, {e['cpu_per_lacked_us']} us and {e['bytes_per_lacked']} B per state lacked, "
+              f"{e['parents_r']} parents per state in effect; asked per state scaled from {e['asked_from']}; "
+              f"assumed: {e['assumed_bandwidth_MBps']} MB/s at the driver, which relays every message, "
+              f"{e['assumed_call_ms']} ms per actor call, 3 rounds of N calls per level)")
     return 0
 
 
