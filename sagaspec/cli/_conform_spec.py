@@ -146,6 +146,8 @@ def conform_spec(spec_ref: str, adapter: str | None, participant: str, examples:
                  "--case-sagas", str(sagas), "--faults", ",".join(kinds) or "none"]
         if mutant:
             words += ["--mutant", mutant]
+        if memory is None and not steer:  # the case as it ran: unsteered
+            words += ["--no-steer"]
         if mapping:
             words += ["--mapping", mapping]
         if "crash" in kinds and points != CRASH_POINTS:

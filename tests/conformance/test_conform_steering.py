@@ -163,3 +163,24 @@ def test_conform_spec_says_steering_is_on_and_no_steer_turns_it_off():
     assert "steering: on:" in on.output and "--no-steer turns it off" in on.output
     assert re.search(r"model transitions made by the reference in cases 0-2: \d+", on.output)
     assert "steering" not in off.output
+
+
+def test_a_steered_spec_failure_reproduces_from_its_line_and_not_without_steering():
+    """drop-guard-23 of order-shipping, seed 1: case 10 fails only as steering made it, so
+    its line reproduces it steered; an unsteered run's line says --no-steer."""
+    spec = str(Path(SHOP).with_name("order-shipping.saga.yaml"))
+    run = CliRunner().invoke(main, ["conform", "--spec", spec, "--mutant", "drop-guard-23",
+                                    "--seed", "1", "-n", "30", "-x"])
+    assert run.exit_code == 1, run.output
+    line = re.search(r"^Reproduce with: sagaspec (.*)$", run.output, re.M).group(1)
+    assert "--no-steer" not in line
+    again = CliRunner().invoke(main, line.split())
+    assert again.exit_code == 1 and "FAILED model: case 10" in again.output, again.output
+    unsteered = CliRunner().invoke(main, [*line.split(), "--no-steer"])
+    assert unsteered.exit_code == 0, unsteered.output
+    off = CliRunner().invoke(main, ["conform", "--spec", spec, "--mutant", "drop-guard-23",
+                                    "--seed", "1", "-n", "30", "-x", "--no-steer"])
+    assert off.exit_code == 1, off.output  # found later unsteered (case 26, not 10)
+    line = re.search(r"^Reproduce with: sagaspec (.*)$", off.output, re.M).group(1)
+    assert line.endswith(" --no-steer")  # the case as it ran: unsteered
+    assert CliRunner().invoke(main, line.split()).exit_code == 1
