@@ -79,11 +79,15 @@ def test_generated_system_cases_interleave_sagas_delivery_by_delivery():
 
 
 def test_a_crash_lands_between_two_deliveries_and_its_point_is_in_the_diagram():
-    _runner, events, final = _run(mutant="mark-before-work-1", examples=100, seed=4)
+    _runner, events, final = _run(mutant="mark-before-work-1", examples=100, seed=4, all_bugs=False,
+                                  shrink=False)
     assert final.failures, final
     (shrunk,) = [e.failure for e in events if isinstance(e, FailureShrunk)]
-    assert "its next handling dies at " in shrunk.diagram
-    assert "was killed before acknowledging" in shrunk.message or "killed" in shrunk.diagram
+    lines = shrunk.diagram.splitlines()
+    crash = next(i for i, line in enumerate(lines) if "CRASH" in line)
+    assert "its next handling dies at " in lines[crash]
+    # Deliveries go on after the crash (the killed one again, and others around it).
+    assert sum("]" in line and "publishes" not in line for line in lines[crash + 1:]) >= 2, shrunk.diagram
 
 
 @pytest.mark.timeout(120)
@@ -92,15 +96,17 @@ def test_crash_mutants_of_the_system_are_caught_on_every_seed_only_when_stepped(
     """Running each saga by itself, these were caught on 3 of these 5 seeds (a crash
     rarely reached work in progress); delivery by delivery, on all 5."""
     caught = {step: [] for step in (False, True)}
-    for step in caught:
+    for step in (True, False):
         harness.STEP_SYSTEM = step
         try:
             for seed in range(1, 6):
                 _r, _e, final = _run(mutant=mutant, examples=100, seed=seed, all_bugs=False, shrink=False)
                 caught[step].append(bool(final.failures))
+                if not step and not final.failures:
+                    break  # one seed missed by itself is what this shows (the rest is slow)
         finally:
             harness.STEP_SYSTEM = True
-    assert all(caught[True]), caught
+    assert caught[True] == [True] * 5, caught
     assert not all(caught[False]), caught  # what stepping adds (else this test shows nothing)
 
 
