@@ -6,6 +6,7 @@ from __future__ import annotations
 #: the shared 2-core machine under load; a name without parameters covers each of its
 #: cases). Only the order of a parallel run depends on them: see ``long_first``.
 LONG_TESTS: dict[str, float] = {
+    "tests/conformance/test_conform_system_steps.py::test_crash_mutants_of_the_system_are_caught_on_every_seed_only_when_stepped": 40,
     "tests/conformance/test_conform_generator.py::test_edges_come_from_the_schema_and_respect_it": 22,
     "tests/conformance/test_conform_generator.py::test_shrinking_goes_to_small_values": 24,
     "tests/docs/test_readme.py::test_readme_files_and_the_commands_that_use_them_run_verbatim": 85,
