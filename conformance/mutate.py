@@ -552,6 +552,13 @@ class _Lenient:
     def __init__(self, domain) -> None:
         self.domain = domain
 
+    def __getattr__(self, name: str):
+        # Its bounds (a key not set yet starts at ``low``) are the domain's; not the
+        # dunders copy looks up on a copy that has no ``domain`` yet.
+        if name.startswith("__") or name == "domain":
+            raise AttributeError(name)
+        return getattr(self.domain, name)
+
     def check(self, value, where, what):
         try:
             return self.domain.check(value, where, what)

@@ -89,6 +89,14 @@ class _View:
         return self._states[name]
 
 
+def widened_params(spec: SagaSpec, params: dict[str, Any]) -> tuple:
+    """The spec's params, each bound raised to the value the services report when that is
+    above it: a real stock level (a total per key) is what they run with."""
+    return tuple(dataclasses.replace(p, high=params[p.name])
+                 if isinstance(params.get(p.name), int) and isinstance(p.high, int) and params[p.name] > p.high
+                 else p for p in spec.params)
+
+
 def judge_variables(spec: SagaSpec, saga_ids: list[str], replies: dict[str, dict[str, Any] | None],
                     properties: Iterable[SpecProperty], *, at_rest: bool = True) -> dict[str, StoreVerdict]:
     """Judge ``properties`` on the participants' variables.
@@ -117,7 +125,8 @@ def judge_variables(spec: SagaSpec, saga_ids: list[str], replies: dict[str, dict
     system = None
     if saga_ids:
         try:
-            roomy = dataclasses.replace(spec, bounds={**spec.bounds, "max_sagas": max(len(saga_ids), spec.max_sagas)})
+            roomy = dataclasses.replace(spec, bounds={**spec.bounds, "max_sagas": max(len(saga_ids), spec.max_sagas)},
+                                        params=widened_params(spec, params))
             system = spec_system(roomy, len(saga_ids), params=params)
         except Exception as exc:  # params a service reported that the spec refuses
             for sp in props:

@@ -1,8 +1,12 @@
 """Reference services for the ``corrected`` (and ``seed``) design, their mutants, and
-in-process wiring.
+in-process wiring: the spec interpreter running the design's spec (a hand-written
+mutant's name runs its operator mutant), or, with ``engine="hand-written"``, the
+hand-written classes.
 
 >>> system = make_system(mutant="complete-before-payment")
->>> system.classes["order"].mutant
+>>> system.services["order"].spec.name
+'order-corrected~mutant'
+>>> make_system(mutant="complete-before-payment", engine="hand-written").classes["order"].mutant
 'complete-before-payment'
 """
 

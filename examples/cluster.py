@@ -83,8 +83,8 @@ class Cluster:
     db
         ``postgresql://...`` or ``None`` for SQLite files in the cluster's state directory.
     mutant, design
-        Passed to every runner. A ``design`` that is not a hand-written one (a spec file)
-        runs as ``spec``.
+        Passed to every runner (which runs the interpreter on the design's spec). A
+        ``design`` that is not a shipped order design (a spec file) runs as ``spec``.
     supervise
         Restart a process that exits on its own (default ``True``).
     """

@@ -60,7 +60,7 @@ from sagaspec.spec.specschemas import example_value
 from sagaspec.errors import InputError, UsageError
 
 __all__ = ["SpecService", "spec_services", "Decision", "property_verdicts", "replay_path", "ReplayMismatch",
-           "per_key_world", "check_world_data", "rule_value"]
+           "per_key_world", "per_key_params", "check_world_data", "rule_value"]
 
 log = logging.getLogger("sagaspec.service")
 
@@ -149,7 +149,7 @@ class SpecService:
             # A world per key gives every keyed variable per key: one it does not list
             # has nothing at any key.
             values = {**{n: {} for n in self.keyed}, **values}
-        self._widen({k: v for k, v in values.items() if not isinstance(v, dict)})
+        self._widen(values)  # a per-key start is kept (the total is its param), not widened
         with self.store.transaction() as tx:
             current = tx.get(_SHARED) or dict(zip(self.model.shared_names, self.model._init_shared,
                                                   strict=True))
@@ -509,6 +509,20 @@ def per_key_world(spec: SagaSpec, world: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def per_key_params(spec: SagaSpec, params: dict[str, Any], starts: dict[str, Any]) -> dict[str, Any]:
+    """``params`` with the param a keyed variable starts at (``initial: stock``) set to
+    the total of its per-key start in ``starts`` (``{VAR: {KEY: UNITS}}``): what the
+    spec's properties compare its total with (``free + sum(held) == stock``)."""
+    out = dict(params)
+    for p in spec.participants:
+        for v in p.shared:
+            start = starts.get(v.name)
+            text = getattr(v.initial, "text", None)
+            if v.key and isinstance(start, dict) and text in {q.name for q in spec.params}:
+                out[text] = sum(int(u) for u in start.values())
+    return out
+
+
 def rule_value(spec: SagaSpec, knob: str, data: dict[str, Any], events: dict[str, Any]) -> str | None:
     """:meth:`~sagaspec.spec.sagafile.SagaSpec.knob_by_rules` (kept by this name)."""
     return spec.knob_by_rules(knob, data, events)
@@ -560,7 +574,17 @@ def property_verdicts(services: dict[str, SpecService], saga_ids: list[str], *,
     # The params the services run with (resolved once, when they were made), not the
     # defaults for this many sagas: a stock level is what the services started from.
     params = {k: v for k, v in first.model.params.items() if k != "sagas"}
-    system = spec_system(spec, len(saga_ids), params=params)
+    for svc in services.values():  # a keyed variable started per key: its param is the total
+        params = per_key_params(spec, params, getattr(svc, "shared_start", {}))
+    import dataclasses
+
+    # A stock above a param's bound (a total per key) is what the services run with.
+    widened = tuple(dataclasses.replace(p, high=params[p.name])
+                    if isinstance(params.get(p.name), int) and isinstance(p.high, int) and params[p.name] > p.high
+                    else p for p in spec.params)
+    roomy = dataclasses.replace(spec, bounds={**spec.bounds, "max_sagas": max(len(saga_ids), spec.max_sagas)},
+                                params=widened)
+    system = spec_system(roomy, len(saga_ids), params=params)
     states = {}
     for part in system.participants:
         svc = services[part.name]

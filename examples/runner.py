@@ -85,6 +85,9 @@ __all__ = [
     "EXIT_CRASH_POINT",
 ]
 
+#: Store key of the per-key starts the world set up (what a restarted process judges by).
+_SHARED_START = "runner:shared-start"
+
 EXIT_UNAVAILABLE = 69
 EXIT_CONSUMER_BUG = 70
 EXIT_CRASH_POINT = 75
@@ -92,7 +95,8 @@ EXIT_CRASH_POINT = 75
 log = logging.getLogger("sagaspec.runner")
 
 
-def subscriptions(service: str, design: str = "corrected", mutant: str | None = None) -> tuple[str, ...]:
+def subscriptions(service: str, design: str = "corrected", mutant: str | None = None,
+                  engine: str = "interpreter") -> tuple[str, ...]:
     """The event types ``service`` consumes (a mutant may subscribe to fewer).
 
     >>> subscriptions("payment")
@@ -100,12 +104,21 @@ def subscriptions(service: str, design: str = "corrected", mutant: str | None = 
     >>> subscriptions("inventory", mutant="no-release-after-payment-failure")
     ('OrderCreated',)
     """
-    from sagaspec.examples.system import service_classes
+    from sagaspec.examples.system import operator_mutant, service_classes
+    from sagaspec.spec.sagafile import resolve_spec
 
-    classes = service_classes(design, mutant)
-    if service not in classes:
-        raise UsageError(f"unknown service {service!r}; expected one of {', '.join(classes)}")
-    return tuple(sorted(classes[service].subscribes))
+    if engine == "hand-written":
+        classes = service_classes(design, mutant)
+        if service not in classes:
+            raise UsageError(f"unknown service {service!r}; expected one of {', '.join(classes)}")
+        return tuple(sorted(classes[service].subscribes))
+    spec = resolve_spec(design)
+    if mutant:
+        spec = operator_mutant(spec, mutant).spec
+    names = [p.name for p in spec.participants]
+    if service not in names:
+        raise UsageError(f"unknown service {service!r}; expected one of {', '.join(names)}")
+    return tuple(sorted(spec.participant(service).subscribes))
 
 
 def open_store(db: str | None, service: str, namespace: str = "", state_dir: str | None = None,
@@ -151,12 +164,20 @@ class ServiceRunner:
         backoff: Backoff | None = None,
         lock_timeout: float = 5.0,
         spec: str | None = None,
+        engine: str = "interpreter",
     ) -> None:
         from sagaspec.examples.service import CRASH_POINTS
+        from sagaspec.examples.system import ENGINES, operator_mutant
 
+        if engine not in ENGINES:
+            raise UsageError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
+        if spec is None and engine == "interpreter":
+            spec = design  # the design's spec (order-corrected, order-seed)
         #: A saga spec file (or shipped name) whose participant this runner interprets
         #: (:class:`~sagaspec.examples.interpreter.SpecService`); None: the hand-written services.
         self.spec = None
+        #: The operator mutant it runs (a hand-written mutant's name resolves to its own).
+        self.spec_mutant = None
         if spec is not None:
             from sagaspec.spec.sagafile import resolve_spec
 
@@ -166,7 +187,7 @@ class ServiceRunner:
                 raise UsageError(f"unknown service {service!r} in spec {self.spec.name!r}; "
                                  f"expected one of {', '.join(names)}")
             if mutant:
-                raise UsageError("--mutant runs a hand-written mutant; with --spec, mutate the spec (sagaspec mutate)")
+                self.spec_mutant = operator_mutant(self.spec, mutant)
         if crash_at is not None and crash_at not in CRASH_POINTS:
             raise UsageError(f"unknown crash point {crash_at!r}; expected one of {', '.join(CRASH_POINTS)}")
         self.name = service
@@ -182,8 +203,9 @@ class ServiceRunner:
         self.lock_timeout = lock_timeout
         self.retries = 0
         self._outbox_dirty = False
-        self.routes = (tuple(sorted(self.spec.participant(service).subscribes)) if self.spec is not None
-                       else subscriptions(service, design, self.mutant))
+        runs = self.spec_mutant.spec if self.spec_mutant is not None else self.spec
+        self.routes = (tuple(sorted(runs.participant(service).subscribes)) if runs is not None
+                       else subscriptions(service, design, self.mutant, engine))
         self.transport = open_transport(self.config)
         self.service: Any = None
         self.busy = 0
@@ -205,9 +227,9 @@ class ServiceRunner:
         store = await self._in_store(open_store, self.db, self.name, self.config.namespace,
                                      self.state_dir, self.lock_timeout)
         if self.spec is not None:
-            from sagaspec.examples.interpreter import SpecService
+            from sagaspec.examples.system import spec_service
 
-            self.service = SpecService(self.spec, self.name, store, publisher=self._publish_sync)
+            self.service = spec_service(self.spec, self.name, self.spec_mutant, store, self._publish_sync)
         else:
             self.service = make_service(self.name, design=self.design, mutant=self.mutant, store=store,
                                         publisher=self._publish_sync)
@@ -414,7 +436,7 @@ class ServiceRunner:
                               retries=self.retries,
                               seconds={k: round(v, 6) for k, v in self.timings.items()})
         elif op == "setup":
-            await self._store_call(self.service.configure, msg.get("world") or {})
+            await self._store_call(self._setup, msg.get("world") or {})
             await self._reply(msg)
         elif op == "start" or op == "place_order" and self.spec is not None:
             # Any spec: the participant with a trigger reaction starts saga msg["saga"] (or
@@ -446,6 +468,27 @@ class ServiceRunner:
         else:
             await self._reply(msg, error=f"unknown control op {op!r}")
 
+    def _setup(self, world: dict[str, Any]) -> None:
+        """The ``setup`` op: the world (knob values, or the per-key world: stock per key,
+        the world rules' data), and this participant's share of its ``shared`` starts."""
+        if self.spec is None:
+            self.service.configure(world)
+            return
+        from sagaspec.adapters.base import check_shared
+        from sagaspec.examples.interpreter import per_key_world
+
+        if isinstance(world, dict) and any(k == "stock" or k in self.spec.world_data for k in world):
+            world = per_key_world(self.spec, dict(world))
+        every = check_shared(self.spec, world.get("shared") or {})
+        self.service.configure({k: v for k, v in world.items() if k != "shared"})
+        self.service.set_shared(every.get(self.name) or {})
+        starts = {var: v for values in every.values() for var, v in values.items() if isinstance(v, dict)}
+        if starts:
+            # Every participant reports the params the properties read (a stock total), and
+            # the store keeps them: a restarted process reports the same.
+            with self.service.store.transaction() as tx:
+                tx.put(_SHARED_START, {**(tx.get(_SHARED_START) or {}), **starts})
+
     def _started(self, saga: str) -> bool:
         """Whether the interpreter already started ``saga`` (its trigger's record is kept
         with the saga's state, committed with the trigger event in the outbox)."""
@@ -460,15 +503,21 @@ class ServiceRunner:
             return {"available": False,
                     "reason": "the hand-written order services keep their own records "
                               "(stock per sku), not the spec's variables"}
+        from sagaspec.examples.interpreter import per_key_params
+
         model = self.service.model
         per: dict[str, Any] = {}
-        shared: dict[str, Any] = {}
+        values = self.service.variables(sagas[0] if sagas else "")
         for saga in sagas:
             values = self.service.variables(saga)
             per[saga] = {f: values[f] for f in model.slot_cls._fields}
-            shared = {n: values[n] for n in model.shared_names}
-        return {"available": True, "sagas": per, "shared": shared,
-                "params": {k: v for k, v in model.params.items() if k != "sagas"}}
+        # A keyed variable held per key is judged by its total (its param: the total start).
+        shared = {n: sum(values[n].values()) if isinstance(values[n], dict) else values[n]
+                  for n in model.shared_names}
+        with self.service.store.transaction() as tx:
+            start = tx.get(_SHARED_START) or {}
+        params = per_key_params(self.spec, {k: v for k, v in model.params.items() if k != "sagas"}, start)
+        return {"available": True, "sagas": per, "shared": shared, "params": params}
 
     def _read_keys(self, keys: list[str]) -> dict[str, Any]:
         with self.service.store.transaction() as tx:
@@ -525,8 +574,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--design", default="corrected", choices=("corrected", "seed"))
     parser.add_argument("--spec", default=None, metavar="FILE",
                         help="run a participant of this saga spec (the reference interpreter) "
-                             "instead of the hand-written order services")
-    parser.add_argument("--mutant", default=None, help="run a shipped mutant instead of the reference")
+                             "instead of the design's")
+    parser.add_argument("--engine", default="interpreter", choices=("interpreter", "hand-written"),
+                        help="the order design's services: the interpreter running its spec "
+                             "(default) or the hand-written classes")
+    parser.add_argument("--mutant", default=None,
+                        help="run a mutant instead of the reference: a hand-written mutant's name "
+                             "(its operator mutant) or one of the spec's (sagaspec serve --spec FILE --list-mutants)")
     parser.add_argument("--crash-at", default=None,
                         help="die (exit 75) at this point of the first handling: before-commit, "
                              "after-commit or after-publish")
@@ -553,7 +607,7 @@ def main(argv: list[str] | None = None) -> int:
             args.service, config, db=args.db, design=args.design, mutant=args.mutant,
             crash_at=args.crash_at, state_dir=args.state_dir, keep_going=args.keep_going,
             backoff=Backoff(budget=args.retry_budget), lock_timeout=args.lock_timeout,
-            spec=args.spec,
+            spec=args.spec, engine=args.engine,
         )
         return asyncio.run(_serve(runner))
     except BrokerUnavailable as exc:

@@ -9,15 +9,17 @@ the event goes to every subscriber and the in-memory bus runs until quiet),
 ``setup`` (world knob values; with ``per_key=True`` the per-key world of
 :class:`~sagaspec.adapters.base.World` instead: stock per key, the world rules' data),
 ``crash`` (arm a crash point for the next delivery),
-``hold`` (a steppable system: its own bus stops, the caller delivers each message with
-``deliver_to``, so it picks the next one, its duplicates and where a crash lands),
-``reset`` and ``drain``. A delivery killed at its crash point restarts the participant,
+``reset`` and ``drain``. With a ``seed``, the in-memory bus delivers a uniformly random
+pending message next (one event may overtake another, as on a real multi-consumer
+broker), reproducibly; without, in publication order. A delivery killed at its crash point restarts the participant,
 which re-sends its outbox, and raises :class:`ConsumerCrashed` (the server answers 5xx:
 not acknowledged, the bus redelivers).
 """
 
 from __future__ import annotations
 
+import json
+import random
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -35,12 +37,22 @@ class SpecTarget:
 
     #: ``POST /world`` takes the spec's knob values, not the order saga's world.
     world_knobs = True
-    #: Whether the system's own bus is held (:meth:`hold`).
-    held = False
 
     def __init__(self, make: Callable[[], dict[str, Any]], participant: str = "system",
-                 world: dict[str, Any] | None = None, *, per_key: bool = False) -> None:
-        self._make = make
+                 world: dict[str, Any] | None = None, *, per_key: bool = False,
+                 seed: int | None = None, crash_point: str | None = None,
+                 supervised: bool = False) -> None:
+        #: Builds fresh services (``reset`` calls it): replace it, then ``reset()``, to run
+        #: other service classes (a faulty one in a test).
+        self.make = make
+        #: ``True``: a service that raises while handling is reported (a
+        #: :class:`RawMessage` "consumer crashed: ...") and restarted, the poison message
+        #: dropped, as a process supervisor and a broker's dead-letter queue would; else
+        #: the exception reaches the caller.
+        self.supervised = supervised
+        self.seed = seed
+        #: Where a crash without a point arms the restarted participant (None: nowhere).
+        self.crash_point = crash_point
         #: ``True``: ``setup`` takes the per-key world (stock per key, declined users, an
         #: amount limit), as the hand-written order services do, not knob values.
         self.per_key = per_key
@@ -59,26 +71,16 @@ class SpecTarget:
         caps = {"setup", "crash", "reset", "deliver_raw", "deliver_to"}
         if any(r.kind == "trigger" for s in self.services.values() for r in s.part.reactions):
             caps.add("start")
+            if self.per_key:  # the order saga's reference services: place_order, its older name
+                caps.add("place_order")
         return frozenset(caps)
-
-    @property
-    def steppable(self) -> bool:
-        """Whether :meth:`hold` applies: every participant here, so a bus of its own."""
-        return self.participant == "system" and len(self.services) > 1
-
-    def hold(self, on: bool = True) -> None:
-        """Hold the system's bus (``on``): what a participant publishes is only drained,
-        delivered to nobody here; the caller delivers each message with
-        :meth:`deliver_to`. ``False``: the bus runs until quiet again, as served."""
-        self.held = bool(on)
-        self._bus.clear()
 
     def reset(self) -> None:
         # Close the old stores first: a factory that reopens the same file must not race
         # the old connection.
         for svc in getattr(self, "_all", {}).values():
             svc.store.close()
-        self._all = services = self._make()
+        self._all = services = self.make()
         if self.participant != "system":
             if self.participant not in services:
                 raise AdapterError(f"no participant {self.participant!r}; the spec has {', '.join(services)}")
@@ -88,6 +90,7 @@ class SpecTarget:
         self.spec = next(iter(services.values())).spec
         self._out = []
         self._bus = deque()
+        self._rng = random.Random(self.seed) if self.seed is not None else None
         self.setup(self._initial_world)
 
     def drain(self) -> list[dict[str, Any] | RawMessage]:
@@ -153,6 +156,8 @@ class SpecTarget:
             raise AdapterError(f"cannot crash {participant!r}; this target runs {', '.join(self.services)}")
         if point is None:
             self.services[participant] = self.services[participant].restarted()
+            if self.crash_point is not None:
+                self.services[participant].arm_crash(self.crash_point)
             self._relay(participant, True)
             self._pump()
             return
@@ -166,6 +171,11 @@ class SpecTarget:
             if not isinstance(event, dict) or event.get("eventType") in svc.subscribes or len(self.services) == 1:
                 if not self._handle(name, event):
                     crashed.append(name)
+        if self.supervised:
+            # As the broker: the unacknowledged delivery comes again to whoever was killed
+            # (bounded, as the hand-written services' bus).
+            for _ in range(3):
+                crashed = [name for name in crashed if not self._handle(name, event)]
         self._pump()
         if crashed:
             raise ConsumerCrashed(f"{', '.join(crashed)} crashed before acknowledging the event")
@@ -191,6 +201,13 @@ class SpecTarget:
             acked = False
             self.services[name] = self.services[name].restarted()
             self._relay(name, route)  # a restarted process first sends its outbox
+        except Exception as exc:
+            if not self.supervised:
+                raise
+            text = str(exc).strip().splitlines()
+            self._out.append(RawMessage(_as_bytes(event), name, f"consumer crashed: {type(exc).__name__}: "
+                                                               f"{text[0] if text else ''}"[:300]))
+            self.services[name] = self.services[name].restarted()
         # An armed crash the delivery never reached (a duplicate, an ignored event) is
         # not kept for a later one.
         self.services[name]._crash_at = None
@@ -210,12 +227,17 @@ class SpecTarget:
             finally:
                 for e in sent:
                     self._out.append(e)
-                    if route and len(self.services) > 1 and not self.held:
+                    if route and len(self.services) > 1:
                         self._bus.append(e)
 
+    def service(self, name: str) -> Any:
+        """The running service of participant ``name``."""
+        return self.services[name]
+
     def _pump(self) -> None:
-        if self.held:
-            return  # the caller is the bus
+        if self._rng is not None:
+            self._pump_seeded()
+            return
         # The system's in-memory bus, in publication order, until quiet.
         steps = 0
         while self._bus and steps < 10_000:
@@ -225,3 +247,29 @@ class SpecTarget:
                 if event.get("eventType") in svc.subscribes:
                     if not self._handle(name, event):
                         self._bus.append(event)  # not acknowledged: redelivered
+
+    def _pump_seeded(self) -> None:
+        # One queue entry per subscriber of each event; the next delivery is any pending
+        # one, drawn from the seeded generator (so a later event may overtake).
+        pending: list[tuple[str, dict[str, Any]]] = []
+        for _ in range(10_000):
+            while self._bus:
+                event = self._bus.popleft()
+                pending.extend((name, event) for name, svc in self.services.items()
+                               if event.get("eventType") in svc.subscribes)
+            if not pending:
+                return
+            name, event = pending.pop(self._rng.randrange(len(pending)))
+            if not self._handle(name, event):
+                pending.append((name, event))  # not acknowledged: redelivered
+
+
+def _as_bytes(message: Any) -> bytes:
+    if isinstance(message, (bytes, bytearray)):
+        return bytes(message)
+    if isinstance(message, str):
+        return message.encode()
+    try:
+        return json.dumps(message).encode()
+    except (TypeError, ValueError):
+        return repr(message).encode()

@@ -1,7 +1,13 @@
 """Run the reference services in-process: the whole choreography, or one participant.
 
-Two *targets* with the same small surface (what the in-process adapter and
-``sagaspec serve`` drive):
+The order saga's reference services are the spec interpreter running the design's spec
+(``spec/sagas/order-corrected.saga.yaml``, ``order-seed``): :func:`make_target` and
+:func:`make_system` give a :class:`~sagaspec.examples.spec_target.SpecTarget` of
+:class:`~sagaspec.examples.interpreter.SpecService` with the per-key world (stock per
+sku, declined users, an amount limit), and a hand-written mutant's name runs its
+operator mutant. ``engine="hand-written"`` gives the hand-written classes instead
+(kept for the differential test), as two *targets* with the same small surface (what
+the in-process adapter and ``sagaspec serve`` drive):
 
 :class:`ReferenceSystem`
     The four services of a design wired on an :class:`~sagaspec.examples.bus.InMemoryBus`.
@@ -66,6 +72,8 @@ __all__ = [
     "OrderWorkload",
     "fault_workload",
     "interpreted_target",
+    "operator_mutant",
+    "spec_service",
     "ENGINES",
 ]
 
@@ -81,17 +89,18 @@ _DESIGNS: dict[str, dict[str, type[ReferenceService]]] = {
 
 
 def hand_written(design: str) -> bool:
-    """Whether ``design`` names hand-written reference services (else it is a spec file
-    or shipped spec that the interpreter runs)."""
+    """Whether ``design`` names a shipped order design (``corrected``, ``seed``): its
+    services take the order world and orders (the interpreter running its spec, or the
+    hand-written classes); else it is a spec file the interpreter runs with its knobs."""
     return design in _DESIGNS
 
 
 @dataclass
 class OrderWorkload:
-    """The fault runner's workload for the hand-written order services: orders of a few
+    """The fault runner's workload for the order design's services: orders of a few
     skus, ``decline_rate`` of them from a user whose card is declined and ``short_rate``
     of them also for the scarce sku (whose stock runs out), so both compensation paths
-    run under faults. The world is the one these services read (stock per sku, declined
+    run under faults. The world is the order world per key (stock per sku, declined
     users)."""
 
     sagas: int
@@ -130,7 +139,7 @@ class OrderWorkload:
 
 def fault_workload(design: str, sagas: int, rng: random.Random, **options: Any) -> OrderWorkload | None:
     """What the fault runner drives the services of ``design`` with: orders in the order
-    world for the hand-written services (``options``: :class:`OrderWorkload`'s), ``None``
+    world for an order design (``options``: :class:`OrderWorkload`'s), ``None``
     for a spec the interpreter runs (the fault runner's own spec workload)."""
     if not hand_written(design):
         return None
@@ -478,8 +487,13 @@ def make_system(
     store_factory: StoreFactory | None = None,
     seed: int | None = None,
     crash_point: str = "before-commit",
-) -> ReferenceSystem:
-    """The whole choreography of ``design`` (optionally mutated) on an in-memory bus."""
+    engine: str = "interpreter",
+) -> Any:
+    """The whole choreography of ``design`` (optionally mutated) on an in-memory bus: the
+    interpreter running its spec, or (``engine="hand-written"``) a :class:`ReferenceSystem`."""
+    if engine != "hand-written":
+        return make_target("system", design, mutant, world=world, store_factory=store_factory,
+                           seed=seed, crash_point=crash_point, engine=engine)
     return ReferenceSystem(design, mutant, world=world, store_factory=store_factory,
                            seed=seed, crash_point=crash_point)
 
@@ -493,30 +507,77 @@ def make_target(
     store_factory: StoreFactory | None = None,
     seed: int | None = None,
     crash_point: str = "before-commit",
-    engine: str = "hand-written",
+    engine: str = "interpreter",
 ) -> Any:
-    """``participant="system"`` gives :func:`make_system`, a name gives :class:`SingleService`.
+    """The reference services of ``design``: every participant (``participant="system"``)
+    or one.
 
-    ``engine="interpreter"``: the order saga's reference services are the spec
-    interpreter running the design's spec, with its per-key world (stock per sku, the
-    payment rules' data): :func:`interpreted_target`. The hand-written services stay the
-    default, and the only engine of their mutants.
+    By default (``engine="interpreter"``) they are the spec interpreter running the
+    design's spec with its per-key world (stock per sku, the payment rules' data):
+    :func:`interpreted_target`; a hand-written mutant name runs its operator mutant.
+    ``engine="hand-written"``: the hand-written classes (:func:`make_system`,
+    :class:`SingleService`), kept for the differential test against the interpreter.
     """
     if engine not in ENGINES:
         raise UsageError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
     if engine == "interpreter":
         return interpreted_target(participant or "system", design, mutant, world=world,
-                                  store_factory=store_factory, seed=seed)
+                                  store_factory=store_factory, seed=seed, crash_point=crash_point)
     if participant in (None, "", "system"):
         return make_system(design, mutant, world=world, store_factory=store_factory,
-                           seed=seed, crash_point=crash_point)
+                           seed=seed, crash_point=crash_point, engine=engine)
     return SingleService(participant, design, mutant, world=world,
                          store_factory=store_factory, crash_point=crash_point)
 
 
-#: How the order saga's reference services run: the hand-written classes, or the spec
-#: interpreter running the design's spec.
-ENGINES = ("hand-written", "interpreter")
+#: How the order saga's reference services run: the spec interpreter running the design's
+#: spec (the default), or the hand-written classes.
+ENGINES = ("interpreter", "hand-written")
+
+
+def operator_mutant(spec: Any, name: str) -> Any:
+    """The mutant of ``spec`` (:func:`sagaspec.conformance.mutate.mutants`) called
+    ``name``, or the one a hand-written order mutant names (same bug,
+    :attr:`~sagaspec.examples.mutants.Mutant.spec_mutant`).
+
+    >>> from sagaspec.spec.sagafile import resolve_spec
+    >>> operator_mutant(resolve_spec("corrected"), "oversell").operator
+    'drop-conjunct'
+    """
+    # The mutation operators make faulty reference services; they live with the mutation
+    # score (imported here, late, only when a mutant is asked for).
+    from sagaspec.conformance.mutate import mutants
+    from sagaspec.examples.mutants import MUTANTS
+
+    found = {m.name: m for m in mutants(spec)}
+    if name in found:
+        return found[name]
+    if name in MUTANTS:
+        by_description = {m.description: m for m in found.values()}
+        hit = by_description.get(MUTANTS[name].spec_mutant)
+        if hit is not None:
+            return hit
+        raise UsageError(f"mutant {name!r} has no operator mutant in the spec {spec.name!r}")
+    raise UsageError(f"unknown mutant {name!r}; expected one of {', '.join(MUTANTS)} "
+                     f"or a mutant of the spec {spec.name!r} (sagaspec serve --spec FILE --list-mutants)")
+
+
+def spec_service(spec: Any, participant: str, mutant: Any = None, store: Store | None = None,
+                 publisher: Callable[[dict[str, Any]], None] | None = None) -> Any:
+    """One interpreter service of ``spec`` on ``store``; with ``mutant`` (a
+    :func:`operator_mutant`), that mutant's service."""
+    from sagaspec.examples.interpreter import SpecService
+
+    if mutant is None:
+        return SpecService(spec, participant, store, publisher=publisher)
+    from sagaspec.conformance.mutate import _MutantService
+
+    # As sagaspec mutate builds them: lenient domains (a faulty service may take stock
+    # below zero; the oracle is what must notice).
+    svc = _MutantService(mutant.spec, participant, store, publisher=publisher, lenient=True)
+    if not mutant.participants or participant in mutant.participants:
+        svc.behaviour = mutant.behaviour
+    return svc
 
 
 def interpreted_target(
@@ -527,10 +588,14 @@ def interpreted_target(
     world: Any = None,
     store_factory: StoreFactory | None = None,
     seed: int | None = None,
+    crash_point: str | None = "before-commit",
 ) -> Any:
     """The reference services of ``design`` as the spec interpreter running its spec,
-    taking the per-key world the hand-written services take (``{"stock": {...},
-    "declined_users": [...], "decline_over": ...}`` or a :class:`World`).
+    taking the per-key world (``{"stock": {...}, "declined_users": [...],
+    "decline_over": ...}`` or a :class:`World`). ``mutant``: a hand-written mutant's name
+    or one of the spec's (:func:`operator_mutant`). ``seed``: the in-memory bus delivers
+    a uniformly random pending message next (overtaking), reproducibly.
+    ``crash_point``: where a crash without a point arms the restarted participant.
 
     >>> t = interpreted_target(world={"stock": {"sku-1": 1}})
     >>> t.place_order({"sagaId": "s1", "orderId": "o1", "userId": "alice", "amount": "2.00",
@@ -539,23 +604,23 @@ def interpreted_target(
     ['OrderCreated', 'PaymentProcessed', 'InventoryReservationFailed', 'OrderCancelled',
      'PaymentRefunded']
     """
-    from sagaspec.examples.interpreter import SpecService
     from sagaspec.examples.spec_target import SpecTarget
     from sagaspec.spec.sagafile import resolve_spec
 
-    if mutant:
-        raise UsageError(f"mutant {mutant!r}: the order services' mutants are hand-written (engine "
-                         "hand-written); the interpreter's mutants are the spec's (sagaspec mutate)")
-    if seed is not None:
-        raise UsageError("a seeded delivery order is the hand-written in-memory bus's; the "
-                         "interpreter's bus delivers in publication order")
+    if crash_point is not None and crash_point not in CRASH_POINTS:
+        raise UsageError(f"unknown crash point {crash_point!r}; expected one of {', '.join(CRASH_POINTS)}")
     spec = resolve_spec(design)
     names = [p.name for p in spec.participants]
     if participant != "system" and participant not in names:
         raise UsageError(f"unknown participant {participant!r}; expected one of {', '.join(names)} or system")
+    found = operator_mutant(spec, mutant) if mutant else None
 
     def make() -> dict[str, Any]:
-        return {n: SpecService(spec, n, store_factory(n) if store_factory else None) for n in names}
+        return {n: spec_service(spec, n, found, store_factory(n) if store_factory else None) for n in names}
 
     data = world.to_json() if hasattr(world, "to_json") else world
-    return SpecTarget(make, participant, data or None, per_key=True)
+    target = SpecTarget(make, participant, data or None, per_key=True, seed=seed, crash_point=crash_point,
+                        supervised=True)
+    target.design = design
+    target.mutant = mutant or None
+    return target

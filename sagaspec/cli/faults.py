@@ -1,10 +1,11 @@
 """``sagaspec faults``: kill real service processes on a real broker and check what survives.
 
-Starts the reference services of the order design as processes on the broker (fresh
-names, removed afterwards), places ``--sagas`` orders with declined payments and short
+Starts the reference services of the order design (the interpreter running the order
+spec) as processes on the broker (fresh names, removed afterwards), places ``--sagas`` orders with declined payments and short
 stock mixed in, SIGKILLs a random service ``--kills`` times during the run and restarts
 it, then prints: sagas, terminal, lost, each of the spec's properties (held or how often
-violated), kills. Exit status 0 when every property held, 1 if one broke, 2 on a usage
+violated; the stock ones on the services' stores, against the stock set up per sku),
+kills. Exit status 0 when every property held, 1 if one broke, 2 on a usage
 error, 3 when the run was interrupted. The first Ctrl-C or SIGTERM stops placing orders and reports a partial
 result; a second one stops at once. Either way the service processes, the broker names
 and the temporary folder of the run are removed.
@@ -39,7 +40,9 @@ __all__ = ["faults"]
               help="The services' stores: postgresql://... (one schema per service) or a "
                    "directory (one SQLite file per service). Default: SQLite files in a "
                    "temporary folder.")
-@click.option("--mutant", default=None, help="Run a shipped mutant instead of the reference services.")
+@click.option("--mutant", default=None,
+              help="Run a shipped mutant instead of the reference services (a hand-written mutant's "
+                   "name runs its operator mutant of the order spec).")
 @click.option("--kill", "kill_services", default=None, metavar="LIST",
               help="Comma list of services that may be killed (default: every participant).")
 @click.option("--decline-rate", type=Finite(0, 1), default=0.2, show_default=True)

@@ -1,6 +1,7 @@
 """``sagaspec serve``: the reference services behind the HTTP wire contract.
 
-Starts the reference implementation of a design (optionally a mutant), either the whole
+Starts the reference services of a design (the spec interpreter running the design's
+spec; optionally a mutant), either the whole
 choreography on an in-memory bus (``--participant system``) or one participant, and
 serves it on loopback until Ctrl-C. ``--port 0`` picks a free port; the first line on
 stdout always names the URL, so scripts can read it, the second the run's token (required
@@ -64,7 +65,11 @@ def _store_factory(spec: str):
 @click.option("--design", default="corrected", show_default=True,
               type=click.Choice(["corrected", "seed"]), help="Which design the services implement.")
 @click.option("--mutant", default=None, metavar="NAME",
-              help="Serve a mutant of the reference services (see --list-mutants).")
+              help="Serve a mutant of the reference services (see --list-mutants; with the "
+                   "design, also any mutant of its spec: serve --spec corrected --list-mutants).")
+@click.option("--engine", default="interpreter", show_default=True,
+              type=click.Choice(["interpreter", "hand-written"]),
+              help="The design's services: the interpreter running its spec, or the hand-written classes.")
 @click.option("--spec", "spec_file", default=None, metavar="FILE",
               help="Serve the reference services of any saga spec (a .saga.yaml file): the "
                    "interpreter of the spec; --world is then a JSON file of knob values.")
@@ -92,7 +97,7 @@ def _store_factory(spec: str):
 @click.option("--list-mutants", is_flag=True, help="List the mutants and exit.")
 @click.option("--log-requests", is_flag=True, help="Log every HTTP request to stderr.")
 def serve(design, mutant, participant, host, port, world_file, store_spec, seed, crash_point,
-          webhooks, list_mutants, log_requests, no_auth=False, spec_file=None):
+          webhooks, list_mutants, log_requests, no_auth=False, spec_file=None, engine="interpreter"):
     """Serve the reference services over the HTTP wire contract (loopback only).
 
     \b
@@ -122,13 +127,14 @@ def serve(design, mutant, participant, host, port, world_file, store_spec, seed,
     if seed is not None and participant != "system":
         raise UsageError(f"--seed orders the deliveries of the in-memory bus of --participant system; "
                          f"{participant} alone has no bus to reorder")
-    if mutant:
+    if mutant and engine == "hand-written":
         get_mutant(mutant)
     from sagaspec.examples.httpserver import SagaHTTPServer
     from sagaspec.examples.system import make_target
 
     target = make_target(participant, design, mutant, world=_world(world_file),
-                         store_factory=_store_factory(store_spec), seed=seed, crash_point=crash_point)
+                         store_factory=_store_factory(store_spec), seed=seed, crash_point=crash_point,
+                         engine=engine)
     from sagaspec.examples.httpserver import check_webhook
 
     for url in webhooks:
@@ -139,7 +145,8 @@ def serve(design, mutant, participant, host, port, world_file, store_spec, seed,
     server = SagaHTTPServer(target, host=host, port=port, participant=participant, design=design,
                             mutant=mutant, webhooks=tuple(webhooks), quiet_log=not log_requests,
                             token=None if no_auth else "auto")
-    label = f"design={design} participant={participant}" + (f" mutant={mutant}" if mutant else "")
+    label = (f"design={design} participant={participant}" + (f" mutant={mutant}" if mutant else "")
+             + (" engine=hand-written" if engine == "hand-written" else ""))
     _run_server(server, label)
 
 
@@ -160,15 +167,15 @@ def _serve_spec(spec_file, mutant, participant, host, port, world_file, store_sp
         for m in found:
             click.echo(f"{m.name:<{width}}  {m.description}")
         return
-    if seed is not None:
-        raise UsageError("--seed is not available with --spec yet (the spec's bus delivers in "
-                         "publication order)")
+    if seed is not None and participant != "system":
+        raise UsageError(f"--seed orders the deliveries of the in-memory bus of --participant system; "
+                         f"{participant} alone has no bus to reorder")
     names = [p.name for p in spec.participants]
     if participant != "system" and participant not in names:
         raise UsageError(f"--participant {participant!r}: {spec.name} has {', '.join(names)} (or system)")
     world = _spec_world(world_file) if world_file is not None else None
     stores = None if store_spec == "memory" else _store_factory(store_spec)
-    target = SpecTarget(spec_service_factory(spec, mutant, stores), participant, world)
+    target = SpecTarget(spec_service_factory(spec, mutant, stores), participant, world, seed=seed)
     for url in webhooks:
         try:
             check_webhook(url)

@@ -20,7 +20,7 @@ def types(items):
 
 def test_default_factory_is_the_whole_reference_system(run):
     a = load_adapter("inprocess:")
-    assert a.capabilities == frozenset(CAPABILITIES)
+    assert set(CAPABILITIES) <= a.capabilities
     run(a.start())
     run(a.setup(WORLD))
     run(a.place_order(sample_order(1)))

@@ -160,7 +160,7 @@ def test_an_oracle_that_outgrows_its_bound_is_a_usage_error_not_a_failure():
 
     from sagaspec.errors import UsageError
 
-    runner = Runner(RunConfig(adapter="inprocess:", participant="system", examples=5, seed=1,
+    runner = Runner(RunConfig(adapter="inprocess:", participant="system", examples=20, seed=1,
                               failures_dir=None, coverage=False, max_belief=2))
     with pytest.raises(UsageError, match="belief grew too large"):
         list(runner.execute())

@@ -29,16 +29,18 @@ SAGAS = Path(__file__).resolve().parents[2] / "examples" / "sagas"
 SHOP = str(SAGAS / "shop.saga.yaml")
 
 
-def _lossy(cls):
-    """``cls`` whose restarted process forgets its unsent outbox (it lived in memory)."""
+def _lossy(service):
+    """``service`` whose restarted process forgets its unsent outbox (it lived in memory)."""
 
-    class LosesOutbox(cls):
+    class LosesOutbox(type(service)):
         def restarted(self):
             fresh = super().restarted()
+            fresh.__class__ = type(self)  # and so does the next restart
             fresh.store.mark_sent([i for i, _ in fresh.store.pending_outbox()])
             return fresh
 
-    return LosesOutbox
+    service.__class__ = LosesOutbox
+    return service
 
 
 def _target(participant: str, lossy: bool) -> InProcessAdapter:
@@ -46,7 +48,8 @@ def _target(participant: str, lossy: bool) -> InProcessAdapter:
 
     target = make_target(participant)
     if lossy:
-        target.classes = {n: _lossy(c) for n, c in target.classes.items()}
+        made = target.make
+        target.make = lambda: {n: _lossy(s) for n, s in made().items()}
         target.reset()
     return InProcessAdapter(target, label="loses-outbox" if lossy else "reference")
 

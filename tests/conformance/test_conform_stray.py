@@ -20,17 +20,24 @@ from sagaspec.conformance.models import suite_model
 TRAVEL = str(Path(__file__).resolve().parents[2] / "examples" / "sagas" / "travel.saga.yaml")
 
 
-def _strict(cls):
-    """``cls`` whose saga lookup indexes its records unguarded: an event of a saga it
-    never created raises (the reference counts it as an orphan and does nothing)."""
+def _strict(service):
+    """``service`` whose saga lookup reads its record unguarded: an event of a saga it
+    never created raises (the reference starts from the spec's initial state, where the
+    event changes nothing)."""
 
-    class Strict(cls):
-        def saga(self, tx, event):
-            if tx.get(f"saga:{event.sagaId}") is None:
-                raise KeyError(f"no saga {event.sagaId}")
-            return super().saga(tx, event)
+    class Strict(type(service)):
+        def _react(self, tx, event):
+            if tx.get(f"spec:saga:{event['sagaId']}") is None:
+                raise KeyError(f"no saga {event['sagaId']}")
+            return super()._react(tx, event)
 
-    return Strict
+        def restarted(self):
+            fresh = super().restarted()
+            fresh.__class__ = type(self)
+            return fresh
+
+    service.__class__ = Strict
+    return service
 
 
 def _order(strict: bool) -> InProcessAdapter:
@@ -38,7 +45,8 @@ def _order(strict: bool) -> InProcessAdapter:
 
     target = make_target("order")
     if strict:
-        target.classes = dict(target.classes, order=_strict(target.classes["order"]))
+        made = target.make
+        target.make = lambda: {n: _strict(s) if n == "order" else s for n, s in made().items()}
         target.reset()
     return InProcessAdapter(target, label="strict order" if strict else "reference order")
 

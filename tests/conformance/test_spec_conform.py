@@ -248,21 +248,37 @@ def test_an_asynchronous_service_is_polled_until_the_model_expects_nothing_more(
     assert any(float(q.get("wait", 0)) > 0 for q in polls)
 
 
-def test_the_order_sagas_server_refuses_the_spec_endpoints_in_one_line():
+def _spec_endpoints(target):
     import httpx
-    from sagaspec.examples.system import make_target
 
-    server = SagaHTTPServer(make_target("system"), port=0, token=None).start()
+    server = SagaHTTPServer(target, port=0, token=None).start()
     try:
-        point = httpx.post(server.url + "/crash/payment?point=after-commit")
-        start = httpx.post(server.url + "/sagas", json={"sagaId": "x"})
-        to = httpx.post(server.url + "/events?to=payment", json={"eventType": "x"})
+        return (httpx.post(server.url + "/crash/payment?point=after-commit"),
+                httpx.post(server.url + "/sagas", json={"sagaId": "x"}),
+                httpx.post(server.url + "/events?to=payment", json={"eventType": "x"}))
     finally:
         server.close()
+
+
+def test_the_hand_written_order_server_refuses_the_spec_endpoints_in_one_line():
+    from sagaspec.examples.system import make_target
+
+    point, start, to = _spec_endpoints(make_target("system", engine="hand-written"))
     assert point.status_code == 400 and "--crash-point" in point.json()["error"]
     # POST /sagas is the order services' place_order (the trigger's payload checked).
     assert start.status_code == 400 and "order: missing orderId" in start.json()["error"]
     assert to.status_code == 404 and "does not offer deliver_to" in to.json()["error"]
+
+
+def test_the_order_sagas_server_offers_the_spec_endpoints_but_its_own_crash_point():
+    """The order saga's reference services are the interpreter: a saga started by its
+    trigger's fields, one participant handed an event (here: dead-lettered), but a crash
+    lands at the point serve was started with (``--crash-point``)."""
+    from sagaspec.examples.system import make_target
+
+    point, start, to = _spec_endpoints(make_target("system"))
+    assert point.status_code == 400 and "--crash-point" in point.json()["error"]
+    assert start.status_code == 202 and to.status_code == 202
 
 
 def test_served_on_sqlite_stores_the_spec_services_pass_the_same_cases(served, tmp_path):

@@ -279,7 +279,7 @@ def test_the_order_spec_per_key_agrees_with_the_hand_written_order_services():
         world = {"stock": {k: rng.randint(0, 3) for k in skus[:2]},  # c is not listed: none in stock
                  "declined_users": ["mallory"], "decline_over": rng.choice([None, "50.00"])}
         spec_side = _order_target(world)
-        hand = make_system()
+        hand = make_system(engine="hand-written")
         hand.setup(world)
         for i in range(6):
             items = [(rng.choice(skus), rng.randint(1, 2)) for _ in range(rng.randint(1, 3))]
@@ -360,9 +360,89 @@ def test_conform_reaches_the_interpreted_order_services_by_the_engine_option(tmp
                          store_factory=lambda name: SQLiteStore(str(tmp_path / f"{name}.db")))
     assert type(target.services["inventory"].store) is SQLiteStore
     bad = CliRunner().invoke(main, ["conform", "--adapter", "inprocess:?engine=interpreter&mutant=x", "-n", "1"])
-    assert bad.exit_code == 2 and "the order services' mutants are hand-written" in bad.output
+    assert bad.exit_code == 2 and "unknown mutant 'x'; expected one of no-idempotency," in bad.output
     bad = CliRunner().invoke(main, ["conform", "--adapter", "inprocess:?engine=robot", "-n", "1"])
-    assert bad.exit_code == 2 and "unknown engine 'robot'; expected one of hand-written, interpreter" in bad.output
+    assert bad.exit_code == 2 and "unknown engine 'robot'; expected one of interpreter, hand-written" in bad.output
+
+
+def test_the_order_sagas_reference_services_are_the_interpreter_running_the_order_spec():
+    """The default engine everywhere: make_target (and so ``inprocess:`` and ``serve
+    --design``) runs SpecService on the order spec; ``engine="hand-written"`` the classes."""
+    from sagaspec.examples.interpreter import SpecService
+    from sagaspec.examples.services import CORRECTED_SERVICES
+    from sagaspec.examples.system import make_target
+
+    for participant in ("system", "payment"):
+        target = make_target(participant, design="seed")
+        assert all(type(s) is SpecService for s in target.services.values())
+        assert {s.spec.name for s in target.services.values()} == {shipped_spec("seed").name}
+    hand = make_target("payment", engine="hand-written")
+    assert isinstance(hand.service("payment"), CORRECTED_SERVICES["payment"])
+
+
+def test_a_hand_written_mutant_name_runs_its_operator_mutant():
+    """``mutant=NAME`` of the 20 hand-written mutants resolves to the operator mutant its
+    ``spec_mutant`` names (the same bug); a mutant of the spec is taken by its own name."""
+    from sagaspec.conformance.mutate import mutants
+    from sagaspec.examples.mutants import MUTANTS
+    from sagaspec.examples.system import make_target, operator_mutant
+
+    spec = shipped_spec("corrected")
+    by_description = {m.description: m for m in mutants(spec)}
+    for name, hand in MUTANTS.items():
+        assert operator_mutant(spec, name).name == by_description[hand.spec_mutant].name, name
+    # A spec-level mutant (its spec changed): the target runs the changed spec.
+    target = make_target("inventory", mutant="release-keeps-stock", world={"stock": {"a": 2}})
+    assert target.services["inventory"].spec.name == "order-corrected~mutant"
+    assert target.mutant == "release-keeps-stock"
+    # A behaviour mutant: the spec as it is, the service changed.
+    target = make_target("payment", mutant="no-idempotency")
+    assert target.services["payment"].behaviour == {"redo-duplicate"}
+    spec_name = operator_mutant(spec, "oversell").name
+    assert make_target("inventory", mutant=spec_name).services["inventory"].spec.name.endswith("~mutant")
+    with pytest.raises(UsageError, match="unknown mutant 'nope'"):
+        make_target(mutant="nope")
+
+
+def test_a_seeded_interpreter_bus_reorders_reproducibly():
+    """``seed=``: a random pending delivery next, so a later event can overtake an
+    earlier one (OrderCancelled before OrderCreated at Payment); the same seed, the same
+    order. Without a seed: publication order, so the overtaking never happens."""
+    from sagaspec.examples.system import make_target
+
+    world = {"stock": {"sku-1": 0}}
+    order = _order(0, "alice", "10.00", [("sku-1", 1)])
+
+    def run(seed):
+        target = make_target(world=world, seed=seed)
+        target.place_order(dict(order))
+        return [e["eventType"] for e in target.drain()], target.service("payment").decisions
+
+    runs = {seed: run(seed) for seed in range(12)}
+    assert runs[3][0] == run(3)[0]
+    assert len({tuple(events) for events, _ in runs.values()}) > 1
+    # Every order still ends cancelled (no stock), whatever the interleaving.
+    assert all("OrderCancelled" in events for events, _ in runs.values())
+    unseeded, _ = run(None)
+    assert unseeded == ["OrderCreated", "PaymentProcessed", "InventoryReservationFailed",
+                        "OrderCancelled", "PaymentRefunded"]
+
+
+def test_property_verdicts_judge_stock_against_the_per_key_world():
+    """A per-key world starts the keyed stock at its units per sku: the properties compare
+    the total with that start (stock-conserved), not the param's default; the mutant that
+    forgets to give released units back breaks it."""
+    from sagaspec.examples.interpreter import property_verdicts
+    from sagaspec.examples.system import make_target
+
+    world = {"stock": {"sku-1": 5, "sku-2": 700}, "declined_users": ["bob"]}
+    for mutant, user, held in [(None, "alice", True), (None, "bob", True),
+                               ("release-keeps-stock", "bob", False)]:
+        target = make_target(mutant=mutant, world=world)
+        target.place_order(_order(0, user, "20.00", [("sku-1", 2)]))
+        verdicts = property_verdicts(target.services, ["saga-0"])
+        assert verdicts["stock-conserved"] is held, (mutant, user)
+        assert verdicts["stock-non-negative"]
 
 
 def test_a_knob_target_takes_a_per_key_world_file_too():

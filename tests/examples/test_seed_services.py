@@ -1,13 +1,16 @@
-"""The seed design's services reproduce the seed's holes on real code."""
+"""The seed design's hand-written services reproduce the seed's holes on real code."""
 
 from __future__ import annotations
 
+import functools
+
 import pytest
-from sagaspec.examples import make_system
+from sagaspec.examples import make_system as _make_system
 from sagaspec.examples.samples import sample_order
 from sagaspec.spec.designs import get_design
 
 pytestmark = pytest.mark.timeout(60)
+make_system = functools.partial(_make_system, engine="hand-written")
 
 WORLD = {"stock": {"sku-1": 5, "sku-2": 1}, "declined_users": ["mallory"]}
 
