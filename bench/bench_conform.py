@@ -9,6 +9,7 @@ suite (hypothesis generation, the suite playing the other participants, payloads
 
     python bench/bench_conform.py            # 300 examples per configuration
     python bench/bench_conform.py --short    # 40 examples, in CI
+    python bench/bench_conform.py --engines  # in-process: the interpreter vs the hand-written classes
 
 Over a broker (``--broker amqp://guest:guest@127.0.0.1:5672/``,
 ``nats://127.0.0.1:4222`` or ``redis://127.0.0.1:6379/0``): ``conform --spec`` of the shop saga against the billing team's foreign payment service
@@ -145,6 +146,22 @@ def broker_runs(url: str, cases: int, seed: int) -> None:
     print(f"model/quiet events/s ratio {((s1 + e1) / t_new) / ((s0 + e0) / t_old):.1f}x")
 
 
+def engine_runs(targets: tuple[str, ...], n: int, seed: int) -> None:
+    """The same seeded suite in-process against the order saga's two engines: the
+    interpreter running the order spec (the default) and the hand-written classes."""
+    print(f"sagaspec conform in-process, corrected design, {n} examples, seed {seed}: "
+          "hand-written classes vs the interpreter running the order spec")
+    print(f"{'target':13} {'engine':13} {'examples':>8} {'events':>7} {'s':>6} {'ex/s':>7} {'events/s':>9}")
+    for participant in targets:
+        got = {}
+        for engine in ("hand-written", "interpreter"):
+            m = got[engine] = measure(f"inprocess:?engine={engine}", participant, n, seed)
+            print(f"{participant:13} {engine:13} {m['examples']:8d} {m['events']:7d} {m['seconds']:6.2f} "
+                  f"{m['ex_s']:7.1f} {m['ev_s']:9.0f}")
+        print(f"{participant}: interpreter/hand-written examples/s ratio "
+              f"{got['interpreter']['ex_s'] / got['hand-written']['ex_s']:.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--short", action="store_true", help="40 examples per configuration")
@@ -153,7 +170,14 @@ def main() -> None:
     ap.add_argument("--broker", default=None, metavar="URL",
                     help="only the broker comparison, on this RabbitMQ (amqp://...), NATS (nats://...) "
                          "or Redis (redis://...)")
+    ap.add_argument("--engines", action="store_true",
+                    help="only in-process, the interpreter vs the hand-written classes")
     args = ap.parse_args()
+    if args.engines:
+        n = args.examples or (40 if args.short else 300)
+        engine_runs(("payment", "system") if args.short else ("payment", "order", "inventory",
+                                                              "notification", "system"), n, args.seed)
+        return
     if args.broker:
         broker_runs(args.broker, args.examples or (8 if args.short else 40), args.seed)
         return
