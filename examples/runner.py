@@ -85,6 +85,11 @@ __all__ = [
     "EXIT_CRASH_POINT",
 ]
 
+#: Hand-written mutants whose operator mutants make their bug only within one process
+#: (they remember what a handler did, and what it sent before its commit, over an
+#: in-process restart; a killed process forgets both): a runner runs these hand-written.
+HAND_WRITTEN_IN_PROCESSES = frozenset({"volatile-idempotency", "publish-before-commit"})
+
 #: Store key of the per-key starts the world set up (what a restarted process judges by).
 _SHARED_START = "runner:shared-start"
 
@@ -171,6 +176,8 @@ class ServiceRunner:
 
         if engine not in ENGINES:
             raise UsageError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
+        if spec is None and mutant in HAND_WRITTEN_IN_PROCESSES:
+            engine = "hand-written"
         if spec is None and engine == "interpreter":
             spec = design  # the design's spec (order-corrected, order-seed)
         #: A saga spec file (or shipped name) whose participant this runner interprets
