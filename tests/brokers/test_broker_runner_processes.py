@@ -55,13 +55,16 @@ def test_kill_at_each_point_loses_and_duplicates_nothing(run, name):
             assert engine.violations == []
             assert all(v.count("PaymentProcessed") == v.count("InventoryReserved") == v.count("NotificationSent") == 1
                        for v in engine.sagas.values())
-            ids = [o["orderId"] for o in orders]
-            payments = await adapter.inspect("payment", [f"order:{o}" for o in ids])
-            inventory = await adapter.inspect("inventory", ["stock", *(f"order:{o}" for o in ids)])
-            emails = await adapter.inspect("notification", [f"email:{o}" for o in ids])
-            assert all(len(payments[f"order:{o}"]["charges"]) == 1 for o in ids)
-            assert inventory["stock"] == {"sku-1": 10 - 2 * len(ids)}
-            assert all(emails[f"email:{o}"] is not None for o in ids)
+            # The stores, as the spec's variables (the services are the interpreter running
+            # the order spec): one charge, one reservation, one email per saga.
+            ids = [o["sagaId"] for o in orders]
+            got = await adapter.variables(ids)
+            assert all(got["payment"]["sagas"][s]["charges"] == 1 for s in ids), got["payment"]
+            assert all(got["inventory"]["sagas"][s]["reservations"] == 1 for s in ids), got["inventory"]
+            assert all(got["notification"]["sagas"][s]["emails"] == 1 for s in ids), got["notification"]
+            assert got["inventory"]["shared"]["free"] == 10 - 2 * len(ids)
+            stock = await adapter.inspect("inventory", ["spec:shared"])
+            assert stock["spec:shared"]["free"] == {"sku-1": 10 - 2 * len(ids)}
         finally:
             await adapter.close()
 
