@@ -9,6 +9,8 @@ the event goes to every subscriber and the in-memory bus runs until quiet),
 ``setup`` (world knob values; with ``per_key=True`` the per-key world of
 :class:`~sagaspec.adapters.base.World` instead: stock per key, the world rules' data),
 ``crash`` (arm a crash point for the next delivery),
+``hold`` (a steppable system: its own bus stops, the caller delivers each message with
+``deliver_to``, so it picks the next one, its duplicates and where a crash lands),
 ``reset`` and ``drain``. With a ``seed``, the in-memory bus delivers a uniformly random
 pending message next (one event may overtake another, as on a real multi-consumer
 broker), reproducibly; without, in publication order. A delivery killed at its crash point restarts the participant,
@@ -37,6 +39,8 @@ class SpecTarget:
 
     #: ``POST /world`` takes the spec's knob values, not the order saga's world.
     world_knobs = True
+    #: Whether the system's own bus is held (:meth:`hold`).
+    held = False
 
     def __init__(self, make: Callable[[], dict[str, Any]], participant: str = "system",
                  world: dict[str, Any] | None = None, *, per_key: bool = False,
@@ -74,6 +78,18 @@ class SpecTarget:
             if self.per_key:  # the order saga's reference services: place_order, its older name
                 caps.add("place_order")
         return frozenset(caps)
+
+    @property
+    def steppable(self) -> bool:
+        """Whether :meth:`hold` applies: every participant here, so a bus of its own."""
+        return self.participant == "system" and len(self.services) > 1
+
+    def hold(self, on: bool = True) -> None:
+        """Hold the system's bus (``on``): what a participant publishes is only drained,
+        delivered to nobody here; the caller delivers each message with
+        :meth:`deliver_to`. ``False``: the bus runs until quiet again, as served."""
+        self.held = bool(on)
+        self._bus.clear()
 
     def reset(self) -> None:
         # Close the old stores first: a factory that reopens the same file must not race
@@ -227,7 +243,7 @@ class SpecTarget:
             finally:
                 for e in sent:
                     self._out.append(e)
-                    if route and len(self.services) > 1:
+                    if route and len(self.services) > 1 and not self.held:
                         self._bus.append(e)
 
     def service(self, name: str) -> Any:
@@ -235,6 +251,8 @@ class SpecTarget:
         return self.services[name]
 
     def _pump(self) -> None:
+        if self.held:
+            return  # the caller is the bus
         if self._rng is not None:
             self._pump_seeded()
             return
