@@ -37,9 +37,13 @@ def _lines(saga):
 
 
 # -- schema edges ----------------------------------------------------------------------
-def _draws(strategy, n=200, at=10):
+def _draws(strategy, n=200, at=7):
     """``n`` values of ``strategy`` drawn with hypothesis seed ``at`` (generation only:
-    shrinking 100-line lists is slow and not what is tested here)."""
+    shrinking 100-line lists is slow and not what is tested here), without the literals
+    hypothesis mines from loaded modules, as the suite draws: so a seed means the same
+    values whichever tests ran before in the process."""
+    from sagaspec.conformance.runner import _no_local_constants
+
     out = []
 
     @seed(at)
@@ -48,7 +52,8 @@ def _draws(strategy, n=200, at=10):
     def draw(value):
         out.append(value)
 
-    draw()
+    with _no_local_constants():
+        draw()
     return out
 
 
@@ -59,7 +64,7 @@ def _repeated(lines):
 @pytest.mark.timeout(120)
 def test_a_seeded_run_reaches_the_edges_of_the_triggers_schema_but_mostly_draws_small():
     spec = _shipping()
-    sagas = _draws(saga_strategy(spec, 0, "x"))
+    sagas = _draws(saga_strategy(spec, 0, "x"), at=8)
     reached = {
         "userId at maxLength": [s for s in sagas if len(s.fields["userId"]) == 128],
         "items at maxItems": [s for s in sagas if len(_lines(s)) == 100],
@@ -74,7 +79,7 @@ def test_a_seeded_run_reaches_the_edges_of_the_triggers_schema_but_mostly_draws_
         start = build_event(spec, "OrderCreated", s, Ids("x"), cause=None, events={}, free={})
         assert validate_event(start, spec=spec) == [], start
     shop = suite_model(SHOP, 1).spec
-    assert any(len(s.fields["address"]) == 500 for s in _draws(saga_strategy(shop, 0, "x")))
+    assert any(len(s.fields["address"]) == 500 for s in _draws(saga_strategy(shop, 0, "x"), at=8))
 
 
 def test_shrinking_goes_to_small_values():
