@@ -536,7 +536,7 @@ ENGINES = ("interpreter", "hand-written")
 
 
 def operator_mutant(spec: Any, name: str) -> Any:
-    """The mutant of ``spec`` (:func:`sagaspec.conformance.mutate.mutants`) called
+    """The mutant of ``spec`` (:func:`sagaspec.model.mutation.mutants`) called
     ``name``, or the one a hand-written order mutant names (same bug,
     :attr:`~sagaspec.examples.mutants.Mutant.spec_mutant`).
 
@@ -544,9 +544,7 @@ def operator_mutant(spec: Any, name: str) -> Any:
     >>> operator_mutant(resolve_spec("corrected"), "oversell").operator
     'drop-conjunct'
     """
-    # The mutation operators make faulty reference services; they live with the mutation
-    # score (imported here, late, only when a mutant is asked for).
-    from sagaspec.conformance.mutate import mutants
+    from sagaspec.model.mutation import mutants
     from sagaspec.examples.mutants import MUTANTS
 
     found = {m.name: m for m in mutants(spec)}
@@ -570,11 +568,11 @@ def spec_service(spec: Any, participant: str, mutant: Any = None, store: Store |
 
     if mutant is None:
         return SpecService(spec, participant, store, publisher=publisher)
-    from sagaspec.conformance.mutate import _MutantService
+    from sagaspec.examples.spec_mutants import mutant_service
 
     # As sagaspec mutate builds them: lenient domains (a faulty service may take stock
     # below zero; the oracle is what must notice).
-    svc = _MutantService(mutant.spec, participant, store, publisher=publisher, lenient=True)
+    svc = mutant_service(mutant.spec, participant, store, publisher=publisher, lenient=True)
     if not mutant.participants or participant in mutant.participants:
         svc.behaviour = mutant.behaviour
     return svc

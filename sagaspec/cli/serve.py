@@ -160,7 +160,7 @@ def _serve_spec(spec_file, mutant, participant, host, port, world_file, store_sp
 
     spec = resolve_spec(spec_file)
     if list_mutants:
-        from sagaspec.conformance.mutate import mutants
+        from sagaspec.model.mutation import mutants
 
         found = mutants(spec)
         width = max((len(m.name) for m in found), default=0)

@@ -9,7 +9,6 @@ import pytest
 from click.testing import CliRunner
 from sagaspec.conformance.mutate import (
     Mutant,
-    _conjuncts,
     _services,
     distinguishing_history,
     mutants,
@@ -17,6 +16,7 @@ from sagaspec.conformance.mutate import (
     score,
 )
 from sagaspec.conformance.spec_oracle import SpecOracle
+from sagaspec.model.mutation import _conjuncts
 from sagaspec.spec.sagafile import load_spec, shipped_spec
 
 from sagaspec.cli import main
