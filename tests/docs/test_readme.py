@@ -9,8 +9,10 @@ named with the test that runs it. A command added to the README and to no table 
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import signal
 import socket
 import subprocess
 import sys
@@ -20,6 +22,24 @@ import pytest
 from click.testing import CliRunner
 
 from sagaspec.cli import main
+
+
+def _bash(args: list[str], *, timeout: float = 240, input: str | None = None, **kw) -> subprocess.CompletedProcess:
+    """``subprocess.run(["bash", *args])`` in its own process group, which is killed when
+    it ends: a background server of a README block never outlives its test (a timeout
+    or a failed step skips the block's own ``trap``; a leaked server kept the README's
+    port taken for every later run)."""
+    with subprocess.Popen(["bash", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                          text=True, start_new_session=True, **kw) as proc:
+        try:
+            out, err = proc.communicate(input, timeout=timeout)
+        finally:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 TEXT = README.read_text(encoding="utf-8")
@@ -299,7 +319,7 @@ def test_readme_files_and_the_commands_that_use_them_run_verbatim(tmp_path):
     shown = [c for _s, c in commands()]
     for cmd, code in RUN_IN_FOLDER.items():
         assert cmd in shown, f"no longer in the README: {cmd}"
-        run = subprocess.run(["bash", "-c", cmd], cwd=tmp_path, capture_output=True, text=True,
+        run = _bash(["-c", cmd], cwd=tmp_path,
                              timeout=240, env=_env(tmp_path))
         assert run.returncode == code, (cmd, run.stdout[-1500:], run.stderr[-1500:])
         assert "Traceback" not in run.stderr, (cmd, run.stderr)
@@ -330,7 +350,7 @@ def test_readme_commands_on_prepared_files_run_verbatim(tmp_path):
     shown = [c for _s, c in commands()]
     for cmd, code in RUN_ON_PREPARED_FILES.items():
         assert cmd in shown, f"no longer in the README: {cmd}"
-        run = subprocess.run(["bash", "-c", cmd], cwd=tmp_path, capture_output=True, text=True, timeout=240,
+        run = _bash(["-c", cmd], cwd=tmp_path, timeout=240,
                              env=_env(tmp_path), input=json.dumps(events[-1]) + "\n")
         assert run.returncode == code, (cmd, run.stdout[-1500:], run.stderr[-1500:])
         assert "Traceback" not in run.stderr, (cmd, run.stderr)
@@ -345,7 +365,7 @@ def test_tour_serve_and_conform_block_runs_verbatim(tmp_path):
             pytest.fail("port 8765 (the README tour's) is in use by another process")
     # The block verbatim, after a trap that stops the background server however it ends.
     script = "trap 'kill $(jobs -p) 2>/dev/null' EXIT\n" + block
-    run = subprocess.run(["bash", "-e", "-c", script], cwd=tmp_path, capture_output=True, text=True,
+    run = _bash(["-e", "-c", script], cwd=tmp_path,
                          timeout=240, env=_env(tmp_path))
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert "PASSED: http://127.0.0.1:8765 as system of the corrected design" in run.stdout
@@ -364,7 +384,7 @@ def test_test_your_own_services_runs_verbatim(tmp_path):
     # background servers however the script ends.
     script = "trap 'kill $(jobs -p) 2>/dev/null' EXIT\n" + "".join(
         f"{line}\necho \"status $? of line {i}\"\n" for i, line in enumerate(lines))
-    run = subprocess.run(["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True,
+    run = _bash(["-c", script], cwd=tmp_path,
                          timeout=240, env=_env(tmp_path))
     out = run.stdout
     for i, line in enumerate(lines):
@@ -393,7 +413,7 @@ def test_a_service_behind_a_broker_runs_verbatim(tmp_path):
             pytest.fail("RabbitMQ is not reachable at 127.0.0.1:5672: start it with `bash .ci/services.sh`")
     script = "trap 'kill $(jobs -p) 2>/dev/null' EXIT\n" + "".join(
         f"{line}\necho \"status $? of line {i}\"\n" for i, line in enumerate(lines))
-    run = subprocess.run(["bash", "-c", script], cwd=root, capture_output=True, text=True, timeout=240,
+    run = _bash(["-c", script], cwd=root, timeout=240,
                          env=_env(tmp_path))
     out = run.stdout
     expected = [0, 0, 0, 0, 1, 0]  # the buggy variant's run fails
@@ -419,7 +439,7 @@ def test_a_whole_foreign_system_runs_verbatim(tmp_path):
             pytest.fail("port 8183 (the README's) is in use by another process")
     script = "trap 'kill $(jobs -p) 2>/dev/null' EXIT\n" + "".join(
         f"{line}\necho \"status $? of line {i}\"\n" for i, line in enumerate(lines))
-    run = subprocess.run(["bash", "-c", script], cwd=README.parent, capture_output=True, text=True, timeout=240,
+    run = _bash(["-c", script], cwd=README.parent, timeout=240,
                          env=_env(tmp_path))
     out = run.stdout
     for i, code in enumerate([0, 0, 0, 0, 1, 0]):  # the buggy variant's run fails
@@ -429,3 +449,19 @@ def test_a_whole_foreign_system_runs_verbatim(tmp_path):
     assert re.search(r"payment on StockReserved of saga \S+ published \[PaymentCharged\]; "
                      r"the spec allows \[PaymentDeclined\]", out), out[-3000:]
     assert "Traceback" not in run.stderr
+
+
+def test_a_readme_block_that_times_out_leaves_no_background_server(tmp_path):
+    """A block's ``trap`` does not run when the test kills bash on a timeout: the group
+    kill is what stops its background server (a leaked one held the README's port)."""
+    pid_file = tmp_path / "pid"
+    with pytest.raises(subprocess.TimeoutExpired):
+        _bash(["-c", f"trap 'kill $(jobs -p)' EXIT; sleep 300 & echo $! > {pid_file}; sleep 300"],
+              timeout=1.5)
+    pid = int(pid_file.read_text())
+    # The background sleep is gone (or a zombie waiting for init to reap it).
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except FileNotFoundError:
+        state = "gone"
+    assert state in ("gone", "Z"), f"background process {pid} still running (state {state})"
