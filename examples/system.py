@@ -544,8 +544,8 @@ def operator_mutant(spec: Any, name: str) -> Any:
     >>> operator_mutant(resolve_spec("corrected"), "oversell").operator
     'drop-conjunct'
     """
-    from sagaspec.model.mutation import mutants
     from sagaspec.examples.mutants import MUTANTS
+    from sagaspec.model.mutation import mutants
 
     found = {m.name: m for m in mutants(spec)}
     if name in found:
