@@ -26,9 +26,21 @@ from sagaspec.conformance.spec_oracle import Failure, SpecOracle
 from sagaspec.model.participant import Msg
 from sagaspec.spec.sagafile import SagaSpec
 
-from sagaspec.errors import UsageError
+from sagaspec.errors import AdapterError, InputError, UsageError
 
-__all__ = ["SpecAdapter", "InProcessSpecAdapter", "SplitSpecAdapter", "CaseResult", "run_case", "case_seed", "load_spec_adapter"]
+__all__ = ["SpecAdapter", "InProcessSpecAdapter", "SplitSpecAdapter", "CaseResult", "run_case", "case_seed",
+           "load_spec_adapter", "ServiceRaised"]
+
+
+class ServiceRaised(Exception):  # noqa: N818 - what the service did, reported as a failure
+    """A service under test in this process raised out of its handler (a real broker's
+    consumer would die on it): the case fails naming it, the run goes on."""
+
+    def __init__(self, participant: str, exc: BaseException) -> None:
+        text = str(exc).strip().splitlines()
+        self.participant = participant
+        self.what = f"{type(exc).__name__}: {text[0] if text else ''}"[:200]
+        super().__init__(f"{participant} raised {self.what}")
 
 #: Deliveries per case before it is called incomplete.
 MAX_STEPS = 5000
@@ -63,7 +75,12 @@ class InProcessSpecAdapter:
         self.target.setup(world)
 
     def start(self, participant: str, saga_id: str) -> None:
-        self.target.start({"sagaId": saga_id, "participant": participant, "route": False})
+        try:
+            self.target.start({"sagaId": saga_id, "participant": participant, "route": False})
+        except (AdapterError, InputError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the service's own failure, reported
+            raise ServiceRaised(participant, exc) from exc
 
     def arm_crash(self, participant: str, point: str) -> None:
         self.target.crash(participant, point)
@@ -81,6 +98,10 @@ class InProcessSpecAdapter:
             self.target.deliver_to(participant, event)
         except ConsumerCrashed:
             return False
+        except (AdapterError, InputError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the service's own failure, reported
+            raise ServiceRaised(participant, exc) from exc
         finally:
             log.disabled = quiet
             #: Whether the participant was killed (and restarted) during this delivery,
@@ -267,7 +288,15 @@ def _negative(adapter: SpecAdapter, pool, rng: random.Random, oracle: SpecOracle
     dest, event = pool[rng.randrange(len(pool))]
     bad = {k: v for k, v in event.items() if k != "sagaId"}
     bad["eventId"] = f"{event['eventId']}-invalid"
-    adapter.deliver(dest, bad, invalid=True)
+    try:
+        adapter.deliver(dest, bad, invalid=True)
+    except ServiceRaised as exc:
+        note(f"an invalid {event['eventType']} (no sagaId) to {dest}, which raised {exc.what}", [])
+        oracle.failures.append(Failure(
+            "negative", dest, event["sagaId"], event["eventType"],
+            f"{dest} raised {exc.what} on an invalid {event['eventType']} (no sagaId); an invalid "
+            "event must be dead-lettered, publishing nothing"))
+        return
     got = route(adapter.collect(_done({()})), dest, event["sagaId"])
     note(f"an invalid {event['eventType']} (no sagaId) to {dest}", got)
     if got:
@@ -332,7 +361,11 @@ def run_case(spec: SagaSpec, adapter: SpecAdapter, seed: int, *, sagas: int = 2,
     if starter is None:
         return result
     for s in saga_ids:
-        adapter.start(starter, s)
+        try:
+            adapter.start(starter, s)
+        except ServiceRaised as exc:
+            oracle.failures.append(Failure("model", starter, s, "?", f"{starter} raised {exc.what} starting saga {s}"))
+            return result
         got = route(adapter.collect(_done(_allowed_start(oracle, starter, s))), starter, s)
         note(f"{starter} starts saga {s} (world {world[s]})", got)
         oracle.started(starter, s, _unique(got))
@@ -359,7 +392,14 @@ def run_case(spec: SagaSpec, adapter: SpecAdapter, seed: int, *, sagas: int = 2,
             adapter.arm_crash(dest, point)
         key = (dest, event["eventId"])
         first = key not in delivered
-        acked = adapter.deliver(dest, event)
+        try:
+            acked = adapter.deliver(dest, event)
+        except ServiceRaised as exc:
+            note(f"{event['eventType']} of saga {event['sagaId']} to {dest}, which raised {exc.what}", [])
+            oracle.failures.append(Failure(
+                "model", dest, event["sagaId"], event["eventType"],
+                f"{dest} raised {exc.what} handling a valid {event['eventType']} of saga {event['sagaId']}"))
+            break
         crashed_before = not acked and point == "before-commit"
         allowed = {()} if crashed_before or not first else _allowed(oracle, dest, event)
         got = route(adapter.collect(_done(allowed)), dest, event["sagaId"])

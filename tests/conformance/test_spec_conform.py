@@ -336,3 +336,16 @@ def test_what_no_reference_service_does_is_flagged(fault, check, says):
     firsts = [r.failures[0] for r in (spec_conform.run_case(spec, adapter, k, sagas=1) for k in range(100))
               if r.failures]
     assert any(f.check == check and says in f.message for f in firsts), firsts[:3]
+
+
+def test_a_service_that_raises_out_of_its_handler_is_a_reported_failure_not_a_traceback():
+    """trusts-input dispatches before validating: an invalid event (no sagaId) raises
+    KeyError out of the handler. The run reports it as the case's failure, shrunk, with
+    its Reproduce line (it used to end the run with a traceback)."""
+    r = _conform("--spec", SHOP, "--adapter", "inprocess", "--mutant", "trusts-input-1", "-n", "30", "--seed", "3")
+    assert r.exit_code == 1, r.output
+    assert r.exception is None or isinstance(r.exception, SystemExit), r.exception
+    assert "Traceback" not in r.output
+    line = next(x for x in r.output.splitlines() if x.startswith("FAILED negative"))
+    assert "raised KeyError" in line and "must be dead-lettered" in line, line
+    assert "Reproduce with: sagaspec conform" in r.output and "--mutant trusts-input-1" in r.output
