@@ -63,8 +63,12 @@ def _repeated(lines):
 
 @pytest.mark.timeout(120)
 def test_a_seeded_run_reaches_the_edges_of_the_triggers_schema_but_mostly_draws_small():
+    # Reach is a probability: a list at maxItems comes on some seeds only (hypothesis
+    # goes for a size's extreme on a few of them), so the corners are looked for over
+    # six seeds of 200 draws, and "mostly small" is asserted for each seed's draws.
     spec = _shipping()
-    sagas = _draws(saga_strategy(spec, 0, "x"), at=8)
+    runs = [_draws(saga_strategy(spec, 0, "x"), at=k) for k in range(1, 7)]
+    sagas = [s for run in runs for s in run]
     reached = {
         "userId at maxLength": [s for s in sagas if len(s.fields["userId"]) == 128],
         "items at maxItems": [s for s in sagas if len(_lines(s)) == 100],
@@ -74,12 +78,13 @@ def test_a_seeded_run_reaches_the_edges_of_the_triggers_schema_but_mostly_draws_
     }
     assert all(reached.values()), {k: len(v) for k, v in reached.items()}
     edged_ = {id(s) for v in reached.values() for s in v}
-    assert len(edged_) < len(sagas) / 2  # one field in EDGE_ODDS: most draws stay small
+    for run in runs:  # one field in EDGE_ODDS: most draws stay small
+        assert sum(id(s) in edged_ for s in run) < len(run) / 2
     for s in [v[0] for v in reached.values()]:
         start = build_event(spec, "OrderCreated", s, Ids("x"), cause=None, events={}, free={})
         assert validate_event(start, spec=spec) == [], start
     shop = suite_model(SHOP, 1).spec
-    assert any(len(s.fields["address"]) == 500 for s in _draws(saga_strategy(shop, 0, "x"), at=8))
+    assert any(len(s.fields["address"]) == 500 for k in (1, 2) for s in _draws(saga_strategy(shop, 0, "x"), at=k))
 
 
 def test_shrinking_goes_to_small_values():
