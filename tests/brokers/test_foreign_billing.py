@@ -10,6 +10,7 @@ nothing declared on its broker but the adapter's own observer queue.
 from __future__ import annotations
 
 import asyncio
+import re
 import subprocess
 import sys
 import threading
@@ -86,7 +87,7 @@ def test_the_foreign_service_passes_and_nothing_is_declared_on_its_broker(billin
     r = conform(url, exchange, "-n", "12")
     assert r.exit_code == 0, r.output
     assert "PASSED" in r.output and "12 case(s)" in r.output
-    deliveries = int(r.output.split(" deliveries")[0].rsplit(" ", 1)[1])
+    deliveries = int(re.search(r"(\d+) deliveries,", r.output).group(1))
     assert deliveries >= 30, r.output  # the service was driven, not skipped
     # Its own exchange was used as it declared it (not durable: a re-declaration as
     # durable is refused), and no control exchange was declared next to it.
@@ -101,7 +102,9 @@ def test_the_foreign_service_passes_and_nothing_is_declared_on_its_broker(billin
 ], indirect=["billing"])
 def test_each_faulty_variant_is_caught(billing, check, words):
     url, exchange = billing
-    r = conform(url, exchange, "-n", "20", "-x")
+    # The default case count (a duplicate landing after the refund is rare at 20 cases:
+    # caught on 2-3 of 5 seeds, and on 5 of 5 at the default); -x stops at the first.
+    r = conform(url, exchange, "-x")
     assert r.exit_code == 1, r.output
     assert check in r.output and words in r.output, r.output
     assert "Reproduce with:" in r.output and "--mapping" in r.output
@@ -160,7 +163,8 @@ def test_the_same_mapping_drives_it_on_nats_and_redis(name, bug, code, words):
         sep = "&" if "?" in url else "?"
         r = CliRunner().invoke(main, ["conform", "--spec", SHOP, "--participant", "payment", "--adapter",
                                       f"{url}{sep}{where}", "--mapping", MAPPING,
-                                      "--faults", "duplicates,reorder,invalid", "--seed", "1", "-n", "20", "-x"])
+                                      "--faults", "duplicates,reorder,invalid", "--seed", "1", "-x",
+                                          *(["-n", "20"] if bug is None else [])])
         assert r.exit_code == code and words in r.output, r.output
     finally:
         proc.terminate()
