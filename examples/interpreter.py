@@ -334,13 +334,18 @@ class SpecService:
         """Start saga ``saga_id`` by this participant's trigger reaction; ``fields`` are
         the trigger event's payload (the rest made as for any emitted event).
 
-        Returns the queued events; :class:`UsageError` if no trigger is enabled.
+        Returns the queued events (none for a saga started before); :class:`UsageError`
+        if no trigger is enabled.
         """
         triggers = [r for r in self.part.reactions if r.kind == "trigger"]
         if not triggers:
             raise UsageError(f"{self.name} has no trigger reaction; it cannot start a saga")
         with self.store.transaction() as tx:
             record, shared = self._load(tx, saga_id)
+            if "__start__" in record["events"]:
+                # Started before (the record is durable): a repeated start, e.g. a client
+                # retrying its request, publishes nothing, as a redelivered event does.
+                return []
             # What the trigger event will carry is known now: rules and lines may read it.
             events = {**{ev: dict(fields or {}) for r in triggers for a in r.alternatives for ev in a.emit},
                       **record["events"]}

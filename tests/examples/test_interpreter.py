@@ -525,3 +525,14 @@ def test_a_trigger_participant_with_keyed_stock_starts_sagas_per_key(tmp_path):
     plain = SpecService(spec, "shop")
     plain.start("s1", {"total": "5.00", "lines": [{"sku": "a", "n": 3}]})
     assert plain.variables("s1")["free"] == 0
+
+
+def test_starting_a_saga_again_publishes_nothing_and_changes_nothing():
+    """A repeated start (a client retrying POST /orders) is a no-op, as a redelivered
+    event is: the durable record says the saga was started."""
+    svc = SpecService(shipped_spec("corrected"), "order")
+    first = svc.start("s1", None)
+    assert len(first) == 1 and first[0]["sagaId"] == "s1"
+    before = svc.variables("s1")
+    assert svc.start("s1", None) == []
+    assert svc.variables("s1") == before
