@@ -64,7 +64,10 @@ _NAME = re.compile(r"^[a-z][a-z0-9-]*$")
 def starter_spec(name: str) -> str:
     """The commented starter spec that ``sagaspec init NAME`` writes."""
     text = resources.files("sagaspec.spec").joinpath("data/starter.saga.yaml").read_text()
-    return text.replace("__NAME__", name)
+    # Editors with the YAML language server complete and check the file against the
+    # installed format schema.
+    schema = resources.files("sagaspec.spec").joinpath("data/saga-spec.schema.json")
+    return f"# yaml-language-server: $schema={schema}\n" + text.replace("__NAME__", name)
 
 
 @click.command("init")

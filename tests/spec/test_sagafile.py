@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from importlib import resources
+from pathlib import Path
 
 import jsonschema
 import pytest
@@ -201,6 +202,11 @@ def test_spec_validate_and_init(tmp_path, monkeypatch):
     r = runner.invoke(main, ["init", "travel"])
     assert r.exit_code == 0, r.output
     assert (tmp_path / "travel.saga.yaml").exists()
+    # Its first line points an editor's YAML language server at the installed format schema.
+    first = (tmp_path / "travel.saga.yaml").read_text().splitlines()[0]
+    assert first.startswith("# yaml-language-server: $schema="), first
+    schema = Path(first.split("$schema=", 1)[1])
+    assert schema.is_file() and json.loads(schema.read_text())["$schema"].endswith("2020-12/schema")
     again = runner.invoke(main, ["init", "travel"])
     assert again.exit_code == 2 and "exists" in again.stderr
     bad_name = runner.invoke(main, ["init", "Bad Name"])
