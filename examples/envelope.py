@@ -41,6 +41,7 @@ __all__ = [
     "decode",
     "describe_validation_error",
     "message_text",
+    "message_bytes",
 ]
 
 
@@ -145,3 +146,16 @@ def message_text(message: Any, limit: int = 2000) -> str:
         except (TypeError, ValueError):
             text = repr(message)
     return text if len(text) <= limit else text[:limit] + "..."
+
+
+def message_bytes(message: Any) -> bytes:
+    """A delivered message as bytes, as a dead-letter record keeps it (a dict as JSON,
+    anything that is not JSON as its repr)."""
+    if isinstance(message, (bytes, bytearray)):
+        return bytes(message)
+    if isinstance(message, str):
+        return message.encode()
+    try:
+        return json.dumps(message).encode()
+    except (TypeError, ValueError):
+        return repr(message).encode()

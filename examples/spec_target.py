@@ -20,7 +20,6 @@ not acknowledged, the bus redelivers).
 
 from __future__ import annotations
 
-import json
 import random
 from collections import deque
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from typing import Any
 
 from sagaspec.adapters.base import RawMessage, check_shared
 from sagaspec.adapters.crash import CRASH_POINTS, ConsumerCrashed, SimulatedCrash
+from sagaspec.examples.envelope import message_bytes
 
 from sagaspec.errors import AdapterError, InputError
 
@@ -221,7 +221,7 @@ class SpecTarget:
             if not self.supervised:
                 raise
             text = str(exc).strip().splitlines()
-            self._out.append(RawMessage(_as_bytes(event), name, f"consumer crashed: {type(exc).__name__}: "
+            self._out.append(RawMessage(message_bytes(event), name, f"consumer crashed: {type(exc).__name__}: "
                                                                f"{text[0] if text else ''}"[:300]))
             self.services[name] = self.services[name].restarted()
         # An armed crash the delivery never reached (a duplicate, an ignored event) is
@@ -281,13 +281,3 @@ class SpecTarget:
             if not self._handle(name, event):
                 pending.append((name, event))  # not acknowledged: redelivered
 
-
-def _as_bytes(message: Any) -> bytes:
-    if isinstance(message, (bytes, bytearray)):
-        return bytes(message)
-    if isinstance(message, str):
-        return message.encode()
-    try:
-        return json.dumps(message).encode()
-    except (TypeError, ValueError):
-        return repr(message).encode()

@@ -51,6 +51,7 @@ from typing import Any
 
 from sagaspec.adapters.base import RawMessage
 from sagaspec.examples.bus import InMemoryBus
+from sagaspec.examples.envelope import message_bytes
 from sagaspec.examples.mutants import apply_mutant, get_mutant
 from sagaspec.examples.seed import SEED_SERVICES
 from sagaspec.examples.service import CRASH_POINTS, ReferenceService, SimulatedCrash
@@ -197,16 +198,6 @@ def _wire(event: Any) -> dict[str, Any] | RawMessage:
         return RawMessage(payload=repr(event).encode(), source="", reason=f"not JSON-serialisable: {exc}")
 
 
-def _as_bytes(message: Any) -> bytes:
-    if isinstance(message, (bytes, bytearray)):
-        return bytes(message)
-    if isinstance(message, str):
-        return message.encode()
-    try:
-        return json.dumps(message).encode()
-    except (TypeError, ValueError):
-        return repr(message).encode()
-
 
 class _Harness:
     """What both targets share: building, restarting and running services."""
@@ -264,7 +255,7 @@ class _Harness:
         """Hand a published event on (the system's bus); a lone service has none."""
 
     def _report(self, message: Any, source: str, reason: str) -> None:
-        self._out.append(RawMessage(_as_bytes(message), source, reason))
+        self._out.append(RawMessage(message_bytes(message), source, reason))
 
     def _restart(self, name: str) -> None:
         self.crashes += 1
