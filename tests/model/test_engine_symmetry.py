@@ -14,6 +14,7 @@ import importlib
 import random
 
 import pytest
+from retrymodel import Retry
 from sagaspec.model import Config, Engine, Msg, Outcome, Participant, Property, System, explore
 from sagaspec.model.engine import FP_MASK, LANE, MAX_VECTOR_PERMS
 from sagaspec.model.saga import saga_system
@@ -257,34 +258,6 @@ def test_a_layered_graph_skips_the_cycle_analysis(monkeypatch):
     monkeypatch.setattr(explore_module, "bottom_cycles", no_cycles_expected)
     r = explore(saga_system("corrected", orders=2), Config(symmetry=True))
     assert r._search.layered and r.ok and r.verdicts["saga-terminates"] == "held"
-
-
-class Retry(Participant):
-    """Per saga: idle -> trying -> failed -> trying ... (a retry loop), maybe -> done."""
-
-    name = "retry"
-
-    def __init__(self, can_succeed):
-        self.can_succeed = can_succeed
-
-    def init(self):
-        return (0, 0)
-
-    def internal(self, s):
-        steps = {0: [("try", 1)], 1: [("fail", 2)], 2: [("retry", 1)]}
-        if self.can_succeed:
-            steps[1].append(("succeed", 3))
-        out = []
-        for i, v in enumerate(s):
-            for label, nxt in steps.get(v, ()):
-                out.append(Outcome(f"{label}-{i}", s[:i] + (nxt,) + s[i + 1 :]))
-        return tuple(out)
-
-    def permute(self, s, perm):
-        out = [0, 0]
-        for i, v in enumerate(s):
-            out[perm[i]] = v
-        return tuple(out)
 
 
 @pytest.mark.parametrize("symmetry", [False, True])

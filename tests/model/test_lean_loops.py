@@ -15,7 +15,8 @@ import dataclasses
 import importlib
 
 import pytest
-from sagaspec.model import Config, Outcome, Participant, Property, System, explore
+from retrymodel import Retry
+from sagaspec.model import Config, Property, System, explore
 from sagaspec.model.saga import saga_system
 
 explore_module = importlib.import_module("sagaspec.model.explore")  # (the package exports a function of that name)
@@ -75,33 +76,6 @@ def test_lean_loops_stop_where_the_dict_loops_do_at_a_state_bound(monkeypatch):
     _, new = _run(system, cfg, monkeypatch, lean=True, max_states=5000)
     _, old = _run(system, cfg, monkeypatch, lean=False, max_states=5000)
     assert new == old and not new["complete"] and new["states"] == 5000
-
-
-class Retry(Participant):
-    """Per saga: idle -> trying -> failed -> trying ... (a retry loop: a cycle), maybe -> done."""
-
-    name = "retry"
-
-    def __init__(self, can_succeed):
-        self.can_succeed = can_succeed
-
-    def init(self):
-        return (0, 0)
-
-    def internal(self, s):
-        steps = {0: [("try", 1)], 1: [("fail", 2)], 2: [("retry", 1)]}
-        if self.can_succeed:
-            steps[1].append(("succeed", 3))
-        return tuple(
-            Outcome(f"{label}-{i}", s[:i] + (nxt,) + s[i + 1 :])
-            for i, v in enumerate(s) for label, nxt in steps.get(v, ())
-        )
-
-    def permute(self, s, perm):
-        out = [0, 0]
-        for i, v in enumerate(s):
-            out[perm[i]] = v
-        return tuple(out)
 
 
 def _retry_system(can_succeed: bool) -> System:
