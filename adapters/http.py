@@ -271,9 +271,11 @@ class HttpAdapter(Adapter):
         self.design = design
         # The token `sagaspec serve` requires on POST/DELETE: given, or the one the server
         # on this loopback port saved for its user.
-        if token is None and parts.hostname in ("127.0.0.1", "localhost", "::1") and parts.port:
-            token = os.environ.get("SAGASPEC_SERVE_TOKEN") or read_token(parts.port)
-        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
+        # Looked up when a request is sent, not here: a conform started together with its
+        # server may build the adapter before the server has saved its token.
+        self._token = token
+        self._token_port = (parts.port if token is None and parts.port
+                            and parts.hostname in ("127.0.0.1", "localhost", "::1") else None)
         self._client: httpx.AsyncClient | None = None
         self._client_loop: asyncio.AbstractEventLoop | None = None
         self._health: dict[str, Any] | None = None
@@ -292,10 +294,14 @@ class HttpAdapter(Adapter):
         loop = asyncio.get_running_loop()
         if self._client is None or self._client_loop is not loop:
             # A client's connection pool belongs to one event loop.
-            self._client = httpx.AsyncClient(timeout=self._timeout(), follow_redirects=False,
-                                             headers=self._headers)
+            self._client = httpx.AsyncClient(timeout=self._timeout(), follow_redirects=False)
             self._client_loop = loop
         return self._client
+
+    def _headers(self) -> dict[str, str]:
+        if self._token is None and self._token_port is not None:
+            self._token = os.environ.get("SAGASPEC_SERVE_TOKEN") or read_token(self._token_port)
+        return {"Authorization": f"Bearer {self._token}"} if self._token else {}
 
     def _unreachable(self, exc: Exception) -> AdapterError:
         kind = type(exc).__name__
@@ -305,7 +311,8 @@ class HttpAdapter(Adapter):
     async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         client = self._client_for_loop()
         try:
-            return await client.request(method, self.url + path, **kwargs)
+            headers = {**self._headers(), **kwargs.pop("headers", {})}
+            return await client.request(method, self.url + path, headers=headers, **kwargs)
         except httpx.TimeoutException as exc:
             raise self._unreachable(exc) from None
         except httpx.TransportError as exc:
@@ -334,7 +341,7 @@ class HttpAdapter(Adapter):
     def _health_blocking(self) -> dict[str, Any]:
         if self._health is None:
             try:
-                with httpx.Client(timeout=self._timeout(), headers=self._headers) as client:
+                with httpx.Client(timeout=self._timeout(), headers=self._headers()) as client:
                     response = client.get(self.url + "/health")
             except (httpx.TimeoutException, httpx.TransportError) as exc:
                 raise self._unreachable(exc) from None

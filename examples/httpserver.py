@@ -187,9 +187,21 @@ class SagaHTTPServer:
                 class V6Server(_Server):
                     address_family = socket.AF_INET6
 
-                self._httpd: ThreadingHTTPServer = V6Server((family_host, port), Handler)
+                self._httpd: ThreadingHTTPServer = V6Server((family_host, port), Handler,
+                                                            bind_and_activate=False)
             else:
-                self._httpd = _Server((family_host, port), Handler)
+                self._httpd = _Server((family_host, port), Handler, bind_and_activate=False)
+            try:
+                self._httpd.server_bind()
+                # The token file is written before the socket listens: a client that can
+                # connect always finds it (one racing the start read no token and got 401).
+                self.port = self._httpd.server_address[1]
+                if self.token is not None:
+                    self._save_token()
+                self._httpd.server_activate()
+            except OSError:
+                self._httpd.server_close()
+                raise
         except OSError as exc:
             raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
         self._httpd.daemon_threads = True
@@ -200,8 +212,6 @@ class SagaHTTPServer:
         self._hosts = {f"{h}:{bound}" for h in ("127.0.0.1", "localhost", "[::1]")} | {
             "127.0.0.1", "localhost", "[::1]"}
         self._origins = {f"http://{h}" for h in self._hosts}
-        if self.token is not None:
-            self._save_token()
         self._thread: threading.Thread | None = None
         self._serving = False
 

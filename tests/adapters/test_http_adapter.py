@@ -244,6 +244,50 @@ def test_a_server_that_never_started_closes_at_once():
     SagaHTTPServer(make_target("payment"), port=0).close()  # used to wait forever
 
 
+def test_an_adapter_built_before_its_server_started_finds_the_token(unused_port, run, tmp_path,
+                                                                     monkeypatch):
+    # `sagaspec serve &` then `sagaspec conform` at once: the adapter is built while the
+    # server is still starting; it used to read no token then and get HTTP 401 on /reset.
+    from sagaspec.examples.httpserver import SagaHTTPServer, token_path
+    from sagaspec.examples.system import make_target
+
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    monkeypatch.delenv("SAGASPEC_SERVE_TOKEN", raising=False)
+    a = HttpAdapter(f"http://127.0.0.1:{unused_port}", participant="system")
+    server = SagaHTTPServer(make_target("system"), port=unused_port).start()
+    try:
+        assert token_path(unused_port).read_text() == server.token
+        run(a.reset())  # a POST: needs the token
+        run(a.setup(WORLD))
+        run(a.close())
+    finally:
+        server.close()
+
+
+def test_the_token_is_saved_before_the_server_accepts_a_connection(tmp_path, monkeypatch):
+    # A client that can connect must find the token file: it is written before listen().
+    import socket
+
+    from sagaspec.examples import httpserver
+    from sagaspec.examples.system import make_target
+
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    seen = []
+    real = httpserver.SagaHTTPServer._save_token
+
+    def save_and_probe(self):
+        real(self)
+        with socket.socket() as probe:  # nothing may accept yet
+            seen.append(probe.connect_ex(("127.0.0.1", self.port)))
+    monkeypatch.setattr(httpserver.SagaHTTPServer, "_save_token", save_and_probe)
+    server = httpserver.SagaHTTPServer(make_target("system"), port=0)
+    try:
+        assert seen and seen[0] != 0, "the socket listened before the token was saved"
+        assert httpserver.token_path(server.port).read_text() == server.token
+    finally:
+        server.close()
+
+
 @pytest.mark.timeout(120)
 def test_bench_adapters_short_form_runs(tmp_path):
     import subprocess
