@@ -80,17 +80,15 @@ class CaseFile:
 
 def replay_sagas(n: int, design: Any = "corrected") -> list[SagaInfo]:
     """Plain sagas for replaying a model trace: the trigger's example values (a trigger
-    of the per-key shape: one unit of the first key at 10.00)."""
+    that declares how it is drawn: each declared field at its simplest, so every saga's
+    lines take the first key)."""
     from sagaspec.conformance.models import suite_model
-    from sagaspec.conformance.payloads import SKUS, catalogue_shaped, fresh_saga
+    from sagaspec.conformance.payloads import declared_draw, fresh_saga, simplest_saga
     from sagaspec.spec.specschemas import example_value
 
     spec = suite_model(design, 1).spec
-    if catalogue_shaped(spec):
-        line = {"sku": SKUS[0], "quantity": 1, "unitPrice": "10.00"}
-        return [fresh_saga(spec, i, "replay", {"userId": f"user-{i}", "amount": "10.00",
-                                               "currency": "USD", "items": [dict(line)]})
-                for i in range(n)]
+    if declared_draw(spec):
+        return [simplest_saga(spec, i, "replay") for i in range(n)]
     trigger = spec.event(min(e.name for e in spec.events if e.role == "trigger"))
     fields = {f.name: example_value(spec, f.schema, f.name) for f in trigger.fields
               if not f.optional}
@@ -302,15 +300,17 @@ def case_from_trace(data: dict[str, Any], *, participant: str, design: str | Non
 def _trace_world(spec: Any, sagas: list[SagaInfo], knobs: dict[int, dict[str, str]],
                  declined: set[int], reserved: set[int]) -> World:
     """The world that makes the services take the trace's branches: every knob of every
-    saga (the trace's decision, else its first value); for a per-key trigger also the
-    per-key form (as many units of the one key as sagas reserved, the declining sagas'
-    users declined)."""
-    from sagaspec.conformance.payloads import SKUS, catalogue_shaped
+    saga (the trace's decision, else its first value); for a trigger that declares how
+    it is drawn also the per-key form (as many units of the first key as sagas reserved,
+    none of the others; the declining sagas' fields in the lists their rules read)."""
+    from sagaspec.conformance.payloads import declared_draw, key_pool
 
     values = {s.sagaId: {k: knobs.get(s.index, {}).get(k, v[0]) for k, v in spec.world.items()}
               for s in sagas}
-    if not catalogue_shaped(spec):
+    if not declared_draw(spec):
         return World(knobs=values)
-    return World(stock={SKUS[0]: len(reserved), SKUS[1]: 0},
-                 declined_users=frozenset(str(sagas[i].fields["userId"]) for i in declined),
-                 knobs=values)
+    pool = key_pool(spec)
+    lists = {r.data: sorted({str(sagas[i].fields[r.field]) for i in declined})
+             for r in spec.rules if r.test == "in"}
+    return World.from_json({"stock": {k: len(reserved) if j == 0 else 0 for j, k in enumerate(pool)},
+                            **lists, "knobs": values})

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from decimal import Decimal
 from typing import Any
 
 from hypothesis import strategies as st
@@ -22,13 +23,13 @@ from sagaspec.conformance.history import SagaInfo
 from sagaspec.conformance.payloads import (
     NEGATIVE_KINDS,
     RAW_KINDS,
-    SKUS,
-    catalogue_shaped,
+    declared_draw,
+    declared_fields,
+    declared_saga,
     free_field_names,
     free_fields,
     fresh_saga,
-    make_saga,
-    saga_fields,
+    key_pool,
     saga_strategy,
 )
 from sagaspec.model.participant import Msg, Outcome
@@ -141,8 +142,9 @@ class DrawChooser:
         spec = suite_model(settings.design, 1).spec
         caps = settings.capabilities
         knobs = KNOBS in caps
-        # A target with a per-key world needs sagas competing for a few keys.
-        catalogue = not knobs and catalogue_shaped(spec)
+        # A target with a per-key world needs sagas competing for a few keys: the
+        # trigger's draw: says how.
+        catalogue = not knobs and declared_draw(spec)
         # The policy comes first: holding sagas back needs two of them, competing for
         # shared resources set up tight (see POLICIES).
         self._policy = d(st.sampled_from([p for p in POLICIES for _ in range(POLICY_ODDS[p])]),
@@ -154,7 +156,7 @@ class DrawChooser:
         k = d(st.integers(min(2, settings.max_sagas) if serial else 1, settings.max_sagas),
               label="sagas")
         if catalogue:
-            sagas = [make_saga(spec, i, token, d(saga_fields(), label=f"saga {i}"))
+            sagas = [declared_saga(spec, i, token, d(declared_fields(spec), label=f"saga {i}"))
                      for i in range(k)]
         else:
             sagas = [d(saga_strategy(spec, i, token), label=f"saga {i}") for i in range(k)]
@@ -169,12 +171,10 @@ class DrawChooser:
         elif "setup" in caps and catalogue:
             # Held back, the first saga takes exactly what there is (or one unit less
             # or more) per key: a later saga on that key fits only with units given back.
-            stock = {sku: _demand(sagas[0], sku) + d(st.integers(0, 1), label=f"stock {sku}")
-                     if serial else d(st.integers(0, 6), label=f"stock {sku}") for sku in SKUS}
-            declined = frozenset(s.fields["userId"] for s in sagas
-                                 if d(st.booleans(), label=f"decline {s.index}"))
-            world = World(stock=stock, declined_users=declined,
-                          decline_over=_amount_limit(d, sagas))
+            stock = {key: _demand(spec, sagas[0], key) + d(st.integers(0, 1), label=f"stock {key}")
+                     if serial else d(st.integers(0, 6), label=f"stock {key}")
+                     for key in key_pool(spec)}
+            world = World.from_json({"stock": stock, **_rule_data(d, spec, sagas)})
         self._played_decisions(settings, k)
         return sagas, world
 
@@ -360,10 +360,11 @@ def _delivery_key(case: Case, act: Act) -> tuple | None:
     return transition(model, states, d.msg.type, d.msg.saga, len(case.sagas), d.to)
 
 
-def _demand(saga: SagaInfo, key: str) -> int:
+def _demand(spec: Any, saga: SagaInfo, key: str) -> int:
     """Units of ``key`` saga ``saga``'s lines ask for (0 for a saga without lines)."""
-    lines = saga.fields.get("items", ())
-    return sum(int(x.get("quantity", 0)) for x in lines if x.get("sku") == key)
+    from sagaspec.conformance.world import lines
+
+    return sum(q for k, q in lines(saga, spec.keys[0]) if k == key)
 
 
 def _held_back(acts: Sequence[Act], case: Case, pick: int) -> Act | None:
@@ -411,16 +412,33 @@ def _weighted(live: Sequence[str], u: int) -> str | None:
     raise AssertionError("unreachable")
 
 
-def _amount_limit(draw: Any, sagas: Sequence[SagaInfo]) -> str | None:
-    """A payment amount limit (``World.decline_over``) for one case in three, set at a
-    saga's amount (that order passes) or a cent below it (that order is declined), so
-    both sides of the limit are exercised; none otherwise (shrinks to none)."""
-    if draw(st.integers(0, 2), label="amount limit") != 2:
+def _rule_data(draw: Any, spec: Any, sagas: Sequence[SagaInfo]) -> dict[str, Any]:
+    """The world data the spec's rules read, by name, in the rules' order: a list
+    (``in``) holds the rule's field of each saga drawn into it; a limit (``above``) is
+    :func:`_limit`."""
+    out: dict[str, Any] = {}
+    for rule in spec.rules:
+        if rule.data in out:
+            continue
+        if rule.test == "in":
+            out[rule.data] = [s.fields[rule.field] for s in sagas
+                              if draw(st.booleans(), label=f"{rule.data} {s.index}")]
+        else:
+            out[rule.data] = _limit(draw, rule.data, [s.fields[rule.field] for s in sagas])
+    return out
+
+
+def _limit(draw: Any, name: str, values: Sequence[Any]) -> str | None:
+    """A limit (a world rule's ``above`` data) for one case in three, set at a saga's
+    value (that saga passes) or one unit of its last digit below it (that saga is over
+    it), so both sides of the limit are exercised; none otherwise (shrinks to none)."""
+    if draw(st.integers(0, 2), label=name) != 2:
         return None
-    k = draw(st.integers(0, 2 * len(sagas) - 1), label="limit at")
-    cents = int(str(sagas[k % len(sagas)].fields["amount"]).replace(".", ""))
-    cents -= k >= len(sagas)
-    return f"{cents // 100}.{cents % 100:02d}"
+    k = draw(st.integers(0, 2 * len(values) - 1), label=f"{name} at")
+    value = Decimal(str(values[k % len(values)]))
+    if k >= len(values):
+        value -= Decimal((0, (1,), value.as_tuple().exponent))
+    return str(value)
 
 
 def _matches(act: Act, step: Step) -> bool:

@@ -25,26 +25,29 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import operator
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from hypothesis import strategies as st
 from sagaspec.conformance.history import SagaInfo
 from sagaspec.spec._provenance import MISSING, field_value, free_field, id_prefix
-from sagaspec.spec.sagafile import SagaSpec
+from sagaspec.spec.sagafile import FieldDraw, SagaSpec, decimal_text
 
 __all__ = [
     "Ids",
-    "SKUS",
-    "catalogue_shaped",
+    "declared_draw",
+    "declared_fields",
+    "declared_saga",
+    "simplest_saga",
+    "key_pool",
     "free_field_names",
     "free_fields",
     "trigger_fields",
     "saga_strategy",
-    "saga_fields",
-    "make_saga",
     "fresh_saga",
     "build_event",
     "NEGATIVE_KINDS",
@@ -53,9 +56,6 @@ __all__ = [
     "now_rfc3339",
 ]
 
-#: The catalogue of a per-key world (see :func:`catalogue_shaped`): few keys, so sagas
-#: compete for stock.
-SKUS = ("sku-1", "sku-2")
 #: Longest string and list the suite draws (valid values go further; short ones keep
 #: shrinking and reports fast).
 MAX_TEXT = 16
@@ -381,67 +381,112 @@ def saga_strategy(spec: SagaSpec, index: int, token: str) -> st.SearchStrategy[S
     return trigger_fields(spec).map(lambda f: fresh_saga(spec, index, token, f))
 
 
-# -- the per-key catalogue ----------------------------------------------------------------
-# A world that keeps stock per key and declines by user or amount (the setup form of the
-# hand-written reference services) needs sagas that compete for the same few keys, which
-# schema-drawn strings never do. A trigger of that shape (a user, an amount and lines of
-# key x quantity x unit price) is drawn from SKUS instead, its amount the lines' sum.
-
-_CATALOGUE_LINE = frozenset({"sku", "quantity", "unitPrice"})
+# -- a trigger drawn as its spec declares (draw:) --------------------------------------
+# A world that keeps stock per key and decides by data (the setup form of hand-written
+# services) needs sagas that compete for the same few keys, which schema-drawn strings
+# never do. A trigger that declares how it is drawn (``draw:``: a small pool of keys,
+# ranges, a per-saga prefix, a derived sum) is drawn that way for such a target.
 
 
 @functools.cache
-def catalogue_shaped(spec: SagaSpec) -> bool:
-    """Whether the trigger has a user, an amount and lines of ``sku``/``quantity``/
-    ``unitPrice`` (what a per-key world judges)."""
-    ev = spec.event(_trigger(spec))
-    names = {f.name: f for f in ev.fields}
-    lines = names.get("items")
-    if lines is None or not {"userId", "amount"} <= set(names):
-        return False
-    full = _schema(spec, ev.name)
-    item = _resolve(full["properties"]["items"], full.get("definitions", {})).get("items", {})
-    return _CATALOGUE_LINE <= set(item.get("properties", {}))
+def declared_draw(spec: SagaSpec) -> bool:
+    """Whether the spec's trigger declares how it is drawn (``draw:``)."""
+    return bool(spec.event(_trigger(spec)).draw)
 
 
-_ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-
-
-@functools.cache
-def _identifier() -> st.SearchStrategy[str]:
-    """Short strings of the schemas' ``Identifier`` alphabet (letters, digits, ``._:-``).
-
-    Built directly rather than from the pattern: regex strategies cost milliseconds per
-    draw, which hypothesis pays again on every shrink attempt.
-    """
-    return st.tuples(st.sampled_from(_ALNUM), st.text(_ALNUM + "._:-", max_size=7)).map(
-        "".join)
-
-
-def _money(cents: int) -> str:
-    return f"{cents // 100}.{cents % 100:02d}"
+def _one(g: FieldDraw) -> st.SearchStrategy[Any]:
+    """The strategy of one declared field (``sum`` fields are derived, never drawn)."""
+    if g.kind == "one_of":
+        return st.sampled_from(g.values)
+    if g.kind == "between":
+        ints = st.integers(g.low, g.high)
+        return ints if g.decimals is None else ints.map(
+            functools.partial(decimal_text, decimals=g.decimals))
+    if g.kind == "text":
+        if not g.first:
+            return st.text(g.chars, max_size=g.max_length)
+        return st.tuples(st.sampled_from(g.first), st.text(g.chars, max_size=g.max_length - 1)
+                         ).map("".join)
+    entry = st.fixed_dictionaries({x.name: _one(x) for x in g.each if x.kind != "sum"})
+    return st.lists(entry, min_size=g.min_items, max_size=g.max_items,
+                    unique_by=None if g.unique_by is None else operator.itemgetter(g.unique_by))
 
 
 @functools.cache
-def saga_fields() -> st.SearchStrategy[tuple]:
-    """``(user, lines, currency)`` of a catalogue-shaped saga."""
-    line = st.fixed_dictionaries({
-        "sku": st.sampled_from(SKUS),
-        "quantity": st.integers(1, 3),
-        "unitPrice": st.integers(1, 999_999).map(_money),
-    })
-    return st.tuples(_identifier(), st.lists(line, min_size=1, max_size=2,
-                                             unique_by=lambda x: x["sku"]),
-                     st.sampled_from(("USD", "EUR", "GBP")))
+def declared_fields(spec: SagaSpec) -> st.SearchStrategy[tuple]:
+    """The drawn fields of the trigger's ``draw:``, in its order, as a tuple (what
+    :func:`declared_saga` turns into a saga)."""
+    return st.tuples(*(_one(g) for g in spec.event(_trigger(spec)).draw if g.kind != "sum"))
 
 
-def make_saga(spec: SagaSpec, index: int, token: str, drawn: tuple) -> SagaInfo:
-    """The catalogue-shaped saga ``index`` from drawn ``(user, lines, currency)``."""
-    user, lines, currency = drawn
-    cents = sum(int(x["unitPrice"].replace(".", "")) * x["quantity"] for x in lines)
-    return fresh_saga(spec, index, token, {
-        "userId": f"u{index}-{user}", "amount": _money(cents), "currency": currency,
-        "items": [dict(x) for x in lines]})
+def _derived(g: FieldDraw, fields: Mapping[str, Any]) -> Any:
+    """A ``sum`` field: ``field`` (x ``times``) summed over the entries of ``list``."""
+    total = sum((Decimal(str(e[g.field])) * (1 if g.times is None else Decimal(str(e[g.times])))
+                 for e in fields[g.list]), Decimal(0))
+    return f"{total:.{g.decimals}f}" if g.decimals is not None else (
+        int(total) if total == total.to_integral_value() else float(total))
+
+
+def _finished(spec: SagaSpec, index: int, drawn: dict[str, Any]) -> dict[str, Any]:
+    """``drawn`` with its prefixes, the derived fields, in the trigger's field order."""
+    decl = spec.event(_trigger(spec)).draw
+    out = dict(drawn)
+    for g in decl:
+        if g.kind == "text" and g.prefix:
+            out[g.name] = g.prefix.replace("{saga}", str(index)) + out[g.name]
+    for g in decl:
+        if g.kind == "sum":
+            out[g.name] = _derived(g, out)
+    order = [f.name for f in spec.event(_trigger(spec)).fields]
+    return {k: out[k] for k in sorted(out, key=lambda k: order.index(k) if k in order else len(order))}
+
+
+def declared_saga(spec: SagaSpec, index: int, token: str, drawn: tuple) -> SagaInfo:
+    """Saga ``index`` from a draw of :func:`declared_fields`."""
+    names = [g.name for g in spec.event(_trigger(spec)).draw if g.kind != "sum"]
+    values = dict(zip(names, drawn, strict=True))
+    return fresh_saga(spec, index, token, _finished(spec, index, values))
+
+
+def _simplest(g: FieldDraw) -> Any:
+    if g.kind == "one_of":
+        return copy.deepcopy(g.values[0])
+    if g.kind == "between":
+        low = max(g.low, min(0, g.high))
+        return low if g.decimals is None else decimal_text(low, g.decimals)
+    if g.kind == "text":
+        return g.first[:1]
+    entry = {x.name: _simplest(x) for x in g.each if x.kind != "sum"}
+    out = []
+    for i in range(g.min_items):
+        line = dict(entry)
+        if g.unique_by is not None:
+            pool = next(x for x in g.each if x.name == g.unique_by)
+            line[g.unique_by] = pool.values[i % len(pool.values)] if pool.kind == "one_of" \
+                else f"{line[g.unique_by]}{i or ''}"
+        out.append(line)
+    return out
+
+
+def simplest_saga(spec: SagaSpec, index: int, token: str) -> SagaInfo:
+    """Saga ``index`` with every declared field at its simplest (what shrinking goes to:
+    a pool's first value, a range's low end, the fewest entries)."""
+    decl = spec.event(_trigger(spec)).draw
+    return fresh_saga(spec, index, token, _finished(
+        spec, index, {g.name: _simplest(g) for g in decl if g.kind != "sum"}))
+
+
+def key_pool(spec: SagaSpec) -> tuple[Any, ...]:
+    """The keys a drawn saga's lines take (the pool of the spec's key field, when its
+    lines are a drawn list and the key is drawn from a pool), else ``()``."""
+    if len(spec.keys) != 1 or not declared_draw(spec):
+        return ()
+    key = spec.keys[0]
+    if key.event != _trigger(spec):
+        return ()
+    lines = next((g for g in spec.event(key.event).draw if g.name == key.field), None)
+    pool = next((x for x in lines.each if x.name == key.key), None) if lines else None
+    return pool.values if pool is not None and pool.kind == "one_of" else ()
 
 
 # -- events -------------------------------------------------------------------------------

@@ -54,7 +54,7 @@ from sagaspec.conformance.events import (
 from sagaspec.conformance.harness import SYSTEM, Case, CaseSettings
 from sagaspec.conformance.models import AnyStock, suite_model, world_alternatives
 from sagaspec.conformance.oracle import BeliefTooLarge
-from sagaspec.conformance.payloads import catalogue_shaped
+from sagaspec.conformance.payloads import declared_draw
 from sagaspec.conformance.world import STOCK, WORLD, WORLD_CHECKS
 
 from sagaspec.errors import AdapterError, SagaspecError, UsageError
@@ -369,7 +369,7 @@ class Runner:
                              f"{', '.join(sorted(caps)) or 'no optional hooks'}")
         all_checks = checks_for(c.design)
         # Which form of world the target takes decides which world checks can judge it.
-        per_key = catalogue_shaped(model.spec)
+        per_key = declared_draw(model.spec)
         # A knob target also takes shared variables' starting values (World.shared).
         shared_world = KNOBS in caps and any(isinstance(p, AnyStock) for p in model.participants)
         other_world = {
@@ -377,7 +377,7 @@ class Runner:
                    if KNOBS in caps else
                    "not applicable: the target's setup takes no knob values (per-key world)"
                    if name == WORLD else
-                   "not applicable: the saga's trigger has no per-key lines, user and amount")
+                   "not applicable: the saga's trigger declares no draw: (keys its sagas compete for)")
             for name in WORLD_CHECKS if name in all_checks and not (name == STOCK and shared_world)
             and ((name == WORLD) != (KNOBS in caps) or (name != WORLD and not per_key))}
         skipped = {ch.name: f"the adapter has no {', '.join(h for h in ch.needs if h not in caps)}"

@@ -46,6 +46,7 @@ __all__ = [
     "SpecField",
     "SpecProperty",
     "SpecKey",
+    "FieldDraw",
     "WorldRule",
     "SagaSpec",
     "load_spec",
@@ -54,6 +55,7 @@ __all__ = [
     "shipped_names",
     "resolve_spec",
     "format_schema",
+    "decimal_text",
 ]
 
 #: Shipped specs: short name -> file name in ``sagaspec/spec/sagas``.
@@ -62,6 +64,17 @@ SHIPPED = {"seed": "order-seed.saga.yaml", "corrected": "order-corrected.saga.ya
 ROLES = ("trigger", "step", "failure", "compensation", "outcome")
 KINDS = ("always", "at_rest", "eventually", "sometimes", "leads_to")
 _CEL_TYPE = {"enum": "string", "bool": "bool", "int": "int", "counter": "int"}
+
+
+def decimal_text(n: int, decimals: int) -> str:
+    """``n`` / 10^``decimals`` written with exactly ``decimals`` fraction digits.
+
+    >>> decimal_text(1234, 2), decimal_text(5, 2), decimal_text(-5, 2)
+    ('12.34', '0.05', '-0.05')
+    """
+    from decimal import Decimal
+
+    return f"{Decimal(n).scaleb(-decimals):.{decimals}f}"
 
 
 @cache
@@ -229,6 +242,40 @@ class SpecField:
 
 
 @dataclass(frozen=True)
+class FieldDraw:
+    """How the conformance suite draws one field of a trigger (``draw:``), for a target
+    whose world is per key: sagas must compete for a few keys.
+
+    ``kind`` is ``one_of`` (a value of ``values``), ``between`` (an integer
+    ``low``..``high``, written with ``decimals`` fraction digits when set), ``text``
+    (``prefix`` with ``{saga}`` the saga's index, then a character of ``first`` if set,
+    then up to ``max_length`` characters of ``chars`` in all), ``each`` (a list of
+    ``min_items``..``max_items`` objects drawn field by field as ``each`` says, no two
+    sharing ``unique_by``) or ``sum`` (derived: ``field`` x ``times`` summed over the
+    entries of the drawn list ``list``, with ``decimals`` fraction digits when set).
+    """
+
+    name: str
+    kind: str
+    values: tuple = ()
+    low: int = 0
+    high: int = 0
+    decimals: int | None = None
+    chars: str = ""
+    first: str = ""
+    max_length: int = 8
+    prefix: str = ""
+    each: tuple[FieldDraw, ...] = ()
+    min_items: int = 0
+    max_items: int = 0
+    unique_by: str | None = None
+    list: str = ""
+    field: str = ""
+    times: str | None = None
+    where: str = ""
+
+
+@dataclass(frozen=True)
 class SpecEvent:
     name: str
     role: str
@@ -237,6 +284,8 @@ class SpecEvent:
     terminal: bool
     description: str
     fields: tuple[SpecField, ...]
+    #: A trigger's ``draw:``, in drawing order (empty: drawn from the fields' schemas).
+    draw: tuple[FieldDraw, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -480,10 +529,23 @@ def _schema_errors(located: Located) -> None:
 
 
 def _deepest(err):
-    # oneOf/anyOf errors: the most specific sub-error says what is wrong.
+    # oneOf/anyOf errors: the most specific sub-error says what is wrong, within the
+    # branch the value picked by its keys (a draw: with `sum` is told about `sum`'s keys).
     while err.context:
-        err = max(err.context, key=lambda e: len(e.absolute_path))
+        branch = _branch(err)
+        ctx = [e for e in err.context if branch is None or e.relative_schema_path[0] == branch]
+        err = max(ctx or err.context, key=lambda e: len(e.absolute_path))
     return err
+
+
+def _branch(err) -> int | None:
+    """The only oneOf/anyOf branch whose required keys the value has, if one."""
+    if err.validator not in ("oneOf", "anyOf") or not isinstance(err.instance, dict):
+        return None
+    picked = [i for i, sub in enumerate(err.validator_value)
+              if isinstance(sub, dict) and sub.get("required")
+              and all(k in err.instance for k in sub["required"])]
+    return picked[0] if len(picked) == 1 else None
 
 
 def _schema_message(err) -> str:
@@ -691,6 +753,13 @@ class _Builder:
                 self.fail((*path, "undoes"), f"unknown event {undoes!r}; expected one of {', '.join(evs)}")
             if e["role"] == "compensation" and undoes is None:
                 self.fail(path, "a compensation must say which event it undoes (undoes: EVENT)")
+            fields = tuple(self.fields(e.get("fields") or {}, (*path, "fields")))
+            draw = ()
+            if "draw" in e:
+                if e["role"] != "trigger":
+                    self.fail((*path, "draw"), f"draw: only a trigger is drawn; {name} is a {e['role']}")
+                draw = self.draws(name, e["draw"], {f.name: (f.schema, not f.optional) for f in fields},
+                                  (*path, "draw"))
             out.append(
                 SpecEvent(
                     name,
@@ -699,10 +768,110 @@ class _Builder:
                     undoes,
                     bool(e.get("terminal", False)),
                     e.get("description", ""),
-                    tuple(self.fields(e.get("fields") or {}, (*path, "fields"))),
+                    fields,
+                    draw,
                 )
             )
         return tuple(out)
+
+    def draws(self, owner: str, decl: dict, fields: dict, path) -> tuple[FieldDraw, ...]:
+        """The ``draw:`` of ``owner`` (an event, or a list's entries): ``fields`` maps each
+        field name to ``(schema, required)``."""
+        for fname in fields:
+            if fields[fname][1] and fname not in decl:
+                self.fail(path, f"draw: required field {fname!r} of {owner} is not declared "
+                          "(declare how each required field is drawn)")
+        out = []
+        for fname, g in decl.items():
+            if fname not in fields:
+                self.fail((*path, fname), f"draw: {owner} has no field {fname!r} (fields: {', '.join(fields) or 'none'})")
+            out.append(self.field_draw(owner, fname, g, fields[fname][0], (*path, fname)))
+        drawn = {d.name: d for d in out}
+        for d in out:
+            if d.kind != "sum":
+                continue
+            lst = drawn.get(d.list)
+            if lst is None or lst.kind != "each":
+                self.fail((*path, d.name, "sum"), f"draw {d.name}: sum: {d.list!r} is not a list drawn here "
+                          f"(lists drawn with each: {', '.join(n for n, x in drawn.items() if x.kind == 'each') or 'none'})")
+            entry = {x.name: x for x in lst.each}
+            for part, where in ((d.field, "sum"), (d.times, "times")):
+                if part is None:
+                    continue
+                if part not in entry or entry[part].kind != "between":
+                    self.fail((*path, d.name, where), f"draw {d.name}: {where}: {part!r} is not a number drawn "
+                              f"(between) for an entry of {d.list} (numbers: "
+                              f"{', '.join(n for n, x in entry.items() if x.kind == 'between') or 'none'})")
+        return tuple(out)
+
+    def _valid(self, value, schema, path, what: str) -> None:
+        """``value`` must be valid for the field's ``schema`` (its type references followed)."""
+        import jsonschema
+
+        err = jsonschema.exceptions.best_match(
+            jsonschema.Draft202012Validator({**schema, "types": self.types}).iter_errors(value))
+        if err is not None:
+            self.fail(path, f"{what}: {value!r} is not a valid value of the field: {err.message}")
+
+    def field_draw(self, owner: str, fname: str, g: dict, schema, path) -> FieldDraw:
+        where = self.loc.where(path)
+        what = f"draw {fname}"
+        if "one_of" in g:
+            for i, v in enumerate(g["one_of"]):
+                self._valid(v, schema, (*path, "one_of", i), f"{what}: one_of")
+            return FieldDraw(fname, "one_of", values=tuple(g["one_of"]), where=where)
+        if "between" in g:
+            low, high = g["between"]
+            if low > high:
+                self.fail((*path, "between"), f"{what}: between: {low} is above {high}; expected [LOW, HIGH]")
+            d = FieldDraw(fname, "between", low=low, high=high, decimals=g.get("decimals"), where=where)
+            for end in (low, high):
+                self._valid(decimal_text(end, d.decimals) if d.decimals else end, schema,
+                            (*path, "between"), f"{what}: between")
+            return d
+        if "text" in g:
+            chars, first = (self.chars(g[k], (*path, k), what) if k in g else "" for k in ("text", "first"))
+            d = FieldDraw(fname, "text", chars=chars, first=first, max_length=g.get("max_length", 8),
+                          prefix=g.get("prefix", ""), where=where)
+            if first and d.max_length < 1:
+                self.fail((*path, "max_length"), f"{what}: max_length must leave room for the first character")
+            return d
+        if "each" in g:
+            lst = self._resolve(schema)
+            item = self._resolve(lst.get("items")) if isinstance(lst, dict) and lst.get("type") == "array" else None
+            props = item.get("properties") if isinstance(item, dict) else None
+            if not isinstance(props, dict):
+                self.fail((*path, "each"), f"{what}: each: {fname} must be a list of objects with properties")
+            required = set(item.get("required") or ())
+            each = self.draws(f"an entry of {owner}.{fname}", g["each"],
+                              {n: (s, n in required) for n, s in props.items()}, (*path, "each"))
+            low = g.get("min_items", lst.get("minItems", 0))
+            if low > g["max_items"]:
+                self.fail((*path, "max_items"), f"{what}: max_items {g['max_items']} is below min_items {low}")
+            if "unique_by" in g and g["unique_by"] not in g["each"]:
+                self.fail((*path, "unique_by"), f"{what}: unique_by: {g['unique_by']!r} is not a field drawn "
+                          f"for an entry ({', '.join(g['each'])})")
+            return FieldDraw(fname, "each", each=each, min_items=low, max_items=g["max_items"],
+                             unique_by=g.get("unique_by"), where=where)
+        lst, _, field = g["sum"].partition(".")
+        return FieldDraw(fname, "sum", list=lst, field=field, times=g.get("times"),
+                         decimals=g.get("decimals"), where=where)
+
+    def chars(self, text: str, path, what: str) -> str:
+        """The characters of ``text`` written as a regular expression's class without
+        brackets: ``a-z`` a range, a ``-`` first or last itself."""
+        out, i = [], 0
+        while i < len(text):
+            if i + 2 < len(text) and text[i + 1] == "-":
+                a, b = text[i], text[i + 2]
+                if a > b:
+                    self.fail(path, f"{what}: {a}-{b} is not a range (its first character comes after its last)")
+                out += [chr(c) for c in range(ord(a), ord(b) + 1)]
+                i += 3
+            else:
+                out.append(text[i])
+                i += 1
+        return "".join(dict.fromkeys(out))
 
     def fields(self, fields: dict, path) -> list[SpecField]:
         out = []
