@@ -143,15 +143,15 @@ def schema_edges(schema: dict[str, Any], path: _Path = ()) -> list[tuple[_Path, 
     ``max-length``, ``min-length``, ``maximum``, ``minimum``, ``enum-last``,
     ``max-items``, ``min-items``, ``repeated-key``.
 
-    >>> line = {"type": "object", "required": ["sku"],
-    ...         "properties": {"sku": {"type": "string", "maxLength": 8}}}
+    >>> line = {"type": "object", "required": ["code"],
+    ...         "properties": {"code": {"type": "string", "maxLength": 8}}}
     >>> for edge in schema_edges({"type": "array", "maxItems": 9, "items": line}):
     ...     print(*edge)
     () max-items
     () min-items
     () repeated-key
-    ('*', 'sku') max-length
-    ('*', 'sku') min-length
+    ('*', 'code') max-length
+    ('*', 'code') min-length
     """
     if not isinstance(schema, dict):
         return []
@@ -183,7 +183,7 @@ def schema_edges(schema: dict[str, Any], path: _Path = ()) -> list[tuple[_Path, 
 
 def _item_key(item: Any) -> str | None:
     """What identifies a list's object element: its first required string field (a
-    line's ``sku``)."""
+    line's key)."""
     if not isinstance(item, dict) or item.get("type") != "object":
         return None
     props = item.get("properties", {})

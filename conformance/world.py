@@ -18,21 +18,20 @@ reads them exactly (check ``stock``). A target with a per-key world instead (sto
 of the spec's keyed variable, and the data its world rules read: declined users, an
 amount limit), for a trigger whose lines the spec's ``keys`` name:
 
-* **stock** (:class:`WorldInventory`): free units per sku start at ``World.stock``; an
-  order whose items all fit the free units must take the alternatives the model takes
+* **stock** (:class:`WorldInventory`): free units per key start at ``World.stock``; a
+  saga whose lines all fit the free units must take the alternatives the model takes
   with its shared variables plentiful, one that does not fit those it takes with them
   exhausted. What an outcome moves the shared variable by (a reservation takes, a
-  release gives back) moves the order's units of each sku. The free units are part of
+  release gives back) moves the saga's units of each key. The free units are part of
   each model configuration of the oracle, so they follow whatever order the service
-  processed its deliveries in. A sku the world does not list is *unknown*: an order with
-  such a line may go either way as long as its listed skus fit (it must fail when one of
+  processed its deliveries in. A key the world does not list is *unknown*: a saga with
+  such a line may go either way as long as its listed keys fit (it must fail when one of
   them is short).
 * **world knobs** (:class:`WorldPayment`): a knob with world rules in the spec takes the
-  value its first matching rule gives (the order spec: declined when the user is in
-  ``declined_users`` or the amount exceeds ``decline_over``), else its first value. A
-  spec without rules keeps the order world's two rules on ``userId`` and ``amount``:
-  a declined saga takes the knob's value whose alternative emits a ``failure`` event (by
-  the spec's event roles), an approved one the other.
+  value its first matching rule gives (a trigger field in a world data list, or above
+  a world data limit), else its first value: a declined saga takes the knob's value
+  whose alternative emits a ``failure`` event (by the spec's event roles), an approved
+  one the other. A spec without rules declines nothing.
 
 Both wrap the model's own participants and only *narrow* their nondeterministic
 choices, so the design's guards and compensations are still the model's. When the
@@ -78,11 +77,13 @@ PAYMENT_RULES = "payment-rules"
 WORLD = "world"
 
 
-def lines(saga: SagaInfo, key: SpecKey | None = None) -> list[tuple[str, int]]:
+def lines(saga: SagaInfo, key: SpecKey | None) -> list[tuple[str, int]]:
     """The per-key lines of a saga as ``(key, quantity)``: the list field the spec's
-    ``key`` names (without one, ``items`` of ``sku`` x ``quantity``)."""
-    field, name, quantity = (key.field, key.key, key.quantity) if key else ("items", "sku", "quantity")
-    items = saga.fields.get(field)
+    ``key`` names (none without a key: the spec keeps nothing per key)."""
+    if key is None:
+        return []
+    name, quantity = key.key, key.quantity
+    items = saga.fields.get(key.field)
     if not isinstance(items, list):
         return []
     return [(str(i[name]), int(i[quantity])) for i in items
@@ -116,7 +117,7 @@ class Judge(Participant):
 
 class StockState(NamedTuple):
     """:class:`WorldInventory`'s state: the model participant's (shared variables pinned
-    at their minimum) and the free units per sku (``None`` for a sku the world does not
+    at their minimum) and the free units per key (``None`` for a key the world does not
     list)."""
 
     inner: Any
@@ -132,9 +133,10 @@ class WorldInventory(Judge):
         The compiled participant (the :class:`~sagaspec.conformance.models.AnyStock`
         one's widened model: its state is ``(shared..., slots)``).
     sagas
-        The test case's sagas, by index: their ``items`` are what each order reserves.
+        The test case's sagas, by index: their lines (the spec's key) are what each
+        saga reserves.
     stock
-        ``World.stock``: sku -> units free before the test case.
+        ``World.stock``: key -> units free before the test case.
     """
 
     check = STOCK
@@ -147,17 +149,17 @@ class WorldInventory(Judge):
         self.publishes = getattr(inner, "publishes", frozenset())
         if key is None and len(getattr(inner, "keys", ())) == 1:
             key = inner.keys[0]  # the spec's keyed variable: its lines
-        skus = sorted(set(stock) | {k for s in sagas for k, _q in _lines(s, key)})
-        self.skus: tuple[str, ...] = tuple(skus)
+        keys = sorted(set(stock) | {k for s in sagas for k, _q in _lines(s, key)})
+        self.key_values: tuple[str, ...] = tuple(keys)
         self.start: tuple[int | None, ...] = tuple(
-            int(stock[k]) if k in stock else None for k in skus)
+            int(stock[k]) if k in stock else None for k in keys)
         self.sagas = {s.index: s for s in sagas}
         self.need: dict[int, tuple[int, ...]] = {}
         for s in sagas:
-            need = dict.fromkeys(skus, 0)
+            need = dict.fromkeys(keys, 0)
             for k, q in _lines(s, key):
                 need[k] += q
-            self.need[s.index] = tuple(need[k] for k in skus)
+            self.need[s.index] = tuple(need[k] for k in keys)
         self.unit = self._unit()
 
     def _unit(self) -> int:
@@ -177,7 +179,7 @@ class WorldInventory(Judge):
 
     def fits(self, free: Sequence[int | None], saga: int) -> bool | None:
         """``True``: the order must be reserved; ``False``: it must fail; ``None``: a line
-        of an unknown sku, and the known ones fit, so either is possible."""
+        of an unknown key, and the known ones fit, so either is possible."""
         need = self.need.get(saga)
         if need is None:
             return None
@@ -233,7 +235,7 @@ class WorldInventory(Judge):
 
     def describe_free(self, free: Sequence[int | None]) -> str:
         return ", ".join(f"{k}: {'unknown' if v is None else v}"
-                         for k, v in zip(self.skus, free, strict=True))
+                         for k, v in zip(self.key_values, free, strict=True))
 
     def explain(self, state: StockState, msg: Msg, observed: Msg) -> str | None:
         plenty = self._inner_outcomes(state, msg, True)
@@ -246,7 +248,7 @@ class WorldInventory(Judge):
         if fits is None:
             return None
         saga = self.sagas[msg.saga]
-        need = ", ".join(f"{n} x {k}" for k, n in zip(self.skus, self.need[msg.saga],
+        need = ", ".join(f"{n} x {k}" for k, n in zip(self.key_values, self.need[msg.saga],
                                                        strict=True) if n)
         world = self.describe_free(self.start)
         expected = " or ".join(_types(plenty if fits else none)) or "nothing"
@@ -310,33 +312,24 @@ class WorldShared(Judge):
                 f"reaction since moved them as the spec says), so it must publish {expected}")
 
 
-def declines(world: World, saga: SagaInfo, spec: SagaSpec | None = None) -> bool:
-    """Whether the world's payment rules decline ``saga``'s order.
-
-    >>> w = World(declined_users=frozenset({"mallory"}), decline_over="50.00")
-    >>> def s(user, amount): return SagaInfo(0, "s", {"userId": user, "amount": amount})
-    >>> declines(w, s("alice", "50.00")), declines(w, s("alice", "50.01"))
-    (False, True)
-    >>> declines(w, s("mallory", "1.00"))
-    True
-
-    With ``spec``, its world rules decide (a knob whose rules give a value other than
-    its first, e.g. ``payment: decline``) from the saga's trigger fields.
-    """
-    if spec is not None and spec.rules:
-        trigger = next((e.name for e in spec.events if e.role == "trigger"), "")
-        data = world.rule_data()
-        return any(spec.knob_by_rules(k, data, {trigger: saga.fields}) not in (None, spec.world[k][0])
-                   for k in dict.fromkeys(r.knob for r in spec.rules))
-    if saga.fields.get("userId") in world.declined_users:
-        return True
-    if world.decline_over is None:
+def declines(world: World, saga: SagaInfo, spec: SagaSpec | None) -> bool:
+    """Whether the spec's world rules decline ``saga``: a knob whose rules give a value
+    other than its first (``payment: decline``), from the saga's trigger fields and the
+    world's data. A spec without rules declines nothing. Examples are in
+    ``tests/spec/test_keyed.py`` and ``tests/conformance/test_conform_oracle.py``."""
+    if spec is None or not spec.rules:
         return False
-    try:
-        return Decimal(str(saga.fields.get("amount"))) > Decimal(str(world.decline_over))
-    except InvalidOperation:
-        raise UsageError(f"world: decline_over must be a decimal amount like '100.00', got "
-                         f"{world.decline_over!r}") from None
+    trigger = next((e.name for e in spec.events if e.role == "trigger"), "")
+    data = world.rule_data()
+    for r in spec.rules:
+        if r.test == "above" and data.get(r.data) is not None:
+            try:
+                Decimal(str(data[r.data]))
+            except InvalidOperation:
+                raise UsageError(f"world: {r.data} must be a decimal limit like '100.00', got "
+                                 f"{data[r.data]!r}") from None
+    return any(spec.knob_by_rules(k, data, {trigger: saga.fields}) not in (None, spec.world[k][0])
+               for k in dict.fromkeys(r.knob for r in spec.rules))
 
 
 class WorldKnobs(Judge):
@@ -409,15 +402,17 @@ class WorldKnobs(Judge):
 
 
 class WorldPayment(WorldKnobs):
-    """Knob decisions made by the per-key world's rules (declined users, an amount
-    limit): a declined saga takes the knob's value whose alternative emits a ``failure``
-    event (by the spec's event roles), an approved one the other."""
+    """Knob decisions made by the per-key world's rules (a trigger field in a world data
+    list, or above a world data limit): a declined saga takes the knob's value whose
+    alternative emits a ``failure`` event (by the spec's event roles), an approved one
+    the other."""
 
     check = PAYMENT_RULES
 
     def __init__(self, inner: Participant, sagas: Sequence[SagaInfo], world: World,
                  failures: frozenset[str], spec: SagaSpec | None = None) -> None:
         self.world = world
+        self.spec = spec
         self.declined = {s.index: declines(world, s, spec) for s in sagas}
         # knob -> (value of a declined saga, value of an approved one), from the spec:
         # the value whose alternative emits a failure event is the declining one.
@@ -437,19 +432,33 @@ class WorldPayment(WorldKnobs):
         if judged is None:
             return None
         saga = self.sagas[msg.saga]
-        user, amount = saga.fields.get("userId"), saga.fields.get("amount")
-        listed = user in self.world.declined_users
-        over = self.declined[msg.saga] and not listed
-        limit = self.world.decline_over
-        rules = (f"user {user!r} is {'' if listed else 'not '}in the world's "
-                 "declined_users and " + (
-                     "the world sets no amount limit (decline_over)" if limit is None else
-                     f"amount {amount} is {'' if over else 'not '}over decline_over "
-                     f"{limit}"))
+        rules = " and ".join(self._facts(saga)) or "the spec has no world rules"
         expected = " or ".join(_types(judged)) or "nothing"
         verb = "declined" if self.declined[msg.saga] else "approved"
         return (f"{self.name} published {observed.type} for {saga.describe()}, "
                 f"but {rules}, so it must be {verb} ({expected})")
+
+
+    def _facts(self, saga: SagaInfo) -> list[str]:
+        """What each world rule of the judged knobs finds for ``saga``."""
+        data = self.world.rule_data()
+        out = []
+        for r in self.spec.rules if self.spec is not None else ():
+            if r.knob not in self.knobs:
+                continue
+            value, have = saga.fields.get(r.field), data.get(r.data)
+            if r.test == "in":
+                listed = value in (have or ())
+                out.append(f"{r.field} {value!r} is {'' if listed else 'not '}in the world's {r.data}")
+            elif have is None:
+                out.append(f"the world sets no {r.data}")
+            else:
+                try:
+                    over = Decimal(str(value)) > Decimal(str(have))
+                except InvalidOperation:
+                    over = False
+                out.append(f"{r.field} {value} is {'' if over else 'not '}over {r.data} {have}")
+        return out
 
 
 def judged_participants(model: Any, world: World, sagas: Sequence[SagaInfo], *,

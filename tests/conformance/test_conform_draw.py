@@ -180,3 +180,46 @@ def test_only_a_trigger_is_drawn():
     with pytest.raises(SpecError, match=r"^t\.saga\.yaml:\d+:\d+: draw: only a trigger is drawn; "
                                         "PaymentProcessed is a step$"):
         parse_spec(text, "t.saga.yaml")
+
+
+# -- the world rules, read from the spec (no order field names in conformance/world.py) --
+def _payment_failure(world: World, user: str, amount: str) -> str:
+    from sagaspec.conformance.checks import CheckFailed
+    from sagaspec.conformance.history import SagaInfo
+    from sagaspec.conformance.models import suite_model
+    from sagaspec.conformance.oracle import Oracle
+    from sagaspec.conformance.world import judged_participants
+    from sagaspec.model.participant import Msg
+
+    model = suite_model("corrected", 1)
+    saga = SagaInfo(0, "saga-0", {"orderId": "order-0", "userId": user, "amount": amount,
+                                  "items": [{"sku": "sku-1", "quantity": 1, "unitPrice": amount}]})
+    o = Oracle(judged_participants(model, world, [saga]), ("payment",), triggers=model.triggers)
+    o.deliver(Msg("OrderCreated", 0, "order"), "payment")
+    with pytest.raises(CheckFailed) as err:
+        o.observe(Msg("PaymentProcessed", 0, "payment"))
+    assert err.value.check == "payment-rules"
+    return err.value.message
+
+
+def test_a_payment_rules_failure_says_what_each_rule_of_the_spec_found():
+    listed = _payment_failure(World(declined_users=frozenset({"eve"})), "eve", "5.00")
+    assert "but userId 'eve' is in the world's declined_users and the world sets no " \
+           "decline_over, so it must be declined (PaymentFailed)" in listed
+    over = _payment_failure(World(decline_over="4.99"), "bob", "5.00")
+    assert "but userId 'bob' is not in the world's declined_users and amount 5.00 is over " \
+           "decline_over 4.99, so it must be declined" in over
+
+
+def test_a_limit_that_is_not_a_decimal_is_a_usage_error_naming_it():
+    from sagaspec.conformance.history import SagaInfo
+    from sagaspec.conformance.world import declines
+
+    from sagaspec.errors import UsageError
+
+    spec = load_spec(ROOT / "spec/sagas/order-corrected.saga.yaml")
+    saga = SagaInfo(0, "s", {"userId": "bob", "amount": "5.00"})
+    with pytest.raises(UsageError, match=r"^world: decline_over must be a decimal limit like "
+                                         r"'100.00', got 'lots'$"):
+        declines(World(decline_over="lots"), saga, spec)
+    assert not declines(World(decline_over="lots"), saga, None)  # no rules: nothing declines
