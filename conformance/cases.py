@@ -121,14 +121,15 @@ def case_defaults(path: str | Path) -> dict[str, Any]:
 
 
 def load_case(path: str | Path, *, participant: str | None = None,
-              design: str | None = None) -> CaseFile:
-    """Read a case file or a model trace; :class:`InputError` names what is wrong."""
+              design: str | None = None, stepped: bool = False) -> CaseFile:
+    """Read a case file or a model trace; :class:`InputError` names what is wrong.
+    ``stepped``: a trace becomes a case for a steppable system (see :func:`case_from_trace`)."""
     path = Path(path)
     data = _read(path)
     fmt = data.get("format")
     if fmt == TRACE_FORMAT:
         return case_from_trace(data, participant=participant or "system", design=design,
-                               where=str(path))
+                               where=str(path), stepped=stepped)
     if fmt != CASE_FORMAT:
         raise InputError(f"{path}: format {fmt!r} is neither {CASE_FORMAT!r} nor {TRACE_FORMAT!r}")
     try:
@@ -187,8 +188,12 @@ def _decision(spec: Any, who: str, event: str | None, published: set[str]) -> _D
 
 
 def case_from_trace(data: dict[str, Any], *, participant: str, design: str | None = None,
-                    where: str = "trace") -> CaseFile:
-    """The case that replays model trace ``data`` against ``participant``."""
+                    where: str = "trace", stepped: bool = False) -> CaseFile:
+    """The case that replays model trace ``data`` against ``participant``.
+
+    ``stepped``: the whole system is driven delivery by delivery (a steppable system), so
+    every delivery of the trace is a step to its participant, and a crash lands between
+    two of them as in the trace; otherwise the system's own deliveries are its business."""
     steps_in = data.get("steps")
     if not isinstance(steps_in, list):
         raise InputError(f"{where}: a trace needs a 'steps' list")
@@ -257,7 +262,7 @@ def case_from_trace(data: dict[str, Any], *, participant: str, design: str | Non
         if kind == "duplicate":
             kept.append((kind, who, msg))
         if who in sut:
-            if participant == SYSTEM:
+            if participant == SYSTEM and not stepped:
                 # Deliveries inside the system are the system's own business; only a
                 # repeated one is something the suite can do (a duplicate from the bus).
                 if key4 in delivered:
@@ -268,7 +273,7 @@ def case_from_trace(data: dict[str, Any], *, participant: str, design: str | Non
                 op = "duplicate" if key in delivered else "deliver"
                 if kind == "drop" and key not in delivered:
                     op = "deliver"
-                out.append(Step(op, src=msg["src"], to=label, msg=msg))
+                out.append(Step(op, src=msg["src"], to=who if stepped else label, msg=msg))
                 delivered.add(key)
             if kind == "crash-in-handler":
                 out.append(Step("crash", src="suite", to=label, kind=who))
@@ -288,7 +293,7 @@ def case_from_trace(data: dict[str, Any], *, participant: str, design: str | Non
     for _kind, who, msg in kept:
         key = (msg["type"], msg["saga"], msg["src"], who)
         if key not in redelivered:
-            out.append(Step("duplicate", src=msg["src"], to=label if who in sut else who,
+            out.append(Step("duplicate", src=msg["src"], to=label if who in sut and not stepped else who,
                             msg=msg, phase="drain"))
     world = _trace_world(spec, sagas, knobs, declined, reserved)
     prop = data.get("property") or (data.get("violation") or {}).get("property")

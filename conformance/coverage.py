@@ -383,6 +383,7 @@ def cover_edges(runner: Any, loop: asyncio.AbstractEventLoop, adapter: Any,
     from sagaspec.conformance.cases import case_from_trace
     from sagaspec.conformance.checks import CheckFailed
     from sagaspec.conformance.choosers import ScriptChooser
+    from sagaspec.conformance.harness import steppable
     from sagaspec.model.path import Path
 
     c = runner.config
@@ -396,7 +397,8 @@ def cover_edges(runner: Any, loop: asyncio.AbstractEventLoop, adapter: Any,
                                     for s, d in path]
         trace = Path(graph.engine, states, [d for _s, d in path]).to_dict()
         trace["system"] = f"conformance/{c.design}"
-        cf = case_from_trace(trace, participant=c.participant, design=c.design)
+        cf = case_from_trace(trace, participant=c.participant, design=c.design,
+                             stepped=steppable(c.participant, caps, adapter))
         settings = runner._settings(caps)
         settings.crash_played = True
         settings.max_steps = len(cf.steps) + 1

@@ -261,9 +261,7 @@ class Case:
         self.sut = settings.sut
         self.played = tuple(p.name for p in self.model.participants if p.name not in self.sut)
         #: Driven delivery by delivery (see the module docstring).
-        self.stepping = (STEP_SYSTEM and settings.participant == SYSTEM
-                         and STEP in settings.capabilities
-                         and callable(getattr(adapter, "deliver_to", None))
+        self.stepping = (steppable(settings.participant, settings.capabilities, adapter)
                          and (not isinstance(chooser, Scripted) or _stepped(getattr(chooser, "all", ()))))
         self.states: dict[str, Any] = {n: self.model.participant(n).init() for n in self.played}
         self.done: dict[str, set[Msg]] = {n: set() for n in self.played}
@@ -774,6 +772,13 @@ class Case:
         if self.s.participant == SYSTEM and not self.stepping:
             # The bus may deliver what the system published again: a duplicate candidate.
             self.delivered.append(Delivery(msg, item, SYSTEM))
+
+
+def steppable(participant: str, caps: frozenset[str], adapter: Any) -> bool:
+    """Whether a case of ``participant`` is driven delivery by delivery: a whole system
+    whose adapter hands one message to one participant (capability ``step``)."""
+    return (STEP_SYSTEM and participant == SYSTEM and STEP in caps
+            and callable(getattr(adapter, "deliver_to", None)))
 
 
 def _stepped(steps: Sequence[Any]) -> bool:

@@ -51,7 +51,7 @@ from sagaspec.conformance.events import (
     RunFinished,
     RunStarted,
 )
-from sagaspec.conformance.harness import SYSTEM, Case, CaseSettings
+from sagaspec.conformance.harness import SYSTEM, Case, CaseSettings, steppable
 from sagaspec.conformance.models import AnyStock, suite_model, world_alternatives
 from sagaspec.conformance.oracle import BeliefTooLarge
 from sagaspec.conformance.payloads import declared_draw
@@ -674,7 +674,8 @@ class Runner:
     def _replay(self, loop: asyncio.AbstractEventLoop, adapter: Adapter,
                 caps: frozenset[str]) -> None:
         c = self.config
-        cf = load_case(c.replay, participant=c.participant, design=c.design)
+        cf = load_case(c.replay, participant=c.participant, design=c.design,
+                       stepped=steppable(c.participant, caps, adapter))
         settings = self._settings(caps)
         settings.faults = True
         settings.crash_played = True
