@@ -7,7 +7,8 @@ variables with finite domains, reactions with guarded alternatives written in CE
 the **world** knobs that decide alternatives outside the services' control (with
 **rules** that decide a knob from the world's data, for a real world), the **keys** of
 shared variables kept per key (stock per sku: one key in the model, per key of a saga's
-lines in a real service), and default **bounds**. The format itself is a JSON Schema (``spec schema``); every other check
+lines in a real service), how the conformance suite **draws** a trigger for a world kept
+per key (``draw:``), and default **bounds**. The format itself is a JSON Schema (``spec schema``); every other check
 (names, types, domains) runs here, when the file is loaded, and reports
 ``FILE:LINE:COL: what was expected``.
 

@@ -1,10 +1,17 @@
-"""The generic layers name no order-saga event or service: the order saga is data.
+"""The generic layers name no order-saga event, service or payload field: the order saga
+is data.
 
 Every event and participant name of ``spec/sagas/order-corrected.saga.yaml`` (read from
 the file itself) is searched for in the Python files under ``model/``, ``conformance/``
 and ``adapters/``: an event name as a word, a participant name as a string literal
-(``"payment"``; the bare words are ordinary English). Code, docstrings and doctests
-alike: a generic module's examples belong in the tests, which use the order spec as data.
+(``"payment"``; the bare words are ordinary English). So is every payload field name of
+the spec (its events', its common fields and its declared types' properties) as a
+string literal (``"userId"``, ``'sku'``), except the names that are not the order's own
+words (:func:`_not_order_words`): JSON Schema keywords (``items``), keys of the spec
+format itself (``quantity``, a key of ``keys:``), the event envelope, and the fields of
+the adapters' own protocol (``status`` of a delivery's reply, ``reason`` of an error).
+Code, docstrings and doctests alike: a generic module's examples belong in the tests,
+which use the order spec as data.
 
 The Python files under ``spec/`` (the package that ships the order spec files) are
 searched too, except their docstrings (doctests included): there the order saga is the
@@ -36,14 +43,55 @@ REMAINING: dict[str, str] = {
 }
 
 
-def _words() -> tuple[re.Pattern[str], re.Pattern[str]]:
+#: The common envelope of every event (the suite builds it for any saga).
+ENVELOPE = frozenset({"eventId", "eventType", "schemaVersion", "sagaId", "timestamp", "causationId"})
+#: Fields of the adapters' own protocol that a saga may also use: a delivery's reply
+#: ``{"status": "processed"}``, an error's ``{"source", "reason"}``.
+PROTOCOL = frozenset({"status", "reason"})
+
+
+def _format_keys(schema) -> set[str]:
+    """Every property name the spec format's JSON Schema declares, at any depth."""
+    out: set[str] = set()
+    if isinstance(schema, dict):
+        for k, v in schema.items():
+            if k == "properties" and isinstance(v, dict):
+                out |= set(v)
+            out |= _format_keys(v)
+    elif isinstance(schema, list):
+        for v in schema:
+            out |= _format_keys(v)
+    return out
+
+
+def _not_order_words() -> frozenset[str]:
+    import jsonschema
+    from sagaspec.spec.sagafile import format_schema
+
+    return frozenset(jsonschema.Draft202012Validator.VALIDATORS) | _format_keys(format_schema()) \
+        | ENVELOPE | PROTOCOL
+
+
+def _field_names(spec: dict) -> list[str]:
+    """The spec's payload field names: events', common, declared types' properties."""
+    names = set(spec.get("common") or {})
+    for e in spec["events"].values():
+        names |= set(e.get("fields") or {})
+    for t in (spec.get("types") or {}).values():
+        names |= set(t.get("properties") or {}) if isinstance(t, dict) else set()
+    return sorted(names - _not_order_words())
+
+
+def _words() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
     spec = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
     events = sorted(spec["events"])
     services = sorted(spec["participants"])
+    fields = _field_names(spec)
     assert "OrderCreated" in events and "payment" in services  # the file is what we think
     event_re = re.compile(r"\b(" + "|".join(map(re.escape, events)) + r")\b")
     service_re = re.compile(r"""["'](""" + "|".join(map(re.escape, services)) + r""")["']""")
-    return event_re, service_re
+    field_re = re.compile(r"""["'](""" + "|".join(map(re.escape, fields)) + r""")["']""")
+    return event_re, service_re, field_re
 
 
 def _docstring_lines(text: str) -> set[int]:
@@ -59,7 +107,7 @@ def _docstring_lines(text: str) -> set[int]:
 
 
 def _offenders() -> dict[str, list[str]]:
-    event_re, service_re = _words()
+    event_re, service_re, field_re = _words()
     found: dict[str, list[str]] = {}
     for layer in (*LAYERS, SPEC_LAYER):
         for path in sorted((ROOT / layer).rglob("*.py")):
@@ -69,7 +117,7 @@ def _offenders() -> dict[str, list[str]]:
             for n, line in enumerate(text.splitlines(), 1):
                 if n in skip:
                     continue
-                hits = event_re.findall(line) + service_re.findall(line)
+                hits = event_re.findall(line) + service_re.findall(line) + field_re.findall(line)
                 if hits:
                     found.setdefault(rel, []).append(f"{rel}:{n}: {', '.join(hits)}")
     return found
@@ -83,6 +131,16 @@ def test_docstrings_of_spec_files_are_skipped_and_nothing_else():
         '    return "OrderCreated"  # code\n'
     )
     assert _docstring_lines(text) == {1, 3}
+
+
+def test_the_payload_field_names_searched_are_the_order_sagas_own():
+    """Read from the spec file: its distinctive fields, without the shared words."""
+    spec = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
+    fields = _field_names(spec)
+    assert {"userId", "amount", "currency", "sku", "unitPrice", "orderId", "paymentId"} <= set(fields)
+    assert not {"items", "quantity", "status", "reason", "sagaId"} & set(fields)
+    _, _, field_re = _words()
+    assert field_re.findall('x = s["userId"]; y = {\'sku\': 1}; z = "items"; w = userId') == ["userId", "sku"]
 
 
 def test_no_new_file_of_the_generic_layers_names_the_order_saga():
