@@ -36,6 +36,15 @@ Usage::
         # and the sorted one (sagas sorted by signature) side by side, same bounds
     python bench/bench_check.py --issue14   # the issue-14 numbers (about 20-30 minutes)
     python bench/bench_check.py --issue14 --only headline   # a subset of its rows
+    python bench/bench_check.py --por-select --repeat 3   # the stubborn-set selection, old vs new
+
+``--por-select`` compares the stubborn-set selection before it was made cheaper (a
+frozen copy, ``bench/_old_por.py``) with the shipped one, on the reduced (default)
+search: each configuration's whole ``explore()`` with either (states, CPU seconds,
+states/s; the states and edges must be equal), and both selections replayed on the
+states the search asked about (microseconds of CPU per state, and whether every answer
+is the same). The last row is the issue-14 headline (corrected, 3 orders, duplicates,
+1 crash each: 596k states with the reduction).
 
 ``--issue14`` prints the numbers issue 14 asks for, each run in a fresh process so its
 peak RSS is its own: the headline configuration (corrected, 3 orders, duplicates, 1
@@ -65,10 +74,11 @@ import time
 import tracemalloc
 from contextlib import nullcontext
 from importlib import import_module
+from pathlib import Path
 from unittest import mock
 
 from sagaspec.model import Config, Msg, Outcome, Participant, Property, System, explore
-from sagaspec.model._por import Reducer
+from sagaspec.model._por import Reducer, reducer_for
 from sagaspec.model.saga import saga_system
 
 
@@ -282,6 +292,124 @@ def traced(name: str, factory, config: Config) -> dict:
     }
 
 
+# --------------------------------------------------------------------------- POR selection
+POR_SELECT = [
+    ("corrected 2 orders, dups", lambda: saga_system("corrected", orders=2), Config()),
+    ("corrected 2 orders, dups, 1 crash each", lambda: saga_system("corrected", orders=2), Config(crashes=1)),
+    ("corrected 3 orders, dups", lambda: saga_system("corrected", orders=3), Config()),
+    ("corrected 2 orders, FIFO, dups, 1 crash", lambda: saga_system("corrected", orders=2),
+     Config(bus="fifo", duplicates=1, crashes=1)),
+    ("independent workers, 6 x 4 steps", lambda: workers(6, 4), Config(bus="unordered", idempotency=False)),
+    ("headline: corrected, 3 orders, dups, 1 crash each", lambda: saga_system("corrected", orders=3),
+     Config(crashes=1)),
+]
+POR_SELECT_SHORT = POR_SELECT[:2]
+
+
+def _old_selection_class():
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    try:
+        from _old_por import OldSelection
+    finally:
+        sys.path.pop(0)
+    return OldSelection
+
+
+def _por_reducers(made: list, old_selection=None, inputs: list | None = None):
+    """A ``reducer_for`` that keeps what it makes in ``made``, with the old selection
+    (``old_selection``) or recording each ``select`` call into ``inputs``."""
+
+    def make(engine):
+        reducer = reducer_for(engine)
+        made.append(reducer)
+        if old_selection is not None:
+            reducer.select = old_selection(reducer).select
+        elif inputs is not None:
+            real = reducer.select
+
+            def select(state, supports, active=-1):
+                inputs.append((state, supports, active))
+                return real(state, supports, active)
+
+            reducer.select = select
+        return reducer
+
+    return make
+
+
+def por_select(configs: list, repeat: int) -> list[dict]:
+    """Old vs new stubborn-set selection on each configuration (see the module doc)."""
+    old_selection = _old_selection_class()
+    explore_module = import_module("sagaspec.model.explore")
+    rows = []
+    for name, factory, config in configs:
+        inputs: list = []
+        reducers: list = []
+        with mock.patch.object(explore_module, "reducer_for", _por_reducers(reducers, inputs=inputs)):
+            explore(factory(), config)  # (untimed: records the states the search asks about)
+        best: dict[str, tuple] = {}
+        for _ in range(max(repeat, 1)):
+            for variant in ("old", "new"):
+                system = factory()
+                gc.collect()
+                cpu = time.process_time()
+                make = _por_reducers([], old_selection if variant == "old" else None)
+                with mock.patch.object(explore_module, "reducer_for", make):
+                    result = explore(system, config)
+                cpu = time.process_time() - cpu
+                if variant not in best or cpu < best[variant][1]:
+                    best[variant] = (result, cpu)
+        # Both selections replayed on the recorded states (fresh memos each time).
+        engine = reducers[-1].engine
+        replay: dict[str, float] = {}
+        same = True
+        for _ in range(max(repeat, 1)):
+            for variant in ("old", "new"):
+                fresh = reducer_for(engine)
+                select = old_selection(fresh).select if variant == "old" else fresh.select
+                gc.collect()
+                cpu = time.process_time()
+                answers = [select(*x) for x in inputs]
+                cpu = time.process_time() - cpu
+                replay[variant] = min(replay.get(variant, cpu), cpu)
+                if variant == "old":
+                    old_answers = answers
+                else:
+                    same = same and answers == old_answers
+        o, n = best["old"], best["new"]
+        rows.append({
+            "name": name,
+            "reducer": type(reducers[-1]).__name__,
+            "states": [o[0].stats.states, n[0].stats.states],
+            "edges": [o[0].stats.edges, n[0].stats.edges],
+            "same_verdicts": o[0].verdicts == n[0].verdicts,
+            "cpu_s": [round(o[1], 2), round(n[1], 2)],
+            "states_per_s_cpu": [round(o[0].stats.states / o[1]), round(n[0].stats.states / n[1])],
+            "selections": len(inputs),
+            "select_us_per_state": [round(1e6 * replay["old"] / max(len(inputs), 1), 2),
+                                    round(1e6 * replay["new"] / max(len(inputs), 1), 2)],
+            "same_selections": same,
+        })
+    return rows
+
+
+def print_por_select(rows: list[dict]) -> None:
+    print("stubborn-set selection, old (bench/_old_por.py) / new, the reduced search (best CPU of the repeats):")
+    head = (f"{'configuration':50} {'units':5} {'states old/new':>19} {'cpu s old/new':>13} "
+            f"{'st/s cpu old/new':>17} {'speed':>5}  {'select us/state old/new':>23} {'speed':>5}  same")
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        so, sn = r["states"]
+        co, cn = r["cpu_s"]
+        ro, rn = r["states_per_s_cpu"]
+        uo, un = r["select_us_per_state"]
+        same = (so == sn and r["edges"][0] == r["edges"][1] and r["same_verdicts"] and r["same_selections"])
+        print(f"{r['name']:50} {'saga' if r['reducer'] == 'SagaReducer' else 'part':5} {so:>9,}/{sn:<9,} "
+              f"{co:>6.2f}/{cn:<6.2f} {ro:>8,}/{rn:<8,} {ro and rn / ro:>4.2f}x  {uo:>11.2f}/{un:<11.2f} "
+              f"{un and uo / un:>4.2f}x  {'yes' if same else 'NO: DIFFERENT'}")
+
+
 # --------------------------------------------------------------------------- issue 14
 HEADLINE = "corrected, 3 orders, dups, 1 crash each"
 #: name, orders, crashes, por, max_states, workers (0: the sequential explore())
@@ -419,12 +547,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--issue14", action="store_true",
                     help="the issue-14 numbers, old and new loops side by side (about 20-30 minutes)")
     ap.add_argument("--child", metavar="JSON", help=argparse.SUPPRESS)  # one --issue14 run
+    ap.add_argument("--por-select", action="store_true",
+                    help="the stubborn-set selection, old vs new (whole runs and replayed selections)")
     args = ap.parse_args(argv)
     if args.child:
         print(json.dumps(issue14_child(json.loads(args.child))))
         return 0
     if args.issue14:
         return issue14(args.only, args.json)
+    if args.por_select:
+        configs = POR_SELECT_SHORT if args.short else POR_SELECT
+        rows = por_select([c for c in configs if not args.only or args.only in c[0]], args.repeat)
+        if args.json:
+            print(json.dumps({"por_select": rows}, indent=2))
+        else:
+            print_por_select(rows)
+        return 0
     if args.sagas:
         sweep = sagas_sweep(args.sagas, args.max_states or None, args.repeat)
         if args.json:

@@ -153,6 +153,8 @@ class _Units:
         if moves:
             kind = DROP if e.delivery_moves(pid, d)[0][0] == DROP else DELIVER
             r = self._gid((kind, e.ddest[d], self.unit_delivery(d), len(moves)))
+            if kind == DROP:
+                r = -2 - r  # (a drop is chosen alone: select stops scanning at one)
         self._dgroups[dups][key] = r
         return r
 
@@ -160,19 +162,32 @@ class _Units:
         """``(group numbers, budget)``: the groups of ``state`` (their numbers; the groups
         themselves are ``_gtab[number]``) and the participants (a mask) with crash budget
         left."""
-        e = self.engine
-        n = e.n
+        out, crashes, budget = self._local_ids(state)
+        for x in self._delivery_ids(state):
+            out.append(x if x >= 0 else -2 - x)
+        return out + crashes, budget
+
+    def _local_ids(self, state: tuple) -> tuple[list[int], list[int], int]:
+        """``(internal groups, crash groups, budget)`` of ``state``'s participants."""
         out: list[int] = []
         crashes = []
         budget = 0
         pgroups = self._pgroups
-        for p in range(n):
+        for p in range(self.engine.n):
             internal, crash, b = pgroups[p][state[p]]
             if internal:
                 out += internal
             if crash >= 0:
                 crashes.append(crash)
             budget |= b
+        return out, crashes, budget
+
+    def _delivery_ids(self, state: tuple, stop: bool = False) -> list[int]:
+        """The delivery groups of ``state`` in order, a drop's as ``-2 - number``; with
+        ``stop``, up to the first drop."""
+        e = self.engine
+        n = e.n
+        out: list[int] = []
         bus = state[n]
         if bus:
             ddest = e.ddest
@@ -182,32 +197,70 @@ class _Units:
                 for q in bus:
                     d = qhead[q]
                     x = dgroups[(state[ddest[d]] << SHIFT) | d]
-                    if x >= 0:
+                    if x != -1:
                         out.append(x)
+                        if stop and x < 0:
+                            break
             else:
                 prev = -1
                 for d in bus:
                     if d != prev:
                         prev = d
                         x = dgroups[(state[ddest[d]] << SHIFT) | d]
-                        if x >= 0:
+                        if x != -1:
                             out.append(x)
-        if crashes:
-            out += crashes
-        return out, budget
+                            if stop and x < 0:
+                                break
+        return out
 
     def select(self, state: tuple, supports: tuple[int, ...], active: int = -1) -> int:
-        """The stubborn set of ``state`` as a bitmask over its groups (-1: all)."""
+        """The stubborn set of ``state`` as a bitmask over its groups (-1: all).
+
+        :meth:`choose`'s, memoized; a drop is looked for first, without the key: most
+        states of a run with duplicates have one, and it is expanded alone whatever the
+        other groups are (so the memo would hold a key per such state)."""
         if supports != self._choice_supports:
             self._choice = {}
             self._choice_supports = supports
-        ids, budget = self.group_ids(state)
-        dups = 1 if state[self.engine.n + 1] else 0
-        key = (tuple(ids), budget, dups, active)
+        e = self.engine
+        n = e.n
+        deliveries: list[int] = []
+        bus = state[n]
+        if bus:
+            if e.fifo:
+                deliveries = self._delivery_ids(state, True)
+                drop = bool(deliveries) and deliveries[-1] < -1
+                if drop:
+                    deliveries.pop()
+            else:
+                # (_delivery_ids inlined: this runs once per state of the search)
+                drop = False
+                ddest = e.ddest
+                dgroups = self._dgroups[1 if state[n + 1] else 0]
+                push = deliveries.append
+                prev = -1
+                for d in bus:
+                    if d != prev:
+                        prev = d
+                        x = dgroups[(state[ddest[d]] << SHIFT) | d]
+                        if x >= 0:
+                            push(x)
+                        elif x != -1:
+                            drop = True
+                            break
+            if drop:
+                k = len(deliveries)  # (the drop's place among the groups)
+                pgroups = self._pgroups
+                for p in range(n):
+                    k += len(pgroups[p][state[p]][0])
+                return 1 << k
+        out, crashes, budget = self._local_ids(state)
+        ids = out + deliveries + crashes
+        key = (tuple(ids), budget, 1 if state[n + 1] else 0, active)
         r = self._choice.get(key)
         if r is None:
             gtab = self._gtab
-            r = self._choice[key] = self.choose([gtab[g] for g in ids], budget, dups, supports, active)
+            r = self._choice[key] = self.choose([gtab[g] for g in ids], budget, key[2], supports, active)
         return r
 
     def choose(self, groups: list, budget: int, dups: int, supports: tuple[int, ...], active: int = -1) -> int:
@@ -467,7 +520,7 @@ class SagaReducer(_Units):
                 masks = [whole]
             self.vis[k] = [m for m in masks if m]
         self._cache: dict[tuple, list[int]] = {}
-        self._grow_for: dict[int, list[int]] = {}
+        self._tables_for: dict[int, tuple] = {}
         self._dmask: dict[int, int] = {}
         self._imask: dict[tuple, int] = {}
         self._init_units()
@@ -501,44 +554,73 @@ class SagaReducer(_Units):
             return 0
         return self.trig[p][changed[0]]
 
-    def _closure(self, key: int, enabled: int, budget: int, grow: list[int]) -> int:
+    def _closure(self, key: int, enabled: int, crashing: list, tables: tuple, full: int = 0) -> int:
         """The least set of transitions with ``key`` closed under the rules of the
-        module docstring; ``grow[t]``: what an enabled ``t`` brings in (its conflicts
-        and, when it is visible, the instances' visible transitions)."""
-        tp, enab, allp, xid = self.tp, self.enab, self.allp, self.xid
+        module docstring: an enabled transition brings in what it may conflict with
+        (and, when it is visible, the instances' visible transitions), a disabled one
+        its enabling set, and while a participant has crash budget one of its enabled
+        transitions or its crash brings in all of it (``crashing``: for each
+        participant with budget left, those transitions and all of its). 0 instead once the set holds
+        every enabled transition, or a transition of ``full`` (whose closure does):
+        such a set reduces nothing, and most closures end there (on the order saga
+        most transitions touch the shared stock), so stopping early saves most rounds.
+
+        Breadth-first over the transitions 8 at a time: ``tables`` (:meth:`_tables`)
+        hold, per byte of the transition mask, what each pattern of enabled and of
+        disabled transitions brings in, so a round costs a few lookups rather than a
+        loop over single transitions (this is most of the selection's time)."""
+        grows, enabs, nbytes = tables
+        disabled = ~enabled
         done = 0
         todo = key
         while todo:
             done |= todo
+            if done & enabled == enabled or done & full:
+                return 0
             add = 0
-            while todo:
-                low = todo & -todo
-                todo ^= low
-                t = low.bit_length() - 1
-                p = tp[t]
-                if enabled & low:
-                    add |= grow[t]
-                    if budget >> p & 1:
-                        add |= allp[p]
-                elif t == xid[p]:
-                    if budget >> p & 1:
-                        add |= allp[p]
-                else:
-                    add |= enab[t]
+            on = todo & enabled
+            off = todo & disabled
+            for b in range(nbytes):
+                x = on >> (b << 3) & 255
+                if x:
+                    add |= grows[b][x]
+                x = off >> (b << 3) & 255
+                if x:
+                    add |= enabs[b][x]
+            for trigger, whole in crashing:
+                if todo & trigger:
+                    add |= whole
             todo = add & ~done
         return done
 
-    def _grow(self, active: int) -> list[int]:
-        grow = self._grow_for.get(active)
-        if grow is None:
+    def _tables(self, active: int) -> tuple:
+        """``(grows, enabs, bytes)`` for :meth:`_closure`: ``grows[b][x]`` is the union of
+        what the enabled transitions ``x << 8b`` bring in (their conflicts and, for the
+        properties ``active`` marks, the visible transitions), ``enabs[b][x]`` that of
+        the disabled ones' enabling sets."""
+        tables = self._tables_for.get(active)
+        if tables is None:
             grow = list(self.dep)
             for k, masks in self.vis.items():
                 if active >> k & 1:
                     for v in masks:
                         for t in _bits(v):
                             grow[t] |= v
-            self._grow_for[active] = grow
-        return grow
+            count = len(grow)
+            nbytes = (count + 7) >> 3
+            grows, enabs = [], []
+            for b in range(nbytes):
+                g = [0] * 256
+                en = [0] * 256
+                for x in range(1, 256):
+                    low = x & -x
+                    t = (b << 3) + low.bit_length() - 1
+                    g[x] = g[x ^ low] | (grow[t] if t < count else 0)
+                    en[x] = en[x ^ low] | (self.enab[t] if t < count else 0)
+                grows.append(g)
+                enabs.append(en)
+            tables = self._tables_for[active] = (grows, enabs, nbytes)
+        return tables
 
     def stubborn(self, groups: list, budget: int, dups: int, supports: tuple[int, ...], active: int) -> int:
         """A stubborn set smaller than all, as a bitmask over ``groups``, or -1 (all)."""
@@ -553,17 +635,32 @@ class SagaReducer(_Units):
         ck = (enabled, keys, budget, active)
         cands = self._cache.get(ck)
         if cands is None:
-            grow = self._grow(active)
+            tables = self._tables(active)
             cands = []
+            full = 0  # keys whose closure holds every enabled transition
+            allp, xid = self.allp, self.xid
+            crashing = [(allp[p] & enabled | 1 << xid[p], allp[p]) for p in _bits(budget)]
             for t in _bits(keys):
-                c = self._closure(1 << t, enabled, budget, grow)
-                if enabled & ~c and c not in cands:
+                c = self._closure(1 << t, enabled, crashing, tables, full)
+                if not c:
+                    full |= 1 << t
+                elif c not in cands:
                     cands.append(c)
             self._cache[ck] = cands
         best = -1
         best_size = 0
         for c in cands:
-            sel, size, duplicating = _picked(groups, [m & c for _k, _p, m, _n in groups])
+            # (_picked, inlined: a group is in when its transitions meet the set)
+            sel = size = 0
+            duplicating = False
+            bit = 1
+            for kind, _p, m, cnt in groups:
+                if m & c:
+                    sel |= bit
+                    size += cnt
+                    if kind == DELIVER:
+                        duplicating = True
+                bit <<= 1
             if dups and duplicating:
                 continue
             if best == -1 or size < best_size:
