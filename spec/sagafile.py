@@ -834,8 +834,7 @@ class _Builder:
             chars, first = (self.chars(g[k], (*path, k), what) if k in g else "" for k in ("text", "first"))
             d = FieldDraw(fname, "text", chars=chars, first=first, max_length=g.get("max_length", 8),
                           prefix=g.get("prefix", ""), where=where)
-            if first and d.max_length < 1:
-                self.fail((*path, "max_length"), f"{what}: max_length must leave room for the first character")
+            self._valid(d.prefix.replace("{saga}", "0") + d.first[:1], schema, path, f"{what}: text")
             return d
         if "each" in g:
             lst = self._resolve(schema)
@@ -852,11 +851,17 @@ class _Builder:
             if "unique_by" in g and g["unique_by"] not in g["each"]:
                 self.fail((*path, "unique_by"), f"{what}: unique_by: {g['unique_by']!r} is not a field drawn "
                           f"for an entry ({', '.join(g['each'])})")
+            pool = next((x for x in each if x.name == g.get("unique_by") and x.kind == "one_of"), None)
+            if pool is not None and len(pool.values) < low:
+                self.fail((*path, "min_items"), f"{what}: min_items {low} entries cannot each have another "
+                          f"{pool.name} (its one_of has {len(pool.values)})")
             return FieldDraw(fname, "each", each=each, min_items=low, max_items=g["max_items"],
                              unique_by=g.get("unique_by"), where=where)
         lst, _, field = g["sum"].partition(".")
-        return FieldDraw(fname, "sum", list=lst, field=field, times=g.get("times"),
-                         decimals=g.get("decimals"), where=where)
+        d = FieldDraw(fname, "sum", list=lst, field=field, times=g.get("times"),
+                      decimals=g.get("decimals"), where=where)
+        self._valid(decimal_text(0, d.decimals) if d.decimals else 0, schema, path, f"{what}: sum")
+        return d
 
     def chars(self, text: str, path, what: str) -> str:
         """The characters of ``text`` written as a regular expression's class without

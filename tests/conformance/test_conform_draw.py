@@ -157,6 +157,16 @@ ORDER = (ROOT / "spec/sagas/order-corrected.saga.yaml").read_text(encoding="utf-
     ("unique_by: sku", "unique_by: price", "draw items: unique_by: 'price' is not a field drawn"),
     ('text: "a-zA-Z0-9._:-"', 'text: "z-a"', "draw userId: z-a is not a range"),
     ("amount: {sum: items.unitPrice, times: quantity, decimals: 2}",
+     "amount: {sum: items.unitPrice, times: quantity}",
+     "draw amount: sum: 0 is not a valid value of the field"),
+    ('prefix: "u{saga}-"', 'prefix: "-u{saga}-"',
+     "draw userId: text: '-u0-a' is not a valid value of the field"),
+    ("[sku-1, sku-2]}\n          quantity: {between: [1, 3]}\n"
+     "          unitPrice: {between: [1, 999999], decimals: 2}\n        min_items: 1",
+     "[sku-1]}\n          quantity: {between: [1, 3]}\n"
+     "          unitPrice: {between: [1, 999999], decimals: 2}\n        min_items: 2",
+     "draw items: min_items 2 entries cannot each have another sku (its one_of has 1)"),
+    ("amount: {sum: items.unitPrice, times: quantity, decimals: 2}",
      "amount: {sum: items.unitPrice, times: quantity, round: 2}",
      "amount: unknown key 'round'; expected one of sum, times, decimals"),
 ])
