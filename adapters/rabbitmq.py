@@ -101,6 +101,7 @@ class RabbitTransport(Transport):
         self._exchange: Any = None
         self._control_exchange: Any = None
         self._channels: list[tuple[Any, int | None]] = []
+        self._backlog_channel: Any = None
         self._declared: set[str] = set()
         self._handler_lock = asyncio.Lock()
         self._observer_queue: tuple[Any, str] | None = None
@@ -315,7 +316,11 @@ class RabbitTransport(Transport):
                 await self._bounded(channel.set_qos(prefetch_count=prefetch or 0), "flush")
 
     async def backlog(self, group: str, routes: Iterable[str]) -> int | None:
-        channel = await self._bounded(self.conn.channel(), "open channel")
+        # One channel kept for these checks (opening one per check cost two more round
+        # trips each); a passive declare of a missing queue closes it: opened again then.
+        channel = self._backlog_channel
+        if channel is None or channel.is_closed:
+            channel = self._backlog_channel = await self._bounded(self.conn.channel(), "open channel")
         try:
             queue = await self._bounded(
                 channel.declare_queue(self.queue_name(group), passive=True), "declare queue"
@@ -324,10 +329,11 @@ class RabbitTransport(Transport):
         except BrokerUnavailable:
             raise
         except Exception:
-            return None
-        finally:
+            if self._backlog_channel is channel:
+                self._backlog_channel = None
             with contextlib.suppress(BaseException):
                 await asyncio.wait_for(channel.close(), 1.0)
+            return None
 
     async def control_send(self, message: dict[str, Any]) -> None:
         import aio_pika

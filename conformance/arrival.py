@@ -11,6 +11,10 @@ on several hosts disagree, and arrival order is the better evidence then.
 :class:`~sagaspec.adapters.base.RawMessage` items (not events) keep their positions.
 An already ordered batch (in-process services, one stream) is left as it is.
 
+:func:`nothing_more` says when a collect may stop waiting: once what arrived so far is
+observed, no configuration the model still allows owes another publication (instead of
+a quiet window after every delivery).
+
 >>> c = {"eventId": "c", "causationId": "d"}
 >>> d = {"eventId": "d"}
 >>> [e["eventId"] for e in canonical_order([c, d])]
@@ -19,10 +23,11 @@ An already ordered batch (in-process services, one stream) is left as it is.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import copy
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-__all__ = ["canonical_order"]
+__all__ = ["canonical_order", "nothing_more", "done_predicate"]
 
 
 def _causes_first(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -58,3 +63,43 @@ def canonical_order(items: Sequence[Any]) -> list[Any]:
     for i, e in zip(slots, events, strict=True):
         out[i] = e
     return out
+
+
+def nothing_more(oracle: Any, msgs: Iterable[Any]) -> bool:
+    """Whether the SUT can publish nothing more, by the model: ``oracle`` (an
+    :class:`~sagaspec.conformance.oracle.Oracle`, left untouched) told of ``msgs`` (what
+    arrived, in judging order) owes nothing in any configuration it can still reach. A
+    message the model does not allow also ends the wait: the judge fails on it anyway."""
+    from sagaspec.conformance.checks import CheckFailed
+    from sagaspec.conformance.oracle import BeliefTooLarge
+
+    probe = copy.copy(oracle)
+    probe.log = []  # observe() appends to it: not to the judge's
+    try:
+        for m in msgs:
+            probe.observe(m)
+        return not any(c.owed for c in probe._closure(probe.belief))
+    except (CheckFailed, BeliefTooLarge):
+        return True
+
+
+def done_predicate(oracle: Any, to_msg: Callable[[Any], Any]) -> Callable[[Sequence[Any]], bool]:
+    """``done(items)`` for a collect: :func:`nothing_more` of the events among ``items``
+    (read in :func:`canonical_order`; ``to_msg`` gives an event's model message, or
+    ``None`` for one the model does not track: a re-send, a saga of no case). Anything
+    that is not an event ends the wait: the judge fails on it."""
+    def done(items: Sequence[Any]) -> bool:
+        msgs, seen = [], set()
+        for item in canonical_order(items):
+            if not isinstance(item, dict):
+                return True
+            eid = item.get("eventId")
+            if isinstance(eid, str):
+                if eid in seen:
+                    continue  # the same event again (a re-send): observed once
+                seen.add(eid)
+            m = to_msg(item)
+            if m is not None:
+                msgs.append(m)
+        return nothing_more(oracle, msgs)
+    return done

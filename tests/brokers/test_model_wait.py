@@ -1,0 +1,83 @@
+"""A broker collect stops waiting once the model says nothing more can come.
+
+:func:`~sagaspec.conformance.arrival.nothing_more` reads the suite's oracle (never
+changing it); :meth:`BrokerAdapter.collect_until` ends on it (``wait=model``, the
+default) or ignores it and waits for the system's quiet (``wait=quiet``).
+"""
+
+from __future__ import annotations
+
+import pytest
+from brokerenv import URLS, namespace, require
+from sagaspec.adapters.broker import BrokerAdapter
+from sagaspec.conformance.arrival import done_predicate, nothing_more
+from sagaspec.conformance.models import suite_model
+from sagaspec.conformance.oracle import Oracle
+from sagaspec.model.participant import Msg
+
+
+def _payment_oracle() -> Oracle:
+    model = suite_model("corrected", 1)
+    oracle = Oracle(model.participants, ("payment",), triggers=model.triggers)
+    oracle.deliver(Msg("OrderCreated", 0, "order"), "payment")
+    return oracle
+
+
+def test_nothing_more_waits_for_what_the_model_still_owes_and_leaves_the_oracle_alone():
+    oracle = _payment_oracle()
+    belief, log = oracle.belief, list(oracle.log)
+    assert not nothing_more(oracle, [])  # payment owes its answer to OrderCreated
+    assert nothing_more(oracle, [Msg("PaymentProcessed", 0, "payment")])
+    assert nothing_more(oracle, [Msg("PaymentFailed", 0, "payment")])
+    assert oracle.belief == belief and oracle.log == log
+    # A publication the model does not allow ends the wait too: the judge fails on it.
+    assert nothing_more(oracle, [Msg("PaymentRefunded", 0, "payment")])
+
+
+def test_done_predicate_reads_each_event_once_and_stops_on_what_is_not_an_event():
+    oracle = _payment_oracle()
+    ev = {"eventId": "e1", "eventType": "PaymentProcessed", "sagaId": "s"}
+    to_msg = {"e1": Msg("PaymentProcessed", 0, "payment")}.get
+    done = done_predicate(oracle, lambda e: to_msg(e["eventId"]))
+    assert not done([])
+    assert done([ev])
+    assert done([ev, dict(ev)])  # a re-send is not a second payment
+    assert not done([{"eventId": "x", "eventType": "Unknown"}])  # one the model does not track
+    from sagaspec.adapters.base import RawMessage
+
+    assert done([RawMessage(b"?", "payment", "not JSON")])
+
+
+@pytest.mark.parametrize("wait", ["model", "quiet"])
+def test_collect_until_ends_on_the_model_unless_told_to_wait_for_quiet(run, wait):
+    """``done`` true from the start: wait=model asks once whether the watched consumers
+    are idle (they acknowledged all: what they published is on the bus) and returns;
+    wait=quiet never asks the model and wants them idle twice in a row, a window apart."""
+    url = require(URLS["nats"], "NATS_URL")
+    adapter = BrokerAdapter(url, participant="payment", namespace=namespace("mw"), create=1,
+                            control="off", wait=wait, settle=0.01)
+    run(adapter.start())
+    try:
+        adapter._routes["payment"] = ("OrderCreated",)  # a consumer to watch (none runs)
+        asked: list[bool] = []
+        real = adapter._services_idle
+
+        async def idle() -> bool:
+            asked.append(await real())
+            return asked[-1]
+
+        adapter._services_idle = idle  # type: ignore[method-assign]
+        judged: list[int] = []
+
+        def done(items: list) -> bool:
+            judged.append(len(items))
+            return True
+
+        assert run(adapter.collect_until(30.0, done)) == []
+        if wait == "model":
+            assert (judged, asked) == ([0], [True])
+        else:
+            assert judged == [] and asked[-2:] == [True, True]
+    finally:
+        run(adapter.transport.destroy())
+        run(adapter.close())
