@@ -10,14 +10,28 @@ suite (hypothesis generation, the suite playing the other participants, payloads
     python bench/bench_conform.py            # 300 examples per configuration
     python bench/bench_conform.py --short    # 40 examples, in CI
     python bench/bench_conform.py --engines  # in-process: the interpreter vs the hand-written classes
+    python bench/bench_conform.py --brokers rabbitmq,nats,redis --short   # over brokers, in CI
 
-Over a broker (``--broker amqp://guest:guest@127.0.0.1:5672/``,
-``nats://127.0.0.1:4222`` or ``redis://127.0.0.1:6379/0``): ``conform --spec`` of the shop saga against the billing team's foreign payment service
-(``examples/foreign_billing.py``, driven through ``examples/foreign_billing.toml``), the
-same cases waited for two ways in one run: ``quiet``, the broker adapter's fixed quiet
-window after every delivery (what a broker run did before), and ``model``, stopping as
-soon as the spec's model says nothing more can come. Events/s counts what crossed the
-suite: deliveries to any participant plus events they published.
+Over brokers (``--brokers rabbitmq,nats,redis``, the default set, or ``--broker URL``:
+``amqp://...``, ``nats://...``, ``redis://...``), each run twice, waiting two ways:
+``quiet``, a quiet window after every delivery (the system idle twice in a row, a settle
+window apart: how a broker run waited before; its idle checks are as cheap as the model's
+now), and ``model``, stopping as soon as the
+model says nothing more can come (then one check that the services acknowledged all and
+the observer read the bus). Per broker:
+
+reference services
+    ``conform`` against the order saga's reference services (corrected design) spawned
+    as processes on the broker, as the whole ``system`` and as one participant
+    (``payment``); faults off (no crash restarts: those cost a process start whichever
+    way the suite waits) unless ``--faults``;
+foreign billing
+    ``conform --spec`` of the shop saga against the billing team's foreign payment
+    service (``examples/foreign_billing.py``, driven through
+    ``examples/foreign_billing.toml``). Events/s there counts what crossed the suite:
+    deliveries to any participant plus events they published.
+
+    python bench/bench_conform.py --brokers rabbitmq,nats,redis [--short] [--faults]
 """
 
 from __future__ import annotations
@@ -95,7 +109,48 @@ def drop_stream(url: str, prefix: str) -> None:
     asyncio.run(go())
 
 
-def broker_runs(url: str, cases: int, seed: int) -> None:
+BROKERS = {
+    "rabbitmq": "amqp://guest:guest@127.0.0.1:5672/",
+    "nats": "nats://127.0.0.1:4222",
+    "redis": "redis://127.0.0.1:6379/0",
+}
+WAITS = ("quiet", "model")
+
+
+def reference_runs(url: str, targets: tuple[str, ...], n: int, seed: int, faults: bool) -> list[tuple]:
+    """``conform`` against the spawned reference services, the same seed waited for both ways."""
+    sep = "&" if "?" in url else "?"
+    rows = []
+    for participant in targets:
+        for wait in WAITS:
+            cfg = RunConfig(adapter=f"{url}{sep}spawn=1&wait={wait}", participant=participant,
+                            examples=n, seed=seed, failures_dir=None, coverage=False, shrink=False,
+                            faults=faults)
+            fin = run(cfg)
+            if fin.failures or fin.interrupted or fin.error:
+                raise SystemExit(f"{url} {participant} wait={wait}: unexpected failures {fin.failures} "
+                                 f"{fin.error or ''}")
+            rows.append((participant, wait, fin.examples, fin.events, fin.seconds, fin.adapter_seconds))
+    return rows
+
+
+def print_reference(url: str, rows: list[tuple], seed: int, faults: bool) -> dict[str, float]:
+    print(f"conform, reference services (corrected design) spawned on {url.split('@')[-1]}, seed {seed}, "
+          f"faults {'on' if faults else 'off'}")
+    print(f"{'target':8} {'wait':6} {'examples':>8} {'events':>7} {'s':>7} {'events/s':>9} {'adapter ms/ev':>14}")
+    by = {}
+    for participant, wait, n, events, secs, adapter in rows:
+        by[(participant, wait)] = events / secs
+        print(f"{participant:8} {wait:6} {n:8d} {events:7d} {secs:7.2f} {events / secs:9.1f} "
+              f"{1000 * adapter / max(events, 1):14.1f}")
+    ratios = {}
+    for participant in dict.fromkeys(p for p, *_ in rows):
+        ratios[participant] = by[(participant, "model")] / by[(participant, "quiet")]
+        print(f"{participant}: model/quiet events/s ratio {ratios[participant]:.1f}x")
+    return ratios
+
+
+def broker_runs(url: str, cases: int, seed: int) -> float:
     """The same shop cases against the foreign billing service, waiting two ways."""
     from pathlib import Path
 
@@ -143,7 +198,9 @@ def broker_runs(url: str, cases: int, seed: int) -> None:
     for wait, n, steps, events, secs in rows:
         print(f"{wait:6} {n:6d} {steps:11d} {events:7d} {secs:7.2f} {(steps + events) / secs:9.1f} {n / secs:8.2f}")
     (_, _, s0, e0, t_old), (_, _, s1, e1, t_new) = rows
-    print(f"model/quiet events/s ratio {((s1 + e1) / t_new) / ((s0 + e0) / t_old):.1f}x")
+    ratio = ((s1 + e1) / t_new) / ((s0 + e0) / t_old)
+    print(f"model/quiet events/s ratio {ratio:.1f}x")
+    return ratio
 
 
 def engine_runs(targets: tuple[str, ...], n: int, seed: int) -> None:
@@ -170,6 +227,13 @@ def main() -> None:
     ap.add_argument("--broker", default=None, metavar="URL",
                     help="only the broker comparison, on this RabbitMQ (amqp://...), NATS (nats://...) "
                          "or Redis (redis://...)")
+    ap.add_argument("--brokers", default=None, metavar="NAMES",
+                    help=f"only the broker comparison, on each of these local brokers ({','.join(BROKERS)})")
+    ap.add_argument("--faults", action="store_true",
+                    help="over brokers, the reference services with faults (crash restarts, duplicates, "
+                         "invalid input) as conform runs them by default")
+    ap.add_argument("--targets", default=None, help="over brokers, the reference targets (default payment,system)")
+    ap.add_argument("--no-foreign", action="store_true", help="over brokers, skip the foreign billing runs")
     ap.add_argument("--engines", action="store_true",
                     help="only in-process, the interpreter vs the hand-written classes")
     args = ap.parse_args()
@@ -178,8 +242,27 @@ def main() -> None:
         engine_runs(("payment", "system") if args.short else ("payment", "order", "inventory",
                                                               "notification", "system"), n, args.seed)
         return
-    if args.broker:
-        broker_runs(args.broker, args.examples or (8 if args.short else 40), args.seed)
+    if args.broker or args.brokers:
+        urls = [args.broker] if args.broker else []
+        for name in (args.brokers or "").split(","):
+            if name.strip():
+                if name.strip() not in BROKERS:
+                    ap.error(f"--brokers: unknown broker {name.strip()!r}; expected {', '.join(BROKERS)}")
+                urls.append(BROKERS[name.strip()])
+        targets = tuple(t.strip() for t in (args.targets or "payment,system").split(",") if t.strip())
+        n = args.examples or (6 if args.short else 20)
+        summary = []
+        for url in urls:
+            rows = reference_runs(url, targets, n, args.seed, args.faults)
+            ratios = print_reference(url, rows, args.seed, args.faults)
+            summary += [(url, t, r) for t, r in ratios.items()]
+            if not args.no_foreign:
+                summary.append((url, "foreign", broker_runs(url, args.examples or (8 if args.short else 40),
+                                                             args.seed)))
+            print()
+        print("model/quiet events/s ratios:")
+        for url, target, ratio in summary:
+            print(f"  {url.split('@')[-1]:26} {target:8} {ratio:5.1f}x")
         return
     n = args.examples or (40 if args.short else 300)
     targets = ("payment", "system") if args.short else ("payment", "order", "inventory",

@@ -1,0 +1,29 @@
+"""CI's short form of the broker comparison in ``bench/bench_conform.py`` runs on NATS.
+
+It exits non-zero when a run fails a check or is incomplete, so the model-driven wait is
+exercised end to end here: the reference services (a participant and the whole system)
+and the foreign billing service, each waited for both ways.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from brokerenv import URLS, require
+
+
+@pytest.mark.timeout(420)
+def test_the_short_broker_comparison_runs_on_nats():
+    url = require(URLS["nats"], "NATS_URL")
+    script = Path(__file__).resolve().parents[2] / "bench" / "bench_conform.py"
+    done = subprocess.run([sys.executable, str(script), "--broker", url, "--short", "--examples", "4"],
+                          capture_output=True, text=True, timeout=400)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    out = done.stdout
+    for row in ("payment  quiet", "payment  model", "system   quiet", "system   model",
+                "foreign billing service", "model/quiet events/s ratios:"):
+        assert row in out, out
+    assert out.count("model/quiet events/s ratio ") == 3, out  # payment, system, foreign
