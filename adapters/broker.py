@@ -1046,13 +1046,21 @@ class BrokerAdapter(Adapter):
         return {str(r.get("service")): r for r in replies}
 
     # -- control channel --------------------------------------------------------------
-    async def ping(self, wait: float = 0.5) -> set[str]:
-        """Services whose runner answers on the control channel within ``wait`` s."""
+    async def ping(self, wait: float = 0.5, want: set[str] | None = None) -> set[str]:
+        """Services whose runner answers on the control channel within ``wait`` s (sooner
+        once all of ``want`` answered)."""
         rid = uuid.uuid4().hex
         self._replies[rid] = []
+        event = self._reply_events[rid] = asyncio.Event()
         try:
             await self.transport.control_send({"op": "ping", "id": rid, "from": self.origin})
-            await asyncio.sleep(wait)
+            deadline = time.monotonic() + wait
+            while (remaining := deadline - time.monotonic()) > 0:
+                if want and want <= {r.get("service") for r in self._replies[rid]}:
+                    break
+                event.clear()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(event.wait(), remaining)
             replies = self._replies.get(rid, [])
             found = {r.get("service", "") for r in replies} - {""}
             for r in replies:
@@ -1060,6 +1068,7 @@ class BrokerAdapter(Adapter):
                     self._routes[str(r["service"])] = tuple(str(x) for x in r["routes"])
         finally:
             self._replies.pop(rid, None)
+            self._reply_events.pop(rid, None)
         self.responders |= found
         return found
 
@@ -1068,7 +1077,7 @@ class BrokerAdapter(Adapter):
         wanted = set(services)
         deadline = time.monotonic() + timeout
         while True:
-            found = await self.ping(wait=0.15)
+            found = await self.ping(wait=0.15, want=wanted)
             if wanted <= found:
                 return
             if self.cluster is not None:

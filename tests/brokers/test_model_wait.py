@@ -81,3 +81,21 @@ def test_collect_until_ends_on_the_model_unless_told_to_wait_for_quiet(run, wait
     finally:
         run(adapter.transport.destroy())
         run(adapter.close())
+
+
+@pytest.mark.timeout(60)
+def test_a_ping_for_named_services_ends_when_they_have_all_answered(run):
+    """wait_ready's ping stops at the last wanted answer instead of sleeping its window
+    (each crash restart waited it out); a plain ping still gathers for the whole window."""
+    adapter = BrokerAdapter(URLS["nats"], participant="payment", namespace=namespace("mw"))
+
+    async def answer(message: dict) -> None:
+        for service in ("payment", "order"):
+            await adapter._on_control({"op": "reply", "id": message["id"], "service": service,
+                                       "routes": ["OrderCreated"]})
+
+    adapter.transport.control_send = answer  # type: ignore[method-assign]
+    # An hour-long window: without the early end this never returns (the test's timeout).
+    assert run(adapter.ping(wait=3600, want={"payment", "order"})) == {"payment", "order"}
+    assert run(adapter.ping(wait=0.05)) == {"payment", "order"}
+    assert adapter._replies == {} and adapter._reply_events == {}
