@@ -3,11 +3,14 @@
 Variants: "old" is the implementation before stable fingerprints and actors (a frozen
 copy, ``bench/_old_distributed.py``: every successor another worker owns is built and
 sent; per BFS level an expand task per worker, a pick task per pair of workers and a
-receive task per worker); "new" is ``sagaspec.model.distributed`` (a successor another
-worker owns costs its stable fingerprint, and only those the owner lacks are built and
-sent; one long-lived actor per worker); "new-whole" is new with owners by the whole
-state (the partition the estimate scales from). All pick owners as the CLI does
-(``partition="auto"``) unless said otherwise.
+receive task per worker); "prev" the one before the workers' canonical form became
+process-independent (a frozen copy, ``bench/_prev_distributed.py``: the fingerprint
+asked about was the least lane of the successor's fingerprint vector, computed for every
+state kept or asked about and kept in a second visited dict); "new" is
+``sagaspec.model.distributed`` (the fingerprint the search computes anyway is the same
+in every process: one visited dict, nothing computed per state for the other workers);
+"new-whole" is new with owners by the whole state (the partition the estimate scales
+from). All pick owners as the CLI does (``partition="auto"``) unless said otherwise.
 
 For each variant and worker count it prints the distinct states (which must equal the
 sequential search's, printed first), the wall time of the search (cluster start-up and
@@ -27,8 +30,8 @@ for the model and its assumptions). Nothing is asserted; the numbers are printed
 
 Usage::
 
-    python bench/bench_distributed.py                  # corrected, 3 orders, 1 crash each, old/new, workers 1,2
-    python bench/bench_distributed.py --short          # 2 orders, seconds (CI)
+    python bench/bench_distributed.py                  # corrected, 3 orders, 1 crash (10.6M states): prev vs new, 1 and 2 workers
+    python bench/bench_distributed.py --short          # 2 orders, seconds (CI): every variant
     python bench/bench_distributed.py --orders 2 --crashes 1 --variants new,new-whole --workers 1,2
     python bench/bench_distributed.py --json
 """
@@ -46,6 +49,7 @@ from sagaspec.model.distributed import explore_distributed
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # (Dask's spawned workers inherit it)
 from _old_distributed import explore_distributed as explore_distributed_old  # noqa: E402
+from _prev_distributed import explore_distributed as explore_distributed_prev  # noqa: E402
 
 
 def _load() -> str:
@@ -69,6 +73,8 @@ def run_sequential(system, config) -> dict:
 VARIANTS = {
     # before: every successor another worker owns built and sent; a task per pair of workers and level
     "old": (explore_distributed_old, {"loop": "auto", "partition": "auto"}),
+    # before: the least lane of the fingerprint vector asked about, a second visited dict
+    "prev": (explore_distributed_prev, {"loop": "auto", "partition": "auto"}),
     # now: stable fingerprints asked first, only the states the owner lacks sent; an actor per worker
     "new": (explore_distributed, {"loop": "auto", "partition": "auto"}),
     # now, owners by the whole state (what the estimate for many workers scales from)
@@ -186,8 +192,9 @@ def estimate(one: dict, many: dict, targets=(16, 64), bandwidth: float = 1.25e8,
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workers", default="1,2", help="worker counts, comma-separated [1,2]")
-    ap.add_argument("--variants", default="old,new,new-whole",
-                    help="old (the frozen copy), new, new-whole (new with whole-state owners) [old,new,new-whole]")
+    ap.add_argument("--variants", default=None,
+                    help="old and prev (the frozen copies), new, new-whole (new with whole-state owners) "
+                         "[prev,new; with --short all four]")
     ap.add_argument("--design", default="corrected")
     ap.add_argument("--orders", type=int, default=3)
     ap.add_argument("--crashes", type=int, default=1)
@@ -197,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.short:
         args.orders, args.crashes = 2, 0
+    if args.variants is None:
+        args.variants = ",".join(VARIANTS) if args.short else "prev,new"
     counts = [int(x) for x in args.workers.split(",") if x.strip()]
     variants = [v for v in args.variants.split(",") if v.strip()]
     bad = [v for v in variants if v not in VARIANTS]
@@ -231,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
     est = []
     by = {v: {r["workers"]: r for r in runs if r["variant"] == v} for v in VARIANTS}
-    new, old = by["new"], by["old"]
+    new = by["new"]
     by["new-whole"].setdefault(1, new.get(1))
     if 1 in new and len(new) > 1:
         w = max(new)
@@ -247,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{'sequential':>16} {r['states']:>11,} {r['search_s']:>9.2f} {r['states_per_s']:>10,} {'':>9} "
                   f"{r['cpu_s']:>10.2f}")
             continue
-        base = (old if r["variant"] == "old" else new).get(1)
+        base = by["new" if r["variant"] == "new-whole" else r["variant"]].get(1)
         wall = f"{base['search_s'] / r['search_s']:.2f}" if base else "-"
         cpu = f"{base['critical_cpu_s'] / r['critical_cpu_s']:.2f}" if base else "-"
         vs_seq = f"{seq['cpu_s'] / r['critical_cpu_s']:.2f}" if seq else "-"

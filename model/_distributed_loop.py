@@ -3,17 +3,16 @@
 The move enumeration, the renaming test and the fingerprint of a successor are those of
 the sequential incremental loop (:mod:`sagaspec.model._loops`, ``_incremental``: the
 same text, so a change there reaches the workers); only the edge differs. A worker keeps
-the successors it owns, and for one another worker owns it records the successor's
-*stable fingerprint* (the same in every process, see ``_Shard`` in
-:mod:`sagaspec.model.distributed`) and where it came from (frontier position and
-action number), without building it: the owner is asked "do you have these?" and only
-the successors it lacks are built and sent.
+the successors it owns; for one another worker owns it records the successor's
+fingerprint and where it came from (frontier position and action number), without
+building it: the owner is asked "do you have these?" and only the successors it lacks
+are built and sent. The fingerprint is the same in every process (the workers' engines
+weigh what a part holds and canonicalize by those weights, see ``_StableEngine`` in
+:mod:`sagaspec.model.distributed`), so it is what the owner keeps and is asked about.
 
-``source(mode, owner)``: ``mode`` ``"local"`` (one worker: keep every new successor),
-``"plain"`` (stable fingerprint = the fingerprint, no symmetry) or ``"lanes"``
-(symmetry with fingerprint vectors: the least fingerprint over the renamings);
-``owner`` ``"whole"`` (by the stable fingerprint) or ``"part"`` (by the state of one
-participant, ``P0``: moves of the others keep the parent's owner).
+``source(mode, owner)``: ``mode`` ``"local"`` (one worker: keep every new successor)
+or ``"shared"`` (several); ``owner`` ``"whole"`` (by the fingerprint) or ``"part"``
+(by the state of one participant, ``P0``: moves of the others keep the parent's owner).
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ from sagaspec.model.engine import FP_MASK, LANE, SHIFT
 __all__ = ["compiled", "source"]
 
 _SKELETON = """\
-def {name}(shard, frontier, ffps, fvs, depth, expand):
+def {name}(shard, frontier, ffps, depth, expand):
     e = shard.engine
     check = shard.search._check
     n = e.n
@@ -62,12 +61,10 @@ def {name}(shard, frontier, ffps, fvs, depth, expand):
 
 _DIST_SETUP = """\
 sent_now, sent_prev = shard.sent_now, shard.sent_prev
-me, C, K, M64 = shard.index, shard.count, MULT, M64BITS
-cs = [x.append for x in shard.cand_sig]
+me, C = shard.index, shard.count
+cs = [x.append for x in shard.cand_fp]
 cr = [x.append for x in shard.cand_ref]
-sig = shard.sig
-P0, OWN = shard.p0, shard.own_tab
-pushv = shard.nfvs.append"""
+P0, OWN = shard.p0, shard.own_tab"""
 
 _LOCAL_EDGE = """\
 j = seen_get(f)
@@ -79,29 +76,29 @@ elif j < lvl:
     layered = False
 a += 1"""
 
-# ``sg``: the successor's stable fingerprint; ``wk``: its owner. A successor asked for
-# at this level or the previous one is not asked again (one asked at the previous level
-# is at this depth or less: the edge to it is not layered).
+# ``wk``: the successor's owner. For one another worker owns, its fingerprint is noted
+# for the question to the owner, once per level: a successor asked for at this level or
+# the previous one is not asked again (one asked at the previous level is at this depth
+# or less: the edge to it is not layered).
+_ASK = """\
+elif f in sent_now:
+    pass
+elif f in sent_prev:
+    layered = False
+else:
+    sent_now.add(f)
+    cs[wk](f)
+    cr[wk]((pos_s << REF_BITS) | a)"""
+
 _DIST_EDGE = """\
 j = seen_get(f)
 if j is None:
-    if f in sent_now:
-        pass
-    elif f in sent_prev:
-        layered = False
-    else:
-{sigma}
-{owner}
-        if wk == me:
-            seen[f] = lvl
-            sig[sg] = lvl
+    wk = f % C
+    if wk == me:
+        seen[f] = lvl
 {build}
-            pushf(f)
-{keep_vector}
-        else:
-            sent_now.add(f)
-            cs[wk](sg)
-            cr[wk]((pos_s << REF_BITS) | a)
+        pushf(f)
+{ask}
 elif j < lvl:
     layered = False
 a += 1"""
@@ -111,111 +108,76 @@ a += 1"""
 _PART_EDGE = """\
 j = seen_get(f)
 if j is None:
-    if p != P0 or OWN[{new}] == me:
-{sigma}
+    wk = me if p != P0 else OWN[{new}]
+    if wk == me:
         seen[f] = lvl
-        sig[sg] = lvl
 {build}
         pushf(f)
-{keep_vector}
-    elif f in sent_now:
-        pass
-    elif f in sent_prev:
-        layered = False
-    else:
-{sigma}
-        sent_now.add(f)
-        cs[OWN[{new}]](sg)
-        cr[OWN[{new}]]((pos_s << REF_BITS) | a)
+{ask}
 elif j < lvl:
     layered = False
 a += 1"""
-
-_SIGMA = {
-    "plain": "sg = f",
-    "lanes": "if fx is None:\n    fx = fvec(s)\ny = fx + {vector}\nsg = {least}",
-}
-# The fingerprint vector of a successor kept as it is (not renamed) is ``y``: queued with
-# it, it spares the next level computing it (a renamed one's is computed when needed).
-_KEEP_VECTOR = {"plain": "pushv(None)", "lanes": "pushv(None if k else y)"}
 
 #: Bits of an action number in a candidate's reference (``position << REF_BITS | action``).
 REF_BITS = 24
 
 
-def _site(build: str) -> tuple[str, str]:
-    """(the move's fingerprint vector, the moved participant's new state) of a build
-    snippet of the template: internal step, delivery or idle crash."""
+def _new_state(build: str) -> str:
+    """The moved participant's new state in a build snippet of the template: internal
+    step, delivery or idle crash."""
     if "mv[2]" in build:
-        return "mv[7]", "npid"
+        return "npid"
     if "builders[p](s, cp," in build:
-        return "crash_vector(p, pid, cp)", "cp"
+        return "cp"
     if "builders[p](s, npid, nb," in build:
-        return "dv", "npid"
+        return "npid"
     raise RuntimeError(f"model/_loops.py changed: unknown successor site {build!r}")
 
 
-def source(mode: str, owner: str = "whole", lanes: int = 1) -> str:
-    """The loop's source for ``mode`` ``local``/``plain``/``lanes`` and ``owner``
-    ``whole``/``part`` (see the module doc); ``lanes``: the renamings of the sagas."""
+MODES = ("local", "shared")
+OWNERS = ("whole", "part")
+
+
+def source(mode: str, owner: str = "whole") -> str:
+    """The loop's source for ``mode`` ``local``/``shared`` and ``owner`` ``whole``/``part``
+    (see the module doc)."""
+    if mode not in MODES or owner not in OWNERS:
+        raise ValueError(f"no distributed loop {mode!r}/{owner!r}")
     ind = _loops._indent
     sites = []
 
     def edge(build: str) -> str:
         if mode == "local":
             return _LOCAL_EDGE.format(build=ind(build, 4))
-        vector, new = _site(build)
-        sites.append(new)
-        # The least lane, inline (a call costs as much as the rest of the edge).
-        least = "min(" + ", ".join(f"(y >> {LANE * k}) & mask" if k else "y & mask" for k in range(lanes)) + ")"
-        sigma = _SIGMA[mode].format(vector=vector, least=least if lanes > 1 else "y & mask")
-        # (The settled deliveries build no renaming and set no k.)
-        keep = _KEEP_VECTOR[mode] if "if k:" in build else _KEEP_VECTOR[mode].replace("None if k else ", "")
+        sites.append(build)
         if owner == "part":
-            return _PART_EDGE.format(sigma=ind(sigma, 8), build=ind(build, 8), keep_vector=ind(keep, 8), new=new)
-        return _DIST_EDGE.format(
-            sigma=ind(sigma, 8), owner=ind("wk = sg % C", 8), build=ind(build, 12),
-            keep_vector=ind(keep, 12),
-        )
+            return _PART_EDGE.format(build=ind(build, 8), ask=ind(_ASK, 4), new=_new_state(build))
+        return _DIST_EDGE.format(build=ind(build, 8), ask=ind(_ASK, 4))
 
     body = _loops._incremental(edge, "", "")
-    if mode != "local":
-        # The settled deliveries' loop names the move's vector _dv (unused there by the
-        # sequential loop); the stable fingerprint needs it.
-        settled = "delta, _dv in moves"
-        if settled not in body or len(sites) != 4:
-            raise RuntimeError("model/_loops.py changed: the distributed loop's edge sites must be revisited")
-        body = body.replace(settled, "delta, dv in moves")
-    prelude = _loops._INC_PRELUDE
-    if mode == "lanes":
-        unknown = "fx = None"
-        if unknown not in prelude:
-            raise RuntimeError("model/_loops.py changed: the distributed loop's prelude must be revisited")
-        prelude = prelude.replace(unknown, "fx = fvs[pos_s]", 1)
-    name = f"level_{mode}_{owner}_{lanes}"
+    if mode != "local" and len(sites) != 4:
+        raise RuntimeError("model/_loops.py changed: the distributed loop's edge sites must be revisited")
+    name = f"level_{mode}_{owner}"
     return _SKELETON.format(
         name=name,
         dist=ind(_DIST_SETUP if mode != "local" else "", 4),
         setup=ind(_loops._INC_SETUP, 4),
-        prelude=ind(prelude, 8),
+        prelude=ind(_loops._INC_PRELUDE, 8),
         body=ind(body, 8),
     )
 
 
-_compiled: dict[tuple[str, str, int], object] = {}
+_compiled: dict[tuple[str, str], object] = {}
 
 
-def compiled(mode: str, owner: str = "whole", lanes: int = 1):
-    """The level function for ``(mode, owner, lanes)``, compiled once:
-    ``(shard, frontier, ffps, fvs, depth, expand) -> (edges, truncated, layered)``
-    (``fvs``: the frontier's fingerprint vectors, or None where unknown)."""
-    key = ("local", "whole", 1) if mode == "local" else (mode, owner, lanes if mode == "lanes" else 1)
+def compiled(mode: str, owner: str = "whole"):
+    """The level function for ``(mode, owner)``, compiled once:
+    ``(shard, frontier, ffps, depth, expand) -> (edges, truncated, layered)``."""
+    key = ("local", "whole") if mode == "local" else (mode, owner)
     fn = _compiled.get(key)
     if fn is None:
-
-        env = {"MASK": FP_MASK, "SHIFT": SHIFT, "LANE": LANE, "MULT": 0x9E3779B97F4A7C15,
-               "M64BITS": (1 << 64) - 1, "REF_BITS": REF_BITS}
-        name = f"level_{key[0]}_{key[1]}_{key[2]}"
+        env = {"MASK": FP_MASK, "SHIFT": SHIFT, "LANE": LANE, "REF_BITS": REF_BITS}
+        name = f"level_{key[0]}_{key[1]}"
         exec(compile(source(*key), f"<sagaspec:{name}>", "exec"), env)  # noqa: S102 - a fixed template
         fn = _compiled[key] = env[name]
     return fn

@@ -17,12 +17,13 @@ distributed mode):
 * On the unordered bus a worker runs the sequential search's incremental loop
   (generated from the same template, :mod:`sagaspec.model._distributed_loop`) with
   *stable fingerprints*: its engine weighs each participant state and in-flight copy by
-  a hash of what it holds, so a state's additive fingerprint, and the least over the
-  renamings of the sagas, is the same in every process. For a successor another worker
-  owns it notes that fingerprint and where the successor came from, without building
-  it; the owner is asked "do you have these?" in one batch and answers with the ones it
-  lacks (on the order saga, under 1%), and only those are built and sent. Other buses
-  and symmetries build every successor and send those other workers own.
+  a hash of what it holds, and picks an orbit's representative by those weights, so a
+  state's fingerprint is the same in every process and is the one key of the worker's
+  visited set. For a successor another worker owns it notes that fingerprint and where
+  the successor came from, without building it; the owner is asked "do you have
+  these?" in one batch and answers with the ones it lacks (on the order saga, under
+  1%), and only those are built and sent. Other buses and symmetries build every
+  successor and send those other workers own.
 * The search goes breadth first, one level at a time, so the first violation of each
   property is found at its shortest depth. A level is up to three rounds (expand; ask,
   or deduplicate what was sent; build what was lacked), each one actor call per worker;
@@ -60,7 +61,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sagaspec.model import _distributed_loop
-from sagaspec.model.engine import FP_MASK, LANE, Engine, _generate
+from sagaspec.model.engine import FP_MASK, Engine, _generate
 from sagaspec.model.explore import _Search, explore
 from sagaspec.model.participant import Msg
 from sagaspec.model.properties import FAIR_KINDS, HELD, UNKNOWN, VACUOUS, VIOLATED
@@ -244,8 +245,10 @@ class _Memo(dict):
 # --------------------------------------------------------------------------- stable fingerprints
 class _StableEngine(Engine):
     """An :class:`Engine` whose fingerprint weights are hashes of what a participant state
-    or an in-flight copy holds, not of the order they were interned in: its additive
-    fingerprints (and their vectors of renamings) are the same in every process."""
+    or an in-flight copy holds, not of the order they were interned in, and whose
+    canonical form (the least renaming, participant by participant) compares participant
+    states by those weights, not by their interned numbers: the representative of an
+    orbit, so its fingerprint, is the same in every process."""
 
     def _intern_pid(self, p: int, lid: int, mask: int, crashes: int) -> int:
         count = len(self.pinfo[p])
@@ -262,11 +265,21 @@ class _StableEngine(Engine):
             self.dz[d] = _h64(("d", dest, self.msgs[mid])) & FP_MASK
         return d
 
-
-def _lane_min(count: int):
-    """``y -> the least of the ``count`` 60-bit lanes of a fingerprint vector``."""
-    terms = ", ".join(f"(y >> {LANE * k}) & {FP_MASK}" for k in range(count))
-    return _generate("lane_min", f"lambda y: min({terms})")
+    def _make_narrow(self, p: int, key: int) -> int:
+        # Engine._make_narrow with the weight of a renamed participant state (a hash of
+        # what it holds) as its sort key instead of its interned number. Two states with
+        # one weight collide in the fingerprint anyway (the visited set's assumption).
+        pid, mask = key >> self._P, key & self._full
+        pz = self.pz[p]
+        row = [pz[x] for x in self._prow[p][pid]]
+        ks = [k for k in range(self._P) if mask >> k & 1]
+        least = min(row[k] for k in ks)
+        r = 0
+        for k in ks:
+            if row[k] == least:
+                r |= 1 << k
+        self._narrow[p][key] = r
+        return r
 
 
 # --------------------------------------------------------------------------- a worker's share
@@ -275,10 +288,11 @@ class _Shard:
 
     A level is up to three rounds, each ending when every worker is done with it:
     :meth:`expand` (keep the successors this worker owns; for the others, the fast loop
-    notes their stable fingerprints, the generic loop builds them), then :meth:`claim`
+    notes their fingerprints, the generic loop builds them), then :meth:`claim`
     ("which of these do you lack?", fast) or :meth:`receive` (deduplicate the states
     sent, generic), then :meth:`build` (the successors their owners lacked, fast),
-    which the next :meth:`expand` adds to its frontier first.
+    which the next :meth:`expand` adds to its frontier first (each exactly once: a
+    state arriving unclaimed, twice, or not at all is an internal error).
     """
 
     def __init__(self, recipe: Recipe, config: Config, index: int, count: int, loop: str = "auto",
@@ -288,8 +302,7 @@ class _Shard:
         probe = Engine(system, config)
         # The fast loop: the sequential search's incremental loop for unordered buses
         # (model/_loops.py), with stable fingerprints when other workers ask for them.
-        # Symmetry there needs fingerprint vectors (their least lane is the stable
-        # fingerprint of the orbit). Other buses and symmetries take the generic loop.
+        # Other buses and symmetries take the generic loop.
         self.fast = loop != "generic" and probe.sorted is None and not (probe.fifo or probe.setbus or probe.psym) \
             and (probe.vectors or not probe.symmetric)
         self.engine = e = _StableEngine(system, config) if self.fast and count > 1 else probe
@@ -313,25 +326,23 @@ class _Shard:
         self._orbit_sum = self._make_orbit_sum()
         self.loop = "fast" if self.fast else "generic"
         if self.fast:
-            mode = "local" if count == 1 else ("lanes" if e.symmetric else "plain")
+            mode = "local" if count == 1 else "shared"
             if partition is not None and len(partition) != 1:
                 raise UsageError(f"partition: the fast loop takes one participant, got {partition!r}")
-            self._level = _distributed_loop.compiled(mode, "whole" if whole else "part", len(e.perms) if e.symmetric else 1)
+            self._level = _distributed_loop.compiled(mode, "whole" if whole else "part")
             self.p0 = -1 if whole else partition[0]
             self.own_tab = _Memo(lambda pid: self._own(self._orbit_pid[self.p0][pid])) if not whole else None
-            self.lane_min = _lane_min(len(e.perms)) if e.symmetric else None
         # What this worker has told each other worker its numbers stand for.
         self.sent_pid = [[set() for _ in range(n)] for _ in range(count)]
         self.sent_d: list[set] = [set() for _ in range(count)]
         # Other workers' numbers in this worker's numbering.
         self.tr_pid = [[{} for _ in range(n)] for _ in range(count)]
         self.tr_d: list[dict[int, int]] = [{} for _ in range(count)]
-        # Fast loop: fingerprint (the engine's additive one, as the sequential search's)
-        # -> BFS level, and (several workers) the stable fingerprints of the states owned
-        # (all, and this level's); the frontier's fingerprints in a parallel array.
-        # Generic loop: a set of fingerprints, plus the current level's.
+        # Fast loop: fingerprint (the engine's additive one, as the sequential search's;
+        # with several workers the same in every process) -> BFS level, of the states
+        # owned and claimed; the frontier's fingerprints in a parallel array. Generic
+        # loop: a set of fingerprints, plus the current level's.
         self.seen: Any = {} if self.fast else set()
-        self.sig: dict[int, int] = {}  # stable fingerprint -> BFS level (fast loop, several workers)
         self.new: set[int] = set()
         self.level = 0
         self.frontier: list[tuple] = []
@@ -339,14 +350,14 @@ class _Shard:
         self.expanded: list[tuple] = []  # the last level expanded (the fast loop builds from it)
         self.ffps = array("Q")
         self.nfps = array("Q")
-        self.fvs: list = []  # fast loop, symmetry: the frontier's fingerprint vectors (None: unknown)
-        self.nfvs: list = []
-        # Fast loop, per other worker: the stable fingerprints asked for at this level and
-        # where each successor came from (frontier position << REF_BITS | action number).
-        self.cand_sig = [array("Q") for _ in range(count)]
+        # Fast loop, per other worker: the fingerprints asked for at this level and where
+        # each successor came from (frontier position << REF_BITS | action number).
+        self.cand_fp = [array("Q") for _ in range(count)]
         self.cand_ref = [array("Q") for _ in range(count)]
         self.sent_now: set[int] = set()
         self.sent_prev: set[int] = set()
+        # Fast loop: the fingerprints claimed at this level, until their states arrive.
+        self.awaiting: set[int] = set()
         self.own_new = 0
         self.batches_out = 0  # messages: one per other worker and round, if not empty
         self.received = 0  # states other workers sent (generic) or asked about (fast)
@@ -367,11 +378,8 @@ class _Shard:
             if self.fast:
                 f = e.additive_fingerprint(init)
                 self.seen[f] = 0
-                if count > 1:
-                    self.sig[self.sigma(init)] = 0
                 self.next.append(init)
                 self.nfps.append(f)
-                self.nfvs.append(None)
             else:
                 self._add(init)
         self.own_new = len(self.next)
@@ -405,23 +413,23 @@ class _Shard:
 
     def sigma(self, s: tuple) -> int:
         """The stable fingerprint of ``s``'s orbit (fast loop, several workers): the same
-        for every renaming and in every process. Without symmetry the additive
-        fingerprint; with it, the least over the renamings (a lane of the vector)."""
+        for every renaming and in every process, the one the workers keep and ask about
+        (the additive fingerprint of the canonical representative)."""
         e = self.engine
-        return self.lane_min(e._fvec(s)) if e.symmetric else e.additive_fingerprint(s)
+        return e.additive_fingerprint(e.canonical(s) if e.symmetric else s)
 
     def owner(self, s: tuple) -> int:
         """The worker that owns ``s``'s orbit (the same answer in every process).
 
         Generic loop: the sum of the orbit hashes of the state's parts (each a sum of
         64-bit hashes, memoized per interned part), mixed, modulo the number of workers.
-        Fast loop: the stable fingerprint mixed (whole state), or the orbit hash of the
-        partition's participant.
+        Fast loop: the stable fingerprint modulo the workers (whole state), or the orbit
+        hash of the partition's participant.
         """
         if self.fast and self.count > 1:
             if self.partition is None:
                 # (A stable fingerprint is a sum of random weights: its low bits are spread.)
-                return self.sigma(self.engine.canonical(s) if self.engine.symmetric else s) % self.count
+                return self.sigma(s) % self.count
             return self.own_tab[s[self.p0]]
         return self._own(self._orbit_sum(s))
 
@@ -478,26 +486,25 @@ class _Shard:
         t0 = time.process_time()
         for data in incoming:
             self._decode(data, depth)
+        self._arrived()
         self.frontier, self.next = self.next, []
         self.ffps, self.nfps = self.nfps, array("Q")
-        self.fvs, self.nfvs = self.nfvs, []
         self.level = depth + 1
         count = self.count
         if self.fast:
             self.sent_now = set()
-            self.cand_sig = [array("Q") for _ in range(count)]
+            self.cand_fp = [array("Q") for _ in range(count)]
             self.cand_ref = [array("Q") for _ in range(count)]
-            edges, truncated, layered = self._level(self, self.frontier, self.ffps, self.fvs, depth, expand)
+            edges, truncated, layered = self._level(self, self.frontier, self.ffps, depth, expand)
             self.sent_prev = self.sent_now
             self.layered = self.layered and layered
             self.expanded = self.frontier
             self.ffps = array("Q")
-            self.fvs = []
             out = {}
             for w in range(count):
-                if self.cand_sig[w]:
-                    out[w] = self.cand_sig[w].tobytes()
-                    self.asked[w] += len(self.cand_sig[w])
+                if self.cand_fp[w]:
+                    out[w] = self.cand_fp[w].tobytes()
+                    self.asked[w] += len(self.cand_fp[w])
         else:
             raw, edges, truncated = self._expand_generic(depth, expand)
             out = None
@@ -577,7 +584,8 @@ class _Shard:
 
     def claim(self, offers: tuple) -> dict:
         """Fast loop: ``offers`` are ``(worker, stable fingerprints)``; claim those this
-        worker lacks. ``{"wanted": {worker: positions in its offer}, "new": claimed}``."""
+        worker lacks (each once: the first offer of a fingerprint wins).
+        ``{"wanted": {worker: positions in its offer}, "new": claimed}``."""
         return self._round(self._claim, offers)
 
     def _claim(self, offers: tuple) -> dict:
@@ -588,8 +596,9 @@ class _Shard:
             self.cpu_claim += time.process_time() - t0
 
     def _claim_all(self, offers: tuple) -> dict:
-        sig, lvl = self.sig, self.level
-        sig_get = sig.get
+        seen, lvl = self.seen, self.level
+        seen_get = seen.get
+        awaiting = self.awaiting
         wanted = {}
         claimed = 0
         layered = True
@@ -600,9 +609,12 @@ class _Shard:
             mine = array("I")
             take = mine.append
             for i, g in enumerate(got):
-                j = sig_get(g)
+                j = seen_get(g)
                 if j is None:
-                    sig[g] = lvl
+                    # Taken now, so a later offer of it (or this worker's own successor
+                    # at the next level) finds it; its state arrives with the next expand.
+                    seen[g] = lvl
+                    awaiting.add(g)
                     take(i)
                 elif j < lvl:
                     layered = False
@@ -651,6 +663,12 @@ class _Shard:
             self.batches_out += 1
         return {"out": out}
 
+    def _arrived(self) -> None:
+        """Every state claimed at the last level has arrived (fast loop)."""
+        if self.awaiting:
+            lost = len(self.awaiting)
+            raise ModelError(f"internal error: {lost} state{'s' if lost > 1 else ''} claimed by this worker never arrived")
+
     def receive(self, batches: tuple) -> dict:
         """Generic loop: deduplicate the states other workers sent; ``{"new": states added}``."""
         return self._round(self._receive, batches)
@@ -670,8 +688,8 @@ class _Shard:
 
     def memory(self) -> int:
         seen = self.seen
-        # The visited set as explore() counts it, and the stable fingerprints owned.
-        return sys.getsizeof(seen) + 32 * len(seen) + sys.getsizeof(self.sig) + 32 * len(self.sig)
+        # The visited set as explore() counts it.
+        return sys.getsizeof(seen) + 32 * len(seen)
 
     def _encode(self, w: int, states: list[tuple]) -> tuple:
         """One batch for worker ``w``: the states as rows of this worker's numbers, plus
@@ -737,21 +755,19 @@ class _Shard:
             tp[p][pid] = e._intern_pid(p, lid, mask, crashes)
         before = len(self.next)
         if self.fast:
-            # States this worker claimed: new here (by their stable fingerprints). Generated
-            # per model: a row in this worker's numbering, canonical, its fingerprint.
+            # States this worker claimed (their fingerprints are in ``seen`` already), each
+            # expected once. Generated per model: a row in this worker's numbering,
+            # canonical, its fingerprint.
             conv = self._converter(src)
-            seen = self.seen
-            seen_get = seen.get
-            push, pushf, pushv = self.next.append, self.nfps.append, self.nfvs.append
+            awaiting = self.awaiting
+            push, pushf = self.next.append, self.nfps.append
             for row in rows:
                 s, f = conv(row)
-                if seen_get(f) is None:
-                    seen[f] = level
-                    push(s)
-                    pushf(f)
-                    pushv(None)
-            if len(self.next) - before != len(rows):
-                raise ModelError("internal error: a state claimed by its stable fingerprint was already seen")
+                if f not in awaiting:
+                    raise ModelError("internal error: a state arrived that this worker did not claim, or arrived twice")
+                awaiting.discard(f)
+                push(s)
+                pushf(f)
             return
         self.received += len(rows)
         canon = e.canonical if e.symmetric else None

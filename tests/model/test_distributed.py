@@ -17,12 +17,15 @@ distributed = pytest.importorskip("distributed", reason="the cluster extra (pip 
 
 from sagaspec.model import Config, Participant, Property, System, explore, saga_system  # noqa: E402, I001
 from sagaspec.model import _distributed_loop, _loops  # noqa: E402
+from sagaspec.model import distributed as distributed_module  # noqa: E402
 from sagaspec.model.distributed import (  # noqa: E402
     Recipe, _Shard, choose_partition, explore_distributed, run_in_process,
 )
 from sagaspec.model.engine import Engine  # noqa: E402
 from sagaspec.model.explore import _Search  # noqa: E402
 from sagaspec.model.system import settle_symmetry  # noqa: E402
+
+from sagaspec.errors import ModelError  # noqa: E402
 
 HERE = Path(__file__).resolve()
 
@@ -150,8 +153,8 @@ def test_the_distributed_loop_is_generated_from_the_sequential_template():
     # the variants own what the sequential loop would keep (the differential tests below
     # compare counts, depths and verdicts).
     body = _loops._incremental(lambda build: "EDGE", "", "")
-    for mode in ("local", "plain", "lanes"):
-        for owner in ("whole", "part"):
+    for mode in _distributed_loop.MODES:
+        for owner in _distributed_loop.OWNERS:
             src = _distributed_loop.source(mode, owner)
             assert _loops._indent(_loops._INC_SETUP, 4) in src
             for line in body.splitlines():
@@ -172,6 +175,49 @@ def test_only_the_states_their_owners_lack_are_built_and_sent():
         # (a state claimed twice would fail its owner's decode), and most were not sent.
         assert sum(s.received for s in shards) == asked
         assert sent == lacked and 0 < sent < asked / 4
+
+
+def _until_states_are_built(shards):
+    """Drive the rounds in process until a level builds states for their owners: returns
+    (depth, what each owner gets), the build round's batches not yet delivered."""
+    count, depth = len(shards), 0
+    incoming: list[list] = [[] for _ in shards]
+    while True:
+        first = [s.expand(depth, True, tuple(incoming[j])) for j, s in enumerate(shards)]
+        offers = distributed_module._offers(first, count)
+        second = [s.claim(offers[j]) for j, s in enumerate(shards)]
+        asks = [tuple((j, second[j]["wanted"][i]) for j in range(count) if i in second[j]["wanted"])
+                for i in range(count)]
+        incoming = [[] for _ in shards]
+        for i, s in enumerate(shards):
+            if asks[i]:
+                for j, data in s.build(asks[i])["out"].items():
+                    incoming[j].append(data)
+        if any(incoming):
+            return depth, incoming
+        depth += 1
+
+
+@pytest.mark.parametrize("fault", ["twice", "lost"])
+def test_a_state_built_for_its_owner_arrives_exactly_once(fault):
+    # The owner takes a fingerprint when it claims it, before the state arrives: a batch
+    # delivered twice, or never, would change the counts unnoticed; each is an error.
+    system = saga_system("corrected", orders=2)
+    config = settle_symmetry(system, Config(crashes=1, por=False))
+    shards = [_Shard(Recipe.of(system), config, i, 2, "fast", None) for i in range(2)]
+    depth, incoming = _until_states_are_built(shards)
+    owner = next(j for j in range(2) if incoming[j])
+    awaiting = len(shards[owner].awaiting)
+    assert awaiting > 0
+    batches = incoming[owner] * 2 if fault == "twice" else []
+    with pytest.raises(ModelError, match="arrived twice" if fault == "twice" else f"{awaiting} states? claimed"):
+        shards[owner].expand(depth + 1, True, tuple(batches))
+    # Delivered once, the same level goes through and nothing is left waiting.
+    fresh = [_Shard(Recipe.of(system), config, i, 2, "fast", None) for i in range(2)]
+    depth, incoming = _until_states_are_built(fresh)
+    for j, s in enumerate(fresh):
+        s.expand(depth + 1, True, tuple(incoming[j]))
+        assert not s.awaiting
 
 
 # A loop no step leaves: "at rest" is never reached, which only the cycle analysis sees.
@@ -379,7 +425,7 @@ def test_the_bench_short_form_runs_and_agrees_with_the_sequential_search():
     seq, *runs = data["runs"]
     assert seq["workers"] == 0
     assert [(r["variant"], r["workers"]) for r in runs] == [
-        ("old", 1), ("old", 2), ("new", 1), ("new", 2), ("new-whole", 2)]
+        ("old", 1), ("old", 2), ("prev", 1), ("prev", 2), ("new", 1), ("new", 2), ("new-whole", 2)]
     assert {r["states"] for r in runs} == {seq["states"]} == {7341}
     for r in runs:
         if r["workers"] == 2:
