@@ -89,11 +89,15 @@ def _new_case(d, spec, serial):
     return sagas, World.from_json({"stock": stock, **_rule_data(d, spec, sagas)})
 
 
+#: Enough for every shape (two lines, a declined user, a limit) on each seed, checked below.
+EXAMPLES = 30
+
+
 def _cases(make, spec, serial: bool, s: int) -> list:
     out = []
 
     @seed(s)
-    @settings(max_examples=100, database=None, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=EXAMPLES, database=None, deadline=None, suppress_health_check=list(HealthCheck))
     @given(st.data())
     def run(data):
         sagas, world = make(data.draw, spec, serial)
@@ -117,7 +121,7 @@ def test_a_seed_draws_the_cases_the_hard_coded_catalogue_drew(path, serial):
     spec = load_spec(path)
     s = 3 + 8 * serial + DECLARED.index(path)
     old, new = _cases(_old_case, spec, serial, s), _cases(_new_case, spec, serial, s)
-    assert len(old) == 100 and old == new
+    assert len(old) == EXAMPLES and old == new
     # The draws are varied: both skus, two lines, a declined user, a limit.
     flat = [f for sagas, _w in old for _i, f in sagas]
     assert {line["sku"] for f in flat for line in f["items"]} == set(OLD_SKUS)
