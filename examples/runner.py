@@ -92,6 +92,9 @@ HAND_WRITTEN_IN_PROCESSES = frozenset({"volatile-idempotency", "publish-before-c
 
 #: Store key of the per-key starts the world set up (what a restarted process judges by).
 _SHARED_START = "runner:shared-start"
+#: Store key of the world's knob values and data the last setup gave (the interpreter keeps
+#: them in memory: a restarted process is configured with them again).
+_WORLD = "runner:world"
 
 EXIT_UNAVAILABLE = 69
 EXIT_CONSUMER_BUG = 70
@@ -237,6 +240,9 @@ class ServiceRunner:
             from sagaspec.examples.system import spec_service
 
             self.service = spec_service(self.spec, self.name, self.spec_mutant, store, self._publish_sync)
+            world = await self._in_store(self._saved_world)
+            if world:
+                await self._in_store(self.service.configure, world)
         else:
             self.service = make_service(self.name, design=self.design, mutant=self.mutant, store=store,
                                         publisher=self._publish_sync)
@@ -487,7 +493,10 @@ class ServiceRunner:
         if isinstance(world, dict) and any(k == "stock" or k in self.spec.world_data for k in world):
             world = per_key_world(self.spec, dict(world))
         every = check_shared(self.spec, world.get("shared") or {})
-        self.service.configure({k: v for k, v in world.items() if k != "shared"})
+        knobs = {k: v for k, v in world.items() if k != "shared"}
+        self.service.configure(knobs)
+        with self.service.store.transaction() as tx:
+            tx.put(_WORLD, knobs)
         self.service.set_shared(every.get(self.name) or {})
         starts = {var: v for values in every.values() for var, v in values.items() if isinstance(v, dict)}
         if starts:
@@ -495,6 +504,10 @@ class ServiceRunner:
             # the store keeps them: a restarted process reports the same.
             with self.service.store.transaction() as tx:
                 tx.put(_SHARED_START, {**(tx.get(_SHARED_START) or {}), **starts})
+
+    def _saved_world(self) -> dict[str, Any] | None:
+        with self.service.store.transaction() as tx:
+            return tx.get(_WORLD)
 
     def _started(self, saga: str) -> bool:
         """Whether the interpreter already started ``saga`` (its trigger's record is kept
