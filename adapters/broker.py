@@ -936,9 +936,11 @@ class BrokerAdapter(Adapter):
                     if len(self._seen) == judged:
                         break
                     continue
+                # Busy: typically its acknowledgement is a round trip behind what it
+                # published, so ask again soon.
                 self._arrived.clear()
                 with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._arrived.wait(), max(0.005, min(settle / 3, hard - now)))
+                    await asyncio.wait_for(self._arrived.wait(), max(0.002, min(settle / 10, hard - now)))
                 continue
             # With no consumer to ask (nothing spawned, no runner answered a ping) only
             # silence tells: give the system at least one settle window from the call.
