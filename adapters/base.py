@@ -18,7 +18,7 @@ vocabulary. Messages that are not events at all are collected as :class:`RawMess
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sagaspec.errors import InputError
@@ -39,7 +39,7 @@ KNOBS = "knobs"
 STEP = "step"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class World:
     """What the system under test must look like before a test case.
 
@@ -50,25 +50,38 @@ class World:
     the guards that read them decide exactly.
 
     The per-key form, for targets that keep business data per key and decide by rules
-    instead of knobs: ``stock`` maps a key (sku) -> units available to the spec's keyed
-    variable, and the spec's world rules decide its knobs from the world's ``data`` (by
-    the names the rules read). ``declined_users`` and ``decline_over`` are data under
-    those names (the order spec's rules: a charge is declined when the saga's ``userId``
-    is in ``declined_users`` or its amount exceeds ``decline_over``, a decimal string).
+    instead of knobs: ``stock`` maps a key of the spec's keyed variable -> units
+    available, and the spec's world rules decide its knobs from the world's ``data``,
+    by the names the rules read (``World(stock={"a": 2}, blocked=["bob"], limit="9.50")``:
+    keyword arguments are data). On the wire each data name is a top-level field, after
+    ``stock``; a set is sent as a sorted list.
     """
 
-    stock: dict[str, int] = field(default_factory=dict)
-    declined_users: frozenset[str] = frozenset()
-    decline_over: str | None = None
-    knobs: dict[str, dict[str, str]] = field(default_factory=dict)
-    shared: dict[str, Any] = field(default_factory=dict)
-    data: dict[str, Any] = field(default_factory=dict)
+    stock: dict[str, int]
+    knobs: dict[str, dict[str, str]]
+    shared: dict[str, Any]
+    data: dict[str, Any]
+
+    def __init__(self, stock: dict[str, int] | None = None, *,
+                 knobs: dict[str, dict[str, str]] | None = None,
+                 shared: dict[str, Any] | None = None, data: dict[str, Any] | None = None,
+                 **named: Any) -> None:
+        values = {**(data or {}), **named}
+        taken = sorted(set(values) & _WORLD_KEYS)
+        if taken:
+            raise ValueError(f"world data cannot be named {', '.join(taken)} (a field of the world)")
+        object.__setattr__(self, "stock", dict(stock or {}))
+        object.__setattr__(self, "knobs", dict(knobs or {}))
+        object.__setattr__(self, "shared", dict(shared or {}))
+        object.__setattr__(self, "data", {str(k): _wire(v) for k, v in values.items()})
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """The world data ``name`` (what the spec's world rules read), else ``default``."""
+        return self.data.get(name, default)
 
     def rule_data(self) -> dict[str, Any]:
-        """The data the spec's world rules read: ``data``, with ``declined_users`` and
-        ``decline_over`` under their own names."""
-        return {"declined_users": sorted(self.declined_users), "decline_over": self.decline_over,
-                **self.data}
+        """The data the spec's world rules read, by name."""
+        return dict(self.data)
 
     def knob_values(self) -> dict[str, Any]:
         """The knob values per saga, in the interpreter's world form (``{"sagas": ...}``,
@@ -79,24 +92,17 @@ class World:
         return out
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "stock": dict(self.stock),
-            "declined_users": sorted(self.declined_users),
-            "decline_over": self.decline_over,
-        }
+        out: dict[str, Any] = {"stock": dict(self.stock), **self.data}
         if self.knobs:
             out["knobs"] = {sid: dict(v) for sid, v in self.knobs.items()}
         if self.shared:
             out["shared"] = dict(self.shared)
-        out.update(self.data)
         return out
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> World:
         return cls(
             stock={str(k): int(v) for k, v in (data.get("stock") or {}).items()},
-            declined_users=frozenset(data.get("declined_users") or ()),
-            decline_over=data.get("decline_over"),
             knobs={str(s): {str(k): str(v) for k, v in (vals or {}).items()}
                    for s, vals in (data.get("knobs") or {}).items()},
             shared={str(k): v for k, v in (data.get("shared") or {}).items()},
@@ -104,7 +110,17 @@ class World:
         )
 
 
-_WORLD_KEYS = frozenset({"stock", "declined_users", "decline_over", "knobs", "shared"})
+_WORLD_KEYS = frozenset({"stock", "knobs", "shared"})
+
+
+def _wire(value: Any) -> Any:
+    """``value`` as JSON sends it: a set as a sorted list (one wire form per set)."""
+    if isinstance(value, (set, frozenset)):
+        try:
+            return sorted(value)
+        except TypeError:
+            return sorted(value, key=repr)
+    return list(value) if isinstance(value, tuple) else value
 
 
 def shared_domains(spec: Any) -> dict[str, tuple[Any, Any, Any]]:

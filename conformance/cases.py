@@ -315,7 +315,7 @@ def _trace_world(spec: Any, sagas: list[SagaInfo], knobs: dict[int, dict[str, st
     if not declared_draw(spec):
         return World(knobs=values)
     pool = key_pool(spec)
-    lists = {r.data: sorted({str(sagas[i].fields[r.field]) for i in declined})
-             for r in spec.rules if r.test == "in"}
+    data = {r.data: sorted({str(sagas[i].fields[r.field]) for i in declined}) if r.test == "in"
+            else None for r in spec.rules}  # every name the rules read: a limit unset
     return World.from_json({"stock": {k: len(reserved) if j == 0 else 0 for j, k in enumerate(pool)},
-                            **lists, "knobs": values})
+                            **data, "knobs": values})

@@ -421,8 +421,9 @@ def _rule_data(draw: Any, spec: Any, sagas: Sequence[SagaInfo]) -> dict[str, Any
         if rule.data in out:
             continue
         if rule.test == "in":
-            out[rule.data] = [s.fields[rule.field] for s in sagas
-                              if draw(st.booleans(), label=f"{rule.data} {s.index}")]
+            # Sorted, each once: a set, sent in one form (World sends sets so).
+            out[rule.data] = sorted({s.fields[rule.field] for s in sagas
+                                     if draw(st.booleans(), label=f"{rule.data} {s.index}")})
         else:
             out[rule.data] = _limit(draw, rule.data, [s.fields[rule.field] for s in sagas])
     return out

@@ -175,7 +175,8 @@ class PaymentService(ReferenceService):
 
     def configure(self, world: Any) -> None:
         w = world_json(world)
-        rules = {"declined_users": list(w["declined_users"]), "decline_over": w["decline_over"]}
+        # A world without them (World(stock=...)) declines nobody and has no limit.
+        rules = {"declined_users": list(w.get("declined_users") or ()), "decline_over": w.get("decline_over")}
         with self.store.transaction() as tx:
             tx.put("rules", rules)
 

@@ -24,7 +24,7 @@ def recording(case):
         run(case)
     finally:
         w = case.world
-        world = (sorted(w.stock.items()), sorted(w.declined_users), w.decline_over) if w else None
+        world = (sorted(w.stock.items()), sorted(w.get("declined_users") or ()), w.get("decline_over")) if w else None
         seen.append(repr(world) + " " + " ; ".join(
             f"{s.op}:{(s.msg or {}).get('type')}[{(s.msg or {}).get('saga')}]->{s.to}={s.outcome}"
             for s in case.steps))
