@@ -37,6 +37,7 @@ Usage::
     python bench/bench_check.py --issue14   # the issue-14 numbers (about 20-30 minutes)
     python bench/bench_check.py --issue14 --only headline   # a subset of its rows
     python bench/bench_check.py --por-select --repeat 3   # the stubborn-set selection, old vs new
+    python bench/bench_check.py --liveness   # eventually/leads_to with symmetry, old vs new
 
 ``--por-select`` compares the stubborn-set selection before it was made cheaper (a
 frozen copy, ``bench/_old_por.py``) with the shipped one, on the reduced (default)
@@ -410,6 +411,61 @@ def print_por_select(rows: list[dict]) -> None:
               f"{un and uo / un:>4.2f}x  {'yes' if same else 'NO: DIFFERENT'}")
 
 
+# --------------------------------------------------------------------------- liveness under symmetry
+LIVENESS = """\
+  open-order-ends:
+    leads_to: {from: "order.status == 'open'", to: "order.status == 'completed' || order.status == 'cancelled'"}
+  order-ends:
+    eventually: "order.status == 'completed' || order.status == 'cancelled'"
+"""
+LIVENESS_RUNS = [("seed", 2), ("corrected", 2), ("seed", 3), ("corrected", 3)]
+
+
+def liveness_runs(runs: list[tuple[str, int]], repeat: int) -> list[dict]:
+    """The order designs with a per-saga leads_to and eventually added, symmetry asked
+    for: old (symmetry switched off for them, ``explore._FAIR_QUOTIENT = False``) vs new
+    (the quotient with each edge's renaming carried along)."""
+    import tempfile
+
+    explore_module = import_module("sagaspec.model.explore")
+    root = Path(__file__).resolve().parents[1] / "spec" / "sagas"
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for design, orders in runs:
+            head, sep, tail = (root / f"order-{design}.saga.yaml").read_text().partition("\nproperties:\n")
+            spec = Path(tmp) / f"order-{design}-live.saga.yaml"
+            spec.write_text(head + sep + LIVENESS + tail)
+            best: dict[str, tuple] = {}
+            for _ in range(max(repeat, 1)):
+                for variant in ("old", "new"):
+                    system = saga_system(spec, orders=orders)
+                    gc.collect()
+                    cpu = time.process_time()
+                    with mock.patch.object(explore_module, "_FAIR_QUOTIENT", variant == "new"):
+                        result = explore(system, Config(symmetry=True))
+                    cpu = time.process_time() - cpu
+                    if variant not in best or cpu < best[variant][1]:
+                        best[variant] = (result, cpu)
+            (o, co), (n, cn) = best["old"], best["new"]
+            rows.append({
+                "name": f"{design} {orders} orders, dups + leads_to/eventually per saga",
+                "states": [o.stats.states, n.stats.states], "cpu_s": [round(co, 2), round(cn, 2)],
+                "symmetry": [o.config.symmetry, n.config.symmetry], "same_verdicts": o.verdicts == n.verdicts,
+                "violated": sorted(v.property for v in n.violations if v.property_kind in ("eventually", "leads-to")),
+            })
+    return rows
+
+
+def print_liveness(rows: list[dict]) -> None:
+    print("eventually/leads_to with symmetry asked for: old (symmetry switched off) / new (quotient, renamings "
+          "carried along), best CPU of the repeats:")
+    for r in rows:
+        (so, sn), (co, cn) = r["states"], r["cpu_s"]
+        print(f"  {r['name']:52} states {so:>9,} / {sn:>9,}, cpu s {co:7.2f} / {cn:7.2f} "
+              f"({co / max(cn, 0.01):.2f}x less CPU): {'same verdicts' if r['same_verdicts'] else 'DIFFERENT VERDICTS'}"
+              f"{', violated: ' + ', '.join(r['violated']) if r['violated'] else ''}")
+
+
 # --------------------------------------------------------------------------- issue 14
 HEADLINE = "corrected, 3 orders, dups, 1 crash each"
 #: name, orders, crashes, por, max_states, workers (0: the sequential explore())
@@ -547,6 +603,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--issue14", action="store_true",
                     help="the issue-14 numbers, old and new loops side by side (about 20-30 minutes)")
     ap.add_argument("--child", metavar="JSON", help=argparse.SUPPRESS)  # one --issue14 run
+    ap.add_argument("--liveness", action="store_true",
+                    help="eventually/leads_to with symmetry: switched off (old) vs the quotient (new)")
     ap.add_argument("--por-select", action="store_true",
                     help="the stubborn-set selection, old vs new (whole runs and replayed selections)")
     args = ap.parse_args(argv)
@@ -555,6 +613,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.issue14:
         return issue14(args.only, args.json)
+    if args.liveness:
+        rows = liveness_runs(LIVENESS_RUNS[:2] if args.short else LIVENESS_RUNS, args.repeat)
+        if args.json:
+            print(json.dumps({"liveness": rows}, indent=2))
+        else:
+            print_liveness(rows)
+        return 0
     if args.por_select:
         configs = POR_SELECT_SHORT if args.short else POR_SELECT
         rows = por_select([c for c in configs if not args.only or args.only in c[0]], args.repeat)

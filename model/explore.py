@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gc
+import math
 import random
 import sys
 import time
@@ -46,7 +47,16 @@ from sagaspec.model._por import (
 )
 from sagaspec.model._sorted_symmetry import run_sorted
 from sagaspec.model.engine import FAULTS, Engine, _generate
-from sagaspec.model.liveness import bottom_cycles, fair_cycle, fair_tour, shortest_cycle
+from sagaspec.model.liveness import (
+    bottom_cycles,
+    concrete_run,
+    confirm_fair_violation,
+    edge_renamings,
+    fair_cycle,
+    fair_tour,
+    quotient_fair_violation,
+    shortest_cycle,
+)
 from sagaspec.model.path import Path, shrink
 from sagaspec.model.properties import FAIR_KINDS, HELD, UNKNOWN, VACUOUS, VIOLATED, Property
 from sagaspec.model.results import CYCLE, INVARIANT, STUCK, CheckResult, Stats, Violation
@@ -62,6 +72,9 @@ _FORCE_GENERIC = False
 #: Check eventually/leads_to on the symmetry-reduced graph (unsound: tests switch it on
 #: to show a verdict it gets wrong; see explore()).
 _FAIR_SYMMETRY = False
+#: Check eventually/leads_to under symmetry on the quotient with the renaming of each
+#: edge carried along (sound; _fair_liveness); False: switch symmetry off for them.
+_FAIR_QUOTIENT = True
 #: Reduce with the generic loop (``_por.run_reduced``) even where a generated one applies
 #: (tests and bench/bench_check.py compare the two).
 _REDUCED_GENERIC = False
@@ -844,12 +857,13 @@ class _Route:
     """A counterexample as graph steps from the initial state: ``[(state, action index)]``,
     with ``loop`` the step the last state returns to (a lasso) or ``None``."""
 
-    __slots__ = ("steps", "loop", "saga")
+    __slots__ = ("steps", "loop", "saga", "path")
 
     def __init__(self, steps: list[tuple[int, int]], loop: int | None, saga: int | None) -> None:
         self.steps = steps
         self.loop = loop
         self.saga = saga
+        self.path: Path | None = None  # the concrete run, when already built
 
 
 class _Labelled:
@@ -991,6 +1005,14 @@ def _fair_violation(search: _Search, g: _Labelled, prop: Property, saga: int | N
     return _Route(prefix + [(u, k - offsets[u]) for u, _w, _a, k in tour], len(prefix), saga)
 
 
+def _fair_quotient(system: System, config: Config) -> bool:
+    """Whether eventually/leads_to are checked on the symmetry-reduced graph (renamings of
+    the sagas by the general canonical form; not participant symmetry, not the sorted form)."""
+    from sagaspec.model.engine import SORTED_MIN_PERMS
+
+    return _FAIR_QUOTIENT and not system.symmetric and math.factorial(max(system.sagas, 1)) < SORTED_MIN_PERMS
+
+
 def _fair_liveness(search: _Search) -> None:
     """``eventually`` and ``leads_to`` properties over fair runs (needs the complete graph)."""
     props = search.props.props
@@ -999,6 +1021,26 @@ def _fair_liveness(search: _Search) -> None:
         return
     g = _Labelled(search)
     strong = search.config.fairness == "strong"
+    if search.engine.symmetric and search.engine.perms and not _FAIR_SYMMETRY:
+        # On the quotient, the tracked saga's index carried along each edge's renaming
+        # (model/liveness.py); a candidate is confirmed on the concrete run, and one that
+        # is not (fairness over the actions the quotient cannot name) sends explore()
+        # back to the full graph.
+        ren = edge_renamings(search.engine, g)
+        for k in pending:
+            found = None if ren is None else quotient_fair_violation(search, g, ren, props[k], strong, _predicate)
+            if found is not None or ren is None:
+                route = _Route(*found, None) if found else None
+                route_path = route and concrete_run(search.engine, route.steps, route.loop, g.states)
+                ok = False
+                if route_path is not None:
+                    route.path = route_path
+                    ok, route.saga = confirm_fair_violation(search.engine, route_path, props[k], strong)
+                if not ok:
+                    search.fair_fallback = True
+                    return
+                search.found[k] = (route, STUCK if route.loop is None else CYCLE)
+        return
     for k in pending:
         prop = props[k]
         for saga in range(search.system.sagas) if prop.per_saga else (None,):
@@ -1049,7 +1091,7 @@ def _result(search: _Search, *, stats: Stats, exhaustive: bool = True, notes: tu
             saga = None
             if isinstance(where, _Route):
                 # A run that never meets the goal: shrinking could let it meet it, so no.
-                path = small = _route_path(search, where)
+                path = small = where.path or _route_path(search, where)
                 saga = where.saga
             else:
                 path = search.lasso(where) if kind == CYCLE else search.path_to(where)
@@ -1195,7 +1237,7 @@ def explore(
     config = settle_symmetry(system, config)
     notes: list[str] = []
     fair = [p.name for p in system.properties if p.kind in FAIR_KINDS]
-    if fair and config.symmetry and not _FAIR_SYMMETRY:
+    if fair and config.symmetry and not _FAIR_SYMMETRY and not _fair_quotient(system, config):
         # Not sound on the symmetry-reduced (quotient) graph, so checked on the full one
         # (TLC has the same limit). A quotient edge leads to the canonical form of the
         # successor, i.e. renames the sagas; the analysis follows saga *indices*: a
@@ -1205,8 +1247,10 @@ def explore(
         # slots a step swaps, with "eventually flag_i": every run sets each saga's flag,
         # but the quotient is one state with a self-loop where index 0's flag is unset,
         # a fair cycle, so it would report a violation
-        # (tests/model/test_liveness_fairness.py). A sound quotient check would carry
-        # the renaming along each edge (Emerson & Sistla's annotated quotient): not done.
+        # (tests/model/test_liveness_fairness.py). _fair_liveness carries the renaming
+        # along each edge (Emerson & Sistla's annotated quotient) for renamings of the
+        # sagas by the general canonical form; participant symmetry and the sorted form
+        # (many sagas) do not give each edge's renaming, so those still switch it off.
         # Partial-order reduction is off here too (por_blocker).
         config = dataclasses.replace(config, symmetry=False)
         notes.append(
@@ -1288,6 +1332,14 @@ def explore(
             # Interrupted while analysing cycles: what the search proved still stands,
             # liveness properties not yet decided are then "unknown".
             search.interrupted = True
+    if getattr(search, "fair_fallback", False):
+        full = explore(
+            system, dataclasses.replace(config, symmetry=False), on_progress=on_progress, stop_at_first=stop_at_first,
+            keep_graph=keep_graph, progress_interval=progress_interval, max_states=max_states,
+        )
+        note = ("symmetry reduction is off: a fair run the symmetry-reduced graph suggests did not confirm "
+                "(fairness over actions a renaming of the sagas changes), so the unreduced graph was checked")
+        return dataclasses.replace(full, notes=(*notes, note, *full.notes))
     # The statistics cover the search and the cycle analysis, not the trace rendering.
     return _result(search, stats=search.stats(queue=len(search.parent) - search.expanded), notes=tuple(notes))
 

@@ -391,3 +391,247 @@ def fair_tour(entry: int, members: Sequence[int], inner: Sequence[Edge], require
     if not tour:  # a single state with a self-loop and nothing required
         tour = [next(e for e in inner if e[0] == entry and e[1] == entry)]
     return tour
+
+
+# --------------------------------------------------------------------------- under symmetry
+def quotient_fair_violation(search, g, renaming: Sequence[int], prop, strong: bool, predicate: Callable):
+    """A candidate fair run violating ``prop`` on the symmetry-reduced graph, or None.
+
+    The quotient graph's edges lead to canonical forms, i.e. rename the sagas:
+    ``renaming[k]`` is the renaming (an index into ``engine.perms``) that edge ``k``
+    applies to its successor. A per-saga property is about one saga, which a renaming
+    moves to another index, so the analysis runs on pairs (state, index of the tracked
+    saga), the index carried along each edge through its renaming (Emerson and
+    Sistla's annotated quotient): with symmetric predicates a run of the full graph
+    that violates the property for a saga projects onto a run of the pairs that
+    violates it for the tracked index, and back.
+
+    Fairness names actions, and a renaming changes a name, except those of the tracked
+    saga (named relative to it) and those of no saga; other actions are left out of
+    fairness here (never demanded), which can only add fair cycles. So ``None`` means
+    no fair run of the full graph violates the property; a candidate must be confirmed
+    on the concrete run it unrolls to (:func:`confirm_fair_violation`).
+
+    Returns ``(steps, loop)``: ``steps`` as ``[(state, action index)]`` from the initial
+    state, ``loop`` the step a lasso returns to (None: stuck at a quiescent state).
+    """
+    e = search.engine
+    states, offsets, targets, actions = g.states, g.offsets, g.targets, g.actions
+    n = g.n
+    per = prop.per_saga
+    width = search.system.sagas if per else 1
+    perms = e.perms
+    goal_fn = prop.then if prop.kind == "leads-to" else prop.pred
+    goals = [predicate(e, prop, goal_fn, j if per else None) for j in range(width)]
+    if prop.kind == "eventually":
+        seeds = [j for j in range(width) if not goals[j](states[0])]
+    else:
+        trig = [predicate(e, prop, prop.pred, j if per else None) for j in range(width)]
+        seeds = [v * width + j for v in range(n) for j in range(width) if trig[j](states[v]) and not goals[j](states[v])]
+    if not seeds:
+        return None
+    prev: dict[int, tuple[int, int] | None] = dict.fromkeys(seeds)
+    order = list(seeds)
+    pos = 0
+    while pos < len(order):
+        x = order[pos]
+        pos += 1
+        v, j = divmod(x, width)
+        for k in range(offsets[v], offsets[v + 1]):
+            w = targets[k]
+            y = w * width + (perms[renaming[k]][j] if per else 0)
+            if y in prev:
+                continue
+            if not goals[y % width](states[w]):
+                prev[y] = (x, k)
+                order.append(y)
+
+    def route_to(x: int) -> list[tuple[int, int]]:
+        tail = []
+        while prev[x] is not None:
+            u, k = prev[x]
+            tail.append((u // width, k - offsets[u // width]))
+            x = u
+        chain = search.chain(x // width)
+        head = [(u, search.act[w]) for u, w in zip(chain, chain[1:], strict=False)]
+        return head + tail[::-1]
+
+    for x in order:
+        if g.quiet[x // width]:
+            return route_to(x), None
+    # Fairness names relative to the tracked saga (module note above); OTHER: not demanded.
+    into = {j: next(k for k, p in enumerate(perms) if p[j] == 0) for j in range(width)} if per else {}
+    names: dict[tuple, Hashable] = {}
+
+    def name(k: int, j: int) -> Hashable:
+        a = actions[k]
+        if a is None:
+            return None
+        key = (a, j)
+        r = names.get(key)
+        if r is None:
+            r = _OTHER
+            if a[0] == "d":
+                saga = e.msgs[e.dmid[a[1]]].saga
+                if saga < 0:
+                    r = a
+                elif per and saga == j:
+                    r = ("d", e._perm_delivery(into[j], a[1]))
+            names[key] = r
+        return r
+
+    region = set(order)
+    edges = []
+    for x in order:
+        v, j = divmod(x, width)
+        for k in range(offsets[v], offsets[v + 1]):
+            a = name(k, j)
+            if a is None:
+                continue
+            y = targets[k] * width + (perms[renaming[k]][j] if per else 0)
+            if y in region:
+                edges.append((x, y, a, k))
+    enabled_memo: dict[int, frozenset] = {}
+
+    def enabled(x: int) -> frozenset:
+        r = enabled_memo.get(x)
+        if r is None:
+            v, j = divmod(x, width)
+            r = enabled_memo[x] = frozenset(
+                a for a in (name(k, j) for k in range(offsets[v], offsets[v + 1])) if a is not None and a is not _OTHER
+            )
+        return r
+
+    found = fair_cycle(order, edges, enabled, strong=strong)
+    if found is None:
+        return None
+    members, required = found
+    inside = set(members)
+    rank = {x: i for i, x in enumerate(order)}
+    entry = min(members, key=rank.__getitem__)
+    inner = [ed for ed in edges if ed[0] in inside and ed[1] in inside]
+    tour = fair_tour(entry, members, inner, required)
+    prefix = route_to(entry)
+    return prefix + [(u // width, k - offsets[u // width]) for u, _w, _a, k in tour], len(prefix)
+
+
+#: An action a renaming changes the name of (another saga's, or an internal step, whose
+#: saga the graph does not say): never demanded by fairness on the quotient.
+_OTHER = ("other",)
+
+
+def edge_renamings(engine, g) -> array | None:
+    """``renaming[k]``: the renaming (index into ``engine.perms``) that takes edge ``k``'s
+    concrete successor to the canonical state the edge leads to (None: one does not,
+    so the model is not symmetric as its ``permute`` methods claim)."""
+    out = array("H", bytes(2 * len(g.targets)))
+    states, offsets, targets = g.states, g.offsets, g.targets
+    count = len(engine.perms)
+    permute = engine.permute_state
+    for v in range(g.n):
+        base = offsets[v]
+        for a, t in enumerate(engine.expand(states[v], canonical=False)[0]):
+            r = states[targets[base + a]]
+            if t != r:
+                k = next((k for k in range(1, count) if permute(t, k) == r), None)
+                if k is None:
+                    return None
+                out[base + a] = k
+    return out
+
+
+def confirm_fair_violation(engine, path, prop, strong: bool) -> tuple[bool, int | None]:
+    """Whether the concrete ``path`` (a stuck end, or a lasso: ``path.loop``) violates
+    ``prop`` on a fair run, and for which saga (``(False, None)``: it does not).
+
+    The goal never holds from the (last) trigger (``leads_to``; ``eventually``: from the
+    start) to the end and around the loop, and on a lasso every action fairness demands of its
+    loop is taken in it (weak: enabled in all its states; strong: in some)."""
+    last = len(path)
+    start = last if path.loop is None else path.loop
+    goal = prop.then if prop.kind == "leads-to" else prop.pred
+    views = [path.view(i) for i in range(last + 1)]
+    if path.loop is None and not views[-1].quiescent:
+        return False, None
+    if path.loop is not None and not _fair_loop(engine, path, strong):
+        return False, None
+    for saga in range(engine.system.sagas) if prop.per_saga else (None,):
+        holds = [bool(goal(v, saga) if saga is not None else goal(v)) for v in views]
+        if prop.kind == "eventually":
+            ok = not any(holds)
+        else:
+            # (a trigger met inside the loop comes back: the goal must then stay false
+            # around all of it)
+            trig = [i for i, v in enumerate(views) if (prop.pred(v, saga) if saga is not None else prop.pred(v))]
+            ok = bool(trig) and not any(holds[min(trig[-1], start):])
+        if ok:
+            return True, saga
+    return False, None
+
+
+def _fair_loop(engine, path, strong: bool) -> bool:
+    def label(descr) -> Hashable:
+        kind, p, d, lab = descr
+        return ("i", p, lab) if d < 0 else ("d", d)
+
+    from sagaspec.model.engine import FAULTS
+
+    loop, last = path.loop, len(path)
+    taken = {label(path._descr[i]) for i in range(loop, last) if path._descr[i][0] not in FAULTS}
+    sets = []
+    for i in range(loop, last):
+        _succs, _q, ds = engine.expand(path.raw_state(i), actions=True, canonical=False)
+        sets.append({label(d) for d in ds if d[0] not in FAULTS})
+    wanted = set.union(*sets) if strong else set.intersection(*sets)
+    return wanted <= taken
+
+
+def concrete_run(engine, steps: Sequence[tuple[int, int]], loop: int | None, canonical_states: Sequence[tuple]):
+    """The concrete execution (a :class:`~sagaspec.model.path.Path`) of quotient
+    ``steps`` (``[(state, action index)]``, ``canonical_states[state]``), each action
+    taken as the renaming of the canonical state's action, so the run follows the same
+    saga the analysis tracked (matching successors by canonical form alone may follow
+    another saga that is in the same situation); a lasso's loop is repeated until the
+    concrete run returns to the very same state (at most once per renaming). None when
+    a renamed step is no step of the concrete state, or the loop does not close: the
+    model is not symmetric as its ``permute`` methods claim."""
+    from sagaspec.model.path import Path
+
+    perms = engine.perms
+    index = {p: k for k, p in enumerate(perms)}
+    inverse = [index[tuple(sorted(range(len(p)), key=p.__getitem__))] for p in perms]
+    permute = engine.permute_state
+
+    def renamed(c: tuple, v: tuple) -> int:
+        return 0 if c == v else next((k for k in range(1, len(perms)) if permute(c, k) == v), -1)
+
+    c = engine.initial(canonical=False)
+    raw, descr = [c], []
+
+    def step(v: int, a: int) -> bool:
+        nonlocal c
+        sigma = renamed(c, canonical_states[v])
+        if sigma < 0:
+            return False
+        t = engine.expand(canonical_states[v], canonical=False)[0][a]
+        want = t if sigma == 0 else permute(t, inverse[sigma])
+        succs, _q, ds = engine.expand(c, actions=True, canonical=False)
+        if want not in succs:
+            return False
+        c = want
+        raw.append(c)
+        descr.append(ds[succs.index(want)])
+        return True
+
+    if not all(step(v, a) for v, a in steps):
+        return None
+    if loop is not None:
+        cycle = steps[loop:]
+        for _ in range(len(perms)):
+            if c == raw[loop]:
+                break
+            if not all(step(v, a) for v, a in cycle):
+                return None
+        else:
+            return None
+    return Path(engine, raw, descr, loop=loop)
