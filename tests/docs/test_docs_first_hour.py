@@ -98,7 +98,7 @@ def test_conform_report_names_the_target_and_the_mutant(tmp_path):
     report = tmp_path / "c.html"
     r = CliRunner().invoke(main, ["conform", "--participant", "payment", "--mutant", "refund-without-charge",
                                   "-n", "60", "--seed", "3", "--no-coverage", "--report", str(report),
-                                  "--failures-dir", str(tmp_path / "f")])
+                                  "--no-shrink", "--failures-dir", str(tmp_path / "f")])
     assert r.exit_code == 1, r.output
     text = " ".join(html_lib.unescape(re.sub(r"<[^>]+>", " ", report.read_text())).split())
     assert "FAILED payment of the corrected design (mutant refund-without-charge) via inprocess:" in text
