@@ -272,11 +272,20 @@ class DrawChooser:
         if op is None:
             return None
         mine = [a for a in acts if a.op == op]
+        if op == "duplicate":
+            # A played participant drops a copy it handled (the suite plays it so): only a
+            # copy to the service under test tests something, when there is one.
+            mine = [a for a in mine if a.key[3] not in case.played] or mine
         if op == "deliver" and self._overtake:
             mine = _overtaking(mine, case)
         j = _scaled(pick, len(mine))
         if self._steer and op in ("deliver", "duplicate"):
-            j = self._steering.choose([_delivery_key(case, a) for a in mine], j, self._mine)
+            keys = [_delivery_key(case, a) for a in mine]
+            if op == "duplicate" and any(k is not None and k[-1] and self._steering.new(k, self._mine)
+                                         for k in keys):
+                # A new copy of a message whose handling had an effect goes first.
+                keys = [k if k is not None and k[-1] else None for k in keys]
+            j = self._steering.choose(keys, j, self._mine)
         act = mine[j]
         if op == "crash":
             act = _with_point(act, case, u)
@@ -348,6 +357,8 @@ def _delivery_key(case: Case, act: Act) -> tuple | None:
     d = (case.inflight[act.index] if act.op == "deliver" else
          case.delivered[act.index] if act.index < n else case.delivered_played[act.index - n])
     if d.to in case.states:
+        if act.op == "duplicate":
+            return None  # a played participant drops a copy it handled: no transition
         model = case.model.participant(d.to)
         states: Any = [(case.states[d.to], d.msg in case.done[d.to])]
     else:
@@ -357,7 +368,23 @@ def _delivery_key(case: Case, act: Act) -> tuple | None:
         i = oracle.sut.index(d.to)
         model = oracle.participants[d.to]
         states = {(c.states[i], d.msg in c.done[i]) for c in oracle.belief}
-    return transition(model, states, d.msg.type, d.msg.saga, len(case.sagas), d.to)
+    key = transition(model, states, d.msg.type, d.msg.saga, len(case.sagas), d.to)
+    if act.op == "duplicate":
+        # Whether its first handling published: redelivering what had an effect is what
+        # tells a handler that redoes its work from one that does not; a copy of a
+        # message that changed nothing visible tells little, so the two are not one
+        # transition to steering.
+        key = (*key, _had_effect(case, d))
+    return key
+
+
+def _had_effect(case: Case, d: Any) -> bool:
+    """Whether the first handling of delivery ``d`` in ``case`` published anything."""
+    want = {"type": d.msg.type, "saga": d.msg.saga, "src": d.msg.src}
+    for step in case.steps:
+        if step.op in ("deliver", "duplicate") and step.to == d.to and step.msg == want:
+            return bool(step.published or step.emitted)
+    return False
 
 
 def _demand(spec: Any, saga: SagaInfo, key: str) -> int:
