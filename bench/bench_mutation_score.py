@@ -15,6 +15,14 @@ many mutants were caught on every seed within ``--cases`` cases and the CPU seco
 steered run's includes learning its memory on the reference services):
 
     python bench/bench_mutation_score.py --steer [--cases 100] [--only shop]
+
+``--design``: the ``conform --design`` pipeline (hypothesis-generated cases against the
+one participant each mutant changes, ``system`` when it changes several) at the run's
+default example count: per mutant on how many of seeds 1..5 it is caught and the median
+example that first failed (bench/bench_rare_mutants.py's table; ``--only`` a spec,
+``--mutant`` repeatable to pick mutants):
+
+    python bench/bench_mutation_score.py --design [--only travel] [--mutant redo-duplicate-5]
 """
 
 from __future__ import annotations
@@ -42,7 +50,11 @@ def main() -> None:
     ap.add_argument("--steer", action="store_true")
     ap.add_argument("--cases", type=int, default=100)
     ap.add_argument("--after", default="", help="with --steer: start after this mutant")
+    ap.add_argument("--design", action="store_true")
+    ap.add_argument("--mutant", action="append", default=[], help="with --design: only these")
     args = ap.parse_args()
+    if args.design:
+        return design(args.only, args.mutant)
     counts = [int(c) for c in args.counts.split(",")]
     if args.seeds:
         return seeds(counts[0])
@@ -139,6 +151,38 @@ def steer(cases: int, only: str, after: str = "") -> None:
                   f"{cases} cases; the case that first failed over all (mutant, seed) runs: median "
                   f"{statistics.median(runs):g}, mean {statistics.mean(runs):.2f}, "
                   f"{sum(r > cases for r in runs)} missed; {cpu:.1f}s CPU", flush=True)
+
+
+def design(only: str, names: list[str]) -> None:
+    import dataclasses
+    import sys
+
+    from sagaspec.conformance.mutate import reference_failure
+    from sagaspec.conformance.runner import RunConfig
+    from sagaspec.spec.sagafile import load_spec
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    from bench_rare_mutants import table
+
+    default = next(f.default for f in dataclasses.fields(RunConfig) if f.name == "examples")
+    targets = []
+    for path in SPECS:
+        if only and only not in path.name:
+            continue
+        spec = load_spec(path)
+        if reference_failure(spec, examples=10) is not None:
+            print(f"{path.name:<24} reference fails: not scored")
+            continue
+        before = {q.name: q for q in spec.participants}
+        for m in _observable(path, spec):
+            if names and m.name not in names:
+                continue
+            touched = {site[0] for site in m.sites} | set(m.participants) or \
+                {q.name for q in m.spec.participants if q != before.get(q.name)}
+            targets.append((str(path), next(iter(touched)) if len(touched) == 1 else "system", m.name))
+    missed = table(targets, list(range(1, 6)), default)
+    print(f"{len(targets) - missed} of {len(targets)} mutants caught on every one of seeds 1-5 "
+          f"at {default} examples")
 
 
 def seeds(n: int) -> None:
