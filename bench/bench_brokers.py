@@ -200,7 +200,7 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
                      f" {r['own_per_event'] * ms:6.2f}ms {r['own_per_event'] / r['raw_p50']:5.1f}x")
         print(line)
     print("\nsuite/ev: conformance wall time per event exchanged with the system (incl. waiting "
-          "for quiet);\nown/ev: the suite's own share (generation, oracle, checks); ratios are to the raw p50.")
+          "until the model expects nothing more);\nown/ev: the suite's own share (generation, oracle, checks); ratios are to the raw p50.")
     for r in rows:
         notes = []
         if r.get("violations"):
