@@ -9,8 +9,8 @@ Front ends (``sagaspec conform``, the pytest plugin) consume the events of one e
 (True, 3)
 
 See :mod:`sagaspec.conformance.runner` (the engine), :mod:`~.oracle` (the model as an
-oracle), :mod:`~.world` (stock and payment decisions judged from the world the suite set
-up), :mod:`~.history` (end-to-end properties on observed events), :mod:`~.harness`
+oracle), :mod:`~.world` (stock and world-rule decisions judged from the world the suite
+set up), :mod:`~.history` (end-to-end properties on observed events), :mod:`~.harness`
 (one test case), :mod:`~.cases` (replayable failures and model traces) and
 :mod:`~.coverage` (model edge coverage).
 """

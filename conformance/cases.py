@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from sagaspec.adapters.base import World
+from sagaspec.conformance.checks import current_name
 from sagaspec.conformance.harness import SYSTEM, Step
 from sagaspec.conformance.history import SagaInfo
 
@@ -138,7 +139,8 @@ def load_case(path: str | Path, *, participant: str | None = None,
         world = World.from_json(data["world"]) if data.get("world") else None
         return CaseFile(
             design=design or data["design"], participant=participant or data["participant"],
-            sagas=sagas, world=world, steps=steps, check=data.get("check"),
+            sagas=sagas, world=world, steps=steps,
+            check=current_name(data["check"]) if isinstance(data.get("check"), str) else data.get("check"),
             message=data.get("message"), seed=data.get("seed"), adapter=data.get("adapter"),
             mutant=data.get("mutant"),
         )

@@ -2,7 +2,8 @@
 
 A check either passes, fails (a :class:`CheckFailed` raised inside a test case), or is
 *skipped* because the adapter lacks a hook it needs (see ``Adapter.capabilities``).
-The names are stable: reports, failure files and the mutant tables use them.
+The names are stable: reports, failure files and the mutant tables use them (a renamed
+check's former name is still accepted where one is typed or stored: :data:`RENAMED`).
 
 :func:`checks_for` gives a design's checks: the generic ones, the spec's own properties
 (names and summaries from the spec file) and the world checks of its participants
@@ -17,7 +18,20 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["Check", "CHECKS", "CheckFailed", "fail", "skipped_checks", "check_names",
-           "checks_for"]
+           "checks_for", "RENAMED", "current_name"]
+
+#: A check's former name -> its name now. The former is accepted where a name is typed or
+#: stored (``--skip-check``, saved case files); every output gives the current one.
+RENAMED: dict[str, str] = {"payment-rules": "world-rules"}
+
+
+def current_name(name: str) -> str:
+    """The check ``name`` as the suite calls it now.
+
+    >>> current_name("payment-rules"), current_name("stock")
+    ('world-rules', 'stock')
+    """
+    return RENAMED.get(name, name)
 
 
 @dataclass(frozen=True)
@@ -73,9 +87,10 @@ def _world_checks(design: Any) -> tuple[Check, ...]:
             needs=("setup",), participants=shared))
     if knobs:
         out.append(Check(
-            "payment-rules", f"with the world set up per key, {', '.join(knobs)} take(s) "
-                             "the failing branch exactly for the declined users' sagas or "
-                             "those over the amount limit, the other branch otherwise",
+            "world-rules", f"with the world set up per key, {', '.join(knobs)} take(s) "
+                           "the value the spec's world rules give each saga (from its "
+                           "trigger's fields and the world's data): the failing branch "
+                           "exactly for the sagas they decline, the other otherwise",
             needs=("setup",), participants=knobs))
         out.append(Check(
             "world", f"with the world's knob values set per saga, {', '.join(knobs)} "

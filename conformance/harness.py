@@ -21,10 +21,10 @@ Semantics
   ``collect`` waits for quiet), which finds missing reactions at the step that needed
   them.
 * When the adapter has ``setup``, each case sets the world up first (the spec's knob
-  values per saga, or a per-key world: stock per key, declined users, an amount limit)
+  values per saga, or a per-key world: stock per key, the data the world rules read)
   and the oracle judges the service's world-dependent decisions exactly
   (:mod:`~sagaspec.conformance.world`: checks ``world``, ``stock`` and
-  ``payment-rules``); without it they are the service's choice.
+  ``world-rules``); without it they are the service's choice.
 * Each case has a scheduling policy: oldest in-flight message first (FIFO), or newest
   first (LIFO: the fastest way to late, stale and overtaken events); hypothesis'
   choices are offsets from the policy's end, so shrinking goes toward the policy.
@@ -82,7 +82,7 @@ from sagaspec.conformance.payloads import (
     build_event,
     negative_input,
 )
-from sagaspec.conformance.world import PAYMENT_RULES, STOCK, WORLD, judged_participants
+from sagaspec.conformance.world import STOCK, WORLD, WORLD_RULES, judged_participants
 from sagaspec.model.participant import Msg, Outcome
 
 __all__ = ["Case", "CaseSettings", "Step", "Act", "Chooser", "Delivery", "SYSTEM", "Scripted"]
@@ -306,7 +306,7 @@ class Case:
             names: tuple[str, ...] = ((WORLD,) if self.world.knobs else ()) + (
                 (STOCK,) if self.world.shared else ())
         else:
-            names = (STOCK, PAYMENT_RULES)
+            names = (STOCK, WORLD_RULES)
         return frozenset(name for name in names if name in checks
                          and name not in self.s.skip and checks[name].applies(self.s.participant))
 
@@ -596,7 +596,7 @@ class Case:
         try:
             self._collect(step, self.s.collect_timeout)
         except CheckFailed as exc:
-            if exc.check in ("model", "no-crash", STOCK, PAYMENT_RULES, WORLD) or \
+            if exc.check in ("model", "no-crash", STOCK, WORLD_RULES, WORLD) or \
                     exc.check in _safety(self.model.spec):
                 raise fail("rejects-invalid-input",
                            f"after {what}: {exc.message}", event=exc.event,
@@ -708,7 +708,7 @@ class Case:
         types = {e.get("eventType") for e in self.observed}
         if STOCK in self.judged and types & chances.shared_decisions:
             out.add(STOCK)
-        for name in (PAYMENT_RULES, WORLD):
+        for name in (WORLD_RULES, WORLD):
             if name in self.judged and types & chances.knob_decisions:
                 out.add(name)
         ops = {s.op for s in self.steps}

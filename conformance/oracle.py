@@ -25,10 +25,10 @@ work, branching on every nondeterministic outcome) and consumes it from ``owed``
 empty belief is a violation, reported with what the model allowed instead. When the
 SUT is quiet, some configuration must have no pending work and nothing owed.
 Nondeterminism the model leaves open is therefore judged exactly: each branch whose
-publications match survives. Where the world decides a branch (stock, payment rules;
+publications match survives. Where the world decides a branch (stock, the spec's world rules;
 :mod:`~sagaspec.conformance.world`), the participants passed in are the world-judged
 ones, and a publication only the world rules out is reported as their check (``stock``,
-``payment-rules``) rather than ``model``.
+``world-rules``) rather than ``model``.
 
 Only the participant contract (``sagaspec.model.participant``) is used, so any model
 written with it can serve as an oracle.

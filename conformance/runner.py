@@ -38,7 +38,7 @@ from typing import Any
 
 from sagaspec.adapters.base import KNOBS, STEP, Adapter
 from sagaspec.conformance.cases import CaseFile, load_case
-from sagaspec.conformance.checks import CheckFailed, checks_for, skipped_checks
+from sagaspec.conformance.checks import CheckFailed, checks_for, current_name, skipped_checks
 from sagaspec.conformance.choosers import DrawChooser, ScriptChooser
 from sagaspec.conformance.diagram import exchanged, mermaid_diagram, text_diagram
 from sagaspec.conformance.events import (
@@ -55,7 +55,7 @@ from sagaspec.conformance.harness import SYSTEM, Case, CaseSettings, steppable
 from sagaspec.conformance.models import AnyStock, suite_model, world_alternatives
 from sagaspec.conformance.oracle import BeliefTooLarge
 from sagaspec.conformance.payloads import declared_draw
-from sagaspec.conformance.world import STOCK, WORLD, WORLD_CHECKS
+from sagaspec.conformance.world import STOCK, WORLD, WORLD_CHECKS, WORLD_RULES
 
 from sagaspec.errors import AdapterError, SagaspecError, UsageError
 
@@ -154,6 +154,7 @@ class RunConfig:
         if self.max_steps < 0:
             raise UsageError(f"max_steps must be >= 0, got {self.max_steps!r}")
         checks = checks_for(self.design)
+        self.skip_checks = tuple(current_name(c) for c in self.skip_checks)  # a former name too
         unknown = [c for c in self.skip_checks if c not in checks]
         if unknown:
             raise UsageError(f"unknown check(s) {', '.join(unknown)}; expected one of "
@@ -473,14 +474,14 @@ class Runner:
                 for r in p.inner.spec.reactions for a in r.alternatives
                 if a.when is not None and set(getattr(a.when, "refs", ())) & set(p.inner.shared_names)
                 for e in a.emit)),
-            "payment-rules": list(dict.fromkeys(
+            WORLD_RULES: list(dict.fromkeys(
                 e for p in model.participants for a in world_alternatives(p) for e in a.emit)),
         }
-        decided["world"] = decided["payment-rules"]
+        decided[WORLD] = decided[WORLD_RULES]
         what = {name: (head, f"the oracle accepted {' or '.join(decided[name]) or 'anything'} "
                              "for any saga")
                 for name, head in (("stock", "stock not judged"),
-                                   ("payment-rules", "payment declines not judged"),
+                                   (WORLD_RULES, "world rule decisions not judged"),
                                    ("world", "world knob decisions not judged"))}
         notes = []
         checks = checks_for(c.design)

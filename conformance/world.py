@@ -15,8 +15,8 @@ of every knob per saga, and :class:`WorldKnobs` keeps exactly the alternatives t
 values select (check ``world``); its shared variables' starting values
 (``World.shared``, e.g. a stock level) make :class:`WorldShared` decide every guard that
 reads them exactly (check ``stock``). A target with a per-key world instead (stock per key
-of the spec's keyed variable, and the data its world rules read: declined users, an
-amount limit), for a trigger whose lines the spec's ``keys`` name:
+of the spec's keyed variable, and the data its world rules read, by the rules' own
+names), for a trigger whose lines the spec's ``keys`` name:
 
 * **stock** (:class:`WorldInventory`): free units per key start at ``World.stock``; a
   saga whose lines all fit the free units must take the alternatives the model takes
@@ -27,7 +27,7 @@ amount limit), for a trigger whose lines the spec's ``keys`` name:
   processed its deliveries in. A key the world does not list is *unknown*: a saga with
   such a line may go either way as long as its listed keys fit (it must fail when one of
   them is short).
-* **world knobs** (:class:`WorldPayment`): a knob with world rules in the spec takes the
+* **world knobs** (:class:`WorldRules`): a knob with world rules in the spec takes the
   value its first matching rule gives (a trigger field in a world data list, or above
   a world data limit), else its first value: a declined saga takes the knob's value
   whose alternative emits a ``failure`` event (by the spec's event roles), an approved
@@ -36,7 +36,7 @@ amount limit), for a trigger whose lines the spec's ``keys`` name:
 Both wrap the model's own participants and only *narrow* their nondeterministic
 choices, so the design's guards and compensations are still the model's. When the
 service publishes what the world rules out, :meth:`~Judge.explain` says why, and the
-oracle reports it as the ``stock`` or ``payment-rules`` check instead of a bare
+oracle reports it as the ``stock`` or ``world-rules`` check instead of a bare
 ``model`` failure.
 
 Examples on the order saga are in ``tests/conformance/test_conform_world.py``.
@@ -63,17 +63,17 @@ from sagaspec.spec.sagafile import SagaSpec, SpecKey
 
 from sagaspec.errors import UsageError
 
-__all__ = ["Judge", "WorldInventory", "WorldKnobs", "WorldPayment", "WorldShared", "StockState",
-           "judged_participants", "declines", "lines", "STOCK", "PAYMENT_RULES", "WORLD",
+__all__ = ["Judge", "WorldInventory", "WorldKnobs", "WorldRules", "WorldShared", "StockState",
+           "judged_participants", "declines", "lines", "STOCK", "WORLD_RULES", "WORLD",
            "WORLD_CHECKS"]
 
 #: Every check of a world decision.
-WORLD_CHECKS = ("stock", "payment-rules", "world")
+WORLD_CHECKS = ("stock", "world-rules", "world")
 
 #: The checks a failed judgement is reported as: a decision of a shared variable's guard
 #: and a knob decided by rules (the per-key world), a knob set per saga (the knob world).
 STOCK = "stock"
-PAYMENT_RULES = "payment-rules"
+WORLD_RULES = "world-rules"
 WORLD = "world"
 
 
@@ -314,7 +314,7 @@ class WorldShared(Judge):
 
 def declines(world: World, saga: SagaInfo, spec: SagaSpec | None) -> bool:
     """Whether the spec's world rules decline ``saga``: a knob whose rules give a value
-    other than its first (``payment: decline``), from the saga's trigger fields and the
+    other than its first, from the saga's trigger fields and the
     world's data. A spec without rules declines nothing. Examples are in
     ``tests/spec/test_keyed.py`` and ``tests/conformance/test_conform_oracle.py``."""
     if spec is None or not spec.rules:
@@ -401,13 +401,13 @@ class WorldKnobs(Judge):
                 f"world set {knobs} for it, so it must publish {expected}")
 
 
-class WorldPayment(WorldKnobs):
+class WorldRules(WorldKnobs):
     """Knob decisions made by the per-key world's rules (a trigger field in a world data
     list, or above a world data limit): a declined saga takes the knob's value whose
     alternative emits a ``failure`` event (by the spec's event roles), an approved one
     the other."""
 
-    check = PAYMENT_RULES
+    check = WORLD_RULES
 
     def __init__(self, inner: Participant, sagas: Sequence[SagaInfo], world: World,
                  failures: frozenset[str], spec: SagaSpec | None = None) -> None:
@@ -462,7 +462,7 @@ class WorldPayment(WorldKnobs):
 
 
 def judged_participants(model: Any, world: World, sagas: Sequence[SagaInfo], *,
-                        judge: frozenset[str] = frozenset({STOCK, PAYMENT_RULES})
+                        judge: frozenset[str] = frozenset({STOCK, WORLD_RULES})
                         ) -> tuple[Participant, ...]:
     """``model``'s participants with the decisions named in ``judge`` made by ``world``.
 
@@ -472,8 +472,8 @@ def judged_participants(model: Any, world: World, sagas: Sequence[SagaInfo], *,
     ``judge``, the participants with world-knob alternatives take the world's knob values
     per saga; otherwise (the per-key world) its permissive participants
     (:class:`~sagaspec.conformance.models.AnyStock`, guards on shared variables) are
-    judged by the world's stock, and those with world-knob alternatives by the world's
-    payment rules.
+    judged by the world's stock, and those with world-knob alternatives by the spec's
+    world rules.
     """
     failures = model.design.failures
     out: list[Participant] = []
@@ -488,8 +488,8 @@ def judged_participants(model: Any, world: World, sagas: Sequence[SagaInfo], *,
                        else p)
         elif STOCK in judge and isinstance(p, AnyStock):
             out.append(WorldInventory(p.inner, sagas, world.stock))
-        elif PAYMENT_RULES in judge and world_alternatives(p):
-            out.append(WorldPayment(p, sagas, world, failures, getattr(model, "spec", None)))
+        elif WORLD_RULES in judge and world_alternatives(p):
+            out.append(WorldRules(p, sagas, world, failures, getattr(model, "spec", None)))
         else:
             out.append(p)
     return tuple(out)

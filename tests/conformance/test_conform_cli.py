@@ -122,8 +122,8 @@ def test_missing_hooks_are_reported_as_skipped(tmp_path):
         sys.path.remove(str(tmp_path))
     assert "skipped crash-recovery: the adapter has no crash" in res.output
     # Without setup the suite cannot know who is declined: said, not silently accepted.
-    assert "skipped payment-rules: the adapter has no setup" in res.output
-    assert "note: payment declines not judged: adapter has no setup hook" in res.output
+    assert "skipped world-rules: the adapter has no setup" in res.output
+    assert "note: world rule decisions not judged: adapter has no setup hook" in res.output
     assert res.exit_code == 0, res.output
 
 

@@ -212,7 +212,7 @@ def _payment_failure(world: World, user: str, amount: str) -> str:
     o.deliver(Msg("OrderCreated", 0, "order"), "payment")
     with pytest.raises(CheckFailed) as err:
         o.observe(Msg("PaymentProcessed", 0, "payment"))
-    assert err.value.check == "payment-rules"
+    assert err.value.check == "world-rules"
     return err.value.message
 
 

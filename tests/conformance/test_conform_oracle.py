@@ -215,7 +215,7 @@ def test_payment_rules_decide_approve_or_decline(world, user, amount, approved):
     o.deliver(OC, "payment")
     with pytest.raises(CheckFailed) as err:
         o.observe(wrong)
-    assert err.value.check == "payment-rules"
+    assert err.value.check == "world-rules"
     assert f"must be {'approved' if approved else 'declined'}" in err.value.message
     o = world_oracle(world, [saga(0, ("sku-1", 1), user=user, amount=amount)], sut=("payment",))
     o.deliver(OC, "payment")

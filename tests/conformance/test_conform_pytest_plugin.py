@@ -64,7 +64,7 @@ test_fn = conformance_test(participant="payment")
     result = pytester.runpytest("--sagaspec-failures-dir", str(pytester.path / "f"))
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*8 examples*", "*skipped crash-recovery (the adapter has no crash)*",
-                                 "*note: payment declines not judged: adapter has no setup hook*"])
+                                 "*note: world rule decisions not judged: adapter has no setup hook*"])
 
 
 def test_options_are_in_one_group(pytester):

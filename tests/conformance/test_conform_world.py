@@ -5,7 +5,7 @@ from __future__ import annotations
 from sagaspec.adapters.base import World
 from sagaspec.conformance.history import SagaInfo
 from sagaspec.conformance.models import suite_model
-from sagaspec.conformance.world import WorldInventory, WorldPayment, judged_participants
+from sagaspec.conformance.world import WorldInventory, WorldRules, judged_participants
 from sagaspec.model.participant import Msg
 
 LINE = {"sku": "sku-1", "quantity": 2, "unitPrice": "1.00"}
@@ -33,7 +33,7 @@ def test_stock_decides_reservations_and_a_release_gives_the_units_back():
 
 def test_the_payment_knob_follows_the_worlds_rules():
     pay = _judged(World(declined_users=frozenset({"u1"})))["payment"]
-    assert isinstance(pay, WorldPayment) and pay.knobs == {"payment": {False: "approve", True: "decline"}}
+    assert isinstance(pay, WorldRules) and pay.knobs == {"payment": {False: "approve", True: "decline"}}
     assert [[o.label for o in pay.on_event(pay.init(), m)] for m in CREATED] == \
         [["approve"], ["decline"]]
     why = pay.explain(pay.init(), CREATED[1], Msg("PaymentProcessed", 1, "payment"))

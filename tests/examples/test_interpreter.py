@@ -321,7 +321,7 @@ def test_the_order_suite_with_its_per_key_world_passes_on_the_interpreter_runnin
     final = _conform_order_spec(shipped_spec("corrected"), participant, examples, tmp_path)
     assert final.ok, (final.failures, final.error)
     status = {c.name: c.status for c in final.checks}
-    judged = {"system": ("stock", "payment-rules"), "payment": ("payment-rules",),
+    judged = {"system": ("stock", "world-rules"), "payment": ("world-rules",),
               "inventory": ("stock",)}.get(participant, ())
     for check in ("model", *judged):
         assert status[check] == "passed", (check, status)
@@ -330,7 +330,7 @@ def test_the_order_suite_with_its_per_key_world_passes_on_the_interpreter_runnin
 @pytest.mark.parametrize(("old", "new", "check"), [
     ("free: free - units}", "free: free - 1}", "stock"),  # a reservation takes one unit, whatever the lines
     ("{value: decline, if: OrderCreated.userId, in: declined_users",
-     "{value: approve, if: OrderCreated.userId, in: declined_users", "payment-rules"),
+     "{value: approve, if: OrderCreated.userId, in: declined_users", "world-rules"),
 ])
 def test_the_order_suite_catches_a_per_key_slip_in_the_order_spec(old, new, check, tmp_path):
     text = (Path(__file__).resolve().parents[2] / "spec" / "sagas" / "order-corrected.saga.yaml").read_text()
