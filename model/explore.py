@@ -54,7 +54,7 @@ from sagaspec.model.liveness import (
     edge_renamings,
     fair_cycle,
     fair_tour,
-    quotient_fair_violation,
+    quotient_fair_violations,
     shortest_cycle,
 )
 from sagaspec.model.path import Path, shrink
@@ -75,6 +75,9 @@ _FAIR_SYMMETRY = False
 #: Check eventually/leads_to under symmetry on the quotient with the renaming of each
 #: edge carried along (sound; _fair_liveness); False: switch symmetry off for them.
 _FAIR_QUOTIENT = True
+#: How many candidate counterexamples of the quotient are tried on the concrete graph
+#: before the unreduced graph decides.
+_FAIR_CANDIDATES = 32
 #: Reduce with the generic loop (``_por.run_reduced``) even where a generated one applies
 #: (tests and bench/bench_check.py compare the two).
 _REDUCED_GENERIC = False
@@ -1028,18 +1031,22 @@ def _fair_liveness(search: _Search) -> None:
         # back to the full graph.
         ren = edge_renamings(search.engine, g)
         for k in pending:
-            found = None if ren is None else quotient_fair_violation(search, g, ren, props[k], strong, _predicate)
-            if found is not None or ren is None:
-                route = _Route(*found, None) if found else None
-                route_path = route and concrete_run(search.engine, route.steps, route.loop, g.states)
-                ok = False
-                if route_path is not None:
-                    route.path = route_path
-                    ok, route.saga = confirm_fair_violation(search.engine, route_path, props[k], strong)
-                if not ok:
-                    search.fair_fallback = True
-                    return
-                search.found[k] = (route, STUCK if route.loop is None else CYCLE)
+            tried = 0
+            for steps, loop in () if ren is None else quotient_fair_violations(search, g, ren, props[k], strong, _predicate):
+                tried += 1
+                route = _Route(steps, loop, None)
+                route.path = concrete_run(search.engine, steps, loop, g.states)
+                ok = route.path is not None
+                if ok:
+                    ok, route.saga = confirm_fair_violation(search.engine, route.path, props[k], strong)
+                if ok:
+                    search.found[k] = (route, STUCK if loop is None else CYCLE)
+                    break
+                if tried == _FAIR_CANDIDATES:
+                    break
+            if ren is None or (tried and k not in search.found):
+                search.fair_fallback = True
+                return
         return
     for k in pending:
         prop = props[k]

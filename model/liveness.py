@@ -394,8 +394,8 @@ def fair_tour(entry: int, members: Sequence[int], inner: Sequence[Edge], require
 
 
 # --------------------------------------------------------------------------- under symmetry
-def quotient_fair_violation(search, g, renaming: Sequence[int], prop, strong: bool, predicate: Callable):
-    """A candidate fair run violating ``prop`` on the symmetry-reduced graph, or None.
+def quotient_fair_violations(search, g, renaming: Sequence[int], prop, strong: bool, predicate: Callable):
+    """Candidate fair runs violating ``prop`` on the symmetry-reduced graph (a generator).
 
     The quotient graph's edges lead to canonical forms, i.e. rename the sagas:
     ``renaming[k]`` is the renaming (an index into ``engine.perms``) that edge ``k``
@@ -408,11 +408,14 @@ def quotient_fair_violation(search, g, renaming: Sequence[int], prop, strong: bo
 
     Fairness names actions, and a renaming changes a name, except those of the tracked
     saga (named relative to it) and those of no saga; other actions are left out of
-    fairness here (never demanded), which can only add fair cycles. So ``None`` means
-    no fair run of the full graph violates the property; a candidate must be confirmed
-    on the concrete run it unrolls to (:func:`confirm_fair_violation`).
+    fairness here (never demanded), which can only add fair cycles. So no candidate at
+    all means no fair run of the full graph violates the property; a candidate must be
+    confirmed on the concrete run it unrolls to (:func:`confirm_fair_violation`). After
+    a fair cycle, the next candidate comes from the region without its states (one
+    that left an action of another saga waiting may hide, deeper, one that does not):
+    once one was given, running out of candidates decides nothing.
 
-    Returns ``(steps, loop)``: ``steps`` as ``[(state, action index)]`` from the initial
+    Yields ``(steps, loop)``: ``steps`` as ``[(state, action index)]`` from the initial
     state, ``loop`` the step a lasso returns to (None: stuck at a quiescent state).
     """
     e = search.engine
@@ -429,7 +432,7 @@ def quotient_fair_violation(search, g, renaming: Sequence[int], prop, strong: bo
         trig = [predicate(e, prop, prop.pred, j if per else None) for j in range(width)]
         seeds = [v * width + j for v in range(n) for j in range(width) if trig[j](states[v]) and not goals[j](states[v])]
     if not seeds:
-        return None
+        return
     prev: dict[int, tuple[int, int] | None] = dict.fromkeys(seeds)
     order = list(seeds)
     pos = 0
@@ -458,7 +461,7 @@ def quotient_fair_violation(search, g, renaming: Sequence[int], prop, strong: bo
 
     for x in order:
         if g.quiet[x // width]:
-            return route_to(x), None
+            yield route_to(x), None
     # Fairness names relative to the tracked saga (module note above); OTHER: not demanded.
     into = {j: next(k for k, p in enumerate(perms) if p[j] == 0) for j in range(width)} if per else {}
     names: dict[tuple, Hashable] = {}
@@ -502,17 +505,20 @@ def quotient_fair_violation(search, g, renaming: Sequence[int], prop, strong: bo
             )
         return r
 
-    found = fair_cycle(order, edges, enabled, strong=strong)
-    if found is None:
-        return None
-    members, required = found
-    inside = set(members)
     rank = {x: i for i, x in enumerate(order)}
-    entry = min(members, key=rank.__getitem__)
-    inner = [ed for ed in edges if ed[0] in inside and ed[1] in inside]
-    tour = fair_tour(entry, members, inner, required)
-    prefix = route_to(entry)
-    return prefix + [(u // width, k - offsets[u // width]) for u, _w, _a, k in tour], len(prefix)
+    while True:
+        found = fair_cycle(order, edges, enabled, strong=strong)
+        if found is None:
+            return
+        members, required = found
+        inside = set(members)
+        entry = min(members, key=rank.__getitem__)
+        inner = [ed for ed in edges if ed[0] in inside and ed[1] in inside]
+        tour = fair_tour(entry, members, inner, required)
+        prefix = route_to(entry)
+        yield prefix + [(u // width, k - offsets[u // width]) for u, _w, _a, k in tour], len(prefix)
+        order = [x for x in order if x not in inside]
+        edges = [ed for ed in edges if ed[0] not in inside and ed[1] not in inside]
 
 
 #: An action a renaming changes the name of (another saga's, or an internal step, whose
