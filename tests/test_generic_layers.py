@@ -10,6 +10,9 @@ string literal (``"userId"``, ``'sku'``), except the names that are not the orde
 words (:func:`_not_order_words`): JSON Schema keywords (``items``), keys of the spec
 format itself (``quantity``, a key of ``keys:``), the event envelope, and the fields of
 the adapters' own protocol (``status`` of a delivery's reply, ``reason`` of an error).
+The data names the spec's world rules read (``declined_users``: the world's data, which
+the rules name) are searched as words, like the event names: a world that names them in
+code, attribute or literal, knows the order saga.
 Code, docstrings and doctests alike: a generic module's examples belong in the tests,
 which use the order spec as data.
 
@@ -82,13 +85,20 @@ def _field_names(spec: dict) -> list[str]:
     return sorted(names - _not_order_words())
 
 
+def _data_names(spec: dict) -> list[str]:
+    """The world data names the spec's world rules read (``in:`` a list, ``above:`` a limit)."""
+    return sorted({rule[test] for knob in (spec.get("world") or {}).values()
+                   for rule in (knob.get("rules") or ()) for test in ("in", "above") if test in rule})
+
+
 def _words() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
     spec = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
     events = sorted(spec["events"])
     services = sorted(spec["participants"])
     fields = _field_names(spec)
     assert "OrderCreated" in events and "payment" in services  # the file is what we think
-    event_re = re.compile(r"\b(" + "|".join(map(re.escape, events)) + r")\b")
+    # Event and world data names are no English words: searched as words.
+    event_re = re.compile(r"\b(" + "|".join(map(re.escape, events + _data_names(spec))) + r")\b")
     service_re = re.compile(r"""["'](""" + "|".join(map(re.escape, services)) + r""")["']""")
     field_re = re.compile(r"""["'](""" + "|".join(map(re.escape, fields)) + r""")["']""")
     return event_re, service_re, field_re
@@ -155,3 +165,11 @@ def test_the_list_of_remaining_files_only_shrinks():
     assert not clean, f"no longer naming the order saga: remove from REMAINING: {clean}"
     assert all((ROOT / f).is_file() for f in REMAINING)
     assert all(why.strip() for why in REMAINING.values())
+
+
+def test_the_world_data_names_searched_are_those_the_order_specs_rules_read():
+    spec = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
+    assert _data_names(spec) == ["decline_over", "declined_users"]
+    event_re, _, _ = _words()
+    assert event_re.findall('w.declined_users; d["decline_over"]; declined_users_total; decline') == \
+        ["declined_users", "decline_over"]
