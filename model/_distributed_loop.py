@@ -23,7 +23,7 @@ from sagaspec.model.engine import FP_MASK, LANE, SHIFT
 __all__ = ["compiled", "source"]
 
 _SKELETON = """\
-def {name}(shard, frontier, ffps, depth, expand):
+def {name}(shard, frontier, ffps, fvs, depth, expand):
     e = shard.engine
     check = shard.search._check
     n = e.n
@@ -64,7 +64,8 @@ sent_now, sent_prev = shard.sent_now, shard.sent_prev
 me, C = shard.index, shard.count
 cs = [x.append for x in shard.cand_fp]
 cr = [x.append for x in shard.cand_ref]
-P0, OWN = shard.p0, shard.own_tab"""
+P0, OWN = shard.p0, shard.own_tab
+pushv = shard.nfvs.append"""
 
 _LOCAL_EDGE = """\
 j = seen_get(f)
@@ -98,6 +99,7 @@ if j is None:
         seen[f] = lvl
 {build}
         pushf(f)
+{keep_vector}
 {ask}
 elif j < lvl:
     layered = False
@@ -113,24 +115,32 @@ if j is None:
         seen[f] = lvl
 {build}
         pushf(f)
+{keep_vector}
 {ask}
 elif j < lvl:
     layered = False
 a += 1"""
 
+# With symmetry, the fingerprint vector of a successor kept as it is (not renamed) is
+# its parent's plus the move's, when the parent's is known: queued with it, it spares
+# the next level computing it (a worker's canonical form renames more often than the
+# sequential search's: see _StableEngine). (The settled deliveries set no k.)
+_KEEP_VECTOR = "pushv(None if fx is None or k else fx + {vector})"
+_KEEP_VECTOR_SETTLED = "pushv(None if fx is None else fx + {vector})"
+
 #: Bits of an action number in a candidate's reference (``position << REF_BITS | action``).
 REF_BITS = 24
 
 
-def _new_state(build: str) -> str:
-    """The moved participant's new state in a build snippet of the template: internal
-    step, delivery or idle crash."""
+def _site(build: str) -> tuple[str, str]:
+    """(the move's fingerprint vector, the moved participant's new state) of a build
+    snippet of the template: internal step, delivery or idle crash."""
     if "mv[2]" in build:
-        return "npid"
+        return "mv[7]", "npid"
     if "builders[p](s, cp," in build:
-        return "cp"
+        return "crash_vector(p, pid, cp)", "cp"
     if "builders[p](s, npid, nb," in build:
-        return "npid"
+        return "dv", "npid"
     raise RuntimeError(f"model/_loops.py changed: unknown successor site {build!r}")
 
 
@@ -150,19 +160,27 @@ def source(mode: str, owner: str = "whole") -> str:
         if mode == "local":
             return _LOCAL_EDGE.format(build=ind(build, 4))
         sites.append(build)
-        if owner == "part":
-            return _PART_EDGE.format(build=ind(build, 8), ask=ind(_ASK, 4), new=_new_state(build))
-        return _DIST_EDGE.format(build=ind(build, 8), ask=ind(_ASK, 4))
+        vector, new = _site(build)
+        keep = (_KEEP_VECTOR if "if k:" in build else _KEEP_VECTOR_SETTLED).format(vector=vector)
+        edge = _PART_EDGE if owner == "part" else _DIST_EDGE
+        return edge.format(build=ind(build, 8), keep_vector=ind(keep, 8), ask=ind(_ASK, 4), new=new)
 
     body = _loops._incremental(edge, "", "")
-    if mode != "local" and len(sites) != 4:
-        raise RuntimeError("model/_loops.py changed: the distributed loop's edge sites must be revisited")
+    prelude = _loops._INC_PRELUDE
+    if mode != "local":
+        # The settled deliveries' loop names the move's vector _dv (unused there by the
+        # sequential loop); the frontier's vectors come with it.
+        settled, unknown = "delta, _dv in moves", "fx = None"
+        if len(sites) != 4 or settled not in body or unknown not in prelude:
+            raise RuntimeError("model/_loops.py changed: the distributed loop's edge sites must be revisited")
+        body = body.replace(settled, "delta, dv in moves")
+        prelude = prelude.replace(unknown, "fx = fvs[pos_s]", 1)
     name = f"level_{mode}_{owner}"
     return _SKELETON.format(
         name=name,
         dist=ind(_DIST_SETUP if mode != "local" else "", 4),
         setup=ind(_loops._INC_SETUP, 4),
-        prelude=ind(_loops._INC_PRELUDE, 8),
+        prelude=ind(prelude, 8),
         body=ind(body, 8),
     )
 
@@ -172,7 +190,8 @@ _compiled: dict[tuple[str, str], object] = {}
 
 def compiled(mode: str, owner: str = "whole"):
     """The level function for ``(mode, owner)``, compiled once:
-    ``(shard, frontier, ffps, depth, expand) -> (edges, truncated, layered)``."""
+    ``(shard, frontier, ffps, fvs, depth, expand) -> (edges, truncated, layered)``
+    (``fvs``: the frontier's fingerprint vectors, None where unknown; unused by "local")."""
     key = ("local", "whole") if mode == "local" else (mode, owner)
     fn = _compiled.get(key)
     if fn is None:

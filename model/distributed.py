@@ -350,6 +350,8 @@ class _Shard:
         self.expanded: list[tuple] = []  # the last level expanded (the fast loop builds from it)
         self.ffps = array("Q")
         self.nfps = array("Q")
+        self.fvs: list = []  # fast loop, several workers: the frontier's fingerprint vectors (None: unknown)
+        self.nfvs: list = []
         # Fast loop, per other worker: the fingerprints asked for at this level and where
         # each successor came from (frontier position << REF_BITS | action number).
         self.cand_fp = [array("Q") for _ in range(count)]
@@ -380,6 +382,7 @@ class _Shard:
                 self.seen[f] = 0
                 self.next.append(init)
                 self.nfps.append(f)
+                self.nfvs.append(None)
             else:
                 self._add(init)
         self.own_new = len(self.next)
@@ -489,13 +492,16 @@ class _Shard:
         self._arrived()
         self.frontier, self.next = self.next, []
         self.ffps, self.nfps = self.nfps, array("Q")
+        self.fvs, self.nfvs = self.nfvs, []
         self.level = depth + 1
         count = self.count
         if self.fast:
             self.sent_now = set()
             self.cand_fp = [array("Q") for _ in range(count)]
             self.cand_ref = [array("Q") for _ in range(count)]
-            edges, truncated, layered = self._level(self, self.frontier, self.ffps, depth, expand)
+            fvs = self.fvs if count == 1 or len(self.fvs) == len(self.frontier) else [None] * len(self.frontier)
+            edges, truncated, layered = self._level(self, self.frontier, self.ffps, fvs, depth, expand)
+            self.fvs = []
             self.sent_prev = self.sent_now
             self.layered = self.layered and layered
             self.expanded = self.frontier
@@ -760,7 +766,7 @@ class _Shard:
             # canonical, its fingerprint.
             conv = self._converter(src)
             awaiting = self.awaiting
-            push, pushf = self.next.append, self.nfps.append
+            push, pushf, pushv = self.next.append, self.nfps.append, self.nfvs.append
             for row in rows:
                 s, f = conv(row)
                 if f not in awaiting:
@@ -768,6 +774,7 @@ class _Shard:
                 awaiting.discard(f)
                 push(s)
                 pushf(f)
+                pushv(None)
             return
         self.received += len(rows)
         canon = e.canonical if e.symmetric else None
