@@ -69,8 +69,11 @@ POINT_RANGE = 6
 STRAY_FROM = OP_RANGE // 6
 #: The overtaking policy: a FIFO or LIFO case whose first op draw ``u`` has
 #: ``(u // 60) % 2`` set delivers to the played participants first while anything
-#: is in flight to them, the target's deliveries waiting, newest first, and its played
-#: participants lean to the model's last outcomes (the failures a compensation follows).
+#: is in flight to them, the target's deliveries waiting, newest first, and one played
+#: participant that can publish a failure event (which one: read from the same draw)
+#: leans to the model's last outcomes (the failure a compensation follows); the others
+#: decide as drawn, so the failure may come late (a carrier refusing a completed saga)
+#: as well as early.
 #: A saga runs ahead in the played world (a failure, its compensation) while its earlier
 #: events to the target wait, so a later event reaches the target before an earlier one
 #: (a cancellation before the creation) on purpose, not by a lucky interleaving. Read
@@ -134,6 +137,7 @@ class DrawChooser:
         self._first: tuple[int, int] | None = None
         #: Whether this case plays the overtaking policy (see :data:`OVERTAKE`).
         self._overtake = False
+        self._failing: str | None = None
 
     def begin(self, settings: CaseSettings, token: str) -> tuple[list[SagaInfo], World | None]:
         from sagaspec.conformance.models import suite_model
@@ -257,6 +261,8 @@ class DrawChooser:
             self._first = (u, pick)
             self._overtake = (OVERTAKE and self._policy in ("fifo", "lifo")
                               and (u // 60) % 2 == 1)
+            failing = _failing(case)
+            self._failing = failing[(u // 720) % len(failing)] if failing else None
         present = {a.op for a in acts}
         live = [o for o in OPS if o in present]
         op = _weighted(live, u)
@@ -294,7 +300,7 @@ class DrawChooser:
     def outcome(self, case: Case, participant: str, msg: Msg,
                 outcomes: Sequence[Outcome]) -> Outcome:
         k = self._outcomes.get((participant, msg.type, msg.saga), 0)
-        if self._overtake:
+        if self._overtake and self._failing in (None, participant):
             k = OUTCOMES - 1 - k  # the failures a compensation follows
         j = k % len(outcomes)
         if self._steer and len(outcomes) > 1 and participant in case.states:
@@ -320,6 +326,21 @@ class DrawChooser:
         if not types or not free:
             return None
         return Act("stray", (types[_scaled(self._first[1], len(types))], free[-1]))
+
+
+def _failing(case: Case) -> list[str]:
+    """The played participants that can publish a failure event (the spec's role); none
+    known (a model without a spec): every played participant leans to its failures."""
+    spec = case.model.spec
+    out = []
+    for name in case.played:
+        try:
+            publishes = spec.participant(name).publishes
+        except Exception:  # noqa: BLE001 - a participant of no spec
+            continue
+        if any(spec.event(e).role == "failure" for e in publishes):
+            out.append(name)
+    return out
 
 
 def _with_point(act: Act, case: Case, u: int) -> Act:
