@@ -14,7 +14,7 @@ from). All pick owners as the CLI does (``partition="auto"``) unless said otherw
 
 For each variant and worker count it prints the distinct states (which must equal the
 sequential search's, printed first), the wall time of the search (cluster start-up and
-trace re-execution apart), states per second of wall time, the critical-path CPU
+shutdown and trace re-execution apart; "old" counts the shutdown in), states per second of wall time, the critical-path CPU
 seconds (per round the slowest worker's CPU seconds, summed: what the search would take
 on idle cores), fingerprints asked and states sent per state, bytes and messages per
 state; and per worker: states owned, CPU seconds expanding / encoding / the rest
@@ -112,7 +112,8 @@ def run_distributed(system, config, workers: int, variant: str = "new") -> dict:
     return {
         "variant": variant, "workers": workers, "states": states, "edges": r.stats.edges, "depth": r.stats.depth,
         "partition": timings["partition"],
-        "search_s": timings["search"], "startup_s": timings["startup"], "traces_s": timings["traces"],
+        "search_s": timings["search"], "startup_s": timings["startup"], "shutdown_s": timings.get("shutdown"),
+        "traces_s": timings["traces"],
         "liveness_s": timings["liveness"], "critical_cpu_s": timings["critical_cpu"],
         "cpu_s": round(sum(p["cpu_s"] for p in per), 2),
         "states_per_s": round(states / search),

@@ -1004,7 +1004,7 @@ def explore_distributed(
     build every successor and send those other workers own (as on the other buses).
     ``traffic``: if a list, one :class:`Traffic` per worker is appended; ``timings``: if
     a dict, it gets the wall seconds of each phase (``startup`` of the workers,
-    ``search``, ``liveness``, ``traces``), ``critical_cpu`` (per round the slowest
+    ``search``, ``shutdown`` of the workers, ``liveness``, ``traces``), ``critical_cpu`` (per round the slowest
     worker's CPU seconds, summed) and the ``partition`` used. The result's statistics cover the search. ``on_progress``
     gets a :class:`Stats` snapshot per level and every ``progress_interval`` seconds; a
     :class:`KeyboardInterrupt` there or anywhere stops the search with a partial result.
@@ -1138,13 +1138,17 @@ def explore_distributed(
     except KeyboardInterrupt:
         interrupted = True
     finally:
+        # The search ends here: stopping the workers (seconds for a local cluster whose
+        # workers free gigabytes) is a phase of its own.
+        searched = time.perf_counter()
         # Releasing the actors' futures frees their memory on a shared cluster.
         handles = []
         client.close()
         if local is not None:
             local.close()
-    seconds = time.perf_counter() - start
+    seconds = searched - start
     phase["search"] = seconds
+    phase["shutdown"] = time.perf_counter() - searched
     phase["critical_cpu"] = critical
     if partition == "auto":
         partition = None
