@@ -265,21 +265,12 @@ class _StableEngine(Engine):
             self.dz[d] = _h64(("d", dest, self.msgs[mid])) & FP_MASK
         return d
 
-    def _make_narrow(self, p: int, key: int) -> int:
-        # Engine._make_narrow with the weight of a renamed participant state (a hash of
-        # what it holds) as its sort key instead of its interned number. Two states with
-        # one weight collide in the fingerprint anyway (the visited set's assumption).
-        pid, mask = key >> self._P, key & self._full
+    def _narrow_row(self, p: int, pid: int) -> list[int]:
+        # The weight of a renamed participant state (a hash of what it holds) as its sort
+        # key instead of its interned number. Two states with one weight collide in the
+        # fingerprint anyway (the visited set's assumption).
         pz = self.pz[p]
-        row = [pz[x] for x in self._prow[p][pid]]
-        ks = [k for k in range(self._P) if mask >> k & 1]
-        least = min(row[k] for k in ks)
-        r = 0
-        for k in ks:
-            if row[k] == least:
-                r |= 1 << k
-        self._narrow[p][key] = r
-        return r
+        return [pz[x] for x in self._prow[p][pid]]
 
 
 # --------------------------------------------------------------------------- a worker's share

@@ -1220,9 +1220,13 @@ class Engine:
         self._prow[p][pid] = row
         return row
 
+    def _narrow_row(self, p: int, pid: int) -> list[int]:
+        """The sort keys :meth:`_make_narrow` compares: the renamed states' interned ids."""
+        return self._prow[p][pid]
+
     def _make_narrow(self, p: int, key: int) -> int:
         pid, mask = key >> self._P, key & self._full
-        row = self._prow[p][pid]
+        row = self._narrow_row(p, pid)
         ks = [k for k in range(self._P) if mask >> k & 1]
         m = min(row[k] for k in ks)
         r = 0
