@@ -589,6 +589,10 @@ def open_transport(url: str | BrokerConfig, **overrides: Any) -> Transport:
 # --------------------------------------------------------------------------- launcher
 
 
+class _Unanswerable(AdapterError):
+    """A control command that a spawned service can no longer answer (see ``control``)."""
+
+
 class Launcher(Protocol):
     """What runs a system's participants as processes for an adapter (``spawn=``).
 
@@ -674,7 +678,8 @@ class BrokerAdapter(Adapter):
     event's fields, answered by the participant that starts sagas), ``inspect`` (``keys`` -> ``values``),
     ``variables`` (``sagas`` -> ``available``, and ``sagas``: each saga's spec variables,
     ``shared``, ``params``; or a ``reason`` they are not available); a service may also broadcast
-    ``{"op": "crashed", "service", "reason", "payload"}``. Answering services give
+    ``{"op": "crashed", "service", "reason", "payload"}``, and ``{"op": "ready", "service",
+    "routes"}`` once it consumes (a ping waiting counts it as an answer). Answering services give
     ``setup`` and ``place_order``. With ``spawn=`` a :class:`Launcher` runs them as
     processes: ``crash`` SIGKILLs one and restarts it armed to die again at
     ``crash_point`` of its next message (which the broker then redelivers), and quiet
@@ -753,6 +758,7 @@ class BrokerAdapter(Adapter):
         self._arrived: asyncio.Event | None = None
         self._replies: dict[str, list[dict[str, Any]]] = {}
         self._reply_events: dict[str, asyncio.Event] = {}
+        self._pings: set[str] = set()  # the ids of pings waiting for answers
         #: Services that answered a ping on the control channel.
         self.responders: set[str] = set()
         self._routes: dict[str, tuple[str, ...]] = {}
@@ -990,7 +996,7 @@ class BrokerAdapter(Adapter):
     async def _busy(self, services: set[str]) -> bool:
         """Whether a runner says it is handling a message (or does not answer)."""
         try:
-            replies = await self.control("status", {}, expect=services, timeout=2.0)
+            replies = await self.control("status", {}, expect=services, timeout=2.0, lost_if_restarted=True)
         except AdapterError:
             return True
         return any(r.get("busy") for r in replies)
@@ -1004,13 +1010,16 @@ class BrokerAdapter(Adapter):
         while True:
             try:
                 await self.control("place_order", {"payload": order, "to": starters},
-                                   expect=set(starters), timeout=min(5.0, max(2.0, self.config.timeout)))
+                                   expect=set(starters), timeout=min(5.0, max(2.0, self.config.timeout)),
+                                   lost_if_restarted=True)
                 return
             except AdapterError as exc:
                 if "refused" in str(exc) or time.monotonic() > deadline:
                     raise
                 if self.cluster is not None:
                     self.cluster.check_alive()
+                    if isinstance(exc, _Unanswerable):  # ask again once it listens again
+                        await self.wait_ready(starters, timeout=max(0.0, deadline - time.monotonic()))
 
     async def setup(self, world: World) -> None:
         expect = set(self.cluster.services) if self.cluster else set(self.responders)
@@ -1054,6 +1063,7 @@ class BrokerAdapter(Adapter):
         rid = uuid.uuid4().hex
         self._replies[rid] = []
         event = self._reply_events[rid] = asyncio.Event()
+        self._pings.add(rid)
         try:
             await self.transport.control_send({"op": "ping", "id": rid, "from": self.origin})
             deadline = time.monotonic() + wait
@@ -1069,6 +1079,7 @@ class BrokerAdapter(Adapter):
                 if r.get("service") and isinstance(r.get("routes"), list):
                     self._routes[str(r["service"])] = tuple(str(x) for x in r["routes"])
         finally:
+            self._pings.discard(rid)
             self._replies.pop(rid, None)
             self._reply_events.pop(rid, None)
         self.responders |= found
@@ -1096,14 +1107,24 @@ class BrokerAdapter(Adapter):
 
     async def control(
         self, op: str, payload: dict[str, Any], *, expect: set[str] | None,
-        timeout: float | None = None,
+        timeout: float | None = None, lost_if_restarted: bool = False,
     ) -> list[dict[str, Any]]:
-        """Send a control command and wait for an answer from every expected service."""
+        """Send a control command and wait for an answer from every expected service.
+
+        ``lost_if_restarted``: raise :class:`_Unanswerable` as soon as an expected spawned
+        service that has not answered was not consuming when the command went out, or has
+        been restarted since (a control command is not redelivered: no answer can come)."""
         rid = uuid.uuid4().hex
         self._replies[rid] = []
         event = self._reply_events[rid] = asyncio.Event()
         limit = timeout if timeout is not None else max(10.0, self.config.timeout)
         deadline = time.monotonic() + limit
+        cluster = self.cluster if lost_if_restarted and expect else None
+        # A launcher that tells processes apart (optional: the Launcher protocol does not ask it).
+        pid_of = getattr(cluster, "pid", None)
+        ready = getattr(cluster, "ready", None)
+        sent = ({s: (pid_of(s), ready(s)) for s in expect if s in cluster.services}
+                if cluster is not None and pid_of is not None and ready is not None else {})
         try:
             await self.transport.control_send({"op": op, "id": rid, "from": self.origin, **payload})
             while True:
@@ -1121,6 +1142,14 @@ class BrokerAdapter(Adapter):
                         f"no answer to {op} from {missing} within {limit:g}s on "
                         f"{self.config.display} (are the reference runners running?)"
                     )
+                if sent:
+                    lost = sorted(s for s, (pid, up) in sent.items()
+                                  if s not in got and (not up or pid_of(s) != pid))
+                    if lost:
+                        raise _Unanswerable(f"{', '.join(lost)} restarted (or was not yet consuming) "
+                                            f"before answering {op} on {self.config.display}")
+                    # The supervisor tells no one of a restart: look again soon.
+                    remaining = min(remaining, 0.02)
                 event.clear()
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(event.wait(), remaining)
@@ -1138,6 +1167,12 @@ class BrokerAdapter(Adapter):
                 event = self._reply_events.get(rid)
                 if event is not None:
                     event.set()
+        elif op == "ready":
+            # A runner that just started consuming says so unasked: every ping waiting
+            # counts it as an answer (a service started after a ping went out missed it).
+            for rid in self._pings:
+                self._replies[rid].append(message)
+                self._reply_events[rid].set()
         elif op == "crashed":
             # A service raised while handling a message: a finding, reported like the
             # in-process adapter does.

@@ -99,3 +99,74 @@ def test_a_ping_for_named_services_ends_when_they_have_all_answered(run):
     assert run(adapter.ping(wait=3600, want={"payment", "order"})) == {"payment", "order"}
     assert run(adapter.ping(wait=0.05)) == {"payment", "order"}
     assert adapter._replies == {} and adapter._reply_events == {}
+
+
+class _Supervisor:
+    """The spawned services' supervisor as the adapter sees it: one pid per service."""
+
+    def __init__(self) -> None:
+        self.services = ("payment", "order")
+        self.pids = {"payment": 10, "order": 20}
+        self.consuming = {"payment": True, "order": True}
+
+    def pid(self, service: str) -> int | None:
+        return self.pids[service]
+
+    def ready(self, service: str) -> bool:
+        return self.consuming[service]
+
+    def check_alive(self) -> None:
+        pass
+
+    def restarting(self, service: str) -> bool:
+        return False
+
+
+@pytest.mark.timeout(60)
+def test_a_control_command_a_restarted_service_cannot_answer_is_given_up_at_once(run):
+    """A control command is not redelivered: a service restarted after it went out (or not
+    yet consuming when it did) never answers it. The quiet check counts that service as
+    busy and placing a saga asks again once the starter answers, instead of waiting out
+    the command's timeout (2-3 s after each crash)."""
+    from sagaspec.adapters.broker import _Unanswerable
+
+    adapter = BrokerAdapter(URLS["nats"], participant="system", namespace=namespace("mw"))
+    cluster = adapter.cluster = _Supervisor()  # type: ignore[assignment]
+    sent: list[dict] = []
+
+    async def lost(message: dict) -> None:  # the order service dies with the command
+        sent.append(message)
+        if message["op"] == "ping" or len(sent) > 1:
+            await answer(message)
+        else:
+            cluster.pids["order"] += 1
+
+    async def answer(message: dict) -> None:
+        for service in ("payment", "order"):
+            await adapter._on_control({"op": "reply", "id": message["id"], "service": service,
+                                       "routes": ["OrderCreated"]})
+
+    adapter.transport.control_send = lost  # type: ignore[method-assign]
+    # An hour-long timeout: without giving up on the restarted service this never returns.
+    with pytest.raises(_Unanswerable, match="order restarted"):
+        run(adapter.control("status", {}, expect={"payment", "order"}, timeout=3600, lost_if_restarted=True))
+    sent.clear()
+    adapter._starters = lambda: {"order"}  # type: ignore[method-assign]
+    adapter.config.timeout = 3600
+    run(adapter.place_order({"sagaId": "s1"}))
+    assert [m["op"] for m in sent] == ["place_order", "ping", "place_order"], sent
+    # Not consuming yet when asked: busy, without asking it to answer.
+    sent.clear()
+    cluster.consuming["payment"] = False
+    adapter.transport.control_send = lambda message: sent.append(message) or _noop()  # type: ignore[method-assign]
+    assert run(adapter._busy({"payment", "order"})) is True
+    # Unchanged services are waited for as before: the answers end the wait.
+    cluster.consuming["payment"] = True
+    adapter.transport.control_send = answer  # type: ignore[method-assign]
+    assert run(adapter.control("status", {}, expect={"payment", "order"}, timeout=3600,
+                               lost_if_restarted=True))
+    assert adapter._replies == {} and adapter._reply_events == {}
+
+
+async def _noop() -> None:
+    return None
