@@ -211,7 +211,8 @@ class WebhookReceiver:
         self._server = ThreadingHTTPServer((host, port), Handler)
         self._server.daemon_threads = True
         self.url = f"http://{host}:{self._server.server_address[1]}{path}"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="sagaspec-webhook",
+        # shutdown() waits for the loop to look at its flag: every 0.05 s, not socketserver's 0.5 s.
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="sagaspec-webhook",
                                         daemon=True)
         self._thread.start()
 

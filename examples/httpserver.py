@@ -75,6 +75,9 @@ BACKLOG = 128
 WEBHOOK_QUEUE = 1000
 #: Seconds one webhook delivery may take.
 WEBHOOK_TIMEOUT = 2.0
+#: Seconds between the serving loop's looks at a shutdown request (socketserver's 0.5 s
+#: made each close() wait up to that long).
+SHUTDOWN_POLL = 0.05
 
 
 def check_webhook(url: Any) -> str:
@@ -219,13 +222,14 @@ class SagaHTTPServer:
     def start(self) -> SagaHTTPServer:
         """Serve in a background thread; returns ``self``."""
         self._serving = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="sagaspec-serve", daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(SHUTDOWN_POLL,),
+                                        name="sagaspec-serve", daemon=True)
         self._thread.start()
         return self
 
     def serve_forever(self) -> None:
         self._serving = True
-        self._httpd.serve_forever()
+        self._httpd.serve_forever(SHUTDOWN_POLL)
 
     def _save_token(self) -> None:
         path = token_path(self.port)
