@@ -19,7 +19,9 @@ from brokerenv import URLS, require
 def test_the_short_broker_comparison_runs_on_nats():
     url = require(URLS["nats"], "NATS_URL")
     script = Path(__file__).resolve().parents[2] / "bench" / "bench_conform.py"
-    done = subprocess.run([sys.executable, str(script), "--broker", url, "--short", "--examples", "4"],
+    # Two examples per run: this checks that every run of the comparison works and is
+    # reported (its rates come from bench/bench_conform.py's own sizes), not the rates.
+    done = subprocess.run([sys.executable, str(script), "--broker", url, "--short", "--examples", "2"],
                           capture_output=True, text=True, timeout=400)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     out = done.stdout
