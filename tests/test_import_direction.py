@@ -13,6 +13,7 @@ list only shrinks: an entry that is no longer needed fails the test until it is 
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from pathlib import Path
 
@@ -76,6 +77,7 @@ def _layer(module: str) -> str | None:
     return parts[1] if len(parts) > 1 else None
 
 
+@functools.cache  # one scan of the package for both tests (they only read it)
 def _wrong_way() -> dict[tuple[str, str], list[str]]:
     found: dict[tuple[str, str], list[str]] = {}
     for folder, layer in LAYERS.items():
