@@ -667,7 +667,7 @@ def test_the_generated_reduced_loop_explores_what_the_reference_loop_does(name, 
     "design, orders, cfg",
     [
         ("corrected", 2, {}),
-        ("corrected", 2, {"crashes": 1}),
+        ("corrected", 2, {"crashes": 1, "duplicates": 0}),  # crashes (duplicates: the case above)
         ("corrected", 3, {"duplicates": 0}),
         ("seed", 2, {}),
     ],
