@@ -257,9 +257,13 @@ class SpecBrokerAdapter:
             if len(self._buffer) != seen:
                 seen, quiet_since = len(self._buffer), now
             events = [self._unwire(dict(e)) for e in self._buffer if isinstance(e, dict)]
-            if done(events) and now - quiet_since >= self.settle or now >= deadline:
+            # A publication the mapping cannot read fails the step whatever else comes (no
+            # spec event is that): like the model's "nothing more", it ends the wait.
+            finished = done(events) or any(isinstance(e, RawMessage) and e.reason != "ignored"
+                                           for e in self._buffer)
+            if finished and now - quiet_since >= self.settle or now >= deadline:
                 break
-            wait = self.settle - (now - quiet_since) if done(events) else deadline - now
+            wait = self.settle - (now - quiet_since) if finished else deadline - now
             self._arrived.clear()
             try:
                 await asyncio.wait_for(self._arrived.wait(), max(0.001, min(wait, deadline - now)))
