@@ -211,7 +211,8 @@ def test_the_narrowed_canonical_form_is_the_least_of_all_renamings(cfg):
     seen = {engine.initial(canonical=False)}
     level = list(seen)
     while level and len(seen) < 3000:
-        level = [t for s in level for t in engine.expand(s, canonical=False)[0] if t not in seen]
+        # (a set: a state reached from several in the level is expanded once)
+        level = {t for s in level for t in engine.expand(s, canonical=False)[0] if t not in seen}
         seen.update(level)
     assert len(seen) > 250
     for s in seen:
