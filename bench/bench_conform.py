@@ -32,15 +32,28 @@ foreign billing
     deliveries to any participant plus events they published.
 
     python bench/bench_conform.py --brokers rabbitmq,nats,redis [--short] [--faults]
+
+Restarts (``--restart spawn,fork``, with ``--faults``): the same faults-on runs, the
+model's wait, with each crash restart started as before (``spawn``: a new ``python -m
+sagaspec.examples.runner`` process, and NATS redelivering after the old ``ack_wait`` of
+2 s) and as now (``fork``: forked from the supervisor's pre-imported fork server, the
+default ``ack_wait``), side by side. Every broker run also measures the restart latency
+both ways, interleaved: kill a service and start it again until it says it is ready
+(wall ms, and the CPU ms the new process used on its way to ready).
+
+    python bench/bench_conform.py --brokers rabbitmq,nats,redis --faults --restart spawn,fork
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import statistics
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 from sagaspec.conformance import RunConfig, run
 
@@ -117,21 +130,114 @@ BROKERS = {
 WAITS = ("quiet", "model")
 
 
-def reference_runs(url: str, targets: tuple[str, ...], n: int, seed: int, faults: bool) -> list[tuple]:
-    """``conform`` against the spawned reference services, the same seed waited for both ways."""
+def reference_runs(url: str, targets: tuple[str, ...], n: int, seed: int, faults: bool,
+                   waits: tuple[str, ...] = WAITS, restarts: tuple[str, ...] = ("fork",)) -> list[tuple]:
+    """``conform`` against the spawned reference services, the same seed each way."""
+    from sagaspec.adapters.broker import register_launcher
+    from sagaspec.examples.cluster import Cluster
+
     sep = "&" if "?" in url else "?"
     rows = []
-    for participant in targets:
-        for wait in WAITS:
-            cfg = RunConfig(adapter=f"{url}{sep}spawn=1&wait={wait}", participant=participant,
-                            examples=n, seed=seed, failures_dir=None, coverage=False, shrink=False,
-                            faults=faults)
-            fin = run(cfg)
-            if fin.failures or fin.interrupted or fin.error:
-                raise SystemExit(f"{url} {participant} wait={wait}: unexpected failures {fin.failures} "
-                                 f"{fin.error or ''}")
-            rows.append((participant, wait, fin.examples, fin.events, fin.seconds, fin.adapter_seconds))
+    try:
+        for participant in targets:
+            for restart in restarts:
+                register_launcher(functools.partial(Cluster, restart=restart))
+                # Before the fork server, crash runs redelivered on NATS after 2 s.
+                old = "&ack_wait=2" if restart == "spawn" and url.startswith("nats") else ""
+                for wait in waits:
+                    cfg = RunConfig(adapter=f"{url}{sep}spawn=1&wait={wait}{old}", participant=participant,
+                                    examples=n, seed=seed, failures_dir=None, coverage=False, shrink=False,
+                                    faults=faults)
+                    fin = run(cfg)
+                    if fin.failures or fin.interrupted or fin.error:
+                        raise SystemExit(f"{url} {participant} wait={wait} restart={restart}: unexpected "
+                                         f"failures {fin.failures} {fin.error or ''}")
+                    rows.append((participant, wait, restart, fin.examples, fin.events, fin.seconds,
+                                 fin.adapter_seconds))
+    finally:
+        register_launcher(Cluster)
     return rows
+
+
+def print_restarts(url: str, rows: list[tuple], seed: int) -> dict[str, float]:
+    """Faults-on events/s, crash restarts spawned (old) vs forked (new)."""
+    print(f"conform, reference services (corrected design) spawned on {url.split('@')[-1]}, seed {seed}, "
+          "faults on, wait model: restarts spawned (old: a new process, NATS ack_wait 2 s) vs forked (new)")
+    print(f"{'target':8} {'restart':7} {'examples':>8} {'events':>7} {'s':>7} {'events/s':>9} {'adapter ms/ev':>14}")
+    by = {}
+    for participant, _wait, restart, n, events, secs, adapter in rows:
+        by[(participant, restart)] = events / secs
+        print(f"{participant:8} {restart:7} {n:8d} {events:7d} {secs:7.2f} {events / secs:9.1f} "
+              f"{1000 * adapter / max(events, 1):14.1f}")
+    ratios = {}
+    for participant in dict.fromkeys(p for p, *_ in rows):
+        ratios[participant] = by[(participant, "fork")] / by[(participant, "spawn")]
+        print(f"{participant}: fork/spawn events/s ratio {ratios[participant]:.1f}x")
+    return ratios
+
+
+def _cpu_ms(pid: int) -> float:
+    """CPU (user + system) ms the process ``pid`` used so far (Linux ``/proc``)."""
+    import os
+
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return 1000 * (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def restart_latency(url: str, n: int) -> float:
+    """Kill the payment service and start it again until it says it is ready, ``n`` times
+    per way, spawned and forked interleaved; returns the spawn/fork ratio of median wall."""
+    import asyncio
+
+    from sagaspec.adapters.broker import BrokerConfig, new_namespace, open_transport
+    from sagaspec.examples import _forkserver
+    from sagaspec.examples.cluster import Cluster
+
+    clusters = {}
+    wall: dict[str, list[float]] = {"spawn": [], "fork": []}
+    cpu: dict[str, list[float]] = {"spawn": [], "fork": []}
+    try:
+        for mode in wall:
+            cfg = BrokerConfig.from_url(url, namespace=new_namespace("bench-restart"))
+            cluster = clusters[mode] = Cluster(cfg, ("payment",), restart=mode)
+            cluster.start_all()
+            cluster.wait_ready(timeout=120)
+        for _ in range(n):
+            for mode, cluster in clusters.items():
+                t0 = time.perf_counter()
+                cluster.kill("payment")
+                cluster.start("payment")
+                while not cluster.ready("payment"):
+                    cluster.check_alive()
+                    time.sleep(0.002)
+                wall[mode].append(time.perf_counter() - t0)
+                cpu[mode].append(_cpu_ms(cluster.pid("payment")))
+    finally:
+        for cluster in clusters.values():
+            cluster.stop_all()
+            cluster.cleanup()
+
+            async def drop(config: BrokerConfig) -> None:
+                transport = open_transport(config)
+                await transport.connect()
+                try:
+                    await transport.destroy()
+                finally:
+                    await transport.close()
+
+            asyncio.run(drop(cluster.config))
+    print(f"restart latency of a reference service on {url.split('@')[-1]}: kill, start, until it says "
+          f"ready; {n} restarts each way, interleaved")
+    print(f"{'restart':7} {'median ms':>10} {'min ms':>8} {'CPU ms to ready':>16}")
+    for mode in wall:
+        print(f"{mode:7} {1000 * statistics.median(wall[mode]):10.0f} {1000 * min(wall[mode]):8.0f} "
+              f"{statistics.median(cpu[mode]):16.0f}")
+    ratio = statistics.median(wall["spawn"]) / statistics.median(wall["fork"])
+    servers = _forkserver._SERVER[:1]
+    once = f"; the fork server started once in {servers[0].started_in:.2f}s" if servers else ""
+    print(f"spawn/fork restart latency ratio {ratio:.1f}x (median wall), CPU to ready "
+          f"{statistics.median(cpu['spawn']) / max(statistics.median(cpu['fork']), 1):.1f}x{once}")
+    return ratio
 
 
 def print_reference(url: str, rows: list[tuple], seed: int, faults: bool) -> dict[str, float]:
@@ -139,7 +245,7 @@ def print_reference(url: str, rows: list[tuple], seed: int, faults: bool) -> dic
           f"faults {'on' if faults else 'off'}")
     print(f"{'target':8} {'wait':6} {'examples':>8} {'events':>7} {'s':>7} {'events/s':>9} {'adapter ms/ev':>14}")
     by = {}
-    for participant, wait, n, events, secs, adapter in rows:
+    for participant, wait, _restart, n, events, secs, adapter in rows:
         by[(participant, wait)] = events / secs
         print(f"{participant:8} {wait:6} {n:8d} {events:7d} {secs:7.2f} {events / secs:9.1f} "
               f"{1000 * adapter / max(events, 1):14.1f}")
@@ -232,6 +338,11 @@ def main() -> None:
     ap.add_argument("--faults", action="store_true",
                     help="over brokers, the reference services with faults (crash restarts, duplicates, "
                          "invalid input) as conform runs them by default")
+    ap.add_argument("--restart", default="fork", metavar="MODES",
+                    help="over brokers, how crashed services restart: fork (default), spawn, or "
+                         "spawn,fork side by side (faults on, the model's wait)")
+    ap.add_argument("--restarts", type=int, default=None, metavar="N",
+                    help="over brokers, restarts timed each way for the restart latency (default 5; 2 short)")
     ap.add_argument("--targets", default=None, help="over brokers, the reference targets (default payment,system)")
     ap.add_argument("--no-foreign", action="store_true", help="over brokers, skip the foreign billing runs")
     ap.add_argument("--engines", action="store_true",
@@ -251,17 +362,34 @@ def main() -> None:
                 urls.append(BROKERS[name.strip()])
         targets = tuple(t.strip() for t in (args.targets or "payment,system").split(",") if t.strip())
         n = args.examples or (6 if args.short else 20)
-        summary = []
+        restarts = tuple(m.strip() for m in args.restart.split(",") if m.strip())
+        if not restarts or any(m not in ("spawn", "fork") for m in restarts):
+            ap.error(f"--restart: expected fork, spawn or spawn,fork, got {args.restart!r}")
+        compare = len(restarts) > 1
+        if compare and not args.faults:
+            ap.error("--restart spawn,fork compares crash restarts: give --faults too")
+        summary, restart_summary = [], []
         for url in urls:
-            rows = reference_runs(url, targets, n, args.seed, args.faults)
-            ratios = print_reference(url, rows, args.seed, args.faults)
-            summary += [(url, t, r) for t, r in ratios.items()]
-            if not args.no_foreign:
+            restart_summary.append((url, "latency", restart_latency(url, args.restarts or (2 if args.short else 5))))
+            print()
+            rows = reference_runs(url, targets, n, args.seed, args.faults,
+                                  waits=("model",) if compare else WAITS, restarts=restarts)
+            if compare:
+                ratios = print_restarts(url, rows, args.seed)
+                restart_summary += [(url, t, r) for t, r in ratios.items()]
+            else:
+                ratios = print_reference(url, rows, args.seed, args.faults)
+                summary += [(url, t, r) for t, r in ratios.items()]
+            if not args.no_foreign and not compare:
                 summary.append((url, "foreign", broker_runs(url, args.examples or (8 if args.short else 40),
                                                              args.seed)))
             print()
-        print("model/quiet events/s ratios:")
-        for url, target, ratio in summary:
+        if summary:
+            print("model/quiet events/s ratios:")
+            for url, target, ratio in summary:
+                print(f"  {url.split('@')[-1]:26} {target:8} {ratio:5.1f}x")
+        print("fork/spawn ratios (restart latency: spawn/fork median; targets: faults-on events/s):")
+        for url, target, ratio in restart_summary:
             print(f"  {url.split('@')[-1]:26} {target:8} {ratio:5.1f}x")
         return
     n = args.examples or (40 if args.short else 300)

@@ -12,6 +12,11 @@ is ready again, and the supervisor gives up only when it stays down for
 ``give_up_after`` seconds; :meth:`Cluster.check_alive` then reports it. Exit 2 (usage
 error), and 69 before the first ready (a wrong URL, no such server), are reported at once.
 
+A process is forked from a fork server that imported the runner's code once
+(:mod:`sagaspec.examples._forkserver`): a (re)start costs milliseconds, not a Python
+start-up and its imports; ``restart="spawn"`` starts each as ``python -m
+sagaspec.examples.runner`` instead.
+
 Everything of one cluster is isolated by the broker configuration's namespace: broker
 names, PostgreSQL schemas (``sagaspec_<ns>_<service>``) and the SQLite directory.
 """
@@ -40,10 +45,17 @@ from sagaspec.errors import AdapterError, BrokerUnavailable
 
 __all__ = ["Cluster", "ServiceProcess"]
 
+_RUNNER = "sagaspec.examples.runner"
+
 # Exit statuses after which restarting cannot help (see sagaspec.examples.runner).
 _FATAL = {2: "usage error", 69: "broker or database unavailable"}
 
 log = logging.getLogger("sagaspec.cluster")
+
+
+#: How a service process is (re)started: forked from the pre-imported fork server, or a
+#: new ``python -m sagaspec.examples.runner`` process each time.
+RESTARTS = ("fork", "spawn")
 
 
 @dataclass
@@ -51,7 +63,8 @@ class ServiceProcess:
     """One service's current process and its history."""
 
     name: str
-    proc: subprocess.Popen[bytes] | None = None
+    #: A :class:`subprocess.Popen` (``spawn``) or a :class:`~sagaspec.examples._forkserver.Forked`.
+    proc: Any = None
     #: ``False`` while deliberately killed (the supervisor leaves it down).
     wanted: bool = False
     starts: int = 0
@@ -87,6 +100,9 @@ class Cluster:
         ``design`` that is not a shipped order design (a spec file) runs as ``spec``.
     supervise
         Restart a process that exits on its own (default ``True``).
+    restart
+        ``fork`` (default): fork each (re)start from this process's fork server, which
+        imported the runner's code once; ``spawn``: a new Python process each time.
     """
 
     #: Where :meth:`start` can arm a service to die (the runner's ``--crash-at``).
@@ -106,7 +122,11 @@ class Cluster:
         restart_backoff: Backoff | None = None,
         give_up_after: float = 120.0,
         spec: str | None = None,
+        restart: str = "fork",
     ) -> None:
+        if restart not in RESTARTS:
+            raise AdapterError(f"unknown restart {restart!r}; expected one of {', '.join(RESTARTS)}")
+        self.restart_mode = restart
         self.config = config if isinstance(config, BrokerConfig) else BrokerConfig.from_url(config)
         from sagaspec.examples.system import hand_written
 
@@ -135,12 +155,14 @@ class Cluster:
         self.procs = {s: ServiceProcess(s, log=self.state_dir / f"{s}.log") for s in self.services}
         self._lock = threading.RLock()
         self._stopping = threading.Event()
+        #: Set when a forked process exits: the watcher restarts it without waiting a poll.
+        self._poke = threading.Event()
         self._watcher: threading.Thread | None = None
         self.restarts = 0
 
     # -- commands ------------------------------------------------------------------------
     def command(self, service: str, crash_at: str | None = None) -> list[str]:
-        cmd = [sys.executable, "-m", "sagaspec.examples.runner", "--service", service,
+        cmd = [sys.executable, "-m", _RUNNER, "--service", service,
                "--broker", self.config.url_for_child(), "--design", self.design]
         if self.db:
             cmd += ["--db", self.db]
@@ -161,14 +183,7 @@ class Cluster:
             if sp.proc is not None and sp.proc.poll() is None:
                 return
             assert sp.log is not None
-            logf = open(sp.log, "ab")  # noqa: SIM115 - handed to the child
-            try:
-                sp.proc = subprocess.Popen(
-                    self.command(service, crash_at), stdout=logf, stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL, env=self._env(), start_new_session=True,
-                )
-            finally:
-                logf.close()
+            sp.proc = self._launch(self.command(service, crash_at), sp.log)
             sp.wanted = True
             sp.fatal = sp.gave_up = None
             sp.starts += 1
@@ -209,6 +224,7 @@ class Cluster:
     def stop_all(self, timeout: float = 5.0) -> None:
         """SIGTERM every process, SIGKILL what is still alive after ``timeout``."""
         self._stopping.set()
+        self._poke.set()
         with self._lock:
             live = [sp for sp in self.procs.values() if sp.proc is not None and sp.proc.poll() is None]
             for sp in live:
@@ -274,7 +290,7 @@ class Cluster:
                 late = [s for s in wanted if not self.ready(s)]
                 raise AdapterError(f"services {', '.join(late)} not ready within {timeout:g}s; "
                                    f"last log line of {late[0]}: {self.log_tail(late[0], 1)}")
-            time.sleep(0.05)
+            time.sleep(0.01)
 
     def check_alive(self) -> None:
         """Raise if a service exited with a status a restart cannot fix (bad URL, no broker),
@@ -292,6 +308,22 @@ class Cluster:
                 raise cls(f"service {sp.name} exited ({_FATAL[code]}): {last}")
 
     # -- supervision -----------------------------------------------------------------------
+    def _launch(self, cmd: list[str], log: Path) -> Any:
+        """Start ``cmd`` with its output appended to ``log``: forked when it is the runner."""
+        if self.restart_mode == "fork" and cmd[:3] == [sys.executable, "-m", _RUNNER]:
+            from sagaspec.examples import _forkserver
+
+            env = self._env()
+            proc = _forkserver.shared(env).spawn(cmd[3:], log, env)
+            proc.on_exit = lambda _: self._poke.set()
+            return proc
+        logf = open(log, "ab")  # noqa: SIM115 - handed to the child
+        try:
+            return subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    env=self._env(), start_new_session=True)
+        finally:
+            logf.close()
+
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)
         env.setdefault("PYTHONUNBUFFERED", "1")
@@ -317,6 +349,7 @@ class Cluster:
 
     def _watch(self) -> None:
         while not self._stopping.is_set():
+            self._poke.clear()
             with self._lock:
                 now = time.monotonic()
                 for sp in self.procs.values():
@@ -346,7 +379,7 @@ class Cluster:
                     self.restarts += 1
                     time.sleep(self.restart_delay)
                     self.start(sp.name)
-            self._stopping.wait(0.05)
+            self._poke.wait(0.05)
 
     def _schedule_restart(self, sp: ServiceProcess, now: float) -> None:
         """Lost its broker or database: restart with backoff, give up after a bound."""

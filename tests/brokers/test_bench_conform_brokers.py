@@ -2,7 +2,8 @@
 
 It exits non-zero when a run fails a check or is incomplete, so the model-driven wait is
 exercised end to end here: the reference services (a participant and the whole system)
-and the foreign billing service, each waited for both ways.
+and the foreign billing service, each waited for both ways; and a service restarted
+both ways, spawned and forked.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ def test_the_short_broker_comparison_runs_on_nats():
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     out = done.stdout
     for row in ("payment  quiet", "payment  model", "system   quiet", "system   model",
-                "foreign billing service", "model/quiet events/s ratios:"):
+                "foreign billing service", "model/quiet events/s ratios:",
+                "spawn/fork restart latency ratio", "\nspawn  ", "\nfork   "):
         assert row in out, out
     assert out.count("model/quiet events/s ratio ") == 3, out  # payment, system, foreign
