@@ -142,12 +142,13 @@ class SpecFaultRunner:
             decode_message,
             new_namespace,
             open_transport,
+            transport_for,
         )
         spec = self.spec
         report = SpecFaultReport(spec=spec.name, sagas=self.sagas)
         config = BrokerConfig.from_url(self.broker, namespace=new_namespace("faults_"))
-        if config.ack_wait is None:
-            config.ack_wait = 2.0  # services are killed on purpose: redeliver their messages soon
+        if config.ack_wait is None:  # services are killed on purpose: redeliver their messages soon
+            config.ack_wait = transport_for(config.scheme).SPAWN_ACK_WAIT
         state = Path(tempfile.mkdtemp(prefix="sagaspec-spec-faults-"))
         cluster = self.launcher(config, None, db=self.db, spec=self.spec_ref, state_dir=state)
         starter = next(p.name for p in spec.participants if any(r.kind == "trigger" for r in p.reactions))
@@ -198,6 +199,26 @@ class SpecFaultRunner:
                     raise AdapterError(f"no answer to {op} from {', '.join(sorted(waiting))} within 60s")
             return answers
 
+        routes: dict[str, list[str]] = {}
+
+        async def idle() -> bool:
+            """Whether every service's consumers are done (see the settle loop below)."""
+            try:
+                if set(routes) != set(cluster.services):  # the event types each consumes
+                    routes.update({s: [str(x) for x in r.get("routes") or []]
+                                   for s, r in (await ask("ping", set(cluster.services))).items()})
+                if any(cluster.restarting(s) for s in cluster.services):
+                    return False
+                backlogs = await asyncio.gather(*(transport.backlog(s, routes[s]) for s in cluster.services))
+                if any(backlogs):
+                    return False
+                if not transport.EXACT_BACKLOG:
+                    answers = await ask("status", set(cluster.services))
+                    return not any(r.get("busy") for r in answers.values())
+                return True
+            except AdapterError:
+                return False
+
         def tell(phase: str) -> None:
             if self.progress is not None:
                 self.progress({"phase": phase, "started": report.started, "sagas": self.sagas,
@@ -236,14 +257,24 @@ class SpecFaultRunner:
                 await asyncio.sleep(0.05)
                 tell("running")
             deadline = time.monotonic() + self.settle_timeout
-            quiet, last = 0, -1
+            # At rest: every started saga has its outcome and every service's consumers
+            # have nothing pending or unacknowledged (and no runner is handling a message),
+            # twice in a row with nothing published in between. (It was a fixed 2 s of
+            # silence: slower than the services' own word, and blind to a redelivery due.)
+            rested, idle_at = False, None
             while time.monotonic() < deadline and not self._stop.is_set():
-                await asyncio.sleep(0.5)
-                quiet = quiet + 1 if len(events) == last else 0
-                last = len(events)
+                await asyncio.sleep(0.05)
                 tell("settling")
-                if settled >= set(saga_ids[: report.started]) and quiet >= 4:
+                if not settled >= set(saga_ids[: report.started]):
+                    continue
+                count = len(events)
+                if not await idle():
+                    idle_at = None
+                elif idle_at == count:
+                    rested = True
                     break
+                else:
+                    idle_at = count
             blind = bus_blind(spec)
             if blind:
                 started = saga_ids[: report.started]
@@ -253,7 +284,7 @@ class SpecFaultRunner:
                 except AdapterError as exc:
                     answers = {s: {"available": False, "reason": str(exc)} for s in cluster.services}
                 report.properties = judge_variables(spec, started, answers, blind,
-                                                    at_rest=settled >= set(started) and quiet >= 4)
+                                                    at_rest=settled >= set(started) and rested)
         finally:
             await transport.close()
             cluster.stop_all()
