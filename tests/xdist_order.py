@@ -31,7 +31,6 @@ LONG_TESTS: dict[str, float] = {
     "tests/conformance/test_conform_mutants.py::test_mutant_is_caught_with_a_short_shrunk_sequence[late-reservation-after-cancel]": 23,
     "tests/conformance/test_conform_mutants.py::test_mutant_is_caught_with_a_short_shrunk_sequence[volatile-idempotency]": 23,
     "tests/model/test_lean_loops.py::test_lean_loops_explore_what_the_dict_loops_do[corrected-o2-sorted]": 22,
-    "tests/conformance/test_conform_any_saga.py::test_a_buggy_spec_fails_with_its_named_property_and_replays": 22,
     "tests/docs/test_docs_reports.py::test_conform_report_shows_each_failure_as_a_sequence": 22,
     "tests/conformance/test_conform_mutants.py::test_mutant_is_caught_with_a_short_shrunk_sequence[no-idempotency]": 22,
     "tests/conformance/test_conform_mutants.py::test_a_spec_release_that_keeps_stock_is_found_on_every_seed": 22,
