@@ -11,6 +11,7 @@ blame damage that outlives a case (a consumer that dies) on the case that caused
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import subprocess
@@ -37,12 +38,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def shop(request):
-    """Start the foreign shop (``request.param``: a bug or None) on a fresh exchange and port."""
+@contextlib.contextmanager
+def _running_shop(bug: str | None):
+    """The foreign shop (with ``bug``, or as it is) on a fresh exchange and port: its adapter URL."""
     url = require(URLS["rabbitmq"], "AMQP_URL")
     exchange, port = namespace("shop"), _free_port()
-    bug = getattr(request, "param", None)
     cmd = [sys.executable, "-m", "sagaspec.examples.foreign_shop", "--url", url, "--exchange", exchange,
            "--port", str(port)]
     proc = subprocess.Popen(cmd + (["--bug", bug] if bug else []), stdout=subprocess.PIPE,
@@ -66,13 +66,28 @@ def shop(request):
         proc.stderr.close()
 
 
+@pytest.fixture
+def shop(request):
+    """A shop of its own (``request.param``: a bug or None): the faulty ones are damaged by a run."""
+    with _running_shop(getattr(request, "param", None)) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def sound_shop():
+    """One shop as it is for the tests that leave it as they found it: each case sets its
+    world up and tags its orders, so runs do not meet (a start-up per test saved)."""
+    with _running_shop(None) as url:
+        yield url
+
+
 def conform(adapter: str, *extra: str):
     return CliRunner().invoke(main, ["conform", "--spec", SHOP, "--participant", "system", "--adapter", adapter,
                                      "--mapping", MAPPING, "--seed", "1", *extra])
 
 
-def test_the_foreign_shop_passes_as_it_is(shop):
-    result = conform(shop, "-n", "8")
+def test_the_foreign_shop_passes_as_it_is(sound_shop):
+    result = conform(sound_shop, "-n", "8")
     assert result.exit_code == 0, result.output
     assert "PASSED" in result.output and "8 case(s)" in result.output
     # A system that runs by itself gets the faults its broker can carry: duplicates of what
@@ -132,7 +147,7 @@ def test_without_the_health_check_a_later_case_takes_the_blame(shop, tmp_path):
     assert "inventory on OrderPlaced" in result.output
 
 
-def test_a_saga_started_by_a_message_on_their_broker(shop, tmp_path):
+def test_a_saga_started_by_a_message_on_their_broker(sound_shop, tmp_path):
     """The same shop with the trigger declared as a message on its exchange (its routing
     key, a body whose request_id carries the saga): it passes, and every outcome is read
     back through the order number learnt from what it published."""
@@ -146,8 +161,8 @@ path = "/orders"
     ).replace('id = "order_number"                  #', 'id = "request_id"                    #', 1)
     mapping = tmp_path / "by-message.toml"
     mapping.write_text(text)
-    result = CliRunner().invoke(main, ["conform", "--spec", SHOP, "--participant", "system", "--adapter", shop,
-                                       "--mapping", str(mapping), "--seed", "1", "-n", "6"])
+    result = CliRunner().invoke(main, ["conform", "--spec", SHOP, "--participant", "system",
+                                       "--adapter", sound_shop, "--mapping", str(mapping), "--seed", "1", "-n", "6"])
     assert result.exit_code == 0, result.output
     assert "PASSED" in result.output
 
@@ -200,8 +215,8 @@ def test_the_consumer_that_chokes_on_garbage_passes_without_invalid_messages(sho
     assert result.exit_code == 0, result.output
 
 
-def test_faults_a_foreign_system_cannot_take_are_refused_in_one_line(shop):
-    result = conform(shop, "-n", "1", "--faults", "crash,duplicates")
+def test_faults_a_foreign_system_cannot_take_are_refused_in_one_line(sound_shop):
+    result = conform(sound_shop, "-n", "1", "--faults", "crash,duplicates")
     assert result.exit_code == 2, result.output
     line = result.output.strip().splitlines()[-1]
     assert line.startswith("error: --faults: a foreign system runs its sagas by itself"), result.output
