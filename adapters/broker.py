@@ -79,7 +79,7 @@ _COMMON_PARAMS = {
     "create": "1 to declare a missing stream / exchange instead of failing (default 0)",
     "timeout": "seconds allowed to connect or to answer one broker call (default 3)",
     "ack_wait": "seconds before an unacknowledged message is redelivered "
-                "(30, or 2 with spawn)",
+                "(30; with spawn 2, on NATS 0.5)",
     "settle": "seconds of silence after which collect() counts the system quiet "
               "(0.3, or 0.03 with spawn)",
     "spawn": "participants a launcher runs as processes: auto (the target), all, "
@@ -391,6 +391,9 @@ class Transport:
     PASSTHROUGH_QUERY: ClassVar[bool] = False
     #: Whether :meth:`backlog` also counts messages a consumer holds unacknowledged.
     EXACT_BACKLOG: ClassVar[bool] = True
+    #: ``ack_wait`` for services spawned to be killed on purpose: what a killed one held
+    #: comes back soon (shorter where a live consumer keeps what it holds from expiring).
+    SPAWN_ACK_WAIT: ClassVar[float] = 2.0
 
     def __init__(self, config: BrokerConfig) -> None:
         self.config = config
@@ -749,7 +752,7 @@ class BrokerAdapter(Adapter):
             self.config.settle = 0.03 if self.config.spawn else 0.3
         if self.config.ack_wait is None and self.config.spawn:
             # Spawned services are killed on purpose: redeliver their messages quickly.
-            self.config.ack_wait = 2.0
+            self.config.ack_wait = self.transport.SPAWN_ACK_WAIT
         self.name = self.transport.NAME
         self.origin = f"sagaspec-{uuid.uuid4().hex[:12]}"
         self._seen: list[dict[str, Any] | RawMessage] = []

@@ -17,7 +17,9 @@ Override with ``?stream=ORDERS&subject_prefix=shop.events``. Binary mode puts th
 CloudEvents attributes in NATS headers (``ce-id``, ``ce-type``, ...).
 
 nats-server 2.9 has no multi-subject consumer filter, hence one durable consumer per
-(service, event type); the runner serialises their handlers.
+(service, event type); the runner serialises their handlers. What a consumer fetched is
+kept alive (``+WPI``, every ``ack_wait / 4``) until its handler is done with it, so only
+a dead consumer's messages are redelivered after ``ack_wait``.
 """
 
 from __future__ import annotations
@@ -64,6 +66,8 @@ def _headers(msg: Any) -> dict[str, str]:
 @register_transport
 class NatsTransport(Transport):
     NAME = "nats"
+    #: Its consumers keep what they hold alive (``+WPI``): only a dead one's messages wait.
+    SPAWN_ACK_WAIT = 0.5
     SCHEMES = ("nats", "tls")
     NAME_PARAMS = {
         "stream": "JetStream stream name (default SAGA, or SAGA_<ns>)",
@@ -323,17 +327,35 @@ class NatsTransport(Transport):
                 await self._ride_out(outage, exc, what)
                 continue
             self._recovered(outage, what)
-            for msg in msgs:
-                try:
-                    deliveries = msg.metadata.num_delivered
-                except Exception:
-                    deliveries = 1
-                received = Received(
-                    msg.data, _headers(msg), route, deliveries,
-                    ack=msg.ack, nak=msg.nak,
-                )
-                async with self._handler_lock:
-                    await handler(received)
+            # The batch is kept alive while it waits for or is in its handler, so a short
+            # ack_wait redelivers only what a dead consumer held.
+            waiting = list(msgs)
+            beat = asyncio.ensure_future(self._in_progress(waiting))
+            try:
+                for msg in msgs:
+                    try:
+                        deliveries = msg.metadata.num_delivered
+                    except Exception:
+                        deliveries = 1
+                    received = Received(
+                        msg.data, _headers(msg), route, deliveries,
+                        ack=msg.ack, nak=msg.nak,
+                    )
+                    async with self._handler_lock:
+                        await handler(received)
+                    waiting.remove(msg)
+            finally:
+                beat.cancel()
+
+    async def _in_progress(self, waiting: list[Any]) -> None:
+        """Tell the server every ``ack_wait / 4`` that ``waiting`` is still being worked on
+        (JetStream's ``+WPI``: its redelivery timer starts again)."""
+        every = max(0.02, (self.config.ack_wait or 30.0) / 4)
+        while waiting:
+            await asyncio.sleep(every)
+            for msg in list(waiting):
+                with contextlib.suppress(Exception):
+                    await msg.in_progress()
 
     async def _flush(self) -> None:
         """``nc.flush()`` bounded by ``config.timeout``, without cancelling its PING.

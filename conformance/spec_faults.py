@@ -142,12 +142,13 @@ class SpecFaultRunner:
             decode_message,
             new_namespace,
             open_transport,
+            transport_for,
         )
         spec = self.spec
         report = SpecFaultReport(spec=spec.name, sagas=self.sagas)
         config = BrokerConfig.from_url(self.broker, namespace=new_namespace("faults_"))
-        if config.ack_wait is None:
-            config.ack_wait = 2.0  # services are killed on purpose: redeliver their messages soon
+        if config.ack_wait is None:  # services are killed on purpose: redeliver their messages soon
+            config.ack_wait = transport_for(config.scheme).SPAWN_ACK_WAIT
         state = Path(tempfile.mkdtemp(prefix="sagaspec-spec-faults-"))
         cluster = self.launcher(config, None, db=self.db, spec=self.spec_ref, state_dir=state)
         starter = next(p.name for p in spec.participants if any(r.kind == "trigger" for r in p.reactions))

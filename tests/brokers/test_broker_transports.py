@@ -220,3 +220,38 @@ def test_redis_per_type_streams(run):
             await t.close()
 
     run(scenario())
+
+
+def test_a_nats_consumer_keeps_what_it_holds_from_being_redelivered(run, nats_url):
+    """A live consumer tells JetStream it is still working on what it fetched (``+WPI``):
+    with a short ack_wait only a dead consumer's messages come back, not those a slow
+    handler holds or that wait behind it in the same batch."""
+    url = _with(nats_url, ns=new_namespace("wpi"), ack_wait="0.3")
+
+    async def scenario() -> None:
+        publisher, consumer = open_transport(url), open_transport(url)
+        await publisher.connect()
+        await publisher.ensure_topology(create=True)
+        got: list[tuple[str, int]] = []
+        try:
+            await consumer.connect()
+
+            async def handle(msg):
+                got.append((decode_message(msg.body, msg.headers)["eventId"], msg.deliveries))
+                await asyncio.sleep(1.0)  # held for more than three ack_waits
+                await msg.ack()
+
+            await consumer.consume("payment", ["OrderCreated"], handle)
+            for i in range(2):
+                body, headers = encode_event(dict(examples_for("OrderCreated")[0], eventId=f"evt-{i}"), "structured")
+                await publisher.publish("OrderCreated", body, headers)
+            await _until(lambda: len(got) == 2)
+            await asyncio.sleep(1.5)  # a redelivery would have come by now
+            assert got == [("evt-0", 1), ("evt-1", 1)]
+            assert await publisher.backlog("payment", ["OrderCreated"]) == 0
+        finally:
+            await consumer.close()
+            await publisher.destroy()
+            await publisher.close()
+
+    run(scenario())

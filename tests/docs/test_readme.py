@@ -284,6 +284,11 @@ def test_the_tour_comes_first():
     ]
 
 
+# argv -> (exit code, output, stdout) of its run: README lines that differ only by their
+# comment are one command, run once per process (each in a fresh folder).
+_RAN_HERE: dict[tuple[str, ...], tuple[int, str, str]] = {}
+
+
 @pytest.mark.parametrize("cmd", sorted(RUN_HERE))
 def test_readme_command_runs_verbatim(cmd, tmp_path, monkeypatch):
     assert cmd in [c for _s, c in commands()], f"no longer in the README: {cmd}"
@@ -295,11 +300,14 @@ def test_readme_command_runs_verbatim(cmd, tmp_path, monkeypatch):
         redirect = tmp_path / target.strip()
     argv = shlex.split(line)
     assert argv[0] == "sagaspec"
-    r = CliRunner().invoke(main, argv[1:])
-    assert r.exit_code == RUN_HERE[cmd], (cmd, r.output[-2000:])
-    assert "Traceback" not in r.output
+    if tuple(argv) not in _RAN_HERE:
+        r = CliRunner().invoke(main, argv[1:])
+        _RAN_HERE[tuple(argv)] = (r.exit_code, r.output, r.stdout)
+    exit_code, output, stdout = _RAN_HERE[tuple(argv)]
+    assert exit_code == RUN_HERE[cmd], (cmd, output[-2000:])
+    assert "Traceback" not in output
     if redirect is not None:
-        redirect.write_text(r.stdout)
+        redirect.write_text(stdout)
         assert redirect.stat().st_size > 1000
 
 
