@@ -293,15 +293,21 @@ def test_monitor_cli_flags_double_charge_and_stuck_saga(run, tmp_path):
         await adapter.start()
         try:
             await adapter.setup(World(stock={"sku-1": 10}))
+            # Saga 1 has settled before saga 2 starts: only saga 2 can outlast a short timeout.
             mon = _Monitor(f"{url}?ns={adapter.config.namespace}", tmp_path, "--duration", "120",
-                           "--timeout", "1.5", "--fail-on-violation")
+                           "--timeout", "0.5", "--fail-on-violation")
             await adapter.place_order(_order(1))
             created = next(e for e in await adapter.collect(3) if e["eventType"] == "OrderCreated")
             await adapter.deliver(created)  # a redelivery: without idempotency, a second charge
             await adapter.collect(3)
             adapter.cluster.kill("inventory")  # and a saga that cannot finish
             await adapter.place_order(_order(2))
-            await asyncio.sleep(2.5)  # past the monitor's saga timeout
+            # Until the monitor flags it (it writes each violation as it finds it).
+            for _ in range(600):
+                if any('"saga-terminates"' in line and '"saga-2"' in line
+                       for line in mon.ndjson.read_text().splitlines()):
+                    break
+                await asyncio.sleep(0.05)
             code, lines, summary, err = mon.result()
             checks = {(v["check"], v.get("sagaId")) for v in lines}
             assert code == 1, err
