@@ -681,7 +681,8 @@ class BrokerAdapter(Adapter):
     event's fields, answered by the participant that starts sagas), ``inspect`` (``keys`` -> ``values``),
     ``variables`` (``sagas`` -> ``available``, and ``sagas``: each saga's spec variables,
     ``shared``, ``params``; or a ``reason`` they are not available); a service may also broadcast
-    ``{"op": "crashed", "service", "reason", "payload"}``. Answering services give
+    ``{"op": "crashed", "service", "reason", "payload"}``, and ``{"op": "ready", "service",
+    "routes"}`` once it consumes (a ping waiting counts it as an answer). Answering services give
     ``setup`` and ``place_order``. With ``spawn=`` a :class:`Launcher` runs them as
     processes: ``crash`` SIGKILLs one and restarts it armed to die again at
     ``crash_point`` of its next message (which the broker then redelivers), and quiet
@@ -760,6 +761,7 @@ class BrokerAdapter(Adapter):
         self._arrived: asyncio.Event | None = None
         self._replies: dict[str, list[dict[str, Any]]] = {}
         self._reply_events: dict[str, asyncio.Event] = {}
+        self._pings: set[str] = set()  # the ids of pings waiting for answers
         #: Services that answered a ping on the control channel.
         self.responders: set[str] = set()
         self._routes: dict[str, tuple[str, ...]] = {}
@@ -1064,6 +1066,7 @@ class BrokerAdapter(Adapter):
         rid = uuid.uuid4().hex
         self._replies[rid] = []
         event = self._reply_events[rid] = asyncio.Event()
+        self._pings.add(rid)
         try:
             await self.transport.control_send({"op": "ping", "id": rid, "from": self.origin})
             deadline = time.monotonic() + wait
@@ -1079,6 +1082,7 @@ class BrokerAdapter(Adapter):
                 if r.get("service") and isinstance(r.get("routes"), list):
                     self._routes[str(r["service"])] = tuple(str(x) for x in r["routes"])
         finally:
+            self._pings.discard(rid)
             self._replies.pop(rid, None)
             self._reply_events.pop(rid, None)
         self.responders |= found
@@ -1166,6 +1170,12 @@ class BrokerAdapter(Adapter):
                 event = self._reply_events.get(rid)
                 if event is not None:
                     event.set()
+        elif op == "ready":
+            # A runner that just started consuming says so unasked: every ping waiting
+            # counts it as an answer (a service started after a ping went out missed it).
+            for rid in self._pings:
+                self._replies[rid].append(message)
+                self._reply_events[rid].set()
         elif op == "crashed":
             # A service raised while handling a message: a finding, reported like the
             # in-process adapter does.

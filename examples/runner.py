@@ -31,7 +31,8 @@ or, by default, in an SQLite file (``--db PATH``, default
 The runner also answers the control channel the broker adapter documents (ping, status,
 world set-up, ``place_order``/``start`` by the participant that starts sagas, ``inspect``
 of state keys, ``variables``: a spec participant's variables per saga and shared): this is how the broker adapter, the fault runner and the soak test drive
-the reference services.
+the reference services. Once consuming, it says so there unasked (``ready``, with the
+event types it consumes), so whoever waits for it need not ask again.
 
 Failures are told apart (:mod:`sagaspec.examples.retry`). A *transient* one (lost
 database connection, lock timeout, serialisation failure, broker timeout) keeps the
@@ -254,6 +255,10 @@ class ServiceRunner:
         await self.transport.consume(self.name, self.routes, self._on_message)
         log.info("%s ready (pid %d) on %s, consuming %s", self.name, os.getpid(),
                  self.transport.describe(), ", ".join(self.routes))
+        # Whoever waits for this service hears it is consuming without asking again.
+        with contextlib.suppress(Exception):
+            await self.transport.control_send({"op": "ready", "service": self.name, "pid": os.getpid(),
+                                               "routes": list(self.routes)})
 
     async def close(self) -> None:
         await self.transport.close()
@@ -412,7 +417,7 @@ class ServiceRunner:
 
         op = msg.get("op")
         to = msg.get("to")
-        if op in (None, "reply", "crashed") or (to and self.name not in to):
+        if op in (None, "reply", "crashed", "ready") or (to and self.name not in to):
             return
         try:
             await self._control_op(op, msg)

@@ -7,6 +7,9 @@ default) or ignores it and waits for the system's quiet (``wait=quiet``).
 
 from __future__ import annotations
 
+import asyncio
+import os
+
 import pytest
 from brokerenv import URLS, namespace, require
 from sagaspec.adapters.broker import BrokerAdapter
@@ -99,6 +102,58 @@ def test_a_ping_for_named_services_ends_when_they_have_all_answered(run):
     assert run(adapter.ping(wait=3600, want={"payment", "order"})) == {"payment", "order"}
     assert run(adapter.ping(wait=0.05)) == {"payment", "order"}
     assert adapter._replies == {} and adapter._reply_events == {}
+
+
+@pytest.mark.timeout(60)
+def test_a_ping_counts_a_service_that_says_it_is_ready_unasked(run):
+    """A runner that starts consuming after a ping went out missed it; it says ``ready``
+    unasked and the waiting ping counts that (each crash restart waited out a ping window)."""
+    adapter = BrokerAdapter(URLS["nats"], participant="payment", namespace=namespace("mw"))
+
+    async def started(message: dict) -> None:  # no one answers the ping itself
+        await adapter._on_control({"op": "ready", "service": "payment", "pid": 1, "routes": ["OrderCreated"]})
+
+    adapter.transport.control_send = started  # type: ignore[method-assign]
+    # An hour-long window: without counting the announcement this never returns.
+    assert run(adapter.ping(wait=3600, want={"payment"})) == {"payment"}
+    assert adapter._routes["payment"] == ("OrderCreated",) and adapter.responders == {"payment"}
+    # No ping waiting: an announcement answers nothing.
+    run(adapter._on_control({"op": "ready", "service": "order"}))
+    assert adapter._pings == set() and adapter._replies == {} and adapter._reply_events == {}
+
+
+def test_a_runner_says_it_is_ready_on_the_control_channel(run, tmp_path):
+    from sagaspec.adapters.broker import open_transport
+    from sagaspec.examples.runner import ServiceRunner
+
+    url = f"{require(URLS['nats'], 'NATS_URL')}?ns={namespace('rdy')}"
+    heard: list[dict] = []
+
+    async def scenario() -> None:
+        listener = open_transport(url)
+        await listener.connect()
+        await listener.ensure_topology(create=True)
+        runner = ServiceRunner("payment", url, db=str(tmp_path / "payment.db"))
+        try:
+            async def hear(message: dict) -> None:
+                heard.append(message)
+
+            await listener.control_listen(hear)
+            await runner.start()
+            await listener.flush()
+            for _ in range(100):
+                if any(m.get("op") == "ready" for m in heard):
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            await runner.close()
+            await listener.destroy()
+            await listener.close()
+
+    run(scenario())
+    ready = [m for m in heard if m.get("op") == "ready"]
+    assert len(ready) == 1 and ready[0]["service"] == "payment"
+    assert ready[0]["routes"] == ["OrderCancelled", "OrderCreated"] and ready[0]["pid"] == os.getpid()
 
 
 class _Supervisor:
