@@ -13,7 +13,6 @@ LONG_TESTS: dict[str, float] = {
     "tests/docs/test_readme.py::test_readme_files_and_the_commands_that_use_them_run_verbatim": 37,
     "tests/conformance/test_mutation_expectations.py::test_the_mutation_score_is_as_recorded_and_every_survivor_explained[examples/sagas/order-shipping.saga.yaml]": 37,
     "tests/brokers/test_broker_conformance.py::test_reference_services_pass_the_suite[rabbitmq]": 32,
-    "tests/conformance/test_conform_generator.py::test_shrinking_goes_to_small_values": 30,
     "tests/conformance/test_conform_overtaken.py::test_the_overtaking_policy_reaches_overtaken_events_more_often": 30,
     "tests/conformance/test_conform_system_steps.py::test_crash_mutants_of_the_system_are_caught_on_every_seed_only_when_stepped[mark-before-work-1]": 30,
     "tests/conformance/test_conform_mutants.py::test_mutant_is_caught_with_a_short_shrunk_sequence[email-per-duplicate]": 30,

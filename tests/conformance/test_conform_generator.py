@@ -88,8 +88,11 @@ def test_a_seeded_run_reaches_the_edges_of_the_triggers_schema_but_mostly_draws_
 
 
 def test_shrinking_goes_to_small_values():
+    # Without the explain phase: it re-ran the found value about 100 times with parts
+    # varied, for a report comment, 9/10 of this test's time; the minimum is the shrink's.
     smallest = find(saga_strategy(_shipping(), 0, "x"), lambda s: True,
-                    settings=settings(database=None, deadline=None))
+                    settings=settings(database=None, deadline=None,
+                                      phases=[Phase.generate, Phase.shrink]))
     assert len(_lines(smallest)) == 1 and len(smallest.fields["userId"]) == 1
 
 
