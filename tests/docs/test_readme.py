@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -128,8 +129,10 @@ RUN_HERE = {
     "sagaspec docs asyncapi --design seed --format json --content-mode structured --address-prefix orders.": 0,
 }
 
-# Run by this file in one fresh folder holding the files the README defines, in this
-# order, each in its own process (as a user types them): command -> exit status.
+# Run by this file in one fresh folder holding the files the README defines, each in its
+# own process (as a user types them), in this order within three independent chains (the
+# model checks and the seed's trace; the payment conformance runs; the travel starter's
+# commands): command -> exit status.
 RUN_IN_FOLDER = {
     "sagaspec check --model my_pkg.models:two_phase_commit": 0,
     "sagaspec check --model path/to/models.py:two_phase_commit --bus fifo --crashes 1": 0,
@@ -326,10 +329,23 @@ def test_readme_files_and_the_commands_that_use_them_run_verbatim(tmp_path):
     (tmp_path / "path/to").mkdir(parents=True)
     (tmp_path / "path/to/models.py").write_text(files["my_pkg/models.py"])
     shown = [c for _s, c in commands()]
-    for cmd, code in RUN_IN_FOLDER.items():
+    for cmd in RUN_IN_FOLDER:
         assert cmd in shown, f"no longer in the README: {cmd}"
-        run = _bash(["-c", cmd], cwd=tmp_path,
-                             timeout=240, env=_env(tmp_path))
+    # Three chains that use nothing of each other's run side by side; each runs its
+    # commands in the README's order.
+    cmds = list(RUN_IN_FOLDER)
+    chains = [cmds[:7], cmds[7:9], cmds[9:]]
+    assert chains[0][-2:] == [c for c in cmds if "traces/" in c]  # the seed's trace, then its replay
+    assert all("conform --participant payment" in c for c in chains[1])
+    assert chains[2][0] == "sagaspec init travel"
+
+    def run_chain(chain: list[str]) -> list[tuple[str, subprocess.CompletedProcess]]:
+        return [(cmd, _bash(["-c", cmd], cwd=tmp_path, timeout=240, env=_env(tmp_path))) for cmd in chain]
+
+    with ThreadPoolExecutor(len(chains)) as pool:
+        runs = dict(run for done in pool.map(run_chain, chains) for run in done)
+    for cmd, code in RUN_IN_FOLDER.items():
+        run = runs[cmd]
         assert run.returncode == code, (cmd, run.stdout[-1500:], run.stderr[-1500:])
         assert "Traceback" not in run.stderr, (cmd, run.stderr)
 
