@@ -373,10 +373,16 @@ def test_readme_commands_on_prepared_files_run_verbatim(tmp_path):
     (tmp_path / "mypkg/designs.py").write_text(
         "from sagaspec.spec.designs import DESIGNS\n\nMINE = DESIGNS['corrected']\n")
     shown = [c for _s, c in commands()]
-    for cmd, code in RUN_ON_PREPARED_FILES.items():
+    for cmd in RUN_ON_PREPARED_FILES:
         assert cmd in shown, f"no longer in the README: {cmd}"
-        run = _bash(["-c", cmd], cwd=tmp_path, timeout=240,
-                             env=_env(tmp_path), input=json.dumps(events[-1]) + "\n")
+
+    def run_one(cmd: str) -> subprocess.CompletedProcess:
+        return _bash(["-c", cmd], cwd=tmp_path, timeout=240, env=_env(tmp_path), input=json.dumps(events[-1]) + "\n")
+
+    with ThreadPoolExecutor(4) as pool:  # (they only read the prepared files: side by side)
+        runs = dict(zip(RUN_ON_PREPARED_FILES, pool.map(run_one, RUN_ON_PREPARED_FILES), strict=True))
+    for cmd, code in RUN_ON_PREPARED_FILES.items():
+        run = runs[cmd]
         assert run.returncode == code, (cmd, run.stdout[-1500:], run.stderr[-1500:])
         assert "Traceback" not in run.stderr, (cmd, run.stderr)
 
