@@ -10,10 +10,13 @@ state kept or asked about and kept in a second visited dict); "new" is
 ``sagaspec.model.distributed`` (the fingerprint the search computes anyway is the same
 in every process: one visited dict, nothing computed per state for the other workers);
 "new-whole" is new with owners by the whole state (the partition the estimate scales
-from). All pick owners as the CLI does (``partition="auto"``) unless said otherwise.
+from); "new-hash" is new with the chosen participant's states placed by hash, as before
+the sample's counts placed them (``balance=False``). All pick owners as the CLI does
+(``partition="auto"``) unless said otherwise.
 
 For each variant and worker count it prints the distinct states (which must equal the
-sequential search's, printed first), the wall time of the search (cluster start-up and
+sequential search's, printed first), the share of the states each worker owns (and the
+share the sample predicted), the wall time of the search (cluster start-up and
 shutdown and trace re-execution apart; "old" counts the shutdown in), states per second of wall time, the critical-path CPU
 seconds (per round the slowest worker's CPU seconds, summed: what the search would take
 on idle cores), fingerprints asked and states sent per state, bytes and messages per
@@ -31,6 +34,7 @@ for the model and its assumptions). Nothing is asserted; the numbers are printed
 Usage::
 
     python bench/bench_distributed.py                  # corrected, 3 orders, 1 crash (10.6M states): prev vs new, 1 and 2 workers
+    python bench/bench_distributed.py --variants new-hash,new   # the same, owners by hash vs by the sample's counts
     python bench/bench_distributed.py --short          # 2 orders, seconds (CI): every variant
     python bench/bench_distributed.py --orders 2 --crashes 1 --variants new,new-whole --workers 1,2
     python bench/bench_distributed.py --json
@@ -79,7 +83,11 @@ VARIANTS = {
     "new": (explore_distributed, {"loop": "auto", "partition": "auto"}),
     # now, owners by the whole state (what the estimate for many workers scales from)
     "new-whole": (explore_distributed, {"loop": "auto", "partition": None}),
+    # now, the chosen participant's states placed by hash (before: not by the sample's counts)
+    "new-hash": (explore_distributed, {"loop": "auto", "partition": "auto", "balance": False}),
 }
+# Variants that differ from "new" only in where states go: with 1 worker, the same run.
+SAME_ON_ONE = ("new-whole", "new-hash")
 
 
 def run_distributed(system, config, workers: int, variant: str = "new") -> dict:
@@ -108,10 +116,17 @@ def run_distributed(system, config, workers: int, variant: str = "new") -> dict:
         })
     states = r.stats.states
     sent = sum(p["states_sent"] for p in per)
+    # The states expanded over those of the busiest worker, level by level (every level
+    # ends at a barrier): the speedup the placement allows, whatever the load.
+    widths = [t.extra["widths"] for t in traffic if "widths" in t.extra]
+    levels = [max(ws) for ws in zip(*widths, strict=True)] if widths else []
     asked = sum(p["asked"] for p in per)
     return {
         "variant": variant, "workers": workers, "states": states, "edges": r.stats.edges, "depth": r.stats.depth,
         "partition": timings["partition"],
+        "split": [round(p["states"] / states, 4) for p in per], "predicted": timings.get("predicted"),
+        "sample_s": timings.get("sample"),
+        "balance_bound": round(sum(map(sum, widths)) / sum(levels), 3) if levels else None,
         "search_s": timings["search"], "startup_s": timings["startup"], "shutdown_s": timings.get("shutdown"),
         "traces_s": timings["traces"],
         "liveness_s": timings["liveness"], "critical_cpu_s": timings["critical_cpu"],
@@ -190,12 +205,16 @@ def estimate(one: dict, many: dict, targets=(16, 64), bandwidth: float = 1.25e8,
     return out
 
 
+def _split(shares) -> str:
+    return "/".join(f"{100 * x:.1f}" for x in shares) if shares else "-"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workers", default="1,2", help="worker counts, comma-separated [1,2]")
     ap.add_argument("--variants", default=None,
-                    help="old and prev (the frozen copies), new, new-whole (new with whole-state owners) "
-                         "[prev,new; with --short all four]")
+                    help="old and prev (the frozen copies), new, new-whole (new with whole-state owners), "
+                         "new-hash (new with the participant's states placed by hash) [prev,new; with --short all]")
     ap.add_argument("--design", default="corrected")
     ap.add_argument("--orders", type=int, default=3)
     ap.add_argument("--crashes", type=int, default=1)
@@ -227,12 +246,13 @@ def main(argv: list[str] | None = None) -> int:
     runs = []
     for v in variants:
         for n in counts:
-            if v == "new-whole" and n == 1:
+            if v in SAME_ON_ONE and n == 1:
                 continue  # (one worker owns everything: the same run as new)
             r = run_distributed(system, config, n, v)
             runs.append(r)
             rows.append(r)
             print(f"{v} {n} worker(s): {r['states']:,} states, search {r['search_s']} s, critical CPU {r['critical_cpu_s']} s, "
+                  f"split {'/'.join(f'{x:.1%}' for x in r['split'])}, "
                   f"load {r['load_before']} -> {r['load_after']}", file=sys.stderr)
     if seq is not None:
         for r in runs:
@@ -242,7 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     est = []
     by = {v: {r["workers"]: r for r in runs if r["variant"] == v} for v in VARIANTS}
     new = by["new"]
-    by["new-whole"].setdefault(1, new.get(1))
+    for v in SAME_ON_ONE:
+        by[v].setdefault(1, new.get(1))
     if 1 in new and len(new) > 1:
         w = max(new)
         est = estimate(new[1], by["new-whole"].get(w) or new[w])
@@ -251,23 +272,27 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(f"{'run':>16} {'states':>11} {'search s':>9} {'st/s wall':>10} {'wall vs 1':>9} "
           f"{'crit CPU s':>10} {'CPU vs 1':>8} {'vs seq':>6} {'asked/st':>8} {'sent/st':>7} {'B/state':>7} {'msg/state':>9}"
-          "  partition, load before/after")
+          f" {'split %':>11} {'predicted':>11} {'bound':>5}  partition, load before/after")
     for r in rows:
         if r["workers"] == 0:
             print(f"{'sequential':>16} {r['states']:>11,} {r['search_s']:>9.2f} {r['states_per_s']:>10,} {'':>9} "
                   f"{r['cpu_s']:>10.2f}")
             continue
-        base = by["new" if r["variant"] == "new-whole" else r["variant"]].get(1)
+        base = by[r["variant"]].get(1)
         wall = f"{base['search_s'] / r['search_s']:.2f}" if base else "-"
         cpu = f"{base['critical_cpu_s'] / r['critical_cpu_s']:.2f}" if base else "-"
         vs_seq = f"{seq['cpu_s'] / r['critical_cpu_s']:.2f}" if seq else "-"
         print(f"{r['variant'] + ' ' + str(r['workers']) + ' w':>16} {r['states']:>11,} {r['search_s']:>9.2f} "
               f"{r['states_per_s']:>10,} {wall:>9} {r['critical_cpu_s']:>10.2f} {cpu:>8} {vs_seq:>6} "
               f"{r['asked_per_state']:>8} {r['sent_per_state']:>7} {r['bytes_per_state']:>7} "
-              f"{r['messages_per_state']:>9.2g}  {r['partition']}, {r['load_before']} / {r['load_after']}")
+              f"{r['messages_per_state']:>9.2g} {_split(r['split']):>11} {_split(r['predicted']):>11} "
+              f"{r['balance_bound'] or '-':>5}  "
+              f"{r['partition']}, {r['load_before']} / {r['load_after']}")
     print("(crit CPU: per level (old) or round (new) the slowest worker's CPU seconds, summed: the search time on idle "
           "cores with free messages; 'wall vs 1' and 'CPU vs 1' compare with the same implementation on 1 worker "
-          "(new-whole with new), 'vs seq' with the sequential search's CPU; asked: stable fingerprints sent to "
+          "(new-whole and new-hash with new), 'split': each worker's share of the states, 'predicted': that share "
+          "in the sample the owners were chosen by, 'bound': the states expanded over the busiest worker's, "
+          "level by level (the speedup the placement allows on idle cores), 'vs seq' with the sequential search's CPU; asked: stable fingerprints sent to "
           "their owners, sent: states sent)")
     print()
     print(f"{'run':>11} {'w':>2} {'states':>10} {'CPU s':>7} {'expand':>7} {'encode':>7} {'rest':>7} {'decode':>7} {'busy s':>7} "

@@ -12,7 +12,8 @@ distributed mode):
 * A state belongs to one worker, the same in every process and for every renaming of
   the sagas (interned numbers and Python's string hashes differ between processes, so
   neither can decide): by the whole state, or by one participant's state when a sample
-  shows fewer successors cross workers that way (:func:`choose_partition`). The owner
+  shows fewer successors cross workers that way, each of that participant's states the
+  sample saw placed by its counts there (:func:`choose_owners`). The owner
   keeps the fingerprints of its states, checks their properties and expands them.
 * On the unordered bus a worker runs the sequential search's incremental loop
   (generated from the same template, :mod:`sagaspec.model._distributed_loop`) with
@@ -45,6 +46,7 @@ Dask is an optional dependency: ``pip install 'sagaspec[cluster]'``.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import enum
 import gc
@@ -53,6 +55,7 @@ import io
 import itertools
 import os
 import pickle
+import random
 import sys
 import time
 from array import array
@@ -287,8 +290,11 @@ class _Shard:
     """
 
     def __init__(self, recipe: Recipe, config: Config, index: int, count: int, loop: str = "auto",
-                 partition: tuple[int, ...] | None = None) -> None:
+                 partition: tuple[int, ...] | None = None, owners: dict[int, int] | None = None) -> None:
         system = recipe.build()
+        # Owners by the partition's participants: orbit hash -> worker for the states the
+        # sample placed (see choose_owners); the hash decides the others.
+        self.owners = owners or {}
         self.registry = _class_registry(system)
         probe = Engine(system, config)
         # The fast loop: the sequential search's incremental loop for unordered buses
@@ -361,6 +367,7 @@ class _Shard:
         self.cpu_claim = self.cpu_build = self.cpu_decode = 0.0
         self.layered = True
         self.edges = 0
+        self.widths: list[int] = []  # states expanded per level (the balance, level by level)
         self.bytes_out = [0] * count
         self.states_out = [0] * count
         self.cpu = 0.0
@@ -428,6 +435,9 @@ class _Shard:
         return self._own(self._orbit_sum(s))
 
     def _own(self, o: int) -> int:
+        w = self.owners.get(o)
+        if w is not None:
+            return w
         # The low bits of a sum depend on the low bits of its terms alone (the parity of a
         # sum is the XOR of the parities): multiply by an odd constant and take the high
         # half, which depends on every bit (Fibonacci hashing). Without it 2 workers owned
@@ -485,6 +495,7 @@ class _Shard:
         self.ffps, self.nfps = self.nfps, array("Q")
         self.fvs, self.nfvs = self.nfvs, []
         self.level = depth + 1
+        self.widths.append(len(self.frontier))
         count = self.count
         if self.fast:
             self.sent_now = set()
@@ -806,6 +817,7 @@ class _Shard:
         return {
             "states": len(seen),
             "edges": self.edges,
+            "widths": list(self.widths),
             "cpu_seconds": self.cpu,
             "busy_seconds": self.wall,
             "cpu_expand": self.cpu_expand,
@@ -873,11 +885,62 @@ def run_in_process(shards: list[_Shard], max_states: int | None = None) -> int:
 
 
 # --------------------------------------------------------------------------- the partition
+@dataclass(frozen=True)
+class Choice:
+    """How states are placed: ``partition`` (see :func:`choose_partition`), ``owners``
+    (orbit hash of the partition's participant state -> worker, for the states the sample
+    saw; the hash places the rest), the sample's share of states per worker under them
+    (``predicted``, summed over its levels) and the sample's size in states."""
+
+    partition: tuple[int, ...] | None
+    owners: dict[int, int]
+    predicted: tuple[float, ...]
+    sample: int
+
+
+def _balance(levels: list[dict[int, int]], count: int) -> dict[int, int]:
+    """Each class (a key of the per-level counts) to one of ``count`` workers, largest
+    first, to the worker where it least raises the sum over levels of the busiest
+    worker's load: every level ends at a barrier, so that sum is the critical path."""
+    vec: dict[int, dict[int, int]] = {}
+    for d, level in enumerate(levels):
+        for o, k in level.items():
+            vec.setdefault(o, {})[d] = k
+    loads = [[0] * len(levels) for _ in range(count)]
+    owners = {}
+    for o, v in sorted(vec.items(), key=lambda x: (-sum(x[1].values()), x[0])):
+        def cost(w, v=v):
+            raised = 0
+            for d, k in v.items():
+                top = max(loads[x][d] for x in range(count))
+                raised += max(loads[w][d] + k, top) - top
+            return raised, sum(loads[w])
+        w = min(range(count), key=cost)
+        owners[o] = w
+        for d, k in v.items():
+            loads[w][d] += k
+    return owners
+
+
+class _Part:
+    """``s -> the orbit hash of participant p's state``."""
+
+    __slots__ = ("p", "tab")
+
+    def __init__(self, tab, p: int) -> None:
+        self.tab, self.p = tab, p
+
+    def __call__(self, s: tuple) -> int:
+        return self.tab[s[self.p]]
+
+
 _DEBUG_CHOICE = False
 
-def choose_partition(recipe: Recipe, config: Config, count: int, *, sample: int = 20_000,
-                     probe: int = 2_000) -> tuple[int, ...] | None:
-    """The participants whose states decide a state's owner (None: the whole state).
+
+def choose_owners(recipe: Recipe, config: Config, count: int, *, sample: int = 3_000,
+                  probe: int = 2_000, balance: bool = True, seed: int = 0) -> Choice:
+    """The participants whose states decide a state's owner (None: the whole state), and
+    with ``balance`` which worker owns each of their states the sample saw.
 
     Hashing the whole state spreads states evenly, but then a successor belongs to
     another worker (W-1)/W of the time, and most of those the owner has already found
@@ -885,54 +948,85 @@ def choose_partition(recipe: Recipe, config: Config, count: int, *, sample: int 
     as duplicates): a successor is looked up, asked for and often built and sent for
     nothing. Hashing one participant's state keeps the successors of every move that
     leaves it alone (locality-preserving partitions, as in Lerda and Sisto's distributed
-    SPIN), at the price of balance when that participant has few states. The choice: the
-    search itself run to ``sample`` states on one worker; over its widest level, each
-    candidate (each participant, the whole state) scores ``imbalance * (1 + crossing)``,
-    where imbalance is the busiest worker's share of the states times ``count`` and
-    crossing the fraction of the edges of ``probe`` states whose ends have different owners.
+    SPIN), at the price of balance: that participant has tens of states, a few of them in
+    a tenth of all states each (hashed, they split corrected, 3 orders, 1 crash 47/53%).
+
+    The sample: the search level by level on one worker, each level cut to ``sample``
+    states at random (``seed``) before it is expanded, to the last level. (The first
+    states of the search alone mislead: on that run the participant states the first
+    35,000 states hold most of place its 10.6M states 40/60%.) Each participant's states
+    are placed by their counts in the sample's levels (:func:`_balance`; by hash without
+    ``balance``); each candidate (each participant, the whole state) scores
+    ``imbalance * (1 + crossing)``, where imbalance is the sum over the sample's levels of
+    the busiest worker's states, times ``count``, over the sample's states, and crossing
+    the fraction of the edges of ``probe`` sampled states whose ends have different owners.
     """
     if count < 2:
-        return None
+        return Choice(None, {}, (1.0,), 0)
     shard = _Shard(recipe, config, 0, 1, "auto", None)
-    e, n = shard.engine, shard.n
-    depth = 0
-    states = list(shard.next)  # the widest level reached (the last, unless the sample ends the search)
-    while len(shard.seen) < sample:
-        if not shard.expand(depth, True)["own_new"]:
-            break
-        if len(shard.next) >= len(states):
-            states = list(shard.next)
-        depth += 1
-    if len(states) < 4 * count:
-        return None
+    e = shard.engine
+    rnd = random.Random(seed)
+    init = e.initial()
+    seen = {init}
+    levels = [[init]]
+    expanded: list[tuple] = []
+    while levels[-1]:
+        nxt = {}
+        for s in levels[-1]:
+            ts = e.expand(s)[0]
+            expanded.append((s, ts))
+            for t in ts:
+                if t not in seen:
+                    nxt[t] = None
+        seen.update(nxt)
+        states = list(nxt)
+        levels.append(rnd.sample(states, sample) if len(states) > sample else states)
+    levels.pop()
+    total = sum(len(lv) for lv in levels)
+    if total < 4 * count:
+        return Choice(None, {}, (1.0,) + (0.0,) * (count - 1), total)
     orbit, whole = shard._orbit_pid, shard._orbit_sum
     K, M = _K, _M64
-
-    def bucket(cand, s):  # as _Shard._own with ``count`` workers
-        o = whole(s) if cand is None else sum(orbit[p][s[p]] for p in cand) & M
-        return ((o * K & M) >> 32) % count
-
-    step = max(1, len(states) // probe)
-    picked = states[::step]
-    succs = [(s, e.expand(s)[0]) for s in picked]
+    succs = expanded[::max(1, len(expanded) // probe)]
     best, best_score = None, None
-    for cand in [None, *((p,) for p in range(n))]:
-        loads = [0] * count
-        for s in states:
-            loads[bucket(cand, s)] += 1
-        imbalance = max(loads) * count / len(states)
+    for cand in [None, *((p,) for p in range(shard.n))]:
+        key = whole if cand is None else _Part(orbit[cand[0]], cand[0])
+        counts = [dict(collections.Counter(map(key, lv))) for lv in levels]
+        owners = _balance(counts, count) if balance and cand is not None else {}
+
+        def bucket(o, owners=owners):  # as _Shard._own with ``count`` workers
+            w = owners.get(o)
+            return ((o * K & M) >> 32) % count if w is None else w
+
+        critical = 0
+        shares = [0] * count
+        for level in counts:
+            loads = [0] * count
+            for o, k in level.items():
+                loads[bucket(o)] += k
+            critical += max(loads)
+            shares = [a + b for a, b in zip(shares, loads, strict=True)]
+        imbalance = critical * count / total
         edges = crossing = 0
         for s, ts in succs:
-            b = bucket(cand, s)
+            b = bucket(key(s))
             edges += len(ts)
-            crossing += sum(1 for t in ts if bucket(cand, t) != b)
+            crossing += sum(1 for t in ts if bucket(key(t)) != b)
         score = imbalance * (1 + crossing / max(edges, 1))
         if _DEBUG_CHOICE:
             print("partition", cand, "imbalance", round(imbalance, 3), "crossing", round(crossing / max(edges, 1), 3),
-                  "score", round(score, 3), "sample", len(states), file=sys.stderr)
+                  "score", round(score, 3), "sample", total, file=sys.stderr)
         if best_score is None or score < best_score:
-            best, best_score = cand, score
+            best = Choice(cand, owners, tuple(round(x / total, 4) for x in shares), total)
+            best_score = score
     return best
+
+
+def choose_partition(recipe: Recipe, config: Config, count: int, *, sample: int = 3_000,
+                     probe: int = 2_000) -> tuple[int, ...] | None:
+    """The participants whose states decide a state's owner (None: the whole state); see
+    :func:`choose_owners`."""
+    return choose_owners(recipe, config, count, sample=sample, probe=probe).partition
 
 
 # --------------------------------------------------------------------------- the driver
@@ -983,6 +1077,7 @@ def explore_distributed(
     timings: dict | None = None,
     partition: tuple[int, ...] | str | None = "auto",
     loop: str = "auto",
+    balance: bool = True,
 ) -> CheckResult:
     """:func:`~sagaspec.model.explore.explore` on ``workers`` local processes or on the
     Dask scheduler at ``cluster`` (``tcp://host:8786``; every worker it has takes part).
@@ -991,12 +1086,15 @@ def explore_distributed(
     systems). ``liveness``: ``"sequential"`` checks the properties that need cycles with
     the sequential search, ``"unknown"`` leaves them undecided (see the module doc).
     ``partition``: the participants whose states decide owners (None: the whole state;
-    ``"auto"``: :func:`choose_partition`). ``loop``: ``"generic"`` makes the workers
+    ``"auto"``: :func:`choose_owners`, which with ``balance`` also places that
+    participant's states by a sample's counts rather than by hash). ``loop``: ``"generic"`` makes the workers
     build every successor and send those other workers own (as on the other buses).
     ``traffic``: if a list, one :class:`Traffic` per worker is appended; ``timings``: if
     a dict, it gets the wall seconds of each phase (``startup`` of the workers,
     ``search``, ``shutdown`` of the workers, ``liveness``, ``traces``), ``critical_cpu`` (per round the slowest
-    worker's CPU seconds, summed) and the ``partition`` used. The result's statistics cover the search. ``on_progress``
+    worker's CPU seconds, summed), the ``partition`` used, ``owners`` (how many
+    participant states the sample placed), ``predicted`` (its share of states per worker)
+    and ``sample`` (seconds of the choice, part of ``startup``). The result's statistics cover the search. ``on_progress``
     gets a :class:`Stats` snapshot per level and every ``progress_interval`` seconds; a
     :class:`KeyboardInterrupt` there or anywhere stops the search with a partial result.
     """
@@ -1061,11 +1159,15 @@ def explore_distributed(
         if not addrs:
             raise UsageError(f"--cluster {cluster}: the Dask scheduler has no workers")
         count = len(addrs)
+        owners: dict[int, int] = {}
         if partition == "auto":
-            partition = choose_partition(recipe, config, count)
+            mark = time.perf_counter()
+            choice = choose_owners(recipe, config, count, balance=balance)
+            partition, owners = choice.partition, choice.owners
+            phase.update(owners=len(owners), predicted=choice.predicted, sample=time.perf_counter() - mark)
         # One long-lived actor per worker holds its share; the driver calls it once per
         # round and relays what the workers send each other (no task per pair of workers).
-        handles = [client.submit(_Shard, recipe, config, i, count, loop, partition, workers=[a], actor=True,
+        handles = [client.submit(_Shard, recipe, config, i, count, loop, partition, owners, workers=[a], actor=True,
                                  pure=False, allow_other_workers=False) for i, a in enumerate(addrs)]
         actors = [h.result() for h in handles]
         frontier = sum(wait_for([a.started() for a in actors]))
@@ -1151,6 +1253,7 @@ def explore_distributed(
             traffic.append(Traffic(i, r["states"], r["edges"], round(r["cpu_seconds"], 3),
                                    sum(r["states_out"]), sum(r["bytes_out"]), r["memory_bytes"],
                                    {"bytes_to": r["bytes_out"], "states_to": r["states_out"], "asked_to": r["asked"],
+                                    "widths": r["widths"],
                                     "busy_seconds": round(r["busy_seconds"], 3),
                                     **{k: r[k] for k in ("cpu_expand", "cpu_encode", "cpu_receive", "cpu_claim",
                                                          "cpu_build", "cpu_decode", "received", "received_dup",

@@ -19,7 +19,7 @@ from sagaspec.model import Config, Participant, Property, System, explore, saga_
 from sagaspec.model import _distributed_loop, _loops  # noqa: E402
 from sagaspec.model import distributed as distributed_module  # noqa: E402
 from sagaspec.model.distributed import (  # noqa: E402
-    Recipe, _Shard, choose_partition, explore_distributed, run_in_process,
+    Recipe, _Shard, choose_owners, choose_partition, explore_distributed, run_in_process,
 )
 from sagaspec.model.engine import Engine  # noqa: E402
 from sagaspec.model.explore import _Search  # noqa: E402
@@ -416,6 +416,31 @@ def test_the_chosen_partition_sends_less_and_keeps_the_workers_busy():
     assert asked[chosen] < asked[None]
 
 
+def test_owners_balanced_by_the_sample_split_as_predicted_and_shorten_the_critical_path():
+    # The sample (each level cut to 300 states: 2,651 of 7,341) places the chosen
+    # participant's states; every level ends at a barrier, so the busiest worker's states
+    # per level, summed, is the critical path. Hashed, that participant's states split
+    # 27/73%.
+    system = saga_system("corrected", orders=2)
+    config = settle_symmetry(system, Config(crashes=0, por=False))
+    want = explore(system, config)
+    choice = choose_owners(Recipe.of(system), config, 2, sample=300)
+    assert choice.partition is not None and choice.owners
+    assert choice.sample < want.stats.states / 2
+    runs = {}
+    for placed, owners in (("sample", choice.owners), ("hash", {})):
+        shards = [_Shard(Recipe.of(system), config, i, 2, "fast", choice.partition, owners) for i in range(2)]
+        _levels_in_process(shards)
+        assert (sum(len(s.seen) for s in shards), sum(s.edges for s in shards)) == (want.stats.states, want.stats.edges)
+        split = [len(s.seen) / want.stats.states for s in shards]
+        critical = sum(max(ws) for ws in zip(*(s.widths for s in shards), strict=True))
+        runs[placed] = split, critical
+    split, critical = runs["sample"]
+    assert all(abs(a - b) < 0.02 for a, b in zip(split, choice.predicted, strict=True)), (split, choice.predicted)
+    assert critical < 0.8 * runs["hash"][1]
+    assert want.stats.states / critical > 1.9
+
+
 def test_the_bench_short_form_runs_and_agrees_with_the_sequential_search():
     # CI runs the short form; the bench itself exits 1 when a worker count disagrees.
     bench = HERE.parents[2] / "bench" / "bench_distributed.py"
@@ -427,7 +452,7 @@ def test_the_bench_short_form_runs_and_agrees_with_the_sequential_search():
     seq, *runs = data["runs"]
     assert seq["workers"] == 0
     assert [(r["variant"], r["workers"]) for r in runs] == [
-        ("old", 1), ("old", 2), ("prev", 1), ("prev", 2), ("new", 1), ("new", 2), ("new-whole", 2)]
+        ("old", 1), ("old", 2), ("prev", 1), ("prev", 2), ("new", 1), ("new", 2), ("new-whole", 2), ("new-hash", 2)]
     assert {r["states"] for r in runs} == {seq["states"]} == {7341}
     for r in runs:
         if r["workers"] == 2:
@@ -438,7 +463,12 @@ def test_the_bench_short_form_runs_and_agrees_with_the_sequential_search():
             else:
                 # Fingerprints asked; only the few states their owners lacked were sent.
                 assert r["asked_per_state"] > 0 and r["sent_per_state"] < r["asked_per_state"] / 4
-    assert r["partition"] is None
+    by = {(r["variant"], r["workers"]): r for r in runs}
+    assert by["new-whole", 2]["partition"] is None
+    for variant in ("new", "new-hash"):
+        r = by[variant, 2]
+        assert r["partition"] is not None and abs(sum(r["split"]) - 1) < 1e-3 and len(r["predicted"]) == 2
+        assert 1 < r["balance_bound"] <= 2
     assert [e["workers"] for e in data["estimate"]] == [16, 64]
 
 
