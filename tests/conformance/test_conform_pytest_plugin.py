@@ -89,9 +89,9 @@ def test_the_fixture_returns_the_result_to_assert_on(pytester):
     pytester.makepyfile(test_gate="""
 def test_a_known_bad_build_is_caught(sagaspec_conform):
     final = sagaspec_conform(adapter="inprocess:", participant="payment", examples=20, seed=3,
-                             mutant="invalid-event-published", coverage=False)
+                             mutant="invalid-event-published", coverage=False, shrink=False)
     assert final.failures == ["schema"]
-""")
+""")  # shrink=False: the result's failures are what is asserted, not the shrunk case
     result = pytester.runpytest("--sagaspec-failures-dir", str(pytester.path / "f"))
     result.assert_outcomes(passed=1)
 
