@@ -253,7 +253,8 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(r)
             print(f"{v} {n} worker(s): {r['states']:,} states, search {r['search_s']} s, critical CPU {r['critical_cpu_s']} s, "
                   f"split {'/'.join(f'{x:.1%}' for x in r['split'])}, "
-                  f"load {r['load_before']} -> {r['load_after']}", file=sys.stderr)
+                  + (f"owners chosen in {r['sample_s']} s (start-up), " if r["sample_s"] is not None else "")
+                  + f"load {r['load_before']} -> {r['load_after']}", file=sys.stderr)
     if seq is not None:
         for r in runs:
             if (r["states"], r["edges"], r["verdicts"]) != (seq["states"], seq["edges"], seq["verdicts"]):
