@@ -17,7 +17,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 from sagaspec.adapters.base import KNOBS, World, shared_domains
-from sagaspec.conformance.coverage import Steering, transition
+from sagaspec.conformance.coverage import Steering, guard_hits, transition
 from sagaspec.conformance.harness import Act, Case, CaseSettings, Scripted, Step
 from sagaspec.conformance.history import SagaInfo
 from sagaspec.conformance.payloads import (
@@ -202,7 +202,11 @@ class DrawChooser:
                         hi = lo + sagas if high is None else min(high, lo + sagas)
                         if tight and lo + 1 <= hi - 1:
                             lo, hi = lo + 1, hi - 1
-                        out[key] = self.data.draw(st.integers(lo, hi), label=f"shared {key}")
+                        v = self.data.draw(st.integers(lo, hi), label=f"shared {key}")
+                        if self._steering is not None and not tight:
+                            v = self._steering.boundary(spec, p.name, name, lo, hi, v,
+                                                        p.inner.params)
+                        out[key] = v
         return out
 
     def _played_decisions(self, settings: CaseSettings, sagas: int) -> None:
@@ -315,6 +319,32 @@ class DrawChooser:
 
     def negative(self, case: Case, raw: bool) -> tuple[int, int, int]:
         return self._bad
+
+    def delivering(self, case: Case, d: Any) -> None:
+        """Steering notes the guard targets a delivery to the service meets or misses
+        only by the world's shared starting values (see ``Steering.boundary``)."""
+        oracle = case.oracle
+        if self._steering is None or not (case.world and case.world.shared) or \
+                d.to not in oracle.sut:
+            return
+        i = oracle.sut.index(d.to)
+        model = getattr(oracle.participants[d.to], "inner", None)
+        if not getattr(model, "shared_names", ()):
+            return
+        states = {c.states[i] for c in oracle.belief if d.msg not in c.done[i]}
+        self._steering.saw(*guard_hits(case.model.spec, model, states, d.msg))
+
+    def drained(self, case: Case) -> int | None:
+        """The in-flight message the end-of-case drain delivers next: an overtaking case's
+        first candidate (see :data:`OVERTAKE`), so a case whose steps ran out before its
+        played world ran ahead still delivers the target's late events after the later
+        ones; ``None`` (oldest or newest first) otherwise. No draw."""
+        if not self._overtake:
+            return None
+        order = range(len(case.inflight))
+        acts = [Act("deliver", (d.msg.type, d.msg.saga, d.msg.src, d.to), i)
+                for i, d in ((i, case.inflight[i]) for i in (reversed(order) if case.lifo else order))]
+        return _overtaking(acts, case)[0].index
 
     def stray(self, case: Case) -> Act | None:
         """The event of a saga never started that ends the case, or ``None``: read from

@@ -465,19 +465,48 @@ class Steering:
         self._open: set[tuple] | None = None
         #: Choices steering changed (for the bench's and the report's counts).
         self.steered = 0
+        #: Guard targets met, and those missed only by a shared variable's starting value
+        #: (see :func:`guard_hits`), in the order first missed; this case's own.
+        self.met: set[tuple] = set()
+        self.near: dict[tuple, None] = {}
+        self._guards: tuple[set, dict] | None = None
 
     def open(self) -> set[tuple]:
         """Start a case: the previous case's transitions join the memory (unless frozen);
         returns the new case's own set (steering adds to it as the case goes)."""
         if self._open is not None and not self.frozen:
             self.covered |= self._open
+        if self._guards is not None and not self.frozen:
+            self.met |= self._guards[0]
+            self.near.update(self._guards[1])
         self._open = set()
+        self._guards = (set(), {})
         return self._open
 
     def freeze(self) -> None:
         """A case failed: the memory stays as that case saw it."""
         self.frozen = True
         self._open = None
+        self._guards = None
+
+    def saw(self, met: set, near: set) -> None:
+        """A delivery met guard targets ``met`` and missed ``near`` only by the world."""
+        if self._guards is not None:
+            self._guards[0].update(met)
+            self._guards[1].update(dict.fromkeys(sorted(near)))
+
+    def boundary(self, spec: Any, name: str, var: str, lo: int, hi: int, drawn: int,
+                 params: dict) -> int:
+        """The starting value of shared variable ``var`` of ``name`` a case takes: the
+        ``drawn`` one, unless an earlier case missed a guard target only by that value
+        and no case met it since: then one the target needs (the draw picks which), so
+        a situation a schedule reached is tried again with the world its guard wants."""
+        wanted = [k for k in self.near if k not in self.met]
+        fit = boundary_values(spec, name, var, range(lo, hi + 1), params, wanted) if wanted else []
+        if not fit or drawn in fit:
+            return drawn
+        self.steered += 1
+        return fit[(drawn - lo) * len(fit) // (hi - lo + 1)]
 
     def new(self, key: tuple | None, mine: set[tuple]) -> bool:
         return key is not None and key not in self.covered and key not in mine
@@ -501,6 +530,7 @@ class Steering:
         run again, or run against another adapter, makes the same choices)."""
         out = Steering()
         out.covered = set(self.covered)
+        out.met, out.near = set(self.met), dict(self.near)
         out.frozen = True
         return out
 
@@ -548,3 +578,89 @@ class SpecSteering:
         self.learn.open()  # the last case's transitions join the memory
         self._seen[k] = self.learn.snapshot()
         return self._seen[k].snapshot()
+
+
+# -- guard boundaries: the shared variables' starting values a guard conjunct needs ---------
+@dataclass(frozen=True)
+class _Target:
+    """Alternative ``alt`` of the reaction to ``events`` with its conjunct ``k`` false and
+    every other one true (the situation in which dropping ``k`` changes the reaction):
+    ``state`` the others that read the participant's own state, ``shared`` those that read
+    only shared variables and params (the world's starting values decide those)."""
+
+    key: tuple
+    events: frozenset[str]
+    k: Any
+    state: tuple
+    shared: tuple
+
+
+_TARGETS: dict[tuple[int, str], tuple[Any, tuple[_Target, ...]]] = {}
+
+
+def _targets(spec: Any, name: str) -> tuple[_Target, ...]:
+    """The guard targets of participant ``name`` of ``spec`` that a shared variable decides."""
+    got = _TARGETS.get((id(spec), name))
+    if got is not None and got[0] is spec:
+        return got[1]
+    _TARGETS[(id(spec), name)] = (spec, out := _find_targets(spec, name))
+    return out
+
+
+def _find_targets(spec: Any, name: str) -> tuple[_Target, ...]:
+    from sagaspec.model.mutation import _conjuncts, _guard_env
+
+    p = spec.participant(name)
+    if not p.shared:
+        return ()
+    env = _guard_env(spec, p)
+    slot = {v.name for v in p.state}
+    out = []
+    for r, reaction in enumerate(p.reactions):
+        for j, alt in enumerate(reaction.alternatives):
+            if alt.when is None or not hasattr(alt.when, "program"):
+                continue
+            parts = [env.compile(c, lambda _off, w=alt.when.where: w, "bool")
+                     for c in _conjuncts(alt.when.text)]
+            if len(parts) < 2:
+                continue
+            for k, c in enumerate(parts):
+                others = [x for n, x in enumerate(parts) if n != k]
+                shared = tuple(x for x in others if not x.refs & slot)
+                if shared:
+                    out.append(_Target((name, r, j, k), frozenset(reaction.on), c,
+                                       tuple(x for x in others if x.refs & slot), shared))
+    return tuple(out)
+
+
+def guard_hits(spec: Any, model: Any, states: Iterable[Hashable], msg: Msg) -> tuple[set, set]:
+    """The guard targets of ``spec`` a delivery of ``msg`` to ``model`` (its compiled
+    participant, with shared variables) meets in any of ``states``, and those it misses
+    only by a shared variable: (met, near)."""
+    met: set[tuple] = set()
+    near: set[tuple] = set()
+    targets = [t for t in _targets(spec, model.name) if msg.type in t.events]
+    for state in states if targets else ():
+        shared, slots = model._split(state)
+        data = model._data(slots[msg.saga], shared)
+        for t in targets:
+            if t.k(data) is False and all(x(data) is True for x in t.state):
+                (met if all(x(data) is True for x in t.shared) else near).add(t.key)
+    return met, near
+
+
+def boundary_values(spec: Any, name: str, var: str, values: Sequence[Any], params: dict,
+                    wanted: Iterable[tuple]) -> list[Any]:
+    """Of ``values`` (shared variable ``var`` of participant ``name`` at the start), those
+    the first target of ``wanted`` that reads ``var`` needs (its shared conjuncts hold);
+    empty when no target wants ``var``."""
+    for t in _targets(spec, name):
+        if t.key not in wanted or not all(var in x.refs for x in t.shared):
+            continue
+        try:
+            fit = [v for v in values if all(x({**params, var: v}) is True for x in t.shared)]
+        except Exception:  # noqa: BLE001 - a conjunct reading another shared variable too
+            continue
+        if fit:
+            return fit
+    return []

@@ -498,6 +498,9 @@ class Case:
         # A single-participant target gets it for that participant, as does one of a
         # steppable system; a system that runs by itself, for all its subscribers.
         to = None if d.to == SYSTEM else d.to
+        seen = getattr(self.chooser, "delivering", None)
+        if seen is not None:
+            seen(self, d)
         self.oracle.deliver(d.msg, to)
         killed = None
         if to is not None and self.stepping:
@@ -690,9 +693,14 @@ class Case:
         return Msg(etype, saga.index, src)
 
     def _drain(self) -> None:
+        # A chooser may order the drain by its policy (an overtaking case keeps
+        # overtaking when its steps run out); otherwise oldest or newest first.
+        drained = getattr(self.chooser, "drained", None)
         guard = 0
         while self.inflight and guard < 500:
-            self._deliver(self.inflight[-1 if self.lifo else 0], phase="drain")
+            i = drained(self) if drained is not None else None
+            self._deliver(self.inflight[(-1 if self.lifo else 0) if i is None else i],
+                          phase="drain")
             guard += 1
 
     def exercised(self) -> set[str]:
