@@ -30,7 +30,7 @@ from sagaspec.conformance.payloads import (
     free_fields,
     fresh_saga,
     key_pool,
-    saga_strategy,
+    saga_fields,
 )
 from sagaspec.model.participant import Msg, Outcome
 
@@ -92,6 +92,14 @@ POLICIES = ("fifo", "lifo", "serial", "serial-lifo")
 #: How often each policy is drawn: the random interleavings stay most of the budget
 #: (reordering mutants need them), one case in five is held back.
 POLICY_ODDS = {"fifo": 2, "lifo": 2, "serial": 1, "serial-lifo": 1}
+#: The fixed draws, built once (a fresh ``sampled_from`` per case is the same draw, made
+#: dearer: hypothesis validates each new strategy object; ``integers`` looks it up).
+_POLICY = st.sampled_from([p for p in POLICIES for _ in range(POLICY_ODDS[p])])
+_OP = st.integers(0, OP_RANGE - 1)
+_PICK = st.integers(0, PICKS - 1)
+_OUTCOME = st.integers(0, OUTCOMES - 1)
+_CONTINUE = st.integers(0, 9)
+_LATE = st.integers(0, 2)
 
 
 class DrawChooser:
@@ -125,6 +133,8 @@ class DrawChooser:
 
     def __init__(self, data: Any, steering: Steering | None = None) -> None:
         self.data = data
+        #: ``data.draw``, or the same draw made cheaper (see :func:`_drawer`).
+        self.draw = _drawer(data)
         self._steering = steering
         #: This case's own model transitions (steering's; see :meth:`Steering.open`).
         self._mine: set[tuple] = set()
@@ -142,7 +152,7 @@ class DrawChooser:
     def begin(self, settings: CaseSettings, token: str) -> tuple[list[SagaInfo], World | None]:
         from sagaspec.conformance.models import suite_model
 
-        d = self.data.draw
+        d = self.draw
         spec = suite_model(settings.design, 1).spec
         caps = settings.capabilities
         knobs = KNOBS in caps
@@ -151,8 +161,7 @@ class DrawChooser:
         catalogue = not knobs and declared_draw(spec)
         # The policy comes first: holding sagas back needs two of them, competing for
         # shared resources set up tight (see POLICIES).
-        self._policy = d(st.sampled_from([p for p in POLICIES for _ in range(POLICY_ODDS[p])]),
-                         label="schedule")
+        self._policy = d(_POLICY, label="schedule")
         serial = self._policy.startswith("serial")
         if self._steering is not None:
             self._mine = self._steering.open()
@@ -163,7 +172,8 @@ class DrawChooser:
             sagas = [declared_saga(spec, i, token, d(declared_fields(spec), label=f"saga {i}"))
                      for i in range(k)]
         else:
-            sagas = [d(saga_strategy(spec, i, token), label=f"saga {i}") for i in range(k)]
+            sagas = [fresh_saga(spec, i, token, d(saga_fields(spec), label=f"saga {i}"))
+                     for i in range(k)]
         world = None
         if "setup" in caps and knobs:
             # Every knob per saga; shrinking goes to each knob's first value.
@@ -213,7 +223,7 @@ class DrawChooser:
         """Draw what the played participants will decide, before anything happens."""
         from sagaspec.conformance.models import suite_model
 
-        d = self.data.draw
+        d = self.draw
         model = suite_model(settings.design, sagas)
         sut = settings.sut
         played = [p for p in model.participants if p.name not in sut]
@@ -225,7 +235,7 @@ class DrawChooser:
             keys += [(p.name, t) for t in types]
         for i in range(sagas):
             for name, t in keys:
-                k = d(st.integers(0, OUTCOMES - 1), label=f"{name} on {t}[{i}]")
+                k = d(_OUTCOME, label=f"{name} on {t}[{i}]")
                 # Held back, the first saga leans to the model's last outcomes (the
                 # failures a compensation follows), the others to the first (ordinary).
                 if self._policy.startswith("serial") and i == 0:
@@ -242,25 +252,25 @@ class DrawChooser:
         return "lifo" if self._policy.endswith("lifo") else "fifo"
 
     def more(self, case: Case) -> bool:
-        stop = self.data.draw(st.integers(0, 9), label="continue") == 0
+        stop = self.draw(_CONTINUE, label="continue") == 0
         if self._policy.startswith("serial"):
             # Played out to the end (within the step bound): the held sagas must run.
             return bool(case.inflight) or len(case.placed) < len(case.sagas)
         return not stop
 
     def late_duplicates(self, case: Case) -> int:
-        return self.data.draw(st.integers(0, 2), label="late duplicates")
+        return self.draw(_LATE, label="late duplicates")
 
     def action(self, case: Case, acts: Sequence[Act]) -> Act | None:
         """The step's act, or ``None`` when nothing is enabled (the draws are made anyway)."""
-        d = self.data.draw
+        d = self.draw
         # The op is read over the *enabled* ops by weight: a fixed-range draw (its shape
         # never depends on the service), but no weight is lost to a disabled op. A
         # disabled op used to fall through to the next one in OPS, which doubled
         # "invalid" once crashes ran out and "duplicate" once every order was placed,
         # and starved the deliveries and duplicates that build multi-step scenarios.
-        u = d(st.integers(0, OP_RANGE - 1), label="op")
-        pick = d(st.integers(0, PICKS - 1), label="pick")
+        u = d(_OP, label="op")
+        pick = d(_PICK, label="pick")
         if self._first is None:
             self._first = (u, pick)
             self._overtake = (OVERTAKE and self._policy in ("fifo", "lifo")
@@ -356,6 +366,35 @@ class DrawChooser:
         if not types or not free:
             return None
         return Act("stray", (types[_scaled(self._first[1], len(types))], free[-1]))
+
+
+def _drawer(data: Any) -> Any:
+    """``data.draw``, or the very same draw without its per-call bookkeeping.
+
+    ``data.draw`` snapshots the global random state twice (to warn of a strategy that
+    uses it) and formats a note per call: about two thirds of a small draw's cost, and a
+    case makes dozens. The conjecture data's own ``draw`` takes the same strategy, so the
+    choice sequence and the spans hypothesis mutates and shrinks by are the same; only
+    the notes are lost, so a run whose draws hypothesis reports (a failure's final
+    replay, or verbose) keeps ``data.draw``, as does any hypothesis without these
+    internals.
+    """
+    try:
+        from hypothesis import Verbosity, settings
+        from hypothesis.control import current_build_context
+        from hypothesis.strategies._internal.lazy import unwrap_strategies
+
+        raw = data.conjecture_data.draw
+        context = current_build_context()
+        if context.is_final or settings.default.verbosity >= Verbosity.verbose:
+            return data.draw
+    except Exception:  # noqa: BLE001 - another hypothesis, or no test: the public draw
+        return data.draw
+
+    def draw(strategy: Any, label: str | None = None) -> Any:
+        return raw(unwrap_strategies(strategy))
+
+    return draw
 
 
 def _failing(case: Case) -> list[str]:

@@ -48,6 +48,7 @@ __all__ = [
     "free_fields",
     "trigger_fields",
     "saga_strategy",
+    "saga_fields",
     "fresh_saga",
     "build_event",
     "NEGATIVE_KINDS",
@@ -379,6 +380,15 @@ def _common(spec: SagaSpec) -> frozenset[str]:
 def saga_strategy(spec: SagaSpec, index: int, token: str) -> st.SearchStrategy[SagaInfo]:
     """A saga of ``spec`` with its trigger's fields drawn from the schema."""
     return trigger_fields(spec).map(lambda f: fresh_saga(spec, index, token, f))
+
+
+@functools.cache
+def saga_fields(spec: SagaSpec) -> st.SearchStrategy[dict[str, Any]]:
+    """The draw of :func:`saga_strategy` (the same choices and spans: a mapped strategy's
+    spans do not depend on its function), its fields for :func:`fresh_saga`. Built once
+    per spec: a new strategy per saga cost hypothesis a fresh validation each time. Mapped
+    by ``dict``, not an identity function: hypothesis drops an identity map, and its spans."""
+    return trigger_fields(spec).map(dict)
 
 
 # -- a trigger drawn as its spec declares (draw:) --------------------------------------
