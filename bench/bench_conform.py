@@ -10,6 +10,7 @@ suite (hypothesis generation, the suite playing the other participants, payloads
     python bench/bench_conform.py            # 300 examples per configuration
     python bench/bench_conform.py --short    # 40 examples, in CI
     python bench/bench_conform.py --engines  # in-process: the interpreter vs the hand-written classes
+    python bench/bench_conform.py --draws    # in-process: the suite's CPU per case, old vs new draws
     python bench/bench_conform.py --brokers rabbitmq,nats,redis --short   # over brokers, in CI
 
 Over brokers (``--brokers rabbitmq,nats,redis``, the default set, or ``--broker URL``:
@@ -47,6 +48,7 @@ both ways, interleaved: kill a service and start it again until it says it is re
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import statistics
 import subprocess
@@ -325,6 +327,47 @@ def engine_runs(targets: tuple[str, ...], n: int, seed: int) -> None:
               f"{got['interpreter']['ex_s'] / got['hand-written']['ex_s']:.2f}")
 
 
+def draw_runs(n: int, seed: int, rounds: int) -> None:
+    """The suite's CPU per case in-process, its draws made the old way
+    (``bench/_old_draws.py``) and the new, alternating ``rounds`` times per
+    configuration; both must make the same cases (steps and events of every example)."""
+    from _old_draws import old_draws
+
+    configs = (("payment", "corrected"), ("system", "corrected"),
+               ("system", "examples/sagas/travel.saga.yaml"))
+    print(f"sagaspec conform in-process, {n} examples, seed {seed}, {rounds} round(s) each way: "
+          "process CPU per case, old draws (public data.draw, a new saga strategy per saga) vs new")
+    print(f"{'target':9} {'design':32} {'way':4} {'cases':>6} {'cpu s':>7} {'ms/case':>8} "
+          f"{'cases/cpu s':>12}")
+    for participant, design in configs:
+        got: dict[str, list] = {"old": [0, 0.0], "new": [0, 0.0]}
+        seen: dict[str, list] = {}
+        for _ in range(rounds):
+            for way in ("old", "new"):
+                examples: list[tuple] = []
+
+                def on_event(e: object, out: list = examples) -> None:
+                    if type(e).__name__ == "ExampleFinished":
+                        out.append((e.index, e.phase, e.status, e.steps, e.events))
+
+                cfg = RunConfig(adapter="inprocess:", participant=participant, design=design,
+                                examples=n, seed=seed, failures_dir=None)
+                t0 = time.process_time()
+                with old_draws() if way == "old" else contextlib.nullcontext():
+                    run(cfg, on_event)
+                got[way][0] += len(examples)
+                got[way][1] += time.process_time() - t0
+                if seen.setdefault(way, examples) != examples:
+                    raise SystemExit(f"{participant} {design} {way}: a seeded run changed its cases")
+        if seen["old"] != seen["new"]:
+            raise SystemExit(f"{participant} {design}: old and new draws made different cases")
+        for way, (cases, cpu) in got.items():
+            print(f"{participant:9} {design:32} {way:4} {cases:6d} {cpu:7.2f} "
+                  f"{1000 * cpu / cases:8.2f} {cases / cpu:12.1f}")
+        (c0, t0), (c1, t1) = got["old"], got["new"]
+        print(f"{participant} {design}: same cases; new/old CPU per case {(t1 / c1) / (t0 / c0):.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--short", action="store_true", help="40 examples per configuration")
@@ -347,7 +390,14 @@ def main() -> None:
     ap.add_argument("--no-foreign", action="store_true", help="over brokers, skip the foreign billing runs")
     ap.add_argument("--engines", action="store_true",
                     help="only in-process, the interpreter vs the hand-written classes")
+    ap.add_argument("--draws", action="store_true",
+                    help="only in-process, the suite's CPU per case with old vs new draws")
+    ap.add_argument("--rounds", type=int, default=None, help="with --draws, runs each way (default 3; 1 short)")
     args = ap.parse_args()
+    if args.draws:
+        draw_runs(args.examples or (40 if args.short else 100), args.seed,
+                  args.rounds or (1 if args.short else 3))
+        return
     if args.engines:
         n = args.examples or (40 if args.short else 300)
         engine_runs(("payment", "system") if args.short else ("payment", "order", "inventory",
