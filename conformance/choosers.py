@@ -345,16 +345,26 @@ class DrawChooser:
         self._steering.saw(*guard_hits(case.model.spec, model, states, d.msg))
 
     def drained(self, case: Case) -> int | None:
-        """The in-flight message the end-of-case drain delivers next: an overtaking case's
-        first candidate (see :data:`OVERTAKE`), so a case whose steps ran out before its
-        played world ran ahead still delivers the target's late events after the later
-        ones; ``None`` (oldest or newest first) otherwise. No draw."""
+        """The in-flight message the end-of-case drain delivers next: in an overtaking
+        case (see :data:`OVERTAKE`), the played participants' first, so the played world
+        runs ahead even when the case's steps ran out early; then a saga's newest message
+        to the target when it follows from an older one still in flight to it (a
+        cancellation caused by the failure the creation caused), else ``None`` (the
+        policy's order: concurrent events, such as two failures, as they came). No draw."""
         if not self._overtake:
             return None
         order = range(len(case.inflight))
         acts = [Act("deliver", (d.msg.type, d.msg.saga, d.msg.src, d.to), i)
                 for i, d in ((i, case.inflight[i]) for i in (reversed(order) if case.lifo else order))]
-        return _overtaking(acts, case)[0].index
+        first = _overtaking(acts, case)[0]
+        if first.key[3] not in case.sut:
+            return first.index
+        new = case.inflight[first.index]
+        causes = _causes(case, new.event)
+        if any(d.to == new.to and d.msg.saga == new.msg.saga and d.event.get("eventId") in causes
+               for d in case.inflight):
+            return first.index
+        return None
 
     def stray(self, case: Case) -> Act | None:
         """The event of a saga never started that ends the case, or ``None``: read from
@@ -409,6 +419,21 @@ def _failing(case: Case) -> list[str]:
             continue
         if any(spec.event(e).role == "failure" for e in publishes):
             out.append(name)
+    return out
+
+
+def _causes(case: Case, event: dict[str, Any]) -> set[str]:
+    """The eventIds ``event`` follows from (its causationId chain) among ``case``'s events."""
+    parent: dict[str, Any] = {}
+    for step in case.steps:
+        for e in (*step.emitted, *step.published, step.event or {}):
+            if isinstance(e, dict) and e.get("eventId"):
+                parent.setdefault(e["eventId"], e.get("causationId"))
+    out: set[str] = set()
+    x = event.get("causationId")
+    while x and x not in out:
+        out.add(x)
+        x = parent.get(x)
     return out
 
 
