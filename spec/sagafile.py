@@ -571,6 +571,12 @@ class _Builder:
         self.loc = located
         self.d = located.data
         self.shipped = shipped
+        # The JSON Schema checks (the file against the format schema, each field's schema,
+        # each drawn value against its field) run on a user's file at every load. The
+        # shipped files are the package's own and pass them (the suite runs them:
+        # tests/spec/test_sagafile.py), so their load, which every `sagaspec check` makes,
+        # skips them and the import of jsonschema (about 60 ms of CPU).
+        self.schema_checks = shipped is None
 
     def where_of(self, path):
         def where(offset):
@@ -617,7 +623,8 @@ class _Builder:
     # -- sections
 
     def build(self) -> SagaSpec:
-        _schema_errors(self.loc)
+        if self.schema_checks:
+            _schema_errors(self.loc)
         d = self.d
         params = self.params()
         self.param_names = {p.name for p in params}
@@ -807,6 +814,8 @@ class _Builder:
 
     def _valid(self, value, schema, path, what: str) -> None:
         """``value`` must be valid for the field's ``schema`` (its type references followed)."""
+        if not self.schema_checks:
+            return
         import jsonschema
 
         err = jsonschema.exceptions.best_match(
@@ -888,12 +897,13 @@ class _Builder:
                     self.fail((*path, fname, key), f"field {fname}: key {key!r} has no value "
                               "(an unquoted text with a comma in a {...} mapping? quote it)")
             self.check_refs(schema, (*path, fname))
-            try:
+            if self.schema_checks:
                 import jsonschema
 
-                jsonschema.Draft202012Validator.check_schema(schema)
-            except jsonschema.SchemaError as exc:
-                self.fail((*path, fname), f"field {fname}: not a valid JSON Schema: {exc.message}")
+                try:
+                    jsonschema.Draft202012Validator.check_schema(schema)
+                except jsonschema.SchemaError as exc:
+                    self.fail((*path, fname), f"field {fname}: not a valid JSON Schema: {exc.message}")
             out.append(
                 SpecField(
                     fname,

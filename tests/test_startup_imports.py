@@ -9,9 +9,11 @@ import subprocess
 import sys
 
 import sagaspec.conformance
+import sagaspec.spec
 
 HEAVY = ("hypothesis", "hypothesis_jsonschema", "sagaspec.conformance.runner",
-         "sagaspec.conformance.harness", "nats", "aio_pika", "redis", "psycopg", "distributed")
+         "sagaspec.conformance.harness", "nats", "aio_pika", "redis", "psycopg", "distributed",
+         "pydantic", "jsonschema")
 
 # argv: the heavy modules as JSON, then the modules to import in turn.
 PROBE = """
@@ -39,17 +41,52 @@ def test_the_command_line_and_the_pytest_plugin_load_no_engine():
                     "sagaspec.cli.conform": []}
 
 
-def test_help_lists_every_command_without_loading_the_engine():
-    # `sagaspec --help` imports every command's module for its summary line.
+def _run_cli(*argv: str) -> subprocess.CompletedProcess:
+    """``sagaspec ARGV``; its last line of output: the HEAVY modules it loaded, as JSON."""
     script = ("import atexit, json, runpy, sys\n"
               f"atexit.register(lambda: print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules))))\n"
-              "sys.argv = ['sagaspec', '--help']\n"
+              f"sys.argv = ['sagaspec', *{list(argv)!r}]\n"
               "runpy.run_module('sagaspec', run_name='__main__', alter_sys=True)\n")
-    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+
+
+def test_help_lists_every_command_without_loading_the_engine():
+    # `sagaspec --help` imports every command's module for its summary line.
+    r = _run_cli("--help")
     assert r.returncode == 0, r.stderr
     *help_lines, loaded = r.stdout.strip().splitlines()
     assert any(line.split()[:1] == ["conform"] for line in help_lines), r.stdout
     assert json.loads(loaded) == []
+
+
+def test_check_and_lint_of_a_shipped_design_load_no_event_models_nor_validators():
+    # They read the spec file only: no pydantic models, no jsonschema validation (the
+    # shipped files skip it: sagaspec.spec.sagafile._Builder.schema_checks), no Hypothesis.
+    for argv in (["check"], ["check", "--design", "seed"], ["lint"]):
+        r = _run_cli(*argv)
+        assert r.returncode == (1 if "seed" in argv else 0), (argv, r.stderr)
+        *output, loaded = r.stdout.strip().splitlines()
+        assert output or "clean" in r.stderr, argv  # (lint's verdict is on stderr)
+        assert json.loads(loaded) == [], argv
+
+
+def test_the_spec_package_and_the_spec_file_reader_load_no_event_models_nor_validators():
+    seen = _loaded_after("sagaspec.spec", "sagaspec.spec.sagafile", "sagaspec.model")
+    assert seen == {"sagaspec.spec": [], "sagaspec.spec.sagafile": [], "sagaspec.model": []}
+
+
+def test_the_spec_package_still_offers_every_public_name():
+    for name in sagaspec.spec.__all__:
+        assert getattr(sagaspec.spec, name) is not None, name
+    assert set(sagaspec.spec.__all__) <= set(dir(sagaspec.spec))
+    # The made-on-use order saga models, and the submodules it imported before it was lazy.
+    assert "OrderCreated" in sagaspec.spec.EVENT_TYPES
+    assert sagaspec.spec.EVENT_MODELS["OrderCreated"].__name__ == "OrderCreated"
+    assert sagaspec.spec.schemas.__name__ == "sagaspec.spec.schemas"
+    from sagaspec.spec import Problem, events  # a name, and a submodule
+
+    assert Problem.__module__ == "sagaspec.spec.schemas"
+    assert events.__name__ == "sagaspec.spec.events"
 
 
 def test_the_conformance_package_still_offers_every_public_name():

@@ -14,13 +14,14 @@ import click
 
 from sagaspec.errors import DesignError, InputError, SagaspecError
 from sagaspec.spec.designs import Design
-from sagaspec.spec.eventfile import check_records, read_events
-from sagaspec.spec.evolution import diff_paths, has_breaking
 from sagaspec.spec.lint import lint_design
 from sagaspec.spec.sagafile import SagaSpec, resolve_spec, shipped_names
 from sagaspec.spec.schemagen import drifted_files, normalize_draft, render, write_schemas
-from sagaspec.spec.schemas import all_schemas, schema_for
 from sagaspec.spec.specschemas import drifted_spec_files, write_spec_schemas
+
+# The validators (jsonschema, about 60 ms of CPU to import) are imported by the commands
+# that validate: `sagaspec --help` imports this module for its summary lines, and `lint`
+# never validates.
 
 __all__ = ["schemas", "validate", "lint"]
 
@@ -66,6 +67,8 @@ def schemas() -> None:
 @_design_option("Saga whose events to list")
 def list_schemas(design: str) -> None:
     """One line per event: type, schema version, publisher, $id."""
+    from sagaspec.spec.schemas import all_schemas
+
     spec = resolve_spec(design)
     table = spec.design()
     schemas = all_schemas(spec=spec)
@@ -82,6 +85,8 @@ def list_schemas(design: str) -> None:
 @_design_option("Saga the event belongs to")
 def show(event: str, draft: str, design: str) -> None:
     """Print the JSON Schema of EVENT, an event type of the saga (OrderCreated, ...)."""
+    from sagaspec.spec.schemas import schema_for
+
     click.echo(render(schema_for(event, _draft(draft), resolve_spec(design))), nl=False)
 
 
@@ -124,6 +129,8 @@ def diff(old: Path, new: Path, fmt: str) -> None:
 
     Exit 1 if any change is breaking, 0 otherwise, 2 for unreadable or invalid schemas.
     """
+    from sagaspec.spec.evolution import diff_paths, has_breaking
+
     changes = diff_paths(old, new)
     if fmt == "json":
         click.echo(json.dumps([c.as_dict() for c in changes], indent=2))
@@ -149,6 +156,8 @@ def validate(files: tuple[str, ...], draft: str, design: str, fmt: str, quiet: b
     Prints one line per problem: FILE:LINE:COLUMN: JSON-POINTER: MESSAGE. Exit 1 if any
     event is invalid, 0 if all are valid, 2 if a file cannot be read.
     """
+    from sagaspec.spec.eventfile import check_records, read_events
+
     draft = _draft(draft)
     spec = resolve_spec(design)
     rows: list[dict[str, object]] = []
