@@ -15,7 +15,7 @@ import click
 
 from sagaspec.errors import SagaspecError
 
-__all__ = ["main", "run_safely"]
+__all__ = ["entry", "main", "run_safely"]
 
 # name -> "module:attribute"; modules are imported only when the command is used.
 _COMMANDS: dict[str, str] = {
@@ -107,3 +107,25 @@ def run_safely(fn, *args, **kwargs):
     except SagaspecError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
+
+
+def entry() -> None:
+    """The process's entry point (``sagaspec``, ``python -m sagaspec``): the command line,
+    then its exit status, which a late Ctrl-C can no longer change."""
+    try:
+        main(prog_name="sagaspec")
+        code: object = 0
+    except SystemExit as exc:
+        code = exc.code
+    # The command has printed its result and decided its status. While the interpreter
+    # shuts down Python puts SIGINT's default action back, so a second Ctrl-C landing then
+    # killed the process by the signal (exit -2, not the 3 of an interrupted run's report).
+    # An ignored signal stays ignored through the shutdown. (Not in ``main``: click's test
+    # runner calls that inside the test process.)
+    import signal
+
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread: its handlers are not ours to change
+        pass
+    sys.exit(code)
