@@ -191,7 +191,10 @@ class FaultReport:
             out.append("INTERRUPTED: partial result")
         unjudged = (f" ({len(self.not_judged)} propert{'y' if len(self.not_judged) == 1 else 'ies'} "
                     "not judged)") if self.not_judged else ""
-        out.append("result              " + ("OK" if self.ok else "FAILED") + unjudged)
+        # An interrupted run that saw nothing wrong is incomplete, not failed (exit 3, not 1).
+        failed = bool(self.lost or self.violations) or not self.interrupted and self.placed != self.sagas
+        verdict = "OK" if self.ok else "FAILED" if failed else "INCOMPLETE"
+        out.append("result              " + verdict + unjudged)
         return out
 
     def to_json(self) -> dict[str, Any]:

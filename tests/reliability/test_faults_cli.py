@@ -106,6 +106,8 @@ def test_a_signal_cleans_up_processes_stream_and_folder(sig, twice):
     assert not _stream_exists(url, ns)
     if not twice:
         assert "INTERRUPTED: partial result" in out and "placed" in out
+        # Nothing went wrong before the signal: incomplete, not failed.
+        assert "result              INCOMPLETE" in out and "FAILED" not in out, out[-1500:]
 
 
 @pytest.mark.brokers
