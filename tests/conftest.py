@@ -20,6 +20,17 @@ def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pyte
     return pytester
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: two workers per core. Much of the suite waits rather than computes
+    (brokers, service processes, servers, subprocesses), so a second worker per core fills
+    those waits: on a 2-core machine the suite took 4:44 on 4 workers, 5:40 on 2."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return 2 * cores
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # Each worker collects and must order identically (it does: the order is a function
     # of the collection); the controller schedules by that order.

@@ -29,3 +29,12 @@ def test_the_suite_runs_on_parallel_workers_and_shows_its_slowest_tests():
     assert addopts[addopts.index("-n") + 1] == "auto" and "--durations=15" in addopts
     dev = config["project"]["optional-dependencies"]["dev"]
     assert any(d.startswith("pytest-xdist") for d in dev)
+
+
+def test_auto_means_two_workers_per_core(pytestconfig):
+    """Much of the suite waits (brokers, processes, servers): ``-n auto`` runs two workers
+    per core (tests/conftest.py) so the waits overlap."""
+    import os
+
+    cores = len(os.sched_getaffinity(0))
+    assert pytestconfig.hook.pytest_xdist_auto_num_workers(config=pytestconfig) == 2 * cores
