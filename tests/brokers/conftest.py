@@ -57,3 +57,15 @@ def unused_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@pytest.fixture
+def own_nats(tmp_path):
+    """A throwaway nats-server -js on a free loopback port (never the shared one)."""
+    from sagaspec.examples.nemesis import ThrowawayServer
+
+    server = ThrowawayServer("nats", tmp_path / "nats").start()
+    try:
+        yield server.url
+    finally:
+        server.stop()

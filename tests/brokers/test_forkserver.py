@@ -15,21 +15,10 @@ from pathlib import Path
 import pytest
 from sagaspec.examples import _forkserver
 from sagaspec.examples.cluster import Cluster
-from sagaspec.examples.nemesis import ThrowawayServer
 
 from sagaspec.errors import AdapterError
 
 pytestmark = [pytest.mark.brokers, pytest.mark.timeout(120)]
-
-
-@pytest.fixture
-def own_nats(tmp_path):
-    """A throwaway nats-server -js on a free loopback port (never the shared one)."""
-    server = ThrowawayServer("nats", tmp_path / "nats").start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
 
 
 def _ppid(pid: int) -> int:

@@ -61,18 +61,6 @@ _RELEASE = "set: {status: released, held: 0, releases: releases + 1, free: free 
 _LEAK = "set: {status: released, held: 0, releases: releases + 1}"
 
 
-@pytest.fixture
-def own_nats(tmp_path):
-    """A throwaway nats-server -js on a free loopback port (never the shared one)."""
-    from sagaspec.examples.nemesis import ThrowawayServer
-
-    server = ThrowawayServer("nats", tmp_path / "nats").start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
-
-
 def _order_run(url: str, run, sagas: int, services_spec: Path | None = None, victims: tuple[str, ...] = ()):
     """The order spec's sagas (one unit in stock; with seed 7 the first saga's payment is
     declined, so its reservation is released, and the second's approved), the
