@@ -14,7 +14,6 @@ import sys
 import time
 
 import click
-from click.utils import make_default_short_help
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -82,7 +81,8 @@ class _Command(click.Command):
         pass
 
     def get_short_help_str(self, limit: int = 45) -> str:
-        return make_default_short_help(_SUMMARY, limit).strip()
+        # click's own summary of the first paragraph (its helper for it is deprecated in click 8.3+)
+        return click.Command(self.name, help=_SUMMARY).get_short_help_str(limit)
 
 
 def _is_reference(adapter: str) -> bool:
