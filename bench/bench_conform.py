@@ -163,19 +163,9 @@ def reference_runs(url: str, targets: tuple[str, ...], n: int, seed: int, faults
 
 def print_restarts(url: str, rows: list[tuple], seed: int) -> dict[str, float]:
     """Faults-on events/s, crash restarts spawned (old) vs forked (new)."""
-    print(f"conform, reference services (corrected design) spawned on {url.split('@')[-1]}, seed {seed}, "
-          "faults on, wait model: restarts spawned (old: a new process, NATS ack_wait 2 s) vs forked (new)")
-    print(f"{'target':8} {'restart':7} {'examples':>8} {'events':>7} {'s':>7} {'events/s':>9} {'adapter ms/ev':>14}")
-    by = {}
-    for participant, _wait, restart, n, events, secs, adapter in rows:
-        by[(participant, restart)] = events / secs
-        print(f"{participant:8} {restart:7} {n:8d} {events:7d} {secs:7.2f} {events / secs:9.1f} "
-              f"{1000 * adapter / max(events, 1):14.1f}")
-    ratios = {}
-    for participant in dict.fromkeys(p for p, *_ in rows):
-        ratios[participant] = by[(participant, "fork")] / by[(participant, "spawn")]
-        print(f"{participant}: fork/spawn events/s ratio {ratios[participant]:.1f}x")
-    return ratios
+    return _print_runs(f"conform, reference services (corrected design) spawned on {url.split('@')[-1]}, seed "
+                       f"{seed}, faults on, wait model: restarts spawned (old: a new process, NATS ack_wait "
+                       "2 s) vs forked (new)", rows, "restart", 2, ("spawn", "fork"))
 
 
 def _cpu_ms(pid: int) -> float:
@@ -243,18 +233,26 @@ def restart_latency(url: str, n: int) -> float:
 
 
 def print_reference(url: str, rows: list[tuple], seed: int, faults: bool) -> dict[str, float]:
-    print(f"conform, reference services (corrected design) spawned on {url.split('@')[-1]}, seed {seed}, "
-          f"faults {'on' if faults else 'off'}")
-    print(f"{'target':8} {'wait':6} {'examples':>8} {'events':>7} {'s':>7} {'events/s':>9} {'adapter ms/ev':>14}")
+    return _print_runs(f"conform, reference services (corrected design) spawned on {url.split('@')[-1]}, seed "
+                       f"{seed}, faults {'on' if faults else 'off'}", rows, "wait", 1, ("quiet", "model"))
+
+
+def _print_runs(title: str, rows: list[tuple], column: str, at: int, ways: tuple[str, str]) -> dict[str, float]:
+    """One table of ``(participant, wait, restart, examples, events, s, adapter s)`` rows
+    compared by the row's field ``at`` (old and new in ``ways``); the new/old ratios."""
+    old, new = ways
+    print(title)
+    print(f"{'target':8} {column:7} {'examples':>8} {'events':>7} {'s':>7} {'events/s':>9} {'adapter ms/ev':>14}")
     by = {}
-    for participant, wait, _restart, n, events, secs, adapter in rows:
-        by[(participant, wait)] = events / secs
-        print(f"{participant:8} {wait:6} {n:8d} {events:7d} {secs:7.2f} {events / secs:9.1f} "
+    for row in rows:
+        participant, n, events, secs, adapter = row[0], *row[3:]
+        by[(participant, row[at])] = events / secs
+        print(f"{participant:8} {row[at]:7} {n:8d} {events:7d} {secs:7.2f} {events / secs:9.1f} "
               f"{1000 * adapter / max(events, 1):14.1f}")
     ratios = {}
     for participant in dict.fromkeys(p for p, *_ in rows):
-        ratios[participant] = by[(participant, "model")] / by[(participant, "quiet")]
-        print(f"{participant}: model/quiet events/s ratio {ratios[participant]:.1f}x")
+        ratios[participant] = by[(participant, new)] / by[(participant, old)]
+        print(f"{participant}: {new}/{old} events/s ratio {ratios[participant]:.1f}x")
     return ratios
 
 

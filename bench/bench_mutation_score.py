@@ -112,15 +112,12 @@ def _first(spec, mutant: str, seed: int, cases: int, steering) -> int | None:
     return None
 
 
-def steer(cases: int, only: str, after: str = "") -> None:
-    import statistics
-
-    from sagaspec.conformance.coverage import SpecSteering
+def _scored_specs(only: str | None):
+    """``(path, spec)`` of each shipped saga ``only`` names whose reference services pass
+    a short run (a saga whose reference fails is said so and not scored)."""
     from sagaspec.conformance.mutate import reference_failure
     from sagaspec.spec.sagafile import load_spec
 
-    print(f"{'spec':<24} {'mutant':<28} {'old caught':>10} {'old median':>10} "
-          f"{'new caught':>10} {'new median':>10}")
     for path in SPECS:
         if only and only not in path.name:
             continue
@@ -128,6 +125,17 @@ def steer(cases: int, only: str, after: str = "") -> None:
         if reference_failure(spec, examples=10) is not None:
             print(f"{path.name:<24} reference fails: not scored")
             continue
+        yield path, spec
+
+
+def steer(cases: int, only: str, after: str = "") -> None:
+    import statistics
+
+    from sagaspec.conformance.coverage import SpecSteering
+
+    print(f"{'spec':<24} {'mutant':<28} {'old caught':>10} {'old median':>10} "
+          f"{'new caught':>10} {'new median':>10}")
+    for path, spec in _scored_specs(only):
         memories = {seed: SpecSteering(spec, seed) for seed in range(5)}
         summary = {"old": [0, [], 0.0], "new": [0, [], 0.0]}
         todo = _observable(path, spec)
@@ -157,22 +165,14 @@ def design(only: str, names: list[str]) -> None:
     import dataclasses
     import sys
 
-    from sagaspec.conformance.mutate import reference_failure
     from sagaspec.conformance.runner import RunConfig
-    from sagaspec.spec.sagafile import load_spec
 
     sys.path.insert(0, str(ROOT / "bench"))
     from bench_rare_mutants import table
 
     default = next(f.default for f in dataclasses.fields(RunConfig) if f.name == "examples")
     targets = []
-    for path in SPECS:
-        if only and only not in path.name:
-            continue
-        spec = load_spec(path)
-        if reference_failure(spec, examples=10) is not None:
-            print(f"{path.name:<24} reference fails: not scored")
-            continue
+    for path, spec in _scored_specs(only):
         before = {q.name: q for q in spec.participants}
         for m in _observable(path, spec):
             if names and m.name not in names:
