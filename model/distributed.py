@@ -887,7 +887,8 @@ def run_in_process(shards: list[_Shard], max_states: int | None = None) -> int:
 # --------------------------------------------------------------------------- the partition
 @dataclass(frozen=True)
 class Choice:
-    """How states are placed: ``partition`` (see :func:`choose_partition`), ``owners``
+    """How states are placed: ``partition`` (the participants whose states decide a state's
+    owner; None: the whole state; see :func:`choose_owners`), ``owners``
     (orbit hash of the partition's participant state -> worker, for the states the sample
     saw; the hash places the rest), the sample's share of states per worker under them
     (``predicted``, summed over its levels) and the sample's size in states."""
@@ -1020,13 +1021,6 @@ def choose_owners(recipe: Recipe, config: Config, count: int, *, sample: int = 3
             best = Choice(cand, owners, tuple(round(x / total, 4) for x in shares), total)
             best_score = score
     return best
-
-
-def choose_partition(recipe: Recipe, config: Config, count: int, *, sample: int = 3_000,
-                     probe: int = 2_000) -> tuple[int, ...] | None:
-    """The participants whose states decide a state's owner (None: the whole state); see
-    :func:`choose_owners`."""
-    return choose_owners(recipe, config, count, sample=sample, probe=probe).partition
 
 
 # --------------------------------------------------------------------------- the driver

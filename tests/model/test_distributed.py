@@ -19,7 +19,7 @@ from sagaspec.model import Config, Participant, Property, System, explore, saga_
 from sagaspec.model import _distributed_loop, _loops  # noqa: E402
 from sagaspec.model import distributed as distributed_module  # noqa: E402
 from sagaspec.model.distributed import (  # noqa: E402
-    Recipe, _Shard, choose_owners, choose_partition, explore_distributed, run_in_process,
+    Recipe, _Shard, choose_owners, explore_distributed, run_in_process,
 )
 from sagaspec.model.engine import Engine  # noqa: E402
 from sagaspec.model.explore import _Search  # noqa: E402
@@ -400,8 +400,8 @@ def test_the_chosen_partition_sends_less_and_keeps_the_workers_busy():
     system = saga_system("corrected", orders=2)
     config = settle_symmetry(system, Config(crashes=0, por=False))
     want = explore(system, config).stats.states
-    chosen = choose_partition(Recipe.of(system), config, 2)
-    assert choose_partition(Recipe.of(system), config, 1) is None
+    chosen = choose_owners(Recipe.of(system), config, 2).partition
+    assert choose_owners(Recipe.of(system), config, 1).partition is None
     assert chosen is not None and len(chosen) == 1
     asked = {}
     for partition in (None, chosen):
