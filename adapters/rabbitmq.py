@@ -130,10 +130,7 @@ class RabbitTransport(Transport):
         from aiormq.exceptions import AMQPError, ProbableAuthenticationError
 
         try:
-            self.conn = await asyncio.wait_for(
-                aio_pika.connect(self.config.client_url, timeout=self.config.timeout),
-                self.config.timeout + 1,
-            )
+            self.conn = await self._open(aio_pika)
         except ProbableAuthenticationError:
             raise self.unavailable("wrong credentials", "ACCESS_REFUSED",
                                    hint="check user:password in the URL") from None
@@ -149,6 +146,20 @@ class RabbitTransport(Transport):
             raise
         except Exception as exc:
             raise self.unavailable("cannot open a channel", exc) from None
+
+    async def _open(self, aio_pika):
+        # aio_pika.connect drops a connection that failed to open without closing it; its
+        # finalizer later schedules close() on the loop, and a loop closed after that finds
+        # the task pending ("coroutine 'Connection.close' was never awaited"). So the
+        # connection is made here and closed on any failure.
+        conn = aio_pika.Connection(aio_pika.connection.make_url(self.config.client_url))
+        try:
+            await asyncio.wait_for(conn.connect(timeout=self.config.timeout), self.config.timeout + 1)
+        except BaseException:
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(conn.close(), 1.0)
+            raise
+        return conn
 
     async def close(self) -> None:
         await self._cancel_tasks()

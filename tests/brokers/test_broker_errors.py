@@ -101,6 +101,42 @@ def test_a_connect_that_times_out_leaves_no_socket_open(name):
     assert [str(w.message) for w in seen if issubclass(w.category, ResourceWarning)] == []
 
 
+@pytest.mark.parametrize("name", BROKERS)
+def test_a_failed_connect_leaves_nothing_for_a_finalizer_to_schedule(name):
+    """A silent server: the failed start closes its client object itself. aio_pika's was
+    dropped open, and its finalizer scheduled close() as a task on whichever loop was
+    current when the garbage collector ran; a loop closed later with that task pending
+    gave "coroutine 'Connection.close' was never awaited" in a random test's teardown."""
+
+    def pending() -> set[int]:
+        return {id(o) for o in gc.get_objects() if isinstance(o, asyncio.Task) and not o.done()}
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        url = _with_port(URLS[name], server.getsockname()[1])
+        url += ("&" if "?" in url else "?") + "timeout=0.3"
+        loop = asyncio.new_event_loop()
+        try:
+            before = pending()
+            try:
+                loop.run_until_complete(BrokerAdapter(url).start())
+            except BrokerUnavailable as exc:  # not kept: its frames would hold the client
+                assert "cannot connect" in str(exc)
+            else:
+                pytest.fail("a silent server was taken for a broker")
+            gc.collect()  # the loop is open and idle, as between a test's awaits
+            scheduled = [o for o in gc.get_objects()
+                         if isinstance(o, asyncio.Task) and not o.done() and id(o) not in before]
+            for task in scheduled:  # without the fix: cancel it, so this test leaves no debris
+                task.cancel()
+                task.get_loop().run_until_complete(asyncio.gather(task, return_exceptions=True))
+            names = [task.get_coro().__qualname__ for task in scheduled]
+        finally:
+            loop.close()
+    assert names == []
+
+
 @pytest.mark.parametrize("name", ["rabbitmq", "redis"])
 def test_wrong_credentials(run, name):
     url = require(URLS[name], _VAR[name])
