@@ -3,9 +3,31 @@
 from __future__ import annotations
 
 import os
+import sys
+import tempfile
 
 import pytest
 from xdist_order import long_first
+
+
+def _cache_bytecode() -> None:
+    """Let the suite's processes cache compiled modules, outside the source tree.
+
+    With PYTHONDONTWRITEBYTECODE set (as on some CI machines), every xdist worker and
+    every CLI or service process a test starts compiled each module it imports again:
+    collecting took 8.8 s of CPU per worker instead of 3.4, and a ``sagaspec`` command
+    0.62 s instead of 0.26. The cache goes to a folder of its own in the temporary
+    directory (PYTHONPYCACHEPREFIX, unless one is set), so the checkout and the test
+    folders stay as they were; set before xdist starts its workers, which inherit it."""
+    prefix = os.environ.get("PYTHONPYCACHEPREFIX") or os.path.join(
+        tempfile.gettempdir(), f"sagaspec-pycache-{os.getuid()}")
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    os.environ["PYTHONPYCACHEPREFIX"] = prefix
+    sys.dont_write_bytecode = False
+    sys.pycache_prefix = prefix
+
+
+_cache_bytecode()
 
 # Set in each pytest-xdist worker; a pytest run that a test starts must not inherit them.
 _XDIST_VARS = ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID")

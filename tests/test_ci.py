@@ -38,3 +38,22 @@ def test_auto_means_two_workers_per_core(pytestconfig):
 
     cores = len(os.sched_getaffinity(0))
     assert pytestconfig.hook.pytest_xdist_auto_num_workers(config=pytestconfig) == 2 * cores
+
+
+def test_processes_the_suite_starts_cache_their_bytecode_outside_the_tree(tmp_path):
+    """Even with PYTHONDONTWRITEBYTECODE set, a process a test starts (a CLI run, a
+    service) caches what it compiles, under PYTHONPYCACHEPREFIX, not in the folders it
+    imports from (tests/conftest.py): compiling every module on every start cost 0.36 s
+    of CPU per ``sagaspec`` command."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "probe_mod.py").write_text("VALUE = 1\n", encoding="utf-8")
+    code = ("import importlib.util, sys, probe_mod; print(sys.dont_write_bytecode); "
+            "print(importlib.util.cache_from_source(probe_mod.__file__))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=dict(os.environ),
+                         capture_output=True, text=True, check=True).stdout.split("\n")
+    assert out[0] == "False"
+    assert Path(out[1]).is_file() and tmp_path not in Path(out[1]).parents
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["probe_mod.py"]
