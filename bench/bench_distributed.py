@@ -35,7 +35,7 @@ Usage::
 
     python bench/bench_distributed.py                  # corrected, 3 orders, 1 crash (10.6M states): prev vs new, 1 and 2 workers
     python bench/bench_distributed.py --variants new-hash,new   # the same, owners by hash vs by the sample's counts
-    python bench/bench_distributed.py --short          # 2 orders, seconds (CI): every variant
+    python bench/bench_distributed.py --short          # 2 orders, seconds (CI): every variant, one cluster per worker count
     python bench/bench_distributed.py --orders 2 --crashes 1 --variants new,new-whole --workers 1,2
     python bench/bench_distributed.py --json
 """
@@ -90,12 +90,15 @@ VARIANTS = {
 SAME_ON_ONE = ("new-whole", "new-hash")
 
 
-def run_distributed(system, config, workers: int, variant: str = "new") -> dict:
+def run_distributed(system, config, workers: int, variant: str = "new", cluster: str | None = None) -> dict:
+    """One variant's search on ``workers`` local processes it starts, or on the running
+    scheduler at ``cluster`` (which has ``workers`` workers)."""
     load_before = _load()
     traffic: list = []
     timings: dict = {}
     run, opts = VARIANTS[variant]
-    r = run(system, config, workers=workers, traffic=traffic, timings=timings, **opts)
+    where = {"cluster": cluster} if cluster else {"workers": workers}
+    r = run(system, config, traffic=traffic, timings=timings, **where, **opts)
     search = max(timings["search"], 1e-9)
     per = []
     for t in traffic:
@@ -205,6 +208,25 @@ def estimate(one: dict, many: dict, targets=(16, 64), bandwidth: float = 1.25e8,
     return out
 
 
+def _local_clusters(counts) -> dict:
+    """A local Dask cluster per worker count, as the search starts one (spawned workers
+    inherit this script's folder on sys.path: the frozen copies import from it)."""
+    import logging
+
+    from distributed import LocalCluster
+
+    made = {}
+    try:
+        for n in counts:
+            made[n] = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
+                                   memory_limit=0, silence_logs=logging.ERROR)
+    except BaseException:
+        for c in made.values():
+            c.close()
+        raise
+    return made
+
+
 def _split(shares) -> str:
     return "/".join(f"{100 * x:.1f}" for x in shares) if shares else "-"
 
@@ -218,7 +240,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--design", default="corrected")
     ap.add_argument("--orders", type=int, default=3)
     ap.add_argument("--crashes", type=int, default=1)
-    ap.add_argument("--short", action="store_true", help="2 orders, no crash: seconds (CI)")
+    ap.add_argument("--short", action="store_true",
+                    help="2 orders, no crash, one local cluster per worker count shared by every variant "
+                         "(start-up not measured): seconds (CI)")
     ap.add_argument("--no-sequential", action="store_true", help="skip the sequential reference run")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
@@ -244,17 +268,28 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sequential: {seq['states']:,} states {seq['edges']:,} edges, {seq['search_s']} s, "
               f"{seq['states_per_s']:,} st/s wall, {seq['states_per_cpu_s']:,} st/CPU-s", file=sys.stderr)
     runs = []
-    for v in variants:
-        for n in counts:
-            if v in SAME_ON_ONE and n == 1:
-                continue  # (one worker owns everything: the same run as new)
-            r = run_distributed(system, config, n, v)
-            runs.append(r)
-            rows.append(r)
-            print(f"{v} {n} worker(s): {r['states']:,} states, search {r['search_s']} s, critical CPU {r['critical_cpu_s']} s, "
-                  f"split {'/'.join(f'{x:.1%}' for x in r['split'])}, "
-                  + (f"owners chosen in {r['sample_s']} s (start-up), " if r["sample_s"] is not None else "")
-                  + f"load {r['load_before']} -> {r['load_after']}", file=sys.stderr)
+    # The short form checks counts, not start-up: one cluster per worker count serves every
+    # variant (a cluster's spawned workers were most of its CPU: 8 start-ups, now 2).
+    clusters = _local_clusters(counts) if args.short else {}
+    try:
+        for v in variants:
+            for n in counts:
+                if v in SAME_ON_ONE and n == 1:
+                    continue  # (one worker owns everything: the same run as new)
+                r = run_distributed(system, config, n, v, clusters[n].scheduler_address if clusters else None)
+                runs.append(r)
+                rows.append(r)
+                print(f"{v} {n} worker(s): {r['states']:,} states, search {r['search_s']} s, critical CPU {r['critical_cpu_s']} s, "
+                      f"split {'/'.join(f'{x:.1%}' for x in r['split'])}, "
+                      + (f"owners chosen in {r['sample_s']} s (start-up), " if r["sample_s"] is not None else "")
+                      + f"load {r['load_before']} -> {r['load_after']}", file=sys.stderr)
+    finally:
+        if clusters:
+            import logging
+
+            logging.getLogger("distributed").setLevel(logging.ERROR)  # (closing logs at INFO)
+        for c in clusters.values():
+            c.close()
     if seq is not None:
         for r in runs:
             if (r["states"], r["edges"], r["verdicts"]) != (seq["states"], seq["edges"], seq["verdicts"]):
