@@ -91,8 +91,17 @@ def load_located(text: str, source: str) -> Located:
         mark = exc.problem_mark or exc.context_mark
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
         raise InputError(f"{where}: not valid YAML: {exc.problem or exc.context}") from None
+    except yaml.reader.ReaderError as exc:
+        # A character YAML forbids (NUL, most control characters): PyYAML's message
+        # gives an offset on a second line; this gives the line and column.
+        at = exc.position
+        line, col = text.count("\n", 0, at) + 1, at - text.rfind("\n", 0, at)
+        char = exc.character if isinstance(exc.character, int) else ord(exc.character[:1] or "\0")
+        raise InputError(f"{source}:{line}:{col}: not valid YAML: character U+{char:04X} is not "
+                         "allowed in a YAML file") from None
     except yaml.YAMLError as exc:
-        raise InputError(f"{source}: not valid YAML: {exc}") from None
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"{source}: not valid YAML: {first}") from None
     if node is None:
         raise InputError(f"{source}:1:1: empty file; expected a saga spec (a mapping)")
     positions: dict[tuple, Pos] = {}
@@ -117,7 +126,9 @@ def _build(node, path, positions, constructor, source, depth, anchors):
         constructor.flatten_mapping(node)
         out = {}
         for knode, vnode in node.value:
-            key = constructor.construct_object(knode, deep=True)
+            # Built like any value (tags checked), not by the constructor alone: a tagged
+            # key such as ``!!python/none a:`` escaped as a traceback.
+            key = _build(knode, (), {}, constructor, source, depth + 1, anchors)
             if not isinstance(key, (str, int, bool)):
                 km = knode.start_mark
                 raise InputError(f"{source}:{km.line + 1}:{km.column + 1}: mapping keys must be plain strings")

@@ -166,6 +166,22 @@ def test_a_spec_file_is_data_python_tags_are_refused(tmp_path):
     assert not marker.exists()
 
 
+@pytest.mark.parametrize("key", ["!!python/none a", "? [!!python/none a]\n"])
+def test_a_tagged_mapping_key_is_refused_like_a_tagged_value(key):
+    """Keys went to PyYAML's constructor unchecked: a traceback (ConstructorError), not
+    one line (found by the C-parser differential fuzz in test_yaml_positions)."""
+    text = key + ": 1\n"
+    with pytest.raises(InputError, match=r"t\.saga\.yaml:1:\d+: tag 'tag:yaml.org,2002:python/none' is not allowed"):
+        parse_spec(text, "t.saga.yaml")
+
+
+def test_a_forbidden_character_is_one_line_with_its_line_and_column():
+    """PyYAML puts "in <unicode string>, position N" on a second line."""
+    with pytest.raises(InputError) as info:
+        parse_spec("saga: t\nx: 'a\x07'\n", "t.saga.yaml")
+    assert str(info.value) == "t.saga.yaml:2:6: not valid YAML: character U+0007 is not allowed in a YAML file"
+
+
 def test_deep_nesting_and_huge_files_are_refused_with_one_line():
     deep = "saga: t\nx: " + "[" * 200 + "]" * 200 + "\n"
     assert "nested deeper than" in str(pytest.raises(InputError, parse_spec, deep, "d.yaml").value)
