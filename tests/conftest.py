@@ -29,6 +29,8 @@ def _cache_bytecode() -> None:
 
 _cache_bytecode()
 
+pytest_plugins = ("hypothesis_reports",)
+
 # Set in each pytest-xdist worker; a pytest run that a test starts must not inherit them.
 _XDIST_VARS = ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID")
 

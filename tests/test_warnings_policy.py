@@ -70,3 +70,34 @@ def test_no_warning_category_is_ignored_suite_wide():
     # "error" and nothing else (a test that must tolerate a warning says so itself).
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     assert config["tool"]["pytest"]["ini_options"]["filterwarnings"] == ["error"]
+
+
+def test_a_failing_hypothesis_test_shows_its_example_not_an_internal_error(tmp_path):
+    """Hypothesis's report imports libcst, which warns; tests/hypothesis_reports.py lets
+    that one warning through at report time (without it: INTERNALERROR, no example)."""
+    (tmp_path / "test_h.py").write_text(
+        "from hypothesis import given, strategies as st\n\n"
+        "@given(st.integers())\n"
+        "def test_small(x):\n"
+        "    assert x < 5\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "PYTHONWARNINGS"))}
+    env["PYTHONPATH"] = str(ROOT / "tests")
+
+    def run(*plugin: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "pytest", "-c", str(ROOT / "pyproject.toml"), "--rootdir", str(tmp_path),
+             "-o", "addopts=", "-p", "no:cacheprovider", "-p", "no:benchmark", "-p", "no:xdist", *plugin,
+             "-q", str(tmp_path / "test_h.py")],
+            capture_output=True, text=True, timeout=100, cwd=tmp_path, env=env)
+
+    shown = run("-p", "hypothesis_reports")
+    assert shown.returncode == 1 and "INTERNALERROR" not in shown.stdout + shown.stderr
+    assert "Falsifying example: test_small(" in shown.stdout and "1 failed" in shown.stdout
+    # Where the installed libcst still warns on import, the plugin is what stands between
+    # the failure and an INTERNALERROR.
+    warns = subprocess.run([sys.executable, "-W", "error::DeprecationWarning", "-c",
+                            "import hypothesis.extra._patching"], capture_output=True, text=True,
+                           env=env, timeout=60).returncode != 0
+    if warns:
+        hidden = run()
+        assert "INTERNALERROR" in hidden.stdout + hidden.stderr
