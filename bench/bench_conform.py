@@ -11,6 +11,7 @@ suite (hypothesis generation, the suite playing the other participants, payloads
     python bench/bench_conform.py --short    # 40 examples, in CI
     python bench/bench_conform.py --engines  # in-process: the interpreter vs the hand-written classes
     python bench/bench_conform.py --draws    # in-process: the suite's CPU per case, old vs new draws
+    python bench/bench_conform.py --case     # in-process: the same, old vs new case engine
     python bench/bench_conform.py --brokers rabbitmq,nats,redis --short   # over brokers, in CI
 
 Over brokers (``--brokers rabbitmq,nats,redis``, the default set, or ``--broker URL``:
@@ -55,7 +56,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from sagaspec.conformance import RunConfig, run
 
@@ -132,9 +135,44 @@ BROKERS = {
 WAITS = ("quiet", "model")
 
 
+#: ``--restart`` modes: how a crashed reference service comes back.
+RESTARTS = ("spawn", "fork", "old", "new")
+
+
+@contextlib.contextmanager
+def fork_server(restart: str):
+    """While it lasts, forked restarts come from the fork server of ``restart``: for ``old``
+    the one before issue 11 (``bench/_old_forkserver.py``), else the current one."""
+    from sagaspec.examples import _forkserver
+
+    if restart != "old":
+        yield
+        return
+    import os
+
+    import sagaspec
+
+    root = str(Path(sagaspec.__file__).resolve().parent.parent)
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, str(Path(__file__).resolve().parent),
+                                                    env.get("PYTHONPATH", "")) if p)
+    server = _forkserver.ForkServer(env, module="_old_forkserver")
+    saved = list(_forkserver._SERVER)
+    _forkserver._SERVER[:] = [server]
+    try:
+        yield
+    finally:
+        _forkserver._SERVER[:] = saved
+        server.close()
+
+
 def reference_runs(url: str, targets: tuple[str, ...], n: int, seed: int, faults: bool,
                    waits: tuple[str, ...] = WAITS, restarts: tuple[str, ...] = ("fork",)) -> list[tuple]:
-    """``conform`` against the spawned reference services, the same seed each way."""
+    """``conform`` against the spawned reference services, the same seed each way.
+
+    ``restarts``: ``spawn`` (a new process, no ``--reclaim``, NATS ack_wait 2 s: before the
+    fork server), ``old`` (forked, no ``--reclaim``, the fork server before issue 11),
+    ``fork`` and ``new`` (as now: forked, ``--reclaim``)."""
     from sagaspec.adapters.broker import register_launcher
     from sagaspec.examples.cluster import Cluster
 
@@ -143,14 +181,16 @@ def reference_runs(url: str, targets: tuple[str, ...], n: int, seed: int, faults
     try:
         for participant in targets:
             for restart in restarts:
-                register_launcher(functools.partial(Cluster, restart=restart))
+                register_launcher(functools.partial(Cluster, restart="spawn" if restart == "spawn" else "fork",
+                                                    reclaim=restart in ("fork", "new")))
                 # Before the fork server, crash runs redelivered on NATS after 2 s.
                 old = "&ack_wait=2" if restart == "spawn" and url.startswith("nats") else ""
                 for wait in waits:
                     cfg = RunConfig(adapter=f"{url}{sep}spawn=1&wait={wait}{old}", participant=participant,
                                     examples=n, seed=seed, failures_dir=None, coverage=False, shrink=False,
                                     faults=faults)
-                    fin = run(cfg)
+                    with fork_server(restart):
+                        fin = run(cfg)
                     if fin.failures or fin.interrupted or fin.error:
                         raise SystemExit(f"{url} {participant} wait={wait} restart={restart}: unexpected "
                                          f"failures {fin.failures} {fin.error or ''}")
@@ -161,11 +201,15 @@ def reference_runs(url: str, targets: tuple[str, ...], n: int, seed: int, faults
     return rows
 
 
-def print_restarts(url: str, rows: list[tuple], seed: int) -> dict[str, float]:
-    """Faults-on events/s, crash restarts spawned (old) vs forked (new)."""
+def print_restarts(url: str, rows: list[tuple], seed: int, ways: tuple[str, str]) -> dict[str, float]:
+    """Faults-on events/s, crash restarts ``ways`` (old, new): spawned vs forked, or forked
+    before vs after issue 11."""
+    what = {("spawn", "fork"): "restarts spawned (old: a new process, NATS ack_wait 2 s) vs forked (new)",
+            ("old", "new"): "forked restarts before issue 11 (old: no --reclaim, so NATS redelivers a "
+                            "crashed service's message after ack_wait 0.5 s; validators left to each "
+                            "child's first message) vs now (new)"}[ways]
     return _print_runs(f"conform, reference services (corrected design) spawned on {url.split('@')[-1]}, seed "
-                       f"{seed}, faults on, wait model: restarts spawned (old: a new process, NATS ack_wait "
-                       "2 s) vs forked (new)", rows, "restart", 2, ("spawn", "fork"))
+                       f"{seed}, faults on, wait model: {what}", rows, "restart", 2, ways)
 
 
 def _cpu_ms(pid: int) -> float:
@@ -331,13 +375,37 @@ def draw_runs(n: int, seed: int, rounds: int) -> None:
     configuration; both must make the same cases (steps and events of every example)."""
     from _old_draws import old_draws
 
-    configs = (("payment", "corrected"), ("system", "corrected"),
-               ("system", "examples/sagas/travel.saga.yaml"))
+    old_new_runs("old draws (public data.draw, a new saga strategy per saga) vs new", "draws",
+                 old_draws, DRAW_CONFIGS, n, seed, rounds)
+
+
+def case_runs(n: int, seed: int, rounds: int) -> None:
+    """The suite's CPU per case in-process, a case's engine as it was before the per-case
+    cost cuts (``bench/_old_case.py``) and as now, alternating; same cases both ways."""
+    from _old_case import old_case
+
+    old_new_runs("old case engine (deepcopy stores, a named tuple class per model) vs new",
+                 "case engines", old_case, CASE_CONFIGS, n, seed, rounds)
+
+
+DRAW_CONFIGS = (("payment", "corrected"), ("system", "corrected"),
+                ("system", "examples/sagas/travel.saga.yaml"))
+CASE_CONFIGS = (*DRAW_CONFIGS, ("system", "examples/sagas/order-shipping.saga.yaml"))
+
+
+def old_new_runs(title: str, what: str, old: Callable[[], Any], configs: tuple[tuple[str, str], ...],
+                 n: int, seed: int, rounds: int) -> None:
+    """Process CPU per case of each configuration run the old way (inside ``old()``)
+    and the new, alternating ``rounds`` times; exits non-zero unless both ways (and every
+    round) make the same cases (phase, status, steps and events of every example)."""
     print(f"sagaspec conform in-process, {n} examples, seed {seed}, {rounds} round(s) each way: "
-          "process CPU per case, old draws (public data.draw, a new saga strategy per saga) vs new")
-    print(f"{'target':9} {'design':32} {'way':4} {'cases':>6} {'cpu s':>7} {'ms/case':>8} "
+          f"process CPU per case, {title}")
+    print(f"{'target':9} {'design':40} {'way':4} {'cases':>6} {'cpu s':>7} {'ms/case':>8} "
           f"{'cases/cpu s':>12}")
     for participant, design in configs:
+        # Warm up (imports, the spec's caches) outside the timing, the new way.
+        run(RunConfig(adapter="inprocess:", participant=participant, design=design, examples=3,
+                      seed=seed, failures_dir=None))
         got: dict[str, list] = {"old": [0, 0.0], "new": [0, 0.0]}
         seen: dict[str, list] = {}
         for _ in range(rounds):
@@ -351,16 +419,16 @@ def draw_runs(n: int, seed: int, rounds: int) -> None:
                 cfg = RunConfig(adapter="inprocess:", participant=participant, design=design,
                                 examples=n, seed=seed, failures_dir=None)
                 t0 = time.process_time()
-                with old_draws() if way == "old" else contextlib.nullcontext():
+                with old() if way == "old" else contextlib.nullcontext():
                     run(cfg, on_event)
                 got[way][0] += len(examples)
                 got[way][1] += time.process_time() - t0
                 if seen.setdefault(way, examples) != examples:
                     raise SystemExit(f"{participant} {design} {way}: a seeded run changed its cases")
         if seen["old"] != seen["new"]:
-            raise SystemExit(f"{participant} {design}: old and new draws made different cases")
+            raise SystemExit(f"{participant} {design}: old and new {what} made different cases")
         for way, (cases, cpu) in got.items():
-            print(f"{participant:9} {design:32} {way:4} {cases:6d} {cpu:7.2f} "
+            print(f"{participant:9} {design:40} {way:4} {cases:6d} {cpu:7.2f} "
                   f"{1000 * cpu / cases:8.2f} {cases / cpu:12.1f}")
         (c0, t0), (c1, t1) = got["old"], got["new"]
         print(f"{participant} {design}: same cases; new/old CPU per case {(t1 / c1) / (t0 / c0):.2f}")
@@ -380,8 +448,9 @@ def main() -> None:
                     help="over brokers, the reference services with faults (crash restarts, duplicates, "
                          "invalid input) as conform runs them by default")
     ap.add_argument("--restart", default="fork", metavar="MODES",
-                    help="over brokers, how crashed services restart: fork (default), spawn, or "
-                         "spawn,fork side by side (faults on, the model's wait)")
+                    help="over brokers, how crashed services restart: fork (default), spawn, or side by "
+                         "side (faults on, the model's wait) spawn,fork or old,new (forked restarts "
+                         "before issue 11 vs now)")
     ap.add_argument("--restarts", type=int, default=None, metavar="N",
                     help="over brokers, restarts timed each way for the restart latency (default 5; 2 short)")
     ap.add_argument("--targets", default=None, help="over brokers, the reference targets (default payment,system)")
@@ -390,11 +459,15 @@ def main() -> None:
                     help="only in-process, the interpreter vs the hand-written classes")
     ap.add_argument("--draws", action="store_true",
                     help="only in-process, the suite's CPU per case with old vs new draws")
-    ap.add_argument("--rounds", type=int, default=None, help="with --draws, runs each way (default 3; 1 short)")
+    ap.add_argument("--case", action="store_true",
+                    help="only in-process, the suite's CPU per case with the old vs new case engine "
+                         "(stores' copies, model classes)")
+    ap.add_argument("--rounds", type=int, default=None,
+                    help="with --draws or --case, runs each way (default 3; 1 short)")
     args = ap.parse_args()
-    if args.draws:
-        draw_runs(args.examples or (40 if args.short else 100), args.seed,
-                  args.rounds or (1 if args.short else 3))
+    if args.draws or args.case:
+        (draw_runs if args.draws else case_runs)(args.examples or (40 if args.short else 100), args.seed,
+                                                 args.rounds or (1 if args.short else 3))
         return
     if args.engines:
         n = args.examples or (40 if args.short else 300)
@@ -411,11 +484,12 @@ def main() -> None:
         targets = tuple(t.strip() for t in (args.targets or "payment,system").split(",") if t.strip())
         n = args.examples or (6 if args.short else 20)
         restarts = tuple(m.strip() for m in args.restart.split(",") if m.strip())
-        if not restarts or any(m not in ("spawn", "fork") for m in restarts):
-            ap.error(f"--restart: expected fork, spawn or spawn,fork, got {args.restart!r}")
+        if not restarts or any(m not in RESTARTS for m in restarts) or len(restarts) > 1 and restarts not in (
+                ("spawn", "fork"), ("old", "new")):
+            ap.error(f"--restart: expected fork, spawn, old, new, spawn,fork or old,new, got {args.restart!r}")
         compare = len(restarts) > 1
         if compare and not args.faults:
-            ap.error("--restart spawn,fork compares crash restarts: give --faults too")
+            ap.error(f"--restart {args.restart} compares crash restarts: give --faults too")
         summary, restart_summary = [], []
         for url in urls:
             restart_summary.append((url, "latency", restart_latency(url, args.restarts or (2 if args.short else 5))))
@@ -423,7 +497,7 @@ def main() -> None:
             rows = reference_runs(url, targets, n, args.seed, args.faults,
                                   waits=("model",) if compare else WAITS, restarts=restarts)
             if compare:
-                ratios = print_restarts(url, rows, args.seed)
+                ratios = print_restarts(url, rows, args.seed, restarts)
                 restart_summary += [(url, t, r) for t, r in ratios.items()]
             else:
                 ratios = print_reference(url, rows, args.seed, args.faults)
@@ -436,7 +510,8 @@ def main() -> None:
             print("model/quiet events/s ratios:")
             for url, target, ratio in summary:
                 print(f"  {url.split('@')[-1]:26} {target:8} {ratio:5.1f}x")
-        print("fork/spawn ratios (restart latency: spawn/fork median; targets: faults-on events/s):")
+        print("fork/spawn ratios (restart latency: spawn/fork median; targets: faults-on events/s"
+              f"{', new/old' if restarts == ('old', 'new') else ''}):")
         for url, target, ratio in restart_summary:
             print(f"  {url.split('@')[-1]:26} {target:8} {ratio:5.1f}x")
         return

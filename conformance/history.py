@@ -35,6 +35,7 @@ from sagaspec.conformance.checks import CheckFailed, fail
 from sagaspec.model.compile import SpecParticipantModel
 from sagaspec.model.properties import Property
 from sagaspec.model.saga import saga_system
+from sagaspec.spec._jsoncopy import copy_json
 from sagaspec.spec.sagafile import Alternative, SagaSpec, SpecProperty
 
 from sagaspec.errors import ModelError
@@ -56,7 +57,7 @@ class SagaInfo:
 
     def start(self) -> dict[str, Any]:
         """The trigger's payload with the ``sagaId``, as ``Adapter.start_saga`` takes it."""
-        return {"sagaId": self.sagaId, **copy.deepcopy(dict(self.fields))}
+        return {"sagaId": self.sagaId, **copy_json(dict(self.fields))}
 
     def describe(self) -> str:
         """``saga S`` with its first identifier field, for messages."""
@@ -65,7 +66,7 @@ class SagaInfo:
         return f"saga {self.sagaId}" + (f" ({ident})" if ident else "")
 
     def to_json(self) -> dict[str, Any]:
-        return {"index": self.index, "sagaId": self.sagaId, **copy.deepcopy(dict(self.fields))}
+        return {"index": self.index, "sagaId": self.sagaId, **copy_json(dict(self.fields))}
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> SagaInfo:

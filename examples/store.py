@@ -23,7 +23,6 @@ Two implementations here, same protocol: :class:`MemoryStore` (in-process tests)
 
 from __future__ import annotations
 
-import copy
 import json
 import sqlite3
 import threading
@@ -31,7 +30,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Any, Protocol
 
+from sagaspec.spec._jsoncopy import copy_json
+
 __all__ = ["Tx", "Store", "MemoryStore", "SQLiteStore"]
+
+#: How the memory store copies what goes in and comes out: its values are JSON, as in
+#: the SQLite store.
+_copy = copy_json
 
 
 class Tx(Protocol):
@@ -68,14 +73,14 @@ class _MemoryTx:
 
     def get(self, key: str) -> Any | None:
         if key in self.writes:
-            return copy.deepcopy(self.writes[key])
-        return copy.deepcopy(self._s._kv.get(key))
+            return _copy(self.writes[key])
+        return _copy(self._s._kv.get(key))
 
     def put(self, key: str, value: Any) -> None:
-        self.writes[key] = copy.deepcopy(value)
+        self.writes[key] = _copy(value)
 
     def emit(self, event: dict[str, Any]) -> None:
-        self.out.append(copy.deepcopy(event))
+        self.out.append(_copy(event))
 
 
 class MemoryStore:
@@ -101,7 +106,7 @@ class MemoryStore:
 
     def pending_outbox(self, limit: int = 100) -> list[tuple[int, dict[str, Any]]]:
         with self._lock:
-            return [(i, copy.deepcopy(e)) for i, e in self._outbox[:limit]]
+            return [(i, _copy(e)) for i, e in self._outbox[:limit]]
 
     def mark_sent(self, ids: list[int]) -> None:
         done = set(ids)

@@ -37,6 +37,7 @@ saga's lines is :func:`run_per_key`; with one line of one key it is the model's 
 
 from __future__ import annotations
 
+import functools
 from collections import namedtuple
 from collections.abc import Iterable
 
@@ -59,6 +60,20 @@ __all__ = ["spec_system", "SpecParticipantModel", "SpecTriggerModel", "spec_prop
 
 def _class_name(name: str, suffix: str) -> str:
     return "".join(part.capitalize() for part in name.split("_")) + suffix
+
+
+def _new_record_class(name: str, fields: tuple[str, ...]) -> type:
+    cls = namedtuple(name, fields)
+    cls.__module__ = __name__
+    return cls
+
+
+#: The named tuple class of a slot or state with these name and fields: one class for
+#: every model of the same participant (a conformance run builds a service's model per
+#: case; making a named tuple class is most of that model's cost). Its instances are
+#: plain tuples to any code here (equality and hashing by value), so sharing the class
+#: changes no state or result.
+_record_class = functools.cache(_new_record_class)
 
 
 class _Domain:
@@ -117,13 +132,11 @@ class SpecParticipantModel(Participant):
         self.emits = frozenset(e for r in spec.reactions for a in r.alternatives for e in a.emit)
         self.sagas = sagas
         self.params = dict(params)
-        self.slot_cls = namedtuple(_class_name(spec.name, "Slot"), [v.name for v in spec.state])
-        self.slot_cls.__module__ = __name__
+        self.slot_cls = _record_class(_class_name(spec.name, "Slot"), tuple(v.name for v in spec.state))
         self.shared_names = tuple(v.name for v in spec.shared)
         self.state_cls = None
         if spec.shared:
-            self.state_cls = namedtuple(_class_name(spec.name, "State"), [*self.shared_names, "slots"])
-            self.state_cls.__module__ = __name__
+            self.state_cls = _record_class(_class_name(spec.name, "State"), (*self.shared_names, "slots"))
         self.domains = {v.name: _Domain(v, params) for v in (*spec.state, *spec.shared)}
         self.index = {v.name: i for i, v in enumerate(spec.state)}
         self.sindex = {n: i for i, n in enumerate(self.shared_names)}
