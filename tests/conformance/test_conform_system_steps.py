@@ -99,7 +99,10 @@ def test_crash_mutants_of_the_system_are_caught_on_every_seed_only_when_stepped(
     for step in (True, False):
         harness.STEP_SYSTEM = step
         try:
-            for seed in range(1, 6):
+            # Unstepped, the seeds go from the last: the first miss ends the loop, so the
+            # order asserts the same and spends less (1-3 are caught, 4 and 5 missed: a
+            # miss runs all 100 examples, so from the first it cost 4 runs, now 1).
+            for seed in range(1, 6) if step else range(5, 0, -1):
                 _r, _e, final = _run(mutant=mutant, examples=100, seed=seed, all_bugs=False, shrink=False)
                 caught[step].append(bool(final.failures))
                 if not step and not final.failures:
