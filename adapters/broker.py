@@ -435,6 +435,18 @@ class Transport:
         """Compete in ``group`` for messages routed as ``routes``; ``handler`` must ack."""
         raise NotImplementedError
 
+    async def reclaim(self, group: str, routes: Iterable[str]) -> int:
+        """Before :meth:`consume`: have the broker redeliver now what ``group``'s consumer
+        of ``routes`` still holds unacknowledged from a process that died, instead of
+        after ``ack_wait``; returns how many messages were held. Call it only from the
+        group's sole consumer process (a restarted one): what a live sibling holds would
+        be handed back too. Nothing is acknowledged: a message comes back as a redelivery.
+
+        The default does nothing: RabbitMQ requeues a closed channel's unacknowledged
+        messages itself, and a restarted Redis consumer re-reads its own pending entries.
+        """
+        return 0
+
     async def sync_observer(self, timeout: float | None = None, poll: float = 0.02) -> dict[str, int | str] | None:
         """Wait until the observer's handler has returned from every message the broker
         had accepted on the bus when this was called (the monitor's start and stop

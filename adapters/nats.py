@@ -19,7 +19,8 @@ CloudEvents attributes in NATS headers (``ce-id``, ``ce-type``, ...).
 nats-server 2.9 has no multi-subject consumer filter, hence one durable consumer per
 (service, event type); the runner serialises their handlers. What a consumer fetched is
 kept alive (``+WPI``, every ``ack_wait / 4``) until its handler is done with it, so only
-a dead consumer's messages are redelivered after ``ack_wait``.
+a dead consumer's messages are redelivered after ``ack_wait``; a restarted sole consumer
+gets them back at once with :meth:`NatsTransport.reclaim` (it NAKs them).
 """
 
 from __future__ import annotations
@@ -68,6 +69,8 @@ class NatsTransport(Transport):
     NAME = "nats"
     #: Its consumers keep what they hold alive (``+WPI``): only a dead one's messages wait.
     SPAWN_ACK_WAIT = 0.5
+    #: Widest stream-sequence range :meth:`reclaim` NAKs one by one (beyond: ``ack_wait``).
+    RECLAIM_SPAN = 10_000
     SCHEMES = ("nats", "tls")
     NAME_PARAMS = {
         "stream": "JetStream stream name (default SAGA, or SAGA_<ns>)",
@@ -309,6 +312,39 @@ class NatsTransport(Transport):
                 raise self.unavailable(f"cannot create consumer {self.durable(group, route)}", exc) from None
             self._subs.append(sub)
             self._spawn(self._pull_loop(sub, route, handler), f"nats-pull-{group}-{route}")
+
+    async def reclaim(self, group: str, routes: Iterable[str]) -> int:
+        """NAK (``-NAK``: redeliver now) what each of ``group``'s durables holds unacknowledged.
+
+        JetStream does not redeliver a dead consumer's messages before ``ack_wait``, and
+        only their ack subjects can hand them back; the consumer's info gives their range:
+        above its ack floor, up to the last delivered stream sequence. A NAK is published
+        to the ack subject (``$JS.ACK.<stream>.<durable>.<delivered>.<stream seq>.<consumer
+        seq>.<ts>.<pending>``) of every stream sequence in that range; the server ignores
+        one naming a message the durable does not hold (another subject's, or acked).
+        A range wider than ``RECLAIM_SPAN`` is left to ``ack_wait``.
+        """
+        from nats.js.errors import NotFoundError
+
+        stream = self.names()["stream"]
+        held = 0
+        for route in routes:
+            durable = self.durable(group, route)
+            try:
+                info = await self._bounded(self.js.consumer_info(stream, durable), "consumer_info")
+            except NotFoundError:
+                continue  # a new durable holds nothing
+            pending = int(info.num_ack_pending or 0)
+            low, high = int(info.ack_floor.stream_seq or 0), int(info.delivered.stream_seq or 0)
+            if not pending or high - low > self.RECLAIM_SPAN:
+                continue
+            held += pending
+            consumer_seq = int(info.delivered.consumer_seq or 0)
+            for seq in range(low + 1, high + 1):
+                await self.nc.publish(f"$JS.ACK.{stream}.{durable}.1.{seq}.{consumer_seq}.0.0", b"-NAK")
+        if held:
+            await self._flush()
+        return held
 
     async def _pull_loop(self, sub: Any, route: str, handler: Handler) -> None:
         from nats.errors import Error as NatsError

@@ -103,6 +103,11 @@ class Cluster:
     restart
         ``fork`` (default): fork each (re)start from this process's fork server, which
         imported the runner's code once; ``spawn``: a new Python process each time.
+    reclaim
+        ``True`` (default): each process starts with the runner's ``--reclaim`` (the
+        supervisor runs one process per service, so what its consumer holds unacknowledged
+        at a start was left by a dead one: the broker redelivers it at once, not after
+        ``ack_wait``); ``False``: left to ``ack_wait``.
     """
 
     #: Where :meth:`start` can arm a service to die (the runner's ``--crash-at``).
@@ -123,10 +128,12 @@ class Cluster:
         give_up_after: float = 120.0,
         spec: str | None = None,
         restart: str = "fork",
+        reclaim: bool = True,
     ) -> None:
         if restart not in RESTARTS:
             raise AdapterError(f"unknown restart {restart!r}; expected one of {', '.join(RESTARTS)}")
         self.restart_mode = restart
+        self.reclaim = reclaim
         self.config = config if isinstance(config, BrokerConfig) else BrokerConfig.from_url(config)
         from sagaspec.examples.system import hand_written
 
@@ -174,6 +181,8 @@ class Cluster:
             cmd += ["--spec", str(Path(self.spec).resolve()) if Path(self.spec).exists() else self.spec]
         if crash_at:
             cmd += ["--crash-at", crash_at]
+        if self.reclaim:
+            cmd.append("--reclaim")
         return cmd
 
     def start(self, service: str, *, crash_at: str | None = None) -> None:

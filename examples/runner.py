@@ -174,6 +174,7 @@ class ServiceRunner:
         lock_timeout: float = 5.0,
         spec: str | None = None,
         engine: str = "interpreter",
+        reclaim: bool = False,
     ) -> None:
         from sagaspec.examples.service import CRASH_POINTS
         from sagaspec.examples.system import ENGINES, operator_mutant
@@ -209,6 +210,11 @@ class ServiceRunner:
         self.crash_at = crash_at
         self.state_dir = state_dir
         self.keep_going = keep_going
+        #: Before consuming, have the broker redeliver at once what a dead previous process
+        #: left unacknowledged (``Transport.reclaim``): only for the service's sole process.
+        self.reclaim = reclaim
+        #: How many messages that handed back at start-up.
+        self.reclaimed = 0
         #: How transient failures are retried (see :mod:`sagaspec.examples.retry`).
         self.backoff = backoff or Backoff()
         self.lock_timeout = lock_timeout
@@ -252,6 +258,11 @@ class ServiceRunner:
         # A previous life may have committed events it never published: send them first.
         await self._relay()
         await self.transport.control_listen(self._on_control)
+        if self.reclaim:
+            self.reclaimed = await self.transport.reclaim(self.name, self.routes)
+            if self.reclaimed:
+                log.info("%s: %d message(s) a previous process left unacknowledged handed back for "
+                         "redelivery", self.name, self.reclaimed)
         await self.transport.consume(self.name, self.routes, self._on_message)
         log.info("%s ready (pid %d) on %s, consuming %s", self.name, os.getpid(),
                  self.transport.describe(), ", ".join(self.routes))
@@ -451,7 +462,7 @@ class ServiceRunner:
             await self._reply(msg, routes=list(self.routes), mutant=self.mutant)
         elif op == "status":
             await self._reply(msg, busy=self.busy, handled=self.handled, published=self.published,
-                              retries=self.retries,
+                              retries=self.retries, reclaimed=self.reclaimed,
                               seconds={k: round(v, 6) for k, v in self.timings.items()})
         elif op == "setup":
             await self._store_call(self._setup, msg.get("world") or {})
@@ -610,6 +621,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="die (exit 75) at this point of the first handling: before-commit, "
                              "after-commit or after-publish")
     parser.add_argument("--state-dir", default=None, help="base directory of default SQLite files")
+    parser.add_argument("--reclaim", action="store_true",
+                        help="before consuming, have the broker redeliver at once what the service's "
+                             "previous (dead) process left unacknowledged (NATS: NAK it) instead of "
+                             "after ack_wait; only when this is the service's sole process, as under "
+                             "a supervisor")
     parser.add_argument("--keep-going", action="store_true",
                         help="after a consumer crash, dead-letter and continue instead of exiting")
     parser.add_argument("--retry-budget", type=_positive, default=60.0, metavar="SECONDS",
@@ -632,7 +648,7 @@ def main(argv: list[str] | None = None) -> int:
             args.service, config, db=args.db, design=args.design, mutant=args.mutant,
             crash_at=args.crash_at, state_dir=args.state_dir, keep_going=args.keep_going,
             backoff=Backoff(budget=args.retry_budget), lock_timeout=args.lock_timeout,
-            spec=args.spec, engine=args.engine,
+            spec=args.spec, engine=args.engine, reclaim=args.reclaim,
         )
         return asyncio.run(_serve(runner))
     except BrokerUnavailable as exc:

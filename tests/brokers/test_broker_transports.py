@@ -255,3 +255,75 @@ def test_a_nats_consumer_keeps_what_it_holds_from_being_redelivered(run, nats_ur
             await publisher.close()
 
     run(scenario())
+
+
+def test_a_restarted_nats_consumer_gets_back_at_once_what_its_dead_predecessor_held(run, nats_url):
+    """``reclaim`` NAKs what the durable still holds unacknowledged from a consumer that
+    died: it comes back as a redelivery (nothing was acked), ahead of what was published
+    after it. With ack_wait 60 s only the NAK can bring it back before the newer message;
+    without it the first message the new consumer gets is the newer one (or nothing)."""
+    url = _with(nats_url, ns=new_namespace("rc"), ack_wait="60")
+
+    async def scenario() -> None:
+        publisher, dead, restarted = open_transport(url), open_transport(url), open_transport(url)
+        await publisher.connect()
+        await publisher.ensure_topology(create=True)
+        held: list = []
+        got: list[tuple[str, int]] = []
+        try:
+            await dead.connect()
+
+            async def keep(msg):  # fetched, never acknowledged: the process dies holding it
+                held.append(msg)
+
+            await dead.consume("payment", ["OrderCreated"], keep)
+            for i in range(2):
+                body, headers = encode_event(dict(examples_for("OrderCreated")[0], eventId=f"evt-{i}"))
+                await publisher.publish("OrderCreated", body, headers)
+                if i == 0:
+                    await _until(lambda: held)
+                    await dead.close()  # "SIGKILL": evt-0 unacknowledged, its ack_wait 60 s
+            assert len(held) == 1
+            await restarted.connect()
+            # evt-0, and evt-1 too if the server handed it to the dead one's pull request
+            # before it noticed the connection was gone.
+            assert await restarted.reclaim("payment", ["OrderCreated"]) in (1, 2)
+
+            async def ack(msg):
+                got.append((decode_message(msg.body, msg.headers)["eventId"], msg.deliveries))
+                await msg.ack()
+
+            await restarted.consume("payment", ["OrderCreated"], ack)
+            await _until(lambda: len(got) == 2, timeout=30)
+            assert got[0] == ("evt-0", 2) and got[1][0] == "evt-1"
+            # Everything acknowledged: nothing held, nothing handed back, nothing comes again.
+            await restarted.flush()
+            assert await publisher.backlog("payment", ["OrderCreated"]) == 0
+            assert await restarted.reclaim("payment", ["OrderCreated"]) == 0
+            await asyncio.sleep(0.3)
+            assert len(got) == 2
+        finally:
+            for t in (dead, restarted):
+                await t.close()
+            await publisher.destroy()
+            await publisher.close()
+
+    run(scenario())
+
+
+def test_reclaim_hands_back_nothing_where_the_broker_does_it_itself(run, broker):
+    """RabbitMQ requeues a closed channel's messages and a Redis consumer re-reads its own
+    pending entries: their ``reclaim`` does nothing and says so."""
+    url = _with(broker, ns=new_namespace("rn"))
+
+    async def scenario() -> None:
+        t = open_transport(url)
+        await t.connect()
+        try:
+            await t.ensure_topology(create=True)
+            assert await t.reclaim("payment", ["OrderCreated"]) == 0
+        finally:
+            await t.destroy()
+            await t.close()
+
+    run(scenario())
