@@ -39,7 +39,7 @@ PRELOAD = (
     "sagaspec.examples.interpreter", "sagaspec.examples.store", "sagaspec.examples.pgstore",
     "sagaspec.examples.retry", "sagaspec.adapters.nats", "sagaspec.adapters.rabbitmq",
     "sagaspec.adapters.redis_streams", "nats", "nats.js", "aio_pika", "redis.asyncio", "psycopg",
-    "sqlite3", "ctypes",
+    "sqlite3", "ctypes", "sagaspec.spec.cloudevents", "sagaspec.spec.schemas", "jsonschema",
 )
 
 _RUNNER = "sagaspec.examples.runner"
@@ -53,10 +53,16 @@ def _preload() -> None:
         with contextlib.suppress(ImportError):
             importlib.import_module(name)
     from sagaspec.spec.sagafile import shipped_names, shipped_spec
+    from sagaspec.spec.schemas import validate_event, validator_for
 
     for name in shipped_names():  # parsed once here, not per start
         with contextlib.suppress(Exception):
-            shipped_spec(name)
+            spec = shipped_spec(name)
+            # Each event's validator compiled and run once here: a child's first message
+            # otherwise paid for it (about 0.1 s on its way to a crash point and back).
+            for event in spec.events:
+                validator_for(event.name, spec=spec)
+                validate_event({"eventType": event.name}, spec=spec)
 
 
 def _exit_code(code: object) -> int:
@@ -258,10 +264,12 @@ class Forked:
 class ForkServer:
     """The supervisor's end of one fork server process (see the module docstring)."""
 
-    def __init__(self, env: dict[str, str] | None = None, timeout: float = 60.0) -> None:
+    def __init__(self, env: dict[str, str] | None = None, timeout: float = 60.0,
+                 module: str = "sagaspec.examples._forkserver") -> None:
         started = time.monotonic()
+        # ``module``: what runs as the server (its ``serve``; a bench runs an older one).
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "sagaspec.examples._forkserver"], stdin=subprocess.PIPE,
+            [sys.executable, "-m", module], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, env=env, start_new_session=True,
         )
         #: The process that started it (a fork of that process must start its own).

@@ -98,3 +98,34 @@ def test_what_a_fork_server_runs_ends_with_it(own_nats, tmp_path, how):
         assert child.wait(30) == -signal.SIGKILL
         _wait(lambda c=child: _gone(c.pid), 30)
     server.close()
+
+
+def test_a_child_s_first_message_compiles_no_validator():
+    """The server imports the CloudEvents codec and compiles every shipped event's
+    validator before it forks: a child's first message (on its way to an armed crash
+    point, and again as the redelivery after the restart) compiles nothing. Before, each
+    child imported jsonschema and compiled the validator there (about 0.1 s a message)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from sagaspec.examples import _forkserver\n"
+        "_forkserver._preload()\n"
+        "assert 'jsonschema' in sys.modules and 'sagaspec.spec.cloudevents' in sys.modules\n"
+        "from sagaspec.spec import schemas\n"
+        "from sagaspec.spec.sagafile import shipped_names, shipped_spec\n"
+        "from sagaspec.adapters.broker import decode_message, encode_event\n"
+        "from sagaspec.examples.samples import sample_created\n"
+        "misses = schemas._compiled.cache_info().misses\n"
+        "event = decode_message(*encode_event(sample_created(1)))\n"
+        "assert isinstance(event, dict), event\n"
+        "for name in shipped_names():\n"
+        "    spec = shipped_spec(name)\n"
+        "    if 'OrderCreated' in {e.name for e in spec.events}:\n"
+        "        assert schemas.validate_event(event, spec=spec) == [], name\n"
+        "assert schemas._compiled.cache_info().misses == misses, schemas._compiled.cache_info()\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "ok", done.stderr
