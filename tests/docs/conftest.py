@@ -57,14 +57,39 @@ def serve():
         s.server_close()
 
 
+def _once_per_run(name: str, tmp_path_factory, compute):
+    """``compute()``, once per test run: under pytest-xdist the first worker to ask saves
+    the result (pickled) in the run's shared temporary folder and the others load it
+    (each worker computed it again: 2.5 CPU s each for ``mutant_run``)."""
+    import fcntl
+    import os
+    import pickle
+
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if not run:  # not under xdist: this process is the whole run
+        return compute()
+    folder = tmp_path_factory.getbasetemp().parent  # (each worker's basetemp is in it)
+    saved = folder / f"{name}-{run}.pickle"
+    with open(folder / f"{name}-{run}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # the others wait while the first computes
+        if not saved.exists():
+            tmp = saved.with_suffix(".tmp")
+            tmp.write_bytes(pickle.dumps(compute()))
+            tmp.replace(saved)
+        return pickle.loads(saved.read_bytes())
+
+
 @pytest.fixture(scope="session")
-def mutant_run():
+def mutant_run(tmp_path_factory):
     """Engine events of a short conformance run against a payment service without
     idempotency (the suite must catch the double charge)."""
     from sagaspec.conformance.runner import RunConfig, Runner
 
-    cfg = RunConfig(
-        adapter="inprocess:?participant=payment&mutant=no-idempotency", participant="payment",
-        examples=50, seed=1, failures_dir=None,
-    )
-    return list(Runner(cfg).execute())
+    def run() -> list:
+        cfg = RunConfig(
+            adapter="inprocess:?participant=payment&mutant=no-idempotency", participant="payment",
+            examples=50, seed=1, failures_dir=None,
+        )
+        return list(Runner(cfg).execute())
+
+    return _once_per_run("mutant-run", tmp_path_factory, run)
