@@ -20,9 +20,11 @@ steered run's includes learning its memory on the reference services):
 one participant each mutant changes, ``system`` when it changes several) at the run's
 default example count: per mutant on how many of seeds 1..5 it is caught and the median
 example that first failed (bench/bench_rare_mutants.py's table; ``--only`` a spec,
-``--mutant`` repeatable to pick mutants):
+``--mutant`` and ``--seed`` repeatable to pick mutants and seeds):
 
     python bench/bench_mutation_score.py --design [--only travel] [--mutant redo-duplicate-5]
+    python bench/bench_mutation_score.py --design --only order-shipping --seed 3 \
+        --mutant drop-guard-4 --mutant forget-update-4
 """
 
 from __future__ import annotations
@@ -52,9 +54,11 @@ def main() -> None:
     ap.add_argument("--after", default="", help="with --steer: start after this mutant")
     ap.add_argument("--design", action="store_true")
     ap.add_argument("--mutant", action="append", default=[], help="with --design: only these")
+    ap.add_argument("--seed", action="append", type=int, default=[],
+                    help="with --design: only these seeds (default 1-5)")
     args = ap.parse_args()
     if args.design:
-        return design(args.only, args.mutant)
+        return design(args.only, args.mutant, args.seed or list(range(1, 6)))
     counts = [int(c) for c in args.counts.split(",")]
     if args.seeds:
         return seeds(counts[0])
@@ -161,7 +165,7 @@ def steer(cases: int, only: str, after: str = "") -> None:
                   f"{sum(r > cases for r in runs)} missed; {cpu:.1f}s CPU", flush=True)
 
 
-def design(only: str, names: list[str]) -> None:
+def design(only: str, names: list[str], seeds: list[int]) -> None:
     import dataclasses
     import sys
 
@@ -180,9 +184,9 @@ def design(only: str, names: list[str]) -> None:
             touched = {site[0] for site in m.sites} | set(m.participants) or \
                 {q.name for q in m.spec.participants if q != before.get(q.name)}
             targets.append((str(path), next(iter(touched)) if len(touched) == 1 else "system", m.name))
-    missed = table(targets, list(range(1, 6)), default)
-    print(f"{len(targets) - missed} of {len(targets)} mutants caught on every one of seeds 1-5 "
-          f"at {default} examples")
+    missed = table(targets, seeds, default)
+    print(f"{len(targets) - missed} of {len(targets)} mutants caught on every one of seeds "
+          f"{','.join(map(str, seeds))} at {default} examples")
 
 
 def seeds(n: int) -> None:
