@@ -24,6 +24,7 @@ participants and properties for the explorer, :meth:`SagaSpec.design` into the
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -308,7 +309,8 @@ class SagaSpec:
 
     Compared and hashed by identity: two loads of one file (edited in between, or read
     from another folder under the same relative name) are different specs, so nothing
-    cached for one is served for the other.
+    cached for one is served for the other; loads of the same text from the same source
+    are one spec (see :func:`parse_spec`). Never changed after the load.
     """
 
     name: str
@@ -507,10 +509,26 @@ def load_spec(path: str | Path) -> SagaSpec:
     return parse_spec(text, str(path))
 
 
+#: Specs parsed in this process, by (text, source, shipped name), newest last: reading
+#: the same file again (every test module, every run of one process) costs a dictionary
+#: look-up instead of a 75 ms parse. A spec depends on nothing but its text.
+_PARSED: OrderedDict[tuple[str, str, str | None], SagaSpec] = OrderedDict()
+_PARSED_MAX = 32
+
+
 def parse_spec(text: str, source: str = "<spec>", *, shipped: str | None = None) -> SagaSpec:
-    """Parse and check spec text (YAML or JSON)."""
+    """Parse and check spec text (YAML or JSON). The same text from the same source
+    gives the same spec object."""
+    key = (text, source, shipped)
+    spec = _PARSED.get(key)
+    if spec is not None:
+        _PARSED.move_to_end(key)
+        return spec
     located = load_located(text, source)
-    return _Builder(located, shipped).build()
+    spec = _PARSED[key] = _Builder(located, shipped).build()
+    if len(_PARSED) > _PARSED_MAX:
+        _PARSED.popitem(last=False)
+    return spec
 
 
 # ------------------------------------------------------------------------------ builder
