@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import weakref
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
@@ -76,6 +77,20 @@ _REDELIVERIES = 4
 
 def _takes_point(fn: Any) -> bool:
     """Whether ``fn`` (a target's ``crash``) accepts a ``point`` argument."""
+    # Asked per case (crash_points); a bound method's answer is its function's.
+    key = getattr(fn, "__func__", None)
+    if key is None:
+        return _signature_takes_point(fn)
+    found = _TAKES_POINT.get(key)
+    if found is None:
+        found = _TAKES_POINT[key] = _signature_takes_point(fn)
+    return found
+
+
+_TAKES_POINT: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+
+
+def _signature_takes_point(fn: Any) -> bool:
     try:
         return "point" in inspect.signature(fn).parameters
     except (TypeError, ValueError):

@@ -17,6 +17,7 @@ event schema of the example sagas, over generated valid events and edits of them
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -53,8 +54,7 @@ def compile_validity(schema: Any, validator_cls: Any, regex: Callable[[str], Any
 
 
 def _type_test(checker: Any, name: str) -> Check:
-    fn = checker._type_checkers[name]
-    return lambda instance: fn(checker, instance)
+    return functools.partial(checker._type_checkers[name], checker)
 
 
 def _compile(schema: Any, types: dict[str, Check], regex: Callable[[str], Any], fmt: Any) -> Check:
@@ -75,7 +75,7 @@ def _compile(schema: Any, types: dict[str, Check], regex: Callable[[str], Any], 
         if not all(isinstance(n, str) and n in types for n in names):
             raise _Unsupported(f"type {schema['type']!r}")
         tests = tuple(types[n] for n in names)
-        checks.append(lambda i: any(t(i) for t in tests))
+        checks.append(tests[0] if len(tests) == 1 else lambda i: any(t(i) for t in tests))
     if "const" in schema:
         const = schema["const"]
         checks.append(lambda i: equal(i, const))
@@ -119,7 +119,16 @@ def _compile(schema: Any, types: dict[str, Check], regex: Callable[[str], Any], 
     properties = schema.get("properties", {})
     if "properties" in schema:
         subs = tuple((name, _compile(sub, types, regex, fmt)) for name, sub in properties.items())
-        checks.append(lambda i: not is_object(i) or all(c(i[n]) for n, c in subs if n in i))
+
+        def each_property(i: Any) -> bool:
+            if not is_object(i):
+                return True
+            for n, c in subs:
+                if n in i and not c(i[n]):
+                    return False
+            return True
+
+        checks.append(each_property)
     if "additionalProperties" in schema:
         extra = schema["additionalProperties"]
         if extra is False:
@@ -130,10 +139,24 @@ def _compile(schema: Any, types: dict[str, Check], regex: Callable[[str], Any], 
                           or all(other(v) for k, v in i.items() if k not in properties))
     if "anyOf" in schema:
         branches = tuple(_compile(b, types, regex, fmt) for b in schema["anyOf"])
-        checks.append(lambda i: any(b(i) for b in branches))
+
+        def any_branch(i: Any) -> bool:
+            for b in branches:
+                if b(i):
+                    return True
+            return False
+
+        checks.append(any_branch)
     if not checks:
         return lambda instance: True
     if len(checks) == 1:
         return checks[0]
     every = tuple(checks)
-    return lambda i: all(c(i) for c in every)
+
+    def all_checks(i: Any) -> bool:
+        for c in every:
+            if not c(i):
+                return False
+        return True
+
+    return all_checks
