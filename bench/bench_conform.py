@@ -343,7 +343,8 @@ def case_runs(n: int, seed: int, rounds: int) -> None:
     cost cuts (``bench/_old_case.py``) and as now, alternating; same cases both ways."""
     from _old_case import old_case
 
-    old_new_runs("old case engine (deepcopy stores, a named tuple class per model) vs new",
+    old_new_runs("old case engine (bench/_old_case.py: deepcopy stores, a named tuple class per model, "
+                 "jsonschema walk per event, crash signature per case) vs new",
                  "case engines", old_case, CASE_CONFIGS, n, seed, rounds)
 
 
