@@ -49,6 +49,8 @@ _RUNNER = "sagaspec.examples.runner"
 
 # Exit statuses after which restarting cannot help (see sagaspec.examples.runner).
 _FATAL = {2: "usage error", 69: "broker or database unavailable"}
+# The runner's exit at an armed --crash-at point (its EXIT_CRASH_POINT).
+_CRASH_POINT = 75
 
 log = logging.getLogger("sagaspec.cluster")
 
@@ -103,6 +105,11 @@ class Cluster:
     restart
         ``fork`` (default): fork each (re)start from this process's fork server, which
         imported the runner's code once; ``spawn``: a new Python process each time.
+    restart_delay, crash_restart_delay
+        Seconds the supervisor waits before restarting a process that exited on its own
+        (so one that dies at once does not restart in a tight loop), and before restarting
+        one killed at its armed crash point (default 0: that kills a process once, its
+        restart is not armed, and the run waits for the restart).
     reclaim
         ``True`` (default): each process starts with the runner's ``--reclaim`` (the
         supervisor runs one process per service, so what its consumer holds unacknowledged
@@ -129,6 +136,7 @@ class Cluster:
         spec: str | None = None,
         restart: str = "fork",
         reclaim: bool = True,
+        crash_restart_delay: float = 0.0,
     ) -> None:
         if restart not in RESTARTS:
             raise AdapterError(f"unknown restart {restart!r}; expected one of {', '.join(RESTARTS)}")
@@ -154,6 +162,7 @@ class Cluster:
         self.mutant = mutant
         self.supervise = supervise
         self.restart_delay = restart_delay
+        self.crash_restart_delay = crash_restart_delay
         self.restart_backoff = restart_backoff or Backoff(base=0.2, cap=5.0, jitter=0.5)
         self.give_up_after = give_up_after
         self._own_dir = state_dir is None
@@ -386,7 +395,9 @@ class Cluster:
                         sp.fatal = code
                         continue
                     self.restarts += 1
-                    time.sleep(self.restart_delay)
+                    delay = self.crash_restart_delay if code == _CRASH_POINT else self.restart_delay
+                    if delay > 0:
+                        time.sleep(delay)
                     self.start(sp.name)
             self._poke.wait(0.05)
 

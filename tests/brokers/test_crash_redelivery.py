@@ -9,6 +9,8 @@ service (30 s): without the reclaim the collect ends with nothing.
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 from brokerenv import namespace
 from sagaspec.adapters.base import World
@@ -44,5 +46,25 @@ def test_a_service_killed_at_its_crash_point_handles_the_message_on_restart(brok
         assert status["handled"] == 1
         if broker.startswith("nats"):
             assert status["reclaimed"] == 1
+    finally:
+        run(adapter.close())
+
+
+def test_a_service_killed_at_its_crash_point_is_restarted_without_the_supervisor_s_pause(nats_url, run):
+    """The supervisor pauses ``restart_delay`` before restarting a process that exited on
+    its own (no tight restart loop), but not after an armed crash point: that kills a
+    process once. With a pause of 60 s (a collect waits 30 s at most) the message is
+    still handled within one collect."""
+    adapter = BrokerAdapter(nats_url, participant="payment", spawn="1", namespace=namespace("cp"),
+                            launcher=functools.partial(Cluster, restart_delay=60.0))
+    run(adapter.start())
+    try:
+        run(adapter.setup(World()))
+        run(adapter.crash("payment"))
+        run(adapter.deliver(sample_created(1, prefix=namespace("o"))))
+        got = run(adapter.collect(30.0))
+        assert [e.get("eventType") for e in got] == ["PaymentProcessed"], got
+        assert adapter.cluster.procs["payment"].exits == [EXIT_CRASH_POINT]
+        assert adapter.cluster.restarts == 1
     finally:
         run(adapter.close())
