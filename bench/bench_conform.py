@@ -44,6 +44,14 @@ both ways, interleaved: kill a service and start it again until it says it is re
 (wall ms, and the CPU ms the new process used on its way to ready).
 
     python bench/bench_conform.py --brokers rabbitmq,nats,redis --faults --restart spawn,fork
+
+``--restart old,new`` (issue 11) compares forked restarts as before and as now: ``old``
+without the runner's ``--reclaim`` (NATS redelivers a crashed service's message only
+after ``ack_wait``), from the fork server of ``bench/_old_forkserver.py`` (each child
+compiled its validators on its first message) and with the supervisor's 50 ms pause
+before restarting a service killed at its crash point; ``new`` as the default now.
+
+    python bench/bench_conform.py --brokers rabbitmq,nats,redis --faults --restart old,new --no-foreign
 """
 
 from __future__ import annotations
@@ -135,9 +143,45 @@ BROKERS = {
 WAITS = ("quiet", "model")
 
 
+#: ``--restart`` modes: how a crashed reference service comes back.
+RESTARTS = ("spawn", "fork", "old", "new")
+
+
+@contextlib.contextmanager
+def fork_server(restart: str):
+    """While it lasts, forked restarts come from the fork server of ``restart``: for ``old``
+    the one before issue 11 (``bench/_old_forkserver.py``), else the current one."""
+    from sagaspec.examples import _forkserver
+
+    if restart != "old":
+        yield
+        return
+    import os
+
+    import sagaspec
+
+    root = str(Path(sagaspec.__file__).resolve().parent.parent)
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, str(Path(__file__).resolve().parent),
+                                                    env.get("PYTHONPATH", "")) if p)
+    server = _forkserver.ForkServer(env, module="_old_forkserver")
+    saved = list(_forkserver._SERVER)
+    _forkserver._SERVER[:] = [server]
+    try:
+        yield
+    finally:
+        _forkserver._SERVER[:] = saved
+        server.close()
+
+
 def reference_runs(url: str, targets: tuple[str, ...], n: int, seed: int, faults: bool,
                    waits: tuple[str, ...] = WAITS, restarts: tuple[str, ...] = ("fork",)) -> list[tuple]:
-    """``conform`` against the spawned reference services, the same seed each way."""
+    """``conform`` against the spawned reference services, the same seed each way.
+
+    ``restarts``: ``spawn`` (a new process, no ``--reclaim``, NATS ack_wait 2 s: before the
+    fork server), ``old`` (forked, as before issue 11: no ``--reclaim``, the old fork
+    server, a 50 ms pause before restarting a process killed at its crash point), ``fork``
+    and ``new`` (as now: forked, ``--reclaim``, no pause)."""
     from sagaspec.adapters.broker import register_launcher
     from sagaspec.examples.cluster import Cluster
 
@@ -146,14 +190,17 @@ def reference_runs(url: str, targets: tuple[str, ...], n: int, seed: int, faults
     try:
         for participant in targets:
             for restart in restarts:
-                register_launcher(functools.partial(Cluster, restart=restart))
+                now = restart in ("fork", "new")
+                register_launcher(functools.partial(Cluster, restart="spawn" if restart == "spawn" else "fork",
+                                                    reclaim=now, crash_restart_delay=0.0 if now else 0.05))
                 # Before the fork server, crash runs redelivered on NATS after 2 s.
                 old = "&ack_wait=2" if restart == "spawn" and url.startswith("nats") else ""
                 for wait in waits:
                     cfg = RunConfig(adapter=f"{url}{sep}spawn=1&wait={wait}{old}", participant=participant,
                                     examples=n, seed=seed, failures_dir=None, coverage=False, shrink=False,
                                     faults=faults)
-                    fin = run(cfg)
+                    with fork_server(restart):
+                        fin = run(cfg)
                     if fin.failures or fin.interrupted or fin.error:
                         raise SystemExit(f"{url} {participant} wait={wait} restart={restart}: unexpected "
                                          f"failures {fin.failures} {fin.error or ''}")
@@ -164,11 +211,15 @@ def reference_runs(url: str, targets: tuple[str, ...], n: int, seed: int, faults
     return rows
 
 
-def print_restarts(url: str, rows: list[tuple], seed: int) -> dict[str, float]:
-    """Faults-on events/s, crash restarts spawned (old) vs forked (new)."""
+def print_restarts(url: str, rows: list[tuple], seed: int, ways: tuple[str, str]) -> dict[str, float]:
+    """Faults-on events/s, crash restarts ``ways`` (old, new): spawned vs forked, or forked
+    before vs after issue 11."""
+    what = {("spawn", "fork"): "restarts spawned (old: a new process, NATS ack_wait 2 s) vs forked (new)",
+            ("old", "new"): "forked restarts before issue 11 (old: no --reclaim, so NATS redelivers a "
+                            "crashed service's message after ack_wait 0.5 s; validators left to each "
+                            "child's first message) vs now (new)"}[ways]
     return _print_runs(f"conform, reference services (corrected design) spawned on {url.split('@')[-1]}, seed "
-                       f"{seed}, faults on, wait model: restarts spawned (old: a new process, NATS ack_wait "
-                       "2 s) vs forked (new)", rows, "restart", 2, ("spawn", "fork"))
+                       f"{seed}, faults on, wait model: {what}", rows, "restart", 2, ways)
 
 
 def _cpu_ms(pid: int) -> float:
@@ -408,8 +459,9 @@ def main() -> None:
                     help="over brokers, the reference services with faults (crash restarts, duplicates, "
                          "invalid input) as conform runs them by default")
     ap.add_argument("--restart", default="fork", metavar="MODES",
-                    help="over brokers, how crashed services restart: fork (default), spawn, or "
-                         "spawn,fork side by side (faults on, the model's wait)")
+                    help="over brokers, how crashed services restart: fork (default), spawn, or side by "
+                         "side (faults on, the model's wait) spawn,fork or old,new (forked restarts "
+                         "before issue 11 vs now)")
     ap.add_argument("--restarts", type=int, default=None, metavar="N",
                     help="over brokers, restarts timed each way for the restart latency (default 5; 2 short)")
     ap.add_argument("--targets", default=None, help="over brokers, the reference targets (default payment,system)")
@@ -443,11 +495,12 @@ def main() -> None:
         targets = tuple(t.strip() for t in (args.targets or "payment,system").split(",") if t.strip())
         n = args.examples or (6 if args.short else 20)
         restarts = tuple(m.strip() for m in args.restart.split(",") if m.strip())
-        if not restarts or any(m not in ("spawn", "fork") for m in restarts):
-            ap.error(f"--restart: expected fork, spawn or spawn,fork, got {args.restart!r}")
+        if not restarts or any(m not in RESTARTS for m in restarts) or len(restarts) > 1 and restarts not in (
+                ("spawn", "fork"), ("old", "new")):
+            ap.error(f"--restart: expected fork, spawn, old, new, spawn,fork or old,new, got {args.restart!r}")
         compare = len(restarts) > 1
         if compare and not args.faults:
-            ap.error("--restart spawn,fork compares crash restarts: give --faults too")
+            ap.error(f"--restart {args.restart} compares crash restarts: give --faults too")
         summary, restart_summary = [], []
         for url in urls:
             restart_summary.append((url, "latency", restart_latency(url, args.restarts or (2 if args.short else 5))))
@@ -455,7 +508,7 @@ def main() -> None:
             rows = reference_runs(url, targets, n, args.seed, args.faults,
                                   waits=("model",) if compare else WAITS, restarts=restarts)
             if compare:
-                ratios = print_restarts(url, rows, args.seed)
+                ratios = print_restarts(url, rows, args.seed, restarts)
                 restart_summary += [(url, t, r) for t, r in ratios.items()]
             else:
                 ratios = print_reference(url, rows, args.seed, args.faults)
@@ -468,7 +521,8 @@ def main() -> None:
             print("model/quiet events/s ratios:")
             for url, target, ratio in summary:
                 print(f"  {url.split('@')[-1]:26} {target:8} {ratio:5.1f}x")
-        print("fork/spawn ratios (restart latency: spawn/fork median; targets: faults-on events/s):")
+        print("fork/spawn ratios (restart latency: spawn/fork median; targets: faults-on events/s"
+              f"{', new/old' if restarts == ('old', 'new') else ''}):")
         for url, target, ratio in restart_summary:
             print(f"  {url.split('@')[-1]:26} {target:8} {ratio:5.1f}x")
         return
