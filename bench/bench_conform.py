@@ -200,12 +200,14 @@ def reference_runs(url: str, targets: tuple[str, ...], n: int, seed: int, faults
                                     examples=n, seed=seed, failures_dir=None, coverage=False, shrink=False,
                                     faults=faults)
                     with fork_server(restart):
+                        cpu0 = _run_cpu()
                         fin = run(cfg)
+                        cpu = _run_cpu() - cpu0
                     if fin.failures or fin.interrupted or fin.error:
                         raise SystemExit(f"{url} {participant} wait={wait} restart={restart}: unexpected "
                                          f"failures {fin.failures} {fin.error or ''}")
                     rows.append((participant, wait, restart, fin.examples, fin.events, fin.seconds,
-                                 fin.adapter_seconds))
+                                 fin.adapter_seconds, cpu))
     finally:
         register_launcher(Cluster)
     return rows
@@ -291,18 +293,37 @@ def print_reference(url: str, rows: list[tuple], seed: int, faults: bool) -> dic
                        f"{seed}, faults {'on' if faults else 'off'}", rows, "wait", 1, ("quiet", "model"))
 
 
+def _run_cpu() -> float:
+    """CPU seconds (user + system) of this process, its reaped children (spawned services)
+    and the fork server with its reaped children (forked services: a run's are reaped
+    when it stops them)."""
+    import os
+
+    from sagaspec.examples import _forkserver
+
+    t = os.times()
+    total = t.user + t.system + t.children_user + t.children_system
+    for server in _forkserver._SERVER:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{server.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def _print_runs(title: str, rows: list[tuple], column: str, at: int, ways: tuple[str, str]) -> dict[str, float]:
-    """One table of ``(participant, wait, restart, examples, events, s, adapter s)`` rows
-    compared by the row's field ``at`` (old and new in ``ways``); the new/old ratios."""
+    """One table of ``(participant, wait, restart, examples, events, s, adapter s, CPU s)``
+    rows compared by the row's field ``at`` (old and new in ``ways``); the new/old ratios.
+    CPU s: the suite's, the services' and the fork server's (not the broker's)."""
     old, new = ways
     print(title)
-    print(f"{'target':8} {column:7} {'examples':>8} {'events':>7} {'s':>7} {'events/s':>9} {'adapter ms/ev':>14}")
+    print(f"{'target':8} {column:7} {'examples':>8} {'events':>7} {'s':>7} {'events/s':>9} {'adapter ms/ev':>14} "
+          f"{'CPU s':>6} {'CPU ms/ev':>9}")
     by = {}
     for row in rows:
-        participant, n, events, secs, adapter = row[0], *row[3:]
+        participant, n, events, secs, adapter, cpu = row[0], *row[3:]
         by[(participant, row[at])] = events / secs
         print(f"{participant:8} {row[at]:7} {n:8d} {events:7d} {secs:7.2f} {events / secs:9.1f} "
-              f"{1000 * adapter / max(events, 1):14.1f}")
+              f"{1000 * adapter / max(events, 1):14.1f} {cpu:6.2f} {1000 * cpu / max(events, 1):9.1f}")
     ratios = {}
     for participant in dict.fromkeys(p for p, *_ in rows):
         ratios[participant] = by[(participant, new)] / by[(participant, old)]
