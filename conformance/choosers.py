@@ -444,12 +444,14 @@ def _drawer(data: Any) -> Any:
     choice sequence and the spans hypothesis mutates and shrinks by are the same; only
     the notes are lost, so a run whose draws hypothesis reports (a failure's final
     replay, or verbose) keeps ``data.draw``, as does any hypothesis without these
-    internals.
+    internals. A strategy built once per spec (a saga's fields, the free fields) is
+    drawn by its compiled form (:mod:`sagaspec.conformance._fastdraw`: the same
+    conjecture calls and spans without the nested draws' dispatch).
     """
     try:
         from hypothesis import Verbosity, settings
         from hypothesis.control import current_build_context
-        from hypothesis.strategies._internal.lazy import unwrap_strategies
+        from sagaspec.conformance._fastdraw import compiled
 
         raw = data.conjecture_data.draw
         context = current_build_context()
@@ -459,7 +461,7 @@ def _drawer(data: Any) -> Any:
         return data.draw
 
     def draw(strategy: Any, label: str | None = None) -> Any:
-        return raw(unwrap_strategies(strategy))
+        return raw(compiled(strategy))
 
     return draw
 

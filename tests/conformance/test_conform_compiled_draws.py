@@ -1,0 +1,104 @@
+"""A compiled field draw (``conformance/_fastdraw.py``) is hypothesis' own draw.
+
+For every shipped spec and every strategy the chooser draws compiled (a saga's trigger
+fields, a declared trigger, each event's free fields), over many seeds: drawn the old
+way (hypothesis' nested ``data.draw``) and compiled, from the same random source, the
+same value, status, choice sequence, span tree (label, extent, discarded) and events.
+Then each recorded choice sequence replayed cut short or altered (what shrinking and
+mutation feed hypothesis: overruns, misaligned choices, rejected filters), both ways.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from random import Random
+
+import pytest
+from hypothesis import strategies as st
+from hypothesis.control import BuildContext
+from hypothesis.errors import StopTest
+from hypothesis.internal.conjecture.data import ConjectureData
+from hypothesis.strategies._internal.lazy import unwrap_strategies
+from sagaspec.conformance import _fastdraw
+from sagaspec.conformance.models import suite_model
+from sagaspec.conformance.payloads import (
+    declared_fields,
+    free_field_names,
+    free_fields,
+    saga_fields,
+)
+
+SAGAS = Path(__file__).resolve().parents[2] / "examples" / "sagas"
+DESIGNS = ("corrected", *sorted(str(p) for p in SAGAS.glob("*.saga.yaml")))
+SEEDS = 40
+
+
+def _strategies() -> list[tuple[str, object]]:
+    out = []
+    for design in DESIGNS:
+        spec = suite_model(design, 1).spec
+        name = Path(design).name
+        out.append((f"{name} saga", saga_fields(spec)))
+        out.append((f"{name} declared", declared_fields(spec)))
+        out += [(f"{name} {e.name}", free_fields(spec, e.name))
+                for e in spec.events if free_field_names(spec, e.name)]
+    return out
+
+
+STRATEGIES = _strategies()
+
+
+def _draw(strategy, fast: bool, seed: int, prefix=None) -> tuple:
+    """Everything a draw leaves in the conjecture data: value, status, choices, spans."""
+    data = (ConjectureData(random=Random(seed)) if prefix is None
+            else ConjectureData.for_choices(prefix, random=Random(seed)))
+    value = None
+    with BuildContext(data, is_final=False, wrapped_test=None):
+        try:
+            value = data.draw(_fastdraw.compiled(strategy) if fast else unwrap_strategies(strategy))
+        except StopTest:
+            pass
+    data.freeze()
+    spans = [(s.label, s.start, s.end, s.discarded) for s in data.spans]
+    return repr(value), data.status, data.choices, spans, sorted(data.events)
+
+
+def _altered(choices: tuple, rnd: Random) -> list[tuple]:
+    """``choices`` cut short, one choice zeroed or emptied, one dropped."""
+    if not choices:
+        return []
+    i = rnd.randrange(len(choices))
+    simpler = {int: 0, bool: False, str: "", float: 0.0, bytes: b""}
+    zeroed = list(choices)
+    zeroed[i] = simpler.get(type(choices[i]), choices[i])
+    return [choices[: rnd.randrange(len(choices))], tuple(zeroed),
+            choices[:i] + choices[i + 1:]]
+
+
+@pytest.mark.parametrize("name, strategy", STRATEGIES, ids=[n for n, _ in STRATEGIES])
+def test_compiled_draw_makes_the_same_choices_and_spans(name, strategy):
+    assert isinstance(_fastdraw.compiled(strategy), _fastdraw._Compiled)
+    rnd = Random(name)
+    statuses = set()
+    for seed in range(SEEDS):
+        old = _draw(strategy, False, seed)
+        assert _draw(strategy, True, seed) == old, (name, seed)
+        statuses.add(old[1])
+        for prefix in _altered(old[2], rnd):
+            replayed = _draw(strategy, False, seed, prefix)
+            statuses.add(replayed[1])
+            assert _draw(strategy, True, seed, prefix) == replayed, (name, seed, prefix)
+    assert len(statuses) >= 2 or "declared" in name  # replays that overran or were rejected too
+
+
+def test_the_comparison_sees_a_different_draw():
+    a, b = st.integers(0, 5), st.integers(0, 6)
+    _fastdraw.register(a)
+    differs = [_draw(a, True, seed) != _draw(b, False, seed) for seed in range(20)]
+    assert any(differs)
+
+
+def test_only_registered_strategies_are_compiled():
+    fresh = st.tuples(st.integers(0, 3), st.text(max_size=2)).map(list)
+    assert _fastdraw.compiled(fresh) is unwrap_strategies(fresh)
+    assert isinstance(_fastdraw.compiled(_fastdraw.register(fresh)), _fastdraw._Compiled)
