@@ -10,9 +10,10 @@ and returns a strategy whose ``do_draw`` makes exactly the calls hypothesis make
 same order (``start_span``/``stop_span`` with the same labels, the same
 ``draw_integer``/``draw_string``/``draw_boolean`` with the same constraints, the same
 discards on a rejected filter or map): the same choice sequence and span tree, so a seed
-generates, mutates and shrinks the same cases. What it leaves out is bookkeeping a
-non-final run never reads: argument labels and recorded calls for pretty-printing the
-final replay (which draws publicly; see ``choosers._drawer``), repeated validation.
+generates, mutates and shrinks the same cases (and notes the same argument slices, which
+hypothesis' explain phase varies). What it leaves out is bookkeeping a non-final run
+never reads: argument labels and recorded calls for pretty-printing the final replay
+(which draws publicly; see ``choosers._drawer``), repeated validation.
 
 A node of a kind not specialised here is drawn by its own ``do_draw`` (its children
 through ``data.draw``, as before). Only strategies :func:`register`\\ ed are compiled
@@ -140,7 +141,7 @@ class _Compiler:
         kind = type(s)
         if kind is TupleStrategy:
             parts = tuple(self.child(e) for e in s.element_strategies)
-            return lambda data: tuple([p(data) for p in parts])
+            return lambda data: tuple([_sliced(data, p) for p in parts])
         if kind is MappedStrategy:
             return self._mapped(s)
         if kind is FilteredStrategy:
@@ -231,7 +232,7 @@ class _Compiler:
         many, shuffle = cu.many, cu.fisher_yates_shuffle
 
         def fixed_dict(data: Any) -> Any:
-            pairs = [(k, d(data)) for k, d in fixed]
+            pairs = [(k, _sliced(data, d)) for k, d in fixed]
             if optional is not None:
                 remaining = list(remaining0)
                 should_draw = many(data, min_size=0, max_size=len(remaining),
@@ -240,7 +241,7 @@ class _Compiler:
                     j = data.draw_integer(0, len(remaining) - 1)
                     remaining[-1], remaining[j] = remaining[j], remaining[-1]
                     key = remaining.pop()
-                    pairs.append((key, optional[key](data)))
+                    pairs.append((key, _sliced(data, optional[key])))
             shuffle(data, pairs)
             return make(pairs)
 
@@ -289,6 +290,19 @@ class _Compiler:
             return definition(draw, *args, **kwargs)
 
         return composite
+
+
+def _sliced(data: Any, draw: Any) -> Any:
+    """``draw(data)``, noting the choices it made as an argument's slice, as a tuple's or
+    fixed dict's element draw does (``track_arg_label``: what hypothesis' explain phase
+    varies)."""
+    start = len(data.nodes)
+    try:
+        return draw(data)
+    finally:  # noted also when the draw stops the test (overrun, rejection)
+        end = len(data.nodes)
+        if start != end:
+            data.arg_slices.add((start, end))
 
 
 def _globals() -> tuple[Any, ...]:

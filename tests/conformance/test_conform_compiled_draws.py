@@ -3,7 +3,8 @@
 For every shipped spec and every strategy the chooser draws compiled (a saga's trigger
 fields, a declared trigger, each event's free fields), over many seeds: drawn the old
 way (hypothesis' nested ``data.draw``) and compiled, from the same random source, the
-same value, status, choice sequence, span tree (label, extent, discarded) and events.
+same value, status, choice sequence, span tree (label, extent, discarded), events and
+argument slices (what hypothesis' explain phase varies).
 Then each recorded choice sequence replayed cut short or altered (what shrinking and
 mutation feed hypothesis: overruns, misaligned choices, rejected filters), both ways.
 """
@@ -60,7 +61,9 @@ def _draw(strategy, fast: bool, seed: int, prefix=None) -> tuple:
             pass
     data.freeze()
     spans = [(s.label, s.start, s.end, s.discarded) for s in data.spans]
-    return repr(value), data.status, data.choices, spans, sorted(data.events)
+    note = repr(getattr(data, "_sampled_from_all_strategies_elements_message", None))
+    return (repr(value), data.status, data.choices, spans, sorted(data.events),
+            sorted(data.arg_slices), note)
 
 
 def _altered(choices: tuple, rnd: Random) -> list[tuple]:
