@@ -1,5 +1,5 @@
-"""The fork server as it was before issue 11: it imported the runner's code and parsed the
-shipped specs, but left the CloudEvents codec, the schema module and every event's
+"""The fork server as it was before restarts reclaimed what a killed process held: it
+imported the runner's code and parsed the shipped specs, but left the CloudEvents codec, the schema module and every event's
 validator for each forked child's first message (``bench_conform.py --restart old,new``).
 
 Run as ``python -m _old_forkserver`` with ``bench/`` on ``PYTHONPATH``.

@@ -45,7 +45,7 @@ both ways, interleaved: kill a service and start it again until it says it is re
 
     python bench/bench_conform.py --brokers rabbitmq,nats,redis --faults --restart spawn,fork
 
-``--restart old,new`` (issue 11) compares forked restarts as before and as now: ``old``
+``--restart old,new`` compares forked restarts as before and as now: ``old``
 without the runner's ``--reclaim`` (NATS redelivers a crashed service's message only
 after ``ack_wait``), from the fork server of ``bench/_old_forkserver.py`` (each child
 compiled its validators on its first message) and with the supervisor's 50 ms pause
@@ -150,7 +150,8 @@ RESTARTS = ("spawn", "fork", "old", "new")
 @contextlib.contextmanager
 def fork_server(restart: str):
     """While it lasts, forked restarts come from the fork server of ``restart``: for ``old``
-    the one before issue 11 (``bench/_old_forkserver.py``), else the current one."""
+    the one before restarts reclaimed unacknowledged messages (``bench/_old_forkserver.py``),
+    else the current one."""
     from sagaspec.examples import _forkserver
 
     if restart != "old":
@@ -179,7 +180,7 @@ def reference_runs(url: str, targets: tuple[str, ...], n: int, seed: int, faults
     """``conform`` against the spawned reference services, the same seed each way.
 
     ``restarts``: ``spawn`` (a new process, no ``--reclaim``, NATS ack_wait 2 s: before the
-    fork server), ``old`` (forked, as before issue 11: no ``--reclaim``, the old fork
+    fork server), ``old`` (forked, as before restarts reclaimed: no ``--reclaim``, the old fork
     server, a 50 ms pause before restarting a process killed at its crash point), ``fork``
     and ``new`` (as now: forked, ``--reclaim``, no pause)."""
     from sagaspec.adapters.broker import register_launcher
@@ -215,9 +216,9 @@ def reference_runs(url: str, targets: tuple[str, ...], n: int, seed: int, faults
 
 def print_restarts(url: str, rows: list[tuple], seed: int, ways: tuple[str, str]) -> dict[str, float]:
     """Faults-on events/s, crash restarts ``ways`` (old, new): spawned vs forked, or forked
-    before vs after issue 11."""
+    before vs after restarts reclaimed what a killed process held."""
     what = {("spawn", "fork"): "restarts spawned (old: a new process, NATS ack_wait 2 s) vs forked (new)",
-            ("old", "new"): "forked restarts before issue 11 (old: no --reclaim, so NATS redelivers a "
+            ("old", "new"): "forked restarts without --reclaim (old: no --reclaim, so NATS redelivers a "
                             "crashed service's message after ack_wait 0.5 s; validators left to each "
                             "child's first message) vs now (new)"}[ways]
     return _print_runs(f"conform, reference services (corrected design) spawned on {url.split('@')[-1]}, seed "
@@ -482,7 +483,7 @@ def main() -> None:
     ap.add_argument("--restart", default="fork", metavar="MODES",
                     help="over brokers, how crashed services restart: fork (default), spawn, or side by "
                          "side (faults on, the model's wait) spawn,fork or old,new (forked restarts "
-                         "before issue 11 vs now)")
+                         "without --reclaim, as before, vs now)")
     ap.add_argument("--restarts", type=int, default=None, metavar="N",
                     help="over brokers, restarts timed each way for the restart latency (default 5; 2 short)")
     ap.add_argument("--targets", default=None, help="over brokers, the reference targets (default payment,system)")

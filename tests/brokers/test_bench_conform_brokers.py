@@ -35,8 +35,8 @@ def test_the_short_broker_comparison_runs_on_nats():
 
 @pytest.mark.timeout(300)
 def test_the_old_and_new_restarts_compare_side_by_side_on_nats():
-    """``--restart old,new``: the same faults-on run with forked restarts as before issue
-    11 (no ``--reclaim``, the old fork server of ``bench/_old_forkserver.py``) and as now."""
+    """``--restart old,new``: the same faults-on run with forked restarts as before (no
+    ``--reclaim``, the old fork server of ``bench/_old_forkserver.py``) and as now."""
     url = require(URLS["nats"], "NATS_URL")
     script = Path(__file__).resolve().parents[2] / "bench" / "bench_conform.py"
     done = subprocess.run([sys.executable, str(script), "--broker", url, "--faults", "--restart", "old,new",
@@ -44,6 +44,6 @@ def test_the_old_and_new_restarts_compare_side_by_side_on_nats():
                           capture_output=True, text=True, timeout=280)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     out = done.stdout
-    for row in ("forked restarts before issue 11", "\npayment  old ", "\npayment  new ",
+    for row in ("forked restarts without --reclaim", "\npayment  old ", "\npayment  new ",
                 "payment: new/old events/s ratio", "CPU ms/ev"):
         assert row in out, out
