@@ -1,5 +1,6 @@
 """User-facing text stands alone: no reference to a numbered section of a document the
-user does not have ("seed section 7", "section 6's table"), in code, docs or --help."""
+user does not have ("seed section 7", "section 6's table") or to our own tracker's issue
+numbers ("before issue 11"), in code, docs or --help."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from click.testing import CliRunner
 from sagaspec.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-SECTION = re.compile(r"\bsections? \d", re.IGNORECASE)
+SECTION = re.compile(r"\bsections? \d|\bissues? #?\d", re.IGNORECASE)
 FOLDERS = ("sagaspec", "spec", "model", "conformance", "adapters", "examples", "docs")
 SUFFIXES = {".py", ".md", ".json", ".yaml", ".yml", ".toml", ".html", ".css"}
 
