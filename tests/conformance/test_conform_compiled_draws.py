@@ -31,7 +31,12 @@ from sagaspec.conformance.payloads import (
 
 SAGAS = Path(__file__).resolve().parents[2] / "examples" / "sagas"
 DESIGNS = ("corrected", *sorted(str(p) for p in SAGAS.glob("*.saga.yaml")))
-SEEDS = 40
+#: Seeds per strategy (each with three altered replays). Eight: a compiled draw broken
+#: (a filter's span mislabelled or a rejected filter's span not discarded; one_of's
+#: branch span dropped, its branches misordered, its sampled_from note left out) fails
+#: every trigger-field case by seed 4 at the latest (by seed 0 but the discard); no such
+#: break shows on the other cases even over 40 seeds. Was 40: 4.6 times the CPU.
+SEEDS = 8
 
 
 def _strategies() -> list[tuple[str, object]]:
