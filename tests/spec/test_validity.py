@@ -115,3 +115,31 @@ def test_a_keyword_it_does_not_compile_leaves_jsonschema_alone() -> None:
     values = ({"n": 1}, {"n": 1.0}, {"n": True}, {"n": 0}, {}, {"n": 1, "m": 2}, [], "s")
     assert [check(v) for v in values] == [cls(schema).is_valid(v) for v in values] == [
         True, True, False, False, False, False, False, False]
+
+
+#: One schema per compiled keyword with a bound, and instances on both sides of it and on
+#: it (generated events seldom land exactly on a bound: an off-by-one went unseen).
+BOUNDS = [
+    ({"type": "string", "minLength": 2, "maxLength": 4}, ["", "a", "ab", "abcd", "abcde", "ééé", 3]),
+    ({"type": "integer", "minimum": 1, "maximum": 3}, [0, 1, 2, 3, 4, 1.0, 3.5, True, "2"]),
+    ({"type": "number", "minimum": -0.5, "maximum": 0.5}, [-0.51, -0.5, 0, 0.5, 0.50001, None]),
+    ({"type": "array", "minItems": 1, "maxItems": 2}, [[], [1], [1, 2], [1, 2, 3], {}]),
+    ({"type": "string", "pattern": "^a[0-9]{2}$"}, ["a12", "a1", "a123", "xa12", "a12\n", 12]),
+    ({"enum": [1, "1", None]}, [1, 1.0, True, "1", None, 0, "01"]),
+    ({"const": {"a": [1]}}, [{"a": [1]}, {"a": [1.0]}, {"a": [True]}, {"a": []}, {}]),
+    ({"type": ["string", "null"], "maxLength": 1}, [None, "", "a", "ab", 0]),
+    ({"anyOf": [{"type": "string", "maxLength": 1}, {"type": "integer", "minimum": 5}]},
+     ["", "a", "ab", 4, 5, 5.5, None]),
+    ({"type": "object", "required": ["a"], "properties": {"a": {"maximum": 2}},
+      "additionalProperties": {"type": "string"}},
+     [{"a": 2}, {"a": 3}, {}, {"a": 1, "b": "x"}, {"a": 1, "b": 1}, []]),
+    ({"type": "array", "items": {"type": "string", "maxLength": 1}}, [[], ["a"], ["ab"], ["a", 1]]),
+]
+
+
+@pytest.mark.parametrize("schema, values", BOUNDS, ids=[str(i) for i in range(len(BOUNDS))])
+def test_each_bound_is_judged_as_jsonschema_judges_it_on_both_sides(schema, values) -> None:
+    cls = schemas._CLASSES["2020-12"]
+    check = compile_validity(schema, cls, schemas._ecma_regex, schemas.FORMAT_CHECKER)
+    assert check is not None
+    assert [check(v) for v in values] == [cls(schema).is_valid(v) for v in values]
