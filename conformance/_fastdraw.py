@@ -77,10 +77,46 @@ def compiled(strategy: Any) -> Any:
         return unwrap_strategies(strategy)
     if hit[1] is None:
         try:
-            hit[1] = _Compiled(strategy)
+            fast = _Compiled(strategy)
+            hit[1] = fast if _agrees(fast, unwrap_strategies(strategy)) else unwrap_strategies(strategy)
         except Exception:  # noqa: BLE001 - a tree this cannot read: drawn as before
             hit[1] = unwrap_strategies(strategy)
     return hit[1]
+
+
+#: Seeds :func:`_agrees` draws on before a compiled form is used (two: 25-50 ms a spec,
+#: once per process; a version that draws otherwise shows at once, as a mislabelled span
+#: or an extra choice did in tests/conformance/test_conform_compiled_draws.py).
+AGREE_SEEDS = (0, 1)
+
+
+def _agrees(fast: Any, plain: Any) -> bool:
+    """Whether ``fast`` makes the same choices, spans and value as hypothesis' own draw
+    of ``plain`` on :data:`AGREE_SEEDS`. The compiled forms copy what this hypothesis's
+    internals do; another version (``pip install .`` allows a range) may do otherwise,
+    and then the strategy is drawn as before rather than differently."""
+    from random import Random
+
+    from hypothesis.control import BuildContext
+    from hypothesis.errors import StopTest
+    from hypothesis.internal.conjecture.data import ConjectureData
+
+    for seed in AGREE_SEEDS:
+        seen = []
+        for strategy in (fast, plain):
+            data = ConjectureData(random=Random(seed))
+            value = None
+            with BuildContext(data, is_final=False, wrapped_test=None):
+                try:
+                    value = data.draw(strategy)
+                except StopTest:
+                    pass
+            data.freeze()
+            seen.append((repr(value), data.status, data.choices,
+                         [(x.label, x.start, x.end, x.discarded) for x in data.spans]))
+        if seen[0] != seen[1]:
+            return False
+    return True
 
 
 class _Compiled(SearchStrategy):
