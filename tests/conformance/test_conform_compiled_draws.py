@@ -140,3 +140,18 @@ def test_a_compiled_form_that_draws_otherwise_is_not_used(monkeypatch):
     # (not the same arguments: hypothesis hands back the same cached strategy object)
     again = _fastdraw.register(st.tuples(st.integers(0, 8), st.text(max_size=2)))
     assert type(_fastdraw.compiled(again)).__name__ == "_Compiled"
+
+
+def test_the_bench_short_form_compares_the_two_ways_on_the_same_cases():
+    """``bench/bench_field_draws.py`` (in the README's benchmark table), short: each
+    target drawn both ways prints both rows and says the cases were the same."""
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parents[2] / "bench" / "bench_field_draws.py"
+    done = subprocess.run([sys.executable, str(script), "--examples", "3", "--rounds", "1"],
+                          capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    out = done.stdout
+    assert out.count(": same cases; new/old CPU per case") == 4, out
+    assert "order-shipping.saga.yaml  old" in out and "order-shipping.saga.yaml  new" in out
