@@ -1105,7 +1105,15 @@ class BrokerAdapter(Adapter):
         wanted = set(services)
         deadline = time.monotonic() + timeout
         while True:
-            found = await self.ping(wait=0.15, want=wanted)
+            try:
+                found = await self.ping(wait=0.15, want=wanted)
+            except BrokerUnavailable:
+                # The broker itself restarting (connection refused while it is down): the
+                # services cannot answer yet either; ask again until the deadline.
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.1)
+                continue
             if wanted <= found:
                 return
             if self.cluster is not None:

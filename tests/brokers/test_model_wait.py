@@ -105,6 +105,35 @@ def test_a_ping_for_named_services_ends_when_they_have_all_answered(run):
 
 
 @pytest.mark.timeout(60)
+def test_waiting_for_services_rides_out_a_broker_that_refuses_connections(run):
+    """While the broker itself restarts, a ping cannot go out (connection refused); the
+    wait asks again until its deadline instead of failing the run (a nemesis
+    broker-restart run failed so in place_order: 'control PUBLISH failed: Error 111')."""
+    from sagaspec.errors import BrokerUnavailable
+
+    adapter = BrokerAdapter(URLS["redis"], participant="payment", namespace=namespace("mw"))
+    sent = []
+
+    async def down_then_up(message: dict) -> None:
+        sent.append(message["op"])
+        if len(sent) <= 2:
+            raise adapter.transport.unavailable("control PUBLISH failed", "Error 111 connecting")
+        await adapter._on_control({"op": "reply", "id": message["id"], "service": "payment",
+                                   "routes": ["OrderCreated"]})
+
+    adapter.transport.control_send = down_then_up  # type: ignore[method-assign]
+    run(adapter.wait_ready(("payment",), timeout=30))
+    assert sent == ["ping", "ping", "ping"]
+    # Past its deadline, the broker's own error is what the wait reports.
+    async def down(message: dict) -> None:
+        raise adapter.transport.unavailable("control PUBLISH failed", "Error 111 connecting")
+
+    adapter.transport.control_send = down  # type: ignore[method-assign]
+    with pytest.raises(BrokerUnavailable, match="control PUBLISH failed"):
+        run(adapter.wait_ready(("payment",), timeout=0.3))
+
+
+@pytest.mark.timeout(60)
 def test_a_ping_counts_a_service_that_says_it_is_ready_unasked(run):
     """A runner that starts consuming after a ping went out missed it; it says ``ready``
     unasked and the waiting ping counts that (each crash restart waited out a ping window)."""
