@@ -39,6 +39,7 @@ from typing import Any
 
 from sagaspec.adapters.broker import BrokerConfig, participants
 from sagaspec.examples.retry import Backoff
+from sagaspec.examples.runner import EXIT_CRASH_POINT, EXIT_UNAVAILABLE
 from sagaspec.examples.service import CRASH_POINTS
 
 from sagaspec.errors import AdapterError, BrokerUnavailable
@@ -47,10 +48,8 @@ __all__ = ["Cluster", "ServiceProcess"]
 
 _RUNNER = "sagaspec.examples.runner"
 
-# Exit statuses after which restarting cannot help (see sagaspec.examples.runner).
-_FATAL = {2: "usage error", 69: "broker or database unavailable"}
-# The runner's exit at an armed --crash-at point (its EXIT_CRASH_POINT).
-_CRASH_POINT = 75
+# Exit statuses after which restarting cannot help.
+_FATAL = {2: "usage error", EXIT_UNAVAILABLE: "broker or database unavailable"}
 
 log = logging.getLogger("sagaspec.cluster")
 
@@ -395,7 +394,7 @@ class Cluster:
                         sp.fatal = code
                         continue
                     self.restarts += 1
-                    delay = self.crash_restart_delay if code == _CRASH_POINT else self.restart_delay
+                    delay = self.crash_restart_delay if code == EXIT_CRASH_POINT else self.restart_delay
                     if delay > 0:
                         time.sleep(delay)
                     self.start(sp.name)
