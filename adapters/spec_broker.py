@@ -31,6 +31,7 @@ import asyncio
 import json
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -43,6 +44,12 @@ __all__ = ["SpecBrokerAdapter", "STARTUP_WAIT"]
 
 #: Seconds to wait for the service's exchange / stream to exist (a service just started).
 STARTUP_WAIT = 10.0
+
+#: The longest wait (s) for late messages after a case's last handling.
+_TAIL = 0.25
+
+#: Correlation entries kept across cases before they are forgotten (memory stays bounded).
+_REMEMBER = 100_000
 
 
 class SpecBrokerAdapter:
@@ -86,6 +93,11 @@ class SpecBrokerAdapter:
         self.broker.config.settle = self.settle
         self.state = Correlation()
         self.tag = uuid.uuid4().hex[:6]
+        self._tags: set[str] = {self.tag}  # every case's tag: what comes late finds its case
+        self._orphans: list[tuple[str, dict[str, Any]]] = []
+        # How long the service took to answer its latest deliveries (the first message
+        # of each), for the wait after a case's last handling.
+        self._answers: deque[float] = deque(maxlen=256)
         self.world: dict[str, dict[str, str]] = {}
         self._buffer: list[dict[str, Any] | RawMessage] = []
         self._last: Any = local
@@ -144,6 +156,27 @@ class SpecBrokerAdapter:
             event["sagaId"] = saga[: -len(self.tag) - 1]
         return event
 
+    def _case_of(self, item: Any) -> str | None:
+        """The tag of the earlier case ``item`` belongs to, or None (this case's, or no case's)."""
+        saga = item.get("sagaId") if isinstance(item, dict) else None
+        if not isinstance(saga, str) or "." not in saga:
+            return None
+        tag = saga.rsplit(".", 1)[1]
+        return tag if tag != self.tag and tag in self._tags else None
+
+    def _take(self) -> list[Any]:
+        """Empty the buffer: an earlier case's events are set aside for :meth:`orphans`."""
+        items, self._buffer = self._buffer, []
+        mine = []
+        for item in items:
+            tag = self._case_of(item)
+            if tag is None:
+                mine.append(item)
+            else:
+                saga = item["sagaId"]
+                self._orphans.append((tag, dict(item, sagaId=saga[: -len(tag) - 1])))
+        return mine
+
     def _decode(self, received: Any) -> dict[str, Any] | RawMessage:
         assert self.mapping is not None
         try:
@@ -167,24 +200,52 @@ class SpecBrokerAdapter:
     def reset(self) -> None:
         self.local.reset()
         self._drain()
-        # A case run again (shrinking, --case) gets fresh ids on their side.
+        # A case run again (shrinking, --case) gets fresh ids on their side. What the
+        # service learnt of earlier cases stays (bounded): a late message of one still
+        # finds its saga, and so its case.
         self.tag = uuid.uuid4().hex[:6]
-        self.state.clear()
+        self._tags.add(self.tag)
+        if len(self.state.sagas) + len(self.state.derived) > _REMEMBER:
+            self.state.clear()
+            self._tags = {self.tag}
+        # What came late for an earlier case is set aside for orphans(); the rest (no
+        # case's) is kept for the next handling to report: nothing is lost between cases.
+        self._buffer = self._take()
 
     def _drain(self) -> None:
-        """Let what an earlier case's handlings still publish arrive. It is kept: the next
-        handling reports it (a saga of no case of its own), so a late re-emission is never
-        lost between two cases."""
-        async def quiet() -> None:
-            while True:
-                n = len(self._buffer)
-                await asyncio.sleep(self.settle)
-                if len(self._buffer) == n:
-                    return
+        """Let what an earlier case's handlings still publish arrive (``settle``)."""
         if self.wait == "model":
-            self._run(quiet())
+            self._run(self._quiet(self.settle))
         else:
             self._run(self.broker.collect(0))
+
+    async def _quiet(self, window: float) -> None:
+        """Return once nothing has arrived for ``window`` seconds."""
+        while True:
+            n = len(self._buffer)
+            await asyncio.sleep(window)
+            if len(self._buffer) == n:
+                return
+
+    def late(self) -> list[dict[str, Any]]:
+        """What the service publishes after the case's last handling: waits until nothing
+        has arrived for three times what its answers to recent deliveries took (the
+        90th percentile; at least ``settle``, at most :data:`_TAIL`), so a service that
+        answers a duplicate a little late is judged in the case that sent it (later
+        still: :meth:`orphans`). Translated, like :meth:`collect`."""
+        if self.wait != "model":
+            return []
+        answers = sorted(self._answers)
+        typical = answers[int(0.9 * (len(answers) - 1))] if answers else 0.0
+        self._run(self._quiet(min(max(self.settle, 3 * typical), max(self.settle, _TAIL))))
+        return self._translated(self._take())
+
+    def orphans(self) -> list[tuple[str, dict[str, Any]]]:
+        """Events of earlier cases that came after their case ended (after :meth:`late`),
+        each with the tag its case ran under (:attr:`tag` after that case's reset)."""
+        self._buffer = self._take()
+        out, self._orphans = self._orphans, []
+        return out
 
     def configure(self, world: dict[str, Any]) -> None:
         self.local.configure(world)
@@ -233,6 +294,9 @@ class SpecBrokerAdapter:
             items = self._run(self.broker.collect(self.timeout))
         else:
             items = self._run(self._until(done))
+        return self._translated(items)
+
+    def _translated(self, items: list[Any]) -> list[dict[str, Any]]:
         out: list[Any] = []
         for item in items:
             if isinstance(item, RawMessage):
@@ -247,15 +311,21 @@ class SpecBrokerAdapter:
 
     async def _until(self, done: Callable[[list[dict[str, Any]]], bool]) -> list[Any]:
         assert self._arrived is not None
-        deadline = time.monotonic() + self.timeout
-        quiet_since = time.monotonic()
+        start = time.monotonic()
+        deadline = start + self.timeout
+        quiet_since = start
         seen = 0
+        answered = False
         while True:
             if self.broker.transport.failure is not None:
                 raise AdapterError(f"{self.broker.config.display}: lost the broker: {self.broker.transport.failure}")
             now = time.monotonic()
+            self._buffer = self._take()  # an earlier case's events are not this step's
             if len(self._buffer) != seen:
                 seen, quiet_since = len(self._buffer), now
+                if not answered:
+                    answered = True
+                    self._answers.append(now - start)
             events = [self._unwire(dict(e)) for e in self._buffer if isinstance(e, dict)]
             # A publication the mapping cannot read fails the step whatever else comes (no
             # spec event is that): like the model's "nothing more", it ends the wait.
@@ -269,8 +339,7 @@ class SpecBrokerAdapter:
                 await asyncio.wait_for(self._arrived.wait(), max(0.001, min(wait, deadline - now)))
             except TimeoutError:
                 pass
-        items, self._buffer = self._buffer, []
-        return items
+        return self._take()
 
     def close(self) -> None:
         try:

@@ -42,6 +42,7 @@ import re
 import string
 import time
 import uuid
+from collections import deque
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -290,6 +291,7 @@ class SystemAdapter(SpecBrokerAdapter):
         self.broker.config.settle = self.settle
         self.state = Correlation()
         self.tag = uuid.uuid4().hex[:6]
+        self._tags, self._orphans, self._answers = {self.tag}, [], deque(maxlen=256)  # unused: no late()
         self.world = {}
         self.ids: dict[str, str] = {}
         self._sent: dict[str, list[tuple[str, str, bytes, dict[str, str]]]] = {}

@@ -228,6 +228,11 @@ class CaseResult:
     steps: int = 0
     events: int = 0
     log: list[str] = field(default_factory=list)
+    #: The adapter's tag for this case's sagas (see ``SpecBrokerAdapter``), if it has one.
+    tag: str | None = None
+    #: Judges what the service published for this case after it ended (its events,
+    #: ``sagaId`` as the case named it); adds to ``failures``.
+    late: Callable[[list[Any]], None] | None = field(default=None, repr=False, compare=False)
 
 
 def case_seed(seed: int, k: int) -> int:
@@ -332,12 +337,15 @@ def run_case(spec: SagaSpec, adapter: SpecAdapter, seed: int, *, sagas: int = 2,
     # plain: each world knob at its first value (the health probe's saga).
     world = {s: {k: v[0] if plain else rng.choice(v) for k, v in spec.world.items()} for s in saga_ids}
     adapter.reset()
+    result.tag = getattr(adapter, "tag", None)
     adapter.configure({"sagas": world})
     oracle = SpecOracle(spec, saga_ids, spec_params(spec), world)
     result.failures = oracle.failures
     subscribers = {p.name: frozenset(p.subscribes) for p in spec.participants}
     pool: list[tuple[str, dict[str, Any]]] = []
     delivered: dict[tuple[str, str], int] = {}
+    seen: set[Any] = set()  # the eventIds of every event published in this case
+    last: dict[tuple[str, str], tuple[dict[str, Any], bool]] = {}  # (participant, saga) -> its latest event, first?
 
     def route(events: list[Any], who: str, saga: str) -> list[dict[str, Any]]:
         """Hand ``who``'s publications to their subscribers; anything that is not a JSON
@@ -349,6 +357,7 @@ def run_case(spec: SagaSpec, adapter: SpecAdapter, seed: int, *, sagas: int = 2,
                                                f"{who} published something that is not a JSON object: {e!r:.120}"))
         events = [e for e in events if isinstance(e, dict)]
         for e in events:
+            seen.add(e.get("eventId"))
             for dest, subs in subscribers.items():
                 if e.get("eventType") in subs:
                     pool.append((dest, e))
@@ -421,7 +430,50 @@ def run_case(spec: SagaSpec, adapter: SpecAdapter, seed: int, *, sagas: int = 2,
         else:
             note(what, got)
         delivered[key] = delivered.get(key, 0) + 1
+        last[(dest, event["sagaId"])] = (event, first)
         oracle.handled(dest, event, duplicate=not first, emitted=_unique(got))
-    if not oracle.failures and not pool:
-        oracle.check_properties()
+
+    def judge_late(events: list[Any]) -> None:
+        """What came after the case's last handling, judged as the output of the
+        handling that caused it: its participant's latest event of that saga."""
+        result.events += len(events)
+        by_cause: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for e in events:
+            if not isinstance(e, dict) or str(e.get("eventType")).startswith("<"):
+                oracle.failures.append(Failure("schema", "the service", "?", "-",
+                                               f"after the case ended, the service published something that is "
+                                               f"not an event of the spec: {e!r:.200}"))
+                continue
+            if e.get("eventId") is not None and e.get("eventId") in seen:
+                continue  # the same event again (an outbox re-send): at-least-once, allowed
+            saga = e.get("sagaId")
+            who = oracle.publishers.get(str(e.get("eventType"))) or ["the service"]
+            cause = next(((p, saga) for p in who if (p, saga) in last), None)
+            if cause is None:
+                note(f"after the case: {who[0]} published", [e])
+                oracle.failures.append(Failure(
+                    "model", who[0], str(saga), "-",
+                    f"{who[0]} published {e.get('eventType')} (eventId {e.get('eventId')}) after the case ended, "
+                    f"for saga {saga}, which it was given no event of; the spec allows nothing"))
+                continue
+            by_cause.setdefault(cause, []).append(e)
+        for (who, saga), emitted in by_cause.items():
+            event, first = last[(who, saga)]
+            note(f"after the case: {who} published, late, on {event['eventType']} of saga {saga}"
+                 + ("" if first else " (again)"), emitted)
+            if not first:
+                oracle.handled(who, event, duplicate=True, emitted=_unique(emitted))
+                continue
+            oracle.failures.append(Failure(
+                "model", who, saga, event["eventType"],
+                f"{who} published [{', '.join(_unique_types(emitted))}] late on {event['eventType']} of saga "
+                f"{saga}, after what the spec allows for it had come; the spec allows nothing more"))
+
+    result.late = judge_late
+    if not pool and not oracle.failures:
+        late = getattr(adapter, "late", None)
+        if callable(late):
+            judge_late(late())
+        if not oracle.failures:
+            oracle.check_properties()
     return result

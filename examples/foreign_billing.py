@@ -56,7 +56,12 @@ BUGS = {
     "ignores-card": "charges every order, even on the card that must be declined",
     "refunds-again": "refunds once more on every parcel refusal, even a redelivered one",
     "refund-in-dollars": "puts the refund in dollars into the field that holds cents",
+    "refunds-again-late": "refunds once more on a redelivered parcel refusal, half a second later (after the "
+                          "suite stopped waiting for that saga)",
 }
+
+#: Seconds the ``refunds-again-late`` variant waits before its second refund.
+LATE = 0.5
 
 
 class BillingService:
@@ -69,6 +74,21 @@ class BillingService:
         self.seen: set[str] = set()
         self.orders: dict[str, dict[str, Any]] = {}
         self.dead_letters = 0
+        self.late: set[str] = set()  # msg_ids of what it sends LATE seconds late (a bug)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def send(self, publish: Any, key: str, body: dict[str, Any]) -> None:
+        """``await publish(key, body)``, now or (a late message) in the background later."""
+        if body["msg_id"] not in self.late:
+            await publish(key, body)
+            return
+
+        async def later() -> None:
+            await asyncio.sleep(LATE)
+            await publish(key, body)
+        task = asyncio.get_running_loop().create_task(later())
+        self._tasks.add(task)  # a reference, so the task is not collected before it runs
+        task.add_done_callback(self._tasks.discard)
 
     def handle(self, key: str, body: bytes) -> list[tuple[str, dict[str, Any]]]:
         """The messages to publish (routing key, body) for one received message."""
@@ -88,7 +108,8 @@ class BillingService:
             self.dead_letters += 1
             log.warning("billing: dead-lettered a %s message: %s", key, exc)
             return []
-        if msg_id in self.seen and self.bug != "refunds-again":
+        again = self.bug in ("refunds-again", "refunds-again-late")
+        if msg_id in self.seen and not again:
             return []
         self.seen.add(msg_id)
         order = self.orders.setdefault(ref, {"status": "new"})
@@ -106,10 +127,13 @@ class BillingService:
                 order.update(status="charged", charge=f"ch_{uuid.uuid4().hex[:16]}", price=price)
                 emit("captured", order_ref=ref, charge_id=order["charge"], captured=float(price))
         elif key == "carrier.parcel.refused" and (order["status"] == "charged" or
-                                                  self.bug == "refunds-again" and order["status"] == "refunded"):
+                                                  again and order["status"] == "refunded"):
+            slow = order["status"] == "refunded" and self.bug == "refunds-again-late"
             order["status"] = "refunded"
             cents = int(order["price"] * (1 if self.bug == "refund-in-dollars" else 100))
             emit("refunded", charge_id=order["charge"], refunded_cents=cents)
+            if slow:
+                self.late.add(out[-1][1]["msg_id"])
         return out
 
 
@@ -128,12 +152,15 @@ async def serve(url: str, exchange: str, bug: str | None = None) -> None:
         queue = await channel.declare_queue(f"{exchange}.billing", exclusive=True)
         for key in CONSUMES:
             await queue.bind(ex, routing_key=key)
+
+        async def publish(key: str, body: dict[str, Any]) -> None:
+            await ex.publish(aio_pika.Message(json.dumps(body).encode(), content_type="application/json"),
+                             routing_key=key)
         print(f"billing service ready on exchange {exchange}", flush=True)
         async with queue.iterator() as messages:
             async for message in messages:
                 for key, body in service.handle(message.routing_key or "", message.body):
-                    await ex.publish(aio_pika.Message(json.dumps(body).encode(), content_type="application/json"),
-                                     routing_key=key)
+                    await service.send(publish, key, body)
                 await message.ack()  # after publishing: at least once, never lost
 
 
@@ -154,6 +181,9 @@ async def serve_nats(url: str, prefix: str, bug: str | None = None) -> None:
                 for i, key in enumerate(CONSUMES)]
         lock = asyncio.Lock()
 
+        async def publish(key: str, body: dict[str, Any]) -> None:
+            await js.publish(f"{prefix}.{key}", json.dumps(body).encode(), stream=stream)
+
         async def pull(sub: Any) -> None:
             while True:
                 try:
@@ -163,7 +193,7 @@ async def serve_nats(url: str, prefix: str, bug: str | None = None) -> None:
                 for message in messages:
                     async with lock:
                         for key, body in service.handle(message.subject[len(prefix) + 1:], message.data):
-                            await js.publish(f"{prefix}.{key}", json.dumps(body).encode(), stream=stream)
+                            await service.send(publish, key, body)
                         await message.ack()
 
         print(f"billing service ready on stream {stream}", flush=True)
@@ -186,6 +216,9 @@ async def serve_redis(url: str, prefix: str, bug: str | None = None) -> None:
             await client.xgroup_create(stream, "billing", "$", mkstream=True)
         except ResponseError:
             pass  # the group exists: carry on where it was
+
+        async def publish(key: str, body: dict[str, Any]) -> None:
+            await client.xadd(stream, {"event": key, "payload": json.dumps(body)})
         print(f"billing service ready on stream {stream}", flush=True)
         while True:
             reply = await client.xreadgroup("billing", "billing-1", {stream: ">"}, count=8, block=1000)
@@ -194,7 +227,7 @@ async def serve_redis(url: str, prefix: str, bug: str | None = None) -> None:
                     key = fields.get(b"event", b"").decode(errors="replace")
                     if key in CONSUMES:
                         for out_key, body in service.handle(key, fields.get(b"payload", b"")):
-                            await client.xadd(stream, {"event": out_key, "payload": json.dumps(body)})
+                            await service.send(publish, out_key, body)
                     await client.xack(stream, "billing", entry_id)
     finally:
         await client.aclose()

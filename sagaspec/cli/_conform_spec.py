@@ -75,21 +75,53 @@ def conform_spec(spec_ref: str, adapter: str | None, participant: str, examples:
     distinct: dict[tuple[str, str, str], tuple[int, Any, int, tuple[str, ...]]] = {}
     interrupted = False
 
+    # The cases run so far by their adapter tag: what comes after its case ended (a late
+    # answer to a duplicate) is judged as that case's, not the one running when it came.
+    ran: dict[str, tuple[int, Any, int, tuple[str, ...]]] = {}
+
     def run(k: int, sagas: int | None, kinds: tuple[str, ...]):
         s = case_seed(seed, k)
         if getattr(driver, "black_box", False):  # a foreign system runs its sagas itself
             from sagaspec.conformance.spec_system import run_system_case
 
             return run_system_case(spec, driver, s, sagas=sagas or (1 + s % 3), faults=kinds)
-        return run_case(spec, driver, s, sagas=sagas or (1 + s % 3), crashes="crash" in kinds,
-                        duplicates="duplicates" in kinds, reorder="reorder" in kinds,
-                        invalid="invalid" in kinds, crash_points=points,
-                        steering=memory.before(k) if memory is not None else None)
+        result = run_case(spec, driver, s, sagas=sagas or (1 + s % 3), crashes="crash" in kinds,
+                          duplicates="duplicates" in kinds, reorder="reorder" in kinds,
+                          invalid="invalid" in kinds, crash_points=points,
+                          steering=memory.before(k) if memory is not None else None)
+        if result.tag is not None:
+            ran[result.tag] = (k, result, sagas or (1 + s % 3), kinds)
+            while len(ran) > 16:  # each holds its oracle: keep the latest cases only
+                del ran[next(iter(ran))]
+        return result
+
+    def came_late() -> bool:
+        """Judge what came late for earlier cases with those cases; True if one failed."""
+        orphans = driver.orphans() if callable(getattr(driver, "orphans", None)) else []
+        by_case: dict[str, list[Any]] = {}
+        for tag, event in orphans:
+            by_case.setdefault(tag, []).append(event)
+        failed = False
+        for tag, events in by_case.items():
+            if tag not in ran:
+                continue  # a health probe's saga: the probe reports its own damage
+            k, result, sagas, kinds = ran[tag]
+            if result.late is None:
+                continue
+            before = len(result.failures)
+            result.late(events)
+            if len(result.failures) > before and before == 0:
+                f = result.failures[0]
+                distinct.setdefault((f.check, f.participant, f.event), (k, result, sagas, kinds))
+                failed = True
+        return failed
 
     try:
         health = HealthCheck(spec, driver)  # damage a case leaves behind, checked after it
         for k in cases:
             result = run(k, case_sagas, faults)
+            if came_late() and exitfirst:
+                break
             sick = health.after()
             if sick:  # damage that outlives its case is this case's failure, not the next one's
                 from sagaspec.conformance.spec_oracle import Failure
