@@ -32,6 +32,7 @@ import re
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+from sagaspec.adapters._bounded_wait import stop_task, within
 from sagaspec.adapters.broker import (
     BrokerAdapter,
     BrokerConfig,
@@ -57,6 +58,20 @@ def _subject_tail(route: str) -> str:
     """``route`` as subject tokens: a service's own dotted subject (``billing.charge.done``)
     keeps its dots; what no subject token may hold (spaces, wildcards, empty) becomes ``_``."""
     return ".".join(_token(part) for part in route.split("."))
+
+
+def _abort_socket(nc: Any) -> None:
+    """Close the client's socket at once, waiting on nothing (no server answer, no
+    flush), and stop it connecting again: a connect that missed its cancellation then
+    ends on the closed socket instead of dialling anew. For a cut-short connect or close."""
+    with contextlib.suppress(Exception):
+        nc.options["allow_reconnect"] = False
+    transport = getattr(nc, "_transport", None)
+    for name in ("_io_writer", "_bare_io_writer"):  # the TLS one, and the TCP one under it
+        writer = getattr(transport, name, None)
+        if writer is not None:
+            with contextlib.suppress(Exception):
+                writer.transport.abort()
 
 
 def _headers(msg: Any) -> dict[str, str]:
@@ -113,24 +128,30 @@ class NatsTransport(Transport):
             self._errors.append(exc)
 
         nc = Client()
+        attempt = asyncio.ensure_future(nc.connect(
+            servers=[self.config.client_url],
+            connect_timeout=self.config.timeout,
+            max_reconnect_attempts=1,
+            reconnect_time_wait=0.2,
+            allow_reconnect=True,
+            error_cb=on_error,
+            name="sagaspec",
+        ))
         try:
-            await asyncio.wait_for(
-                nc.connect(
-                    servers=[self.config.client_url],
-                    connect_timeout=self.config.timeout,
-                    max_reconnect_attempts=1,
-                    reconnect_time_wait=0.2,
-                    allow_reconnect=True,
-                    error_cb=on_error,
-                    name="sagaspec",
-                ),
-                self.config.timeout + 1,
-            )
+            # Not asyncio.wait_for: on its timeout, and on a cancellation (Ctrl-C), it waits
+            # for the attempt to end, and the attempt may not (see _bounded_wait).
+            await asyncio.wait({attempt}, timeout=self.config.timeout + 1)
+            if not attempt.done():
+                raise TimeoutError(f"no answer within {self.config.timeout + 1:g}s")
+            attempt.result()
         except BaseException as exc:
-            # A connect cut short (a server that accepts but never speaks) leaves the
-            # client's socket open: close it, or it is left to the garbage collector.
-            with contextlib.suppress(BaseException):
-                await asyncio.wait_for(nc.close(), 2.0)
+            # A connect cut short (a server that accepts but never speaks) or failed: its
+            # socket is closed here, at once, and the attempt stopped, within a bound.
+            _abort_socket(nc)
+            with contextlib.suppress(Exception):
+                await stop_task(attempt, 1.0)
+                await within(nc.close(), 1.0)  # the client's tasks, had it started them
+            _abort_socket(nc)
             if not isinstance(exc, (TimeoutError, OSError, NatsError)):
                 raise
             cause = self._errors[-1] if self._errors else exc
@@ -151,14 +172,19 @@ class NatsTransport(Transport):
 
     async def close(self) -> None:
         await self._cancel_tasks()
-        for sub in self._subs:
-            with contextlib.suppress(BaseException):
-                await asyncio.wait_for(sub.unsubscribe(), 1.0)
-        self._subs.clear()
-        if self.nc is not None:
-            with contextlib.suppress(BaseException):
-                await asyncio.wait_for(self.nc.close(), 2.0)
-            self.nc = None
+        # Bounded for real (asyncio.wait_for waits for a close it timed out to end, and
+        # nats-py's close may not): what did not finish in time is cut by closing the socket.
+        # A cancellation meanwhile (a second Ctrl-C) is raised after the socket is closed.
+        try:
+            for sub in self._subs:
+                await within(sub.unsubscribe(), 1.0)
+            if self.nc is not None:
+                await within(self.nc.close(), 2.0)
+        finally:
+            self._subs.clear()
+            if self.nc is not None:
+                _abort_socket(self.nc)
+                self.nc = None
 
     async def ensure_topology(self, create: bool) -> None:
         from nats.js.api import StorageType, StreamConfig

@@ -29,6 +29,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+from sagaspec.adapters._bounded_wait import within
 from sagaspec.adapters.broker import (
     BrokerAdapter,
     BrokerConfig,
@@ -156,17 +157,15 @@ class RabbitTransport(Transport):
         try:
             await asyncio.wait_for(conn.connect(timeout=self.config.timeout), self.config.timeout + 1)
         except BaseException:
-            with contextlib.suppress(BaseException):
-                await asyncio.wait_for(conn.close(), 1.0)
+            await within(conn.close(), 1.0)
             raise
         return conn
 
     async def close(self) -> None:
         await self._cancel_tasks()
         if self.conn is not None:
-            with contextlib.suppress(BaseException):
-                await asyncio.wait_for(self.conn.close(), 2.0)
-            self.conn = None
+            conn, self.conn = self.conn, None
+            await within(conn.close(), 2.0)
 
     async def ensure_topology(self, create: bool) -> None:
         import aio_pika
@@ -215,8 +214,7 @@ class RabbitTransport(Transport):
         except ChannelNotFoundEntity:
             return False
         finally:
-            with contextlib.suppress(BaseException):
-                await asyncio.wait_for(probe.close(), 1.0)
+            await within(probe.close(), 1.0)
 
     async def destroy(self) -> None:
         n = self.names()
@@ -231,8 +229,7 @@ class RabbitTransport(Transport):
                 with contextlib.suppress(Exception):
                     await self._bounded(channel.exchange_delete(name), "exchange_delete")
         finally:
-            with contextlib.suppress(BaseException):
-                await asyncio.wait_for(channel.close(), 1.0)
+            await within(channel.close(), 1.0)
 
     async def publish(self, route: str, body: bytes, headers: dict[str, str]) -> None:
         import aio_pika
@@ -342,8 +339,7 @@ class RabbitTransport(Transport):
         except Exception:
             if self._backlog_channel is channel:
                 self._backlog_channel = None
-            with contextlib.suppress(BaseException):
-                await asyncio.wait_for(channel.close(), 1.0)
+            await within(channel.close(), 1.0)
             return None
 
     async def control_send(self, message: dict[str, Any]) -> None:

@@ -31,6 +31,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+from sagaspec.adapters._bounded_wait import within
 from sagaspec.adapters.broker import (
     BrokerAdapter,
     BrokerConfig,
@@ -155,17 +156,17 @@ class RedisTransport(Transport):
 
     async def _drop_client(self) -> None:
         if self.client is not None:
-            with contextlib.suppress(BaseException):
-                await asyncio.wait_for(self.client.aclose(), 1.0)
-            self.client = None
+            client, self.client = self.client, None
+            await within(client.aclose(), 1.0)
 
     async def close(self) -> None:
         await self._cancel_tasks()
-        for ps in self._pubsubs:
-            with contextlib.suppress(BaseException):
-                await asyncio.wait_for(ps.aclose(), 1.0)
-        self._pubsubs.clear()
-        await self._drop_client()
+        try:
+            for ps in self._pubsubs:
+                await within(ps.aclose(), 1.0)
+        finally:  # a cancellation (a second Ctrl-C) is raised after the rest is closed
+            self._pubsubs.clear()
+            await self._drop_client()
 
     async def ensure_topology(self, create: bool) -> None:
         streams = self._all_streams()

@@ -288,6 +288,9 @@ class _Signals:
     connected, stops it through the stop handshake (a drained, partial result); before
     that, or a second time, it abandons the run at once."""
 
+    #: Seconds between the cancellations of a run that is abandoned but has not ended.
+    RECANCEL = 0.5
+
     def __init__(self) -> None:
         self.received: list[str] = []
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -318,7 +321,19 @@ class _Signals:
             loop.call_soon_threadsafe(lambda: click.echo(
                 "stopping: reading what is already on the bus (again to stop at once)", err=True))
         elif self.task is not None:
-            loop.call_soon_threadsafe(self.task.cancel)
+            loop.call_soon_threadsafe(self._cancel)
+
+    def _cancel(self) -> None:
+        """Cancel the run, and again every ``RECANCEL`` seconds until it has ended: one
+        ``Task.cancel()`` is not enough. ``asyncio.wait_for`` (Python 3.11) swallows a
+        cancellation that lands just as what it awaits completes, and the broker clients
+        await through it: nats-py's connect, Ctrl-C'd the moment its TCP connection was
+        made, went on to wait the whole connect timeout for a silent server's INFO line."""
+        task, loop = self.task, self.loop
+        if task is None or task.done() or loop is None or loop.is_closed():
+            return
+        task.cancel()
+        loop.call_later(self.RECANCEL, self._cancel)
 
     @property
     def name(self) -> str:
