@@ -7,7 +7,12 @@ The moment is the one that hung ``sagaspec monitor`` (seen once in ~8 suite runs
 completes. nats-py awaits ``open_connection`` through it, so the cancelled connect went
 on to wait for the INFO line, the whole connect timeout, and the ``wait_for`` around
 ``nc.connect()`` waited for it. Here the cancellation is scheduled from inside
-``asyncio.open_connection`` as it returns, exactly as the SIGINT handler schedules it."""
+``asyncio.open_connection`` as it returns, exactly as the SIGINT handler schedules it.
+
+On the code before the fix: the nats connect case and every close case fail; the amqp
+and redis connect cases passed already (guards); of the two monitor cases, the swallowing
+connect fails without the monitor's repeated cancel, and the real nats moment fails
+only when neither that nor the nats connect fix is in."""
 
 from __future__ import annotations
 
