@@ -23,6 +23,12 @@ timer), or after ``timeout`` seconds (the URL's ``timeout``, at least the
 suite's collect timeout). ``wait="quiet"`` is the broker adapter's own wait instead: a
 fixed quiet window (``settle``, 0.3 s) after every delivery, what a run did before the
 model said when to stop (kept for ``bench/bench_conform.py``).
+
+Late messages: after a case's last delivery :meth:`late` waits a little longer (until
+nothing came for three times what the service's recent answers took, at most 0.25 s;
+``?late=S``: S seconds of quiet instead), and the suite judges what came with that case.
+What comes later still keeps its case's tag: :meth:`orphans` hands it over, with how
+late it came, for the suite to judge with the case that caused it.
 """
 
 from __future__ import annotations
@@ -83,6 +89,15 @@ class SpecBrokerAdapter:
         if probe not in (None, "0", "1"):
             raise UsageError(f"probe={probe!r}: expected 1 (a plain saga checked after each case) or 0")
         self.probe = probe == "1"
+        # ?late=S: after a case's last delivery, wait for S seconds of quiet (default: the
+        # adaptive tail of late()); what a reproduction of a late failure needs.
+        url, late = _split_url(url, "late")
+        try:
+            self.late_wait = None if late is None else float(late)
+        except ValueError:
+            self.late_wait = -1.0
+        if self.late_wait is not None and not 0 <= self.late_wait <= 60:
+            raise UsageError(f"late={late!r}: expected seconds (0 to 60) to wait for late messages after a case")
         config = BrokerConfig.from_url(url)
         settle = config.settle
         # The suite plays the bus and the other participants: no control channel to ask.
@@ -94,10 +109,11 @@ class SpecBrokerAdapter:
         self.state = Correlation()
         self.tag = uuid.uuid4().hex[:6]
         self._tags: set[str] = {self.tag}  # every case's tag: what comes late finds its case
-        self._orphans: list[tuple[str, dict[str, Any]]] = []
+        self._orphans: list[tuple[str, dict[str, Any], float]] = []
         # How long the service took to answer its latest deliveries (the first message
         # of each), for the wait after a case's last handling.
         self._answers: deque[float] = deque(maxlen=256)
+        self._ended: dict[str, float] = {}  # tag -> when its case's late() returned
         self.world: dict[str, dict[str, str]] = {}
         self._buffer: list[dict[str, Any] | RawMessage] = []
         self._last: Any = local
@@ -174,7 +190,9 @@ class SpecBrokerAdapter:
                 mine.append(item)
             else:
                 saga = item["sagaId"]
-                self._orphans.append((tag, dict(item, sagaId=saga[: -len(tag) - 1])))
+                now = time.monotonic()
+                self._orphans.append((tag, dict(item, sagaId=saga[: -len(tag) - 1]),
+                                      max(0.0, now - self._ended.get(tag, now))))
         return mine
 
     def _decode(self, received: Any) -> dict[str, Any] | RawMessage:
@@ -208,6 +226,7 @@ class SpecBrokerAdapter:
         if len(self.state.sagas) + len(self.state.derived) > _REMEMBER:
             self.state.clear()
             self._tags = {self.tag}
+            self._ended.clear()
         # What came late for an earlier case is set aside for orphans(); the rest (no
         # case's) is kept for the next handling to report: nothing is lost between cases.
         self._buffer = self._take()
@@ -218,6 +237,11 @@ class SpecBrokerAdapter:
             self._run(self._quiet(self.settle))
         else:
             self._run(self.broker.collect(0))
+
+    def wait_quiet(self, seconds: float) -> None:
+        """Return once nothing has arrived for ``seconds`` (the end of a run whose service
+        answered late: what it still sends then would land in the next run)."""
+        self._run(self._quiet(seconds))
 
     async def _quiet(self, window: float) -> None:
         """Return once nothing has arrived for ``window`` seconds."""
@@ -235,14 +259,22 @@ class SpecBrokerAdapter:
         still: :meth:`orphans`). Translated, like :meth:`collect`."""
         if self.wait != "model":
             return []
-        answers = sorted(self._answers)
-        typical = answers[int(0.9 * (len(answers) - 1))] if answers else 0.0
-        self._run(self._quiet(min(max(self.settle, 3 * typical), max(self.settle, _TAIL))))
-        return self._translated(self._take())
+        if self.late_wait is not None:
+            window = self.late_wait
+        else:
+            answers = sorted(self._answers)
+            typical = answers[int(0.9 * (len(answers) - 1))] if answers else 0.0
+            window = min(max(self.settle, 3 * typical), max(self.settle, _TAIL))
+        self._run(self._quiet(window))
+        got = self._translated(self._take())
+        self._ended[self.tag] = time.monotonic()
+        return got
 
-    def orphans(self) -> list[tuple[str, dict[str, Any]]]:
-        """Events of earlier cases that came after their case ended (after :meth:`late`),
-        each with the tag its case ran under (:attr:`tag` after that case's reset)."""
+    def orphans(self) -> list[tuple[str, dict[str, Any], float]]:
+        """Events of earlier cases that came after their case ended (after :meth:`late`):
+        each with the tag its case ran under (:attr:`tag` after that case's reset) and
+        about how many seconds after its case it came (``?late=`` a little more than that
+        catches it in a run of that case alone)."""
         self._buffer = self._take()
         out, self._orphans = self._orphans, []
         return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 import shlex
 import sys
@@ -78,6 +79,7 @@ def conform_spec(spec_ref: str, adapter: str | None, participant: str, examples:
     # The cases run so far by their adapter tag: what comes after its case ended (a late
     # answer to a duplicate) is judged as that case's, not the one running when it came.
     ran: dict[str, tuple[int, Any, int, tuple[str, ...]]] = {}
+    late_by: dict[str, float] = {}  # tag of a case failed by what came after it -> how late (s)
 
     def run(k: int, sagas: int | None, kinds: tuple[str, ...]):
         s = case_seed(seed, k)
@@ -99,8 +101,10 @@ def conform_spec(spec_ref: str, adapter: str | None, participant: str, examples:
         """Judge what came late for earlier cases with those cases; True if one failed."""
         orphans = driver.orphans() if callable(getattr(driver, "orphans", None)) else []
         by_case: dict[str, list[Any]] = {}
-        for tag, event in orphans:
+        after_by: dict[str, float] = {}
+        for tag, event, after in orphans:
             by_case.setdefault(tag, []).append(event)
+            after_by[tag] = max(after_by.get(tag, 0.0), after)
         failed = False
         for tag, events in by_case.items():
             if tag not in ran:
@@ -111,6 +115,7 @@ def conform_spec(spec_ref: str, adapter: str | None, participant: str, examples:
             before = len(result.failures)
             result.late(events)
             if len(result.failures) > before and before == 0:
+                late_by[tag] = after_by[tag]
                 f = result.failures[0]
                 distinct.setdefault((f.check, f.participant, f.event), (k, result, sagas, kinds))
                 failed = True
@@ -159,6 +164,10 @@ def conform_spec(spec_ref: str, adapter: str | None, participant: str, examples:
                 if tried.failures and _key(tried.failures[0]) == key:
                     result, kinds = tried, fewer
             distinct[key] = (k, result, sagas, kinds)
+        if late_by and callable(getattr(driver, "wait_quiet", None)):
+            # The service answered late: its answers to the shrinking runs are still on
+            # their way; a run started now (the reproduction) must not meet them.
+            driver.wait_quiet(min(10.0, 2 * max(late_by.values()) + 0.5))
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -173,7 +182,14 @@ def conform_spec(spec_ref: str, adapter: str | None, participant: str, examples:
         click.echo("  what the suite did (last steps), and what came out:")
         for line in result.log[-12:]:
             click.echo(f"    {line}")
-        words = ["sagaspec", "conform", "--spec", spec_ref, "--adapter", adapter,
+        late = late_by.get(result.tag) if result.tag is not None else None
+        if late is not None:
+            # What failed it came after the case: a run of the case alone must wait for it.
+            sep = "&" if "?" in adapter else "?"
+            adapter_words = f"{adapter}{sep}late={math.ceil(late * 2 + 0.5):d}"
+        else:
+            adapter_words = adapter
+        words = ["sagaspec", "conform", "--spec", spec_ref, "--adapter", adapter_words,
                  "--participant", participant, "--seed", str(seed), "--case", str(k),
                  "--case-sagas", str(sagas), "--faults", ",".join(kinds) or "none"]
         if mutant:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import shlex
 import subprocess
 import sys
 import threading
@@ -103,7 +104,7 @@ def test_the_foreign_service_passes_and_nothing_is_declared_on_its_broker(billin
     # cases: still judged as the case whose duplicate caused it.
     ("refunds-again-late", "FAILED model", "again on a redelivered ShippingFailed"),
 ], indirect=["billing"])
-def test_each_faulty_variant_is_caught(billing, check, words):
+def test_each_faulty_variant_is_caught(billing, check, words, request):
     url, exchange = billing
     # The default case count (a duplicate landing after the refund is rare at 20 cases:
     # caught on 2-3 of 5 seeds, and on 5 of 5 at the default); -x stops at the first.
@@ -117,6 +118,13 @@ def test_each_faulty_variant_is_caught(billing, check, words):
         # Of the case that sent the duplicate: its sagas are named after that case's seed.
         k = int(re.search(r": case (\d+) ", failed[0]).group(1))
         assert f"saga s{100_003 + k}-" in failed[0], r.output
+    reproduce = next(line for line in r.output.splitlines() if line.startswith("Reproduce with: "))
+    words_ = shlex.split(reproduce[len("Reproduce with: "):])
+    if request.node.callspec.params["billing"] == "refunds-again-late":
+        # Its refund came after the case: the case alone must wait for it (?late=S).
+        assert re.search(r"[?&]late=\d+\b", words_[words_.index("--adapter") + 1]), reproduce
+        again = CliRunner().invoke(main, words_[1:])
+        assert again.exit_code == 1 and words in again.output, again.output
 
 
 def test_crashing_a_service_the_suite_does_not_run_is_a_usage_error(billing):
@@ -148,6 +156,7 @@ def test_a_publication_the_mapping_cannot_read_is_reported_with_why(billing, tmp
     ("system", "amqp://guest:guest@127.0.0.1:5672/?exchange=x", "over a broker, name the participant"),
     ("order", "amqp://guest:guest@127.0.0.1:5672/?exchange=x", "'order' starts sagas"),
     ("payment", "http://127.0.0.1:1", "--mapping with --spec applies to a broker adapter"),
+    ("payment", "amqp://guest:guest@127.0.0.1:5672/?exchange=x&late=soon", "late='soon': expected seconds"),
 ])
 def test_what_a_broker_run_cannot_do_is_a_one_line_usage_error(participant, adapter, words):
     r = CliRunner().invoke(main, ["conform", "--spec", SHOP, "--participant", participant, "--adapter", adapter,
@@ -252,8 +261,9 @@ def test_a_publication_arriving_after_its_case_is_kept_for_that_case_not_dropped
         # Not this case's: set aside for the case it belongs to, as that case named it.
         assert [e["eventType"] for e in got] == ["PaymentCharged"] and got[0]["sagaId"] == "s2"
         late = adapter.orphans()
-        assert [(tag, e["eventType"], e["eventId"], e["sagaId"]) for tag, e in late] == [
+        assert [(tag, e["eventType"], e["eventId"], e["sagaId"]) for tag, e, _after in late] == [
             (first_case, "PaymentRefunded", "late-1", "s1")]
+        assert 0 <= late[0][2] < 30  # seconds after its case it came
         assert adapter.orphans() == []
     finally:
         adapter.close()
