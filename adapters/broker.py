@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from sagaspec.adapters._bounded_wait import bounded, stop_tasks, within
 from sagaspec.adapters.base import Adapter, RawMessage, World
 
 from sagaspec.errors import AdapterError, BrokerUnavailable, UsageError
@@ -538,19 +539,29 @@ class Transport:
             log.warning("%s: back after %.1fs", what, time.monotonic() - outage.get("since", 0.0))
             outage.clear()
 
+    #: Seconds :meth:`_cancel_tasks` waits in all for the background tasks to end.
+    STOP_TASKS_WITHIN: ClassVar[float] = 2.0
+
     async def _cancel_tasks(self) -> None:
+        """Stop the background tasks (consumer and observer loops), within
+        ``STOP_TASKS_WITHIN`` seconds: each is cancelled again until it ends, as a client
+        that awaits through ``asyncio.wait_for`` (nats-py's ``fetch``) can swallow one
+        cancellation and carry on. A task still running then is left cancelled (the
+        client's close cuts it off). The caller's cancellation is raised at once."""
         self._closed = True
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(BaseException):
-                await task
-        self._tasks.clear()
+        tasks = list(self._tasks)
+        if not await stop_tasks(tasks, self.STOP_TASKS_WITHIN):
+            log.warning("%s: background tasks still running %gs after their cancellation: %s", self.NAME,
+                        self.STOP_TASKS_WITHIN, ", ".join(t.get_name() for t in tasks if not t.done()))
+        self._tasks = [t for t in self._tasks if t not in tasks]
 
     async def _bounded(self, awaitable: Awaitable[Any], what: str) -> Any:
-        """Await a broker call for at most ``config.timeout`` seconds."""
+        """Await a broker call for at most ``config.timeout`` seconds (and at most a
+        second more for it to end once cancelled); a cancellation of the caller is always
+        raised, even one landing as the call completes (``asyncio.wait_for`` returns the
+        result then: a Ctrl-C lost)."""
         try:
-            return await asyncio.wait_for(awaitable, self.config.timeout)
+            return await bounded(awaitable, self.config.timeout)
         except TimeoutError:
             raise BrokerUnavailable(
                 f"{self.NAME} at {self.config.display}: {what} timed out after "
@@ -848,8 +859,11 @@ class BrokerAdapter(Adapter):
                 if sync is not None:
                     sync()  # finish it blocking: nothing else runs any more
                 else:
-                    with contextlib.suppress(BaseException):
-                        await asyncio.wait_for(fn(), self.config.timeout)
+                    # Tried once more, within a bound that holds whatever fn does with
+                    # its cancellation (asyncio.wait_for's does not); a further
+                    # cancellation ends the try, and is raised after the rest too.
+                    with contextlib.suppress(Exception, asyncio.CancelledError):
+                        await within(fn(), self.config.timeout)
             except Exception:
                 if sync is None:
                     return
@@ -961,7 +975,7 @@ class BrokerAdapter(Adapter):
                 # published, so ask again soon.
                 self._arrived.clear()
                 with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._arrived.wait(), max(0.002, min(settle / 10, hard - now)))
+                    await bounded(self._arrived.wait(), max(0.002, min(settle / 10, hard - now)))
                 continue
             # With no consumer to ask (nothing spawned, no runner answered a ping) only
             # silence tells: give the system at least one settle window from the call.
@@ -981,7 +995,7 @@ class BrokerAdapter(Adapter):
                 wait = settle - (now - since)
             self._arrived.clear()
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._arrived.wait(), max(0.005, min(wait, hard - now)))
+                await bounded(self._arrived.wait(), max(0.005, min(wait, hard - now)))
         out, self._seen = self._seen, []
         return out
 
@@ -1087,7 +1101,7 @@ class BrokerAdapter(Adapter):
                     break
                 event.clear()
                 with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(event.wait(), remaining)
+                    await bounded(event.wait(), remaining)
             replies = self._replies.get(rid, [])
             found = {r.get("service", "") for r in replies} - {""}
             for r in replies:
@@ -1175,7 +1189,7 @@ class BrokerAdapter(Adapter):
                     remaining = min(remaining, 0.02)
                 event.clear()
                 with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(event.wait(), remaining)
+                    await bounded(event.wait(), remaining)
         finally:
             self._replies.pop(rid, None)
             self._reply_events.pop(rid, None)

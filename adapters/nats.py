@@ -171,11 +171,11 @@ class NatsTransport(Transport):
         self.js = self.nc.jetstream(timeout=self.config.timeout)
 
     async def close(self) -> None:
-        await self._cancel_tasks()
         # Bounded for real (asyncio.wait_for waits for a close it timed out to end, and
         # nats-py's close may not): what did not finish in time is cut by closing the socket.
         # A cancellation meanwhile (a second Ctrl-C) is raised after the socket is closed.
         try:
+            await self._cancel_tasks()
             for sub in self._subs:
                 await within(sub.unsubscribe(), 1.0)
             if self.nc is not None:

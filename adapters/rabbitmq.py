@@ -162,10 +162,12 @@ class RabbitTransport(Transport):
         return conn
 
     async def close(self) -> None:
-        await self._cancel_tasks()
-        if self.conn is not None:
-            conn, self.conn = self.conn, None
-            await within(conn.close(), 2.0)
+        try:
+            await self._cancel_tasks()
+        finally:  # a cancellation (a second Ctrl-C) is raised after the connection is closed
+            if self.conn is not None:
+                conn, self.conn = self.conn, None
+                await within(conn.close(), 2.0)
 
     async def ensure_topology(self, create: bool) -> None:
         import aio_pika

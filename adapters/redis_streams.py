@@ -160,8 +160,8 @@ class RedisTransport(Transport):
             await within(client.aclose(), 1.0)
 
     async def close(self) -> None:
-        await self._cancel_tasks()
         try:
+            await self._cancel_tasks()
             for ps in self._pubsubs:
                 await within(ps.aclose(), 1.0)
         finally:  # a cancellation (a second Ctrl-C) is raised after the rest is closed
