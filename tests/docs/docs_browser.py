@@ -4,7 +4,7 @@ Chromium comes from Debian's package (``apt-get install chromium fonts-dejavu-co
 which ``.ci/run`` does), never from a test tool's browser download, and never from the
 tests themselves: a test does not install system packages. The driver starts it with a fresh profile and
 ``--remote-debugging-port=0``, reads the port from its ``DevTools listening on`` line,
-opens one page target per URL through ``/json/new`` and talks CDP over a websocket
+opens one page target through ``/json/new`` (all pages load in it) and talks CDP over a websocket
 (``websockets``' synchronous client). For every page it collects console errors,
 uncaught exceptions, log-domain errors and failed or 4xx/5xx network requests, evaluates
 a script, and takes a full-page screenshot.
@@ -37,6 +37,10 @@ FLAGS = (
     "--disable-component-update",
     "--disable-sync",
     "--disable-extensions",
+    # With the back-forward cache every navigation started two new renderer processes
+    # (the page left stays alive in the cache): 0.14 CPU s a page. Without it the one
+    # tab's renderer is reused for every page.
+    "--disable-features=BackForwardCache",
     "--hide-scrollbars",
     "--remote-debugging-address=127.0.0.1",
     "--remote-debugging-port=0",
@@ -206,8 +210,9 @@ class Chromium:
 
     def _drive(self, tab: _Tab, url: str, script: str, screenshot: Path | None,
                result: PageResult, timeout: float, max_height: int) -> None:
-        tab.call("Page.navigate", {"url": "about:blank"})
-        tab.wait("Page.loadEventFired", timeout=timeout)
+        # The previous page fired its load (we waited for it) and was flushed (the
+        # evaluate at the end), so the next load event is this page's; no detour through
+        # about:blank (a second navigation per page).
         tab.events.clear()
         tab.call("Page.navigate", {"url": url})
         tab.wait("Page.loadEventFired", timeout=timeout)
@@ -220,8 +225,9 @@ class Chromium:
             metrics = tab.call("Page.getLayoutMetrics")
             size = metrics.get("cssContentSize") or metrics["contentSize"]
             height = min(int(size["height"]) + 1, max_height)
+            # optimizeForSpeed: the same pixels, less zlib effort (30% less CPU a shot).
             shot = tab.call("Page.captureScreenshot", {
-                "format": "png", "captureBeyondViewport": True,
+                "format": "png", "optimizeForSpeed": True, "captureBeyondViewport": True,
                 "clip": {"x": 0, "y": 0, "width": self.width, "height": height, "scale": 1},
             }, timeout=timeout)
             screenshot.parent.mkdir(parents=True, exist_ok=True)

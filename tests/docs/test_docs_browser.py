@@ -163,12 +163,16 @@ def test_the_harness_sees_console_errors_and_missing_files(browser, serve, tmp_p
         '<link rel="stylesheet" href="missing.css"></head><body>'
         '<script>console.error("boom"); throw new Error("bad")</script></body></html>'
     )
-    result = browser.load(serve(tmp_path) + "bad.html", PROBE)
+    base = serve(tmp_path)
+    result = browser.load(base + "bad.html", PROBE)
     text = "\n".join(result.problems)
     assert "console.error: boom" in text
     assert "exception" in text
     assert "HTTP 404" in text and "missing.css" in text
     assert result.value["scripts"] == 1 and result.value["diagrams"] == []
+    # Pages share one tab: the broken page's problems are not reported for the next one.
+    (tmp_path / "ok.html").write_text('<!doctype html><html><head><link rel="icon" href="data:,"></head></html>')
+    assert browser.load(base + "ok.html", PROBE).problems == []
 
 
 def test_conform_report_renders(browser, serve, tmp_path, mutant_run):
@@ -285,21 +289,21 @@ CROSSINGS = r"""
 (() => {
   const out = [];
   for (const svg of document.querySelectorAll('svg.ss-statemachine')) {
-    const edges = [...svg.querySelectorAll('g.ss-edge')].map(g => ({
-      key: g.dataset.src + '->' + g.dataset.dst, path: g.querySelector('path')}));
+    // Each edge sampled once (201 points along its path), not once per label box.
+    const edges = [...svg.querySelectorAll('g.ss-edge')].map(g => {
+      const path = g.querySelector('path');
+      const len = path.getTotalLength();
+      const points = [];
+      for (let k = 0; k <= 200; k++) points.push(path.getPointAtLength(len * k / 200));
+      return {key: g.dataset.src + '->' + g.dataset.dst, points};
+    });
     for (const box of svg.querySelectorAll('g.ss-label-box')) {
       const r = box.querySelector('rect').getBBox();
       const own = box.dataset.edge;
       for (const e of edges) {
         if (e.key === own) continue;
-        const len = e.path.getTotalLength();
-        for (let k = 0; k <= 200; k++) {
-          const p = e.path.getPointAtLength(len * k / 200);
-          if (p.x > r.x + 1 && p.x < r.x + r.width - 1 && p.y > r.y + 1 && p.y < r.y + r.height - 1) {
-            out.push(svg.dataset.diagram + ': edge ' + e.key + ' crosses the label of ' + own);
-            break;
-          }
-        }
+        if (e.points.some(p => p.x > r.x + 1 && p.x < r.x + r.width - 1 && p.y > r.y + 1 && p.y < r.y + r.height - 1))
+          out.push(svg.dataset.diagram + ': edge ' + e.key + ' crosses the label of ' + own);
       }
     }
   }
