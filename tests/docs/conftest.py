@@ -47,7 +47,9 @@ def serve():
     def start(folder: Path) -> str:
         handler = functools.partial(_Quiet, directory=str(folder))
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        # A 0.05 s poll: shutdown() at the session's end returns at once (the default
+        # 0.5 s, for each of a worker's servers, held the worker's end up by seconds).
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
         servers.append(server)
         return f"http://127.0.0.1:{server.server_address[1]}/"
 
