@@ -77,11 +77,11 @@ import threading
 import time
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import httpx
+from sagaspec.adapters._token import read_token, token_path
 from sagaspec.adapters.base import CAPABILITIES, KNOBS, Adapter, RawMessage, World
 from sagaspec.spec.cloudevents import (
     STRUCTURED_CONTENT_TYPE,
@@ -111,21 +111,6 @@ CONTRACT_VERSION = 1
 def _excerpt(text: str, limit: int = 160) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[:limit] + "..."
-
-
-def token_path(port: int) -> Path:
-    """Where a server on loopback ``port`` keeps the token it requires (current user
-    only), so a client on this machine finds it."""
-    base = os.environ.get("XDG_RUNTIME_DIR") or str(Path.home() / ".cache")
-    return Path(base) / "sagaspec" / "serve" / f"{int(port)}.token"
-
-
-def read_token(port: int) -> str | None:
-    """The token the server on loopback ``port`` saved, if any."""
-    try:
-        return token_path(port).read_text(encoding="ascii").strip() or None
-    except (OSError, UnicodeDecodeError):
-        return None
 
 
 #: CloudEvents type of a crash report pushed to a webhook (``data`` = an ``errors`` entry).

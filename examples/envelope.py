@@ -30,8 +30,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
+from sagaspec.spec import events as _events
 from sagaspec.spec._jsonlimits import MESSAGE_LIMITS, JSONLimitError, loads
-from sagaspec.spec.events import EVENT_MODELS, SCHEMA_VERSION, EventEnvelope, parse_event
+from sagaspec.spec.events import SCHEMA_VERSION, EventEnvelope, parse_event
 
 __all__ = [
     "InvalidMessage",
@@ -43,6 +44,13 @@ __all__ = [
     "message_text",
     "message_bytes",
 ]
+
+
+def _models() -> dict[str, type[EventEnvelope]]:
+    """The shipped order saga's event models, made on first use: importing this module
+    (every reference service does, and so ``sagaspec serve`` or ``conform`` of any saga
+    spec) does not read the order saga's spec file and build its models."""
+    return _events.EVENT_MODELS
 
 
 class InvalidMessage(ValueError):
@@ -86,7 +94,7 @@ def outgoing(
         data["causationId"] = causation_id
     if correlation_id is not None:
         data["correlationId"] = correlation_id
-    model = EVENT_MODELS[event_type].model_validate(data)
+    model = _models()[event_type].model_validate(data)
     return model.model_dump(mode="json", exclude_none=True)
 
 
@@ -122,7 +130,7 @@ def decode(message: dict[str, Any] | str | bytes) -> EventEnvelope:
     event_type = message.get("eventType")
     if not isinstance(event_type, str):
         raise InvalidMessage("eventType: missing or not a string")
-    if event_type not in EVENT_MODELS:
+    if event_type not in _models():
         raise InvalidMessage(f"eventType: unknown event type {event_type[:80]!r}")
     try:
         return parse_event(message)

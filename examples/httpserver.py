@@ -51,8 +51,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from sagaspec.adapters._token import read_token, token_path
 from sagaspec.adapters.base import RawMessage, World
-from sagaspec.adapters.http import read_token, token_path
 from sagaspec.spec._jsonlimits import MESSAGE_LIMITS, JSONLimitError, check_depth, loads
 from sagaspec.spec.cloudevents import (
     STRUCTURED_CONTENT_TYPE,

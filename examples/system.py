@@ -57,7 +57,7 @@ from sagaspec.examples.seed import SEED_SERVICES
 from sagaspec.examples.service import CRASH_POINTS, ReferenceService, SimulatedCrash
 from sagaspec.examples.services import CORRECTED_SERVICES
 from sagaspec.examples.store import MemoryStore, Store
-from sagaspec.spec.events import EVENT_MODELS
+from sagaspec.spec import events as _events
 
 from sagaspec.errors import AdapterError, UsageError
 
@@ -382,7 +382,7 @@ class ReferenceSystem(_Harness):
         if isinstance(message, RawMessage):
             raise AdapterError(f"cannot deliver a non-JSON event: {message.reason}")
         event_type = message.get("eventType") if isinstance(message, dict) else None
-        if not (isinstance(event_type, str) and event_type in EVENT_MODELS):
+        if not (isinstance(event_type, str) and event_type in _events.EVENT_MODELS):
             self.bus.publish_raw(message)  # unroutable: every consumer sees it
         else:
             self.bus.publish(message)
