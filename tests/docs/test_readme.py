@@ -315,8 +315,13 @@ def test_readme_command_runs_verbatim(cmd, tmp_path, monkeypatch):
 
 
 def _env(home: Path) -> dict[str, str]:
-    """A user's environment: the installed sagaspec on PATH, no PYTHONPATH."""
-    return {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": str(home)}
+    """A user's environment: the installed sagaspec on PATH, no PYTHONPATH. Only where
+    bytecode is cached is the suite's (tests/conftest.py): a command neither compiles
+    what the suite compiled already nor writes ``__pycache__`` into the checkout."""
+    env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": str(home)}
+    if os.environ.get("PYTHONPYCACHEPREFIX"):
+        env["PYTHONPYCACHEPREFIX"] = os.environ["PYTHONPYCACHEPREFIX"]
+    return env
 
 
 def test_readme_files_and_the_commands_that_use_them_run_verbatim(tmp_path):
