@@ -38,6 +38,7 @@ Usage::
     python bench/bench_distributed.py --short          # 2 orders, seconds (CI): every variant, one cluster per worker count
     python bench/bench_distributed.py --orders 2 --crashes 1 --variants new,new-whole --workers 1,2
     python bench/bench_distributed.py --json
+    python bench/bench_distributed.py --startup        # a local cluster's start and stop: spawned (old) vs forked (new) workers
 """
 
 from __future__ import annotations
@@ -49,9 +50,9 @@ import sys
 import time
 
 from sagaspec.model import Config, explore, saga_system
-from sagaspec.model.distributed import explore_distributed
+from sagaspec.model.distributed import explore_distributed, local_cluster
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # (Dask's spawned workers inherit it)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # (Dask's workers inherit it)
 from _old_distributed import explore_distributed as explore_distributed_old  # noqa: E402
 from _prev_distributed import explore_distributed as explore_distributed_prev  # noqa: E402
 
@@ -209,22 +210,77 @@ def estimate(one: dict, many: dict, targets=(16, 64), bandwidth: float = 1.25e8,
 
 
 def _local_clusters(counts) -> dict:
-    """A local Dask cluster per worker count, as the search starts one (spawned workers
+    """A local Dask cluster per worker count, as the search starts one (the workers
     inherit this script's folder on sys.path: the frozen copies import from it)."""
-    import logging
-
-    from distributed import LocalCluster
-
     made = {}
     try:
         for n in counts:
-            made[n] = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
-                                   memory_limit=0, silence_logs=logging.ERROR)
+            made[n] = local_cluster(n)
     except BaseException:
         for c in made.values():
             c.close()
         raise
     return made
+
+
+_STARTUP_CODE = """
+import json, logging, resource, sys, time
+from distributed import Client, LocalCluster
+from sagaspec.model.distributed import local_cluster
+
+def main(method, n):
+    t = time.perf_counter()
+    if method == "old":  # as local_cluster was: Dask's default start method (spawn)
+        c = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
+                         memory_limit=0, silence_logs=logging.ERROR)
+    else:
+        c = local_cluster(n)
+    started = time.perf_counter()
+    with Client(c) as client:
+        assert len(client.scheduler_info()["workers"]) == n
+        # (what a worker imports for its actor, as a search's first call makes it)
+        client.run(lambda: __import__("sagaspec.model.distributed"))
+    ready = time.perf_counter()
+    closing = time.perf_counter()
+    c.close()
+    stopped = time.perf_counter()
+    if method != "old":  # (stopped and waited for, its CPU and its workers' count below)
+        from multiprocessing import forkserver
+        forkserver._forkserver._stop()
+    cpu = sum(getattr(resource.getrusage(who), f) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+              for f in ("ru_utime", "ru_stime"))
+    print(json.dumps({"start_s": round(started - t, 3), "ready_s": round(ready - t, 3), "stop_s": round(stopped - closing, 3),
+                      "cpu_s": round(cpu, 2)}))
+
+if __name__ == "__main__":
+    main(sys.argv[1], int(sys.argv[2]))
+"""
+
+
+def startup(counts, repeat: int = 3) -> list[dict]:
+    """A local cluster's start-up and shutdown, old (spawned workers) and new
+    (:func:`~sagaspec.model.distributed.local_cluster`: forked from a fork server), each
+    in a fresh interpreter, as ``--workers N`` runs: wall seconds of the start, the stop
+    and the whole command, and the CPU seconds of the process and all its children (the
+    fork server, stopped and waited for, and through it its workers)."""
+    import subprocess
+    import tempfile
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        script = os.path.join(tmp, "startup.py")
+        with open(script, "w") as f:
+            f.write(_STARTUP_CODE)
+        for n in counts:
+            for variant in ("old", "new"):
+                for _ in range(repeat):
+                    t = time.perf_counter()
+                    out = subprocess.run([sys.executable, script, variant, str(n)], capture_output=True, text=True,
+                                         check=True)
+                    r = json.loads(out.stdout.strip().splitlines()[-1])
+                    rows.append({"variant": variant, "workers": n, **r,
+                                 "command_s": round(time.perf_counter() - t, 3), "load": _load()})
+    return rows
 
 
 def _split(shares) -> str:
@@ -244,6 +300,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="2 orders, no crash, one local cluster per worker count shared by every variant "
                          "(start-up not measured): seconds (CI)")
     ap.add_argument("--no-sequential", action="store_true", help="skip the sequential reference run")
+    ap.add_argument("--startup", action="store_true",
+                    help="only a local cluster's start-up and shutdown per worker count: spawned workers (old) "
+                         "vs forked from a fork server (new), 3 times each")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     if args.short:
@@ -256,6 +315,22 @@ def main(argv: list[str] | None = None) -> int:
     if bad:
         print(f"--variants: unknown {', '.join(bad)} (expected {', '.join(VARIANTS)})", file=sys.stderr)
         return 2
+    if args.startup:
+        rows = startup(counts)
+        if args.json:
+            print(json.dumps({"startup": rows}, indent=2))
+            return 0
+        print(f"{'variant':>7} {'w':>2} {'start s':>8} {'ready s':>8} {'stop s':>7} {'command s':>10} {'CPU s':>6}  load")
+        for r in rows:
+            print(f"{r['variant']:>7} {r['workers']:>2} {r['start_s']:>8.2f} {r['ready_s']:>8.2f} {r['stop_s']:>7.2f} "
+                  f"{r['command_s']:>10.2f} "
+                  f"{r['cpu_s']:>6.2f}  "
+                  f"{r['load']}")
+        print("(start: LocalCluster() until its workers are up; ready: until each has also imported the search's "
+              "module, as its first actor makes it; stop: its close(); command: the whole process, "
+              "interpreter and imports included; CPU: that process's and its children's; old: spawned workers, Dask's default; new: local_cluster(), "
+              "workers forked from a fork server that has imported Dask)")
+        return 0
     system = saga_system(args.design, orders=args.orders)
     config = Config(crashes=args.crashes, por=False)  # (the full search, as the workers do)
     print(f"# {system.name}, {args.orders} orders, crashes={args.crashes}, cores={os.cpu_count()}, load {_load()}",

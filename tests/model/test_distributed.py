@@ -1,11 +1,13 @@
 """The search partitioned across Dask workers gives the sequential search's counts and verdicts.
 
-One local Dask cluster per worker count serves the whole module (workers start in a few
-seconds); the CLI test starts its own with ``--workers 2``.
+One local Dask cluster per worker count serves the whole module (started when first
+needed, by ``local_cluster`` as ``--workers N`` starts one: workers forked from a fork
+server, under a second each); the CLI tests of ``--workers 2`` start their own.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -19,7 +21,7 @@ from sagaspec.model import Config, Participant, Property, System, explore, saga_
 from sagaspec.model import _distributed_loop, _loops  # noqa: E402
 from sagaspec.model import distributed as distributed_module  # noqa: E402
 from sagaspec.model.distributed import (  # noqa: E402
-    Recipe, _Shard, choose_owners, explore_distributed, run_in_process,
+    Recipe, _Shard, choose_owners, explore_distributed, local_cluster, run_in_process,
 )
 from sagaspec.model.engine import Engine  # noqa: E402
 from sagaspec.model.explore import _Search  # noqa: E402
@@ -30,21 +32,43 @@ from sagaspec.errors import ModelError  # noqa: E402
 HERE = Path(__file__).resolve()
 
 
+class _Clusters(dict):
+    """Scheduler addresses by worker count, each cluster started when a test first asks
+    for it: under pytest-xdist a process that runs only tests on two workers starts no
+    one-worker cluster."""
+
+    def __init__(self):
+        super().__init__()
+        self.made: dict = {}
+
+    def __missing__(self, n: int) -> str:
+        import dask
+
+        # Dask's event-loop tick (20 ms) and system monitor (0.5 s) run in this process for
+        # the scheduler and each nanny while the module lasts: 0.04 CPU s per second idle,
+        # 0.007 at these intervals (diagnostics; no test here depends on them).
+        with dask.config.set({"distributed.admin.tick.interval": "1s", "distributed.admin.system-monitor.interval": "2s"}):
+            self.made[n] = local_cluster(n)
+        self[n] = self.made[n].scheduler_address
+        return self[n]
+
+
 @pytest.fixture(scope="module")
 def clusters():
-    import logging
-
-    made = {}
+    made = _Clusters()
     try:
-        for n in (1, 2):
-            made[n] = distributed.LocalCluster(
-                n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
-                memory_limit=0, silence_logs=logging.ERROR,
-            )
-        yield {n: c.scheduler_address for n, c in made.items()}
+        yield made
     finally:
-        for c in made.values():
+        for c in made.made.values():
             c.close()
+
+
+@functools.cache
+def _sequential(design: str, orders: int, config: Config):
+    """The sequential search's result, once per process for each design, bound and
+    configuration (several tests, and a test's cases for 1 and 2 workers, compare with
+    the same one). Only read."""
+    return explore(saga_system(design, orders=orders), config)
 
 
 def _summary(result):
@@ -74,7 +98,7 @@ def test_same_states_edges_and_verdicts_as_the_sequential_search(clusters, worke
     config = Config(symmetry=symmetry, por=False, **extra)  # (the full search, as the workers do)
     traffic: list = []
     got = explore_distributed(system, config, cluster=clusters[workers], traffic=traffic)
-    want = explore(system, config)
+    want = _sequential(design, 2, config)
     assert _summary(got) == _summary(want)
     if design == "seed":
         assert got.violations, "the seed design has holes: the comparison must cover violations"
@@ -332,12 +356,23 @@ def test_workers_with_their_own_classes_in_one_process_exchange_states():
     config = Config(symmetry=True, por=False)
     shards = [_Shard(Recipe.of(system), config, i, 3) for i in range(3)]
     depth = _levels_in_process(shards)
-    want = explore(system, config)
+    want = _sequential("corrected", 2, config)
     assert (sum(len(s.seen) for s in shards), sum(s.edges for s in shards), depth) == (
         want.stats.states, want.stats.edges, want.stats.depth)
     for s in shards:
         classes = {type(slot) for lobj in s.engine.lobj for local in lobj if isinstance(local, tuple) for slot in local}
         assert all(cls.__module__ != "sagaspec.model.compile" or cls in s.registry.values() for cls in classes)
+
+
+@functools.cache
+def _layered(design: str, orders: int, config: Config) -> bool:
+    """Whether every edge goes one level down (so at_rest needs no cycle search), as the
+    sequential search decides it when it keeps the state graph (once per process for each
+    case: the partitions' cases share it)."""
+    reference = _Search(Engine(saga_system(design, orders=orders), config), on_progress=None, stop_at_first=False,
+                        keep_graph=True, progress_interval=1e9, max_states=None)
+    reference.run()
+    return reference.layered
 
 
 def _found_depths(shards) -> dict:
@@ -354,15 +389,11 @@ def test_every_partition_and_both_loops_give_the_sequential_counts(design, extra
     # Owners by the whole state or by one participant's state (3: a participant with few
     # states, so one worker owns most); the fast loop (fingerprints and orbit sums carried
     # by the moves) and the generic one (every successor built) must own the same states.
-    system = saga_system(design, orders=2 if design == "seed" else 1)
+    orders = 2 if design == "seed" else 1
+    system = saga_system(design, orders=orders)
     config = settle_symmetry(system, Config(por=False, **extra))
-    want = explore(system, config)
-    # Whether every edge goes one level down (so at_rest needs no cycle search), as the
-    # sequential search decides it when it keeps the state graph.
-    reference = _Search(Engine(system, config), on_progress=None, stop_at_first=False, keep_graph=True,
-                        progress_interval=1e9, max_states=None)
-    reference.run()
-    layered = reference.layered
+    want = _sequential(design, orders, config)
+    layered = _layered(design, orders, config)
     per_loop = {}
     for loop, count in (("fast", 3), ("generic", 3), ("fast", 1)):
         shards = [_Shard(Recipe.of(system), config, i, count, loop, partition) for i in range(count)]
@@ -401,7 +432,7 @@ def test_the_chosen_partition_sends_less_and_keeps_the_workers_busy():
     # of all states, most of which the owner has found itself.
     system = saga_system("corrected", orders=2)
     config = settle_symmetry(system, Config(crashes=0, por=False))
-    want = explore(system, config).stats.states
+    want = _sequential("corrected", 2, config).stats.states
     chosen = choose_owners(Recipe.of(system), config, 2).partition
     assert choose_owners(Recipe.of(system), config, 1).partition is None
     assert chosen is not None and len(chosen) == 1
@@ -425,7 +456,7 @@ def test_owners_balanced_by_the_sample_split_as_predicted_and_shorten_the_critic
     # 27/73%.
     system = saga_system("corrected", orders=2)
     config = settle_symmetry(system, Config(crashes=0, por=False))
-    want = explore(system, config)
+    want = _sequential("corrected", 2, config)
     choice = choose_owners(Recipe.of(system), config, 2, sample=300)
     assert choice.partition is not None and choice.owners
     assert choice.sample < want.stats.states / 2
