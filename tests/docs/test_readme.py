@@ -142,7 +142,7 @@ RUN_IN_FOLDER = {
     "sagaspec check --design seed --trace-out traces/": 1,
     "sagaspec conform --design seed --participant payment --replay traces/order-saga-seed.refund-needs-charge.json": 1,
     "sagaspec conform --participant payment                          # reference services, in-process": 0,
-    "sagaspec conform --participant payment --mutant no-idempotency --report conform.html": 1,
+    "sagaspec conform --participant payment --mutant no-idempotency --seed 4 --report conform.html": 1,
     # schemas, validate, docs and AsyncAPI of a saga spec: the starter spec of `init`
     "sagaspec init travel": 0,
     "sagaspec conform --design travel.saga.yaml -n 20 --seed 1       # any saga: its reference services, in-process": 0,
