@@ -49,7 +49,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import httpx
 from sagaspec.adapters.base import RawMessage
 from sagaspec.adapters.mapping import Mapping
-from sagaspec.adapters.spec_broker import SpecBrokerAdapter
+from sagaspec.adapters.spec_broker import _REMEMBER, SpecBrokerAdapter
 
 from sagaspec.errors import AdapterError, UsageError
 
@@ -276,6 +276,13 @@ class SystemAdapter(SpecBrokerAdapter):
 
         self.system = SystemConfig(mapping, spec)
         broker_url, http = _split_url(url)
+        broker_url, late = _split_url(broker_url, "late")
+        try:
+            self.late_wait = None if late is None else float(late)
+        except ValueError:
+            self.late_wait = -1.0
+        if self.late_wait is not None and not 0 <= self.late_wait <= 60:
+            raise UsageError(f"late={late!r}: expected seconds (0 to 60) to wait for late messages after a case")
         self.base = (http or self.system.url).rstrip("/")
         if not self.base.startswith(("http://", "https://")):
             raise UsageError(f"http={self.base!r}: expected http://HOST:PORT of their REST API")
@@ -291,7 +298,10 @@ class SystemAdapter(SpecBrokerAdapter):
         self.broker.config.settle = self.settle
         self.state = Correlation()
         self.tag = uuid.uuid4().hex[:6]
-        self._tags, self._orphans, self._answers = {self.tag}, [], deque(maxlen=256)  # unused: no late()
+        # Each case's tag is remembered and their ids stay learnt (bounded): a message
+        # that comes after its case still finds it (see orphans()).
+        self._tags, self._orphans, self._answers = {self.tag}, [], deque(maxlen=256)
+        self._ended: dict[str, float] = {}
         self.world = {}
         self.ids: dict[str, str] = {}
         self._sent: dict[str, list[tuple[str, str, bytes, dict[str, str]]]] = {}
@@ -341,11 +351,18 @@ class SystemAdapter(SpecBrokerAdapter):
 
     # -- the suite's calls ----------------------------------------------------------------
     def reset(self) -> None:
-        """Let an earlier case's stragglers arrive and forget them; set their world up."""
+        """Let an earlier case's stragglers arrive (set aside for :meth:`orphans`, with
+        the case they belong to); set their world up."""
+        self._ended.setdefault(self.tag, time.monotonic())
         self._drain()
-        self._buffer.clear()
-        self.state.clear()
         self.tag = uuid.uuid4().hex[:6]  # a case run again meets none of its earlier ids
+        self._tags.add(self.tag)
+        if len(self.state.sagas) + len(self.state.derived) > _REMEMBER:
+            self.state.clear()
+            self._tags = {self.tag}
+            self._ended.clear()
+        self._take()  # an earlier case's events go to orphans(); no case's are dropped
+        self._buffer.clear()
         self.ids.clear()
         self._sent.clear()
         for method, path, body in self.system.setup:
@@ -365,7 +382,7 @@ class SystemAdapter(SpecBrokerAdapter):
             assert sent is not None
             their = sent[self.system.id_field]
             # Learnt before it goes out: their answer may come back before publish returns.
-            self.state.sagas[(self.system.id_field, str(their))] = saga
+            self.state.sagas[(self.system.id_field, str(their))] = self._wire(saga)
             self._run(self.broker.publish_as(self.system.publish, json.dumps(sent).encode(), {}))
             return str(their)
         reply = self._call(method, path, sent, "system.trigger")
@@ -375,7 +392,7 @@ class SystemAdapter(SpecBrokerAdapter):
             raise AdapterError(f"system.trigger: {method} {self.base}{path} answered no "
                                f"{self.system.id_field!r}: {reply.text[:200]}") from None
         self.ids[saga] = str(their)
-        self.state.sagas[(self.system.id_field, str(their))] = saga
+        self.state.sagas[(self.system.id_field, str(their))] = self._wire(saga)
         return str(their)
 
     def _decode(self, received: Any) -> Any:
@@ -392,7 +409,7 @@ class SystemAdapter(SpecBrokerAdapter):
     def redeliver(self, saga: str, rng: Any) -> str | None:
         """Publish one message the system published for ``saga`` again, exactly as it was
         (route, body, headers): a duplicate delivery. What it was, or None."""
-        sent = [m for m in self._sent.get(saga, []) if self._consumed(m[0])]
+        sent = [m for m in self._sent.get(self._wire(saga), []) if self._consumed(m[0])]
         if not sent:
             return None
         event, route, body, headers = rng.choice(sent)
@@ -417,16 +434,17 @@ class SystemAdapter(SpecBrokerAdapter):
         """What arrives within the settle time from now (after the last fault of a case)."""
 
         async def wait() -> list[Any]:
-            await asyncio.sleep(max(self.settle, 0.2))
-            items, self._buffer = self._buffer, []
-            return items
+            await asyncio.sleep(max(self.settle, 0.2) if self.late_wait is None else self.late_wait)
+            return self._take()
 
-        return [i for i in self._run(wait()) if isinstance(i, dict)]
+        got = [self._unwire(dict(i)) for i in self._run(wait()) if isinstance(i, dict)]
+        self._ended[self.tag] = time.monotonic()
+        return got
 
     def observe(self, saga: str) -> list[Any]:
         """What the system published (and showed as state) until ``saga`` ended and the
         broker is quiet, or the timeout; translated."""
-        return [i if isinstance(i, dict) else {"eventType": f"<unreadable {i.source}: {i.reason}>"}
+        return [self._unwire(dict(i)) if isinstance(i, dict) else {"eventType": f"<unreadable {i.source}: {i.reason}>"}
                 for i in self._run(self._observe(saga)) if not (not isinstance(i, dict) and i.reason == "ignored")]
 
     async def _observe(self, saga: str) -> list[Any]:
@@ -441,20 +459,19 @@ class SystemAdapter(SpecBrokerAdapter):
                 polled = self._poll(saga)
                 if polled is not None:
                     shown.append(polled)
-                if any(isinstance(e, dict) and e.get("sagaId") == saga and e.get("eventType") in self.terminal
+                if any(isinstance(e, dict) and e.get("sagaId") == self._wire(saga) and e.get("eventType") in self.terminal
                        for e in (*self._buffer, *shown)):
                     ended_at = time.monotonic()
             elif time.monotonic() - ended_at >= self.settle:
                 break
             await asyncio.sleep(0.02)
-        items, self._buffer = self._buffer, []
-        return items + shown
+        return self._take() + shown
 
     def _poll(self, saga: str) -> dict[str, Any] | None:
         if self.system.state is None:
             return None
         path, field, types = self.system.state
-        values = {name: value for (name, value), found in self.state.sagas.items() if found == saga}
+        values = {name: value for (name, value), found in self.state.sagas.items() if found == self._wire(saga)}
         try:
             url = path.format_map(values)
         except KeyError:

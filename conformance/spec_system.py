@@ -86,6 +86,7 @@ def run_system_case(spec: SagaSpec, adapter: Any, seed: int, *, sagas: int = 2, 
     base = {f.name: example_value(spec, f.schema, f.name) for f in trigger.fields}
     wanted = {s: {k: v[0] if plain else rng.choice(v) for k, v in spec.world.items()} for s in saga_ids}
     adapter.reset()
+    result.tag = getattr(adapter, "tag", None)
     prepared = {s: adapter.prepare(base, wanted[s]) for s in saga_ids}
     world = {s: prepared[s][1] for s in saga_ids}
     oracle = SpecOracle(spec, saga_ids, dict(adapter.params), world)
@@ -118,6 +119,20 @@ def run_system_case(spec: SagaSpec, adapter: Any, seed: int, *, sagas: int = 2, 
     result.steps = explain(oracle, spec, saga_ids, trace)
     if not oracle.failures:
         oracle.check_properties()
+    params = dict(adapter.params)
+
+    def judge_late(events: list[Any]) -> None:
+        """What the system published for this case after it ended: the whole trace is
+        judged again with it (a late answer to a duplicate is still this case's)."""
+        result.events += len(events)
+        result.log.append(f"after the case: the system published [{', '.join(_unique_types(events))}]")
+        again = SpecOracle(spec, saga_ids, params, world)
+        explain(again, spec, saga_ids, trace + list(events))
+        if not again.failures:
+            again.check_properties()
+        result.failures[:] = again.failures
+
+    result.late = judge_late
     return result
 
 

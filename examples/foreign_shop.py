@@ -50,8 +50,13 @@ BUGS = {
     "no-release": "does not give the stock back when a payment is declined or refunded",
     "consumer-dies": "its warehouse consumer stops for good once it has given stock back",
     "ships-twice": "its carrier ships again when a captured charge is delivered twice",
+    "ships-twice-late": "its carrier ships again when a captured charge is delivered twice, a second "
+                        "later (after the suite stopped watching that case)",
     "chokes-on-garbage": "its billing consumer stops for good on a message it cannot read",
 }
+
+#: Seconds the ``ships-twice-late`` variant waits before its second shipment.
+LATE = 1.0
 
 #: Which service consumes which routing key.
 CONSUMES = {
@@ -77,6 +82,7 @@ class Shop:
         self.shipped: set[str] = set()
         self.seen: set[tuple[str, str]] = set()  # (service, event_id): idempotent consumers
         self.dead = False
+        self.late: set[str] = set()  # event_ids it publishes LATE seconds late (a bug)
 
     @staticmethod
     def _msg(order: str, **fields: Any) -> dict[str, Any]:
@@ -89,7 +95,8 @@ class Shop:
                                                         total=body["total"], ship_to=body["ship_to"]))]
 
     def handle(self, service: str, key: str, msg: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-        if (service, msg["event_id"]) in self.seen and not (self.bug == "ships-twice" and service == "carrier"):
+        twice = self.bug in ("ships-twice", "ships-twice-late")
+        if (service, msg["event_id"]) in self.seen and not (twice and service == "carrier"):
             return []
         self.seen.add((service, msg["event_id"]))
         if key == "shop.order.requested":  # an order placed by a message instead of over REST
@@ -133,12 +140,16 @@ class Shop:
         return []
 
     def _carrier(self, key: str, msg: dict[str, Any], order: str) -> list[tuple[str, dict[str, Any]]]:
-        if order in self.shipped and self.bug != "ships-twice":
+        again = order in self.shipped
+        if again and self.bug not in ("ships-twice", "ships-twice-late"):
             return []
         self.shipped.add(order)
         if msg["ship_to"].startswith("PO Box"):
             return [("carrier.parcel.refused", self._msg(order, why="carrier does not deliver to PO boxes"))]
-        return [("carrier.parcel.shipped", self._msg(order, tracking=f"TRK{uuid.uuid4().hex[:10].upper()}"))]
+        out = [("carrier.parcel.shipped", self._msg(order, tracking=f"TRK{uuid.uuid4().hex[:10].upper()}"))]
+        if again and self.bug == "ships-twice-late":
+            self.late.add(out[0][1]["event_id"])
+        return out
 
     def _orders(self, key: str, msg: dict[str, Any], order: str) -> list[tuple[str, dict[str, Any]]]:
         state = self.orders[order]
@@ -217,6 +228,15 @@ async def serve(url: str, exchange: str, port: int, bug: str | None = None) -> N
                              routing_key=key)
 
         lock = asyncio.Lock()  # one process plays four services: one handling at a time
+        pending: set[asyncio.Task[None]] = set()
+
+        def later(sending: Any) -> None:
+            async def go() -> None:
+                await asyncio.sleep(LATE)
+                await sending
+            task = asyncio.create_task(go())
+            pending.add(task)  # a reference, so the task is not collected before it runs
+            task.add_done_callback(pending.discard)
 
         queues = {}
         for service, keys in CONSUMES.items():  # bound before the API takes an order
@@ -238,7 +258,10 @@ async def serve(url: str, exchange: str, port: int, bug: str | None = None) -> N
                         await message.ack()
                         continue
                     for key, body in out:
-                        await publish(key, body)
+                        if body["event_id"] in shop.late:  # the bug: sent later, in the background
+                            later(publish(key, body))
+                        else:
+                            await publish(key, body)
                     await message.ack()  # after publishing: at least once, never lost
                     if service == "warehouse" and shop.dead:
                         # The bug: that consumer is gone and its queue fills up. It leaves by

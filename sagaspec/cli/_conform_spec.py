@@ -83,16 +83,18 @@ def conform_spec(spec_ref: str, adapter: str | None, participant: str, examples:
 
     def run(k: int, sagas: int | None, kinds: tuple[str, ...]):
         s = case_seed(seed, k)
+        n = sagas or (1 + s % 3)
         if getattr(driver, "black_box", False):  # a foreign system runs its sagas itself
             from sagaspec.conformance.spec_system import run_system_case
 
-            return run_system_case(spec, driver, s, sagas=sagas or (1 + s % 3), faults=kinds)
-        result = run_case(spec, driver, s, sagas=sagas or (1 + s % 3), crashes="crash" in kinds,
-                          duplicates="duplicates" in kinds, reorder="reorder" in kinds,
-                          invalid="invalid" in kinds, crash_points=points,
-                          steering=memory.before(k) if memory is not None else None)
+            result = run_system_case(spec, driver, s, sagas=n, faults=kinds)
+        else:
+            result = run_case(spec, driver, s, sagas=n, crashes="crash" in kinds,
+                              duplicates="duplicates" in kinds, reorder="reorder" in kinds,
+                              invalid="invalid" in kinds, crash_points=points,
+                              steering=memory.before(k) if memory is not None else None)
         if result.tag is not None:
-            ran[result.tag] = (k, result, sagas or (1 + s % 3), kinds)
+            ran[result.tag] = (k, result, n, kinds)
             while len(ran) > 16:  # each holds its oracle: keep the latest cases only
                 del ran[next(iter(ran))]
         return result

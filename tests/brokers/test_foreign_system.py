@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
+import shlex
 import socket
 import subprocess
 import sys
@@ -195,6 +197,26 @@ def test_a_duplicate_published_on_their_broker_catches_a_carrier_that_ships_twic
     assert "again ->" in result.output  # the step that did it is in the log shown
     clean = conform(shop, "-n", "6", "--faults", "invalid")
     assert clean.exit_code == 0, clean.output
+
+
+@pytest.mark.parametrize("shop", ["ships-twice-late"], indirect=True)
+def test_a_second_shipment_a_second_late_is_blamed_on_the_case_that_caused_it(shop):
+    """The carrier ships again on a duplicate, a second later: after the suite stopped
+    watching that case. The message keeps that case's tag, so that case fails (its own
+    saga is named), not the one running when it came; and its Reproduce line waits for it."""
+    result = conform(shop, "-n", "12", "-x", "--faults", "duplicates")
+    assert result.exit_code == 1, result.output
+    assert "published twice, or unprompted" in result.output and "OrderShipped" in result.output, result.output
+    failed = [line for line in result.output.splitlines() if line.startswith("FAILED ")]
+    assert len(failed) == 1, result.output
+    k = int(re.search(r": case (\d+) ", failed[0]).group(1))
+    assert f"of saga s{100_003 + k}-" in failed[0], result.output
+    assert "after the case: the system published [OrderShipped]" in result.output
+    reproduce = next(line for line in result.output.splitlines() if line.startswith("Reproduce with: "))
+    words = shlex.split(reproduce[len("Reproduce with: "):])
+    assert re.search(r"[?&]late=\d+\b", words[words.index("--adapter") + 1]), reproduce
+    again = CliRunner().invoke(main, words[1:])
+    assert again.exit_code == 1 and "published twice, or unprompted" in again.output, again.output
 
 
 @pytest.mark.parametrize("shop", ["chokes-on-garbage"], indirect=True)
