@@ -58,6 +58,22 @@ _TAIL = 0.25
 _REMEMBER = 100_000
 
 
+def _late_wait(url: str) -> tuple[str, float | None]:
+    """The URL without ``late``, and its seconds: after a case's last delivery, wait for
+    that long a quiet (None: the adapter's own wait); what reproducing a failure found by
+    a message that came after its case needs."""
+    from sagaspec.adapters.spec_system import _split_url
+
+    url, late = _split_url(url, "late")
+    try:
+        seconds = None if late is None else float(late)
+    except ValueError:
+        seconds = -1.0
+    if seconds is not None and not 0 <= seconds <= 60:
+        raise UsageError(f"late={late!r}: expected seconds (0 to 60) to wait for late messages after a case")
+    return url, seconds
+
+
 class SpecBrokerAdapter:
     """``amqp://...`` / ``nats://...`` / ``redis://...`` -> one participant of ``spec``.
 
@@ -89,15 +105,7 @@ class SpecBrokerAdapter:
         if probe not in (None, "0", "1"):
             raise UsageError(f"probe={probe!r}: expected 1 (a plain saga checked after each case) or 0")
         self.probe = probe == "1"
-        # ?late=S: after a case's last delivery, wait for S seconds of quiet (default: the
-        # adaptive tail of late()); what a reproduction of a late failure needs.
-        url, late = _split_url(url, "late")
-        try:
-            self.late_wait = None if late is None else float(late)
-        except ValueError:
-            self.late_wait = -1.0
-        if self.late_wait is not None and not 0 <= self.late_wait <= 60:
-            raise UsageError(f"late={late!r}: expected seconds (0 to 60) to wait for late messages after a case")
+        url, self.late_wait = _late_wait(url)
         config = BrokerConfig.from_url(url)
         settle = config.settle
         # The suite plays the bus and the other participants: no control channel to ask.

@@ -49,7 +49,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import httpx
 from sagaspec.adapters.base import RawMessage
 from sagaspec.adapters.mapping import Mapping
-from sagaspec.adapters.spec_broker import _REMEMBER, SpecBrokerAdapter
+from sagaspec.adapters.spec_broker import _REMEMBER, SpecBrokerAdapter, _late_wait
 
 from sagaspec.errors import AdapterError, UsageError
 
@@ -276,13 +276,7 @@ class SystemAdapter(SpecBrokerAdapter):
 
         self.system = SystemConfig(mapping, spec)
         broker_url, http = _split_url(url)
-        broker_url, late = _split_url(broker_url, "late")
-        try:
-            self.late_wait = None if late is None else float(late)
-        except ValueError:
-            self.late_wait = -1.0
-        if self.late_wait is not None and not 0 <= self.late_wait <= 60:
-            raise UsageError(f"late={late!r}: expected seconds (0 to 60) to wait for late messages after a case")
+        broker_url, self.late_wait = _late_wait(broker_url)
         self.base = (http or self.system.url).rstrip("/")
         if not self.base.startswith(("http://", "https://")):
             raise UsageError(f"http={self.base!r}: expected http://HOST:PORT of their REST API")

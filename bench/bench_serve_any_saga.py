@@ -29,30 +29,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-HOOK = """
-import importlib, importlib.util, sys
-
-AFTER = {after!r}
-
-class _Eager:
-    def find_spec(self, name, path=None, target=None):
-        if name not in AFTER:
-            return None
-        sys.meta_path.remove(self)
-        try:
-            spec = importlib.util.find_spec(name)
-        finally:
-            sys.meta_path.insert(0, self)
-        run = spec.loader.exec_module
-
-        def exec_module(module):
-            run(module)
-            exec(AFTER[name], {{"module": module, "importlib": importlib}})
-        spec.loader.exec_module = exec_module
-        return spec
-
-sys.meta_path.insert(0, _Eager())
-"""
+# The old imports, put back by an import hook (the one bench_startup.py uses).
+from bench_startup import _HOOK as HOOK  # noqa: E402 - a script in bench/, beside it
 
 OLD = {
     "sagaspec.examples.envelope": "import sagaspec.spec.events as e\ne.EVENT_MODELS",
