@@ -247,7 +247,11 @@ class SagaHTTPServer:
             self._httpd.shutdown()
             self._serving = False
         self._httpd.server_close()
-        for sender in self._senders.values():
+        senders = list(self._senders.values())
+        self._senders.clear()
+        for sender in senders:
+            sender.stop()
+        for sender in senders:
             sender.close()
         if self.token_file is not None:
             try:
@@ -413,10 +417,15 @@ class SagaHTTPServer:
                 data = self._json(body, "subscription")
                 url = data.get("url") if isinstance(data, dict) else None
             with self._lock:
-                if url is None:
-                    self._webhooks.clear()
-                elif url in self._webhooks:
-                    self._webhooks.remove(url)
+                gone = list(self._webhooks) if url is None else [url]
+                for u in gone:
+                    if u in self._webhooks:
+                        self._webhooks.remove(u)
+                    # What was queued for it is not posted any more (a re-subscription
+                    # starts afresh); a POST already in flight may finish.
+                    sender = self._senders.pop(u, None) if isinstance(u, str) else None
+                    if sender is not None:
+                        sender.stop()
             return 204, None
         raise _Reply(404, {"error": f"no route {method} {path}"})
 
@@ -600,6 +609,8 @@ class _WebhookSender:
         #: Behind: requests no longer wait for it (cleared once its queue is empty).
         self.lagging = False
         self._pending = 0
+        #: Unsubscribed (or the server closed): nothing more is posted or reported.
+        self.stopped = False
         self._idle = threading.Condition()
         self._thread = threading.Thread(target=self._run, name=f"webhook {url}", daemon=True)
         self._thread.start()
@@ -607,6 +618,9 @@ class _WebhookSender:
     def send(self, data: bytes, ctype: str) -> None:
         try:
             with self._idle:
+                if self.stopped:
+                    self.dropped += 1
+                    return
                 self.queue.put_nowait((data, ctype))
                 self._pending += 1
         except queue.Full:
@@ -625,26 +639,57 @@ class _WebhookSender:
                 if item is None:
                     return
                 data, ctype = item
+                if self.stopped:  # taken just before the unsubscription: not posted
+                    with self._idle:
+                        self.dropped += 1
+                    self._done(1)
+                    continue
                 try:
                     client.post(self.url, content=data, headers={"Content-Type": ctype})
                     self.sent += 1
                 except httpx.HTTPError as exc:
-                    sys.stderr.write(f"sagaspec serve: webhook {self.url} failed: "
-                                     f"{type(exc).__name__}: {exc}\n")
-                with self._idle:
-                    self._pending -= 1
-                    if self._pending == 0:
-                        self.lagging = False
-                        self._idle.notify_all()
+                    if not self.stopped:  # an unsubscribed receiver may be gone already
+                        sys.stderr.write(f"sagaspec serve: webhook {self.url} failed: "
+                                         f"{type(exc).__name__}: {exc}\n")
+                self._done(1)
+
+    def _done(self, n: int) -> None:
+        with self._idle:
+            self._pending -= n
+            if self._pending == 0:
+                self.lagging = False
+                self._idle.notify_all()
 
     def wait_idle(self, timeout: float) -> bool:
-        """Wait until everything queued so far was delivered (False after ``timeout``)."""
+        """Wait until everything queued so far was delivered (False after ``timeout``);
+        a stopped sender is waited for no more."""
         with self._idle:
-            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+            return self._idle.wait_for(lambda: self._pending == 0 or self.stopped, timeout)
+
+    def stop(self) -> None:
+        """Unsubscribed: drop what is queued (counted in :attr:`dropped`, not reported),
+        let a POST in flight finish, then end the thread. Does not wait for it."""
+        with self._idle:
+            if self.stopped:
+                return
+            self.stopped = True
+            drained = 0
+            while True:
+                try:
+                    item = self.queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is not None:
+                    drained += 1
+            self.dropped += drained
+            # send() adds nothing once stopped, so the emptied queue has room for the end.
+            self.queue.put_nowait(None)
+            self._pending -= drained
+            if self._pending <= 0:
+                self.lagging = False
+            self._idle.notify_all()
 
     def close(self) -> None:
-        try:
-            self.queue.put_nowait(None)
-        except queue.Full:
-            pass  # a daemon thread: it ends with the process
+        """Stop, and wait (bounded by one POST's time) for the thread to end."""
+        self.stop()
         self._thread.join(timeout=WEBHOOK_TIMEOUT + 1)
