@@ -1,8 +1,8 @@
 """The ``seed`` design implemented faithfully, holes and all (the seed's subscription table).
 
-These services do what the seed document says and nothing more, so the model checker's
-counterexamples for the seed design can be replayed against real code and fail the same
-way:
+These services do what the ``seed`` design (``sagaspec.spec.designs``) says and nothing
+more, so the model checker's counterexamples for the seed design can be replayed against
+real code and fail the same way:
 
 * nobody subscribes to ``PaymentFailed``: a declined payment leaves the saga open and
   a reservation held forever;

@@ -1,7 +1,7 @@
 """Reference implementation of every participant of the ``corrected`` design.
 
 Honest service code, written from the design's prose (``sagaspec.spec.designs``) and the
-seed document, not from the model: real JSON events in, real JSON events out, business
+pattern's description in the README, not from the model: real JSON events in, real JSON events out, business
 state in each service's own :class:`~sagaspec.examples.store.Store`.
 
 ``OrderService``

@@ -7,8 +7,8 @@ semantics, duplicate and crash budgets, idempotency, symmetry), or :func:`simula
 random walks when the bounds are too large. Counterexamples are :class:`Path` objects:
 shortest, shrunk, printable, replayable, exportable.
 
-The order saga of the seed document is one such model: :func:`saga_system` builds it
-for a design (``"seed"``, ``"corrected"``) and bounds.
+The order saga is one such model: :func:`saga_system` builds it for a design (``"seed"``,
+the pattern as the README describes it, holes and all; ``"corrected"``) and bounds.
 
 >>> r = explore(saga_system("corrected", orders=1))
 >>> r.ok, r.complete

@@ -314,6 +314,62 @@ def test_readme_command_runs_verbatim(cmd, tmp_path, monkeypatch):
         assert redirect.stat().st_size > 1000
 
 
+def _sample_matches(sample: str, output: str) -> list[str]:
+    """The sample's lines that the output does not show, in order: a ``...`` line skips
+    any lines, ``...`` inside a line stands for any text, blank lines are layout."""
+    out = output.splitlines()
+    i, missing = 0, []
+    for line in sample.splitlines():
+        if not line.strip() or line.strip() == "...":
+            continue
+        pattern = re.compile(".*".join(map(re.escape, line.rstrip().split("..."))) + r"\s*$")
+        j = next((k for k in range(i, len(out)) if pattern.fullmatch(out[k])), None)
+        if j is None:
+            missing.append(line)
+        else:
+            i = j + 1
+    return missing
+
+
+# Sample outputs the README shows after a command run here: the sample's first line -> argv.
+TEXT_SAMPLES = {
+    "Violation 1/1: saga-terminates": ["check", "--design", "seed", "--property", "saga-terminates"],
+    "Violation 1/1: single-charge": ["check", "--design", "seed", "--no-idempotency", "--property", "single-charge"],
+}
+
+
+def _samples() -> list[tuple[list[str], str]]:
+    """(argv, sample output) of every console block of one command run here that shows
+    its output, and of every text block named in TEXT_SAMPLES."""
+    out = []
+    for _section, lang, body in _blocks(TEXT):
+        lines = body.splitlines()
+        if lang == "console" and sum(line.startswith("$ ") for line in lines) == 1 and len(lines) > 1:
+            cmd = lines[0][2:].strip()
+            if cmd in RUN_HERE:
+                out.append((shlex.split(cmd.split(" #", 1)[0])[1:], "\n".join(lines[1:])))
+        elif lang == "text":
+            argv = next((a for first, a in TEXT_SAMPLES.items() if lines and lines[0].startswith(first)), None)
+            if argv is not None:
+                out.append((argv, body))
+    return out
+
+
+def test_the_sample_outputs_are_what_the_commands_print():
+    samples = _samples()
+    assert len(samples) >= 4 and {tuple(a) for a, _s in samples} >= {tuple(a) for a in TEXT_SAMPLES.values()}
+    for argv, sample in samples:
+        r = CliRunner().invoke(main, argv)
+        assert _sample_matches(sample, r.output) == [], (argv, r.output[-3000:])
+
+
+def test_a_stale_sample_line_is_found():
+    out = "sagaspec check: x\n  model:  sagas=2 units=1\nVerdict: all 15 properties hold (exhaustive, 4 states)\n"
+    assert _sample_matches("  model:  sagas=2 ...\n...\nVerdict: all 15 properties hold (...)", out) == []
+    assert _sample_matches("  model:  orders=2 stock=1\n", out) == ["  model:  orders=2 stock=1"]
+    assert _sample_matches("Verdict: all ...\n  model:  sagas=2 ...", out) == ["  model:  sagas=2 ..."]
+
+
 def _env(home: Path) -> dict[str, str]:
     """A user's environment: the installed sagaspec on PATH, no PYTHONPATH. Only where
     bytecode is cached is the suite's (tests/conftest.py): a command neither compiles
