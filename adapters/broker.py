@@ -766,6 +766,12 @@ class BrokerAdapter(Adapter):
                                  f"{self.config.display}: expected auto, all or a comma list of "
                                  f"{', '.join(every)}")
             self.config.spawn = tuple(s for s in every if s in self.config.spawn)
+        if self.mutant and not self.config.spawn:
+            # Services already on the broker run what they were started with: the mutant
+            # would be silently ignored, and the unmutated services reported as it.
+            raise UsageError(f"--mutant {self.mutant}: a broker adapter runs a mutant only in the "
+                             f"services it starts itself (spawn= in the adapter URL, e.g. "
+                             f"?spawn=auto); {self.config.display} has no spawn=")
         self._own_namespace = False
         if self.config.spawn and not self.config.namespace:
             # A run that starts its own services gets its own names, removed at close.

@@ -91,7 +91,7 @@ from sagaspec.spec.cloudevents import (
     to_cloudevent,
 )
 
-from sagaspec.errors import AdapterError, SchemaError
+from sagaspec.errors import AdapterError, SchemaError, UsageError
 
 __all__ = [
     "HttpAdapter",
@@ -634,6 +634,12 @@ def from_spec(spec: str, **options: Any) -> HttpAdapter:
     if unknown:
         raise AdapterError(f"unknown option(s) {', '.join(sorted(unknown))} in adapter {spec!r}; "
                            f"expected {', '.join(sorted(known))}")
+    if options.get("mutant"):
+        # The service at the URL runs whatever it was started with: a mutant asked for here
+        # would be silently ignored, and the unmutated service reported as the mutant.
+        raise UsageError(f"--mutant {options['mutant']}: an HTTP service runs what it was started "
+                         "with; serve the mutant (sagaspec serve --mutant NAME) and test that URL, "
+                         "or run it in-process (--adapter inprocess:)")
     participant = options.get("participant")
     return HttpAdapter(
         base,

@@ -52,7 +52,7 @@ from sagaspec.adapters.base import CAPABILITIES, KNOBS, STEP, Adapter, RawMessag
 from sagaspec.adapters.crash import CRASH_POINTS, ConsumerCrashed, CrashPoint
 from sagaspec.adapters.plugins import TARGETS, load_plugin
 
-from sagaspec.errors import AdapterError, SagaspecError
+from sagaspec.errors import AdapterError, SagaspecError, UsageError
 
 __all__ = [
     "InProcessAdapter",
@@ -404,6 +404,12 @@ def _call_factory(factory: Any, label: str, kwargs: dict[str, Any]) -> Any:
         unknown = set(kwargs) - set(accepted) - {"participant", "design", "mutant"}
         if unknown:
             raise AdapterError(f"{label} does not accept option(s) {', '.join(sorted(unknown))}")
+        if kwargs.get("mutant") and "mutant" not in accepted:
+            # Dropped like participant and design, the run would report the unmutated
+            # service as the mutant.
+            raise UsageError(f"--mutant {kwargs['mutant']}: {label} takes no mutant (its factory has "
+                             "no 'mutant' parameter); --mutant applies to the reference services "
+                             "(--adapter inprocess:)")
         kwargs = accepted
     try:
         return factory(**kwargs)

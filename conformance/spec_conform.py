@@ -153,12 +153,15 @@ def load_spec_adapter(text: str, spec: SagaSpec, participant: str, mutant: str |
     names = [p.name for p in spec.participants]
     if participant != "system" and participant not in names:
         raise UsageError(f"--participant {participant!r}: {spec.name} has {', '.join(names)} (or system)")
+    broker = text.split("://", 1)[0] in ("amqp", "amqps", "nats", "tls", "redis", "rediss")
+    if mapping and not broker:  # checked first: the reference services here would ignore it
+        raise UsageError("--mapping with --spec applies to a broker adapter (amqp://, nats://, redis://)")
     if text.rstrip(":") == "inprocess":
         return InProcessSpecAdapter(spec, mutant)
     if mutant:
         raise UsageError("--mutant applies to --adapter inprocess; serve the mutant with "
                          "sagaspec serve --spec FILE --mutant NAME instead")
-    if text.split("://", 1)[0] in ("amqp", "amqps", "nats", "tls", "redis", "rediss"):
+    if broker:
         from sagaspec.adapters.mapping import load_mapping
         from sagaspec.adapters.spec_broker import SpecBrokerAdapter
 
@@ -170,8 +173,6 @@ def load_spec_adapter(text: str, spec: SagaSpec, participant: str, mutant: str |
             return SystemAdapter(text, spec, mapping=loaded, timeout=timeout)
         return SpecBrokerAdapter(text, spec, participant, local=InProcessSpecAdapter(spec), timeout=timeout,
                                  mapping=loaded)
-    if mapping:
-        raise UsageError("--mapping with --spec applies to a broker adapter (amqp://, nats://, redis://)")
     if text.startswith(("http://", "https://")):
         from sagaspec.adapters.spec_http import SpecHttpAdapter
 
