@@ -96,6 +96,28 @@ _COMMON_PARAMS = {
 _IDENT = re.compile(r"^[A-Za-z0-9_-]{1,48}$")
 
 
+#: The broker clients, installed by the ``brokers`` extra: module -> distribution name.
+CLIENTS = {"nats": "nats-py", "aio_pika": "aio-pika", "redis": "redis"}
+
+
+def require_client(module: str, scheme: str) -> None:
+    """Import the client ``module`` of the ``scheme://`` adapter, or say what to install.
+
+    >>> require_client("json", "nats")
+    """
+    import importlib
+
+    try:
+        importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if (exc.name or module).split(".")[0] != module:
+            raise  # the client is there; something it imports is not
+        dist = CLIENTS.get(module, module)
+        raise AdapterError(f"the {scheme}:// adapter needs the Python package {dist} (module "
+                           f"{module}), which is not installed: pip install 'sagaspec[brokers]'"
+                           ) from None
+
+
 def redact(url: str) -> str:
     """``url`` with any password replaced by ``***`` (for error messages and logs).
 

@@ -41,6 +41,7 @@ from sagaspec.adapters.broker import (
     Transport,
     adapter_factory,
     register_transport,
+    require_client,
 )
 
 from sagaspec.errors import BrokerUnavailable
@@ -121,6 +122,7 @@ class NatsTransport(Transport):
 
     # -- lifecycle -----------------------------------------------------------------
     async def connect(self) -> None:
+        require_client("nats", "nats")
         from nats.aio.client import Client
         from nats.errors import Error as NatsError
 

@@ -38,6 +38,7 @@ from sagaspec.adapters.broker import (
     Transport,
     adapter_factory,
     register_transport,
+    require_client,
 )
 
 from sagaspec.errors import BrokerUnavailable
@@ -127,6 +128,7 @@ class RabbitTransport(Transport):
         return f"RabbitMQ {self.config.display} exchange {self.names()['exchange']}"
 
     async def connect(self) -> None:
+        require_client("aio_pika", "amqp")
         import aio_pika
         from aiormq.exceptions import AMQPError, ProbableAuthenticationError
 

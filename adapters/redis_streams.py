@@ -40,6 +40,7 @@ from sagaspec.adapters.broker import (
     Transport,
     adapter_factory,
     register_transport,
+    require_client,
 )
 
 from sagaspec.errors import BrokerUnavailable
@@ -131,6 +132,7 @@ class RedisTransport(Transport):
         return f"Redis {self.config.display} {kind} {self.names()['stream']}"
 
     async def connect(self) -> None:
+        require_client("redis", "redis")
         import redis.asyncio as aredis
         from redis.exceptions import AuthenticationError, RedisError, ResponseError
 

@@ -169,6 +169,12 @@ class RunConfig:
     def adapter_text(self) -> str:
         return self.adapter if isinstance(self.adapter, str) else repr(self.adapter)
 
+    def adapter_shown(self) -> str:
+        """:meth:`adapter_text` for messages: a URL's password as ``***``."""
+        from sagaspec.adapters.broker import redact
+
+        return redact(self.adapter_text())
+
 
 class _Interrupted(KeyboardInterrupt):  # noqa: N818 - control flow, not an error
     """Raised in the worker to stop at once: hypothesis lets Ctrl-C through unshrunk."""
@@ -246,7 +252,7 @@ class Runner:
             return
         except Exception as exc:  # an adapter's start failing in its own way
             self._close(loop, adapter)
-            self._q.put(AdapterError(f"adapter {self.config.adapter_text()}: start failed: "
+            self._q.put(AdapterError(f"adapter {self.config.adapter_shown()}: start failed: "
                                      f"{type(exc).__name__}: {exc}"))
             return
         try:
@@ -343,7 +349,7 @@ class Runner:
             missing = [p for p in asked if p not in honoured]
             if missing:
                 raise UsageError(f"--crash-points {','.join(missing)}: the adapter "
-                                 f"{c.adapter_text()} cannot crash there; it crashes at {where}")
+                                 f"{c.adapter_shown()} cannot crash there; it crashes at {where}")
         self._crash_points = tuple(p for p in (asked or CRASH_POINTS) if p in honoured)
         self._takes_point = takes_points(adapter)
         if asked is None and 0 < len(honoured) < len(CRASH_POINTS):
@@ -366,7 +372,7 @@ class Runner:
         starters = {model.publisher(t) for t in model.triggers}
         if (c.participant == SYSTEM or c.participant in starters) and "start_saga" not in caps:
             raise UsageError(f"participant {c.participant!r} needs an adapter with start_saga "
-                             f"(the customer's trigger); {c.adapter_text()} has "
+                             f"(the customer's trigger); {c.adapter_shown()} has "
                              f"{', '.join(sorted(caps)) or 'no optional hooks'}")
         all_checks = checks_for(c.design)
         # Which form of world the target takes decides which world checks can judge it.
