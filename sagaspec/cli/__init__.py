@@ -48,6 +48,10 @@ def _available(target: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
+#: A group called without a command (click 8.2+; click 8.1 prints the help and exits 0).
+_NO_COMMAND = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
 class _LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         names = set(super().list_commands(ctx))
@@ -70,6 +74,12 @@ class _LazyGroup(click.Group):
         except click.UsageError as exc:
             where = exc.ctx.command_path if exc.ctx is not None else "sagaspec"
             message = " ".join(exc.format_message().split())
+            group = exc.ctx.command if exc.ctx is not None else None
+            if isinstance(exc, _NO_COMMAND) and isinstance(group, click.Group):
+                # click's no_args_is_help: its "message" is the whole help. No command is a
+                # usage error like any other here: one line, exit 2.
+                names = group.list_commands(exc.ctx)
+                message = f"no command given; expected one of {', '.join(names)}"
             click.echo(f"error: {message} (see {where} --help)", err=True)
             code = exc.exit_code
         except click.ClickException as exc:
