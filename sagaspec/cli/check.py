@@ -23,6 +23,7 @@ from typing import Any
 
 import click
 
+from sagaspec.cli._plural import plural
 from sagaspec.errors import InputError, ModelError, SagaspecError, UsageError
 from sagaspec.model import CheckResult, Config, Path, System, explore, load_system, simulate
 from sagaspec.model.path import ENCODING_PREFIX, render_state, violation_check
@@ -277,11 +278,11 @@ def _verdict(result: CheckResult, *, max_states: int | None = None, memory_hit: 
     if bad or vacuous:
         parts = []
         if bad:
-            parts.append(f"{len(bad)} of {n} properties VIOLATED ({', '.join(p.name for p in bad)})")
+            parts.append(f"{len(bad)} of {plural(n, 'property', 'properties')} VIOLATED ({', '.join(p.name for p in bad)})")
         if vacuous:
             parts.append(f"{len(vacuous)} VACUOUS ({', '.join(p.name for p in vacuous)})")
         return EXIT_VIOLATION, "; ".join(parts)
-    undecided = f"{len(unknown)} of {n} properties not decided"
+    undecided = f"{len(unknown)} of {plural(n, 'property', 'properties')} not decided"
     if memory_hit:
         return EXIT_INCOMPLETE, (
             f"INCOMPLETE: stopped at the memory bound --max-memory {memory_hit} after {states:,} states; "
@@ -316,7 +317,8 @@ def _verdict(result: CheckResult, *, max_states: int | None = None, memory_hit: 
         return EXIT_INCOMPLETE, f"INCOMPLETE: no violation found, {undecided}"
     if not n:
         return EXIT_OK, f"no properties to check: {states:,} reachable states counted (exhaustive)"
-    return EXIT_OK, f"all {n} properties hold within the bounds (exhaustive, {states:,} states)"
+    every = f"all {n} properties hold" if n > 1 else "1 property holds"
+    return EXIT_OK, f"{every} within the bounds (exhaustive, {states:,} states)"
 
 
 def _trace_name(system: System, prop: str, shrunk: bool = False) -> str:

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from sagaspec.cli._plural import plural
 from sagaspec.cli._types import Finite
 from sagaspec.conformance.checks import checks_for
 from sagaspec.conformance.events import (
@@ -321,8 +322,8 @@ def _steering_text(st: dict) -> str:
                 "without --no-steer a case prefers a model transition no earlier case made")
     return (f"steering: on: a case prefers the delivery or played outcome whose model "
             f"transition (an event to a participant in a given state) no earlier case made; "
-            f"{st['choices']} choice(s) were steered, the cases made {st['transitions']} distinct "
-            f"transitions; --no-steer turns it off")
+            f"{plural(st['choices'], 'choice')} {'was' if st['choices'] == 1 else 'were'} steered, "
+            f"the cases made {plural(st['transitions'], 'distinct transition')}; --no-steer turns it off")
 
 
 def _dispatch(event, view, reports):
@@ -386,7 +387,7 @@ class _View:
             self.clear()
             if not self.quiet:
                 self.err.print(f"found a failure of [bold]{event.check}[/] after "
-                               f"{self.generated} examples; shrinking...", style="red")
+                               f"{plural(self.generated, 'example')}; shrinking...", style="red")
             self.progress(force=True)
         elif isinstance(event, FailureShrunk):
             self.clear()
@@ -421,9 +422,10 @@ class _View:
                 b = cov["bounds"]
                 self.out.print(
                     f"model coverage: {cov['covered']}/{cov['edges']} edges "
-                    f"({100 * cov['share']:.1f}%) of the model graph with {b['orders']} order(s), "
-                    f"{b['duplicates']} duplicate(s), {b['crashes']} crash(es) per participant; "
-                    f"{cov['cases_leaving_bounds']} of {cov['cases']} cases left those bounds")
+                    f"({100 * cov['share']:.1f}%) of the model graph with {plural(b['orders'], 'order')}, "
+                    f"{plural(b['duplicates'], 'duplicate')}, {plural(b['crashes'], 'crash', 'crashes')} "
+                    f"per participant; {cov['cases_leaving_bounds']} of {plural(cov['cases'], 'case')} "
+                    "left those bounds")
                 self.out.print(
                     "  (the share of the model's transitions, within those bounds, that some case "
                     "drove the service through; a case with more orders, duplicates or crashes "
@@ -437,8 +439,8 @@ class _View:
                 self.out.print(f"note: {note}", style="yellow")
         secs = max(fin.seconds, 1e-9)
         per_event = 1000 / max(fin.events, 1)
-        shrink = f" (+{fin.shrink_runs} shrinking runs)" if fin.shrink_runs else ""
-        line = (f"{fin.examples} examples{shrink}, {fin.events} events in {fin.seconds:.1f}s "
+        shrink = f" (+{plural(fin.shrink_runs, 'shrinking run')})" if fin.shrink_runs else ""
+        line = (f"{plural(fin.examples, 'example')}{shrink}, {fin.events} events in {fin.seconds:.1f}s "
                 f"({fin.examples / secs:.1f} examples/s, {fin.events / secs:.0f} events/s); "
                 f"per event: adapter {fin.adapter_seconds * per_event:.2f} ms, oracle "
                 f"{fin.oracle_seconds * per_event:.2f} ms")

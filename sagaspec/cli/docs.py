@@ -105,7 +105,8 @@ def docs(ctx: click.Context, design: str, out: Path | None, no_model: bool, no_v
 @docs.command("asyncapi")
 @click.option("--design", "--spec", "design", default="corrected", show_default=True, metavar="NAME|FILE",
               help="Saga to describe: a shipped design (seed or corrected) or a saga spec file.")
-@click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True,
+              help="Write the AsyncAPI document as YAML or JSON.")
 @click.option("--content-mode", type=click.Choice(["binary", "structured"]), default="binary",
               show_default=True, help="CloudEvents content mode the messages use.")
 @click.option("--address-prefix", default="saga.", show_default=True,

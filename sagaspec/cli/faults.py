@@ -32,7 +32,8 @@ __all__ = ["faults"]
 @click.option("--adapter", "broker", required=True, metavar="URL",
               help="Broker: nats://HOST:PORT, amqp://USER:PASS@HOST:PORT/ or redis://HOST:PORT/DB "
                    "(naming parameters as for the adapters; a fresh ?ns= is chosen).")
-@click.option("--sagas", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--sagas", type=click.IntRange(min=1), default=100, show_default=True,
+              help="How many sagas the run starts.")
 @click.option("--kills", type=click.IntRange(min=0), default=5, show_default=True,
               help="How many times a random service is SIGKILLed and restarted.")
 @click.option("--seed", type=int, default=None, help="Seed of the workload and the kills.")
@@ -45,8 +46,10 @@ __all__ = ["faults"]
                    "name runs its operator mutant of the order spec).")
 @click.option("--kill", "kill_services", default=None, metavar="LIST",
               help="Comma list of services that may be killed (default: every participant).")
-@click.option("--decline-rate", type=Finite(0, 1), default=0.2, show_default=True)
-@click.option("--short-rate", type=Finite(0, 1), default=0.25, show_default=True)
+@click.option("--decline-rate", type=Finite(0, 1), default=0.2, show_default=True,
+              help="Share of orders from a user whose card is declined (order saga only).")
+@click.option("--short-rate", type=Finite(0, 1), default=0.25, show_default=True,
+              help="Share of orders also for the scarce sku, whose stock runs out (order saga only).")
 @click.option("--concurrency", type=click.IntRange(min=1), default=16, show_default=True,
               help="Sagas in flight at most.")
 @click.option("--settle-timeout", type=Finite(1, 86400), default=60.0, show_default=True,

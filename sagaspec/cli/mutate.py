@@ -6,6 +6,7 @@ import json
 
 import click
 
+from sagaspec.cli._plural import plural
 from sagaspec.errors import UsageError
 
 __all__ = ["mutate"]
@@ -68,17 +69,17 @@ def mutate(design: str, examples: int, seed: int, operators: tuple[str, ...], as
         rows.append(r)
         if not as_json:
             verdict = "caught" if r.caught else ("equivalent" if r.equivalent else "SURVIVED")
-            how = (f"after {r.runs} schedule(s)" + (" (the model-directed case)" if r.directed else ""))
+            how = (f"after {plural(r.runs, 'schedule')}" + (" (the model-directed case)" if r.directed else ""))
             if not r.caught:
-                how = r.equivalent or f"not caught in {r.runs} schedules nor by a model-directed case"
+                how = r.equivalent or f"not caught in {plural(r.runs, 'schedule')} nor by a model-directed case"
             click.echo(f"  {r.mutant.name:<22} {verdict:<10} {r.mutant.description}")
             click.echo(f"  {'':<22} {'':<10} {how}")
             if r.failure is not None:
                 click.echo(f"  {'':<22} {'':<10} {r.failure}")
 
     if not as_json:
-        click.echo(f"sagaspec mutate: {spec.name} ({len(spec.participants)} participants), "
-                   f"{examples} schedules per mutant, seed {seed}")
+        click.echo(f"sagaspec mutate: {spec.name} ({plural(len(spec.participants), 'participant')}), "
+                   f"{plural(examples, 'schedule')} per mutant, seed {seed}")
     score(spec, examples=examples, operators=operators or None, seed=seed, on_mutant=show)
     caught = sum(r.caught for r in rows)
     equivalent = sum(bool(r.equivalent) for r in rows)
@@ -98,6 +99,6 @@ def mutate(design: str, examples: int, seed: int, operators: tuple[str, ...], as
         }, indent=2))
     else:
         pct = 100.0 * caught / judged if judged else 100.0
-        click.echo(f"\nMutation score: {caught} of {judged} non-equivalent mutants caught ({pct:.0f}%); "
+        click.echo(f"\nMutation score: {caught} of {plural(judged, 'non-equivalent mutant')} caught ({pct:.0f}%); "
                    f"{equivalent} equivalent; {len(survived)} survived")
     raise SystemExit(1 if survived else 0)

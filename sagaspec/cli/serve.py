@@ -61,9 +61,20 @@ def _store_factory(spec: str):
     return factory
 
 
+class _ShippedDesign(click.Choice):
+    """``--design``: a shipped design's name; a file given there points to ``--spec FILE``."""
+
+    def convert(self, value, param, ctx):
+        if value in self.choices:
+            return value
+        raise click.UsageError(f"--design takes {' or '.join(self.choices)}, not {value!r}; "
+                               "for a spec file use --spec FILE", ctx)
+
+
 @click.command()
 @click.option("--design", default="corrected", show_default=True,
-              type=click.Choice(["corrected", "seed"]), help="Which design the services implement.")
+              type=_ShippedDesign(["corrected", "seed"]),
+              help="Which shipped design the services implement (a spec file: --spec FILE).")
 @click.option("--mutant", default=None, metavar="NAME",
               help="Serve a mutant of the reference services (see --list-mutants; with the "
                    "design, also any mutant of its spec: serve --spec corrected --list-mutants).")

@@ -45,16 +45,17 @@ def validate(file: str) -> None:
     outside its domain is reported too. Exit 0 when the file is valid, 2 otherwise, with
     one line ``error: FILE:LINE:COL: what was expected``.
     """
+    from sagaspec.cli._plural import plural
     from sagaspec.model.compile import spec_system
     from sagaspec.spec.sagafile import load_spec
 
     loaded = load_spec(file)
     spec_system(loaded)
     click.echo(
-        f"{file}: valid saga spec {loaded.name!r}: {len(loaded.events)} events, "
-        f"{len(loaded.participants)} participants, "
-        f"{sum(len(p.reactions) for p in loaded.participants)} reactions, "
-        f"{len(loaded.properties)} properties"
+        f"{file}: valid saga spec {loaded.name!r}: {plural(len(loaded.events), 'event')}, "
+        f"{plural(len(loaded.participants), 'participant')}, "
+        f"{plural(sum(len(p.reactions) for p in loaded.participants), 'reaction')}, "
+        f"{plural(len(loaded.properties), 'property', 'properties')}"
     )
 
 
@@ -64,17 +65,24 @@ _NAME = re.compile(r"^[a-z][a-z0-9-]*$")
 def starter_spec(name: str) -> str:
     """The commented starter spec that ``sagaspec init NAME`` writes."""
     text = resources.files("sagaspec.spec").joinpath("data/starter.saga.yaml").read_text()
-    # Editors with the YAML language server complete and check the file against the
-    # installed format schema.
-    schema = resources.files("sagaspec.spec").joinpath("data/saga-spec.schema.json")
-    return f"# yaml-language-server: $schema={schema}\n" + text.replace("__NAME__", name)
+    # Editors with the YAML language server complete and check the file against the format
+    # schema, which init writes next to it: a path relative to the file, so the line still
+    # holds once the folder is committed, cloned elsewhere or the environment is moved.
+    return f"# yaml-language-server: $schema={SCHEMA_FILE}\n" + text.replace("__NAME__", name)
+
+
+#: The format schema's file name, written next to the spec by ``sagaspec init``.
+SCHEMA_FILE = "saga-spec.schema.json"
 
 
 @click.command("init")
 @click.argument("name")
-@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@click.option("--force", is_flag=True, help="Overwrite an existing file (and the schema next to it).")
 def init(name: str, force: bool) -> None:
     """Write NAME.saga.yaml: a commented starter saga spec that checks clean.
+
+    Its first line points editors (the YAML language server) at saga-spec.schema.json,
+    the format's JSON Schema, which init writes next to it when it is not there yet.
 
     \b
     Then:
@@ -87,4 +95,9 @@ def init(name: str, force: bool) -> None:
     if target.exists() and not force:
         raise UsageError(f"{target} exists; choose another name or pass --force")
     target.write_text(starter_spec(name))
-    click.echo(f"wrote {target}: edit it, then run: sagaspec check --design {target}")
+    schema = target.parent / SCHEMA_FILE
+    also = ""
+    if force or not schema.exists():
+        schema.write_text(resources.files("sagaspec.spec").joinpath(f"data/{SCHEMA_FILE}").read_text())
+        also = f" (and {schema}, the format's JSON Schema, for editors)"
+    click.echo(f"wrote {target}{also}: edit it, then run: sagaspec check --design {target}")

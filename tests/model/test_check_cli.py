@@ -63,7 +63,7 @@ def test_reproduce_command_reruns_only_that_property():
     assert argv[:2] == ["sagaspec", "check"]
     again = check(*argv[2:])
     assert again.exit_code == 1
-    assert "Verdict: 1 of 1 properties VIOLATED (saga-terminates)" in again.stdout
+    assert "Verdict: 1 of 1 property VIOLATED (saga-terminates)" in again.stdout
 
 
 def test_double_charge_json_output():
@@ -244,7 +244,7 @@ def test_depth_bound_zero_decides_nothing_and_is_not_a_pass():
 def test_a_depth_bound_the_search_never_reaches_is_a_complete_run():
     r = check("--max-depth", "100", "--property", "single-charge")
     assert r.exit_code == 0, r.output
-    assert "Verdict: all 1 properties hold" in r.stdout
+    assert "Verdict: 1 property holds" in r.stdout
 
 
 def test_state_bound_is_respected_named_and_not_a_pass():
@@ -457,7 +457,7 @@ def test_own_model_is_imported_from_the_current_directory(tmp_path):
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
     )
     assert run.returncode == 0, run.stderr
-    assert "Verdict: all 1 properties hold" in run.stdout
+    assert "Verdict: 1 property holds" in run.stdout
     missing = subprocess.run(
         [sys.executable, "-m", "sagaspec", "check", "--model", "not_here.models:tiny"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
