@@ -14,6 +14,7 @@ import sys
 import time
 
 import click
+from click.core import ParameterSource
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -130,6 +131,13 @@ def _replay_settings(replay: str, adapter: str | None, participant: str | None,
     return adapter, participant, design, mutant
 
 
+#: conform's options that only the generated suite reads (see the --spec branch), by
+#: parameter name (``--settle-each-step`` also stands for its ``--no-`` form).
+_NOT_WITH_SPEC = ("failures_dir", "max_sagas", "max_steps", "settle_timeout", "settle_each_step",
+                  "no_shrink", "cover_orders", "cover_duplicates", "cover_crashes", "no_coverage",
+                  "skip_checks", "quiet", "trust_file")
+
+
 @click.command("conform", cls=_Command)
 @click.option("--adapter", "adapter", default=None, metavar="SPEC",
               help="How to reach the service: inprocess:pkg.mod:factory[?k=v], "
@@ -238,6 +246,13 @@ def conform(adapter, participant, design, examples, seed, replay, cover_edges, j
                                                 ("--design", design),
                                                 ("--junit-xml", junit_xml), ("--ndjson", ndjson),
                                                 ("--report", report)) if given]
+        # Options of the generated suite that the spec's seeded cases do not read: named on
+        # the command line, they would be silently ignored.
+        ctx = click.get_current_context()
+        flags = {p.name: (p.secondary_opts or p.opts)[0] if ctx.params.get(p.name) is False and
+                 getattr(p, "secondary_opts", None) else p.opts[0] for p in ctx.command.params}
+        unsupported += [flags[name] for name in _NOT_WITH_SPEC
+                        if ctx.get_parameter_source(name) not in (None, ParameterSource.DEFAULT)]
         if unsupported:
             raise click.UsageError(f"{', '.join(unsupported)}: not available with --spec yet")
         from sagaspec.cli._conform_spec import parse_faults

@@ -2,14 +2,20 @@
 
 ``--mutant`` against a served service was dropped and the unmutated service reported
 "PASSED: ... mutant no-idempotency"; ``--mapping`` with ``--spec`` and the in-process
-reference services was dropped the same way.
+reference services was dropped the same way, and with ``--spec`` the generated suite's
+own options (``--max-sagas``, ``--skip-check``, ``--quiet``, ...).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from click.testing import CliRunner
 
 from sagaspec.cli import main
+
+TRAVEL_FILE = str(Path(__file__).resolve().parents[2] / "examples" / "sagas" / "travel.saga.yaml")
 
 
 def run(*args: str):
@@ -65,3 +71,24 @@ def test_the_spec_path_refuses_a_mapping_with_the_in_process_services(tmp_path):
     line = one_line(run("conform", "--spec", "corrected", "--mapping", str(mapping), "-n", "1"))
     assert line == ("error: --mapping with --spec applies to a broker adapter "
                     "(amqp://, nats://, redis://)")
+
+
+
+@pytest.mark.parametrize("given, named", [
+    (["--max-sagas", "3"], "--max-sagas"), (["--max-steps", "4"], "--max-steps"),
+    (["--settle-timeout", "1"], "--settle-timeout"), (["--no-settle-each-step"], "--no-settle-each-step"),
+    (["--no-shrink"], "--no-shrink"), (["--cover-orders", "2"], "--cover-orders"),
+    (["--cover-duplicates", "2"], "--cover-duplicates"), (["--cover-crashes", "1"], "--cover-crashes"),
+    (["--no-coverage"], "--no-coverage"), (["--skip-check", "schema"], "--skip-check"),
+    (["-q"], "--quiet"), (["--failures-dir", "x"], "--failures-dir"), (["--trust-file"], "--trust-file"),
+])
+def test_the_spec_path_refuses_the_generated_suites_options_it_would_ignore(given, named):
+    """The spec's seeded cases read none of these: named, each was silently ignored."""
+    line = one_line(run("conform", "--spec", TRAVEL_FILE, "-n", "1", *given))
+    assert line.startswith(f"error: {named}: not available with --spec yet"), line
+
+
+def test_the_spec_path_still_takes_its_own_options():
+    r = CliRunner().invoke(main, ["conform", "--spec", TRAVEL_FILE, "-n", "2", "--seed", "1",
+                                  "--collect-timeout", "0.3", "--no-steer", "--faults", "duplicates"])
+    assert r.exit_code == 0 and "PASSED" in r.output, r.output
