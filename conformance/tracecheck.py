@@ -54,14 +54,29 @@ class TraceReport:
 def read_log(path: str) -> list[dict[str, Any]]:
     """Events of an NDJSON file (or ``-`` for stdin), within the CLI's JSON limits."""
     from sagaspec.spec.eventfile import read_events
+    from sagaspec.spec.schemas import describe_value
 
-    records = read_events(path)
+    from sagaspec.errors import InputError
+
     out = []
-    for rec in records:
-        value = getattr(rec, "value", rec)
-        if isinstance(value, dict):
-            out.append(value)
+    for rec in read_events(path):
+        if rec.error is not None:
+            raise InputError(f"{rec.where}: unreadable line: {rec.error}")
+        if not isinstance(rec.value, dict):
+            raise InputError(f"{rec.where}: expected an event (a JSON object), "
+                             f"got {describe_value(rec.value)}")
+        out.append(rec.value)
     return out
+
+
+def _label(e: dict[str, Any], field: str) -> str:
+    """``e[field]`` for a message: the text itself, JSON for another value, ``(no FIELD)``."""
+    import json
+
+    if field not in e:
+        return f"(no {field})"
+    value = e[field]
+    return value if isinstance(value, str) else json.dumps(value, default=str)
 
 
 def _publishers(spec: SagaSpec) -> dict[str, str]:
@@ -85,10 +100,13 @@ def validate_log(spec: SagaSpec, events: list[dict[str, Any]], *, at_rest: bool 
     for e in events:
         problems = validate_event(e, spec=spec)
         if problems:
-            report.failures.append(Failure("schema", publishers.get(str(e.get("eventType")), "?"),
-                                           str(e.get("sagaId", "?")), str(e.get("eventType", "?")),
-                                           f"event {e.get('eventId', '?')} is not a valid {e.get('eventType', 'event')}: {problems[0]}"))
-            report.diagram = _diagram(spec, order + [e])
+            d = e if isinstance(e, dict) else {}
+            what = f"event {_label(d, 'eventId')}" if "eventId" in d else "an event (no eventId)"
+            kind = _label(d, "eventType") if "eventType" in d else "event"
+            report.failures.append(Failure("schema", publishers.get(str(d.get("eventType")), "?"),
+                                           _label(d, "sagaId"), _label(d, "eventType"),
+                                           f"{what} is not a valid {kind}: {problems[0]}"))
+            report.diagram = _diagram(spec, order + [d])
             return report
         if e["eventId"] in seen_ids:
             continue  # published again after a crash (same eventId): one event
@@ -210,7 +228,8 @@ def _diagram(spec: SagaSpec, events: list[dict[str, Any]]) -> str:
         src = publishers.get(str(e.get("eventType")), "?")
         subs = [p.name for p in spec.participants if e.get("eventType") in p.subscribes] or [src]
         for dest in subs:
-            lines.append(f"    {src}->>{dest}: {e.get('eventType')} ({e.get('sagaId')})")
+            saga = _label(e, "sagaId") if "sagaId" in e else "no sagaId"
+            lines.append(f"    {src}->>{dest}: {_label(e, 'eventType')} ({saga})")
     return "\n".join(lines)
 
 

@@ -447,9 +447,11 @@ def _validate_file(path: str, design: str, at_rest: bool) -> None:
 
     spec = resolve_spec(design)
     report = validate_log(spec, read_log(path), at_rest=at_rest)
+    # The name `sagaspec check` gives the design: order-saga/corrected for a shipped one.
+    name = f"order-saga/{spec.shipped}" if spec.shipped else spec.name
     note = " (approximate: too many readings of the log to keep them all)" if report.approximate else ""
     head = (f"{path}: {report.events} events, {report.sagas} sagas, {report.handlings} handlings "
-            f"checked against {spec.name}{note}")
+            f"checked against {name}{note}")
     if report.ok:
         click.echo(f"{head}: follows the spec")
         return

@@ -181,3 +181,27 @@ def test_the_live_monitor_flags_a_faulty_service_of_any_saga_by_the_specs_proper
     assert set(found) <= {p.name for p in spec.properties}
     assert engine.summary()["steps"]["FlightBooked"]["repeated"] == 1
     assert engine.sagas["t1"].count("FlightBooked") == 2
+
+
+def test_monitor_from_file_names_unreadable_lines_and_missing_fields_readably(tmp_path):
+    """An unreadable line is named (file:line, why), never silently dropped; an event
+    without eventId or sagaId reads '(no eventId)', not '?' or a Python None; the design
+    has the name `sagaspec check` gives it."""
+    runner = CliRunner()
+    created = {"eventType": "OrderCreated", "amount": "1.00"}
+    log = tmp_path / "log.ndjson"
+    log.write_text(json.dumps(dict(created, sagaId="s1", eventId="e1")) + "\n"
+                   + json.dumps(dict(created, sagaId="s2", eventId="e2")) + "\nnot json\n")
+    r = runner.invoke(main, ["monitor", "--from-file", str(log)])
+    assert r.exit_code == 2 and r.stdout == "", r.output
+    assert r.stderr.strip().splitlines() == [f"error: {log}:3:1: unreadable line: invalid JSON: Expecting value (column 1)"]
+    assert "Traceback" not in r.output
+    one = tmp_path / "one.ndjson"
+    one.write_text(json.dumps(created) + "\n")
+    r = runner.invoke(main, ["monitor", "--from-file", str(one)])
+    assert r.exit_code == 1, r.output
+    assert "checked against order-saga/corrected: VIOLATION" in r.stdout
+    assert ("schema: an event (no eventId) is not a valid OrderCreated: "
+            '/eventId: missing required field "eventId"') in r.stdout
+    assert "order->>payment: OrderCreated (no sagaId)" in r.stdout
+    assert "None" not in r.stdout and " ? " not in r.stdout
