@@ -38,7 +38,11 @@ def conform_spec(spec_ref: str, adapter: str | None, participant: str, examples:
     adapter = adapter or "inprocess"
     seed = random.randrange(2**31) if seed is None else seed
     cases = [case] if case is not None else list(range(examples))
-    target = f"{adapter} as {participant} of the {spec.name} spec" + (f", mutant {mutant}" if mutant else "")
+    from sagaspec.adapters.broker import redact
+
+    # Lines meant for reading show a URL's password as ***; only "Reproduce with:" below
+    # keeps the URL as given, since it must run as printed.
+    target = f"{redact(adapter)} as {participant} of the {spec.name} spec" + (f", mutant {mutant}" if mutant else "")
     driver = load_spec_adapter(adapter, spec, participant, mutant, timeout, mapping=mapping)
     if getattr(driver, "black_box", False):  # a system that runs by itself: faults on its broker only
         from sagaspec.conformance.spec_conform import FAULTS
@@ -191,6 +195,8 @@ def conform_spec(spec_ref: str, adapter: str | None, participant: str, examples:
             adapter_words = f"{adapter}{sep}late={math.ceil(late * 2 + 0.5):d}"
         else:
             adapter_words = adapter
+        # The real URL, password and all: the line must run as printed (the header and
+        # verdict lines mask it).
         words = ["sagaspec", "conform", "--spec", spec_ref, "--adapter", adapter_words,
                  "--participant", participant, "--seed", str(seed), "--case", str(k),
                  "--case-sagas", str(sagas), "--faults", ",".join(kinds) or "none"]
@@ -226,6 +232,7 @@ def _crash_points(driver: Any, asked: tuple[str, ...] | None, adapter: str) -> t
     """The points asked for (all by default) that ``driver`` honours: a spec adapter arms
     every point unless it says otherwise (``crash_points``); naming one it cannot honour
     is a usage error."""
+    from sagaspec.adapters.broker import redact
     from sagaspec.adapters.crash import CRASH_POINTS
     from sagaspec.errors import UsageError
 
@@ -234,7 +241,7 @@ def _crash_points(driver: Any, asked: tuple[str, ...] | None, adapter: str) -> t
         missing = [p for p in asked if p not in honoured]
         if missing:
             driver.close()
-            raise UsageError(f"--crash-points {','.join(missing)}: the adapter {adapter} cannot crash "
+            raise UsageError(f"--crash-points {','.join(missing)}: the adapter {redact(adapter)} cannot crash "
                              f"there; it crashes at {', '.join(honoured)}")
     return tuple(p for p in (asked or CRASH_POINTS) if p in honoured)
 

@@ -97,6 +97,7 @@ def _replay_settings(replay: str, adapter: str | None, participant: str | None,
     """Adapter, participant, design and mutant of a replay: the command line's, else the
     case file's; an adapter the file names is used only when it is the reference
     services, the same as the command line's, or with ``--trust-file`` (said first)."""
+    from sagaspec.adapters.broker import redact
     from sagaspec.cli._replay import read_trace
     from sagaspec.conformance.cases import CASE_FORMAT, TRACE_FORMAT, case_defaults
 
@@ -114,10 +115,10 @@ def _replay_settings(replay: str, adapter: str | None, participant: str | None,
                     f"--replay {replay}: the case file names the adapter {named}; a case file "
                     f"is data, so sagaspec uses it only if you name it: add --adapter {named} "
                     "(or --trust-file)")
-            click.echo(f"using the adapter {named} named by {replay} (--trust-file)", err=True)
+            click.echo(f"using the adapter {redact(named)} named by {replay} (--trust-file)", err=True)
         adapter = named
     elif adapter is not None and isinstance(named, str) and named and named != adapter:
-        click.echo(f"replaying on --adapter {adapter} (the case file names {named}, not used)",
+        click.echo(f"replaying on --adapter {redact(adapter)} (the case file names {redact(named)}, not used)",
                    err=True)
     for flag, given, recorded in (("--participant", participant, found.get("participant")),
                                   ("--design", design, found.get("design")),
@@ -306,7 +307,11 @@ def conform(adapter, participant, design, examples, seed, replay, cover_edges, j
         from sagaspec.docs.reports import HtmlConformReport
 
         reports.append(HtmlConformReport(report))
-    target = f"{adapter} as {participant} of the {design} design" + (f", mutant {mutant}" if mutant else "")
+    from sagaspec.adapters.broker import redact
+
+    # The header and verdict lines show a URL's password as ***; "Reproduce with:" and
+    # the saved case file keep the URL as given (the runner's adapter_text), to run as is.
+    target = f"{redact(adapter)} as {participant} of the {design} design" + (f", mutant {mutant}" if mutant else "")
     view = _View(out, err, quiet, examples, target)
     view.design = design
     final = None

@@ -511,7 +511,7 @@ def test_a_service_behind_a_broker_runs_verbatim(tmp_path):
     expected = [0, 0, 0, 0, 1, 0]  # the buggy variant's run fails
     for i, code in enumerate(expected):
         assert f"status {code} of line {i}\n" in out, (lines[i], out[-3000:], run.stderr[-2000:])
-    assert out.count("PASSED: amqp://guest:guest@127.0.0.1:5672/?exchange=billing-") == 1
+    assert out.count("PASSED: amqp://guest:***@127.0.0.1:5672/?exchange=billing-") == 1
     assert "FAILED provenance: " in out
     assert ("payment published PaymentRefunded.amount = '1.00'; the spec says it is "
             "PaymentCharged.amount = '100.00'") in out
@@ -536,7 +536,7 @@ def test_a_whole_foreign_system_runs_verbatim(tmp_path):
     out = run.stdout
     for i, code in enumerate([0, 0, 0, 0, 1, 0]):  # the buggy variant's run fails
         assert f"status {code} of line {i}\n" in out, (lines[i], out[-3000:], run.stderr[-2000:])
-    assert out.count("PASSED: amqp://guest:guest@127.0.0.1:5672/?exchange=shop-") == 1
+    assert out.count("PASSED: amqp://guest:***@127.0.0.1:5672/?exchange=shop-") == 1
     assert "FAILED model: " in out
     assert re.search(r"payment on StockReserved of saga \S+ published \[PaymentCharged\]; "
                      r"the spec allows \[PaymentDeclined\]", out), out[-3000:]
