@@ -163,8 +163,44 @@ def _located(message: str, where, text: str) -> str:
     if not m:
         return f"{where(None)}: in `{text}`: {_short(Exception(message))}"
     line, col, what = int(m.group(1)), int(m.group(2)), m.group(3)
-    what = what.replace(" (in container '')", "")
+    what = _syntax_in_words(what.replace(" (in container '')", ""))
     return f"{where((line, col))}: {what} in `{text}`"
+
+
+_SYNTAX = re.compile(r"Syntax error: (?:(?P<kind>mismatched|extraneous) input (?P<got>'.*?'|<EOF>) "
+                     r"expecting (?P<want>\{.*\}|\S+)|missing (?P<missing>'.*?') at (?P<at>'.*?')"
+                     r"|token recognition error at: (?P<char>'.*?')|no viable alternative at input (?P<nva>'.*?'))$")
+_OPERAND_TOKENS = frozenset({"IDENTIFIER", "NUM_INT", "STRING"})
+
+
+def _token(text: str) -> str:
+    """An ANTLR token as a reader says it: ``'<EOF>'`` is the end of the expression."""
+    return "the end of the expression" if text.strip("'") == "<EOF>" else text
+
+
+def _expected(want: str) -> str:
+    tokens = [t.strip() for t in want.strip("{}").split(",")] if want.startswith("{") else [want]
+    if _OPERAND_TOKENS <= set(tokens):
+        return "a value (a name, number, string, list, map or parenthesized expression)"
+    words = [_token(t) for t in tokens]
+    if len(words) > 4:
+        return f"one of {', '.join(words[:4])}, ..."
+    return " or ".join(words)
+
+
+def _syntax_in_words(what: str) -> str:
+    """cel's ANTLR message (``mismatched input '<EOF>' expecting {'[', '{', ..., NUM_FLOAT,
+    ...}``) said in words: what was found and what was expected there."""
+    m = _SYNTAX.fullmatch(what.strip())
+    if m is None:
+        return what.replace("Syntax error: ", "syntax error: ")
+    if m["kind"]:
+        return f"syntax error: expected {_expected(m['want'])}, found {_token(m['got'])}"
+    if m["missing"]:
+        return f"syntax error: missing {m['missing']} before {_token(m['at'])}"
+    if m["char"]:
+        return f"syntax error: unexpected character(s) {m['char']}"
+    return f"syntax error: cannot read the expression at {_token(m['nva'])}"
 
 
 # ------------------------------------------------------------------------------ fast path

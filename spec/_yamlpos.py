@@ -8,7 +8,7 @@ Positions let every later check report ``FILE:LINE:COL``.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import yaml
 
@@ -57,6 +57,8 @@ class Located:
     data: object
     positions: dict[tuple, Pos]
     source: str
+    #: Position of each mapping key, by the path of its value (an unknown key is named there).
+    keys: dict[tuple, Pos] = field(default_factory=dict)
 
     def pos(self, path: tuple) -> Pos:
         """Position of ``path``, or of its closest ancestor that has one."""
@@ -67,6 +69,11 @@ class Located:
                 return p
             path = path[:-1]
         return self.positions.get((), Pos(1, 1))
+
+    def where_key(self, path: tuple) -> str:
+        """``FILE:LINE:COL`` of the key of ``path`` (of the node itself if it has none)."""
+        p = self.keys.get(tuple(path)) or self.pos(path)
+        return f"{self.source}:{p.line}:{p.col}"
 
     def where(self, path: tuple, offset: tuple[int, int] | None = None) -> str:
         """``FILE:LINE:COL`` of ``path``; ``offset`` is (line, col) inside the scalar."""
@@ -106,11 +113,12 @@ def load_located(text: str, source: str) -> Located:
         raise InputError(f"{source}:1:1: empty file; expected a saga spec (a mapping)")
     positions: dict[tuple, Pos] = {}
     constructor = _Loader("")
-    data = _build(node, (), positions, constructor, source, 0, {})
-    return Located(data, positions, source)
+    keys: dict[tuple, Pos] = {}
+    data = _build(node, (), positions, constructor, source, 0, keys)
+    return Located(data, positions, source, keys)
 
 
-def _build(node, path, positions, constructor, source, depth, anchors):
+def _build(node, path, positions, constructor, source, depth, keys):
     if depth > MAX_DEPTH:
         m = node.start_mark
         raise InputError(f"{source}:{m.line + 1}:{m.column + 1}: nested deeper than {MAX_DEPTH} levels")
@@ -128,7 +136,7 @@ def _build(node, path, positions, constructor, source, depth, anchors):
         for knode, vnode in node.value:
             # Built like any value (tags checked), not by the constructor alone: a tagged
             # key such as ``!!python/none a:`` escaped as a traceback.
-            key = _build(knode, (), {}, constructor, source, depth + 1, anchors)
+            key = _build(knode, (), {}, constructor, source, depth + 1, {})
             if not isinstance(key, (str, int, bool)):
                 km = knode.start_mark
                 raise InputError(f"{source}:{km.line + 1}:{km.column + 1}: mapping keys must be plain strings")
@@ -136,11 +144,13 @@ def _build(node, path, positions, constructor, source, depth, anchors):
             if key in out:
                 km = knode.start_mark
                 raise InputError(f"{source}:{km.line + 1}:{km.column + 1}: duplicate key {key!r}")
-            out[key] = _build(vnode, (*path, key), positions, constructor, source, depth + 1, anchors)
+            km = knode.start_mark
+            keys[(*path, key)] = Pos(km.line + 1, km.column + 1)
+            out[key] = _build(vnode, (*path, key), positions, constructor, source, depth + 1, keys)
         return out
     if isinstance(node, yaml.SequenceNode):
         return [
-            _build(v, (*path, i), positions, constructor, source, depth + 1, anchors)
+            _build(v, (*path, i), positions, constructor, source, depth + 1, keys)
             for i, v in enumerate(node.value)
         ]
     value = constructor.construct_object(node, deep=True)

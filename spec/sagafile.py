@@ -538,13 +538,22 @@ def _schema_errors(located: Located) -> None:
     import jsonschema
 
     validator = jsonschema.Draft202012Validator(format_schema())
-    errors = sorted(validator.iter_errors(located.data), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    # Shallowest first; at one place an unknown key before a missing one (a misspelt
+    # `alternativs:` is both: the typo is what to fix).
+    errors = sorted(validator.iter_errors(located.data),
+                    key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path)),
+                                   e.validator != "additionalProperties"))
     if not errors:
         return
     err = _deepest(errors[0])
     path = tuple(err.absolute_path)
     field = "/".join(str(p) for p in path) or "(top level)"
-    raise SpecError(f"{located.where(path)}: {field}: {_schema_message(err)}")
+    where = located.where(path)
+    if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+        extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+        if extra:
+            where = located.where_key((*path, extra[0]))
+    raise SpecError(f"{where}: {field}: {_schema_message(err)}")
 
 
 def _deepest(err):
@@ -581,7 +590,15 @@ def _schema_message(err) -> str:
         )
     if v == "pattern":
         return f"{err.instance!r} does not match {err.schema['pattern']}"
+    if v == "enum":
+        return f"{err.instance!r} is not one of {_either(err.validator_value)}"
     return err.message
+
+
+def _either(values) -> str:
+    """``a, b or c``: a choice said as a sentence, not a Python list."""
+    words = [v if isinstance(v, str) else json.dumps(v) for v in values]
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} or {words[-1]}"
 
 
 class _Builder:

@@ -95,8 +95,41 @@ def test_a_yaml_syntax_error_names_file_line_and_column():
 def test_an_unknown_key_is_reported_where_it_is():
     text = spec_text(**{"      - on: Processed\n": "      - on: Processed\n        colour: red\n"})
     message = error_of(text)
-    assert message.startswith(f"t.saga.yaml:{line_of(text, 'on: Processed')}:")
+    assert message.startswith(f"t.saga.yaml:{line_of(text, 'colour: red')}:9:"), message
     assert "unknown key 'colour'" in message
+
+
+def test_a_misspelt_key_is_named_not_reported_as_the_key_it_should_have_been():
+    """`alternativs:` in a reaction: the unknown key with the keys a reaction takes, at
+    the key's FILE:LINE:COL, not "'alternatives' is required" at the reaction."""
+    text = spec_text(**{"        alternatives:\n": "        alternativs:\n"})
+    line = line_of(text, "alternativs:")
+    message = error_of(text)
+    assert message == (f"t.saga.yaml:{line}:9: participants/app/reactions/0: unknown key 'alternativs'; "
+                       "expected one of on, join, trigger, note, alternatives"), message
+
+
+def test_a_bad_choice_lists_the_choices_in_words_not_a_python_list():
+    text = spec_text(**{"bus: unordered-dup": "bus: lifo"})
+    message = error_of(text)
+    assert message.endswith("bounds/bus: 'lifo' is not one of unordered-dup, unordered or fifo"), message
+    assert "[" not in message
+
+
+@pytest.mark.parametrize(("guard", "said"), [
+    ("status == (", "expected a value (a name, number, string, list, map or parenthesized "
+                    "expression), found the end of the expression"),
+    ("(status == 'idle'", "missing ')' before the end of the expression"),
+    ("status == 'idle' )", "expected the end of the expression, found ')'"),
+])
+def test_a_cel_syntax_error_says_what_was_expected_in_words_where(guard, said):
+    text = spec_text(**{"when: status == 'idle'": f"when: {guard}"})
+    line = line_of(text, guard)
+    message = error_of(text)
+    assert message.startswith(f"t.saga.yaml:{line}:"), message
+    assert f"syntax error: {said} in `{guard}`" in message
+    for dump in ("NUM_FLOAT", "IDENTIFIER", "{'['", "<EOF>", "mismatched input"):
+        assert dump not in message
 
 
 def test_an_unknown_variable_in_a_guard_points_into_the_expression():
