@@ -11,6 +11,8 @@ from typing import Any
 
 import click
 
+from sagaspec.cli._plural import plural
+
 __all__ = ["conform_spec"]
 
 EXIT_OK, EXIT_FAILED, EXIT_INCOMPLETE = 0, 1, 3
@@ -55,7 +57,7 @@ def conform_spec(spec_ref: str, adapter: str | None, participant: str, examples:
             raise UsageError(f"--faults: a foreign system runs its sagas by itself; the suite can inject "
                              f"{' and '.join(BLACK_BOX_FAULTS)} on its broker, not {', '.join(cannot)}")
         faults = tuple(k for k in faults if k in BLACK_BOX_FAULTS)
-    click.echo(f"sagaspec conform: {target}, {len(cases)} case(s), seed {seed}, "
+    click.echo(f"sagaspec conform: {target}, {plural(len(cases), 'case')}, seed {seed}, "
                f"faults: {', '.join(faults) or 'none'}")
     if getattr(driver, "black_box", False):
         click.echo("the system runs its sagas by itself (it offers no step hook): the suite starts "
@@ -143,7 +145,7 @@ def conform_spec(spec_ref: str, adapter: str | None, participant: str, examples:
             steps += result.steps
             events += result.events
             if live:
-                sys.stderr.write(f"\rcase {done}/{len(cases)}, {len(distinct)} distinct failure(s)")
+                sys.stderr.write(f"\rcase {done}/{len(cases)}, {plural(len(distinct), 'distinct failure')}")
                 sys.stderr.flush()
             if result.failures:
                 f = result.failures[0]
@@ -183,7 +185,7 @@ def conform_spec(spec_ref: str, adapter: str | None, participant: str, examples:
     secs = max(time.perf_counter() - t0, 1e-9)
     for (k, result, sagas, kinds) in distinct.values():
         f = result.failures[0]
-        click.echo(f"FAILED {f.check}: case {k} (shrunk to {sagas} saga(s), faults: {', '.join(kinds) or 'none'}): "
+        click.echo(f"FAILED {f.check}: case {k} (shrunk to {plural(sagas, 'saga')}, faults: {', '.join(kinds) or 'none'}): "
                    f"{f.message}")
         click.echo("  what the suite did (last steps), and what came out:")
         for line in result.log[-12:]:
@@ -209,20 +211,21 @@ def conform_spec(spec_ref: str, adapter: str | None, participant: str, examples:
         if "crash" in kinds and points != CRASH_POINTS:
             words += ["--crash-points", ",".join(points)]
         click.echo("Reproduce with: " + " ".join(shlex.quote(w) for w in words))
-    click.echo(f"{done} case(s), {steps} deliveries, {events} events in {secs:.1f}s "
+    click.echo(f"{plural(done, 'case')}, {steps} deliveries, {events} events in {secs:.1f}s "
                f"({done / secs:.1f} cases/s)")
     if memory is not None and memory.next:
         click.echo(f"model transitions made by the reference in cases 0-{memory.next - 1}: "
                    f"{len(memory.learn.covered)} (steering reads them; --no-steer turns it off)")
     if distinct:
-        click.echo(f"FAILED: {target}: {len(distinct)} distinct failure(s)")
+        click.echo(f"FAILED: {target}: {plural(len(distinct), 'distinct failure')}")
         return EXIT_FAILED
     if interrupted:
-        click.echo(f"INTERRUPTED: partial result: {done} of {len(cases)} case(s) passed")
+        click.echo(f"INTERRUPTED: partial result: {done} of {plural(len(cases), 'case')} passed")
         return EXIT_INCOMPLETE
     if incomplete:
-        click.echo(f"INCOMPLETE: case(s) {', '.join(map(str, incomplete))} did not reach quiet "
-                   "within their bound of deliveries")
+        one = len(incomplete) == 1
+        click.echo(f"INCOMPLETE: {'case' if one else 'cases'} {', '.join(map(str, incomplete))} did not "
+                   f"reach quiet within {'its' if one else 'their'} bound of deliveries")
         return EXIT_INCOMPLETE
     click.echo(f"PASSED: {target}")
     return EXIT_OK

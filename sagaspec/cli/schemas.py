@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from sagaspec.cli._plural import plural
 from sagaspec.errors import DesignError, InputError, SagaspecError
 from sagaspec.spec.designs import Design
 from sagaspec.spec.lint import lint_design
@@ -109,7 +110,7 @@ def export(directory: Path, draft: str, design: str, check: bool) -> None:
         for name in drifted:
             click.echo(f"{directory / name}: differs from the {'spec' if own else 'models'}")
         if drifted:
-            click.echo(f"{len(drifted)} file(s) drifted; regenerate with: {again}", err=True)
+            click.echo(f"{plural(len(drifted), 'file')} drifted; regenerate with: {again}", err=True)
             click.get_current_context().exit(1)
         click.echo(f"{directory}: {len(spec.events)} schemas up to date", err=True)
         return
@@ -138,7 +139,7 @@ def diff(old: Path, new: Path, fmt: str) -> None:
         for c in changes:
             click.echo(f"{c.kind}: {c.event}{c.path}: {c.message} [{c.rule}]")
     breaking = sum(c.kind == "breaking" for c in changes)
-    click.echo(f"{breaking} breaking, {len(changes) - breaking} compatible change(s)", err=True)
+    click.echo(f"{breaking} breaking, {plural(len(changes) - breaking, 'compatible change')}", err=True)
     if has_breaking(changes):
         click.get_current_context().exit(1)
 
@@ -195,7 +196,7 @@ def validate(files: tuple[str, ...], draft: str, design: str, fmt: str, quiet: b
             click.echo(f"{row['file']}:{row['line']}:{row['column']}: {pointer}: {row['message']}")
     if not quiet:
         n_files = len(files)
-        click.echo(f"{valid} valid, {invalid} invalid event(s) in {n_files} file{'s' if n_files != 1 else ''}", err=True)
+        click.echo(f"{valid} valid, {plural(invalid, 'invalid event')} in {plural(n_files, 'file')}", err=True)
     if unreadable:
         click.get_current_context().exit(2)
     if invalid:
@@ -241,7 +242,7 @@ def lint(design_name: str, fmt: str) -> None:
     else:
         for finding in findings:
             click.echo(str(finding))
-    summary = f"{len(findings)} finding(s)" if findings else "clean"
+    summary = plural(len(findings), 'finding') if findings else "clean"
     click.echo(f"design {design.name}: {summary}", err=True)
     if findings:
         click.get_current_context().exit(1)

@@ -30,7 +30,8 @@ def _world(path: str | None) -> dict | None:
         raise InputError(f"{path}: stock: expected an object of sku -> non-negative integer")
     unknown = set(data) - {"stock", "declined_users", "decline_over"}
     if unknown:
-        raise InputError(f"{path}: unknown field(s) {', '.join(sorted(unknown))}; "
+        raise InputError(f"{path}: unknown {'field' if len(unknown) == 1 else 'fields'} "
+                         f"{', '.join(sorted(unknown))}; "
                          "expected stock, declined_users, decline_over")
     return data
 

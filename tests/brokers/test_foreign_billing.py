@@ -87,7 +87,7 @@ def test_the_foreign_service_passes_and_nothing_is_declared_on_its_broker(billin
     url, exchange = billing
     r = conform(url, exchange, "-n", "12")
     assert r.exit_code == 0, r.output
-    assert "PASSED" in r.output and "12 case(s)" in r.output
+    assert "PASSED" in r.output and "12 cases," in r.output
     deliveries = int(re.search(r"(\d+) deliveries,", r.output).group(1))
     assert deliveries >= 30, r.output  # the service was driven, not skipped
     # Its own exchange was used as it declared it (not durable: a re-declaration as

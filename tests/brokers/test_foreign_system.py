@@ -91,7 +91,7 @@ def conform(adapter: str, *extra: str):
 def test_the_foreign_shop_passes_as_it_is(sound_shop):
     result = conform(sound_shop, "-n", "8")
     assert result.exit_code == 0, result.output
-    assert "PASSED" in result.output and "8 case(s)" in result.output
+    assert "PASSED" in result.output and "8 cases," in result.output
     # A system that runs by itself gets the faults its broker can carry: duplicates of what
     # it published and unreadable messages on its routes; the shop shrugs both off.
     assert "faults: duplicates, invalid" in result.output
@@ -128,7 +128,7 @@ def test_a_consumer_killed_by_a_case_is_blamed_on_that_case(shop):
     assert "FAILED health: case 0" in result.output, result.output
     assert "unhealthy after case 0" in result.output and "503" in result.output
     assert "case 1" not in result.output  # later cases were not run, so not blamed
-    assert "1 distinct failure(s)" in result.output
+    assert "1 distinct failure\n" in result.output
 
 
 @pytest.mark.parametrize("shop", ["consumer-dies"], indirect=True)
@@ -373,7 +373,7 @@ def test_one_participant_behind_a_broker_is_probed_after_each_case(dying_billing
     assert "FAILED health: case " in result.output, result.output
     assert "the probe saga, which passed before the first case, now fails" in result.output
     assert "-> [PaymentRefunded]" in result.output  # the blamed case is the one that refunded
-    assert "1 distinct failure(s)" in result.output
+    assert "1 distinct failure\n" in result.output
 
 
 def test_without_the_probe_the_dead_consumer_fails_a_later_case(dying_billing):

@@ -30,8 +30,10 @@ def _conform(*args: str):
 
 
 def _totals(output: str) -> str:
-    """The run's counts: 'N case(s), D deliveries, E events' (the cases it made)."""
-    return re.search(r"^(\d+ case\(s\), \d+ deliveries, \d+ events)", output, re.M).group(1)
+    """The run's counts: 'N cases, D deliveries, E events' (the cases it made)."""
+    m = re.search(r"^((\d+) (cases?), \d+ deliveries, \d+ events)", output, re.M)
+    assert m.group(3) == ("case" if m.group(2) == "1" else "cases"), m.group(1)
+    return m.group(1)
 
 
 @pytest.fixture
@@ -96,6 +98,26 @@ def test_a_case_that_never_gets_quiet_is_incomplete_not_passed(monkeypatch):
     r = _conform("--spec", TRAVEL, "--adapter", "inprocess", "-n", "3", "--seed", "0")
     assert r.exit_code == 3, r.output
     assert "INCOMPLETE" in r.output and "PASSED" not in r.output
+
+
+def test_the_summary_counts_agree_with_their_nouns():
+    """'1 case' and '3 cases', '1 saga', '1 distinct failure' and 'N distinct failures'."""
+    one = _conform("--spec", SHOP, "--adapter", "inprocess", "-n", "1", "--seed", "1")
+    assert one.exit_code == 0, one.output
+    assert ", 1 case, seed 1, " in one.output.splitlines()[0], one.output
+    assert re.search(r"^1 case, \d+ deliveries, ", one.output, re.M), one.output
+    three = _conform("--spec", SHOP, "--adapter", "inprocess", "-n", "3", "--seed", "1")
+    assert three.exit_code == 0, three.output
+    assert ", 3 cases, seed 1, " in three.output.splitlines()[0], three.output
+    assert re.search(r"^3 cases, \d+ deliveries, ", three.output, re.M), three.output
+    first = _conform("--spec", TRAVEL, "--adapter", "inprocess", "--mutant", "skip-compensation-1",
+                     "-n", "30", "--seed", "1", "-x")
+    assert first.exit_code == 1, first.output
+    assert re.search(r"^FAILED model: case \d+ \(shrunk to 1 saga, faults: ", first.output, re.M), first.output
+    assert first.output.splitlines()[-1].endswith(" of the travel spec, mutant skip-compensation-1: "
+                                                  "1 distinct failure"), first.output
+    for output in (one.output, three.output, first.output):
+        assert "(s)" not in output
 
 
 def test_the_world_is_set_through_the_contract_as_knob_values():
@@ -200,7 +222,7 @@ def test_an_interrupted_run_exits_3_with_its_partial_result(monkeypatch):
     monkeypatch.setattr(spec_conform, "run_case", interrupted)
     r = _conform("--spec", TRAVEL, "-n", "10", "--seed", "0")
     assert r.exit_code == 3, r.output
-    assert "INTERRUPTED: partial result: 2 of 10 case(s) passed" in r.output and "PASSED:" not in r.output
+    assert "INTERRUPTED: partial result: 2 of 10 cases passed" in r.output and "PASSED:" not in r.output
 
 
 def test_webhooks_of_a_served_spec_get_its_events_as_cloudevents():

@@ -366,7 +366,7 @@ def test_validate_cli_on_a_spec_file(booking, booking_file, tmp_path):
     result = run("validate", "--design", booking_file, events)
     assert result.exit_code == 1
     assert result.stdout == f"{events}:10:1: /nights: expected an integer >= 1, got number 0\n"
-    assert "9 valid, 1 invalid event(s) in 1 file" in result.stderr
+    assert "9 valid, 1 invalid event in 1 file" in result.stderr
     only_good = tmp_path / "good.json"
     only_good.write_text(json.dumps(good), encoding="utf-8")
     assert run("validate", "--spec", booking_file, only_good).exit_code == 0
@@ -395,7 +395,7 @@ def test_lint_names_the_unhandled_event_of_a_broken_spec(tmp_path):
     assert result.stdout.splitlines()[1] == (
         "failure-not-handled: CardDeclined (card): CardDeclined reports a failed step, but no "
         "service reacts to it (nobody subscribes to it)")
-    assert "design booking: 4 finding(s)" in result.stderr
+    assert "design booking: 4 findings" in result.stderr
 
 
 @pytest.mark.parametrize("ref", [r for r in SPECS if "buggy" not in r and r != "seed"],

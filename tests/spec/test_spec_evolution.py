@@ -191,7 +191,7 @@ def test_cli_diff_exit_codes(tmp_path):
     result = run("schemas", "diff", str(old_dir / "OrderCreated.json"), str(bad_dir / "OrderCreated.json"))
     assert result.exit_code == 1
     assert "breaking: OrderCreated/userId: required field removed [field-removed]" in result.stdout
-    assert "1 breaking, 1 compatible change(s)" in result.stderr
+    assert "1 breaking, 1 compatible change\n" in result.stderr
     result = run("schemas", "diff", "--format", "json", str(old_dir), str(bad_dir))
     assert result.exit_code == 1
     assert {"kind": "breaking", "event": "OrderCreated", "path": "/userId",

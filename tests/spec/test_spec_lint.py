@@ -130,7 +130,7 @@ def test_cli_lint():
     assert seed.stdout.splitlines()[0] == (
         "published-not-consumed: PaymentFailed (payment): payment publishes PaymentFailed, but "
         "no service subscribes to it and it is not terminal")
-    assert len(seed.stdout.splitlines()) == 6 and "design seed: 6 finding(s)" in seed.stderr
+    assert len(seed.stdout.splitlines()) == 6 and "design seed: 6 findings" in seed.stderr
     corrected = run("lint", "--design", "corrected")
     assert corrected.exit_code == 0 and corrected.stdout == ""
     assert "design corrected: clean" in corrected.stderr

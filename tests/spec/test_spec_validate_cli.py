@@ -53,7 +53,7 @@ def test_seed_events_validate():
     result = run("validate", str(DATA / "seed_events.json"))
     assert result.exit_code == 0, result.output
     assert result.stdout == ""
-    assert "2 valid, 0 invalid event(s) in 1 file" in result.stderr
+    assert "2 valid, 0 invalid events in 1 file" in result.stderr
 
 
 def test_each_broken_variant_is_reported_precisely():
@@ -65,7 +65,7 @@ def test_each_broken_variant_is_reported_precisely():
     for number, line in enumerate(lines, start=1):
         pointer, message = BROKEN[number]
         assert line == f"{path}:{number}:1: {pointer}: {message}"
-    assert "0 valid, 20 invalid event(s) in 1 file" in result.stderr
+    assert "0 valid, 20 invalid events in 1 file" in result.stderr
     assert "Traceback" not in result.output
 
 
@@ -77,7 +77,7 @@ def test_json_output_and_several_files(tmp_path):
     assert [(r["line"], r["pointer"] or "(event)", r["message"]) for r in rows] == [
         (n, p, m) for n, (p, m) in BROKEN.items()]
     assert rows[0]["eventType"] == "OrderCreated" and rows[0]["eventId"] == "evt-123"
-    assert "2 valid, 20 invalid event(s) in 2 files" in result.stderr
+    assert "2 valid, 20 invalid events in 2 files" in result.stderr
 
 
 def test_array_reports_the_line_of_each_element(tmp_path):
