@@ -404,12 +404,20 @@ def _exchanged_rows(failure: Any) -> list[tuple]:
     return rows
 
 
+def _shown(adapter: Any) -> str:
+    """The adapter as a report shows it: a broker URL's password as ``***`` (a report is
+    shared; only a failure's Reproduce line keeps it, to run as printed)."""
+    from sagaspec.adapters.broker import redact
+
+    return redact(str(adapter))
+
+
 def _summary_rows(run: ConformRun) -> list[tuple[str, Inline]]:
     s, f = run.started, run.finished
     rows: list[tuple[str, Inline]] = []
     if s is not None:
         rows += [
-            ("adapter", Code(str(s.adapter))),
+            ("adapter", Code(_shown(s.adapter))),
             ("service under test", Code(str(s.participant))),
             ("design", Code(str(s.design))),
             ("mutant", Code(s.mutant) if getattr(s, "mutant", None) else "none (the service as given)"),
@@ -472,7 +480,7 @@ def _target_text(started: Any) -> str:
         return "the service"
     mutant = getattr(started, "mutant", None)
     return (f"{started.participant} of the {started.design} design"
-            + (f" (mutant {mutant})" if mutant else "") + f" via {started.adapter}")
+            + (f" (mutant {mutant})" if mutant else "") + f" via {_shown(started.adapter)}")
 
 
 def conform_blocks(run_result: Any, *, level: int = 2) -> list[Block]:
@@ -560,7 +568,7 @@ def conform_report_html(run_result: Any, path: str | FsPath, *, title: str | Non
     run = ConformRun.of(run_result)
     sut = getattr(run.started, "participant", None)
     heading = title or "sagaspec conform" + (f": {sut}" if sut else "")
-    summary = f"adapter {run.started.adapter}" if run.started is not None else ""
+    summary = f"adapter {_shown(run.started.adapter)}" if run.started is not None else ""
     page = Page("conform-report", heading, tuple(conform_blocks(run)), summary=summary)
     return write_report(page, path)
 

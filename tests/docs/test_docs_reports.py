@@ -113,3 +113,16 @@ def test_bad_report_input_is_a_clear_error(tmp_path, seed_result):
     blocker.write_text("")
     with pytest.raises(InputError, match="cannot write report"):
         check_report_html(seed_result, blocker / "r.html")
+
+
+def test_conform_report_shows_no_broker_password(mutant_run, tmp_path):
+    """A report is shared: the adapter's password shows as ***, wherever the adapter is named."""
+    import dataclasses
+
+    from sagaspec.conformance.events import RunStarted
+
+    url = "amqp://guest:s3cret-pw@127.0.0.1:5672/"
+    events = [dataclasses.replace(e, adapter=url) if isinstance(e, RunStarted) else e for e in mutant_run]
+    assert any(isinstance(e, RunStarted) for e in events)
+    html = conform_report_html(events, tmp_path / "p.html").read_text()
+    assert "amqp://guest:***@127.0.0.1:5672/" in html and "s3cret-pw" not in html
