@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
+from cli_commands import commands
 from click.testing import CliRunner
 
 from sagaspec.cli import main
@@ -37,21 +38,7 @@ def test_the_patterns_refuse_a_document_the_user_does_not_have():
         assert not SECTION.search(line), line
 
 
-def _commands(group=main, prefix=()):
-    """Every (sub)command's words, the lazily loaded ones too."""
-    import click
-
-    ctx = click.Context(group)
-    for name in group.list_commands(ctx):
-        cmd = group.get_command(ctx, name)
-        if cmd is None or cmd.hidden:
-            continue
-        yield (*prefix, name)
-        if isinstance(cmd, click.Group):
-            yield from _commands(cmd, (*prefix, name))
-
-
-@pytest.mark.parametrize("command", [" ".join(c) for c in _commands()])
+@pytest.mark.parametrize("command", [" ".join(words) for words, _cmd in commands()])
 def test_no_numbered_section_references_in_help(command):
     r = CliRunner().invoke(main, [*command.split(), "--help"])
     assert r.exit_code == 0, r.output
